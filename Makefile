@@ -1,0 +1,28 @@
+# The task runner the README names. `make serve` and `make test` install what they
+# need first (scripts/bootstrap), so a fresh clone needs nothing else.
+.PHONY: serve test check lint typecheck pytest bench bootstrap
+
+VENV := .venv/bin
+
+bootstrap:
+	@scripts/bootstrap
+
+serve: bootstrap
+	$(VENV)/carechat serve
+
+test: bootstrap check pytest
+
+check: lint typecheck
+
+lint:
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+
+typecheck:
+	$(VENV)/mypy
+
+pytest:
+	$(VENV)/pytest
+
+bench: bootstrap
+	$(VENV)/carechat bench

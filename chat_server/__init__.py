@@ -1,0 +1,17 @@
+"""CareChat's server: the only package that knows HTTP, WebSocket and aiohttp.
+
+::
+
+    clients ──HTTP──► rest/   (parse, validate, translate errors)  ─┐
+            ──WS────► ws/     (handshake, frames, per-socket queue) ─┤
+                                                                     ▼
+                      handlers: accounts, threads, panel, mailings (decide; no aiohttp)
+                                                                     │
+                      storage/ (one store per collection family) ◄───┤
+                      fanout   (Redis pub/sub or in-process)     ◄───┘
+                                 ▲
+    app.create_app ── the one composition root: settings, clock, clients, contexts
+
+The server stores and routes ciphertext. It imports only the structural half of
+``e2e_crypto`` (parsing, public-key checks) and never holds a private key.
+"""

@@ -1,0 +1,149 @@
+"""``carechat``: the command line, and the only code that reads the environment.
+
+``serve`` runs the server. With no MongoDB URI configured it first starts the embedded
+default — a private single-node replica set in the data directory — and stops it on
+the way out. Every failure to start is one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import gc
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import uvloop
+from aiohttp import web
+
+from chat_server.app import create_app
+from chat_server.embedded.mongod import EmbeddedMongo
+from chat_server.embedded.processes import ServiceStartError, port_is_free
+from chat_server.errors import StartupError
+from chat_server.logs import configure_logging
+from chat_server.rest.access_log import AccessLogger
+from chat_server.secret import Secret
+from chat_server.settings import Settings, SettingsError, load_settings
+from chat_server.storage.indexes import ensure_indexes
+from chat_server.storage.mongo import check_replica_set, make_client
+
+log = logging.getLogger("chat_server")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    try:
+        settings = load_settings(os.environ, args.config, **overrides)
+    except SettingsError as exc:
+        print(f"carechat: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        if args.command == "serve":
+            _serve(settings)
+        elif args.command == "migrate":
+            _migrate(settings)
+    except (StartupError, ServiceStartError) as exc:
+        print(f"carechat: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="carechat", description=__doc__.split("\n")[0])
+    parser.add_argument("--config", type=Path, help="TOML settings file (see config/)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP and WebSocket server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    migrate = commands.add_parser("migrate", help="create every MongoDB index")
+    migrate.set_defaults(host=None, port=None)
+    return parser
+
+
+@contextlib.contextmanager
+def _mongodb(settings: Settings) -> Iterator[Settings]:
+    """Settings with a MongoDB URI: the configured one, or an embedded replica set."""
+    if settings.mongodb_uri is not None:
+        yield settings
+        return
+    data_dir = settings.data_dir / "mongodb"
+    print(f"carechat: starting embedded MongoDB in {data_dir}", file=sys.stderr)
+    with EmbeddedMongo(data_dir, binary=settings.mongod_path) as mongo:
+        yield dataclasses.replace(settings, mongodb_uri=Secret(mongo.uri))
+
+
+def _serve(settings: Settings) -> None:
+    if not port_is_free(settings.host, settings.port):
+        raise StartupError(
+            f"port {settings.port} on {settings.host} is in use: "
+            "stop the other server or set CARECHAT_PORT"
+        )
+    with _mongodb(settings) as effective:
+        uvloop.run(_run_server(effective))
+
+
+async def _run_server(settings: Settings) -> None:
+    app = create_app(settings)
+    runner = web.AppRunner(
+        app,
+        access_log_class=AccessLogger,
+        shutdown_timeout=settings.shutdown_grace_seconds,
+        handle_signals=False,
+    )
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise StartupError(
+                f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}"
+            ) from None
+        # Start-up objects live for the whole run; keep the collector off them.
+        gc.collect()
+        gc.freeze()
+        log.info("ready", extra={"fields": {"url": f"http://{settings.host}:{settings.port}"}})
+        print(
+            f"carechat: ready on http://{settings.host}:{settings.port}",
+            file=sys.stderr,
+            flush=True,
+        )
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        await runner.cleanup()
+
+
+def _migrate(settings: Settings) -> None:
+    with _mongodb(settings) as effective:
+        asyncio.run(_migrate_async(effective))
+    print("carechat: indexes are up to date", file=sys.stderr)
+
+
+async def _migrate_async(settings: Settings) -> None:
+    assert settings.mongodb_uri is not None
+    client = make_client(settings.mongodb_uri.reveal())
+    try:
+        await check_replica_set(client)
+        await ensure_indexes(client[settings.mongodb_db])
+    finally:
+        await client.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

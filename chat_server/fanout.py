@@ -1,0 +1,184 @@
+"""Live fan-out between server processes.
+
+The hub delivers an event to the sockets of this process itself; a broker only carries
+it to the *other* processes. Two brokers:
+
+- :class:`LocalBroker` — a single process: nobody else to tell.
+- :class:`RedisBroker` — Redis pub/sub on one channel per account
+  (``{prefix}acct:{account_id}``). A process subscribes to the channels of the accounts
+  that have a socket on it, and ignores what it published itself.
+
+Events are small JSON objects of ids and numbers (``{"t": "msg", "thread": ..., "seq":
+...}``): never plaintext, ciphertext or patient data. Redis is never the source of
+truth: a lost event only delays delivery until the device's next sync, so after a
+Redis reconnect the broker asks the hub to make every local socket resync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from chat_server.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+RemoteHandler = Callable[[str, Event], None]
+ResyncHandler = Callable[[], Awaitable[None]]
+
+
+class Broker(Protocol):
+    name: str
+
+    async def publish(self, account_ids: Iterable[str], event: Event) -> None: ...
+
+    async def subscribe(self, account_id: str) -> None: ...
+
+    async def unsubscribe(self, account_id: str) -> None: ...
+
+    async def ready(self) -> bool: ...
+
+
+class LocalBroker:
+    name = "local"
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    async def publish(self, account_ids: Iterable[str], event: Event) -> None:
+        self._metrics.fanout_published.labels(self.name).inc()
+
+    async def subscribe(self, account_id: str) -> None:
+        return None
+
+    async def unsubscribe(self, account_id: str) -> None:
+        return None
+
+    async def ready(self) -> bool:
+        return True
+
+
+class RedisBroker:
+    name = "redis"
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        prefix: str,
+        metrics: Metrics,
+        on_event: RemoteHandler,
+        on_resync: ResyncHandler,
+    ) -> None:
+        self._client = client
+        self._prefix = f"{prefix}acct:"
+        self._metrics = metrics
+        self._on_event = on_event
+        self._on_resync = on_resync
+        # Tells our own publications apart when they come back to us.
+        self._origin = secrets.token_hex(8)
+        self._pubsub = client.pubsub(ignore_subscribe_messages=True)
+        self._channels: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def channel(self, account_id: str) -> str:
+        return self._prefix + account_id
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen(), name="redis-fanout-listener")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def publish(self, account_ids: Iterable[str], event: Event) -> None:
+        data = json.dumps({"o": self._origin, "e": event}, separators=(",", ":"))
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for account_id in account_ids:
+                    pipe.publish(self.channel(account_id), data)
+                await pipe.execute()
+        except RedisError as exc:
+            # Delivery is delayed, not lost: recipients catch up on their next sync.
+            log.warning("fan-out publish failed", extra={"fields": {"error": type(exc).__name__}})
+            return
+        self._metrics.fanout_published.labels(self.name).inc()
+
+    async def subscribe(self, account_id: str) -> None:
+        channel = self.channel(account_id)
+        self._channels.add(channel)
+        try:
+            await self._pubsub.subscribe(channel)
+        except RedisError:
+            pass  # the listener resubscribes everything when Redis is back
+
+    async def unsubscribe(self, account_id: str) -> None:
+        channel = self.channel(account_id)
+        self._channels.discard(channel)
+        try:
+            await self._pubsub.unsubscribe(channel)
+        except RedisError:
+            pass
+
+    async def ready(self) -> bool:
+        try:
+            return bool(await self._client.ping())
+        except RedisError:
+            return False
+
+    async def _listen(self) -> None:
+        backoff = 0.05
+        while True:
+            try:
+                if not self._pubsub.subscribed:
+                    # Nothing to listen to yet; get_message would return at once.
+                    await asyncio.sleep(0.05)
+                    continue
+                message = await self._pubsub.get_message(timeout=1.0)
+                backoff = 0.05
+            except (RedisError, OSError) as exc:
+                log.warning(
+                    "fan-out listener lost Redis", extra={"fields": {"error": type(exc).__name__}}
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                await self._reconnect()
+                continue
+            if message is not None and message.get("type") == "message":
+                self._dispatch(message["channel"], message["data"])
+
+    async def _reconnect(self) -> None:
+        try:
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            if self._channels:
+                await self._pubsub.subscribe(*self._channels)
+        except (RedisError, OSError):
+            return
+        # Anything published while we were away is gone: every local socket resyncs.
+        await self._on_resync()
+
+    def _dispatch(self, channel: bytes | str, data: bytes | str) -> None:
+        try:
+            decoded = json.loads(data)
+            origin, event = decoded["o"], decoded["e"]
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignored malformed fan-out message")
+            return
+        if origin == self._origin or not isinstance(event, dict):
+            return
+        name = channel.decode() if isinstance(channel, bytes) else channel
+        self._metrics.fanout_received.inc()
+        self._on_event(name.removeprefix(self._prefix), event)

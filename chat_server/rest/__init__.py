@@ -1,0 +1,1 @@
+"""HTTP transport glue: parse and validate, call a handler, translate errors. Thin."""

@@ -1,0 +1,212 @@
+"""Settings: one frozen object, read once by the CLI, validated before anything starts.
+
+Sources, later ones winning: built-in defaults, an optional TOML file (``--config`` or
+``CARECHAT_CONFIG``; the format of ``config/carechat.example.toml``), then ``CARECHAT_*``
+environment variables. Every value passes through one marshmallow schema, so an invalid
+value stops start-up with :class:`SettingsError` naming the setting and the expected
+form. Secrets are wrapped in :class:`~chat_server.secret.Secret` and never echoed back.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import marshmallow as ma
+from platformdirs import user_data_dir
+
+from chat_server.schemas import field_messages
+from chat_server.secret import Secret
+
+ENV_PREFIX = "CARECHAT_"
+
+
+class SettingsError(Exception):
+    """An invalid setting; ``str()`` is the one-line message shown to the operator."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Public origin(s) a browser may open the WebSocket from. Empty means "this
+    # server's own address", derived in ``allowed_origins_or_default``.
+    allowed_origins: tuple[str, ...] = ()
+    # No URI means the embedded default: a private single-node replica set.
+    mongodb_uri: Secret | None = None
+    mongodb_db: str = "carechat"
+    mongod_path: Path | None = None
+    # No URL means single-process fan-out through the in-process broker.
+    redis_url: Secret | None = None
+    redis_prefix: str = "carechat:"
+    data_dir: Path = field(default_factory=lambda: Path(user_data_dir("carechat")))
+    log_level: str = "INFO"
+    log_format: str = "json"
+    ws_max_message_bytes: int = 64 * 1024
+    ws_heartbeat_seconds: float = 20.0
+    ws_send_queue_frames: int = 256
+    ws_auth_timeout_seconds: float = 10.0
+    http_max_body_bytes: int = 256 * 1024
+    shutdown_grace_seconds: float = 5.0
+    # Keys for server-side MACs (hashed tokens, franking stamps). Never a private key
+    # of a user: the server cannot decrypt with it.
+    server_secret: Secret | None = None
+
+    def allowed_origins_or_default(self) -> tuple[str, ...]:
+        if self.allowed_origins:
+            return self.allowed_origins
+        return (f"http://{self.host}:{self.port}", f"http://localhost:{self.port}")
+
+
+class _Origins(ma.fields.Field[tuple[str, ...]]):
+    """Accepts a TOML list or a comma-separated environment string."""
+
+    default_error_messages = {"invalid": "a comma-separated list of http(s)://host[:port]"}  # noqa: RUF012
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            raise self.make_error("invalid")
+        origins = tuple(str(item).strip().rstrip("/") for item in items if str(item).strip())
+        for origin in origins:
+            scheme, _, rest = origin.partition("://")
+            if scheme not in ("http", "https") or not rest or "/" in rest:
+                raise self.make_error("invalid")
+        return origins
+
+
+class _SecretField(ma.fields.String):
+    def __init__(self, *, min_length: int = 0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.min_length = min_length
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if text and len(text) < self.min_length:
+            raise ma.ValidationError(f"at least {self.min_length} characters of random text")
+        return Secret(text) if text else None
+
+
+class _UriField(_SecretField):
+    def __init__(self, *schemes: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.schemes = schemes
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        secret = super()._deserialize(value, attr, data, **kwargs)
+        if secret is not None and not secret.reveal().startswith(self.schemes):
+            raise ma.ValidationError(f"a URI starting with {' or '.join(self.schemes)}")
+        return secret
+
+
+class _PathField(ma.fields.String):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        return Path(text).expanduser() if text else None
+
+
+def _positive(form: str) -> ma.validate.Range:
+    return ma.validate.Range(min=1, error=form)
+
+
+class _SettingsSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    host = ma.fields.String(validate=ma.validate.Length(min=1))
+    port = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=65535, error="an integer from 1 to 65535")
+    )
+    allowed_origins = _Origins()
+    mongodb_uri = _UriField("mongodb://", "mongodb+srv://", allow_none=True)
+    mongodb_db = ma.fields.String(
+        validate=ma.validate.Regexp(r"^[A-Za-z0-9_-]{1,63}$", error="1-63 of A-Z a-z 0-9 _ -")
+    )
+    mongod_path = _PathField(allow_none=True)
+    redis_url = _UriField("redis://", "rediss://", "unix://", allow_none=True)
+    redis_prefix = ma.fields.String(
+        validate=ma.validate.Regexp(r"^[A-Za-z0-9_:.-]{1,64}$", error="1-64 of A-Z a-z 0-9 _ : . -")
+    )
+    data_dir = _PathField()
+    log_level = ma.fields.String(
+        validate=ma.validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"], error="one of {choices}")
+    )
+    log_format = ma.fields.String(
+        validate=ma.validate.OneOf(["json", "text"], error="one of {choices}")
+    )
+    ws_max_message_bytes = ma.fields.Integer(
+        validate=ma.validate.Range(min=1024, max=1024 * 1024, error="bytes from 1024 to 1048576")
+    )
+    ws_heartbeat_seconds = ma.fields.Float(
+        validate=ma.validate.Range(min=1, max=300, error="seconds from 1 to 300")
+    )
+    ws_send_queue_frames = ma.fields.Integer(validate=_positive("a positive integer"))
+    ws_auth_timeout_seconds = ma.fields.Float(
+        validate=ma.validate.Range(min=0.1, max=120, error="seconds from 0.1 to 120")
+    )
+    http_max_body_bytes = ma.fields.Integer(validate=_positive("a positive integer"))
+    shutdown_grace_seconds = ma.fields.Float(
+        validate=ma.validate.Range(min=0, max=600, error="seconds from 0 to 600")
+    )
+    server_secret = _SecretField(allow_none=True, min_length=32)
+
+
+_FIELD_NAMES = frozenset(f.name for f in fields(Settings))
+_SCHEMA = _SettingsSchema()
+
+
+def _source_name(name: str, from_env: frozenset[str]) -> str:
+    return ENV_PREFIX + name.upper() if name in from_env else name
+
+
+def load_settings(
+    environ: Mapping[str, str], config_file: Path | None = None, **overrides: Any
+) -> Settings:
+    """Builds validated settings from a TOML file, the environment and overrides."""
+    raw: dict[str, Any] = {}
+    path = config_file or (
+        Path(environ[ENV_PREFIX + "CONFIG"]) if environ.get(ENV_PREFIX + "CONFIG") else None
+    )
+    if path is not None:
+        try:
+            raw.update(tomllib.loads(path.read_text(encoding="utf-8")).get("carechat", {}))
+        except OSError as exc:
+            raise SettingsError(f"cannot read config file {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
+    from_env: set[str] = set()
+    for key, value in environ.items():
+        if key.startswith(ENV_PREFIX) and key != ENV_PREFIX + "CONFIG":
+            name = key.removeprefix(ENV_PREFIX).lower()
+            if name not in _FIELD_NAMES:
+                raise SettingsError(f"unknown setting {key}")
+            raw[name] = value
+            from_env.add(name)
+    raw.update(overrides)
+    try:
+        values = _SCHEMA.load(raw)
+    except ma.ValidationError as exc:
+        messages = field_messages(exc)
+        name = sorted(messages)[0]
+        form = messages[name][0]
+        if form == "Unknown field.":
+            raise SettingsError(f"unknown setting {name}") from None
+        # Say what was expected, never echo the value: it may be a credential.
+        raise SettingsError(
+            f"invalid setting {_source_name(name, frozenset(from_env))}: expected {_form(form)}"
+        ) from None
+    return Settings(**values)
+
+
+def _form(message: str) -> str:
+    """Turns marshmallow's generic messages into an 'expected ...' phrase."""
+    generic = {
+        "Not a valid integer.": "an integer",
+        "Not a valid number.": "a number",
+        "Not a valid string.": "a string",
+        "Field may not be null.": "a value",
+    }
+    return generic.get(message, message.rstrip("."))

@@ -1,0 +1,74 @@
+"""The MongoDB client as an aiohttp cleanup context: connect, check, index, close."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+from pymongo import AsyncMongoClient, WriteConcern
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConfigurationError, OperationFailure, PyMongoError
+
+from chat_server.appkeys import DB, MONGO_CLIENT, SETTINGS
+from chat_server.errors import StartupError
+from chat_server.storage.indexes import ensure_indexes
+
+log = logging.getLogger(__name__)
+
+Database = AsyncDatabase[dict[str, Any]]
+
+
+def make_client(uri: str, *, timeout_ms: int = 10_000) -> AsyncMongoClient[dict[str, Any]]:
+    # Majority writes and retryable writes: an acknowledged message survives the loss
+    # of the primary. tz_aware so no naive datetime ever leaves the driver.
+    return AsyncMongoClient(
+        uri,
+        tz_aware=True,
+        w="majority",
+        retryWrites=True,
+        retryReads=True,
+        serverSelectionTimeoutMS=timeout_ms,
+        appname="carechat",
+    )
+
+
+async def check_replica_set(client: AsyncMongoClient[dict[str, Any]]) -> None:
+    hello = await client.admin.command("hello")
+    if not hello.get("setName"):
+        raise StartupError(
+            "MongoDB at CARECHAT_MONGODB_URI is not a replica set member "
+            "(CareChat needs majority writes and transactions): start it with --replSet"
+        )
+
+
+async def mongo_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if settings.mongodb_uri is None:
+        raise StartupError(
+            "no MongoDB configured: set CARECHAT_MONGODB_URI or run `carechat serve`"
+        )
+    try:
+        client = make_client(settings.mongodb_uri.reveal())
+    except ConfigurationError as exc:
+        raise StartupError(f"invalid setting CARECHAT_MONGODB_URI: {exc}") from None
+    try:
+        try:
+            await client.aconnect()
+            await check_replica_set(client)
+            db = client.get_database(settings.mongodb_db, write_concern=WriteConcern(w="majority"))
+            await ensure_indexes(db)
+        except OperationFailure as exc:
+            raise StartupError(
+                f"MongoDB refused start-up commands: {exc.details or exc.code}"
+            ) from None
+        except PyMongoError as exc:
+            raise StartupError(
+                f"MongoDB unreachable at CARECHAT_MONGODB_URI ({type(exc).__name__})"
+            ) from None
+        app[MONGO_CLIENT] = client
+        app[DB] = db
+        yield
+    finally:
+        await client.close()

@@ -1,0 +1,133 @@
+"""``GET /ws``: the handshake checks and the read loop of one socket.
+
+Safe defaults that aiohttp does not give us: an Origin allow-list (a browser page on
+another site must not ride on a user's session), heartbeats (dead peers are found and
+dropped), a frame size limit (64 KiB by default; aiohttp closes 1009 past it) and no
+compression (it costs memory per socket and invites compression side channels on
+encrypted payloads). The first frame must be ``hello`` with a ticket, within
+``ws_auth_timeout_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import secrets
+
+from aiohttp import WSMsgType, web
+
+from chat_server.appkeys import HUB, METRICS, SETTINGS
+from chat_server.errors import (
+    WS_INTERNAL_ERROR,
+    WS_UNAUTHENTICATED,
+    WS_UNSUPPORTED_DATA,
+    BadRequest,
+    ChatError,
+    OriginNotAllowed,
+    Unauthenticated,
+)
+from chat_server.logs import request_id_var
+from chat_server.ws.hub import Connection
+from chat_server.ws.router import FrameRouter, frame_id
+
+log = logging.getLogger(__name__)
+
+ROUTER = web.AppKey("ROUTER", FrameRouter)
+
+
+def check_origin(request: web.Request, allowed: tuple[str, ...]) -> None:
+    """Browsers always send Origin on a WebSocket handshake; other clients may omit it.
+
+    Cross-site WebSocket hijacking needs a browser, so an absent Origin (the Python SDK,
+    a practice's own software) is allowed, and a present one must be on the list.
+    """
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.rstrip("/") not in allowed:
+        raise OriginNotAllowed()
+
+
+async def websocket_handler(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    settings = app[SETTINGS]
+    check_origin(request, settings.allowed_origins_or_default())
+    ws = web.WebSocketResponse(
+        heartbeat=settings.ws_heartbeat_seconds,
+        max_msg_size=settings.ws_max_message_bytes,
+        compress=False,
+        autoping=True,
+    )
+    if not ws.can_prepare(request).ok:
+        raise BadRequest("this endpoint speaks WebSocket only")
+    await ws.prepare(request)
+    hub = app[HUB]
+    conn = Connection(ws, settings.ws_send_queue_frames, app[METRICS])
+    hub.register(conn)
+    try:
+        await _read_loop(app, conn)
+    finally:
+        await hub.detach(conn)
+        hub.unregister(conn)
+        await conn.finish()
+    return ws
+
+
+_conn_ids = itertools.count(1)
+
+
+async def _read_loop(app: web.Application, conn: Connection) -> None:
+    router = app[ROUTER]
+    metrics = app[METRICS]
+    auth_timeout = app[SETTINGS].ws_auth_timeout_seconds
+    conn_tag = f"ws{next(_conn_ids)}-{secrets.token_hex(3)}"
+    ws = conn.ws
+    while not conn.closing:
+        timeout = auth_timeout if conn.account_id is None else None
+        try:
+            msg = await ws.receive(timeout=timeout)
+        except TimeoutError:
+            conn.close_soon(WS_UNAUTHENTICATED, "send hello with a ticket first")
+            return
+        if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+            return
+        if msg.type is not WSMsgType.TEXT:
+            metrics.ws_errors.labels("binary_frame").inc()
+            conn.close_soon(WS_UNSUPPORTED_DATA, "text frames with JSON only")
+            return
+        await _handle_frame(app, router, conn, conn_tag, msg.data)
+
+
+async def _handle_frame(
+    app: web.Application, router: FrameRouter, conn: Connection, conn_tag: str, text: str
+) -> None:
+    metrics = app[METRICS]
+    fid = frame_id(text)
+    token = request_id_var.set(f"{conn_tag}:{fid or '-'}")
+    try:
+        route, fields = router.parse(text)
+        metrics.ws_frames_in.labels(fields["type"]).inc()
+        if route.authenticated and conn.account_id is None:
+            raise Unauthenticated("send hello with a ticket first")
+        reply = await route.handler(conn, fields)
+        if reply is not None:
+            if fid is not None:
+                reply["re"] = fid
+            conn.push(reply)
+    except ChatError as exc:
+        metrics.ws_errors.labels(str(exc.code)).inc()
+        if exc.log_detail:
+            log.info(
+                "frame refused", extra={"fields": {"error": str(exc.code), "why": exc.log_detail}}
+            )
+        if exc.ws_close is not None:
+            conn.close_soon(exc.ws_close, exc.title)
+        else:
+            conn.push({"type": "error", "re": fid, **exc.to_dict()})
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        metrics.ws_errors.labels("internal_error").inc()
+        log.exception("frame handler failed")
+        conn.close_soon(WS_INTERNAL_ERROR, "internal error; reconnect and resume")
+    finally:
+        request_id_var.reset(token)

@@ -1,0 +1,187 @@
+"""The sockets of this process, indexed by account, and how events reach them.
+
+A :class:`Connection` owns one WebSocket and a bounded send queue drained by its own
+writer task: a slow reader fills its queue and is disconnected (close 4008, it
+resumes later from its cursors) instead of growing server memory. The :class:`Hub`
+routes an event to every local socket of the named accounts and hands it to the
+broker for the other processes; events from the broker come back in through
+:meth:`Hub.on_remote_event`.
+
+Event kinds are handled by sinks registered with :meth:`Hub.add_sink`; a sink turns an
+event into frames for one connection (for example by loading the message it names
+from MongoDB), so events themselves stay ids-only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+from weakref import WeakSet
+
+from aiohttp import web
+
+from chat_server.errors import WS_GOING_AWAY, WS_TOO_SLOW
+from chat_server.fanout import Broker, Event
+from chat_server.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+Frame = dict[str, Any]
+Sink = Callable[["Connection", Event], Awaitable[None]]
+
+
+class Connection:
+    """One authenticated (or still authenticating) WebSocket."""
+
+    def __init__(self, ws: web.WebSocketResponse, queue_frames: int, metrics: Metrics) -> None:
+        self.ws = ws
+        self.account_id: str | None = None
+        self.device_id: str | None = None
+        self.session_id: str | None = None
+        self.state: dict[str, Any] = {}
+        self._metrics = metrics
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue(queue_frames)
+        self._writer = asyncio.create_task(self._write_loop(), name="ws-writer")
+        self.closing = False
+
+    def push(self, frame: Frame) -> bool:
+        """Queues a frame; a full queue means the peer is too slow and is dropped."""
+        if self.closing:
+            return False
+        try:
+            self._queue.put_nowait(json.dumps(frame, separators=(",", ":")))
+        except asyncio.QueueFull:
+            self._metrics.ws_slow_disconnects.inc()
+            self.close_soon(WS_TOO_SLOW, "too slow; reconnect and resume")
+            return False
+        return True
+
+    def close_soon(self, code: int, reason: str) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        # Drop whatever is still queued: the client resumes from its cursors.
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._queue.put_nowait(None)
+        self._close_args = (code, reason)
+
+    async def _write_loop(self) -> None:
+        try:
+            while True:
+                item = await self._queue.get()
+                if item is None:
+                    code, reason = self._close_args
+                    await self.ws.close(code=code, message=reason.encode())
+                    return
+                await self.ws.send_str(item)
+        except (ConnectionError, RuntimeError, asyncio.CancelledError):
+            return
+
+    async def close(self, code: int, reason: str) -> None:
+        """Closes with ``code`` (unless a close is already under way) and waits for it."""
+        self.close_soon(code, reason)
+        await self.finish()
+
+    async def finish(self) -> None:
+        """Lets the writer send its close frame, then makes sure the socket is gone."""
+        if not self.closing:
+            self.close_soon(WS_GOING_AWAY, "bye")
+        try:
+            await asyncio.wait_for(asyncio.shield(self._writer), timeout=2.0)
+        except TimeoutError:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+        if not self.ws.closed:
+            await self.ws.close(code=WS_GOING_AWAY)
+
+
+class Hub:
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        self._broker: Broker | None = None
+        self._by_account: dict[str, set[Connection]] = {}
+        self._sinks: dict[str, Sink] = {}
+        self.connections: WeakSet[Connection] = WeakSet()
+
+    def bind_broker(self, broker: Broker) -> None:
+        self._broker = broker
+
+    @property
+    def broker(self) -> Broker:
+        assert self._broker is not None, "the broker context runs before any socket opens"
+        return self._broker
+
+    def add_sink(self, kind: str, sink: Sink) -> None:
+        self._sinks[kind] = sink
+
+    def register(self, conn: Connection) -> None:
+        self.connections.add(conn)
+        self._metrics.ws_connections.inc()
+
+    def unregister(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+        self._metrics.ws_connections.dec()
+
+    async def attach(self, conn: Connection) -> None:
+        """Makes an authenticated connection reachable by account."""
+        assert conn.account_id is not None
+        peers = self._by_account.setdefault(conn.account_id, set())
+        first = not peers
+        peers.add(conn)
+        if first:
+            await self.broker.subscribe(conn.account_id)
+
+    async def detach(self, conn: Connection) -> None:
+        if conn.account_id is None:
+            return
+        peers = self._by_account.get(conn.account_id)
+        if peers is None:
+            return
+        peers.discard(conn)
+        if not peers:
+            del self._by_account[conn.account_id]
+            await self.broker.unsubscribe(conn.account_id)
+
+    def local(self, account_id: str) -> frozenset[Connection]:
+        return frozenset(self._by_account.get(account_id, ()))
+
+    async def deliver(self, account_ids: Iterable[str], event: Event) -> None:
+        """Sends ``event`` to every device of these accounts, here and elsewhere."""
+        accounts = list(dict.fromkeys(account_ids))
+        for account_id in accounts:
+            await self._dispatch(account_id, event)
+        await self.broker.publish(accounts, event)
+
+    def on_remote_event(self, account_id: str, event: Event) -> None:
+        task = asyncio.create_task(self._dispatch(account_id, event))
+        task.add_done_callback(_log_failure)
+
+    async def _dispatch(self, account_id: str, event: Event) -> None:
+        sink = self._sinks.get(str(event.get("t")))
+        if sink is None:
+            log.warning("no sink for event", extra={"fields": {"event": str(event.get("t"))}})
+            return
+        for conn in self.local(account_id):
+            if not conn.closing:
+                await sink(conn, event)
+
+    async def resync_all(self) -> None:
+        """Tells every local socket that live events may have been missed."""
+        for conn in list(self.connections):
+            if conn.account_id is not None:
+                conn.push({"type": "resync"})
+
+    async def close_all(self, code: int = WS_GOING_AWAY, reason: str = "server shutdown") -> None:
+        conns = list(self.connections)
+        await asyncio.gather(*(c.close(code, reason) for c in conns), return_exceptions=True)
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("fan-out dispatch failed", exc_info=task.exception())

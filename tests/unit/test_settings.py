@@ -1,0 +1,112 @@
+from pathlib import Path
+
+import pytest
+
+from chat_server.secret import Secret
+from chat_server.settings import SettingsError, load_settings
+
+
+def test_defaults_need_nothing() -> None:
+    settings = load_settings({})
+    assert settings.mongodb_uri is None
+    assert settings.redis_url is None
+    assert settings.port == 8080
+    assert settings.allowed_origins_or_default() == (
+        "http://127.0.0.1:8080",
+        "http://localhost:8080",
+    )
+
+
+def test_environment_is_typed_and_validated() -> None:
+    settings = load_settings(
+        {
+            "CARECHAT_PORT": "9000",
+            "CARECHAT_MONGODB_URI": "mongodb://u:hunter2@db:27017/?replicaSet=rs0",
+            "CARECHAT_ALLOWED_ORIGINS": "https://a.example, https://b.example:8443/",
+            "CARECHAT_WS_HEARTBEAT_SECONDS": "2.5",
+        }
+    )
+    assert settings.port == 9000
+    assert settings.ws_heartbeat_seconds == 2.5
+    assert settings.allowed_origins == ("https://a.example", "https://b.example:8443")
+    assert isinstance(settings.mongodb_uri, Secret)
+    assert settings.mongodb_uri.reveal().startswith("mongodb://u:hunter2@")
+
+
+def test_secrets_never_print() -> None:
+    settings = load_settings(
+        {"CARECHAT_REDIS_URL": "redis://:s3cret@cache:6379/0", "CARECHAT_SERVER_SECRET": "k" * 40}
+    )
+    text = f"{settings!r} {settings} {settings.redis_url}"
+    assert "s3cret" not in text
+    assert "k" * 40 not in text
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"CARECHAT_PORT": "eighty"}, "invalid setting CARECHAT_PORT: expected an integer"),
+        (
+            {"CARECHAT_PORT": "70000"},
+            "invalid setting CARECHAT_PORT: expected an integer from 1 to 65535",
+        ),
+        (
+            {"CARECHAT_MONGODB_URI": "http://x"},
+            "invalid setting CARECHAT_MONGODB_URI: expected a URI starting with mongodb:// or mongodb+srv://",
+        ),
+        (
+            {"CARECHAT_ALLOWED_ORIGINS": "ftp://x"},
+            "invalid setting CARECHAT_ALLOWED_ORIGINS: expected a comma-separated list",
+        ),
+        (
+            {"CARECHAT_LOG_LEVEL": "LOUD"},
+            "invalid setting CARECHAT_LOG_LEVEL: expected one of DEBUG, INFO, WARNING, ERROR",
+        ),
+        (
+            {"CARECHAT_SERVER_SECRET": "short"},
+            "invalid setting CARECHAT_SERVER_SECRET: expected at least 32 characters",
+        ),
+        ({"CARECHAT_PROT": "1"}, "unknown setting CARECHAT_PROT"),
+    ],
+)
+def test_invalid_values_name_the_setting_in_one_line(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(environ)
+    text = str(info.value)
+    assert text.startswith(message)
+    assert "\n" not in text
+
+
+def test_a_bad_secret_is_not_echoed() -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings({"CARECHAT_REDIS_URL": "http://:topsecretpw@x"})
+    assert "topsecretpw" not in str(info.value)
+
+
+def test_toml_file_then_environment_wins(tmp_path: Path) -> None:
+    config = tmp_path / "carechat.toml"
+    config.write_text(
+        '[carechat]\nport = 9100\nmongodb_db = "fromfile"\nallowed_origins = ["https://a.example"]\n'
+    )
+    settings = load_settings({"CARECHAT_PORT": "9200"}, config)
+    assert settings.port == 9200
+    assert settings.mongodb_db == "fromfile"
+    assert settings.allowed_origins == ("https://a.example",)
+
+
+def test_toml_errors_are_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("[carechat\nport = ")
+    with pytest.raises(SettingsError, match="is not valid TOML"):
+        load_settings({}, config)
+    with pytest.raises(SettingsError, match="cannot read config file"):
+        load_settings({}, tmp_path / "missing.toml")
+    config.write_text("[carechat]\nport = 'x'\n")
+    with pytest.raises(SettingsError, match=r"^invalid setting port: expected an integer$"):
+        load_settings({}, config)
+
+
+def test_example_config_is_valid() -> None:
+    example = Path(__file__).parents[2] / "config" / "carechat.example.toml"
+    settings = load_settings({}, example)
+    assert settings.port == 8080
