@@ -1,0 +1,199 @@
+"""Franking: verifiable abuse reports, and the server's receipt stamp (server-importable).
+
+The sender puts a fresh random franking key ``fk`` at the start of the encrypted
+payload and a commitment to (context, body) under ``fk`` in the signed header::
+
+    commitment = mac(fk, "cc1-franking", ident(thread) | ident(client_msg_id)
+                                         | ident(sender account) | ident(sender device)
+                                         | body)
+
+The server cannot open the commitment (it lacks ``fk``) but stamps it on receipt:
+``stamp = mac(server_key, "cc1-server-stamp", ...)`` over the commitment, sender,
+thread, sequence number and receipt time, so it can later recognise its own record
+without having kept anything else. A recipient who reports abuse reveals ``body``
+and ``fk``; ``verify_report`` recomputes the commitment and checks the sender's
+signature over the header holding it, so the reporter cannot alter the text, pick
+another key, or replay the report against another message (the context is inside
+the commitment and the header is checked against the server's own record).
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from e2e_crypto.codec import Writer
+from e2e_crypto.domains import FRANKING_PERSON, HASH_BYTES, STAMP_PERSON, mac
+from e2e_crypto.errors import MalformedData, VerificationFailed
+from e2e_crypto.public import PublicSigningKey
+from e2e_crypto.wire import (
+    FRANKING_KEY_BYTES,
+    MAX_ENVELOPE_BYTES,
+    ParsedEnvelope,
+    parse_envelope,
+    verify_envelope_signature,
+)
+
+__all__ = [
+    "STAMP_BYTES",
+    "franking_commitment",
+    "stamp",
+    "verify_report",
+    "verify_stamp",
+]
+
+STAMP_BYTES: Final = 32
+_STAMP_VERSION: Final = 1
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def franking_commitment(
+    franking_key: bytes,
+    body: bytes,
+    *,
+    thread_id: str,
+    client_msg_id: str,
+    sender_account: str,
+    sender_device: str,
+) -> bytes:
+    """The 32-byte commitment to ``body`` in its context, under ``franking_key``."""
+    if len(franking_key) != FRANKING_KEY_BYTES:
+        raise MalformedData("franking key must be 32 bytes")
+    context = (
+        Writer()
+        .ident(thread_id, "thread id")
+        .ident(client_msg_id, "client message id")
+        .ident(sender_account, "sender account id")
+        .ident(sender_device, "sender device id")
+        .raw(body)
+    )
+    return mac(franking_key, FRANKING_PERSON, bytes(context))
+
+
+def verify_report(
+    envelope: ParsedEnvelope | bytes,
+    *,
+    sender_key: PublicSigningKey,
+    thread_id: str,
+    client_msg_id: str,
+    sender_account: str,
+    sender_device: str,
+    body: bytes,
+    franking_key: bytes,
+    max_bytes: int = MAX_ENVELOPE_BYTES,
+) -> None:
+    """Check a reported (body, franking key) against the stored envelope.
+
+    ``envelope`` is the server's stored copy; ``thread_id`` ... ``sender_device`` come
+    from the server's own record of that message (never from the reporter), and
+    ``sender_key`` from the sender device's verified certificate. Raises
+    VerificationFailed (one message, whatever failed) or MalformedData.
+    """
+    if isinstance(envelope, bytes):
+        parsed = parse_envelope(envelope, max_bytes=max_bytes)
+    else:
+        parsed = envelope
+    header = parsed.header
+    try:
+        verify_envelope_signature(parsed, sender_key)
+        recorded = (thread_id, client_msg_id, sender_account, sender_device)
+        claimed = (
+            header.thread_id,
+            header.client_msg_id,
+            header.sender_account,
+            header.sender_device,
+        )
+        if recorded != claimed:
+            raise VerificationFailed
+        expected = franking_commitment(
+            franking_key,
+            body,
+            thread_id=thread_id,
+            client_msg_id=client_msg_id,
+            sender_account=sender_account,
+            sender_device=sender_device,
+        )
+    except (VerificationFailed, MalformedData):
+        raise VerificationFailed("abuse report does not verify") from None
+    if not hmac.compare_digest(expected, header.franking_commitment):
+        raise VerificationFailed("abuse report does not verify")
+
+
+def _stamp_input(
+    franking_commitment: bytes,
+    sender_account: str,
+    sender_device: str,
+    thread_id: str,
+    seq: int,
+    received_at: datetime,
+) -> bytes:
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 2**63:
+        raise MalformedData("seq must be a non-negative 63-bit integer")
+    if received_at.tzinfo is None:
+        raise MalformedData("received_at must be timezone-aware")
+    millis = (received_at - _EPOCH) // timedelta(milliseconds=1)
+    if not 0 <= millis < 2**63:
+        raise MalformedData("received_at out of range")
+    return bytes(
+        Writer()
+        .u8(_STAMP_VERSION)
+        .fixed(franking_commitment, HASH_BYTES, "franking commitment")
+        .ident(sender_account, "sender account id")
+        .ident(sender_device, "sender device id")
+        .ident(thread_id, "thread id")
+        .u64(seq)
+        .u64(millis)
+    )
+
+
+def _check_server_key(server_key: bytes) -> None:
+    if not isinstance(server_key, bytes) or not 32 <= len(server_key) <= 64:
+        raise MalformedData("server stamp key must be 32..64 bytes")
+
+
+def stamp(
+    server_key: bytes,
+    *,
+    franking_commitment: bytes,
+    sender_account: str,
+    sender_device: str,
+    thread_id: str,
+    seq: int,
+    received_at: datetime,
+) -> bytes:
+    """The server's 32-byte MAC over what it knew when it accepted the message.
+
+    ``received_at`` is encoded in whole milliseconds since the Unix epoch, so store
+    it with at least millisecond precision to verify later.
+    """
+    _check_server_key(server_key)
+    data = _stamp_input(
+        franking_commitment, sender_account, sender_device, thread_id, seq, received_at
+    )
+    return mac(server_key, STAMP_PERSON, data)
+
+
+def verify_stamp(
+    server_key: bytes,
+    stamp_value: bytes,
+    *,
+    franking_commitment: bytes,
+    sender_account: str,
+    sender_device: str,
+    thread_id: str,
+    seq: int,
+    received_at: datetime,
+) -> None:
+    """Raise VerificationFailed unless ``stamp_value`` is this server's stamp for these values."""
+    expected = stamp(
+        server_key,
+        franking_commitment=franking_commitment,
+        sender_account=sender_account,
+        sender_device=sender_device,
+        thread_id=thread_id,
+        seq=seq,
+        received_at=received_at,
+    )
+    if not isinstance(stamp_value, bytes) or not hmac.compare_digest(expected, stamp_value):
+        raise VerificationFailed("stamp does not verify")
