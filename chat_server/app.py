@@ -9,28 +9,70 @@ builds a client.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import AsyncIterator
+from datetime import timedelta
+from functools import partial
 
 import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from chat_server.appkeys import BROKER, CLOCK, HUB, METRICS, SETTINGS
+from chat_server.appkeys import (
+    ACCOUNTS,
+    AUDIT,
+    BROKER,
+    CARE,
+    CLOCK,
+    DB,
+    DEVICES,
+    HUB,
+    MAILER,
+    METRICS,
+    REDIS,
+    SETTINGS,
+    SMS,
+)
 from chat_server.clock import Clock, SystemClock
 from chat_server.errors import StartupError
 from chat_server.fanout import LocalBroker, RedisBroker
+from chat_server.handlers.access import AccessGate
+from chat_server.handlers.accounts import AccountService, SessionPolicy
+from chat_server.handlers.audit import Auditor
+from chat_server.handlers.care import CareService
+from chat_server.handlers.devices import DeviceService
+from chat_server.handlers.throttle import Throttle
 from chat_server.jobs import scheduler_ctx
+from chat_server.mail import FileOutbox, Mailer, SmsSender
 from chat_server.metrics import Metrics
+from chat_server.passwords import PasswordHasher
+from chat_server.rest import accounts as accounts_routes
+from chat_server.rest import care as care_routes
+from chat_server.rest import devices as devices_routes
 from chat_server.rest import health
 from chat_server.rest.problems import problems_middleware
 from chat_server.settings import Settings
+from chat_server.storage.accounts import AccountStore
+from chat_server.storage.audit import AuditStore
+from chat_server.storage.devices import DeviceStore
 from chat_server.storage.mongo import mongo_ctx
+from chat_server.storage.practices import CareLinkStore, PracticeStore
+from chat_server.storage.sessions import CodeStore, SessionStore, TicketStore
+from chat_server.ws import session as ws_session
 from chat_server.ws.endpoint import ROUTER, websocket_handler
 from chat_server.ws.hub import Hub
 from chat_server.ws.router import FrameRouter
+from moderation.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    mailer: Mailer | None = None,
+    sms: SmsSender | None = None,
+) -> web.Application:
     app = web.Application(
         middlewares=[problems_middleware], client_max_size=settings.http_max_body_bytes
     )
@@ -39,11 +81,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[METRICS] = metrics = Metrics()
     app[HUB] = Hub(metrics)
     app[ROUTER] = FrameRouter()
+    outbox = FileOutbox(settings.data_dir / "outbox")
+    app[MAILER] = mailer or outbox
+    app[SMS] = sms or outbox
 
-    app.cleanup_ctx.extend([mongo_ctx, broker_ctx, scheduler_ctx])
+    app.cleanup_ctx.extend([mongo_ctx, broker_ctx, scheduler_ctx, domain_ctx])
     app.on_shutdown.append(_close_sockets)
 
     health.add_routes(app)
+    accounts_routes.add_routes(app)
+    devices_routes.add_routes(app)
+    care_routes.add_routes(app)
     app.router.add_get("/ws", websocket_handler, name="ws")
     return app
 
@@ -67,6 +115,7 @@ async def broker_ctx(app: web.Application) -> AsyncIterator[None]:
             client, settings.redis_prefix, metrics, hub.on_remote_event, hub.resync_all
         )
         app[BROKER] = redis_broker
+        app[REDIS] = client
         hub.bind_broker(redis_broker)
         await redis_broker.start()
         try:
@@ -75,6 +124,77 @@ async def broker_ctx(app: web.Application) -> AsyncIterator[None]:
             await redis_broker.close()
     finally:
         await client.aclose()
+
+
+async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Builds the stores and services: plain objects, wired by constructor arguments."""
+    settings, db, clock, hub = app[SETTINGS], app[DB], app[CLOCK], app[HUB]
+    secret = server_secret(settings)
+    redis_client = app.get(REDIS)
+    limiter: RateLimiter = (
+        RedisRateLimiter(redis_client, settings.redis_prefix, clock, key_secret=secret)
+        if isinstance(redis_client, aioredis.Redis)
+        else MemoryRateLimiter(clock)
+    )
+    throttle = Throttle(limiter)
+    accounts, practices, links = AccountStore(db), PracticeStore(db), CareLinkStore(db)
+    sessions, codes, devices = SessionStore(db), CodeStore(db), DeviceStore(db)
+    app[AUDIT] = audit_store = AuditStore(db)
+    auditor = Auditor(audit_store, clock, secret)
+    gate = AccessGate(accounts, practices, links)
+    public_url = settings.public_url_or_default()
+    app[ACCOUNTS] = account_service = AccountService(
+        accounts=accounts, sessions=sessions, tickets=TicketStore(db), codes=codes,
+        devices=devices, hasher=PasswordHasher(), clock=clock, mailer=app[MAILER],
+        throttle=throttle, auditor=auditor,
+        revoke_sockets=partial(ws_session.revoke_sockets, hub),
+        policy=SessionPolicy(
+            idle=timedelta(minutes=settings.session_idle_minutes),
+            absolute=timedelta(hours=settings.session_absolute_hours),
+            ticket=timedelta(seconds=settings.ws_ticket_seconds),
+        ),
+        public_url=public_url,
+    )  # fmt: skip
+    app[DEVICES] = DeviceService(
+        accounts=accounts, devices=devices, gate=gate, clock=clock, throttle=throttle,
+        auditor=auditor, on_revoked=partial(ws_session.revoke_device_sockets, hub),
+    )  # fmt: skip
+    app[CARE] = CareService(
+        accounts=accounts, practices=practices, links=links, codes=codes, gate=gate,
+        clock=clock, mailer=app[MAILER], sms=app[SMS], throttle=throttle, auditor=auditor,
+        public_url=public_url,
+    )  # fmt: skip
+    ws_session.install(app[ROUTER], hub, account_service, settings.ws_heartbeat_seconds)
+    yield
+
+
+def server_secret(settings: Settings) -> bytes:
+    """The key for server-side MACs and pseudonyms, the same on every process.
+
+    Several processes (Redis configured) must share it, so it is then required; the
+    single-process embedded default keeps a generated one in its data directory.
+    """
+    if settings.server_secret is not None:
+        return _derive(settings.server_secret.reveal())
+    if settings.redis_url is not None:
+        raise StartupError(
+            "CARECHAT_SERVER_SECRET is required when processes share Redis "
+            "(at least 32 random characters, the same on every process)"
+        )
+    path = settings.data_dir / "server_secret"
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return _derive(path.read_text().strip())
+    except OSError as exc:
+        raise StartupError(f"cannot keep the server secret in {path}: {exc.strerror}") from None
+
+
+def _derive(text: str) -> bytes:
+    # A fixed-size key whatever the configured text looks like.
+    return hashlib.sha256(b"carechat-server-secret\x00" + text.encode()).digest()
 
 
 async def _close_sockets(app: web.Application) -> None:

@@ -15,8 +15,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from chat_server.clock import Clock
 from chat_server.fanout import Broker
+from chat_server.handlers.accounts import AccountService
+from chat_server.handlers.care import CareService
+from chat_server.handlers.devices import DeviceService
+from chat_server.mail import Mailer, SmsSender
 from chat_server.metrics import Metrics
 from chat_server.settings import Settings
+from chat_server.storage.audit import AuditStore
 from chat_server.ws.hub import Hub
 
 SETTINGS = web.AppKey("SETTINGS", Settings)
@@ -27,3 +32,12 @@ DB = web.AppKey("DB", AsyncDatabase[dict[str, Any]])
 BROKER = web.AppKey[Broker]("BROKER")
 HUB = web.AppKey("HUB", Hub)
 SCHEDULER = web.AppKey("SCHEDULER", aiojobs.Scheduler)
+
+# Domain services, built by ``app.domain_ctx`` once MongoDB and the broker are up.
+ACCOUNTS = web.AppKey[AccountService]("ACCOUNTS")
+DEVICES = web.AppKey[DeviceService]("DEVICES")
+CARE = web.AppKey[CareService]("CARE")
+AUDIT = web.AppKey[AuditStore]("AUDIT")
+MAILER = web.AppKey[Mailer]("MAILER")
+SMS = web.AppKey[SmsSender]("SMS")
+REDIS = web.AppKey("REDIS", object)  # the shared redis.asyncio client, when configured

@@ -34,7 +34,9 @@ class ManualClock:
     """A clock that only moves when told to."""
 
     def __init__(self, start: datetime | None = None) -> None:
-        self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
+        # Starts at the real time: MongoDB's TTL monitor runs on the real clock, and
+        # must not purge documents a test created "in the past".
+        self._now = start or datetime.now(UTC).replace(microsecond=0)
         self._mono = 1000.0
 
     def now(self) -> datetime:

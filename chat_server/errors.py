@@ -4,7 +4,7 @@
 
     ChatError                      code, HTTP status, WebSocket behaviour, safe detail
      ├── BadRequest                malformed JSON, failed schema, unknown frame type
-     ├── Unauthenticated           no/expired session or ticket
+     ├── Unauthenticated           no/expired session or ticket, wrong credentials
      ├── Forbidden                 authenticated but not allowed (never used for
      │                             objects: see NotFound)
      ├── NotFound                  absent *or* not yours: one answer, no oracle
@@ -34,6 +34,12 @@ class ErrorCode(StrEnum):
     UNKNOWN_FRAME_TYPE = "unknown_frame_type"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     UNAUTHENTICATED = "unauthenticated"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    TOTP_REQUIRED = "totp_required"
+    ACCOUNT_SUSPENDED = "account_suspended"
+    INVALID_TICKET = "invalid_ticket"
+    INVALID_CODE = "invalid_code"
+    INVALID_SIGNATURE = "invalid_signature"
     FORBIDDEN = "forbidden"
     ORIGIN_NOT_ALLOWED = "origin_not_allowed"
     NOT_FOUND = "not_found"
@@ -125,10 +131,43 @@ class Unauthenticated(ChatError):
     ws_close = WS_UNAUTHENTICATED
 
 
+class InvalidCredentials(Unauthenticated):
+    code = ErrorCode.INVALID_CREDENTIALS
+    title = "Wrong e-mail address or password"
+
+
+class TotpRequired(Unauthenticated):
+    code = ErrorCode.TOTP_REQUIRED
+    title = "A valid one-time code from your authenticator app is required"
+
+
+class InvalidTicket(Unauthenticated):
+    code = ErrorCode.INVALID_TICKET
+    title = "The ticket is unknown, expired or already used; get a new one"
+
+
+class InvalidCode(ChatError):
+    code = ErrorCode.INVALID_CODE
+    http_status = HTTPStatus.BAD_REQUEST
+    title = "The code is unknown, expired or already used"
+
+
+class InvalidSignature(ChatError):
+    code = ErrorCode.INVALID_SIGNATURE
+    http_status = HTTPStatus.UNPROCESSABLE_ENTITY
+    title = "A signature does not verify"
+
+
 class Forbidden(ChatError):
     code = ErrorCode.FORBIDDEN
     http_status = HTTPStatus.FORBIDDEN
     title = "Not allowed"
+
+
+class AccountSuspended(Forbidden):
+    code = ErrorCode.ACCOUNT_SUSPENDED
+    title = "This account is suspended"
+    ws_close = WS_SESSION_REVOKED
 
 
 class OriginNotAllowed(Forbidden):

@@ -51,9 +51,17 @@ class Settings:
     ws_auth_timeout_seconds: float = 10.0
     http_max_body_bytes: int = 256 * 1024
     shutdown_grace_seconds: float = 5.0
+    session_idle_minutes: int = 120
+    session_absolute_hours: int = 12
+    ws_ticket_seconds: int = 30
+    # Where links in e-mails point (verification, invitations).
+    public_url: str = ""
     # Keys for server-side MACs (hashed tokens, franking stamps). Never a private key
     # of a user: the server cannot decrypt with it.
     server_secret: Secret | None = None
+
+    def public_url_or_default(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     def allowed_origins_or_default(self) -> tuple[str, ...]:
         if self.allowed_origins:
@@ -151,6 +159,18 @@ class _SettingsSchema(ma.Schema):
     shutdown_grace_seconds = ma.fields.Float(
         validate=ma.validate.Range(min=0, max=600, error="seconds from 0 to 600")
     )
+    session_idle_minutes = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=24 * 60, error="minutes from 1 to 1440")
+    )
+    session_absolute_hours = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=24 * 30, error="hours from 1 to 720")
+    )
+    ws_ticket_seconds = ma.fields.Integer(
+        validate=ma.validate.Range(min=5, max=60, error="seconds from 5 to 60")
+    )
+    public_url = ma.fields.String(
+        validate=ma.validate.Regexp(r"^(https?://[^/\s]+)?$", error="http(s)://host[:port]")
+    )
     server_secret = _SecretField(allow_none=True, min_length=32)
 
 
@@ -186,6 +206,7 @@ def load_settings(
             raw[name] = value
             from_env.add(name)
     raw.update(overrides)
+    from_env.difference_update(overrides)  # a command-line option wins over the env
     try:
         values = _SCHEMA.load(raw)
     except ma.ValidationError as exc:

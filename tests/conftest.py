@@ -23,6 +23,7 @@ from chat_server.app import create_app
 from chat_server.clock import ManualClock
 from chat_server.embedded.mongod import EmbeddedMongo
 from chat_server.embedded.redis_server import LocalRedis
+from chat_server.mail import MemoryOutbox
 from chat_server.secret import Secret
 from chat_server.settings import Settings
 from chat_server.storage.indexes import ensure_indexes
@@ -73,6 +74,12 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
+def outbox() -> MemoryOutbox:
+    """What the server would have sent by e-mail or SMS (the system's outer edge)."""
+    return MemoryOutbox()
+
+
+@pytest.fixture
 def settings(services: Services, db_name: str, tmp_path: Path) -> Settings:
     return Settings(
         port=8080,
@@ -93,7 +100,8 @@ async def client(
     settings: Settings,
     db: AsyncDatabase[dict[str, Any]],
     clock: ManualClock,
+    outbox: MemoryOutbox,
 ) -> TestClient[web.Request, web.Application]:
-    app = create_app(settings, clock=clock)
+    app = create_app(settings, clock=clock, mailer=outbox, sms=outbox)
     test_client: TestClient[web.Request, web.Application] = await aiohttp_client(app)
     return test_client

@@ -16,6 +16,33 @@ from pymongo.asynchronous.database import AsyncDatabase
 A, D = ASCENDING, DESCENDING
 
 INDEXES: dict[str, list[IndexModel]] = {
+    "accounts": [IndexModel([("email", A)], name="email", unique=True)],
+    # Expired sessions, tickets and codes are purged by MongoDB itself; the code
+    # still checks expiry, since the TTL monitor runs only once a minute.
+    "sessions": [
+        IndexModel([("expires_at", A)], name="ttl", expireAfterSeconds=0),
+        IndexModel([("account_id", A)], name="account"),
+    ],
+    "ws_tickets": [IndexModel([("expires_at", A)], name="ttl", expireAfterSeconds=0)],
+    "one_time_codes": [IndexModel([("expires_at", A)], name="ttl", expireAfterSeconds=0)],
+    "devices": [IndexModel([("account_id", A), ("revoked_at", A)], name="account_active")],
+    "key_log": [IndexModel([("account_id", A), ("seq", A)], name="account_seq", unique=True)],
+    "practices": [
+        IndexModel([("admins", A)], name="admins"),
+        IndexModel([("practitioners", A)], name="practitioners"),
+        IndexModel([("staff", A)], name="staff"),
+    ],
+    "care_links": [
+        # At most one live (requested or active) link per patient and provider.
+        IndexModel([("patient_id", A), ("provider_id", A)], name="one_live", unique=True,
+                   partialFilterExpression={"status": {"$in": ["requested", "active"]}}),
+        IndexModel([("patient_id", A), ("created_at", D)], name="patient"),
+        IndexModel([("provider_id", A), ("created_at", D)], name="provider"),
+    ],
+    "audit_log": [
+        IndexModel([("seq", A)], name="seq", unique=True),
+        IndexModel([("actor", A), ("seq", D)], name="actor"),
+    ],
     "jobs": [
         IndexModel([("state", A), ("run_at", A)], name="due"),
         IndexModel([("kind", A), ("dedupe_key", A)], name="dedupe", unique=True,

@@ -1,0 +1,181 @@
+"""``/api/v1/accounts``, ``/sessions``, ``/ws-tickets`` and the admin account actions."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from aiohttp import web
+
+from chat_server.appkeys import ACCOUNTS
+from chat_server.principal import Role
+from chat_server.rest.auth import client_ip, principal
+from chat_server.rest.bodies import read_json
+from chat_server.schemas import id_field
+from chat_server.storage.accounts import Registration
+
+EMAIL = ma.fields.Email(required=True, validate=ma.validate.Length(max=254))
+PASSWORD = ma.fields.String(
+    required=True,
+    validate=ma.validate.Length(min=10, max=256, error="10 to 256 characters"),
+)
+
+
+class RegistrationSchema(ma.Schema):
+    scheme = ma.fields.String(required=True, validate=ma.validate.OneOf(["riziv", "rpps"]))
+    number = ma.fields.String(
+        required=True, validate=ma.validate.Regexp(r"^[0-9]{8,14}$", error="8 to 14 digits")
+    )
+
+
+class RegisterSchema(ma.Schema):
+    email = EMAIL
+    password = PASSWORD
+    role = ma.fields.Enum(Role, by_value=True, required=True)
+    display_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    registration = ma.fields.Nested(RegistrationSchema, load_default=None)
+
+    @ma.validates_schema
+    def _practitioners_register(self, data: dict[str, object], **kwargs: object) -> None:
+        if data["role"] is Role.ADMIN:
+            raise ma.ValidationError("platform admins are created by the operator", "role")
+        if data["role"] is Role.PRACTITIONER and data.get("registration") is None:
+            raise ma.ValidationError(
+                "practitioners give their RIZIV/INAMI or RPPS number", "registration"
+            )
+
+
+class LoginSchema(ma.Schema):
+    email = EMAIL
+    password = ma.fields.String(required=True, validate=ma.validate.Length(max=256))
+    totp_code = ma.fields.String(load_default=None, validate=ma.validate.Length(max=10))
+
+
+class TokenSchema(ma.Schema):
+    token = ma.fields.String(required=True, validate=ma.validate.Length(max=128))
+
+
+class PasswordChangeSchema(ma.Schema):
+    current_password = ma.fields.String(required=True, validate=ma.validate.Length(max=256))
+    new_password = PASSWORD
+
+
+class TotpCodeSchema(ma.Schema):
+    code = ma.fields.String(required=True, validate=ma.validate.Length(max=10))
+
+
+class TicketRequestSchema(ma.Schema):
+    device_id = id_field(load_default=None)
+
+
+def _normalise(email: str) -> str:
+    return email.strip().lower()
+
+
+async def register(request: web.Request) -> web.Response:
+    body = await read_json(request, RegisterSchema())
+    reg = body["registration"]
+    await request.app[ACCOUNTS].register(
+        email=_normalise(body["email"]),
+        password=body["password"],
+        role=body["role"],
+        display_name=body["display_name"],
+        registration=Registration(reg["scheme"], reg["number"], False) if reg else None,
+        ip=client_ip(request),
+    )
+    # The same answer for a new and a known address: no account enumeration.
+    return web.json_response({"status": "check your e-mail to confirm the address"}, status=202)
+
+
+async def verify_email(request: web.Request) -> web.Response:
+    body = await read_json(request, TokenSchema())
+    account_id = await request.app[ACCOUNTS].verify_email(body["token"])
+    return web.json_response({"account_id": account_id, "status": "active"})
+
+
+async def login(request: web.Request) -> web.Response:
+    body = await read_json(request, LoginSchema())
+    grant = await request.app[ACCOUNTS].login(
+        _normalise(body["email"]), body["password"], body["totp_code"], client_ip(request)
+    )
+    return web.json_response(
+        {
+            "token": grant.token,
+            "account_id": grant.account.id,
+            "role": str(grant.account.role),
+            "expires_at": grant.expires_at.isoformat(),
+        },
+        status=201,
+    )
+
+
+async def logout(request: web.Request) -> web.Response:
+    who = await principal(request)
+    await request.app[ACCOUNTS].logout(who, client_ip(request))
+    return web.Response(status=204)
+
+
+async def me(request: web.Request) -> web.Response:
+    who = await principal(request)
+    return web.json_response(await request.app[ACCOUNTS].profile(who))
+
+
+async def change_password(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_json(request, PasswordChangeSchema())
+    await request.app[ACCOUNTS].change_password(
+        who, body["current_password"], body["new_password"], client_ip(request)
+    )
+    return web.Response(status=204)
+
+
+async def start_totp(request: web.Request) -> web.Response:
+    who = await principal(request)
+    return web.json_response(await request.app[ACCOUNTS].start_totp(who), status=201)
+
+
+async def confirm_totp(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_json(request, TotpCodeSchema())
+    await request.app[ACCOUNTS].confirm_totp(who, body["code"], client_ip(request))
+    return web.Response(status=204)
+
+
+async def issue_ticket(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_json(request, TicketRequestSchema())
+    ticket, expires = await request.app[ACCOUNTS].issue_ticket(who, body["device_id"])
+    return web.json_response({"ticket": ticket, "expires_at": expires.isoformat()}, status=201)
+
+
+async def admin_verify_registration(request: web.Request) -> web.Response:
+    who = await principal(request)
+    await request.app[ACCOUNTS].verify_registration(who, request.match_info["account_id"])
+    return web.Response(status=204)
+
+
+async def admin_suspend(request: web.Request) -> web.Response:
+    who = await principal(request)
+    await request.app[ACCOUNTS].suspend(who, request.match_info["account_id"])
+    return web.Response(status=204)
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_post("/api/v1/accounts", register, name="register")
+    r.add_post("/api/v1/accounts/verify", verify_email, name="verify_email")
+    r.add_get("/api/v1/accounts/me", me, name="me")
+    r.add_post("/api/v1/accounts/me/password", change_password, name="change_password")
+    r.add_post("/api/v1/accounts/me/totp", start_totp, name="start_totp")
+    r.add_post("/api/v1/accounts/me/totp/confirm", confirm_totp, name="confirm_totp")
+    r.add_post("/api/v1/sessions", login, name="login")
+    r.add_delete("/api/v1/sessions/current", logout, name="logout")
+    r.add_post("/api/v1/ws-tickets", issue_ticket, name="ws_ticket")
+    r.add_post(
+        "/api/v1/admin/accounts/{account_id:[A-Za-z0-9_-]{1,64}}/verify-registration",
+        admin_verify_registration,
+        name="admin_verify_registration",
+    )
+    r.add_post(
+        "/api/v1/admin/accounts/{account_id:[A-Za-z0-9_-]{1,64}}/suspend",
+        admin_suspend,
+        name="admin_suspend",
+    )

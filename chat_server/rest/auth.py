@@ -1,0 +1,24 @@
+"""Who is calling: the bearer session token, resolved on every request."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from chat_server.appkeys import ACCOUNTS
+from chat_server.errors import Unauthenticated
+from chat_server.principal import Principal
+
+
+async def principal(request: web.Request) -> Principal:
+    """The authenticated principal, or a 401 problem. Called by every protected route."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("send Authorization: Bearer <session token>")
+    return await request.app[ACCOUNTS].authenticate(token.strip())
+
+
+def client_ip(request: web.Request) -> str:
+    # Behind a load balancer, aiohttp's forwarded-header handling (configured at the
+    # proxy) sets request.remote; we never parse X-Forwarded-For ourselves.
+    return request.remote or "unknown"

@@ -1,0 +1,139 @@
+"""``/api/v1`` practices, invitations and care links."""
+
+from __future__ import annotations
+
+import re
+
+import marshmallow as ma
+from aiohttp import web
+
+from chat_server.appkeys import CARE
+from chat_server.rest.auth import client_ip, principal
+from chat_server.rest.bodies import read_json
+from chat_server.schemas import id_field
+from chat_server.storage.practices import ProviderKind
+
+ID = "{%s:[A-Za-z0-9_-]{1,64}}"
+
+
+class PracticeSchema(ma.Schema):
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
+
+
+class MemberSchema(ma.Schema):
+    account_id = id_field(required=True)
+    role = ma.fields.String(required=True, validate=ma.validate.OneOf(["practitioner", "staff"]))
+
+
+class ProviderSchema(ma.Schema):
+    kind = ma.fields.Enum(ProviderKind, by_value=True, required=True)
+    id = id_field(required=True)
+
+
+class InvitationSchema(ma.Schema):
+    provider = ma.fields.Nested(ProviderSchema, required=True)
+    channel = ma.fields.String(required=True, validate=ma.validate.OneOf(["email", "sms"]))
+    to = ma.fields.String(required=True, validate=ma.validate.Length(min=3, max=254))
+
+    @ma.validates_schema
+    def _address_matches_channel(self, data: dict[str, str], **kwargs: object) -> None:
+        if data["channel"] == "email":
+            ma.fields.Email().deserialize(data["to"])
+        elif not re.fullmatch(r"\+[1-9][0-9]{7,14}", data["to"]):
+            raise ma.ValidationError("an E.164 phone number like +32470123456", "to")
+
+
+class CodeSchema(ma.Schema):
+    code = ma.fields.String(required=True, validate=ma.validate.Length(max=128))
+
+
+class LinkRequestSchema(ma.Schema):
+    provider = ma.fields.Nested(ProviderSchema, required=True)
+
+
+class AnswerSchema(ma.Schema):
+    accept = ma.fields.Boolean(required=True)
+
+
+async def create_practice(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_json(request, PracticeSchema())
+    practice = await request.app[CARE].create_practice(who, body["name"])
+    return web.json_response(practice.to_public(), status=201)
+
+
+async def get_practice(request: web.Request) -> web.Response:
+    who = await principal(request)
+    practice = await request.app[CARE].get_practice(who, request.match_info["practice_id"])
+    return web.json_response(practice.to_public())
+
+
+async def add_member(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_json(request, MemberSchema())
+    practice = await request.app[CARE].add_member(
+        who, request.match_info["practice_id"], body["account_id"], body["role"]
+    )
+    return web.json_response(practice.to_public())
+
+
+async def invite(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_json(request, InvitationSchema())
+    provider = body["provider"]
+    await request.app[CARE].invite(
+        who, provider["kind"], provider["id"], body["channel"], body["to"], client_ip(request)
+    )
+    return web.json_response({"status": "sent"}, status=202)
+
+
+async def accept_invitation(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_json(request, CodeSchema())
+    link = await request.app[CARE].accept_invitation(who, body["code"], client_ip(request))
+    return web.json_response(link.to_public(), status=201)
+
+
+async def request_link(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_json(request, LinkRequestSchema())
+    provider = body["provider"]
+    link = await request.app[CARE].request_link(
+        who, provider["kind"], provider["id"], client_ip(request)
+    )
+    return web.json_response(link.to_public(), status=201)
+
+
+async def answer_link(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_json(request, AnswerSchema())
+    link = await request.app[CARE].answer_request(
+        who, request.match_info["link_id"], body["accept"], client_ip(request)
+    )
+    return web.json_response(link.to_public())
+
+
+async def end_link(request: web.Request) -> web.Response:
+    who = await principal(request)
+    link = await request.app[CARE].end_link(who, request.match_info["link_id"], client_ip(request))
+    return web.json_response(link.to_public())
+
+
+async def list_links(request: web.Request) -> web.Response:
+    who = await principal(request)
+    return web.json_response({"care_links": await request.app[CARE].list_links(who)})
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    practice = f"/api/v1/practices/{ID % 'practice_id'}"
+    link = f"/api/v1/care-links/{ID % 'link_id'}"
+    r.add_post("/api/v1/practices", create_practice, name="create_practice")
+    r.add_get(practice, get_practice, name="get_practice")
+    r.add_post(f"{practice}/members", add_member, name="add_member")
+    r.add_post("/api/v1/invitations", invite, name="invite")
+    r.add_post("/api/v1/invitations/accept", accept_invitation, name="accept_invitation")
+    r.add_get("/api/v1/care-links", list_links, name="list_links")
+    r.add_post("/api/v1/care-links", request_link, name="request_link")
+    r.add_post(f"{link}/answer", answer_link, name="answer_link")
+    r.add_delete(link, end_link, name="end_link")

@@ -1,0 +1,144 @@
+"""Accounts: credentials, role, status, professional registration, TOTP, root key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from chat_server.principal import AccountStatus, Role
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """A practitioner's professional number (RIZIV/INAMI in Belgium, RPPS in France)."""
+
+    scheme: str
+    number: str
+    verified: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: str
+    email: str
+    role: Role
+    status: AccountStatus
+    display_name: str
+    password_hash: str
+    created_at: datetime
+    registration: Registration | None
+    totp_secret: str | None
+    totp_enabled: bool
+    totp_last_step: int | None
+    root_key: str | None
+    accepting_requests: bool
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Account:
+        reg = doc.get("registration")
+        return cls(
+            id=doc["_id"],
+            email=doc["email"],
+            role=Role(doc["role"]),
+            status=AccountStatus(doc["status"]),
+            display_name=doc["display_name"],
+            password_hash=doc["password_hash"],
+            created_at=doc["created_at"],
+            registration=Registration(**reg) if reg else None,
+            totp_secret=doc.get("totp_secret"),
+            totp_enabled=bool(doc.get("totp_enabled")),
+            totp_last_step=doc.get("totp_last_step"),
+            root_key=doc.get("root_key"),
+            accepting_requests=doc.get("accepting_requests", True),
+        )
+
+    def public_profile(self) -> dict[str, Any]:
+        """What another authorised account may see: no e-mail, no credentials."""
+        profile: dict[str, Any] = {
+            "account_id": self.id,
+            "role": str(self.role),
+            "display_name": self.display_name,
+        }
+        if self.registration is not None:
+            profile["registration"] = {
+                "scheme": self.registration.scheme,
+                "number": self.registration.number,
+                "status": "verified" if self.registration.verified else "unverified",
+            }
+        return profile
+
+
+class EmailTaken(Exception):
+    pass
+
+
+class AccountStore:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._accounts = db["accounts"]
+
+    async def create(
+        self,
+        *,
+        account_id: str,
+        email: str,
+        role: Role,
+        display_name: str,
+        password_hash: str,
+        now: datetime,
+        registration: Registration | None,
+        status: AccountStatus = AccountStatus.UNVERIFIED,
+    ) -> Account:
+        doc: dict[str, Any] = {
+            "_id": account_id,
+            "email": email,
+            "role": str(role),
+            "status": str(status),
+            "display_name": display_name,
+            "password_hash": password_hash,
+            "created_at": now,
+            "registration": (
+                {"scheme": registration.scheme, "number": registration.number, "verified": False}
+                if registration
+                else None
+            ),
+            "accepting_requests": True,
+        }
+        try:
+            await self._accounts.insert_one(doc)
+        except DuplicateKeyError:
+            raise EmailTaken() from None
+        return Account.from_doc(doc)
+
+    async def get(self, account_id: str) -> Account | None:
+        doc = await self._accounts.find_one({"_id": account_id})
+        return Account.from_doc(doc) if doc else None
+
+    async def by_email(self, email: str) -> Account | None:
+        doc = await self._accounts.find_one({"email": email})
+        return Account.from_doc(doc) if doc else None
+
+    async def many(self, account_ids: list[str]) -> list[Account]:
+        cursor = self._accounts.find({"_id": {"$in": account_ids}})
+        return [Account.from_doc(doc) async for doc in cursor]
+
+    async def set_fields(self, account_id: str, **fields: Any) -> Account | None:
+        doc = await self._accounts.find_one_and_update(
+            {"_id": account_id}, {"$set": fields}, return_document=ReturnDocument.AFTER
+        )
+        return Account.from_doc(doc) if doc else None
+
+    async def claim_totp_step(self, account_id: str, step: int) -> bool:
+        """Records ``step`` as used; False if it (or a later one) already was."""
+        result = await self._accounts.update_one(
+            {
+                "_id": account_id,
+                "$or": [{"totp_last_step": None}, {"totp_last_step": {"$lt": step}}],
+            },
+            {"$set": {"totp_last_step": step}},
+        )
+        return result.modified_count == 1

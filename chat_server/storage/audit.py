@@ -1,0 +1,68 @@
+"""The append-only, hash-chained audit log in MongoDB.
+
+Each entry commits to the previous one (``moderation.audit``). Appenders on several
+processes are serialised by the unique index on ``seq``: whoever loses the race for a
+seq re-reads the head and tries again, so the chain never forks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from pymongo import DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from moderation.audit import (
+    AuditAction,
+    AuditEntry,
+    BrokenLink,
+    from_document,
+    new_entry,
+    to_document,
+    verify_chain,
+)
+
+MAX_APPEND_ATTEMPTS = 1000
+
+
+class AuditStore:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._log = db["audit_log"]
+
+    async def append(
+        self,
+        *,
+        at: datetime,
+        actor: str | None,
+        action: AuditAction,
+        subject: str | None,
+        ip_hash: str | None,
+        details: Mapping[str, str | int | bool],
+    ) -> AuditEntry:
+        for _ in range(MAX_APPEND_ATTEMPTS):
+            head = await self._log.find_one(sort=[("seq", DESCENDING)])
+            entry = new_entry(
+                from_document(head) if head else None,
+                at=at, actor=actor, action=action, subject=subject, ip_hash=ip_hash,
+                details=details,
+            )  # fmt: skip
+            try:
+                await self._log.insert_one(to_document(entry))
+            except DuplicateKeyError:
+                continue  # another process appended first; chain onto its entry
+            return entry
+        raise RuntimeError("audit log append kept losing the race")
+
+    async def entries(self) -> AsyncIterator[AuditEntry]:
+        async for doc in self._log.find().sort("seq", 1):
+            yield from_document(doc)
+
+    async def verify(self) -> BrokenLink | None:
+        return verify_chain([entry async for entry in self.entries()])
+
+    async def for_actor(self, actor: str, limit: int = 100) -> list[AuditEntry]:
+        cursor = self._log.find({"actor": actor}).sort("seq", DESCENDING).limit(limit)
+        return [from_document(doc) async for doc in cursor]

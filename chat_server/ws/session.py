@@ -1,0 +1,72 @@
+"""Socket authentication (``hello``), liveness (``ping``) and revocation.
+
+``hello`` redeems a single-use ticket obtained over the authenticated HTTP session and
+binds the socket to that account, session and device. Revocation travels as a
+fan-out event, so logging out, changing a password, suspending an account or revoking
+a device closes the matching sockets on every server process (close 4003).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+
+from chat_server.errors import WS_SESSION_REVOKED
+from chat_server.fanout import Event
+from chat_server.handlers.accounts import AccountService
+from chat_server.ws.hub import Connection, Frame, Hub
+from chat_server.ws.router import FrameRouter, FrameSchema
+
+
+class HelloSchema(FrameSchema):
+    ticket = ma.fields.String(required=True, validate=ma.validate.Length(max=128))
+
+
+class PingSchema(FrameSchema):
+    pass
+
+
+def install(router: FrameRouter, hub: Hub, accounts: AccountService, heartbeat: float) -> None:
+    async def hello(conn: Connection, frame: dict[str, Any]) -> Frame:
+        if conn.account_id is not None:
+            return {
+                "type": "error",
+                "code": "already_authenticated",
+                "title": "hello was already sent",
+            }
+        who = await accounts.redeem_ticket(frame["ticket"])
+        conn.account_id, conn.session_id, conn.device_id = (
+            who.account_id, who.session_id, who.device_id,
+        )  # fmt: skip
+        conn.state["principal"] = who
+        await hub.attach(conn)
+        return {
+            "type": "welcome",
+            "account_id": who.account_id,
+            "device_id": who.device_id,
+            "heartbeat": heartbeat,
+        }
+
+    async def ping(conn: Connection, frame: dict[str, Any]) -> Frame:
+        return {"type": "pong"}
+
+    async def revoke(conn: Connection, event: Event) -> None:
+        session, device = event.get("session"), event.get("device")
+        if (session is None and device is None) or (
+            (session is not None and conn.session_id == session)
+            or (device is not None and conn.device_id == device)
+        ):
+            conn.close_soon(WS_SESSION_REVOKED, "session ended; log in again")
+
+    router.add("hello", HelloSchema(), hello, authenticated=False)
+    router.add("ping", PingSchema(), ping)
+    hub.add_sink("revoke", revoke)
+
+
+async def revoke_sockets(hub: Hub, account_id: str, session_id: str | None) -> None:
+    await hub.deliver([account_id], {"t": "revoke", "session": session_id})
+
+
+async def revoke_device_sockets(hub: Hub, account_id: str, device_id: str) -> None:
+    await hub.deliver([account_id], {"t": "revoke", "device": device_id})

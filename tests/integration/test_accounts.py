@@ -1,0 +1,227 @@
+"""Registration, verification, login, throttling, sessions, passwords and TOTP."""
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from chat_server import totp
+from chat_server.clock import ManualClock
+from chat_server.mail import MemoryOutbox
+from tests.actors import PASSWORD, actor, login, register, verification_token
+
+Client = TestClient[web.Request, web.Application]
+
+
+async def _problem(response: Any) -> dict[str, Any]:
+    assert response.content_type == "application/problem+json"
+    body: dict[str, Any] = await response.json(content_type=None)
+    body.pop("request_id")
+    return body
+
+
+async def test_registration_needs_a_verified_address(client: Client, outbox: MemoryOutbox) -> None:
+    body = {
+        "email": "ann@example.org",
+        "password": PASSWORD,
+        "role": "patient",
+        "display_name": "Ann",
+    }
+    response = await client.post("/api/v1/accounts", json=body)
+    assert response.status == 202
+    refused = await client.post(
+        "/api/v1/sessions", json={"email": "ann@example.org", "password": PASSWORD}
+    )
+    assert refused.status == 401
+    token = verification_token(outbox, "ann@example.org")
+    assert (await client.post("/api/v1/accounts/verify", json={"token": token})).status == 200
+    # Single use.
+    again = await client.post("/api/v1/accounts/verify", json={"token": token})
+    assert again.status == 400
+    assert (await _problem(again))["code"] == "invalid_code"
+    await login(client, "ann@example.org")
+
+
+async def test_registering_a_known_address_answers_the_same(
+    client: Client, outbox: MemoryOutbox
+) -> None:
+    await register(client, outbox, "bob@example.org")
+    body = {
+        "email": "bob@example.org",
+        "password": "another password",
+        "role": "patient",
+        "display_name": "X",
+    }
+    response = await client.post("/api/v1/accounts", json=body)
+    fresh = await client.post("/api/v1/accounts", json={**body, "email": "new@example.org"})
+    assert response.status == fresh.status == 202
+    assert await response.json() == await fresh.json()
+    assert "already has one" in outbox.last_to("bob@example.org").body
+
+
+async def test_practitioners_give_a_registration_number_shown_unverified(
+    client: Client, outbox: MemoryOutbox
+) -> None:
+    body = {
+        "email": "dr@example.org",
+        "password": PASSWORD,
+        "role": "practitioner",
+        "display_name": "Dr",
+    }
+    missing = await client.post("/api/v1/accounts", json=body)
+    assert missing.status == 422
+    assert "registration" in (await _problem(missing))["fields"]
+    doctor = await actor(client, outbox, "doc@example.org", "practitioner")
+    me = await doctor.call("GET", "/api/v1/accounts/me")
+    assert me["registration"] == {"scheme": "riziv", "number": "1234567890", "status": "unverified"}
+
+
+async def test_admins_cannot_self_register(client: Client) -> None:
+    body = {"email": "x@example.org", "password": PASSWORD, "role": "admin", "display_name": "X"}
+    assert (await client.post("/api/v1/accounts", json=body)).status == 422
+
+
+async def test_unknown_account_and_wrong_password_look_the_same(
+    client: Client, outbox: MemoryOutbox
+) -> None:
+    await register(client, outbox, "carl@example.org")
+    wrong = await client.post(
+        "/api/v1/sessions", json={"email": "carl@example.org", "password": "wrong password"}
+    )
+    unknown = await client.post(
+        "/api/v1/sessions", json={"email": "nobody@example.org", "password": "wrong password"}
+    )
+    assert wrong.status == unknown.status == 401
+    assert await _problem(wrong) == await _problem(unknown)
+
+
+async def test_malformed_bodies_are_clear_4xx(client: Client) -> None:
+    cases = [
+        (b"{not json", "application/json", 400, "malformed_json"),
+        (b"[1]", "application/json", 400, "malformed_json"),
+        (b'{"email": "x"}', "text/plain", 415, "unsupported_media_type"),
+        (
+            b'{"email": "not-an-email", "password": "x"}',
+            "application/json",
+            422,
+            "validation_failed",
+        ),
+        (
+            b'{"email": "a@b.org", "password": "x", "extra": 1}',
+            "application/json",
+            422,
+            "validation_failed",
+        ),
+        (b"x" * 300_000, "application/json", 413, "too_large"),
+    ]
+    for data, content_type, status, code in cases:
+        response = await client.post(
+            "/api/v1/sessions", data=data, headers={"Content-Type": content_type}
+        )
+        assert response.status == status, (data[:20], await response.text())
+        assert (await _problem(response))["code"] == code
+
+
+async def test_concurrent_wrong_logins_do_not_lock_out_the_owner_forever(
+    client: Client, outbox: MemoryOutbox, clock: ManualClock
+) -> None:
+    await register(client, outbox, "dana@example.org")
+
+    async def attempt(password: str) -> int:
+        response = await client.post(
+            "/api/v1/sessions", json={"email": "dana@example.org", "password": password}
+        )
+        return response.status
+
+    statuses = await asyncio.gather(*(attempt(f"wrong {i}") for i in range(50)))
+    assert set(statuses) <= {401, 429}
+    assert statuses.count(429) >= 30  # throttled: at most the budget was tried
+    throttled = await client.post(
+        "/api/v1/sessions", json={"email": "dana@example.org", "password": PASSWORD}
+    )
+    assert throttled.status == 429
+    assert int(throttled.headers["Retry-After"]) > 0
+    clock.advance(301)
+    await login(client, "dana@example.org")
+
+
+async def test_sessions_expire_when_idle(
+    client: Client, outbox: MemoryOutbox, clock: ManualClock
+) -> None:
+    ann = await actor(client, outbox, "ann@example.org")
+    await ann.call("GET", "/api/v1/accounts/me")
+    clock.advance(119 * 60)
+    await ann.call("GET", "/api/v1/accounts/me")  # use slides the idle expiry
+    clock.advance(119 * 60)
+    await ann.call("GET", "/api/v1/accounts/me")
+    clock.advance(121 * 60)
+    await ann.call("GET", "/api/v1/accounts/me", expect=401)
+
+
+async def test_sessions_have_an_absolute_expiry(
+    client: Client, outbox: MemoryOutbox, clock: ManualClock
+) -> None:
+    ann = await actor(client, outbox, "ann@example.org")
+    for _ in range(12):
+        clock.advance(59 * 60)
+        await ann.call("GET", "/api/v1/accounts/me")
+    clock.advance(61 * 60)
+    await ann.call("GET", "/api/v1/accounts/me", expect=401)
+
+
+async def test_logout_ends_the_session(client: Client, outbox: MemoryOutbox) -> None:
+    ann = await actor(client, outbox, "ann@example.org")
+    await ann.call("DELETE", "/api/v1/sessions/current", expect=204)
+    await ann.call("GET", "/api/v1/accounts/me", expect=401)
+    response = await client.get("/api/v1/accounts/me", headers={"Authorization": "Bearer junk"})
+    assert response.status == 401
+
+
+async def test_password_change_revokes_other_sessions(client: Client, outbox: MemoryOutbox) -> None:
+    ann = await actor(client, outbox, "ann@example.org")
+    other = (await login(client, "ann@example.org"))["token"]
+    await ann.call(
+        "POST", "/api/v1/accounts/me/password",
+        {"current_password": "not it at all", "new_password": "a new long password"}, expect=401,
+    )  # fmt: skip
+    await ann.call(
+        "POST", "/api/v1/accounts/me/password",
+        {"current_password": PASSWORD, "new_password": "a new long password"}, expect=204,
+    )  # fmt: skip
+    await ann.call("GET", "/api/v1/accounts/me")
+    stale = await client.get("/api/v1/accounts/me", headers={"Authorization": f"Bearer {other}"})
+    assert stale.status == 401
+    await login(client, "ann@example.org", "a new long password")
+
+
+async def test_totp_for_practitioners(
+    client: Client, outbox: MemoryOutbox, clock: ManualClock
+) -> None:
+    doctor = await actor(client, outbox, "doc@example.org", "practitioner")
+    setup = await doctor.call("POST", "/api/v1/accounts/me/totp", expect=201)
+    secret = setup["secret"]
+    assert setup["uri"].startswith("otpauth://totp/CareChat:")
+    await doctor.call("POST", "/api/v1/accounts/me/totp/confirm", {"code": "000000"}, expect=401)
+    code = totp.code_at(secret, totp.step_of(clock.now()))
+    await doctor.call("POST", "/api/v1/accounts/me/totp/confirm", {"code": code}, expect=204)
+
+    no_code = await client.post(
+        "/api/v1/sessions", json={"email": "doc@example.org", "password": PASSWORD}
+    )
+    assert no_code.status == 401
+    assert (await _problem(no_code))["code"] == "totp_required"
+    # The code used to confirm cannot be replayed.
+    replay = await client.post(
+        "/api/v1/sessions",
+        json={"email": "doc@example.org", "password": PASSWORD, "totp_code": code},
+    )
+    assert replay.status == 401
+    clock.advance(30)
+    fresh = totp.code_at(secret, totp.step_of(clock.now()))
+    await login(client, "doc@example.org", totp_code=fresh)
+
+
+async def test_patients_are_not_offered_totp(client: Client, outbox: MemoryOutbox) -> None:
+    ann = await actor(client, outbox, "ann@example.org")
+    await ann.call("POST", "/api/v1/accounts/me/totp", expect=403)
