@@ -1,0 +1,287 @@
+"""Rate limits for logins, key-directory look-ups, message sends and WebSocket frames.
+
+A :class:`RateLimit` is a named policy ("*limit* per *window_seconds*"); a
+:class:`RateLimiter` answers one :meth:`~RateLimiter.hit` with a :class:`Decision`.
+Two implementations share one algorithm and one set of behavioural tests:
+
+- :class:`RedisRateLimiter` — several server processes share each budget. The whole
+  read-decide-write step is one Lua script, so it is atomic across processes.
+- :class:`MemoryRateLimiter` — the single-process embedded default; bounded memory.
+
+The algorithm is a leaky bucket metered in integer microseconds, equivalent to GCRA:
+each unit of cost pours ``window`` into the bucket, which drains at ``limit`` per
+microsecond and holds ``limit * window``. So a full budget is a burst of *limit*, and
+after a burst one unit comes back every ``window / limit``: the window slides instead
+of resetting at fixed boundaries. Mind what that allows: a burst of *limit*, then
+*limit* more spread over the next window, so one window can see up to ``2*limit - 1``
+(a login policy of 5 per 15 minutes admits 5 at once, then one every 3 minutes); the
+long-run rate is *limit* per window. Integers keep the edges exact (the *limit*-th hit in
+a burst is always allowed, the next always refused) where floats would wobble; Redis's
+Lua numbers are doubles, exact below 2**53, which :class:`RateLimit` guarantees.
+
+Privacy: the key a caller limits on is often patient data (an e-mail address, an IP).
+:class:`RedisRateLimiter` replaces it by a keyed BLAKE2b pseudonym before it builds the
+Redis key, so neither the key names nor the values in Redis hold it in clear.
+
+Failure: when Redis cannot be reached, :meth:`RedisRateLimiter.hit` raises
+:class:`RateLimiterUnavailable`. The limiter does not choose between failing open and
+failing closed because the right answer differs per use: a login or key-directory
+look-up should fail closed (refuse, "try again later"), while dropping every message
+send because Redis blinked would turn a fan-out hiccup into an outage.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Final, NamedTuple, Protocol
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from moderation.clock import Clock
+from moderation.pseudonym import Pseudonymizer
+
+_POLICY_NAME = re.compile(r"^[a-z0-9_.-]{1,64}$")
+_MAX_EXACT = 2**53  # largest range of integers a Lua (double) number holds exactly
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US: Final = timedelta(microseconds=1)
+
+
+class RateLimiterUnavailable(Exception):
+    """The shared limiter cannot be asked (Redis down or timing out).
+
+    The caller decides: fail closed (answer "unavailable, retry") for logins and
+    directory look-ups, fail open where refusing would be worse than over-serving.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """A named policy: a budget of ``limit`` units that refills over ``window_seconds``.
+
+    Policies are plain values: declare them once (e.g. ``RateLimit("login-email", 5,
+    900)``) and pass them to :meth:`RateLimiter.hit` with the key to limit.
+    """
+
+    name: str
+    limit: int
+    window_seconds: float
+
+    def __post_init__(self) -> None:
+        # The name becomes part of a Redis key: no separators, no spaces.
+        if not _POLICY_NAME.match(self.name):
+            raise ValueError("policy name must be 1-64 of a-z 0-9 _ . -")
+        if self.limit < 1:
+            raise ValueError("limit must be at least 1")
+        if not math.isfinite(self.window_seconds) or self.window_us < 1:
+            raise ValueError("window_seconds must be at least one microsecond")
+        if self.limit * self.window_us >= _MAX_EXACT:
+            raise ValueError("limit * window (in microseconds) must stay below 2**53")
+
+    @property
+    def window_us(self) -> int:
+        return round(self.window_seconds * 1_000_000)
+
+    def check_cost(self, cost: int) -> None:
+        # A cost above the limit could never be allowed: a bug in the caller, not a
+        # client to slow down.
+        if not 1 <= cost <= self.limit:
+            raise ValueError(f"cost must be from 1 to {self.limit} for policy {self.name}")
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The answer to one hit.
+
+    ``remaining``: hits of cost 1 still allowed right now. ``retry_after``: seconds
+    until this same hit would be allowed (0.0 when allowed) — the Retry-After value.
+    """
+
+    allowed: bool
+    remaining: int
+    retry_after: float
+
+
+class RateLimiter(Protocol):
+    async def hit(self, policy: RateLimit, key: str, *, cost: int = 1) -> Decision:
+        """Spends ``cost`` of ``key``'s budget under ``policy`` if it is available.
+
+        A refused hit spends nothing. Raises :class:`RateLimiterUnavailable` when the
+        limiter's storage cannot be reached.
+        """
+        ...
+
+    async def reset(self, policy: RateLimit, key: str) -> None:
+        """Gives ``key`` its full budget back (e.g. after a successful login)."""
+        ...
+
+
+class _Metered(NamedTuple):
+    allowed: bool
+    level: int
+    last_us: int
+    remaining: int
+    retry_us: int
+
+
+def _meter(policy: RateLimit, level: int, last_us: int, now_us: int, cost: int) -> _Metered:
+    """One step of the bucket; ``_LUA`` below is the same code, keep them in step."""
+    window, rate = policy.window_us, policy.limit
+    capacity = window * rate
+    # A clock behind the last writer's (another process, skew) refills nothing, and the
+    # cap keeps ``elapsed * rate`` below 2**53: a full window empties the bucket anyway.
+    elapsed = min(max(now_us - last_us, 0), window)
+    level = max(level - elapsed * rate, 0)
+    last_us = max(last_us, now_us)
+    add = cost * window
+    if level + add <= capacity:
+        level += add
+        retry_us = 0
+    else:
+        retry_us = -(-(level + add - capacity) // rate)
+    return _Metered(retry_us == 0, level, last_us, (capacity - level) // window, retry_us)
+
+
+# KEYS[1] bucket; ARGV now_us, cost, window_us, limit. Numbers are written back with
+# %.0f because Lua's default tostring keeps only 14 significant digits.
+_LUA = """
+local now = tonumber(ARGV[1])
+local cost = tonumber(ARGV[2])
+local window = tonumber(ARGV[3])
+local rate = tonumber(ARGV[4])
+local capacity = window * rate
+local state = redis.call('HMGET', KEYS[1], 'level', 'last')
+local level = tonumber(state[1]) or 0
+local last = tonumber(state[2]) or now
+local elapsed = math.min(math.max(now - last, 0), window)
+level = math.max(level - elapsed * rate, 0)
+last = math.max(last, now)
+local add = cost * window
+local retry = 0
+if level + add <= capacity then
+  level = level + add
+else
+  retry = math.ceil((level + add - capacity) / rate)
+end
+local remaining = math.floor((capacity - level) / window)
+redis.call('HSET', KEYS[1], 'level', string.format('%.0f', level),
+           'last', string.format('%.0f', last))
+-- The bucket is empty again after level / rate microseconds: then it can go.
+local ttl_ms = math.max(math.ceil(level / rate / 1000), 1)
+redis.call('PEXPIRE', KEYS[1], string.format('%.0f', ttl_ms))
+return {retry == 0 and 1 or 0, remaining, retry}
+"""
+
+
+class RedisRateLimiter:
+    """Budgets shared by every process using the same Redis and ``prefix``.
+
+    Time comes from ``clock.now()`` (wall clock), not from Redis's TIME, so tests can
+    drive it; processes' clocks must agree to within a small fraction of the shortest
+    window (NTP does). A process whose clock runs ahead by X stops the refill of the
+    buckets it touches for X (time never runs backwards inside a bucket): skew errs
+    towards refusing, never towards a free budget. Expiry runs on Redis's own clock,
+    which agrees with a system clock; a test clock that stands still does not stop it.
+    ``key_secret`` (16-64 random bytes, the same in every process)
+    keys the pseudonyms of limited keys; rotating it resets every budget.
+    """
+
+    def __init__(
+        self, client: aioredis.Redis, prefix: str, clock: Clock, *, key_secret: bytes
+    ) -> None:
+        self._clock = clock
+        self._prefix = f"{prefix}rl:"
+        self._pseudonym = Pseudonymizer(key_secret, purpose="carechat-rl")
+        # EVALSHA with a transparent SCRIPT LOAD on NOSCRIPT (e.g. after a restart).
+        self._script = client.register_script(_LUA)
+        self._client = client
+
+    def redis_key(self, policy: RateLimit, key: str) -> str:
+        return f"{self._prefix}{policy.name}:{self._pseudonym(key)}"
+
+    async def hit(self, policy: RateLimit, key: str, *, cost: int = 1) -> Decision:
+        policy.check_cost(cost)
+        now_us = (self._clock.now() - _EPOCH) // _ONE_US
+        keys = [self.redis_key(policy, key)]
+        args = [now_us, cost, policy.window_us, policy.limit]
+        try:
+            reply = await self._script(keys=keys, args=args)
+        except (RedisError, OSError) as exc:
+            raise _unavailable(exc) from exc
+        allowed, remaining, retry_us = (int(value) for value in reply)
+        return Decision(allowed == 1, remaining, retry_us / 1_000_000)
+
+    async def reset(self, policy: RateLimit, key: str) -> None:
+        try:
+            await self._client.delete(self.redis_key(policy, key))
+        except (RedisError, OSError) as exc:
+            raise _unavailable(exc) from exc
+
+
+def _unavailable(exc: Exception) -> RateLimiterUnavailable:
+    # Only the exception type: a Redis error message may echo the command and its key.
+    return RateLimiterUnavailable(f"rate limiter storage unreachable: {type(exc).__name__}")
+
+
+class _Bucket(NamedTuple):
+    level: int
+    last_us: int
+    empty_at_us: int
+
+
+DEFAULT_MAX_KEYS = 100_000
+_SWEEP = 16  # least recently used entries checked for expiry on each hit
+
+
+class MemoryRateLimiter:
+    """In-process budgets for a single server process (the embedded default).
+
+    Time comes from ``clock.monotonic()``: nothing is shared, so wall-clock jumps
+    should not refill budgets. Memory is bounded: expired buckets are swept from the
+    least recently used end, and past ``max_keys`` the least recently used bucket is
+    dropped even if not yet empty. Dropping forgives that key's recent use, so a flood
+    of distinct keys can reset old budgets: size ``max_keys`` well above the number of
+    keys active within the longest window. Everything runs without awaiting, so each
+    hit is atomic on the event loop.
+    """
+
+    def __init__(self, clock: Clock, *, max_keys: int = DEFAULT_MAX_KEYS) -> None:
+        if max_keys < 1:
+            raise ValueError("max_keys must be at least 1")
+        self._clock = clock
+        self._max_keys = max_keys
+        self._buckets: OrderedDict[tuple[str, str], _Bucket] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    async def hit(self, policy: RateLimit, key: str, *, cost: int = 1) -> Decision:
+        policy.check_cost(cost)
+        now_us = round(self._clock.monotonic() * 1_000_000)
+        self._sweep(now_us)
+        bucket = self._buckets.pop((policy.name, key), None)
+        level, last_us = (bucket.level, bucket.last_us) if bucket else (0, now_us)
+        metered = _meter(policy, level, last_us, now_us, cost)
+        empty_at = metered.last_us - (-metered.level // policy.limit)
+        self._buckets[(policy.name, key)] = _Bucket(metered.level, metered.last_us, empty_at)
+        while len(self._buckets) > self._max_keys:
+            self._buckets.popitem(last=False)
+        return Decision(metered.allowed, metered.remaining, metered.retry_us / 1_000_000)
+
+    async def reset(self, policy: RateLimit, key: str) -> None:
+        self._buckets.pop((policy.name, key), None)
+
+    def _sweep(self, now_us: int) -> None:
+        # An empty bucket is the same as no bucket, so removing it changes no answer.
+        expired = [
+            name
+            for name, bucket in islice(self._buckets.items(), _SWEEP)
+            if bucket.empty_at_us <= now_us
+        ]
+        for name in expired:
+            del self._buckets[name]
