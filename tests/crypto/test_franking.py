@@ -1,0 +1,142 @@
+"""Franking reports and server stamps (what moderation imports)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from e2e_crypto.envelope import open_message, seal_message
+from e2e_crypto.errors import MalformedData, VerificationFailed
+from e2e_crypto.franking import stamp, verify_report, verify_stamp
+from e2e_crypto.wire import parse_envelope
+from tests.crypto.people import Person
+
+SENDER = Person.new("abuser", "a1")
+VICTIM = Person.new("victim", "v1")
+SERVER_KEY = bytes(range(32))
+NOW = datetime(2026, 5, 1, 12, 0, 0, 250_000, tzinfo=UTC)
+
+
+def _send(client_msg_id: str, body: bytes) -> tuple[bytes, bytes]:
+    envelope = seal_message(
+        SENDER.device,
+        thread_id="t9",
+        client_msg_id=client_msg_id,
+        body=body,
+        to_devices=[VICTIM.verified()],
+    )
+    opened = open_message(
+        envelope,
+        opener=VICTIM.device,
+        sender=SENDER.verified(),
+        thread_id="t9",
+        client_msg_id=client_msg_id,
+    )
+    return envelope, opened.franking_key
+
+
+ENVELOPE, FK = _send("m1", b"abusive text")
+OTHER, OTHER_FK = _send("m2", b"harmless text")
+
+
+def _report(
+    envelope: bytes = ENVELOPE,
+    *,
+    body: bytes = b"abusive text",
+    fk: bytes = FK,
+    client_msg_id: str = "m1",
+    sender: Person = SENDER,
+) -> None:
+    verify_report(
+        envelope,
+        sender_key=sender.verified().signing_key,
+        thread_id="t9",
+        client_msg_id=client_msg_id,
+        sender_account="abuser",
+        sender_device="a1",
+        body=body,
+        franking_key=fk,
+    )
+
+
+def test_genuine_report_verifies() -> None:
+    _report()
+    _report(parse_envelope(ENVELOPE).encode())
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"body": b"abusive text!"},
+        {"fk": bytes(32)},
+        {"fk": OTHER_FK},
+        {"envelope": OTHER},  # replayed against another message
+        {"envelope": OTHER, "client_msg_id": "m2"},  # another message's record
+        {"sender": VICTIM},  # not the sender's key
+    ],
+)
+def test_forged_reports_refused(change: dict[str, object]) -> None:
+    with pytest.raises(VerificationFailed):
+        _report(**change)  # type: ignore[arg-type]
+
+
+def test_stamp_roundtrip_and_binding() -> None:
+    commitment = parse_envelope(ENVELOPE).header.franking_commitment
+    fields = {
+        "franking_commitment": commitment,
+        "sender_account": "abuser",
+        "sender_device": "a1",
+        "thread_id": "t9",
+        "seq": 41,
+        "received_at": NOW,
+    }
+    value = stamp(SERVER_KEY, **fields)  # type: ignore[arg-type]
+    assert len(value) == 32
+    verify_stamp(SERVER_KEY, value, **fields)  # type: ignore[arg-type]
+    changes: list[dict[str, object]] = [
+        {"seq": 42},
+        {"thread_id": "t8"},
+        {"sender_device": "a2"},
+        {"sender_account": "x"},
+        {"received_at": NOW + timedelta(milliseconds=1)},
+        {"franking_commitment": bytes(32)},
+    ]
+    for change in changes:
+        with pytest.raises(VerificationFailed):
+            verify_stamp(SERVER_KEY, value, **{**fields, **change})  # type: ignore[arg-type]
+    with pytest.raises(VerificationFailed):
+        verify_stamp(bytes(32), value, **fields)  # type: ignore[arg-type]
+
+
+def test_stamp_input_validation() -> None:
+    with pytest.raises(MalformedData):
+        stamp(
+            b"short",
+            franking_commitment=bytes(32),
+            sender_account="a",
+            sender_device="b",
+            thread_id="t",
+            seq=1,
+            received_at=NOW,
+        )
+    with pytest.raises(MalformedData):
+        stamp(
+            SERVER_KEY,
+            franking_commitment=bytes(32),
+            sender_account="a",
+            sender_device="b",
+            thread_id="t",
+            seq=1,
+            received_at=NOW.replace(tzinfo=None),
+        )
+    with pytest.raises(MalformedData):
+        stamp(
+            SERVER_KEY,
+            franking_commitment=bytes(32),
+            sender_account="a",
+            sender_device="b",
+            thread_id="t",
+            seq=-1,
+            received_at=NOW,
+        )
