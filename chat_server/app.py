@@ -17,6 +17,8 @@ from functools import partial
 
 import redis.asyncio as aioredis
 from aiohttp import web
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from chat_server.appkeys import (
@@ -103,7 +105,15 @@ async def broker_ctx(app: web.Application) -> AsyncIterator[None]:
         hub.bind_broker(broker)
         yield
         return
-    client = aioredis.Redis.from_url(settings.redis_url.reveal(), health_check_interval=10)
+    # Short timeouts and one immediate retry: a Redis outage must cost a request
+    # milliseconds, not redis-py's default seconds of backoff.
+    client = aioredis.Redis.from_url(
+        settings.redis_url.reveal(),
+        health_check_interval=10,
+        socket_connect_timeout=1.0,
+        socket_timeout=2.0,
+        retry=Retry(NoBackoff(), 1),
+    )
     try:
         try:
             await client.ping()
@@ -144,9 +154,16 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     gate = AccessGate(accounts, practices, links)
     public_url = settings.public_url_or_default()
     app[ACCOUNTS] = account_service = AccountService(
-        accounts=accounts, sessions=sessions, tickets=TicketStore(db), codes=codes,
-        devices=devices, hasher=PasswordHasher(), clock=clock, mailer=app[MAILER],
-        throttle=throttle, auditor=auditor,
+        accounts=accounts,
+        sessions=sessions,
+        tickets=TicketStore(db),
+        codes=codes,
+        devices=devices,
+        hasher=PasswordHasher(),
+        clock=clock,
+        mailer=app[MAILER],
+        throttle=throttle,
+        auditor=auditor,
         revoke_sockets=partial(ws_session.revoke_sockets, hub),
         policy=SessionPolicy(
             idle=timedelta(minutes=settings.session_idle_minutes),
@@ -154,16 +171,29 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
             ticket=timedelta(seconds=settings.ws_ticket_seconds),
         ),
         public_url=public_url,
-    )  # fmt: skip
+    )
     app[DEVICES] = DeviceService(
-        accounts=accounts, devices=devices, gate=gate, clock=clock, throttle=throttle,
-        auditor=auditor, on_revoked=partial(ws_session.revoke_device_sockets, hub),
-    )  # fmt: skip
+        accounts=accounts,
+        devices=devices,
+        gate=gate,
+        clock=clock,
+        throttle=throttle,
+        auditor=auditor,
+        on_revoked=partial(ws_session.revoke_device_sockets, hub),
+    )
     app[CARE] = CareService(
-        accounts=accounts, practices=practices, links=links, codes=codes, gate=gate,
-        clock=clock, mailer=app[MAILER], sms=app[SMS], throttle=throttle, auditor=auditor,
+        accounts=accounts,
+        practices=practices,
+        links=links,
+        codes=codes,
+        gate=gate,
+        clock=clock,
+        mailer=app[MAILER],
+        sms=app[SMS],
+        throttle=throttle,
+        auditor=auditor,
         public_url=public_url,
-    )  # fmt: skip
+    )
     ws_session.install(app[ROUTER], hub, account_service, settings.ws_heartbeat_seconds)
     yield
 

@@ -16,13 +16,18 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import uvloop
 from aiohttp import web
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
+from chat_server.admin import AdminError, create_admin, verify_audit
 from chat_server.app import create_app
+from chat_server.clock import SystemClock
 from chat_server.embedded.mongod import EmbeddedMongo
 from chat_server.embedded.processes import ServiceStartError, port_is_free
 from chat_server.errors import StartupError
@@ -51,7 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _serve(settings)
         elif args.command == "migrate":
             _migrate(settings)
-    except (StartupError, ServiceStartError) as exc:
+        elif args.command == "admin":
+            return _admin(settings, args)
+    except (StartupError, ServiceStartError, AdminError) as exc:
         print(f"carechat: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -67,7 +74,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     migrate = commands.add_parser("migrate", help="create every MongoDB index")
-    migrate.set_defaults(host=None, port=None)
+    admin = commands.add_parser("admin", help="operator tasks")
+    tasks = admin.add_subparsers(dest="task", required=True)
+    create = tasks.add_parser("create-admin", help="create a platform admin (password on stdin)")
+    create.add_argument("email")
+    tasks.add_parser("verify-audit", help="check the audit log's hash chain")
+    for command in (migrate, admin):
+        command.set_defaults(host=None, port=None)
     return parser
 
 
@@ -136,13 +149,43 @@ def _migrate(settings: Settings) -> None:
 
 
 async def _migrate_async(settings: Settings) -> None:
+    async with _database(settings) as db:
+        await ensure_indexes(db)
+
+
+@contextlib.asynccontextmanager
+async def _database(settings: Settings) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
     assert settings.mongodb_uri is not None
     client = make_client(settings.mongodb_uri.reveal())
     try:
-        await check_replica_set(client)
-        await ensure_indexes(client[settings.mongodb_db])
+        try:
+            await check_replica_set(client)
+        except PyMongoError as exc:
+            raise StartupError(f"MongoDB unreachable ({type(exc).__name__})") from None
+        yield client[settings.mongodb_db]
     finally:
         await client.close()
+
+
+def _admin(settings: Settings, args: argparse.Namespace) -> int:
+    with _mongodb(settings) as effective:
+        return asyncio.run(_admin_async(effective, args))
+
+
+async def _admin_async(settings: Settings, args: argparse.Namespace) -> int:
+    async with _database(settings) as db:
+        await ensure_indexes(db)
+        if args.task == "create-admin":
+            password = sys.stdin.readline().rstrip("\n")
+            account_id = await create_admin(db, SystemClock(), args.email, password)
+            print(f"carechat: created platform admin {account_id}", file=sys.stderr)
+            return 0
+        count, broken = await verify_audit(db)
+        if broken is None:
+            print(f"carechat: audit log intact ({count} entries)")
+            return 0
+        print(f"carechat: audit log broken at seq {broken.seq}: {broken.reason}")
+        return 1
 
 
 if __name__ == "__main__":

@@ -25,11 +25,29 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 # Field names whose values never reach a log line, whatever the caller intended.
 DENIED_FIELDS = frozenset(
     {
-        "body", "payload", "plaintext", "text", "ciphertext", "envelope", "wraps",
-        "token", "ticket", "session", "password", "passphrase", "secret", "key",
-        "authorization", "cookie", "email", "phone", "name", "code", "totp",
+        "body",
+        "payload",
+        "plaintext",
+        "text",
+        "ciphertext",
+        "envelope",
+        "wraps",
+        "token",
+        "ticket",
+        "session",
+        "password",
+        "passphrase",
+        "secret",
+        "key",
+        "authorization",
+        "cookie",
+        "email",
+        "phone",
+        "name",
+        "code",
+        "totp",
     }
-)  # fmt: skip
+)
 _MASKS = [
     # credentials inside URIs: scheme://user:password@host
     (re.compile(r"(\w+://[^:/\s]*:)[^@\s]+@"), r"\1***@"),

@@ -54,4 +54,4 @@ class Metrics:
         )
         self.jobs_run = Counter(
             "carechat_jobs_run", "Background job runs", ["kind", "outcome"], registry=r
-        )  # fmt: skip
+        )

@@ -43,17 +43,21 @@ class Actor:
 
     async def publish_root_key(self) -> None:
         await self.call(
-            "PUT", "/api/v1/accounts/me/root-key",
-            {"root_key": to_base64url(self.root.public_key.raw)}, expect=204,
-        )  # fmt: skip
+            "PUT",
+            "/api/v1/accounts/me/root-key",
+            {"root_key": to_base64url(self.root.public_key.raw)},
+            expect=204,
+        )
 
     async def add_device(self, device_id: str) -> DeviceKeys:
         keys = DeviceKeys.generate(self.account_id, device_id)
         certificate = self.root.certify(keys)
         await self.call(
-            "POST", "/api/v1/devices", {"certificate": to_base64url(certificate.encode())},
+            "POST",
+            "/api/v1/devices",
+            {"certificate": to_base64url(certificate.encode())},
             expect=201,
-        )  # fmt: skip
+        )
         self.devices[device_id] = keys
         return keys
 
@@ -76,8 +80,11 @@ async def register(
     registration: dict[str, str] | None = None,
 ) -> str:
     body: dict[str, Any] = {
-        "email": email, "password": password, "role": role, "display_name": email.split("@")[0],
-    }  # fmt: skip
+        "email": email,
+        "password": password,
+        "role": role,
+        "display_name": email.split("@")[0],
+    }
     if role == "practitioner":
         body["registration"] = registration or {"scheme": "riziv", "number": "1234567890"}
     response = await client.post("/api/v1/accounts", json=body)

@@ -163,8 +163,8 @@ class AccountService:
     async def login(
         self, email: str, password: str, totp_code: str | None, ip: str
     ) -> SessionGrant:
-        await self._throttle.check(LOGIN_PER_IP, ip)
-        await self._throttle.check(LOGIN_PER_ACCOUNT, email)
+        await self._throttle.check(LOGIN_PER_IP, ip, fail_closed=True)
+        await self._throttle.check(LOGIN_PER_ACCOUNT, email, fail_closed=True)
         account = await self._accounts.by_email(email)
         ok = await self._hasher.verify(account.password_hash if account else None, password)
         if account is None or not ok:

@@ -73,9 +73,11 @@ class CareService:
             raise Forbidden("practice admins only")
         practice = await self._practices.create(new_id(), name, who.account_id, self._clock.now())
         await self._audit.record(
-            AuditAction.ADMIN_ACTION, actor=who.account_id, subject=practice.id,
+            AuditAction.ADMIN_ACTION,
+            actor=who.account_id,
+            subject=practice.id,
             details={"what": "practice_created"},
-        )  # fmt: skip
+        )
         return practice
 
     async def add_member(
@@ -89,9 +91,11 @@ class CareService:
         practice = await self._practices.add_member(practice_id, account_id, role)
         assert practice is not None
         await self._audit.record(
-            AuditAction.ADMIN_ACTION, actor=who.account_id, subject=practice_id,
+            AuditAction.ADMIN_ACTION,
+            actor=who.account_id,
+            subject=practice_id,
             details={"what": "member_added", "member": account_id, "role": role},
-        )  # fmt: skip
+        )
         return practice
 
     async def get_practice(self, who: Principal, practice_id: str) -> Practice:
@@ -126,9 +130,12 @@ class CareService:
                 "CareChat is not for emergencies: call 112.",
             )
         await self._audit.record(
-            AuditAction.INVITATION_CREATED, actor=who.account_id, subject=provider_id, ip=ip,
+            AuditAction.INVITATION_CREATED,
+            actor=who.account_id,
+            subject=provider_id,
+            ip=ip,
             details={"channel": channel},
-        )  # fmt: skip
+        )
 
     async def accept_invitation(self, who: Principal, code: str, ip: str) -> CareLink:
         if who.role is not Role.PATIENT:

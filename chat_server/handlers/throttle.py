@@ -1,15 +1,16 @@
 """Rate limits as errors: a refused hit becomes :class:`RateLimited` with Retry-After.
 
-When the limiter's backend (Redis) is down we let the request through and log it:
-throttling is a defence in depth, and refusing every login or message while Redis
-restarts would turn a cache outage into a full outage.
+When the limiter's backend (Redis) is down, most limits let the request through and
+log it: refusing every message while Redis restarts would turn a cache outage into a
+full outage. Limits that guard against guessing (logins) pass ``fail_closed=True``
+and answer 503 instead, so an outage never opens a window for password spraying.
 """
 
 from __future__ import annotations
 
 import logging
 
-from chat_server.errors import RateLimited
+from chat_server.errors import RateLimited, Unavailable
 from moderation.ratelimit import RateLimit, RateLimiter, RateLimiterUnavailable
 
 log = logging.getLogger(__name__)
@@ -19,13 +20,15 @@ class Throttle:
     def __init__(self, limiter: RateLimiter) -> None:
         self._limiter = limiter
 
-    async def check(self, policy: RateLimit, key: str, *, cost: int = 1) -> None:
+    async def check(
+        self, policy: RateLimit, key: str, *, cost: int = 1, fail_closed: bool = False
+    ) -> None:
         try:
             decision = await self._limiter.hit(policy, key, cost=cost)
         except RateLimiterUnavailable:
-            log.warning(
-                "rate limiter unavailable; allowing", extra={"fields": {"policy": policy.name}}
-            )
+            log.warning("rate limiter unavailable", extra={"fields": {"policy": policy.name}})
+            if fail_closed:
+                raise Unavailable(retry_after=5.0) from None
             return
         if not decision.allowed:
             raise RateLimited(retry_after=decision.retry_after)

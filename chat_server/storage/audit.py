@@ -46,9 +46,13 @@ class AuditStore:
             head = await self._log.find_one(sort=[("seq", DESCENDING)])
             entry = new_entry(
                 from_document(head) if head else None,
-                at=at, actor=actor, action=action, subject=subject, ip_hash=ip_hash,
+                at=at,
+                actor=actor,
+                action=action,
+                subject=subject,
+                ip_hash=ip_hash,
                 details=details,
-            )  # fmt: skip
+            )
             try:
                 await self._log.insert_one(to_document(entry))
             except DuplicateKeyError:
@@ -60,8 +64,19 @@ class AuditStore:
         async for doc in self._log.find().sort("seq", 1):
             yield from_document(doc)
 
-    async def verify(self) -> BrokenLink | None:
-        return verify_chain([entry async for entry in self.entries()])
+    async def verify(self, page_size: int = 10_000) -> BrokenLink | None:
+        """Walks the whole chain page by page, so memory stays bounded."""
+        anchor: AuditEntry | None = None
+        while True:
+            query = {"seq": {"$gt": anchor.seq}} if anchor else {}
+            # Raw documents: a tampered one that no longer parses is reported, not raised.
+            page = [doc async for doc in self._log.find(query).sort("seq", 1).limit(page_size)]
+            if not page:
+                return None
+            broken = verify_chain(page, anchor=anchor)
+            if broken is not None:
+                return broken
+            anchor = from_document(page[-1])
 
     async def for_actor(self, actor: str, limit: int = 100) -> list[AuditEntry]:
         cursor = self._log.find({"actor": actor}).sort("seq", DESCENDING).limit(limit)

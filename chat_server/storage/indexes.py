@@ -34,8 +34,12 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     "care_links": [
         # At most one live (requested or active) link per patient and provider.
-        IndexModel([("patient_id", A), ("provider_id", A)], name="one_live", unique=True,
-                   partialFilterExpression={"status": {"$in": ["requested", "active"]}}),
+        IndexModel(
+            [("patient_id", A), ("provider_id", A)],
+            name="one_live",
+            unique=True,
+            partialFilterExpression={"status": {"$in": ["requested", "active"]}},
+        ),
         IndexModel([("patient_id", A), ("created_at", D)], name="patient"),
         IndexModel([("provider_id", A), ("created_at", D)], name="provider"),
     ],
@@ -45,10 +49,14 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     "jobs": [
         IndexModel([("state", A), ("run_at", A)], name="due"),
-        IndexModel([("kind", A), ("dedupe_key", A)], name="dedupe", unique=True,
-                   partialFilterExpression={"dedupe_key": {"$type": "string"}}),
+        IndexModel(
+            [("kind", A), ("dedupe_key", A)],
+            name="dedupe",
+            unique=True,
+            partialFilterExpression={"dedupe_key": {"$type": "string"}},
+        ),
     ],
-}  # fmt: skip
+}
 
 
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:

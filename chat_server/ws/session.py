@@ -37,8 +37,10 @@ def install(router: FrameRouter, hub: Hub, accounts: AccountService, heartbeat: 
             }
         who = await accounts.redeem_ticket(frame["ticket"])
         conn.account_id, conn.session_id, conn.device_id = (
-            who.account_id, who.session_id, who.device_id,
-        )  # fmt: skip
+            who.account_id,
+            who.session_id,
+            who.device_id,
+        )
         conn.state["principal"] = who
         await hub.attach(conn)
         return {

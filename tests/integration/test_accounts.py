@@ -182,13 +182,17 @@ async def test_password_change_revokes_other_sessions(client: Client, outbox: Me
     ann = await actor(client, outbox, "ann@example.org")
     other = (await login(client, "ann@example.org"))["token"]
     await ann.call(
-        "POST", "/api/v1/accounts/me/password",
-        {"current_password": "not it at all", "new_password": "a new long password"}, expect=401,
-    )  # fmt: skip
+        "POST",
+        "/api/v1/accounts/me/password",
+        {"current_password": "not it at all", "new_password": "a new long password"},
+        expect=401,
+    )
     await ann.call(
-        "POST", "/api/v1/accounts/me/password",
-        {"current_password": PASSWORD, "new_password": "a new long password"}, expect=204,
-    )  # fmt: skip
+        "POST",
+        "/api/v1/accounts/me/password",
+        {"current_password": PASSWORD, "new_password": "a new long password"},
+        expect=204,
+    )
     await ann.call("GET", "/api/v1/accounts/me")
     stale = await client.get("/api/v1/accounts/me", headers={"Authorization": f"Bearer {other}"})
     assert stale.status == 401

@@ -100,9 +100,11 @@ async def test_password_change_closes_every_socket(client: Client, outbox: Memor
     ann = await actor(client, outbox, "ann@example.org")
     ws = await _socket(client, ann)
     await ann.call(
-        "POST", "/api/v1/accounts/me/password",
-        {"current_password": PASSWORD, "new_password": "another long password"}, expect=204,
-    )  # fmt: skip
+        "POST",
+        "/api/v1/accounts/me/password",
+        {"current_password": PASSWORD, "new_password": "another long password"},
+        expect=204,
+    )
     await _closed_with(ws, 4003)
 
 

@@ -1,0 +1,60 @@
+"""Operator tasks run from the command line (``carechat admin ...``).
+
+Platform admins cannot register themselves over the API: the operator creates them
+here, with direct database access, and the act is audited like any admin action.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from chat_server.clock import Clock
+from chat_server.passwords import PasswordHasher
+from chat_server.principal import AccountStatus, Role
+from chat_server.storage.accounts import AccountStore, EmailTaken
+from chat_server.storage.audit import AuditStore
+from chat_server.tokens import new_id
+from moderation.audit import AuditAction, BrokenLink
+
+
+class AdminError(Exception):
+    """An operator task failed; ``str()`` is the one line to print."""
+
+
+async def create_admin(
+    db: AsyncDatabase[dict[str, Any]], clock: Clock, email: str, password: str
+) -> str:
+    if len(password) < 12:
+        raise AdminError("an admin password has at least 12 characters")
+    account_id = new_id()
+    try:
+        await AccountStore(db).create(
+            account_id=account_id,
+            email=email.strip().lower(),
+            role=Role.ADMIN,
+            display_name="Platform admin",
+            password_hash=await PasswordHasher().hash(password),
+            now=clock.now(),
+            registration=None,
+            status=AccountStatus.ACTIVE,
+        )
+    except EmailTaken:
+        raise AdminError("an account with that e-mail address exists") from None
+    await AuditStore(db).append(
+        at=clock.now(),
+        actor=None,
+        action=AuditAction.ADMIN_ACTION,
+        subject=account_id,
+        ip_hash=None,
+        details={"what": "admin_created_by_operator"},
+    )
+    return account_id
+
+
+async def verify_audit(db: AsyncDatabase[dict[str, Any]]) -> tuple[int, BrokenLink | None]:
+    """(number of entries, the first broken link or None)."""
+    store = AuditStore(db)
+    count = await db["audit_log"].count_documents({})
+    return count, await store.verify()

@@ -1,0 +1,1 @@
+"""Payments for paid general chats (Stripe). Not built yet: see the open issues."""

@@ -1,0 +1,95 @@
+"""Real ``carechat serve`` processes for multi-process tests, sharing MongoDB and Redis."""
+
+from __future__ import annotations
+
+import email
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+from chat_server.embedded.processes import free_port, stop_process
+
+SERVER_SECRET = "test-server-secret-shared-by-every-process"
+
+
+class ServerProcess:
+    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.data_dir = data_dir
+        self._env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "CARECHAT_PORT": str(self.port),
+            "CARECHAT_DATA_DIR": str(data_dir),
+            "CARECHAT_SERVER_SECRET": SERVER_SECRET,
+            "CARECHAT_LOG_LEVEL": "WARNING",
+            **env,
+        }
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        self._log = (self.data_dir / f"server-{self.port}.log").open("wb")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "chat_server", "serve"],
+            env=self._env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as response:  # noqa: S310
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not become ready")
+
+    def log_text(self) -> str:
+        return (self.data_dir / f"server-{self.port}.log").read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            stop_process(self._proc)
+            self._proc = None
+            self._log.close()
+
+    def kill(self) -> None:
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGKILL)
+            self._proc.wait()
+            self._proc = None
+            self._log.close()
+
+    def __enter__(self) -> ServerProcess:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def outbox_bodies(data_dir: Path) -> list[str]:
+    """The e-mails the servers wrote to their file outbox, oldest first."""
+    files = sorted((data_dir / "outbox").glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
+    bodies = []
+    for path in files:
+        message = email.message_from_bytes(path.read_bytes())
+        payload = message.get_payload(decode=True)
+        bodies.append(payload.decode() if isinstance(payload, bytes) else "")
+    return bodies
