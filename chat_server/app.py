@@ -23,6 +23,8 @@ from redis.exceptions import RedisError
 
 from chat_server.appkeys import (
     ACCOUNTS,
+    ACCOUNTS_STORE,
+    ATTACHMENTS,
     AUDIT,
     BROKER,
     CARE,
@@ -30,11 +32,15 @@ from chat_server.appkeys import (
     DB,
     DEVICES,
     HUB,
+    KEY_BACKUPS,
     MAILER,
+    MESSAGES,
     METRICS,
     REDIS,
+    SCHEDULER,
     SETTINGS,
     SMS,
+    THREADS,
 )
 from chat_server.clock import Clock, SystemClock
 from chat_server.errors import StartupError
@@ -44,6 +50,9 @@ from chat_server.handlers.accounts import AccountService, SessionPolicy
 from chat_server.handlers.audit import Auditor
 from chat_server.handlers.care import CareService
 from chat_server.handlers.devices import DeviceService
+from chat_server.handlers.directory import DeviceDirectory
+from chat_server.handlers.notifications import Notifier
+from chat_server.handlers.threads import ThreadService
 from chat_server.handlers.throttle import Throttle
 from chat_server.jobs import scheduler_ctx
 from chat_server.mail import FileOutbox, Mailer, SmsSender
@@ -53,18 +62,24 @@ from chat_server.rest import accounts as accounts_routes
 from chat_server.rest import care as care_routes
 from chat_server.rest import devices as devices_routes
 from chat_server.rest import health
+from chat_server.rest import threads as threads_routes
 from chat_server.rest.problems import problems_middleware
 from chat_server.settings import Settings
 from chat_server.storage.accounts import AccountStore
+from chat_server.storage.attachments import AttachmentStore, KeyBackupStore
 from chat_server.storage.audit import AuditStore
 from chat_server.storage.devices import DeviceStore
+from chat_server.storage.messages import MessageStore, StoredMessage
 from chat_server.storage.mongo import mongo_ctx
 from chat_server.storage.practices import CareLinkStore, PracticeStore
 from chat_server.storage.sessions import CodeStore, SessionStore, TicketStore
+from chat_server.storage.threads import ThreadStore
+from chat_server.ws import messaging as ws_messaging
 from chat_server.ws import session as ws_session
 from chat_server.ws.endpoint import ROUTER, websocket_handler
 from chat_server.ws.hub import Hub
 from chat_server.ws.router import FrameRouter
+from e2e_crypto import franking
 from moderation.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 
 
@@ -94,6 +109,7 @@ def create_app(
     accounts_routes.add_routes(app)
     devices_routes.add_routes(app)
     care_routes.add_routes(app)
+    threads_routes.add_routes(app)
     app.router.add_get("/ws", websocket_handler, name="ws")
     return app
 
@@ -172,6 +188,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         ),
         public_url=public_url,
     )
+    directory = DeviceDirectory(devices, clock)
     app[DEVICES] = DeviceService(
         accounts=accounts,
         devices=devices,
@@ -179,9 +196,10 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         clock=clock,
         throttle=throttle,
         auditor=auditor,
+        directory=directory,
         on_revoked=partial(ws_session.revoke_device_sockets, hub),
     )
-    app[CARE] = CareService(
+    app[CARE] = care = CareService(
         accounts=accounts,
         practices=practices,
         links=links,
@@ -194,8 +212,55 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         auditor=auditor,
         public_url=public_url,
     )
+    app[ACCOUNTS_STORE] = accounts
+    app[ATTACHMENTS] = AttachmentStore(db)
+    app[KEY_BACKUPS] = KeyBackupStore(db)
+    threads = ThreadStore(db)
+    server_key = hashlib.blake2b(secret, digest_size=32, person=b"franking-stamp").digest()
+    app[MESSAGES] = messages = MessageStore(
+        db, clock, partial(_stamp, server_key), window_seconds=settings.write_batch_ms / 1000
+    )
+    notifier = Notifier(
+        accounts=accounts,
+        threads=threads,
+        mailer=app[MAILER],
+        limiter=limiter,
+        scheduler=app[SCHEDULER],
+        delay_seconds=settings.notify_delay_seconds,
+    )
+    app[THREADS] = thread_service = ThreadService(
+        threads=threads,
+        messages=messages,
+        accounts=accounts,
+        practices=practices,
+        directory=directory,
+        care=care,
+        clock=clock,
+        throttle=throttle,
+        deliver=hub.deliver,
+        after_store=notifier.message_stored,
+        rerequest_after=timedelta(days=settings.rerequest_days),
+    )
     ws_session.install(app[ROUTER], hub, account_service, settings.ws_heartbeat_seconds)
-    yield
+    ws_messaging.install(app[ROUTER], hub, thread_service)
+    messages.start()
+    try:
+        yield
+    finally:
+        await messages.close()
+
+
+def _stamp(server_key: bytes, message: StoredMessage) -> bytes:
+    """The server's receipt over a message's franking commitment (abuse reports)."""
+    return franking.stamp(
+        server_key,
+        franking_commitment=message.franking_commitment,
+        sender_account=message.sender_account,
+        sender_device=message.sender_device,
+        thread_id=message.thread_id,
+        seq=message.seq,
+        received_at=message.at,
+    )
 
 
 def server_secret(settings: Settings) -> bytes:

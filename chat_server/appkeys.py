@@ -18,10 +18,14 @@ from chat_server.fanout import Broker
 from chat_server.handlers.accounts import AccountService
 from chat_server.handlers.care import CareService
 from chat_server.handlers.devices import DeviceService
+from chat_server.handlers.threads import ThreadService
 from chat_server.mail import Mailer, SmsSender
 from chat_server.metrics import Metrics
 from chat_server.settings import Settings
+from chat_server.storage.accounts import AccountStore
+from chat_server.storage.attachments import AttachmentStore, KeyBackupStore
 from chat_server.storage.audit import AuditStore
+from chat_server.storage.messages import MessageStore
 from chat_server.ws.hub import Hub
 
 SETTINGS = web.AppKey("SETTINGS", Settings)
@@ -37,7 +41,12 @@ SCHEDULER = web.AppKey("SCHEDULER", aiojobs.Scheduler)
 ACCOUNTS = web.AppKey[AccountService]("ACCOUNTS")
 DEVICES = web.AppKey[DeviceService]("DEVICES")
 CARE = web.AppKey[CareService]("CARE")
+THREADS = web.AppKey[ThreadService]("THREADS")
 AUDIT = web.AppKey[AuditStore]("AUDIT")
+ACCOUNTS_STORE = web.AppKey[AccountStore]("ACCOUNTS_STORE")
+MESSAGES = web.AppKey[MessageStore]("MESSAGES")
+ATTACHMENTS = web.AppKey[AttachmentStore]("ATTACHMENTS")
+KEY_BACKUPS = web.AppKey[KeyBackupStore]("KEY_BACKUPS")
 MAILER = web.AppKey[Mailer]("MAILER")
 SMS = web.AppKey[SmsSender]("SMS")
 REDIS = web.AppKey("REDIS", object)  # the shared redis.asyncio client, when configured

@@ -40,6 +40,9 @@ class ErrorCode(StrEnum):
     INVALID_TICKET = "invalid_ticket"
     INVALID_CODE = "invalid_code"
     INVALID_SIGNATURE = "invalid_signature"
+    INVALID_ENVELOPE = "invalid_envelope"
+    RECIPIENTS_CHANGED = "recipients_changed"
+    THREAD_CLOSED = "thread_closed"
     FORBIDDEN = "forbidden"
     ORIGIN_NOT_ALLOWED = "origin_not_allowed"
     NOT_FOUND = "not_found"
@@ -156,6 +159,36 @@ class InvalidSignature(ChatError):
     code = ErrorCode.INVALID_SIGNATURE
     http_status = HTTPStatus.UNPROCESSABLE_ENTITY
     title = "A signature does not verify"
+
+
+class InvalidEnvelope(ChatError):
+    code = ErrorCode.INVALID_ENVELOPE
+    http_status = HTTPStatus.UNPROCESSABLE_ENTITY
+    title = "The envelope is malformed, misaddressed or not signed by the sending device"
+
+
+class RecipientsChanged(ChatError):
+    """The envelope's recipients are not the thread's current devices: re-encrypt."""
+
+    code = ErrorCode.RECIPIENTS_CHANGED
+    http_status = HTTPStatus.CONFLICT
+    title = "The participants' devices changed; fetch them and encrypt again"
+
+    def __init__(self, detail: str | None = None, *, devices: list[tuple[str, str]]) -> None:
+        super().__init__(detail)
+        self.devices = devices
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            **super().to_dict(),
+            "devices": [{"account_id": a, "device_id": d} for a, d in self.devices],
+        }
+
+
+class ThreadClosed(ChatError):
+    code = ErrorCode.THREAD_CLOSED
+    http_status = HTTPStatus.CONFLICT
+    title = "The thread does not accept this message in its current state"
 
 
 class Forbidden(ChatError):

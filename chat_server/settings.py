@@ -54,6 +54,13 @@ class Settings:
     session_idle_minutes: int = 120
     session_absolute_hours: int = 12
     ws_ticket_seconds: int = 30
+    # After a declined or blocked request, the patient waits this long to ask again.
+    rerequest_days: int = 30
+    # Group commit: sends are batched for this long before one majority insert_many.
+    write_batch_ms: float = 2.0
+    attachment_max_bytes: int = 100 * 1024 * 1024
+    # How long a message may wait unseen before its recipient gets an e-mail.
+    notify_delay_seconds: float = 120.0
     # Where links in e-mails point (verification, invitations).
     public_url: str = ""
     # Keys for server-side MACs (hashed tokens, franking stamps). Never a private key
@@ -167,6 +174,18 @@ class _SettingsSchema(ma.Schema):
     )
     ws_ticket_seconds = ma.fields.Integer(
         validate=ma.validate.Range(min=5, max=60, error="seconds from 5 to 60")
+    )
+    rerequest_days = ma.fields.Integer(
+        validate=ma.validate.Range(min=0, max=3650, error="days from 0 to 3650")
+    )
+    write_batch_ms = ma.fields.Float(
+        validate=ma.validate.Range(min=0, max=50, error="milliseconds from 0 to 50")
+    )
+    attachment_max_bytes = ma.fields.Integer(
+        validate=ma.validate.Range(min=1024, max=2**31, error="bytes from 1024 to 2147483648")
+    )
+    notify_delay_seconds = ma.fields.Float(
+        validate=ma.validate.Range(min=0, max=86400, error="seconds from 0 to 86400")
     )
     public_url = ma.fields.String(
         validate=ma.validate.Regexp(r"^(https?://[^/\s]+)?$", error="http(s)://host[:port]")

@@ -8,12 +8,14 @@ change. The append-only key log lets them notice a device list that was rewritte
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from chat_server.clock import Clock
 from chat_server.errors import BadRequest, Conflict, InvalidSignature, NotFound
 from chat_server.handlers.access import AccessGate
 from chat_server.handlers.audit import Auditor
+from chat_server.handlers.directory import DeviceDirectory
 from chat_server.handlers.throttle import Throttle
 from chat_server.principal import Principal
 from chat_server.storage.accounts import AccountStore
@@ -39,7 +41,8 @@ class DeviceService:
         clock: Clock,
         throttle: Throttle,
         auditor: Auditor,
-        on_revoked: Any,
+        directory: DeviceDirectory,
+        on_revoked: Callable[[str, str], Awaitable[None]],
     ) -> None:
         self._accounts = accounts
         self._devices = devices
@@ -47,6 +50,7 @@ class DeviceService:
         self._clock = clock
         self._throttle = throttle
         self._audit = auditor
+        self._directory = directory
         self._on_revoked = on_revoked
 
     async def set_root_key(self, who: Principal, root_key_b64: str) -> None:
@@ -64,6 +68,7 @@ class DeviceService:
                     who.account_id, now, {"event": "device_revoked", "device_id": device_id}
                 )
                 await self._on_revoked(who.account_id, device_id)
+        self._directory.invalidate(who.account_id)
         await self._accounts.set_fields(who.account_id, root_key=to_base64url(key.raw))
         await self._devices.append_log(
             who.account_id, now, {"event": "root_key_set", "root_key": to_base64url(key.raw)}
@@ -98,6 +103,7 @@ class DeviceService:
             await self._devices.add(device)
         except DeviceExists:
             raise Conflict("that device id is taken; pick another") from None
+        self._directory.invalidate(who.account_id)
         await self._devices.append_log(
             who.account_id,
             device.created_at,
@@ -112,6 +118,7 @@ class DeviceService:
         now = self._clock.now()
         if not await self._devices.revoke(who.account_id, device_id, now):
             raise NotFound()
+        self._directory.invalidate(who.account_id)
         await self._devices.append_log(
             who.account_id, now, {"event": "device_revoked", "device_id": device_id}
         )

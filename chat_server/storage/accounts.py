@@ -37,6 +37,7 @@ class Account:
     totp_last_step: int | None
     root_key: str | None
     accepting_requests: bool
+    away_message: str | None
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Account:
@@ -55,6 +56,7 @@ class Account:
             totp_last_step=doc.get("totp_last_step"),
             root_key=doc.get("root_key"),
             accepting_requests=doc.get("accepting_requests", True),
+            away_message=doc.get("away_message"),
         )
 
     def public_profile(self) -> dict[str, Any]:

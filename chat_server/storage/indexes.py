@@ -43,6 +43,28 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("patient_id", A), ("created_at", D)], name="patient"),
         IndexModel([("provider_id", A), ("created_at", D)], name="provider"),
     ],
+    "threads": [
+        IndexModel([("participants", A), ("updated_at", D)], name="participant"),
+        IndexModel(
+            [("patient_id", A), ("provider_id", A), ("state", A), ("updated_at", D)],
+            name="pair_state",
+        ),
+    ],
+    "messages": [
+        # Contiguous per-thread numbering rests on this one.
+        IndexModel([("thread", A), ("seq", A)], name="thread_seq", unique=True),
+        # Idempotent sends: one message per device and client message id.
+        IndexModel([("thread", A), ("sender_device", A), ("cmid", A)], name="cmid", unique=True),
+    ],
+    "cursors": [
+        IndexModel([("device", A), ("thread", A)], name="device_thread", unique=True),
+        IndexModel([("thread", A), ("device", A)], name="thread_device"),
+    ],
+    "read_marks": [IndexModel([("account", A), ("thread", A)], name="account_thread", unique=True)],
+    "attachments.files": [IndexModel([("filename", A), ("uploadDate", A)], name="gridfs_files")],
+    "attachments.chunks": [
+        IndexModel([("files_id", A), ("n", A)], name="gridfs_chunks", unique=True)
+    ],
     "audit_log": [
         IndexModel([("seq", A)], name="seq", unique=True),
         IndexModel([("actor", A), ("seq", D)], name="actor"),

@@ -109,9 +109,10 @@ async def _handle_frame(
         if route.authenticated and conn.account_id is None:
             raise Unauthenticated("send hello with a ticket first")
         reply = await route.handler(conn, fields)
-        if reply is not None:
-            if fid is not None:
-                reply["re"] = fid
+        if fid is not None:
+            # A frame with an id always gets an answer, so clients can wait on it.
+            conn.push({**(reply or {"type": "ok"}), "re": fid})
+        elif reply is not None:
             conn.push(reply)
     except ChatError as exc:
         metrics.ws_errors.labels(str(exc.code)).inc()

@@ -50,10 +50,14 @@ class Connection:
 
     def push(self, frame: Frame) -> bool:
         """Queues a frame; a full queue means the peer is too slow and is dropped."""
+        return self.push_text(json.dumps(frame, separators=(",", ":")))
+
+    def push_text(self, text: str) -> bool:
+        """Queues an already serialised frame (one serialisation for many sockets)."""
         if self.closing:
             return False
         try:
-            self._queue.put_nowait(json.dumps(frame, separators=(",", ":")))
+            self._queue.put_nowait(text)
         except asyncio.QueueFull:
             self._metrics.ws_slow_disconnects.inc()
             self.close_soon(WS_TOO_SLOW, "too slow; reconnect and resume")

@@ -1,0 +1,72 @@
+"""A short-lived, in-process view of the participants' active devices.
+
+Every send checks its recipient list against the participants' devices; reading them
+from MongoDB for each message would double the database work per message. Entries
+live a few seconds and are dropped at once when this process changes a device; a
+mismatch is always re-checked against MongoDB before a send is refused, so a stale
+entry can cost a query, never a wrong refusal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chat_server.clock import Clock
+from chat_server.storage.devices import Device, DeviceStore
+from e2e_crypto.wire import from_base64url
+
+TTL_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryDevice:
+    account_id: str
+    device_id: str
+    enc_key_raw: bytes
+    sign_key_raw: bytes
+
+
+class DeviceDirectory:
+    def __init__(self, devices: DeviceStore, clock: Clock) -> None:
+        self._devices = devices
+        self._clock = clock
+        self._cache: dict[str, tuple[float, list[DirectoryDevice]]] = {}
+
+    def invalidate(self, account_id: str) -> None:
+        self._cache.pop(account_id, None)
+
+    async def of_account(self, account_id: str, *, fresh: bool = False) -> list[DirectoryDevice]:
+        now = self._clock.monotonic()
+        cached = self._cache.get(account_id)
+        if cached is not None and not fresh and now - cached[0] < TTL_SECONDS:
+            return cached[1]
+        devices = [_entry(d) for d in await self._devices.active([account_id])]
+        self._cache[account_id] = (now, devices)
+        if len(self._cache) > 50_000:
+            self._cache.clear()
+        return devices
+
+    async def devices_of(
+        self, account_ids: list[str], *, fresh: bool = False
+    ) -> set[tuple[str, str, bytes]]:
+        found: set[tuple[str, str, bytes]] = set()
+        for account_id in account_ids:
+            for d in await self.of_account(account_id, fresh=fresh):
+                found.add((d.account_id, d.device_id, d.enc_key_raw))
+        return found
+
+    async def device(self, account_id: str, device_id: str) -> DirectoryDevice | None:
+        for fresh in (False, True):
+            for d in await self.of_account(account_id, fresh=fresh):
+                if d.device_id == device_id:
+                    return d
+        return None
+
+
+def _entry(device: Device) -> DirectoryDevice:
+    return DirectoryDevice(
+        device.account_id,
+        device.id,
+        from_base64url(device.enc_key, max_bytes=32),
+        from_base64url(device.sign_key, max_bytes=32),
+    )

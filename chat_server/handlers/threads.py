@@ -1,0 +1,326 @@
+"""Care threads: who may open, write to, read and change a thread, and message intake.
+
+A patient requests a thread with a practitioner or practice they have an active care
+link with; the provider accepts, declines or blocks it; either side closes it. In the
+``requested`` state only the patient writes, at most ``REQUEST_MESSAGES`` messages.
+
+Every send is checked before it is stored: the thread admits the sender, the
+envelope parses, its signed header names this thread, this client message id and the
+sending device, its recipients are exactly the participants' active devices, and the
+sender device's signature verifies. The server cannot read the message; it can refuse
+one that is misaddressed or forged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from chat_server.clock import Clock
+from chat_server.errors import (
+    Conflict,
+    Forbidden,
+    InvalidEnvelope,
+    NotFound,
+    RecipientsChanged,
+    ThreadClosed,
+)
+from chat_server.handlers.care import CareService
+from chat_server.handlers.directory import DeviceDirectory
+from chat_server.handlers.throttle import Throttle
+from chat_server.principal import Principal, Role
+from chat_server.storage.accounts import AccountStore
+from chat_server.storage.messages import DuplicateMismatch, MessageStore, NewMessage, StoredMessage
+from chat_server.storage.practices import PracticeStore, ProviderKind
+from chat_server.storage.threads import Thread, ThreadState, ThreadStore
+from chat_server.tokens import new_id
+from e2e_crypto.errors import CryptoError
+from e2e_crypto.public import PublicSigningKey
+from e2e_crypto.wire import Kind, from_base64url, parse_envelope, verify_envelope_signature
+from moderation.ratelimit import RateLimit
+
+REQUEST_MESSAGES = 5
+SEND_PER_DEVICE = RateLimit("send-device", limit=60, window_seconds=10)
+SEND_PER_ACCOUNT = RateLimit("send-account", limit=600, window_seconds=60)
+THREAD_REQUESTS = RateLimit("thread-requests", limit=10, window_seconds=3600)
+SYNC_PAGE = 200
+LIVE = [ThreadState.REQUESTED, ThreadState.OPEN]
+
+Deliver = Callable[[list[str], dict[str, Any]], Awaitable[None]]
+AfterStore = Callable[[Thread, StoredMessage], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncPage:
+    messages: list[StoredMessage]
+    last_seqs: dict[str, int]
+    more: bool
+
+
+class ThreadService:
+    def __init__(
+        self,
+        *,
+        threads: ThreadStore,
+        messages: MessageStore,
+        accounts: AccountStore,
+        practices: PracticeStore,
+        directory: DeviceDirectory,
+        care: CareService,
+        clock: Clock,
+        throttle: Throttle,
+        deliver: Deliver,
+        after_store: AfterStore,
+        rerequest_after: timedelta,
+    ) -> None:
+        self._threads = threads
+        self._messages = messages
+        self._accounts = accounts
+        self._practices = practices
+        self._directory = directory
+        self._care = care
+        self._clock = clock
+        self._throttle = throttle
+        self._deliver = deliver
+        self._after_store = after_store
+        self._rerequest_after = rerequest_after
+
+    # -- the gate -----------------------------------------------------------------------
+
+    async def access(self, who: Principal, thread_id: str) -> Thread:
+        """The thread if ``who`` takes part in it; NotFound otherwise (or if missing)."""
+        thread = await self._threads.get(thread_id)
+        if thread is None or who.account_id not in thread.participants:
+            raise NotFound()
+        return thread
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def request(self, who: Principal, kind: ProviderKind, provider_id: str) -> Thread:
+        if who.role is not Role.PATIENT:
+            raise Forbidden("patients open care threads")
+        await self._throttle.check(THREAD_REQUESTS, who.account_id)
+        if not await self._care.has_active_link(who.account_id, provider_id):
+            # Same answer as for an unknown provider: no care link, no thread.
+            raise NotFound("no active care relationship with this provider")
+        members = await self._provider_members(kind, provider_id)
+        if kind is ProviderKind.PRACTITIONER:
+            provider = await self._accounts.get(provider_id)
+            if provider is None or not provider.accepting_requests:
+                raise Conflict("this practitioner is not accepting new requests")
+        ended = await self._threads.last_ended_request(
+            who.account_id, provider_id, [ThreadState.DECLINED, ThreadState.BLOCKED]
+        )
+        if ended is not None and self._clock.now() - ended.updated_at < self._rerequest_after:
+            raise Conflict("a recent request was declined; try again later")
+        if await self._threads.live_between(who.account_id, provider_id) is not None:
+            raise Conflict("a thread with this provider is already open")
+        thread = await self._threads.create(
+            new_id(),
+            patient_id=who.account_id,
+            provider_kind=str(kind),
+            provider_id=provider_id,
+            participants=[who.account_id, *members],
+            now=self._clock.now(),
+        )
+        await self._announce(thread)
+        return thread
+
+    async def _provider_members(self, kind: ProviderKind, provider_id: str) -> list[str]:
+        if kind is ProviderKind.PRACTITIONER:
+            return [provider_id]
+        practice = await self._practices.get(provider_id)
+        if practice is None:
+            raise NotFound()
+        return sorted(set(practice.practitioners) | set(practice.staff))
+
+    async def accept(self, who: Principal, thread_id: str) -> Thread:
+        return await self._provider_moves(who, thread_id, [ThreadState.REQUESTED], ThreadState.OPEN)
+
+    async def decline(self, who: Principal, thread_id: str) -> Thread:
+        return await self._provider_moves(
+            who, thread_id, [ThreadState.REQUESTED], ThreadState.DECLINED
+        )
+
+    async def block(self, who: Principal, thread_id: str) -> Thread:
+        return await self._provider_moves(who, thread_id, LIVE, ThreadState.BLOCKED)
+
+    async def close(self, who: Principal, thread_id: str) -> Thread:
+        thread = await self.access(who, thread_id)
+        return await self._move(thread, LIVE, ThreadState.CLOSED)
+
+    async def _provider_moves(
+        self, who: Principal, thread_id: str, allowed: list[ThreadState], to: ThreadState
+    ) -> Thread:
+        thread = await self.access(who, thread_id)
+        if who.account_id == thread.patient_id:
+            raise Forbidden("the practitioner decides on a request")
+        return await self._move(thread, allowed, to)
+
+    async def _move(self, thread: Thread, allowed: list[ThreadState], to: ThreadState) -> Thread:
+        moved = await self._threads.transition(thread.id, allowed, to, self._clock.now())
+        if moved is None:
+            raise Conflict(f"the thread is {thread.state}")
+        await self._announce(moved)
+        return moved
+
+    async def _announce(self, thread: Thread) -> None:
+        await self._deliver(list(thread.participants), {"t": "thread", "thread": thread.id})
+
+    # -- reading ------------------------------------------------------------------------
+
+    async def list_threads(self, who: Principal) -> list[dict[str, Any]]:
+        threads = await self._threads.for_account(who.account_id)
+        marks = await self._threads.read_marks(who.account_id, [t.id for t in threads])
+        return [t.to_public(unread=max(0, t.last_seq - marks.get(t.id, 0))) for t in threads]
+
+    async def summary(self, who: Principal, thread_id: str) -> dict[str, Any]:
+        thread = await self.access(who, thread_id)
+        marks = await self._threads.read_marks(who.account_id, [thread.id])
+        summary = thread.to_public(unread=max(0, thread.last_seq - marks.get(thread.id, 0)))
+        if thread.provider_kind == ProviderKind.PRACTITIONER:
+            provider = await self._accounts.get(thread.provider_id)
+            summary["away_message"] = provider.away_message if provider else None
+        return summary
+
+    async def history(
+        self, who: Principal, thread_id: str, *, after: int | None, before: int | None, limit: int
+    ) -> tuple[list[StoredMessage], int | None]:
+        thread = await self.access(who, thread_id)
+        if before is not None:
+            page = await self._messages.before(thread.id, before, limit)
+            return page, (page[-1].seq if len(page) == limit and page[-1].seq > 1 else None)
+        page = await self._messages.after(thread.id, after or 0, limit)
+        return page, (page[-1].seq if len(page) == limit else None)
+
+    async def sync(self, who: Principal, cursors: dict[str, int]) -> SyncPage:
+        """What this device missed, up to SYNC_PAGE messages, oldest thread first."""
+        threads = await self._threads.for_account(who.account_id, limit=1000)
+        stored = await self._threads.device_cursors(_device_key(who), [t.id for t in threads])
+        messages: list[StoredMessage] = []
+        last: dict[str, int] = {}
+        more = False
+        for thread in sorted(threads, key=lambda t: t.id):
+            since = cursors.get(thread.id, stored.get(thread.id, 0))
+            last[thread.id] = thread.last_seq
+            if thread.last_seq <= since:
+                continue
+            room = SYNC_PAGE - len(messages)
+            if room <= 0:
+                more = True
+                break
+            page = await self._messages.after(thread.id, since, room)
+            messages.extend(page)
+            if page and page[-1].seq < thread.last_seq:
+                more = True
+        return SyncPage(messages, last, more)
+
+    # -- writing ------------------------------------------------------------------------
+
+    async def send(
+        self, who: Principal, thread_id: str, client_msg_id: str, envelope_text: str
+    ) -> StoredMessage:
+        if who.device_id is None:
+            raise Forbidden("sending needs a registered device (ticket with device_id)")
+        thread = await self.access(who, thread_id)
+        self._check_can_write(thread, who)
+        await self._throttle.check(SEND_PER_DEVICE, who.device_id)
+        await self._throttle.check(SEND_PER_ACCOUNT, who.account_id)
+        try:
+            envelope = from_base64url(envelope_text)
+            parsed = parse_envelope(envelope)
+        except CryptoError:
+            raise InvalidEnvelope("the envelope does not parse") from None
+        header = parsed.header
+        if (
+            header.thread_id != thread.id
+            or header.client_msg_id != client_msg_id
+            or header.sender_account != who.account_id
+            or header.sender_device != who.device_id
+            or header.group is not None
+            or any(True for _ in header.epoch_recipients())
+        ):
+            raise InvalidEnvelope("the envelope header does not match this send")
+        await self._check_recipients(thread, header.device_recipients())
+        sender = await self._directory.device(who.account_id, who.device_id)
+        if sender is None:
+            raise Forbidden("this device is revoked")
+        try:
+            verify_envelope_signature(parsed, PublicSigningKey(sender.sign_key_raw))
+        except CryptoError:
+            raise InvalidEnvelope("the envelope signature does not verify") from None
+        try:
+            stored = await self._messages.append(
+                NewMessage(
+                    thread_id=thread.id,
+                    sender_account=who.account_id,
+                    sender_device=who.device_id,
+                    client_msg_id=client_msg_id,
+                    kind="system" if header.kind is Kind.SYSTEM else "message",
+                    envelope=envelope,
+                    franking_commitment=header.franking_commitment,
+                )
+            )
+        except DuplicateMismatch:
+            raise Conflict("this client_msg_id was used for another message") from None
+        if not stored.duplicate:
+            await self._deliver(
+                list(thread.participants), {"t": "msg", "thread": thread.id, "seq": stored.seq}
+            )
+            await self._after_store(thread, stored)
+        return stored
+
+    def _check_can_write(self, thread: Thread, who: Principal) -> None:
+        if thread.state is ThreadState.OPEN:
+            return
+        if thread.state is ThreadState.REQUESTED and who.account_id == thread.patient_id:
+            if thread.last_seq >= REQUEST_MESSAGES:
+                raise ThreadClosed("wait for the practitioner to accept the request")
+            return
+        if thread.state is ThreadState.REQUESTED:
+            raise ThreadClosed("accept the request before replying")
+        raise ThreadClosed(f"the thread is {thread.state}")
+
+    async def _check_recipients(self, thread: Thread, recipients: Any) -> None:
+        offered = {(r.account_id, r.device_id, r.encryption_key.raw) for r in recipients}
+        current = await self._directory.devices_of(list(thread.participants))
+        if offered != current:
+            # Our cache may be behind a device change the client already saw.
+            current = await self._directory.devices_of(list(thread.participants), fresh=True)
+            if offered != current:
+                raise RecipientsChanged(
+                    "encrypt to exactly the participants' active devices",
+                    devices=sorted({(a, d) for a, d, _ in current}),
+                )
+
+    async def delivered(self, who: Principal, thread_id: str, seq: int) -> None:
+        await self.access(who, thread_id)
+        await self._threads.advance_cursors(_device_key(who), {thread_id: seq})
+
+    async def read(self, who: Principal, thread_id: str, seq: int) -> None:
+        thread = await self.access(who, thread_id)
+        seq = min(seq, thread.last_seq)
+        await self._threads.mark_read(who.account_id, thread.id, seq)
+        others = [p for p in thread.participants if p != who.account_id]
+        await self._deliver(
+            others, {"t": "receipt", "thread": thread.id, "account": who.account_id, "seq": seq}
+        )
+
+    async def typing(self, who: Principal, thread_id: str) -> None:
+        thread = await self.access(who, thread_id)
+        if thread.state not in LIVE:
+            return
+        others = [p for p in thread.participants if p != who.account_id]
+        await self._deliver(others, {"t": "typing", "thread": thread.id, "account": who.account_id})
+
+    async def message(self, thread_id: str, seq: int) -> StoredMessage | None:
+        """For the fan-out sink: a stored message by position (no access check; the
+        sink only serves sockets of the thread's participants)."""
+        return await self._messages.get(thread_id, seq)
+
+
+def _device_key(who: Principal) -> str:
+    # Cursors are per device; a socket without a device keeps one per session.
+    return f"{who.account_id}:{who.device_id or 'session-' + who.session_id[:16]}"

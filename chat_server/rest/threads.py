@@ -1,0 +1,181 @@
+"""``/api/v1`` threads, history, attachments, availability and key backup."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import marshmallow as ma
+from aiohttp import web
+
+from chat_server.appkeys import ACCOUNTS_STORE, ATTACHMENTS, CLOCK, KEY_BACKUPS, SETTINGS, THREADS
+from chat_server.errors import BadRequest, NotFound, TooLarge, UnsupportedMediaType
+from chat_server.rest.auth import principal
+from chat_server.rest.bodies import read_json
+from chat_server.schemas import id_field
+from chat_server.storage.attachments import AttachmentTooLarge
+from chat_server.storage.practices import ProviderKind
+from chat_server.tokens import new_id
+from chat_server.ws.messaging import message_frame
+
+ID = "{%s:[A-Za-z0-9_-]{1,64}}"
+MAX_BACKUP_BYTES = 64 * 1024
+OCTETS = "application/octet-stream"
+
+
+class ProviderSchema(ma.Schema):
+    kind = ma.fields.Enum(ProviderKind, by_value=True, required=True)
+    id = id_field(required=True)
+
+
+class NewThreadSchema(ma.Schema):
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(["care"]))
+    provider = ma.fields.Nested(ProviderSchema, required=True)
+
+
+class AvailabilitySchema(ma.Schema):
+    accepting_requests = ma.fields.Boolean(required=True)
+    away_message = ma.fields.String(load_default=None, validate=ma.validate.Length(max=500))
+
+
+def _int_query(request: web.Request, name: str, default: int | None, maximum: int) -> int | None:
+    text = request.query.get(name)
+    if text is None:
+        return default
+    if not text.isdigit() or int(text) > maximum:
+        raise BadRequest(fields={name: [f"an integer from 0 to {maximum}"]})
+    return int(text)
+
+
+async def create_thread(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_json(request, NewThreadSchema())
+    provider = body["provider"]
+    thread = await request.app[THREADS].request(who, provider["kind"], provider["id"])
+    return web.json_response(thread.to_public(unread=0), status=201)
+
+
+async def list_threads(request: web.Request) -> web.Response:
+    who = await principal(request)
+    return web.json_response({"threads": await request.app[THREADS].list_threads(who)})
+
+
+async def get_thread(request: web.Request) -> web.Response:
+    who = await principal(request)
+    return web.json_response(
+        await request.app[THREADS].summary(who, request.match_info["thread_id"])
+    )
+
+
+async def thread_action(request: web.Request) -> web.Response:
+    who = await principal(request)
+    service = request.app[THREADS]
+    action = {
+        "accept": service.accept, "decline": service.decline,
+        "block": service.block, "close": service.close,
+    }[request.match_info["action"]]  # fmt: skip
+    thread = await action(who, request.match_info["thread_id"])
+    return web.json_response(thread.to_public())
+
+
+async def history(request: web.Request) -> web.Response:
+    who = await principal(request)
+    after = _int_query(request, "after", None, 2**53)
+    before = _int_query(request, "before", None, 2**53)
+    if after is not None and before is not None:
+        raise BadRequest(fields={"before": ["give either after or before"]})
+    limit = _int_query(request, "limit", 100, 500) or 100
+    page, cursor = await request.app[THREADS].history(
+        who, request.match_info["thread_id"], after=after, before=before, limit=limit
+    )
+    key = "next_before" if before is not None else "next_after"
+    return web.json_response({"messages": [message_frame(m) for m in page], key: cursor})
+
+
+async def upload_attachment(request: web.Request) -> web.Response:
+    who = await principal(request)
+    if request.content_type != OCTETS:
+        raise UnsupportedMediaType("send the ciphertext as application/octet-stream")
+    thread = await request.app[THREADS].access(who, request.match_info["thread_id"])
+    settings = request.app[SETTINGS]
+    declared = request.content_length
+    if declared is not None and declared > settings.attachment_max_bytes:
+        raise TooLarge(f"attachments are at most {settings.attachment_max_bytes} bytes")
+    attachment_id = new_id()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        async for chunk in request.content.iter_chunked(256 * 1024):
+            yield chunk
+
+    try:
+        size = await request.app[ATTACHMENTS].upload(
+            attachment_id, thread_id=thread.id, uploader=who.account_id, chunks=chunks(),
+            max_bytes=settings.attachment_max_bytes, now=request.app[CLOCK].now(),
+        )  # fmt: skip
+    except AttachmentTooLarge:
+        raise TooLarge(f"attachments are at most {settings.attachment_max_bytes} bytes") from None
+    return web.json_response({"attachment_id": attachment_id, "size": size}, status=201)
+
+
+async def download_attachment(request: web.Request) -> web.StreamResponse:
+    who = await principal(request)
+    store = request.app[ATTACHMENTS]
+    info = await store.info(request.match_info["attachment_id"])
+    if info is None:
+        raise NotFound()
+    await request.app[THREADS].access(who, info.thread_id)  # NotFound for strangers too
+    response = web.StreamResponse(headers={"Content-Type": OCTETS, "Cache-Control": "no-store"})
+    response.content_length = info.size
+    await response.prepare(request)
+    async for chunk in store.download(info.id):
+        await response.write(chunk)
+    await response.write_eof()
+    return response
+
+
+async def set_availability(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_json(request, AvailabilitySchema())
+    await request.app[ACCOUNTS_STORE].set_fields(
+        who.account_id,
+        accepting_requests=body["accepting_requests"],
+        away_message=body["away_message"],
+    )
+    return web.Response(status=204)
+
+
+async def put_key_backup(request: web.Request) -> web.Response:
+    who = await principal(request)
+    if request.content_type != OCTETS:
+        raise UnsupportedMediaType("send the sealed backup as application/octet-stream")
+    blob = await request.content.read(MAX_BACKUP_BYTES + 1)
+    if len(blob) > MAX_BACKUP_BYTES or not blob:
+        raise TooLarge(f"a key backup is 1 to {MAX_BACKUP_BYTES} bytes")
+    await request.app[KEY_BACKUPS].put(who.account_id, blob, request.app[CLOCK].now())
+    return web.Response(status=204)
+
+
+async def get_key_backup(request: web.Request) -> web.Response:
+    who = await principal(request)
+    blob = await request.app[KEY_BACKUPS].get(who.account_id)
+    if blob is None:
+        raise NotFound()
+    return web.Response(body=blob, content_type=OCTETS, headers={"Cache-Control": "no-store"})
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    thread = f"/api/v1/threads/{ID % 'thread_id'}"
+    r.add_post("/api/v1/threads", create_thread, name="create_thread")
+    r.add_get("/api/v1/threads", list_threads, name="list_threads")
+    r.add_get(thread, get_thread, name="get_thread")
+    r.add_post(thread + "/{action:accept|decline|block|close}", thread_action, name="thread_action")
+    r.add_get(thread + "/messages", history, name="history")
+    r.add_post(thread + "/attachments", upload_attachment, name="upload_attachment")
+    r.add_get(
+        f"/api/v1/attachments/{ID % 'attachment_id'}",
+        download_attachment,
+        name="download_attachment",
+    )
+    r.add_put("/api/v1/accounts/me/availability", set_availability, name="availability")
+    r.add_put("/api/v1/accounts/me/key-backup", put_key_backup, name="put_key_backup")
+    r.add_get("/api/v1/accounts/me/key-backup", get_key_backup, name="get_key_backup")

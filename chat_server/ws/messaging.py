@@ -1,0 +1,148 @@
+"""Messaging frames (``send``, ``sync``, ``delivered``, ``read``, ``typing``) and the
+fan-out sinks that turn ids-only events into frames for each device.
+
+A ``msg`` event names (thread, seq); the sink loads that message once per process
+(the store keeps recent ones in memory) and pushes the same serialised frame to every
+local socket of the account. ``thread`` events push the thread's fresh summary.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import marshmallow as ma
+
+from chat_server.errors import NotFound
+from chat_server.fanout import Event
+from chat_server.handlers.threads import ThreadService
+from chat_server.principal import Principal
+from chat_server.schemas import id_field
+from chat_server.storage.messages import StoredMessage
+from chat_server.ws.hub import Connection, Frame, Hub
+from chat_server.ws.router import FrameRouter, FrameSchema
+from e2e_crypto.wire import MAX_ENVELOPE_B64_CHARS, to_base64url
+
+SEQ = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(min=0, max=2**53))
+
+
+class SendSchema(FrameSchema):
+    thread = id_field(required=True)
+    client_msg_id = id_field(required=True)
+    envelope = ma.fields.String(
+        required=True, validate=ma.validate.Length(min=1, max=MAX_ENVELOPE_B64_CHARS)
+    )
+
+
+class SyncSchema(FrameSchema):
+    cursors = ma.fields.Dict(
+        keys=id_field(),
+        values=ma.fields.Integer(strict=True, validate=ma.validate.Range(min=0, max=2**53)),
+        load_default=dict,
+        validate=ma.validate.Length(max=1000),
+    )
+
+
+class PositionSchema(FrameSchema):
+    thread = id_field(required=True)
+    seq = SEQ
+
+
+class TypingSchema(FrameSchema):
+    thread = id_field(required=True)
+
+
+def message_frame(message: StoredMessage) -> Frame:
+    return {
+        "type": "msg",
+        "thread": message.thread_id,
+        "seq": message.seq,
+        "client_msg_id": message.client_msg_id,
+        "sender": {"account": message.sender_account, "device": message.sender_device},
+        "kind": message.kind,
+        "envelope": to_base64url(message.envelope),
+        "at": message.at.isoformat(timespec="milliseconds"),
+    }
+
+
+def install(router: FrameRouter, hub: Hub, threads: ThreadService) -> None:
+    def principal(conn: Connection) -> Principal:
+        who = conn.state["principal"]
+        assert isinstance(who, Principal)
+        return who
+
+    async def send(conn: Connection, frame: dict[str, Any]) -> Frame:
+        stored = await threads.send(
+            principal(conn), frame["thread"], frame["client_msg_id"], frame["envelope"]
+        )
+        return {
+            "type": "ack",
+            "thread": stored.thread_id,
+            "seq": stored.seq,
+            "client_msg_id": stored.client_msg_id,
+            "duplicate": stored.duplicate,
+        }
+
+    async def sync(conn: Connection, frame: dict[str, Any]) -> Frame:
+        page = await threads.sync(principal(conn), frame["cursors"])
+        for message in page.messages:
+            if not conn.push(message_frame(message)):
+                break
+        return {"type": "synced", "threads": page.last_seqs, "more": page.more}
+
+    async def delivered(conn: Connection, frame: dict[str, Any]) -> None:
+        await threads.delivered(principal(conn), frame["thread"], frame["seq"])
+
+    async def read(conn: Connection, frame: dict[str, Any]) -> None:
+        await threads.read(principal(conn), frame["thread"], frame["seq"])
+
+    async def typing(conn: Connection, frame: dict[str, Any]) -> None:
+        await threads.typing(principal(conn), frame["thread"])
+
+    # One serialisation per message and process, shared by every local socket.
+    frames: dict[tuple[str, int], str] = {}
+
+    async def on_msg(conn: Connection, event: Event) -> None:
+        key = (str(event.get("thread")), int(event.get("seq", 0)))
+        text = frames.get(key)
+        if text is None:
+            message = await threads.message(*key)
+            if message is None:
+                return
+            text = json.dumps(message_frame(message), separators=(",", ":"))
+            frames[key] = text
+            if len(frames) > 2048:
+                frames.pop(next(iter(frames)))
+        conn.push_text(text)
+
+    async def on_thread(conn: Connection, event: Event) -> None:
+        try:
+            summary = await threads.summary(principal(conn), str(event.get("thread")))
+        except NotFound:  # no longer a participant: nothing to push
+            return
+        conn.push({"type": "thread", "thread": summary})
+
+    async def on_receipt(conn: Connection, event: Event) -> None:
+        conn.push(
+            {
+                "type": "receipt",
+                "thread": event.get("thread"),
+                "account": event.get("account"),
+                "seq": event.get("seq"),
+            }
+        )
+
+    async def on_typing(conn: Connection, event: Event) -> None:
+        conn.push(
+            {"type": "typing", "thread": event.get("thread"), "account": event.get("account")}
+        )
+
+    router.add("send", SendSchema(), send)
+    router.add("sync", SyncSchema(), sync)
+    router.add("delivered", PositionSchema(), delivered)
+    router.add("read", PositionSchema(), read)
+    router.add("typing", TypingSchema(), typing)
+    hub.add_sink("msg", on_msg)
+    hub.add_sink("thread", on_thread)
+    hub.add_sink("receipt", on_receipt)
+    hub.add_sink("typing", on_typing)
