@@ -49,26 +49,26 @@ class Device:
             await self.ws.close()
             self.ws = None
 
-    async def frame(self, timeout: float = 5.0) -> Frame:
+    async def frame(self, wait: float = 5.0) -> Frame:
         assert self.ws is not None
-        msg = await self.ws.receive(timeout=timeout)
+        msg = await self.ws.receive(timeout=wait)
         if msg.type is not WSMsgType.TEXT:
             return {"type": "closed", "code": msg.data}
         frame: Frame = json.loads(msg.data)
         return frame
 
-    async def request(self, frame: Frame, timeout: float = 5.0) -> Frame:
+    async def request(self, frame: Frame, wait: float = 5.0) -> Frame:
         """Sends a frame and returns the answer to it, keeping other frames aside."""
         assert self.ws is not None
         frame_id = frame.setdefault("id", new_cmid()[:12])
         await self.ws.send_json(frame)
         while True:
-            reply = await self.frame(timeout)
+            reply = await self.frame(wait)
             if reply.get("re") == frame_id or reply["type"] == "closed":
                 return reply
             self.backlog.append(reply)
 
-    async def next_of(self, kind: str, timeout: float = 5.0, **match: Any) -> Frame:
+    async def next_of(self, kind: str, wait: float = 5.0, **match: Any) -> Frame:
         """The next frame of ``kind`` whose fields equal ``match``; others wait aside."""
 
         def wanted(frame: Frame) -> bool:
@@ -78,7 +78,7 @@ class Device:
             if wanted(frame):
                 return self.backlog.pop(i)
         while True:
-            frame = await self.frame(timeout)
+            frame = await self.frame(wait)
             if wanted(frame):
                 return frame
             self.backlog.append(frame)

@@ -167,17 +167,18 @@ async def test_misaddressed_forged_or_malformed_sends_change_nothing(
         ("!!!", "invalid_envelope"),
         (_flip(ann_phone.seal(thread_id, cmid, "x", everyone)), "invalid_envelope"),
     ):
-        frame = {"type": "send", "thread": thread_id, "client_msg_id": cmid, "envelope": envelope}
-        assert (await ann_phone.request(frame))["code"] == code
-    for frame in (
+        send = {"type": "send", "thread": thread_id, "client_msg_id": cmid, "envelope": envelope}
+        assert (await ann_phone.request(send))["code"] == code
+    bad: dict[str, Any]
+    for bad in (
         {"type": "send", "thread": thread_id, "client_msg_id": "bad id!", "envelope": "x"},
         {"type": "send", "thread": thread_id, "client_msg_id": cmid},
         {"type": "send", "thread": thread_id, "client_msg_id": cmid, "envelope": "x" * 61_000},
         {"type": "delivered", "thread": thread_id, "seq": "1"},
         {"type": "sync", "cursors": {thread_id: -1}},
     ):
-        reply = await ann_phone.request(frame)
-        assert reply["code"] == "malformed_frame", frame
+        reply = await ann_phone.request(bad)
+        assert reply["code"] == "malformed_frame", bad
     # A stranger's thread and a missing one answer the same.
     eve = await actor(client, outbox, "eve@example.org")
     eve_phone = await device(eve, "eve-phone")
