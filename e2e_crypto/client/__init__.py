@@ -1,0 +1,112 @@
+"""CareChat's Python client SDK: how a practice's own software integrates.
+
+::
+
+    CareChatClient (client.py) ── the facade; docs/sdk.md is the guide
+      │
+      ├── api.py          HTTP: accounts, sessions, key directory, care links,
+      │   endpoints.py    threads, history, key backup, attachments (paths in one place)
+      ├── keystore.py     this device's private keys, pinned peer root keys, backup
+      ├── directory.py    verified device lists: TOFU, RootKeyChanged, lying servers
+      ├── envelopes.py    seal to a thread's devices / verify and open
+      ├── payloads.py     typed content inside the encryption (text, renewal, ...)
+      ├── messages.py     SealedMessage (server's view) → ReceivedMessage (app's view)
+      ├── connection.py   WebSocket: hello, sync, send/ack, reconnect, resend
+      │   cursors.py      per-thread contiguous seqs: no gap, no duplicate
+      │   events.py       receipts, typing, thread changes, trust alerts
+      ├── attachments.py  streaming encrypt-upload / download-verify-decrypt
+      └── errors.py       the exception hierarchy
+
+Everything here runs on the client: it imports the decrypting half of e2e_crypto
+and aiohttp's *client*. ``chat_server`` never imports this package
+(tests/crypto/test_layering.py checks the server-importable modules in fresh
+interpreters).
+"""
+
+from __future__ import annotations
+
+from e2e_crypto.client.api import Api, Provider, SessionGrant, ThreadSummary
+from e2e_crypto.client.client import CareChatClient, IdentityExists
+from e2e_crypto.client.connection import Backoff, Connection
+from e2e_crypto.client.errors import (
+    AttachmentCorrupted,
+    AuthenticationError,
+    BadRequestError,
+    CareChatError,
+    CareChatSdkError,
+    ConflictError,
+    ForbiddenError,
+    NotConnected,
+    NotFoundError,
+    RateLimitedError,
+    RecipientsChanged,
+    RootKeyChanged,
+    ServerError,
+    SessionRevoked,
+    TooLargeError,
+    TrustError,
+    UnreadableMessage,
+    UntrustedDirectory,
+)
+from e2e_crypto.client.events import Event, Receipt, ThreadChanged, TrustAlert, Typing
+from e2e_crypto.client.keystore import Keystore
+from e2e_crypto.client.messages import ReceivedMessage, Unreadable
+from e2e_crypto.client.payloads import (
+    Attachment,
+    BookingInvitation,
+    ClosingSummary,
+    Payload,
+    RenewalRequest,
+    ReportToGp,
+    Text,
+    Unsupported,
+    decode_payload,
+    encode_payload,
+)
+
+__all__ = [
+    "Api",
+    "Attachment",
+    "AttachmentCorrupted",
+    "AuthenticationError",
+    "Backoff",
+    "BadRequestError",
+    "BookingInvitation",
+    "CareChatClient",
+    "CareChatError",
+    "CareChatSdkError",
+    "ClosingSummary",
+    "ConflictError",
+    "Connection",
+    "Event",
+    "ForbiddenError",
+    "IdentityExists",
+    "Keystore",
+    "NotConnected",
+    "NotFoundError",
+    "Payload",
+    "Provider",
+    "RateLimitedError",
+    "Receipt",
+    "ReceivedMessage",
+    "RecipientsChanged",
+    "RenewalRequest",
+    "ReportToGp",
+    "RootKeyChanged",
+    "ServerError",
+    "SessionGrant",
+    "SessionRevoked",
+    "Text",
+    "ThreadChanged",
+    "ThreadSummary",
+    "TooLargeError",
+    "TrustAlert",
+    "TrustError",
+    "Typing",
+    "Unreadable",
+    "UnreadableMessage",
+    "Unsupported",
+    "UntrustedDirectory",
+    "decode_payload",
+    "encode_payload",
+]

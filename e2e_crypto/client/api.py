@@ -1,0 +1,353 @@
+"""The HTTP half of the SDK: one method per server endpoint, JSON in, JSON out.
+
+``Api`` holds the base URL, the aiohttp ``ClientSession`` and the bearer session
+token, and turns every error answer into a typed ``CareChatError`` (errors.py). It
+knows nothing about keys: ``Keystore``/``Directory`` decide what to publish and what
+to believe, ``Connection`` uses ``ws_ticket`` and ``ws_connect``.
+
+Answers are returned as the server's JSON objects except where the SDK relies on a
+field (sessions, thread summaries, message pages), which get small typed classes
+that keep the raw object for anything newer servers add.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+import aiohttp
+from yarl import URL
+
+from e2e_crypto.client import endpoints
+from e2e_crypto.client.errors import error_from_problem
+from e2e_crypto.client.messages import SealedMessage
+from e2e_crypto.wire import to_base64url
+
+__all__ = ["Api", "MessagePage", "Provider", "SessionGrant", "ThreadSummary"]
+
+JSON: Final = "application/json"
+OCTETS: Final = "application/octet-stream"
+ProviderKind = Literal["practitioner", "practice"]
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """Whom a patient writes to: a practitioner account or a practice."""
+
+    kind: ProviderKind
+    id: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "id": self.id}
+
+
+@dataclass(frozen=True, slots=True)
+class SessionGrant:
+    account_id: str
+    role: str
+    expires_at: str
+    token: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadSummary:
+    """A thread's public summary, as listed by the server (no content)."""
+
+    thread_id: str
+    kind: str
+    state: str
+    participants: tuple[str, ...]
+    unread: int
+    last_seq: int
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> ThreadSummary:
+        return cls(
+            thread_id=str(doc["thread_id"]),
+            kind=str(doc["kind"]),
+            state=str(doc["state"]),
+            participants=tuple(str(p) for p in doc.get("participants", ())),
+            unread=int(doc.get("unread", 0)),
+            last_seq=int(doc.get("last_seq", 0)),
+            raw=doc,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    messages: tuple[SealedMessage, ...]
+    next_after: int | None
+
+
+class Api:
+    """HTTP client for one account. Use as ``async with Api(url) as api:``.
+
+    Pass ``session`` to share an aiohttp ``ClientSession`` (then closing it is yours);
+    otherwise the ``Api`` creates one and ``close()`` closes it.
+    """
+
+    def __init__(self, base_url: str, *, session: aiohttp.ClientSession | None = None) -> None:
+        self.base_url = URL(base_url)
+        self._session = session
+        self._owns_session = session is None
+        self._token: str | None = None
+        self.account_id: str | None = None
+
+    async def __aenter__(self) -> Api:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    @property
+    def logged_in(self) -> bool:
+        return self._token is not None
+
+    def use_token(self, token: str, account_id: str) -> None:
+        """Resume a session obtained earlier (e.g. kept in the OS keychain)."""
+        self._token, self.account_id = token, account_id
+
+    async def close(self) -> None:
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+        self._session = None
+
+    def __repr__(self) -> str:
+        return f"Api({str(self.base_url)!r}, account_id={self.account_id!r})"
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        headers = dict(extra or {})
+        if self._token is not None:
+            headers["Authorization"] = f"Bearer {self._token}"
+        return headers
+
+    async def _raise_for(self, response: aiohttp.ClientResponse) -> None:
+        if response.status < 400:
+            return
+        try:
+            body: object = await response.json(content_type=None)
+        except ValueError:
+            body = None
+        raise error_from_problem(response.status, body)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        *,
+        params: Mapping[str, str] | None = None,
+    ) -> Any:
+        """One JSON call; returns the decoded body (None for 204). Raises CareChatError."""
+        async with self.session.request(
+            method,
+            self.base_url.join(URL(path)),
+            json=json,
+            params=params,
+            headers=self._headers(),
+        ) as response:
+            await self._raise_for(response)
+            if response.status == 204:
+                return None
+            return await response.json(content_type=None)
+
+    # -- accounts and sessions -----------------------------------------------------------
+
+    async def register(
+        self,
+        email: str,
+        password: str,
+        role: str,
+        display_name: str,
+        registration: Mapping[str, str] | None = None,
+    ) -> None:
+        """Starts a registration; the server e-mails a verification link (202)."""
+        body: dict[str, Any] = {
+            "email": email,
+            "password": password,
+            "role": role,
+            "display_name": display_name,
+        }
+        if registration is not None:
+            body["registration"] = dict(registration)
+        await self.request("POST", endpoints.ACCOUNTS, body)
+
+    async def verify_email(self, token: str) -> str:
+        """Confirms the address with the token from the e-mail; returns the account id."""
+        body = await self.request("POST", endpoints.VERIFY_EMAIL, {"token": token})
+        return str(body["account_id"])
+
+    async def login(self, email: str, password: str, totp_code: str | None = None) -> SessionGrant:
+        body: dict[str, Any] = {"email": email, "password": password}
+        if totp_code is not None:
+            body["totp_code"] = totp_code
+        answer = await self.request("POST", endpoints.SESSIONS, body)
+        grant = SessionGrant(
+            account_id=str(answer["account_id"]),
+            role=str(answer["role"]),
+            expires_at=str(answer["expires_at"]),
+            token=str(answer["token"]),
+        )
+        self.use_token(grant.token, grant.account_id)
+        return grant
+
+    async def logout(self) -> None:
+        await self.request("DELETE", endpoints.SESSION_CURRENT)
+        self._token = None
+
+    async def me(self) -> dict[str, Any]:
+        body: dict[str, Any] = await self.request("GET", endpoints.ME)
+        return body
+
+    async def ws_ticket(self, device_id: str) -> str:
+        body = await self.request("POST", endpoints.WS_TICKETS, {"device_id": device_id})
+        return str(body["ticket"])
+
+    async def ws_connect(self, *, heartbeat: float = 20.0) -> aiohttp.ClientWebSocketResponse:
+        url = self.base_url.join(URL(endpoints.WEBSOCKET))
+        scheme = {"http": "ws", "https": "wss"}.get(url.scheme, url.scheme)
+        return await self.session.ws_connect(
+            url.with_scheme(scheme), heartbeat=heartbeat, max_msg_size=64 * 1024, compress=0
+        )
+
+    # -- key directory -------------------------------------------------------------------
+
+    async def set_root_key(self, root_key: bytes) -> None:
+        await self.request("PUT", endpoints.ROOT_KEY, {"root_key": to_base64url(root_key)})
+
+    async def add_device(self, certificate: bytes) -> dict[str, Any]:
+        body: dict[str, Any] = await self.request(
+            "POST", endpoints.DEVICES, {"certificate": to_base64url(certificate)}
+        )
+        return body
+
+    async def revoke_device(self, device_id: str) -> None:
+        await self.request("DELETE", endpoints.device(device_id))
+
+    async def account_devices(self, account_id: str) -> dict[str, Any]:
+        """``{"account_id", "root_key", "devices": [...]}`` — unverified: see Directory."""
+        body: dict[str, Any] = await self.request("GET", endpoints.account_devices(account_id))
+        return body
+
+    async def key_log(self, account_id: str, after: int = 0) -> list[dict[str, Any]]:
+        body = await self.request(
+            "GET", endpoints.account_key_log(account_id), params={"after": str(after)}
+        )
+        return list(body["entries"])
+
+    async def put_key_backup(self, blob: bytes) -> None:
+        async with self.session.put(
+            self.base_url.join(URL(endpoints.KEY_BACKUP)),
+            data=blob,
+            headers=self._headers({"Content-Type": OCTETS}),
+        ) as response:
+            await self._raise_for(response)
+
+    async def get_key_backup(self) -> bytes:
+        async with self.session.get(
+            self.base_url.join(URL(endpoints.KEY_BACKUP)), headers=self._headers()
+        ) as response:
+            await self._raise_for(response)
+            return await response.read()
+
+    # -- care links ----------------------------------------------------------------------
+
+    async def request_care_link(self, provider: Provider) -> dict[str, Any]:
+        body: dict[str, Any] = await self.request(
+            "POST", endpoints.CARE_LINKS, {"provider": provider.to_json()}
+        )
+        return body
+
+    async def answer_care_link(self, link_id: str, accept: bool) -> dict[str, Any]:
+        body: dict[str, Any] = await self.request(
+            "POST", endpoints.care_link_answer(link_id), {"accept": accept}
+        )
+        return body
+
+    async def care_links(self) -> list[dict[str, Any]]:
+        body = await self.request("GET", endpoints.CARE_LINKS)
+        return list(body["care_links"])
+
+    async def invite(self, provider: Provider, channel: Literal["email", "sms"], to: str) -> None:
+        await self.request(
+            "POST",
+            endpoints.INVITATIONS,
+            {"provider": provider.to_json(), "channel": channel, "to": to},
+        )
+
+    async def accept_invitation(self, code: str) -> dict[str, Any]:
+        body: dict[str, Any] = await self.request(
+            "POST", endpoints.INVITATIONS_ACCEPT, {"code": code}
+        )
+        return body
+
+    # -- threads -------------------------------------------------------------------------
+
+    async def create_thread(self, provider: Provider, kind: str = "care") -> ThreadSummary:
+        body = await self.request(
+            "POST", endpoints.THREADS, {"kind": kind, "provider": provider.to_json()}
+        )
+        return ThreadSummary.from_json(body)
+
+    async def threads(self) -> list[ThreadSummary]:
+        body = await self.request("GET", endpoints.THREADS)
+        return [ThreadSummary.from_json(t) for t in body["threads"]]
+
+    async def thread(self, thread_id: str) -> ThreadSummary:
+        return ThreadSummary.from_json(await self.request("GET", endpoints.thread(thread_id)))
+
+    async def thread_action(
+        self, thread_id: str, action: Literal["accept", "decline", "block", "close"]
+    ) -> ThreadSummary | None:
+        body = await self.request("POST", endpoints.thread_action(thread_id, action))
+        return ThreadSummary.from_json(body) if isinstance(body, dict) else None
+
+    async def messages(self, thread_id: str, *, after: int = 0, limit: int = 100) -> MessagePage:
+        body = await self.request(
+            "GET",
+            endpoints.thread_messages(thread_id),
+            params={"after": str(after), "limit": str(limit)},
+        )
+        next_after = body.get("next_after")
+        return MessagePage(
+            messages=tuple(SealedMessage.from_json(m) for m in body["messages"]),
+            next_after=int(next_after) if next_after is not None else None,
+        )
+
+    # -- attachments ---------------------------------------------------------------------
+
+    async def upload_attachment(
+        self, thread_id: str, ciphertext: AsyncIterable[bytes], size: int | None = None
+    ) -> dict[str, Any]:
+        """Streams ``ciphertext`` up; ``{"attachment_id", "size"}``."""
+        headers = {"Content-Type": OCTETS}
+        if size is not None:
+            headers["X-Content-Length"] = str(size)
+        async with self.session.post(
+            self.base_url.join(URL(endpoints.thread_attachments(thread_id))),
+            data=ciphertext,
+            headers=self._headers(headers),
+        ) as response:
+            await self._raise_for(response)
+            body: dict[str, Any] = await response.json(content_type=None)
+            return body
+
+    @contextlib.asynccontextmanager
+    async def download_attachment(self, attachment_id: str) -> AsyncIterator[aiohttp.StreamReader]:
+        """``async with api.download_attachment(id) as stream:`` the ciphertext bytes."""
+        async with self.session.get(
+            self.base_url.join(URL(endpoints.attachment(attachment_id))), headers=self._headers()
+        ) as response:
+            await self._raise_for(response)
+            yield response.content

@@ -1,0 +1,262 @@
+"""``CareChatClient``: the one object a practice's software holds.
+
+It wires the parts together and keeps the surface small::
+
+    CareChatClient
+     ├── api         Api         HTTP calls, typed errors
+     ├── keystore    Keystore    this device's keys and pinned root keys
+     ├── directory   Directory   verified device lists (TOFU, root-key changes)
+     ├── envelopes   Envelopes   seal for a thread / open and verify
+     └── connection  Connection  WebSocket: send, receive, sync, reconnect
+
+Typical life: ``login`` → ``create_keys`` (first device) or ``restore_keys``
+(new device, from the passphrase backup) or ``use_keys`` (state saved earlier) →
+``connect`` → ``send``/``messages()`` → ``close``. docs/sdk.md is the guide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import aiohttp
+
+from e2e_crypto.client import attachments
+from e2e_crypto.client.api import Api, Provider, SessionGrant, ThreadSummary
+from e2e_crypto.client.connection import Backoff, Connection
+from e2e_crypto.client.directory import Directory
+from e2e_crypto.client.envelopes import Envelopes
+from e2e_crypto.client.errors import CareChatSdkError, NotConnected, TrustError
+from e2e_crypto.client.events import Event
+from e2e_crypto.client.keystore import Keystore
+from e2e_crypto.client.messages import ReceivedMessage
+from e2e_crypto.client.payloads import Attachment, Payload, Text
+from e2e_crypto.wire import to_base64url
+
+__all__ = ["CareChatClient", "IdentityExists"]
+
+ThreadAction = Literal["accept", "decline", "block", "close"]
+
+
+class IdentityExists(CareChatSdkError):
+    """The account already has a root key: restore it from the backup instead of
+    creating a new identity (which would revoke every device and alarm every peer)."""
+
+
+class CareChatClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.api = Api(base_url, session=session)
+        self._backoff = backoff
+        self._keystore: Keystore | None = None
+        self._directory: Directory | None = None
+        self._envelopes: Envelopes | None = None
+        self._connection: Connection | None = None
+
+    async def __aenter__(self) -> CareChatClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the connection (if any) and the HTTP session. The session token
+        stays valid: call ``logout`` first to end it."""
+        if self._connection is not None:
+            await self._connection.close()
+        await self.api.close()
+
+    # -- accounts ----------------------------------------------------------------------------
+
+    async def register(
+        self,
+        email: str,
+        password: str,
+        role: Literal["patient", "practitioner", "practice_admin"],
+        display_name: str,
+        registration: Mapping[str, str] | None = None,
+    ) -> None:
+        await self.api.register(email, password, role, display_name, registration)
+
+    async def verify_email(self, token: str) -> str:
+        return await self.api.verify_email(token)
+
+    async def login(self, email: str, password: str, totp_code: str | None = None) -> SessionGrant:
+        return await self.api.login(email, password, totp_code)
+
+    async def logout(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+        await self.api.logout()
+
+    @property
+    def account_id(self) -> str:
+        if self.api.account_id is None:
+            raise NotConnected("log in first")
+        return self.api.account_id
+
+    # -- keys --------------------------------------------------------------------------------
+
+    @property
+    def keystore(self) -> Keystore:
+        if self._keystore is None:
+            raise NotConnected("call create_keys, restore_keys or use_keys first")
+        return self._keystore
+
+    @property
+    def directory(self) -> Directory:
+        if self._directory is None:
+            raise NotConnected("call create_keys, restore_keys or use_keys first")
+        return self._directory
+
+    def use_keys(self, keystore: Keystore) -> None:
+        """Use key material saved earlier (``Keystore.from_state``)."""
+        if keystore.account_id != self.account_id:
+            raise ValueError("these keys belong to another account")
+        self._keystore = keystore
+        self._directory = Directory(self.api, keystore)
+        self._envelopes = Envelopes(keystore, self._directory)
+
+    async def create_keys(self, device_id: str | None = None) -> Keystore:
+        """First device of the account: new root key and device keys, published."""
+        if (await self.api.me()).get("root_key") is not None:
+            raise IdentityExists("this account has keys; use restore_keys on a new device")
+        keystore = Keystore.create(self.account_id, device_id)
+        await self.api.set_root_key(keystore.root.public_key.raw)
+        await self.api.add_device(keystore.certificate().encode())
+        self.use_keys(keystore)
+        return keystore
+
+    async def backup_keys(self, passphrase: str) -> None:
+        """Seal the account's keys under ``passphrase`` and store the blob server-side."""
+        blob = self.keystore.seal_backup(passphrase)
+        await self.api.put_key_backup(blob)
+
+    async def restore_keys(self, passphrase: str, device_id: str | None = None) -> Keystore:
+        """New device: open the server-side backup, register this device's new keys
+        (certified by the restored root key), and refresh the backup to include them.
+
+        Raises DecryptionFailed for a wrong passphrase, TrustError if the backup's
+        root key is not the account's published one.
+        """
+        blob = await self.api.get_key_backup()
+        keystore = Keystore.restore(blob, passphrase, device_id=device_id)
+        if keystore.account_id != self.account_id:
+            raise TrustError("the backup belongs to another account")
+        published = (await self.api.me()).get("root_key")
+        if published != to_base64url(keystore.root.public_key.raw):
+            raise TrustError("the backup's root key is not the account's current one")
+        await self.api.add_device(keystore.certificate().encode())
+        self.use_keys(keystore)
+        await self.backup_keys(passphrase)
+        return keystore
+
+    def safety_number(self, account_id: str) -> str:
+        return self.directory.safety_number(account_id)
+
+    def accept_root_key(self, account_id: str, root_key: bytes) -> None:
+        """After ``RootKeyChanged``, once the user has checked the new safety number."""
+        self.directory.accept_root_key(account_id, root_key)
+
+    def export_state(self) -> dict[str, Any]:
+        """Keys, pins and cursors, to persist (secret!) and pass back to ``resume``."""
+        cursors = self._connection.cursors() if self._connection is not None else {}
+        return {"keys": self.keystore.export_state(), "cursors": cursors}
+
+    # -- threads -----------------------------------------------------------------------------
+
+    async def threads(self) -> list[ThreadSummary]:
+        return await self.api.threads()
+
+    async def thread(self, thread_id: str) -> ThreadSummary:
+        return await self.api.thread(thread_id)
+
+    async def start_thread(self, provider: Provider, kind: str = "care") -> ThreadSummary:
+        return await self.api.create_thread(provider, kind)
+
+    async def thread_action(self, thread_id: str, action: ThreadAction) -> ThreadSummary | None:
+        return await self.api.thread_action(thread_id, action)
+
+    async def history(
+        self, thread_id: str, *, after: int = 0, page_size: int = 100
+    ) -> AsyncIterator[ReceivedMessage]:
+        """Stored messages after ``after``, decrypted, in seq order (HTTP, no socket)."""
+        envelopes = self._require_envelopes()
+        cursor: int | None = after
+        while cursor is not None:
+            page = await self.api.messages(thread_id, after=cursor, limit=page_size)
+            for sealed in page.messages:
+                yield await envelopes.open(sealed)
+            cursor = page.next_after
+
+    # -- real time ---------------------------------------------------------------------------
+
+    async def connect(
+        self,
+        *,
+        cursors: Mapping[str, int] | None = None,
+        history: Literal["all", "new"] = "all",
+    ) -> Connection:
+        """Open the WebSocket and sync. ``cursors``: as saved by ``export_state``."""
+        if self._connection is None:
+            self._connection = Connection(
+                self.api,
+                self.keystore,
+                self._require_envelopes(),
+                cursors=cursors,
+                history=history,
+                backoff=self._backoff,
+            )
+        await self._connection.start()
+        return self._connection
+
+    @property
+    def connection(self) -> Connection:
+        if self._connection is None:
+            raise NotConnected("call connect() first")
+        return self._connection
+
+    async def send(self, thread_id: str, payload: Payload | str) -> int:
+        """Send a payload (a ``str`` is sent as ``Text``); returns its seq."""
+        if isinstance(payload, str):
+            payload = Text(payload)
+        return await self.connection.send(thread_id, payload)
+
+    def messages(self) -> AsyncIterator[ReceivedMessage]:
+        return self.connection.messages()
+
+    def events(self) -> AsyncIterator[Event]:
+        return self.connection.events()
+
+    async def read(self, thread_id: str, seq: int) -> None:
+        await self.connection.read(thread_id, seq)
+
+    async def typing(self, thread_id: str) -> None:
+        await self.connection.typing(thread_id)
+
+    async def send_attachment(
+        self,
+        thread_id: str,
+        source: Path | str | AsyncIterator[bytes],
+        name: str,
+        mime: str = "application/octet-stream",
+    ) -> tuple[int, Attachment]:
+        """Encrypt and upload a file, then send its ``Attachment`` payload."""
+        payload = await attachments.upload(self.api, thread_id, source, name, mime)
+        return await self.send(thread_id, payload), payload
+
+    async def download_attachment(self, attachment: Attachment, dest: Path | str) -> Path:
+        """Download and verify into ``dest``; AttachmentCorrupted leaves no file."""
+        return await attachments.download(self.api, attachment, dest)
+
+    def _require_envelopes(self) -> Envelopes:
+        if self._envelopes is None:
+            raise NotConnected("call create_keys, restore_keys or use_keys first")
+        return self._envelopes

@@ -1,0 +1,548 @@
+"""The real-time connection of one device: receive, send, and survive disconnects.
+
+::
+
+    app ──send()──► seal ─► pending[client_msg_id] ─► "send" frame ─► server
+                                   ▲   │ "ack" {seq}      │ "error" recipients_changed
+                                   │   └─► future.set ◄───┘ refresh devices, re-seal
+      reconnect: resend every pending envelope unchanged (the server answers
+      duplicate: true for one it already stored, so nothing is sent twice)
+
+    server ─"msg"─► Cursors (order, dedupe, gap → "sync") ─► open (verify+decrypt)
+           ─► queue ─► messages() ─► app;  consumed seqs ─► "delivered" (batched)
+
+One task (``_run``) owns the socket: connect with a fresh ticket, ``hello``,
+``sync`` with explicit cursors for every known thread, resend what is pending, then
+read frames until the socket ends; a going-away (1001), abnormal (1006), too-slow
+(4008) or network failure reconnects with exponential backoff and jitter. Close
+4003 (session or device revoked) stops for good and fails pending sends with
+``SessionRevoked``.
+
+Cursors are explicit in every ``sync`` (0 for a thread never read, unless the app
+chose ``history="new"``), so what is replayed never depends on server-side state
+the SDK cannot see; ``cursors()`` lets the app persist them across restarts.
+Messages this device sent itself are counted in the cursors but not delivered:
+``send()`` already returned them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import random
+import secrets
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+import aiohttp
+
+from e2e_crypto.client.api import Api, ThreadSummary
+from e2e_crypto.client.cursors import Cursors
+from e2e_crypto.client.envelopes import Envelopes
+from e2e_crypto.client.errors import (
+    AuthenticationError,
+    CareChatError,
+    CareChatSdkError,
+    NotConnected,
+    RecipientsChanged,
+    SessionRevoked,
+    error_from_frame,
+)
+from e2e_crypto.client.events import Event, Receipt, ThreadChanged, TrustAlert, Typing
+from e2e_crypto.client.keystore import Keystore
+from e2e_crypto.client.messages import ReceivedMessage, SealedMessage, Unreadable
+from e2e_crypto.client.payloads import Payload, encode_payload
+from e2e_crypto.errors import MalformedData
+from e2e_crypto.wire import to_base64url
+
+__all__ = ["Backoff", "Connection", "new_client_msg_id"]
+
+log = logging.getLogger(__name__)
+
+WS_GOING_AWAY: Final = 1001
+WS_SESSION_REVOKED: Final = 4003
+WELCOME_TIMEOUT: Final = 10.0
+MAX_RESEALS: Final = 3
+MAX_GAP_SYNCS: Final = 3
+ACK_DELAY: Final = 0.05
+_TRUST_REASONS: Final = frozenset(
+    {"sender's root key changed", "sender's device list does not verify"}
+)
+
+
+def new_client_msg_id() -> str:
+    """22 base64url characters (128 random bits): unique without coordination."""
+    return secrets.token_urlsafe(16)
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Reconnect delays: ``initial * factor**n`` capped at ``maximum``, full jitter."""
+
+    initial: float = 0.2
+    factor: float = 2.0
+    maximum: float = 15.0
+
+    def delay(self, attempt: int) -> float:
+        ceiling = min(self.maximum, self.initial * self.factor**attempt)
+        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 — jitter, not a secret
+
+
+@dataclass
+class _PendingSend:
+    thread_id: str
+    client_msg_id: str
+    body: bytes
+    envelope: bytes
+    future: asyncio.Future[int]
+    reseals: int = 0
+
+    def frame(self) -> dict[str, Any]:
+        return {
+            "type": "send",
+            "id": f"s:{self.client_msg_id}",
+            "thread": self.thread_id,
+            "client_msg_id": self.client_msg_id,
+            "envelope": to_base64url(self.envelope),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _OwnSend:
+    """A seq this device sent: advances cursors, never shown to the app."""
+
+    thread_id: str
+    seq: int
+
+
+_Item = ReceivedMessage | _OwnSend
+
+
+@dataclass
+class _State:
+    pending: dict[str, _PendingSend] = field(default_factory=dict)
+    participants: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    consumed: dict[str, int] = field(default_factory=dict)
+    unacked: set[str] = field(default_factory=set)
+
+
+class Connection:
+    """One device's WebSocket session. Create via ``CareChatClient.connect()``."""
+
+    def __init__(
+        self,
+        api: Api,
+        keystore: Keystore,
+        envelopes: Envelopes,
+        *,
+        cursors: Mapping[str, int] | None = None,
+        history: Literal["all", "new"] = "all",
+        backoff: Backoff | None = None,
+        queue_size: int = 10_000,
+    ) -> None:
+        self._api = api
+        self._keystore = keystore
+        self._envelopes = envelopes
+        self._history = history
+        self._backoff = backoff or Backoff()
+        self._cursors: Cursors[SealedMessage | _OwnSend] = Cursors(cursors)
+        self._state = _State(consumed=dict(cursors or {}))
+        self._inbox: asyncio.Queue[_Item | CareChatSdkError] = asyncio.Queue(queue_size)
+        self._events: asyncio.Queue[Event] = asyncio.Queue(1000)
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._ready: asyncio.Future[None] | None = None
+        self._failure: CareChatSdkError | None = None
+        self._closing = False
+        self._syncing = False
+        self._sync_again = False
+        self._gap_syncs = 0
+        self._frame_ids = itertools.count(1)
+        self._ack_task: asyncio.Task[None] | None = None
+        self._reseal_tasks: set[asyncio.Task[None]] = set()
+        self.connects = 0  # how many times a socket was (re)established, for monitoring
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect, authenticate and sync; raises if the first connection fails."""
+        if self._task is not None:
+            return
+        self._ready = asyncio.get_running_loop().create_future()
+        self._task = asyncio.create_task(self._run(), name="carechat-connection")
+        await self._ready
+
+    async def close(self) -> None:
+        """Stop; pending sends fail with NotConnected (their outcome is unknown)."""
+        self._closing = True
+        if self._ws is not None:
+            await self._ws.close()
+        for task in [self._task, self._ack_task, *self._reseal_tasks]:
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._fail(NotConnected("the connection was closed"))
+
+    @property
+    def connected(self) -> bool:
+        return self._ws is not None and not self._ws.closed
+
+    def cursors(self) -> dict[str, int]:
+        """Per-thread seqs handed to the app: persist them to resume after a restart."""
+        return dict(self._state.consumed)
+
+    # -- what the app calls ------------------------------------------------------------------
+
+    async def messages(self) -> AsyncIterator[ReceivedMessage]:
+        """Every message of every thread, once, in seq order per thread.
+
+        Ends by raising SessionRevoked (or NotConnected after ``close()``).
+        """
+        while True:
+            item = await self._inbox.get()
+            if isinstance(item, CareChatSdkError):
+                self._inbox.put_nowait(item)  # every later reader sees the end too
+                raise item
+            self._consumed(item.thread_id, item.seq)
+            if isinstance(item, ReceivedMessage):
+                yield item
+
+    async def events(self) -> AsyncIterator[Event]:
+        while True:
+            yield await self._events.get()
+
+    async def send(
+        self, thread_id: str, payload: Payload, *, client_msg_id: str | None = None
+    ) -> int:
+        """Encrypt ``payload`` to the thread's devices, send it, and return its seq.
+
+        Survives disconnects (the same envelope is resent until acknowledged).
+        Raises CareChatError if the server refuses it (e.g. ``thread_closed``),
+        RootKeyChanged/UntrustedDirectory if a participant cannot be verified.
+        """
+        self._check_usable()
+        body = encode_payload(payload)
+        cmid = client_msg_id or new_client_msg_id()
+        participants = await self._participants(thread_id)
+        envelope = await self._envelopes.seal(thread_id, cmid, body, participants)
+        pending = _PendingSend(
+            thread_id, cmid, body, envelope, asyncio.get_running_loop().create_future()
+        )
+        self._state.pending[cmid] = pending
+        if self.connected:
+            await self._send_frame(pending.frame())
+        return await asyncio.shield(pending.future)
+
+    async def read(self, thread_id: str, seq: int) -> None:
+        """Mark ``thread_id`` read up to ``seq`` (others see a receipt)."""
+        await self._send_frame({"type": "read", "thread": thread_id, "seq": seq}, required=True)
+
+    async def typing(self, thread_id: str) -> None:
+        await self._send_frame({"type": "typing", "thread": thread_id}, required=True)
+
+    # -- the socket task ---------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        attempt = 0
+        while not self._closing:
+            try:
+                ws = await self._open()
+            except (AuthenticationError, SessionRevoked) as exc:
+                self._fail(exc)
+                return
+            except (aiohttp.ClientError, OSError, TimeoutError, CareChatError) as exc:
+                if not self._is_ready():
+                    self._fail(exc if isinstance(exc, CareChatError) else NotConnected(str(exc)))
+                    return
+                log.info("connect failed; retrying", extra={"fields": {"error": repr(exc)}})
+                await asyncio.sleep(self._backoff.delay(attempt))
+                attempt += 1
+                continue
+            attempt = 0
+            self._ws = ws
+            self.connects += 1
+            try:
+                await self._resume()
+                if self._ready is not None and not self._ready.done():
+                    self._ready.set_result(None)
+                await self._read_loop(ws)
+            except (aiohttp.ClientError, OSError, ConnectionError) as exc:
+                log.info("connection lost", extra={"fields": {"error": repr(exc)}})
+            except CareChatError as exc:
+                # e.g. the thread list could not be fetched while resuming: retry,
+                # unless the session is gone or this is the first connection.
+                log.info("resume failed", extra={"fields": {"error": repr(exc)}})
+                if isinstance(exc, AuthenticationError) or not self._is_ready():
+                    self._fail(exc)
+                    return
+            finally:
+                self._ws = None
+                self._syncing = False
+                await ws.close()
+            if ws.close_code == WS_SESSION_REVOKED:
+                self._fail(SessionRevoked("the session or this device was revoked; log in again"))
+                return
+            if not self._closing:
+                await asyncio.sleep(self._backoff.delay(attempt))
+                attempt += 1
+
+    async def _open(self) -> aiohttp.ClientWebSocketResponse:
+        ticket = await self._api.ws_ticket(self._keystore.device_id)
+        ws = await self._api.ws_connect()
+        try:
+            await ws.send_json({"type": "hello", "id": "hello", "ticket": ticket})
+            msg = await ws.receive(timeout=WELCOME_TIMEOUT)
+            if msg.type is aiohttp.WSMsgType.TEXT:
+                frame = json.loads(msg.data)
+                if frame.get("type") == "welcome":
+                    return ws
+            code = ws.close_code
+        except BaseException:
+            await ws.close()
+            raise
+        await ws.close()
+        if code == WS_SESSION_REVOKED:
+            raise SessionRevoked("the session or this device was revoked; log in again")
+        raise ConnectionError(f"hello refused (close {code})")
+
+    async def _resume(self) -> None:
+        """After (re)connecting: learn the threads, sync, resend, re-ack."""
+        for summary in await self._api.threads():
+            self._learn(summary)
+        await self._sync()
+        for pending in list(self._state.pending.values()):
+            await self._send_frame(pending.frame())
+        self._state.unacked |= set(self._state.consumed)
+        self._schedule_acks()
+
+    async def _read_loop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for msg in ws:
+            if msg.type is not aiohttp.WSMsgType.TEXT:
+                break
+            try:
+                frame = json.loads(msg.data)
+            except ValueError:
+                log.warning("server sent a frame that is not JSON")
+                continue
+            if isinstance(frame, dict):
+                await self._dispatch(frame)
+
+    async def _dispatch(self, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        if kind == "msg":
+            await self._on_msg(frame)
+        elif kind == "ack":
+            await self._on_ack(frame)
+        elif kind == "error":
+            self._on_error(frame)
+        elif kind == "synced":
+            await self._on_synced(frame)
+        elif kind == "resync":
+            await self._sync()
+        elif kind == "receipt":
+            self._event(Receipt(str(frame["thread"]), str(frame["account"]), int(frame["seq"])))
+        elif kind == "typing":
+            self._event(Typing(str(frame["thread"]), str(frame["account"])))
+        elif kind == "thread":
+            summary = ThreadSummary.from_json(frame["thread"])
+            self._learn(summary)
+            self._event(ThreadChanged(summary))
+
+    # -- receiving ---------------------------------------------------------------------------
+
+    async def _on_msg(self, frame: Mapping[str, Any]) -> None:
+        try:
+            sealed = SealedMessage.from_json(frame)
+        except MalformedData:
+            log.warning("server sent a malformed msg frame")
+            return
+        released, gap = self._cursors.offer(sealed.thread_id, sealed.seq, sealed)
+        await self._release(released)
+        if gap:
+            await self._sync()
+
+    async def _release(self, items: list[SealedMessage | _OwnSend]) -> None:
+        for item in items:
+            if isinstance(item, SealedMessage) and item.sender_device == self._keystore.device_id:
+                item = _OwnSend(item.thread_id, item.seq)
+            if isinstance(item, _OwnSend):
+                if self._inbox.empty():
+                    self._consumed(item.thread_id, item.seq)  # nothing before it to wait for
+                else:
+                    await self._inbox.put(item)
+                continue
+            received = await self._envelopes.open(item)
+            if (
+                isinstance(received.payload, Unreadable)
+                and received.payload.reason in _TRUST_REASONS
+            ):
+                self._event(
+                    TrustAlert(
+                        item.thread_id, item.seq, item.sender_account, received.payload.reason
+                    )
+                )
+            await self._inbox.put(received)
+
+    async def _sync(self) -> None:
+        if self._syncing:
+            self._sync_again = True
+            return
+        self._syncing, self._sync_again = True, False
+        await self._send_frame(
+            {"type": "sync", "id": f"y{next(self._frame_ids)}", "cursors": self._cursors.snapshot()}
+        )
+
+    async def _on_synced(self, frame: Mapping[str, Any]) -> None:
+        self._syncing = False
+        if frame.get("more") or self._sync_again:
+            await self._sync()
+        elif self._cursors.has_gaps():
+            # A gap that a full sync did not fill: retry a few times, then wait for
+            # the next message or reconnect rather than hammer the server.
+            self._gap_syncs += 1
+            if self._gap_syncs <= MAX_GAP_SYNCS:
+                await self._sync()
+            else:
+                log.warning("a gap persists after sync; waiting")
+        else:
+            self._gap_syncs = 0
+
+    def _consumed(self, thread_id: str, seq: int) -> None:
+        if seq > self._state.consumed.get(thread_id, 0):
+            self._state.consumed[thread_id] = seq
+            self._state.unacked.add(thread_id)
+            self._schedule_acks()
+
+    def _schedule_acks(self) -> None:
+        if self._state.unacked and (self._ack_task is None or self._ack_task.done()):
+            self._ack_task = asyncio.create_task(self._flush_acks(), name="carechat-acks")
+
+    async def _flush_acks(self) -> None:
+        # Batched: one cumulative "delivered" per thread per ACK_DELAY, not per message.
+        await asyncio.sleep(ACK_DELAY)
+        while self._state.unacked and self.connected:
+            thread_id = self._state.unacked.pop()
+            seq = self._state.consumed[thread_id]
+            try:
+                await self._send_frame({"type": "delivered", "thread": thread_id, "seq": seq})
+            except NotConnected:
+                self._state.unacked.add(thread_id)  # resent after the reconnect
+                return
+
+    # -- sending -----------------------------------------------------------------------------
+
+    async def _on_ack(self, frame: Mapping[str, Any]) -> None:
+        pending = self._state.pending.pop(str(frame.get("client_msg_id")), None)
+        if pending is None:
+            return
+        seq = int(frame["seq"])
+        if not pending.future.done():
+            pending.future.set_result(seq)
+        # The server may or may not echo our own message to this device; counting it
+        # here keeps the cursor contiguous either way (an echo is then a duplicate).
+        released, _gap = self._cursors.offer(
+            pending.thread_id, seq, _OwnSend(pending.thread_id, seq)
+        )
+        await self._release(released)
+
+    def _on_error(self, frame: Mapping[str, Any]) -> None:
+        ref = str(frame.get("re") or "")
+        error = error_from_frame(frame)
+        if ref.startswith("y"):
+            self._syncing = False
+            log.warning("sync refused", extra={"fields": {"code": error.code}})
+            return
+        pending = self._state.pending.get(ref[2:]) if ref.startswith("s:") else None
+        if pending is None:
+            log.info("server error", extra={"fields": {"code": error.code, "re": ref}})
+            return
+        if isinstance(error, RecipientsChanged) and pending.reseals < MAX_RESEALS:
+            pending.reseals += 1
+            self._spawn(self._reseal(pending))
+            return
+        del self._state.pending[pending.client_msg_id]
+        if not pending.future.done():
+            pending.future.set_exception(error)
+
+    async def _reseal(self, pending: _PendingSend) -> None:
+        """Same client_msg_id, fresh envelope for the thread's current devices."""
+        try:
+            summary = await self._api.thread(pending.thread_id)
+            self._learn(summary)
+            pending.envelope = await self._envelopes.seal(
+                pending.thread_id,
+                pending.client_msg_id,
+                pending.body,
+                summary.participants,
+                refresh=True,
+            )
+        except CareChatSdkError as exc:
+            self._state.pending.pop(pending.client_msg_id, None)
+            if not pending.future.done():
+                pending.future.set_exception(exc)
+            return
+        if self.connected:
+            await self._send_frame(pending.frame())
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _learn(self, summary: ThreadSummary) -> None:
+        self._state.participants[summary.thread_id] = summary.participants
+        if self._history == "new":
+            self._cursors.start_at(summary.thread_id, summary.last_seq)
+            self._state.consumed.setdefault(summary.thread_id, summary.last_seq)
+        else:
+            self._cursors.start_at(summary.thread_id, 0)
+
+    async def _participants(self, thread_id: str) -> tuple[str, ...]:
+        if thread_id not in self._state.participants:
+            self._learn(await self._api.thread(thread_id))
+        return self._state.participants[thread_id]
+
+    async def _send_frame(self, frame: dict[str, Any], *, required: bool = False) -> None:
+        ws = self._ws
+        if ws is None or ws.closed:
+            if required:
+                raise NotConnected("not connected; the frame was not sent")
+            return  # pending sends and acks are replayed after the reconnect
+        try:
+            await ws.send_str(json.dumps(frame, separators=(",", ":")))
+        except (aiohttp.ClientError, ConnectionError) as exc:
+            if required:
+                raise NotConnected(str(exc)) from None
+
+    def _event(self, event: Event) -> None:
+        if self._events.full():
+            self._events.get_nowait()
+        self._events.put_nowait(event)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._reseal_tasks.add(task)
+        task.add_done_callback(self._reseal_tasks.discard)
+
+    def _is_ready(self) -> bool:
+        return self._ready is not None and self._ready.done()
+
+    def _check_usable(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+        if self._task is None:
+            raise NotConnected("call start() first")
+
+    def _fail(self, error: CareChatSdkError) -> None:
+        if self._failure is None:
+            self._failure = error
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_exception(error)
+        for pending in self._state.pending.values():
+            if not pending.future.done():
+                pending.future.set_exception(error)
+        self._state.pending.clear()
+        with contextlib.suppress(asyncio.QueueFull):
+            self._inbox.put_nowait(error)

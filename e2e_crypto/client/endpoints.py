@@ -1,0 +1,98 @@
+"""Every HTTP path the SDK calls, in one place, so a server change is one edit here.
+
+Paths are functions of the ids they contain; ids are checked against the protocol's
+id alphabet before they are put into a URL, so a hostile id from a frame or a
+listing cannot turn into another path (``../``) or a query string.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from e2e_crypto.codec import check_id
+
+__all__ = [
+    "ACCOUNTS",
+    "CARE_LINKS",
+    "DEVICES",
+    "INVITATIONS",
+    "INVITATIONS_ACCEPT",
+    "KEY_BACKUP",
+    "ME",
+    "ROOT_KEY",
+    "SESSIONS",
+    "SESSION_CURRENT",
+    "THREADS",
+    "VERIFY_EMAIL",
+    "WEBSOCKET",
+    "WS_TICKETS",
+    "account_devices",
+    "account_key_log",
+    "attachment",
+    "care_link_answer",
+    "device",
+    "thread",
+    "thread_action",
+    "thread_attachments",
+    "thread_messages",
+]
+
+API: Final = "/api/v1"
+ACCOUNTS: Final = f"{API}/accounts"
+VERIFY_EMAIL: Final = f"{API}/accounts/verify"
+ME: Final = f"{API}/accounts/me"
+ROOT_KEY: Final = f"{API}/accounts/me/root-key"
+KEY_BACKUP: Final = f"{API}/accounts/me/key-backup"
+SESSIONS: Final = f"{API}/sessions"
+SESSION_CURRENT: Final = f"{API}/sessions/current"
+WS_TICKETS: Final = f"{API}/ws-tickets"
+DEVICES: Final = f"{API}/devices"
+CARE_LINKS: Final = f"{API}/care-links"
+INVITATIONS: Final = f"{API}/invitations"
+INVITATIONS_ACCEPT: Final = f"{API}/invitations/accept"
+THREADS: Final = f"{API}/threads"
+WEBSOCKET: Final = "/ws"
+
+THREAD_ACTIONS: Final = frozenset({"accept", "decline", "block", "close"})
+
+
+def _id(value: str, what: str) -> str:
+    return check_id(value, what)
+
+
+def account_devices(account_id: str) -> str:
+    return f"{API}/accounts/{_id(account_id, 'account id')}/devices"
+
+
+def account_key_log(account_id: str) -> str:
+    return f"{API}/accounts/{_id(account_id, 'account id')}/key-log"
+
+
+def device(device_id: str) -> str:
+    return f"{DEVICES}/{_id(device_id, 'device id')}"
+
+
+def care_link_answer(link_id: str) -> str:
+    return f"{CARE_LINKS}/{_id(link_id, 'care link id')}/answer"
+
+
+def thread(thread_id: str) -> str:
+    return f"{THREADS}/{_id(thread_id, 'thread id')}"
+
+
+def thread_action(thread_id: str, action: str) -> str:
+    if action not in THREAD_ACTIONS:
+        raise ValueError(f"unknown thread action {action!r}")
+    return f"{thread(thread_id)}/{action}"
+
+
+def thread_messages(thread_id: str) -> str:
+    return f"{thread(thread_id)}/messages"
+
+
+def thread_attachments(thread_id: str) -> str:
+    return f"{thread(thread_id)}/attachments"
+
+
+def attachment(attachment_id: str) -> str:
+    return f"{API}/attachments/{_id(attachment_id, 'attachment id')}"

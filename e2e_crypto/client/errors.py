@@ -1,0 +1,227 @@
+"""What can go wrong, as exception classes an integrator can catch precisely.
+
+::
+
+    CareChatSdkError                    everything this SDK raises on purpose
+     ├── CareChatError                  the server refused (problem+json or WS error frame)
+     │    ├── BadRequestError           400/422: the body or frame did not validate
+     │    ├── AuthenticationError       401: no/expired session, wrong password, TOTP
+     │    ├── ForbiddenError            403: authenticated but not allowed
+     │    ├── NotFoundError             404: absent *or* not yours (the server never says)
+     │    ├── ConflictError             409: state does not allow it, id taken, ...
+     │    │    └── RecipientsChanged    WS: re-encrypt to the current devices
+     │    ├── TooLargeError             413
+     │    ├── RateLimitedError          429: ``retry_after`` seconds
+     │    └── ServerError               5xx: retry later
+     ├── TrustError                     the key directory cannot be believed
+     │    ├── RootKeyChanged            a peer's identity key is not the one we trusted
+     │    └── UntrustedDirectory        a device list that does not verify (a lying server)
+     ├── UnreadableMessage              a message that does not decrypt (never plaintext)
+     ├── AttachmentCorrupted            ciphertext failed an integrity check; file deleted
+     ├── SessionRevoked                 close 4003: log in again; the connection stopped
+     └── NotConnected                   send/read/typing before ``connect`` or after close
+
+Server errors keep the server's stable ``code`` (e.g. ``"thread_closed"``) so callers
+can branch on it without parsing text; ``title``/``detail`` are for logs and never
+hold patient data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "AttachmentCorrupted",
+    "AuthenticationError",
+    "BadRequestError",
+    "CareChatError",
+    "CareChatSdkError",
+    "ConflictError",
+    "ForbiddenError",
+    "NotConnected",
+    "NotFoundError",
+    "RateLimitedError",
+    "RecipientsChanged",
+    "RootKeyChanged",
+    "ServerError",
+    "SessionRevoked",
+    "TooLargeError",
+    "TrustError",
+    "UnreadableMessage",
+    "UntrustedDirectory",
+    "error_from_frame",
+    "error_from_problem",
+]
+
+
+class CareChatSdkError(Exception):
+    """Base of every exception the SDK raises on purpose."""
+
+
+class CareChatError(CareChatSdkError):
+    """The server refused a request. ``status`` is the HTTP status (0 for WS frames)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        title: str,
+        detail: str | None = None,
+        *,
+        fields: Mapping[str, Any] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(f"{status or 'ws'} {code}: {detail or title}")
+        self.status = status
+        self.code = code
+        self.title = title
+        self.detail = detail
+        self.fields = dict(fields) if fields else None
+        self.retry_after = retry_after
+
+
+class BadRequestError(CareChatError):
+    pass
+
+
+class AuthenticationError(CareChatError):
+    pass
+
+
+class ForbiddenError(CareChatError):
+    pass
+
+
+class NotFoundError(CareChatError):
+    pass
+
+
+class ConflictError(CareChatError):
+    pass
+
+
+class RecipientsChanged(ConflictError):
+    """The envelope's recipients are not the thread's current devices (handled inside
+    ``Connection.send``; surfaces only if the devices keep changing)."""
+
+
+class TooLargeError(CareChatError):
+    pass
+
+
+class RateLimitedError(CareChatError):
+    pass
+
+
+class ServerError(CareChatError):
+    pass
+
+
+_BY_STATUS: dict[int, type[CareChatError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: ForbiddenError,
+    404: NotFoundError,
+    409: ConflictError,
+    413: TooLargeError,
+    422: BadRequestError,
+    429: RateLimitedError,
+}
+
+# WS error frames carry a code but no status: the same classes, by code.
+_BY_CODE: dict[str, type[CareChatError]] = {
+    "malformed_frame": BadRequestError,
+    "unknown_frame_type": BadRequestError,
+    "invalid_envelope": BadRequestError,
+    "validation_failed": BadRequestError,
+    "unauthenticated": AuthenticationError,
+    "forbidden": ForbiddenError,
+    "not_found": NotFoundError,
+    "thread_closed": ConflictError,
+    "conflict": ConflictError,
+    "recipients_changed": RecipientsChanged,
+    "too_large": TooLargeError,
+    "rate_limited": RateLimitedError,
+}
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def error_from_problem(status: int, body: object) -> CareChatError:
+    """The exception for an HTTP error answer (problem+json, or anything else)."""
+    doc = body if isinstance(body, dict) else {}
+    cls = _BY_STATUS.get(status) or (ServerError if status >= 500 else CareChatError)
+    fields = doc.get("fields")
+    return cls(
+        status,
+        _text(doc.get("code")) or f"http_{status}",
+        _text(doc.get("title")) or "request failed",
+        _text(doc.get("detail")),
+        fields=fields if isinstance(fields, dict) else None,
+        retry_after=_number(doc.get("retry_after")),
+    )
+
+
+def error_from_frame(frame: Mapping[str, Any]) -> CareChatError:
+    """The exception for a WebSocket ``error`` frame."""
+    code = _text(frame.get("code")) or "error"
+    fields = frame.get("fields")
+    return _BY_CODE.get(code, CareChatError)(
+        0,
+        code,
+        _text(frame.get("title")) or "refused",
+        _text(frame.get("detail")),
+        fields=fields if isinstance(fields, dict) else None,
+        retry_after=_number(frame.get("retry_after")),
+    )
+
+
+class TrustError(CareChatSdkError):
+    """The server's key directory contradicts what this device trusts."""
+
+
+class RootKeyChanged(TrustError):
+    """``account_id``'s root key is not the one trusted so far.
+
+    Nothing is encrypted to, or accepted from, that account until the application
+    shows the change to its user (compare safety numbers) and calls
+    ``Directory.accept_root_key(account_id, new_key)``.
+    """
+
+    def __init__(self, account_id: str, trusted: bytes, announced: bytes) -> None:
+        super().__init__(f"the root key of account {account_id} changed")
+        self.account_id = account_id
+        self.trusted = trusted
+        self.announced = announced
+
+
+class UntrustedDirectory(TrustError):
+    """A device list with an entry that does not chain to the trusted root key."""
+
+    def __init__(self, account_id: str, reason: str) -> None:
+        super().__init__(f"device list of account {account_id} refused: {reason}")
+        self.account_id = account_id
+        self.reason = reason
+
+
+class UnreadableMessage(CareChatSdkError):
+    """A message that failed verification or decryption; its content is never shown."""
+
+
+class AttachmentCorrupted(CareChatSdkError):
+    """An attachment failed an integrity check; the partial file was deleted."""
+
+
+class SessionRevoked(CareChatSdkError):
+    """The server closed the socket with 4003: the session or this device was revoked."""
+
+
+class NotConnected(CareChatSdkError):
+    """The real-time connection is not running (not started, closed, or revoked)."""

@@ -1,0 +1,50 @@
+"""Things that happen in threads besides messages, delivered on ``Connection.events()``.
+
+They are hints for a user interface (read marks, typing, state changes); none of
+them is needed for correctness, so when the app does not read them the oldest are
+dropped rather than letting memory grow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from e2e_crypto.client.api import ThreadSummary
+
+__all__ = ["Event", "Receipt", "ThreadChanged", "TrustAlert", "Typing"]
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """``account`` has read ``thread_id`` up to ``seq``."""
+
+    thread_id: str
+    account: str
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Typing:
+    thread_id: str
+    account: str
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadChanged:
+    """A thread's public summary after a state change (accepted, closed, ...)."""
+
+    thread: ThreadSummary
+
+
+@dataclass(frozen=True, slots=True)
+class TrustAlert:
+    """A sender's identity could not be verified (e.g. its root key changed); the
+    message itself was delivered as ``Unreadable``. Show it to the user."""
+
+    thread_id: str
+    seq: int
+    account: str
+    reason: str
+
+
+Event = Receipt | Typing | ThreadChanged | TrustAlert

@@ -1,0 +1,183 @@
+"""This device's key material and trust state: everything the app must keep safe.
+
+::
+
+    Keystore
+     ├── root      the account's Ed25519 root key (certifies devices; identity)
+     ├── device    this device's keys (decrypt what is wrapped to it, sign what it sends)
+     ├── former    keys of the account's earlier devices, restored from a key backup,
+     │             kept only to *open* messages that were wrapped to them (history)
+     └── trusted   peers' root keys, pinned on first use (TOFU); a different key later
+                   is a RootKeyChanged the app must show (directory.py)
+
+A key backup (e2e_crypto.backup) seals ``root`` and every device key under a
+passphrase; the server keeps it as an opaque blob. ``Keystore.restore`` opens it on a
+new device and makes new device keys, certified with the restored root key, which
+the caller then registers (``CareChatClient.restore_keys`` does both).
+
+``export_state``/``from_state`` give the app a JSON-able dict holding private keys:
+store it like a password (OS keychain, encrypted disk), never in logs.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from typing import Any, Final
+
+from e2e_crypto.backup import open_backup, seal_backup
+from e2e_crypto.codec import check_id
+from e2e_crypto.keys import AccountKeys, DeviceKeys, RootKey
+from e2e_crypto.public import DeviceCertificate, PublicSigningKey, VerifiedDevice
+from e2e_crypto.wire import from_base64url, to_base64url
+
+__all__ = ["Keystore", "new_device_id"]
+
+STATE_VERSION: Final = 1
+
+
+def new_device_id() -> str:
+    """A random device id (16 base64url characters, 96 bits)."""
+    return secrets.token_urlsafe(12)
+
+
+class Keystore:
+    def __init__(
+        self,
+        root: RootKey,
+        device: DeviceKeys,
+        *,
+        former: tuple[DeviceKeys, ...] = (),
+        trusted: Mapping[str, PublicSigningKey] | None = None,
+    ) -> None:
+        # AccountKeys checks that every device belongs to one account, ids are unique.
+        AccountKeys(device.account_id, root, (device, *former))
+        self.root = root
+        self.device = device
+        self.former = former
+        self._trusted: dict[str, PublicSigningKey] = dict(trusted or {})
+        self._trusted[device.account_id] = root.public_key
+
+    @classmethod
+    def create(cls, account_id: str, device_id: str | None = None) -> Keystore:
+        """Fresh keys for an account's first device."""
+        return cls(
+            RootKey.generate(), DeviceKeys.generate(account_id, device_id or new_device_id())
+        )
+
+    @property
+    def account_id(self) -> str:
+        return self.device.account_id
+
+    @property
+    def device_id(self) -> str:
+        return self.device.device_id
+
+    def certificate(self) -> DeviceCertificate:
+        return self.root.certify(self.device)
+
+    def verified_self(self) -> VerifiedDevice:
+        return self.device.verified(self.certificate(), self.root.public_key)
+
+    def openers(self) -> tuple[DeviceKeys, ...]:
+        """Keys that may open a message for this account: this device's first."""
+        return (self.device, *self.former)
+
+    # -- trust (pinned root keys) ----------------------------------------------------------
+
+    def trusted_root(self, account_id: str) -> PublicSigningKey | None:
+        return self._trusted.get(account_id)
+
+    def trust(self, account_id: str, root_key: PublicSigningKey) -> None:
+        """Pin ``root_key`` for ``account_id`` (first use, or after the user accepted a
+        change). This account's own root key cannot be re-pinned from outside."""
+        check_id(account_id, "account id")
+        if account_id == self.account_id and root_key != self.root.public_key:
+            raise ValueError("this account's own root key is not taken from the server")
+        self._trusted[account_id] = root_key
+
+    # -- backup ----------------------------------------------------------------------------
+
+    def account_keys(self) -> AccountKeys:
+        return AccountKeys(self.account_id, self.root, self.openers())
+
+    def seal_backup(self, passphrase: str) -> bytes:
+        """The account's keys sealed under ``passphrase`` (argon2id; takes ~0.1-0.5 s)."""
+        return seal_backup(self.account_keys(), passphrase)
+
+    @classmethod
+    def restore(
+        cls,
+        blob: bytes,
+        passphrase: str,
+        *,
+        device_id: str | None = None,
+        trusted: Mapping[str, PublicSigningKey] | None = None,
+    ) -> Keystore:
+        """Open a backup on a new device: DecryptionFailed for a wrong passphrase.
+
+        The new device gets fresh keys (certify and register them); the backed-up
+        device keys become ``former`` so old messages stay readable.
+        """
+        keys = open_backup(blob, passphrase)
+        taken = {d.device_id for d in keys.devices}
+        new_id = device_id or new_device_id()
+        while new_id in taken:
+            new_id = new_device_id()
+        return cls(
+            keys.root,
+            DeviceKeys.generate(keys.account_id, new_id),
+            former=keys.devices,
+            trusted=trusted,
+        )
+
+    # -- local persistence -----------------------------------------------------------------
+
+    def export_state(self) -> dict[str, Any]:
+        """Private keys and pins as JSON-able data: keep it secret."""
+
+        def device(d: DeviceKeys) -> dict[str, str]:
+            return {
+                "device_id": d.device_id,
+                "encryption_secret": to_base64url(d.encryption_secret),
+                "signing_seed": to_base64url(d.signing_seed),
+            }
+
+        return {
+            "version": STATE_VERSION,
+            "account_id": self.account_id,
+            "root_seed": to_base64url(self.root.seed),
+            "device": device(self.device),
+            "former": [device(d) for d in self.former],
+            "trusted": {a: to_base64url(k.raw) for a, k in sorted(self._trusted.items())},
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> Keystore:
+        if state.get("version") != STATE_VERSION:
+            raise ValueError("unsupported keystore state version")
+        account_id = str(state["account_id"])
+
+        def device(doc: Mapping[str, str]) -> DeviceKeys:
+            return DeviceKeys(
+                account_id,
+                doc["device_id"],
+                from_base64url(doc["encryption_secret"], max_bytes=32),
+                from_base64url(doc["signing_seed"], max_bytes=32),
+            )
+
+        return cls(
+            RootKey(from_base64url(state["root_seed"], max_bytes=32)),
+            device(state["device"]),
+            former=tuple(device(d) for d in state["former"]),
+            trusted={
+                a: PublicSigningKey(from_base64url(k, max_bytes=32))
+                for a, k in state["trusted"].items()
+            },
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Keystore(account_id={self.account_id!r}, device_id={self.device_id!r}, "
+            f"former={len(self.former)}, trusted={len(self._trusted)}, secrets=<hidden>)"
+        )
