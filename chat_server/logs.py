@@ -52,8 +52,9 @@ _MASKS = [
     # credentials inside URIs: scheme://user:password@host
     (re.compile(r"(\w+://[^:/\s]*:)[^@\s]+@"), r"\1***@"),
     (re.compile(r"(?i)\b(bearer|ticket|token|session)([=: ]+)[\w.~+/=-]+"), r"\1\2***"),
-    # long base64/base64url/hex runs: tokens, keys, ciphertext
-    (re.compile(r"[A-Za-z0-9+/_-]{32,}={0,2}"), "[redacted]"),
+    # long base64url/hex runs: tokens, keys, ciphertext. Not "/", so URL paths with
+    # their (pseudonymous, 22-character) ids stay readable.
+    (re.compile(r"[A-Za-z0-9+_-]{32,}={0,2}"), "[redacted]"),
 ]
 
 
