@@ -229,6 +229,10 @@ class CareChatClient:
             payload = Text(payload)
         return await self.connection.send(thread_id, payload)
 
+    async def receive(self) -> ReceivedMessage:
+        """The next message of any thread (see ``Connection.receive``)."""
+        return await self.connection.receive()
+
     def messages(self) -> AsyncIterator[ReceivedMessage]:
         return self.connection.messages()
 

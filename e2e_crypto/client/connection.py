@@ -198,10 +198,11 @@ class Connection:
 
     # -- what the app calls ------------------------------------------------------------------
 
-    async def messages(self) -> AsyncIterator[ReceivedMessage]:
-        """Every message of every thread, once, in seq order per thread.
+    async def receive(self) -> ReceivedMessage:
+        """The next message of any thread: each once, in seq order per thread.
 
-        Ends by raising SessionRevoked (or NotConnected after ``close()``).
+        Raises SessionRevoked when the server revoked the session or device, and
+        NotConnected after ``close()``.
         """
         while True:
             item = await self._inbox.get()
@@ -210,7 +211,12 @@ class Connection:
                 raise item
             self._consumed(item.thread_id, item.seq)
             if isinstance(item, ReceivedMessage):
-                yield item
+                return item
+
+    async def messages(self) -> AsyncIterator[ReceivedMessage]:
+        """``receive()`` as an async iterator."""
+        while True:
+            yield await self.receive()
 
     async def events(self) -> AsyncIterator[Event]:
         while True:
@@ -441,6 +447,8 @@ class Connection:
         if pending is None:
             return
         seq = int(frame["seq"])
+        if frame.get("duplicate"):
+            log.debug("resent message was already stored", extra={"fields": {"seq": seq}})
         if not pending.future.done():
             pending.future.set_result(seq)
         # The server may or may not echo our own message to this device; counting it

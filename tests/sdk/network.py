@@ -34,6 +34,8 @@ class Blackout:
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.port = 0
+        self.down = False
+        self.muted = False
 
     @property
     def url(self) -> str:
@@ -44,6 +46,9 @@ class Blackout:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.down:  # the link is down: connections die at once
+            writer.transport.abort()
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._target_port)
         except OSError:
@@ -51,8 +56,8 @@ class Blackout:
             return
         self._writers |= {writer, up_writer}
         pumps = [
-            asyncio.create_task(self._pump(reader, up_writer)),
-            asyncio.create_task(self._pump(up_reader, writer)),
+            asyncio.create_task(self._pump(reader, up_writer, downstream=False)),
+            asyncio.create_task(self._pump(up_reader, writer, downstream=True)),
         ]
         self._tasks.update(pumps)
         for pump in pumps:
@@ -61,9 +66,13 @@ class Blackout:
         self._close(writer)
         self._close(up_writer)
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pump(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, downstream: bool
+    ) -> None:
         with contextlib.suppress(OSError, asyncio.CancelledError):
             while data := await reader.read(65536):
+                if downstream and self.muted:
+                    continue  # the server's answers are lost on the way back
                 writer.write(data)
                 await writer.drain()
 
@@ -72,6 +81,15 @@ class Blackout:
         transport = writer.transport
         if not transport.is_closing():
             transport.abort()  # RST-like: no close frame, no FIN handshake
+
+    def go_down(self) -> int:
+        """Cut every connection and refuse new ones until ``come_back``."""
+        self.down = True
+        return self.cut()
+
+    def come_back(self) -> None:
+        self.down = False
+        self.muted = False
 
     def cut(self) -> int:
         """Abort every relayed connection; returns how many were cut."""
