@@ -31,6 +31,7 @@ from chat_server.appkeys import (
     CLOCK,
     DB,
     DEVICES,
+    GROUPS,
     HUB,
     KEY_BACKUPS,
     MAILER,
@@ -51,6 +52,7 @@ from chat_server.handlers.audit import Auditor
 from chat_server.handlers.care import CareService
 from chat_server.handlers.devices import DeviceService
 from chat_server.handlers.directory import DeviceDirectory
+from chat_server.handlers.groups import GroupService
 from chat_server.handlers.notifications import Notifier
 from chat_server.handlers.threads import ThreadService
 from chat_server.handlers.throttle import Throttle
@@ -61,6 +63,7 @@ from chat_server.passwords import PasswordHasher
 from chat_server.rest import accounts as accounts_routes
 from chat_server.rest import care as care_routes
 from chat_server.rest import devices as devices_routes
+from chat_server.rest import groups as groups_routes
 from chat_server.rest import health
 from chat_server.rest import threads as threads_routes
 from chat_server.rest.problems import problems_middleware
@@ -69,6 +72,7 @@ from chat_server.storage.accounts import AccountStore
 from chat_server.storage.attachments import AttachmentStore, KeyBackupStore
 from chat_server.storage.audit import AuditStore
 from chat_server.storage.devices import DeviceStore
+from chat_server.storage.groups import GroupStore
 from chat_server.storage.messages import MessageStore, StoredMessage
 from chat_server.storage.mongo import mongo_ctx
 from chat_server.storage.practices import CareLinkStore, PracticeStore
@@ -108,6 +112,7 @@ def create_app(
     health.add_routes(app)
     accounts_routes.add_routes(app)
     devices_routes.add_routes(app)
+    groups_routes.add_routes(app)
     care_routes.add_routes(app)
     threads_routes.add_routes(app)
     app.router.add_get("/ws", websocket_handler, name="ws")
@@ -212,6 +217,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         auditor=auditor,
         public_url=public_url,
     )
+    app[GROUPS] = GroupService(groups=GroupStore(db), accounts=accounts, clock=clock)
     app[ACCOUNTS_STORE] = accounts
     app[ATTACHMENTS] = AttachmentStore(db)
     app[KEY_BACKUPS] = KeyBackupStore(db)

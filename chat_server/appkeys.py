@@ -18,6 +18,7 @@ from chat_server.fanout import Broker
 from chat_server.handlers.accounts import AccountService
 from chat_server.handlers.care import CareService
 from chat_server.handlers.devices import DeviceService
+from chat_server.handlers.groups import GroupService
 from chat_server.handlers.threads import ThreadService
 from chat_server.mail import Mailer, SmsSender
 from chat_server.metrics import Metrics
@@ -42,6 +43,7 @@ ACCOUNTS = web.AppKey[AccountService]("ACCOUNTS")
 DEVICES = web.AppKey[DeviceService]("DEVICES")
 CARE = web.AppKey[CareService]("CARE")
 THREADS = web.AppKey[ThreadService]("THREADS")
+GROUPS = web.AppKey[GroupService]("GROUPS")
 AUDIT = web.AppKey[AuditStore]("AUDIT")
 ACCOUNTS_STORE = web.AppKey[AccountStore]("ACCOUNTS_STORE")
 MESSAGES = web.AppKey[MessageStore]("MESSAGES")

@@ -56,6 +56,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         # Idempotent sends: one message per device and client message id.
         IndexModel([("thread", A), ("sender_device", A), ("cmid", A)], name="cmid", unique=True),
     ],
+    # One commit per group epoch: of two racing admin devices exactly one wins.
+    "group_epochs": [IndexModel([("group", A), ("epoch", A)], name="group_epoch", unique=True)],
     "cursors": [
         IndexModel([("device", A), ("thread", A)], name="device_thread", unique=True),
         IndexModel([("thread", A), ("device", A)], name="thread_device"),
