@@ -68,6 +68,7 @@ WS_SESSION_REVOKED: Final = 4003
 WELCOME_TIMEOUT: Final = 10.0
 MAX_RESEALS: Final = 3
 MAX_GAP_SYNCS: Final = 3
+MAX_SYNC_CURSORS: Final = 1000  # the server's limit per sync frame
 ACK_DELAY: Final = 0.05
 _TRUST_REASONS: Final = frozenset(
     {"sender's root key changed", "sender's device list does not verify"}
@@ -127,6 +128,7 @@ class _State:
     pending: dict[str, _PendingSend] = field(default_factory=dict)
     participants: dict[str, tuple[str, ...]] = field(default_factory=dict)
     consumed: dict[str, int] = field(default_factory=dict)
+    last_seq: dict[str, int] = field(default_factory=dict)  # highest seq the server named
     unacked: set[str] = field(default_factory=set)
 
 
@@ -279,6 +281,9 @@ class Connection:
                 await self._read_loop(ws)
             except (aiohttp.ClientError, OSError, ConnectionError) as exc:
                 log.info("connection lost", extra={"fields": {"error": repr(exc)}})
+                if not self._is_ready():
+                    self._fail(NotConnected(f"could not resume: {exc!r}"))
+                    return
             except CareChatError as exc:
                 # e.g. the thread list could not be fetched while resuming: retry,
                 # unless the session is gone or this is the first connection.
@@ -367,6 +372,7 @@ class Connection:
         except MalformedData:
             log.warning("server sent a malformed msg frame")
             return
+        self._saw(sealed.thread_id, sealed.seq)
         released, gap = self._cursors.offer(sealed.thread_id, sealed.seq, sealed)
         await self._release(released)
         if gap:
@@ -399,12 +405,28 @@ class Connection:
             self._sync_again = True
             return
         self._syncing, self._sync_again = True, False
+        # Only threads that may have something new; a thread left out is caught up
+        # already (or, at worst, replayed from the server's stored cursor and the
+        # duplicates dropped). Past the server's per-frame limit, sync in rounds.
+        behind = {
+            thread_id: seq
+            for thread_id, seq in self._cursors.snapshot().items()
+            if seq < self._state.last_seq.get(thread_id, seq + 1)
+        }
+        if len(behind) > MAX_SYNC_CURSORS:
+            behind = dict(sorted(behind.items())[:MAX_SYNC_CURSORS])
+            self._sync_again = True
         await self._send_frame(
-            {"type": "sync", "id": f"y{next(self._frame_ids)}", "cursors": self._cursors.snapshot()}
+            {"type": "sync", "id": f"y{next(self._frame_ids)}", "cursors": behind}
         )
 
     async def _on_synced(self, frame: Mapping[str, Any]) -> None:
         self._syncing = False
+        last_seqs = frame.get("threads")
+        if isinstance(last_seqs, dict):
+            for thread_id, seq in last_seqs.items():
+                if isinstance(seq, int):
+                    self._saw(str(thread_id), seq)
         if frame.get("more") or self._sync_again:
             await self._sync()
         elif self._cursors.has_gaps():
@@ -453,6 +475,7 @@ class Connection:
             pending.future.set_result(seq)
         # The server may or may not echo our own message to this device; counting it
         # here keeps the cursor contiguous either way (an echo is then a duplicate).
+        self._saw(pending.thread_id, seq)
         released, _gap = self._cursors.offer(
             pending.thread_id, seq, _OwnSend(pending.thread_id, seq)
         )
@@ -499,7 +522,12 @@ class Connection:
 
     # -- plumbing ----------------------------------------------------------------------------
 
+    def _saw(self, thread_id: str, seq: int) -> None:
+        if seq > self._state.last_seq.get(thread_id, 0):
+            self._state.last_seq[thread_id] = seq
+
     def _learn(self, summary: ThreadSummary) -> None:
+        self._saw(summary.thread_id, summary.last_seq)
         self._state.participants[summary.thread_id] = summary.participants
         if self._history == "new":
             self._cursors.start_at(summary.thread_id, summary.last_seq)
