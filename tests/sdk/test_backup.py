@@ -48,3 +48,23 @@ async def test_a_restored_device_reads_the_history(people: People) -> None:
     third = await people.another_device("ann@example.org", "ann-tablet")
     assert {d.device_id for d in third.keystore.former} == {"ann-phone", "ann-new-phone"}
     assert len([m async for m in third.history(thread_id)]) == 3
+
+
+async def test_history_from_a_revoked_device_still_verifies(people: People) -> None:
+    """A retired device is no longer listed; its certificate is found in the key log."""
+    doctor = await people.join("doc@example.org", "practitioner", "doc-pc")
+    ann = await people.join("ann@example.org", "patient", "ann-phone")
+    thread_id = await care_thread(ann, doctor)
+    await ann.connect()
+    await ann.send(thread_id, "from the phone I am about to lose")
+    await ann.backup_keys(PASSPHRASE)
+    laptop = await people.another_device("ann@example.org", "ann-laptop")
+    await laptop.api.revoke_device("ann-phone")
+
+    later = people.client()  # the doctor's software, started fresh: nothing cached
+    await later.login("doc@example.org", PASSWORD)
+    later.use_keys(doctor.keystore)
+    [message] = [m async for m in later.history(thread_id)]
+    assert message.sender_device == "ann-phone"
+    assert message.payload == Text("from the phone I am about to lose")
+    assert [d.device_id for d in await later.directory.devices(ann.account_id)] == ["ann-laptop"]
