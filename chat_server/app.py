@@ -246,6 +246,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         deliver=hub.deliver,
         after_store=notifier.message_stored,
         rerequest_after=timedelta(days=settings.rerequest_days),
+        send_limits=(settings.send_limit_per_device, settings.send_limit_per_account),
     )
     ws_session.install(app[ROUTER], hub, account_service, settings.ws_heartbeat_seconds)
     ws_messaging.install(app[ROUTER], hub, thread_service)

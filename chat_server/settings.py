@@ -59,6 +59,9 @@ class Settings:
     # Group commit: sends are batched for this long before one majority insert_many.
     write_batch_ms: float = 2.0
     attachment_max_bytes: int = 100 * 1024 * 1024
+    # Sends allowed per device per 10 s, and per account per minute (bursts included).
+    send_limit_per_device: int = 60
+    send_limit_per_account: int = 600
     # How long a message may wait unseen before its recipient gets an e-mail.
     notify_delay_seconds: float = 120.0
     # Where links in e-mails point (verification, invitations).
@@ -184,6 +187,8 @@ class _SettingsSchema(ma.Schema):
     attachment_max_bytes = ma.fields.Integer(
         validate=ma.validate.Range(min=1024, max=2**31, error="bytes from 1024 to 2147483648")
     )
+    send_limit_per_device = ma.fields.Integer(validate=_positive("a positive integer"))
+    send_limit_per_account = ma.fields.Integer(validate=_positive("a positive integer"))
     notify_delay_seconds = ma.fields.Float(
         validate=ma.validate.Range(min=0, max=86400, error="seconds from 0 to 86400")
     )

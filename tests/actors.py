@@ -15,8 +15,10 @@ from aiohttp.test_utils import TestClient
 from chat_server.mail import MemoryOutbox
 from e2e_crypto.keys import DeviceKeys, RootKey
 from e2e_crypto.wire import to_base64url
+from tests.servers import FileOutboxReader, UrlClient
 
-Client = TestClient[web.Request, web.Application]
+Client = TestClient[web.Request, web.Application] | UrlClient
+Outbox = MemoryOutbox | FileOutboxReader
 PASSWORD = "correct horse battery"
 
 
@@ -66,13 +68,13 @@ class Actor:
         return str(body["ticket"])
 
 
-def verification_token(outbox: MemoryOutbox, email: str) -> str:
+def verification_token(outbox: Outbox, email: str) -> str:
     return outbox.last_to(email).body.split("/verify#", 1)[1].split()[0]
 
 
 async def register(
     client: Client,
-    outbox: MemoryOutbox,
+    outbox: Outbox,
     email: str,
     role: str = "patient",
     *,
@@ -104,7 +106,7 @@ async def login(client: Client, email: str, password: str = PASSWORD, **extra: A
     return await response.json()
 
 
-async def actor(client: Client, outbox: MemoryOutbox, email: str, role: str = "patient") -> Actor:
+async def actor(client: Client, outbox: Outbox, email: str, role: str = "patient") -> Actor:
     account_id = await register(client, outbox, email, role)
     session = await login(client, email)
     return Actor(client, email, account_id, session["token"], role)

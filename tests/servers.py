@@ -11,8 +11,12 @@ import time
 import urllib.request
 from pathlib import Path
 from types import TracebackType
+from typing import Any
+
+import aiohttp
 
 from chat_server.embedded.processes import free_port, stop_process
+from chat_server.mail import OutgoingMessage
 
 SERVER_SECRET = "test-server-secret-shared-by-every-process"
 
@@ -93,3 +97,50 @@ def outbox_bodies(data_dir: Path) -> list[str]:
         payload = message.get_payload(decode=True)
         bodies.append(payload.decode() if isinstance(payload, bytes) else "")
     return bodies
+
+
+class UrlClient:
+    """The slice of aiohttp's TestClient that tests use, over real server URLs.
+
+    ``base`` can be switched, as a load balancer would send a reconnecting client to
+    another process.
+    """
+
+    def __init__(self, session: aiohttp.ClientSession, base: str) -> None:
+        self.session = session
+        self.base = base
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.session.request(method, self.base + path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.session.post(self.base + path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.session.get(self.base + path, **kwargs)
+
+    async def ws_connect(self, path: str, **kwargs: Any) -> aiohttp.ClientWebSocketResponse:
+        ws: aiohttp.ClientWebSocketResponse = await self.session.ws_connect(
+            self.base + path, **kwargs
+        )
+        return ws
+
+
+class FileOutboxReader:
+    """Reads what server processes wrote to their shared file outbox."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+
+    def last_to(self, to: str) -> Any:
+        for path in sorted(
+            (self.data_dir / "outbox").glob("*.eml"),
+            key=lambda p: p.stat().st_mtime_ns,
+            reverse=True,
+        ):
+            message = email.message_from_bytes(path.read_bytes())
+            if message["To"] == to:
+                payload = message.get_payload(decode=True)
+                body = payload.decode() if isinstance(payload, bytes) else ""
+                return OutgoingMessage("email", to, str(message["Subject"]), body)
+        raise LookupError(to)

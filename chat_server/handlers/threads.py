@@ -42,8 +42,6 @@ from e2e_crypto.wire import Kind, from_base64url, parse_envelope, verify_envelop
 from moderation.ratelimit import RateLimit
 
 REQUEST_MESSAGES = 5
-SEND_PER_DEVICE = RateLimit("send-device", limit=60, window_seconds=10)
-SEND_PER_ACCOUNT = RateLimit("send-account", limit=600, window_seconds=60)
 THREAD_REQUESTS = RateLimit("thread-requests", limit=10, window_seconds=3600)
 SYNC_PAGE = 200
 LIVE = [ThreadState.REQUESTED, ThreadState.OPEN]
@@ -74,6 +72,7 @@ class ThreadService:
         deliver: Deliver,
         after_store: AfterStore,
         rerequest_after: timedelta,
+        send_limits: tuple[int, int] = (60, 600),
     ) -> None:
         self._threads = threads
         self._messages = messages
@@ -86,6 +85,8 @@ class ThreadService:
         self._deliver = deliver
         self._after_store = after_store
         self._rerequest_after = rerequest_after
+        self._send_per_device = RateLimit("send-device", limit=send_limits[0], window_seconds=10)
+        self._send_per_account = RateLimit("send-account", limit=send_limits[1], window_seconds=60)
 
     # -- the gate -----------------------------------------------------------------------
 
@@ -226,8 +227,8 @@ class ThreadService:
             raise Forbidden("sending needs a registered device (ticket with device_id)")
         thread = await self.access(who, thread_id)
         self._check_can_write(thread, who)
-        await self._throttle.check(SEND_PER_DEVICE, who.device_id)
-        await self._throttle.check(SEND_PER_ACCOUNT, who.account_id)
+        await self._throttle.check(self._send_per_device, who.device_id)
+        await self._throttle.check(self._send_per_account, who.account_id)
         try:
             envelope = from_base64url(envelope_text)
             parsed = parse_envelope(envelope)
