@@ -17,6 +17,7 @@ from chat_server.handlers.access import AccessGate
 from chat_server.handlers.audit import Auditor
 from chat_server.handlers.throttle import Throttle
 from chat_server.mail import Mailer, SmsSender
+from chat_server.notice import EMERGENCY_NOTICE
 from chat_server.principal import AccountStatus, Principal, Role
 from chat_server.storage.accounts import AccountStore
 from chat_server.storage.practices import (
@@ -126,8 +127,8 @@ class CareService:
                 to,
                 "Invitation to CareChat, secure messaging with your care provider",
                 f"Your care provider invites you to message them securely on CareChat:\n\n"
-                f"{link}\n\nThe link can be used once and is valid for 7 days. "
-                "CareChat is not for emergencies: call 112.",
+                f"{link}\n\nThe link can be used once and is valid for 7 days.\n"
+                f"{EMERGENCY_NOTICE}",
             )
         await self._audit.record(
             AuditAction.INVITATION_CREATED,

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 import aiojobs
 
 from chat_server.mail import Mailer
+from chat_server.notice import EMERGENCY_NOTICE
 from chat_server.storage.accounts import AccountStore
 from chat_server.storage.messages import StoredMessage
 from chat_server.storage.threads import Thread, ThreadStore
@@ -31,7 +32,7 @@ SUBJECT = "You have a new secure message on CareChat"
 BODY = (
     "A new secure message is waiting for you on CareChat.\n\n"
     "Log in to read it. For your privacy this e-mail does not say who wrote or what about.\n"
-    "CareChat is not for emergencies: call 112."
+    + EMERGENCY_NOTICE
 )
 
 # Optional extra channel, e.g. an SMS gateway: called with the recipient's account id.

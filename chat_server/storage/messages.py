@@ -199,11 +199,12 @@ class MessageStore:
             failed_at, error = first["index"], first
             if first.get("code") != 11000:
                 raise
+        if failed_at:
+            # Before anyone is answered: an acked message is counted in its thread.
+            await self._bump_threads(stored[:failed_at])
         for pending, record in zip(batch[:failed_at], stored[:failed_at], strict=True):
             self._remember(record)
             pending.future.set_result(record)
-        if failed_at:
-            await self._bump_threads(stored[:failed_at])
         if error is None:
             return []
         # Nothing at or after ``failed_at`` was inserted: forget the seqs handed out.

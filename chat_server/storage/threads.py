@@ -14,6 +14,8 @@ from typing import Any
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
+from chat_server.notice import EMERGENCY_NOTICE
+
 
 class ThreadKind(StrEnum):
     CARE = "care"
@@ -68,6 +70,7 @@ class Thread:
             "last_seq": self.last_seq,
             "created_at": self.created_at.isoformat(),
             "last_message_at": self.last_message_at.isoformat() if self.last_message_at else None,
+            "notice": EMERGENCY_NOTICE,
         }
         if unread is not None:
             summary["unread"] = unread

@@ -14,6 +14,7 @@ import marshmallow as ma
 
 from chat_server.errors import WS_SESSION_REVOKED
 from chat_server.fanout import Event
+from chat_server.notice import EMERGENCY_NOTICE
 from chat_server.handlers.accounts import AccountService
 from chat_server.ws.hub import Connection, Frame, Hub
 from chat_server.ws.router import FrameRouter, FrameSchema
@@ -48,6 +49,7 @@ def install(router: FrameRouter, hub: Hub, accounts: AccountService, heartbeat: 
             "account_id": who.account_id,
             "device_id": who.device_id,
             "heartbeat": heartbeat,
+            "notice": EMERGENCY_NOTICE,
         }
 
     async def ping(conn: Connection, frame: dict[str, Any]) -> Frame:

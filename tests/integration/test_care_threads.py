@@ -33,6 +33,7 @@ async def _thread(ann: Actor, doctor: Actor) -> str:
     body = {"kind": "care", "provider": {"kind": "practitioner", "id": doctor.account_id}}
     thread = await ann.call("POST", "/api/v1/threads", body, expect=201)
     assert thread["state"] == "requested"
+    assert "not for emergencies" in thread["notice"]
     return str(thread["thread_id"])
 
 

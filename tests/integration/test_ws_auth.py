@@ -39,6 +39,7 @@ async def test_a_ticket_opens_one_socket_once(client: Client, outbox: MemoryOutb
     assert welcome["type"] == "welcome"
     assert welcome["account_id"] == ann.account_id
     assert welcome["re"] == "h"
+    assert "not for emergencies" in welcome["notice"]
     await ws.send_json({"type": "ping", "id": "p"})
     assert (await ws.receive_json(timeout=5)) == {"type": "pong", "re": "p"}
     # Reused ticket: refused with 4001.
