@@ -14,8 +14,8 @@ import marshmallow as ma
 
 from chat_server.errors import WS_SESSION_REVOKED
 from chat_server.fanout import Event
-from chat_server.notice import EMERGENCY_NOTICE
 from chat_server.handlers.accounts import AccountService
+from chat_server.notice import EMERGENCY_NOTICE
 from chat_server.ws.hub import Connection, Frame, Hub
 from chat_server.ws.router import FrameRouter, FrameSchema
 
