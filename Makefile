@@ -1,6 +1,6 @@
 # The task runner the README names. `make serve` and `make test` install what they
 # need first (scripts/bootstrap), so a fresh clone needs nothing else.
-.PHONY: serve test check lint typecheck pytest bench bootstrap
+.PHONY: serve test check lint typecheck pytest bootstrap
 
 VENV := .venv/bin
 
@@ -23,6 +23,3 @@ typecheck:
 
 pytest:
 	$(VENV)/pytest
-
-bench: bootstrap
-	$(VENV)/carechat bench

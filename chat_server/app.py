@@ -57,7 +57,7 @@ from chat_server.handlers.notifications import Notifier
 from chat_server.handlers.threads import ThreadService
 from chat_server.handlers.throttle import Throttle
 from chat_server.jobs import scheduler_ctx
-from chat_server.mail import FileOutbox, Mailer, SmsSender
+from chat_server.mail import FileOutbox, Mailer, SmsSender, SmtpMailer
 from chat_server.metrics import Metrics
 from chat_server.passwords import PasswordHasher
 from chat_server.rest import accounts as accounts_routes
@@ -103,7 +103,18 @@ def create_app(
     app[HUB] = Hub(metrics)
     app[ROUTER] = FrameRouter()
     outbox = FileOutbox(settings.data_dir / "outbox")
-    app[MAILER] = mailer or outbox
+    relay = (
+        SmtpMailer(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_from,
+            starttls=settings.smtp_starttls,
+        )
+        if settings.smtp_host
+        else None
+    )
+    app[MAILER] = mailer or relay or outbox
+    # No SMS gateway is integrated: texts go to the outbox until one is configured.
     app[SMS] = sms or outbox
 
     app.cleanup_ctx.extend([mongo_ctx, broker_ctx, scheduler_ctx, domain_ctx])

@@ -64,6 +64,11 @@ class Settings:
     send_limit_per_account: int = 600
     # How long a message may wait unseen before its recipient gets an e-mail.
     notify_delay_seconds: float = 120.0
+    # Outgoing e-mail. Without a host, e-mails are written to <data_dir>/outbox.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_from: str = "CareChat <no-reply@carechat.invalid>"
+    smtp_starttls: bool = True
     # Where links in e-mails point (verification, invitations).
     public_url: str = ""
     # Keys for server-side MACs (hashed tokens, franking stamps). Never a private key
@@ -192,6 +197,14 @@ class _SettingsSchema(ma.Schema):
     notify_delay_seconds = ma.fields.Float(
         validate=ma.validate.Range(min=0, max=86400, error="seconds from 0 to 86400")
     )
+    smtp_host = ma.fields.String(
+        validate=ma.validate.Regexp(r"^[A-Za-z0-9.-]{0,253}$", error="a host name")
+    )
+    smtp_port = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=65535, error="an integer from 1 to 65535")
+    )
+    smtp_from = ma.fields.String(validate=ma.validate.Length(min=3, max=254))
+    smtp_starttls = ma.fields.Boolean()
     public_url = ma.fields.String(
         validate=ma.validate.Regexp(r"^(https?://[^/\s]+)?$", error="http(s)://host[:port]")
     )

@@ -109,11 +109,13 @@ async def _handle_frame(
         if route.authenticated and conn.account_id is None:
             raise Unauthenticated("send hello with a ticket first")
         reply = await route.handler(conn, fields)
+        # Answers wait for room in the send queue: a client that floods requests
+        # slows itself down. Only unsolicited pushes drop a slow reader.
         if fid is not None:
             # A frame with an id always gets an answer, so clients can wait on it.
-            conn.push({**(reply or {"type": "ok"}), "re": fid})
+            await conn.push_waiting({**(reply or {"type": "ok"}), "re": fid})
         elif reply is not None:
-            conn.push(reply)
+            await conn.push_waiting(reply)
     except ChatError as exc:
         metrics.ws_errors.labels(str(exc.code)).inc()
         if exc.log_detail:

@@ -64,6 +64,14 @@ class Connection:
             return False
         return True
 
+    async def push_waiting(self, frame: Frame) -> bool:
+        """Queues a frame the peer asked for (a sync page), waiting for room rather
+        than dropping the peer: its own request paces itself."""
+        if self.closing:
+            return False
+        await self._queue.put(json.dumps(frame, separators=(",", ":")))
+        return not self.closing
+
     def close_soon(self, code: int, reason: str) -> None:
         if self.closing:
             return

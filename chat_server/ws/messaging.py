@@ -86,7 +86,7 @@ def install(router: FrameRouter, hub: Hub, threads: ThreadService) -> None:
     async def sync(conn: Connection, frame: dict[str, Any]) -> Frame:
         page = await threads.sync(principal(conn), frame["cursors"])
         for message in page.messages:
-            if not conn.push(message_frame(message)):
+            if not await conn.push_waiting(message_frame(message)):
                 break
         return {"type": "synced", "threads": page.last_seqs, "more": page.more}
 

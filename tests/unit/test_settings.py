@@ -110,3 +110,20 @@ def test_example_config_is_valid() -> None:
     example = Path(__file__).parents[2] / "config" / "carechat.example.toml"
     settings = load_settings({}, example)
     assert settings.port == 8080
+
+
+def test_smtp_settings_are_typed() -> None:
+    settings = load_settings(
+        {
+            "CARECHAT_SMTP_HOST": "smtp.example.org",
+            "CARECHAT_SMTP_PORT": "2525",
+            "CARECHAT_SMTP_STARTTLS": "false",
+        }
+    )
+    assert (settings.smtp_host, settings.smtp_port, settings.smtp_starttls) == (
+        "smtp.example.org",
+        2525,
+        False,
+    )
+    with pytest.raises(SettingsError, match="CARECHAT_SMTP_HOST"):
+        load_settings({"CARECHAT_SMTP_HOST": "bad host/name"})

@@ -1,0 +1,46 @@
+"""A reader that stops reading is disconnected (4008), not buffered without bound, and
+gets everything on its next sync."""
+
+import asyncio
+from dataclasses import replace
+from typing import Any
+
+from chat_server.app import create_app
+from chat_server.appkeys import METRICS
+from chat_server.clock import ManualClock
+from chat_server.mail import MemoryOutbox
+from chat_server.settings import Settings
+from tests.integration.test_care_threads import _setup
+
+
+async def test_a_slow_reader_is_dropped_and_resumes_without_loss(
+    aiohttp_client: Any, settings: Settings, clock: ManualClock, outbox: MemoryOutbox
+) -> None:
+    tight = replace(settings, ws_send_queue_frames=8, send_limit_per_device=10_000)
+    client = await aiohttp_client(create_app(tight, clock=clock, mailer=outbox, sms=outbox))
+    doctor, _ann, doc_pc, ann_phone, thread_id, everyone = await _setup(client, outbox)
+    await doctor.call("POST", f"/api/v1/threads/{thread_id}/accept")
+    # The doctor's socket stops reading; the kernel buffers fill, then our queue.
+    bulky = "x" * 30_000
+    sent = 0
+    for _ in range(400):
+        ack = await ann_phone.send_text(thread_id, bulky, everyone)
+        assert ack["type"] == "ack", ack
+        sent += 1
+        if client.app[METRICS].ws_slow_disconnects._value.get() >= 1:
+            break
+    assert client.app[METRICS].ws_slow_disconnects._value.get() >= 1
+    # Once it reads again, the socket turns out closed with 4008 after what was queued.
+    closed = None
+    for _ in range(sent + 10):
+        frame = await doc_pc.frame(wait=10)
+        if frame["type"] == "closed":
+            closed = frame
+            break
+    assert closed == {"type": "closed", "code": 4008}
+    doc_pc.backlog.clear()
+    await doc_pc.connect()
+    await doc_pc.request({"type": "sync", "cursors": {thread_id: 0}})
+    replay = [f["seq"] for f in doc_pc.backlog if f["type"] == "msg"]
+    assert replay == list(range(1, min(sent, 200) + 1))  # first sync page, in order
+    await asyncio.sleep(0)
