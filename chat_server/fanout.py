@@ -87,6 +87,7 @@ class RedisBroker:
         self._pubsub = client.pubsub(ignore_subscribe_messages=True)
         self._channels: set[str] = set()
         self._task: asyncio.Task[None] | None = None
+        self._lost = False
 
     def channel(self, account_id: str) -> str:
         return self._prefix + account_id
@@ -121,8 +122,8 @@ class RedisBroker:
         self._channels.add(channel)
         try:
             await self._pubsub.subscribe(channel)
-        except RedisError:
-            pass  # the listener resubscribes everything when Redis is back
+        except (RedisError, OSError):
+            self._lost = True  # the listener resubscribes everything when Redis is back
 
     async def unsubscribe(self, account_id: str) -> None:
         channel = self.channel(account_id)
@@ -141,34 +142,41 @@ class RedisBroker:
     async def _listen(self) -> None:
         backoff = 0.05
         while True:
-            try:
-                if not self._pubsub.subscribed:
-                    # Nothing to listen to yet; get_message would return at once.
-                    await asyncio.sleep(0.05)
+            if self._lost:
+                if not await self._resubscribe():
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 2.0)
                     continue
+                self._lost, backoff = False, 0.05
+                # Anything published while we were away is gone: every local socket
+                # is told to sync, which reads MongoDB, the source of truth.
+                await self._on_resync()
+            if not self._pubsub.subscribed:
+                # Nothing to listen to yet; get_message would return at once.
+                await asyncio.sleep(0.05)
+                continue
+            try:
                 message = await self._pubsub.get_message(timeout=1.0)
-                backoff = 0.05
             except (RedisError, OSError) as exc:
                 log.warning(
                     "fan-out listener lost Redis", extra={"fields": {"error": type(exc).__name__}}
                 )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
-                await self._reconnect()
+                self._lost = True
                 continue
             if message is not None and message.get("type") == "message":
                 self._dispatch(message["channel"], message["data"])
 
-    async def _reconnect(self) -> None:
+    async def _resubscribe(self) -> bool:
         try:
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]
             self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             if self._channels:
                 await self._pubsub.subscribe(*self._channels)
+            else:
+                await self._client.ping()
         except (RedisError, OSError):
-            return
-        # Anything published while we were away is gone: every local socket resyncs.
-        await self._on_resync()
+            return False
+        return True
 
     def _dispatch(self, channel: bytes | str, data: bytes | str) -> None:
         try:

@@ -117,6 +117,9 @@ class ResilientDevice:
                 self._on_message(frame)
                 if frame["seq"] > self.cursor + 1:
                     await ws.send_json({"type": "sync", "cursors": {self.thread: self.cursor}})
+            elif frame["type"] == "resync":
+                # The server may have missed live events (Redis restarted): catch up.
+                await ws.send_json({"type": "sync", "cursors": {self.thread: self.cursor}})
             elif frame["type"] == "synced":
                 if frame["more"]:
                     await ws.send_json({"type": "sync", "cursors": {self.thread: self.cursor}})
