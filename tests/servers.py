@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email
 import os
 import signal
@@ -9,19 +10,19 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import aiohttp
 
-from chat_server.embedded.processes import free_port, stop_process
+from chat_server.embedded.processes import LocalService, free_port, stop_process
 from chat_server.mail import OutgoingMessage
 
 SERVER_SECRET = "test-server-secret-shared-by-every-process"
 
 
-class ServerProcess:
+class ServerProcess(LocalService):
     def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
         self.port = free_port()
         self.data_dir = data_dir
@@ -75,17 +76,15 @@ class ServerProcess:
             self._proc = None
             self._log.close()
 
-    def __enter__(self) -> ServerProcess:
-        self.start()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+@contextlib.contextmanager
+def server_pair(data_dir: Path, env: dict[str, str]) -> Iterator[list[ServerProcess]]:
+    """Two server processes sharing the services named in ``env``, always stopped."""
+    started = [ServerProcess(data_dir, env), ServerProcess(data_dir, env)]
+    with contextlib.ExitStack() as stack:
+        for server in started:
+            stack.enter_context(server)
+        yield started
 
 
 def outbox_bodies(data_dir: Path) -> list[str]:

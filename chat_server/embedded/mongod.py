@@ -18,13 +18,13 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
 from chat_server.embedded.processes import (
+    LocalService,
     ServiceStartError,
     find_binary,
     free_port,
@@ -44,7 +44,7 @@ def _wheel_bin_dirs() -> list[Path]:
     return [Path(location) / "bin" for location in spec.submodule_search_locations]
 
 
-class EmbeddedMongo:
+class EmbeddedMongo(LocalService):
     """Starts ``mongod`` on loopback as a one-member replica set; use as a context manager."""
 
     def __init__(
@@ -165,15 +165,3 @@ class EmbeddedMongo:
             if self._proc.stderr:
                 self._proc.stderr.close()
             self._proc = None
-
-    def __enter__(self) -> EmbeddedMongo:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

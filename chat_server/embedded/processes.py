@@ -14,10 +14,34 @@ import stat
 import subprocess
 import time
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 
 class ServiceStartError(Exception):
     """A local service could not be started; the message is one actionable line."""
+
+
+class LocalService:
+    """A process we start and must stop: ``with Service() as s:`` does both."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
 
 
 def free_port(host: str = "127.0.0.1") -> int:

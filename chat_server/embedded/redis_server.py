@@ -10,9 +10,9 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 from pathlib import Path
-from types import TracebackType
 
 from chat_server.embedded.processes import (
+    LocalService,
     ServiceStartError,
     find_binary,
     free_port,
@@ -28,7 +28,7 @@ def _wheel_bin_dirs() -> list[Path]:
     return [Path(location) / "bin" for location in spec.submodule_search_locations]
 
 
-class LocalRedis:
+class LocalRedis(LocalService):
     def __init__(self, *, port: int | None = None, binary: Path | None = None) -> None:
         self.port = port or free_port()
         self._binary = binary
@@ -78,15 +78,3 @@ class LocalRedis:
             if self._proc.stdout:
                 self._proc.stdout.close()
             self._proc = None
-
-    def __enter__(self) -> LocalRedis:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

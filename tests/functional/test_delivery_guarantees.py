@@ -22,7 +22,7 @@ from e2e_crypto.keys import DeviceKeys
 from e2e_crypto.public import VerifiedDevice, verify_device_certificate
 from e2e_crypto.wire import from_base64url, to_base64url
 from tests.actors import Actor, actor
-from tests.servers import FileOutboxReader, ServerProcess, UrlClient
+from tests.servers import FileOutboxReader, ServerProcess, UrlClient, server_pair
 from tests.services import Services
 
 
@@ -38,14 +38,8 @@ def servers(services: Services, tmp_path: Path) -> Iterator[list[ServerProcess]]
         "CARECHAT_SEND_LIMIT_PER_DEVICE": "100000",
         "CARECHAT_SEND_LIMIT_PER_ACCOUNT": "100000",
     }
-    started = [ServerProcess(tmp_path, env), ServerProcess(tmp_path, env)]
-    for server in started:
-        server.start()
-    try:
+    with server_pair(tmp_path, env) as started:
         yield started
-    finally:
-        for server in started:
-            server.stop()
 
 
 MESSAGES_EACH = 500

@@ -11,7 +11,7 @@ import pytest
 
 from chat_server.embedded.redis_server import LocalRedis
 from tests.functional.test_delivery_guarantees import _check_exactly_once, _pair
-from tests.servers import ServerProcess
+from tests.servers import ServerProcess, server_pair
 from tests.services import Services
 
 
@@ -35,14 +35,8 @@ def servers(
         "CARECHAT_REDIS_URL": own_redis.url,
         "CARECHAT_REDIS_PREFIX": "outage:",
     }
-    started = [ServerProcess(tmp_path, env), ServerProcess(tmp_path, env)]
-    for server in started:
-        server.start()
-    try:
+    with server_pair(tmp_path, env) as started:
         yield started
-    finally:
-        for server in started:
-            server.stop()
 
 
 async def _until(condition: object, seconds: float) -> bool:

@@ -10,6 +10,7 @@ from chat_server.clock import ManualClock
 from chat_server.mail import MemoryOutbox
 from e2e_crypto.public import VerifiedDevice
 from tests.actors import Actor, actor
+from tests.integration.test_key_directory import _linked_pair as linked_pair
 from tests.messaging import Device, by_device, device, new_cmid
 
 Client = TestClient[web.Request, web.Application]
@@ -17,16 +18,7 @@ Db = AsyncDatabase[dict[str, Any]]
 
 
 async def _linked(client: Client, outbox: MemoryOutbox) -> tuple[Actor, Actor]:
-    doctor = await actor(client, outbox, "doc@example.org", "practitioner")
-    ann = await actor(client, outbox, "ann@example.org")
-    link = await ann.call(
-        "POST",
-        "/api/v1/care-links",
-        {"provider": {"kind": "practitioner", "id": doctor.account_id}},
-        expect=201,
-    )
-    await doctor.call("POST", f"/api/v1/care-links/{link['care_link_id']}/answer", {"accept": True})
-    return doctor, ann
+    return await linked_pair(client, outbox)
 
 
 async def _thread(ann: Actor, doctor: Actor) -> str:
