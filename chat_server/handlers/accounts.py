@@ -24,7 +24,6 @@ from chat_server.errors import (
     InvalidCredentials,
     InvalidTicket,
     NotFound,
-    RateLimited,
     TotpRequired,
     Unauthenticated,
 )
@@ -285,9 +284,6 @@ class AccountService:
                 raise InvalidTicket()
         return Principal(account.id, account.role, ticket.session_id, ticket.device_id)
 
-    async def session_is_live(self, who: Principal) -> bool:
-        return await self._sessions.is_live(who.session_id, self._clock.now())
-
     # -- platform admin ---------------------------------------------------------------
 
     async def verify_registration(self, admin: Principal, account_id: str) -> None:
@@ -320,6 +316,3 @@ class AccountService:
         if account is None:
             raise Unauthenticated()
         return account
-
-
-__all__ = ["AccountService", "RateLimited", "SessionGrant", "SessionPolicy", "SocketRevoker"]

@@ -15,6 +15,8 @@ from http import HTTPStatus
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from pymongo.errors import PyMongoError
+from redis.exceptions import RedisError
 
 from chat_server.appkeys import METRICS
 from chat_server.errors import (
@@ -23,6 +25,7 @@ from chat_server.errors import (
     MethodNotAllowed,
     NotFound,
     TooLarge,
+    Unavailable,
 )
 from chat_server.logs import request_id_var
 
@@ -112,6 +115,9 @@ async def _answer(
         if exc.status < 400:
             raise
         return error_response(_from_http_exception(exc), request_id)
+    except (PyMongoError, RedisError) as exc:
+        log.warning("dependency unavailable", extra={"fields": {"error": type(exc).__name__}})
+        return error_response(Unavailable(retry_after=2.0), request_id)
     except Exception:
         log.exception("request failed", extra={"fields": {"route": route}})
         return error_response(ChatError(), request_id)

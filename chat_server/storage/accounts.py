@@ -124,10 +124,6 @@ class AccountStore:
         doc = await self._accounts.find_one({"email": email})
         return Account.from_doc(doc) if doc else None
 
-    async def many(self, account_ids: list[str]) -> list[Account]:
-        cursor = self._accounts.find({"_id": {"$in": account_ids}})
-        return [Account.from_doc(doc) async for doc in cursor]
-
     async def set_fields(self, account_id: str, **fields: Any) -> Account | None:
         doc = await self._accounts.find_one_and_update(
             {"_id": account_id}, {"$set": fields}, return_document=ReturnDocument.AFTER

@@ -7,7 +7,7 @@ seq re-reads the head and tries again, so the chain never forks.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -60,10 +60,6 @@ class AuditStore:
             return entry
         raise RuntimeError("audit log append kept losing the race")
 
-    async def entries(self) -> AsyncIterator[AuditEntry]:
-        async for doc in self._log.find().sort("seq", 1):
-            yield from_document(doc)
-
     async def verify(self, page_size: int = 10_000) -> BrokenLink | None:
         """Walks the whole chain page by page, so memory stays bounded."""
         anchor: AuditEntry | None = None
@@ -77,7 +73,3 @@ class AuditStore:
             if broken is not None:
                 return broken
             anchor = from_document(page[-1])
-
-    async def for_actor(self, actor: str, limit: int = 100) -> list[AuditEntry]:
-        cursor = self._log.find({"actor": actor}).sort("seq", DESCENDING).limit(limit)
-        return [from_document(doc) async for doc in cursor]

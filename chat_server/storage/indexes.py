@@ -67,10 +67,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     "attachments.chunks": [
         IndexModel([("files_id", A), ("n", A)], name="gridfs_chunks", unique=True)
     ],
-    "audit_log": [
-        IndexModel([("seq", A)], name="seq", unique=True),
-        IndexModel([("actor", A), ("seq", D)], name="actor"),
-    ],
+    "audit_log": [IndexModel([("seq", A)], name="seq", unique=True)],
     "jobs": [
         IndexModel([("state", A), ("run_at", A)], name="due"),
         IndexModel(

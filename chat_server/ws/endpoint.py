@@ -16,6 +16,8 @@ import logging
 import secrets
 
 from aiohttp import WSMsgType, web
+from pymongo.errors import PyMongoError
+from redis.exceptions import RedisError
 
 from chat_server.appkeys import HUB, METRICS, SETTINGS
 from chat_server.errors import (
@@ -26,6 +28,7 @@ from chat_server.errors import (
     ChatError,
     OriginNotAllowed,
     Unauthenticated,
+    Unavailable,
 )
 from chat_server.logs import request_id_var
 from chat_server.ws.hub import Connection
@@ -128,6 +131,12 @@ async def _handle_frame(
             conn.push({"type": "error", "re": fid, **exc.to_dict()})
     except asyncio.CancelledError:
         raise
+    except (PyMongoError, RedisError) as exc:
+        # The frame's effect is unknown to the client: it retries after reconnecting
+        # (sends are idempotent by client_msg_id).
+        metrics.ws_errors.labels("unavailable").inc()
+        log.warning("dependency unavailable", extra={"fields": {"error": type(exc).__name__}})
+        conn.close_soon(Unavailable.ws_close or WS_INTERNAL_ERROR, Unavailable.title)
     except Exception:
         metrics.ws_errors.labels("internal_error").inc()
         log.exception("frame handler failed")
