@@ -58,6 +58,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             _migrate(settings)
         elif args.command == "admin":
             return _admin(settings, args)
+        elif args.command == "bench":
+            # Imported here: the benchmark drives the client SDK, which the server
+            # itself never loads.
+            from carechat_bench.command import bench
+
+            return bench(args)
     except (StartupError, ServiceStartError, AdminError) as exc:
         print(f"carechat: {exc}", file=sys.stderr)
         return 2
@@ -79,7 +85,19 @@ def _parser() -> argparse.ArgumentParser:
     create = tasks.add_parser("create-admin", help="create a platform admin (password on stdin)")
     create.add_argument("email")
     tasks.add_parser("verify-audit", help="check the audit log's hash chain")
-    for command in (migrate, admin):
+    bench = commands.add_parser(
+        "bench", help="measure throughput, latency and memory (starts its own services)"
+    )
+    bench.add_argument("--runs", type=int, default=3, help="runs per figure (median, min-max)")
+    bench.add_argument("--redis", action="store_true", help="fan out through a local Redis")
+    bench.add_argument(
+        "--quick", action="store_true", help="small sizes: a smoke test, not figures"
+    )
+    bench.add_argument("--write", type=Path, metavar="MD", help="update the table in this file")
+    bench.add_argument(
+        "--soak", type=float, metavar="MINUTES", help="steady load for this long instead"
+    )
+    for command in (migrate, admin, bench):
         command.set_defaults(host=None, port=None)
     return parser
 

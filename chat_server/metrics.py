@@ -7,7 +7,10 @@ carries an account, a thread id or a message.
 
 from __future__ import annotations
 
+import asyncio
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from pymongo import monitoring
 
 
 class Metrics:
@@ -55,3 +58,45 @@ class Metrics:
         self.jobs_run = Counter(
             "carechat_jobs_run", "Background job runs", ["kind", "outcome"], registry=r
         )
+        # Resources a soak watches for leaks.
+        self.loop_tasks = Gauge(
+            "carechat_event_loop_tasks", "asyncio tasks alive in this process", registry=r
+        )
+        self.loop_tasks.set_function(_count_tasks)
+        self.mongodb_connections = Gauge(
+            "carechat_mongodb_connections", "Open MongoDB pool connections", registry=r
+        )
+
+
+def _count_tasks() -> float:
+    try:
+        return float(len(asyncio.all_tasks()))
+    except RuntimeError:  # scraped outside the loop (a test reading the registry)
+        return 0.0
+
+
+class PoolGauge(monitoring.ConnectionPoolListener):
+    """Counts PyMongo's pooled connections into ``carechat_mongodb_connections``."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._gauge = metrics.mongodb_connections
+
+    def connection_created(self, event: monitoring.ConnectionCreatedEvent) -> None:
+        self._gauge.inc()
+
+    def connection_closed(self, event: monitoring.ConnectionClosedEvent) -> None:
+        self._gauge.dec()
+
+    def pool_created(self, event: monitoring.PoolCreatedEvent) -> None: ...
+    def pool_ready(self, event: monitoring.PoolReadyEvent) -> None: ...
+    def pool_cleared(self, event: monitoring.PoolClearedEvent) -> None: ...
+    def pool_closed(self, event: monitoring.PoolClosedEvent) -> None: ...
+    def connection_ready(self, event: monitoring.ConnectionReadyEvent) -> None: ...
+    def connection_check_out_started(
+        self, event: monitoring.ConnectionCheckOutStartedEvent
+    ) -> None: ...
+    def connection_check_out_failed(
+        self, event: monitoring.ConnectionCheckOutFailedEvent
+    ) -> None: ...
+    def connection_checked_out(self, event: monitoring.ConnectionCheckedOutEvent) -> None: ...
+    def connection_checked_in(self, event: monitoring.ConnectionCheckedInEvent) -> None: ...

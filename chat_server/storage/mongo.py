@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from aiohttp import web
-from pymongo import AsyncMongoClient, WriteConcern
+from pymongo import AsyncMongoClient, WriteConcern, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConfigurationError, OperationFailure, PyMongoError
 
-from chat_server.appkeys import DB, MONGO_CLIENT, SETTINGS
+from chat_server.appkeys import DB, METRICS, MONGO_CLIENT, SETTINGS
 from chat_server.errors import StartupError
+from chat_server.metrics import PoolGauge
 from chat_server.storage.indexes import ensure_indexes
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,9 @@ log = logging.getLogger(__name__)
 Database = AsyncDatabase[dict[str, Any]]
 
 
-def make_client(uri: str, *, timeout_ms: int = 10_000) -> AsyncMongoClient[dict[str, Any]]:
+def make_client(
+    uri: str, *, timeout_ms: int = 10_000, listeners: Sequence[monitoring._EventListener] = ()
+) -> AsyncMongoClient[dict[str, Any]]:
     # Majority writes and retryable writes: an acknowledged message survives the loss
     # of the primary. tz_aware so no naive datetime ever leaves the driver.
     return AsyncMongoClient(
@@ -31,6 +34,7 @@ def make_client(uri: str, *, timeout_ms: int = 10_000) -> AsyncMongoClient[dict[
         retryReads=True,
         serverSelectionTimeoutMS=timeout_ms,
         appname="carechat",
+        event_listeners=list(listeners),
     )
 
 
@@ -50,7 +54,7 @@ async def mongo_ctx(app: web.Application) -> AsyncIterator[None]:
             "no MongoDB configured: set CARECHAT_MONGODB_URI or run `carechat serve`"
         )
     try:
-        client = make_client(settings.mongodb_uri.reveal())
+        client = make_client(settings.mongodb_uri.reveal(), listeners=[PoolGauge(app[METRICS])])
     except ConfigurationError as exc:
         raise StartupError(f"invalid setting CARECHAT_MONGODB_URI: {exc}") from None
     try:

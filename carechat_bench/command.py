@@ -1,0 +1,32 @@
+"""``carechat bench`` arguments → a benchmark or soak run, its table on stdout."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from typing import Any
+
+from carechat_bench.runner import Options, run
+from carechat_bench.soak import SoakOptions, soak
+
+QUICK: dict[str, Any] = {
+    "pairs": 50,
+    "team": 10,
+    "per_device": 5,
+    "idle_sockets": 500,
+    "idle_hold": 3.0,
+}
+
+
+def bench(args: argparse.Namespace) -> int:
+    command = shlex.join(["carechat", *sys.argv[1:]])
+    if args.soak is not None:
+        return soak(SoakOptions(minutes=args.soak, redis=args.redis, command=command))
+    sizes: dict[str, Any] = QUICK if args.quick else {}
+    options = Options(
+        runs=args.runs, redis=args.redis, write_docs=args.write, command=command, **sizes
+    )
+    report = run(options)
+    print(report.table())
+    return 0

@@ -1,0 +1,463 @@
+"""The load generator: a separate process speaking CareChat's real client protocol.
+
+It reads one JSON command per line on stdin and answers one JSON line on stdout, so
+the runner can read the server's CPU clock between phases. Everything that is not
+the server's work is done before a phase's clock starts: keys are published through
+the HTTP API (``CareChatClient.create_keys``), recipients come from the SDK's verified
+directory, and every envelope is sealed by ``e2e_crypto`` (what the SDK calls) in a
+process pool, then wrapped in its ``send`` frame.
+
+What a recipient does on a ``msg`` frame is what the SDK does minus decryption (a
+client cost, not the server's): note the seq, and once per ``ACK_DELAY`` send one
+cumulative ``delivered`` per thread.
+
+    python -m carechat_bench.loader
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import sys
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import uvloop
+from aiohttp import WSMsgType
+
+from carechat_bench.seed import Person, Roster
+from carechat_bench.stats import latency_summary
+from e2e_crypto.client import CareChatClient
+from e2e_crypto.client.connection import ACK_DELAY
+from e2e_crypto.client.envelopes import Envelopes
+from e2e_crypto.client.keystore import Keystore
+from e2e_crypto.client.payloads import Text, encode_payload
+from e2e_crypto.envelope import seal_message
+from e2e_crypto.keys import DeviceKeys
+from e2e_crypto.public import VerifiedDevice
+from e2e_crypto.wire import to_base64url
+
+BODY_TEXT = "Goedemorgen dokter, de koorts is gezakt maar de hoest blijft. Moet ik langskomen?"
+CONNECT_CONCURRENCY = 64
+
+
+def _seal_batch(
+    device: DeviceKeys, thread_id: str, to: Sequence[VerifiedDevice], body: bytes, count: int
+) -> list[tuple[str, str]]:
+    """``count`` send frames (client_msg_id, frame text), in a pool worker."""
+    frames = []
+    for _ in range(count):
+        cmid = secrets.token_urlsafe(12)
+        envelope = seal_message(
+            device, thread_id=thread_id, client_msg_id=cmid, body=body, to_devices=to
+        )
+        frame = {
+            "type": "send",
+            "id": cmid,
+            "thread": thread_id,
+            "client_msg_id": cmid,
+            "envelope": to_base64url(envelope),
+        }
+        frames.append((cmid, json.dumps(frame, separators=(",", ":"))))
+    return frames
+
+
+@dataclass
+class Phase:
+    """What one timed phase saw, shared by every socket's reader."""
+
+    sent_at: dict[str, float] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+    delivered: int = 0
+    acked: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    first_send: float = 0.0
+    last_delivery: float = 0.0
+    expected: int = 0
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def result(self) -> dict[str, Any]:
+        seconds = max(self.last_delivery - self.first_send, 1e-9)
+        return {
+            "delivered": self.delivered,
+            "expected": self.expected,
+            "acked": self.acked,
+            "errors": self.errors,
+            "seconds": seconds,
+            "delivered_per_s": self.delivered / seconds,
+            **latency_summary([x * 1000 for x in self.latencies]),
+        }
+
+
+@dataclass
+class Device:
+    person: Person
+    sdk: CareChatClient
+    keystore: Keystore
+    thread_id: str
+    participants: tuple[str, ...]
+    ws: aiohttp.ClientWebSocketResponse | None = None
+    reader: asyncio.Task[None] | None = None
+    frames: deque[tuple[str, str]] = field(default_factory=deque)
+    in_flight: int = 0
+    window: int = 0
+    seen: dict[str, int] = field(default_factory=dict)
+    unacked: set[str] = field(default_factory=set)
+
+    @property
+    def device_id(self) -> str:
+        return self.keystore.device_id
+
+
+class Loader:
+    def __init__(self, base_url: str, roster: Roster) -> None:
+        self.base_url = base_url
+        self.roster = roster
+        self.devices: dict[str, list[Device]] = {}
+        self.phase = Phase()
+        self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        self._pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 2)
+        self._acks: asyncio.Task[None] | None = None
+
+    async def close(self) -> None:
+        for group in self.devices.values():
+            for device in group:
+                if device.ws is not None:
+                    await device.ws.close()
+                await device.sdk.close()
+        if self._acks is not None:
+            self._acks.cancel()
+        await self._http.close()
+        self._pool.shutdown()
+
+    # -- set-up, untimed ---------------------------------------------------------------
+
+    async def setup(self) -> dict[str, Any]:
+        """Every person publishes a root key and one device through the HTTP API."""
+        started = time.perf_counter()
+        pairs = []
+        for pair in self.roster.pairs:
+            everyone = (pair.patient.account_id, pair.practitioner.account_id)
+            for person in (pair.patient, pair.practitioner):
+                pairs.append((person, pair.thread_id, everyone))
+        team = self.roster.team
+        members = (team.patient.account_id, *(m.account_id for m in team.members))
+        team_people = [(p, team.thread_id, members) for p in (team.patient, *team.members)]
+        self.devices["pairs"] = await _gather_limited([self._device(*p) for p in pairs])
+        self.devices["team"] = await _gather_limited([self._device(*p) for p in team_people])
+        self._acks = asyncio.create_task(self._flush_delivered())
+        return {"seconds": time.perf_counter() - started}
+
+    async def _device(
+        self, person: Person, thread_id: str, participants: tuple[str, ...]
+    ) -> Device:
+        sdk = CareChatClient(self.base_url, session=self._http)
+        sdk.api.use_token(person.token, person.account_id)
+        keystore = await sdk.create_keys()
+        return Device(person, sdk, keystore, thread_id, participants)
+
+    async def seal(self, group: str, per_device: int, senders: int | None = None) -> dict[str, Any]:
+        """Seals ``per_device`` messages for each sender of ``group`` (all by default)."""
+        started = time.perf_counter()
+        body = encode_payload(Text(BODY_TEXT))
+        loop = asyncio.get_running_loop()
+        chosen = self.devices[group][: senders or None]
+        jobs: list[Awaitable[list[tuple[str, str]]]] = []
+        for device in chosen:
+            to = await Envelopes(device.keystore, device.sdk.directory).recipients(
+                device.participants
+            )
+            jobs.append(
+                loop.run_in_executor(
+                    self._pool,
+                    _seal_batch,
+                    device.keystore.device,
+                    device.thread_id,
+                    to,
+                    body,
+                    per_device,
+                )
+            )
+        for device, frames in zip(chosen, await asyncio.gather(*jobs), strict=True):
+            device.frames.extend(frames)
+        return {"seconds": time.perf_counter() - started, "sealed": per_device * len(chosen)}
+
+    async def connect(self, group: str) -> dict[str, Any]:
+        started = time.perf_counter()
+        await _gather_limited([self._open(device) for device in self.devices[group]])
+        return {"seconds": time.perf_counter() - started}
+
+    async def _open(self, device: Device) -> None:
+        ticket = await device.sdk.api.ws_ticket(device.device_id)
+        ws = await self._http.ws_connect(self.base_url + "/ws", autoping=True)
+        await ws.send_json({"type": "hello", "id": "h", "ticket": ticket})
+        welcome = await ws.receive_json(timeout=30)
+        if welcome.get("type") != "welcome":
+            raise RuntimeError(f"no welcome: {welcome}")
+        device.ws = ws
+        device.reader = asyncio.create_task(self._read(device, ws))
+
+    # -- timed phases ----------------------------------------------------------------
+
+    async def closed(self, group: str, window: int, patience: float) -> dict[str, Any]:
+        """Every device keeps ``window`` sends in flight until its frames run out."""
+        devices = self.devices[group]
+        fanout = self._fanout(group)
+        phase = self.phase = Phase(expected=sum(len(d.frames) for d in devices) * fanout)
+        phase.first_send = time.perf_counter()
+        for device in devices:
+            device.window = window
+            for _ in range(min(window, len(device.frames))):
+                await self._send_next(device)
+        return await self._finish(phase, patience)
+
+    async def open(self, group: str, rate: float, patience: float) -> dict[str, Any]:
+        """Sends every sealed frame of ``group`` at ``rate`` per second, whatever the acks."""
+        devices = [d for d in self.devices[group] if d.frames]
+        # Round robin over the senders, so the load is spread as people would spread it.
+        longest = max((len(d.frames) for d in devices), default=0)
+        schedule = [d for k in range(longest) for d in devices if k < len(d.frames)]
+        phase = self.phase = Phase(expected=len(schedule) * self._fanout(group))
+        for device in devices:
+            device.window = 0
+        start = phase.first_send = time.perf_counter()
+        sent = 0
+        while sent < len(schedule):
+            due = min(len(schedule), int((time.perf_counter() - start) * rate) + 1)
+            while sent < due:
+                await self._send_next(schedule[sent])
+                sent += 1
+            await asyncio.sleep(0.001)
+        result = await self._finish(phase, patience)
+        result["offered_per_s"] = len(schedule) / max(time.perf_counter() - start, 1e-9)
+        return result
+
+    def _fanout(self, group: str) -> int:
+        return len(self.devices[group][0].participants) - 1
+
+    async def _send_next(self, device: Device) -> None:
+        if not device.frames or device.ws is None:
+            return
+        cmid, frame = device.frames.popleft()
+        device.in_flight += 1
+        self.phase.sent_at[cmid] = time.perf_counter()
+        await device.ws.send_str(frame)
+
+    async def _finish(self, phase: Phase, patience: float) -> dict[str, Any]:
+        try:
+            await asyncio.wait_for(phase.done.wait(), patience)
+        except TimeoutError:
+            pass
+        return phase.result()
+
+    async def _read(self, device: Device, ws: aiohttp.ClientWebSocketResponse) -> None:
+        own = device.device_id
+        async for message in ws:
+            if message.type is not WSMsgType.TEXT:
+                continue
+            frame = json.loads(message.data)
+            kind = frame.get("type")
+            phase = self.phase
+            if kind == "msg":
+                thread, seq = frame["thread"], frame["seq"]
+                if seq > device.seen.get(thread, 0):
+                    device.seen[thread] = seq
+                    device.unacked.add(thread)
+                if frame["sender"]["device"] == own:
+                    continue
+                now = time.perf_counter()
+                sent = phase.sent_at.get(frame["client_msg_id"])
+                if sent is not None:
+                    phase.latencies.append(now - sent)
+                    phase.delivered += 1
+                    phase.last_delivery = now
+                    if phase.delivered >= phase.expected:
+                        phase.done.set()
+            elif kind == "ack":
+                phase.acked += 1
+                device.in_flight -= 1
+                if device.window and device.in_flight < device.window:
+                    await self._send_next(device)
+            elif kind == "error":
+                code = str(frame.get("code"))
+                phase.errors[code] = phase.errors.get(code, 0) + 1
+                device.in_flight -= 1
+
+    async def _flush_delivered(self) -> None:
+        # The SDK's batching: one cumulative ``delivered`` per thread per ACK_DELAY.
+        while True:
+            await asyncio.sleep(ACK_DELAY)
+            for group in self.devices.values():
+                for device in group:
+                    if not device.unacked or device.ws is None or device.ws.closed:
+                        continue
+                    for thread in device.unacked:
+                        frame = {"type": "delivered", "thread": thread, "seq": device.seen[thread]}
+                        await device.ws.send_str(json.dumps(frame, separators=(",", ":")))
+                    device.unacked.clear()
+
+
+async def _gather_limited(
+    jobs: Sequence[Awaitable[Any]], limit: int = CONNECT_CONCURRENCY
+) -> list[Any]:
+    slots = asyncio.Semaphore(limit)
+
+    async def one(job: Awaitable[Any]) -> Any:
+        async with slots:
+            return await job
+
+    return list(await asyncio.gather(*(one(j) for j in jobs)))
+
+
+# -- sockets that only stay open: memory per connection, and the echo baseline ------
+
+
+async def idle(base_url: str, roster: Roster, sockets: int, hold: float) -> dict[str, Any]:
+    """``sockets`` authenticated WebSockets, spread over the roster's people, held
+    open for ``hold`` seconds while the server pings them."""
+    people = [p for pair in roster.pairs for p in (pair.patient, pair.practitioner)]
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        sdks: list[tuple[CareChatClient, str]] = []
+        for person in people:
+            sdk = CareChatClient(base_url, session=http)
+            sdk.api.use_token(person.token, person.account_id)
+            devices = await sdk.api.account_devices(person.account_id)
+            device_id = devices["devices"][0]["device_id"] if devices["devices"] else None
+            if device_id is None:
+                keystore = await sdk.create_keys()
+                device_id = keystore.device_id
+            sdks.append((sdk, device_id))
+        opened: list[aiohttp.ClientWebSocketResponse] = []
+        closed_early = 0
+
+        async def hold_one(index: int) -> None:
+            nonlocal closed_early
+            sdk, device_id = sdks[index % len(sdks)]
+            ticket = await sdk.api.ws_ticket(device_id)
+            ws = await http.ws_connect(base_url + "/ws", autoping=True)
+            await ws.send_json({"type": "hello", "id": "h", "ticket": ticket})
+            welcome = await ws.receive_json(timeout=60)
+            if welcome.get("type") != "welcome":
+                raise RuntimeError(f"no welcome: {welcome}")
+            opened.append(ws)
+
+        started = time.perf_counter()
+        await _gather_limited([hold_one(i) for i in range(sockets)])
+        connect_seconds = time.perf_counter() - started
+        readers = [asyncio.create_task(_drain(ws)) for ws in opened]
+        print(json.dumps({"connected": len(opened), "seconds": connect_seconds}), flush=True)
+        await asyncio.sleep(hold)
+        closed_early = sum(1 for ws in opened if ws.closed)
+        for ws in opened:
+            await ws.close()
+        for reader in readers:
+            reader.cancel()
+        for sdk, _ in sdks:
+            await sdk.close()
+    return {"connected": len(opened), "closed_early": closed_early}
+
+
+async def _drain(ws: aiohttp.ClientWebSocketResponse) -> None:
+    # Reading is what makes aiohttp answer the server's pings.
+    async for _ in ws:
+        pass
+
+
+async def echo(
+    url: str, connections: int, per_connection: int, window: int, size: int
+) -> dict[str, Any]:
+    """Closed loop against the bare echo server: the transport's own rate."""
+    payload = json.dumps({"type": "send", "envelope": "x" * size})
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        sockets = await _gather_limited([http.ws_connect(url) for _ in range(connections)])
+        total = connections * per_connection
+        received = 0
+        done = asyncio.Event()
+        latencies: list[float] = []
+
+        async def run(ws: aiohttp.ClientWebSocketResponse) -> None:
+            nonlocal received
+            pending: deque[float] = deque()
+            left = per_connection
+            for _ in range(min(window, left)):
+                pending.append(time.perf_counter())
+                await ws.send_str(payload)
+                left -= 1
+            while pending:
+                message = await ws.receive()
+                if message.type is not WSMsgType.TEXT:
+                    return
+                latencies.append(time.perf_counter() - pending.popleft())
+                received += 1
+                if received >= total:
+                    done.set()
+                if left:
+                    pending.append(time.perf_counter())
+                    await ws.send_str(payload)
+                    left -= 1
+
+        started = time.perf_counter()
+        runners = [asyncio.create_task(run(ws)) for ws in sockets]
+        await asyncio.wait_for(done.wait(), timeout=120)
+        seconds = time.perf_counter() - started
+        await asyncio.gather(*runners)
+        for ws in sockets:
+            await ws.close()
+    return {
+        "delivered": received,
+        "seconds": seconds,
+        "delivered_per_s": received / seconds,
+        **latency_summary([x * 1000 for x in latencies]),
+    }
+
+
+# -- the command loop -------------------------------------------------------------------
+
+
+async def serve_commands() -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    loader: Loader | None = None
+    handlers: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {}
+    while line := await reader.readline():
+        command = json.loads(line)
+        name = command.pop("cmd")
+        if name == "quit":
+            break
+        if name == "start":
+            roster = Roster.from_json(json.loads(open(command["roster"]).read()))  # noqa: SIM115, ASYNC230
+            loader = Loader(command["base_url"], roster)
+            handlers = {
+                "setup": loader.setup,
+                "seal": loader.seal,
+                "connect": loader.connect,
+                "closed": loader.closed,
+                "open": loader.open,
+            }
+            result: dict[str, Any] = {"ok": True}
+        elif name == "echo":
+            result = await echo(**command)
+        elif name == "idle":
+            roster = Roster.from_json(json.loads(open(command.pop("roster")).read()))  # noqa: SIM115, ASYNC230
+            result = await idle(roster=roster, **command)
+        else:
+            result = await handlers[name](**command)
+        print(json.dumps(result), flush=True)
+    if loader is not None:
+        await loader.close()
+
+
+def main() -> None:
+    uvloop.run(serve_commands())
+
+
+if __name__ == "__main__":
+    main()

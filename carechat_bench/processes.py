@@ -1,0 +1,167 @@
+"""The processes a benchmark starts, and what /proc says about them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import IO, Any
+
+from chat_server.embedded.processes import LocalService, free_port, stop_process
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def open_files(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float, log: Path) -> float:
+    """Seconds until ``url`` answers 200; raises if the process dies or time runs out."""
+    started = time.perf_counter()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args!r} exited: {log.read_text(errors='replace')[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (loopback)
+                if response.status == 200:
+                    return time.perf_counter() - started
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"{url} not ready after {timeout} s")
+
+
+class Served(LocalService):
+    """A Python program of ours serving HTTP on a loopback port, logging to a file."""
+
+    def __init__(self, argv: list[str], workdir: Path, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.argv = argv
+        self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.ready_seconds = 0.0
+        self._log: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / f"{Path(self.argv[2]).name}-{self.port}.log"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+            [sys.executable, *self.argv],
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self.ready_seconds = wait_ready(self.url + "/readyz", self.proc, 60.0, self.log_path)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc)
+            self.proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+class CareChatServer(Served):
+    """``carechat serve`` on an external MongoDB (and Redis), as deployed."""
+
+    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+        super().__init__(["-m", "chat_server", "serve"], workdir, env)
+        self.env.update(
+            {
+                "CARECHAT_PORT": str(self.port),
+                "CARECHAT_DATA_DIR": str(workdir),
+                "CARECHAT_LOG_LEVEL": "WARNING",
+            }
+        )
+
+
+class EchoServer(Served):
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(["-m", "carechat_bench.echo", "PORT"], workdir)
+        self.argv[2] = str(self.port)
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / f"echo-{self.port}.log"
+
+
+class LoaderProcess(LocalService):
+    """The load generator, driven one JSON command per line."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "carechat_bench.loader"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=(self.workdir / "loader.log").open("ab"),
+            text=True,
+        )
+
+    def send(self, cmd: str, **args: Any) -> None:
+        assert self.proc is not None
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"cmd": cmd, **args}) + "\n")
+        self.proc.stdin.flush()
+
+    def answer(self) -> dict[str, Any]:
+        assert self.proc is not None
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            log = (self.workdir / "loader.log").read_text(errors="replace")
+            raise RuntimeError(f"the loader died: {log[-3000:]}")
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+    def call(self, cmd: str, **args: Any) -> dict[str, Any]:
+        self.send(cmd, **args)
+        return self.answer()
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                self.send("quit")
+                self.proc.wait(30)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None

@@ -1,0 +1,86 @@
+"""The results table, on the terminal and in docs/benchmarks.md (between markers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from carechat_bench.stats import Figure
+
+START = "<!-- bench:start -->"
+END = "<!-- bench:end -->"
+
+# (key, what, unit, digits, goal)
+ROWS: tuple[tuple[str, str, str, int, str], ...] = (
+    ("echo_per_s", "raw transport: aiohttp echo, 1,000 sockets", "frames/s", 0, ""),
+    ("max_per_s", "(a) delivered 1:1, 1,000 devices, durable before ack", "msg/s", 0, "≥ 10,000"),
+    ("ratio_to_echo", "(a) ratio to the raw echo, same run", "x", 3, "≥ 0.2"),
+    ("load70_rate", "(a) offered load at 70 %", "msg/s", 0, ""),
+    ("load70_p50_ms", "(a) send→delivery p50 at 70 %", "ms", 1, ""),
+    ("load70_p99_ms", "(a) send→delivery p99 at 70 %", "ms", 1, "< 50"),
+    ("load70_p999_ms", "(a) send→delivery p99.9 at 70 %", "ms", 1, ""),
+    ("load30_rate", "(a) offered load at 30 %", "msg/s", 0, ""),
+    ("load30_p50_ms", "(a) send→delivery p50 at 30 %", "ms", 1, "< 3"),
+    ("load30_p99_ms", "(a) send→delivery p99 at 30 %", "ms", 1, "< 25"),
+    ("load30_p999_ms", "(a) send→delivery p99.9 at 30 %", "ms", 1, ""),
+    ("fanout_deliveries_per_s", "(b) 50-member team: deliveries", "deliveries/s", 0, ""),
+    ("fanout_messages_per_s", "(b) 50-member team: messages", "msg/s", 0, ""),
+    ("fanout_p50_ms", "(b) 50-member team: p50, closed loop", "ms", 1, ""),
+    ("fanout_p99_ms", "(b) 50-member team: p99, closed loop", "ms", 1, ""),
+    ("idle_sockets", "(c) idle authenticated sockets held", "sockets", 0, "20,000"),
+    ("idle_kb_per_socket", "(c) server memory per idle socket", "KiB", 1, "≤ 32"),
+    ("idle_sockets_per_gib", "(c) idle sockets per GiB", "sockets", 0, "≥ 20,000"),
+    ("idle_rss_mib", "(c) server RSS holding them (all processes)", "MiB", 0, "< 1,024"),
+    ("ready_cold_s", "(d) `carechat serve` → ready, first start", "s", 2, "< 10"),
+    ("ready_warm_s", "(d) `carechat serve` → ready, restart", "s", 2, "< 10"),
+    ("cpu_us_per_msg", "(e) server CPU per accepted message", "µs", 0, "≤ 60"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    command: str
+    figures: dict[str, list[float]]
+    notes: list[str]
+    machine: dict[str, str]
+    redis: bool
+
+    def table(self) -> str:
+        lines = [
+            "| figure | median (min-max) | unit | goal |",
+            "|---|---:|---|---|",
+        ]
+        for key, what, unit, digits, goal in ROWS:
+            values = self.figures.get(key)
+            if not values:
+                continue
+            lines.append(f"| {what} | {Figure.of(values).render(digits)} | {unit} | {goal} |")
+        return "\n".join(lines)
+
+    def markdown(self) -> str:
+        runs = max((len(v) for v in self.figures.values()), default=0)
+        machine = ", ".join(f"{k}: {v}" for k, v in self.machine.items())
+        fanout = "MongoDB + Redis fan-out" if self.redis else "MongoDB, in-process fan-out"
+        parts = [
+            START,
+            f"Command: `{self.command}` ({runs} runs per figure; {fanout}).",
+            "",
+            f"Machine: {machine}.",
+            "",
+            self.table(),
+        ]
+        if self.notes:
+            parts += ["", *(f"- {note}" for note in self.notes)]
+        parts.append(END)
+        return "\n".join(parts)
+
+    def write(self, path: Path) -> None:
+        """Replaces the table between the markers (or appends it)."""
+        text = path.read_text() if path.exists() else ""
+        if START in text and END in text:
+            head, rest = text.split(START, 1)
+            tail = rest.split(END, 1)[1]
+            text = head + self.markdown() + tail
+        else:
+            text = text.rstrip("\n") + "\n\n" + self.markdown() + "\n"
+        path.write_text(text)

@@ -1,0 +1,268 @@
+"""``carechat bench``: start everything on loopback, run each phase several times, report.
+
+Phases, each repeated ``runs`` times (figures are medians with the min-max range):
+
+1. echo       the bare aiohttp echo server, 1,000 sockets, closed loop: the transport
+2. max        1:1 threads across 1,000 devices, each keeping ``window`` sends in
+              flight: delivered messages/s (every one majority-written before its
+              ack), server CPU per accepted message
+3. load 70/30 open loop at 70 % and 30 % of that maximum: send-to-delivery latency
+4. fan-out    one patient to a 49-member practice team (50 members)
+5. idle       authenticated sockets held through heartbeats: server memory per socket
+6. ready      ``carechat serve`` on the embedded default, first start and restart
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import platform
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from carechat_bench.processes import (
+    CareChatServer,
+    EchoServer,
+    LoaderProcess,
+    cpu_seconds,
+    rss_bytes,
+)
+from carechat_bench.report import Report
+from carechat_bench.seed import Roster, Seeder
+from chat_server.clock import SystemClock
+from chat_server.embedded.mongod import EmbeddedMongo
+from chat_server.embedded.redis_server import LocalRedis
+from chat_server.storage.indexes import ensure_indexes
+from chat_server.storage.mongo import make_client
+
+DB = "bench"
+# Each process may hold at most this many sockets here (the hard file limit is often
+# 20,000, and the process needs descriptors of its own).
+SOCKETS_PER_PROCESS = 9_500
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    runs: int = 3
+    pairs: int = 500  # 1,000 devices
+    team: int = 50
+    per_device: int = 20
+    window: int = 4
+    load_seconds: float = 4.0
+    fanout_messages: int = 200
+    idle_sockets: int = 20_000
+    idle_hold: float = 25.0
+    redis: bool = False
+    write_docs: Path | None = None
+    command: str = "carechat bench"
+
+
+@dataclass
+class Results:
+    figures: dict[str, list[float]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, name: str, value: float) -> None:
+        self.figures.setdefault(name, []).append(value)
+
+
+def run(options: Options) -> Report:
+    results = Results()
+    with tempfile.TemporaryDirectory(prefix="carechat-bench-") as tmp:
+        workdir = Path(tmp)
+        os.chmod(workdir, 0o700)  # the roster holds session tokens
+        with contextlib.ExitStack() as stack:
+            mongo = stack.enter_context(EmbeddedMongo(workdir / "mongo", cache_gb=1.0))
+            env = base_env(mongo.uri)
+            if options.redis:
+                env["CARECHAT_REDIS_URL"] = stack.enter_context(LocalRedis()).url
+            roster = seed_roster(mongo.uri, options.pairs, options.team)
+            roster_path = workdir / "roster.json"
+            roster_path.write_text(json.dumps(roster.to_json()))
+            _messaging(workdir, env, roster_path, options, results)
+            _idle(workdir, env, roster_path, options, results)
+        _ready(workdir, options, results)
+    report = Report(options.command, results.figures, results.notes, _machine(), options.redis)
+    if options.write_docs is not None:
+        report.write(options.write_docs)
+    return report
+
+
+def base_env(mongodb_uri: str) -> dict[str, str]:
+    """What every benchmarked server process is configured with."""
+    return {
+        "CARECHAT_MONGODB_URI": mongodb_uri,
+        "CARECHAT_MONGODB_DB": DB,
+        "CARECHAT_SERVER_SECRET": os.urandom(24).hex(),
+        # The limits meant for people typing would stop a load generator; the checks
+        # still run on every send.
+        "CARECHAT_SEND_LIMIT_PER_DEVICE": "1000000",
+        "CARECHAT_SEND_LIMIT_PER_ACCOUNT": "1000000",
+    }
+
+
+def seed_roster(mongodb_uri: str, pairs: int, team: int) -> Roster:
+    async def seed() -> Roster:
+        client = make_client(mongodb_uri)
+        try:
+            db = client[DB]
+            await ensure_indexes(db)
+            return await Seeder(db, SystemClock()).roster(pairs, team)
+        finally:
+            await client.close()
+
+    return asyncio.run(seed())
+
+
+def _messaging(
+    workdir: Path, env: dict[str, str], roster: Path, options: Options, results: Results
+) -> None:
+    with (
+        CareChatServer(workdir / "server", env) as server,
+        EchoServer(workdir) as echo,
+        LoaderProcess(workdir) as loader,
+    ):
+        loader.call("start", base_url=server.url, roster=str(roster))
+        _say("publishing keys", loader.call("setup"))
+        _say("connecting", loader.call("connect", group="pairs"))
+        loader.call("connect", group="team")
+        devices = options.pairs * 2
+        for i in range(options.runs):
+            baseline = loader.call(
+                "echo",
+                url=echo.url.replace("http", "ws") + "/ws",
+                connections=devices,
+                per_connection=options.per_device,
+                window=options.window,
+                size=600,
+            )
+            results.add("echo_per_s", baseline["delivered_per_s"])
+            loader.call("seal", group="pairs", per_device=options.per_device)
+            before = cpu_seconds(server.pid)
+            top = loader.call("closed", group="pairs", window=options.window, patience=120.0)
+            used = cpu_seconds(server.pid) - before
+            check_phase(top, "max")
+            results.add("max_per_s", top["delivered_per_s"])
+            results.add("ratio_to_echo", top["delivered_per_s"] / baseline["delivered_per_s"])
+            results.add("cpu_us_per_msg", used * 1e6 / max(top["acked"], 1))
+            _say(f"run {i + 1}: echo", baseline)
+            _say(f"run {i + 1}: max", top)
+        peak = sorted(results.figures["max_per_s"])[len(results.figures["max_per_s"]) // 2]
+        for load in (0.7, 0.3):
+            rate = peak * load
+            per_device = max(1, math.ceil(rate * options.load_seconds / devices))
+            for i in range(options.runs):
+                loader.call("seal", group="pairs", per_device=per_device)
+                phase = loader.call("open", group="pairs", rate=rate, patience=60.0)
+                check_phase(phase, f"load {load}")
+                tag = f"load{round(load * 100)}"
+                results.add(f"{tag}_rate", phase["offered_per_s"])
+                for p in ("p50_ms", "p99_ms", "p999_ms"):
+                    results.add(f"{tag}_{p}", phase[p])
+                _say(f"run {i + 1}: {tag}", phase)
+        for i in range(options.runs):
+            loader.call("seal", group="team", per_device=options.fanout_messages, senders=1)
+            fan = loader.call("closed", group="team", window=options.window, patience=120.0)
+            check_phase(fan, "fan-out")
+            results.add("fanout_deliveries_per_s", fan["delivered_per_s"])
+            results.add("fanout_messages_per_s", fan["delivered_per_s"] / (options.team - 1))
+            results.add("fanout_p50_ms", fan["p50_ms"])
+            results.add("fanout_p99_ms", fan["p99_ms"])
+            _say(f"run {i + 1}: fan-out", fan)
+
+
+def check_phase(phase: dict[str, Any], name: str) -> None:
+    """A benchmark that loses messages is not a benchmark: stop and say so."""
+    if phase["delivered"] != phase["expected"] or phase["errors"]:
+        raise RuntimeError(
+            f"{name}: delivered {phase['delivered']} of {phase['expected']}, "
+            f"errors {phase['errors']}"
+        )
+
+
+def _idle(
+    workdir: Path, env: dict[str, str], roster: Path, options: Options, results: Results
+) -> None:
+    processes = max(1, math.ceil(options.idle_sockets / SOCKETS_PER_PROCESS))
+    share = options.idle_sockets // processes
+    for i in range(options.runs):
+        with contextlib.ExitStack() as stack:
+            servers = [
+                stack.enter_context(CareChatServer(workdir / f"idle{n}", env))
+                for n in range(processes)
+            ]
+            time.sleep(1.0)
+            before = [rss_bytes(s.pid) for s in servers]
+            loaders = [stack.enter_context(LoaderProcess(workdir)) for _ in servers]
+            for server, loader in zip(servers, loaders, strict=True):
+                loader.send(
+                    "idle",
+                    base_url=server.url,
+                    roster=str(roster),
+                    sockets=share,
+                    hold=options.idle_hold,
+                )
+            connected = [loader.answer() for loader in loaders]
+            held = [rss_bytes(s.pid) for s in servers]
+            finished = [loader.answer() for loader in loaders]
+            after = [rss_bytes(s.pid) for s in servers]
+            sockets = sum(c["connected"] for c in connected)
+            dropped = sum(f["closed_early"] for f in finished)
+            if dropped:
+                raise RuntimeError(f"idle: {dropped} of {sockets} sockets closed during the hold")
+            grown = sum(max(h, a) for h, a in zip(held, after, strict=True)) - sum(before)
+            per_socket = grown / sockets
+            results.add("idle_sockets", sockets)
+            results.add("idle_kb_per_socket", per_socket / 1024)
+            results.add("idle_sockets_per_gib", (1 << 30) / per_socket)
+            results.add("idle_rss_mib", sum(after) / (1 << 20))
+            _say(f"run {i + 1}: idle", {"sockets": sockets, "kb_per_socket": per_socket / 1024})
+    if processes > 1:
+        results.notes.append(
+            f"idle sockets are spread over {processes} server processes: one process here "
+            f"may hold at most {SOCKETS_PER_PROCESS:,} (file descriptor hard limit)"
+        )
+
+
+def _ready(workdir: Path, options: Options, results: Results) -> None:
+    """``carechat serve`` on the embedded default: first start, then restart."""
+    for i in range(options.runs):
+        data = workdir / f"ready{i}"
+        for kind in ("cold", "warm"):
+            # No MongoDB URI: the server starts its embedded replica set itself.
+            with CareChatServer(data, {}) as server:
+                results.add(f"ready_{kind}_s", server.ready_seconds)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def _say(what: str, result: dict[str, Any]) -> None:
+    shown = {k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()}
+    print(f"  {what}: {shown}", flush=True)
+
+
+def _machine() -> dict[str, str]:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory = 0
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = int(line.split()[1]) // (1024 * 1024)
+    return {
+        "cpu": f"{os.cpu_count()} x {model}",
+        "memory": f"{memory} GiB",
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d"),
+    }

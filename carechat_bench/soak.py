@@ -1,0 +1,116 @@
+"""``carechat bench --soak MINUTES``: steady load, watching for leaks and loss.
+
+1:1 threads across 1,000 devices at a steady rate, in windows of ``window_seconds``.
+After each window it samples the server: RSS, open files, asyncio tasks, MongoDB
+pool connections and open sockets (the last three from /metrics), and checks that
+every message of the window was delivered exactly once. At the end it compares the
+last third of the samples with the first third (after a warm-up window): a
+resource that keeps growing is a leak, whatever its absolute size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import statistics
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from carechat_bench.processes import CareChatServer, LoaderProcess, open_files, rss_bytes
+from carechat_bench.runner import base_env, check_phase, seed_roster
+from chat_server.embedded.mongod import EmbeddedMongo
+from chat_server.embedded.redis_server import LocalRedis
+
+WATCHED = ("carechat_event_loop_tasks", "carechat_mongodb_connections", "carechat_ws_connections")
+# How much a resource may grow from the first third to the last before it is a leak.
+TOLERANCE = {"rss_mib": 0.10, "open_files": 0.05}
+
+
+@dataclass(frozen=True, slots=True)
+class SoakOptions:
+    minutes: float
+    redis: bool = False
+    rate: float = 600.0
+    pairs: int = 500
+    window_seconds: float = 10.0
+    command: str = "carechat bench --soak"
+
+
+def soak(options: SoakOptions) -> int:
+    windows = max(3, math.ceil(options.minutes * 60 / options.window_seconds))
+    per_device = max(1, math.ceil(options.rate * options.window_seconds / (options.pairs * 2)))
+    samples: list[dict[str, float]] = []
+    lost = 0
+    with (
+        tempfile.TemporaryDirectory(prefix="carechat-soak-") as tmp,
+        contextlib.ExitStack() as stack,
+    ):
+        workdir = Path(tmp)
+        os.chmod(workdir, 0o700)
+        mongo = stack.enter_context(EmbeddedMongo(workdir / "mongo", cache_gb=1.0))
+        env = base_env(mongo.uri)
+        if options.redis:
+            env["CARECHAT_REDIS_URL"] = stack.enter_context(LocalRedis()).url
+        roster = seed_roster(mongo.uri, options.pairs, team=2)
+        roster_path = workdir / "roster.json"
+        roster_path.write_text(json.dumps(roster.to_json()))
+        server = stack.enter_context(CareChatServer(workdir / "server", env))
+        loader = stack.enter_context(LoaderProcess(workdir))
+        loader.call("start", base_url=server.url, roster=str(roster_path))
+        loader.call("setup")
+        loader.call("connect", group="pairs")
+        started = time.monotonic()
+        for window in range(windows):
+            loader.call("seal", group="pairs", per_device=per_device)
+            phase = loader.call("open", group="pairs", rate=options.rate, patience=60.0)
+            try:
+                check_phase(phase, f"window {window + 1}")
+            except RuntimeError as exc:
+                print(f"  LOSS: {exc}", flush=True)
+                lost += phase["expected"] - phase["delivered"]
+            sample = {
+                "minute": (time.monotonic() - started) / 60,
+                "rss_mib": rss_bytes(server.pid) / (1 << 20),
+                "open_files": float(open_files(server.pid)),
+                **_scrape(server.url),
+                "p99_ms": phase["p99_ms"],
+            }
+            samples.append(sample)
+            print("  " + "  ".join(f"{k}={v:,.1f}" for k, v in sample.items()), flush=True)
+    return _verdict(samples, lost)
+
+
+def _scrape(url: str) -> dict[str, float]:
+    with urllib.request.urlopen(url + "/metrics", timeout=5) as response:  # noqa: S310 (loopback)
+        text = response.read().decode()
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in WATCHED:
+            found[name.removeprefix("carechat_")] = float(value)
+    return found
+
+
+def _verdict(samples: list[dict[str, float]], lost: int) -> int:
+    steady = samples[1:]  # the first window warms caches and pools up
+    third = max(1, len(steady) // 3)
+    failures = []
+    for key in ("rss_mib", "open_files", *(w.removeprefix("carechat_") for w in WATCHED)):
+        first = statistics.mean(s[key] for s in steady[:third])
+        last = statistics.mean(s[key] for s in steady[-third:])
+        allowed = first * TOLERANCE.get(key, 0.05) + 2
+        grew = last - first
+        print(
+            f"{key:28} first third {first:10,.1f}   last third {last:10,.1f}   growth {grew:+,.1f}"
+        )
+        if grew > allowed:
+            failures.append(f"{key} grew by {grew:,.1f} (allowed {allowed:,.1f})")
+    print(f"lost messages: {lost}")
+    for failure in failures:
+        print(f"NOT FLAT: {failure}")
+    return 0 if not failures and lost == 0 else 1
