@@ -195,10 +195,12 @@ class MessageStore:
         try:
             await self._messages.insert_many(docs, ordered=True)
         except BulkWriteError as exc:
-            first = exc.details["writeErrors"][0]
-            failed_at, error = first["index"], first
-            if first.get("code") != 11000:
+            errors = exc.details.get("writeErrors") or [{}]
+            if exc.details.get("writeConcernErrors") or errors[0].get("code") != 11000:
+                # Not confirmed by a majority, or failed otherwise: what was inserted
+                # is unknown, so nobody is acked; the senders resend.
                 raise
+            failed_at, error = errors[0]["index"], errors[0]
         if failed_at:
             # Before anyone is answered: an acked message is counted in its thread.
             await self._bump_threads(stored[:failed_at])
@@ -225,7 +227,12 @@ class MessageStore:
         if doc is None or bytes(doc["env_hash"]) != envelope_digest(m.envelope):
             pending.future.set_exception(DuplicateMismatch())
         else:
-            pending.future.set_result(StoredMessage.from_doc(doc, duplicate=True))
+            original = StoredMessage.from_doc(doc, duplicate=True)
+            # The first attempt may have stored it and died before counting it (a
+            # killed process, an unconfirmed write). Counting it now, with a majority
+            # write, also makes the original durable before this ack.
+            await self._bump_threads([original])
+            pending.future.set_result(original)
 
     async def _load_next_seqs(self, thread_ids: set[str]) -> None:
         unknown = [t for t in thread_ids if t not in self._next_seq]
