@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
 
 from chat_server.embedded.processes import LocalService, free_port, stop_process
 from chat_server.mail import OutgoingMessage
@@ -59,6 +60,19 @@ class ServerProcess(LocalService):
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError("server did not become ready")
+
+    async def metric(self, name: str) -> float:
+        """One unlabelled sample of the process's ``/metrics``, 0 if absent."""
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(self.url + "/metrics", timeout=aiohttp.ClientTimeout(total=5)) as response,
+        ):
+            text = await response.text()
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and not sample.labels:
+                    return float(sample.value)
+        return 0.0
 
     def log_text(self) -> str:
         return (self.data_dir / f"server-{self.port}.log").read_text(errors="replace")
