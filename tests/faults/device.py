@@ -130,6 +130,8 @@ class ResilientDevice:
             try:
                 await reader
             finally:
+                if not reader.done():
+                    reader.cancel()  # the keeper itself is being cancelled
                 self._ready.clear()
                 self.close_codes[ws.close_code] += 1
                 self._status({"closed": ws.close_code})
