@@ -64,7 +64,7 @@ from chat_server.rest import accounts as accounts_routes
 from chat_server.rest import care as care_routes
 from chat_server.rest import devices as devices_routes
 from chat_server.rest import groups as groups_routes
-from chat_server.rest import health
+from chat_server.rest import health, openapi
 from chat_server.rest import threads as threads_routes
 from chat_server.rest.problems import problems_middleware
 from chat_server.settings import Settings
@@ -126,6 +126,7 @@ def create_app(
     groups_routes.add_routes(app)
     care_routes.add_routes(app)
     threads_routes.add_routes(app)
+    openapi.add_routes(app)
     app.router.add_get("/ws", websocket_handler, name="ws")
     return app
 

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import marshmallow as ma
 
 # Opaque ids (accounts, devices, threads, client message ids): URL-safe, bounded.
-ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+# \Z, not $: marshmallow's Regexp uses re.match, and $ would let "id\n" through.
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}\Z"
 
 
 def id_field(**kwargs: object) -> ma.fields.String:
     return ma.fields.String(validate=ma.validate.Regexp(ID_PATTERN, error="an id"), **kwargs)  # type: ignore[arg-type]
+
+
+class StrictBoolean(ma.fields.Boolean):
+    """JSON ``true`` or ``false`` only; marshmallow's Boolean also takes 1, "yes", "on"."""
+
+    def _deserialize(
+        self, value: object, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
 
 
 def field_messages(exc: ma.ValidationError) -> dict[str, list[str]]:

@@ -22,7 +22,7 @@ PASSWORD = ma.fields.String(
 class RegistrationSchema(ma.Schema):
     scheme = ma.fields.String(required=True, validate=ma.validate.OneOf(["riziv", "rpps"]))
     number = ma.fields.String(
-        required=True, validate=ma.validate.Regexp(r"^[0-9]{8,14}$", error="8 to 14 digits")
+        required=True, validate=ma.validate.Regexp(r"^[0-9]{8,14}\Z", error="8 to 14 digits")
     )
 
 

@@ -10,7 +10,7 @@ from aiohttp import web
 from chat_server.appkeys import CARE
 from chat_server.rest.auth import client_ip, principal
 from chat_server.rest.bodies import read_json
-from chat_server.schemas import id_field
+from chat_server.schemas import StrictBoolean, id_field
 from chat_server.storage.practices import ProviderKind
 
 ID = "{%s:[A-Za-z0-9_-]{1,64}}"
@@ -52,7 +52,7 @@ class LinkRequestSchema(ma.Schema):
 
 
 class AnswerSchema(ma.Schema):
-    accept = ma.fields.Boolean(required=True)
+    accept = StrictBoolean(required=True)
 
 
 async def create_practice(request: web.Request) -> web.Response:

@@ -114,7 +114,10 @@ async def _answer(
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return error_response(_from_http_exception(exc), request_id)
+        response = error_response(_from_http_exception(exc), request_id)
+        if "Allow" in exc.headers:  # a 405 must say which methods are (RFC 9110)
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except (PyMongoError, RedisError) as exc:
         log.warning("dependency unavailable", extra={"fields": {"error": type(exc).__name__}})
         return error_response(Unavailable(retry_after=2.0), request_id)

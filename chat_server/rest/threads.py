@@ -11,9 +11,9 @@ from chat_server.appkeys import ACCOUNTS_STORE, ATTACHMENTS, CLOCK, KEY_BACKUPS,
 from chat_server.errors import BadRequest, NotFound, TooLarge, UnsupportedMediaType
 from chat_server.rest.auth import principal
 from chat_server.rest.bodies import read_json
-from chat_server.schemas import id_field
+from chat_server.rest.care import ProviderSchema
+from chat_server.schemas import StrictBoolean
 from chat_server.storage.attachments import AttachmentTooLarge
-from chat_server.storage.practices import ProviderKind
 from chat_server.tokens import new_id
 from chat_server.ws.messaging import message_frame
 
@@ -22,18 +22,13 @@ MAX_BACKUP_BYTES = 64 * 1024
 OCTETS = "application/octet-stream"
 
 
-class ProviderSchema(ma.Schema):
-    kind = ma.fields.Enum(ProviderKind, by_value=True, required=True)
-    id = id_field(required=True)
-
-
 class NewThreadSchema(ma.Schema):
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(["care"]))
     provider = ma.fields.Nested(ProviderSchema, required=True)
 
 
 class AvailabilitySchema(ma.Schema):
-    accepting_requests = ma.fields.Boolean(required=True)
+    accepting_requests = StrictBoolean(required=True)
     away_message = ma.fields.String(load_default=None, validate=ma.validate.Length(max=500))
 
 
@@ -148,8 +143,10 @@ async def put_key_backup(request: web.Request) -> web.Response:
     if request.content_type != OCTETS:
         raise UnsupportedMediaType("send the sealed backup as application/octet-stream")
     blob = await request.content.read(MAX_BACKUP_BYTES + 1)
-    if len(blob) > MAX_BACKUP_BYTES or not blob:
+    if len(blob) > MAX_BACKUP_BYTES:
         raise TooLarge(f"a key backup is 1 to {MAX_BACKUP_BYTES} bytes")
+    if not blob:
+        raise BadRequest(f"a key backup is 1 to {MAX_BACKUP_BYTES} bytes")
     await request.app[KEY_BACKUPS].put(who.account_id, blob, request.app[CLOCK].now())
     return web.Response(status=204)
 

@@ -23,7 +23,7 @@ from chat_server.ws.hub import Connection, Frame
 Handler = Callable[[Connection, dict[str, Any]], Awaitable[Frame | None]]
 
 FRAME_ID = ma.fields.String(
-    load_default=None, validate=ma.validate.Regexp(r"^[A-Za-z0-9_.:-]{1,64}$")
+    load_default=None, validate=ma.validate.Regexp(r"^[A-Za-z0-9_.:-]{1,64}\Z")
 )
 
 
@@ -31,7 +31,7 @@ class _Head(ma.Schema):
     class Meta:
         unknown = ma.INCLUDE
 
-    type = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^[a-z_.]{1,32}$"))
+    type = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^[a-z_.]{1,32}\Z"))
     id = FRAME_ID
 
 

@@ -1,0 +1,343 @@
+"""``GET /api/v1/openapi.json``: the HTTP API described from the real route table.
+
+Paths, methods and path parameters come from the application's router, so a route
+cannot be added or renamed without the document following. What the router cannot
+know — the request body schema a handler reads, what it answers, which errors it can
+give — is declared here, one :class:`Operation` per route name, with the same
+marshmallow schemas the handlers validate with (``rest/replies.py`` for answers).
+The document is built once at start-up: a route without an entry stops the server
+from starting. ``tests/fuzz`` checks the document against the server's behaviour.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, Final
+
+import marshmallow as ma
+from aiohttp import web
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from chat_server.rest import accounts, care, devices, groups, replies, threads
+from chat_server.rest.problems import PROBLEM_TYPE
+
+OPENAPI_PATH: Final = "/api/v1/openapi.json"
+# Served, but not JSON-over-HTTP operations: the WebSocket (docs/protocol.md) and the
+# Prometheus text exposition.
+UNDOCUMENTED_ROUTES: Final = frozenset({"ws", "metrics"})
+OCTETS: Final = "application/octet-stream"
+JSON_OBJECT: Final = "application/json"  # any JSON object (this document itself)
+
+_STATUS_TEXT: Final = {
+    400: "Malformed request (not JSON, or a code that is unknown, used or expired)",
+    401: "No valid session, or wrong credentials",
+    403: "Authenticated, but not allowed",
+    404: "Absent, or not yours (the same answer)",
+    409: "Conflicts with the current state",
+    413: "The body is over its size limit",
+    415: "Wrong Content-Type",
+    422: "The body or a query parameter does not match its schema",
+    429: "Rate limited; see Retry-After",
+    503: "A dependency (MongoDB, Redis) is unavailable; retry after Retry-After",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    name: str
+    maximum: int
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """What one route reads and answers, beyond its path and method."""
+
+    summary: str
+    status: int
+    reply: type[ma.Schema] | str | None = None  # a schema, OCTETS, JSON_OBJECT or no body
+    body: type[ma.Schema] | str | None = None  # a JSON schema, or OCTETS
+    errors: tuple[int, ...] = ()  # beyond those implied by auth, body and path
+    auth: bool = True
+    query: tuple[Query, ...] = ()
+    storage: bool = True  # touches MongoDB/Redis, so it can answer 503
+
+
+_SEQ: Final = 2**53
+
+OPERATIONS: Final[dict[str, Operation]] = {
+    "openapi": Operation("This document", 200, JSON_OBJECT, auth=False, storage=False),
+    "healthz": Operation("Liveness", 200, replies.StatusReply, auth=False, storage=False),
+    "readyz": Operation("Readiness (503 when not ready)", 200, replies.Readiness, auth=False),
+    # accounts, sessions, tickets
+    "register": Operation(
+        "Register (the same answer for a known address)", 202, replies.StatusReply,
+        accounts.RegisterSchema, errors=(429,), auth=False,
+    ),
+    "verify_email": Operation(
+        "Confirm an e-mail address with the token from the link", 200,
+        replies.VerifiedAccount, accounts.TokenSchema, auth=False,
+    ),
+    "me": Operation("The caller's profile", 200, replies.Profile),
+    "change_password": Operation(
+        "Change the password; ends every other session", 204, None,
+        accounts.PasswordChangeSchema, errors=(429,),
+    ),
+    "start_totp": Operation(
+        "Start two-factor set-up (practitioners, admins)", 201, replies.TotpSetup,
+        errors=(403, 409),
+    ),
+    "confirm_totp": Operation(
+        "Turn two-factor login on with a first code", 204, None, accounts.TotpCodeSchema,
+        errors=(409,),
+    ),
+    "login": Operation(
+        "Log in: a bearer session token", 201, replies.Session, accounts.LoginSchema,
+        errors=(401, 403, 429), auth=False,
+    ),
+    "logout": Operation("End this session and its sockets", 204),
+    "ws_ticket": Operation(
+        "A single-use ticket for the WebSocket hello", 201, replies.Ticket,
+        accounts.TicketRequestSchema, errors=(404,),
+    ),
+    "admin_verify_registration": Operation(
+        "Mark a practitioner's registration verified (platform admins)", 204,
+        errors=(403,),
+    ),
+    "admin_suspend": Operation("Suspend an account (platform admins)", 204, errors=(403,)),
+    # key directory
+    "set_root_key": Operation(
+        "Publish the account's root key", 204, None, devices.RootKeySchema
+    ),
+    "add_device": Operation(
+        "Add a device with a certificate signed by the root key", 201, replies.DeviceReply,
+        devices.DeviceSchema, errors=(409,),
+    ),
+    "revoke_device": Operation("Revoke one of the caller's devices", 204),
+    "list_devices": Operation(
+        "An account's root key and active devices", 200, replies.DeviceListing,
+        errors=(429,),
+    ),
+    "key_log": Operation(
+        "An account's append-only key log", 200, replies.KeyLog, errors=(422, 429),
+        query=(Query("after", 10**12 - 1),),
+    ),
+    # practices, invitations, care links
+    "create_practice": Operation(
+        "Create a practice (practice admins)", 201, replies.PracticeReply,
+        care.PracticeSchema, errors=(403,),
+    ),
+    "get_practice": Operation("A practice the caller belongs to", 200, replies.PracticeReply),
+    "add_member": Operation(
+        "Add a practitioner or staff member (the practice's admins)", 200,
+        replies.PracticeReply, care.MemberSchema,
+    ),
+    "invite": Operation(
+        "Invite a patient by e-mail or SMS", 202, replies.StatusReply,
+        care.InvitationSchema, errors=(404, 429),
+    ),
+    "accept_invitation": Operation(
+        "Accept an invitation (patients)", 201, replies.CareLinkReply, care.CodeSchema,
+        errors=(403, 409),
+    ),
+    "list_links": Operation("The caller's care links", 200, replies.CareLinks),
+    "request_link": Operation(
+        "Ask a provider for a care link (patients)", 201, replies.CareLinkReply,
+        care.LinkRequestSchema, errors=(403, 404, 409, 429),
+    ),
+    "answer_link": Operation(
+        "Accept or decline a link request (the provider)", 200, replies.CareLinkReply,
+        care.AnswerSchema, errors=(403, 409),
+    ),
+    "end_link": Operation("End a care link", 200, replies.CareLinkReply, errors=(409,)),
+    # threads, history, attachments, key backup
+    "create_thread": Operation(
+        "Request a care thread with a linked provider (patients)", 201,
+        replies.ThreadReply, threads.NewThreadSchema, errors=(403, 404, 409, 429),
+    ),
+    "list_threads": Operation("The caller's threads", 200, replies.Threads),
+    "get_thread": Operation("One thread's summary", 200, replies.ThreadReply),
+    "thread_action": Operation(
+        "Accept, decline, block or close a thread", 200, replies.ThreadReply,
+        errors=(403, 409),
+    ),
+    "history": Operation(
+        "A page of a thread's messages (after or before a seq)", 200, replies.History,
+        errors=(422,), query=(Query("after", _SEQ), Query("before", _SEQ), Query("limit", 500)),
+    ),
+    "upload_attachment": Operation(
+        "Upload an encrypted attachment to a thread", 201, replies.AttachmentStored, OCTETS
+    ),
+    "download_attachment": Operation("Download an encrypted attachment", 200, OCTETS),
+    "availability": Operation(
+        "Accept new requests or not, and an away message", 204, None,
+        threads.AvailabilitySchema,
+    ),
+    "put_key_backup": Operation(
+        "Store the sealed key backup (1 to 64 KiB)", 204, None, OCTETS, errors=(422,)
+    ),
+    "get_key_backup": Operation(
+        "The sealed key backup", 200, OCTETS, errors=(404,)
+    ),
+    # groups
+    "create_group": Operation(
+        "Create a group (the caller is its admin)", 201, replies.GroupReply,
+        groups.GroupSchema, errors=(409,),
+    ),
+    "commit_epoch": Operation(
+        "Post the group's next signed epoch commit (its admin)", 201,
+        replies.EpochStored, groups.CommitSchema, errors=(403, 409),
+    ),
+    "latest_epoch": Operation("The group's latest epoch commit", 200, replies.EpochReply),
+    "get_epoch": Operation("One epoch commit of the group", 200, replies.EpochReply),
+}  # fmt: skip
+
+# A named group of the regex aiohttp compiles for a route: ``(?P<thread_id>[A-Za-z0-9_-]{1,64})``.
+_PATH_PARAM = re.compile(r"\(\?P<(\w+)>((?:[^()]|\([^()]*\))*)\)")
+
+OPENAPI_DOCUMENT = web.AppKey("OPENAPI_DOCUMENT", dict[str, Any])
+
+
+def build_document(app: web.Application) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every route of ``app`` but the undocumented ones."""
+    spec = APISpec(
+        title="CareChat HTTP API",
+        version="1",
+        openapi_version="3.1.0",
+        plugins=[MarshmallowPlugin()],
+        info={"description": "End-to-end encrypted messaging; see docs/protocol.md."},
+    )
+    spec.components.security_scheme(
+        "session", {"type": "http", "scheme": "bearer", "description": "POST /api/v1/sessions"}
+    )
+    spec.components.schema("Problem", schema=replies.Problem)
+    for status, text in _STATUS_TEXT.items():
+        spec.components.response(
+            _problem_name(status),
+            {"description": text, "content": {PROBLEM_TYPE: {"schema": "Problem"}}},
+        )
+    paths: dict[str, dict[str, dict[str, Any]]] = {}
+    for route in app.router.routes():
+        if (
+            route.method == "HEAD"  # aiohttp adds one to every GET
+            or route.name in UNDOCUMENTED_ROUTES
+            or isinstance(route.resource, web.StaticResource)
+        ):
+            continue
+        if route.name is None or route.name not in OPERATIONS:
+            raise LookupError(f"route {route.method} {route.resource} is not described")
+        info = route.resource.get_info() if route.resource is not None else {}
+        path = info.get("formatter") or info.get("path")
+        if path is None:
+            raise LookupError(f"route {route.name} has no plain path")
+        params = _path_parameters(info["pattern"]) if "pattern" in info else []
+        operation = _operation(route.name, OPERATIONS[route.name], params)
+        paths.setdefault(path, {})[route.method.lower()] = operation
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    document: dict[str, Any] = _ecma_patterns(spec.to_dict())
+    return document
+
+
+def _operation(name: str, op: Operation, params: list[dict[str, Any]]) -> dict[str, Any]:
+    errors = set(op.errors)
+    if op.storage:
+        errors.add(503)
+    if op.auth:
+        errors.add(401)
+    if params:
+        errors.add(404)
+    if op.body == OCTETS:
+        errors |= {413, 415}
+    elif op.body is not None:
+        errors |= {400, 413, 415, 422}
+    responses: dict[str, Any] = {str(op.status): _reply(op)}
+    for status in sorted(errors):
+        responses[str(status)] = _problem_name(status)
+    if name == "readyz":  # not ready is an answer with the same body, not a problem
+        responses["503"] = {**responses[str(op.status)], "description": "Not ready"}
+    document: dict[str, Any] = {
+        "operationId": name,
+        "summary": op.summary,
+        "security": [{"session": []}] if op.auth else [],
+        "responses": responses,
+    }
+    parameters = params + [
+        {
+            "name": q.name,
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 0, "maximum": q.maximum},
+        }
+        for q in op.query
+    ]
+    if parameters:
+        document["parameters"] = parameters
+    if op.body == OCTETS:
+        document["requestBody"] = {
+            "required": True,
+            "content": {OCTETS: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    elif op.body is not None:
+        document["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": op.body}},
+        }
+    return document
+
+
+def _problem_name(status: int) -> str:
+    return HTTPStatus(status).phrase.replace(" ", "")
+
+
+def _reply(op: Operation) -> dict[str, Any]:
+    if op.reply is None:
+        return {"description": "Done"}
+    if op.reply == OCTETS:
+        schema: Any = {"type": "string", "format": "binary"}
+        return {"description": "The stored bytes", "content": {OCTETS: {"schema": schema}}}
+    schema = {"type": "object"} if op.reply == JSON_OBJECT else op.reply
+    return {"description": "Success", "content": {"application/json": {"schema": schema}}}
+
+
+def _path_parameters(pattern: re.Pattern[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "pattern": f"^(?:{regex})$"},
+        }
+        for name, regex in _PATH_PARAM.findall(pattern.pattern)
+    ]
+
+
+def _ecma_patterns(node: Any) -> Any:
+    r"""Python's ``\Z`` (end of string, no newline before it) is JSON Schema's ``$``."""
+    if isinstance(node, dict):
+        return {
+            key: (
+                value[:-2] + "$"
+                if key == "pattern" and isinstance(value, str) and value.endswith(r"\Z")
+                else _ecma_patterns(value)
+            )
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_ecma_patterns(item) for item in node]
+    return node
+
+
+async def serve_document(request: web.Request) -> web.Response:
+    return web.json_response(request.app[OPENAPI_DOCUMENT])
+
+
+async def _build_on_startup(app: web.Application) -> None:
+    app[OPENAPI_DOCUMENT] = build_document(app)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get(OPENAPI_PATH, serve_document, name="openapi")
+    app.on_startup.append(_build_on_startup)

@@ -1,0 +1,203 @@
+"""What the HTTP API answers, as marshmallow schemas: the OpenAPI document's responses.
+
+Handlers build their answers as plain dicts (``to_public()`` and friends); these
+schemas only describe them. They are kept honest from outside: the fuzz tests check
+every answer the server gives against the served document (``tests/fuzz``).
+"""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from chat_server.errors import ErrorCode
+from chat_server.principal import Role
+from chat_server.storage.practices import LinkStatus, ProviderKind
+from chat_server.storage.threads import ThreadKind, ThreadState
+
+_Str = ma.fields.String
+_Int = ma.fields.Integer
+_Time = ma.fields.DateTime
+
+
+class Problem(ma.Schema):
+    """RFC 9457 problem details; ``code`` is stable, ``title`` and ``detail`` are prose."""
+
+    type = _Str(required=True)
+    status = _Int(required=True)
+    code = ma.fields.Enum(ErrorCode, by_value=True, required=True)
+    title = _Str(required=True)
+    detail = _Str()
+    # "fields" would shadow Schema.fields: the attribute has another name.
+    field_errors = ma.fields.Dict(keys=_Str(), values=ma.fields.List(_Str()), data_key="fields")
+    retry_after = ma.fields.Float()
+    request_id = _Str()
+    devices = ma.fields.List(ma.fields.Dict(keys=_Str(), values=_Str()))
+
+
+class StatusReply(ma.Schema):
+    status = _Str(required=True)
+
+
+class ReadinessChecks(ma.Schema):
+    mongodb = _Str(required=True)
+    fanout = _Str(required=True)
+
+
+class Readiness(ma.Schema):
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(["ready", "unavailable"]))
+    checks = ma.fields.Nested(ReadinessChecks, required=True)
+
+
+class VerifiedAccount(ma.Schema):
+    account_id = _Str(required=True)
+    status = _Str(required=True)
+
+
+class Session(ma.Schema):
+    token = _Str(required=True)
+    account_id = _Str(required=True)
+    role = ma.fields.Enum(Role, by_value=True, required=True)
+    expires_at = _Time(required=True)
+
+
+class RegistrationReply(ma.Schema):
+    scheme = _Str(required=True)
+    number = _Str(required=True)
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(["verified", "unverified"]))
+
+
+class Profile(ma.Schema):
+    account_id = _Str(required=True)
+    role = ma.fields.Enum(Role, by_value=True, required=True)
+    display_name = _Str(required=True)
+    registration = ma.fields.Nested(RegistrationReply)
+    email = _Str(required=True)
+    totp_enabled = ma.fields.Boolean(required=True)
+    root_key = _Str(required=True, allow_none=True)
+
+
+class TotpSetup(ma.Schema):
+    secret = _Str(required=True)
+    uri = _Str(required=True)
+
+
+class Ticket(ma.Schema):
+    ticket = _Str(required=True)
+    expires_at = _Time(required=True)
+
+
+class DeviceReply(ma.Schema):
+    device_id = _Str(required=True)
+    account_id = _Str(required=True)
+    enc_key = _Str(required=True)
+    sign_key = _Str(required=True)
+    certificate = _Str(required=True)
+    created_at = _Time(required=True)
+
+
+class DeviceListing(ma.Schema):
+    account_id = _Str(required=True)
+    root_key = _Str(required=True, allow_none=True)
+    devices = ma.fields.List(ma.fields.Nested(DeviceReply), required=True)
+
+
+class KeyLogEntry(ma.Schema):
+    class Meta:
+        unknown = ma.INCLUDE  # each event names its own fields (device_id, root_key, ...)
+
+    account_id = _Str(required=True)
+    seq = _Int(required=True)
+    at = _Time(required=True)
+    event = _Str(required=True)
+
+
+class KeyLog(ma.Schema):
+    entries = ma.fields.List(ma.fields.Nested(KeyLogEntry), required=True)
+
+
+class PracticeReply(ma.Schema):
+    practice_id = _Str(required=True)
+    name = _Str(required=True)
+    practitioners = ma.fields.List(_Str(), required=True)
+
+
+class ProviderReply(ma.Schema):
+    kind = ma.fields.Enum(ProviderKind, by_value=True, required=True)
+    id = _Str(required=True)
+
+
+class CareLinkReply(ma.Schema):
+    care_link_id = _Str(required=True)
+    patient_id = _Str(required=True)
+    provider = ma.fields.Nested(ProviderReply, required=True)
+    status = ma.fields.Enum(LinkStatus, by_value=True, required=True)
+    created_via = _Str(required=True)
+    created_at = _Time(required=True)
+
+
+class CareLinks(ma.Schema):
+    care_links = ma.fields.List(ma.fields.Nested(CareLinkReply), required=True)
+
+
+class ThreadReply(ma.Schema):
+    thread_id = _Str(required=True)
+    kind = ma.fields.Enum(ThreadKind, by_value=True, required=True)
+    state = ma.fields.Enum(ThreadState, by_value=True, required=True)
+    patient_id = _Str(required=True)
+    provider = ma.fields.Nested(ProviderReply, required=True)
+    participants = ma.fields.List(_Str(), required=True)
+    last_seq = _Int(required=True)
+    created_at = _Time(required=True)
+    last_message_at = _Time(required=True, allow_none=True)
+    notice = _Str(required=True)
+    unread = _Int()
+    away_message = _Str(allow_none=True)
+
+
+class Threads(ma.Schema):
+    threads = ma.fields.List(ma.fields.Nested(ThreadReply), required=True)
+
+
+class Sender(ma.Schema):
+    account = _Str(required=True)
+    device = _Str(required=True)
+
+
+class MessageReply(ma.Schema):
+    type = ma.fields.String(required=True, validate=ma.validate.Equal("msg"))
+    thread = _Str(required=True)
+    seq = _Int(required=True)
+    client_msg_id = _Str(required=True)
+    sender = ma.fields.Nested(Sender, required=True)
+    kind = _Str(required=True)
+    envelope = _Str(required=True)
+    at = _Time(required=True)
+
+
+class History(ma.Schema):
+    messages = ma.fields.List(ma.fields.Nested(MessageReply), required=True)
+    next_after = _Int(allow_none=True)
+    next_before = _Int(allow_none=True)
+
+
+class AttachmentStored(ma.Schema):
+    attachment_id = _Str(required=True)
+    size = _Int(required=True)
+
+
+class GroupReply(ma.Schema):
+    group_id = _Str(required=True)
+    admin_account = _Str(required=True)
+    created_at = _Time(required=True)
+
+
+class EpochStored(ma.Schema):
+    group_id = _Str(required=True)
+    epoch = _Int(required=True)
+    digest = _Str(required=True)
+
+
+class EpochReply(ma.Schema):
+    group_id = _Str(required=True)
+    epoch = _Int(required=True)
+    commit = _Str(required=True)
