@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,3 +38,21 @@ def field_messages(exc: ma.ValidationError) -> dict[str, list[str]]:
         items = detail if isinstance(detail, list) else []
         flat[str(name)] = [str(item) for item in items if isinstance(item, str)] or ["invalid"]
     return flat
+
+
+def json_object(data: str | bytes) -> dict[str, Any] | None:
+    """The JSON object in ``data``, or None if it holds anything else.
+
+    Beyond "not JSON" and "not an object", None also for documents nested deeper than
+    the parser's recursion limit (``RecursionError``, not ``ValueError``) and for lone
+    surrogates: ``"\\ud800"`` is valid JSON but not text, and MongoDB, argon2 and the
+    mailer cannot take it.
+    """
+    try:
+        value = json.loads(data)
+        if not isinstance(value, dict):
+            return None
+        json.dumps(value, ensure_ascii=False).encode()
+    except (ValueError, RecursionError):  # UnicodeError is a ValueError
+        return None
+    return value

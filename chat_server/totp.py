@@ -37,7 +37,8 @@ def step_of(moment: datetime) -> int:
 
 def matching_step(secret: str, code: str, moment: datetime, last_used: int | None) -> int | None:
     """The step ``code`` belongs to (for replay tracking), or None if it is not valid."""
-    if len(code) != DIGITS or not code.isdigit():
+    # isdigit() alone takes "²" or "٣", which compare_digest then refuses with a TypeError.
+    if len(code) != DIGITS or not (code.isascii() and code.isdigit()):
         return None
     now = step_of(moment)
     for step in (now - 1, now, now + 1):

@@ -6,9 +6,8 @@ import marshmallow as ma
 from aiohttp import web
 
 from chat_server.appkeys import DEVICES
-from chat_server.errors import BadRequest
 from chat_server.rest.auth import client_ip, principal
-from chat_server.rest.bodies import read_json
+from chat_server.rest.bodies import int_query, read_json
 
 ID = "{%s:[A-Za-z0-9_-]{1,64}}"
 
@@ -51,12 +50,8 @@ async def list_devices(request: web.Request) -> web.Response:
 
 async def key_log(request: web.Request) -> web.Response:
     who = await principal(request)
-    after_text = request.query.get("after", "0")
-    if not after_text.isdigit() or len(after_text) > 12:
-        raise BadRequest(fields={"after": ["a non-negative integer"]})
-    entries = await request.app[DEVICES].key_log(
-        who, request.match_info["account_id"], int(after_text)
-    )
+    after = int_query(request, "after", default=0, maximum=10**12 - 1)
+    entries = await request.app[DEVICES].key_log(who, request.match_info["account_id"], after)
     return web.json_response({"entries": entries})
 
 

@@ -10,7 +10,7 @@ from aiohttp import web
 from chat_server.appkeys import ACCOUNTS_STORE, ATTACHMENTS, CLOCK, KEY_BACKUPS, SETTINGS, THREADS
 from chat_server.errors import BadRequest, NotFound, TooLarge, UnsupportedMediaType
 from chat_server.rest.auth import principal
-from chat_server.rest.bodies import read_json
+from chat_server.rest.bodies import int_query, read_json
 from chat_server.rest.care import ProviderSchema
 from chat_server.schemas import StrictBoolean
 from chat_server.storage.attachments import AttachmentTooLarge
@@ -30,15 +30,6 @@ class NewThreadSchema(ma.Schema):
 class AvailabilitySchema(ma.Schema):
     accepting_requests = StrictBoolean(required=True)
     away_message = ma.fields.String(load_default=None, validate=ma.validate.Length(max=500))
-
-
-def _int_query(request: web.Request, name: str, default: int | None, maximum: int) -> int | None:
-    text = request.query.get(name)
-    if text is None:
-        return default
-    if not text.isdigit() or int(text) > maximum:
-        raise BadRequest(fields={name: [f"an integer from 0 to {maximum}"]})
-    return int(text)
 
 
 async def create_thread(request: web.Request) -> web.Response:
@@ -74,11 +65,11 @@ async def thread_action(request: web.Request) -> web.Response:
 
 async def history(request: web.Request) -> web.Response:
     who = await principal(request)
-    after = _int_query(request, "after", None, 2**53)
-    before = _int_query(request, "before", None, 2**53)
+    after = int_query(request, "after", default=None, maximum=2**53)
+    before = int_query(request, "before", default=None, maximum=2**53)
     if after is not None and before is not None:
         raise BadRequest(fields={"before": ["give either after or before"]})
-    limit = _int_query(request, "limit", 100, 500) or 100
+    limit = int_query(request, "limit", default=100, maximum=500) or 100
     page, cursor = await request.app[THREADS].history(
         who, request.match_info["thread_id"], after=after, before=before, limit=limit
     )

@@ -9,7 +9,6 @@ error frames; the handler itself never sees malformed input.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import marshmallow as ma
 
 from chat_server.errors import MalformedFrame, UnknownFrameType
-from chat_server.schemas import field_messages
+from chat_server.schemas import field_messages, json_object
 from chat_server.ws.hub import Connection, Frame
 
 Handler = Callable[[Connection, dict[str, Any]], Awaitable[Frame | None]]
@@ -33,6 +32,10 @@ class _Head(ma.Schema):
 
     type = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^[a-z_.]{1,32}\Z"))
     id = FRAME_ID
+
+
+# Schemas hold no per-load state; building one costs more than a load.
+_HEAD = _Head()
 
 
 class FrameSchema(ma.Schema):
@@ -68,14 +71,11 @@ class FrameRouter:
         return frozenset(self._routes)
 
     def parse(self, text: str) -> tuple[Route, dict[str, Any]]:
-        try:
-            raw = json.loads(text)
-        except ValueError:
-            raise MalformedFrame("not JSON") from None
-        if not isinstance(raw, dict):
+        raw = json_object(text)
+        if raw is None:
             raise MalformedFrame("a frame is a JSON object")
         try:
-            head = _Head().load(raw)
+            head = _HEAD.load(raw)
         except ma.ValidationError as exc:
             raise MalformedFrame(fields=field_messages(exc)) from None
         route = self._routes.get(head["type"])
@@ -91,11 +91,8 @@ class FrameRouter:
 
 def frame_id(text: str) -> str | None:
     """The ``id`` of a frame that failed validation, if one can be read safely."""
-    try:
-        raw = json.loads(text)
-    except ValueError:
-        return None
-    value = raw.get("id") if isinstance(raw, dict) else None
+    raw = json_object(text)
+    value = raw.get("id") if raw is not None else None
     try:
         return str(FRAME_ID.deserialize(value)) if isinstance(value, str) else None
     except ma.ValidationError:
