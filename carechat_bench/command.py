@@ -25,7 +25,12 @@ def bench(args: argparse.Namespace) -> int:
         return soak(SoakOptions(minutes=args.soak, redis=args.redis, command=command))
     sizes: dict[str, Any] = QUICK if args.quick else {}
     options = Options(
-        runs=args.runs, redis=args.redis, write_docs=args.write, command=command, **sizes
+        runs=args.runs,
+        redis=args.redis,
+        write_docs=args.write,
+        profile=args.profile,
+        command=command,
+        **sizes,
     )
     report = run(options)
     print(report.table())

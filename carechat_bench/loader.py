@@ -255,7 +255,11 @@ class Loader:
             await asyncio.wait_for(phase.done.wait(), patience)
         except TimeoutError:
             pass
-        return phase.result()
+        result = phase.result()
+        devices = [d for group in self.devices.values() for d in group]
+        result["unanswered"] = sum(d.in_flight for d in devices)
+        result["unsent"] = sum(len(d.frames) for d in devices)
+        return result
 
     async def _read(self, device: Device, ws: aiohttp.ClientWebSocketResponse) -> None:
         own = device.device_id
@@ -281,6 +285,11 @@ class Loader:
                     if phase.delivered >= phase.expected:
                         phase.done.set()
             elif kind == "ack":
+                # Like the SDK: the ack counts toward the cursor (no echo comes).
+                thread, seq = frame["thread"], frame["seq"]
+                if seq > device.seen.get(thread, 0):
+                    device.seen[thread] = seq
+                    device.unacked.add(thread)
                 phase.acked += 1
                 device.in_flight -= 1
                 if device.window and device.in_flight < device.window:
@@ -289,6 +298,9 @@ class Loader:
                 code = str(frame.get("code"))
                 phase.errors[code] = phase.errors.get(code, 0) + 1
                 device.in_flight -= 1
+        # A socket the server closed mid-phase loses its in-flight sends: say so.
+        code = f"closed {ws.close_code}"
+        self.phase.errors[code] = self.phase.errors.get(code, 0) + 1
 
     async def _flush_delivered(self) -> None:
         # The SDK's batching: one cumulative ``delivered`` per thread per ACK_DELAY.

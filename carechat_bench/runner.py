@@ -21,8 +21,11 @@ import math
 import os
 import platform
 import shutil
+import signal
+import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +64,8 @@ class Options:
     idle_hold: float = 25.0
     redis: bool = False
     write_docs: Path | None = None
+    # A py-spy flame graph (SVG) of the server during the first maximum-rate run.
+    profile: Path | None = None
     command: str = "carechat bench"
 
 
@@ -146,7 +151,8 @@ def _messaging(
             results.add("echo_per_s", baseline["delivered_per_s"])
             loader.call("seal", group="pairs", per_device=options.per_device)
             before = cpu_seconds(server.pid)
-            top = loader.call("closed", group="pairs", window=options.window, patience=120.0)
+            with _profiled(server.pid, options.profile if i == 0 else None):
+                top = loader.call("closed", group="pairs", window=options.window, patience=120.0)
             used = cpu_seconds(server.pid) - before
             check_phase(top, "max")
             results.add("max_per_s", top["delivered_per_s"])
@@ -176,6 +182,36 @@ def _messaging(
             results.add("fanout_p50_ms", fan["p50_ms"])
             results.add("fanout_p99_ms", fan["p99_ms"])
             _say(f"run {i + 1}: fan-out", fan)
+
+
+@contextlib.contextmanager
+def _profiled(pid: int, output: Path | None) -> Iterator[None]:
+    if output is None:
+        yield
+        return
+    spy = shutil.which("py-spy")
+    if spy is None:
+        raise RuntimeError("--profile needs py-spy on PATH (pip install py-spy)")
+    recorder = subprocess.Popen(  # noqa: S603 (py-spy from PATH, our own pid)
+        [
+            spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--output",
+            str(output),
+            "--rate",
+            "200",
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        recorder.send_signal(signal.SIGINT)
+        recorder.wait(60)
 
 
 def check_phase(phase: dict[str, Any], name: str) -> None:

@@ -77,7 +77,7 @@ from chat_server.storage.messages import MessageStore, StoredMessage
 from chat_server.storage.mongo import mongo_ctx
 from chat_server.storage.practices import CareLinkStore, PracticeStore
 from chat_server.storage.sessions import CodeStore, SessionStore, TicketStore
-from chat_server.storage.threads import ThreadStore
+from chat_server.storage.threads import CursorBuffer, ThreadStore
 from chat_server.ws import messaging as ws_messaging
 from chat_server.ws import session as ws_session
 from chat_server.ws.endpoint import ROUTER, websocket_handler
@@ -234,6 +234,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     app[ATTACHMENTS] = AttachmentStore(db)
     app[KEY_BACKUPS] = KeyBackupStore(db)
     threads = ThreadStore(db)
+    cursors = CursorBuffer(threads, interval=settings.cursor_flush_ms / 1000)
     server_key = hashlib.blake2b(secret, digest_size=32, person=b"franking-stamp").digest()
     app[MESSAGES] = messages = MessageStore(
         db, clock, partial(_stamp, server_key), window_seconds=settings.write_batch_ms / 1000
@@ -241,6 +242,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     notifier = Notifier(
         accounts=accounts,
         threads=threads,
+        cursors=cursors,
         mailer=app[MAILER],
         limiter=limiter,
         scheduler=app[SCHEDULER],
@@ -258,15 +260,18 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         deliver=hub.deliver,
         after_store=notifier.message_stored,
         rerequest_after=timedelta(days=settings.rerequest_days),
+        cursors=cursors,
         send_limits=(settings.send_limit_per_device, settings.send_limit_per_account),
     )
     ws_session.install(app[ROUTER], hub, account_service, settings.ws_heartbeat_seconds)
     ws_messaging.install(app[ROUTER], hub, thread_service)
     messages.start()
+    cursors.start()
     try:
         yield
     finally:
         await messages.close()
+        await cursors.close()
 
 
 def _stamp(server_key: bytes, message: StoredMessage) -> bytes:

@@ -58,6 +58,8 @@ class Settings:
     rerequest_days: int = 30
     # Group commit: sends are batched for this long before one majority insert_many.
     write_batch_ms: float = 2.0
+    # Delivery cursors are coalesced in memory and written this often (storage/threads).
+    cursor_flush_ms: float = 1000.0
     attachment_max_bytes: int = 100 * 1024 * 1024
     # Sends allowed per device per 10 s, and per account per minute (bursts included).
     send_limit_per_device: int = 60
@@ -188,6 +190,9 @@ class _SettingsSchema(ma.Schema):
     )
     write_batch_ms = ma.fields.Float(
         validate=ma.validate.Range(min=0, max=50, error="milliseconds from 0 to 50")
+    )
+    cursor_flush_ms = ma.fields.Float(
+        validate=ma.validate.Range(min=10, max=10_000, error="milliseconds from 10 to 10000")
     )
     attachment_max_bytes = ma.fields.Integer(
         validate=ma.validate.Range(min=1024, max=2**31, error="bytes from 1024 to 2147483648")

@@ -2,9 +2,16 @@
 
 Every send checks its recipient list against the participants' devices; reading them
 from MongoDB for each message would double the database work per message. Entries
-live a few seconds and are dropped at once when this process changes a device; a
+live ``TTL_SECONDS`` and are dropped at once when this process changes a device; a
 mismatch is always re-checked against MongoDB before a send is refused, so a stale
 entry can cost a query, never a wrong refusal.
+
+What a stale entry can do is accept an envelope that a client with an equally stale
+directory still wraps to a device revoked on *another* process, for at most
+``TTL_SECONDS``; the revoked device itself can no longer connect or fetch anything
+(THREAT_MODEL.md). Shorter lives cost throughput: under load a device sends less
+often than every few seconds, and each miss is a MongoDB round trip in the send path
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from chat_server.clock import Clock
 from chat_server.storage.devices import Device, DeviceStore
 from e2e_crypto.wire import from_base64url
 
-TTL_SECONDS = 5.0
+TTL_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,12 +8,21 @@ notification per recipient per ``NOTIFY_EVERY`` window.
 
 The check runs on this process's job scheduler; a crash before it fires loses the
 notification, not the message (the recipient still gets it on their next sync).
+
+There is one check at a time per (recipient, thread), not one per message: a busy
+thread would otherwise park thousands of sleeping jobs, and once the scheduler's
+pending queue is full ``spawn`` waits — inside the send path, before the ack (the
+benchmark found exactly that: every send hung after 10,100 messages in two minutes).
+Messages that arrive while a check sleeps are remembered by their first seq and time,
+and checked in turn. A send never waits for a notification: with the scheduler full,
+the check is dropped and logged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 import aiojobs
@@ -22,7 +31,7 @@ from chat_server.mail import Mailer
 from chat_server.notice import EMERGENCY_NOTICE
 from chat_server.storage.accounts import AccountStore
 from chat_server.storage.messages import StoredMessage
-from chat_server.storage.threads import Thread, ThreadStore
+from chat_server.storage.threads import CursorBuffer, Thread, ThreadStore
 from moderation.ratelimit import RateLimit, RateLimiter, RateLimiterUnavailable
 
 log = logging.getLogger(__name__)
@@ -45,6 +54,7 @@ class Notifier:
         *,
         accounts: AccountStore,
         threads: ThreadStore,
+        cursors: CursorBuffer,
         mailer: Mailer,
         limiter: RateLimiter,
         scheduler: aiojobs.Scheduler,
@@ -53,22 +63,50 @@ class Notifier:
     ) -> None:
         self._accounts = accounts
         self._threads = threads
+        self._cursors = cursors
         self._mailer = mailer
         self._limiter = limiter
         self._scheduler = scheduler
         self._delay = delay_seconds
         self._hook = hook
+        # (recipient, thread) -> the first message stored while its check sleeps.
+        self._waiting: dict[tuple[str, str], tuple[int, float] | None] = {}
 
     async def message_stored(self, thread: Thread, message: StoredMessage) -> None:
+        now = time.monotonic()
         for account_id in thread.participants:
-            if account_id != message.sender_account:
-                await self._scheduler.spawn(self._check_later(account_id, thread.id, message.seq))
+            if account_id == message.sender_account:
+                continue
+            key = (account_id, thread.id)
+            if key in self._waiting:
+                # A check is already sleeping; remember the first message after it.
+                if self._waiting[key] is None:
+                    self._waiting[key] = (message.seq, now)
+                continue
+            if self._scheduler.pending_count >= self._scheduler.pending_limit:
+                log.warning("notification check dropped: scheduler full")
+                continue
+            self._waiting[key] = None
+            await self._scheduler.spawn(self._check_later(key, message.seq, now))
 
-    async def _check_later(self, account_id: str, thread_id: str, seq: int) -> None:
-        await asyncio.sleep(self._delay)
+    async def _check_later(self, key: tuple[str, str], seq: int, stored_at: float) -> None:
+        account_id, thread_id = key
         try:
-            if await self._seen(account_id, thread_id, seq):
-                return
+            while True:
+                await asyncio.sleep(max(0.0, stored_at + self._delay - time.monotonic()))
+                if not await self._seen(account_id, thread_id, seq):
+                    await self._notify(account_id)
+                    return  # one e-mail covers whatever else is waiting
+                later = self._waiting.get(key)
+                if later is None:
+                    return
+                self._waiting[key] = None
+                seq, stored_at = later
+        finally:
+            self._waiting.pop(key, None)
+
+    async def _notify(self, account_id: str) -> None:
+        try:
             decision = await self._limiter.hit(NOTIFY_EVERY, account_id)
             if not decision.allowed:
                 return
@@ -84,4 +122,4 @@ class Notifier:
     async def _seen(self, account_id: str, thread_id: str, seq: int) -> bool:
         if (await self._threads.read_marks(account_id, [thread_id])).get(thread_id, 0) >= seq:
             return True
-        return await self._threads.any_device_has(account_id, thread_id, seq)
+        return await self._cursors.any_device_has(account_id, thread_id, seq)

@@ -13,6 +13,8 @@ one that is misaddressed or forged.
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,7 +36,7 @@ from chat_server.principal import Principal, Role
 from chat_server.storage.accounts import AccountStore
 from chat_server.storage.messages import DuplicateMismatch, MessageStore, NewMessage, StoredMessage
 from chat_server.storage.practices import PracticeStore, ProviderKind
-from chat_server.storage.threads import Thread, ThreadState, ThreadStore
+from chat_server.storage.threads import CursorBuffer, Thread, ThreadState, ThreadStore
 from chat_server.tokens import new_id
 from e2e_crypto.errors import CryptoError
 from e2e_crypto.public import PublicSigningKey
@@ -44,6 +46,8 @@ from moderation.ratelimit import RateLimit
 REQUEST_MESSAGES = 5
 THREAD_REQUESTS = RateLimit("thread-requests", limit=10, window_seconds=3600)
 SYNC_PAGE = 200
+OPEN_THREAD_SECONDS = 30.0
+OPEN_THREAD_CACHE = 20_000
 LIVE = [ThreadState.REQUESTED, ThreadState.OPEN]
 
 Deliver = Callable[[list[str], dict[str, Any]], Awaitable[None]]
@@ -72,9 +76,12 @@ class ThreadService:
         deliver: Deliver,
         after_store: AfterStore,
         rerequest_after: timedelta,
+        cursors: CursorBuffer,
         send_limits: tuple[int, int] = (60, 600),
     ) -> None:
         self._threads = threads
+        self._cursors = cursors
+        self._open_threads: OrderedDict[str, tuple[float, Thread]] = OrderedDict()
         self._messages = messages
         self._accounts = accounts
         self._practices = practices
@@ -96,6 +103,34 @@ class ThreadService:
         if thread is None or who.account_id not in thread.participants:
             raise NotFound()
         return thread
+
+    async def access_open(self, who: Principal, thread_id: str) -> Thread:
+        """``access`` for the frames a live conversation sends many times a second
+        (send, delivered, typing). An open thread may come from a short cache:
+        participants never change, so *who* may act is never stale; the state is at
+        most ``OPEN_THREAD_SECONDS`` old, and any state change drops the entry at once
+        here and, through its ``thread`` event, on every process holding a
+        participant's socket (``forget``). Other states are always read afresh: a
+        request counts its messages on ``last_seq``.
+        """
+        now = time.monotonic()
+        cached = self._open_threads.get(thread_id)
+        thread: Thread | None
+        if cached is not None and cached[0] > now:
+            thread = cached[1]
+        else:
+            thread = await self._threads.get(thread_id)
+            if thread is not None and thread.state is ThreadState.OPEN:
+                self._open_threads[thread_id] = (now + OPEN_THREAD_SECONDS, thread)
+                self._open_threads.move_to_end(thread_id)
+                if len(self._open_threads) > OPEN_THREAD_CACHE:
+                    self._open_threads.popitem(last=False)
+        if thread is None or who.account_id not in thread.participants:
+            raise NotFound()
+        return thread
+
+    def forget(self, thread_id: str) -> None:
+        self._open_threads.pop(thread_id, None)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -161,6 +196,7 @@ class ThreadService:
         return await self._move(thread, allowed, to)
 
     async def _move(self, thread: Thread, allowed: list[ThreadState], to: ThreadState) -> Thread:
+        self.forget(thread.id)
         moved = await self._threads.transition(thread.id, allowed, to, self._clock.now())
         if moved is None:
             raise Conflict(f"the thread is {thread.state}")
@@ -199,7 +235,7 @@ class ThreadService:
     async def sync(self, who: Principal, cursors: dict[str, int]) -> SyncPage:
         """What this device missed, up to SYNC_PAGE messages, oldest thread first."""
         threads = await self._threads.for_account(who.account_id, limit=1000)
-        stored = await self._threads.device_cursors(_device_key(who), [t.id for t in threads])
+        stored = await self._cursors.device_cursors(_device_key(who), [t.id for t in threads])
         messages: list[StoredMessage] = []
         last: dict[str, int] = {}
         more = False
@@ -225,7 +261,7 @@ class ThreadService:
     ) -> StoredMessage:
         if who.device_id is None:
             raise Forbidden("sending needs a registered device (ticket with device_id)")
-        thread = await self.access(who, thread_id)
+        thread = await self.access_open(who, thread_id)
         self._check_can_write(thread, who)
         await self._throttle.check(self._send_per_device, who.device_id)
         await self._throttle.check(self._send_per_account, who.account_id)
@@ -268,7 +304,10 @@ class ThreadService:
             raise Conflict("this client_msg_id was used for another message") from None
         if not stored.duplicate:
             await self._deliver(
-                list(thread.participants), {"t": "msg", "thread": thread.id, "seq": stored.seq}
+                list(thread.participants),
+                # The sending device has its ack; echoing the message to it again
+                # would only cost a frame (clients treat an echo as a duplicate).
+                {"t": "msg", "thread": thread.id, "seq": stored.seq, "from": who.device_id},
             )
             await self._after_store(thread, stored)
         return stored
@@ -297,8 +336,8 @@ class ThreadService:
                 )
 
     async def delivered(self, who: Principal, thread_id: str, seq: int) -> None:
-        await self.access(who, thread_id)
-        await self._threads.advance_cursors(_device_key(who), {thread_id: seq})
+        await self.access_open(who, thread_id)
+        self._cursors.note(_device_key(who), thread_id, seq)
 
     async def read(self, who: Principal, thread_id: str, seq: int) -> None:
         thread = await self.access(who, thread_id)
@@ -310,7 +349,7 @@ class ThreadService:
         )
 
     async def typing(self, who: Principal, thread_id: str) -> None:
-        thread = await self.access(who, thread_id)
+        thread = await self.access_open(who, thread_id)
         if thread.state not in LIVE:
             return
         others = [p for p in thread.participants if p != who.account_id]

@@ -163,10 +163,15 @@ class MessageStore:
                 )
                 try:
                     retry = await self._flush(batch)
-                except PyMongoError as exc:
-                    log.warning(
-                        "message batch failed", extra={"fields": {"error": type(exc).__name__}}
-                    )
+                except Exception as exc:
+                    # Whatever went wrong, this task must live on: every later send
+                    # waits for it. Nobody in the batch is acked; they resend.
+                    if isinstance(exc, PyMongoError):
+                        log.warning(
+                            "message batch failed", extra={"fields": {"error": type(exc).__name__}}
+                        )
+                    else:
+                        log.exception("message batch failed unexpectedly")
                     for pending in batch:
                         if not pending.future.done():
                             pending.future.set_exception(exc)
@@ -206,7 +211,8 @@ class MessageStore:
             await self._bump_threads(stored[:failed_at])
         for pending, record in zip(batch[:failed_at], stored[:failed_at], strict=True):
             self._remember(record)
-            pending.future.set_result(record)
+            if not pending.future.done():  # its sender may have gone (socket closed)
+                pending.future.set_result(record)
         if error is None:
             return []
         # Nothing at or after ``failed_at`` was inserted: forget the seqs handed out.
@@ -225,14 +231,16 @@ class MessageStore:
         )
         # A vanished original (retention purge) is a conflict too: never store twice.
         if doc is None or bytes(doc["env_hash"]) != envelope_digest(m.envelope):
-            pending.future.set_exception(DuplicateMismatch())
+            if not pending.future.done():
+                pending.future.set_exception(DuplicateMismatch())
         else:
             original = StoredMessage.from_doc(doc, duplicate=True)
             # The first attempt may have stored it and died before counting it (a
             # killed process, an unconfirmed write). Counting it now, with a majority
             # write, also makes the original durable before this ack.
             await self._bump_threads([original])
-            pending.future.set_result(original)
+            if not pending.future.done():
+                pending.future.set_result(original)
 
     async def _load_next_seqs(self, thread_ids: set[str]) -> None:
         unknown = [t for t in thread_ids if t not in self._next_seq]

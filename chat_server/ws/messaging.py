@@ -103,6 +103,8 @@ def install(router: FrameRouter, hub: Hub, threads: ThreadService) -> None:
     frames: dict[tuple[str, int], str] = {}
 
     async def on_msg(conn: Connection, event: Event) -> None:
+        if conn.device_id is not None and conn.device_id == event.get("from"):
+            return
         key = (str(event.get("thread")), int(event.get("seq", 0)))
         text = frames.get(key)
         if text is None:
@@ -116,6 +118,7 @@ def install(router: FrameRouter, hub: Hub, threads: ThreadService) -> None:
         conn.push_text(text)
 
     async def on_thread(conn: Connection, event: Event) -> None:
+        threads.forget(str(event.get("thread")))
         try:
             summary = await threads.summary(principal(conn), str(event.get("thread")))
         except NotFound:  # no longer a participant: nothing to push

@@ -104,3 +104,21 @@ async def test_the_resend_of_an_unconfirmed_write_counts_it_in_its_thread(
     thread = await threads.get("thread-1")
     assert thread is not None
     assert thread.last_seq == 1
+
+
+async def test_a_sender_that_goes_away_mid_batch_does_not_stop_the_writer(
+    store: MessageStore, db: Database
+) -> None:
+    await ThreadStore(db).create(
+        "thread-1", patient_id="ann", provider_kind="practitioner", provider_id="doc",
+        participants=["ann", "doc"], now=ManualClock().now(),
+    )  # fmt: skip
+    # A socket closing cancels its send while the batch is being written; the
+    # message may still be stored (the client resends it and is told "duplicate").
+    gone = asyncio.create_task(store.append(_message("gone")))
+    await asyncio.sleep(0)
+    gone.cancel()
+    stored = await asyncio.wait_for(store.append(_message("after")), 10)
+    assert stored.seq in (1, 2)
+    again = await asyncio.wait_for(store.append(_message("gone")), 10)
+    assert {again.seq, stored.seq} == {1, 2}
