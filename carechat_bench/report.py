@@ -28,6 +28,7 @@ ROWS: tuple[tuple[str, str, str, int, str], ...] = (
     ("fanout_p50_ms", "(b) 50-member team: p50, closed loop", "ms", 1, ""),
     ("fanout_p99_ms", "(b) 50-member team: p99, closed loop", "ms", 1, ""),
     ("idle_sockets", "(c) idle authenticated sockets held", "sockets", 0, "20,000"),
+    ("idle_dropped", "(c) of those, closed during the hold", "sockets", 0, "0"),
     ("idle_kb_per_socket", "(c) server memory per idle socket", "KiB", 1, "≤ 32"),
     ("idle_sockets_per_gib", "(c) idle sockets per GiB", "sockets", 0, "≥ 20,000"),
     ("idle_rss_mib", "(c) server RSS holding them (all processes)", "MiB", 0, "< 1,024"),

@@ -56,7 +56,7 @@ class Options:
     runs: int = 3
     pairs: int = 500  # 1,000 devices
     team: int = 50
-    per_device: int = 20
+    per_device: int = 10
     window: int = 4
     load_seconds: float = 4.0
     fanout_messages: int = 200
@@ -144,7 +144,8 @@ def _messaging(
                 "echo",
                 url=echo.url.replace("http", "ws") + "/ws",
                 connections=devices,
-                per_connection=options.per_device,
+                # Long enough to be a rate, not a warm-up (about a second here).
+                per_connection=options.per_device * 5,
                 window=options.window,
                 size=600,
             )
@@ -251,8 +252,8 @@ def _idle(
             after = [rss_bytes(s.pid) for s in servers]
             sockets = sum(c["connected"] for c in connected)
             dropped = sum(f["closed_early"] for f in finished)
-            if dropped:
-                raise RuntimeError(f"idle: {dropped} of {sockets} sockets closed during the hold")
+            # Reported, not fatal: a drop here is a finding about heartbeats under load.
+            results.add("idle_dropped", dropped)
             grown = sum(max(h, a) for h, a in zip(held, after, strict=True)) - sum(before)
             per_socket = grown / sockets
             results.add("idle_sockets", sockets)
