@@ -195,12 +195,7 @@ class Loader:
         return {"seconds": time.perf_counter() - started}
 
     async def _open(self, device: Device) -> None:
-        ticket = await device.sdk.api.ws_ticket(device.device_id)
-        ws = await self._http.ws_connect(self.base_url + "/ws", autoping=True)
-        await ws.send_json({"type": "hello", "id": "h", "ticket": ticket})
-        welcome = await ws.receive_json(timeout=30)
-        if welcome.get("type") != "welcome":
-            raise RuntimeError(f"no welcome: {welcome}")
+        ws = await _authenticated(self._http, self.base_url, device.sdk, device.device_id)
         device.ws = ws
         device.reader = asyncio.create_task(self._read(device, ws))
 
@@ -316,6 +311,19 @@ class Loader:
                     device.unacked.clear()
 
 
+async def _authenticated(
+    http: aiohttp.ClientSession, base_url: str, sdk: CareChatClient, device_id: str
+) -> aiohttp.ClientWebSocketResponse:
+    """A socket past ``hello``: a ticket over HTTP, then the first frame."""
+    ticket = await sdk.api.ws_ticket(device_id)
+    ws = await http.ws_connect(base_url + "/ws", autoping=True)
+    await ws.send_json({"type": "hello", "id": "h", "ticket": ticket})
+    welcome = await ws.receive_json(timeout=60)
+    if welcome.get("type") != "welcome":
+        raise RuntimeError(f"no welcome: {welcome.get('type')}")
+    return ws
+
+
 async def _gather_limited(
     jobs: Sequence[Awaitable[Any]], limit: int = CONNECT_CONCURRENCY
 ) -> list[Any]:
@@ -347,18 +355,10 @@ async def idle(base_url: str, roster: Roster, sockets: int, hold: float) -> dict
                 device_id = keystore.device_id
             sdks.append((sdk, device_id))
         opened: list[aiohttp.ClientWebSocketResponse] = []
-        closed_early = 0
 
         async def hold_one(index: int) -> None:
-            nonlocal closed_early
             sdk, device_id = sdks[index % len(sdks)]
-            ticket = await sdk.api.ws_ticket(device_id)
-            ws = await http.ws_connect(base_url + "/ws", autoping=True)
-            await ws.send_json({"type": "hello", "id": "h", "ticket": ticket})
-            welcome = await ws.receive_json(timeout=60)
-            if welcome.get("type") != "welcome":
-                raise RuntimeError(f"no welcome: {welcome}")
-            opened.append(ws)
+            opened.append(await _authenticated(http, base_url, sdk, device_id))
 
         started = time.perf_counter()
         await _gather_limited([hold_one(i) for i in range(sockets)])
