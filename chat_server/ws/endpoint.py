@@ -31,6 +31,7 @@ from chat_server.errors import (
     Unavailable,
 )
 from chat_server.logs import request_id_var
+from chat_server.schemas import json_object
 from chat_server.ws.hub import Connection
 from chat_server.ws.router import FrameRouter, frame_id
 
@@ -104,10 +105,11 @@ async def _handle_frame(
     app: web.Application, router: FrameRouter, conn: Connection, conn_tag: str, text: str
 ) -> None:
     metrics = app[METRICS]
-    fid = frame_id(text)
+    raw = json_object(text)
+    fid = frame_id(raw)
     token = request_id_var.set(f"{conn_tag}:{fid or '-'}")
     try:
-        route, fields = router.parse(text)
+        route, fields = router.parse(raw)
         metrics.ws_frames_in.labels(fields["type"]).inc()
         if route.authenticated and conn.account_id is None:
             raise Unauthenticated("send hello with a ticket first")

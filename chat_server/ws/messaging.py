@@ -17,13 +17,14 @@ from chat_server.errors import NotFound
 from chat_server.fanout import Event
 from chat_server.handlers.threads import ThreadService
 from chat_server.principal import Principal
-from chat_server.schemas import id_field
+from chat_server.schemas import id_field, is_id
 from chat_server.storage.messages import StoredMessage
 from chat_server.ws.hub import Connection, Frame, Hub
-from chat_server.ws.router import FrameRouter, FrameSchema
+from chat_server.ws.router import FrameRouter, FrameSchema, fast_loader
 from e2e_crypto.wire import MAX_ENVELOPE_B64_CHARS, to_base64url
 
-SEQ = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(min=0, max=2**53))
+MAX_SEQ = 2**53
+SEQ = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(min=0, max=MAX_SEQ))
 
 
 class SendSchema(FrameSchema):
@@ -50,6 +51,21 @@ class PositionSchema(FrameSchema):
 
 class TypingSchema(FrameSchema):
     thread = id_field(required=True)
+
+
+def _is_envelope_text(value: object) -> bool:
+    return type(value) is str and 0 < len(value) <= MAX_ENVELOPE_B64_CHARS
+
+
+def _is_seq(value: object) -> bool:
+    return type(value) is int and 0 <= value <= MAX_SEQ
+
+
+# Once per message each; the schemas above stay the definition (and give the errors).
+FAST_SEND = fast_loader("send", thread=is_id, client_msg_id=is_id, envelope=_is_envelope_text)
+FAST_POSITION = {
+    kind: fast_loader(kind, thread=is_id, seq=_is_seq) for kind in ("delivered", "read")
+}
 
 
 def message_frame(message: StoredMessage) -> Frame:
@@ -140,10 +156,10 @@ def install(router: FrameRouter, hub: Hub, threads: ThreadService) -> None:
             {"type": "typing", "thread": event.get("thread"), "account": event.get("account")}
         )
 
-    router.add("send", SendSchema(), send)
+    router.add("send", SendSchema(), send, fast=FAST_SEND)
     router.add("sync", SyncSchema(), sync)
-    router.add("delivered", PositionSchema(), delivered)
-    router.add("read", PositionSchema(), read)
+    router.add("delivered", PositionSchema(), delivered, fast=FAST_POSITION["delivered"])
+    router.add("read", PositionSchema(), read, fast=FAST_POSITION["read"])
     router.add("typing", TypingSchema(), typing)
     hub.add_sink("msg", on_msg)
     hub.add_sink("thread", on_thread)
