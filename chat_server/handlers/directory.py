@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chat_server.cache import ExpiringCache
 from chat_server.clock import Clock
 from chat_server.storage.devices import Device, DeviceStore
 from e2e_crypto.wire import from_base64url
@@ -36,22 +37,18 @@ class DirectoryDevice:
 class DeviceDirectory:
     def __init__(self, devices: DeviceStore, clock: Clock) -> None:
         self._devices = devices
-        self._clock = clock
-        self._cache: dict[str, tuple[float, list[DirectoryDevice]]] = {}
+        self._cache = ExpiringCache[str, list[DirectoryDevice]](
+            self._active, ttl=TTL_SECONDS, max_entries=50_000, now=clock.monotonic
+        )
 
     def invalidate(self, account_id: str) -> None:
-        self._cache.pop(account_id, None)
+        self._cache.forget(account_id)
 
     async def of_account(self, account_id: str, *, fresh: bool = False) -> list[DirectoryDevice]:
-        now = self._clock.monotonic()
-        cached = self._cache.get(account_id)
-        if cached is not None and not fresh and now - cached[0] < TTL_SECONDS:
-            return cached[1]
-        devices = [_entry(d) for d in await self._devices.active([account_id])]
-        self._cache[account_id] = (now, devices)
-        if len(self._cache) > 50_000:
-            self._cache.clear()
-        return devices
+        return await self._cache.get(account_id, fresh=fresh)
+
+    async def _active(self, account_id: str) -> list[DirectoryDevice]:
+        return [_entry(d) for d in await self._devices.active([account_id])]
 
     async def devices_of(
         self, account_ids: list[str], *, fresh: bool = False

@@ -14,12 +14,12 @@ one that is misaddressed or forged.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from chat_server.cache import ExpiringCache
 from chat_server.clock import Clock
 from chat_server.errors import (
     Conflict,
@@ -81,7 +81,13 @@ class ThreadService:
     ) -> None:
         self._threads = threads
         self._cursors = cursors
-        self._open_threads: OrderedDict[str, tuple[float, Thread]] = OrderedDict()
+        self._open_threads = ExpiringCache[str, Thread | None](
+            threads.get,
+            ttl=OPEN_THREAD_SECONDS,
+            max_entries=OPEN_THREAD_CACHE,
+            now=time.monotonic,
+            keep=lambda thread: thread is not None and thread.state is ThreadState.OPEN,
+        )
         self._messages = messages
         self._accounts = accounts
         self._practices = practices
@@ -113,24 +119,13 @@ class ThreadService:
         participant's socket (``forget``). Other states are always read afresh: a
         request counts its messages on ``last_seq``.
         """
-        now = time.monotonic()
-        cached = self._open_threads.get(thread_id)
-        thread: Thread | None
-        if cached is not None and cached[0] > now:
-            thread = cached[1]
-        else:
-            thread = await self._threads.get(thread_id)
-            if thread is not None and thread.state is ThreadState.OPEN:
-                self._open_threads[thread_id] = (now + OPEN_THREAD_SECONDS, thread)
-                self._open_threads.move_to_end(thread_id)
-                if len(self._open_threads) > OPEN_THREAD_CACHE:
-                    self._open_threads.popitem(last=False)
+        thread = await self._open_threads.get(thread_id)
         if thread is None or who.account_id not in thread.participants:
             raise NotFound()
         return thread
 
     def forget(self, thread_id: str) -> None:
-        self._open_threads.pop(thread_id, None)
+        self._open_threads.forget(thread_id)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -337,7 +332,7 @@ class ThreadService:
 
     async def delivered(self, who: Principal, thread_id: str, seq: int) -> None:
         await self.access_open(who, thread_id)
-        self._cursors.note(_device_key(who), thread_id, seq)
+        self._cursors.note(who.account_id, _device_key(who), thread_id, seq)
 
     async def read(self, who: Principal, thread_id: str, seq: int) -> None:
         thread = await self.access(who, thread_id)

@@ -1,0 +1,90 @@
+"""A small in-process cache for the send path: entries expire, loads are shared.
+
+Sends arrive in bursts: a thousand devices reconnect and each sends its queue, and
+every one of those sends asks about the same few threads and accounts. Without
+sharing, each concurrent miss is its own MongoDB query (a thundering herd that made
+the first seconds of every benchmark phase slower than the rest); here concurrent
+misses of one key wait for a single load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class ExpiringCache(Generic[K, V]):
+    """Values of ``load(key)`` kept ``ttl`` seconds, at most ``max_entries`` (least
+    recently loaded first out). ``keep`` decides which values are worth keeping; a
+    value it refuses is still shared by the callers that waited for its load."""
+
+    def __init__(
+        self,
+        load: Callable[[K], Awaitable[V]],
+        *,
+        ttl: float,
+        max_entries: int,
+        now: Callable[[], float],
+        keep: Callable[[V], bool] = lambda _: True,
+    ) -> None:
+        self._load = load
+        self._ttl = ttl
+        self._max_entries = max_entries
+        self._now = now
+        self._keep = keep
+        self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
+        self._loading: dict[K, asyncio.Task[V]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def get(self, key: K, *, fresh: bool = False) -> V:
+        """The cached value, or a load; ``fresh`` always loads (and is not shared with
+        a load that began earlier, which may predate what the caller knows)."""
+        if not fresh:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] > self._now():
+                return entry[1]
+            loading = self._loading.get(key)
+            if loading is not None:
+                # Shielded: one caller giving up must not cancel the others' load.
+                return await asyncio.shield(loading)
+        task = asyncio.create_task(self._fill(key))
+        task.add_done_callback(_observe)
+        self._loading[key] = task
+        return await asyncio.shield(task)
+
+    def forget(self, key: K) -> None:
+        """Drop the entry, and keep a load already under way from storing its value."""
+        self._entries.pop(key, None)
+        self._loading.pop(key, None)
+
+    async def _fill(self, key: K) -> V:
+        started = self._now()
+        this = asyncio.current_task()
+        try:
+            value = await self._load(key)
+        except BaseException:
+            if self._loading.get(key) is this:
+                del self._loading[key]
+            raise
+        if self._loading.get(key) is this:
+            del self._loading[key]
+            if self._keep(value):
+                # Aged from the start of the load: the value is at least that old.
+                self._entries[key] = (started + self._ttl, value)
+                self._entries.move_to_end(key)
+                if len(self._entries) > self._max_entries:
+                    self._entries.popitem(last=False)
+        return value
+
+
+def _observe(task: asyncio.Task[object]) -> None:
+    # Every waiter may have gone; the failure was theirs to see, not asyncio's to log.
+    if not task.cancelled():
+        task.exception()
