@@ -201,33 +201,43 @@ class CursorBuffer:
     few messages a reconnecting device already has (it drops them by seq). So a busy
     process writes each device's latest cursor once per interval instead of once per
     ``delivered`` frame: at 1,000 devices, one bulk write instead of thousands of
-    round trips. Readers on this process see the buffered values at once.
+    round trips. Readers on this process see the buffered values at once, and still
+    see them while a flush is on its way to MongoDB.
     """
 
     def __init__(self, store: ThreadStore, interval: float) -> None:
         self._store = store
         self._interval = interval
+        # (device key, thread) -> cursor, and (account, thread) -> the highest cursor
+        # of any of the account's devices (what the notifier asks, once per message).
         self._pending: dict[tuple[str, str], int] = {}
+        self._reached: dict[tuple[str, str], int] = {}
+        # What the running flush is writing: still visible until MongoDB has it.
+        self._writing: dict[tuple[str, str], int] = {}
+        self._writing_reached: dict[tuple[str, str], int] = {}
         self._task: asyncio.Task[None] | None = None
 
-    def note(self, device_key: str, thread_id: str, seq: int) -> None:
-        key = (device_key, thread_id)
-        if seq > self._pending.get(key, -1):
-            self._pending[key] = seq
+    def note(self, account_id: str, device_key: str, thread_id: str, seq: int) -> None:
+        _raise(self._pending, (device_key, thread_id), seq)
+        _raise(self._reached, (account_id, thread_id), seq)
+
+    # Both readers look at the buffer before they read MongoDB: a flush that ends while
+    # they wait has already written what they saw in the buffer.
 
     async def device_cursors(self, device_key: str, thread_ids: list[str]) -> dict[str, int]:
+        buffered = {
+            thread_id: _highest((device_key, thread_id), self._pending, self._writing)
+            for thread_id in thread_ids
+        }
         cursors = await self._store.device_cursors(device_key, thread_ids)
-        for thread_id in thread_ids:
-            buffered = self._pending.get((device_key, thread_id))
-            if buffered is not None and buffered > cursors.get(thread_id, -1):
-                cursors[thread_id] = buffered
+        for thread_id, seq in buffered.items():
+            if seq > cursors.get(thread_id, -1):
+                cursors[thread_id] = seq
         return cursors
 
     async def any_device_has(self, account_id: str, thread_id: str, seq: int) -> bool:
-        prefix = f"{account_id}:"
-        for (device, thread), buffered in self._pending.items():
-            if thread == thread_id and buffered >= seq and device.startswith(prefix):
-                return True
+        if _highest((account_id, thread_id), self._reached, self._writing_reached) >= seq:
+            return True
         return await self._store.any_device_has(account_id, thread_id, seq)
 
     def start(self) -> None:
@@ -245,13 +255,19 @@ class CursorBuffer:
         if not self._pending:
             return
         batch, self._pending = self._pending, {}
+        reached, self._reached = self._reached, {}
+        self._writing, self._writing_reached = batch, reached
         try:
             await self._store.advance_many(batch)
         except PyMongoError:
             # Put them back (unless newer ones arrived) and try again next interval.
             for key, seq in batch.items():
-                self._pending[key] = max(seq, self._pending.get(key, -1))
+                _raise(self._pending, key, seq)
+            for key, seq in reached.items():
+                _raise(self._reached, key, seq)
             raise
+        finally:
+            self._writing, self._writing_reached = {}, {}
 
     async def _run(self) -> None:
         while True:
@@ -262,3 +278,12 @@ class CursorBuffer:
                 log.warning(
                     "cursor write failed; retrying", extra={"fields": {"error": type(exc).__name__}}
                 )
+
+
+def _raise(table: dict[tuple[str, str], int], key: tuple[str, str], seq: int) -> None:
+    if seq > table.get(key, -1):
+        table[key] = seq
+
+
+def _highest(key: tuple[str, str], *tables: dict[tuple[str, str], int]) -> int:
+    return max(table.get(key, -1) for table in tables)
