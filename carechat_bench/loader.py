@@ -81,7 +81,19 @@ class Phase:
     first_send: float = 0.0
     last_delivery: float = 0.0
     expected: int = 0
+    sends: int = 0
+    answers: int = 0
     done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def answered(self) -> None:
+        self.answers += 1
+        self.check_done()
+
+    def check_done(self) -> None:
+        # Over when every message has arrived and every send has its answer: the
+        # recipient may see a message before its sender sees the ack.
+        if self.delivered >= self.expected and self.answers >= self.sends:
+            self.done.set()
 
     def result(self) -> dict[str, Any]:
         seconds = max(self.last_delivery - self.first_send, 1e-9)
@@ -204,8 +216,8 @@ class Loader:
     async def closed(self, group: str, window: int, patience: float) -> dict[str, Any]:
         """Every device keeps ``window`` sends in flight until its frames run out."""
         devices = self.devices[group]
-        fanout = self._fanout(group)
-        phase = self.phase = Phase(expected=sum(len(d.frames) for d in devices) * fanout)
+        sends = sum(len(d.frames) for d in devices)
+        phase = self.phase = Phase(expected=sends * self._fanout(group), sends=sends)
         phase.first_send = time.perf_counter()
         for device in devices:
             device.window = window
@@ -219,7 +231,9 @@ class Loader:
         # Round robin over the senders, so the load is spread as people would spread it.
         longest = max((len(d.frames) for d in devices), default=0)
         schedule = [d for k in range(longest) for d in devices if k < len(d.frames)]
-        phase = self.phase = Phase(expected=len(schedule) * self._fanout(group))
+        phase = self.phase = Phase(
+            expected=len(schedule) * self._fanout(group), sends=len(schedule)
+        )
         for device in devices:
             device.window = 0
         start = phase.first_send = time.perf_counter()
@@ -277,8 +291,7 @@ class Loader:
                     phase.latencies.append(now - sent)
                     phase.delivered += 1
                     phase.last_delivery = now
-                    if phase.delivered >= phase.expected:
-                        phase.done.set()
+                    phase.check_done()
             elif kind == "ack":
                 # Like the SDK: the ack counts toward the cursor (no echo comes).
                 thread, seq = frame["thread"], frame["seq"]
@@ -287,12 +300,14 @@ class Loader:
                     device.unacked.add(thread)
                 phase.acked += 1
                 device.in_flight -= 1
+                phase.answered()
                 if device.window and device.in_flight < device.window:
                     await self._send_next(device)
             elif kind == "error":
                 code = str(frame.get("code"))
                 phase.errors[code] = phase.errors.get(code, 0) + 1
                 device.in_flight -= 1
+                phase.answered()
         # A socket the server closed mid-phase loses its in-flight sends: say so.
         code = f"closed {ws.close_code}"
         self.phase.errors[code] = self.phase.errors.get(code, 0) + 1

@@ -204,6 +204,8 @@ def _profiled(pid: int, output: Path | None) -> Iterator[None]:
             "--rate",
             "200",
             "--nonblocking",
+            # Collapsed stacks for a .txt (to read or aggregate); a flame graph otherwise.
+            *(["--format", "raw"] if output.suffix == ".txt" else []),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -217,10 +219,10 @@ def _profiled(pid: int, output: Path | None) -> Iterator[None]:
 
 def check_phase(phase: dict[str, Any], name: str) -> None:
     """A benchmark that loses messages is not a benchmark: stop and say so."""
-    if phase["delivered"] != phase["expected"] or phase["errors"]:
+    if phase["delivered"] != phase["expected"] or phase["errors"] or phase["unanswered"]:
         raise RuntimeError(
             f"{name}: delivered {phase['delivered']} of {phase['expected']}, "
-            f"errors {phase['errors']}"
+            f"errors {phase['errors']}, sends without an answer {phase['unanswered']}"
         )
 
 
