@@ -237,7 +237,11 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     cursors = CursorBuffer(threads, interval=settings.cursor_flush_ms / 1000)
     server_key = hashlib.blake2b(secret, digest_size=32, person=b"franking-stamp").digest()
     app[MESSAGES] = messages = MessageStore(
-        db, clock, partial(_stamp, server_key), window_seconds=settings.write_batch_ms / 1000
+        db,
+        clock,
+        partial(_stamp, server_key),
+        window_seconds=settings.write_batch_ms / 1000,
+        on_stored=app[METRICS].messages_stored.inc,
     )
     notifier = Notifier(
         accounts=accounts,

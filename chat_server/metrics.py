@@ -36,6 +36,8 @@ class Metrics:
         self.ws_frames_in = Counter(
             "carechat_ws_frames_in", "WebSocket frames received", ["type"], registry=r
         )
+        # One child per frame type, found once: labels() costs several times inc().
+        self._frames_in: dict[str, Counter] = {}
         self.ws_errors = Counter(
             "carechat_ws_errors", "WebSocket error frames and closes", ["code"], registry=r
         )
@@ -66,6 +68,12 @@ class Metrics:
         self.mongodb_connections = Gauge(
             "carechat_mongodb_connections", "Open MongoDB pool connections", registry=r
         )
+
+    def frame_in(self, frame_type: str) -> None:
+        child = self._frames_in.get(frame_type)
+        if child is None:
+            child = self._frames_in[frame_type] = self.ws_frames_in.labels(frame_type)
+        child.inc()
 
 
 def _count_tasks() -> float:

@@ -108,8 +108,10 @@ class MessageStore:
         window_seconds: float = 0.002,
         max_batch: int = 512,
         cache_size: int = 4096,
+        on_stored: Callable[[int], object] = lambda _: None,
     ) -> None:
         self._messages = db["messages"]
+        self._on_stored = on_stored
         self._threads = db["threads"]
         self._clock = clock
         self._stamper = stamper
@@ -209,6 +211,7 @@ class MessageStore:
         if failed_at:
             # Before anyone is answered: an acked message is counted in its thread.
             await self._bump_threads(stored[:failed_at])
+            self._on_stored(failed_at)
         for pending, record in zip(batch[:failed_at], stored[:failed_at], strict=True):
             self._remember(record)
             if not pending.future.done():  # its sender may have gone (socket closed)

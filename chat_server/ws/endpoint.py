@@ -110,7 +110,7 @@ async def _handle_frame(
     token = request_id_var.set(f"{conn_tag}:{fid or '-'}")
     try:
         route, fields = router.parse(raw)
-        metrics.ws_frames_in.labels(fields["type"]).inc()
+        metrics.frame_in(fields["type"])
         if route.authenticated and conn.account_id is None:
             raise Unauthenticated("send hello with a ticket first")
         reply = await route.handler(conn, fields)

@@ -6,6 +6,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from chat_server.appkeys import METRICS
 from chat_server.clock import ManualClock
 from chat_server.mail import MemoryOutbox
 from e2e_crypto.public import VerifiedDevice
@@ -280,3 +281,15 @@ async def test_read_receipts_typing_unread_counts_and_history(
     assert [m["seq"] for m in back["messages"]] == [4, 3, 2]
     await doctor.call("GET", f"/api/v1/threads/{thread_id}/messages?limit=x", expect=422)
     await doctor.call("GET", f"/api/v1/threads/{thread_id}/messages?after=1&before=3", expect=422)
+
+
+async def test_stored_messages_and_frames_are_counted(client: Client, outbox: MemoryOutbox) -> None:
+    registry = client.app[METRICS].registry
+    doctor, _ann, _doc_pc, ann_phone, thread_id, everyone = await _setup(client, outbox)
+    await doctor.call("POST", f"/api/v1/threads/{thread_id}/accept")
+    cmid = new_cmid()
+    for _ in range(2):  # the resend is a duplicate: stored once
+        await ann_phone.send_text(thread_id, "hello", everyone, cmid=cmid)
+    await ann_phone.send_text(thread_id, "again", everyone)
+    assert registry.get_sample_value("carechat_messages_stored_total") == 2
+    assert registry.get_sample_value("carechat_ws_frames_in_total", {"type": "send"}) == 3
