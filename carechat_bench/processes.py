@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -74,7 +75,7 @@ class Served(LocalService):
         assert self.proc is not None
         return self.proc.pid
 
-    def start(self) -> None:
+    def start(self, timeout: float = 60.0) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
@@ -83,12 +84,25 @@ class Served(LocalService):
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        self.ready_seconds = wait_ready(self.url + "/readyz", self.proc, 60.0, self.log_path)
+        self.ready_seconds = wait_ready(self.url + "/readyz", self.proc, timeout, self.log_path)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
         if self.proc is not None:
             stop_process(self.proc)
-            self.proc = None
+        self._closed()
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye, no drain (for fault tests)."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        self._closed()
+
+    def _closed(self) -> None:
+        self.proc = None
         if self._log is not None:
             self._log.close()
             self._log = None

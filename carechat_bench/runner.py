@@ -20,6 +20,7 @@ import json
 import math
 import os
 import platform
+import resource
 import shutil
 import signal
 import subprocess
@@ -265,8 +266,9 @@ def _idle(
             _say(f"run {i + 1}: idle", {"sockets": sockets, "kb_per_socket": per_socket / 1024})
     if processes > 1:
         results.notes.append(
-            f"idle sockets are spread over {processes} server processes: one process here "
-            f"may hold at most {SOCKETS_PER_PROCESS:,} (file descriptor hard limit)"
+            f"idle sockets are spread over {processes} server processes of at most "
+            f"{SOCKETS_PER_PROCESS:,} sockets: the hard limit of {_open_files_limit():,} open "
+            "files per process here leaves no room for them all in one"
         )
 
 
@@ -305,3 +307,7 @@ def _machine() -> dict[str, str]:
         "python": platform.python_version(),
         "date": time.strftime("%Y-%m-%d"),
     }
+
+
+def _open_files_limit() -> int:
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[1]

@@ -4,12 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import email
-import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,49 +11,18 @@ from typing import Any
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from chat_server.embedded.processes import LocalService, free_port, stop_process
+from carechat_bench.processes import CareChatServer
 from chat_server.mail import OutgoingMessage
 
 SERVER_SECRET = "test-server-secret-shared-by-every-process"
 
 
-class ServerProcess(LocalService):
+class ServerProcess(CareChatServer):
+    """``carechat serve`` as the benchmark starts it, with the secret every test
+    process shares (tickets and tokens from one process work on the other)."""
+
     def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.data_dir = data_dir
-        self._env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "CARECHAT_PORT": str(self.port),
-            "CARECHAT_DATA_DIR": str(data_dir),
-            "CARECHAT_SERVER_SECRET": SERVER_SECRET,
-            "CARECHAT_LOG_LEVEL": "WARNING",
-            **env,
-        }
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30.0) -> None:
-        self._log = (self.data_dir / f"server-{self.port}.log").open("wb")
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "chat_server", "serve"],
-            env=self._env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as response:  # noqa: S310
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not become ready")
+        super().__init__(data_dir, {"CARECHAT_SERVER_SECRET": SERVER_SECRET, **env})
 
     async def metric(self, name: str) -> float:
         """One unlabelled sample of the process's ``/metrics``, 0 if absent."""
@@ -73,22 +36,6 @@ class ServerProcess(LocalService):
                 if sample.name == name and not sample.labels:
                     return float(sample.value)
         return 0.0
-
-    def log_text(self) -> str:
-        return (self.data_dir / f"server-{self.port}.log").read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            stop_process(self._proc)
-            self._proc = None
-            self._log.close()
-
-    def kill(self) -> None:
-        if self._proc is not None:
-            self._proc.send_signal(signal.SIGKILL)
-            self._proc.wait()
-            self._proc = None
-            self._log.close()
 
 
 @contextlib.contextmanager

@@ -44,6 +44,8 @@ BODY = (
     + EMERGENCY_NOTICE
 )
 
+CONCURRENT_CHECKS = 4
+
 # Optional extra channel, e.g. an SMS gateway: called with the recipient's account id.
 NotifyHook = Callable[[str], Awaitable[None]]
 
@@ -71,6 +73,10 @@ class Notifier:
         self._hook = hook
         # (recipient, thread) -> the first message stored while its check sleeps.
         self._waiting: dict[tuple[str, str], tuple[int, float] | None] = {}
+        # Checks come due in waves (every conversation of a busy minute, one delay
+        # later); unbounded, a wave took every MongoDB connection the send path needed
+        # (a 2 s stall in the soak). They are late by design, so they queue instead.
+        self._checking = asyncio.Semaphore(CONCURRENT_CHECKS)
 
     async def message_stored(self, thread: Thread, message: StoredMessage) -> None:
         now = time.monotonic()
@@ -94,8 +100,11 @@ class Notifier:
         try:
             while True:
                 await asyncio.sleep(max(0.0, stored_at + self._delay - time.monotonic()))
-                if not await self._seen(account_id, thread_id, seq):
-                    await self._notify(account_id)
+                async with self._checking:
+                    seen = await self._seen(account_id, thread_id, seq)
+                    if not seen:
+                        await self._notify(account_id)
+                if not seen:
                     return  # one e-mail covers whatever else is waiting
                 later = self._waiting.get(key)
                 if later is None:
