@@ -4,12 +4,15 @@ Sends arrive in bursts: a thousand devices reconnect and each sends its queue, a
 every one of those sends asks about the same few threads and accounts. Without
 sharing, each concurrent miss is its own MongoDB query (a thundering herd that made
 the first seconds of every benchmark phase slower than the rest); here concurrent
-misses of one key wait for a single load.
+misses of one key wait for a single load, and entries loaded together expire at
+different times: in the soak, 1,500 entries expiring at once every 30 s took every
+MongoDB connection and stalled sends for seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
@@ -19,8 +22,9 @@ V = TypeVar("V")
 
 
 class ExpiringCache(Generic[K, V]):
-    """Values of ``load(key)`` kept ``ttl`` seconds, at most ``max_entries`` (least
-    recently loaded first out). ``keep`` decides which values are worth keeping; a
+    """Values of ``load(key)`` kept up to ``ttl`` seconds (each entry loses a random
+    share of up to ``jitter``), at most ``max_entries`` (least recently loaded first
+    out). ``keep`` decides which values are worth keeping; a
     value it refuses is still shared by the callers that waited for its load."""
 
     def __init__(
@@ -31,12 +35,14 @@ class ExpiringCache(Generic[K, V]):
         max_entries: int,
         now: Callable[[], float],
         keep: Callable[[V], bool] = lambda _: True,
+        jitter: float = 0.25,
     ) -> None:
         self._load = load
         self._ttl = ttl
         self._max_entries = max_entries
         self._now = now
         self._keep = keep
+        self._jitter = jitter
         self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
         self._loading: dict[K, asyncio.Task[V]] = {}
 
@@ -76,8 +82,11 @@ class ExpiringCache(Generic[K, V]):
         if self._loading.get(key) is this:
             del self._loading[key]
             if self._keep(value):
-                # Aged from the start of the load: the value is at least that old.
-                self._entries[key] = (started + self._ttl, value)
+                # Aged from the start of the load (the value is at least that old), and
+                # some entries go sooner than others: entries loaded together would
+                # otherwise expire together, and reload in a burst every ``ttl``.
+                life = self._ttl * (1 - self._jitter * random.random())  # noqa: S311
+                self._entries[key] = (started + life, value)
                 self._entries.move_to_end(key)
                 if len(self._entries) > self._max_entries:
                     self._entries.popitem(last=False)

@@ -36,7 +36,7 @@ class Clock:
 
 
 def cache_of(source: Source, clock: Clock, **kwargs: object) -> ExpiringCache[str, str]:
-    options: dict[str, object] = {"ttl": 30.0, "max_entries": 100, **kwargs}
+    options: dict[str, object] = {"ttl": 30.0, "max_entries": 100, "jitter": 0.0, **kwargs}
     return ExpiringCache(source.load, now=clock, **options)  # type: ignore[arg-type]
 
 
@@ -140,3 +140,21 @@ async def test_the_oldest_entries_go_first_past_the_bound() -> None:
     await cache.get("b")
     await cache.get("a")  # evicted: loads again
     assert source.loads == ["a", "b", "c", "a"]
+
+
+async def test_entries_loaded_together_expire_at_different_times() -> None:
+    source, clock = Source(), Clock()
+    cache = cache_of(source, clock, jitter=0.25, max_entries=1_000)
+    keys = [f"k{i}" for i in range(200)]
+    for key in keys:
+        await cache.get(key)
+    expired_at: dict[str, float] = {}
+    for step in range(40):  # from 22 s to 32 s, in steps of 0.25 s
+        clock.t = 100.0 + 22.0 + step * 0.25
+        for key in keys:
+            if key not in expired_at and await cache.get(key) != f"{key}@0":
+                expired_at[key] = clock.t
+        source.version += 1
+    assert set(expired_at) == set(keys)  # all gone by the full ttl
+    assert min(expired_at.values()) >= 100.0 + 22.5 - 1e-9  # none before ttl * (1 - jitter)
+    assert len(set(expired_at.values())) > 20  # spread, not one burst
