@@ -6,7 +6,7 @@ the type's handler with the validated fields. Unknown types, unknown fields and 
 values become :class:`~chat_server.errors.ChatError`s, which the endpoint turns into
 error frames; the handler itself never sees malformed input.
 
-The frames sent once per message (``send``, ``delivered``) may also have a
+The frames sent about once per message (``send``, ``delivered``, ``read``) may have a
 :func:`fast_loader`: plain checks that accept a subset of what the schema accepts, with
 the same result, at a tenth of marshmallow's cost. Anything they do not accept goes
 through the schema, so error messages come from one place.
