@@ -65,7 +65,8 @@ class Options:
     idle_hold: float = 25.0
     redis: bool = False
     write_docs: Path | None = None
-    # A py-spy flame graph (SVG) of the server during the first maximum-rate run.
+    # A py-spy profile of the server during the first maximum-rate run (SVG, or
+    # collapsed stacks if the name ends in .txt).
     profile: Path | None = None
     command: str = "carechat bench"
 

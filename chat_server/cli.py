@@ -94,7 +94,12 @@ def _parser() -> argparse.ArgumentParser:
         "--quick", action="store_true", help="small sizes: a smoke test, not figures"
     )
     bench.add_argument("--write", type=Path, metavar="MD", help="update the table in this file")
-    bench.add_argument("--profile", type=Path, metavar="SVG", help="py-spy flame graph of a run")
+    bench.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FILE",
+        help="py-spy profile of the first maximum-rate run: flame graph, or collapsed stacks for .txt",
+    )
     bench.add_argument(
         "--soak", type=float, metavar="MINUTES", help="steady load for this long instead"
     )
