@@ -21,12 +21,23 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from carechat_bench.processes import CareChatServer, LoaderProcess, open_files, rss_bytes
 from carechat_bench.runner import base_env, check_phase, seed_roster
 from chat_server.embedded.mongod import EmbeddedMongo
 from chat_server.embedded.redis_server import LocalRedis
 
 WATCHED = ("carechat_event_loop_tasks", "carechat_mongodb_connections", "carechat_ws_connections")
+# The server's own view of each window, from its histograms: when the load generator
+# sees a slow window, these tell a server stall (which part) from a loader stall.
+STAGES = {
+    "ack_p99_ms": ("carechat_ws_frame_seconds", {"type": "send"}),
+    "batch_max_ms": ("carechat_message_batch_seconds", {}),
+    "cursors_max_ms": ("carechat_cursor_flush_seconds", {}),
+    "lag_max_ms": ("carechat_event_loop_lag_seconds", {}),
+    "gc2_max_ms": ("carechat_gc_pause_seconds", {"generation": "2"}),
+}
 # How much a resource may grow from the first third to the last before it is a leak.
 TOLERANCE = {"rss_mib": 0.10, "open_files": 0.05}
 
@@ -65,6 +76,7 @@ def soak(options: SoakOptions) -> int:
         loader.call("setup")
         loader.call("connect", group="pairs")
         started = time.monotonic()
+        before = _buckets(server.url)
         for window in range(windows):
             loader.call("seal", group="pairs", per_device=per_device)
             phase = loader.call("open", group="pairs", rate=options.rate, patience=60.0)
@@ -80,6 +92,9 @@ def soak(options: SoakOptions) -> int:
                 **_scrape(server.url),
                 "p99_ms": phase["p99_ms"],
             }
+            after = _buckets(server.url)
+            sample.update(_window_stages(before, after))
+            before = after
             samples.append(sample)
             print("  " + "  ".join(f"{k}={v:,.1f}" for k, v in sample.items()), flush=True)
     return _verdict(samples, lost)
@@ -94,6 +109,39 @@ def _scrape(url: str) -> dict[str, float]:
         if name in WATCHED:
             found[name.removeprefix("carechat_")] = float(value)
     return found
+
+
+Buckets = dict[str, list[tuple[float, float]]]
+
+
+def _buckets(url: str) -> Buckets:
+    """Each watched histogram's cumulative (upper bound, count) pairs."""
+    with urllib.request.urlopen(url + "/metrics", timeout=5) as response:  # noqa: S310 (loopback)
+        text = response.read().decode()
+    found: Buckets = {key: [] for key in STAGES}
+    by_name = {name: (key, labels) for key, (name, labels) in STAGES.items()}
+    for family in text_string_to_metric_families(text):
+        if family.name not in by_name:
+            continue
+        key, labels = by_name[family.name]
+        for sample in family.samples:
+            if sample.name.endswith("_bucket") and labels.items() <= sample.labels.items():
+                found[key].append((float(sample.labels["le"]), sample.value))
+    return found
+
+
+def _window_stages(before: Buckets, after: Buckets) -> dict[str, float]:
+    """Per stage, in milliseconds: the p99 (ack) or the worst bucket reached in the
+    window, as the bucket's upper bound (a histogram knows no finer)."""
+    figures: dict[str, float] = {}
+    for key in STAGES:
+        counts = dict(before[key])
+        deltas = [(le, n - counts.get(le, 0.0)) for le, n in after[key]]
+        total = deltas[-1][1] if deltas else 0.0
+        wanted = total * 0.99 if key.endswith("p99_ms") else total
+        bound = next((le for le, n in deltas if total and n >= wanted), 0.0)
+        figures[key] = bound * 1000
+    return figures
 
 
 def _verdict(samples: list[dict[str, float]], lost: int) -> int:

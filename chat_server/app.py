@@ -9,6 +9,8 @@ builds a client.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import secrets
 from collections.abc import AsyncIterator
@@ -42,6 +44,7 @@ from chat_server.appkeys import (
     SETTINGS,
     SMS,
     THREADS,
+    WRITE_DB,
 )
 from chat_server.clock import Clock, SystemClock
 from chat_server.errors import StartupError
@@ -58,7 +61,7 @@ from chat_server.handlers.threads import ThreadService
 from chat_server.handlers.throttle import Throttle
 from chat_server.jobs import scheduler_ctx
 from chat_server.mail import FileOutbox, Mailer, SmsSender, SmtpMailer
-from chat_server.metrics import Metrics
+from chat_server.metrics import GcWatch, Metrics, watch_loop_lag
 from chat_server.passwords import PasswordHasher
 from chat_server.rest import accounts as accounts_routes
 from chat_server.rest import care as care_routes
@@ -117,7 +120,7 @@ def create_app(
     # No SMS gateway is integrated: texts go to the outbox until one is configured.
     app[SMS] = sms or outbox
 
-    app.cleanup_ctx.extend([mongo_ctx, broker_ctx, scheduler_ctx, domain_ctx])
+    app.cleanup_ctx.extend([runtime_watch_ctx, mongo_ctx, broker_ctx, scheduler_ctx, domain_ctx])
     app.on_shutdown.append(_close_sockets)
 
     health.add_routes(app)
@@ -129,6 +132,18 @@ def create_app(
     openapi.add_routes(app)
     app.router.add_get("/ws", websocket_handler, name="ws")
     return app
+
+
+async def runtime_watch_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Event loop lag and garbage collection pauses, for /metrics."""
+    watcher = asyncio.create_task(watch_loop_lag(app[METRICS]), name="loop-lag")
+    try:
+        with GcWatch(app[METRICS]):
+            yield
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
 
 
 async def broker_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -234,14 +249,20 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     app[ATTACHMENTS] = AttachmentStore(db)
     app[KEY_BACKUPS] = KeyBackupStore(db)
     threads = ThreadStore(db)
-    cursors = CursorBuffer(threads, interval=settings.cursor_flush_ms / 1000)
+    cursors = CursorBuffer(
+        threads,
+        interval=settings.cursor_flush_ms / 1000,
+        writer=ThreadStore(app[WRITE_DB]),
+        on_flush=app[METRICS].cursor_flush_latency.observe,
+    )
     server_key = hashlib.blake2b(secret, digest_size=32, person=b"franking-stamp").digest()
     app[MESSAGES] = messages = MessageStore(
         db,
         clock,
         partial(_stamp, server_key),
+        write_db=app[WRITE_DB],
         window_seconds=settings.write_batch_ms / 1000,
-        on_stored=app[METRICS].messages_stored.inc,
+        on_batch=app[METRICS].message_batch,
     )
     notifier = Notifier(
         accounts=accounts,

@@ -10,7 +10,6 @@ from typing import Any
 
 import aiojobs
 from aiohttp import web
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from chat_server.clock import Clock
@@ -32,8 +31,9 @@ from chat_server.ws.hub import Hub
 SETTINGS = web.AppKey("SETTINGS", Settings)
 CLOCK = web.AppKey("CLOCK", Clock)
 METRICS = web.AppKey("METRICS", Metrics)
-MONGO_CLIENT = web.AppKey("MONGO_CLIENT", AsyncMongoClient[dict[str, Any]])
 DB = web.AppKey("DB", AsyncDatabase[dict[str, Any]])
+# The same database through the group-committed writers' own small pool (storage.mongo).
+WRITE_DB = web.AppKey("WRITE_DB", AsyncDatabase[dict[str, Any]])
 BROKER = web.AppKey[Broker]("BROKER")
 HUB = web.AppKey("HUB", Hub)
 SCHEDULER = web.AppKey("SCHEDULER", aiojobs.Scheduler)

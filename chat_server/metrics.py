@@ -8,6 +8,9 @@ carries an account, a thread id or a message.
 from __future__ import annotations
 
 import asyncio
+import gc
+import time
+from functools import partial
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pymongo import monitoring
@@ -17,6 +20,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        latency = partial(Histogram, registry=r, buckets=_LATENCY_BUCKETS)
         self.http_requests = Counter(
             "carechat_http_requests",
             "HTTP requests served",
@@ -38,6 +42,12 @@ class Metrics:
         )
         # One child per frame type, found once: labels() costs several times inc().
         self._frames_in: dict[str, Counter] = {}
+        self.ws_frame_latency = latency(
+            "carechat_ws_frame_seconds",
+            "From a frame's arrival to its answer (a send: to its ack, stored by a majority)",
+            ["type"],
+        )
+        self._frame_latency: dict[str, Histogram] = {}
         self.ws_errors = Counter(
             "carechat_ws_errors", "WebSocket error frames and closes", ["code"], registry=r
         )
@@ -48,6 +58,25 @@ class Metrics:
         )
         self.messages_stored = Counter(
             "carechat_messages_stored", "Messages durably stored", registry=r
+        )
+        # Where a slow ack comes from: the group-committed message write, the cursor
+        # bulk write, or an event loop that did not get to run.
+        self.message_batch_latency = latency(
+            "carechat_message_batch_seconds",
+            "One group-committed message write, majority-acknowledged",
+        )
+        self.cursor_flush_latency = latency(
+            "carechat_cursor_flush_seconds",
+            "One bulk write of buffered delivery cursors",
+        )
+        self.gc_pause = latency(
+            "carechat_gc_pause_seconds",
+            "Python garbage collections, by generation (the whole loop waits for each)",
+            ["generation"],
+        )
+        self.loop_lag = latency(
+            "carechat_event_loop_lag_seconds",
+            "How late a timer on the event loop fired (time the loop was busy or stalled)",
         )
         self.fanout_published = Counter(
             "carechat_fanout_published", "Fan-out events published", ["broker"], registry=r
@@ -74,6 +103,58 @@ class Metrics:
         if child is None:
             child = self._frames_in[frame_type] = self.ws_frames_in.labels(frame_type)
         child.inc()
+
+    def frame_answered(self, frame_type: str, seconds: float) -> None:
+        child = self._frame_latency.get(frame_type)
+        if child is None:
+            child = self._frame_latency[frame_type] = self.ws_frame_latency.labels(frame_type)
+        child.observe(seconds)
+
+    def message_batch(self, stored: int, seconds: float) -> None:
+        self.messages_stored.inc(stored)
+        self.message_batch_latency.observe(seconds)
+
+
+_LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+)  # fmt: skip
+
+LOOP_PROBE_SECONDS = 0.1
+
+
+class GcWatch:
+    """Times each garbage collection while installed (``gc.callbacks`` is global)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._by_generation = [metrics.gc_pause.labels(str(g)) for g in range(3)]
+        self._started = 0.0
+
+    def __enter__(self) -> GcWatch:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self._by_generation[info["generation"]].observe(time.perf_counter() - self._started)
+
+
+async def watch_loop_lag(metrics: Metrics) -> None:
+    """Runs until cancelled: a timer every 100 ms, and how late each one fired.
+
+    A loop that is late by more than a frame's budget points at CPU-bound work (or a
+    starved process) rather than at MongoDB, which is what an operator needs to know
+    first when acks slow down.
+    """
+    loop = asyncio.get_running_loop()
+    while True:
+        due = loop.time() + LOOP_PROBE_SECONDS
+        await asyncio.sleep(LOOP_PROBE_SECONDS)
+        metrics.loop_lag.observe(max(0.0, loop.time() - due))
 
 
 def _count_tasks() -> float:

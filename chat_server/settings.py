@@ -39,6 +39,10 @@ class Settings:
     mongodb_uri: Secret | None = None
     mongodb_db: str = "carechat"
     mongod_path: Path | None = None
+    # Connections per process. Past a few dozen, concurrent queries only queue inside
+    # mongod instead of in the driver; idle ones close, so the pool follows the load.
+    mongodb_pool_size: int = 32
+    mongodb_pool_idle_seconds: float = 60.0
     # No URL means single-process fan-out through the in-process broker.
     redis_url: Secret | None = None
     redis_prefix: str = "carechat:"
@@ -59,7 +63,7 @@ class Settings:
     # Group commit: sends are batched for this long before one majority insert_many.
     write_batch_ms: float = 2.0
     # Delivery cursors are coalesced in memory and written this often (storage/threads).
-    cursor_flush_ms: float = 1000.0
+    cursor_flush_ms: float = 5000.0
     attachment_max_bytes: int = 100 * 1024 * 1024
     # Sends allowed per device per 10 s, and per account per minute (bursts included).
     send_limit_per_device: int = 60
@@ -187,6 +191,12 @@ class _SettingsSchema(ma.Schema):
     )
     rerequest_days = ma.fields.Integer(
         validate=ma.validate.Range(min=0, max=3650, error="days from 0 to 3650")
+    )
+    mongodb_pool_size = ma.fields.Integer(
+        validate=ma.validate.Range(min=4, max=500, error="an integer from 4 to 500")
+    )
+    mongodb_pool_idle_seconds = ma.fields.Float(
+        validate=ma.validate.Range(min=1, max=3600, error="seconds from 1 to 3600")
     )
     write_batch_ms = ma.fields.Float(
         validate=ma.validate.Range(min=0, max=50, error="milliseconds from 0 to 50")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -105,14 +106,19 @@ class MessageStore:
         clock: Clock,
         stamper: Stamper,
         *,
+        write_db: AsyncDatabase[dict[str, Any]] | None = None,
         window_seconds: float = 0.002,
         max_batch: int = 512,
         cache_size: int = 4096,
-        on_stored: Callable[[int], object] = lambda _: None,
+        on_batch: Callable[[int, float], object] = lambda stored, seconds: None,
     ) -> None:
+        # Reads go through ``db``; the writer task's own queries through ``write_db``
+        # (a separate pool, so a burst of reads never delays an ack).
         self._messages = db["messages"]
-        self._on_stored = on_stored
-        self._threads = db["threads"]
+        writes = write_db if write_db is not None else db
+        self._writes = writes["messages"]
+        self._threads = writes["threads"]
+        self._on_batch = on_batch
         self._clock = clock
         self._stamper = stamper
         self._window = window_seconds
@@ -163,8 +169,9 @@ class MessageStore:
                     self._pending[: self._max_batch],
                     self._pending[self._max_batch :],
                 )
+                started = time.perf_counter()
                 try:
-                    retry = await self._flush(batch)
+                    stored, retry = await self._flush(batch)
                 except Exception as exc:
                     # Whatever went wrong, this task must live on: every later send
                     # waits for it. Nobody in the batch is acked; they resend.
@@ -179,10 +186,12 @@ class MessageStore:
                             pending.future.set_exception(exc)
                     self._next_seq.clear()
                     continue
+                self._on_batch(stored, time.perf_counter() - started)
                 self._pending[:0] = retry
 
-    async def _flush(self, batch: list[_Pending]) -> list[_Pending]:
-        """Writes one batch; returns what must be retried (after a seq collision)."""
+    async def _flush(self, batch: list[_Pending]) -> tuple[int, list[_Pending]]:
+        """Writes one batch; returns how many it stored and what must be retried
+        (after a seq collision)."""
         await self._load_next_seqs({p.message.thread_id for p in batch})
         now = self._clock.now()
         docs: list[dict[str, Any]] = []
@@ -200,7 +209,7 @@ class MessageStore:
             docs.append(_to_doc(record))
         failed_at, error = len(docs), None
         try:
-            await self._messages.insert_many(docs, ordered=True)
+            await self._writes.insert_many(docs, ordered=True)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors") or [{}]
             if exc.details.get("writeConcernErrors") or errors[0].get("code") != 11000:
@@ -211,25 +220,24 @@ class MessageStore:
         if failed_at:
             # Before anyone is answered: an acked message is counted in its thread.
             await self._bump_threads(stored[:failed_at])
-            self._on_stored(failed_at)
         for pending, record in zip(batch[:failed_at], stored[:failed_at], strict=True):
             self._remember(record)
             if not pending.future.done():  # its sender may have gone (socket closed)
                 pending.future.set_result(record)
         if error is None:
-            return []
+            return failed_at, []
         # Nothing at or after ``failed_at`` was inserted: forget the seqs handed out.
         for record in stored[failed_at:]:
             self._next_seq.pop(record.thread_id, None)
         failing = batch[failed_at]
         if "cmid" in error.get("keyPattern", {}):
             await self._resolve_duplicate(failing)
-            return batch[failed_at + 1 :]
-        return batch[failed_at:]
+            return failed_at, batch[failed_at + 1 :]
+        return failed_at, batch[failed_at:]
 
     async def _resolve_duplicate(self, pending: _Pending) -> None:
         m = pending.message
-        doc = await self._messages.find_one(
+        doc = await self._writes.find_one(
             {"thread": m.thread_id, "sender_device": m.sender_device, "cmid": m.client_msg_id}
         )
         # A vanished original (retention purge) is a conflict too: never store twice.
@@ -253,7 +261,7 @@ class MessageStore:
             {"$match": {"thread": {"$in": unknown}}},
             {"$group": {"_id": "$thread", "last": {"$max": "$seq"}}},
         ]
-        found = {doc["_id"]: doc["last"] async for doc in await self._messages.aggregate(pipeline)}
+        found = {doc["_id"]: doc["last"] async for doc in await self._writes.aggregate(pipeline)}
         for thread_id in unknown:
             self._next_seq[thread_id] = found.get(thread_id, 0) + 1
         if len(self._next_seq) > 100_000:

@@ -11,7 +11,7 @@ from pymongo import AsyncMongoClient, WriteConcern, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConfigurationError, OperationFailure, PyMongoError
 
-from chat_server.appkeys import DB, METRICS, MONGO_CLIENT, SETTINGS
+from chat_server.appkeys import DB, METRICS, SETTINGS, WRITE_DB
 from chat_server.errors import StartupError
 from chat_server.metrics import PoolGauge
 from chat_server.storage.indexes import ensure_indexes
@@ -22,7 +22,12 @@ Database = AsyncDatabase[dict[str, Any]]
 
 
 def make_client(
-    uri: str, *, timeout_ms: int = 10_000, listeners: Sequence[monitoring._EventListener] = ()
+    uri: str,
+    *,
+    timeout_ms: int = 10_000,
+    pool_size: int = 100,
+    pool_idle_seconds: float | None = None,
+    listeners: Sequence[monitoring._EventListener] = (),
 ) -> AsyncMongoClient[dict[str, Any]]:
     # Majority writes and retryable writes: an acknowledged message survives the loss
     # of the primary. tz_aware so no naive datetime ever leaves the driver.
@@ -33,6 +38,8 @@ def make_client(
         retryWrites=True,
         retryReads=True,
         serverSelectionTimeoutMS=timeout_ms,
+        maxPoolSize=pool_size,
+        maxIdleTimeMS=None if pool_idle_seconds is None else int(pool_idle_seconds * 1000),
         appname="carechat",
         event_listeners=list(listeners),
     )
@@ -47,21 +54,38 @@ async def check_replica_set(client: AsyncMongoClient[dict[str, Any]]) -> None:
         )
 
 
+# The group-committed writers (messages, delivery cursors) hold at most one or two
+# connections at a time. A client of their own means an ack never queues behind a
+# burst of reads waiting for a pooled connection.
+WRITER_POOL_SIZE = 4
+
+
 async def mongo_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     if settings.mongodb_uri is None:
         raise StartupError(
             "no MongoDB configured: set CARECHAT_MONGODB_URI or run `carechat serve`"
         )
+    gauge = PoolGauge(app[METRICS])
     try:
-        client = make_client(settings.mongodb_uri.reveal(), listeners=[PoolGauge(app[METRICS])])
+        client, writer = (
+            make_client(
+                settings.mongodb_uri.reveal(),
+                pool_size=size,
+                pool_idle_seconds=settings.mongodb_pool_idle_seconds,
+                listeners=[gauge],
+            )
+            for size in (settings.mongodb_pool_size, WRITER_POOL_SIZE)
+        )
     except ConfigurationError as exc:
         raise StartupError(f"invalid setting CARECHAT_MONGODB_URI: {exc}") from None
+    majority = WriteConcern(w="majority")
     try:
         try:
             await client.aconnect()
+            await writer.aconnect()
             await check_replica_set(client)
-            db = client.get_database(settings.mongodb_db, write_concern=WriteConcern(w="majority"))
+            db = client.get_database(settings.mongodb_db, write_concern=majority)
             await ensure_indexes(db)
         except OperationFailure as exc:
             raise StartupError(
@@ -71,8 +95,9 @@ async def mongo_ctx(app: web.Application) -> AsyncIterator[None]:
             raise StartupError(
                 f"MongoDB unreachable at CARECHAT_MONGODB_URI ({type(exc).__name__})"
             ) from None
-        app[MONGO_CLIENT] = client
         app[DB] = db
+        app[WRITE_DB] = writer.get_database(settings.mongodb_db, write_concern=majority)
         yield
     finally:
         await client.close()
+        await writer.close()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -205,9 +207,18 @@ class CursorBuffer:
     see them while a flush is on its way to MongoDB.
     """
 
-    def __init__(self, store: ThreadStore, interval: float) -> None:
+    def __init__(
+        self,
+        store: ThreadStore,
+        interval: float,
+        *,
+        writer: ThreadStore | None = None,
+        on_flush: Callable[[float], object] = lambda seconds: None,
+    ) -> None:
         self._store = store
+        self._writer = writer or store
         self._interval = interval
+        self._on_flush = on_flush
         # (device key, thread) -> cursor, and (account, thread) -> the highest cursor
         # of any of the account's devices (what the notifier asks, once per message).
         self._pending: dict[tuple[str, str], int] = {}
@@ -257,8 +268,10 @@ class CursorBuffer:
         batch, self._pending = self._pending, {}
         reached, self._reached = self._reached, {}
         self._writing, self._writing_reached = batch, reached
+        started = time.perf_counter()
         try:
-            await self._store.advance_many(batch)
+            await self._writer.advance_many(batch)
+            self._on_flush(time.perf_counter() - started)
         except PyMongoError:
             # Put them back (unless newer ones arrived) and try again next interval.
             for key, seq in batch.items():

@@ -14,6 +14,7 @@ import asyncio
 import itertools
 import logging
 import secrets
+import time
 
 from aiohttp import WSMsgType, web
 from pymongo.errors import PyMongoError
@@ -105,6 +106,7 @@ async def _handle_frame(
     app: web.Application, router: FrameRouter, conn: Connection, conn_tag: str, text: str
 ) -> None:
     metrics = app[METRICS]
+    arrived = time.perf_counter()
     raw = json_object(text)
     fid = frame_id(raw)
     token = request_id_var.set(f"{conn_tag}:{fid or '-'}")
@@ -114,6 +116,7 @@ async def _handle_frame(
         if route.authenticated and conn.account_id is None:
             raise Unauthenticated("send hello with a ticket first")
         reply = await route.handler(conn, fields)
+        metrics.frame_answered(fields["type"], time.perf_counter() - arrived)
         # Answers wait for room in the send queue: a client that floods requests
         # slows itself down. Only unsolicited pushes drop a slow reader.
         if fid is not None:

@@ -288,8 +288,14 @@ async def test_stored_messages_and_frames_are_counted(client: Client, outbox: Me
     doctor, _ann, _doc_pc, ann_phone, thread_id, everyone = await _setup(client, outbox)
     await doctor.call("POST", f"/api/v1/threads/{thread_id}/accept")
     cmid = new_cmid()
-    for _ in range(2):  # the resend is a duplicate: stored once
+    # The second, sealed afresh, reuses the id with another envelope: refused, not stored.
+    for _ in range(2):
         await ann_phone.send_text(thread_id, "hello", everyone, cmid=cmid)
     await ann_phone.send_text(thread_id, "again", everyone)
     assert registry.get_sample_value("carechat_messages_stored_total") == 2
     assert registry.get_sample_value("carechat_ws_frames_in_total", {"type": "send"}) == 3
+    # Each ack's time is in the histogram (a refusal is counted as an error instead).
+    assert registry.get_sample_value("carechat_ws_frame_seconds_count", {"type": "send"}) == 2
+    assert registry.get_sample_value("carechat_ws_errors_total", {"code": "conflict"}) == 1
+    # Three batches: the refused send's wrote nothing.
+    assert registry.get_sample_value("carechat_message_batch_seconds_count") == 3
