@@ -154,7 +154,12 @@ class RedisBroker:
 
     async def _listen(self) -> None:
         backoff = 0.05
+        this = asyncio.current_task()
         while True:
+            if this is not None and this.cancelling():
+                # redis-py may turn a cancellation that lands mid-connect into a
+                # ConnectionError, which the retries below would swallow for ever.
+                raise asyncio.CancelledError
             if self._lost:
                 if not await self._resubscribe():
                     await asyncio.sleep(backoff)

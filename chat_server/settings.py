@@ -63,7 +63,7 @@ class Settings:
     # Group commit: sends are batched for this long before one majority insert_many.
     write_batch_ms: float = 2.0
     # Delivery cursors are coalesced in memory and written this often (storage/threads).
-    cursor_flush_ms: float = 5000.0
+    cursor_flush_ms: float = 1000.0
     attachment_max_bytes: int = 100 * 1024 * 1024
     # Sends allowed per device per 10 s, and per account per minute (bursts included).
     send_limit_per_device: int = 60
