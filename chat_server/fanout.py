@@ -12,12 +12,6 @@ Events are small JSON objects of ids and numbers (``{"t": "msg", "thread": ..., 
 ...}``): never plaintext, ciphertext or patient data. Redis is never the source of
 truth: a lost event only delays delivery until the device's next sync, so after a
 Redis reconnect the broker asks the hub to make every local socket resync.
-
-That alone leaves a gap: the processes find Redis again at different moments, and a
-process whose publications failed after another had already resynced would leave that
-other's sockets without them until some later message. So a process that failed to
-publish, or was cut off, says so on a shared channel (``{prefix}resync``) once Redis
-takes its writes again, and every other process resyncs its sockets too.
 """
 
 from __future__ import annotations
@@ -85,20 +79,15 @@ class RedisBroker:
     ) -> None:
         self._client = client
         self._prefix = f"{prefix}acct:"
-        self._resync_channel = f"{prefix}resync"
         self._metrics = metrics
         self._on_event = on_event
         self._on_resync = on_resync
         # Tells our own publications apart when they come back to us.
         self._origin = secrets.token_hex(8)
         self._pubsub = client.pubsub(ignore_subscribe_messages=True)
-        self._channels: set[str] = {self._resync_channel}
+        self._channels: set[str] = set()
         self._task: asyncio.Task[None] | None = None
-        # Start by subscribing (the listener does it, retrying while Redis is away).
-        self._lost = True
-        self._first_connection = True
-        # Some publication of ours may not have reached the other processes.
-        self._missed = False
+        self._lost = False
 
     def channel(self, account_id: str) -> str:
         return self._prefix + account_id
@@ -123,10 +112,8 @@ class RedisBroker:
                     pipe.publish(self.channel(account_id), data)
                 await pipe.execute()
         except RedisError as exc:
-            # Delivery is delayed, not lost: recipients catch up on their next sync,
-            # which the listener asks every process for once Redis is back.
+            # Delivery is delayed, not lost: recipients catch up on their next sync.
             log.warning("fan-out publish failed", extra={"fields": {"error": type(exc).__name__}})
-            self._missed = True
             return
         self._metrics.fanout_published.labels(self.name).inc()
 
@@ -166,16 +153,9 @@ class RedisBroker:
                     backoff = min(backoff * 2, 2.0)
                     continue
                 self._lost, backoff = False, 0.05
-                if not self._first_connection:
-                    # Anything published while we were away is gone: every local
-                    # socket is told to sync, which reads MongoDB, the source of
-                    # truth; and what we published may be gone too, so the others
-                    # are told as well.
-                    self._missed = True
-                    await self._on_resync()
-                self._first_connection = False
-            if self._missed:
-                await self._announce_missed()
+                # Anything published while we were away is gone: every local socket
+                # is told to sync, which reads MongoDB, the source of truth.
+                await self._on_resync()
             if not self._pubsub.subscribed:
                 # Nothing to listen to yet; get_message would return at once.
                 await asyncio.sleep(0.05)
@@ -188,20 +168,8 @@ class RedisBroker:
                 )
                 self._lost = True
                 continue
-            if message is None or message.get("type") != "message":
-                continue
-            if _text(message["channel"]) == self._resync_channel:
-                if _text(message["data"]) != self._origin:
-                    await self._on_resync()
-            else:
+            if message is not None and message.get("type") == "message":
                 self._dispatch(message["channel"], message["data"])
-
-    async def _announce_missed(self) -> None:
-        try:
-            await self._client.publish(self._resync_channel, self._origin)
-        except RedisError:
-            return  # still away: the next turn of the listener tries again
-        self._missed = False
 
     async def _resubscribe(self) -> bool:
         try:
@@ -224,9 +192,6 @@ class RedisBroker:
             return
         if origin == self._origin or not isinstance(event, dict):
             return
+        name = channel.decode() if isinstance(channel, bytes) else channel
         self._metrics.fanout_received.inc()
-        self._on_event(_text(channel).removeprefix(self._prefix), event)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+        self._on_event(name.removeprefix(self._prefix), event)

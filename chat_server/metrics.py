@@ -137,10 +137,17 @@ class GcWatch:
         gc.callbacks.remove(self._callback)
 
     def _callback(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._started = time.perf_counter()
-        else:
-            self._by_generation[info["generation"]].observe(time.perf_counter() - self._started)
+        # A collection can start anywhere, even at the recursion limit (a fuzzer's
+        # deeply nested JSON): a callback that raised there would be reported as an
+        # unraisable exception, so a pause that cannot be timed is skipped.
+        try:
+            if phase == "start":
+                self._started = time.perf_counter()
+            else:
+                elapsed = time.perf_counter() - self._started
+                self._by_generation[info["generation"]].observe(elapsed)
+        except RecursionError:
+            pass
 
 
 async def watch_loop_lag(metrics: Metrics) -> None:
