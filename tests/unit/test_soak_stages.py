@@ -1,0 +1,34 @@
+"""The soak's per-window server view, from two scrapes of cumulative histogram buckets."""
+
+from __future__ import annotations
+
+from carechat_bench.soak import STAGES, Buckets, _window_stages
+
+
+def _scrape(**per_stage: list[tuple[float, float]]) -> Buckets:
+    return {key: per_stage.get(key, []) for key in STAGES}
+
+
+def test_a_window_reads_the_difference_between_two_scrapes() -> None:
+    inf = float("inf")
+    before = _scrape(
+        ack_p99_ms=[(0.01, 100.0), (0.1, 100.0), (1.0, 100.0), (inf, 100.0)],
+        lag_max_ms=[(0.01, 50.0), (0.5, 50.0), (inf, 50.0)],
+    )
+    after = _scrape(
+        # 200 new acks: 197 under 10 ms, 3 between 100 ms and 1 s -> p99 bound is 1 s.
+        ack_p99_ms=[(0.01, 297.0), (0.1, 297.0), (1.0, 300.0), (inf, 300.0)],
+        # The only lateness before this window (none in it) does not count.
+        lag_max_ms=[(0.01, 60.0), (0.5, 60.0), (inf, 60.0)],
+    )
+    stages = _window_stages(before, after)
+    assert stages["ack_p99_ms"] == 1000.0
+    assert stages["lag_max_ms"] == 10.0
+    assert stages["batch_max_ms"] == 0.0  # nothing observed: no figure
+
+
+def test_the_p99_is_the_first_bound_holding_99_percent() -> None:
+    inf = float("inf")
+    # 985 of 1,000 under 10 ms, 995 under 100 ms: the 990th is under 100 ms.
+    after = _scrape(ack_p99_ms=[(0.01, 985.0), (0.1, 995.0), (1.0, 1000.0), (inf, 1000.0)])
+    assert _window_stages(_scrape(), after)["ack_p99_ms"] == 100.0
