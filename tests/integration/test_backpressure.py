@@ -1,6 +1,7 @@
 """A reader that stops reading is disconnected (4008), not buffered without bound, and
 gets everything on its next sync."""
 
+import socket
 from dataclasses import replace
 from typing import Any
 
@@ -24,7 +25,11 @@ async def test_a_slow_reader_is_dropped_and_resumes_without_loss(
     client = await aiohttp_client(create_app(tight, clock=clock, mailer=outbox, sms=outbox))
     doctor, _ann, doc_pc, ann_phone, thread_id, everyone = await _setup(client, outbox)
     await doctor.call("POST", f"/api/v1/threads/{thread_id}/accept")
-    # The doctor's socket stops reading; the kernel buffers fill, then our queue.
+    # The doctor's socket stops reading; the kernel buffers fill, then our queue. Its
+    # receive buffer is pinned: Linux autotuning may otherwise grow it towards
+    # tcp_rmem's maximum (32 MiB on some hosts), more than this test ever sends.
+    assert doc_pc.ws is not None
+    doc_pc.ws.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65_536)
     bulky = "x" * 30_000
     sent = 0
     for _ in range(400):
