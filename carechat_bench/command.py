@@ -22,7 +22,9 @@ QUICK: dict[str, Any] = {
 def bench(args: argparse.Namespace) -> int:
     command = shlex.join(["carechat", *sys.argv[1:]])
     if args.soak is not None:
-        return soak(SoakOptions(minutes=args.soak, redis=args.redis, command=command))
+        return soak(
+            SoakOptions(minutes=args.soak, redis=args.redis, rate=args.soak_rate, command=command)
+        )
     sizes: dict[str, Any] = QUICK if args.quick else {}
     options = Options(
         runs=args.runs,

@@ -17,6 +17,16 @@ from chat_server.embedded.processes import LocalService, free_port, stop_process
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def machine_cpu_ticks() -> tuple[int, int]:
+    """(stolen, total) CPU ticks of the whole machine so far, from /proc/stat.
+
+    Steal is time a virtual CPU was runnable but the hypervisor ran someone else: on a
+    shared VM it, not our code, can explain a stall."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    # user nice system idle iowait irq softirq steal [guest guest_nice, already in user]
+    return fields[7], sum(fields[:8])
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time the process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

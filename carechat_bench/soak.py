@@ -23,7 +23,13 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from carechat_bench.processes import CareChatServer, LoaderProcess, open_files, rss_bytes
+from carechat_bench.processes import (
+    CareChatServer,
+    LoaderProcess,
+    machine_cpu_ticks,
+    open_files,
+    rss_bytes,
+)
 from carechat_bench.runner import base_env, check_phase, seed_roster
 from chat_server.embedded.mongod import EmbeddedMongo
 from chat_server.embedded.redis_server import LocalRedis
@@ -77,6 +83,7 @@ def soak(options: SoakOptions) -> int:
         loader.call("connect", group="pairs")
         started = time.monotonic()
         before = _buckets(server.url)
+        ticks = machine_cpu_ticks()
         for window in range(windows):
             loader.call("seal", group="pairs", per_device=per_device)
             phase = loader.call("open", group="pairs", rate=options.rate, patience=60.0)
@@ -95,6 +102,8 @@ def soak(options: SoakOptions) -> int:
             after = _buckets(server.url)
             sample.update(_window_stages(before, after))
             before = after
+            ticks, previous = machine_cpu_ticks(), ticks
+            sample["steal_pct"] = _share(ticks, previous)
             samples.append(sample)
             print("  " + "  ".join(f"{k}={v:,.1f}" for k, v in sample.items()), flush=True)
     return _verdict(samples, lost)
@@ -144,6 +153,12 @@ def _window_stages(before: Buckets, after: Buckets) -> dict[str, float]:
     return figures
 
 
+def _share(now: tuple[int, int], then: tuple[int, int]) -> float:
+    """Percentage of the machine's CPU time stolen by the hypervisor between two reads."""
+    total = now[1] - then[1]
+    return 100.0 * (now[0] - then[0]) / total if total > 0 else 0.0
+
+
 def _verdict(samples: list[dict[str, float]], lost: int) -> int:
     steady = samples[1:]  # the first window warms caches and pools up
     third = max(1, len(steady) // 3)
@@ -159,6 +174,12 @@ def _verdict(samples: list[dict[str, float]], lost: int) -> int:
         if grew > allowed:
             failures.append(f"{key} grew by {grew:,.1f} (allowed {allowed:,.1f})")
     print(f"lost messages: {lost}")
+    stolen = [s["steal_pct"] for s in steady]
+    print(
+        f"CPU stolen by the hypervisor: median {statistics.median(stolen):.0f} %, "
+        f"max {max(stolen):.0f} %, over 10 % in {sum(1 for x in stolen if x > 10)} of "
+        f"{len(stolen)} windows"
+    )
     for failure in failures:
         print(f"NOT FLAT: {failure}")
     return 0 if not failures and lost == 0 else 1

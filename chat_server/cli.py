@@ -103,9 +103,19 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--soak", type=float, metavar="MINUTES", help="steady load for this long instead"
     )
+    bench.add_argument(
+        "--soak-rate", type=_positive, default=600.0, metavar="MSGS", help="the soak's messages/s"
+    )
     for command in (migrate, admin, bench):
         command.set_defaults(host=None, port=None)
     return parser
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+    return value
 
 
 @contextlib.contextmanager

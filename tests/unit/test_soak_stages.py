@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from carechat_bench.soak import STAGES, Buckets, _window_stages
+from carechat_bench.soak import STAGES, Buckets, _share, _window_stages
 
 
 def _scrape(**per_stage: list[tuple[float, float]]) -> Buckets:
@@ -32,3 +32,8 @@ def test_the_p99_is_the_first_bound_holding_99_percent() -> None:
     # 985 of 1,000 under 10 ms, 995 under 100 ms: the 990th is under 100 ms.
     after = _scrape(ack_p99_ms=[(0.01, 985.0), (0.1, 995.0), (1.0, 1000.0), (inf, 1000.0)])
     assert _window_stages(_scrape(), after)["ack_p99_ms"] == 100.0
+
+
+def test_steal_is_the_stolen_share_of_the_ticks_between_two_reads() -> None:
+    assert _share((30, 1_200), (10, 1_000)) == 10.0  # 20 of 200 ticks
+    assert _share((10, 1_000), (10, 1_000)) == 0.0  # no time passed: no figure
