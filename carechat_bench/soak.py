@@ -33,6 +33,8 @@ from carechat_bench.processes import (
 from carechat_bench.runner import base_env, check_phase, seed_roster
 from chat_server.embedded.mongod import EmbeddedMongo
 from chat_server.embedded.redis_server import LocalRedis
+from chat_server.settings import Settings
+from chat_server.storage.mongo import WRITER_POOL_SIZE
 
 WATCHED = ("carechat_event_loop_tasks", "carechat_mongodb_connections", "carechat_ws_connections")
 # The server's own view of each window, from its histograms: when the load generator
@@ -46,6 +48,12 @@ STAGES = {
 }
 # How much a resource may grow from the first third to the last before it is a leak.
 TOLERANCE = {"rss_mib": 0.10, "open_files": 0.05}
+# MongoDB pools follow the load: a stall fills them to their cap (the main pool's plus
+# the writers' 4) and idle connections close after this long, so a pool is judged by
+# its cap under load and by its size once it has rested, not by the thirds.
+_DEFAULTS = Settings()  # what the soak's server runs with
+POOL_CAP = _DEFAULTS.mongodb_pool_size + WRITER_POOL_SIZE
+POOL_REST_SECONDS = _DEFAULTS.mongodb_pool_idle_seconds + 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +114,10 @@ def soak(options: SoakOptions) -> int:
             sample["steal_pct"] = _share(ticks, previous)
             samples.append(sample)
             print("  " + "  ".join(f"{k}={v:,.1f}" for k, v in sample.items()), flush=True)
-    return _verdict(samples, lost)
+        print(f"  resting {POOL_REST_SECONDS:.0f} s without load ...", flush=True)
+        time.sleep(POOL_REST_SECONDS)
+        rested = _scrape(server.url)["mongodb_connections"]
+    return _verdict(samples, lost, rested)
 
 
 def _scrape(url: str) -> dict[str, float]:
@@ -153,13 +164,29 @@ def _window_stages(before: Buckets, after: Buckets) -> dict[str, float]:
     return figures
 
 
+def _pool_failures(steady: list[dict[str, float]], third: int, rested: float) -> list[str]:
+    """A leaked connection is never idle, so it survives the rest; none may pass the cap."""
+    pool = [s["mongodb_connections"] for s in steady]
+    resting_bound = min(pool[:third]) + 2
+    print(
+        f"{'mongodb_connections':28} max under load {max(pool):,.0f} (cap {POOL_CAP})   "
+        f"after resting {rested:,.0f} (at most {resting_bound:,.0f})"
+    )
+    failures = []
+    if max(pool) > POOL_CAP:
+        failures.append(f"mongodb_connections reached {max(pool):,.0f} (cap {POOL_CAP})")
+    if rested > resting_bound:
+        failures.append(f"mongodb_connections stayed at {rested:,.0f} after resting")
+    return failures
+
+
 def _share(now: tuple[int, int], then: tuple[int, int]) -> float:
     """Percentage of the machine's CPU time stolen by the hypervisor between two reads."""
     total = now[1] - then[1]
     return 100.0 * (now[0] - then[0]) / total if total > 0 else 0.0
 
 
-def _verdict(samples: list[dict[str, float]], lost: int) -> int:
+def _verdict(samples: list[dict[str, float]], lost: int, rested: float) -> int:
     steady = samples[1:]  # the first window warms caches and pools up
     third = max(1, len(steady) // 3)
     failures = []
@@ -171,8 +198,9 @@ def _verdict(samples: list[dict[str, float]], lost: int) -> int:
         print(
             f"{key:28} first third {first:10,.1f}   last third {last:10,.1f}   growth {grew:+,.1f}"
         )
-        if grew > allowed:
+        if grew > allowed and key != "mongodb_connections":
             failures.append(f"{key} grew by {grew:,.1f} (allowed {allowed:,.1f})")
+    failures += _pool_failures(steady, third, rested)
     print(f"lost messages: {lost}")
     stolen = [s["steal_pct"] for s in steady]
     print(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from carechat_bench.soak import STAGES, Buckets, _share, _window_stages
+from carechat_bench.soak import POOL_CAP, STAGES, Buckets, _pool_failures, _share, _window_stages
 
 
 def _scrape(**per_stage: list[tuple[float, float]]) -> Buckets:
@@ -37,3 +37,22 @@ def test_the_p99_is_the_first_bound_holding_99_percent() -> None:
 def test_steal_is_the_stolen_share_of_the_ticks_between_two_reads() -> None:
     assert _share((30, 1_200), (10, 1_000)) == 10.0  # 20 of 200 ticks
     assert _share((10, 1_000), (10, 1_000)) == 0.0  # no time passed: no figure
+
+
+def _pool(*sizes: float) -> list[dict[str, float]]:
+    return [{"mongodb_connections": size} for size in sizes]
+
+
+def test_a_pool_may_fill_in_a_stall_if_it_rests_again() -> None:
+    stalled_late = _pool(12, 14, 13, 15, 20, 16, 34, 36, 30)
+    assert _pool_failures(stalled_late, third=3, rested=3) == []
+
+
+def test_a_pool_that_stays_up_after_resting_has_leaked() -> None:
+    (failure,) = _pool_failures(_pool(12, 14, 13, 15, 20, 16), third=2, rested=15)
+    assert "stayed at 15 after resting" in failure
+
+
+def test_a_pool_past_its_cap_fails() -> None:
+    (failure,) = _pool_failures(_pool(12, 14, POOL_CAP + 1), third=1, rested=2)
+    assert f"cap {POOL_CAP}" in failure
