@@ -297,13 +297,17 @@ class ThreadService:
             )
         except DuplicateMismatch:
             raise Conflict("this client_msg_id was used for another message") from None
+        # Announced again on a resend too: the first attempt may have stored it and
+        # never told anyone (its process killed between the two, its publication
+        # lost), and recipients must not wait for their next sync to see it. Clients
+        # drop a seq they already have.
+        await self._deliver(
+            list(thread.participants),
+            # The sending device has its ack; echoing the message to it again would
+            # only cost a frame (clients treat an echo as a duplicate).
+            {"t": "msg", "thread": thread.id, "seq": stored.seq, "from": who.device_id},
+        )
         if not stored.duplicate:
-            await self._deliver(
-                list(thread.participants),
-                # The sending device has its ack; echoing the message to it again
-                # would only cost a frame (clients treat an echo as a duplicate).
-                {"t": "msg", "thread": thread.id, "seq": stored.seq, "from": who.device_id},
-            )
             await self._after_store(thread, stored)
         return stored
 

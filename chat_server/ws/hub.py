@@ -180,8 +180,22 @@ class Hub:
             log.warning("no sink for event", extra={"fields": {"event": str(event.get("t"))}})
             return
         for conn in self.local(account_id):
-            if not conn.closing:
+            if conn.closing:
+                continue
+            try:
                 await sink(conn, event)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # The event is lost for this socket, never the message: MongoDB has
+                # it. Told to resync, the device fetches what it missed (and if
+                # MongoDB is down too, that sync fails and the device reconnects).
+                # The other sockets still get the event.
+                log.warning(
+                    "fan-out to a socket failed; it is told to resync",
+                    extra={"fields": {"event": str(event.get("t")), "error": type(exc).__name__}},
+                )
+                conn.push({"type": "resync"})
 
     async def resync_all(self) -> None:
         """Tells every local socket that live events may have been missed."""

@@ -1,14 +1,19 @@
 """Care threads end to end: requests, encrypted messages, delivery, resume, receipts."""
 
+import json
+from dataclasses import replace
 from typing import Any
 
+import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from chat_server.app import create_app
 from chat_server.appkeys import METRICS
 from chat_server.clock import ManualClock
 from chat_server.mail import MemoryOutbox
+from chat_server.settings import Settings
 from e2e_crypto.public import VerifiedDevice
 from tests.actors import Actor, actor
 from tests.integration.test_key_directory import _linked_pair as linked_pair
@@ -142,6 +147,54 @@ async def test_sends_are_idempotent_per_client_message_id(
     clash = await ann_phone.request({**frame, "envelope": other})
     assert clash["code"] == "conflict"
     assert await db["messages"].count_documents({"thread": thread_id}) == 1
+
+
+async def test_a_resend_announces_a_message_its_first_attempt_never_did(
+    aiohttp_client: Any,
+    settings: Settings,
+    clock: ManualClock,
+    client: Client,
+    outbox: MemoryOutbox,
+) -> None:
+    _, ann, doc_pc, ann_phone, thread_id, everyone = await _setup(client, outbox)
+    # The first attempt goes through a process that shares no fan-out with the
+    # doctor's: it stores the message and tells nobody (like one killed right after).
+    isolated = await aiohttp_client(
+        create_app(replace(settings, redis_url=None), clock=clock, mailer=outbox, sms=outbox)
+    )
+    ann_elsewhere = Device(replace(ann, client=isolated), ann_phone.keys)
+    await ann_elsewhere.connect()
+    cmid = new_cmid()
+    envelope = ann_phone.seal(thread_id, cmid, "stored, never announced", everyone)
+    frame = {"type": "send", "thread": thread_id, "client_msg_id": cmid, "envelope": envelope}
+    first = await ann_elsewhere.request(dict(frame))
+    assert (first["seq"], first["duplicate"]) == (1, False)
+    # The sender never saw that ack and resends through its usual process.
+    again = await ann_phone.request(dict(frame))
+    assert (again["seq"], again["duplicate"]) == (1, True)
+    announced = await doc_pc.next_of("msg")  # live, without a sync
+    assert (announced["thread"], announced["seq"]) == (thread_id, 1)
+
+
+async def test_a_live_event_that_cannot_be_delivered_makes_each_socket_resync(
+    client: Client, outbox: MemoryOutbox, settings: Settings
+) -> None:
+    doctor, _ann, doc_pc, _ann_phone, thread_id, _everyone = await _setup(client, outbox)
+    doc_phone = await device(doctor, "doc-phone")
+    await doc_phone.connect()
+    # Another process (another version, say) publishes an event this one cannot turn
+    # into a frame: the message it names cannot be loaded.
+    assert settings.redis_url is not None
+    redis = aioredis.Redis.from_url(settings.redis_url.reveal())
+    try:
+        event = {"t": "msg", "thread": thread_id, "seq": "one", "from": "elsewhere"}
+        channel = f"{settings.redis_prefix}acct:{doctor.account_id}"
+        await redis.publish(channel, json.dumps({"o": "another-process", "e": event}))
+    finally:
+        await redis.aclose()
+    # Both sockets hear of it, the first failure does not stop the second.
+    assert (await doc_pc.next_of("resync"))["type"] == "resync"
+    assert (await doc_phone.next_of("resync"))["type"] == "resync"
 
 
 async def test_misaddressed_forged_or_malformed_sends_change_nothing(
