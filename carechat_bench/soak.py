@@ -3,9 +3,12 @@
 1:1 threads across 1,000 devices at a steady rate, in windows of ``window_seconds``.
 After each window it samples the server: RSS, open files, asyncio tasks, MongoDB
 pool connections and open sockets (the last three from /metrics), and checks that
-every message of the window was delivered exactly once. At the end it compares the
-last third of the samples with the first third (after a warm-up window): a
-resource that keeps growing is a leak, whatever its absolute size.
+every message of the window was delivered exactly once, and how much CPU the
+hypervisor stole meanwhile (a stall of the whole VM is not the server's). At the end
+it compares the last third of the samples with the first third (after a warm-up
+window): a resource that keeps growing is a leak, whatever its absolute size. MongoDB
+pools, which follow the load by design, must instead stay under their cap and shrink
+back during a rest without load.
 """
 
 from __future__ import annotations
