@@ -11,6 +11,7 @@ import asyncio
 import gc
 import time
 from functools import partial
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pymongo import monitoring
@@ -40,7 +41,7 @@ class Metrics:
         self.ws_frames_in = Counter(
             "carechat_ws_frames_in", "WebSocket frames received", ["type"], registry=r
         )
-        # One child per frame type, found once: labels() costs several times inc().
+        # One child per frame type, found once (see _child).
         self._frames_in: dict[str, Counter] = {}
         self.ws_frame_latency = latency(
             "carechat_ws_frame_seconds",
@@ -99,20 +100,26 @@ class Metrics:
         )
 
     def frame_in(self, frame_type: str) -> None:
-        child = self._frames_in.get(frame_type)
-        if child is None:
-            child = self._frames_in[frame_type] = self.ws_frames_in.labels(frame_type)
-        child.inc()
+        _child(self._frames_in, self.ws_frames_in, frame_type).inc()
 
     def frame_answered(self, frame_type: str, seconds: float) -> None:
-        child = self._frame_latency.get(frame_type)
-        if child is None:
-            child = self._frame_latency[frame_type] = self.ws_frame_latency.labels(frame_type)
-        child.observe(seconds)
+        _child(self._frame_latency, self.ws_frame_latency, frame_type).observe(seconds)
 
     def message_batch(self, stored: int, seconds: float) -> None:
         self.messages_stored.inc(stored)
         self.message_batch_latency.observe(seconds)
+
+
+M = TypeVar("M", Counter, Histogram)
+
+
+def _child(children: dict[str, M], family: M, label: str) -> M:
+    """``family.labels(label)``, found once per label: labels() costs several times an
+    inc() or observe()."""
+    child = children.get(label)
+    if child is None:
+        child = children[label] = family.labels(label)
+    return child
 
 
 _LATENCY_BUCKETS = (
