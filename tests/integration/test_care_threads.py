@@ -352,6 +352,7 @@ async def test_stored_messages_and_frames_are_counted(client: Client, outbox: Me
     assert registry.get_sample_value("carechat_ws_frames_in_total", {"type": "send"}) == 3
     # Each ack's time is in the histogram (a refusal is counted as an error instead).
     assert registry.get_sample_value("carechat_ws_frame_seconds_count", {"type": "send"}) == 2
-    assert registry.get_sample_value("carechat_ws_errors_total", {"code": "duplicate_client_msg_id"}) == 1
+    refusals = {"code": "duplicate_client_msg_id"}
+    assert registry.get_sample_value("carechat_ws_errors_total", refusals) == 1
     # Three batches: the refused send's wrote nothing.
     assert registry.get_sample_value("carechat_message_batch_seconds_count") == 3
