@@ -44,6 +44,7 @@ from chat_server.appkeys import (
     SETTINGS,
     SMS,
     THREADS,
+    UPLOADS,
     WRITE_DB,
 )
 from chat_server.clock import Clock, SystemClock
@@ -59,6 +60,7 @@ from chat_server.handlers.groups import GroupService
 from chat_server.handlers.notifications import Notifier
 from chat_server.handlers.threads import ThreadService
 from chat_server.handlers.throttle import Throttle
+from chat_server.handlers.uploads import UploadLimits, UploadService, purge_hourly
 from chat_server.jobs import scheduler_ctx
 from chat_server.mail import FileOutbox, Mailer, SmsSender, SmtpMailer
 from chat_server.metrics import GcWatch, Metrics, watch_loop_lag
@@ -246,7 +248,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     app[GROUPS] = GroupService(groups=GroupStore(db), accounts=accounts, clock=clock)
     app[ACCOUNTS_STORE] = accounts
-    app[ATTACHMENTS] = AttachmentStore(db)
+    app[ATTACHMENTS] = attachments = AttachmentStore(db)
     app[KEY_BACKUPS] = KeyBackupStore(db)
     threads = ThreadStore(db)
     cursors = CursorBuffer(
@@ -286,7 +288,24 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         after_store=notifier.message_stored,
         rerequest_after=timedelta(days=settings.rerequest_days),
         cursors=cursors,
+        attachments=attachments,
         send_limits=(settings.send_limit_per_device, settings.send_limit_per_account),
+    )
+    app[UPLOADS] = UploadService(
+        attachments=attachments,
+        threads=thread_service,
+        clock=clock,
+        throttle=throttle,
+        limits=UploadLimits(
+            max_bytes=settings.attachment_max_bytes,
+            quota_bytes=settings.attachment_quota_bytes,
+            per_hour=settings.attachment_uploads_per_hour,
+        ),
+    )
+    # Until durable jobs exist: every process purges at start and hourly; the purge is
+    # safe to run on several processes at once.
+    await app[SCHEDULER].spawn(
+        purge_hourly(attachments, clock, timedelta(hours=settings.attachment_grace_hours))
     )
     ws_session.install(app[ROUTER], hub, account_service, settings.ws_heartbeat_seconds)
     ws_messaging.install(app[ROUTER], hub, thread_service)

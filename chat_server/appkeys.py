@@ -19,6 +19,7 @@ from chat_server.handlers.care import CareService
 from chat_server.handlers.devices import DeviceService
 from chat_server.handlers.groups import GroupService
 from chat_server.handlers.threads import ThreadService
+from chat_server.handlers.uploads import UploadService
 from chat_server.mail import Mailer, SmsSender
 from chat_server.metrics import Metrics
 from chat_server.settings import Settings
@@ -48,6 +49,7 @@ AUDIT = web.AppKey[AuditStore]("AUDIT")
 ACCOUNTS_STORE = web.AppKey[AccountStore]("ACCOUNTS_STORE")
 MESSAGES = web.AppKey[MessageStore]("MESSAGES")
 ATTACHMENTS = web.AppKey[AttachmentStore]("ATTACHMENTS")
+UPLOADS = web.AppKey[UploadService]("UPLOADS")
 KEY_BACKUPS = web.AppKey[KeyBackupStore]("KEY_BACKUPS")
 MAILER = web.AppKey[Mailer]("MAILER")
 SMS = web.AppKey[SmsSender]("SMS")

@@ -127,6 +127,12 @@ def _mongodb(settings: Settings) -> Iterator[Settings]:
     data_dir = settings.data_dir / "mongodb"
     print(f"carechat: starting embedded MongoDB in {data_dir}", file=sys.stderr)
     with EmbeddedMongo(data_dir, binary=settings.mongod_path) as mongo:
+        # The password stays in the 0600 file; the address alone is safe to print.
+        print(
+            f"carechat: embedded MongoDB at {mongo.address} "
+            f"(full URI with password in {mongo.uri_file})",
+            file=sys.stderr,
+        )
         yield dataclasses.replace(settings, mongodb_uri=Secret(mongo.uri))
 
 

@@ -4,7 +4,8 @@
 
     ChatError                      code, HTTP status, WebSocket behaviour, safe detail
      ├── BadRequest                failed schema (``validation_failed``)
-     │    └── MalformedJson, MalformedFrame, UnknownFrameType, UnsupportedMediaType
+     │    └── MalformedJson, MalformedFrame, UnknownFrameType, UnsupportedMediaType,
+     │        EmptyUpload, UnknownAttachment
      ├── Unauthenticated           no/expired session (closes a socket with 4001)
      │    └── InvalidCredentials, TotpRequired, InvalidTicket
      ├── InvalidCode, InvalidSignature, InvalidEnvelope    a code, signature or
@@ -25,7 +26,9 @@
      │    ├── CareLinkAlreadyAnswered, CareLinkNotLive, CareLinkExists
      │    └── HelloAlreadySent
      ├── TooLarge                  body or frame over its limit
+     │    └── UploadQuotaExceeded  an account's attachment storage is full
      ├── RateLimited               slow down, with Retry-After
+     │    └── UploadRateLimited    attachment uploads, per account
      └── Unavailable               a dependency (MongoDB, Redis) is down
 
 Handlers raise these; translation to ``application/problem+json`` happens only in
@@ -65,7 +68,11 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     TOO_LARGE = "too_large"
+    EMPTY_UPLOAD = "empty_upload"
+    UPLOAD_QUOTA_EXCEEDED = "upload_quota_exceeded"
+    UNKNOWN_ATTACHMENT = "unknown_attachment"
     RATE_LIMITED = "rate_limited"
+    UPLOAD_RATE_LIMITED = "upload_rate_limited"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal_error"
     # One per situation that used to answer a bare "conflict" (409).
@@ -371,10 +378,34 @@ class TooLarge(ChatError):
     ws_close = WS_TOO_BIG
 
 
+class UploadQuotaExceeded(TooLarge):
+    code = ErrorCode.UPLOAD_QUOTA_EXCEEDED
+    title = "This account's attachment storage is full"
+
+
+class EmptyUpload(BadRequest):
+    code = ErrorCode.EMPTY_UPLOAD
+    http_status = HTTPStatus.BAD_REQUEST
+    title = "An attachment has at least one byte"
+
+
+class UnknownAttachment(BadRequest):
+    """A send names an attachment that is not this sender's upload to this thread
+    (or was purged): the same answer for each case, so no id can be probed."""
+
+    code = ErrorCode.UNKNOWN_ATTACHMENT
+    title = "An attachment named by this message is not your upload to this thread"
+
+
 class RateLimited(ChatError):
     code = ErrorCode.RATE_LIMITED
     http_status = HTTPStatus.TOO_MANY_REQUESTS
     title = "Too many requests; slow down"
+
+
+class UploadRateLimited(RateLimited):
+    code = ErrorCode.UPLOAD_RATE_LIMITED
+    title = "Too many uploads; slow down"
 
 
 class Unavailable(ChatError):

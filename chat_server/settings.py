@@ -65,6 +65,11 @@ class Settings:
     # Delivery cursors are coalesced in memory and written this often (storage/threads).
     cursor_flush_ms: float = 1000.0
     attachment_max_bytes: int = 100 * 1024 * 1024
+    # Per account: uploads per hour (bursts included), and bytes stored at once.
+    attachment_uploads_per_hour: int = 30
+    attachment_quota_bytes: int = 1024 * 1024 * 1024
+    # An upload no message has claimed is deleted after this long (hourly purge).
+    attachment_grace_hours: float = 24.0
     # Sends allowed per device per 10 s, and per account per minute (bursts included).
     send_limit_per_device: int = 60
     send_limit_per_account: int = 600
@@ -206,6 +211,15 @@ class _SettingsSchema(ma.Schema):
     )
     attachment_max_bytes = ma.fields.Integer(
         validate=ma.validate.Range(min=1024, max=2**31, error="bytes from 1024 to 2147483648")
+    )
+    attachment_uploads_per_hour = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=100_000, error="an integer from 1 to 100000")
+    )
+    attachment_quota_bytes = ma.fields.Integer(
+        validate=ma.validate.Range(min=1024, max=2**50, error="bytes from 1024 to 2**50")
+    )
+    attachment_grace_hours = ma.fields.Float(
+        validate=ma.validate.Range(min=0.1, max=24 * 365, error="hours from 0.1 to 8760")
     )
     send_limit_per_device = ma.fields.Integer(validate=_positive("a positive integer"))
     send_limit_per_account = ma.fields.Integer(validate=_positive("a positive integer"))

@@ -33,7 +33,8 @@ from tests.services import Services
 
 @pytest.fixture(scope="session")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    mongo = EmbeddedMongo(tmp_path_factory.mktemp("mongodb"))
+    # Without access control: a login for each short-lived client would slow every test.
+    mongo = EmbeddedMongo(tmp_path_factory.mktemp("mongodb"), auth=False)
     redis = LocalRedis()
     mongo.start()
     try:

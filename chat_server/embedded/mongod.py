@@ -8,12 +8,26 @@ The port is picked afresh at every start, so the replica set's one member is
 re-pointed (a forced reconfig) when the data directory is reused. A data directory is
 only kept once it reached "primary" at least once; a first start that fails removes
 what it created, so nothing is left half-initialised.
+
+Access (``auth=True``, what ``carechat serve`` uses): ``mongod`` listens on 127.0.0.1
+only, with access control (a keyFile, which a replica set needs for it) and one
+``carechat`` user whose generated password is kept in the data directory; the data
+directory is 0700 and every secret in it 0600 or 0400. The user is created with
+access control off: the first start (or the first after an upgrade from a directory
+without it) sets the replica set up, creates or re-keys the user, writes the password
+file, and restarts ``mongod`` with access control. A lost password file only costs
+that one extra restart. The full URI (password included) is written to
+``connection-uri`` at every start; ``address`` is the same without the password,
+for printing. The test suite runs without access control (``auth=False``): a SCRAM
+handshake for each of its many short-lived clients would slow it for nothing.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import secrets
 import shutil
 import subprocess
 import time
@@ -34,7 +48,23 @@ from chat_server.embedded.processes import (
 )
 
 REPLICA_SET = "rs0"
+USER = "carechat"
 _READY_MARKER = ".carechat-initialised"
+_PASSWORD_FILE = "password"  # noqa: S105 - a file name, not a password
+_KEY_FILE = "keyfile"
+URI_FILE = "connection-uri"
+_USER_EXISTS = 51003
+
+
+def _write_secret(path: Path, text: str, mode: int = 0o600) -> None:
+    """Writes ``text`` to a file no one else can read, replacing it atomically."""
+    part = path.with_name(path.name + ".part")
+    part.unlink(missing_ok=True)
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(text)
+    part.chmod(mode)
+    part.replace(path)
 
 
 def _wheel_bin_dirs() -> list[Path]:
@@ -60,8 +90,11 @@ class EmbeddedMongo(LocalService):
         port: int | None = None,
         cache_gb: float = 0.25,
         startup_timeout: float = 60.0,
+        auth: bool = True,
     ) -> None:
         self.data_dir = data_dir
+        self.auth = auth
+        self._password: str | None = None
         self.db_path = data_dir / "db"
         self.log_path = data_dir / "mongod.log"
         self._binary = binary
@@ -72,20 +105,40 @@ class EmbeddedMongo(LocalService):
 
     @property
     def uri(self) -> str:
-        return f"mongodb://127.0.0.1:{self.port}/?replicaSet={REPLICA_SET}"
+        """The connection URI, with the password when access control is on."""
+        if self._password is None:
+            return f"mongodb://127.0.0.1:{self.port}/?replicaSet={REPLICA_SET}"
+        return (
+            f"mongodb://{USER}:{self._password}@127.0.0.1:{self.port}/"
+            f"?replicaSet={REPLICA_SET}&authSource=admin"
+        )
+
+    @property
+    def address(self) -> str:
+        """The URI without the password: safe to print or log."""
+        return self.uri.replace(f":{self._password}@", "@") if self._password else self.uri
+
+    @property
+    def uri_file(self) -> Path:
+        return self.data_dir / URI_FILE
 
     def start(self) -> None:
         binary = mongod_binary(self._binary)
         fresh = not (self.data_dir / _READY_MARKER).exists()
         try:
             self.db_path.mkdir(parents=True, exist_ok=True)
+            self.data_dir.chmod(0o700)  # the database files, the password and the key
         except OSError as exc:
             raise ServiceStartError(
                 f"cannot create MongoDB data directory {self.db_path}: {exc.strerror}"
             ) from None
         try:
-            self._launch(binary)
-            self._become_primary()
+            if self.auth:
+                self._start_with_access_control(binary)
+            else:
+                self._launch(binary)
+                self._become_primary()
+            _write_secret(self.uri_file, self.uri + "\n")
         except BaseException:
             self.stop()
             if fresh:
@@ -94,7 +147,44 @@ class EmbeddedMongo(LocalService):
             raise
         (self.data_dir / _READY_MARKER).touch()
 
-    def _launch(self, binary: Path) -> None:
+    def _start_with_access_control(self, binary: Path) -> None:
+        password_file = self.data_dir / _PASSWORD_FILE
+        key_file = self.data_dir / _KEY_FILE
+        if not key_file.exists():
+            # The members' shared secret; with one member, only what turns auth on.
+            _write_secret(key_file, secrets.token_hex(256), mode=0o400)  # base64 alphabet
+        if not password_file.exists():
+            self._launch(binary)
+            self._become_primary()
+            self._set_password(password_file)
+            self.stop()
+        self._password = password_file.read_text(encoding="ascii").strip()
+        self._launch(binary, key_file)
+        self._become_primary()
+
+    def _set_password(self, password_file: Path) -> None:
+        """Creates the user (or gives it a new password), then keeps the password."""
+        password = secrets.token_urlsafe(32)
+        client: MongoClient[dict[str, Any]] = MongoClient(
+            f"127.0.0.1:{self.port}", directConnection=True, serverSelectionTimeoutMS=5000
+        )
+        roles = [{"role": "root", "db": "admin"}]
+        try:
+            try:
+                client.admin.command("createUser", USER, pwd=password, roles=roles)
+            except OperationFailure as exc:
+                if exc.code != _USER_EXISTS:  # its password file was lost: re-key it
+                    raise
+                client.admin.command("updateUser", USER, pwd=password, roles=roles)
+        except PyMongoError as exc:
+            raise ServiceStartError(
+                f"embedded MongoDB user setup failed: {type(exc).__name__}"
+            ) from None
+        finally:
+            client.close()
+        _write_secret(password_file, password)
+
+    def _launch(self, binary: Path, key_file: Path | None = None) -> None:
         args = [
             str(binary),
             "--dbpath", str(self.db_path),
@@ -107,6 +197,8 @@ class EmbeddedMongo(LocalService):
             "--logappend",
             "--setParameter", "diagnosticDataCollectionEnabled=false",
         ]  # fmt: skip
+        if key_file is not None:
+            args += ["--keyFile", str(key_file)]  # turns access control on
         try:
             self._proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
                 args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -136,8 +228,13 @@ class EmbeddedMongo(LocalService):
 
     def _become_primary(self) -> None:
         member = f"127.0.0.1:{self.port}"
+        login: dict[str, Any] = (
+            {"username": USER, "password": self._password, "authSource": "admin"}
+            if self._password
+            else {}
+        )
         client: MongoClient[dict[str, Any]] = MongoClient(
-            member, directConnection=True, serverSelectionTimeoutMS=5000
+            member, directConnection=True, serverSelectionTimeoutMS=5000, **login
         )
         try:
             try:

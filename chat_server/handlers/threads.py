@@ -14,7 +14,7 @@ one that is misaddressed or forged.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -34,12 +34,14 @@ from chat_server.errors import (
     ThreadAlreadyOpen,
     ThreadClosed,
     ThreadTransitionNotAllowed,
+    UnknownAttachment,
 )
 from chat_server.handlers.care import CareService
 from chat_server.handlers.directory import DeviceDirectory
 from chat_server.handlers.throttle import Throttle
 from chat_server.principal import Principal, Role
 from chat_server.storage.accounts import AccountStore
+from chat_server.storage.attachments import AttachmentStore
 from chat_server.storage.messages import DuplicateMismatch, MessageStore, NewMessage, StoredMessage
 from chat_server.storage.practices import PracticeStore, ProviderKind
 from chat_server.storage.threads import CursorBuffer, Thread, ThreadState, ThreadStore
@@ -83,9 +85,11 @@ class ThreadService:
         after_store: AfterStore,
         rerequest_after: timedelta,
         cursors: CursorBuffer,
+        attachments: AttachmentStore,
         send_limits: tuple[int, int] = (60, 600),
     ) -> None:
         self._threads = threads
+        self._attachments = attachments
         self._cursors = cursors
         self._open_threads = ExpiringCache[str, Thread | None](
             threads.get,
@@ -258,7 +262,12 @@ class ThreadService:
     # -- writing ------------------------------------------------------------------------
 
     async def send(
-        self, who: Principal, thread_id: str, client_msg_id: str, envelope_text: str
+        self,
+        who: Principal,
+        thread_id: str,
+        client_msg_id: str,
+        envelope_text: str,
+        attachment_ids: Sequence[str] = (),
     ) -> StoredMessage:
         if who.device_id is None:
             raise DeviceRequired("sending needs a registered device (ticket with device_id)")
@@ -289,6 +298,12 @@ class ThreadService:
             verify_envelope_signature(parsed, PublicSigningKey(sender.sign_key_raw))
         except CryptoError:
             raise InvalidEnvelope("the envelope signature does not verify") from None
+        # Claimed before the message is stored: a message never points at a file the
+        # purge may still take. A send refused after this keeps its files claimed.
+        if attachment_ids and not await self._attachments.claim(
+            attachment_ids, thread_id=thread.id, uploader=who.account_id, now=self._clock.now()
+        ):
+            raise UnknownAttachment()
         try:
             stored = await self._messages.append(
                 NewMessage(

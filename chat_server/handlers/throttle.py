@@ -21,7 +21,13 @@ class Throttle:
         self._limiter = limiter
 
     async def check(
-        self, policy: RateLimit, key: str, *, cost: int = 1, fail_closed: bool = False
+        self,
+        policy: RateLimit,
+        key: str,
+        *,
+        cost: int = 1,
+        fail_closed: bool = False,
+        refusal: type[RateLimited] = RateLimited,
     ) -> None:
         try:
             decision = await self._limiter.hit(policy, key, cost=cost)
@@ -31,7 +37,7 @@ class Throttle:
                 raise Unavailable(retry_after=5.0) from None
             return
         if not decision.allowed:
-            raise RateLimited(retry_after=decision.retry_after)
+            raise refusal(retry_after=decision.retry_after)
 
     async def reset(self, policy: RateLimit, key: str) -> None:
         try:

@@ -169,7 +169,9 @@ OPERATIONS: Final[dict[str, Operation]] = {
         errors=(422,), query=(Query("after", _SEQ), Query("before", _SEQ), Query("limit", 500)),
     ),
     "upload_attachment": Operation(
-        "Upload an encrypted attachment to a thread", 201, replies.AttachmentStored, OCTETS
+        "Upload an encrypted attachment to a thread (1 byte to the size limit; "
+        "per-account rate and storage quota; purged unless a message claims it)",
+        201, replies.AttachmentStored, OCTETS, errors=(400, 429),
     ),
     "download_attachment": Operation("Download an encrypted attachment", 200, OCTETS),
     "availability": Operation(

@@ -7,14 +7,12 @@ from collections.abc import AsyncIterator
 import marshmallow as ma
 from aiohttp import web
 
-from chat_server.appkeys import ACCOUNTS_STORE, ATTACHMENTS, CLOCK, KEY_BACKUPS, SETTINGS, THREADS
+from chat_server.appkeys import ACCOUNTS_STORE, ATTACHMENTS, CLOCK, KEY_BACKUPS, THREADS, UPLOADS
 from chat_server.errors import BadRequest, NotFound, TooLarge, UnsupportedMediaType
 from chat_server.rest.auth import principal
 from chat_server.rest.bodies import int_query, read_json
 from chat_server.rest.care import ProviderSchema
 from chat_server.schemas import StrictBoolean
-from chat_server.storage.attachments import AttachmentTooLarge
-from chat_server.tokens import new_id
 from chat_server.ws.messaging import message_frame
 
 ID = "{%s:[A-Za-z0-9_-]{1,64}}"
@@ -81,25 +79,17 @@ async def upload_attachment(request: web.Request) -> web.Response:
     who = await principal(request)
     if request.content_type != OCTETS:
         raise UnsupportedMediaType("send the ciphertext as application/octet-stream")
-    thread = await request.app[THREADS].access(who, request.match_info["thread_id"])
-    settings = request.app[SETTINGS]
-    declared = request.content_length
-    if declared is not None and declared > settings.attachment_max_bytes:
-        raise TooLarge(f"attachments are at most {settings.attachment_max_bytes} bytes")
-    attachment_id = new_id()
 
     async def chunks() -> AsyncIterator[bytes]:
         async for chunk in request.content.iter_chunked(256 * 1024):
             yield chunk
 
-    try:
-        size = await request.app[ATTACHMENTS].upload(
-            attachment_id, thread_id=thread.id, uploader=who.account_id, chunks=chunks(),
-            max_bytes=settings.attachment_max_bytes, now=request.app[CLOCK].now(),
-        )  # fmt: skip
-    except AttachmentTooLarge:
-        raise TooLarge(f"attachments are at most {settings.attachment_max_bytes} bytes") from None
-    return web.json_response({"attachment_id": attachment_id, "size": size}, status=201)
+    stored = await request.app[UPLOADS].upload(
+        who, request.match_info["thread_id"], chunks(), declared_bytes=request.content_length
+    )
+    return web.json_response(
+        {"attachment_id": stored.attachment_id, "size": stored.size}, status=201
+    )
 
 
 async def download_attachment(request: web.Request) -> web.StreamResponse:

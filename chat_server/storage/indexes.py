@@ -63,7 +63,16 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("thread", A), ("device", A)], name="thread_device"),
     ],
     "read_marks": [IndexModel([("account", A), ("thread", A)], name="account_thread", unique=True)],
-    "attachments.files": [IndexModel([("filename", A), ("uploadDate", A)], name="gridfs_files")],
+    "attachments.files": [
+        IndexModel([("filename", A), ("uploadDate", A)], name="gridfs_files"),
+        # An account's stored bytes (its quota), and the purge's unclaimed uploads.
+        IndexModel([("metadata.uploader", A)], name="uploader"),
+        IndexModel(
+            [("metadata.uploaded_at", A)],
+            name="unclaimed",
+            partialFilterExpression={"metadata.claimed": False},
+        ),
+    ],
     "attachments.chunks": [
         IndexModel([("files_id", A), ("n", A)], name="gridfs_chunks", unique=True)
     ],

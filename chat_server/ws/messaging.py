@@ -24,6 +24,7 @@ from chat_server.ws.router import FrameRouter, FrameSchema, fast_loader
 from e2e_crypto.wire import MAX_ENVELOPE_B64_CHARS, to_base64url
 
 MAX_SEQ = 2**53
+MAX_ATTACHMENTS = 16  # attachment ids one message may claim
 SEQ = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(min=0, max=MAX_SEQ))
 
 
@@ -33,6 +34,10 @@ class SendSchema(FrameSchema):
     envelope = ma.fields.String(
         required=True, validate=ma.validate.Length(min=1, max=MAX_ENVELOPE_B64_CHARS)
     )
+    # In clear because the reference inside the envelope is encrypted: the uploads
+    # this message refers to, which the purge must then keep. No default, so a frame
+    # without it loads the same through the fast path and the schema.
+    attachments = ma.fields.List(id_field(), validate=ma.validate.Length(max=MAX_ATTACHMENTS))
 
 
 class SyncSchema(FrameSchema):
@@ -89,7 +94,11 @@ def install(router: FrameRouter, hub: Hub, threads: ThreadService) -> None:
 
     async def send(conn: Connection, frame: dict[str, Any]) -> Frame:
         stored = await threads.send(
-            principal(conn), frame["thread"], frame["client_msg_id"], frame["envelope"]
+            principal(conn),
+            frame["thread"],
+            frame["client_msg_id"],
+            frame["envelope"],
+            frame.get("attachments", ()),
         )
         return {
             "type": "ack",

@@ -55,7 +55,7 @@ from e2e_crypto.client.errors import (
 from e2e_crypto.client.events import Event, Receipt, ThreadChanged, TrustAlert, Typing
 from e2e_crypto.client.keystore import Keystore
 from e2e_crypto.client.messages import ReceivedMessage, SealedMessage, Unreadable
-from e2e_crypto.client.payloads import Payload, encode_payload
+from e2e_crypto.client.payloads import Attachment, Payload, encode_payload
 from e2e_crypto.errors import MalformedData
 from e2e_crypto.wire import to_base64url
 
@@ -101,15 +101,21 @@ class _PendingSend:
     envelope: bytes
     future: asyncio.Future[int]
     reseals: int = 0
+    # Uploads this message refers to: named in clear so the server keeps them (an
+    # upload no message names is purged after a grace period).
+    attachments: tuple[str, ...] = ()
 
     def frame(self) -> dict[str, Any]:
-        return {
+        frame: dict[str, Any] = {
             "type": "send",
             "id": f"s:{self.client_msg_id}",
             "thread": self.thread_id,
             "client_msg_id": self.client_msg_id,
             "envelope": to_base64url(self.envelope),
         }
+        if self.attachments:
+            frame["attachments"] = list(self.attachments)
+        return frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +245,12 @@ class Connection:
         participants = await self._participants(thread_id)
         envelope = await self._envelopes.seal(thread_id, cmid, body, participants)
         pending = _PendingSend(
-            thread_id, cmid, body, envelope, asyncio.get_running_loop().create_future()
+            thread_id,
+            cmid,
+            body,
+            envelope,
+            asyncio.get_running_loop().create_future(),
+            attachments=(payload.attachment_id,) if isinstance(payload, Attachment) else (),
         )
         self._state.pending[cmid] = pending
         if self.connected:

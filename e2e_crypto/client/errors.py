@@ -173,6 +173,10 @@ _BY_CODE: dict[str, type[CareChatError]] = {
     "hello_already_sent": ConflictError,
     "too_large": TooLargeError,
     "rate_limited": RateLimitedError,
+    "empty_upload": BadRequestError,
+    "unknown_attachment": BadRequestError,
+    "upload_quota_exceeded": TooLargeError,
+    "upload_rate_limited": RateLimitedError,
     "unavailable": ServerError,
     "internal_error": ServerError,
 }

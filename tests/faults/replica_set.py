@@ -58,7 +58,8 @@ class ReplicaMember(EmbeddedMongo):
 
 class ReplicaSet(LocalService):
     def __init__(self, data_dir: Path, size: int = 3) -> None:
-        self.members = [ReplicaMember(data_dir / f"member{i}") for i in range(size)]
+        # Initiated here without credentials, so without access control.
+        self.members = [ReplicaMember(data_dir / f"member{i}", auth=False) for i in range(size)]
 
     @property
     def uri(self) -> str:

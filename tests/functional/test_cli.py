@@ -31,8 +31,11 @@ def _client(uri: str) -> MongoClient[dict[str, Any]]:
     return MongoClient(uri, w="majority", serverSelectionTimeoutMS=5000)
 
 
-def _direct(port: int) -> MongoClient[dict[str, Any]]:
-    return _client(f"mongodb://127.0.0.1:{port}/?directConnection=true")
+def _embedded(data_dir: Path, port: int) -> MongoClient[dict[str, Any]]:
+    """The embedded MongoDB through the URI it leaves for operators (it has a password)."""
+    uri = (data_dir / "mongodb" / "connection-uri").read_text().strip()
+    assert f"@127.0.0.1:{port}/" in uri
+    return _client(uri)
 
 
 def _assert_gone(pid: int, port: int) -> None:
@@ -48,7 +51,7 @@ def test_embedded_default_starts_stops_and_keeps_its_data(
     assert server.wait_ready()["checks"] == READY
     mongod_pid, mongod_port = mongod_child(server.proc.pid)
     assert str(data_dir / "mongodb" / "db") in command_line(mongod_pid)
-    with _direct(mongod_port) as client:
+    with _embedded(data_dir, mongod_port) as client:
         assert client.admin.command("hello")["setName"] == "rs0"
         client.carechat.functional_probe.insert_one({"_id": "kept", "n": 1})
 
@@ -56,6 +59,11 @@ def test_embedded_default_starts_stops_and_keeps_its_data(
     _assert_gone(mongod_pid, mongod_port)
     assert "Traceback" not in server.output
     assert "carechat: starting embedded MongoDB in " in server.output
+    password = (data_dir / "mongodb" / "password").read_text().strip()
+    assert f"carechat: embedded MongoDB at mongodb://carechat@127.0.0.1:{mongod_port}/" in (
+        server.output
+    )
+    assert password not in server.output
 
     # `migrate` on the same directory reuses the data and stops its mongod too.
     migrated = run_carechat(["migrate"], env)
@@ -66,7 +74,7 @@ def test_embedded_default_starts_stops_and_keeps_its_data(
     second = start_server({**env, "CARECHAT_PORT": str(free_port())})
     assert second.wait_ready()["checks"] == READY
     second_pid, second_port = mongod_child(second.proc.pid)
-    with _direct(second_port) as client:
+    with _embedded(data_dir, second_port) as client:
         assert client.carechat.functional_probe.find_one({"_id": "kept"}) == {"_id": "kept", "n": 1}
         assert "due" in client.carechat.jobs.index_information()
     assert second.stop(signal.SIGTERM) == 0

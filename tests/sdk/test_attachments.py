@@ -5,10 +5,16 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pymongo.asynchronous.database import AsyncDatabase
 
+from chat_server.clock import ManualClock
+from chat_server.handlers.uploads import purge_unreferenced_uploads
+from chat_server.storage.attachments import AttachmentStore
 from e2e_crypto.client import Attachment, AttachmentCorrupted, NotFoundError
 from tests.sdk.conversation import care_thread, take
 from tests.sdk.people import People
@@ -66,3 +72,28 @@ async def test_files_round_trip_and_tampering_leaves_nothing(
     with pytest.raises(NotFoundError):
         await eve.download_attachment(payload, tmp_path / "stolen.pdf")
     assert _files(tmp_path, "stolen") == []
+
+
+async def test_a_sent_attachment_outlives_the_purge_of_unsent_uploads(
+    people: People, db: AsyncDatabase[dict[str, Any]], clock: ManualClock, tmp_path: Path
+) -> None:
+    doctor = await people.join("doc@example.org", "practitioner", "doc-pc")
+    ann = await people.join("ann@example.org", "patient", "ann-phone")
+    thread_id = await care_thread(ann, doctor)
+    await ann.connect()
+    scan = tmp_path / "scan.pdf"
+    scan.write_bytes(os.urandom(1000))
+    _, sent = await ann.send_attachment(thread_id, scan, "scan.pdf", "application/pdf")
+    # Uploaded but never sent (the app crashed between the two steps).
+    unsent = await ann.api.upload_attachment(thread_id, _once(b"\x01" * 100), 100)
+
+    grace = timedelta(hours=24)
+    clock.advance(grace.total_seconds() + 1)
+    store = AttachmentStore(db)
+    assert await purge_unreferenced_uploads(store, clock, grace) == 1
+    assert await store.info(sent.attachment_id) is not None
+    assert await store.info(str(unsent["attachment_id"])) is None
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data

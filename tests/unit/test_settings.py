@@ -127,3 +127,23 @@ def test_smtp_settings_are_typed() -> None:
     )
     with pytest.raises(SettingsError, match="CARECHAT_SMTP_HOST"):
         load_settings({"CARECHAT_SMTP_HOST": "bad host/name"})
+
+
+def test_attachment_limits_are_typed_and_bounded() -> None:
+    settings = load_settings(
+        {
+            "CARECHAT_ATTACHMENT_UPLOADS_PER_HOUR": "5",
+            "CARECHAT_ATTACHMENT_QUOTA_BYTES": "2048",
+            "CARECHAT_ATTACHMENT_GRACE_HOURS": "0.5",
+        }
+    )
+    assert settings.attachment_uploads_per_hour == 5
+    assert settings.attachment_quota_bytes == 2048
+    assert settings.attachment_grace_hours == 0.5
+    for name, value in [
+        ("ATTACHMENT_UPLOADS_PER_HOUR", "0"),
+        ("ATTACHMENT_QUOTA_BYTES", "10"),
+        ("ATTACHMENT_GRACE_HOURS", "0"),
+    ]:
+        with pytest.raises(SettingsError, match=f"^invalid setting CARECHAT_{name}: expected"):
+            load_settings({f"CARECHAT_{name}": value})

@@ -1,0 +1,149 @@
+"""Attachment uploads: how many, how large, how much per account; and the purge of
+uploads that no message refers to.
+
+An upload belongs to one thread (only its participants may download it) and counts
+against its uploader's storage quota for as long as it is stored. A message refers
+to it by naming its id in the ``send`` frame, which *claims* it
+(``ThreadService.send``); what stays unclaimed past the grace period is deleted by
+:func:`purge_unreferenced_uploads`, which ``app.py`` runs at start-up and hourly.
+
+The quota is checked before the upload (the bytes already stored, and the declared
+length) and enforced while streaming (the upload is cut off at the room left). Two
+uploads racing could each fit alone but not together, so each one re-reads the
+account's total once stored and removes itself if the total is over: both may be
+refused, never both kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+from pymongo.errors import PyMongoError
+
+from chat_server.clock import Clock
+from chat_server.errors import EmptyUpload, TooLarge, UploadQuotaExceeded, UploadRateLimited
+from chat_server.handlers.threads import ThreadService
+from chat_server.handlers.throttle import Throttle
+from chat_server.principal import Principal
+from chat_server.storage.attachments import AttachmentStore, AttachmentTooLarge, EmptyAttachment
+from chat_server.tokens import new_id
+from moderation.ratelimit import RateLimit
+
+log = logging.getLogger(__name__)
+
+PURGE_EVERY_SECONDS = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class UploadLimits:
+    max_bytes: int
+    quota_bytes: int
+    per_hour: int
+
+
+@dataclass(frozen=True, slots=True)
+class Uploaded:
+    attachment_id: str
+    size: int
+
+
+class UploadService:
+    def __init__(
+        self,
+        *,
+        attachments: AttachmentStore,
+        threads: ThreadService,
+        clock: Clock,
+        throttle: Throttle,
+        limits: UploadLimits,
+    ) -> None:
+        self._attachments = attachments
+        self._threads = threads
+        self._clock = clock
+        self._throttle = throttle
+        self._limits = limits
+        self._rate = RateLimit("uploads", limit=limits.per_hour, window_seconds=3600)
+
+    async def upload(
+        self,
+        who: Principal,
+        thread_id: str,
+        chunks: AsyncIterator[bytes],
+        *,
+        declared_bytes: int | None,
+    ) -> Uploaded:
+        """Stores the ciphertext ``chunks`` as a new attachment of the thread.
+
+        ``declared_bytes`` is the request's Content-Length, if it sent one: a body that
+        cannot fit is refused before a byte is read.
+        """
+        thread = await self._threads.access(who, thread_id)
+        limits = self._limits
+        if declared_bytes == 0:
+            raise EmptyUpload()
+        if declared_bytes is not None and declared_bytes > limits.max_bytes:
+            raise self._too_large()
+        await self._throttle.check(self._rate, who.account_id, refusal=UploadRateLimited)
+        room = limits.quota_bytes - await self._attachments.stored_bytes(who.account_id)
+        if room <= 0 or (declared_bytes is not None and declared_bytes > room):
+            raise self._quota_exceeded()
+        attachment_id = new_id()
+        try:
+            size = await self._attachments.upload(
+                attachment_id, thread_id=thread.id, uploader=who.account_id, chunks=chunks,
+                max_bytes=min(limits.max_bytes, room), now=self._clock.now(),
+            )  # fmt: skip
+        except EmptyAttachment:
+            raise EmptyUpload() from None
+        except AttachmentTooLarge:
+            too_large = room >= limits.max_bytes
+            raise (self._too_large() if too_large else self._quota_exceeded()) from None
+        if await self._attachments.stored_bytes(who.account_id) > limits.quota_bytes:
+            await self._attachments.delete(attachment_id)  # a concurrent upload filled it
+            raise self._quota_exceeded()
+        return Uploaded(attachment_id, size)
+
+    def _too_large(self) -> TooLarge:
+        return TooLarge(f"attachments are at most {self._limits.max_bytes} bytes")
+
+    def _quota_exceeded(self) -> UploadQuotaExceeded:
+        return UploadQuotaExceeded(
+            f"an account stores at most {self._limits.quota_bytes} bytes of attachments; "
+            "files no message refers to are deleted after a grace period"
+        )
+
+
+async def purge_unreferenced_uploads(
+    attachments: AttachmentStore, clock: Clock, grace: timedelta
+) -> int:
+    """Deletes every upload no message claimed within ``grace``; returns how many.
+
+    Idempotent, and safe to run on several processes at once (see
+    ``AttachmentStore.purge_unclaimed``).
+    """
+    cutoff = clock.now() - grace
+    purged = 0
+    while batch := await attachments.purge_unclaimed(cutoff):
+        purged += batch
+    return purged
+
+
+async def purge_hourly(attachments: AttachmentStore, clock: Clock, grace: timedelta) -> None:
+    """Runs the purge now and then every hour, until cancelled (the app's scheduler).
+
+    A failed pass (MongoDB unreachable) is logged and retried at the next hour; nothing
+    is lost by waiting, the files are only kept longer.
+    """
+    while True:
+        try:
+            purged = await purge_unreferenced_uploads(attachments, clock, grace)
+        except PyMongoError as exc:
+            log.warning("upload purge failed", extra={"fields": {"error": type(exc).__name__}})
+        else:
+            if purged:
+                log.info("purged unreferenced uploads", extra={"fields": {"count": purged}})
+        await asyncio.sleep(PURGE_EVERY_SECONDS)
