@@ -20,7 +20,7 @@ from aiohttp import WSMsgType, web
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
-from chat_server.appkeys import HUB, METRICS, SETTINGS
+from chat_server.appkeys import HUB, METRICS, ROUTER, SETTINGS
 from chat_server.errors import (
     WS_INTERNAL_ERROR,
     WS_UNAUTHENTICATED,
@@ -37,8 +37,6 @@ from chat_server.ws.hub import Connection
 from chat_server.ws.router import FrameRouter, frame_id
 
 log = logging.getLogger(__name__)
-
-ROUTER = web.AppKey("ROUTER", FrameRouter)
 
 
 def check_origin(request: web.Request, allowed: tuple[str, ...]) -> None:
