@@ -250,6 +250,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     cursors = CursorBuffer(
         threads,
         interval=settings.cursor_flush_ms / 1000,
+        clock=clock,
         writer=ThreadStore(app[WRITE_DB]),
         on_flush=app[METRICS].cursor_flush_latency.observe,
     )
@@ -269,6 +270,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         mailer=app[MAILER],
         limiter=limiter,
         scheduler=app[SCHEDULER],
+        clock=clock,
         delay_seconds=settings.notify_delay_seconds,
     )
     app[THREADS] = thread_service = ThreadService(
