@@ -12,7 +12,15 @@ from datetime import timedelta
 from typing import Any
 
 from chat_server.clock import Clock
-from chat_server.errors import Conflict, Forbidden, InvalidCode, NotFound
+from chat_server.errors import (
+    CareLinkAlreadyAnswered,
+    CareLinkExists,
+    CareLinkNotLive,
+    Forbidden,
+    InvalidCode,
+    NotAcceptingRequests,
+    NotFound,
+)
 from chat_server.handlers.access import AccessGate
 from chat_server.handlers.audit import Auditor
 from chat_server.handlers.throttle import Throttle
@@ -185,7 +193,7 @@ class CareService:
             link.id, LinkStatus.REQUESTED, target, self._clock.now()
         )
         if updated is None:
-            raise Conflict("the request was already answered")
+            raise CareLinkAlreadyAnswered("the request was already answered")
         if accept:
             await self._linked(updated, who.account_id, ip)
         return updated
@@ -198,7 +206,7 @@ class CareService:
                 link.id, link.status, LinkStatus.ENDED, self._clock.now()
             )
         if ended is None:
-            raise Conflict("the link is not live")
+            raise CareLinkNotLive("the link is not live")
         await self._audit.record(
             AuditAction.CARE_LINK_ENDED, actor=who.account_id, subject=link.id, ip=ip
         )
@@ -225,7 +233,7 @@ class CareService:
                 new_id(), who.account_id, kind, provider_id, status, via, self._clock.now()
             )
         except LinkExists:
-            raise Conflict("a link with this provider already exists") from None
+            raise CareLinkExists("a link with this provider already exists") from None
 
     async def _linked(self, link: CareLink, actor: str, ip: str) -> None:
         await self._audit.record(AuditAction.CARE_LINK_CREATED, actor=actor, subject=link.id, ip=ip)
@@ -243,7 +251,7 @@ class CareService:
         ):
             raise NotFound()
         if not account.accepting_requests:
-            raise Conflict("this practitioner is not accepting new requests")
+            raise NotAcceptingRequests("this practitioner is not accepting new requests")
 
     async def _require_provider_identity(
         self, who: Principal, kind: ProviderKind, provider_id: str
