@@ -39,6 +39,9 @@ class ErrorCode(StrEnum):
     ACCOUNT_SUSPENDED = "account_suspended"
     INVALID_TICKET = "invalid_ticket"
     INVALID_CODE = "invalid_code"
+    WEAK_PASSWORD = "weak_password"  # noqa: S105 - an error code, not a password
+    PHONE_CODE_REQUIRED = "phone_code_required"
+    LINK_REQUEST_PENDING = "link_request_pending"
     INVALID_SIGNATURE = "invalid_signature"
     INVALID_ENVELOPE = "invalid_envelope"
     RECIPIENTS_CHANGED = "recipients_changed"
@@ -155,6 +158,22 @@ class InvalidCode(ChatError):
     title = "The code is unknown, expired or already used"
 
 
+class WeakPassword(BadRequest):
+    """The strength estimator (zxcvbn) guesses the password too easily; ``detail``
+    says why, ``fields`` points at the password field."""
+
+    code = ErrorCode.WEAK_PASSWORD
+    title = "The password is too easy to guess"
+
+
+class PhoneCodeRequired(BadRequest):
+    """An SMS invitation binds only once the phone's holder types the texted code."""
+
+    code = ErrorCode.PHONE_CODE_REQUIRED
+    http_status = HTTPStatus.BAD_REQUEST
+    title = "Ask for a phone code, then accept with the code texted to the invited number"
+
+
 class InvalidSignature(ChatError):
     code = ErrorCode.INVALID_SIGNATURE
     http_status = HTTPStatus.UNPROCESSABLE_ENTITY
@@ -224,6 +243,13 @@ class Conflict(ChatError):
     code = ErrorCode.CONFLICT
     http_status = HTTPStatus.CONFLICT
     title = "Conflicts with the current state"
+
+
+class LinkRequestPending(Conflict):
+    """An invitation never answers the patient's own pending request for the provider."""
+
+    code = ErrorCode.LINK_REQUEST_PENDING
+    title = "You already asked this provider for a link; withdraw the request first"
 
 
 class TooLarge(ChatError):
