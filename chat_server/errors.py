@@ -47,6 +47,7 @@ class ErrorCode(StrEnum):
     RECIPIENTS_CHANGED = "recipients_changed"
     THREAD_CLOSED = "thread_closed"
     FORBIDDEN = "forbidden"
+    PATIENTS_ONLY = "patients_only"
     ORIGIN_NOT_ALLOWED = "origin_not_allowed"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
@@ -220,6 +221,13 @@ class AccountSuspended(Forbidden):
     code = ErrorCode.ACCOUNT_SUSPENDED
     title = "This account is suspended"
     ws_close = WS_SESSION_REVOKED
+
+
+class PatientsOnly(Forbidden):
+    """Invitations are accepted, and links requested, by patients."""
+
+    code = ErrorCode.PATIENTS_ONLY
+    title = "Only patients can do this"
 
 
 class OriginNotAllowed(Forbidden):

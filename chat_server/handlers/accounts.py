@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from chat_server import totp
 from chat_server.clock import Clock
@@ -124,30 +125,17 @@ class AccountService:
         check_strength(password, user_inputs=(email, display_name))
         password_hash = await self._hasher.hash(password)
         account_id = new_id()
-
-        async def create() -> None:
-            await self._accounts.create(
-                account_id=account_id,
-                email=email,
-                role=role,
-                display_name=display_name,
-                password_hash=password_hash,
-                now=self._clock.now(),
-                registration=registration,
-            )
-
-        try:
-            try:
-                await create()
-            except EmailTaken:
-                # A pending registration is replaced, not honoured: its verification
-                # link (mailed to the real owner) dies with it.
-                pending = await self._accounts.by_email(email)
-                if pending is None or not await self._accounts.discard_unverified(pending.id):
-                    raise
-                await self._codes.discard(VERIFY_PURPOSE, pending.id)
-                await create()
-        except EmailTaken:
+        create = partial(
+            self._accounts.create,
+            account_id=account_id,
+            email=email,
+            role=role,
+            display_name=display_name,
+            password_hash=password_hash,
+            now=self._clock.now(),
+            registration=registration,
+        )
+        if not await self._create_unless_confirmed(email, create):
             await self._mailer.send(
                 email,
                 "CareChat: someone tried to register with your address",
@@ -169,6 +157,27 @@ class AccountService:
             f"{self._public_url}/verify#{token}\n\nThe link is valid for 48 hours. "
             "If you did not just register, do not follow it: ignore this message.",
         )
+
+    async def _create_unless_confirmed(
+        self, email: str, create: Callable[[], Awaitable[Account]]
+    ) -> bool:
+        """Creates the account; False if a confirmed account has the address. An
+        unverified registration of it is replaced, not honoured: it reserves nothing,
+        and its verification link (mailed to the real owner) dies with it."""
+        try:
+            await create()
+            return True
+        except EmailTaken:
+            pass
+        pending = await self._accounts.by_email(email)
+        if pending is None or not await self._accounts.discard_unverified(pending.id):
+            return False
+        await self._codes.discard(VERIFY_PURPOSE, pending.id)
+        try:
+            await create()
+        except EmailTaken:  # a concurrent registration of the address got there first
+            return False
+        return True
 
     async def verify_email(self, token: str) -> str:
         code = (

@@ -25,6 +25,7 @@ from chat_server.errors import (
     InvalidCode,
     LinkRequestPending,
     NotFound,
+    PatientsOnly,
     PhoneCodeRequired,
 )
 from chat_server.handlers.access import AccessGate
@@ -171,7 +172,7 @@ class CareService:
         """Texts a 6-digit code to the number an SMS invitation was sent to; typing
         it back proves the caller holds that phone."""
         if who.role is not Role.PATIENT:
-            raise Forbidden("invitations are for patients")
+            raise PatientsOnly()
         await self._throttle.check(PHONE_CODES_SENT, who.account_id)
         now = self._clock.now()
         invitation = (
@@ -194,7 +195,7 @@ class CareService:
         self, who: Principal, code: str, phone_code: str | None, ip: str
     ) -> CareLink:
         if who.role is not Role.PATIENT:
-            raise Forbidden("invitations are for patients")
+            raise PatientsOnly()
         now = self._clock.now()
         invitation = (
             await self._codes.peek(code, INVITE_PURPOSE, now) if well_formed(code) else None
