@@ -204,7 +204,14 @@ class CareService:
         if invitation is None or account is None:
             raise InvalidCode()
         bound_to = invitation.data.get("to")
-        if invitation.data.get("channel") == "sms":
+        by_sms = invitation.data.get("channel") == "sms"
+        if not by_sms and bound_to != account.email:
+            # Someone else's invitation looks like an unknown code, and stays unused.
+            raise InvalidCode()
+        existing = await self._links.live_between(who.account_id, invitation.subject)
+        if existing is not None and existing.status is not LinkStatus.ACTIVE:
+            raise LinkRequestPending()
+        if by_sms:
             if phone_code is None:
                 raise PhoneCodeRequired()
             await self._throttle.check(PHONE_CODE_ATTEMPTS, who.account_id)
@@ -213,12 +220,6 @@ class CareService:
             )
             if proof is None:
                 raise InvalidCode()
-        elif bound_to != account.email:
-            # Someone else's invitation looks like an unknown code, and stays unused.
-            raise InvalidCode()
-        existing = await self._links.live_between(who.account_id, invitation.subject)
-        if existing is not None and existing.status is not LinkStatus.ACTIVE:
-            raise LinkRequestPending()
         # Used up only now, and only if still bound to the same place (no race).
         redeemed = await self._codes.redeem(code, INVITE_PURPOSE, now, bound={"to": str(bound_to)})
         if redeemed is None:
