@@ -1,14 +1,17 @@
 """Password reset by e-mail, and registrations that do not reserve an address until
 it is confirmed (e-mail pre-hijacking)."""
 
+import dataclasses
 import json
 from typing import Any
 
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient
 
+from chat_server.app import create_app
 from chat_server.clock import ManualClock
 from chat_server.mail import MemoryOutbox
+from chat_server.settings import Settings
 from tests.actors import PASSWORD, actor, login, register, verification_token
 
 Client = TestClient[web.Request, web.Application]
@@ -174,3 +177,17 @@ async def test_a_reset_leaves_keys_and_devices_alone(client: Client, outbox: Mem
     after = await ann.call("GET", f"/api/v1/accounts/{ann.account_id}/devices")
     assert after == before
     assert [d["device_id"] for d in after["devices"]] == ["phone"]
+
+
+async def test_the_reset_expiry_is_a_setting(
+    aiohttp_client: Any, settings: Settings, db: Any, clock: ManualClock, outbox: MemoryOutbox
+) -> None:
+    short = dataclasses.replace(settings, password_reset_minutes=5)
+    client: Client = await aiohttp_client(create_app(short, clock=clock, mailer=outbox, sms=outbox))
+    await register(client, outbox, "ann@example.org")
+    await client.post(RESET, json={"email": "ann@example.org"})
+    token = _reset_token(outbox, "ann@example.org")
+    assert "within 5 minutes" in outbox.last_to("ann@example.org").body
+    clock.advance(5 * 60 + 1)
+    late = await client.post(CONFIRM, json={"token": token, "new_password": NEW_PASSWORD})
+    assert late.status == 400

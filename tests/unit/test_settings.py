@@ -127,3 +127,22 @@ def test_smtp_settings_are_typed() -> None:
     )
     with pytest.raises(SettingsError, match="CARECHAT_SMTP_HOST"):
         load_settings({"CARECHAT_SMTP_HOST": "bad host/name"})
+
+
+def test_invitation_limit_and_reset_expiry_are_settings() -> None:
+    defaults = load_settings({})
+    assert (defaults.invitation_limit, defaults.invitation_window_hours) == (20, 24)
+    assert defaults.password_reset_minutes == 30
+    settings = load_settings(
+        {
+            "CARECHAT_INVITATION_LIMIT": "5",
+            "CARECHAT_INVITATION_WINDOW_HOURS": "1",
+            "CARECHAT_PASSWORD_RESET_MINUTES": "15",
+        }
+    )
+    assert (settings.invitation_limit, settings.invitation_window_hours) == (5, 1)
+    assert settings.password_reset_minutes == 15
+    with pytest.raises(SettingsError, match="CARECHAT_INVITATION_LIMIT: expected an integer"):
+        load_settings({"CARECHAT_INVITATION_LIMIT": "0"})
+    with pytest.raises(SettingsError, match="CARECHAT_PASSWORD_RESET_MINUTES: expected minutes"):
+        load_settings({"CARECHAT_PASSWORD_RESET_MINUTES": "0"})
