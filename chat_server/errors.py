@@ -3,12 +3,30 @@
 ::
 
     ChatError                      code, HTTP status, WebSocket behaviour, safe detail
-     ├── BadRequest                malformed JSON, failed schema, unknown frame type
-     ├── Unauthenticated           no/expired session or ticket, wrong credentials
+     ├── BadRequest                failed schema (``validation_failed``)
+     │    ├── MalformedJson, MalformedFrame, UnknownFrameType, UnsupportedMediaType
+     │    └── WeakPassword, PhoneCodeRequired
+     ├── Unauthenticated           no/expired session (closes a socket with 4001)
+     │    └── InvalidCredentials, TotpRequired, InvalidTicket
+     ├── InvalidCode, InvalidSignature, InvalidEnvelope    a code, signature or
+     │                             envelope that does not hold
+     ├── RecipientsChanged, ThreadClosed                   409s of sending
      ├── Forbidden                 authenticated but not allowed (never used for
-     │                             objects: see NotFound)
+     │    │                        objects: see NotFound)
+     │    └── AccountSuspended, OriginNotAllowed, DeviceRequired, DeviceRevoked,
+     │        PatientsOnly
      ├── NotFound                  absent *or* not yours: one answer, no oracle
-     ├── Conflict                  idempotency clash, state does not allow it
+     ├── MethodNotAllowed
+     ├── Conflict                  abstract: never raised itself, one subclass and
+     │    │                        code per situation the state does not allow
+     │    ├── TotpAlreadyEnabled, TotpSetupNotStarted
+     │    ├── NotAcceptingRequests, RequestCooldown, ThreadAlreadyOpen,
+     │    │   ThreadTransitionNotAllowed, DuplicateClientMsgId
+     │    ├── RootKeyRequired, DeviceLimitReached, DeviceIdTaken
+     │    ├── GroupIdTaken, EpochAlreadyCommitted
+     │    ├── CareLinkAlreadyAnswered, CareLinkNotLive, CareLinkExists,
+     │    │   LinkRequestPending
+     │    └── HelloAlreadySent
      ├── TooLarge                  body or frame over its limit
      ├── RateLimited               slow down, with Retry-After
      └── Unavailable               a dependency (MongoDB, Redis) is down
@@ -16,7 +34,9 @@
 Handlers raise these; translation to ``application/problem+json`` happens only in
 ``rest/problems.py`` and to error frames/close codes only in ``ws/``. ``detail`` is
 shown to the client and must never contain patient data; ``log_detail`` is for
-operators and still never holds bodies, tokens or ciphertext.
+operators and still never holds bodies, tokens or ciphertext. The table of codes in
+docs/protocol.md and in the OpenAPI document is made from these classes
+(``chat_server/error_codes.py``).
 """
 
 from __future__ import annotations
@@ -51,11 +71,30 @@ class ErrorCode(StrEnum):
     ORIGIN_NOT_ALLOWED = "origin_not_allowed"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
-    CONFLICT = "conflict"
     TOO_LARGE = "too_large"
     RATE_LIMITED = "rate_limited"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal_error"
+    # One per situation that used to answer a bare "conflict" (409).
+    TOTP_ALREADY_ENABLED = "totp_already_enabled"
+    TOTP_SETUP_NOT_STARTED = "totp_setup_not_started"
+    NOT_ACCEPTING_REQUESTS = "not_accepting_requests"
+    REQUEST_COOLDOWN = "request_cooldown"
+    THREAD_ALREADY_OPEN = "thread_already_open"
+    THREAD_TRANSITION_NOT_ALLOWED = "thread_transition_not_allowed"
+    DUPLICATE_CLIENT_MSG_ID = "duplicate_client_msg_id"
+    ROOT_KEY_REQUIRED = "root_key_required"
+    DEVICE_LIMIT_REACHED = "device_limit_reached"
+    DEVICE_ID_TAKEN = "device_id_taken"
+    GROUP_ID_TAKEN = "group_id_taken"
+    EPOCH_ALREADY_COMMITTED = "epoch_already_committed"
+    CARE_LINK_ALREADY_ANSWERED = "care_link_already_answered"
+    CARE_LINK_NOT_LIVE = "care_link_not_live"
+    CARE_LINK_EXISTS = "care_link_exists"
+    HELLO_ALREADY_SENT = "hello_already_sent"
+    # Sending refused for the device, not the role (was a bare "forbidden").
+    DEVICE_REQUIRED = "device_required"
+    DEVICE_REVOKED = "device_revoked"
 
 
 # WebSocket close codes (RFC 6455 and the private 4000-4999 range).
@@ -76,6 +115,9 @@ class ChatError(Exception):
     title: ClassVar[str] = "Internal error"
     # None: answer with an error frame and keep the socket; a number: close with it.
     ws_close: ClassVar[int | None] = None
+    # True on a class that only groups situations (Conflict): it has no code of its
+    # own, cannot be raised, and is not in the table of codes. Not inherited.
+    abstract: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -85,6 +127,8 @@ class ChatError(Exception):
         log_detail: str | None = None,
         retry_after: float | None = None,
     ) -> None:
+        if is_abstract(type(self)):
+            raise TypeError(f"{type(self).__name__} is abstract; raise the class of the situation")
         super().__init__(detail or self.title)
         self.detail = detail
         self.fields = dict(fields) if fields else None
@@ -101,6 +145,11 @@ class ChatError(Exception):
         if self.retry_after is not None:
             body["retry_after"] = round(self.retry_after, 3)
         return body
+
+
+def is_abstract(cls: type[ChatError]) -> bool:
+    """Declared by the class itself: a subclass of an abstract class is concrete."""
+    return bool(cls.__dict__.get("abstract", False))
 
 
 class BadRequest(ChatError):
@@ -235,6 +284,16 @@ class OriginNotAllowed(Forbidden):
     title = "Origin not allowed"
 
 
+class DeviceRequired(Forbidden):
+    code = ErrorCode.DEVICE_REQUIRED
+    title = "Sending needs a registered device: get a ticket with its device_id"
+
+
+class DeviceRevoked(Forbidden):
+    code = ErrorCode.DEVICE_REVOKED
+    title = "This device is revoked"
+
+
 class NotFound(ChatError):
     code = ErrorCode.NOT_FOUND
     http_status = HTTPStatus.NOT_FOUND
@@ -248,9 +307,91 @@ class MethodNotAllowed(ChatError):
 
 
 class Conflict(ChatError):
-    code = ErrorCode.CONFLICT
+    """409s: the state does not allow it. Abstract, so that each situation has a code."""
+
     http_status = HTTPStatus.CONFLICT
     title = "Conflicts with the current state"
+    abstract = True
+
+
+class TotpAlreadyEnabled(Conflict):
+    code = ErrorCode.TOTP_ALREADY_ENABLED
+    title = "Two-factor login is already on"
+
+
+class TotpSetupNotStarted(Conflict):
+    code = ErrorCode.TOTP_SETUP_NOT_STARTED
+    title = "Start two-factor set-up first"
+
+
+class NotAcceptingRequests(Conflict):
+    code = ErrorCode.NOT_ACCEPTING_REQUESTS
+    title = "This practitioner is not accepting new requests"
+
+
+class RequestCooldown(Conflict):
+    code = ErrorCode.REQUEST_COOLDOWN
+    title = "A recent request was declined; try again later"
+
+
+class ThreadAlreadyOpen(Conflict):
+    code = ErrorCode.THREAD_ALREADY_OPEN
+    title = "A thread with this provider is already open"
+
+
+class ThreadTransitionNotAllowed(Conflict):
+    code = ErrorCode.THREAD_TRANSITION_NOT_ALLOWED
+    title = "The thread's current state does not allow this change"
+
+
+class DuplicateClientMsgId(Conflict):
+    code = ErrorCode.DUPLICATE_CLIENT_MSG_ID
+    title = "This client_msg_id was used for another message"
+
+
+class RootKeyRequired(Conflict):
+    code = ErrorCode.ROOT_KEY_REQUIRED
+    title = "Publish the account's root key first"
+
+
+class DeviceLimitReached(Conflict):
+    code = ErrorCode.DEVICE_LIMIT_REACHED
+    title = "Too many active devices; revoke one first"
+
+
+class DeviceIdTaken(Conflict):
+    code = ErrorCode.DEVICE_ID_TAKEN
+    title = "That device id is taken; pick another"
+
+
+class GroupIdTaken(Conflict):
+    code = ErrorCode.GROUP_ID_TAKEN
+    title = "That group id is taken; pick another"
+
+
+class EpochAlreadyCommitted(Conflict):
+    code = ErrorCode.EPOCH_ALREADY_COMMITTED
+    title = "This epoch is already committed; fetch the latest and retry"
+
+
+class CareLinkAlreadyAnswered(Conflict):
+    code = ErrorCode.CARE_LINK_ALREADY_ANSWERED
+    title = "The link request was already answered"
+
+
+class CareLinkNotLive(Conflict):
+    code = ErrorCode.CARE_LINK_NOT_LIVE
+    title = "The care link is not live"
+
+
+class CareLinkExists(Conflict):
+    code = ErrorCode.CARE_LINK_EXISTS
+    title = "A care link with this provider already exists"
+
+
+class HelloAlreadySent(Conflict):
+    code = ErrorCode.HELLO_ALREADY_SENT
+    title = "hello was already sent on this socket"
 
 
 class LinkRequestPending(Conflict):

@@ -23,13 +23,14 @@ from chat_server import totp
 from chat_server.clock import Clock
 from chat_server.errors import (
     AccountSuspended,
-    Conflict,
     Forbidden,
     InvalidCode,
     InvalidCredentials,
     InvalidTicket,
     NotFound,
+    TotpAlreadyEnabled,
     TotpRequired,
+    TotpSetupNotStarted,
     Unauthenticated,
 )
 from chat_server.handlers.audit import Auditor
@@ -334,7 +335,7 @@ class AccountService:
         if account.role is Role.PATIENT:
             raise Forbidden("two-factor login is offered to practitioners and admins")
         if account.totp_enabled:
-            raise Conflict("two-factor login is already on")
+            raise TotpAlreadyEnabled("two-factor login is already on")
         secret = totp.new_secret()
         await self._accounts.set_fields(account.id, totp_secret=secret, totp_enabled=False)
         return {"secret": secret, "uri": totp.provisioning_uri(secret, account.email)}
@@ -342,7 +343,7 @@ class AccountService:
     async def confirm_totp(self, who: Principal, code: str, ip: str) -> None:
         account = await self._require(who.account_id)
         if account.totp_secret is None or account.totp_enabled:
-            raise Conflict("start two-factor set-up first")
+            raise TotpSetupNotStarted("start two-factor set-up first")
         await self._check_totp(account, code)
         await self._accounts.set_fields(account.id, totp_enabled=True)
         await self._audit.record(AuditAction.TOTP_ENABLED, actor=account.id, ip=ip)

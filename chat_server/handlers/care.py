@@ -20,10 +20,13 @@ from typing import Any
 
 from chat_server.clock import Clock
 from chat_server.errors import (
-    Conflict,
+    CareLinkAlreadyAnswered,
+    CareLinkExists,
+    CareLinkNotLive,
     Forbidden,
     InvalidCode,
     LinkRequestPending,
+    NotAcceptingRequests,
     NotFound,
     PatientsOnly,
     PhoneCodeRequired,
@@ -253,7 +256,7 @@ class CareService:
             link.id, LinkStatus.REQUESTED, target, self._clock.now()
         )
         if updated is None:
-            raise Conflict("the request was already answered")
+            raise CareLinkAlreadyAnswered("the request was already answered")
         if accept:
             await self._linked(updated, who.account_id, ip)
         return updated
@@ -266,7 +269,7 @@ class CareService:
                 link.id, link.status, LinkStatus.ENDED, self._clock.now()
             )
         if ended is None:
-            raise Conflict("the link is not live")
+            raise CareLinkNotLive("the link is not live")
         await self._audit.record(
             AuditAction.CARE_LINK_ENDED, actor=who.account_id, subject=link.id, ip=ip
         )
@@ -293,7 +296,7 @@ class CareService:
                 new_id(), who.account_id, kind, provider_id, status, via, self._clock.now()
             )
         except LinkExists:
-            raise Conflict("a link with this provider already exists") from None
+            raise CareLinkExists("a link with this provider already exists") from None
 
     async def _peek_invitation(self, code: str, now: datetime) -> OneTimeCode | None:
         return await self._codes.peek(code, INVITE_PURPOSE, now) if well_formed(code) else None
@@ -314,7 +317,7 @@ class CareService:
         ):
             raise NotFound()
         if not account.accepting_requests:
-            raise Conflict("this practitioner is not accepting new requests")
+            raise NotAcceptingRequests("this practitioner is not accepting new requests")
 
     async def _require_provider_identity(
         self, who: Principal, kind: ProviderKind, provider_id: str

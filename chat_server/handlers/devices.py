@@ -12,7 +12,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from chat_server.clock import Clock
-from chat_server.errors import BadRequest, Conflict, InvalidSignature, NotFound
+from chat_server.errors import (
+    BadRequest,
+    DeviceIdTaken,
+    DeviceLimitReached,
+    InvalidSignature,
+    NotFound,
+    RootKeyRequired,
+)
 from chat_server.handlers.access import AccessGate
 from chat_server.handlers.audit import Auditor
 from chat_server.handlers.directory import DeviceDirectory
@@ -78,7 +85,7 @@ class DeviceService:
         account = await self._accounts.get(who.account_id)
         assert account is not None
         if account.root_key is None:
-            raise Conflict("publish the account's root key first")
+            raise RootKeyRequired("publish the account's root key first")
         try:
             raw = from_base64url(certificate_b64, max_bytes=512)
             verified = verify_device_certificate(
@@ -89,7 +96,7 @@ class DeviceService:
         except CryptoError:
             raise InvalidSignature("the device certificate does not verify") from None
         if len(await self._devices.active([who.account_id])) >= MAX_DEVICES:
-            raise Conflict(f"at most {MAX_DEVICES} active devices; revoke one first")
+            raise DeviceLimitReached(f"at most {MAX_DEVICES} active devices; revoke one first")
         device = Device(
             id=verified.device_id,
             account_id=who.account_id,
@@ -102,7 +109,7 @@ class DeviceService:
         try:
             await self._devices.add(device)
         except DeviceExists:
-            raise Conflict("that device id is taken; pick another") from None
+            raise DeviceIdTaken("that device id is taken; pick another") from None
         self._directory.invalidate(who.account_id)
         await self._devices.append_log(
             who.account_id,

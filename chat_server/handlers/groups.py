@@ -4,7 +4,7 @@ The admin's client builds and signs every commit (``e2e_crypto.groups``); the se
 holds no group key. It checks each commit with ``verify_epoch_commit`` against the
 stored previous epoch and the admin's current root key, then stores it under a
 unique (group, epoch) index, so two racing commits for one epoch cannot both land:
-the loser gets ``Conflict`` and must fetch the latest epoch and rebuild.
+the loser gets ``EpochAlreadyCommitted`` and must fetch the latest epoch and rebuild.
 
 Visibility follows the latest commit: the admin and the accounts it lists. Anyone
 else, a member removed by a later epoch included, gets ``NotFound`` exactly as for a
@@ -19,7 +19,15 @@ from dataclasses import dataclass
 from typing import Final
 
 from chat_server.clock import Clock
-from chat_server.errors import BadRequest, Conflict, Forbidden, InvalidSignature, NotFound
+from chat_server.errors import (
+    BadRequest,
+    EpochAlreadyCommitted,
+    Forbidden,
+    GroupIdTaken,
+    InvalidSignature,
+    NotFound,
+    RootKeyRequired,
+)
 from chat_server.principal import Principal
 from chat_server.storage.accounts import AccountStore
 from chat_server.storage.groups import EpochTaken, Group, GroupExists, GroupStore, StoredEpoch
@@ -64,7 +72,7 @@ class GroupService:
         try:
             await self._groups.create(group)
         except GroupExists:
-            raise Conflict("that group id is taken; pick another") from None
+            raise GroupIdTaken("that group id is taken; pick another") from None
         return group
 
     async def commit_epoch(self, who: Principal, group_id: str, commit_b64: str) -> StoredEpoch:
@@ -73,7 +81,7 @@ class GroupService:
             raise Forbidden("only the group's admin may commit epochs")
         admin = await self._accounts.get(view.group.admin_account)
         if admin is None or admin.root_key is None:
-            raise Conflict("publish the account's root key first")
+            raise RootKeyRequired("publish the account's root key first")
         try:
             raw = from_base64url(commit_b64, max_bytes=MAX_COMMIT_BYTES)
             parsed = parse_epoch_commit(raw)
@@ -103,7 +111,7 @@ class GroupService:
         try:
             await self._groups.add_epoch(stored)
         except EpochTaken:
-            raise Conflict(
+            raise EpochAlreadyCommitted(
                 f"epoch {verified.epoch} already committed; fetch the latest and retry"
             ) from None
         return stored

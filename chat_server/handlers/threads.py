@@ -22,12 +22,18 @@ from typing import Any
 from chat_server.cache import ExpiringCache
 from chat_server.clock import Clock
 from chat_server.errors import (
-    Conflict,
+    DeviceRequired,
+    DeviceRevoked,
+    DuplicateClientMsgId,
     Forbidden,
     InvalidEnvelope,
+    NotAcceptingRequests,
     NotFound,
     RecipientsChanged,
+    RequestCooldown,
+    ThreadAlreadyOpen,
     ThreadClosed,
+    ThreadTransitionNotAllowed,
 )
 from chat_server.handlers.care import CareService
 from chat_server.handlers.directory import DeviceDirectory
@@ -140,14 +146,14 @@ class ThreadService:
         if kind is ProviderKind.PRACTITIONER:
             provider = await self._accounts.get(provider_id)
             if provider is None or not provider.accepting_requests:
-                raise Conflict("this practitioner is not accepting new requests")
+                raise NotAcceptingRequests("this practitioner is not accepting new requests")
         ended = await self._threads.last_ended_request(
             who.account_id, provider_id, [ThreadState.DECLINED, ThreadState.BLOCKED]
         )
         if ended is not None and self._clock.now() - ended.updated_at < self._rerequest_after:
-            raise Conflict("a recent request was declined; try again later")
+            raise RequestCooldown("a recent request was declined; try again later")
         if await self._threads.live_between(who.account_id, provider_id) is not None:
-            raise Conflict("a thread with this provider is already open")
+            raise ThreadAlreadyOpen("a thread with this provider is already open")
         thread = await self._threads.create(
             new_id(),
             patient_id=who.account_id,
@@ -194,7 +200,7 @@ class ThreadService:
         self.forget(thread.id)
         moved = await self._threads.transition(thread.id, allowed, to, self._clock.now())
         if moved is None:
-            raise Conflict(f"the thread is {thread.state}")
+            raise ThreadTransitionNotAllowed(f"the thread is {thread.state}")
         await self._announce(moved)
         return moved
 
@@ -255,7 +261,7 @@ class ThreadService:
         self, who: Principal, thread_id: str, client_msg_id: str, envelope_text: str
     ) -> StoredMessage:
         if who.device_id is None:
-            raise Forbidden("sending needs a registered device (ticket with device_id)")
+            raise DeviceRequired("sending needs a registered device (ticket with device_id)")
         thread = await self.access_open(who, thread_id)
         self._check_can_write(thread, who)
         await self._throttle.check(self._send_per_device, who.device_id)
@@ -278,7 +284,7 @@ class ThreadService:
         await self._check_recipients(thread, header.device_recipients())
         sender = await self._directory.device(who.account_id, who.device_id)
         if sender is None:
-            raise Forbidden("this device is revoked")
+            raise DeviceRevoked("this device is revoked")
         try:
             verify_envelope_signature(parsed, PublicSigningKey(sender.sign_key_raw))
         except CryptoError:
@@ -296,7 +302,7 @@ class ThreadService:
                 )
             )
         except DuplicateMismatch:
-            raise Conflict("this client_msg_id was used for another message") from None
+            raise DuplicateClientMsgId("this client_msg_id was used for another message") from None
         # Announced again on a resend too: the first attempt may have stored it and
         # never told anyone (its process killed between the two, its publication
         # lost), and recipients must not wait for their next sync to see it. Clients

@@ -21,6 +21,7 @@ from aiohttp import web
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
+from chat_server.error_codes import codes_by_status, openapi_codes
 from chat_server.rest import accounts, care, devices, groups, replies, threads
 from chat_server.rest.problems import PROBLEM_TYPE
 
@@ -224,11 +225,17 @@ def build_document(app: web.Application) -> dict[str, Any]:
     spec.components.security_scheme(
         "session", {"type": "http", "scheme": "bearer", "description": "POST /api/v1/sessions"}
     )
-    spec.components.schema("Problem", schema=replies.Problem)
+    # The codes come from the error classes, as docs/protocol.md's table does.
+    spec.components.schema("Problem", {"x-error-codes": openapi_codes()}, schema=replies.Problem)
+    codes = codes_by_status()
     for status, text in _STATUS_TEXT.items():
+        listed = ", ".join(f"`{code}`" for code in codes.get(status, []))
         spec.components.response(
             _problem_name(status),
-            {"description": text, "content": {PROBLEM_TYPE: {"schema": "Problem"}}},
+            {
+                "description": f"{text}. Codes: {listed}" if listed else text,
+                "content": {PROBLEM_TYPE: {"schema": "Problem"}},
+            },
         )
     paths: dict[str, dict[str, dict[str, Any]]] = {}
     for route in app.router.routes():

@@ -12,7 +12,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from chat_server.errors import WS_SESSION_REVOKED, Conflict
+from chat_server.errors import WS_SESSION_REVOKED, HelloAlreadySent
 from chat_server.fanout import Event
 from chat_server.handlers.accounts import AccountService
 from chat_server.notice import EMERGENCY_NOTICE
@@ -31,7 +31,7 @@ class PingSchema(FrameSchema):
 def install(router: FrameRouter, hub: Hub, accounts: AccountService, heartbeat: float) -> None:
     async def hello(conn: Connection, frame: dict[str, Any]) -> Frame:
         if conn.account_id is not None:
-            raise Conflict("hello was already sent on this socket")
+            raise HelloAlreadySent("hello was already sent on this socket")
         who = await accounts.redeem_ticket(frame["ticket"])
         conn.account_id, conn.session_id, conn.device_id = (
             who.account_id,

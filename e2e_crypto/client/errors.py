@@ -8,7 +8,7 @@
      │    ├── AuthenticationError       401: no/expired session, wrong password, TOTP
      │    ├── ForbiddenError            403: authenticated but not allowed
      │    ├── NotFoundError             404: absent *or* not yours (the server never says)
-     │    ├── ConflictError             409: state does not allow it, id taken, ...
+     │    ├── ConflictError             409: state does not allow it; ``code`` says which
      │    │    └── RecipientsChanged    WS: re-encrypt to the current devices
      │    ├── TooLargeError             413
      │    ├── RateLimitedError          429: ``retry_after`` seconds
@@ -129,20 +129,56 @@ _BY_STATUS: dict[int, type[CareChatError]] = {
     429: RateLimitedError,
 }
 
-# WS error frames carry a code but no status: the same classes, by code.
+# WS error frames carry a code but no status: the same classes, by code. Every code
+# of docs/protocol.md's table is here (a test compares them); the exception keeps the
+# precise ``code`` (e.g. "request_cooldown", "duplicate_client_msg_id").
 _BY_CODE: dict[str, type[CareChatError]] = {
+    "malformed_json": BadRequestError,
     "malformed_frame": BadRequestError,
     "unknown_frame_type": BadRequestError,
     "invalid_envelope": BadRequestError,
+    "invalid_signature": BadRequestError,
+    "invalid_code": BadRequestError,
+    "weak_password": BadRequestError,
+    "phone_code_required": BadRequestError,
     "validation_failed": BadRequestError,
+    "unsupported_media_type": BadRequestError,
+    "method_not_allowed": BadRequestError,
     "unauthenticated": AuthenticationError,
+    "invalid_credentials": AuthenticationError,
+    "totp_required": AuthenticationError,
+    "invalid_ticket": AuthenticationError,
     "forbidden": ForbiddenError,
+    "account_suspended": ForbiddenError,
+    "origin_not_allowed": ForbiddenError,
+    "device_required": ForbiddenError,
+    "device_revoked": ForbiddenError,
+    "patients_only": ForbiddenError,
     "not_found": NotFoundError,
     "thread_closed": ConflictError,
-    "conflict": ConflictError,
+    "conflict": ConflictError,  # servers before one code per situation
     "recipients_changed": RecipientsChanged,
+    "totp_already_enabled": ConflictError,
+    "totp_setup_not_started": ConflictError,
+    "not_accepting_requests": ConflictError,
+    "request_cooldown": ConflictError,
+    "thread_already_open": ConflictError,
+    "thread_transition_not_allowed": ConflictError,
+    "duplicate_client_msg_id": ConflictError,
+    "root_key_required": ConflictError,
+    "device_limit_reached": ConflictError,
+    "device_id_taken": ConflictError,
+    "group_id_taken": ConflictError,
+    "epoch_already_committed": ConflictError,
+    "care_link_already_answered": ConflictError,
+    "care_link_not_live": ConflictError,
+    "care_link_exists": ConflictError,
+    "link_request_pending": ConflictError,
+    "hello_already_sent": ConflictError,
     "too_large": TooLargeError,
     "rate_limited": RateLimitedError,
+    "unavailable": ServerError,
+    "internal_error": ServerError,
 }
 
 

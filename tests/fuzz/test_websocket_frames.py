@@ -35,7 +35,8 @@ Frame = dict[str, Any]
 FRAME_TYPES = ["hello", "ping", "sync", "send", "delivered", "read", "typing"]
 FIELDS = ["type", "id", "thread", "seq", "cursors", "client_msg_id", "envelope", "ticket"]
 FRAME_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-# What docs/protocol.md lets an invalid frame answer, and conflict for a second hello.
+# What docs/protocol.md lets an invalid frame answer, hello_already_sent for a second
+# hello and duplicate_client_msg_id for an id sent again with another envelope.
 FRAME_ERRORS = {
     ErrorCode.MALFORMED_FRAME,
     ErrorCode.UNKNOWN_FRAME_TYPE,
@@ -43,7 +44,8 @@ FRAME_ERRORS = {
     ErrorCode.THREAD_CLOSED,
     ErrorCode.RECIPIENTS_CHANGED,
     ErrorCode.INVALID_ENVELOPE,
-    ErrorCode.CONFLICT,
+    ErrorCode.HELLO_ALREADY_SENT,
+    ErrorCode.DUPLICATE_CLIENT_MSG_ID,
     ErrorCode.RATE_LIMITED,
 }
 BASE64URL = re.compile(r"[A-Za-z0-9_-]{1,400}")

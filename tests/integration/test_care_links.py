@@ -106,7 +106,9 @@ async def test_a_link_request_is_accepted_or_declined_by_the_provider(
     request = {"provider": {"kind": "practitioner", "id": doctor.account_id}}
     link = await ann.call("POST", "/api/v1/care-links", request, expect=201)
     assert link["status"] == "requested"
-    await ann.call("POST", "/api/v1/care-links", request, expect=409)  # one live link per pair
+    # One live link per pair.
+    twice = await ann.call("POST", "/api/v1/care-links", request, expect=409)
+    assert twice["code"] == "care_link_exists"
     await ann.call(
         "POST", f"/api/v1/care-links/{link['care_link_id']}/answer", {"accept": True}, expect=403
     )
@@ -114,9 +116,10 @@ async def test_a_link_request_is_accepted_or_declined_by_the_provider(
         "POST", f"/api/v1/care-links/{link['care_link_id']}/answer", {"accept": False}
     )
     assert answered["status"] == "declined"
-    await doctor.call(
+    answered_twice = await doctor.call(
         "POST", f"/api/v1/care-links/{link['care_link_id']}/answer", {"accept": True}, expect=409
     )
+    assert answered_twice["code"] == "care_link_already_answered"
     again = await ann.call("POST", "/api/v1/care-links", request, expect=201)
     accepted = await doctor.call(
         "POST", f"/api/v1/care-links/{again['care_link_id']}/answer", {"accept": True}

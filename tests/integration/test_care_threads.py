@@ -83,7 +83,8 @@ async def test_request_accept_converse_close(client: Client, outbox: MemoryOutbo
     await ann.call("POST", f"/api/v1/threads/{thread_id}/close")
     closed = await ann_phone.send_text(thread_id, "one more thing", everyone)
     assert closed["code"] == "thread_closed"
-    await doctor.call("POST", f"/api/v1/threads/{thread_id}/accept", expect=409)
+    refused = await doctor.call("POST", f"/api/v1/threads/{thread_id}/accept", expect=409)
+    assert refused["code"] == "thread_transition_not_allowed"
 
 
 async def test_requests_are_capped_and_declines_stick(
@@ -96,7 +97,8 @@ async def test_requests_are_capped_and_declines_stick(
     await ann.call("POST", f"/api/v1/threads/{thread_id}/decline", expect=403)
     await doctor.call("POST", f"/api/v1/threads/{thread_id}/decline")
     body = {"kind": "care", "provider": {"kind": "practitioner", "id": doctor.account_id}}
-    await ann.call("POST", "/api/v1/threads", body, expect=409)
+    cooling = await ann.call("POST", "/api/v1/threads", body, expect=409)
+    assert cooling["code"] == "request_cooldown"
     clock.advance(31 * 24 * 3600)
     ann.token = (await _relogin(client, ann)).token
     await ann.call("POST", "/api/v1/threads", body, expect=201)
@@ -120,7 +122,8 @@ async def test_practitioners_can_stop_accepting_and_set_an_away_message(
         expect=204,
     )
     body = {"kind": "care", "provider": {"kind": "practitioner", "id": doctor.account_id}}
-    await ann.call("POST", "/api/v1/threads", body, expect=409)
+    away = await ann.call("POST", "/api/v1/threads", body, expect=409)
+    assert away["code"] == "not_accepting_requests"
     await doctor.call(
         "PUT",
         "/api/v1/accounts/me/availability",
@@ -145,7 +148,7 @@ async def test_sends_are_idempotent_per_client_message_id(
     assert (again["seq"], again["duplicate"]) == (1, True)
     other = ann_phone.seal(thread_id, cmid, "something else", everyone)
     clash = await ann_phone.request({**frame, "envelope": other})
-    assert clash["code"] == "conflict"
+    assert clash["code"] == "duplicate_client_msg_id"
     assert await db["messages"].count_documents({"thread": thread_id}) == 1
 
 
@@ -349,6 +352,7 @@ async def test_stored_messages_and_frames_are_counted(client: Client, outbox: Me
     assert registry.get_sample_value("carechat_ws_frames_in_total", {"type": "send"}) == 3
     # Each ack's time is in the histogram (a refusal is counted as an error instead).
     assert registry.get_sample_value("carechat_ws_frame_seconds_count", {"type": "send"}) == 2
-    assert registry.get_sample_value("carechat_ws_errors_total", {"code": "conflict"}) == 1
+    refusals = {"code": "duplicate_client_msg_id"}
+    assert registry.get_sample_value("carechat_ws_errors_total", refusals) == 1
     # Three batches: the refused send's wrote nothing.
     assert registry.get_sample_value("carechat_message_batch_seconds_count") == 3

@@ -136,7 +136,8 @@ async def test_forged_mislabelled_and_skipping_commits_are_refused(
     third = _commit(admin, [admin, gp1], second)
     assert (await _post(admin, third, expect=422))["code"] == "invalid_signature"
     # A second epoch 1 (a fresh genesis) cannot replace the first.
-    await _post(admin, _commit(admin, [admin], None), expect=409)
+    genesis = await _post(admin, _commit(admin, [admin], None), expect=409)
+    assert genesis["code"] == "epoch_already_committed"
     await _post(admin, second)
     await _post(admin, third)
 
@@ -148,7 +149,7 @@ async def test_one_commit_per_epoch(client: Client, outbox: MemoryOutbox) -> Non
     second = _commit(admin, [admin, gp1], first)
     await _post(admin, second)
     body = await _post(admin, second, expect=409)
-    assert body["code"] == "conflict"
+    assert body["code"] == "epoch_already_committed"
     assert body["detail"] == "epoch 2 already committed; fetch the latest and retry"
 
     # Two admin devices race for epoch 3 with different, individually valid commits.
@@ -174,7 +175,8 @@ async def test_only_the_admin_posts_and_strangers_learn_nothing(
 ) -> None:
     admin, gp1, _ = await _panel(client, outbox)
     stranger = await _member(client, outbox, "eve@example.org")
-    await admin.call("POST", "/api/v1/groups", {"group_id": GROUP}, expect=409)
+    taken = await admin.call("POST", "/api/v1/groups", {"group_id": GROUP}, expect=409)
+    assert taken["code"] == "group_id_taken"
     await stranger.call("POST", "/api/v1/groups", {"group_id": "bad id!"}, expect=422)
     first = _commit(admin, [admin, gp1], None)
     await _post(admin, first)

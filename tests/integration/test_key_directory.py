@@ -31,7 +31,8 @@ async def test_devices_need_a_root_key_and_a_valid_certificate(
     ann = await actor(client, outbox, "ann@example.org")
     keys = DeviceKeys.generate(ann.account_id, "phone")
     certificate = to_base64url(ann.root.certify(keys).encode())
-    await ann.call("POST", "/api/v1/devices", {"certificate": certificate}, expect=409)
+    no_root = await ann.call("POST", "/api/v1/devices", {"certificate": certificate}, expect=409)
+    assert no_root["code"] == "root_key_required"
     await ann.publish_root_key()
     # Signed by another root key: a forgery.
     forged = to_base64url(RootKey.generate().certify(keys).encode())
@@ -43,7 +44,8 @@ async def test_devices_need_a_root_key_and_a_valid_certificate(
     await ann.call("POST", "/api/v1/devices", {"certificate": bobs}, expect=422)
     await ann.call("POST", "/api/v1/devices", {"certificate": "!!not base64!!"}, expect=422)
     await ann.call("POST", "/api/v1/devices", {"certificate": certificate}, expect=201)
-    await ann.call("POST", "/api/v1/devices", {"certificate": certificate}, expect=409)
+    taken = await ann.call("POST", "/api/v1/devices", {"certificate": certificate}, expect=409)
+    assert taken["code"] == "device_id_taken"
 
 
 async def test_peers_see_verifiable_devices_and_revoked_ones_disappear(
