@@ -88,7 +88,7 @@ from chat_server.ws.endpoint import websocket_handler
 from chat_server.ws.hub import Hub
 from chat_server.ws.router import FrameRouter
 from e2e_crypto import franking
-from moderation.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from moderation.ratelimit import MemoryRateLimiter, RateLimit, RateLimiter, RedisRateLimiter
 
 
 def create_app(
@@ -219,6 +219,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
             ticket=timedelta(seconds=settings.ws_ticket_seconds),
         ),
         public_url=public_url,
+        password_reset_ttl=timedelta(minutes=settings.password_reset_minutes),
     )
     directory = DeviceDirectory(devices, clock)
     app[DEVICES] = DeviceService(
@@ -243,6 +244,11 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         throttle=throttle,
         auditor=auditor,
         public_url=public_url,
+        invitation_limit=RateLimit(
+            "invitations",
+            limit=settings.invitation_limit,
+            window_seconds=settings.invitation_window_hours * 3600,
+        ),
     )
     app[GROUPS] = GroupService(groups=GroupStore(db), accounts=accounts, clock=clock)
     app[ACCOUNTS_STORE] = accounts

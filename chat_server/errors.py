@@ -4,8 +4,9 @@
 
     ChatError                      code, HTTP status, WebSocket behaviour, safe detail
      ├── BadRequest                failed schema (``validation_failed``)
-     │    └── MalformedJson, MalformedFrame, UnknownFrameType, UnsupportedMediaType,
-     │        EmptyUpload, UnknownAttachment
+     │    ├── MalformedJson, MalformedFrame, UnknownFrameType, UnsupportedMediaType,
+     │    │   EmptyUpload, UnknownAttachment
+     │    └── WeakPassword, PhoneCodeRequired
      ├── Unauthenticated           no/expired session (closes a socket with 4001)
      │    └── InvalidCredentials, TotpRequired, InvalidTicket
      ├── InvalidCode, InvalidSignature, InvalidEnvelope    a code, signature or
@@ -13,7 +14,8 @@
      ├── RecipientsChanged, ThreadClosed                   409s of sending
      ├── Forbidden                 authenticated but not allowed (never used for
      │    │                        objects: see NotFound)
-     │    └── AccountSuspended, OriginNotAllowed, DeviceRequired, DeviceRevoked
+     │    └── AccountSuspended, OriginNotAllowed, DeviceRequired, DeviceRevoked,
+     │        PatientsOnly
      ├── NotFound                  absent *or* not yours: one answer, no oracle
      ├── MethodNotAllowed
      ├── Conflict                  abstract: never raised itself, one subclass and
@@ -23,7 +25,8 @@
      │    │   ThreadTransitionNotAllowed, DuplicateClientMsgId
      │    ├── RootKeyRequired, DeviceLimitReached, DeviceIdTaken
      │    ├── GroupIdTaken, EpochAlreadyCommitted
-     │    ├── CareLinkAlreadyAnswered, CareLinkNotLive, CareLinkExists
+     │    ├── CareLinkAlreadyAnswered, CareLinkNotLive, CareLinkExists,
+     │    │   LinkRequestPending
      │    └── HelloAlreadySent
      ├── TooLarge                  body or frame over its limit
      │    └── UploadQuotaExceeded  an account's attachment storage is full
@@ -59,11 +62,15 @@ class ErrorCode(StrEnum):
     ACCOUNT_SUSPENDED = "account_suspended"
     INVALID_TICKET = "invalid_ticket"
     INVALID_CODE = "invalid_code"
+    WEAK_PASSWORD = "weak_password"  # noqa: S105 - an error code, not a password
+    PHONE_CODE_REQUIRED = "phone_code_required"
+    LINK_REQUEST_PENDING = "link_request_pending"
     INVALID_SIGNATURE = "invalid_signature"
     INVALID_ENVELOPE = "invalid_envelope"
     RECIPIENTS_CHANGED = "recipients_changed"
     THREAD_CLOSED = "thread_closed"
     FORBIDDEN = "forbidden"
+    PATIENTS_ONLY = "patients_only"
     ORIGIN_NOT_ALLOWED = "origin_not_allowed"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
@@ -208,6 +215,22 @@ class InvalidCode(ChatError):
     title = "The code is unknown, expired or already used"
 
 
+class WeakPassword(BadRequest):
+    """The strength estimator (zxcvbn) guesses the password too easily; ``detail``
+    says why, ``fields`` points at the password field."""
+
+    code = ErrorCode.WEAK_PASSWORD
+    title = "The password is too easy to guess"
+
+
+class PhoneCodeRequired(BadRequest):
+    """An SMS invitation binds only once the phone's holder types the texted code."""
+
+    code = ErrorCode.PHONE_CODE_REQUIRED
+    http_status = HTTPStatus.BAD_REQUEST
+    title = "Ask for a phone code, then accept with the code texted to the invited number"
+
+
 class InvalidSignature(ChatError):
     code = ErrorCode.INVALID_SIGNATURE
     http_status = HTTPStatus.UNPROCESSABLE_ENTITY
@@ -254,6 +277,13 @@ class AccountSuspended(Forbidden):
     code = ErrorCode.ACCOUNT_SUSPENDED
     title = "This account is suspended"
     ws_close = WS_SESSION_REVOKED
+
+
+class PatientsOnly(Forbidden):
+    """Invitations are accepted, and links requested, by patients."""
+
+    code = ErrorCode.PATIENTS_ONLY
+    title = "Only patients can do this"
 
 
 class OriginNotAllowed(Forbidden):
@@ -369,6 +399,13 @@ class CareLinkExists(Conflict):
 class HelloAlreadySent(Conflict):
     code = ErrorCode.HELLO_ALREADY_SENT
     title = "hello was already sent on this socket"
+
+
+class LinkRequestPending(Conflict):
+    """An invitation never answers the patient's own pending request for the provider."""
+
+    code = ErrorCode.LINK_REQUEST_PENDING
+    title = "You already asked this provider for a link; withdraw the request first"
 
 
 class TooLarge(ChatError):

@@ -60,6 +60,11 @@ class Settings:
     ws_ticket_seconds: int = 30
     # After a declined or blocked request, the patient waits this long to ask again.
     rerequest_days: int = 30
+    # Invitations one account may send per window: each one mails or texts a stranger.
+    invitation_limit: int = 20
+    invitation_window_hours: int = 24
+    # How long a password-reset link works (it is single-use either way).
+    password_reset_minutes: int = 30
     # Group commit: sends are batched for this long before one majority insert_many.
     write_batch_ms: float = 2.0
     # Delivery cursors are coalesced in memory and written this often (storage/threads).
@@ -196,6 +201,15 @@ class _SettingsSchema(ma.Schema):
     )
     rerequest_days = ma.fields.Integer(
         validate=ma.validate.Range(min=0, max=3650, error="days from 0 to 3650")
+    )
+    invitation_limit = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=1000, error="an integer from 1 to 1000")
+    )
+    invitation_window_hours = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=24 * 7, error="hours from 1 to 168")
+    )
+    password_reset_minutes = ma.fields.Integer(
+        validate=ma.validate.Range(min=5, max=24 * 60, error="minutes from 5 to 1440")
     )
     mongodb_pool_size = ma.fields.Integer(
         validate=ma.validate.Range(min=4, max=500, error="an integer from 4 to 500")

@@ -58,6 +58,15 @@ class PasswordChangeSchema(ma.Schema):
     new_password = PASSWORD
 
 
+class ResetRequestSchema(ma.Schema):
+    email = EMAIL
+
+
+class PasswordResetSchema(ma.Schema):
+    token = ma.fields.String(required=True, validate=ma.validate.Length(max=128))
+    new_password = PASSWORD
+
+
 class TotpCodeSchema(ma.Schema):
     code = ma.fields.String(required=True, validate=ma.validate.Length(max=10))
 
@@ -127,6 +136,23 @@ async def change_password(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def request_password_reset(request: web.Request) -> web.Response:
+    body = await read_json(request, ResetRequestSchema())
+    await request.app[ACCOUNTS].request_password_reset(
+        _normalise(body["email"]), client_ip(request)
+    )
+    # The same answer whether or not an account has this address.
+    return web.json_response({"status": "check your e-mail for a reset link"}, status=202)
+
+
+async def reset_password(request: web.Request) -> web.Response:
+    body = await read_json(request, PasswordResetSchema())
+    await request.app[ACCOUNTS].reset_password(
+        body["token"], body["new_password"], client_ip(request)
+    )
+    return web.Response(status=204)
+
+
 async def start_totp(request: web.Request) -> web.Response:
     who = await principal(request)
     return web.json_response(await request.app[ACCOUNTS].start_totp(who), status=201)
@@ -162,6 +188,10 @@ def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_post("/api/v1/accounts", register, name="register")
     r.add_post("/api/v1/accounts/verify", verify_email, name="verify_email")
+    r.add_post(
+        "/api/v1/accounts/password-reset", request_password_reset, name="request_password_reset"
+    )
+    r.add_post("/api/v1/accounts/password-reset/confirm", reset_password, name="reset_password")
     r.add_get("/api/v1/accounts/me", me, name="me")
     r.add_post("/api/v1/accounts/me/password", change_password, name="change_password")
     r.add_post("/api/v1/accounts/me/totp", start_totp, name="start_totp")

@@ -229,3 +229,34 @@ async def test_totp_for_practitioners(
 async def test_patients_are_not_offered_totp(client: Client, outbox: MemoryOutbox) -> None:
     ann = await actor(client, outbox, "ann@example.org")
     await ann.call("POST", "/api/v1/accounts/me/totp", expect=403)
+
+
+async def test_weak_passwords_are_refused_with_a_reason(
+    client: Client, outbox: MemoryOutbox
+) -> None:
+    body = {
+        "email": "annelies.peeters@example.org",
+        "password": "password12",  # long enough, and once accepted
+        "role": "patient",
+        "display_name": "Annelies",
+    }
+    common = await client.post("/api/v1/accounts", json=body)
+    assert common.status == 422
+    problem = await _problem(common)
+    assert problem["code"] == "weak_password"
+    assert "common password" in problem["detail"]
+    assert problem["fields"] == {"password": [problem["detail"]]}
+    # Strong for a stranger, guessable from the account's own address.
+    personal = await client.post("/api/v1/accounts", json={**body, "password": "anneliespeeters"})
+    assert (await _problem(personal))["code"] == "weak_password"
+    assert not outbox.sent
+
+    ann = await actor(client, outbox, "ann@example.org")
+    refused = await client.post(
+        "/api/v1/accounts/me/password",
+        json={"current_password": PASSWORD, "new_password": "qwertyuiop"},
+        headers=ann.auth,
+    )
+    assert refused.status == 422
+    assert list((await _problem(refused))["fields"]) == ["new_password"]
+    await login(client, "ann@example.org")
