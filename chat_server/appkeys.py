@@ -26,6 +26,7 @@ from chat_server.storage.accounts import AccountStore
 from chat_server.storage.attachments import AttachmentStore, KeyBackupStore
 from chat_server.storage.audit import AuditStore
 from chat_server.storage.messages import MessageStore
+from chat_server.ws.admission import PendingSockets
 from chat_server.ws.hub import Hub
 
 SETTINGS = web.AppKey("SETTINGS", Settings)
@@ -36,6 +37,7 @@ DB = web.AppKey("DB", AsyncDatabase[dict[str, Any]])
 WRITE_DB = web.AppKey("WRITE_DB", AsyncDatabase[dict[str, Any]])
 BROKER = web.AppKey[Broker]("BROKER")
 HUB = web.AppKey("HUB", Hub)
+PENDING_SOCKETS = web.AppKey("PENDING_SOCKETS", PendingSockets)
 SCHEDULER = web.AppKey("SCHEDULER", aiojobs.Scheduler)
 
 # Domain services, built by ``app.domain_ctx`` once MongoDB and the broker are up.

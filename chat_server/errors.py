@@ -3,7 +3,7 @@
 ::
 
     ChatError                      code, HTTP status, WebSocket behaviour, safe detail
-     ├── BadRequest                malformed JSON, failed schema, unknown frame type
+     ├── BadRequest                malformed HTTP or JSON, failed schema, unknown frame type
      ├── Unauthenticated           no/expired session or ticket, wrong credentials
      ├── Forbidden                 authenticated but not allowed (never used for
      │                             objects: see NotFound)
@@ -33,9 +33,12 @@ class ErrorCode(StrEnum):
     MALFORMED_FRAME = "malformed_frame"
     UNKNOWN_FRAME_TYPE = "unknown_frame_type"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    OCTET_STREAM_EXPECTED = "octet_stream_expected"
+    MALFORMED_HTTP = "malformed_http"
     UNAUTHENTICATED = "unauthenticated"
     INVALID_CREDENTIALS = "invalid_credentials"
     TOTP_REQUIRED = "totp_required"
+    TOTP_ENROLMENT_OVERDUE = "totp_enrolment_overdue"
     ACCOUNT_SUSPENDED = "account_suspended"
     INVALID_TICKET = "invalid_ticket"
     INVALID_CODE = "invalid_code"
@@ -50,6 +53,7 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"
     TOO_LARGE = "too_large"
     RATE_LIMITED = "rate_limited"
+    TOO_MANY_PENDING_SOCKETS = "too_many_pending_sockets"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal_error"
 
@@ -127,6 +131,19 @@ class UnsupportedMediaType(BadRequest):
     title = "Send application/json"
 
 
+class OctetStreamExpected(UnsupportedMediaType):
+    code = ErrorCode.OCTET_STREAM_EXPECTED
+    title = "Send application/octet-stream"
+
+
+class MalformedHttp(BadRequest):
+    """aiohttp's parser refused the request line or a header (too long, not HTTP)."""
+
+    code = ErrorCode.MALFORMED_HTTP
+    http_status = HTTPStatus.BAD_REQUEST
+    title = "The request line or a header is malformed or too long"
+
+
 class Unauthenticated(ChatError):
     code = ErrorCode.UNAUTHENTICATED
     http_status = HTTPStatus.UNAUTHORIZED
@@ -142,6 +159,16 @@ class InvalidCredentials(Unauthenticated):
 class TotpRequired(Unauthenticated):
     code = ErrorCode.TOTP_REQUIRED
     title = "A valid one-time code from your authenticator app is required"
+
+
+class TotpEnrolmentOverdue(Unauthenticated):
+    """A practitioner past the grace period after registration without TOTP set up."""
+
+    code = ErrorCode.TOTP_ENROLMENT_OVERDUE
+    title = (
+        "Two-factor login is required for practitioners and was not set up in time; "
+        "contact the operator"
+    )
 
 
 class InvalidTicket(Unauthenticated):
@@ -237,6 +264,13 @@ class RateLimited(ChatError):
     code = ErrorCode.RATE_LIMITED
     http_status = HTTPStatus.TOO_MANY_REQUESTS
     title = "Too many requests; slow down"
+
+
+class TooManyPendingSockets(RateLimited):
+    """Over the per-address cap on sockets that have not sent a valid ``hello`` yet."""
+
+    code = ErrorCode.TOO_MANY_PENDING_SOCKETS
+    title = "Too many sockets from this address are waiting to authenticate"
 
 
 class Unavailable(ChatError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,6 +35,28 @@ class StrictBoolean(ma.fields.Boolean):
     ) -> bool:
         if not isinstance(value, bool):
             raise self.make_error("invalid")
+        return value
+
+
+# Bidirectional formatting characters reorder the text after them on screen: with
+# U+202E a name can show as someone else's, or hide what follows it.
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f"  # Arabic letter mark, left-to-right and right-to-left marks
+    "\u202a\u202b\u202c\u202d\u202e"  # embeddings and overrides, and their end
+    "\u2066\u2067\u2068\u2069"  # isolates, and their end
+)
+
+
+class PlainText(ma.validate.Validator):
+    """Text shown to other people as a name: no control characters (NUL, newlines,
+    escapes) and no bidirectional formatting characters."""
+
+    error = "no control or bidirectional formatting characters"
+
+    def __call__(self, value: str) -> str:
+        for char in value:
+            if char in _BIDI_CONTROLS or unicodedata.category(char) == "Cc":
+                raise ma.ValidationError(self.error)
         return value
 
 

@@ -1,6 +1,10 @@
 """Accounts and sessions: registration, e-mail verification, login, logout, passwords,
 TOTP, WebSocket tickets, and the platform admin's actions on accounts.
 
+Practitioners must turn on TOTP within ``practitioner_totp_grace_days`` of registering:
+until then they log in with a password alone (and set it up); after that, a login
+without TOTP set up is refused and the operator has to step in.
+
 No enumeration: registering a known address answers exactly like a new one (the
 owner gets an e-mail instead); a login for an unknown address does the same argon2id
 work and gets the same error as a wrong password. Throttling is per address and per
@@ -24,6 +28,7 @@ from chat_server.errors import (
     InvalidCredentials,
     InvalidTicket,
     NotFound,
+    TotpEnrolmentOverdue,
     TotpRequired,
     Unauthenticated,
 )
@@ -60,6 +65,8 @@ class SessionPolicy:
     idle: timedelta
     absolute: timedelta
     ticket: timedelta
+    # How long after registering a practitioner may still log in without TOTP.
+    practitioner_totp_grace: timedelta
 
 
 class AccountService:
@@ -177,6 +184,11 @@ class AccountService:
             raise InvalidCredentials("confirm your e-mail address first (see the link we sent)")
         if account.totp_enabled:
             await self._check_totp(account, totp_code)
+        elif account.role is Role.PRACTITIONER and (
+            self._clock.now() >= account.created_at + self._policy.practitioner_totp_grace
+        ):
+            # Asked only after the password checked out: no oracle for strangers.
+            raise TotpEnrolmentOverdue()
         await self._throttle.reset(LOGIN_PER_ACCOUNT, email)
         token = new_token()
         session = await self._sessions.create(

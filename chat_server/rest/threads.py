@@ -8,7 +8,7 @@ import marshmallow as ma
 from aiohttp import web
 
 from chat_server.appkeys import ACCOUNTS_STORE, ATTACHMENTS, CLOCK, KEY_BACKUPS, SETTINGS, THREADS
-from chat_server.errors import BadRequest, NotFound, TooLarge, UnsupportedMediaType
+from chat_server.errors import BadRequest, NotFound, OctetStreamExpected, TooLarge
 from chat_server.rest.auth import principal
 from chat_server.rest.bodies import int_query, read_json
 from chat_server.rest.care import ProviderSchema
@@ -80,7 +80,7 @@ async def history(request: web.Request) -> web.Response:
 async def upload_attachment(request: web.Request) -> web.Response:
     who = await principal(request)
     if request.content_type != OCTETS:
-        raise UnsupportedMediaType("send the ciphertext as application/octet-stream")
+        raise OctetStreamExpected("send the ciphertext as application/octet-stream")
     thread = await request.app[THREADS].access(who, request.match_info["thread_id"])
     settings = request.app[SETTINGS]
     declared = request.content_length
@@ -132,7 +132,7 @@ async def set_availability(request: web.Request) -> web.Response:
 async def put_key_backup(request: web.Request) -> web.Response:
     who = await principal(request)
     if request.content_type != OCTETS:
-        raise UnsupportedMediaType("send the sealed backup as application/octet-stream")
+        raise OctetStreamExpected("send the sealed backup as application/octet-stream")
     blob = await request.content.read(MAX_BACKUP_BYTES + 1)
     if len(blob) > MAX_BACKUP_BYTES:
         raise TooLarge(f"a key backup is 1 to {MAX_BACKUP_BYTES} bytes")
