@@ -291,3 +291,5 @@ async def test_the_register_schema_offers_only_self_registered_roles(client: Cli
     document = await (await client.get("/api/v1/openapi.json")).json()
     role = document["components"]["schemas"]["Register"]["properties"]["role"]
     assert sorted(role["enum"]) == ["patient", "practice_admin", "practitioner"]
+    name = document["components"]["schemas"]["Register"]["properties"]["display_name"]
+    assert name["pattern"].startswith("^[^\\x00-\\x1f")
