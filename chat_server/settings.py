@@ -196,8 +196,9 @@ class _SettingsSchema(ma.Schema):
     session_absolute_hours = ma.fields.Integer(
         validate=ma.validate.Range(min=1, max=24 * 30, error="hours from 1 to 720")
     )
+    # At least a day: with none, a new practitioner could not log in to set TOTP up.
     practitioner_totp_grace_days = ma.fields.Integer(
-        validate=ma.validate.Range(min=0, max=365, error="days from 0 to 365")
+        validate=ma.validate.Range(min=1, max=365, error="days from 1 to 365")
     )
     ws_ticket_seconds = ma.fields.Integer(
         validate=ma.validate.Range(min=5, max=60, error="seconds from 5 to 60")
