@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from chat_server.settings import Settings
     from chat_server.storage.accounts import AccountStore
     from chat_server.storage.attachments import AttachmentStore, KeyBackupStore
+    from chat_server.ws.admission import PendingSockets
     from chat_server.ws.hub import Hub
     from chat_server.ws.router import FrameRouter
 
@@ -44,6 +45,8 @@ DB: web.AppKey[AsyncDatabase[dict[str, Any]]] = web.AppKey("DB")
 WRITE_DB: web.AppKey[AsyncDatabase[dict[str, Any]]] = web.AppKey("WRITE_DB")
 BROKER: web.AppKey[Broker] = web.AppKey("BROKER")
 HUB: web.AppKey[Hub] = web.AppKey("HUB")
+# Sockets not authenticated yet, per client address (ws/admission.py).
+PENDING_SOCKETS: web.AppKey[PendingSockets] = web.AppKey("PENDING_SOCKETS")
 ROUTER: web.AppKey[FrameRouter] = web.AppKey("ROUTER")
 SCHEDULER: web.AppKey[aiojobs.Scheduler] = web.AppKey("SCHEDULER")
 # The shared Redis client, when one is configured (absent: everything in-process).

@@ -6,9 +6,10 @@
      ├── BadRequest                failed schema (``validation_failed``)
      │    ├── MalformedJson, MalformedFrame, UnknownFrameType, UnsupportedMediaType,
      │    │   EmptyUpload, UnknownAttachment
-     │    └── WeakPassword, PhoneCodeRequired
+     │    ├── WeakPassword, PhoneCodeRequired
+     │    └── MalformedHttp, OctetStreamExpected
      ├── Unauthenticated           no/expired session (closes a socket with 4001)
-     │    └── InvalidCredentials, TotpRequired, InvalidTicket
+     │    └── InvalidCredentials, TotpRequired, TotpEnrolmentOverdue, InvalidTicket
      ├── InvalidCode, InvalidSignature, InvalidEnvelope    a code, signature or
      │                             envelope that does not hold
      ├── RecipientsChanged, ThreadClosed                   409s of sending
@@ -31,7 +32,8 @@
      ├── TooLarge                  body or frame over its limit
      │    └── UploadQuotaExceeded  an account's attachment storage is full
      ├── RateLimited               slow down, with Retry-After
-     │    └── UploadRateLimited    attachment uploads, per account
+     │    ├── UploadRateLimited    attachment uploads, per account
+     │    └── TooManyPendingSockets  unauthenticated sockets, per address
      └── Unavailable               a dependency (MongoDB, Redis) is down
 
 Handlers raise these; translation to ``application/problem+json`` happens only in
@@ -56,9 +58,12 @@ class ErrorCode(StrEnum):
     MALFORMED_FRAME = "malformed_frame"
     UNKNOWN_FRAME_TYPE = "unknown_frame_type"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    OCTET_STREAM_EXPECTED = "octet_stream_expected"
+    MALFORMED_HTTP = "malformed_http"
     UNAUTHENTICATED = "unauthenticated"
     INVALID_CREDENTIALS = "invalid_credentials"
     TOTP_REQUIRED = "totp_required"
+    TOTP_ENROLMENT_OVERDUE = "totp_enrolment_overdue"
     ACCOUNT_SUSPENDED = "account_suspended"
     INVALID_TICKET = "invalid_ticket"
     INVALID_CODE = "invalid_code"
@@ -80,6 +85,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_ATTACHMENT = "unknown_attachment"
     RATE_LIMITED = "rate_limited"
     UPLOAD_RATE_LIMITED = "upload_rate_limited"
+    TOO_MANY_PENDING_SOCKETS = "too_many_pending_sockets"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal_error"
     # One per situation that used to answer a bare "conflict" (409).
@@ -187,6 +193,19 @@ class UnsupportedMediaType(BadRequest):
     title = "Send application/json"
 
 
+class OctetStreamExpected(UnsupportedMediaType):
+    code = ErrorCode.OCTET_STREAM_EXPECTED
+    title = "Send application/octet-stream"
+
+
+class MalformedHttp(BadRequest):
+    """aiohttp's parser refused the request line or a header (too long, not HTTP)."""
+
+    code = ErrorCode.MALFORMED_HTTP
+    http_status = HTTPStatus.BAD_REQUEST
+    title = "The request line or a header is malformed or too long"
+
+
 class Unauthenticated(ChatError):
     code = ErrorCode.UNAUTHENTICATED
     http_status = HTTPStatus.UNAUTHORIZED
@@ -202,6 +221,16 @@ class InvalidCredentials(Unauthenticated):
 class TotpRequired(Unauthenticated):
     code = ErrorCode.TOTP_REQUIRED
     title = "A valid one-time code from your authenticator app is required"
+
+
+class TotpEnrolmentOverdue(Unauthenticated):
+    """A practitioner past the grace period after registration without TOTP set up."""
+
+    code = ErrorCode.TOTP_ENROLMENT_OVERDUE
+    title = (
+        "Two-factor login is required for practitioners and was not set up in time; "
+        "contact the operator"
+    )
 
 
 class InvalidTicket(Unauthenticated):
@@ -443,6 +472,13 @@ class RateLimited(ChatError):
 class UploadRateLimited(RateLimited):
     code = ErrorCode.UPLOAD_RATE_LIMITED
     title = "Too many uploads; slow down"
+
+
+class TooManyPendingSockets(RateLimited):
+    """Over the per-address cap on sockets that have not sent a valid ``hello`` yet."""
+
+    code = ErrorCode.TOO_MANY_PENDING_SOCKETS
+    title = "Too many sockets from this address are waiting to authenticate"
 
 
 class Unavailable(ChatError):

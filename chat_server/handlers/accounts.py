@@ -1,6 +1,10 @@
 """Accounts and sessions: registration, e-mail verification, login, logout, passwords
 and their reset, TOTP, WebSocket tickets, and the platform admin's actions on accounts.
 
+Practitioners must turn on TOTP within ``practitioner_totp_grace_days`` of registering:
+until then they log in with a password alone (and set it up); after that, a login
+without TOTP set up is refused and the operator has to step in.
+
 No enumeration: registering a known address answers exactly like a new one (the
 owner gets an e-mail instead), and so does asking for a password reset; a login for
 an unknown address does the same argon2id work and gets the same error as a wrong
@@ -29,6 +33,7 @@ from chat_server.errors import (
     InvalidTicket,
     NotFound,
     TotpAlreadyEnabled,
+    TotpEnrolmentOverdue,
     TotpRequired,
     TotpSetupNotStarted,
     Unauthenticated,
@@ -72,6 +77,8 @@ class SessionPolicy:
     idle: timedelta
     absolute: timedelta
     ticket: timedelta
+    # How long after registering a practitioner may still log in without TOTP.
+    practitioner_totp_grace: timedelta
 
 
 class AccountService:
@@ -215,6 +222,11 @@ class AccountService:
             raise InvalidCredentials("confirm your e-mail address first (see the link we sent)")
         if account.totp_enabled:
             await self._check_totp(account, totp_code)
+        elif account.role is Role.PRACTITIONER and (
+            self._clock.now() >= account.created_at + self._policy.practitioner_totp_grace
+        ):
+            # Asked only after the password checked out: no oracle for strangers.
+            raise TotpEnrolmentOverdue()
         await self._throttle.reset(LOGIN_PER_ACCOUNT, email)
         token = new_token()
         session = await self._sessions.create(

@@ -10,14 +10,16 @@ from aiohttp import web
 from chat_server.appkeys import CARE
 from chat_server.rest.auth import client_ip, principal
 from chat_server.rest.bodies import read_json
-from chat_server.schemas import StrictBoolean, id_field
+from chat_server.schemas import PlainText, StrictBoolean, id_field
 from chat_server.storage.practices import ProviderKind
 
 ID = "{%s:[A-Za-z0-9_-]{1,64}}"
 
 
 class PracticeSchema(ma.Schema):
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
+    name = ma.fields.String(
+        required=True, validate=[ma.validate.Length(min=1, max=120), PlainText()]
+    )
 
 
 class MemberSchema(ma.Schema):

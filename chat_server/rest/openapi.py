@@ -35,7 +35,7 @@ JSON_OBJECT: Final = "application/json"  # any JSON object (this document itself
 
 _STATUS_TEXT: Final = {
     400: "Malformed request (not JSON, or a code that is unknown, used or expired)",
-    401: "No valid session, or wrong credentials",
+    401: "No valid session, or wrong credentials (or a required TOTP code missing)",
     403: "Authenticated, but not allowed",
     404: "Absent, or not yours (the same answer)",
     409: "Conflicts with the current state",

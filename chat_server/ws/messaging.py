@@ -20,7 +20,7 @@ from chat_server.presenters import message_frame, thread_summary
 from chat_server.principal import Principal
 from chat_server.schemas import id_field, is_id
 from chat_server.ws.hub import Connection, Frame, Hub
-from chat_server.ws.router import FrameRouter, FrameSchema, fast_loader
+from chat_server.ws.router import DropFrame, FrameRouter, FrameSchema, fast_loader
 from e2e_crypto.wire import MAX_ENVELOPE_B64_CHARS
 
 MAX_SEQ = 2**53
@@ -109,7 +109,8 @@ def install(router: FrameRouter, hub: Hub, threads: ThreadService) -> None:
         await threads.read(principal(conn), frame["thread"], frame["seq"])
 
     async def typing(conn: Connection, frame: dict[str, Any]) -> None:
-        await threads.typing(principal(conn), frame["thread"])
+        if not await threads.typing(principal(conn), frame["thread"]):
+            raise DropFrame()
 
     # One serialisation per message and process, shared by every local socket.
     frames: dict[tuple[str, int], str] = {}

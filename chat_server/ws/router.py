@@ -4,7 +4,8 @@ Every client frame is a JSON object ``{"type": ..., "id": ..., ...}``. The route
 it in two steps — the common part, then the type's own marshmallow schema — and calls
 the type's handler with the validated fields. Unknown types, unknown fields and bad
 values become :class:`~chat_server.errors.ChatError`s, which the endpoint turns into
-error frames; the handler itself never sees malformed input.
+error frames; the handler itself never sees malformed input. A handler that raises
+:class:`DropFrame` gets no answer sent at all.
 
 The frames sent about once per message (``send``, ``delivered``, ``read``) may have a
 :func:`fast_loader`: plain checks that accept a subset of what the schema accepts, with
@@ -75,6 +76,12 @@ def fast_loader(frame_type: str, **checks: Check) -> FastLoad:
         return {**raw, "id": fid}
 
     return load
+
+
+class DropFrame(Exception):
+    """Raised by a handler to drop its frame without any answer, not even the ``ok``
+    a frame with an ``id`` otherwise gets: for frames over a silent rate limit
+    (``typing``), where an answer would cost as much as the frame."""
 
 
 @dataclass(frozen=True, slots=True)

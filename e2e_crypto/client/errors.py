@@ -181,6 +181,10 @@ _BY_CODE: dict[str, type[CareChatError]] = {
     "unknown_attachment": BadRequestError,
     "upload_quota_exceeded": TooLargeError,
     "upload_rate_limited": RateLimitedError,
+    "too_many_pending_sockets": RateLimitedError,
+    "malformed_http": BadRequestError,
+    "octet_stream_expected": BadRequestError,
+    "totp_enrolment_overdue": AuthenticationError,
     "unavailable": ServerError,
     "internal_error": ServerError,
 }

@@ -166,3 +166,14 @@ def test_invitation_limit_and_reset_expiry_are_settings() -> None:
         load_settings({"CARECHAT_INVITATION_LIMIT": "0"})
     with pytest.raises(SettingsError, match="CARECHAT_PASSWORD_RESET_MINUTES: expected minutes"):
         load_settings({"CARECHAT_PASSWORD_RESET_MINUTES": "0"})
+
+
+def test_socket_admission_and_totp_grace_are_typed_and_bounded() -> None:
+    settings = load_settings(
+        {"CARECHAT_WS_UNAUTHENTICATED_PER_IP": "7", "CARECHAT_PRACTITIONER_TOTP_GRACE_DAYS": "1"}
+    )
+    assert (settings.ws_unauthenticated_per_ip, settings.practitioner_totp_grace_days) == (7, 1)
+    with pytest.raises(SettingsError, match="CARECHAT_WS_UNAUTHENTICATED_PER_IP: expected an"):
+        load_settings({"CARECHAT_WS_UNAUTHENTICATED_PER_IP": "0"})
+    with pytest.raises(SettingsError, match="CARECHAT_PRACTITIONER_TOTP_GRACE_DAYS: expected days"):
+        load_settings({"CARECHAT_PRACTITIONER_TOTP_GRACE_DAYS": "0"})
