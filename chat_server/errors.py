@@ -43,6 +43,11 @@ class ErrorCode(StrEnum):
     INVALID_ENVELOPE = "invalid_envelope"
     RECIPIENTS_CHANGED = "recipients_changed"
     THREAD_CLOSED = "thread_closed"
+    MEMBER_ROLE_NOT_ALLOWED = "member_role_not_allowed"
+    REGISTRATION_NOT_VERIFIED = "registration_not_verified"
+    MEMBER_NOT_CONSENTED = "member_not_consented"
+    MEMBERSHIP_EPOCH_TAKEN = "membership_epoch_taken"
+    ROOT_KEY_REQUIRED = "root_key_required"
     FORBIDDEN = "forbidden"
     ORIGIN_NOT_ALLOWED = "origin_not_allowed"
     NOT_FOUND = "not_found"
@@ -189,6 +194,41 @@ class ThreadClosed(ChatError):
     code = ErrorCode.THREAD_CLOSED
     http_status = HTTPStatus.CONFLICT
     title = "The thread does not accept this message in its current state"
+
+
+class MemberRoleNotAllowed(ChatError):
+    """A patient is never practice staff; only practitioner accounts are practitioners."""
+
+    code = ErrorCode.MEMBER_ROLE_NOT_ALLOWED
+    http_status = HTTPStatus.UNPROCESSABLE_ENTITY
+    title = "This account cannot hold that role in a practice"
+
+
+class RegistrationNotVerified(ChatError):
+    code = ErrorCode.REGISTRATION_NOT_VERIFIED
+    http_status = HTTPStatus.CONFLICT
+    title = "The practitioner's professional registration is not verified yet"
+
+
+class MemberNotConsented(ChatError):
+    """A membership list names someone who has not accepted that role (or no longer
+    may hold it): the server never stores a list with a ghost in it."""
+
+    code = ErrorCode.MEMBER_NOT_CONSENTED
+    http_status = HTTPStatus.CONFLICT
+    title = "The membership list names an account that has not accepted that role"
+
+
+class MembershipEpochTaken(ChatError):
+    code = ErrorCode.MEMBERSHIP_EPOCH_TAKEN
+    http_status = HTTPStatus.CONFLICT
+    title = "That membership epoch is already published; fetch the latest and sign again"
+
+
+class RootKeyRequired(ChatError):
+    code = ErrorCode.ROOT_KEY_REQUIRED
+    http_status = HTTPStatus.CONFLICT
+    title = "Publish the account's root key first"
 
 
 class Forbidden(ChatError):

@@ -136,7 +136,7 @@ class ThreadService:
         if not await self._care.has_active_link(who.account_id, provider_id):
             # Same answer as for an unknown provider: no care link, no thread.
             raise NotFound("no active care relationship with this provider")
-        members = await self._provider_members(kind, provider_id)
+        roles = await self._provider_roles(kind, provider_id)
         if kind is ProviderKind.PRACTITIONER:
             provider = await self._accounts.get(provider_id)
             if provider is None or not provider.accepting_requests:
@@ -153,19 +153,25 @@ class ThreadService:
             patient_id=who.account_id,
             provider_kind=str(kind),
             provider_id=provider_id,
-            participants=[who.account_id, *members],
+            participants=[who.account_id, *sorted(roles)],
+            roles={who.account_id: "patient", **roles},
             now=self._clock.now(),
         )
         await self._announce(thread)
         return thread
 
-    async def _provider_members(self, kind: ProviderKind, provider_id: str) -> list[str]:
+    async def _provider_roles(self, kind: ProviderKind, provider_id: str) -> dict[str, str]:
+        """Who answers for the provider, by role. For a practice: exactly the latest
+        membership list its admin signed, so every participant consented and the
+        patient's client can check each one against that list."""
         if kind is ProviderKind.PRACTITIONER:
-            return [provider_id]
+            return {provider_id: "practitioner"}
         practice = await self._practices.get(provider_id)
         if practice is None:
             raise NotFound()
-        return sorted(set(practice.practitioners) | set(practice.staff))
+        roles = dict.fromkeys(practice.staff, "staff")
+        roles.update(dict.fromkeys(practice.practitioners, "practitioner"))
+        return roles
 
     async def accept(self, who: Principal, thread_id: str) -> Thread:
         return await self._provider_moves(who, thread_id, [ThreadState.REQUESTED], ThreadState.OPEN)
@@ -206,12 +212,39 @@ class ThreadService:
     async def list_threads(self, who: Principal) -> list[dict[str, Any]]:
         threads = await self._threads.for_account(who.account_id)
         marks = await self._threads.read_marks(who.account_id, [t.id for t in threads])
-        return [t.to_public(unread=max(0, t.last_seq - marks.get(t.id, 0))) for t in threads]
+        return await self.present(
+            threads, {t.id: max(0, t.last_seq - marks.get(t.id, 0)) for t in threads}
+        )
+
+    async def present(
+        self, threads: list[Thread], unread: dict[str, int] | None = None
+    ) -> list[dict[str, Any]]:
+        """Public summaries, each naming every participant with its role: a patient
+        sees everyone its messages are encrypted to, staff included."""
+        ids = sorted({account for thread in threads for account in thread.participants})
+        accounts = await self._accounts.many(ids)
+        summaries = []
+        for thread in threads:
+            summary = thread.to_public(unread=(unread or {}).get(thread.id))
+            summary["members"] = [
+                {
+                    "account_id": account_id,
+                    "display_name": (
+                        accounts[account_id].display_name if account_id in accounts else None
+                    ),
+                    "role": thread.role_of(account_id),
+                }
+                for account_id in thread.participants
+            ]
+            summaries.append(summary)
+        return summaries
 
     async def summary(self, who: Principal, thread_id: str) -> dict[str, Any]:
         thread = await self.access(who, thread_id)
         marks = await self._threads.read_marks(who.account_id, [thread.id])
-        summary = thread.to_public(unread=max(0, thread.last_seq - marks.get(thread.id, 0)))
+        [summary] = await self.present(
+            [thread], {thread.id: max(0, thread.last_seq - marks.get(thread.id, 0))}
+        )
         if thread.provider_kind == ProviderKind.PRACTITIONER:
             provider = await self._accounts.get(thread.provider_id)
             summary["away_message"] = provider.away_message if provider else None

@@ -36,8 +36,10 @@ async def create_thread(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, NewThreadSchema())
     provider = body["provider"]
-    thread = await request.app[THREADS].request(who, provider["kind"], provider["id"])
-    return web.json_response(thread.to_public(unread=0), status=201)
+    service = request.app[THREADS]
+    thread = await service.request(who, provider["kind"], provider["id"])
+    [summary] = await service.present([thread], {thread.id: 0})
+    return web.json_response(summary, status=201)
 
 
 async def list_threads(request: web.Request) -> web.Response:
@@ -60,7 +62,8 @@ async def thread_action(request: web.Request) -> web.Response:
         "block": service.block, "close": service.close,
     }[request.match_info["action"]]  # fmt: skip
     thread = await action(who, request.match_info["thread_id"])
-    return web.json_response(thread.to_public())
+    [summary] = await service.present([thread])
+    return web.json_response(summary)
 
 
 async def history(request: web.Request) -> web.Response:

@@ -46,6 +46,7 @@ class Thread:
     provider_kind: str
     provider_id: str
     participants: tuple[str, ...]
+    roles: dict[str, str]  # participant -> patient | practitioner | staff
     created_at: datetime
     updated_at: datetime
     last_seq: int
@@ -61,11 +62,15 @@ class Thread:
             provider_kind=doc["provider_kind"],
             provider_id=doc["provider_id"],
             participants=tuple(doc["participants"]),
+            roles=_roles(doc),
             created_at=doc["created_at"],
             updated_at=doc["updated_at"],
             last_seq=doc.get("last_seq", 0),
             last_message_at=doc.get("last_message_at"),
         )
+
+    def role_of(self, account_id: str) -> str:
+        return self.roles.get(account_id, "member")
 
     def to_public(self, *, unread: int | None = None) -> dict[str, Any]:
         summary: dict[str, Any] = {
@@ -85,6 +90,15 @@ class Thread:
         return summary
 
 
+def _roles(doc: dict[str, Any]) -> dict[str, str]:
+    # Threads stored before roles were recorded: the two ends are known.
+    roles = dict(doc.get("roles") or {})
+    roles.setdefault(doc["patient_id"], "patient")
+    if doc["provider_kind"] == "practitioner":
+        roles.setdefault(doc["provider_id"], "practitioner")
+    return roles
+
+
 class ThreadStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._threads = db["threads"]
@@ -100,6 +114,7 @@ class ThreadStore:
         provider_id: str,
         participants: list[str],
         now: datetime,
+        roles: dict[str, str] | None = None,
     ) -> Thread:
         doc = {
             "_id": thread_id,
@@ -109,6 +124,7 @@ class ThreadStore:
             "provider_kind": provider_kind,
             "provider_id": provider_id,
             "participants": participants,
+            "roles": roles or {},
             "created_at": now,
             "updated_at": now,
             "last_seq": 0,
