@@ -22,9 +22,7 @@ DOCTOR = Member("doctor-bob", MemberRole.PRACTITIONER)
 NURSE = Member("nurse-eve", MemberRole.STAFF)
 
 
-def _sign(
-    members: list[Member], previous: Membership | None, root: RootKey = ADMIN
-) -> Membership:
+def _sign(members: list[Member], previous: Membership | None, root: RootKey = ADMIN) -> Membership:
     return sign_membership(
         root,
         admin_account="practice-admin",
