@@ -243,6 +243,8 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         throttle=throttle,
         auditor=auditor,
         public_url=public_url,
+        # Bound late: the thread service is built below and needs the care service.
+        membership_changed=lambda practice: thread_service.membership_changed(practice),
     )
     app[GROUPS] = GroupService(groups=GroupStore(db), accounts=accounts, clock=clock)
     app[ACCOUNTS_STORE] = accounts

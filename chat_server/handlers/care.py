@@ -18,6 +18,7 @@ a patient open a care thread.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -85,6 +86,7 @@ class CareService:
         throttle: Throttle,
         auditor: Auditor,
         public_url: str,
+        membership_changed: Callable[[Practice], Awaitable[None]],
     ) -> None:
         self._accounts = accounts
         self._practices = practices
@@ -97,6 +99,7 @@ class CareService:
         self._throttle = throttle
         self._audit = auditor
         self._public_url = public_url
+        self._membership_changed = membership_changed
 
     # -- practices ----------------------------------------------------------------------
 
@@ -223,6 +226,7 @@ class CareService:
             subject=practice_id,
             details={"what": "membership_published", "epoch": verified.epoch},
         )
+        await self._membership_changed(published)
         return published
 
     async def membership(self, who: Principal, practice_id: str) -> Practice:

@@ -35,7 +35,7 @@ from chat_server.handlers.throttle import Throttle
 from chat_server.principal import Principal, Role
 from chat_server.storage.accounts import AccountStore
 from chat_server.storage.messages import DuplicateMismatch, MessageStore, NewMessage, StoredMessage
-from chat_server.storage.practices import PracticeStore, ProviderKind
+from chat_server.storage.practices import Practice, PracticeStore, ProviderKind
 from chat_server.storage.threads import CursorBuffer, Thread, ThreadState, ThreadStore
 from chat_server.tokens import new_id
 from e2e_crypto.errors import CryptoError
@@ -113,11 +113,12 @@ class ThreadService:
     async def access_open(self, who: Principal, thread_id: str) -> Thread:
         """``access`` for the frames a live conversation sends many times a second
         (send, delivered, typing). An open thread may come from a short cache:
-        participants never change, so *who* may act is never stale; the state is at
-        most ``OPEN_THREAD_SECONDS`` old, and any state change drops the entry at once
-        here and, through its ``thread`` event, on every process holding a
-        participant's socket (``forget``). Other states are always read afresh: a
-        request counts its messages on ``last_seq``.
+        participants change only when its practice publishes a membership list, and
+        that, like any state change, drops the entry at once here and, through its
+        ``thread`` event, on every process holding a participant's socket
+        (``forget``); otherwise the state is at most ``OPEN_THREAD_SECONDS`` old.
+        Other states are always read afresh: a request counts its messages on
+        ``last_seq``.
         """
         thread = await self._open_threads.get(thread_id)
         if thread is None or who.account_id not in thread.participants:
@@ -169,9 +170,19 @@ class ThreadService:
         practice = await self._practices.get(provider_id)
         if practice is None:
             raise NotFound()
-        roles = dict.fromkeys(practice.staff, "staff")
-        roles.update(dict.fromkeys(practice.practitioners, "practitioner"))
-        return roles
+        return _provider_side(practice)
+
+    async def membership_changed(self, practice: Practice) -> None:
+        """A newly signed membership list is the provider side of the practice's live
+        threads from now on: members who joined become participants, members who left
+        stop being ones. Old and new participants are told; clients show the change."""
+        roles = _provider_side(practice)
+        for before, after in await self._threads.set_provider_members(
+            practice.id, roles, self._clock.now()
+        ):
+            self.forget(after.id)
+            told = sorted(set(before.participants) | set(after.participants))
+            await self._deliver(told, {"t": "thread", "thread": after.id})
 
     async def accept(self, who: Principal, thread_id: str) -> Thread:
         return await self._provider_moves(who, thread_id, [ThreadState.REQUESTED], ThreadState.OPEN)
@@ -391,6 +402,13 @@ class ThreadService:
         """For the fan-out sink: a stored message by position (no access check; the
         sink only serves sockets of the thread's participants)."""
         return await self._messages.get(thread_id, seq)
+
+
+def _provider_side(practice: Practice) -> dict[str, str]:
+    """Who answers for a practice, by role: exactly its latest signed membership list."""
+    roles = dict.fromkeys(practice.staff, "staff")
+    roles.update(dict.fromkeys(practice.practitioners, "practitioner"))
+    return roles
 
 
 def _device_key(who: Principal) -> str:

@@ -166,6 +166,28 @@ class ThreadStore:
         )
         return Thread.from_doc(doc) if doc else None
 
+    async def set_provider_members(
+        self, provider_id: str, members: dict[str, str], now: datetime
+    ) -> list[tuple[Thread, Thread]]:
+        """Makes ``members`` (account -> role) the provider side of every live thread
+        with ``provider_id``; returns (before, after) of each thread that changed."""
+        live = {"$in": [str(ThreadState.REQUESTED), str(ThreadState.OPEN)]}
+        changed = []
+        async for doc in self._threads.find({"provider_id": provider_id, "state": live}):
+            before = Thread.from_doc(doc)
+            roles = {before.patient_id: "patient", **members}
+            participants = [before.patient_id, *sorted(members)]
+            if set(participants) == set(before.participants) and roles == before.roles:
+                continue
+            after = await self._threads.find_one_and_update(
+                {"_id": before.id, "state": live},
+                {"$set": {"participants": participants, "roles": roles, "updated_at": now}},
+                return_document=ReturnDocument.AFTER,
+            )
+            if after is not None:
+                changed.append((before, Thread.from_doc(after)))
+        return changed
+
     async def live_between(self, patient_id: str, provider_id: str) -> Thread | None:
         doc = await self._threads.find_one(
             {
