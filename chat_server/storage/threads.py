@@ -11,7 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -46,11 +46,12 @@ class Thread:
     provider_kind: str
     provider_id: str
     participants: tuple[str, ...]
-    roles: dict[str, str]  # participant -> patient | practitioner | staff
     created_at: datetime
     updated_at: datetime
     last_seq: int
     last_message_at: datetime | None
+    # participant -> patient | practitioner | staff
+    roles: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Thread:

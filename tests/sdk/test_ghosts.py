@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from bson import Binary
@@ -167,7 +167,10 @@ async def test_a_consented_signed_member_joins_visibly(
     offered = await nurse.api.membership_invitations()
     assert [(o["practice_id"], o["role"]) for o in offered] == [(p.practice_id, "staff")]
     await nurse.api.accept_membership(p.practice_id)
-    members = {p.doctor.account_id: "practitioner", nurse.account_id: "staff"}
+    members: dict[str, Literal["practitioner", "staff"]] = {
+        p.doctor.account_id: "practitioner",
+        nurse.account_id: "staff",
+    }
     assert await p.admin.publish_membership(p.practice_id, members) == 2
 
     # The patient's thread now includes the nurse: never silently.
