@@ -239,3 +239,48 @@ async def test_strangers_see_no_practice_and_no_membership(
         missing.pop("request_id")
         assert hidden == missing
     await eve.call("POST", f"/api/v1/practices/{practice_id}/membership/accept", expect=404)
+
+
+async def test_a_new_list_is_the_provider_side_of_live_threads(
+    client: Client, outbox: MemoryOutbox, db: Db, clock: ManualClock
+) -> None:
+    admin, doctor, platform, practice_id, ann = await _team(client, outbox, db, clock)
+    locum = await actor(client, outbox, "locum@example.org", "practitioner")
+    await verify_registration(platform, locum)
+    thread = await _open_thread(ann, practice_id)
+    path = f"/api/v1/threads/{thread['thread_id']}"
+    # An invitee may look at the practice before deciding.
+    await _propose(admin, practice_id, locum, "practitioner", expect=200)
+    seen = await locum.call("GET", f"/api/v1/practices/{practice_id}")
+    assert seen["practitioners"] == [doctor.account_id]
+    await locum.call("POST", f"/api/v1/practices/{practice_id}/membership/accept")
+    # The doctor leaves and the locum joins: the open thread follows the signed list.
+    await publish(admin, practice_id, {locum.account_id: "practitioner"})
+    summary = await ann.call("GET", path)
+    assert [(m["account_id"], m["role"]) for m in summary["members"]] == [
+        (ann.account_id, "patient"),
+        (locum.account_id, "practitioner"),
+    ]
+    await doctor.call("GET", path, expect=404)
+    await locum.call("GET", path)
+
+
+async def test_an_admin_without_a_root_key_cannot_publish(
+    client: Client, outbox: MemoryOutbox
+) -> None:
+    admin = await actor(client, outbox, "admin@practice.example", "practice_admin")
+    practice = await admin.call("POST", "/api/v1/practices", {"name": "Keyless"}, expect=201)
+    signed = sign_membership(
+        admin.root,
+        admin_account=admin.account_id,
+        practice_id=practice["practice_id"],
+        members=[],
+        previous=None,
+    )
+    refused = await admin.call(
+        "PUT",
+        f"/api/v1/practices/{practice['practice_id']}/membership",
+        {"membership": to_base64url(signed.encode())},
+        expect=409,
+    )
+    assert refused["code"] == "root_key_required"
