@@ -405,7 +405,11 @@ class ThreadService:
 
 
 def _provider_side(practice: Practice) -> dict[str, str]:
-    """Who answers for a practice, by role: exactly its latest signed membership list."""
+    """Who answers for a practice, by role: exactly its latest signed membership list.
+    Members stored before lists were signed (or by any other way) are nobody's
+    recipients until a signed list names them."""
+    if practice.membership is None:
+        return {}
     roles = dict.fromkeys(practice.staff, "staff")
     roles.update(dict.fromkeys(practice.practitioners, "practitioner"))
     return roles

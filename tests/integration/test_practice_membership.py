@@ -284,3 +284,22 @@ async def test_an_admin_without_a_root_key_cannot_publish(
         expect=409,
     )
     assert refused["code"] == "root_key_required"
+
+
+async def test_members_without_a_signed_list_are_nobodys_recipients(
+    client: Client, outbox: MemoryOutbox, db: Db
+) -> None:
+    admin = await actor(client, outbox, "admin@practice.example", "practice_admin")
+    doctor = await actor(client, outbox, "doc@practice.example", "practitioner")
+    practice_id = await create_practice(admin)
+    # Staff written straight into the database (as before membership was signed).
+    await db["practices"].update_one(
+        {"_id": practice_id}, {"$set": {"staff": [admin.account_id, doctor.account_id]}}
+    )
+    ann = await actor(client, outbox, "ann@example.org")
+    link = await ann.call(
+        "POST", "/api/v1/care-links", {"provider": {"kind": "practice", "id": practice_id}}, 201
+    )
+    await doctor.call("POST", f"/api/v1/care-links/{link['care_link_id']}/answer", {"accept": True})
+    thread = await _open_thread(ann, practice_id)
+    assert thread["participants"] == [ann.account_id]
