@@ -219,7 +219,10 @@ class CareService:
                 now=self._clock.now(),
             )
         except EpochTaken:
-            raise MembershipEpochTaken() from None
+            now = await self._practices.get(practice.id)
+            if now is not None and now.epoch >= verified.epoch:
+                raise MembershipEpochTaken() from None
+            raise MemberNotConsented() from None
         await self._audit.record(
             AuditAction.ADMIN_ACTION,
             actor=who.account_id,

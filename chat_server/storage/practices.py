@@ -148,7 +148,7 @@ class LinkExists(Exception):
 
 
 class EpochTaken(Exception):
-    """Another membership list took this epoch first."""
+    """Another membership list took this epoch first, or a member withdrew meanwhile."""
 
 
 class PracticeStore:
@@ -212,10 +212,16 @@ class PracticeStore:
         staff: list[str],
         now: datetime,
     ) -> Practice:
-        """Stores list ``epoch`` if the stored one is still ``epoch - 1``."""
+        """Stores list ``epoch`` if the stored one is still ``epoch - 1`` and every
+        member still holds an accepted invitation for its role (a withdrawal racing
+        the publication wins); EpochTaken otherwise."""
         expected: dict[str, Any] = (
             {"membership": None} if epoch == 1 else {"membership.epoch": epoch - 1}
         )
+        for role, accounts in (("practitioner", practitioners), ("staff", staff)):
+            for account in accounts:
+                expected[f"invitations.{account}.role"] = role
+                expected[f"invitations.{account}.accepted"] = True
         doc = await self._practices.find_one_and_update(
             {"_id": practice_id, **expected},
             {

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from chat_server.clock import ManualClock
 from chat_server.mail import MemoryOutbox
+from chat_server.storage.practices import EpochTaken, PracticeStore
 from e2e_crypto.keys import RootKey
 from e2e_crypto.membership import sign_membership
 from e2e_crypto.membership_public import Member, MemberRole
@@ -303,3 +305,30 @@ async def test_members_without_a_signed_list_are_nobodys_recipients(
     await doctor.call("POST", f"/api/v1/care-links/{link['care_link_id']}/answer", {"accept": True})
     thread = await _open_thread(ann, practice_id)
     assert thread["participants"] == [ann.account_id]
+
+
+async def test_a_withdrawal_racing_a_publication_wins(db: Db, clock: ManualClock) -> None:
+    # The handler checks consent, then stores; the store re-checks it in the same
+    # conditional update, so a withdrawal in between is not overwritten.
+    store = PracticeStore(db)
+    await store.create("practice-1", "Race", "admin-1", clock.now())
+    await store.invite("practice-1", "nurse-1", "staff")
+    await store.accept("practice-1", "nurse-1", "staff")
+    await store.withdraw("practice-1", "nurse-1")
+
+    async def publish_list() -> Any:
+        return await store.publish_membership(
+            "practice-1",
+            epoch=1,
+            signed=b"list",
+            digest=bytes(32),
+            practitioners=[],
+            staff=["nurse-1"],
+            now=clock.now(),
+        )
+
+    with pytest.raises(EpochTaken):
+        await publish_list()
+    await store.invite("practice-1", "nurse-1", "staff")
+    await store.accept("practice-1", "nurse-1", "staff")
+    assert (await publish_list()).staff == ("nurse-1",)
