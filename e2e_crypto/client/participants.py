@@ -8,7 +8,8 @@ attack on end-to-end group messaging. So before anything is sealed:
 1. ``Memberships`` fetches the practice's membership list and verifies it against
    the practice admin's root key, pinned through the ``Directory`` like any peer's
    (trust on first use, ``RootKeyChanged``). It pins which account is the practice's
-   admin on first use and never accepts an older epoch than one it verified.
+   admin on first use and never accepts an older epoch than one it verified; both
+   pins live in the ``Keystore``, so they survive ``export_state``/``from_state``.
 2. ``Participants.verify`` allows exactly this account, the thread's patient, and the
    provider: the practitioner of a practitioner thread, or the members of the verified
    list of a practice thread. Anyone else raises ``GhostRecipient``: nothing is sent.
@@ -44,13 +45,12 @@ class Memberships:
         self._directory = directory
         self._keystore = keystore
         self._lists: dict[str, dict[str, str]] = {}  # practice -> account -> role
-        self._admins: dict[str, str] = {}  # practice -> its admin, pinned on first use
-        self._epochs: dict[str, int] = {}  # practice -> highest verified epoch
         self._locks: dict[str, asyncio.Lock] = {}
 
     def epoch(self, practice_id: str) -> int:
         """The highest epoch verified for the practice (0: none yet)."""
-        return self._epochs.get(practice_id, 0)
+        pin = self._keystore.practice_pin(practice_id)
+        return pin[1] if pin else 0
 
     async def roles(self, practice_id: str, *, covering: frozenset[str]) -> dict[str, str]:
         """The verified list as account -> role; fetched afresh unless the cached list
@@ -66,8 +66,8 @@ class Memberships:
     async def _fetch(self, practice_id: str) -> dict[str, str]:
         body = await self._api.membership(practice_id)
         admin = str(body.get("admin"))
-        pinned = self._admins.setdefault(practice_id, admin)
-        if admin != pinned:
+        pin = self._keystore.practice_pin(practice_id)
+        if pin is not None and admin != pin[0]:
             raise UntrustedMembership(practice_id, "the practice's admin account changed")
         text = body.get("membership")
         if text is None:
@@ -88,7 +88,7 @@ class Memberships:
             )
         except CryptoError as exc:
             raise UntrustedMembership(practice_id, str(exc)) from None
-        self._epochs[practice_id] = verified.epoch
+        self._keystore.pin_practice(practice_id, admin, verified.epoch)
         return {m.account_id: m.role.label for m in verified.members}
 
 

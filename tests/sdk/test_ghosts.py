@@ -25,6 +25,7 @@ from e2e_crypto.client import (
     CareChatClient,
     Event,
     GhostRecipient,
+    Keystore,
     Participant,
     Provider,
     RecipientsNotice,
@@ -35,8 +36,9 @@ from e2e_crypto.client import (
 from e2e_crypto.keys import RootKey
 from e2e_crypto.membership import sign_membership
 from e2e_crypto.membership_public import Member, MemberRole
+from e2e_crypto.wire import from_base64url
 from tests.sdk.conversation import nothing_more, take
-from tests.sdk.people import People
+from tests.sdk.people import PASSWORD, People
 
 Db = AsyncDatabase[dict[str, Any]]
 SECRET = "HIV test result is positive"
@@ -167,6 +169,7 @@ async def test_a_consented_signed_member_joins_visibly(
     offered = await nurse.api.membership_invitations()
     assert [(o["practice_id"], o["role"]) for o in offered] == [(p.practice_id, "staff")]
     await nurse.api.accept_membership(p.practice_id)
+    first_list = (await p.ann.api.membership(p.practice_id))["membership"]
     members: dict[str, Literal["practitioner", "staff"]] = {
         p.doctor.account_id: "practitioner",
         nurse.account_id: "staff",
@@ -183,3 +186,15 @@ async def test_a_consented_signed_member_joins_visibly(
     before, after = await take(nurse, 2)
     assert (before.seq, before.payload) == (1, Unreadable("does not decrypt"))
     assert (after.seq, after.payload) == (2, Text("The nurse may read this"))
+
+    # A server that later serves the older list is refused, even by Ann's client
+    # restarted from its saved state (the epoch is pinned in the keystore).
+    state = p.ann.export_state()["keys"]
+    await db["practices"].update_one(
+        {"_id": p.practice_id}, {"$set": {"membership.list": Binary(from_base64url(first_list))}}
+    )
+    restarted = people.client()
+    await restarted.login("ann@example.org", PASSWORD)
+    restarted.use_keys(Keystore.from_state(state))
+    with pytest.raises(UntrustedMembership):
+        await restarted.participants(p.thread_id)
