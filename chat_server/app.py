@@ -255,6 +255,8 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
             limit=settings.invitation_limit,
             window_seconds=settings.invitation_window_hours * 3600,
         ),
+        # Bound late: the thread service is built below and needs the care service.
+        membership_changed=lambda practice: thread_service.membership_changed(practice),
     )
     app[GROUPS] = GroupService(groups=GroupStore(db), accounts=accounts, clock=clock)
     app[ACCOUNTS_STORE] = accounts

@@ -13,6 +13,7 @@
      ├── InvalidCode, InvalidSignature, InvalidEnvelope    a code, signature or
      │                             envelope that does not hold
      ├── RecipientsChanged, ThreadClosed                   409s of sending
+     ├── MemberRoleNotAllowed      a practice role this account can never hold
      ├── Forbidden                 authenticated but not allowed (never used for
      │    │                        objects: see NotFound)
      │    └── AccountSuspended, OriginNotAllowed, DeviceRequired, DeviceRevoked,
@@ -28,6 +29,7 @@
      │    ├── GroupIdTaken, EpochAlreadyCommitted
      │    ├── CareLinkAlreadyAnswered, CareLinkNotLive, CareLinkExists,
      │    │   LinkRequestPending
+     │    ├── RegistrationNotVerified, MemberNotConsented, MembershipEpochTaken
      │    └── HelloAlreadySent
      ├── TooLarge                  body or frame over its limit
      │    └── UploadQuotaExceeded  an account's attachment storage is full
@@ -74,6 +76,10 @@ class ErrorCode(StrEnum):
     INVALID_ENVELOPE = "invalid_envelope"
     RECIPIENTS_CHANGED = "recipients_changed"
     THREAD_CLOSED = "thread_closed"
+    MEMBER_ROLE_NOT_ALLOWED = "member_role_not_allowed"
+    REGISTRATION_NOT_VERIFIED = "registration_not_verified"
+    MEMBER_NOT_CONSENTED = "member_not_consented"
+    MEMBERSHIP_EPOCH_TAKEN = "membership_epoch_taken"
     FORBIDDEN = "forbidden"
     PATIENTS_ONLY = "patients_only"
     ORIGIN_NOT_ALLOWED = "origin_not_allowed"
@@ -296,6 +302,14 @@ class ThreadClosed(ChatError):
     title = "The thread does not accept this message in its current state"
 
 
+class MemberRoleNotAllowed(ChatError):
+    """A patient is never practice staff; only practitioner accounts are practitioners."""
+
+    code = ErrorCode.MEMBER_ROLE_NOT_ALLOWED
+    http_status = HTTPStatus.UNPROCESSABLE_ENTITY
+    title = "This account cannot hold that role in a practice"
+
+
 class Forbidden(ChatError):
     code = ErrorCode.FORBIDDEN
     http_status = HTTPStatus.FORBIDDEN
@@ -423,6 +437,24 @@ class CareLinkNotLive(Conflict):
 class CareLinkExists(Conflict):
     code = ErrorCode.CARE_LINK_EXISTS
     title = "A care link with this provider already exists"
+
+
+class RegistrationNotVerified(Conflict):
+    code = ErrorCode.REGISTRATION_NOT_VERIFIED
+    title = "The practitioner's professional registration is not verified yet"
+
+
+class MemberNotConsented(Conflict):
+    """A membership list names someone who has not accepted that role (or no longer
+    may hold it): the server never stores a list with a ghost in it."""
+
+    code = ErrorCode.MEMBER_NOT_CONSENTED
+    title = "The membership list names an account that has not accepted that role"
+
+
+class MembershipEpochTaken(Conflict):
+    code = ErrorCode.MEMBERSHIP_EPOCH_TAKEN
+    title = "That membership epoch is already published; fetch the latest and sign again"
 
 
 class HelloAlreadySent(Conflict):

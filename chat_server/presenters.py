@@ -37,6 +37,10 @@ def thread_reply(thread: Thread, *, unread: int | None = None) -> dict[str, Any]
 
 def thread_summary(summary: ThreadSummary) -> dict[str, Any]:
     reply = thread_reply(summary.thread, unread=summary.unread)
+    reply["members"] = [
+        {"account_id": m.account_id, "display_name": m.display_name, "role": m.role}
+        for m in summary.members
+    ]
     if summary.practitioner:
         reply["away_message"] = summary.away_message
     return reply

@@ -16,6 +16,7 @@ How the parts fit::
     SDK / tests ---> | keys       private keys (root, device, account)          |
                      | envelope   seal_message / open_message                   |
                      | groups     create_epoch_commit / open_epoch_key          |
+                     | membership sign_membership (practice admin's root key)   |
                      | broadcast  seal_broadcast / open_broadcast               |
                      | attachments  secretstream files                          |
                      | backup     argon2id-sealed key backup                    |
@@ -43,6 +44,7 @@ SERVER_IMPORTABLE: tuple[str, ...] = (
     "e2e_crypto.wire",
     "e2e_crypto.franking",
     "e2e_crypto.groups_public",
+    "e2e_crypto.membership_public",
     "e2e_crypto.broadcast_public",
     "e2e_crypto.safety",
 )
@@ -52,6 +54,7 @@ CLIENT_ONLY: tuple[str, ...] = (
     "e2e_crypto.keys",
     "e2e_crypto.envelope",
     "e2e_crypto.groups",
+    "e2e_crypto.membership",
     "e2e_crypto.broadcast",
     "e2e_crypto.attachments",
     "e2e_crypto.backup",

@@ -38,6 +38,8 @@ __all__ = [
     "GROUP_COMMIT_LABEL",
     "HASH_BYTES",
     "KEY_COMMITMENT_PERSON",
+    "MEMBERSHIP_CONTEXT",
+    "MEMBERSHIP_LABEL",
     "SAFETY_NUMBER_LABEL",
     "SLIP_SIGNATURE_CONTEXT",
     "STAMP_PERSON",
@@ -56,6 +58,7 @@ WRAPS_HASH_LABEL = b"CareChat v1 envelope wraps"
 BROADCAST_BODY_LABEL = b"CareChat v1 broadcast body"
 ATTACHMENT_HASH_LABEL = b"CareChat v1 attachment ciphertext"
 GROUP_COMMIT_LABEL = b"CareChat v1 group commit"
+MEMBERSHIP_LABEL = b"CareChat v1 practice membership"
 SAFETY_NUMBER_LABEL = b"CareChat v1 safety number"
 
 
@@ -76,6 +79,7 @@ BROADCAST_SIGNATURE_CONTEXT = b"CareChat v1 broadcast signature\x00"
 SLIP_SIGNATURE_CONTEXT = b"CareChat v1 broadcast slip signature\x00"
 DEVICE_CERTIFICATE_CONTEXT = b"CareChat v1 device certificate\x00"
 GROUP_COMMIT_CONTEXT = b"CareChat v1 group epoch commit\x00"
+MEMBERSHIP_CONTEXT = b"CareChat v1 practice membership list\x00"
 
 
 def digest(label: bytes, data: bytes, size: int = HASH_BYTES) -> bytes:

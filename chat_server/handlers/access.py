@@ -10,7 +10,13 @@ from __future__ import annotations
 from chat_server.errors import NotFound
 from chat_server.principal import AccountStatus, Principal, Role
 from chat_server.storage.accounts import Account, AccountStore
-from chat_server.storage.practices import CareLink, CareLinkStore, Practice, PracticeStore
+from chat_server.storage.practices import (
+    CareLink,
+    CareLinkStore,
+    LinkStatus,
+    Practice,
+    PracticeStore,
+)
 
 
 class AccessGate:
@@ -33,6 +39,24 @@ class AccessGate:
         if who.account_id not in allowed and who.role is not Role.ADMIN:
             raise NotFound()
         return practice
+
+    async def practice_view(self, who: Principal, practice_id: str) -> Practice:
+        """A practice as its public view and membership list: for its members, the
+        accounts it invited, and patients with an active link to it (they must see
+        everyone their messages to it are encrypted to)."""
+        practice = await self._practices.get(practice_id)
+        if practice is None:
+            raise NotFound()
+        if (
+            who.account_id in practice.members()
+            or who.account_id in practice.invitations
+            or who.role is Role.ADMIN
+        ):
+            return practice
+        link = await self._links.live_between(who.account_id, practice_id)
+        if link is not None and link.status is LinkStatus.ACTIVE:
+            return practice
+        raise NotFound()
 
     async def care_link(self, who: Principal, link_id: str) -> CareLink:
         link = await self._links.get(link_id)

@@ -14,7 +14,7 @@ one that is misaddressed or forged.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -45,7 +45,7 @@ from chat_server.principal import Principal, Role
 from chat_server.storage.accounts import AccountStore
 from chat_server.storage.attachments import AttachmentStore
 from chat_server.storage.messages import DuplicateMismatch, MessageStore, NewMessage, StoredMessage
-from chat_server.storage.practices import PracticeStore, ProviderKind
+from chat_server.storage.practices import Practice, PracticeStore, ProviderKind
 from chat_server.storage.threads import CursorBuffer, ThreadStore
 from chat_server.tokens import new_id
 from e2e_crypto.errors import CryptoError
@@ -67,11 +67,21 @@ AfterStore = Callable[[Thread, StoredMessage], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
+class Member:
+    """A participant as the others see it: who they are and in what role."""
+
+    account_id: str
+    display_name: str | None
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
 class ThreadSummary:
     """A thread as one participant sees it (chat_server/presenters.py shapes it)."""
 
     thread: Thread
-    unread: int
+    unread: int | None
+    members: tuple[Member, ...] = ()
     # Set for a practitioner's threads: whether (and why) the practitioner is away.
     practitioner: bool = False
     away_message: str | None = None
@@ -138,11 +148,12 @@ class ThreadService:
     async def access_open(self, who: Principal, thread_id: str) -> Thread:
         """``access`` for the frames a live conversation sends many times a second
         (send, delivered, typing). An open thread may come from a short cache:
-        participants never change, so *who* may act is never stale; the state is at
-        most ``OPEN_THREAD_SECONDS`` old, and any state change drops the entry at once
-        here and, through its ``thread`` event, on every process holding a
-        participant's socket (``forget``). Other states are always read afresh: a
-        request counts its messages on ``last_seq``.
+        participants change only when its practice publishes a membership list, and
+        that, like any state change, drops the entry at once here and, through its
+        ``thread`` event, on every process holding a participant's socket
+        (``forget``); otherwise the state is at most ``OPEN_THREAD_SECONDS`` old.
+        Other states are always read afresh: a request counts its messages on
+        ``last_seq``.
         """
         thread = await self._open_threads.get(thread_id)
         if thread is None or who.account_id not in thread.participants:
@@ -161,7 +172,7 @@ class ThreadService:
         if not await self._care.has_active_link(who.account_id, provider_id):
             # Same answer as for an unknown provider: no care link, no thread.
             raise NotFound("no active care relationship with this provider")
-        members = await self._provider_members(kind, provider_id)
+        roles = await self._provider_roles(kind, provider_id)
         if kind is ProviderKind.PRACTITIONER:
             provider = await self._accounts.get(provider_id)
             if provider is None or not provider.accepting_requests:
@@ -178,19 +189,35 @@ class ThreadService:
             patient_id=who.account_id,
             provider_kind=str(kind),
             provider_id=provider_id,
-            participants=[who.account_id, *members],
+            participants=[who.account_id, *sorted(roles)],
+            roles={who.account_id: "patient", **roles},
             now=self._clock.now(),
         )
         await self._announce(thread)
         return thread
 
-    async def _provider_members(self, kind: ProviderKind, provider_id: str) -> list[str]:
+    async def _provider_roles(self, kind: ProviderKind, provider_id: str) -> dict[str, str]:
+        """Who answers for the provider, by role. For a practice: exactly the latest
+        membership list its admin signed, so every participant consented and the
+        patient's client can check each one against that list."""
         if kind is ProviderKind.PRACTITIONER:
-            return [provider_id]
+            return {provider_id: "practitioner"}
         practice = await self._practices.get(provider_id)
         if practice is None:
             raise NotFound()
-        return sorted(set(practice.practitioners) | set(practice.staff))
+        return _provider_side(practice)
+
+    async def membership_changed(self, practice: Practice) -> None:
+        """A newly signed membership list is the provider side of the practice's live
+        threads from now on: members who joined become participants, members who left
+        stop being ones. Old and new participants are told; clients show the change."""
+        roles = _provider_side(practice)
+        for before, after in await self._threads.set_provider_members(
+            practice.id, roles, self._clock.now()
+        ):
+            self.forget(after.id)
+            told = sorted(set(before.participants) | set(after.participants))
+            await self._deliver(told, {"t": "thread", "thread": after.id})
 
     async def accept(self, who: Principal, thread_id: str) -> Thread:
         return await self._provider_moves(who, thread_id, CareEvent.ACCEPT)
@@ -235,17 +262,44 @@ class ThreadService:
     async def list_threads(self, who: Principal) -> list[ThreadSummary]:
         threads = await self._threads.for_account(who.account_id)
         marks = await self._threads.read_marks(who.account_id, [t.id for t in threads])
-        return [ThreadSummary(t, max(0, t.last_seq - marks.get(t.id, 0))) for t in threads]
+        return await self.summarise(
+            threads, {t.id: max(0, t.last_seq - marks.get(t.id, 0)) for t in threads}
+        )
+
+    async def summarise(
+        self, threads: list[Thread], unread: dict[str, int] | None = None
+    ) -> list[ThreadSummary]:
+        """Each thread with every participant named with its role: a patient sees
+        everyone its messages are encrypted to, staff included."""
+        ids = sorted({account for thread in threads for account in thread.participants})
+        accounts = await self._accounts.many(ids)
+        return [
+            ThreadSummary(
+                thread,
+                (unread or {}).get(thread.id),
+                members=tuple(
+                    Member(
+                        account_id,
+                        accounts[account_id].display_name if account_id in accounts else None,
+                        thread.role_of(account_id),
+                    )
+                    for account_id in thread.participants
+                ),
+            )
+            for thread in threads
+        ]
 
     async def summary(self, who: Principal, thread_id: str) -> ThreadSummary:
         thread = await self.access(who, thread_id)
         marks = await self._threads.read_marks(who.account_id, [thread.id])
-        unread = max(0, thread.last_seq - marks.get(thread.id, 0))
+        [summary] = await self.summarise(
+            [thread], {thread.id: max(0, thread.last_seq - marks.get(thread.id, 0))}
+        )
         if thread.provider_kind != ProviderKind.PRACTITIONER:
-            return ThreadSummary(thread, unread)
+            return summary
         provider = await self._accounts.get(thread.provider_id)
         away = provider.away_message if provider else None
-        return ThreadSummary(thread, unread, practitioner=True, away_message=away)
+        return replace(summary, practitioner=True, away_message=away)
 
     async def history(
         self, who: Principal, thread_id: str, *, after: int | None, before: int | None, limit: int
@@ -407,6 +461,17 @@ class ThreadService:
         """For the fan-out sink: a stored message by position (no access check; the
         sink only serves sockets of the thread's participants)."""
         return await self._messages.get(thread_id, seq)
+
+
+def _provider_side(practice: Practice) -> dict[str, str]:
+    """Who answers for a practice, by role: exactly its latest signed membership list.
+    Members stored before lists were signed (or by any other way) are nobody's
+    recipients until a signed list names them."""
+    if practice.membership is None:
+        return {}
+    roles = dict.fromkeys(practice.staff, "staff")
+    roles.update(dict.fromkeys(practice.practitioners, "practitioner"))
+    return roles
 
 
 def _device_key(who: Principal) -> str:

@@ -14,7 +14,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -168,3 +169,9 @@ class Thread:
     updated_at: datetime
     last_seq: int
     last_message_at: datetime | None
+    # participant -> patient | practitioner | staff: who each recipient is, for the
+    # patient to see (the ghost-participant rule, THREAT_MODEL.md).
+    roles: Mapping[str, str] = field(default_factory=dict)
+
+    def role_of(self, account_id: str) -> str:
+        return self.roles.get(account_id, "member")

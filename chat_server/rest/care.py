@@ -11,7 +11,8 @@ from chat_server.appkeys import CARE
 from chat_server.rest.auth import client_ip, principal
 from chat_server.rest.bodies import read_json
 from chat_server.schemas import PlainText, StrictBoolean, id_field
-from chat_server.storage.practices import ProviderKind
+from chat_server.storage.practices import Practice, ProviderKind
+from e2e_crypto.wire import to_base64url
 
 ID = "{%s:[A-Za-z0-9_-]{1,64}}"
 
@@ -25,6 +26,11 @@ class PracticeSchema(ma.Schema):
 class MemberSchema(ma.Schema):
     account_id = id_field(required=True)
     role = ma.fields.String(required=True, validate=ma.validate.OneOf(["practitioner", "staff"]))
+
+
+class MembershipSchema(ma.Schema):
+    # base64url of a signed list (e2e_crypto.membership_public): at most 80 KiB.
+    membership = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=110_000))
 
 
 class ProviderSchema(ma.Schema):
@@ -78,12 +84,55 @@ async def get_practice(request: web.Request) -> web.Response:
 
 
 async def add_member(request: web.Request) -> web.Response:
+    """Proposes a role: the account must accept, then the admin's client signs it in."""
     who = await principal(request)
     body = await read_json(request, MemberSchema())
-    practice = await request.app[CARE].add_member(
+    practice = await request.app[CARE].invite_member(
         who, request.match_info["practice_id"], body["account_id"], body["role"]
     )
+    return web.json_response(practice.to_public(with_invitations=True))
+
+
+async def membership_invitations(request: web.Request) -> web.Response:
+    who = await principal(request)
+    invitations = await request.app[CARE].membership_invitations(who)
+    return web.json_response({"invitations": invitations})
+
+
+async def accept_membership(request: web.Request) -> web.Response:
+    who = await principal(request)
+    practice = await request.app[CARE].accept_membership(who, request.match_info["practice_id"])
     return web.json_response(practice.to_public())
+
+
+async def withdraw_membership(request: web.Request) -> web.Response:
+    who = await principal(request)
+    await request.app[CARE].withdraw_membership(who, request.match_info["practice_id"])
+    return web.Response(status=204)
+
+
+async def publish_membership(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_json(request, MembershipSchema())
+    practice = await request.app[CARE].publish_membership(
+        who, request.match_info["practice_id"], body["membership"]
+    )
+    return web.json_response(_membership(practice))
+
+
+async def get_membership(request: web.Request) -> web.Response:
+    who = await principal(request)
+    practice = await request.app[CARE].membership(who, request.match_info["practice_id"])
+    return web.json_response(_membership(practice))
+
+
+def _membership(practice: Practice) -> dict[str, object]:
+    return {
+        "practice_id": practice.id,
+        "admin": practice.admin,
+        "epoch": practice.epoch,
+        "membership": to_base64url(practice.membership) if practice.membership else None,
+    }
 
 
 async def invite(request: web.Request) -> web.Response:
@@ -149,6 +198,11 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/v1/practices", create_practice, name="create_practice")
     r.add_get(practice, get_practice, name="get_practice")
     r.add_post(f"{practice}/members", add_member, name="add_member")
+    r.add_get(f"{practice}/membership", get_membership, name="get_membership")
+    r.add_put(f"{practice}/membership", publish_membership, name="publish_membership")
+    r.add_post(f"{practice}/membership/accept", accept_membership, name="accept_membership")
+    r.add_delete(f"{practice}/membership/consent", withdraw_membership, name="withdraw_membership")
+    r.add_get("/api/v1/practice-invitations", membership_invitations, name="membership_invitations")
     r.add_post("/api/v1/invitations", invite, name="invite")
     r.add_post("/api/v1/invitations/phone-code", send_phone_code, name="invitation_phone_code")
     r.add_post("/api/v1/invitations/accept", accept_invitation, name="accept_invitation")

@@ -139,10 +139,32 @@ OPERATIONS: Final[dict[str, Operation]] = {
         "Create a practice (practice admins)", 201, replies.PracticeReply,
         care.PracticeSchema, errors=(403,),
     ),
-    "get_practice": Operation("A practice the caller belongs to", 200, replies.PracticeReply),
+    "get_practice": Operation(
+        "A practice the caller belongs to, is invited by or is linked to", 200,
+        replies.PracticeReply,
+    ),
     "add_member": Operation(
-        "Add a practitioner or staff member (the practice's admins)", 200,
-        replies.PracticeReply, care.MemberSchema,
+        "Propose a practitioner or staff role (the practice's admins); the account "
+        "must accept it before a signed membership list may name it", 200,
+        replies.PracticeReply, care.MemberSchema, errors=(409,),
+    ),
+    "get_membership": Operation(
+        "The practice's latest membership list, signed by its admin's root key", 200,
+        replies.MembershipReply,
+    ),
+    "publish_membership": Operation(
+        "Publish the next signed membership list (the practice's admin)", 200,
+        replies.MembershipReply, care.MembershipSchema, errors=(409,),
+    ),
+    "accept_membership": Operation(
+        "Accept the practice role offered to the caller", 200, replies.PracticeReply,
+        errors=(409,),
+    ),
+    "withdraw_membership": Operation(
+        "Decline or withdraw consent to a practice role", 204, None,
+    ),
+    "membership_invitations": Operation(
+        "The practice roles offered to the caller", 200, replies.PracticeInvitations,
     ),
     "invite": Operation(
         "Invite a patient by e-mail or SMS", 202, replies.StatusReply,

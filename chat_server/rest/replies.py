@@ -115,10 +115,39 @@ class KeyLog(ma.Schema):
     entries = ma.fields.List(ma.fields.Nested(KeyLogEntry), required=True)
 
 
+class MemberInvitationReply(ma.Schema):
+    account_id = _Str(required=True)
+    role = _Str(required=True)
+    accepted = ma.fields.Boolean(required=True)
+
+
 class PracticeReply(ma.Schema):
     practice_id = _Str(required=True)
     name = _Str(required=True)
+    admin = _Str(required=True)
     practitioners = ma.fields.List(_Str(), required=True)
+    staff = ma.fields.List(_Str(), required=True)
+    membership_epoch = _Int(required=True)
+    invitations = ma.fields.List(ma.fields.Nested(MemberInvitationReply))
+
+
+class MembershipReply(ma.Schema):
+    practice_id = _Str(required=True)
+    admin = _Str(required=True)
+    epoch = _Int(required=True)
+    membership = _Str(required=True, allow_none=True)
+
+
+class PracticeInvitationReply(ma.Schema):
+    practice_id = _Str(required=True)
+    name = _Str(required=True)
+    admin = _Str(required=True)
+    role = _Str(required=True)
+    accepted = ma.fields.Boolean(required=True)
+
+
+class PracticeInvitations(ma.Schema):
+    invitations = ma.fields.List(ma.fields.Nested(PracticeInvitationReply), required=True)
 
 
 class ProviderReply(ma.Schema):
@@ -139,6 +168,14 @@ class CareLinks(ma.Schema):
     care_links = ma.fields.List(ma.fields.Nested(CareLinkReply), required=True)
 
 
+class ThreadMember(ma.Schema):
+    account_id = _Str(required=True)
+    display_name = _Str(required=True, allow_none=True)
+    role = ma.fields.String(
+        required=True, validate=ma.validate.OneOf(["patient", "practitioner", "staff", "member"])
+    )
+
+
 class ThreadReply(ma.Schema):
     thread_id = _Str(required=True)
     # Only care threads are served yet; the other kinds join the API with their issues.
@@ -147,6 +184,7 @@ class ThreadReply(ma.Schema):
     patient_id = _Str(required=True)
     provider = ma.fields.Nested(ProviderReply, required=True)
     participants = ma.fields.List(_Str(), required=True)
+    members = ma.fields.List(ma.fields.Nested(ThreadMember), required=True)
     last_seq = _Int(required=True)
     created_at = _Time(required=True)
     last_message_at = _Time(required=True, allow_none=True)

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from chat_server.appkeys import ACCOUNTS_STORE, ATTACHMENTS, CLOCK, KEY_BACKUPS, THREADS, UPLOADS
 from chat_server.errors import BadRequest, NotFound, OctetStreamExpected, TooLarge
-from chat_server.presenters import message_frame, thread_reply, thread_summary
+from chat_server.presenters import message_frame, thread_summary
 from chat_server.rest.auth import principal
 from chat_server.rest.bodies import int_query, read_json
 from chat_server.rest.care import ProviderSchema
@@ -34,8 +34,10 @@ async def create_thread(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, NewThreadSchema())
     provider = body["provider"]
-    thread = await request.app[THREADS].request(who, provider["kind"], provider["id"])
-    return web.json_response(thread_reply(thread, unread=0), status=201)
+    service = request.app[THREADS]
+    thread = await service.request(who, provider["kind"], provider["id"])
+    [summary] = await service.summarise([thread], {thread.id: 0})
+    return web.json_response(thread_summary(summary), status=201)
 
 
 async def list_threads(request: web.Request) -> web.Response:
@@ -58,7 +60,8 @@ async def thread_action(request: web.Request) -> web.Response:
         "block": service.block, "close": service.close,
     }[request.match_info["action"]]  # fmt: skip
     thread = await action(who, request.match_info["thread_id"])
-    return web.json_response(thread_reply(thread))
+    [summary] = await service.summarise([thread])
+    return web.json_response(thread_summary(summary))
 
 
 async def history(request: web.Request) -> web.Response:

@@ -128,6 +128,10 @@ class AccountStore:
         doc = await self._accounts.find_one({"_id": account_id})
         return Account.from_doc(doc) if doc else None
 
+    async def many(self, account_ids: list[str]) -> dict[str, Account]:
+        cursor = self._accounts.find({"_id": {"$in": account_ids}})
+        return {doc["_id"]: Account.from_doc(doc) async for doc in cursor}
+
     async def by_email(self, email: str) -> Account | None:
         doc = await self._accounts.find_one({"email": email})
         return Account.from_doc(doc) if doc else None

@@ -1,5 +1,12 @@
 """Practices and the care relationships between patients and their providers.
 
+A practice's practitioners and staff are participants of the care threads patients
+open with it, so membership is consented and signed. ``invitations`` holds what the
+admin proposed (account -> role) and whether the account accepted it;
+``practitioners`` and ``staff`` are exactly the latest membership list the admin's
+root key signed (``membership``), replaced in one conditional update on its epoch so
+two racing lists cannot both land.
+
 A care link joins a patient to a provider: a practitioner (an account) or a practice.
 At most one link per pair is *live* (requested or active) — a partial unique index —
 so concurrent invitations or requests cannot create duplicates.
@@ -12,6 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from bson import Binary
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -33,32 +41,71 @@ LIVE = [str(LinkStatus.REQUESTED), str(LinkStatus.ACTIVE)]
 
 
 @dataclass(frozen=True, slots=True)
+class Invitation:
+    """A membership the admin proposed; only an accepted one may be signed into a list."""
+
+    role: str
+    accepted: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Practice:
     id: str
     name: str
     admins: tuple[str, ...]
     practitioners: tuple[str, ...]
     staff: tuple[str, ...]
+    invitations: dict[str, Invitation]
+    membership: bytes | None  # the latest signed membership list
+    epoch: int  # its epoch; 0 before the first
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Practice:
+        membership = doc.get("membership") or {}
         return cls(
             doc["_id"],
             doc["name"],
             tuple(doc.get("admins", ())),
             tuple(doc.get("practitioners", ())),
             tuple(doc.get("staff", ())),
+            {
+                account: Invitation(item["role"], bool(item["accepted"]))
+                for account, item in (doc.get("invitations") or {}).items()
+            },
+            bytes(membership["list"]) if membership else None,
+            int(membership.get("epoch", 0)),
         )
+
+    @property
+    def admin(self) -> str:
+        """The account whose root key signs the membership lists: the creator."""
+        return self.admins[0]
 
     def members(self) -> frozenset[str]:
         return frozenset(self.admins + self.practitioners + self.staff)
 
-    def to_public(self) -> dict[str, Any]:
-        return {
+    def role_of(self, account_id: str) -> str | None:
+        if account_id in self.practitioners:
+            return "practitioner"
+        if account_id in self.staff:
+            return "staff"
+        return None
+
+    def to_public(self, *, with_invitations: bool = False) -> dict[str, Any]:
+        public: dict[str, Any] = {
             "practice_id": self.id,
             "name": self.name,
+            "admin": self.admin,
             "practitioners": list(self.practitioners),
+            "staff": list(self.staff),
+            "membership_epoch": self.epoch,
         }
+        if with_invitations:
+            public["invitations"] = [
+                {"account_id": account, "role": item.role, "accepted": item.accepted}
+                for account, item in sorted(self.invitations.items())
+            ]
+        return public
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,17 +147,23 @@ class LinkExists(Exception):
     pass
 
 
+class EpochTaken(Exception):
+    """Another membership list took this epoch first, or a member withdrew meanwhile."""
+
+
 class PracticeStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._practices = db["practices"]
 
     async def create(self, practice_id: str, name: str, admin_id: str, now: datetime) -> Practice:
-        doc = {
+        doc: dict[str, Any] = {
             "_id": practice_id,
             "name": name,
             "admins": [admin_id],
             "practitioners": [],
             "staff": [],
+            "invitations": {},
+            "membership": None,
             "created_at": now,
         }
         await self._practices.insert_one(doc)
@@ -120,7 +173,82 @@ class PracticeStore:
         doc = await self._practices.find_one({"_id": practice_id})
         return Practice.from_doc(doc) if doc else None
 
+    async def invite(self, practice_id: str, account_id: str, role: str) -> Practice | None:
+        """Proposes ``role`` to ``account_id``; a new proposal needs a new acceptance."""
+        doc = await self._practices.find_one_and_update(
+            {"_id": practice_id},
+            {"$set": {f"invitations.{account_id}": {"role": role, "accepted": False}}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return Practice.from_doc(doc) if doc else None
+
+    async def accept(self, practice_id: str, account_id: str, role: str) -> Practice | None:
+        """Marks the invitation accepted if it still proposes ``role`` (the role the
+        account saw); None otherwise."""
+        doc = await self._practices.find_one_and_update(
+            {"_id": practice_id, f"invitations.{account_id}.role": role},
+            {"$set": {f"invitations.{account_id}.accepted": True}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return Practice.from_doc(doc) if doc else None
+
+    async def withdraw(self, practice_id: str, account_id: str) -> Practice | None:
+        """Drops the account's invitation or consent; None if it had none."""
+        doc = await self._practices.find_one_and_update(
+            {"_id": practice_id, f"invitations.{account_id}": {"$exists": True}},
+            {"$unset": {f"invitations.{account_id}": ""}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return Practice.from_doc(doc) if doc else None
+
+    async def publish_membership(
+        self,
+        practice_id: str,
+        *,
+        epoch: int,
+        signed: bytes,
+        digest: bytes,
+        practitioners: list[str],
+        staff: list[str],
+        now: datetime,
+    ) -> Practice:
+        """Stores list ``epoch`` if the stored one is still ``epoch - 1`` and every
+        member still holds an accepted invitation for its role (a withdrawal racing
+        the publication wins); EpochTaken otherwise."""
+        expected: dict[str, Any] = (
+            {"membership": None} if epoch == 1 else {"membership.epoch": epoch - 1}
+        )
+        for role, accounts in (("practitioner", practitioners), ("staff", staff)):
+            for account in accounts:
+                expected[f"invitations.{account}.role"] = role
+                expected[f"invitations.{account}.accepted"] = True
+        doc = await self._practices.find_one_and_update(
+            {"_id": practice_id, **expected},
+            {
+                "$set": {
+                    "membership": {
+                        "epoch": epoch,
+                        "list": Binary(signed),
+                        "digest": Binary(digest),
+                        "published_at": now,
+                    },
+                    "practitioners": practitioners,
+                    "staff": staff,
+                }
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            raise EpochTaken()
+        return Practice.from_doc(doc)
+
+    async def inviting(self, account_id: str) -> list[Practice]:
+        """Practices that proposed a role to ``account_id`` (accepted or not)."""
+        cursor = self._practices.find({f"invitations.{account_id}": {"$exists": True}}).limit(100)
+        return [Practice.from_doc(doc) async for doc in cursor]
+
     async def add_member(self, practice_id: str, account_id: str, role: str) -> Practice | None:
+        """Seeding only (benchmarks): adds a member without consent or signature."""
         field = {"practitioner": "practitioners", "staff": "staff", "admin": "admins"}[role]
         doc = await self._practices.find_one_and_update(
             {"_id": practice_id},

@@ -41,11 +41,21 @@ def thread_from_doc(doc: dict[str, Any]) -> Thread:
         provider_kind=doc["provider_kind"],
         provider_id=doc["provider_id"],
         participants=tuple(doc["participants"]),
+        roles=_roles(doc),
         created_at=doc["created_at"],
         updated_at=doc["updated_at"],
         last_seq=doc.get("last_seq", 0),
         last_message_at=doc.get("last_message_at"),
     )
+
+
+def _roles(doc: dict[str, Any]) -> dict[str, str]:
+    # Threads stored before roles were recorded: the two ends are known.
+    roles = dict(doc.get("roles") or {})
+    roles.setdefault(doc["patient_id"], "patient")
+    if doc["provider_kind"] == "practitioner":
+        roles.setdefault(doc["provider_id"], "practitioner")
+    return roles
 
 
 class ThreadStore:
@@ -63,6 +73,7 @@ class ThreadStore:
         provider_id: str,
         participants: list[str],
         now: datetime,
+        roles: dict[str, str] | None = None,
     ) -> Thread:
         doc = {
             "_id": thread_id,
@@ -72,6 +83,7 @@ class ThreadStore:
             "provider_kind": provider_kind,
             "provider_id": provider_id,
             "participants": participants,
+            "roles": roles or {},
             "created_at": now,
             "updated_at": now,
             "last_seq": 0,
@@ -112,6 +124,28 @@ class ThreadStore:
             sort=[("updated_at", -1)],
         )
         return thread_from_doc(doc) if doc else None
+
+    async def set_provider_members(
+        self, provider_id: str, members: dict[str, str], now: datetime
+    ) -> list[tuple[Thread, Thread]]:
+        """Makes ``members`` (account -> role) the provider side of every live thread
+        with ``provider_id``; returns (before, after) of each thread that changed."""
+        live = {"$in": [str(ThreadState.REQUESTED), str(ThreadState.OPEN)]}
+        changed = []
+        async for doc in self._threads.find({"provider_id": provider_id, "state": live}):
+            before = thread_from_doc(doc)
+            roles = {before.patient_id: "patient", **members}
+            participants = [before.patient_id, *sorted(members)]
+            if set(participants) == set(before.participants) and roles == before.roles:
+                continue
+            after = await self._threads.find_one_and_update(
+                {"_id": before.id, "state": live},
+                {"$set": {"participants": participants, "roles": roles, "updated_at": now}},
+                return_document=ReturnDocument.AFTER,
+            )
+            if after is not None:
+                changed.append((before, thread_from_doc(after)))
+        return changed
 
     async def live_between(self, patient_id: str, provider_id: str) -> Thread | None:
         doc = await self._threads.find_one(

@@ -9,6 +9,7 @@
       ├── keystore.py     this device's private keys, pinned peer root keys, backup
       ├── directory.py    verified device lists: TOFU, RootKeyChanged, lying servers
       ├── envelopes.py    seal to a thread's devices / verify and open
+      ├── participants.py who may be a recipient: practice membership lists verified
       ├── payloads.py     typed content inside the encryption (text, renewal, ...)
       ├── messages.py     SealedMessage (server's view) → ReceivedMessage (app's view)
       ├── connection.py   WebSocket: hello, sync, send/ack, reconnect, resend
@@ -25,7 +26,7 @@ interpreters).
 
 from __future__ import annotations
 
-from e2e_crypto.client.api import Api, Provider, SessionGrant, ThreadSummary
+from e2e_crypto.client.api import Api, Participant, Provider, SessionGrant, ThreadSummary
 from e2e_crypto.client.client import CareChatClient, IdentityExists
 from e2e_crypto.client.connection import Backoff, Connection
 from e2e_crypto.client.errors import (
@@ -36,6 +37,7 @@ from e2e_crypto.client.errors import (
     CareChatSdkError,
     ConflictError,
     ForbiddenError,
+    GhostRecipient,
     NotConnected,
     NotFoundError,
     RateLimitedError,
@@ -47,8 +49,16 @@ from e2e_crypto.client.errors import (
     TrustError,
     UnreadableMessage,
     UntrustedDirectory,
+    UntrustedMembership,
 )
-from e2e_crypto.client.events import Event, Receipt, ThreadChanged, TrustAlert, Typing
+from e2e_crypto.client.events import (
+    Event,
+    Receipt,
+    RecipientsNotice,
+    ThreadChanged,
+    TrustAlert,
+    Typing,
+)
 from e2e_crypto.client.keystore import Keystore
 from e2e_crypto.client.messages import ReceivedMessage, Unreadable
 from e2e_crypto.client.payloads import (
@@ -80,16 +90,19 @@ __all__ = [
     "Connection",
     "Event",
     "ForbiddenError",
+    "GhostRecipient",
     "IdentityExists",
     "Keystore",
     "NotConnected",
     "NotFoundError",
+    "Participant",
     "Payload",
     "Provider",
     "RateLimitedError",
     "Receipt",
     "ReceivedMessage",
     "RecipientsChanged",
+    "RecipientsNotice",
     "RenewalRequest",
     "ReportToGp",
     "RootKeyChanged",
@@ -107,6 +120,7 @@ __all__ = [
     "UnreadableMessage",
     "Unsupported",
     "UntrustedDirectory",
+    "UntrustedMembership",
     "decode_payload",
     "encode_payload",
 ]

@@ -25,7 +25,7 @@ from e2e_crypto.client.errors import error_from_problem
 from e2e_crypto.client.messages import SealedMessage
 from e2e_crypto.wire import to_base64url
 
-__all__ = ["Api", "MessagePage", "Provider", "SessionGrant", "ThreadSummary"]
+__all__ = ["Api", "MessagePage", "Participant", "Provider", "SessionGrant", "ThreadSummary"]
 
 JSON: Final = "application/json"
 OCTETS: Final = "application/octet-stream"
@@ -41,6 +41,20 @@ class Provider:
 
     def to_json(self) -> dict[str, str]:
         return {"kind": self.kind, "id": self.id}
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    """Someone a thread's messages are encrypted to, as shown to the user.
+
+    ``role`` is ``patient``, ``practitioner`` or ``staff``; from
+    ``CareChatClient.participants`` it is the role the practice's *signed*
+    membership list gives (the display name is the server's label for the account).
+    """
+
+    account_id: str
+    display_name: str | None
+    role: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +76,14 @@ class ThreadSummary:
     unread: int
     last_seq: int
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+    patient_id: str = ""
+    provider: Provider | None = None
+    members: tuple[Participant, ...] = ()  # the server's word: see CareChatClient.participants
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> ThreadSummary:
+        provider = doc.get("provider")
+        kind = provider.get("kind") if isinstance(provider, Mapping) else None
         return cls(
             thread_id=str(doc["thread_id"]),
             kind=str(doc["kind"]),
@@ -73,6 +92,21 @@ class ThreadSummary:
             unread=int(doc.get("unread", 0)),
             last_seq=int(doc.get("last_seq", 0)),
             raw=doc,
+            patient_id=str(doc.get("patient_id", "")),
+            provider=(
+                Provider(kind, str(provider["id"]))
+                if isinstance(provider, Mapping) and kind in ("practitioner", "practice")
+                else None
+            ),
+            members=tuple(
+                Participant(
+                    str(m["account_id"]),
+                    str(m["display_name"]) if m.get("display_name") is not None else None,
+                    str(m["role"]),
+                )
+                for m in doc.get("members", ())
+                if isinstance(m, Mapping)
+            ),
         )
 
 
@@ -318,6 +352,54 @@ class Api:
         if phone_code is not None:
             payload["phone_code"] = phone_code
         body: dict[str, Any] = await self.request("POST", endpoints.INVITATIONS_ACCEPT, payload)
+        return body
+
+    # -- practices and their membership -------------------------------------------------
+
+    async def create_practice(self, name: str) -> dict[str, Any]:
+        body: dict[str, Any] = await self.request("POST", endpoints.PRACTICES, {"name": name})
+        return body
+
+    async def practice(self, practice_id: str) -> dict[str, Any]:
+        body: dict[str, Any] = await self.request("GET", endpoints.practice(practice_id))
+        return body
+
+    async def propose_member(
+        self, practice_id: str, account_id: str, role: Literal["practitioner", "staff"]
+    ) -> dict[str, Any]:
+        """The admin offers a role; the account must accept it (``accept_membership``)."""
+        body: dict[str, Any] = await self.request(
+            "POST",
+            endpoints.practice_members(practice_id),
+            {"account_id": account_id, "role": role},
+        )
+        return body
+
+    async def membership_invitations(self) -> list[dict[str, Any]]:
+        body = await self.request("GET", endpoints.PRACTICE_INVITATIONS)
+        return list(body["invitations"])
+
+    async def accept_membership(self, practice_id: str) -> dict[str, Any]:
+        body: dict[str, Any] = await self.request(
+            "POST", endpoints.practice_membership_accept(practice_id)
+        )
+        return body
+
+    async def withdraw_membership(self, practice_id: str) -> None:
+        await self.request("DELETE", endpoints.practice_membership_consent(practice_id))
+
+    async def membership(self, practice_id: str) -> dict[str, Any]:
+        """``{"practice_id", "admin", "epoch", "membership"}`` — unverified: see
+        ``Memberships``."""
+        body: dict[str, Any] = await self.request("GET", endpoints.practice_membership(practice_id))
+        return body
+
+    async def publish_membership(self, practice_id: str, signed: bytes) -> dict[str, Any]:
+        body: dict[str, Any] = await self.request(
+            "PUT",
+            endpoints.practice_membership(practice_id),
+            {"membership": to_base64url(signed)},
+        )
         return body
 
     # -- threads -------------------------------------------------------------------------

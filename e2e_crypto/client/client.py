@@ -7,6 +7,7 @@ It wires the parts together and keeps the surface small::
      ├── keystore    Keystore    this device's keys and pinned root keys
      ├── directory   Directory   verified device lists (TOFU, root-key changes)
      ├── envelopes   Envelopes   seal for a thread / open and verify
+     ├── participants Participants  who may be a recipient: practice lists verified
      └── connection  Connection  WebSocket: send, receive, sync, reconnect
 
 Typical life: ``login`` → ``create_keys`` (first device) or ``restore_keys``
@@ -23,7 +24,7 @@ from typing import Any, Literal
 import aiohttp
 
 from e2e_crypto.client import attachments
-from e2e_crypto.client.api import Api, Provider, SessionGrant, ThreadSummary
+from e2e_crypto.client.api import Api, Participant, Provider, SessionGrant, ThreadSummary
 from e2e_crypto.client.connection import Backoff, Connection
 from e2e_crypto.client.directory import Directory
 from e2e_crypto.client.envelopes import Envelopes
@@ -31,8 +32,17 @@ from e2e_crypto.client.errors import CareChatSdkError, NotConnected, TrustError
 from e2e_crypto.client.events import Event
 from e2e_crypto.client.keystore import Keystore
 from e2e_crypto.client.messages import ReceivedMessage
+from e2e_crypto.client.participants import Memberships, Participants
 from e2e_crypto.client.payloads import Attachment, Payload, Text
-from e2e_crypto.wire import to_base64url
+from e2e_crypto.errors import CryptoError
+from e2e_crypto.membership import sign_membership
+from e2e_crypto.membership_public import (
+    MAX_MEMBERSHIP_BYTES,
+    Member,
+    MemberRole,
+    verify_membership_alone,
+)
+from e2e_crypto.wire import from_base64url, to_base64url
 
 __all__ = ["CareChatClient", "IdentityExists"]
 
@@ -57,6 +67,7 @@ class CareChatClient:
         self._keystore: Keystore | None = None
         self._directory: Directory | None = None
         self._envelopes: Envelopes | None = None
+        self._participants: Participants | None = None
         self._connection: Connection | None = None
 
     async def __aenter__(self) -> CareChatClient:
@@ -123,6 +134,7 @@ class CareChatClient:
         self._keystore = keystore
         self._directory = Directory(self.api, keystore)
         self._envelopes = Envelopes(keystore, self._directory)
+        self._participants = Participants(Memberships(self.api, self._directory, keystore))
 
     async def create_keys(self, device_id: str | None = None) -> Keystore:
         """First device of the account: new root key and device keys, published."""
@@ -178,6 +190,14 @@ class CareChatClient:
     async def thread(self, thread_id: str) -> ThreadSummary:
         return await self.api.thread(thread_id)
 
+    async def participants(self, thread_id: str) -> tuple[Participant, ...]:
+        """Everyone the thread's messages are encrypted to, by name and role, checked
+        against the practice's signed membership list. Raises GhostRecipient if the
+        server names anyone else (then ``send`` refuses too)."""
+        if self._participants is None:
+            raise NotConnected("call create_keys, restore_keys or use_keys first")
+        return await self._participants.verify(await self.api.thread(thread_id))
+
     async def start_thread(self, provider: Provider, kind: str = "care") -> ThreadSummary:
         return await self.api.create_thread(provider, kind)
 
@@ -210,6 +230,7 @@ class CareChatClient:
                 self.api,
                 self.keystore,
                 self._require_envelopes(),
+                self._require_participants(),
                 cursors=cursors,
                 history=history,
                 backoff=self._backoff,
@@ -259,6 +280,43 @@ class CareChatClient:
     async def download_attachment(self, attachment: Attachment, dest: Path | str) -> Path:
         """Download and verify into ``dest``; AttachmentCorrupted leaves no file."""
         return await attachments.download(self.api, attachment, dest)
+
+    # -- practice membership (the practice admin's client) ------------------------------------
+
+    async def publish_membership(
+        self, practice_id: str, members: Mapping[str, Literal["practitioner", "staff"]]
+    ) -> int:
+        """Sign exactly ``members`` (account -> role) as the practice's next membership
+        list with this account's root key, and publish it; returns its epoch.
+
+        Each account must have accepted its role first (``api.accept_membership``);
+        the server refuses the list otherwise (``member_not_consented``).
+        """
+        current = await self.api.membership(practice_id)
+        previous = None
+        if current.get("membership") is not None:
+            try:
+                previous = verify_membership_alone(
+                    from_base64url(str(current["membership"]), max_bytes=MAX_MEMBERSHIP_BYTES),
+                    practice_id=practice_id,
+                    admin_account=self.account_id,
+                    admin_root_key=self.keystore.root.public_key,
+                )
+            except CryptoError as exc:
+                raise TrustError(f"the stored membership list is not ours: {exc}") from None
+        signed = sign_membership(
+            self.keystore.root,
+            admin_account=self.account_id,
+            practice_id=practice_id,
+            members=[Member(a, MemberRole[r.upper()]) for a, r in members.items()],
+            previous=previous,
+        )
+        return int((await self.api.publish_membership(practice_id, signed.encode()))["epoch"])
+
+    def _require_participants(self) -> Participants:
+        if self._participants is None:
+            raise NotConnected("call create_keys, restore_keys or use_keys first")
+        return self._participants
 
     def _require_envelopes(self) -> Envelopes:
         if self._envelopes is None:

@@ -5,6 +5,8 @@
     app ──send()──► seal ─► pending[client_msg_id] ─► "send" frame ─► server
                                    ▲   │ "ack" {seq}      │ "error" recipients_changed
                                    │   └─► future.set ◄───┘ refresh devices, re-seal
+      (seal only after Participants.verify: nobody outside a practice's signed
+      membership list is ever a recipient; a changed set is a RecipientsNotice)
       reconnect: resend every pending envelope unchanged (the server answers
       duplicate: true for one it already stored, so nothing is sent twice)
 
@@ -52,9 +54,17 @@ from e2e_crypto.client.errors import (
     SessionRevoked,
     error_from_frame,
 )
-from e2e_crypto.client.events import Event, Receipt, ThreadChanged, TrustAlert, Typing
+from e2e_crypto.client.events import (
+    Event,
+    Receipt,
+    RecipientsNotice,
+    ThreadChanged,
+    TrustAlert,
+    Typing,
+)
 from e2e_crypto.client.keystore import Keystore
 from e2e_crypto.client.messages import ReceivedMessage, SealedMessage, Unreadable
+from e2e_crypto.client.participants import Participants
 from e2e_crypto.client.payloads import Attachment, Payload, encode_payload
 from e2e_crypto.errors import MalformedData
 from e2e_crypto.wire import to_base64url
@@ -132,7 +142,7 @@ _Item = ReceivedMessage | _OwnSend
 @dataclass
 class _State:
     pending: dict[str, _PendingSend] = field(default_factory=dict)
-    participants: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    summaries: dict[str, ThreadSummary] = field(default_factory=dict)
     consumed: dict[str, int] = field(default_factory=dict)
     last_seq: dict[str, int] = field(default_factory=dict)  # highest seq the server named
     unacked: set[str] = field(default_factory=set)
@@ -146,6 +156,7 @@ class Connection:
         api: Api,
         keystore: Keystore,
         envelopes: Envelopes,
+        participants: Participants,
         *,
         cursors: Mapping[str, int] | None = None,
         history: Literal["all", "new"] = "all",
@@ -155,6 +166,7 @@ class Connection:
         self._api = api
         self._keystore = keystore
         self._envelopes = envelopes
+        self._participants = participants
         self._history = history
         self._backoff = backoff or Backoff()
         self._cursors: Cursors[SealedMessage | _OwnSend] = Cursors(cursors)
@@ -237,13 +249,15 @@ class Connection:
 
         Survives disconnects (the same envelope is resent until acknowledged).
         Raises CareChatError if the server refuses it (e.g. ``thread_closed``),
-        RootKeyChanged/UntrustedDirectory if a participant cannot be verified.
+        RootKeyChanged/UntrustedDirectory if a participant's keys cannot be verified,
+        GhostRecipient if a participant is outside the practice's verified membership.
         """
         self._check_usable()
         body = encode_payload(payload)
         cmid = client_msg_id or new_client_msg_id()
-        participants = await self._participants(thread_id)
-        envelope = await self._envelopes.seal(thread_id, cmid, body, participants)
+        summary = await self._summary(thread_id)
+        await self._participants.verify(summary)
+        envelope = await self._envelopes.seal(thread_id, cmid, body, summary.participants)
         pending = _PendingSend(
             thread_id,
             cmid,
@@ -516,6 +530,7 @@ class Connection:
         try:
             summary = await self._api.thread(pending.thread_id)
             self._learn(summary)
+            await self._participants.verify(summary)
             pending.envelope = await self._envelopes.seal(
                 pending.thread_id,
                 pending.client_msg_id,
@@ -539,17 +554,26 @@ class Connection:
 
     def _learn(self, summary: ThreadSummary) -> None:
         self._saw(summary.thread_id, summary.last_seq)
-        self._state.participants[summary.thread_id] = summary.participants
+        known = self._state.summaries.get(summary.thread_id)
+        self._state.summaries[summary.thread_id] = summary
+        if known is not None and set(known.participants) != set(summary.participants):
+            # Never silently: the app shows who joined or left the conversation.
+            before, after = set(known.participants), set(summary.participants)
+            self._event(
+                RecipientsNotice(
+                    summary.thread_id, tuple(sorted(after - before)), tuple(sorted(before - after))
+                )
+            )
         if self._history == "new":
             self._cursors.start_at(summary.thread_id, summary.last_seq)
             self._state.consumed.setdefault(summary.thread_id, summary.last_seq)
         else:
             self._cursors.start_at(summary.thread_id, 0)
 
-    async def _participants(self, thread_id: str) -> tuple[str, ...]:
-        if thread_id not in self._state.participants:
+    async def _summary(self, thread_id: str) -> ThreadSummary:
+        if thread_id not in self._state.summaries:
             self._learn(await self._api.thread(thread_id))
-        return self._state.participants[thread_id]
+        return self._state.summaries[thread_id]
 
     async def _send_frame(self, frame: dict[str, Any], *, required: bool = False) -> None:
         ws = self._ws

@@ -23,6 +23,8 @@ __all__ = [
     "PASSWORD",
     "PASSWORD_RESET",
     "PASSWORD_RESET_CONFIRM",
+    "PRACTICES",
+    "PRACTICE_INVITATIONS",
     "ROOT_KEY",
     "SESSIONS",
     "SESSION_CURRENT",
@@ -35,6 +37,11 @@ __all__ = [
     "attachment",
     "care_link_answer",
     "device",
+    "practice",
+    "practice_members",
+    "practice_membership",
+    "practice_membership_accept",
+    "practice_membership_consent",
     "thread",
     "thread_action",
     "thread_attachments",
@@ -59,6 +66,8 @@ INVITATIONS: Final = f"{API}/invitations"
 INVITATIONS_ACCEPT: Final = f"{API}/invitations/accept"
 INVITATIONS_PHONE_CODE: Final = f"{API}/invitations/phone-code"
 THREADS: Final = f"{API}/threads"
+PRACTICES: Final = f"{API}/practices"
+PRACTICE_INVITATIONS: Final = f"{API}/practice-invitations"
 WEBSOCKET: Final = "/ws"
 
 THREAD_ACTIONS: Final = frozenset({"accept", "decline", "block", "close"})
@@ -78,6 +87,26 @@ def account_key_log(account_id: str) -> str:
 
 def device(device_id: str) -> str:
     return f"{DEVICES}/{_id(device_id, 'device id')}"
+
+
+def practice(practice_id: str) -> str:
+    return f"{PRACTICES}/{_id(practice_id, 'practice id')}"
+
+
+def practice_members(practice_id: str) -> str:
+    return f"{practice(practice_id)}/members"
+
+
+def practice_membership(practice_id: str) -> str:
+    return f"{practice(practice_id)}/membership"
+
+
+def practice_membership_accept(practice_id: str) -> str:
+    return f"{practice_membership(practice_id)}/accept"
+
+
+def practice_membership_consent(practice_id: str) -> str:
+    return f"{practice_membership(practice_id)}/consent"
 
 
 def care_link_answer(link_id: str) -> str:

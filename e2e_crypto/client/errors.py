@@ -15,7 +15,9 @@
      │    └── ServerError               5xx: retry later
      ├── TrustError                     the key directory cannot be believed
      │    ├── RootKeyChanged            a peer's identity key is not the one we trusted
-     │    └── UntrustedDirectory        a device list that does not verify (a lying server)
+     │    ├── UntrustedDirectory        a device list that does not verify (a lying server)
+     │    ├── UntrustedMembership       a practice membership list that does not verify
+     │    └── GhostRecipient            a thread participant outside the verified membership
      ├── UnreadableMessage              a message that does not decrypt (never plaintext)
      ├── AttachmentCorrupted            ciphertext failed an integrity check; file deleted
      ├── SessionRevoked                 close 4003: log in again; the connection stopped
@@ -39,6 +41,7 @@ __all__ = [
     "CareChatSdkError",
     "ConflictError",
     "ForbiddenError",
+    "GhostRecipient",
     "NotConnected",
     "NotFoundError",
     "RateLimitedError",
@@ -50,6 +53,7 @@ __all__ = [
     "TrustError",
     "UnreadableMessage",
     "UntrustedDirectory",
+    "UntrustedMembership",
     "error_from_frame",
     "error_from_problem",
 ]
@@ -182,6 +186,10 @@ _BY_CODE: dict[str, type[CareChatError]] = {
     "upload_quota_exceeded": TooLargeError,
     "upload_rate_limited": RateLimitedError,
     "too_many_pending_sockets": RateLimitedError,
+    "member_role_not_allowed": BadRequestError,
+    "registration_not_verified": ConflictError,
+    "member_not_consented": ConflictError,
+    "membership_epoch_taken": ConflictError,
     "malformed_http": BadRequestError,
     "octet_stream_expected": BadRequestError,
     "totp_enrolment_overdue": AuthenticationError,
@@ -253,6 +261,27 @@ class UntrustedDirectory(TrustError):
         super().__init__(f"device list of account {account_id} refused: {reason}")
         self.account_id = account_id
         self.reason = reason
+
+
+class UntrustedMembership(TrustError):
+    """A practice's membership list that is not signed by the pinned admin's root key,
+    names another practice or admin, or is older than one already verified."""
+
+    def __init__(self, practice_id: str, reason: str) -> None:
+        super().__init__(f"membership list of practice {practice_id} refused: {reason}")
+        self.practice_id = practice_id
+        self.reason = reason
+
+
+class GhostRecipient(TrustError):
+    """A thread names a participant who is neither its patient, its practitioner, nor
+    a member of the practice's verified membership list: nothing is encrypted to it
+    (and so nothing is sent) until the list verifiably includes that account."""
+
+    def __init__(self, thread_id: str, account_id: str) -> None:
+        super().__init__(f"thread {thread_id} names an unverified participant {account_id}")
+        self.thread_id = thread_id
+        self.account_id = account_id
 
 
 class UnreadableMessage(CareChatSdkError):

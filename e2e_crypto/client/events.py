@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from e2e_crypto.client.api import ThreadSummary
 
-__all__ = ["Event", "Receipt", "ThreadChanged", "TrustAlert", "Typing"]
+__all__ = ["Event", "Receipt", "RecipientsNotice", "ThreadChanged", "TrustAlert", "Typing"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,4 +47,15 @@ class TrustAlert:
     reason: str
 
 
-Event = Receipt | Typing | ThreadChanged | TrustAlert
+@dataclass(frozen=True, slots=True)
+class RecipientsNotice:
+    """The set of accounts a thread's messages are encrypted to changed since this
+    connection last saw it. Show it in the thread ("X joined", "Y left"), as
+    messengers do: nobody is added to a conversation silently."""
+
+    thread_id: str
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+
+
+Event = Receipt | Typing | ThreadChanged | TrustAlert | RecipientsNotice

@@ -57,6 +57,8 @@ class Keystore:
         self.former = former
         self._trusted: dict[str, PublicSigningKey] = dict(trusted or {})
         self._trusted[device.account_id] = root.public_key
+        # practice -> (its admin account, highest membership epoch verified)
+        self._practices: dict[str, tuple[str, int]] = {}
 
     @classmethod
     def create(cls, account_id: str, device_id: str | None = None) -> Keystore:
@@ -95,6 +97,20 @@ class Keystore:
         if account_id == self.account_id and root_key != self.root.public_key:
             raise ValueError("this account's own root key is not taken from the server")
         self._trusted[account_id] = root_key
+
+    def practice_pin(self, practice_id: str) -> tuple[str, int] | None:
+        """The practice's admin account and the highest membership epoch verified."""
+        return self._practices.get(practice_id)
+
+    def pin_practice(self, practice_id: str, admin_account: str, epoch: int) -> None:
+        """Pin a practice's admin on first use and remember the highest verified epoch,
+        so a restarted client refuses an older list too."""
+        check_id(practice_id, "practice id")
+        check_id(admin_account, "admin account id")
+        known = self._practices.get(practice_id)
+        if known is not None and known[0] != admin_account:
+            raise ValueError("the practice's admin is pinned to another account")
+        self._practices[practice_id] = (admin_account, max(epoch, known[1] if known else 0))
 
     # -- backup ----------------------------------------------------------------------------
 
@@ -150,6 +166,10 @@ class Keystore:
             "device": device(self.device),
             "former": [device(d) for d in self.former],
             "trusted": {a: to_base64url(k.raw) for a, k in sorted(self._trusted.items())},
+            "practices": {
+                p: {"admin": admin, "epoch": epoch}
+                for p, (admin, epoch) in sorted(self._practices.items())
+            },
         }
 
     @classmethod
@@ -166,7 +186,7 @@ class Keystore:
                 from_base64url(doc["signing_seed"], max_bytes=32),
             )
 
-        return cls(
+        keystore = cls(
             RootKey(from_base64url(state["root_seed"], max_bytes=32)),
             device(state["device"]),
             former=tuple(device(d) for d in state["former"]),
@@ -175,6 +195,10 @@ class Keystore:
                 for a, k in state["trusted"].items()
             },
         )
+        # Absent from states saved before practices were pinned.
+        for practice_id, pin in state.get("practices", {}).items():
+            keystore.pin_practice(practice_id, str(pin["admin"]), int(pin["epoch"]))
+        return keystore
 
     def __repr__(self) -> str:
         return (

@@ -25,6 +25,14 @@ from e2e_crypto.broadcast_public import (
 )
 from e2e_crypto.errors import CryptoError, DecryptionFailed, MalformedData
 from e2e_crypto.groups_public import parse_epoch_commit, verify_epoch_commit
+from e2e_crypto.keys import RootKey
+from e2e_crypto.membership import sign_membership
+from e2e_crypto.membership_public import (
+    Member,
+    MemberRole,
+    parse_membership,
+    verify_membership,
+)
 from e2e_crypto.public import PublicSigningKey, parse_device_certificate, verify_device_certificate
 from e2e_crypto.wire import (
     from_base64url,
@@ -64,6 +72,26 @@ def _verify_commit(data: bytes) -> None:
     verify_epoch_commit(data, admin_account=admin, admin_root_key=_root_key(admin), previous=None)
 
 
+_PRACTICE_ADMIN = RootKey.generate()
+_MEMBERSHIP = sign_membership(
+    _PRACTICE_ADMIN,
+    admin_account="practice-admin",
+    practice_id="practice-1",
+    members=[Member("doctor-bob", MemberRole.PRACTITIONER), Member("nurse-eve", MemberRole.STAFF)],
+    previous=None,
+).encode()
+
+
+def _verify_membership(data: bytes) -> None:
+    verify_membership(
+        data,
+        practice_id="practice-1",
+        admin_account="practice-admin",
+        admin_root_key=_PRACTICE_ADMIN.public_key,
+        previous=None,
+    )
+
+
 def _verify_broadcast(data: bytes) -> None:
     verify_broadcast_signature(parse_broadcast(data), _SENDER)
 
@@ -95,6 +123,7 @@ PARSERS = [
         bytes.fromhex(load("group")["commits"][0]),
         _verify_commit,
     ),
+    Parser("membership list", parse_membership, _MEMBERSHIP, _verify_membership),
     Parser("broadcast body", parse_broadcast, _BODY, _verify_broadcast),
     Parser(
         "broadcast slip", parse_slip, bytes.fromhex(_BROADCAST["slips"][0]["slip"]), _verify_slip

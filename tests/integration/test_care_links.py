@@ -1,31 +1,33 @@
 """Practices, invitations by e-mail/SMS, link requests, and who may see what."""
 
+from typing import Any
+
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from chat_server.clock import ManualClock
 from chat_server.mail import MemoryOutbox
 from tests.actors import Actor, actor, login
+from tests.practices import create_practice, join, platform_admin, verify_registration
 
 Client = TestClient[web.Request, web.Application]
+Db = AsyncDatabase[dict[str, Any]]
 
 
 def _invitation_code(outbox: MemoryOutbox, to: str) -> str:
     return outbox.last_to(to).body.split("/invite#", 1)[1].split()[0]
 
 
-async def _practice(client: Client, outbox: MemoryOutbox) -> tuple[Actor, Actor, str]:
+async def _practice(
+    client: Client, outbox: MemoryOutbox, db: Db, clock: ManualClock
+) -> tuple[Actor, Actor, str]:
     admin = await actor(client, outbox, "admin@practice.example", "practice_admin")
     doctor = await actor(client, outbox, "doc@practice.example", "practitioner")
-    practice = await admin.call(
-        "POST", "/api/v1/practices", {"name": "Dokterspraktijk Zuid"}, expect=201
-    )
-    await admin.call(
-        "POST",
-        f"/api/v1/practices/{practice['practice_id']}/members",
-        {"account_id": doctor.account_id, "role": "practitioner"},
-    )
-    return admin, doctor, practice["practice_id"]
+    await verify_registration(await platform_admin(client, db, clock), doctor)
+    practice_id = await create_practice(admin)
+    await join(admin, practice_id, doctor)
+    return admin, doctor, practice_id
 
 
 async def test_an_email_invitation_creates_an_active_link_once(
@@ -54,9 +56,9 @@ async def test_an_email_invitation_creates_an_active_link_once(
 
 
 async def test_an_sms_invitation_from_a_practice_expires(
-    client: Client, outbox: MemoryOutbox, clock: ManualClock
+    client: Client, outbox: MemoryOutbox, clock: ManualClock, db: Db
 ) -> None:
-    _, doctor, practice_id = await _practice(client, outbox)
+    _, doctor, practice_id = await _practice(client, outbox, db, clock)
     await doctor.call(
         "POST",
         "/api/v1/invitations",
@@ -144,9 +146,9 @@ async def test_requests_to_non_practitioners_look_missing(
 
 
 async def test_strangers_cannot_see_or_touch_links_or_practices(
-    client: Client, outbox: MemoryOutbox
+    client: Client, outbox: MemoryOutbox, db: Db, clock: ManualClock
 ) -> None:
-    admin, doctor, practice_id = await _practice(client, outbox)
+    admin, doctor, practice_id = await _practice(client, outbox, db, clock)
     ann = await actor(client, outbox, "ann@example.org")
     link = await ann.call(
         "POST",
