@@ -15,6 +15,7 @@ import itertools
 import logging
 import secrets
 import time
+from typing import cast
 
 from aiohttp import WSMsgType, web
 from pymongo.errors import PyMongoError
@@ -33,12 +34,15 @@ from chat_server.errors import (
 )
 from chat_server.logs import request_id_var
 from chat_server.schemas import json_object
+from chat_server.ws.context import FrameContext
 from chat_server.ws.hub import Connection
 from chat_server.ws.router import FrameRouter, frame_id
+from e2e_crypto.frames import AnswerFrame, ErrorFrame
 
 log = logging.getLogger(__name__)
 
 ROUTER = web.AppKey("ROUTER", FrameRouter)
+FRAME_CONTEXT = web.AppKey("FRAME_CONTEXT", FrameContext)
 
 
 def check_origin(request: web.Request, allowed: tuple[str, ...]) -> None:
@@ -115,13 +119,15 @@ async def _handle_frame(
         metrics.frame_in(fields["type"])
         if route.authenticated and conn.account_id is None:
             raise Unauthenticated("send hello with a ticket first")
-        reply = await route.handler(conn, fields)
+        reply = await route.handler(app[FRAME_CONTEXT], conn, fields)
         metrics.frame_answered(fields["type"], time.perf_counter() - arrived)
         # Answers wait for room in the send queue: a client that floods requests
         # slows itself down. Only unsolicited pushes drop a slow reader.
         if fid is not None:
             # A frame with an id always gets an answer, so clients can wait on it.
-            await conn.push_waiting({**(reply or {"type": "ok"}), "re": fid})
+            answer: AnswerFrame = reply or {"type": "ok"}
+            answer["re"] = fid  # the handler's own fresh dict
+            await conn.push_waiting(answer)
         elif reply is not None:
             await conn.push_waiting(reply)
     except ChatError as exc:
@@ -133,7 +139,8 @@ async def _handle_frame(
         if exc.ws_close is not None:
             conn.close_soon(exc.ws_close, exc.title)
         else:
-            conn.push({"type": "error", "re": fid, **exc.to_dict()})
+            # to_dict() is the body HTTP problems share: ErrorFrame's fields.
+            conn.push(cast(ErrorFrame, {"type": "error", "re": fid, **exc.to_dict()}))
     except asyncio.CancelledError:
         raise
     except (PyMongoError, RedisError) as exc:
