@@ -1,6 +1,6 @@
 # The task runner the README names. `make serve` and `make test` install what they
 # need first (scripts/bootstrap), so a fresh clone needs nothing else.
-.PHONY: serve test check lint typecheck pytest bootstrap
+.PHONY: serve test check lint typecheck contracts pytest bootstrap
 
 VENV := .venv/bin
 
@@ -12,7 +12,7 @@ serve: bootstrap
 
 test: bootstrap check pytest
 
-check: lint typecheck
+check: lint typecheck contracts
 
 lint:
 	$(VENV)/ruff check .
@@ -20,6 +20,10 @@ lint:
 
 typecheck:
 	$(VENV)/mypy
+
+# The layer contracts of setup.cfg (import-linter); docs/architecture.md draws them.
+contracts:
+	$(VENV)/lint-imports
 
 pytest:
 	$(VENV)/pytest

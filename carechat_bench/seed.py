@@ -19,12 +19,13 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from chat_server.clock import Clock
+from chat_server.model.threads import ThreadState
 from chat_server.passwords import PasswordHasher
 from chat_server.principal import AccountStatus, Role
 from chat_server.storage.accounts import AccountStore, Registration
 from chat_server.storage.practices import CareLinkStore, LinkStatus, PracticeStore, ProviderKind
 from chat_server.storage.sessions import SessionStore
-from chat_server.storage.threads import ThreadState, ThreadStore
+from chat_server.storage.threads import ThreadStore
 from chat_server.tokens import new_id, new_token
 
 SESSION_LIFETIME = timedelta(hours=12)

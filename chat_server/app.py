@@ -27,19 +27,19 @@ from chat_server.appkeys import (
     ACCOUNTS,
     ACCOUNTS_STORE,
     ATTACHMENTS,
-    AUDIT,
     BROKER,
     CARE,
     CLOCK,
     DB,
     DEVICES,
+    FRAME_CONTEXT,
     GROUPS,
     HUB,
     KEY_BACKUPS,
     MAILER,
-    MESSAGES,
     METRICS,
     REDIS,
+    ROUTER,
     SCHEDULER,
     SETTINGS,
     SMS,
@@ -65,6 +65,7 @@ from chat_server.jobs import scheduler_ctx
 from chat_server.mail import FileOutbox, Mailer, SmsSender, SmtpMailer
 from chat_server.metrics import GcWatch, Metrics, watch_loop_lag
 from chat_server.passwords import PasswordHasher
+from chat_server.resources import mongo_ctx
 from chat_server.rest import accounts as accounts_routes
 from chat_server.rest import care as care_routes
 from chat_server.rest import devices as devices_routes
@@ -79,13 +80,12 @@ from chat_server.storage.audit import AuditStore
 from chat_server.storage.devices import DeviceStore
 from chat_server.storage.groups import GroupStore
 from chat_server.storage.messages import MessageStore, StoredMessage
-from chat_server.storage.mongo import mongo_ctx
 from chat_server.storage.practices import CareLinkStore, PracticeStore
 from chat_server.storage.sessions import CodeStore, SessionStore, TicketStore
 from chat_server.storage.threads import CursorBuffer, ThreadStore
 from chat_server.ws import session as ws_session
 from chat_server.ws.context import FrameContext
-from chat_server.ws.endpoint import FRAME_CONTEXT, ROUTER, websocket_handler
+from chat_server.ws.endpoint import websocket_handler
 from chat_server.ws.frames import FRAMES, SINKS
 from chat_server.ws.hub import Hub
 from chat_server.ws.router import FrameRouter
@@ -194,14 +194,13 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     redis_client = app.get(REDIS)
     limiter: RateLimiter = (
         RedisRateLimiter(redis_client, settings.redis_prefix, clock, key_secret=secret)
-        if isinstance(redis_client, aioredis.Redis)
+        if redis_client is not None
         else MemoryRateLimiter(clock)
     )
     throttle = Throttle(limiter)
     accounts, practices, links = AccountStore(db), PracticeStore(db), CareLinkStore(db)
     sessions, codes, devices = SessionStore(db), CodeStore(db), DeviceStore(db)
-    app[AUDIT] = audit_store = AuditStore(db)
-    auditor = Auditor(audit_store, clock, secret)
+    auditor = Auditor(AuditStore(db), clock, secret)
     gate = AccessGate(accounts, practices, links)
     public_url = settings.public_url_or_default()
     app[ACCOUNTS] = account_service = AccountService(
@@ -255,11 +254,12 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     cursors = CursorBuffer(
         threads,
         interval=settings.cursor_flush_ms / 1000,
+        clock=clock,
         writer=ThreadStore(app[WRITE_DB]),
         on_flush=app[METRICS].cursor_flush_latency.observe,
     )
     server_key = hashlib.blake2b(secret, digest_size=32, person=b"franking-stamp").digest()
-    app[MESSAGES] = messages = MessageStore(
+    messages = MessageStore(
         db,
         clock,
         partial(_stamp, server_key),
@@ -274,6 +274,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         mailer=app[MAILER],
         limiter=limiter,
         scheduler=app[SCHEDULER],
+        clock=clock,
         delay_seconds=settings.notify_delay_seconds,
     )
     app[THREADS] = thread_service = ThreadService(

@@ -2,55 +2,67 @@
 
 Anything a handler needs is reached through one of these keys; ``create_app`` is the
 only code that assigns them (cleanup contexts fill in the resources they own).
+
+Each key is typed by its annotation and the types are imported for the type checker
+only: at run time this module depends on nothing of ours, so both transports can share
+it without importing each other (``HUB`` and ``ROUTER`` name ws types), and the layer
+contracts in setup.cfg see no upward import through it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiojobs
 from aiohttp import web
-from pymongo.asynchronous.database import AsyncDatabase
 
-from chat_server.clock import Clock
-from chat_server.fanout import Broker
-from chat_server.handlers.accounts import AccountService
-from chat_server.handlers.care import CareService
-from chat_server.handlers.devices import DeviceService
-from chat_server.handlers.groups import GroupService
-from chat_server.handlers.threads import ThreadService
-from chat_server.handlers.uploads import UploadService
-from chat_server.mail import Mailer, SmsSender
-from chat_server.metrics import Metrics
-from chat_server.settings import Settings
-from chat_server.storage.accounts import AccountStore
-from chat_server.storage.attachments import AttachmentStore, KeyBackupStore
-from chat_server.storage.audit import AuditStore
-from chat_server.storage.messages import MessageStore
-from chat_server.ws.hub import Hub
+if TYPE_CHECKING:
+    import aiojobs
+    import redis.asyncio as aioredis
+    from pymongo.asynchronous.database import AsyncDatabase
 
-SETTINGS = web.AppKey("SETTINGS", Settings)
-CLOCK = web.AppKey("CLOCK", Clock)
-METRICS = web.AppKey("METRICS", Metrics)
-DB = web.AppKey("DB", AsyncDatabase[dict[str, Any]])
-# The same database through the group-committed writers' own small pool (storage.mongo).
-WRITE_DB = web.AppKey("WRITE_DB", AsyncDatabase[dict[str, Any]])
-BROKER = web.AppKey[Broker]("BROKER")
-HUB = web.AppKey("HUB", Hub)
-SCHEDULER = web.AppKey("SCHEDULER", aiojobs.Scheduler)
+    from chat_server.clock import Clock
+    from chat_server.fanout import Broker
+    from chat_server.handlers.accounts import AccountService
+    from chat_server.handlers.care import CareService
+    from chat_server.handlers.devices import DeviceService
+    from chat_server.handlers.groups import GroupService
+    from chat_server.handlers.threads import ThreadService
+    from chat_server.handlers.uploads import UploadService
+    from chat_server.mail import Mailer, SmsSender
+    from chat_server.metrics import Metrics
+    from chat_server.settings import Settings
+    from chat_server.storage.accounts import AccountStore
+    from chat_server.storage.attachments import AttachmentStore, KeyBackupStore
+    from chat_server.ws.context import FrameContext
+    from chat_server.ws.hub import Hub
+    from chat_server.ws.router import FrameRouter
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("SETTINGS")
+CLOCK: web.AppKey[Clock] = web.AppKey("CLOCK")
+METRICS: web.AppKey[Metrics] = web.AppKey("METRICS")
+DB: web.AppKey[AsyncDatabase[dict[str, Any]]] = web.AppKey("DB")
+# The same database through the group-committed writers' own small pool (resources).
+WRITE_DB: web.AppKey[AsyncDatabase[dict[str, Any]]] = web.AppKey("WRITE_DB")
+BROKER: web.AppKey[Broker] = web.AppKey("BROKER")
+HUB: web.AppKey[Hub] = web.AppKey("HUB")
+ROUTER: web.AppKey[FrameRouter] = web.AppKey("ROUTER")
+# What frame handlers and sinks use (ws/context.py), built with the domain services.
+FRAME_CONTEXT: web.AppKey[FrameContext] = web.AppKey("FRAME_CONTEXT")
+SCHEDULER: web.AppKey[aiojobs.Scheduler] = web.AppKey("SCHEDULER")
+# The shared Redis client, when one is configured (absent: everything in-process).
+REDIS: web.AppKey[aioredis.Redis] = web.AppKey("REDIS")
+# Built once, on start-up, from the routes (rest/openapi.py).
+OPENAPI_DOCUMENT: web.AppKey[dict[str, Any]] = web.AppKey("OPENAPI_DOCUMENT")
 
 # Domain services, built by ``app.domain_ctx`` once MongoDB and the broker are up.
-ACCOUNTS = web.AppKey[AccountService]("ACCOUNTS")
-DEVICES = web.AppKey[DeviceService]("DEVICES")
-CARE = web.AppKey[CareService]("CARE")
-THREADS = web.AppKey[ThreadService]("THREADS")
-GROUPS = web.AppKey[GroupService]("GROUPS")
-AUDIT = web.AppKey[AuditStore]("AUDIT")
-ACCOUNTS_STORE = web.AppKey[AccountStore]("ACCOUNTS_STORE")
-MESSAGES = web.AppKey[MessageStore]("MESSAGES")
-ATTACHMENTS = web.AppKey[AttachmentStore]("ATTACHMENTS")
-UPLOADS = web.AppKey[UploadService]("UPLOADS")
-KEY_BACKUPS = web.AppKey[KeyBackupStore]("KEY_BACKUPS")
-MAILER = web.AppKey[Mailer]("MAILER")
-SMS = web.AppKey[SmsSender]("SMS")
-REDIS = web.AppKey("REDIS", object)  # the shared redis.asyncio client, when configured
+ACCOUNTS: web.AppKey[AccountService] = web.AppKey("ACCOUNTS")
+DEVICES: web.AppKey[DeviceService] = web.AppKey("DEVICES")
+CARE: web.AppKey[CareService] = web.AppKey("CARE")
+THREADS: web.AppKey[ThreadService] = web.AppKey("THREADS")
+GROUPS: web.AppKey[GroupService] = web.AppKey("GROUPS")
+ACCOUNTS_STORE: web.AppKey[AccountStore] = web.AppKey("ACCOUNTS_STORE")
+ATTACHMENTS: web.AppKey[AttachmentStore] = web.AppKey("ATTACHMENTS")
+UPLOADS: web.AppKey[UploadService] = web.AppKey("UPLOADS")
+KEY_BACKUPS: web.AppKey[KeyBackupStore] = web.AppKey("KEY_BACKUPS")
+MAILER: web.AppKey[Mailer] = web.AppKey("MAILER")
+SMS: web.AppKey[SmsSender] = web.AppKey("SMS")

@@ -16,7 +16,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,10 @@ from chat_server.storage.mongo import check_replica_set, make_client
 
 log = logging.getLogger("chat_server")
 
+# Commands shipped outside the server package, found by entry point (setup.cfg): the
+# benchmark drives the client SDK, which the server never imports, not even lazily.
+COMMANDS_GROUP = "carechat.commands"
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
@@ -59,17 +64,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "admin":
             return _admin(settings, args)
         elif args.command == "bench":
-            # Imported here: the benchmark drives the client SDK, which the server
-            # itself never loads.
-            from carechat_bench.command import bench
-
-            return bench(args)
+            return installed_command("bench")(args)
     except (StartupError, ServiceStartError, AdminError) as exc:
         print(f"carechat: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def installed_command(name: str) -> Callable[[argparse.Namespace], int]:
+    found = entry_points(group=COMMANDS_GROUP, name=name)
+    if not found:
+        raise StartupError(f"`carechat {name}` is not installed (pip install -e '.[dev]')")
+    command: Callable[[argparse.Namespace], int] = next(iter(found)).load()
+    return command
 
 
 def _parser() -> argparse.ArgumentParser:

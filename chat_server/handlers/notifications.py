@@ -22,16 +22,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 
 import aiojobs
 
+from chat_server.clock import Clock
 from chat_server.mail import Mailer
+from chat_server.model.threads import Thread
 from chat_server.notice import EMERGENCY_NOTICE
 from chat_server.storage.accounts import AccountStore
 from chat_server.storage.messages import StoredMessage
-from chat_server.storage.threads import CursorBuffer, Thread, ThreadStore
+from chat_server.storage.threads import CursorBuffer, ThreadStore
 from moderation.ratelimit import RateLimit, RateLimiter, RateLimiterUnavailable
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class Notifier:
         mailer: Mailer,
         limiter: RateLimiter,
         scheduler: aiojobs.Scheduler,
+        clock: Clock,
         delay_seconds: float,
         hook: NotifyHook | None = None,
     ) -> None:
@@ -69,6 +71,7 @@ class Notifier:
         self._mailer = mailer
         self._limiter = limiter
         self._scheduler = scheduler
+        self._clock = clock
         self._delay = delay_seconds
         self._hook = hook
         # (recipient, thread) -> the first message stored while its check sleeps.
@@ -79,7 +82,7 @@ class Notifier:
         self._checking = asyncio.Semaphore(CONCURRENT_CHECKS)
 
     async def message_stored(self, thread: Thread, message: StoredMessage) -> None:
-        now = time.monotonic()
+        now = self._clock.monotonic()
         for account_id in thread.participants:
             if account_id == message.sender_account:
                 continue
@@ -99,7 +102,7 @@ class Notifier:
         account_id, thread_id = key
         try:
             while True:
-                await asyncio.sleep(max(0.0, stored_at + self._delay - time.monotonic()))
+                await asyncio.sleep(max(0.0, stored_at + self._delay - self._clock.monotonic()))
                 async with self._checking:
                     seen = await self._seen(account_id, thread_id, seq)
                     if not seen:

@@ -13,7 +13,6 @@ one that is misaddressed or forged.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -40,12 +39,14 @@ from chat_server.events import Event
 from chat_server.handlers.care import CareService
 from chat_server.handlers.directory import DeviceDirectory
 from chat_server.handlers.throttle import Throttle
+from chat_server.model.machines import ForbiddenTransition
+from chat_server.model.threads import CARE_THREAD, LIVE_CARE_STATES, CareEvent, Thread, ThreadState
 from chat_server.principal import Principal, Role
 from chat_server.storage.accounts import AccountStore
 from chat_server.storage.attachments import AttachmentStore
 from chat_server.storage.messages import DuplicateMismatch, MessageStore, NewMessage, StoredMessage
 from chat_server.storage.practices import PracticeStore, ProviderKind
-from chat_server.storage.threads import CursorBuffer, Thread, ThreadState, ThreadStore
+from chat_server.storage.threads import CursorBuffer, ThreadStore
 from chat_server.tokens import new_id
 from e2e_crypto.errors import CryptoError
 from e2e_crypto.public import PublicSigningKey
@@ -57,10 +58,20 @@ THREAD_REQUESTS = RateLimit("thread-requests", limit=10, window_seconds=3600)
 SYNC_PAGE = 200
 OPEN_THREAD_SECONDS = 30.0
 OPEN_THREAD_CACHE = 20_000
-LIVE = [ThreadState.REQUESTED, ThreadState.OPEN]
 
 Deliver = Callable[[list[str], Event], Awaitable[None]]
 AfterStore = Callable[[Thread, StoredMessage], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadSummary:
+    """A thread as one participant sees it (chat_server/presenters.py shapes it)."""
+
+    thread: Thread
+    unread: int
+    # Set for a practitioner's threads: whether (and why) the practitioner is away.
+    practitioner: bool = False
+    away_message: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +107,7 @@ class ThreadService:
             threads.get,
             ttl=OPEN_THREAD_SECONDS,
             max_entries=OPEN_THREAD_CACHE,
-            now=time.monotonic,
+            now=clock.monotonic,
             keep=lambda thread: thread is not None and thread.state is ThreadState.OPEN,
         )
         self._messages = messages
@@ -179,31 +190,35 @@ class ThreadService:
         return sorted(set(practice.practitioners) | set(practice.staff))
 
     async def accept(self, who: Principal, thread_id: str) -> Thread:
-        return await self._provider_moves(who, thread_id, [ThreadState.REQUESTED], ThreadState.OPEN)
+        return await self._provider_moves(who, thread_id, CareEvent.ACCEPT)
 
     async def decline(self, who: Principal, thread_id: str) -> Thread:
-        return await self._provider_moves(
-            who, thread_id, [ThreadState.REQUESTED], ThreadState.DECLINED
-        )
+        return await self._provider_moves(who, thread_id, CareEvent.DECLINE)
 
     async def block(self, who: Principal, thread_id: str) -> Thread:
-        return await self._provider_moves(who, thread_id, LIVE, ThreadState.BLOCKED)
+        return await self._provider_moves(who, thread_id, CareEvent.BLOCK)
 
     async def close(self, who: Principal, thread_id: str) -> Thread:
         thread = await self.access(who, thread_id)
-        return await self._move(thread, LIVE, ThreadState.CLOSED)
+        return await self._move(thread, CareEvent.CLOSE)
 
-    async def _provider_moves(
-        self, who: Principal, thread_id: str, allowed: list[ThreadState], to: ThreadState
-    ) -> Thread:
+    async def _provider_moves(self, who: Principal, thread_id: str, event: CareEvent) -> Thread:
         thread = await self.access(who, thread_id)
         if who.account_id == thread.patient_id:
             raise Forbidden("the practitioner decides on a request")
-        return await self._move(thread, allowed, to)
+        return await self._move(thread, event)
 
-    async def _move(self, thread: Thread, allowed: list[ThreadState], to: ThreadState) -> Thread:
+    async def _move(self, thread: Thread, event: CareEvent) -> Thread:
+        # The model says whether the move exists; the conditional update, from every
+        # state the move may start in, decides a race with someone acting at once.
+        try:
+            to = CARE_THREAD.transition(thread.state, event)
+        except ForbiddenTransition:
+            raise ThreadTransitionNotAllowed(f"the thread is {thread.state}") from None
         self.forget(thread.id)
-        moved = await self._threads.transition(thread.id, allowed, to, self._clock.now())
+        moved = await self._threads.transition(
+            thread.id, CARE_THREAD.sources(event, to), to, self._clock.now()
+        )
         if moved is None:
             raise ThreadTransitionNotAllowed(f"the thread is {thread.state}")
         await self._announce(moved)
@@ -214,19 +229,20 @@ class ThreadService:
 
     # -- reading ------------------------------------------------------------------------
 
-    async def list_threads(self, who: Principal) -> list[dict[str, Any]]:
+    async def list_threads(self, who: Principal) -> list[ThreadSummary]:
         threads = await self._threads.for_account(who.account_id)
         marks = await self._threads.read_marks(who.account_id, [t.id for t in threads])
-        return [t.to_public(unread=max(0, t.last_seq - marks.get(t.id, 0))) for t in threads]
+        return [ThreadSummary(t, max(0, t.last_seq - marks.get(t.id, 0))) for t in threads]
 
-    async def summary(self, who: Principal, thread_id: str) -> dict[str, Any]:
+    async def summary(self, who: Principal, thread_id: str) -> ThreadSummary:
         thread = await self.access(who, thread_id)
         marks = await self._threads.read_marks(who.account_id, [thread.id])
-        summary = thread.to_public(unread=max(0, thread.last_seq - marks.get(thread.id, 0)))
-        if thread.provider_kind == ProviderKind.PRACTITIONER:
-            provider = await self._accounts.get(thread.provider_id)
-            summary["away_message"] = provider.away_message if provider else None
-        return summary
+        unread = max(0, thread.last_seq - marks.get(thread.id, 0))
+        if thread.provider_kind != ProviderKind.PRACTITIONER:
+            return ThreadSummary(thread, unread)
+        provider = await self._accounts.get(thread.provider_id)
+        away = provider.away_message if provider else None
+        return ThreadSummary(thread, unread, practitioner=True, away_message=away)
 
     async def history(
         self, who: Principal, thread_id: str, *, after: int | None, before: int | None, limit: int
@@ -371,7 +387,7 @@ class ThreadService:
 
     async def typing(self, who: Principal, thread_id: str) -> None:
         thread = await self.access_open(who, thread_id)
-        if thread.state not in LIVE:
+        if thread.state not in LIVE_CARE_STATES:
             return
         others = [p for p in thread.participants if p != who.account_id]
         await self._deliver(others, {"t": "typing", "thread": thread.id, "account": who.account_id})

@@ -21,6 +21,7 @@ from aiohttp import web
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
+from chat_server.appkeys import OPENAPI_DOCUMENT
 from chat_server.error_codes import codes_by_status, openapi_codes
 from chat_server.rest import accounts, care, devices, groups, replies, threads
 from chat_server.rest.problems import PROBLEM_TYPE
@@ -199,8 +200,6 @@ OPERATIONS: Final[dict[str, Operation]] = {
 
 # A named group of the regex aiohttp compiles for a route: ``(?P<thread_id>[A-Za-z0-9_-]{1,64})``.
 _PATH_PARAM = re.compile(r"\(\?P<(\w+)>((?:[^()]|\([^()]*\))*)\)")
-
-OPENAPI_DOCUMENT = web.AppKey("OPENAPI_DOCUMENT", dict[str, Any])
 
 
 def build_document(app: web.Application) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import time
 from http import HTTPStatus
 
 from aiohttp import web
@@ -18,7 +17,7 @@ from aiohttp.typedefs import Handler
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
-from chat_server.appkeys import METRICS
+from chat_server.appkeys import CLOCK, METRICS
 from chat_server.errors import (
     ChatError,
     ErrorCode,
@@ -85,7 +84,8 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
         request_id = secrets.token_hex(8)
     token = request_id_var.set(request_id)
     metrics = request.app[METRICS]
-    started = time.perf_counter()
+    clock = request.app[CLOCK]
+    started = clock.monotonic()
     route = _route_name(request)
     status = HTTPStatus.INTERNAL_SERVER_ERROR.value
     try:
@@ -96,7 +96,7 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
         return response
     finally:
         metrics.http_requests.labels(route, request.method, str(status)).inc()
-        metrics.http_latency.labels(route).observe(time.perf_counter() - started)
+        metrics.http_latency.labels(route).observe(clock.monotonic() - started)
         request_id_var.reset(token)
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import marshmallow as ma
 
 from chat_server.errors import ErrorCode
+from chat_server.model.threads import ThreadKind, ThreadState
 from chat_server.principal import Role
 from chat_server.storage.practices import LinkStatus, ProviderKind
-from chat_server.storage.threads import ThreadKind, ThreadState
 
 _Str = ma.fields.String
 _Int = ma.fields.Integer
@@ -141,7 +141,8 @@ class CareLinks(ma.Schema):
 
 class ThreadReply(ma.Schema):
     thread_id = _Str(required=True)
-    kind = ma.fields.Enum(ThreadKind, by_value=True, required=True)
+    # Only care threads are served yet; the other kinds join the API with their issues.
+    kind = _Str(required=True, validate=ma.validate.OneOf([str(ThreadKind.CARE)]))
     state = ma.fields.Enum(ThreadState, by_value=True, required=True)
     patient_id = _Str(required=True)
     provider = ma.fields.Nested(ProviderReply, required=True)

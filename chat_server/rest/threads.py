@@ -9,11 +9,11 @@ from aiohttp import web
 
 from chat_server.appkeys import ACCOUNTS_STORE, ATTACHMENTS, CLOCK, KEY_BACKUPS, THREADS, UPLOADS
 from chat_server.errors import BadRequest, NotFound, TooLarge, UnsupportedMediaType
+from chat_server.presenters import message_frame, thread_reply, thread_summary
 from chat_server.rest.auth import principal
 from chat_server.rest.bodies import int_query, read_json
 from chat_server.rest.care import ProviderSchema
 from chat_server.schemas import StrictBoolean
-from chat_server.ws.messaging import message_frame
 
 ID = "{%s:[A-Za-z0-9_-]{1,64}}"
 MAX_BACKUP_BYTES = 64 * 1024
@@ -35,19 +35,19 @@ async def create_thread(request: web.Request) -> web.Response:
     body = await read_json(request, NewThreadSchema())
     provider = body["provider"]
     thread = await request.app[THREADS].request(who, provider["kind"], provider["id"])
-    return web.json_response(thread.to_public(unread=0), status=201)
+    return web.json_response(thread_reply(thread, unread=0), status=201)
 
 
 async def list_threads(request: web.Request) -> web.Response:
     who = await principal(request)
-    return web.json_response({"threads": await request.app[THREADS].list_threads(who)})
+    summaries = await request.app[THREADS].list_threads(who)
+    return web.json_response({"threads": [thread_summary(s) for s in summaries]})
 
 
 async def get_thread(request: web.Request) -> web.Response:
     who = await principal(request)
-    return web.json_response(
-        await request.app[THREADS].summary(who, request.match_info["thread_id"])
-    )
+    summary = await request.app[THREADS].summary(who, request.match_info["thread_id"])
+    return web.json_response(thread_summary(summary))
 
 
 async def thread_action(request: web.Request) -> web.Response:
@@ -58,7 +58,7 @@ async def thread_action(request: web.Request) -> web.Response:
         "block": service.block, "close": service.close,
     }[request.match_info["action"]]  # fmt: skip
     thread = await action(who, request.match_info["thread_id"])
-    return web.json_response(thread.to_public())
+    return web.json_response(thread_reply(thread))
 
 
 async def history(request: web.Request) -> web.Response:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -169,7 +168,7 @@ class MessageStore:
                     self._pending[: self._max_batch],
                     self._pending[self._max_batch :],
                 )
-                started = time.perf_counter()
+                started = self._clock.monotonic()
                 try:
                     stored, retry = await self._flush(batch)
                 except Exception as exc:
@@ -186,7 +185,7 @@ class MessageStore:
                             pending.future.set_exception(exc)
                     self._next_seq.clear()
                     continue
-                self._on_batch(stored, time.perf_counter() - started)
+                self._on_batch(stored, self._clock.monotonic() - started)
                 self._pending[:0] = retry
 
     async def _flush(self, batch: list[_Pending]) -> tuple[int, list[_Pending]]:

@@ -1,20 +1,19 @@
-"""The MongoDB client as an aiohttp cleanup context: connect, check, index, close."""
+"""MongoDB clients: how they are configured and what a server needs of the deployment.
+
+The cleanup context that opens them for an app lives in ``chat_server/resources.py``:
+storage knows nothing of aiohttp or the app keys.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from aiohttp import web
-from pymongo import AsyncMongoClient, WriteConcern, monitoring
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConfigurationError, OperationFailure, PyMongoError
 
-from chat_server.appkeys import DB, METRICS, SETTINGS, WRITE_DB
 from chat_server.errors import StartupError
-from chat_server.metrics import PoolGauge
-from chat_server.storage.indexes import ensure_indexes
 
 log = logging.getLogger(__name__)
 
@@ -58,46 +57,3 @@ async def check_replica_set(client: AsyncMongoClient[dict[str, Any]]) -> None:
 # connections at a time. A client of their own means an ack never queues behind a
 # burst of reads waiting for a pooled connection.
 WRITER_POOL_SIZE = 4
-
-
-async def mongo_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    if settings.mongodb_uri is None:
-        raise StartupError(
-            "no MongoDB configured: set CARECHAT_MONGODB_URI or run `carechat serve`"
-        )
-    gauge = PoolGauge(app[METRICS])
-    try:
-        client, writer = (
-            make_client(
-                settings.mongodb_uri.reveal(),
-                pool_size=size,
-                pool_idle_seconds=settings.mongodb_pool_idle_seconds,
-                listeners=[gauge],
-            )
-            for size in (settings.mongodb_pool_size, WRITER_POOL_SIZE)
-        )
-    except ConfigurationError as exc:
-        raise StartupError(f"invalid setting CARECHAT_MONGODB_URI: {exc}") from None
-    majority = WriteConcern(w="majority")
-    try:
-        try:
-            await client.aconnect()
-            await writer.aconnect()
-            await check_replica_set(client)
-            db = client.get_database(settings.mongodb_db, write_concern=majority)
-            await ensure_indexes(db)
-        except OperationFailure as exc:
-            raise StartupError(
-                f"MongoDB refused start-up commands: {exc.details or exc.code}"
-            ) from None
-        except PyMongoError as exc:
-            raise StartupError(
-                f"MongoDB unreachable at CARECHAT_MONGODB_URI ({type(exc).__name__})"
-            ) from None
-        app[DB] = db
-        app[WRITE_DB] = writer.get_database(settings.mongodb_db, write_concern=majority)
-        yield
-    finally:
-        await client.close()
-        await writer.close()

@@ -1,5 +1,8 @@
 """Threads, and where each device and account is in them (delivery cursors, read marks).
 
+Documents map to ``chat_server.model.threads.Thread``; which moves are allowed is the
+model's care machine, applied here as a conditional update.
+
 A thread's state changes are single conditional updates (``find_one_and_update`` on
 the expected state), so two people acting at once cannot both win.
 """
@@ -9,80 +12,40 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from chat_server.notice import EMERGENCY_NOTICE
+from chat_server.clock import Clock
+from chat_server.model.threads import (
+    CARE_THREAD,
+    LIVE_CARE_STATES,
+    Thread,
+    ThreadKind,
+    ThreadState,
+)
 
 log = logging.getLogger(__name__)
 
 
-class ThreadKind(StrEnum):
-    CARE = "care"
-
-
-class ThreadState(StrEnum):
-    REQUESTED = "requested"
-    OPEN = "open"
-    DECLINED = "declined"
-    BLOCKED = "blocked"
-    CLOSED = "closed"
-
-
-@dataclass(frozen=True, slots=True)
-class Thread:
-    id: str
-    kind: ThreadKind
-    state: ThreadState
-    patient_id: str
-    provider_kind: str
-    provider_id: str
-    participants: tuple[str, ...]
-    created_at: datetime
-    updated_at: datetime
-    last_seq: int
-    last_message_at: datetime | None
-
-    @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> Thread:
-        return cls(
-            id=doc["_id"],
-            kind=ThreadKind(doc["kind"]),
-            state=ThreadState(doc["state"]),
-            patient_id=doc["patient_id"],
-            provider_kind=doc["provider_kind"],
-            provider_id=doc["provider_id"],
-            participants=tuple(doc["participants"]),
-            created_at=doc["created_at"],
-            updated_at=doc["updated_at"],
-            last_seq=doc.get("last_seq", 0),
-            last_message_at=doc.get("last_message_at"),
-        )
-
-    def to_public(self, *, unread: int | None = None) -> dict[str, Any]:
-        summary: dict[str, Any] = {
-            "thread_id": self.id,
-            "kind": str(self.kind),
-            "state": str(self.state),
-            "patient_id": self.patient_id,
-            "provider": {"kind": self.provider_kind, "id": self.provider_id},
-            "participants": list(self.participants),
-            "last_seq": self.last_seq,
-            "created_at": self.created_at.isoformat(),
-            "last_message_at": self.last_message_at.isoformat() if self.last_message_at else None,
-            "notice": EMERGENCY_NOTICE,
-        }
-        if unread is not None:
-            summary["unread"] = unread
-        return summary
+def thread_from_doc(doc: dict[str, Any]) -> Thread:
+    return Thread(
+        id=doc["_id"],
+        kind=ThreadKind(doc["kind"]),
+        state=ThreadState(doc["state"]),
+        patient_id=doc["patient_id"],
+        provider_kind=doc["provider_kind"],
+        provider_id=doc["provider_id"],
+        participants=tuple(doc["participants"]),
+        created_at=doc["created_at"],
+        updated_at=doc["updated_at"],
+        last_seq=doc.get("last_seq", 0),
+        last_message_at=doc.get("last_message_at"),
+    )
 
 
 class ThreadStore:
@@ -104,7 +67,7 @@ class ThreadStore:
         doc = {
             "_id": thread_id,
             "kind": str(ThreadKind.CARE),
-            "state": str(ThreadState.REQUESTED),
+            "state": str(CARE_THREAD.initial),
             "patient_id": patient_id,
             "provider_kind": provider_kind,
             "provider_id": provider_id,
@@ -115,17 +78,17 @@ class ThreadStore:
             "last_message_at": None,
         }
         await self._threads.insert_one(doc)
-        return Thread.from_doc(doc)
+        return thread_from_doc(doc)
 
     async def get(self, thread_id: str) -> Thread | None:
         doc = await self._threads.find_one({"_id": thread_id})
-        return Thread.from_doc(doc) if doc else None
+        return thread_from_doc(doc) if doc else None
 
     async def for_account(self, account_id: str, limit: int = 200) -> list[Thread]:
         cursor = (
             self._threads.find({"participants": account_id}).sort("updated_at", -1).limit(limit)
         )
-        return [Thread.from_doc(doc) async for doc in cursor]
+        return [thread_from_doc(doc) async for doc in cursor]
 
     async def transition(
         self, thread_id: str, allowed_from: list[ThreadState], to: ThreadState, now: datetime
@@ -135,7 +98,7 @@ class ThreadStore:
             {"$set": {"state": str(to), "updated_at": now}},
             return_document=ReturnDocument.AFTER,
         )
-        return Thread.from_doc(doc) if doc else None
+        return thread_from_doc(doc) if doc else None
 
     async def last_ended_request(
         self, patient_id: str, provider_id: str, states: list[ThreadState]
@@ -148,17 +111,17 @@ class ThreadStore:
             },
             sort=[("updated_at", -1)],
         )
-        return Thread.from_doc(doc) if doc else None
+        return thread_from_doc(doc) if doc else None
 
     async def live_between(self, patient_id: str, provider_id: str) -> Thread | None:
         doc = await self._threads.find_one(
             {
                 "patient_id": patient_id,
                 "provider_id": provider_id,
-                "state": {"$in": [str(ThreadState.REQUESTED), str(ThreadState.OPEN)]},
+                "state": {"$in": [str(s) for s in LIVE_CARE_STATES]},
             }
         )
-        return Thread.from_doc(doc) if doc else None
+        return thread_from_doc(doc) if doc else None
 
     # -- cursors and read marks -----------------------------------------------------------
 
@@ -212,12 +175,14 @@ class CursorBuffer:
         store: ThreadStore,
         interval: float,
         *,
+        clock: Clock,
         writer: ThreadStore | None = None,
         on_flush: Callable[[float], object] = lambda seconds: None,
     ) -> None:
         self._store = store
         self._writer = writer or store
         self._interval = interval
+        self._clock = clock
         self._on_flush = on_flush
         # (device key, thread) -> cursor, and (account, thread) -> the highest cursor
         # of any of the account's devices (what the notifier asks, once per message).
@@ -268,10 +233,10 @@ class CursorBuffer:
         batch, self._pending = self._pending, {}
         reached, self._reached = self._reached, {}
         self._writing, self._writing_reached = batch, reached
-        started = time.perf_counter()
+        started = self._clock.monotonic()
         try:
             await self._writer.advance_many(batch)
-            self._on_flush(time.perf_counter() - started)
+            self._on_flush(self._clock.monotonic() - started)
         except PyMongoError:
             # Put them back (unless newer ones arrived) and try again next interval.
             for key, seq in batch.items():

@@ -14,14 +14,13 @@ import asyncio
 import itertools
 import logging
 import secrets
-import time
 from typing import cast
 
 from aiohttp import WSMsgType, web
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
-from chat_server.appkeys import HUB, METRICS, SETTINGS
+from chat_server.appkeys import CLOCK, FRAME_CONTEXT, HUB, METRICS, ROUTER, SETTINGS
 from chat_server.errors import (
     WS_INTERNAL_ERROR,
     WS_UNAUTHENTICATED,
@@ -34,15 +33,11 @@ from chat_server.errors import (
 )
 from chat_server.logs import request_id_var
 from chat_server.schemas import json_object
-from chat_server.ws.context import FrameContext
 from chat_server.ws.hub import Connection
 from chat_server.ws.router import FrameRouter, frame_id
 from e2e_crypto.frames import AnswerFrame, ErrorFrame
 
 log = logging.getLogger(__name__)
-
-ROUTER = web.AppKey("ROUTER", FrameRouter)
-FRAME_CONTEXT = web.AppKey("FRAME_CONTEXT", FrameContext)
 
 
 def check_origin(request: web.Request, allowed: tuple[str, ...]) -> None:
@@ -110,7 +105,8 @@ async def _handle_frame(
     app: web.Application, router: FrameRouter, conn: Connection, conn_tag: str, text: str
 ) -> None:
     metrics = app[METRICS]
-    arrived = time.perf_counter()
+    clock = app[CLOCK]
+    arrived = clock.monotonic()
     raw = json_object(text)
     fid = frame_id(raw)
     token = request_id_var.set(f"{conn_tag}:{fid or '-'}")
@@ -120,7 +116,7 @@ async def _handle_frame(
         if route.authenticated and conn.account_id is None:
             raise Unauthenticated("send hello with a ticket first")
         reply = await route.handler(app[FRAME_CONTEXT], conn, fields)
-        metrics.frame_answered(fields["type"], time.perf_counter() - arrived)
+        metrics.frame_answered(fields["type"], clock.monotonic() - arrived)
         # Answers wait for room in the send queue: a client that floods requests
         # slows itself down. Only unsolicited pushes drop a slow reader.
         if fid is not None:

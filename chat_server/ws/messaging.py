@@ -17,23 +17,22 @@ import marshmallow as ma
 
 from chat_server.errors import NotFound
 from chat_server.events import MsgEvent, ReceiptEvent, ThreadEvent, TypingEvent
+from chat_server.presenters import message_frame, thread_summary
 from chat_server.principal import Principal
 from chat_server.schemas import id_field, is_id
-from chat_server.storage.messages import StoredMessage
 from chat_server.ws.context import FrameContext
 from chat_server.ws.hub import Connection
 from chat_server.ws.router import FrameSchema, fast_loader
 from e2e_crypto.frames import (
     AckFrame,
     DeliveredFrame,
-    MsgFrame,
     ReadFrame,
     SendFrame,
     SyncedFrame,
     SyncFrame,
     TypingFrame,
 )
-from e2e_crypto.wire import MAX_ENVELOPE_B64_CHARS, to_base64url
+from e2e_crypto.wire import MAX_ENVELOPE_B64_CHARS
 
 MAX_SEQ = 2**53
 MAX_ATTACHMENTS = 16  # attachment ids one message may claim
@@ -83,19 +82,6 @@ FAST_SEND = fast_loader("send", thread=is_id, client_msg_id=is_id, envelope=_is_
 FAST_POSITION = {
     kind: fast_loader(kind, thread=is_id, seq=_is_seq) for kind in ("delivered", "read")
 }
-
-
-def message_frame(message: StoredMessage) -> MsgFrame:
-    return {
-        "type": "msg",
-        "thread": message.thread_id,
-        "seq": message.seq,
-        "client_msg_id": message.client_msg_id,
-        "sender": {"account": message.sender_account, "device": message.sender_device},
-        "kind": message.kind,
-        "envelope": to_base64url(message.envelope),
-        "at": message.at.isoformat(timespec="milliseconds"),
-    }
 
 
 MESSAGE_TEXTS = 2048  # serialised msg frames kept per process
@@ -169,7 +155,7 @@ async def on_thread(ctx: FrameContext, conn: Connection, event: ThreadEvent) -> 
         summary = await threads.summary(principal(conn), str(event.get("thread")))
     except NotFound:  # no longer a participant: nothing to push
         return
-    conn.push({"type": "thread", "thread": summary})
+    conn.push({"type": "thread", "thread": thread_summary(summary)})
 
 
 async def on_receipt(ctx: FrameContext, conn: Connection, event: ReceiptEvent) -> None:

@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from chat_server.clock import ManualClock
 from chat_server.mail import MemoryOutbox
 from chat_server.settings import Settings
 from chat_server.storage.threads import CursorBuffer, ThreadStore
@@ -34,7 +35,7 @@ def settings(settings: Settings) -> Settings:
 
 async def test_buffered_cursors_are_seen_before_the_flush_and_stored_by_it(db: Db) -> None:
     store = ThreadStore(db)
-    buffer = CursorBuffer(store, interval=600)
+    buffer = CursorBuffer(store, interval=600, clock=ManualClock())
     buffer.note("ann", "ann:phone", "t1", 5)
     buffer.note("ann", "ann:phone", "t1", 3)  # late and smaller: ignored
     buffer.note("ann", "ann:laptop", "t2", 9)
@@ -59,7 +60,7 @@ async def test_a_cursor_being_written_stays_visible(
     db: Db, mongo_client: AsyncMongoClient[dict[str, Any]]
 ) -> None:
     store = ThreadStore(db)
-    buffer = CursorBuffer(store, interval=600)
+    buffer = CursorBuffer(store, interval=600, clock=ManualClock())
     buffer.note("ann", "ann:phone", "t1", 5)
     await buffer.flush()
     buffer.note("ann", "ann:phone", "t1", 7)
@@ -84,7 +85,7 @@ async def test_a_cursor_being_written_stays_visible(
 
 async def test_the_writer_flushes_every_interval_and_a_smaller_cursor_never_wins(db: Db) -> None:
     store = ThreadStore(db)
-    buffer = CursorBuffer(store, interval=0.05)
+    buffer = CursorBuffer(store, interval=0.05, clock=ManualClock())
     buffer.start()
     try:
         buffer.note("ann", "ann:phone", "t1", 4)

@@ -17,10 +17,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from chat_server.clock import ManualClock
 from chat_server.handlers.notifications import CONCURRENT_CHECKS, Notifier
+from chat_server.model.threads import Thread, ThreadKind, ThreadState
 from chat_server.principal import AccountStatus, Role
 from chat_server.storage.accounts import AccountStore
 from chat_server.storage.messages import StoredMessage
-from chat_server.storage.threads import CursorBuffer, Thread, ThreadKind, ThreadState, ThreadStore
+from chat_server.storage.threads import CursorBuffer, ThreadStore
 from moderation.ratelimit import MemoryRateLimiter
 
 Db = AsyncDatabase[dict[str, Any]]
@@ -94,10 +95,11 @@ async def test_a_wave_of_due_checks_runs_a_few_at_a_time_and_all_are_sent(db: Db
     notifier = Notifier(
         accounts=accounts,
         threads=threads,
-        cursors=CursorBuffer(threads, interval=600),
+        cursors=CursorBuffer(threads, interval=600, clock=ManualClock()),
         mailer=mailer,
         limiter=MemoryRateLimiter(ManualClock()),
         scheduler=scheduler,
+        clock=ManualClock(),
         delay_seconds=0,
     )
     try:

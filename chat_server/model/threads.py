@@ -1,0 +1,170 @@
+"""Threads: one model, four kinds, each with its own state machine.
+
+- ``care``: a patient and a practitioner or practice they have a care link with.
+  ``requested -> open | declined``; a live thread (requested or open) may be blocked
+  or closed. The only kind stored today.
+- ``panel``: a free question to a group of GPs. ``queued -> claimed -> answered ->
+  closed``; a claim holds a lease, and a lease that runs out (or a GP who lets go)
+  puts the question back in the queue.
+- ``paid``: a panel question behind a payment. ``pending_payment -> queued``, then as
+  a panel; the 24-hour window starts at the first reply (``answered``) and its end
+  closes the thread; unanswered within the SLA, it is refunded (and stays so).
+- ``announcement``: a practice's mailings to one patient, read-only for the patient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from chat_server.model.machines import StateMachine
+
+
+class ThreadKind(StrEnum):
+    CARE = "care"
+    PANEL = "panel"
+    PAID = "paid"
+    ANNOUNCEMENT = "announcement"
+
+
+class ThreadState(StrEnum):
+    """A care thread's states (``Thread.state``: care is the only stored kind yet)."""
+
+    REQUESTED = "requested"
+    OPEN = "open"
+    DECLINED = "declined"
+    BLOCKED = "blocked"
+    CLOSED = "closed"
+
+
+class CareEvent(StrEnum):
+    ACCEPT = "accept"
+    DECLINE = "decline"
+    BLOCK = "block"
+    CLOSE = "close"
+
+
+CARE_THREAD: StateMachine[ThreadState, CareEvent] = StateMachine(
+    "care thread",
+    ThreadState.REQUESTED,
+    {
+        (ThreadState.REQUESTED, CareEvent.ACCEPT): ThreadState.OPEN,
+        (ThreadState.REQUESTED, CareEvent.DECLINE): ThreadState.DECLINED,
+        (ThreadState.REQUESTED, CareEvent.BLOCK): ThreadState.BLOCKED,
+        (ThreadState.OPEN, CareEvent.BLOCK): ThreadState.BLOCKED,
+        (ThreadState.REQUESTED, CareEvent.CLOSE): ThreadState.CLOSED,
+        (ThreadState.OPEN, CareEvent.CLOSE): ThreadState.CLOSED,
+    },
+)
+
+# A care thread that still takes messages; a patient has at most one per provider.
+LIVE_CARE_STATES = (ThreadState.REQUESTED, ThreadState.OPEN)
+
+
+class PanelState(StrEnum):
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    ANSWERED = "answered"
+    CLOSED = "closed"
+
+
+class PanelEvent(StrEnum):
+    CLAIM = "claim"
+    RELEASE = "release"
+    LEASE_EXPIRED = "lease_expired"
+    ANSWER = "answer"
+    WITHDRAW = "withdraw"
+    CLOSE = "close"
+
+
+PANEL_THREAD: StateMachine[PanelState, PanelEvent] = StateMachine(
+    "panel thread",
+    PanelState.QUEUED,
+    {
+        (PanelState.QUEUED, PanelEvent.CLAIM): PanelState.CLAIMED,
+        (PanelState.QUEUED, PanelEvent.WITHDRAW): PanelState.CLOSED,
+        (PanelState.CLAIMED, PanelEvent.RELEASE): PanelState.QUEUED,
+        (PanelState.CLAIMED, PanelEvent.LEASE_EXPIRED): PanelState.QUEUED,
+        (PanelState.CLAIMED, PanelEvent.ANSWER): PanelState.ANSWERED,
+        (PanelState.ANSWERED, PanelEvent.CLOSE): PanelState.CLOSED,
+    },
+)
+
+
+class PaidState(StrEnum):
+    PENDING_PAYMENT = "pending_payment"
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    ANSWERED = "answered"
+    CLOSED = "closed"
+    REFUNDED = "refunded"
+
+
+class PaidEvent(StrEnum):
+    PAID = "paid"
+    CHECKOUT_EXPIRED = "checkout_expired"
+    CLAIM = "claim"
+    RELEASE = "release"
+    LEASE_EXPIRED = "lease_expired"
+    ANSWER = "answer"  # the first practitioner reply: the window starts
+    WINDOW_ENDED = "window_ended"
+    SLA_MISSED = "sla_missed"
+
+
+PAID_THREAD: StateMachine[PaidState, PaidEvent] = StateMachine(
+    "paid thread",
+    PaidState.PENDING_PAYMENT,
+    {
+        (PaidState.PENDING_PAYMENT, PaidEvent.PAID): PaidState.QUEUED,
+        (PaidState.PENDING_PAYMENT, PaidEvent.CHECKOUT_EXPIRED): PaidState.CLOSED,
+        (PaidState.QUEUED, PaidEvent.CLAIM): PaidState.CLAIMED,
+        (PaidState.QUEUED, PaidEvent.SLA_MISSED): PaidState.REFUNDED,
+        (PaidState.CLAIMED, PaidEvent.RELEASE): PaidState.QUEUED,
+        (PaidState.CLAIMED, PaidEvent.LEASE_EXPIRED): PaidState.QUEUED,
+        (PaidState.CLAIMED, PaidEvent.ANSWER): PaidState.ANSWERED,
+        (PaidState.CLAIMED, PaidEvent.SLA_MISSED): PaidState.REFUNDED,
+        (PaidState.ANSWERED, PaidEvent.WINDOW_ENDED): PaidState.CLOSED,
+    },
+)
+
+
+class AnnouncementState(StrEnum):
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class AnnouncementEvent(StrEnum):
+    CLOSE = "close"  # the practice ends it or the patient unsubscribes
+
+
+ANNOUNCEMENT_THREAD: StateMachine[AnnouncementState, AnnouncementEvent] = StateMachine(
+    "announcement thread",
+    AnnouncementState.ACTIVE,
+    {(AnnouncementState.ACTIVE, AnnouncementEvent.CLOSE): AnnouncementState.CLOSED},
+)
+
+# Kinds whose patient only reads: the practice writes, the patient's sends are refused.
+READ_ONLY_FOR_PATIENT = frozenset({ThreadKind.ANNOUNCEMENT})
+
+
+class MessageKind(StrEnum):
+    """The coarse public kind the server may route on; the real type is encrypted."""
+
+    MESSAGE = "message"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    id: str
+    kind: ThreadKind
+    state: ThreadState
+    patient_id: str
+    provider_kind: str
+    provider_id: str
+    participants: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime
+    last_seq: int
+    last_message_at: datetime | None
