@@ -21,7 +21,9 @@ from chat_server import events
 from chat_server.ws.frames import FRAMES, SINKS
 from e2e_crypto import frames
 
-PROTOCOL = Path(__file__).parents[2] / "docs" / "protocol.md"
+DOCS = Path(__file__).parents[2] / "docs"
+PROTOCOL = DOCS / "protocol.md"
+ARCHITECTURE = DOCS / "architecture.md"
 
 
 def _members(union: object) -> list[type]:
@@ -79,11 +81,19 @@ def test_a_sink_takes_the_typed_dict_of_its_kind(kind: str) -> None:
     assert _takes(SINKS[kind], "event") is EVENT_TYPES[kind]
 
 
+def _rows(doc: Path, heading: str) -> list[list[str]]:
+    """The cells of the table rows under ``heading`` that name something in backticks."""
+    section = doc.read_text().split(f"\n{heading}\n", 1)[1].split("\n#", 1)[0]
+    return [line.split("|")[1:-1] for line in section.splitlines() if line.startswith("| `")]
+
+
+def _names(cell: str) -> set[str]:
+    return set(re.findall(r"`([a-z_]+)`", cell))
+
+
 def _documented(heading: str) -> set[str]:
-    """The backticked names in the first column of the table under ``heading``."""
-    section = PROTOCOL.read_text().split(f"\n{heading}\n", 1)[1].split("\n#", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("| `")]
-    return {name for row in rows for name in re.findall(r"`([a-z_]+)`", row.split("|")[1])}
+    """The backticked names in the first column of the protocol's table under ``heading``."""
+    return {name for row in _rows(PROTOCOL, heading) for name in _names(row[0])}
 
 
 def test_the_protocol_lists_exactly_the_registered_client_frames() -> None:
@@ -92,3 +102,23 @@ def test_the_protocol_lists_exactly_the_registered_client_frames() -> None:
 
 def test_the_protocol_lists_exactly_the_server_frames() -> None:
     assert _documented("### Server → client frames") == set(SERVER_TYPES)
+
+
+def test_the_architecture_tables_name_every_frame_handler_and_sink() -> None:
+    rows = _rows(ARCHITECTURE, "### The wire: frame types and event kinds")
+    # A frame row: type, TypedDict, handler, ...; an event row: kind, TypedDict, who, sink.
+    documented = {
+        (name, typed, row[2] if typed.endswith("Frame") else row[3])
+        for row in rows
+        for typed in [row[1].strip(" `")]
+        for name in _names(row[0])
+    }
+    expected = {
+        (kind, CLIENT_TYPES[kind].__name__, _where(route.handler)) for kind, route in FRAMES.items()
+    } | {(kind, EVENT_TYPES[kind].__name__, _where(sink)) for kind, sink in SINKS.items()}
+    assert documented == expected
+
+
+def _where(function: Callable[..., Any]) -> str:
+    """How the table names a function: `` `ws/session.py: hello` ``."""
+    return f" `ws/{function.__module__.rsplit('.', 1)[1]}.py: {function.__name__}` "
