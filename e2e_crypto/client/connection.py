@@ -378,13 +378,13 @@ class Connection:
         elif frame["type"] == "resync":
             await self._sync()
         elif frame["type"] == "receipt":
-            self._event(Receipt(str(frame["thread"]), str(frame["account"]), int(frame["seq"])))
+            self._event(Receipt.from_frame(frame))
         elif frame["type"] == "typing":
-            self._event(Typing(str(frame["thread"]), str(frame["account"])))
+            self._event(Typing.from_frame(frame))
         elif frame["type"] == "thread":
-            summary = ThreadSummary.from_json(frame["thread"])
-            self._learn(summary)
-            self._event(ThreadChanged(summary))
+            changed = ThreadChanged.from_frame(frame)
+            self._learn(changed.thread)
+            self._event(changed)
 
     # -- receiving ---------------------------------------------------------------------------
 
