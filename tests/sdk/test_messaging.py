@@ -145,11 +145,14 @@ async def test_a_state_change_reaches_the_app_as_thread_changed(people: People) 
     thread_id = await care_thread(ann, doctor)
     await ann.connect()
     await doctor.thread_action(thread_id, "close")
+    changed = None
     async with asyncio.timeout(5):
         async for event in ann.events():
             if isinstance(event, ThreadChanged):
+                changed = event.thread
                 break
-    assert (event.thread.thread_id, event.thread.state) == (thread_id, "closed")
+    assert changed is not None
+    assert (changed.thread_id, changed.state) == (thread_id, "closed")
 
 
 async def test_state_errors_receipts_and_typing(people: People) -> None:
