@@ -11,6 +11,8 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from chat_server.clock import Clock
+from chat_server.errors import WeakPassword
+from chat_server.password_strength import check_strength
 from chat_server.passwords import PasswordHasher
 from chat_server.principal import AccountStatus, Role
 from chat_server.storage.accounts import AccountStore, EmailTaken
@@ -28,6 +30,10 @@ async def create_admin(
 ) -> str:
     if len(password) < 12:
         raise AdminError("an admin password has at least 12 characters")
+    try:
+        check_strength(password, user_inputs=(email,))
+    except WeakPassword as weak:
+        raise AdminError(f"the password is too easy to guess: {weak.detail}") from None
     account_id = new_id()
     try:
         await AccountStore(db).create(

@@ -38,6 +38,7 @@ from chat_server.appkeys import (
     KEY_BACKUPS,
     MAILER,
     METRICS,
+    PENDING_SOCKETS,
     REDIS,
     ROUTER,
     SCHEDULER,
@@ -72,6 +73,7 @@ from chat_server.rest import devices as devices_routes
 from chat_server.rest import groups as groups_routes
 from chat_server.rest import health, openapi
 from chat_server.rest import threads as threads_routes
+from chat_server.rest.headers import SecurityHeaders
 from chat_server.rest.problems import problems_middleware
 from chat_server.settings import Settings
 from chat_server.storage.accounts import AccountStore
@@ -84,13 +86,14 @@ from chat_server.storage.practices import CareLinkStore, PracticeStore
 from chat_server.storage.sessions import CodeStore, SessionStore, TicketStore
 from chat_server.storage.threads import CursorBuffer, ThreadStore
 from chat_server.ws import session as ws_session
+from chat_server.ws.admission import PendingSockets
 from chat_server.ws.context import FrameContext
 from chat_server.ws.endpoint import websocket_handler
 from chat_server.ws.frames import FRAMES, SINKS
 from chat_server.ws.hub import Hub
 from chat_server.ws.router import FrameRouter
 from e2e_crypto import franking
-from moderation.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from moderation.ratelimit import MemoryRateLimiter, RateLimit, RateLimiter, RedisRateLimiter
 
 
 def create_app(
@@ -107,6 +110,7 @@ def create_app(
     app[CLOCK] = clock or SystemClock()
     app[METRICS] = metrics = Metrics()
     app[HUB] = Hub(metrics)
+    app[PENDING_SOCKETS] = PendingSockets(settings.ws_unauthenticated_per_ip)
     app[ROUTER] = FrameRouter(FRAMES)
     outbox = FileOutbox(settings.data_dir / "outbox")
     relay = (
@@ -125,6 +129,7 @@ def create_app(
 
     app.cleanup_ctx.extend([runtime_watch_ctx, mongo_ctx, broker_ctx, scheduler_ctx, domain_ctx])
     app.on_shutdown.append(_close_sockets)
+    app.on_response_prepare.append(SecurityHeaders.for_settings(settings).on_response_prepare)
 
     health.add_routes(app)
     accounts_routes.add_routes(app)
@@ -219,8 +224,10 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
             idle=timedelta(minutes=settings.session_idle_minutes),
             absolute=timedelta(hours=settings.session_absolute_hours),
             ticket=timedelta(seconds=settings.ws_ticket_seconds),
+            practitioner_totp_grace=timedelta(days=settings.practitioner_totp_grace_days),
         ),
         public_url=public_url,
+        password_reset_ttl=timedelta(minutes=settings.password_reset_minutes),
     )
     directory = DeviceDirectory(devices, clock)
     app[DEVICES] = DeviceService(
@@ -245,6 +252,11 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         throttle=throttle,
         auditor=auditor,
         public_url=public_url,
+        invitation_limit=RateLimit(
+            "invitations",
+            limit=settings.invitation_limit,
+            window_seconds=settings.invitation_window_hours * 3600,
+        ),
     )
     app[GROUPS] = GroupService(groups=GroupStore(db), accounts=accounts, clock=clock)
     app[ACCOUNTS_STORE] = accounts

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from chat_server.settings import Settings
     from chat_server.storage.accounts import AccountStore
     from chat_server.storage.attachments import AttachmentStore, KeyBackupStore
+    from chat_server.ws.admission import PendingSockets
     from chat_server.ws.context import FrameContext
     from chat_server.ws.hub import Hub
     from chat_server.ws.router import FrameRouter
@@ -45,6 +46,8 @@ DB: web.AppKey[AsyncDatabase[dict[str, Any]]] = web.AppKey("DB")
 WRITE_DB: web.AppKey[AsyncDatabase[dict[str, Any]]] = web.AppKey("WRITE_DB")
 BROKER: web.AppKey[Broker] = web.AppKey("BROKER")
 HUB: web.AppKey[Hub] = web.AppKey("HUB")
+# Sockets not authenticated yet, per client address (ws/admission.py).
+PENDING_SOCKETS: web.AppKey[PendingSockets] = web.AppKey("PENDING_SOCKETS")
 ROUTER: web.AppKey[FrameRouter] = web.AppKey("ROUTER")
 # What frame handlers and sinks use (ws/context.py), built with the domain services.
 FRAME_CONTEXT: web.AppKey[FrameContext] = web.AppKey("FRAME_CONTEXT")

@@ -34,6 +34,7 @@ from chat_server.embedded.processes import ServiceStartError, port_is_free
 from chat_server.errors import StartupError
 from chat_server.logs import configure_logging
 from chat_server.rest.access_log import AccessLogger
+from chat_server.rest.runner import CareChatRunner
 from chat_server.secret import Secret
 from chat_server.settings import Settings, SettingsError, load_settings
 from chat_server.storage.indexes import ensure_indexes
@@ -157,7 +158,7 @@ def _serve(settings: Settings) -> None:
 
 async def _run_server(settings: Settings) -> None:
     app = create_app(settings)
-    runner = web.AppRunner(
+    runner = CareChatRunner(
         app,
         access_log_class=AccessLogger,
         shutdown_timeout=settings.shutdown_grace_seconds,

@@ -4,16 +4,19 @@
 
     ChatError                      code, HTTP status, WebSocket behaviour, safe detail
      ├── BadRequest                failed schema (``validation_failed``)
-     │    └── MalformedJson, MalformedFrame, UnknownFrameType, UnsupportedMediaType,
-     │        EmptyUpload, UnknownAttachment
+     │    ├── MalformedJson, MalformedFrame, UnknownFrameType, UnsupportedMediaType,
+     │    │   EmptyUpload, UnknownAttachment
+     │    ├── WeakPassword, PhoneCodeRequired
+     │    └── MalformedHttp, OctetStreamExpected
      ├── Unauthenticated           no/expired session (closes a socket with 4001)
-     │    └── InvalidCredentials, TotpRequired, InvalidTicket
+     │    └── InvalidCredentials, TotpRequired, TotpEnrolmentOverdue, InvalidTicket
      ├── InvalidCode, InvalidSignature, InvalidEnvelope    a code, signature or
      │                             envelope that does not hold
      ├── RecipientsChanged, ThreadClosed                   409s of sending
      ├── Forbidden                 authenticated but not allowed (never used for
      │    │                        objects: see NotFound)
-     │    └── AccountSuspended, OriginNotAllowed, DeviceRequired, DeviceRevoked
+     │    └── AccountSuspended, OriginNotAllowed, DeviceRequired, DeviceRevoked,
+     │        PatientsOnly
      ├── NotFound                  absent *or* not yours: one answer, no oracle
      ├── MethodNotAllowed
      ├── Conflict                  abstract: never raised itself, one subclass and
@@ -23,12 +26,14 @@
      │    │   ThreadTransitionNotAllowed, DuplicateClientMsgId
      │    ├── RootKeyRequired, DeviceLimitReached, DeviceIdTaken
      │    ├── GroupIdTaken, EpochAlreadyCommitted
-     │    ├── CareLinkAlreadyAnswered, CareLinkNotLive, CareLinkExists
+     │    ├── CareLinkAlreadyAnswered, CareLinkNotLive, CareLinkExists,
+     │    │   LinkRequestPending
      │    └── HelloAlreadySent
      ├── TooLarge                  body or frame over its limit
      │    └── UploadQuotaExceeded  an account's attachment storage is full
      ├── RateLimited               slow down, with Retry-After
-     │    └── UploadRateLimited    attachment uploads, per account
+     │    ├── UploadRateLimited    attachment uploads, per account
+     │    └── TooManyPendingSockets  unauthenticated sockets, per address
      └── Unavailable               a dependency (MongoDB, Redis) is down
 
 Handlers raise these; translation to ``application/problem+json`` happens only in
@@ -53,17 +58,24 @@ class ErrorCode(StrEnum):
     MALFORMED_FRAME = "malformed_frame"
     UNKNOWN_FRAME_TYPE = "unknown_frame_type"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    OCTET_STREAM_EXPECTED = "octet_stream_expected"
+    MALFORMED_HTTP = "malformed_http"
     UNAUTHENTICATED = "unauthenticated"
     INVALID_CREDENTIALS = "invalid_credentials"
     TOTP_REQUIRED = "totp_required"
+    TOTP_ENROLMENT_OVERDUE = "totp_enrolment_overdue"
     ACCOUNT_SUSPENDED = "account_suspended"
     INVALID_TICKET = "invalid_ticket"
     INVALID_CODE = "invalid_code"
+    WEAK_PASSWORD = "weak_password"  # noqa: S105 - an error code, not a password
+    PHONE_CODE_REQUIRED = "phone_code_required"
+    LINK_REQUEST_PENDING = "link_request_pending"
     INVALID_SIGNATURE = "invalid_signature"
     INVALID_ENVELOPE = "invalid_envelope"
     RECIPIENTS_CHANGED = "recipients_changed"
     THREAD_CLOSED = "thread_closed"
     FORBIDDEN = "forbidden"
+    PATIENTS_ONLY = "patients_only"
     ORIGIN_NOT_ALLOWED = "origin_not_allowed"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
@@ -73,6 +85,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_ATTACHMENT = "unknown_attachment"
     RATE_LIMITED = "rate_limited"
     UPLOAD_RATE_LIMITED = "upload_rate_limited"
+    TOO_MANY_PENDING_SOCKETS = "too_many_pending_sockets"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal_error"
     # One per situation that used to answer a bare "conflict" (409).
@@ -180,6 +193,19 @@ class UnsupportedMediaType(BadRequest):
     title = "Send application/json"
 
 
+class OctetStreamExpected(UnsupportedMediaType):
+    code = ErrorCode.OCTET_STREAM_EXPECTED
+    title = "Send application/octet-stream"
+
+
+class MalformedHttp(BadRequest):
+    """aiohttp's parser refused the request line or a header (too long, not HTTP)."""
+
+    code = ErrorCode.MALFORMED_HTTP
+    http_status = HTTPStatus.BAD_REQUEST
+    title = "The request line or a header is malformed or too long"
+
+
 class Unauthenticated(ChatError):
     code = ErrorCode.UNAUTHENTICATED
     http_status = HTTPStatus.UNAUTHORIZED
@@ -197,6 +223,16 @@ class TotpRequired(Unauthenticated):
     title = "A valid one-time code from your authenticator app is required"
 
 
+class TotpEnrolmentOverdue(Unauthenticated):
+    """A practitioner past the grace period after registration without TOTP set up."""
+
+    code = ErrorCode.TOTP_ENROLMENT_OVERDUE
+    title = (
+        "Two-factor login is required for practitioners and was not set up in time; "
+        "contact the operator"
+    )
+
+
 class InvalidTicket(Unauthenticated):
     code = ErrorCode.INVALID_TICKET
     title = "The ticket is unknown, expired or already used; get a new one"
@@ -206,6 +242,22 @@ class InvalidCode(ChatError):
     code = ErrorCode.INVALID_CODE
     http_status = HTTPStatus.BAD_REQUEST
     title = "The code is unknown, expired or already used"
+
+
+class WeakPassword(BadRequest):
+    """The strength estimator (zxcvbn) guesses the password too easily; ``detail``
+    says why, ``fields`` points at the password field."""
+
+    code = ErrorCode.WEAK_PASSWORD
+    title = "The password is too easy to guess"
+
+
+class PhoneCodeRequired(BadRequest):
+    """An SMS invitation binds only once the phone's holder types the texted code."""
+
+    code = ErrorCode.PHONE_CODE_REQUIRED
+    http_status = HTTPStatus.BAD_REQUEST
+    title = "Ask for a phone code, then accept with the code texted to the invited number"
 
 
 class InvalidSignature(ChatError):
@@ -254,6 +306,13 @@ class AccountSuspended(Forbidden):
     code = ErrorCode.ACCOUNT_SUSPENDED
     title = "This account is suspended"
     ws_close = WS_SESSION_REVOKED
+
+
+class PatientsOnly(Forbidden):
+    """Invitations are accepted, and links requested, by patients."""
+
+    code = ErrorCode.PATIENTS_ONLY
+    title = "Only patients can do this"
 
 
 class OriginNotAllowed(Forbidden):
@@ -371,6 +430,13 @@ class HelloAlreadySent(Conflict):
     title = "hello was already sent on this socket"
 
 
+class LinkRequestPending(Conflict):
+    """An invitation never answers the patient's own pending request for the provider."""
+
+    code = ErrorCode.LINK_REQUEST_PENDING
+    title = "You already asked this provider for a link; withdraw the request first"
+
+
 class TooLarge(ChatError):
     code = ErrorCode.TOO_LARGE
     http_status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
@@ -406,6 +472,13 @@ class RateLimited(ChatError):
 class UploadRateLimited(RateLimited):
     code = ErrorCode.UPLOAD_RATE_LIMITED
     title = "Too many uploads; slow down"
+
+
+class TooManyPendingSockets(RateLimited):
+    """Over the per-address cap on sockets that have not sent a valid ``hello`` yet."""
+
+    code = ErrorCode.TOO_MANY_PENDING_SOCKETS
+    title = "Too many sockets from this address are waiting to authenticate"
 
 
 class Unavailable(ChatError):

@@ -37,6 +37,24 @@ class StrictBoolean(ma.fields.Boolean):
         return value
 
 
+class PlainText(ma.validate.Regexp):
+    """Text shown to other people as a name: no control characters (C0 and C1: NUL,
+    newlines, terminal escapes) and no bidirectional formatting characters, which
+    reorder the text after them on screen (with U+202E a name can pass for another).
+    A pattern rather than code, so the OpenAPI document states the rule too."""
+
+    PATTERN = (
+        r"^[^\x00-\x1f\x7f-\x9f"
+        r"\u061c\u200e\u200f"  # Arabic letter mark, left-to-right and right-to-left marks
+        r"\u202a-\u202e"  # embeddings and overrides, and their end
+        r"\u2066-\u2069"  # isolates, and their end
+        r"]*\Z"
+    )
+
+    def __init__(self) -> None:
+        super().__init__(self.PATTERN, error="no control or bidirectional formatting characters")
+
+
 def field_messages(exc: ma.ValidationError) -> dict[str, list[str]]:
     """Field names with marshmallow's messages; never the offending value."""
     messages = exc.messages

@@ -53,13 +53,24 @@ class Settings:
     ws_heartbeat_seconds: float = 20.0
     ws_send_queue_frames: int = 256
     ws_auth_timeout_seconds: float = 10.0
+    # Sockets per client address that have not authenticated yet, counted in each
+    # process (behind a proxy, the address aiohttp reports: see rest/auth.client_ip).
+    ws_unauthenticated_per_ip: int = 50
     http_max_body_bytes: int = 256 * 1024
     shutdown_grace_seconds: float = 5.0
     session_idle_minutes: int = 120
     session_absolute_hours: int = 12
+    # Practitioners may log in without TOTP this long after registering (to set it up);
+    # after that, login requires it.
+    practitioner_totp_grace_days: int = 14
     ws_ticket_seconds: int = 30
     # After a declined or blocked request, the patient waits this long to ask again.
     rerequest_days: int = 30
+    # Invitations one account may send per window: each one mails or texts a stranger.
+    invitation_limit: int = 20
+    invitation_window_hours: int = 24
+    # How long a password-reset link works (it is single-use either way).
+    password_reset_minutes: int = 30
     # Group commit: sends are batched for this long before one majority insert_many.
     write_batch_ms: float = 2.0
     # Delivery cursors are coalesced in memory and written this often (storage/threads).
@@ -80,7 +91,8 @@ class Settings:
     smtp_port: int = 587
     smtp_from: str = "CareChat <no-reply@carechat.invalid>"
     smtp_starttls: bool = True
-    # Where links in e-mails point (verification, invitations).
+    # Where links in e-mails point (verification, invitations). An https:// URL also
+    # turns on Strict-Transport-Security (rest/headers.py).
     public_url: str = ""
     # Keys for server-side MACs (hashed tokens, franking stamps). Never a private key
     # of a user: the server cannot decrypt with it.
@@ -181,6 +193,9 @@ class _SettingsSchema(ma.Schema):
     ws_auth_timeout_seconds = ma.fields.Float(
         validate=ma.validate.Range(min=0.1, max=120, error="seconds from 0.1 to 120")
     )
+    ws_unauthenticated_per_ip = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=100_000, error="an integer from 1 to 100000")
+    )
     http_max_body_bytes = ma.fields.Integer(validate=_positive("a positive integer"))
     shutdown_grace_seconds = ma.fields.Float(
         validate=ma.validate.Range(min=0, max=600, error="seconds from 0 to 600")
@@ -191,11 +206,24 @@ class _SettingsSchema(ma.Schema):
     session_absolute_hours = ma.fields.Integer(
         validate=ma.validate.Range(min=1, max=24 * 30, error="hours from 1 to 720")
     )
+    # At least a day: with none, a new practitioner could not log in to set TOTP up.
+    practitioner_totp_grace_days = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=365, error="days from 1 to 365")
+    )
     ws_ticket_seconds = ma.fields.Integer(
         validate=ma.validate.Range(min=5, max=60, error="seconds from 5 to 60")
     )
     rerequest_days = ma.fields.Integer(
         validate=ma.validate.Range(min=0, max=3650, error="days from 0 to 3650")
+    )
+    invitation_limit = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=1000, error="an integer from 1 to 1000")
+    )
+    invitation_window_hours = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=24 * 7, error="hours from 1 to 168")
+    )
+    password_reset_minutes = ma.fields.Integer(
+        validate=ma.validate.Range(min=5, max=24 * 60, error="minutes from 5 to 1440")
     )
     mongodb_pool_size = ma.fields.Integer(
         validate=ma.validate.Range(min=4, max=500, error="an integer from 4 to 500")

@@ -58,6 +58,7 @@ class AuditAction(StrEnum):
     LOGOUT = "logout"
     SESSION_REVOKED = "session_revoked"
     PASSWORD_CHANGED = "password_changed"  # noqa: S105 - an event name, not a password
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - an event name, not a password
     DEVICE_ADDED = "device_added"
     DEVICE_REVOKED = "device_revoked"
     CARE_LINK_CREATED = "care_link_created"

@@ -4,11 +4,18 @@ A patient becomes linked to a practitioner or practice in one of two ways: by
 following an invitation (a single-use, expiring code sent by e-mail or SMS), or by
 asking to be linked, which the provider accepts or declines. Only an active link lets
 a patient open a care thread.
+
+An invitation is bound to where it was sent: an e-mail one is accepted only by the
+account with that (verified) address; an SMS one only by an account whose user types
+a second code texted to the invited number, so a forwarded or leaked link is useless.
+One action never accepts another: accepting an invitation leaves a pending link
+request alone (the provider answers it, or the patient withdraws it).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
 from chat_server.clock import Clock
@@ -18,8 +25,11 @@ from chat_server.errors import (
     CareLinkNotLive,
     Forbidden,
     InvalidCode,
+    LinkRequestPending,
     NotAcceptingRequests,
     NotFound,
+    PatientsOnly,
+    PhoneCodeRequired,
 )
 from chat_server.handlers.access import AccessGate
 from chat_server.handlers.audit import Auditor
@@ -43,7 +53,12 @@ from moderation.audit import AuditAction
 from moderation.ratelimit import RateLimit
 
 INVITATION_TTL = timedelta(days=7)
-INVITATIONS = RateLimit("invitations", limit=100, window_seconds=3600)
+INVITE_PURPOSE = "invite"
+PHONE_CODE_PURPOSE = "invite-phone"
+PHONE_CODE_TTL = timedelta(minutes=10)
+# Texts sent to an invited number, and guesses of the texted code, per account.
+PHONE_CODES_SENT = RateLimit("invite-phone-sent", limit=5, window_seconds=3600)
+PHONE_CODE_ATTEMPTS = RateLimit("invite-phone-attempts", limit=5, window_seconds=900)
 LINK_REQUESTS = RateLimit("link-requests", limit=20, window_seconds=3600)
 
 
@@ -62,6 +77,7 @@ class CareService:
         throttle: Throttle,
         auditor: Auditor,
         public_url: str,
+        invitation_limit: RateLimit,
     ) -> None:
         self._accounts = accounts
         self._practices = practices
@@ -74,6 +90,7 @@ class CareService:
         self._throttle = throttle
         self._audit = auditor
         self._public_url = public_url
+        self._invitation_limit = invitation_limit
 
     # -- practices ----------------------------------------------------------------------
 
@@ -116,14 +133,21 @@ class CareService:
         self, who: Principal, kind: ProviderKind, provider_id: str, channel: str, to: str, ip: str
     ) -> None:
         await self._require_provider_identity(who, kind, provider_id)
-        await self._throttle.check(INVITATIONS, who.account_id)
+        await self._throttle.check(self._invitation_limit, who.account_id)
+        # The invitation remembers where it went: only that address or number takes it.
+        bound_to = to.strip().lower() if channel == "email" else to
         code = new_token()
         await self._codes.issue(
             code,
             OneTimeCode(
-                "invite",
+                INVITE_PURPOSE,
                 provider_id,
-                {"kind": str(kind), "invited_by": who.account_id},
+                {
+                    "kind": str(kind),
+                    "invited_by": who.account_id,
+                    "channel": channel,
+                    "to": bound_to,
+                },
                 self._clock.now() + INVITATION_TTL,
             ),
         )
@@ -135,7 +159,8 @@ class CareService:
                 to,
                 "Invitation to CareChat, secure messaging with your care provider",
                 f"Your care provider invites you to message them securely on CareChat:\n\n"
-                f"{link}\n\nThe link can be used once and is valid for 7 days.\n"
+                f"{link}\n\nRegister or log in with this e-mail address to accept. "
+                f"The link can be used once and is valid for 7 days.\n"
                 f"{EMERGENCY_NOTICE}",
             )
         await self._audit.record(
@@ -146,27 +171,65 @@ class CareService:
             details={"channel": channel},
         )
 
-    async def accept_invitation(self, who: Principal, code: str, ip: str) -> CareLink:
+    async def send_phone_code(self, who: Principal, code: str, ip: str) -> None:
+        """Texts a 6-digit code to the number an SMS invitation was sent to; typing
+        it back proves the caller holds that phone."""
         if who.role is not Role.PATIENT:
-            raise Forbidden("invitations are for patients")
+            raise PatientsOnly()
+        await self._throttle.check(PHONE_CODES_SENT, who.account_id)
+        now = self._clock.now()
         invitation = (
-            await self._codes.redeem(code, "invite", self._clock.now())
-            if well_formed(code)
-            else None
+            await self._codes.peek(code, INVITE_PURPOSE, now) if well_formed(code) else None
         )
-        if invitation is None:
+        if invitation is None or invitation.data.get("channel") != "sms":
             raise InvalidCode()
-        kind = ProviderKind(invitation.data["kind"])
+        digits = f"{secrets.randbelow(10**6):06d}"
+        await self._codes.issue(
+            _phone_code_key(code, who.account_id, digits),
+            OneTimeCode(PHONE_CODE_PURPOSE, who.account_id, {}, now + PHONE_CODE_TTL),
+        )
+        await self._sms.send_sms(
+            invitation.data["to"],
+            f"CareChat code {digits}: it links your account to the care provider who "
+            "invited you. Valid 10 minutes. Did not ask for it? Ignore this text.",
+        )
+
+    async def accept_invitation(
+        self, who: Principal, code: str, phone_code: str | None, ip: str
+    ) -> CareLink:
+        if who.role is not Role.PATIENT:
+            raise PatientsOnly()
+        now = self._clock.now()
+        invitation = (
+            await self._codes.peek(code, INVITE_PURPOSE, now) if well_formed(code) else None
+        )
+        account = await self._accounts.get(who.account_id)
+        if invitation is None or account is None:
+            raise InvalidCode()
+        bound_to = invitation.data.get("to")
+        by_sms = invitation.data.get("channel") == "sms"
+        if not by_sms and bound_to != account.email:
+            # Someone else's invitation looks like an unknown code, and stays unused.
+            raise InvalidCode()
         existing = await self._links.live_between(who.account_id, invitation.subject)
-        if existing is not None:
-            if existing.status is LinkStatus.ACTIVE:
-                return existing
-            activated = await self._links.transition(
-                existing.id, LinkStatus.REQUESTED, LinkStatus.ACTIVE, self._clock.now()
+        if existing is not None and existing.status is not LinkStatus.ACTIVE:
+            raise LinkRequestPending()
+        if by_sms:
+            if phone_code is None:
+                raise PhoneCodeRequired()
+            await self._throttle.check(PHONE_CODE_ATTEMPTS, who.account_id)
+            proof = await self._codes.redeem(
+                _phone_code_key(code, who.account_id, phone_code), PHONE_CODE_PURPOSE, now
             )
-            if activated is not None:
-                await self._linked(activated, who.account_id, ip)
-                return activated
+            if proof is None:
+                raise InvalidCode()
+        # Used up only now, and only if still bound to the same place (no race).
+        redeemed = await self._codes.redeem(code, INVITE_PURPOSE, now, bound={"to": str(bound_to)})
+        if redeemed is None:
+            raise InvalidCode()
+        if existing is not None:
+            return existing
+        kind = ProviderKind(invitation.data["kind"])
         link = await self._create_link(
             who, kind, invitation.subject, LinkStatus.ACTIVE, "invitation"
         )
@@ -235,6 +298,9 @@ class CareService:
         except LinkExists:
             raise CareLinkExists("a link with this provider already exists") from None
 
+    async def _peek_invitation(self, code: str, now: datetime) -> OneTimeCode | None:
+        return await self._codes.peek(code, INVITE_PURPOSE, now) if well_formed(code) else None
+
     async def _linked(self, link: CareLink, actor: str, ip: str) -> None:
         await self._audit.record(AuditAction.CARE_LINK_CREATED, actor=actor, subject=link.id, ip=ip)
 
@@ -262,3 +328,9 @@ class CareService:
                 raise NotFound()
             return
         await self._gate.practice(who, provider_id)
+
+
+def _phone_code_key(invitation_code: str, account_id: str, digits: str) -> str:
+    # Stored hashed with the invitation's 256-bit code in it: a stolen database gives
+    # nothing to brute-force offline, and the code works only for this account.
+    return f"{invitation_code}:{account_id}:{digits}"

@@ -28,6 +28,7 @@ from chat_server.errors import (
     InvalidEnvelope,
     NotAcceptingRequests,
     NotFound,
+    RateLimited,
     RecipientsChanged,
     RequestCooldown,
     ThreadAlreadyOpen,
@@ -55,6 +56,9 @@ from moderation.ratelimit import RateLimit
 
 REQUEST_MESSAGES = 5
 THREAD_REQUESTS = RateLimit("thread-requests", limit=10, window_seconds=3600)
+# A client says "typing" every few seconds while someone types: a burst of 5, then one
+# every 2 s. More is noise for every participant's devices, dropped without a word.
+TYPING_PER_DEVICE = RateLimit("typing-device", limit=5, window_seconds=10)
 SYNC_PAGE = 200
 OPEN_THREAD_SECONDS = 30.0
 OPEN_THREAD_CACHE = 20_000
@@ -385,12 +389,20 @@ class ThreadService:
             others, {"t": "receipt", "thread": thread.id, "account": who.account_id, "seq": seq}
         )
 
-    async def typing(self, who: Principal, thread_id: str) -> None:
+    async def typing(self, who: Principal, thread_id: str) -> bool:
+        """Tells the other participants that ``who`` is typing. False when the device
+        is over its typing budget: nothing was sent, and the frame gets no answer."""
+        try:
+            await self._throttle.check(TYPING_PER_DEVICE, _device_key(who))
+        except RateLimited:
+            return False
         thread = await self.access_open(who, thread_id)
-        if thread.state not in LIVE_CARE_STATES:
-            return
-        others = [p for p in thread.participants if p != who.account_id]
-        await self._deliver(others, {"t": "typing", "thread": thread.id, "account": who.account_id})
+        if thread.state in LIVE_CARE_STATES:
+            others = [p for p in thread.participants if p != who.account_id]
+            await self._deliver(
+                others, {"t": "typing", "thread": thread.id, "account": who.account_id}
+            )
+        return True
 
     async def message(self, thread_id: str, seq: int) -> StoredMessage | None:
         """For the fan-out sink: a stored message by position (no access check; the

@@ -9,7 +9,7 @@ from chat_server.appkeys import ACCOUNTS
 from chat_server.principal import Role
 from chat_server.rest.auth import client_ip, principal
 from chat_server.rest.bodies import read_json
-from chat_server.schemas import id_field
+from chat_server.schemas import PlainText, id_field
 from chat_server.storage.accounts import Registration
 
 EMAIL = ma.fields.Email(required=True, validate=ma.validate.Length(max=254))
@@ -17,6 +17,9 @@ PASSWORD = ma.fields.String(
     required=True,
     validate=ma.validate.Length(min=10, max=256, error="10 to 256 characters"),
 )
+
+
+SELF_REGISTERED_ROLES = [str(role) for role in Role if role is not Role.ADMIN]
 
 
 class RegistrationSchema(ma.Schema):
@@ -29,15 +32,17 @@ class RegistrationSchema(ma.Schema):
 class RegisterSchema(ma.Schema):
     email = EMAIL
     password = PASSWORD
-    role = ma.fields.Enum(Role, by_value=True, required=True)
-    display_name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
+    # Platform admins are created by the operator (``carechat admin``): the role is not
+    # offered here, so the OpenAPI document does not offer it either.
+    role = ma.fields.String(required=True, validate=ma.validate.OneOf(SELF_REGISTERED_ROLES))
+    display_name = ma.fields.String(
+        required=True, validate=[ma.validate.Length(min=1, max=100), PlainText()]
+    )
     registration = ma.fields.Nested(RegistrationSchema, load_default=None)
 
     @ma.validates_schema
     def _practitioners_register(self, data: dict[str, object], **kwargs: object) -> None:
-        if data["role"] is Role.ADMIN:
-            raise ma.ValidationError("platform admins are created by the operator", "role")
-        if data["role"] is Role.PRACTITIONER and data.get("registration") is None:
+        if data["role"] == Role.PRACTITIONER and data.get("registration") is None:
             raise ma.ValidationError(
                 "practitioners give their RIZIV/INAMI or RPPS number", "registration"
             )
@@ -55,6 +60,15 @@ class TokenSchema(ma.Schema):
 
 class PasswordChangeSchema(ma.Schema):
     current_password = ma.fields.String(required=True, validate=ma.validate.Length(max=256))
+    new_password = PASSWORD
+
+
+class ResetRequestSchema(ma.Schema):
+    email = EMAIL
+
+
+class PasswordResetSchema(ma.Schema):
+    token = ma.fields.String(required=True, validate=ma.validate.Length(max=128))
     new_password = PASSWORD
 
 
@@ -76,7 +90,7 @@ async def register(request: web.Request) -> web.Response:
     await request.app[ACCOUNTS].register(
         email=_normalise(body["email"]),
         password=body["password"],
-        role=body["role"],
+        role=Role(body["role"]),
         display_name=body["display_name"],
         registration=Registration(reg["scheme"], reg["number"], False) if reg else None,
         ip=client_ip(request),
@@ -127,6 +141,23 @@ async def change_password(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def request_password_reset(request: web.Request) -> web.Response:
+    body = await read_json(request, ResetRequestSchema())
+    await request.app[ACCOUNTS].request_password_reset(
+        _normalise(body["email"]), client_ip(request)
+    )
+    # The same answer whether or not an account has this address.
+    return web.json_response({"status": "check your e-mail for a reset link"}, status=202)
+
+
+async def reset_password(request: web.Request) -> web.Response:
+    body = await read_json(request, PasswordResetSchema())
+    await request.app[ACCOUNTS].reset_password(
+        body["token"], body["new_password"], client_ip(request)
+    )
+    return web.Response(status=204)
+
+
 async def start_totp(request: web.Request) -> web.Response:
     who = await principal(request)
     return web.json_response(await request.app[ACCOUNTS].start_totp(who), status=201)
@@ -162,6 +193,10 @@ def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_post("/api/v1/accounts", register, name="register")
     r.add_post("/api/v1/accounts/verify", verify_email, name="verify_email")
+    r.add_post(
+        "/api/v1/accounts/password-reset", request_password_reset, name="request_password_reset"
+    )
+    r.add_post("/api/v1/accounts/password-reset/confirm", reset_password, name="reset_password")
     r.add_get("/api/v1/accounts/me", me, name="me")
     r.add_post("/api/v1/accounts/me/password", change_password, name="change_password")
     r.add_post("/api/v1/accounts/me/totp", start_totp, name="start_totp")

@@ -10,14 +10,16 @@ from aiohttp import web
 from chat_server.appkeys import CARE
 from chat_server.rest.auth import client_ip, principal
 from chat_server.rest.bodies import read_json
-from chat_server.schemas import StrictBoolean, id_field
+from chat_server.schemas import PlainText, StrictBoolean, id_field
 from chat_server.storage.practices import ProviderKind
 
 ID = "{%s:[A-Za-z0-9_-]{1,64}}"
 
 
 class PracticeSchema(ma.Schema):
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
+    name = ma.fields.String(
+        required=True, validate=[ma.validate.Length(min=1, max=120), PlainText()]
+    )
 
 
 class MemberSchema(ma.Schema):
@@ -45,6 +47,13 @@ class InvitationSchema(ma.Schema):
 
 class CodeSchema(ma.Schema):
     code = ma.fields.String(required=True, validate=ma.validate.Length(max=128))
+
+
+class AcceptSchema(CodeSchema):
+    # The code texted to the invited number (SMS invitations only).
+    phone_code = ma.fields.String(
+        load_default=None, validate=ma.validate.Regexp(r"^[0-9]{6}\Z", error="6 digits")
+    )
 
 
 class LinkRequestSchema(ma.Schema):
@@ -87,10 +96,19 @@ async def invite(request: web.Request) -> web.Response:
     return web.json_response({"status": "sent"}, status=202)
 
 
-async def accept_invitation(request: web.Request) -> web.Response:
+async def send_phone_code(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, CodeSchema())
-    link = await request.app[CARE].accept_invitation(who, body["code"], client_ip(request))
+    await request.app[CARE].send_phone_code(who, body["code"], client_ip(request))
+    return web.json_response({"status": "sent"}, status=202)
+
+
+async def accept_invitation(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_json(request, AcceptSchema())
+    link = await request.app[CARE].accept_invitation(
+        who, body["code"], body["phone_code"], client_ip(request)
+    )
     return web.json_response(link.to_public(), status=201)
 
 
@@ -132,6 +150,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get(practice, get_practice, name="get_practice")
     r.add_post(f"{practice}/members", add_member, name="add_member")
     r.add_post("/api/v1/invitations", invite, name="invite")
+    r.add_post("/api/v1/invitations/phone-code", send_phone_code, name="invitation_phone_code")
     r.add_post("/api/v1/invitations/accept", accept_invitation, name="accept_invitation")
     r.add_get("/api/v1/care-links", list_links, name="list_links")
     r.add_post("/api/v1/care-links", request_link, name="request_link")

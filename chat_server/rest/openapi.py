@@ -35,7 +35,7 @@ JSON_OBJECT: Final = "application/json"  # any JSON object (this document itself
 
 _STATUS_TEXT: Final = {
     400: "Malformed request (not JSON, or a code that is unknown, used or expired)",
-    401: "No valid session, or wrong credentials",
+    401: "No valid session, or wrong credentials (or a required TOTP code missing)",
     403: "Authenticated, but not allowed",
     404: "Absent, or not yours (the same answer)",
     409: "Conflicts with the current state",
@@ -81,6 +81,14 @@ OPERATIONS: Final[dict[str, Operation]] = {
     "verify_email": Operation(
         "Confirm an e-mail address with the token from the link", 200,
         replies.VerifiedAccount, accounts.TokenSchema, auth=False,
+    ),
+    "request_password_reset": Operation(
+        "Mail a single-use password-reset link (the same answer for any address)", 202,
+        replies.StatusReply, accounts.ResetRequestSchema, errors=(429,), auth=False,
+    ),
+    "reset_password": Operation(
+        "Set a new password with the reset token; ends every session", 204, None,
+        accounts.PasswordResetSchema, auth=False,
     ),
     "me": Operation("The caller's profile", 200, replies.Profile),
     "change_password": Operation(
@@ -140,9 +148,13 @@ OPERATIONS: Final[dict[str, Operation]] = {
         "Invite a patient by e-mail or SMS", 202, replies.StatusReply,
         care.InvitationSchema, errors=(404, 429),
     ),
+    "invitation_phone_code": Operation(
+        "Text a code to the number an SMS invitation went to (patients)", 202,
+        replies.StatusReply, care.CodeSchema, errors=(403, 429),
+    ),
     "accept_invitation": Operation(
-        "Accept an invitation (patients)", 201, replies.CareLinkReply, care.CodeSchema,
-        errors=(403, 409),
+        "Accept an invitation bound to the caller's address or texted code (patients)",
+        201, replies.CareLinkReply, care.AcceptSchema, errors=(403, 409, 429),
     ),
     "list_links": Operation("The caller's care links", 200, replies.CareLinks),
     "request_link": Operation(

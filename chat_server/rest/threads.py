@@ -8,7 +8,7 @@ import marshmallow as ma
 from aiohttp import web
 
 from chat_server.appkeys import ACCOUNTS_STORE, ATTACHMENTS, CLOCK, KEY_BACKUPS, THREADS, UPLOADS
-from chat_server.errors import BadRequest, NotFound, TooLarge, UnsupportedMediaType
+from chat_server.errors import BadRequest, NotFound, OctetStreamExpected, TooLarge
 from chat_server.presenters import message_frame, thread_reply, thread_summary
 from chat_server.rest.auth import principal
 from chat_server.rest.bodies import int_query, read_json
@@ -78,7 +78,7 @@ async def history(request: web.Request) -> web.Response:
 async def upload_attachment(request: web.Request) -> web.Response:
     who = await principal(request)
     if request.content_type != OCTETS:
-        raise UnsupportedMediaType("send the ciphertext as application/octet-stream")
+        raise OctetStreamExpected("send the ciphertext as application/octet-stream")
 
     async def chunks() -> AsyncIterator[bytes]:
         async for chunk in request.content.iter_chunked(256 * 1024):
@@ -122,7 +122,7 @@ async def set_availability(request: web.Request) -> web.Response:
 async def put_key_backup(request: web.Request) -> web.Response:
     who = await principal(request)
     if request.content_type != OCTETS:
-        raise UnsupportedMediaType("send the sealed backup as application/octet-stream")
+        raise OctetStreamExpected("send the sealed backup as application/octet-stream")
     blob = await request.content.read(MAX_BACKUP_BYTES + 1)
     if len(blob) > MAX_BACKUP_BYTES:
         raise TooLarge(f"a key backup is 1 to {MAX_BACKUP_BYTES} bytes")

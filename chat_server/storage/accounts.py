@@ -116,6 +116,14 @@ class AccountStore:
             raise EmailTaken() from None
         return Account.from_doc(doc)
 
+    async def discard_unverified(self, account_id: str) -> bool:
+        """Deletes the account if its address was never confirmed: an unverified
+        registration does not reserve the address (e-mail pre-hijacking)."""
+        result = await self._accounts.delete_one(
+            {"_id": account_id, "status": str(AccountStatus.UNVERIFIED)}
+        )
+        return result.deleted_count == 1
+
     async def get(self, account_id: str) -> Account | None:
         doc = await self._accounts.find_one({"_id": account_id})
         return Account.from_doc(doc) if doc else None

@@ -23,8 +23,14 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("expires_at", A)], name="ttl", expireAfterSeconds=0),
         IndexModel([("account_id", A)], name="account"),
     ],
-    "ws_tickets": [IndexModel([("expires_at", A)], name="ttl", expireAfterSeconds=0)],
-    "one_time_codes": [IndexModel([("expires_at", A)], name="ttl", expireAfterSeconds=0)],
+    "ws_tickets": [
+        IndexModel([("expires_at", A)], name="ttl", expireAfterSeconds=0),
+        IndexModel([("account_id", A)], name="account"),
+    ],
+    "one_time_codes": [
+        IndexModel([("expires_at", A)], name="ttl", expireAfterSeconds=0),
+        IndexModel([("subject", A), ("purpose", A)], name="subject"),
+    ],
     "devices": [IndexModel([("account_id", A), ("revoked_at", A)], name="account_active")],
     "key_log": [IndexModel([("account_id", A), ("seq", A)], name="account_seq", unique=True)],
     "practices": [

@@ -8,6 +8,7 @@ indexes purge what has expired.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -118,9 +119,13 @@ class TicketStore:
             return None
         return Ticket(doc["account_id"], doc["session_id"], doc["device_id"], doc["expires_at"])
 
+    async def revoke_all(self, account_id: str) -> int:
+        return (await self._tickets.delete_many({"account_id": account_id})).deleted_count
+
 
 class CodeStore:
-    """Single-use codes sent by e-mail or SMS: e-mail verification, invitations."""
+    """Single-use codes sent by e-mail or SMS: e-mail verification, password reset,
+    invitations and the phone codes that bind SMS invitations."""
 
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._codes = db["one_time_codes"]
@@ -136,8 +141,28 @@ class CodeStore:
             }
         )
 
-    async def redeem(self, token: str, purpose: str, now: datetime) -> OneTimeCode | None:
-        doc = await self._codes.find_one_and_delete({"_id": token_hash(token), "purpose": purpose})
-        if doc is None or doc["expires_at"] <= now:
-            return None
-        return OneTimeCode(doc["purpose"], doc["subject"], doc["data"], doc["expires_at"])
+    async def redeem(
+        self, token: str, purpose: str, now: datetime, *, bound: Mapping[str, str] | None = None
+    ) -> OneTimeCode | None:
+        """Uses the code up. With ``bound``, only if its data holds those values: a code
+        bound to someone else stays unused for them (an invitation to an address)."""
+        query: dict[str, Any] = {"_id": token_hash(token), "purpose": purpose}
+        query.update({f"data.{key}": value for key, value in (bound or {}).items()})
+        doc = await self._codes.find_one_and_delete(query)
+        return _live_code(doc, now)
+
+    async def peek(self, token: str, purpose: str, now: datetime) -> OneTimeCode | None:
+        """The live code, left unused."""
+        doc = await self._codes.find_one({"_id": token_hash(token), "purpose": purpose})
+        return _live_code(doc, now)
+
+    async def discard(self, purpose: str, subject: str) -> int:
+        """Every outstanding code for ``subject`` (older reset links after a reset)."""
+        result = await self._codes.delete_many({"purpose": purpose, "subject": subject})
+        return result.deleted_count
+
+
+def _live_code(doc: dict[str, Any] | None, now: datetime) -> OneTimeCode | None:
+    if doc is None or doc["expires_at"] <= now:
+        return None
+    return OneTimeCode(doc["purpose"], doc["subject"], doc["data"], doc["expires_at"])

@@ -4,8 +4,13 @@ Safe defaults that aiohttp does not give us: an Origin allow-list (a browser pag
 another site must not ride on a user's session), heartbeats (dead peers are found and
 dropped), a frame size limit (64 KiB by default; aiohttp closes 1009 past it) and no
 compression (it costs memory per socket and invites compression side channels on
-encrypted payloads). The first frame must be ``hello`` with a ticket, within
-``ws_auth_timeout_seconds``.
+encrypted payloads).
+
+Before a login, a socket is cheap for its holder and not for us: it must complete
+``hello`` within ``ws_auth_timeout_seconds`` of opening, whatever it sends meanwhile
+(one timer per socket, not a read timeout that each frame would restart), and one
+client address may hold only ``ws_unauthenticated_per_ip`` such sockets at a time
+(``ws/admission.py``; over it, the handshake answers 429).
 """
 
 from __future__ import annotations
@@ -14,13 +19,22 @@ import asyncio
 import itertools
 import logging
 import secrets
+from collections.abc import Callable
 from typing import cast
 
 from aiohttp import WSMsgType, web
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
-from chat_server.appkeys import CLOCK, FRAME_CONTEXT, HUB, METRICS, ROUTER, SETTINGS
+from chat_server.appkeys import (
+    CLOCK,
+    FRAME_CONTEXT,
+    HUB,
+    METRICS,
+    PENDING_SOCKETS,
+    ROUTER,
+    SETTINGS,
+)
 from chat_server.errors import (
     WS_INTERNAL_ERROR,
     WS_UNAUTHENTICATED,
@@ -28,13 +42,14 @@ from chat_server.errors import (
     BadRequest,
     ChatError,
     OriginNotAllowed,
+    TooManyPendingSockets,
     Unauthenticated,
     Unavailable,
 )
 from chat_server.logs import request_id_var
 from chat_server.schemas import json_object
 from chat_server.ws.hub import Connection
-from chat_server.ws.router import FrameRouter, frame_id
+from chat_server.ws.router import DropFrame, FrameRouter, frame_id
 from e2e_crypto.frames import AnswerFrame, ErrorFrame
 
 log = logging.getLogger(__name__)
@@ -63,35 +78,61 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     )
     if not ws.can_prepare(request).ok:
         raise BadRequest("this endpoint speaks WebSocket only")
-    await ws.prepare(request)
-    hub = app[HUB]
-    conn = Connection(ws, settings.ws_send_queue_frames, app[METRICS])
-    hub.register(conn)
+    # The address aiohttp reports (forwarded headers are the proxy's business, as in
+    # rest/auth.client_ip).
+    ip = request.remote or "unknown"
+    pending = app[PENDING_SOCKETS]
+    if not pending.admit(ip):
+        app[METRICS].ws_errors.labels("too_many_pending").inc()
+        raise TooManyPendingSockets(retry_after=settings.ws_auth_timeout_seconds)
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        if not released:
+            released = True
+            pending.release(ip)
+
     try:
-        await _read_loop(app, conn)
+        await ws.prepare(request)
+        hub = app[HUB]
+        conn = Connection(ws, settings.ws_send_queue_frames, app[METRICS])
+        hub.register(conn)
+        deadline = asyncio.get_running_loop().call_later(
+            settings.ws_auth_timeout_seconds, _auth_deadline, app, conn
+        )
+        try:
+            await _read_loop(app, conn, release)
+        finally:
+            deadline.cancel()
+            await hub.detach(conn)
+            hub.unregister(conn)
+            await conn.finish()
     finally:
-        await hub.detach(conn)
-        hub.unregister(conn)
-        await conn.finish()
+        release()
     return ws
+
+
+def _auth_deadline(app: web.Application, conn: Connection) -> None:
+    if conn.account_id is None:
+        app[METRICS].ws_errors.labels("auth_timeout").inc()
+        conn.close_soon(WS_UNAUTHENTICATED, "send hello with a ticket first")
 
 
 _conn_ids = itertools.count(1)
 
 
-async def _read_loop(app: web.Application, conn: Connection) -> None:
+async def _read_loop(
+    app: web.Application, conn: Connection, authenticated: Callable[[], None]
+) -> None:
+    """Reads frames until the socket closes; calls ``authenticated`` once ``hello``
+    has bound the socket to an account."""
     router = app[ROUTER]
     metrics = app[METRICS]
-    auth_timeout = app[SETTINGS].ws_auth_timeout_seconds
     conn_tag = f"ws{next(_conn_ids)}-{secrets.token_hex(3)}"
     ws = conn.ws
     while not conn.closing:
-        timeout = auth_timeout if conn.account_id is None else None
-        try:
-            msg = await ws.receive(timeout=timeout)
-        except TimeoutError:
-            conn.close_soon(WS_UNAUTHENTICATED, "send hello with a ticket first")
-            return
+        msg = await ws.receive()
         if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
             return
         if msg.type is not WSMsgType.TEXT:
@@ -99,6 +140,8 @@ async def _read_loop(app: web.Application, conn: Connection) -> None:
             conn.close_soon(WS_UNSUPPORTED_DATA, "text frames with JSON only")
             return
         await _handle_frame(app, router, conn, conn_tag, msg.data)
+        if conn.account_id is not None:
+            authenticated()
 
 
 async def _handle_frame(
@@ -126,6 +169,8 @@ async def _handle_frame(
             await conn.push_waiting(answer)
         elif reply is not None:
             await conn.push_waiting(reply)
+    except DropFrame:
+        metrics.ws_errors.labels("dropped").inc()
     except ChatError as exc:
         metrics.ws_errors.labels(str(exc.code)).inc()
         if exc.log_detail:

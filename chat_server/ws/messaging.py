@@ -22,7 +22,7 @@ from chat_server.principal import Principal
 from chat_server.schemas import id_field, is_id
 from chat_server.ws.context import FrameContext
 from chat_server.ws.hub import Connection
-from chat_server.ws.router import FrameSchema, fast_loader
+from chat_server.ws.router import DropFrame, FrameSchema, fast_loader
 from e2e_crypto.frames import (
     AckFrame,
     DeliveredFrame,
@@ -128,7 +128,8 @@ async def read(ctx: FrameContext, conn: Connection, frame: ReadFrame) -> None:
 
 
 async def typing(ctx: FrameContext, conn: Connection, frame: TypingFrame) -> None:
-    await ctx.threads.typing(principal(conn), frame["thread"])
+    if not await ctx.threads.typing(principal(conn), frame["thread"]):
+        raise DropFrame()
 
 
 async def on_msg(ctx: FrameContext, conn: Connection, event: MsgEvent) -> None:

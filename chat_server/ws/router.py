@@ -5,7 +5,8 @@ it in two steps — the common part, then the type's own marshmallow schema — 
 the type's :class:`FrameRoute` (from the table in ``chat_server/ws/frames.py``) with the
 validated frame, typed as in :mod:`e2e_crypto.frames`. Unknown types, unknown fields and bad
 values become :class:`~chat_server.errors.ChatError`s, which the endpoint turns into
-error frames; the handler itself never sees malformed input.
+error frames; the handler itself never sees malformed input. A handler that raises
+:class:`DropFrame` gets no answer sent at all.
 
 The frames sent about once per message (``send``, ``delivered``, ``read``) may have a
 :func:`fast_loader`: plain checks that accept a subset of what the schema accepts, with
@@ -81,6 +82,12 @@ def fast_loader(frame_type: str, **checks: Check) -> FastLoad:
         return cast(ClientFrame, {**raw, "id": fid})
 
     return load
+
+
+class DropFrame(Exception):
+    """Raised by a handler to drop its frame without any answer, not even the ``ok``
+    a frame with an ``id`` otherwise gets: for frames over a silent rate limit
+    (``typing``), where an answer would cost as much as the frame."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -188,6 +188,27 @@ class Api:
         body = await self.request("POST", endpoints.VERIFY_EMAIL, {"token": token})
         return str(body["account_id"])
 
+    async def request_password_reset(self, email: str) -> None:
+        """Asks for a reset link by e-mail (202, the same answer for any address)."""
+        await self.request("POST", endpoints.PASSWORD_RESET, {"email": email})
+
+    async def reset_password(self, token: str, new_password: str) -> None:
+        """Sets a new password with the token from the reset e-mail. Every session
+        ends (this client's too: log in again); keys and devices stay as they are."""
+        await self.request(
+            "POST",
+            endpoints.PASSWORD_RESET_CONFIRM,
+            {"token": token, "new_password": new_password},
+        )
+
+    async def change_password(self, current_password: str, new_password: str) -> None:
+        """Every other session ends; this one stays."""
+        await self.request(
+            "POST",
+            endpoints.PASSWORD,
+            {"current_password": current_password, "new_password": new_password},
+        )
+
     async def login(self, email: str, password: str, totp_code: str | None = None) -> SessionGrant:
         body: dict[str, Any] = {"email": email, "password": password}
         if totp_code is not None:
@@ -286,10 +307,17 @@ class Api:
             {"provider": provider.to_json(), "channel": channel, "to": to},
         )
 
-    async def accept_invitation(self, code: str) -> dict[str, Any]:
-        body: dict[str, Any] = await self.request(
-            "POST", endpoints.INVITATIONS_ACCEPT, {"code": code}
-        )
+    async def request_phone_code(self, code: str) -> None:
+        """For an SMS invitation: texts a 6-digit code to the invited number."""
+        await self.request("POST", endpoints.INVITATIONS_PHONE_CODE, {"code": code})
+
+    async def accept_invitation(self, code: str, phone_code: str | None = None) -> dict[str, Any]:
+        """An e-mail invitation is accepted by the account with the invited address;
+        an SMS one needs ``phone_code``, texted by :meth:`request_phone_code`."""
+        payload: dict[str, Any] = {"code": code}
+        if phone_code is not None:
+            payload["phone_code"] = phone_code
+        body: dict[str, Any] = await self.request("POST", endpoints.INVITATIONS_ACCEPT, payload)
         return body
 
     # -- threads -------------------------------------------------------------------------

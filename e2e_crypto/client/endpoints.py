@@ -17,8 +17,12 @@ __all__ = [
     "DEVICES",
     "INVITATIONS",
     "INVITATIONS_ACCEPT",
+    "INVITATIONS_PHONE_CODE",
     "KEY_BACKUP",
     "ME",
+    "PASSWORD",
+    "PASSWORD_RESET",
+    "PASSWORD_RESET_CONFIRM",
     "ROOT_KEY",
     "SESSIONS",
     "SESSION_CURRENT",
@@ -40,7 +44,10 @@ __all__ = [
 API: Final = "/api/v1"
 ACCOUNTS: Final = f"{API}/accounts"
 VERIFY_EMAIL: Final = f"{API}/accounts/verify"
+PASSWORD_RESET: Final = f"{API}/accounts/password-reset"
+PASSWORD_RESET_CONFIRM: Final = f"{API}/accounts/password-reset/confirm"
 ME: Final = f"{API}/accounts/me"
+PASSWORD: Final = f"{API}/accounts/me/password"
 ROOT_KEY: Final = f"{API}/accounts/me/root-key"
 KEY_BACKUP: Final = f"{API}/accounts/me/key-backup"
 SESSIONS: Final = f"{API}/sessions"
@@ -50,6 +57,7 @@ DEVICES: Final = f"{API}/devices"
 CARE_LINKS: Final = f"{API}/care-links"
 INVITATIONS: Final = f"{API}/invitations"
 INVITATIONS_ACCEPT: Final = f"{API}/invitations/accept"
+INVITATIONS_PHONE_CODE: Final = f"{API}/invitations/phone-code"
 THREADS: Final = f"{API}/threads"
 WEBSOCKET: Final = "/ws"
 

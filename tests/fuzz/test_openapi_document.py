@@ -52,7 +52,16 @@ async def test_protected_operations_name_the_bearer_scheme(client: Client) -> No
     document = await _document(client)
     scheme = document["components"]["securitySchemes"]["session"]
     assert scheme == {"type": "http", "scheme": "bearer", "description": scheme["description"]}
-    public = {"healthz", "readyz", "openapi", "register", "verify_email", "login"}
+    public = {
+        "healthz",
+        "readyz",
+        "openapi",
+        "register",
+        "verify_email",
+        "login",
+        "request_password_reset",
+        "reset_password",
+    }
     for operations in document["paths"].values():
         for operation in operations.values():
             expected: list[dict[str, list[str]]] = (

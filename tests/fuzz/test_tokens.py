@@ -87,14 +87,22 @@ async def test_any_ticket_closes_the_socket_with_4001(
 async def test_any_e_mail_or_invitation_code_is_an_invalid_code(
     client: Client, people: People, data: st.DataObject
 ) -> None:
-    path, field = data.draw(
+    path, field, extra = data.draw(
         st.sampled_from(
-            [("/api/v1/accounts/verify", "token"), ("/api/v1/invitations/accept", "code")]
+            [
+                ("/api/v1/accounts/verify", "token", {}),
+                ("/api/v1/invitations/accept", "code", {}),
+                (
+                    "/api/v1/accounts/password-reset/confirm",
+                    "token",
+                    {"new_password": "quiet otters mend old kites"},
+                ),
+            ]
         ),
         label="route",
     )
     code = data.draw(st.text(max_size=140) | TOKEN_SHAPED, label="code")
-    response = await client.post(path, json={field: code}, headers=people.patient.auth)
+    response = await client.post(path, json={field: code, **extra}, headers=people.patient.auth)
     problem = await _problem(response)
     expected = (422, "validation_failed") if len(code) > 128 else (400, "invalid_code")
     assert (response.status, problem["code"]) == expected

@@ -135,7 +135,9 @@ async def test_any_frame_on_an_open_socket_is_answered_and_the_socket_lives(
     ws = conversation.phone.ws
     assert ws is not None
     text = data.draw(_frames(), label="frame")
-    clock.advance(1)  # keeps the send rate limits from answering for everything
+    # Keeps the rate limits from answering for everything: sends, and typing frames
+    # (one comes back every 2 s; over its budget a typing frame gets no answer at all).
+    clock.advance(2)
     await ws.send_str(text)
     frames = await _answers(ws)
     _check_errors(frames, FRAME_ERRORS)

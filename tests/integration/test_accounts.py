@@ -9,6 +9,7 @@ from aiohttp.test_utils import TestClient
 from chat_server import totp
 from chat_server.clock import ManualClock
 from chat_server.mail import MemoryOutbox
+from chat_server.settings import Settings
 from tests.actors import PASSWORD, actor, login, register, verification_token
 
 Client = TestClient[web.Request, web.Application]
@@ -229,3 +230,97 @@ async def test_totp_for_practitioners(
 async def test_patients_are_not_offered_totp(client: Client, outbox: MemoryOutbox) -> None:
     ann = await actor(client, outbox, "ann@example.org")
     await ann.call("POST", "/api/v1/accounts/me/totp", expect=403)
+
+
+async def test_weak_passwords_are_refused_with_a_reason(
+    client: Client, outbox: MemoryOutbox
+) -> None:
+    body = {
+        "email": "annelies.peeters@example.org",
+        "password": "password12",  # long enough, and once accepted
+        "role": "patient",
+        "display_name": "Annelies",
+    }
+    common = await client.post("/api/v1/accounts", json=body)
+    assert common.status == 422
+    problem = await _problem(common)
+    assert problem["code"] == "weak_password"
+    assert "common password" in problem["detail"]
+    assert problem["fields"] == {"password": [problem["detail"]]}
+    # Strong for a stranger, guessable from the account's own address.
+    personal = await client.post("/api/v1/accounts", json={**body, "password": "anneliespeeters"})
+    assert (await _problem(personal))["code"] == "weak_password"
+    assert not outbox.sent
+
+    ann = await actor(client, outbox, "ann@example.org")
+    refused = await client.post(
+        "/api/v1/accounts/me/password",
+        json={"current_password": PASSWORD, "new_password": "qwertyuiop"},
+        headers=ann.auth,
+    )
+    assert refused.status == 422
+    assert list((await _problem(refused))["fields"]) == ["new_password"]
+    await login(client, "ann@example.org")
+
+
+async def test_practitioners_need_totp_once_the_grace_period_ends(
+    client: Client, outbox: MemoryOutbox, clock: ManualClock, settings: Settings
+) -> None:
+    grace = settings.practitioner_totp_grace_days * 24 * 3600
+    await actor(client, outbox, "late@example.org", "practitioner")
+    early = await actor(client, outbox, "early@example.org", "practitioner")
+    secret = (await early.call("POST", "/api/v1/accounts/me/totp", expect=201))["secret"]
+    code = totp.code_at(secret, totp.step_of(clock.now()))
+    await early.call("POST", "/api/v1/accounts/me/totp/confirm", {"code": code}, expect=204)
+    await actor(client, outbox, "ann@example.org")
+
+    clock.advance(grace - 60)
+    await login(client, "late@example.org")  # still within the grace period
+    clock.advance(60)
+    overdue = await client.post(
+        "/api/v1/sessions", json={"email": "late@example.org", "password": PASSWORD}
+    )
+    assert overdue.status == 401
+    assert (await _problem(overdue))["code"] == "totp_enrolment_overdue"
+    # Without the password, the answer is the usual one: no hint of the account's state.
+    wrong = await client.post(
+        "/api/v1/sessions", json={"email": "late@example.org", "password": "wrong password"}
+    )
+    assert (await _problem(wrong))["code"] == "invalid_credentials"
+    # Set up in time, a code is the way in; patients are not asked.
+    await login(
+        client, "early@example.org", totp_code=totp.code_at(secret, totp.step_of(clock.now()))
+    )
+    await login(client, "ann@example.org")
+
+
+async def test_names_refuse_control_and_bidi_formatting_characters(
+    client: Client, outbox: MemoryOutbox
+) -> None:
+    for name in ("Ann\x00", "Dr\u202eevil", "line\nbreak", "\u2067Ann", "Ann\u200f"):
+        body = {
+            "email": "ann@example.org",
+            "password": PASSWORD,
+            "role": "patient",
+            "display_name": name,
+        }
+        refused = await client.post("/api/v1/accounts", json=body)
+        assert refused.status == 422, name
+        assert list((await _problem(refused))["fields"]) == ["display_name"]
+    # Letters of any script, accents and spaces are names.
+    await register(client, outbox, "ann@example.org")
+    body["display_name"] = "Anne-Marie Ñúñez 李 محمد"
+    body["email"] = "anne@example.org"
+    assert (await client.post("/api/v1/accounts", json=body)).status == 202
+    admin = await actor(client, outbox, "pa@example.org", "practice_admin")
+    for name in ("Clinic\x00", "Clinic\u202d"):
+        response = await admin.call("POST", "/api/v1/practices", {"name": name}, expect=422)
+        assert list(response["fields"]) == ["name"]
+
+
+async def test_the_register_schema_offers_only_self_registered_roles(client: Client) -> None:
+    document = await (await client.get("/api/v1/openapi.json")).json()
+    role = document["components"]["schemas"]["Register"]["properties"]["role"]
+    assert sorted(role["enum"]) == ["patient", "practice_admin", "practitioner"]
+    name = document["components"]["schemas"]["Register"]["properties"]["display_name"]
+    assert name["pattern"].startswith("^[^\\x00-\\x1f")

@@ -5,11 +5,12 @@ import json
 import sys
 from typing import Any
 
+import pytest
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from chat_server.admin import create_admin, verify_audit
+from chat_server.admin import AdminError, create_admin, verify_audit
 from chat_server.clock import ManualClock
 from chat_server.mail import MemoryOutbox
 from chat_server.settings import Settings
@@ -119,3 +120,9 @@ async def test_admins_verify_registrations_and_suspend_accounts(
     )
     assert refused.status == 403
     await admin.call("POST", "/api/v1/admin/accounts/AAAAAAAAAAAAAAAAAAAAAA/suspend", expect=404)
+
+
+async def test_an_admin_password_must_be_hard_to_guess(db: Db) -> None:
+    with pytest.raises(AdminError, match="too easy to guess"):
+        await create_admin(db, ManualClock(), "root@carechat.example", "password1234")
+    assert await db["accounts"].count_documents({}) == 0

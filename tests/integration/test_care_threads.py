@@ -12,6 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from chat_server.app import create_app
 from chat_server.appkeys import METRICS
 from chat_server.clock import ManualClock
+from chat_server.handlers.threads import TYPING_PER_DEVICE
 from chat_server.mail import MemoryOutbox
 from chat_server.settings import Settings
 from e2e_crypto.public import VerifiedDevice
@@ -356,3 +357,24 @@ async def test_stored_messages_and_frames_are_counted(client: Client, outbox: Me
     assert registry.get_sample_value("carechat_ws_errors_total", refusals) == 1
     # Three batches: the refused send's wrote nothing.
     assert registry.get_sample_value("carechat_message_batch_seconds_count") == 3
+
+
+async def test_a_burst_of_typing_frames_is_cut_off_without_a_word(
+    client: Client, outbox: MemoryOutbox
+) -> None:
+    doctor, _ann, doc_pc, ann_phone, thread_id, _ = await _setup(client, outbox)
+    await doctor.call("POST", f"/api/v1/threads/{thread_id}/accept")
+    assert doc_pc.ws is not None
+    burst = TYPING_PER_DEVICE.limit + 3
+    for i in range(burst):
+        await doc_pc.ws.send_json({"type": "typing", "id": f"t{i}", "thread": thread_id})
+    # Frames are handled in order: by the pong, every typing frame has had its turn.
+    assert (await doc_pc.request({"type": "ping", "id": "after"}))["type"] == "pong"
+    # The budget's worth got "ok"; the rest got nothing at all, not even an error.
+    answered = [(f["type"], f["re"]) for f in doc_pc.backlog if "re" in f]
+    assert answered == [("ok", f"t{i}") for i in range(TYPING_PER_DEVICE.limit)]
+    # And the other side was told only that many times (a receipt follows them).
+    await doc_pc.request({"type": "read", "thread": thread_id, "seq": 0})
+    await ann_phone.next_of("receipt")
+    pushed = [f for f in ann_phone.backlog if f["type"] == "typing"]
+    assert len(pushed) == TYPING_PER_DEVICE.limit

@@ -1,11 +1,28 @@
 """Health, readiness, metrics, and the problem+json answer to every bad request."""
 
+import asyncio
+import base64
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.web_runner import BaseRunner
+from pymongo.asynchronous.database import AsyncDatabase
+
+from chat_server.app import create_app
+from chat_server.clock import ManualClock
+from chat_server.mail import MemoryOutbox
+from chat_server.rest.runner import CareChatRunner
+from chat_server.settings import Settings
 
 Client = TestClient[web.Request, web.Application]
+Db = AsyncDatabase[dict[str, Any]]
 
 
 async def test_healthz(client: Client) -> None:
@@ -62,3 +79,111 @@ async def test_metrics_in_prometheus_text_format(client: Client) -> None:
     # Unknown paths are one label value, whatever the path.
     assert 'route="unmatched"' in text
     assert "12345" not in text
+
+
+SECURITY_HEADERS = {
+    "Server": "CareChat",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def _assert_security_headers(headers: Mapping[str, str], *, hsts: bool = False) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        assert headers.get(name) == value, name
+    assert headers.get("Strict-Transport-Security") == ("max-age=31536000" if hsts else None)
+
+
+async def _raw(host: str, port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body of what the server answers to these exact bytes."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        lines = head.decode("latin-1").split("\r\n")
+        headers = dict(line.split(": ", 1) for line in lines[1:] if line)
+        length = int(headers.get("Content-Length", "0"))
+        body = await asyncio.wait_for(reader.readexactly(length), 5)
+        return int(lines[0].split(" ")[1]), headers, body
+    finally:
+        writer.close()
+
+
+def _upgrade_request() -> bytes:
+    key = base64.b64encode(os.urandom(16)).decode()
+    return (
+        "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n"
+    ).encode()
+
+
+async def test_every_answer_carries_the_security_headers(client: Client) -> None:
+    answers = [
+        await client.get("/healthz"),
+        await client.get("/api/v1/openapi.json"),
+        await client.get("/no/such/thing"),
+        await client.delete("/healthz"),
+        await client.post("/api/v1/sessions", data=b"{", headers={"Content-Type": "text/plain"}),
+        await client.get("/api/v1/accounts/me"),
+    ]
+    for response in answers:
+        _assert_security_headers(response.headers)
+    # The WebSocket upgrade too (aiohttp would name itself and Python in Server).
+    assert client.server.host is not None
+    assert client.server.port is not None
+    status, headers, _ = await _raw(client.server.host, client.server.port, _upgrade_request())
+    assert status == 101
+    _assert_security_headers(headers)
+
+
+async def test_hsts_when_the_public_url_is_https(
+    aiohttp_client: Any, settings: Settings, db: Db, clock: ManualClock, outbox: MemoryOutbox
+) -> None:
+    https = replace(settings, public_url="https://chat.example.org")
+    client = await aiohttp_client(create_app(https, clock=clock, mailer=outbox, sms=outbox))
+    _assert_security_headers((await client.get("/healthz")).headers, hsts=True)
+    _assert_security_headers((await client.get("/no/such/thing")).headers, hsts=True)
+
+
+class _ProductionServer(TestServer):
+    """A test server on the runner ``carechat serve`` uses."""
+
+    async def _make_runner(self, **kwargs: Any) -> BaseRunner:
+        return CareChatRunner(self.app, **kwargs)
+
+
+async def test_an_over_long_request_line_is_a_problem_without_echo(
+    settings: Settings,
+    db: Db,
+    clock: ManualClock,
+    outbox: MemoryOutbox,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    marker = "secret-token-in-the-url-"
+    line = f"GET /api/v1/threads?{marker}{'a' * 9000} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+    async with _ProductionServer(
+        create_app(settings, clock=clock, mailer=outbox, sms=outbox)
+    ) as server:
+        assert server.host is not None
+        assert server.port is not None
+        with caplog.at_level(logging.INFO):
+            status, headers, body = await _raw(server.host, server.port, line)
+            # The same server still answers well-formed requests, and its headers.
+            ok, ok_headers, _ = await _raw(
+                server.host, server.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+            )
+    assert status == 400
+    assert headers["Content-Type"].startswith("application/problem+json")
+    problem = json.loads(body)
+    assert problem["code"] == "malformed_http"
+    assert problem["status"] == 400
+    assert marker.encode() not in body
+    _assert_security_headers(headers)
+    assert ok == 200
+    _assert_security_headers(ok_headers)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any(r.getMessage() == "malformed HTTP request refused" for r in caplog.records)
+    assert marker not in caplog.text

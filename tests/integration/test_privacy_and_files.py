@@ -123,6 +123,11 @@ async def test_attachments_round_trip_as_ciphertext_for_participants_only(
         headers={**doctor.auth, "Content-Type": "text/plain"},
     )
     assert wrong_type.status == 415
+    problem = await wrong_type.json(content_type="application/problem+json")
+    assert (problem["code"], problem["title"]) == (
+        "octet_stream_expected",
+        "Send application/octet-stream",
+    )
 
 
 async def test_oversized_attachments_are_refused_and_nothing_is_kept(

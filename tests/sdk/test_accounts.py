@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from chat_server.mail import MemoryOutbox
@@ -11,6 +13,7 @@ from e2e_crypto.client import (
     CareChatError,
     ConflictError,
     NotFoundError,
+    Provider,
 )
 from tests.sdk.people import PASSWORD, People, verification_token
 
@@ -52,3 +55,39 @@ async def test_server_refusals_become_typed_errors(people: People) -> None:
     assert all(
         issubclass(c, CareChatError) for c in (BadRequestError, NotFoundError, ConflictError)
     )
+
+
+async def test_weak_passwords_are_a_typed_refusal_with_the_reason(people: People) -> None:
+    with pytest.raises(BadRequestError) as weak:
+        await people.client().register("ann@example.org", "password12", "patient", "Ann")
+    assert weak.value.code == "weak_password"
+    assert weak.value.fields is not None
+    assert weak.value.fields["password"] == [weak.value.detail]
+
+
+async def test_password_reset_through_the_sdk(people: People, outbox: MemoryOutbox) -> None:
+    ann = await people.join("ann@example.org")
+    device_id = ann.keystore.device_id
+    await people.client().api.request_password_reset("ann@example.org")
+    token = outbox.last_to("ann@example.org").body.split("/reset-password#", 1)[1].split()[0]
+    await people.client().api.reset_password(token, "quiet otters mend old kites")
+    with pytest.raises(AuthenticationError):
+        await ann.api.me()  # every session ended
+    later = people.client()
+    await later.login("ann@example.org", "quiet otters mend old kites")
+    listed = await later.api.account_devices(later.account_id)
+    assert [d["device_id"] for d in listed["devices"]] == [device_id]  # keys untouched
+
+
+async def test_an_sms_invitation_through_the_sdk(people: People, outbox: MemoryOutbox) -> None:
+    doctor = await people.register("doc@example.org", "practitioner")
+    await doctor.api.invite(Provider("practitioner", doctor.account_id), "sms", "+32470123456")
+    code = outbox.last_to("+32470123456").body.split("/invite#", 1)[1].split()[0]
+    ann = await people.register("ann@example.org")
+    with pytest.raises(BadRequestError) as needs_phone:
+        await ann.api.accept_invitation(code)
+    assert needs_phone.value.code == "phone_code_required"
+    await ann.api.request_phone_code(code)
+    digits = re.findall(r"\b[0-9]{6}\b", outbox.last_to("+32470123456").body)[0]
+    link = await ann.api.accept_invitation(code, phone_code=digits)
+    assert (link["status"], link["patient_id"]) == ("active", ann.account_id)

@@ -147,3 +147,33 @@ def test_attachment_limits_are_typed_and_bounded() -> None:
     ]:
         with pytest.raises(SettingsError, match=f"^invalid setting CARECHAT_{name}: expected"):
             load_settings({f"CARECHAT_{name}": value})
+
+
+def test_invitation_limit_and_reset_expiry_are_settings() -> None:
+    defaults = load_settings({})
+    assert (defaults.invitation_limit, defaults.invitation_window_hours) == (20, 24)
+    assert defaults.password_reset_minutes == 30
+    settings = load_settings(
+        {
+            "CARECHAT_INVITATION_LIMIT": "5",
+            "CARECHAT_INVITATION_WINDOW_HOURS": "1",
+            "CARECHAT_PASSWORD_RESET_MINUTES": "15",
+        }
+    )
+    assert (settings.invitation_limit, settings.invitation_window_hours) == (5, 1)
+    assert settings.password_reset_minutes == 15
+    with pytest.raises(SettingsError, match="CARECHAT_INVITATION_LIMIT: expected an integer"):
+        load_settings({"CARECHAT_INVITATION_LIMIT": "0"})
+    with pytest.raises(SettingsError, match="CARECHAT_PASSWORD_RESET_MINUTES: expected minutes"):
+        load_settings({"CARECHAT_PASSWORD_RESET_MINUTES": "0"})
+
+
+def test_socket_admission_and_totp_grace_are_typed_and_bounded() -> None:
+    settings = load_settings(
+        {"CARECHAT_WS_UNAUTHENTICATED_PER_IP": "7", "CARECHAT_PRACTITIONER_TOTP_GRACE_DAYS": "1"}
+    )
+    assert (settings.ws_unauthenticated_per_ip, settings.practitioner_totp_grace_days) == (7, 1)
+    with pytest.raises(SettingsError, match="CARECHAT_WS_UNAUTHENTICATED_PER_IP: expected an"):
+        load_settings({"CARECHAT_WS_UNAUTHENTICATED_PER_IP": "0"})
+    with pytest.raises(SettingsError, match="CARECHAT_PRACTITIONER_TOTP_GRACE_DAYS: expected days"):
+        load_settings({"CARECHAT_PRACTITIONER_TOTP_GRACE_DAYS": "0"})
