@@ -32,6 +32,7 @@ from chat_server.appkeys import (
     CLOCK,
     DB,
     DEVICES,
+    FRAME_CONTEXT,
     GROUPS,
     HUB,
     KEY_BACKUPS,
@@ -84,10 +85,11 @@ from chat_server.storage.messages import MessageStore, StoredMessage
 from chat_server.storage.practices import CareLinkStore, PracticeStore
 from chat_server.storage.sessions import CodeStore, SessionStore, TicketStore
 from chat_server.storage.threads import CursorBuffer, ThreadStore
-from chat_server.ws import messaging as ws_messaging
 from chat_server.ws import session as ws_session
 from chat_server.ws.admission import PendingSockets
+from chat_server.ws.context import FrameContext
 from chat_server.ws.endpoint import websocket_handler
+from chat_server.ws.frames import FRAMES, SINKS
 from chat_server.ws.hub import Hub
 from chat_server.ws.router import FrameRouter
 from e2e_crypto import franking
@@ -109,7 +111,7 @@ def create_app(
     app[METRICS] = metrics = Metrics()
     app[HUB] = Hub(metrics)
     app[PENDING_SOCKETS] = PendingSockets(settings.ws_unauthenticated_per_ip)
-    app[ROUTER] = FrameRouter()
+    app[ROUTER] = FrameRouter(FRAMES)
     outbox = FileOutbox(settings.data_dir / "outbox")
     relay = (
         SmtpMailer(
@@ -321,8 +323,14 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[SCHEDULER].spawn(
         purge_hourly(attachments, clock, timedelta(hours=settings.attachment_grace_hours))
     )
-    ws_session.install(app[ROUTER], hub, account_service, settings.ws_heartbeat_seconds)
-    ws_messaging.install(app[ROUTER], hub, thread_service)
+    app[FRAME_CONTEXT] = frame_context = FrameContext(
+        hub=hub,
+        accounts=account_service,
+        threads=thread_service,
+        heartbeat=settings.ws_heartbeat_seconds,
+    )
+    for kind, sink in SINKS.items():
+        hub.add_sink(kind, partial(sink, frame_context))
     messages.start()
     cursors.start()
     try:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from chat_server.storage.accounts import AccountStore
     from chat_server.storage.attachments import AttachmentStore, KeyBackupStore
     from chat_server.ws.admission import PendingSockets
+    from chat_server.ws.context import FrameContext
     from chat_server.ws.hub import Hub
     from chat_server.ws.router import FrameRouter
 
@@ -48,6 +49,8 @@ HUB: web.AppKey[Hub] = web.AppKey("HUB")
 # Sockets not authenticated yet, per client address (ws/admission.py).
 PENDING_SOCKETS: web.AppKey[PendingSockets] = web.AppKey("PENDING_SOCKETS")
 ROUTER: web.AppKey[FrameRouter] = web.AppKey("ROUTER")
+# What frame handlers and sinks use (ws/context.py), built with the domain services.
+FRAME_CONTEXT: web.AppKey[FrameContext] = web.AppKey("FRAME_CONTEXT")
 SCHEDULER: web.AppKey[aiojobs.Scheduler] = web.AppKey("SCHEDULER")
 # The shared Redis client, when one is configured (absent: everything in-process).
 REDIS: web.AppKey[aioredis.Redis] = web.AppKey("REDIS")

@@ -9,9 +9,10 @@ it to the *other* processes. Two brokers:
   that have a socket on it, and ignores what it published itself.
 
 Events are small JSON objects of ids and numbers (``{"t": "msg", "thread": ..., "seq":
-...}``): never plaintext, ciphertext or patient data. Redis is never the source of
-truth: a lost event only delays delivery until the device's next sync, so after a
-Redis reconnect the broker asks the hub to make every local socket resync.
+...}``, typed in :mod:`chat_server.events`): never plaintext, ciphertext or patient
+data. Redis is never the source of truth: a lost event only delays delivery until the
+device's next sync, so after a Redis reconnect the broker asks the hub to make every
+local socket resync.
 """
 
 from __future__ import annotations
@@ -21,16 +22,16 @@ import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, Protocol
+from typing import Protocol, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from chat_server.events import Event
 from chat_server.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
-Event = dict[str, Any]
 RemoteHandler = Callable[[str, Event], None]
 ResyncHandler = Callable[[], Awaitable[None]]
 
@@ -194,4 +195,5 @@ class RedisBroker:
             return
         name = channel.decode() if isinstance(channel, bytes) else channel
         self._metrics.fanout_received.inc()
-        self._on_event(name.removeprefix(self._prefix), event)
+        # Our own processes published it (the channels are ours alone): an Event.
+        self._on_event(name.removeprefix(self._prefix), cast(Event, event))

@@ -14,6 +14,7 @@ from chat_server.handlers.threads import ThreadSummary
 from chat_server.model.threads import Thread
 from chat_server.notice import EMERGENCY_NOTICE
 from chat_server.storage.messages import StoredMessage
+from e2e_crypto.frames import MsgFrame
 from e2e_crypto.wire import to_base64url
 
 
@@ -46,7 +47,7 @@ def thread_summary(summary: ThreadSummary) -> dict[str, Any]:
     return reply
 
 
-def message_frame(message: StoredMessage) -> dict[str, Any]:
+def message_frame(message: StoredMessage) -> MsgFrame:
     return {
         "type": "msg",
         "thread": message.thread_id,

@@ -10,6 +10,7 @@ How the parts fit::
      checks only)    | groups_public     epoch commit verification              |
                      | broadcast_public  mailing body/slip verification         |
                      | safety    safety numbers from root keys                  |
+                     | frames    WebSocket frame types (TypedDicts), no crypto  |
                      +------------------------------^---------------------------+
                                                     | imports
                      +--------------------- CLIENT_ONLY ------------------------+
@@ -47,6 +48,7 @@ SERVER_IMPORTABLE: tuple[str, ...] = (
     "e2e_crypto.membership_public",
     "e2e_crypto.broadcast_public",
     "e2e_crypto.safety",
+    "e2e_crypto.frames",
 )
 
 CLIENT_ONLY: tuple[str, ...] = (

@@ -36,6 +36,7 @@ from chat_server.errors import (
     ThreadTransitionNotAllowed,
     UnknownAttachment,
 )
+from chat_server.events import Event
 from chat_server.handlers.care import CareService
 from chat_server.handlers.directory import DeviceDirectory
 from chat_server.handlers.throttle import Throttle
@@ -62,7 +63,7 @@ SYNC_PAGE = 200
 OPEN_THREAD_SECONDS = 30.0
 OPEN_THREAD_CACHE = 20_000
 
-Deliver = Callable[[list[str], dict[str, Any]], Awaitable[None]]
+Deliver = Callable[[list[str], Event], Awaitable[None]]
 AfterStore = Callable[[Thread, StoredMessage], Awaitable[None]]
 
 

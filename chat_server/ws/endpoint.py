@@ -20,12 +20,21 @@ import itertools
 import logging
 import secrets
 from collections.abc import Callable
+from typing import cast
 
 from aiohttp import WSMsgType, web
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
-from chat_server.appkeys import CLOCK, HUB, METRICS, PENDING_SOCKETS, ROUTER, SETTINGS
+from chat_server.appkeys import (
+    CLOCK,
+    FRAME_CONTEXT,
+    HUB,
+    METRICS,
+    PENDING_SOCKETS,
+    ROUTER,
+    SETTINGS,
+)
 from chat_server.errors import (
     WS_INTERNAL_ERROR,
     WS_UNAUTHENTICATED,
@@ -41,6 +50,7 @@ from chat_server.logs import request_id_var
 from chat_server.schemas import json_object
 from chat_server.ws.hub import Connection
 from chat_server.ws.router import DropFrame, FrameRouter, frame_id
+from e2e_crypto.frames import AnswerFrame, ErrorFrame
 
 log = logging.getLogger(__name__)
 
@@ -148,13 +158,15 @@ async def _handle_frame(
         metrics.frame_in(fields["type"])
         if route.authenticated and conn.account_id is None:
             raise Unauthenticated("send hello with a ticket first")
-        reply = await route.handler(conn, fields)
+        reply = await route.handler(app[FRAME_CONTEXT], conn, fields)
         metrics.frame_answered(fields["type"], clock.monotonic() - arrived)
         # Answers wait for room in the send queue: a client that floods requests
         # slows itself down. Only unsolicited pushes drop a slow reader.
         if fid is not None:
             # A frame with an id always gets an answer, so clients can wait on it.
-            await conn.push_waiting({**(reply or {"type": "ok"}), "re": fid})
+            answer: AnswerFrame = reply or {"type": "ok"}
+            answer["re"] = fid  # the handler's own fresh dict
+            await conn.push_waiting(answer)
         elif reply is not None:
             await conn.push_waiting(reply)
     except DropFrame:
@@ -168,7 +180,8 @@ async def _handle_frame(
         if exc.ws_close is not None:
             conn.close_soon(exc.ws_close, exc.title)
         else:
-            conn.push({"type": "error", "re": fid, **exc.to_dict()})
+            # to_dict() is the body HTTP problems share: ErrorFrame's fields.
+            conn.push(cast(ErrorFrame, {"type": "error", "re": fid, **exc.to_dict()}))
     except asyncio.CancelledError:
         raise
     except (PyMongoError, RedisError) as exc:

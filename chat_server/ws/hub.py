@@ -7,8 +7,9 @@ routes an event to every local socket of the named accounts and hands it to the
 broker for the other processes; events from the broker come back in through
 :meth:`Hub.on_remote_event`.
 
-Event kinds are handled by sinks registered with :meth:`Hub.add_sink`; a sink turns an
-event into frames for one connection (for example by loading the message it names
+Event kinds are handled by sinks registered with :meth:`Hub.add_sink` (the table is
+``SINKS`` in ``chat_server/ws/frames.py``); a sink turns an event into frames for one
+connection (for example by loading the message it names
 from MongoDB), so events themselves stay ids-only.
 """
 
@@ -25,12 +26,13 @@ from weakref import WeakSet
 from aiohttp import web
 
 from chat_server.errors import WS_GOING_AWAY, WS_TOO_SLOW
-from chat_server.fanout import Broker, Event
+from chat_server.events import Event
+from chat_server.fanout import Broker
 from chat_server.metrics import Metrics
+from e2e_crypto.frames import ServerFrame
 
 log = logging.getLogger(__name__)
 
-Frame = dict[str, Any]
 Sink = Callable[["Connection", Event], Awaitable[None]]
 
 
@@ -48,7 +50,7 @@ class Connection:
         self._writer = asyncio.create_task(self._write_loop(), name="ws-writer")
         self.closing = False
 
-    def push(self, frame: Frame) -> bool:
+    def push(self, frame: ServerFrame) -> bool:
         """Queues a frame; a full queue means the peer is too slow and is dropped."""
         return self.push_text(json.dumps(frame, separators=(",", ":")))
 
@@ -64,7 +66,7 @@ class Connection:
             return False
         return True
 
-    async def push_waiting(self, frame: Frame) -> bool:
+    async def push_waiting(self, frame: ServerFrame) -> bool:
         """Queues a frame the peer asked for (a sync page), waiting for room rather
         than dropping the peer: its own request paces itself."""
         if self.closing:

@@ -1,8 +1,9 @@
 """Frame types, their schemas and their handlers.
 
 Every client frame is a JSON object ``{"type": ..., "id": ..., ...}``. The router parses
-it in two steps — the common part, then the type's own marshmallow schema — and calls
-the type's handler with the validated fields. Unknown types, unknown fields and bad
+it in two steps — the common part, then the type's own marshmallow schema — and returns
+the type's :class:`FrameRoute` (from the table in ``chat_server/ws/frames.py``) with the
+validated frame, typed as in :mod:`e2e_crypto.frames`. Unknown types, unknown fields and bad
 values become :class:`~chat_server.errors.ChatError`s, which the endpoint turns into
 error frames; the handler itself never sees malformed input. A handler that raises
 :class:`DropFrame` gets no answer sent at all.
@@ -16,18 +17,22 @@ through the schema, so error messages come from one place.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import marshmallow as ma
 
 from chat_server.errors import MalformedFrame, UnknownFrameType
 from chat_server.schemas import field_messages
-from chat_server.ws.hub import Connection, Frame
+from chat_server.ws.context import FrameContext
+from chat_server.ws.hub import Connection
+from e2e_crypto.frames import AnswerFrame, ClientFrame
 
-Handler = Callable[[Connection, dict[str, Any]], Awaitable[Frame | None]]
-FastLoad = Callable[[dict[str, Any]], dict[str, Any] | None]
+# Each handler takes its own frame type (``HelloFrame``, ...); the table's key says
+# which, and tests/unit/test_frame_table.py checks that they agree.
+Handler = Callable[[FrameContext, Connection, Any], Awaitable[AnswerFrame | None]]
+FastLoad = Callable[[dict[str, Any]], ClientFrame | None]
 Check = Callable[[object], bool]
 
 FRAME_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}\Z"
@@ -64,7 +69,7 @@ def fast_loader(frame_type: str, **checks: Check) -> FastLoad:
     names = frozenset(checks)
     allowed = names | {"type", "id"}
 
-    def load(raw: dict[str, Any]) -> dict[str, Any] | None:
+    def load(raw: dict[str, Any]) -> ClientFrame | None:
         if raw.get("type") != frame_type or not names <= raw.keys() <= allowed:
             return None
         fid = raw.get("id")
@@ -73,7 +78,8 @@ def fast_loader(frame_type: str, **checks: Check) -> FastLoad:
         for name, check in checks.items():
             if not check(raw[name]):
                 return None
-        return {**raw, "id": fid}
+        # Checked field by field above, as the schema would have.
+        return cast(ClientFrame, {**raw, "id": fid})
 
     return load
 
@@ -85,40 +91,29 @@ class DropFrame(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Route:
+class FrameRoute:
+    """A frame type's schema (the definition), handler, and optional fast loader."""
+
     schema: ma.Schema
     handler: Handler
-    authenticated: bool
-    fast: FastLoad | None
+    authenticated: bool = True
+    fast: FastLoad | None = None
 
 
 class FrameRouter:
-    def __init__(self) -> None:
-        self._routes: dict[str, Route] = {}
-
-    def add(
-        self,
-        frame_type: str,
-        schema: ma.Schema,
-        handler: Handler,
-        *,
-        authenticated: bool = True,
-        fast: FastLoad | None = None,
-    ) -> None:
-        if frame_type in self._routes:
-            raise ValueError(f"frame type {frame_type!r} registered twice")
-        self._routes[frame_type] = Route(schema, handler, authenticated, fast)
+    def __init__(self, routes: Mapping[str, FrameRoute]) -> None:
+        self._routes = dict(routes)
 
     @property
     def types(self) -> frozenset[str]:
         return frozenset(self._routes)
 
-    def route(self, frame_type: str) -> Route:
+    def route(self, frame_type: str) -> FrameRoute:
         return self._routes[frame_type]
 
-    def parse(self, raw: dict[str, Any] | None) -> tuple[Route, dict[str, Any]]:
-        """The route and validated fields of a frame, given its JSON object (None if the
-        text was not one: see :func:`~chat_server.schemas.json_object`)."""
+    def parse(self, raw: dict[str, Any] | None) -> tuple[FrameRoute, ClientFrame]:
+        """The route and validated frame, given its JSON object (None if the text was
+        not one: see :func:`~chat_server.schemas.json_object`)."""
         if raw is None:
             raise MalformedFrame("a frame is a JSON object")
         kind = raw.get("type")
@@ -137,7 +132,8 @@ class FrameRouter:
                 f"unknown frame type; expected one of: {', '.join(sorted(self._routes))}"
             )
         try:
-            return route, route.schema.load(raw)
+            # The schema is the definition of the frame's TypedDict.
+            return route, cast(ClientFrame, route.schema.load(raw))
         except ma.ValidationError as exc:
             raise MalformedFrame(fields=field_messages(exc)) from None
 

@@ -4,20 +4,21 @@
 binds the socket to that account, session and device. Revocation travels as a
 fan-out event, so logging out, changing a password, suspending an account or revoking
 a device closes the matching sockets on every server process (close 4003).
+
+The handlers are registered by frame type in ``chat_server/ws/frames.py``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import marshmallow as ma
 
 from chat_server.errors import WS_SESSION_REVOKED, HelloAlreadySent
-from chat_server.fanout import Event
-from chat_server.handlers.accounts import AccountService
+from chat_server.events import RevokeEvent
 from chat_server.notice import EMERGENCY_NOTICE
-from chat_server.ws.hub import Connection, Frame, Hub
-from chat_server.ws.router import FrameRouter, FrameSchema
+from chat_server.ws.context import FrameContext
+from chat_server.ws.hub import Connection, Hub
+from chat_server.ws.router import FrameSchema
+from e2e_crypto.frames import HelloFrame, PingFrame, PongFrame, WelcomeFrame
 
 
 class HelloSchema(FrameSchema):
@@ -28,40 +29,37 @@ class PingSchema(FrameSchema):
     pass
 
 
-def install(router: FrameRouter, hub: Hub, accounts: AccountService, heartbeat: float) -> None:
-    async def hello(conn: Connection, frame: dict[str, Any]) -> Frame:
-        if conn.account_id is not None:
-            raise HelloAlreadySent("hello was already sent on this socket")
-        who = await accounts.redeem_ticket(frame["ticket"])
-        conn.account_id, conn.session_id, conn.device_id = (
-            who.account_id,
-            who.session_id,
-            who.device_id,
-        )
-        conn.state["principal"] = who
-        await hub.attach(conn)
-        return {
-            "type": "welcome",
-            "account_id": who.account_id,
-            "device_id": who.device_id,
-            "heartbeat": heartbeat,
-            "notice": EMERGENCY_NOTICE,
-        }
+async def hello(ctx: FrameContext, conn: Connection, frame: HelloFrame) -> WelcomeFrame:
+    if conn.account_id is not None:
+        raise HelloAlreadySent("hello was already sent on this socket")
+    who = await ctx.accounts.redeem_ticket(frame["ticket"])
+    conn.account_id, conn.session_id, conn.device_id = (
+        who.account_id,
+        who.session_id,
+        who.device_id,
+    )
+    conn.state["principal"] = who
+    await ctx.hub.attach(conn)
+    return {
+        "type": "welcome",
+        "account_id": who.account_id,
+        "device_id": who.device_id,
+        "heartbeat": ctx.heartbeat,
+        "notice": EMERGENCY_NOTICE,
+    }
 
-    async def ping(conn: Connection, frame: dict[str, Any]) -> Frame:
-        return {"type": "pong"}
 
-    async def revoke(conn: Connection, event: Event) -> None:
-        session, device = event.get("session"), event.get("device")
-        if (session is None and device is None) or (
-            (session is not None and conn.session_id == session)
-            or (device is not None and conn.device_id == device)
-        ):
-            conn.close_soon(WS_SESSION_REVOKED, "session ended; log in again")
+async def ping(ctx: FrameContext, conn: Connection, frame: PingFrame) -> PongFrame:
+    return {"type": "pong"}
 
-    router.add("hello", HelloSchema(), hello, authenticated=False)
-    router.add("ping", PingSchema(), ping)
-    hub.add_sink("revoke", revoke)
+
+async def on_revoke(ctx: FrameContext, conn: Connection, event: RevokeEvent) -> None:
+    session, device = event.get("session"), event.get("device")
+    if (session is None and device is None) or (
+        (session is not None and conn.session_id == session)
+        or (device is not None and conn.device_id == device)
+    ):
+        conn.close_soon(WS_SESSION_REVOKED, "session ended; log in again")
 
 
 async def revoke_sockets(hub: Hub, account_id: str, session_id: str | None) -> None:

@@ -38,7 +38,7 @@ import random
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 import aiohttp
 
@@ -67,6 +67,16 @@ from e2e_crypto.client.messages import ReceivedMessage, SealedMessage, Unreadabl
 from e2e_crypto.client.participants import Participants
 from e2e_crypto.client.payloads import Attachment, Payload, encode_payload
 from e2e_crypto.errors import MalformedData
+from e2e_crypto.frames import (
+    AckFrame,
+    ClientFrame,
+    ErrorFrame,
+    HelloFrame,
+    MsgFrame,
+    SendFrame,
+    ServerFrame,
+    SyncedFrame,
+)
 from e2e_crypto.wire import to_base64url
 
 __all__ = ["Backoff", "Connection", "new_client_msg_id"]
@@ -115,8 +125,8 @@ class _PendingSend:
     # upload no message names is purged after a grace period).
     attachments: tuple[str, ...] = ()
 
-    def frame(self) -> dict[str, Any]:
-        frame: dict[str, Any] = {
+    def frame(self) -> SendFrame:
+        frame: SendFrame = {
             "type": "send",
             "id": f"s:{self.client_msg_id}",
             "thread": self.thread_id,
@@ -331,7 +341,8 @@ class Connection:
         ticket = await self._api.ws_ticket(self._keystore.device_id)
         ws = await self._api.ws_connect()
         try:
-            await ws.send_json({"type": "hello", "id": "hello", "ticket": ticket})
+            hello: HelloFrame = {"type": "hello", "id": "hello", "ticket": ticket}
+            await ws.send_json(hello)
             msg = await ws.receive(timeout=WELCOME_TIMEOUT)
             if msg.type is aiohttp.WSMsgType.TEXT:
                 frame = json.loads(msg.data)
@@ -365,33 +376,33 @@ class Connection:
             except ValueError:
                 log.warning("server sent a frame that is not JSON")
                 continue
-            if isinstance(frame, dict):
-                await self._dispatch(frame)
+            if isinstance(frame, dict) and isinstance(frame.get("type"), str):
+                # Typed by its "type"; the fields are still checked where they are read.
+                await self._dispatch(cast(ServerFrame, frame))
 
-    async def _dispatch(self, frame: dict[str, Any]) -> None:
-        kind = frame.get("type")
-        if kind == "msg":
+    async def _dispatch(self, frame: ServerFrame) -> None:
+        if frame["type"] == "msg":
             await self._on_msg(frame)
-        elif kind == "ack":
+        elif frame["type"] == "ack":
             await self._on_ack(frame)
-        elif kind == "error":
+        elif frame["type"] == "error":
             self._on_error(frame)
-        elif kind == "synced":
+        elif frame["type"] == "synced":
             await self._on_synced(frame)
-        elif kind == "resync":
+        elif frame["type"] == "resync":
             await self._sync()
-        elif kind == "receipt":
-            self._event(Receipt(str(frame["thread"]), str(frame["account"]), int(frame["seq"])))
-        elif kind == "typing":
-            self._event(Typing(str(frame["thread"]), str(frame["account"])))
-        elif kind == "thread":
-            summary = ThreadSummary.from_json(frame["thread"])
-            self._learn(summary)
-            self._event(ThreadChanged(summary))
+        elif frame["type"] == "receipt":
+            self._event(Receipt.from_frame(frame))
+        elif frame["type"] == "typing":
+            self._event(Typing.from_frame(frame))
+        elif frame["type"] == "thread":
+            changed = ThreadChanged.from_frame(frame)
+            self._learn(changed.thread)
+            self._event(changed)
 
     # -- receiving ---------------------------------------------------------------------------
 
-    async def _on_msg(self, frame: Mapping[str, Any]) -> None:
+    async def _on_msg(self, frame: MsgFrame) -> None:
         try:
             sealed = SealedMessage.from_json(frame)
         except MalformedData:
@@ -445,7 +456,7 @@ class Connection:
             {"type": "sync", "id": f"y{next(self._frame_ids)}", "cursors": behind}
         )
 
-    async def _on_synced(self, frame: Mapping[str, Any]) -> None:
+    async def _on_synced(self, frame: SyncedFrame) -> None:
         self._syncing = False
         last_seqs = frame.get("threads")
         if isinstance(last_seqs, dict):
@@ -489,7 +500,7 @@ class Connection:
 
     # -- sending -----------------------------------------------------------------------------
 
-    async def _on_ack(self, frame: Mapping[str, Any]) -> None:
+    async def _on_ack(self, frame: AckFrame) -> None:
         pending = self._state.pending.pop(str(frame.get("client_msg_id")), None)
         if pending is None:
             return
@@ -506,7 +517,7 @@ class Connection:
         )
         await self._release(released)
 
-    def _on_error(self, frame: Mapping[str, Any]) -> None:
+    def _on_error(self, frame: ErrorFrame) -> None:
         ref = str(frame.get("re") or "")
         error = error_from_frame(frame)
         if ref.startswith("y"):
@@ -575,7 +586,7 @@ class Connection:
             self._learn(await self._api.thread(thread_id))
         return self._state.summaries[thread_id]
 
-    async def _send_frame(self, frame: dict[str, Any], *, required: bool = False) -> None:
+    async def _send_frame(self, frame: ClientFrame, *, required: bool = False) -> None:
         ws = self._ws
         if ws is None or ws.closed:
             if required:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from e2e_crypto.client.api import ThreadSummary
+from e2e_crypto.frames import PeerTypingFrame, ReceiptFrame, ThreadFrame
 
 __all__ = ["Event", "Receipt", "RecipientsNotice", "ThreadChanged", "TrustAlert", "Typing"]
 
@@ -22,11 +23,19 @@ class Receipt:
     account: str
     seq: int
 
+    @classmethod
+    def from_frame(cls, frame: ReceiptFrame) -> Receipt:
+        return cls(str(frame["thread"]), str(frame["account"]), int(frame["seq"]))
+
 
 @dataclass(frozen=True, slots=True)
 class Typing:
     thread_id: str
     account: str
+
+    @classmethod
+    def from_frame(cls, frame: PeerTypingFrame) -> Typing:
+        return cls(str(frame["thread"]), str(frame["account"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +43,10 @@ class ThreadChanged:
     """A thread's public summary after a state change (accepted, closed, ...)."""
 
     thread: ThreadSummary
+
+    @classmethod
+    def from_frame(cls, frame: ThreadFrame) -> ThreadChanged:
+        return cls(ThreadSummary.from_json(frame["thread"]))
 
 
 @dataclass(frozen=True, slots=True)

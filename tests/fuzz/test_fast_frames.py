@@ -16,24 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chat_server.schemas import ID_PATTERN, json_object
-from chat_server.ws import messaging
-from chat_server.ws.router import FRAME_ID_PATTERN, FrameRouter, Route, frame_id
+from chat_server.ws.frames import FRAMES
+from chat_server.ws.router import FRAME_ID_PATTERN, FrameRoute, frame_id
 from e2e_crypto.wire import MAX_ENVELOPE_B64_CHARS
 from tests.fuzz.inputs import FUZZ, JSON_VALUES
 
-
-class _NoSinks:
-    def add_sink(self, *_: object) -> None:
-        pass
-
-
-def _routes() -> dict[str, Route]:
-    router = FrameRouter()
-    messaging.install(router, _NoSinks(), None)  # type: ignore[arg-type]
-    return {kind: router.route(kind) for kind in router.types}
-
-
-ROUTES = _routes()
+ROUTES = FRAMES
 FAST = sorted(kind for kind, route in ROUTES.items() if route.fast is not None)
 
 IDS = st.from_regex(re.compile(ID_PATTERN.removeprefix("^").removesuffix(r"\Z")), fullmatch=True)
@@ -86,7 +74,7 @@ def _near(draw: st.DrawFn, kind: str) -> dict[str, Any]:
     return frame
 
 
-def _schema_load(route: Route, raw: dict[str, Any]) -> dict[str, Any] | None:
+def _schema_load(route: FrameRoute, raw: dict[str, Any]) -> dict[str, Any] | None:
     try:
         loaded: dict[str, Any] = route.schema.load(raw)
     except ma.ValidationError:

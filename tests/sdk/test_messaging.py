@@ -18,6 +18,7 @@ from e2e_crypto.client import (
     ReportToGp,
     SessionRevoked,
     Text,
+    ThreadChanged,
     Typing,
 )
 from tests.sdk.conversation import care_thread, nothing_more, take
@@ -136,6 +137,22 @@ async def test_a_device_added_mid_conversation_is_picked_up(people: People) -> N
     assert {d.device_id for d in cached} == {"doc-pc", "doc-laptop"}
     assert [m.payload for m in await take(doctor_laptop, 1)] == [Text("second")]
     assert [m.payload for m in await take(doctor, 1)] == [Text("second")]
+
+
+async def test_a_state_change_reaches_the_app_as_thread_changed(people: People) -> None:
+    doctor = await people.join("doc@example.org", "practitioner", "doc-pc")
+    ann = await people.join("ann@example.org", "patient", "ann-phone")
+    thread_id = await care_thread(ann, doctor)
+    await ann.connect()
+    await doctor.thread_action(thread_id, "close")
+    changed = None
+    async with asyncio.timeout(5):
+        async for event in ann.events():
+            if isinstance(event, ThreadChanged):
+                changed = event.thread
+                break
+    assert changed is not None
+    assert (changed.thread_id, changed.state) == (thread_id, "closed")
 
 
 async def test_state_errors_receipts_and_typing(people: People) -> None:

@@ -1,0 +1,52 @@
+"""Fan-out events: what a handler announces to the devices of some accounts.
+
+An event is a small JSON object of ids and numbers, ``t`` naming its kind: never
+plaintext, ciphertext or patient data, because it crosses Redis
+(:mod:`chat_server.fanout`). The hub hands each to the sink registered for its kind
+(``chat_server/ws/frames.py: SINKS``), which turns it into frames for one socket.
+
+Handlers build these, so they live here rather than in ``fanout`` or ``ws``: deciding
+code names what happened without importing the broker or the transport.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NotRequired, TypedDict
+
+# "from" is a keyword, hence the functional form.
+MsgEvent = TypedDict(
+    "MsgEvent",
+    {"t": Literal["msg"], "thread": str, "seq": int, "from": str | None},
+)
+"""Message ``seq`` of ``thread`` is stored, sent by device ``from`` (which has its ack)."""
+
+
+class ThreadEvent(TypedDict):
+    """The thread's state or participants changed: push its fresh summary."""
+
+    t: Literal["thread"]
+    thread: str
+
+
+class ReceiptEvent(TypedDict):
+    t: Literal["receipt"]
+    thread: str
+    account: str
+    seq: int
+
+
+class TypingEvent(TypedDict):
+    t: Literal["typing"]
+    thread: str
+    account: str
+
+
+class RevokeEvent(TypedDict):
+    """Close the account's sockets of this session or device (all, if neither)."""
+
+    t: Literal["revoke"]
+    session: NotRequired[str | None]
+    device: NotRequired[str]
+
+
+Event = MsgEvent | ThreadEvent | ReceiptEvent | TypingEvent | RevokeEvent

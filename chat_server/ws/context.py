@@ -1,0 +1,25 @@
+"""What frame handlers and fan-out sinks may use, built once by the composition root.
+
+Handlers are plain module-level functions (see ``chat_server/ws/frames.py``); instead
+of capturing services in closures they take this context as their first argument, so
+a reader (or mypy) sees exactly what a frame can reach.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from chat_server.handlers.accounts import AccountService
+from chat_server.handlers.threads import ThreadService
+from chat_server.ws.hub import Hub
+
+
+@dataclass(frozen=True, slots=True)
+class FrameContext:
+    hub: Hub
+    accounts: AccountService
+    threads: ThreadService
+    heartbeat: float  # seconds between server pings, told to the client in welcome
+    # One serialisation per message and process, shared by every local socket:
+    # (thread, seq) -> the msg frame's JSON text, oldest first.
+    message_texts: dict[tuple[str, int], str] = field(default_factory=dict)
