@@ -67,9 +67,21 @@ INDEXES: dict[str, list[IndexModel]] = {
     "attachments.chunks": [
         IndexModel([("files_id", A), ("n", A)], name="gridfs_chunks", unique=True)
     ],
+    # One offline-notification e-mail per (recipient, thread, first seq): a job that
+    # runs again after a crash finds its record (handlers/notifications.py).
+    "notifications_sent": [IndexModel([("at", A)], name="ttl", expireAfterSeconds=7 * 24 * 3600)],
     "audit_log": [IndexModel([("seq", A)], name="seq", unique=True)],
     "jobs": [
         IndexModel([("state", A), ("run_at", A)], name="due"),
+        # A running job whose lease ran out is due again (its process died).
+        IndexModel([("state", A), ("lease_until", A)], name="lease"),
+        # Finished jobs are purged after a week; failed ones stay for the operator.
+        IndexModel(
+            [("finished_at", A)],
+            name="done_ttl",
+            expireAfterSeconds=7 * 24 * 3600,
+            partialFilterExpression={"state": "done"},
+        ),
         IndexModel(
             [("kind", A), ("dedupe_key", A)],
             name="dedupe",
