@@ -30,7 +30,8 @@ class JobKind:
 
     def retry_delay(self, attempts: int) -> timedelta:
         """Exponential: backoff, 2 x backoff, 4 x backoff, ... at most an hour."""
-        return min(self.backoff * 2 ** max(0, attempts - 1), MAX_BACKOFF)
+        delay: timedelta = self.backoff * 2 ** max(0, attempts - 1)
+        return min(delay, MAX_BACKOFF)
 
 
 class JobKinds:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import aiojobs
@@ -16,7 +17,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from chat_server.clock import ManualClock
-from chat_server.jobs import JobContext, JobKinds, JobRunner, JobState, JobStore, LeaseLost
+from chat_server.jobs import Job, JobContext, JobKinds, JobRunner, JobState, JobStore, LeaseLost
 
 Db = AsyncDatabase[dict[str, Any]]
 LEASE = timedelta(seconds=30)
@@ -120,7 +121,7 @@ async def test_a_failing_job_backs_off_then_is_kept_failed_without_its_message(
     start = clock.now()
     await rig.runner.enqueue("broken", {"email": "ann@example.org"})
     for attempt, delay in ((1, 10), (2, 20)):
-        job = await _wait_for(rig, lambda j, a=attempt: j.state is JobState.DUE and j.attempts == a)
+        job = await _wait_for(rig, partial(_retrying, attempt))
         assert job.error == "ValueError"
         assert job.run_at == clock.now() + timedelta(seconds=delay)  # 10 s, then 20 s
         await asyncio.sleep(0.2)
@@ -243,6 +244,10 @@ async def test_a_clean_shutdown_hands_running_jobs_back_at_once(db: Db, clock: M
     job = await _wait_for(rig, lambda j: j.state is JobState.DUE)
     assert (job.lease_owner, job.attempts, job.cursor) == (None, 0, 7)
     assert job.run_at == clock.now()
+
+
+def _retrying(attempts: int, job: Job) -> bool:
+    return job.state is JobState.DUE and job.attempts == attempts
 
 
 async def _done(ctx: JobContext) -> None:
