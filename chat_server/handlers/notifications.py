@@ -159,8 +159,8 @@ class Notifier:
         intent = await self._sent.begin(account_id, thread_id, seq, job_id=job_id, now=now)
         if intent is Intent.SETTLED:
             return
-        # A resumed e-mail was counted by the run that recorded it (or that run died
-        # before counting): it is owed either way.
+        # A resumed e-mail was counted by the run that recorded it (or that run died,
+        # or the limiter failed, before counting): it is owed either way.
         if intent is Intent.NEW and not (await self._limiter.hit(NOTIFY_EVERY, account_id)).allowed:
             await self._sent.settle(account_id, thread_id, seq, "rate_limited")
             return

@@ -29,6 +29,9 @@ from chat_server.tokens import new_id
 
 log = logging.getLogger(__name__)
 
+# How long a clean shutdown waits for a take in flight to return.
+STOP_SECONDS = 5.0
+
 # (kind, outcome) for metrics: done, again, retry, failed, lost.
 OnOutcome = Callable[[str, str], None]
 
@@ -94,6 +97,7 @@ class JobRunner:
         self._soonest: datetime | None = None  # earliest run_at enqueued here
         self._running: dict[str, aiojobs.Job[None]] = {}
         self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def enqueue(
         self,
@@ -126,8 +130,13 @@ class JobRunner:
         self._loop_task = asyncio.create_task(self._loop(), name="job-runner")
 
     async def close(self) -> None:
+        # The loop stops between two takes, not in one: a cancelled take can still
+        # run on the server, after the release below, and lease a job to nobody.
+        self._stopping = True
+        self._wake.set()
         if self._loop_task is not None:
-            self._loop_task.cancel()
+            if not (await asyncio.wait({self._loop_task}, timeout=STOP_SECONDS))[0]:
+                self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
         for job in list(self._running.values()):
@@ -146,7 +155,7 @@ class JobRunner:
         if self._soonest is not None and self._soonest <= now:
             self._soonest = None
         started = 0
-        while len(self._running) < self._concurrency:
+        while len(self._running) < self._concurrency and not self._stopping:
             job = await self._store.take(
                 self.owner, now=self._clock.now(), lease=self._lease, kinds=self._kinds.names()
             )
@@ -165,11 +174,11 @@ class JobRunner:
         return started
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 await self.run_due()
-            except PyMongoError as exc:
+            except Exception as exc:  # the loop outlives any one failure; logged, polled again
                 log.warning("jobs: taking due jobs failed", extra={"fields": _fields(exc)})
             timeout = self._poll
             if self._soonest is not None:

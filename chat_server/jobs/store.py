@@ -3,15 +3,17 @@
 One document per job::
 
     {_id, kind, payload, dedupe_key?, state: due|running|done|failed,
-     run_at,                      # due: not before this time
+     run_at,                      # due: not before this time; running: = lease_until
      lease_owner, lease_until,    # running: which process, and until when
      heartbeat_at, cursor,        # progress a handler stored with checkpoint()
      attempts, max_attempts, error, created_at, updated_at, finished_at}
 
 Taking a job is one atomic ``find_one_and_update``: a due job whose time has come,
 or a running one whose lease has run out (its process died), becomes running under
-the taker's lease. Every later write names the lease owner, so a process that lost
-its lease (it stalled past the expiry and another took over) changes nothing.
+the taker's lease. A running job's ``run_at`` follows its lease, so both cases are
+"``run_at`` has passed" and one index, (state, run_at), finds them oldest first.
+Every later write names the lease owner, so a process that lost its lease (it
+stalled past the expiry and another took over) changes nothing.
 """
 
 from __future__ import annotations
@@ -120,17 +122,16 @@ class JobStore:
         """Leases the oldest due job (or one whose lease expired) to ``owner``."""
         doc = await self._jobs.find_one_and_update(
             {
+                "state": {"$in": [JobState.DUE.value, JobState.RUNNING.value]},
+                "run_at": {"$lte": now},
                 "kind": {"$in": kinds},
-                "$or": [
-                    {"state": JobState.DUE.value, "run_at": {"$lte": now}},
-                    {"state": JobState.RUNNING.value, "lease_until": {"$lte": now}},
-                ],
             },
             {
                 "$set": {
                     "state": JobState.RUNNING.value,
                     "lease_owner": owner,
                     "lease_until": now + lease,
+                    "run_at": now + lease,
                     "heartbeat_at": now,
                     "updated_at": now,
                 },
@@ -147,6 +148,7 @@ class JobStore:
         """Renews the lease (and stores ``cursor`` if given); False if it was lost."""
         fields: dict[str, Any] = {
             "lease_until": now + lease,
+            "run_at": now + lease,
             "heartbeat_at": now,
             "updated_at": now,
         }

@@ -72,9 +72,8 @@ INDEXES: dict[str, list[IndexModel]] = {
     "notifications_sent": [IndexModel([("at", A)], name="ttl", expireAfterSeconds=7 * 24 * 3600)],
     "audit_log": [IndexModel([("seq", A)], name="seq", unique=True)],
     "jobs": [
+        # Due jobs, and running ones whose lease (run_at, then) ran out: chat_server/jobs.
         IndexModel([("state", A), ("run_at", A)], name="due"),
-        # A running job whose lease ran out is due again (its process died).
-        IndexModel([("state", A), ("lease_until", A)], name="lease"),
         # Finished jobs are purged after a week; failed ones stay for the operator.
         IndexModel(
             [("finished_at", A)],
