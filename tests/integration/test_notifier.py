@@ -177,11 +177,11 @@ class CountingMailer:
         self.sent.append(to)
 
 
-async def _job_is(db: Db, state: JobState) -> dict[str, Any]:
+async def _job_is(db: Db, state: JobState, **match: Any) -> dict[str, Any]:
     found: list[dict[str, Any]] = []
 
     async def present() -> bool:
-        job = await db["jobs"].find_one({"state": state.value})
+        job = await db["jobs"].find_one({"state": state.value, **match})
         found[:] = [job] if job is not None else []
         return job is not None
 
@@ -203,9 +203,7 @@ async def test_a_seen_message_is_not_mailed_and_a_younger_one_waits_its_delay(
         assert await db["jobs"].count_documents({}) == 1
         await ThreadStore(db).mark_read("doctor-0", "thread-0", 1)
         clock.advance(30)  # message 1 is due, and was read; message 2 is 30 s old
-        job = await _job_is(db, JobState.DUE)
-        while job["cursor"] != 2:
-            job = await _job_is(db, JobState.DUE)
+        job = await _job_is(db, JobState.DUE, cursor=2)
         assert job["run_at"] == clock.now() + timedelta(seconds=30)
         assert mailer.sent == []
         clock.advance(30)
