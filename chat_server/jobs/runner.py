@@ -165,7 +165,7 @@ class JobRunner:
             if job.attempts > job.max_attempts:
                 # Its last allowed attempt died with its process (lease expired).
                 await self._store.fail(
-                    job.id, self.owner, now=self._clock.now(), error=job.error or "LeaseExpired"
+                    job.id, self.owner, now=self._clock.now(), error="LeaseExpired"
                 )
                 self._outcome(job.kind, "failed")
                 continue

@@ -161,6 +161,25 @@ async def test_a_job_whose_process_died_is_taken_over_after_its_lease_and_resume
     assert not await rig.store.heartbeat(dead.id, "dead", now=clock.now(), lease=LEASE)
 
 
+async def test_a_job_whose_last_attempt_died_with_its_process_is_failed(
+    rig: Rig, clock: ManualClock
+) -> None:
+    ran: list[Any] = []
+
+    async def once(ctx: JobContext) -> None:
+        ran.append(ctx.cursor)
+
+    rig.kinds.register("once", once, max_attempts=1)
+    await rig.runner.enqueue("once", {})
+    assert await rig.store.take("dead", now=clock.now(), lease=LEASE, kinds=["once"])
+    clock.advance(LEASE.total_seconds())
+    rig.runner.start()
+    job = await _wait_for(rig, lambda j: j.state is JobState.FAILED)
+    assert (job.error, job.attempts) == ("LeaseExpired", 2)
+    assert ran == []
+    assert rig.outcomes == ["failed"]
+
+
 async def test_a_stalled_process_that_lost_its_lease_stops_and_changes_nothing(
     db: Db, clock: ManualClock
 ) -> None:
