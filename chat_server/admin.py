@@ -2,6 +2,9 @@
 
 Platform admins cannot register themselves over the API: the operator creates them
 here, with direct database access, and the act is audited like any admin action.
+Failed durable jobs are listed here too, without their payloads (which can name
+accounts and threads): kind, state, attempts, error type and times are enough to
+find the log lines.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from chat_server.clock import Clock
 from chat_server.errors import WeakPassword
+from chat_server.jobs.store import Job, JobState, JobStore
 from chat_server.password_strength import check_strength
 from chat_server.passwords import PasswordHasher
 from chat_server.principal import AccountStatus, Role
@@ -64,3 +68,25 @@ async def verify_audit(db: AsyncDatabase[dict[str, Any]]) -> tuple[int, BrokenLi
     store = AuditStore(db)
     count = await db["audit_log"].count_documents({})
     return count, await store.verify()
+
+
+JOB_COLUMNS = ("id", "kind", "state", "attempts", "error", "created", "updated")
+
+
+async def list_jobs(db: AsyncDatabase[dict[str, Any]], *, everything: bool) -> list[Job]:
+    """Failed jobs, or with ``everything`` jobs in any state; newest first, at most 100."""
+    states = list(JobState) if everything else [JobState.FAILED]
+    return await JobStore(db).listing(states=states)
+
+
+def job_row(job: Job) -> tuple[str, ...]:
+    """One line of ``carechat admin jobs``: never the payload or the cursor."""
+    return (
+        job.id,
+        job.kind,
+        job.state.value,
+        f"{job.attempts}/{job.max_attempts}",
+        job.error or "-",
+        job.created_at.isoformat(timespec="seconds"),
+        job.updated_at.isoformat(timespec="seconds"),
+    )

@@ -2,9 +2,9 @@
 
 Resources are cleanup contexts, set up in order and torn down in reverse:
 MongoDB (connect, check replica set, ensure indexes) → fan-out broker (Redis, or the
-in-process one) → job scheduler. Sockets are closed with 1001 on shutdown, before the
-resources they use go away. Nothing else in the code base reads the environment or
-builds a client.
+in-process one) → job scheduler → domain services and the durable job runner.
+Sockets are closed with 1001 on shutdown, before the resources they use go away.
+Nothing else in the code base reads the environment or builds a client.
 """
 
 from __future__ import annotations
@@ -58,11 +58,11 @@ from chat_server.handlers.care import CareService
 from chat_server.handlers.devices import DeviceService
 from chat_server.handlers.directory import DeviceDirectory
 from chat_server.handlers.groups import GroupService
-from chat_server.handlers.notifications import Notifier
+from chat_server.handlers.notifications import NOTIFY_KIND, Notifier
 from chat_server.handlers.threads import ThreadService
 from chat_server.handlers.throttle import Throttle
 from chat_server.handlers.uploads import UploadLimits, UploadService, purge_hourly
-from chat_server.jobs import scheduler_ctx
+from chat_server.jobs import JobKinds, JobRunner, JobStore, scheduler_ctx
 from chat_server.mail import FileOutbox, Mailer, SmsSender, SmtpMailer
 from chat_server.metrics import GcWatch, Metrics, watch_loop_lag
 from chat_server.passwords import PasswordHasher
@@ -82,6 +82,7 @@ from chat_server.storage.audit import AuditStore
 from chat_server.storage.devices import DeviceStore
 from chat_server.storage.groups import GroupStore
 from chat_server.storage.messages import MessageStore, StoredMessage
+from chat_server.storage.notifications import NotificationLog
 from chat_server.storage.practices import CareLinkStore, PracticeStore
 from chat_server.storage.sessions import CodeStore, SessionStore, TicketStore
 from chat_server.storage.threads import CursorBuffer, ThreadStore
@@ -281,16 +282,31 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         window_seconds=settings.write_batch_ms / 1000,
         on_batch=app[METRICS].message_batch,
     )
+    # Durable jobs: every kind is registered here, before the runner takes any.
+    kinds = JobKinds()
+    jobs_run = app[METRICS].jobs_run
+    jobs = JobRunner(
+        JobStore(db),
+        kinds,
+        app[SCHEDULER],
+        clock,
+        lease_seconds=settings.jobs_lease_seconds,
+        poll_seconds=settings.jobs_poll_seconds,
+        on_outcome=lambda kind, outcome: jobs_run.labels(kind=kind, outcome=outcome).inc(),
+    )
     notifier = Notifier(
         accounts=accounts,
         threads=threads,
+        messages=messages,
         cursors=cursors,
+        sent=NotificationLog(db),
         mailer=app[MAILER],
         limiter=limiter,
-        scheduler=app[SCHEDULER],
+        jobs=jobs,
         clock=clock,
         delay_seconds=settings.notify_delay_seconds,
     )
+    kinds.register(NOTIFY_KIND, notifier.check, backoff=timedelta(seconds=30))
     app[THREADS] = thread_service = ThreadService(
         threads=threads,
         messages=messages,
@@ -333,9 +349,11 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         hub.add_sink(kind, partial(sink, frame_context))
     messages.start()
     cursors.start()
+    jobs.start()
     try:
         yield
     finally:
+        await jobs.close()  # hands its running jobs back before the stores close
         await messages.close()
         await cursors.close()
 

@@ -26,7 +26,14 @@ from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from chat_server.admin import AdminError, create_admin, verify_audit
+from chat_server.admin import (
+    JOB_COLUMNS,
+    AdminError,
+    create_admin,
+    job_row,
+    list_jobs,
+    verify_audit,
+)
 from chat_server.app import create_app
 from chat_server.clock import SystemClock
 from chat_server.embedded.mongod import EmbeddedMongo
@@ -95,6 +102,8 @@ def _parser() -> argparse.ArgumentParser:
     create = tasks.add_parser("create-admin", help="create a platform admin (password on stdin)")
     create.add_argument("email")
     tasks.add_parser("verify-audit", help="check the audit log's hash chain")
+    jobs = tasks.add_parser("jobs", help="list failed background jobs (no payloads)")
+    jobs.add_argument("--all", action="store_true", help="jobs in every state, newest first")
     bench = commands.add_parser(
         "bench", help="measure throughput, latency and memory (starts its own services)"
     )
@@ -244,6 +253,11 @@ async def _admin_async(settings: Settings, args: argparse.Namespace) -> int:
             password = sys.stdin.readline().rstrip("\n")
             account_id = await create_admin(db, SystemClock(), args.email, password)
             print(f"carechat: created platform admin {account_id}", file=sys.stderr)
+            return 0
+        if args.task == "jobs":
+            rows = [JOB_COLUMNS, *map(job_row, await list_jobs(db, everything=args.all))]
+            for row in rows:
+                print("\t".join(row))
             return 0
         count, broken = await verify_audit(db)
         if broken is None:

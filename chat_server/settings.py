@@ -86,6 +86,10 @@ class Settings:
     send_limit_per_account: int = 600
     # How long a message may wait unseen before its recipient gets an e-mail.
     notify_delay_seconds: float = 120.0
+    # Durable jobs (chat_server/jobs): a job whose process died is taken over after
+    # its lease; every process looks for due jobs this often.
+    jobs_lease_seconds: float = 30.0
+    jobs_poll_seconds: float = 1.0
     # Outgoing e-mail. Without a host, e-mails are written to <data_dir>/outbox.
     smtp_host: str = ""
     smtp_port: int = 587
@@ -253,6 +257,12 @@ class _SettingsSchema(ma.Schema):
     send_limit_per_account = ma.fields.Integer(validate=_positive("a positive integer"))
     notify_delay_seconds = ma.fields.Float(
         validate=ma.validate.Range(min=0, max=86400, error="seconds from 0 to 86400")
+    )
+    jobs_lease_seconds = ma.fields.Float(
+        validate=ma.validate.Range(min=1, max=3600, error="seconds from 1 to 3600")
+    )
+    jobs_poll_seconds = ma.fields.Float(
+        validate=ma.validate.Range(min=0.05, max=60, error="seconds from 0.05 to 60")
     )
     smtp_host = ma.fields.String(
         validate=ma.validate.Regexp(r"^[A-Za-z0-9.-]{0,253}$", error="a host name")

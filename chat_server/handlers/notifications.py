@@ -1,21 +1,26 @@
 """Telling an offline recipient that a secure message is waiting — and nothing more.
 
-After a message is stored, each other participant gets a delayed check: if by then
-none of their devices has received it and they have not read it, they get an e-mail
-(and, through the SMS hook, a text) that says only that a message is waiting. No
-content, no sender, no specialty: an e-mail is not a confidential channel. At most one
-notification per recipient per ``NOTIFY_EVERY`` window.
+After a message is stored, each other participant gets a durable ``notify_offline``
+job (``chat_server/jobs``), due one delay later. When it runs, on whichever process
+takes it: if a message from someone else has waited unseen (no device received it,
+not read) for the delay, the recipient gets an e-mail (and, through the SMS hook, a
+text) that says only that a message is waiting. No content, no sender, no specialty:
+an e-mail is not a confidential channel. If the first unseen message is younger than
+the delay, the job runs again when it comes due. At most one notification per
+recipient per ``NOTIFY_EVERY`` window.
 
-The check runs on this process's job scheduler; a crash before it fires loses the
-notification, not the message (the recipient still gets it on their next sync).
+The send path stays fast: one job is enqueued per (recipient, thread) per delay
+window, remembered in memory, not one per message (a busy thread would otherwise
+insert a job per message; the job sees every message stored before it runs). A
+send never fails for a notification: a job that cannot be stored is logged.
 
-There is one check at a time per (recipient, thread), not one per message: a busy
-thread would otherwise park thousands of sleeping jobs, and once the scheduler's
-pending queue is full ``spawn`` waits — inside the send path, before the ack (the
-benchmark found exactly that: every send hung after 10,100 messages in two minutes).
-Messages that arrive while a check sleeps are remembered by their first seq and time,
-and checked in turn. A send never waits for a notification: with the scheduler full,
-the check is dropped and logged.
+Exactly once, as far as SMTP allows: before sending, the job records the e-mail
+under (recipient, thread, first unseen seq) in ``notifications_sent`` (unique), so
+a second job finding the same message settles without mailing. A process killed
+after the record and before the e-mail: the job is taken over after its lease and
+its next run, finding its own unsettled record, sends. Killed after the SMTP server
+accepted the e-mail and before the record is settled (a window of one round trip):
+the next run sends it again — a duplicate reminder, never a lost one.
 """
 
 from __future__ import annotations
@@ -23,20 +28,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
-import aiojobs
+from pymongo.errors import PyMongoError
 
 from chat_server.clock import Clock
+from chat_server.jobs.runner import JobContext, JobRunner
 from chat_server.mail import Mailer
 from chat_server.model.threads import Thread
 from chat_server.notice import EMERGENCY_NOTICE
 from chat_server.storage.accounts import AccountStore
-from chat_server.storage.messages import StoredMessage
+from chat_server.storage.messages import MessageStore, StoredMessage
+from chat_server.storage.notifications import Intent, NotificationLog
 from chat_server.storage.threads import CursorBuffer, ThreadStore
-from moderation.ratelimit import RateLimit, RateLimiter, RateLimiterUnavailable
+from moderation.ratelimit import RateLimit, RateLimiter
 
 log = logging.getLogger(__name__)
 
+NOTIFY_KIND = "notify_offline"
 NOTIFY_EVERY = RateLimit("notify", limit=1, window_seconds=15 * 60)
 SUBJECT = "You have a new secure message on CareChat"
 BODY = (
@@ -46,6 +55,8 @@ BODY = (
 )
 
 CONCURRENT_CHECKS = 4
+# Messages a check looks at once; beyond that it runs again from the last one.
+CHECK_PAGE = 200
 
 # Optional extra channel, e.g. an SMS gateway: called with the recipient's account id.
 NotifyHook = Callable[[str], Awaitable[None]]
@@ -57,25 +68,30 @@ class Notifier:
         *,
         accounts: AccountStore,
         threads: ThreadStore,
+        messages: MessageStore,
         cursors: CursorBuffer,
+        sent: NotificationLog,
         mailer: Mailer,
         limiter: RateLimiter,
-        scheduler: aiojobs.Scheduler,
+        jobs: JobRunner,
         clock: Clock,
         delay_seconds: float,
         hook: NotifyHook | None = None,
     ) -> None:
         self._accounts = accounts
         self._threads = threads
+        self._messages = messages
         self._cursors = cursors
+        self._sent = sent
         self._mailer = mailer
         self._limiter = limiter
-        self._scheduler = scheduler
+        self._jobs = jobs
         self._clock = clock
-        self._delay = delay_seconds
+        self._delay = timedelta(seconds=delay_seconds)
         self._hook = hook
-        # (recipient, thread) -> the first message stored while its check sleeps.
-        self._waiting: dict[tuple[str, str], tuple[int, float] | None] = {}
+        # (recipient, thread) -> until when (monotonic) the enqueued job covers it.
+        self._covered: dict[tuple[str, str], float] = {}
+        self._prune_at = 1024
         # Checks come due in waves (every conversation of a busy minute, one delay
         # later); unbounded, a wave took every MongoDB connection the send path needed
         # (a 2 s stall in the soak). They are late by design, so they queue instead.
@@ -87,49 +103,77 @@ class Notifier:
             if account_id == message.sender_account:
                 continue
             key = (account_id, thread.id)
-            if key in self._waiting:
-                # A check is already sleeping; remember the first message after it.
-                if self._waiting[key] is None:
-                    self._waiting[key] = (message.seq, now)
-                continue
-            if self._scheduler.pending_count >= self._scheduler.pending_limit:
-                log.warning("notification check dropped: scheduler full")
-                continue
-            self._waiting[key] = None
-            await self._scheduler.spawn(self._check_later(key, message.seq, now))
+            if self._covered.get(key, now) > now:
+                continue  # the job already enqueued will see this message
+            self._covered[key] = now + self._delay.total_seconds()
+            try:
+                await self._jobs.enqueue(
+                    NOTIFY_KIND,
+                    {"account": account_id, "thread": thread.id, "seq": message.seq},
+                    run_at=message.at + self._delay,
+                    dedupe_key=f"{account_id}/{thread.id}/{message.seq}",
+                )
+            except PyMongoError as exc:
+                self._covered.pop(key, None)
+                log.warning(
+                    "notification check not stored",
+                    extra={"fields": {"error": type(exc).__name__}},
+                )
+        if len(self._covered) > self._prune_at:
+            self._covered = {k: until for k, until in self._covered.items() if until > now}
+            self._prune_at = max(1024, 2 * len(self._covered))
 
-    async def _check_later(self, key: tuple[str, str], seq: int, stored_at: float) -> None:
-        account_id, thread_id = key
-        try:
-            while True:
-                await asyncio.sleep(max(0.0, stored_at + self._delay - self._clock.monotonic()))
-                async with self._checking:
-                    seen = await self._seen(account_id, thread_id, seq)
-                    if not seen:
-                        await self._notify(account_id)
-                if not seen:
-                    return  # one e-mail covers whatever else is waiting
-                later = self._waiting.get(key)
-                if later is None:
-                    return
-                self._waiting[key] = None
-                seq, stored_at = later
-        finally:
-            self._waiting.pop(key, None)
+    async def check(self, ctx: JobContext) -> datetime | None:
+        """The ``notify_offline`` job: mail, wait for a younger message, or finish."""
+        account_id, thread_id = ctx.payload["account"], ctx.payload["thread"]
+        from_seq = ctx.cursor if ctx.cursor is not None else ctx.payload["seq"]
+        async with self._checking:
+            waiting = await self._first_unseen(account_id, thread_id, from_seq)
+            if waiting is None:
+                return None
+            seq, stored_at = waiting
+            if seq != from_seq:
+                await ctx.checkpoint(seq)
+            due = stored_at + self._delay
+            if due > self._clock.now():
+                return due
+            await self._notify(account_id, thread_id, seq, ctx.job.id)
+            return None  # one e-mail covers whatever else is waiting
 
-    async def _notify(self, account_id: str) -> None:
-        try:
-            decision = await self._limiter.hit(NOTIFY_EVERY, account_id)
-            if not decision.allowed:
-                return
-            account = await self._accounts.get(account_id)
-            if account is None:
-                return
-            await self._mailer.send(account.email, SUBJECT, BODY)
-            if self._hook is not None:
-                await self._hook(account_id)
-        except (OSError, RateLimiterUnavailable) as exc:
-            log.warning("notification not sent", extra={"fields": {"error": type(exc).__name__}})
+    async def _first_unseen(
+        self, account_id: str, thread_id: str, from_seq: int
+    ) -> tuple[int, datetime] | None:
+        waiting = await self._messages.sent_to(thread_id, account_id, from_seq, CHECK_PAGE)
+        # Seen is monotonic in seq (a read mark or a device cursor covers everything
+        # before it), so the first unseen message is found by bisection.
+        low, high = 0, len(waiting)
+        while low < high:
+            middle = (low + high) // 2
+            if await self._seen(account_id, thread_id, waiting[middle][0]):
+                low = middle + 1
+            else:
+                high = middle
+        return waiting[low] if low < len(waiting) else None
+
+    async def _notify(self, account_id: str, thread_id: str, seq: int, job_id: str) -> None:
+        now = self._clock.now()
+        intent = await self._sent.begin(account_id, thread_id, seq, job_id=job_id, now=now)
+        if intent is Intent.SETTLED:
+            return
+        # A resumed e-mail was counted by the run that recorded it (or that run died,
+        # or the limiter failed, before counting): it is owed either way.
+        if intent is Intent.NEW and not (await self._limiter.hit(NOTIFY_EVERY, account_id)).allowed:
+            await self._sent.settle(account_id, thread_id, seq, "rate_limited")
+            return
+        account = await self._accounts.get(account_id)
+        if account is None:
+            await self._sent.settle(account_id, thread_id, seq, "no_account")
+            return
+        # A failure here leaves the record unsettled: the job's retry sends it.
+        await self._mailer.send(account.email, SUBJECT, BODY)
+        if self._hook is not None:
+            await self._hook(account_id)
+        await self._sent.settle(account_id, thread_id, seq, "sent")
 
     async def _seen(self, account_id: str, thread_id: str, seq: int) -> bool:
         if (await self._threads.read_marks(account_id, [thread_id])).get(thread_id, 0) >= seq:

@@ -82,9 +82,20 @@ INDEXES: dict[str, list[IndexModel]] = {
     "attachments.chunks": [
         IndexModel([("files_id", A), ("n", A)], name="gridfs_chunks", unique=True)
     ],
+    # One offline-notification e-mail per (recipient, thread, first seq): a job that
+    # runs again after a crash finds its record (handlers/notifications.py).
+    "notifications_sent": [IndexModel([("at", A)], name="ttl", expireAfterSeconds=7 * 24 * 3600)],
     "audit_log": [IndexModel([("seq", A)], name="seq", unique=True)],
     "jobs": [
+        # Due jobs, and running ones whose lease (run_at, then) ran out: chat_server/jobs.
         IndexModel([("state", A), ("run_at", A)], name="due"),
+        # Finished jobs are purged after a week; failed ones stay for the operator.
+        IndexModel(
+            [("finished_at", A)],
+            name="done_ttl",
+            expireAfterSeconds=7 * 24 * 3600,
+            partialFilterExpression={"state": "done"},
+        ),
         IndexModel(
             [("kind", A), ("dedupe_key", A)],
             name="dedupe",

@@ -303,6 +303,24 @@ class MessageStore:
         )
         return [StoredMessage.from_doc(doc) async for doc in cursor]
 
+    async def sent_to(
+        self, thread_id: str, account_id: str, from_seq: int, limit: int
+    ) -> list[tuple[int, datetime]]:
+        """(seq, stored at) of the messages from ``from_seq`` on that others sent."""
+        cursor = (
+            self._messages.find(
+                {
+                    "thread": thread_id,
+                    "seq": {"$gte": from_seq},
+                    "sender_account": {"$ne": account_id},
+                },
+                projection={"_id": 0, "seq": 1, "at": 1},
+            )
+            .sort("seq", 1)
+            .limit(limit)
+        )
+        return [(doc["seq"], doc["at"]) async for doc in cursor]
+
     async def before(self, thread_id: str, seq: int, limit: int) -> list[StoredMessage]:
         cursor = (
             self._messages.find({"thread": thread_id, "seq": {"$lt": seq}})

@@ -29,6 +29,7 @@ STOP_TIMEOUT = 20.0
 class Finished:
     returncode: int
     stderr: str
+    stdout: str = ""
 
     def last_line(self) -> str:
         lines = [line for line in self.stderr.splitlines() if line.strip()]
@@ -57,7 +58,11 @@ def run_carechat(
         check=False,
         start_new_session=True,
     )
-    return Finished(proc.returncode, proc.stderr.decode("utf-8", "replace"))
+    return Finished(
+        proc.returncode,
+        proc.stderr.decode("utf-8", "replace"),
+        proc.stdout.decode("utf-8", "replace"),
+    )
 
 
 class Server:

@@ -188,6 +188,7 @@ async def test_offline_recipients_get_a_contentless_notification_once(
     before = len(outbox.sent)
     for _ in range(3):
         await ann_phone.send_text(thread_id, f"{CANARY} urgent-ish", everyone)
+    clock.advance(1.0)  # the notification job comes due on the injected clock
     await asyncio.sleep(1.0)
     notes = [m for m in outbox.sent[before:] if m.to == doctor.email]
     assert len(notes) == 1  # rate-limited per recipient
