@@ -5,6 +5,8 @@ MongoDB (connect, check replica set, ensure indexes) → fan-out broker (Redis, 
 in-process one) → job scheduler → domain services and the durable job runner.
 Sockets are closed with 1001 on shutdown, before the resources they use go away.
 Nothing else in the code base reads the environment or builds a client.
+``domain_ctx`` wires the services through small builders, one per family of
+services (accounts, care, devices, jobs): wiring only, every decision is in a handler.
 """
 
 from __future__ import annotations
@@ -214,6 +216,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     secret = server_secret(settings)
     limiter = _rate_limiter(app, secret)
     shared = _shared(app, limiter, secret)
+    # The thread wiring below uses these by name.
     throttle, accounts, practices = shared.throttle, shared.accounts, shared.practices
     _account_services(app, shared)
     directory = _device_service(app, shared)
@@ -289,14 +292,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[SCHEDULER].spawn(
         purge_hourly(attachments, clock, timedelta(hours=settings.attachment_grace_hours))
     )
-    app[FRAME_CONTEXT] = frame_context = FrameContext(
-        hub=hub,
-        tickets=app[TICKETS],
-        threads=thread_service,
-        heartbeat=settings.ws_heartbeat_seconds,
-    )
-    for kind, sink in SINKS.items():
-        hub.add_sink(kind, partial(sink, frame_context))
+    _bind_frames(app, thread_service)
     messages.start()
     cursors.start()
     jobs.start()
@@ -487,6 +483,19 @@ def _job_runner(app: web.Application, kinds: JobKinds) -> JobRunner:
         poll_seconds=settings.jobs_poll_seconds,
         on_outcome=lambda kind, outcome: jobs_run.labels(kind=kind, outcome=outcome).inc(),
     )
+
+
+def _bind_frames(app: web.Application, threads: ThreadService) -> None:
+    """What frame handlers and fan-out sinks reach (ws/context.py), and the sinks."""
+    hub = app[HUB]
+    app[FRAME_CONTEXT] = frame_context = FrameContext(
+        hub=hub,
+        tickets=app[TICKETS],
+        threads=threads,
+        heartbeat=app[SETTINGS].ws_heartbeat_seconds,
+    )
+    for kind, sink in SINKS.items():
+        hub.add_sink(kind, partial(sink, frame_context))
 
 
 def _stamp(server_key: bytes, message: StoredMessage) -> bytes:
