@@ -5,6 +5,8 @@ MongoDB (connect, check replica set, ensure indexes) → fan-out broker (Redis, 
 in-process one) → job scheduler → domain services and the durable job runner.
 Sockets are closed with 1001 on shutdown, before the resources they use go away.
 Nothing else in the code base reads the environment or builds a client.
+``domain_ctx`` wires the services through small builders, one per family of
+services (accounts, care, devices, jobs): wiring only, every decision is in a handler.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import asyncio
 import contextlib
 import hashlib
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
@@ -35,16 +38,23 @@ from chat_server.appkeys import (
     FRAME_CONTEXT,
     GROUPS,
     HUB,
+    INVITATIONS,
     KEY_BACKUPS,
     MAILER,
     METRICS,
+    PASSWORDS,
     PENDING_SOCKETS,
+    PRACTICES,
     REDIS,
+    REGISTRATION,
     ROUTER,
     SCHEDULER,
+    SESSIONS,
     SETTINGS,
     SMS,
     THREADS,
+    TICKETS,
+    TOTP,
     UPLOADS,
     WRITE_DB,
 )
@@ -52,15 +62,22 @@ from chat_server.clock import Clock, SystemClock
 from chat_server.errors import StartupError
 from chat_server.fanout import LocalBroker, RedisBroker
 from chat_server.handlers.access import AccessGate
-from chat_server.handlers.accounts import AccountService, SessionPolicy
+from chat_server.handlers.accounts import AccountService
 from chat_server.handlers.audit import Auditor
 from chat_server.handlers.care import CareService
 from chat_server.handlers.devices import DeviceService
 from chat_server.handlers.directory import DeviceDirectory
 from chat_server.handlers.groups import GroupService
-from chat_server.handlers.notifications import NOTIFY_KIND, Notifier
+from chat_server.handlers.invitations import InvitationSending, InvitationService
+from chat_server.handlers.notifications import NOTIFY_KIND, Notifier, NotifierReads
+from chat_server.handlers.passwords import PasswordService, ResetMail
+from chat_server.handlers.practices import PracticeService
+from chat_server.handlers.registration import RegistrationService
+from chat_server.handlers.sessions import SessionPolicy, SessionService, SignOut
 from chat_server.handlers.threads import ThreadService
 from chat_server.handlers.throttle import Throttle
+from chat_server.handlers.tickets import TicketService
+from chat_server.handlers.totp import TotpService
 from chat_server.handlers.uploads import UploadLimits, UploadService, purge_hourly
 from chat_server.jobs import JobKinds, JobRunner, JobStore, scheduler_ctx
 from chat_server.mail import FileOutbox, Mailer, SmsSender, SmtpMailer
@@ -83,7 +100,7 @@ from chat_server.storage.devices import DeviceStore
 from chat_server.storage.groups import GroupStore
 from chat_server.storage.messages import MessageStore, StoredMessage
 from chat_server.storage.notifications import NotificationLog
-from chat_server.storage.practices import CareLinkStore, PracticeStore
+from chat_server.storage.practices import CareLinkStore, Practice, PracticeStore
 from chat_server.storage.sessions import CodeStore, SessionStore, TicketStore
 from chat_server.storage.threads import CursorBuffer, ThreadStore
 from chat_server.ws import session as ws_session
@@ -197,67 +214,15 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     """Builds the stores and services: plain objects, wired by constructor arguments."""
     settings, db, clock, hub = app[SETTINGS], app[DB], app[CLOCK], app[HUB]
     secret = server_secret(settings)
-    redis_client = app.get(REDIS)
-    limiter: RateLimiter = (
-        RedisRateLimiter(redis_client, settings.redis_prefix, clock, key_secret=secret)
-        if redis_client is not None
-        else MemoryRateLimiter(clock)
-    )
-    throttle = Throttle(limiter)
-    accounts, practices, links = AccountStore(db), PracticeStore(db), CareLinkStore(db)
-    sessions, codes, devices = SessionStore(db), CodeStore(db), DeviceStore(db)
-    auditor = Auditor(AuditStore(db), clock, secret)
-    gate = AccessGate(accounts, practices, links)
-    public_url = settings.public_url_or_default()
-    app[ACCOUNTS] = account_service = AccountService(
-        accounts=accounts,
-        sessions=sessions,
-        tickets=TicketStore(db),
-        codes=codes,
-        devices=devices,
-        hasher=PasswordHasher(),
-        clock=clock,
-        mailer=app[MAILER],
-        throttle=throttle,
-        auditor=auditor,
-        revoke_sockets=partial(ws_session.revoke_sockets, hub),
-        policy=SessionPolicy(
-            idle=timedelta(minutes=settings.session_idle_minutes),
-            absolute=timedelta(hours=settings.session_absolute_hours),
-            ticket=timedelta(seconds=settings.ws_ticket_seconds),
-            practitioner_totp_grace=timedelta(days=settings.practitioner_totp_grace_days),
-        ),
-        public_url=public_url,
-        password_reset_ttl=timedelta(minutes=settings.password_reset_minutes),
-    )
-    directory = DeviceDirectory(devices, clock)
-    app[DEVICES] = DeviceService(
-        accounts=accounts,
-        devices=devices,
-        gate=gate,
-        clock=clock,
-        throttle=throttle,
-        auditor=auditor,
-        directory=directory,
-        on_revoked=partial(ws_session.revoke_device_sockets, hub),
-    )
-    app[CARE] = care = CareService(
-        accounts=accounts,
-        practices=practices,
-        links=links,
-        codes=codes,
-        gate=gate,
-        clock=clock,
-        mailer=app[MAILER],
-        sms=app[SMS],
-        throttle=throttle,
-        auditor=auditor,
-        public_url=public_url,
-        invitation_limit=RateLimit(
-            "invitations",
-            limit=settings.invitation_limit,
-            window_seconds=settings.invitation_window_hours * 3600,
-        ),
+    limiter = _rate_limiter(app, secret)
+    shared = _shared(app, limiter, secret)
+    # The thread wiring below uses these by name.
+    throttle, accounts, practices = shared.throttle, shared.accounts, shared.practices
+    _account_services(app, shared)
+    directory = _device_service(app, shared)
+    care = _care_services(
+        app,
+        shared,
         # Bound late: the thread service is built below and needs the care service.
         membership_changed=lambda practice: thread_service.membership_changed(practice),
     )
@@ -284,21 +249,9 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     # Durable jobs: every kind is registered here, before the runner takes any.
     kinds = JobKinds()
-    jobs_run = app[METRICS].jobs_run
-    jobs = JobRunner(
-        JobStore(db),
-        kinds,
-        app[SCHEDULER],
-        clock,
-        lease_seconds=settings.jobs_lease_seconds,
-        poll_seconds=settings.jobs_poll_seconds,
-        on_outcome=lambda kind, outcome: jobs_run.labels(kind=kind, outcome=outcome).inc(),
-    )
+    jobs = _job_runner(app, kinds)
     notifier = Notifier(
-        accounts=accounts,
-        threads=threads,
-        messages=messages,
-        cursors=cursors,
+        reads=NotifierReads(accounts=accounts, threads=threads, messages=messages, cursors=cursors),
         sent=NotificationLog(db),
         mailer=app[MAILER],
         limiter=limiter,
@@ -339,14 +292,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[SCHEDULER].spawn(
         purge_hourly(attachments, clock, timedelta(hours=settings.attachment_grace_hours))
     )
-    app[FRAME_CONTEXT] = frame_context = FrameContext(
-        hub=hub,
-        accounts=account_service,
-        threads=thread_service,
-        heartbeat=settings.ws_heartbeat_seconds,
-    )
-    for kind, sink in SINKS.items():
-        hub.add_sink(kind, partial(sink, frame_context))
+    _bind_frames(app, thread_service)
     messages.start()
     cursors.start()
     jobs.start()
@@ -356,6 +302,200 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         await jobs.close()  # hands its running jobs back before the stores close
         await messages.close()
         await cursors.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    """What several services are built from: the stores they share and the
+    cross-cutting pieces (clock, throttle, audit log, access gate)."""
+
+    clock: Clock
+    throttle: Throttle
+    auditor: Auditor
+    gate: AccessGate
+    accounts: AccountStore
+    practices: PracticeStore
+    links: CareLinkStore
+    codes: CodeStore
+    devices: DeviceStore
+    public_url: str
+
+
+def _rate_limiter(app: web.Application, secret: bytes) -> RateLimiter:
+    # Shared by every process through Redis when there is one; in memory otherwise.
+    settings, clock, redis_client = app[SETTINGS], app[CLOCK], app.get(REDIS)
+    if redis_client is None:
+        return MemoryRateLimiter(clock)
+    return RedisRateLimiter(redis_client, settings.redis_prefix, clock, key_secret=secret)
+
+
+def _shared(app: web.Application, limiter: RateLimiter, secret: bytes) -> _Shared:
+    db, clock = app[DB], app[CLOCK]
+    accounts, practices, links = AccountStore(db), PracticeStore(db), CareLinkStore(db)
+    return _Shared(
+        clock=clock,
+        throttle=Throttle(limiter),
+        auditor=Auditor(AuditStore(db), clock, secret),
+        gate=AccessGate(accounts, practices, links),
+        accounts=accounts,
+        practices=practices,
+        links=links,
+        codes=CodeStore(db),
+        devices=DeviceStore(db),
+        public_url=app[SETTINGS].public_url_or_default(),
+    )
+
+
+def _account_services(app: web.Application, shared: _Shared) -> None:
+    """Registration, sessions, passwords, TOTP, WebSocket tickets, admin actions."""
+    settings, db = app[SETTINGS], app[DB]
+    accounts, clock, throttle, auditor = (
+        shared.accounts,
+        shared.clock,
+        shared.throttle,
+        shared.auditor,
+    )
+    sessions, hasher = SessionStore(db), PasswordHasher()
+    sign_out = SignOut(sessions, TicketStore(db), partial(ws_session.revoke_sockets, app[HUB]))
+    policy = SessionPolicy(
+        idle=timedelta(minutes=settings.session_idle_minutes),
+        absolute=timedelta(hours=settings.session_absolute_hours),
+        ticket=timedelta(seconds=settings.ws_ticket_seconds),
+        practitioner_totp_grace=timedelta(days=settings.practitioner_totp_grace_days),
+    )
+    app[REGISTRATION] = RegistrationService(
+        accounts=accounts,
+        codes=shared.codes,
+        hasher=hasher,
+        clock=clock,
+        mailer=app[MAILER],
+        throttle=throttle,
+        public_url=shared.public_url,
+    )
+    app[SESSIONS] = SessionService(
+        accounts=accounts,
+        sessions=sessions,
+        hasher=hasher,
+        clock=clock,
+        throttle=throttle,
+        auditor=auditor,
+        revoke_sockets=sign_out.sockets,
+        policy=policy,
+    )
+    app[PASSWORDS] = PasswordService(
+        accounts=accounts,
+        codes=shared.codes,
+        hasher=hasher,
+        clock=clock,
+        throttle=throttle,
+        auditor=auditor,
+        sign_out=sign_out,
+        reset_mail=ResetMail(
+            mailer=app[MAILER],
+            public_url=shared.public_url,
+            ttl=timedelta(minutes=settings.password_reset_minutes),
+        ),
+    )
+    app[TOTP] = TotpService(accounts=accounts, clock=clock, auditor=auditor)
+    app[TICKETS] = TicketService(
+        accounts=accounts,
+        sessions=sessions,
+        tickets=sign_out.tickets,
+        devices=shared.devices,
+        clock=clock,
+        ttl=policy.ticket,
+    )
+    app[ACCOUNTS] = AccountService(accounts=accounts, auditor=auditor, sign_out=sign_out)
+
+
+def _device_service(app: web.Application, shared: _Shared) -> DeviceDirectory:
+    """The key directory's service; returns the directory cache the thread service shares."""
+    directory = DeviceDirectory(shared.devices, shared.clock)
+    app[DEVICES] = DeviceService(
+        accounts=shared.accounts,
+        devices=shared.devices,
+        gate=shared.gate,
+        clock=shared.clock,
+        throttle=shared.throttle,
+        auditor=shared.auditor,
+        directory=directory,
+        on_revoked=partial(ws_session.revoke_device_sockets, app[HUB]),
+    )
+    return directory
+
+
+def _care_services(
+    app: web.Application,
+    shared: _Shared,
+    *,
+    membership_changed: Callable[[Practice], Awaitable[None]],
+) -> CareService:
+    """Practices, invitations and care links; returns the care-link service, which the
+    thread service asks whether a patient may open a thread."""
+    settings = app[SETTINGS]
+    app[PRACTICES] = PracticeService(
+        accounts=shared.accounts,
+        practices=shared.practices,
+        gate=shared.gate,
+        clock=shared.clock,
+        auditor=shared.auditor,
+        membership_changed=membership_changed,
+    )
+    app[INVITATIONS] = InvitationService(
+        accounts=shared.accounts,
+        links=shared.links,
+        codes=shared.codes,
+        gate=shared.gate,
+        clock=shared.clock,
+        throttle=shared.throttle,
+        auditor=shared.auditor,
+        sending=InvitationSending(
+            mailer=app[MAILER],
+            sms=app[SMS],
+            public_url=shared.public_url,
+            limit=RateLimit(
+                "invitations",
+                limit=settings.invitation_limit,
+                window_seconds=settings.invitation_window_hours * 3600,
+            ),
+        ),
+    )
+    app[CARE] = care = CareService(
+        accounts=shared.accounts,
+        practices=shared.practices,
+        links=shared.links,
+        gate=shared.gate,
+        clock=shared.clock,
+        throttle=shared.throttle,
+        auditor=shared.auditor,
+    )
+    return care
+
+
+def _job_runner(app: web.Application, kinds: JobKinds) -> JobRunner:
+    settings, jobs_run = app[SETTINGS], app[METRICS].jobs_run
+    return JobRunner(
+        JobStore(app[DB]),
+        kinds,
+        app[SCHEDULER],
+        app[CLOCK],
+        lease_seconds=settings.jobs_lease_seconds,
+        poll_seconds=settings.jobs_poll_seconds,
+        on_outcome=lambda kind, outcome: jobs_run.labels(kind=kind, outcome=outcome).inc(),
+    )
+
+
+def _bind_frames(app: web.Application, threads: ThreadService) -> None:
+    """What frame handlers and fan-out sinks reach (ws/context.py), and the sinks."""
+    hub = app[HUB]
+    app[FRAME_CONTEXT] = frame_context = FrameContext(
+        hub=hub,
+        tickets=app[TICKETS],
+        threads=threads,
+        heartbeat=app[SETTINGS].ws_heartbeat_seconds,
+    )
+    for kind, sink in SINKS.items():
+        hub.add_sink(kind, partial(sink, frame_context))
 
 
 def _stamp(server_key: bytes, message: StoredMessage) -> bytes:

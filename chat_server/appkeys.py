@@ -26,7 +26,14 @@ if TYPE_CHECKING:
     from chat_server.handlers.care import CareService
     from chat_server.handlers.devices import DeviceService
     from chat_server.handlers.groups import GroupService
+    from chat_server.handlers.invitations import InvitationService
+    from chat_server.handlers.passwords import PasswordService
+    from chat_server.handlers.practices import PracticeService
+    from chat_server.handlers.registration import RegistrationService
+    from chat_server.handlers.sessions import SessionService
     from chat_server.handlers.threads import ThreadService
+    from chat_server.handlers.tickets import TicketService
+    from chat_server.handlers.totp import TotpService
     from chat_server.handlers.uploads import UploadService
     from chat_server.mail import Mailer, SmsSender
     from chat_server.metrics import Metrics
@@ -59,7 +66,14 @@ OPENAPI_DOCUMENT: web.AppKey[dict[str, Any]] = web.AppKey("OPENAPI_DOCUMENT")
 
 # Domain services, built by ``app.domain_ctx`` once MongoDB and the broker are up.
 ACCOUNTS: web.AppKey[AccountService] = web.AppKey("ACCOUNTS")
+REGISTRATION: web.AppKey[RegistrationService] = web.AppKey("REGISTRATION")
+SESSIONS: web.AppKey[SessionService] = web.AppKey("SESSIONS")
+PASSWORDS: web.AppKey[PasswordService] = web.AppKey("PASSWORDS")
+TOTP: web.AppKey[TotpService] = web.AppKey("TOTP")
+TICKETS: web.AppKey[TicketService] = web.AppKey("TICKETS")
 DEVICES: web.AppKey[DeviceService] = web.AppKey("DEVICES")
+PRACTICES: web.AppKey[PracticeService] = web.AppKey("PRACTICES")
+INVITATIONS: web.AppKey[InvitationService] = web.AppKey("INVITATIONS")
 CARE: web.AppKey[CareService] = web.AppKey("CARE")
 THREADS: web.AppKey[ThreadService] = web.AppKey("THREADS")
 GROUPS: web.AppKey[GroupService] = web.AppKey("GROUPS")

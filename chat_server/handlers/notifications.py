@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pymongo.errors import PyMongoError
@@ -62,14 +63,23 @@ CHECK_PAGE = 200
 NotifyHook = Callable[[str], Awaitable[None]]
 
 
+@dataclass(frozen=True, slots=True)
+class NotifierReads:
+    """What a check reads to decide whether a message waited unseen, and whom to tell:
+    the thread's messages, its read marks, the devices' delivery cursors, and the
+    recipient's account (for the address)."""
+
+    accounts: AccountStore
+    threads: ThreadStore
+    messages: MessageStore
+    cursors: CursorBuffer
+
+
 class Notifier:
     def __init__(
         self,
         *,
-        accounts: AccountStore,
-        threads: ThreadStore,
-        messages: MessageStore,
-        cursors: CursorBuffer,
+        reads: NotifierReads,
         sent: NotificationLog,
         mailer: Mailer,
         limiter: RateLimiter,
@@ -78,10 +88,10 @@ class Notifier:
         delay_seconds: float,
         hook: NotifyHook | None = None,
     ) -> None:
-        self._accounts = accounts
-        self._threads = threads
-        self._messages = messages
-        self._cursors = cursors
+        self._accounts = reads.accounts
+        self._threads = reads.threads
+        self._messages = reads.messages
+        self._cursors = reads.cursors
         self._sent = sent
         self._mailer = mailer
         self._limiter = limiter

@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from aiohttp import web
 
-from chat_server.appkeys import ACCOUNTS
+from chat_server.appkeys import ACCOUNTS, PASSWORDS, REGISTRATION, SESSIONS, TICKETS, TOTP
 from chat_server.principal import Role
 from chat_server.rest.auth import client_ip, principal
 from chat_server.rest.bodies import read_json
@@ -87,7 +87,7 @@ def _normalise(email: str) -> str:
 async def register(request: web.Request) -> web.Response:
     body = await read_json(request, RegisterSchema())
     reg = body["registration"]
-    await request.app[ACCOUNTS].register(
+    await request.app[REGISTRATION].register(
         email=_normalise(body["email"]),
         password=body["password"],
         role=Role(body["role"]),
@@ -101,13 +101,13 @@ async def register(request: web.Request) -> web.Response:
 
 async def verify_email(request: web.Request) -> web.Response:
     body = await read_json(request, TokenSchema())
-    account_id = await request.app[ACCOUNTS].verify_email(body["token"])
+    account_id = await request.app[REGISTRATION].verify_email(body["token"])
     return web.json_response({"account_id": account_id, "status": "active"})
 
 
 async def login(request: web.Request) -> web.Response:
     body = await read_json(request, LoginSchema())
-    grant = await request.app[ACCOUNTS].login(
+    grant = await request.app[SESSIONS].login(
         _normalise(body["email"]), body["password"], body["totp_code"], client_ip(request)
     )
     return web.json_response(
@@ -123,7 +123,7 @@ async def login(request: web.Request) -> web.Response:
 
 async def logout(request: web.Request) -> web.Response:
     who = await principal(request)
-    await request.app[ACCOUNTS].logout(who, client_ip(request))
+    await request.app[SESSIONS].logout(who, client_ip(request))
     return web.Response(status=204)
 
 
@@ -135,7 +135,7 @@ async def me(request: web.Request) -> web.Response:
 async def change_password(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, PasswordChangeSchema())
-    await request.app[ACCOUNTS].change_password(
+    await request.app[PASSWORDS].change_password(
         who, body["current_password"], body["new_password"], client_ip(request)
     )
     return web.Response(status=204)
@@ -143,7 +143,7 @@ async def change_password(request: web.Request) -> web.Response:
 
 async def request_password_reset(request: web.Request) -> web.Response:
     body = await read_json(request, ResetRequestSchema())
-    await request.app[ACCOUNTS].request_password_reset(
+    await request.app[PASSWORDS].request_password_reset(
         _normalise(body["email"]), client_ip(request)
     )
     # The same answer whether or not an account has this address.
@@ -152,7 +152,7 @@ async def request_password_reset(request: web.Request) -> web.Response:
 
 async def reset_password(request: web.Request) -> web.Response:
     body = await read_json(request, PasswordResetSchema())
-    await request.app[ACCOUNTS].reset_password(
+    await request.app[PASSWORDS].reset_password(
         body["token"], body["new_password"], client_ip(request)
     )
     return web.Response(status=204)
@@ -160,20 +160,20 @@ async def reset_password(request: web.Request) -> web.Response:
 
 async def start_totp(request: web.Request) -> web.Response:
     who = await principal(request)
-    return web.json_response(await request.app[ACCOUNTS].start_totp(who), status=201)
+    return web.json_response(await request.app[TOTP].start_totp(who), status=201)
 
 
 async def confirm_totp(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, TotpCodeSchema())
-    await request.app[ACCOUNTS].confirm_totp(who, body["code"], client_ip(request))
+    await request.app[TOTP].confirm_totp(who, body["code"], client_ip(request))
     return web.Response(status=204)
 
 
 async def issue_ticket(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, TicketRequestSchema())
-    ticket, expires = await request.app[ACCOUNTS].issue_ticket(who, body["device_id"])
+    ticket, expires = await request.app[TICKETS].issue_ticket(who, body["device_id"])
     return web.json_response({"ticket": ticket, "expires_at": expires.isoformat()}, status=201)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from chat_server.appkeys import ACCOUNTS
+from chat_server.appkeys import SESSIONS
 from chat_server.errors import Unauthenticated
 from chat_server.principal import Principal
 
@@ -15,7 +15,7 @@ async def principal(request: web.Request) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("send Authorization: Bearer <session token>")
-    return await request.app[ACCOUNTS].authenticate(token.strip())
+    return await request.app[SESSIONS].authenticate(token.strip())
 
 
 def client_ip(request: web.Request) -> str:

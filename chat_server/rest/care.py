@@ -7,7 +7,7 @@ import re
 import marshmallow as ma
 from aiohttp import web
 
-from chat_server.appkeys import CARE
+from chat_server.appkeys import CARE, INVITATIONS, PRACTICES
 from chat_server.rest.auth import client_ip, principal
 from chat_server.rest.bodies import read_json
 from chat_server.schemas import PlainText, StrictBoolean, id_field
@@ -73,13 +73,13 @@ class AnswerSchema(ma.Schema):
 async def create_practice(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, PracticeSchema())
-    practice = await request.app[CARE].create_practice(who, body["name"])
+    practice = await request.app[PRACTICES].create_practice(who, body["name"])
     return web.json_response(practice.to_public(), status=201)
 
 
 async def get_practice(request: web.Request) -> web.Response:
     who = await principal(request)
-    practice = await request.app[CARE].get_practice(who, request.match_info["practice_id"])
+    practice = await request.app[PRACTICES].get_practice(who, request.match_info["practice_id"])
     return web.json_response(practice.to_public())
 
 
@@ -87,7 +87,7 @@ async def add_member(request: web.Request) -> web.Response:
     """Proposes a role: the account must accept, then the admin's client signs it in."""
     who = await principal(request)
     body = await read_json(request, MemberSchema())
-    practice = await request.app[CARE].invite_member(
+    practice = await request.app[PRACTICES].invite_member(
         who, request.match_info["practice_id"], body["account_id"], body["role"]
     )
     return web.json_response(practice.to_public(with_invitations=True))
@@ -95,26 +95,28 @@ async def add_member(request: web.Request) -> web.Response:
 
 async def membership_invitations(request: web.Request) -> web.Response:
     who = await principal(request)
-    invitations = await request.app[CARE].membership_invitations(who)
+    invitations = await request.app[PRACTICES].membership_invitations(who)
     return web.json_response({"invitations": invitations})
 
 
 async def accept_membership(request: web.Request) -> web.Response:
     who = await principal(request)
-    practice = await request.app[CARE].accept_membership(who, request.match_info["practice_id"])
+    practice = await request.app[PRACTICES].accept_membership(
+        who, request.match_info["practice_id"]
+    )
     return web.json_response(practice.to_public())
 
 
 async def withdraw_membership(request: web.Request) -> web.Response:
     who = await principal(request)
-    await request.app[CARE].withdraw_membership(who, request.match_info["practice_id"])
+    await request.app[PRACTICES].withdraw_membership(who, request.match_info["practice_id"])
     return web.Response(status=204)
 
 
 async def publish_membership(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, MembershipSchema())
-    practice = await request.app[CARE].publish_membership(
+    practice = await request.app[PRACTICES].publish_membership(
         who, request.match_info["practice_id"], body["membership"]
     )
     return web.json_response(_membership(practice))
@@ -122,7 +124,7 @@ async def publish_membership(request: web.Request) -> web.Response:
 
 async def get_membership(request: web.Request) -> web.Response:
     who = await principal(request)
-    practice = await request.app[CARE].membership(who, request.match_info["practice_id"])
+    practice = await request.app[PRACTICES].membership(who, request.match_info["practice_id"])
     return web.json_response(_membership(practice))
 
 
@@ -139,7 +141,7 @@ async def invite(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, InvitationSchema())
     provider = body["provider"]
-    await request.app[CARE].invite(
+    await request.app[INVITATIONS].invite(
         who, provider["kind"], provider["id"], body["channel"], body["to"], client_ip(request)
     )
     return web.json_response({"status": "sent"}, status=202)
@@ -148,14 +150,14 @@ async def invite(request: web.Request) -> web.Response:
 async def send_phone_code(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, CodeSchema())
-    await request.app[CARE].send_phone_code(who, body["code"], client_ip(request))
+    await request.app[INVITATIONS].send_phone_code(who, body["code"], client_ip(request))
     return web.json_response({"status": "sent"}, status=202)
 
 
 async def accept_invitation(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, AcceptSchema())
-    link = await request.app[CARE].accept_invitation(
+    link = await request.app[INVITATIONS].accept_invitation(
         who, body["code"], body["phone_code"], client_ip(request)
     )
     return web.json_response(link.to_public(), status=201)

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from chat_server.handlers.accounts import AccountService
 from chat_server.handlers.threads import ThreadService
+from chat_server.handlers.tickets import TicketService
 from chat_server.ws.hub import Hub
 
 
 @dataclass(frozen=True, slots=True)
 class FrameContext:
     hub: Hub
-    accounts: AccountService
+    tickets: TicketService
     threads: ThreadService
     heartbeat: float  # seconds between server pings, told to the client in welcome
     # One serialisation per message and process, shared by every local socket:

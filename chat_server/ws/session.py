@@ -32,7 +32,7 @@ class PingSchema(FrameSchema):
 async def hello(ctx: FrameContext, conn: Connection, frame: HelloFrame) -> WelcomeFrame:
     if conn.account_id is not None:
         raise HelloAlreadySent("hello was already sent on this socket")
-    who = await ctx.accounts.redeem_ticket(frame["ticket"])
+    who = await ctx.tickets.redeem_ticket(frame["ticket"])
     conn.account_id, conn.session_id, conn.device_id = (
         who.account_id,
         who.session_id,

@@ -22,6 +22,7 @@ from chat_server.handlers.notifications import (
     NOTIFY_EVERY,
     NOTIFY_KIND,
     Notifier,
+    NotifierReads,
 )
 from chat_server.jobs import JobKinds, JobRunner, JobState, JobStore
 from chat_server.model.threads import Thread, ThreadKind, ThreadState
@@ -97,10 +98,12 @@ class Rig:
         self.runner = JobRunner(JobStore(db), kinds, self.scheduler, clock, concurrency=64)
         self.cursors = CursorBuffer(threads, interval=600, clock=clock)
         self.notifier = Notifier(
-            accounts=self.accounts,
-            threads=threads,
-            messages=MessageStore(db, clock, lambda message: b""),
-            cursors=self.cursors,
+            reads=NotifierReads(
+                accounts=self.accounts,
+                threads=threads,
+                messages=MessageStore(db, clock, lambda message: b""),
+                cursors=self.cursors,
+            ),
             sent=NotificationLog(db),
             mailer=mailer,
             limiter=MemoryRateLimiter(clock),

@@ -1,0 +1,231 @@
+"""Practices and their consented, signed membership.
+
+Practice membership is consented and signed, because practitioners and staff of a
+practice become participants of its patients' threads (and so recipients of their
+messages). The admin proposes a role (``invite_member``); the account accepts it
+itself (``accept_membership``) and may withdraw at any time; only then may the
+admin's client publish a membership list naming it (``publish_membership``), signed
+by the admin's root key and numbered. The server refuses a list that names anyone
+who has not accepted that role, a patient, or a practitioner whose registration no
+platform admin has verified; clients verify the signature themselves and never
+encrypt to an account outside the latest verified list (docs/protocol.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from chat_server.clock import Clock
+from chat_server.errors import (
+    Forbidden,
+    InvalidSignature,
+    MemberNotConsented,
+    MemberRoleNotAllowed,
+    MembershipEpochTaken,
+    NotFound,
+    RegistrationNotVerified,
+    RootKeyRequired,
+)
+from chat_server.handlers.access import AccessGate
+from chat_server.handlers.audit import Auditor
+from chat_server.principal import AccountStatus, Principal, Role
+from chat_server.storage.accounts import Account, AccountStore
+from chat_server.storage.practices import EpochTaken, Practice, PracticeStore
+from chat_server.tokens import new_id
+from e2e_crypto.errors import CryptoError
+from e2e_crypto.membership_public import (
+    MAX_MEMBERSHIP_BYTES,
+    Membership,
+    parse_membership,
+    verify_membership,
+)
+from e2e_crypto.public import PublicSigningKey
+from e2e_crypto.wire import from_base64url
+from moderation.audit import AuditAction
+
+
+class PracticeService:
+    def __init__(
+        self,
+        *,
+        accounts: AccountStore,
+        practices: PracticeStore,
+        gate: AccessGate,
+        clock: Clock,
+        auditor: Auditor,
+        membership_changed: Callable[[Practice], Awaitable[None]],
+    ) -> None:
+        self._accounts = accounts
+        self._practices = practices
+        self._gate = gate
+        self._clock = clock
+        self._audit = auditor
+        self._membership_changed = membership_changed
+
+    async def create_practice(self, who: Principal, name: str) -> Practice:
+        if who.role is not Role.PRACTICE_ADMIN:
+            raise Forbidden("practice admins only")
+        practice = await self._practices.create(new_id(), name, who.account_id, self._clock.now())
+        await self._audit.record(
+            AuditAction.ADMIN_ACTION,
+            actor=who.account_id,
+            subject=practice.id,
+            details={"what": "practice_created"},
+        )
+        return practice
+
+    async def invite_member(
+        self, who: Principal, practice_id: str, account_id: str, role: str
+    ) -> Practice:
+        """Proposes ``role``; the account is a member of nothing until it accepts and
+        a signed list names it."""
+        await self._gate.practice(who, practice_id, admin=True)
+        account = await self._accounts.get(account_id)
+        if account is None or account.status is not AccountStatus.ACTIVE:
+            raise NotFound()
+        _require_eligible(account, role)
+        practice = await self._practices.invite(practice_id, account_id, role)
+        if practice is None:
+            raise NotFound()
+        await self._audit.record(
+            AuditAction.ADMIN_ACTION,
+            actor=who.account_id,
+            subject=practice_id,
+            details={"what": "member_invited", "member": account_id, "role": role},
+        )
+        return practice
+
+    async def membership_invitations(self, who: Principal) -> list[dict[str, Any]]:
+        """The practices that proposed a role to ``who``, and whether it accepted."""
+        return [
+            {
+                "practice_id": p.id,
+                "name": p.name,
+                "admin": p.admin,
+                "role": p.invitations[who.account_id].role,
+                "accepted": p.invitations[who.account_id].accepted,
+            }
+            for p in await self._practices.inviting(who.account_id)
+        ]
+
+    async def accept_membership(self, who: Principal, practice_id: str) -> Practice:
+        """The invited account's own consent to the role it was offered."""
+        practice = await self._practices.get(practice_id)
+        invitation = practice.invitations.get(who.account_id) if practice else None
+        if practice is None or invitation is None:
+            raise NotFound()
+        account = await self._accounts.get(who.account_id)
+        if account is None:
+            raise NotFound()
+        _require_eligible(account, invitation.role)
+        accepted = await self._practices.accept(practice_id, who.account_id, invitation.role)
+        if accepted is None:  # the admin changed the proposal meanwhile: read it again
+            raise NotFound()
+        await self._audit.record(
+            AuditAction.ADMIN_ACTION,
+            actor=who.account_id,
+            subject=practice_id,
+            details={"what": "membership_accepted", "role": invitation.role},
+        )
+        return accepted
+
+    async def withdraw_membership(self, who: Principal, practice_id: str) -> None:
+        """Declines an invitation or withdraws consent: no later list may name ``who``.
+        (The current list still does until the admin publishes the next one; clients
+        show who that is.)"""
+        if await self._practices.withdraw(practice_id, who.account_id) is None:
+            raise NotFound()
+        await self._audit.record(
+            AuditAction.ADMIN_ACTION,
+            actor=who.account_id,
+            subject=practice_id,
+            details={"what": "membership_withdrawn"},
+        )
+
+    async def publish_membership(
+        self, who: Principal, practice_id: str, membership_b64: str
+    ) -> Practice:
+        practice = await self._gate.practice(who, practice_id, admin=True)
+        if who.account_id != practice.admin:
+            raise NotFound()
+        admin = await self._accounts.get(practice.admin)
+        if admin is None or admin.root_key is None:
+            raise RootKeyRequired()
+        try:
+            raw = from_base64url(membership_b64, max_bytes=MAX_MEMBERSHIP_BYTES)
+            parsed = parse_membership(raw)
+            if parsed.epoch <= practice.epoch:
+                raise MembershipEpochTaken()
+            verified = verify_membership(
+                parsed,
+                practice_id=practice.id,
+                admin_account=practice.admin,
+                admin_root_key=PublicSigningKey(from_base64url(admin.root_key, max_bytes=32)),
+                previous=_stored_membership(practice),
+            )
+        except CryptoError as exc:
+            raise InvalidSignature(log_detail=str(exc)) from None
+        await self._require_consent(practice, verified)
+        roles = verified.roles()
+        try:
+            published = await self._practices.publish_membership(
+                practice.id,
+                epoch=verified.epoch,
+                signed=raw,
+                digest=verified.digest(),
+                practitioners=[a for a, r in roles.items() if r.label == "practitioner"],
+                staff=[a for a, r in roles.items() if r.label == "staff"],
+                now=self._clock.now(),
+            )
+        except EpochTaken:
+            now = await self._practices.get(practice.id)
+            if now is not None and now.epoch >= verified.epoch:
+                raise MembershipEpochTaken() from None
+            raise MemberNotConsented() from None
+        await self._audit.record(
+            AuditAction.ADMIN_ACTION,
+            actor=who.account_id,
+            subject=practice_id,
+            details={"what": "membership_published", "epoch": verified.epoch},
+        )
+        await self._membership_changed(published)
+        return published
+
+    async def membership(self, who: Principal, practice_id: str) -> Practice:
+        """The practice's latest signed list, for everyone who may be encrypting to
+        its members: its members, invitees and patients with an active link."""
+        return await self._gate.practice_view(who, practice_id)
+
+    async def _require_consent(self, practice: Practice, membership: Membership) -> None:
+        for member in membership.members:
+            invitation = practice.invitations.get(member.account_id)
+            if (
+                invitation is None
+                or not invitation.accepted
+                or invitation.role != member.role.label
+            ):
+                raise MemberNotConsented()
+            account = await self._accounts.get(member.account_id)
+            if account is None or account.status is not AccountStatus.ACTIVE:
+                raise MemberNotConsented()
+            _require_eligible(account, invitation.role)
+
+    async def get_practice(self, who: Principal, practice_id: str) -> Practice:
+        return await self._gate.practice_view(who, practice_id)
+
+
+def _require_eligible(account: Account, role: str) -> None:
+    """Who may hold a practice role: never a patient (nor a platform admin), and a
+    practitioner only with a registration a platform admin has verified."""
+    if account.role in (Role.PATIENT, Role.ADMIN):
+        raise MemberRoleNotAllowed()
+    if role == "practitioner":
+        if account.role is not Role.PRACTITIONER:
+            raise MemberRoleNotAllowed()
+        if account.registration is None or not account.registration.verified:
+            raise RegistrationNotVerified()
+
+
+def _stored_membership(practice: Practice) -> Membership | None:
+    return parse_membership(practice.membership) if practice.membership else None
