@@ -44,6 +44,7 @@ from chat_server.rest.access_log import AccessLogger
 from chat_server.rest.runner import CareChatRunner
 from chat_server.secret import Secret
 from chat_server.settings import Settings, SettingsError, load_settings
+from chat_server.storage import migrations
 from chat_server.storage.indexes import ensure_indexes
 from chat_server.storage.mongo import check_replica_set, make_client
 
@@ -96,7 +97,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP and WebSocket server")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    migrate = commands.add_parser("migrate", help="create every MongoDB index")
+    migrate = commands.add_parser(
+        "migrate", help="create every MongoDB index and bring old data under today's rules"
+    )
     admin = commands.add_parser("admin", help="operator tasks")
     tasks = admin.add_subparsers(dest="task", required=True)
     create = tasks.add_parser("create-admin", help="create a platform admin (password on stdin)")
@@ -224,7 +227,7 @@ def _migrate(settings: Settings) -> None:
 
 async def _migrate_async(settings: Settings) -> None:
     async with _database(settings) as db:
-        await ensure_indexes(db)
+        await migrations.migrate(db, SystemClock())
 
 
 @contextlib.asynccontextmanager

@@ -38,21 +38,30 @@ class StrictBoolean(ma.fields.Boolean):
 
 
 class PlainText(ma.validate.Regexp):
-    """Text shown to other people as a name: no control characters (C0 and C1: NUL,
-    newlines, terminal escapes) and no bidirectional formatting characters, which
-    reorder the text after them on screen (with U+202E a name can pass for another).
-    A pattern rather than code, so the OpenAPI document states the rule too."""
+    """Text shown to other people as a name or a note: no control characters (C0 and
+    C1: NUL, newlines, terminal escapes, and the Unicode line and paragraph separators),
+    no bidirectional formatting characters, which reorder the text after them on screen
+    (with U+202E a name can pass for another), and no characters that show as nothing
+    (zero-width ones, Hangul fillers), with which two names that look the same are
+    different and a blank one looks filled. A pattern rather than code, so the OpenAPI
+    document states the rule too."""
 
     PATTERN = (
         r"^[^\x00-\x1f\x7f-\x9f"
+        r"\u2028\u2029"  # line and paragraph separators
         r"\u061c\u200e\u200f"  # Arabic letter mark, left-to-right and right-to-left marks
         r"\u202a-\u202e"  # embeddings and overrides, and their end
         r"\u2066-\u2069"  # isolates, and their end
+        r"\u200b-\u200d\u2060-\u2064\ufeff"  # zero-width: space, (non-)joiner, word joiner,
+        # invisible operators, byte order mark
+        r"\u115f\u1160\u3164\uffa0"  # Hangul fillers
         r"]*\Z"
     )
 
     def __init__(self) -> None:
-        super().__init__(self.PATTERN, error="no control or bidirectional formatting characters")
+        super().__init__(
+            self.PATTERN, error="no control, invisible or bidirectional formatting characters"
+        )
 
 
 def field_messages(exc: ma.ValidationError) -> dict[str, list[str]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,11 @@ class Settings:
     ws_send_queue_frames: int = 256
     ws_auth_timeout_seconds: float = 10.0
     # Sockets per client address that have not authenticated yet, counted in each
-    # process (behind a proxy, the address aiohttp reports: see rest/auth.client_ip).
+    # process (behind trusted proxies, the address they forwarded for: rest/proxies.py).
     ws_unauthenticated_per_ip: int = 50
+    # Load balancers whose X-Forwarded-For names the client (rest/proxies.py). Empty:
+    # the header is ignored and the peer of the connection is the client.
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
     http_max_body_bytes: int = 256 * 1024
     shutdown_grace_seconds: float = 5.0
     session_idle_minutes: int = 120
@@ -126,6 +130,37 @@ class _Origins(ma.fields.Field[tuple[str, ...]]):
             if scheme not in ("http", "https") or not rest or "/" in rest:
                 raise self.make_error("invalid")
         return origins
+
+
+class _Networks(ma.fields.Field[tuple[IPv4Network | IPv6Network, ...]]):
+    """Accepts a TOML list or a comma-separated environment string of IP addresses and
+    CIDR networks; an address alone is a network of one."""
+
+    default_error_messages = {  # noqa: RUF012
+        "invalid": "a comma-separated list of IP addresses or CIDR networks (10.0.0.0/8)",
+        # Trusting every peer would let any client name its own address.
+        "everyone": "networks narrower than 0.0.0.0/0 and ::/0",
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            raise self.make_error("invalid")
+        networks = []
+        for item in items:
+            if not isinstance(item, str):
+                raise self.make_error("invalid")
+            if not item.strip():
+                continue
+            try:
+                # Strict: host bits set (10.0.0.1/8) is a typo, not a network.
+                network = ip_network(item.strip())
+            except ValueError:
+                raise self.make_error("invalid") from None
+            if network.prefixlen == 0:
+                raise self.make_error("everyone")
+            networks.append(network)
+        return tuple(networks)
 
 
 class _SecretField(ma.fields.String):
@@ -200,6 +235,7 @@ class _SettingsSchema(ma.Schema):
     ws_unauthenticated_per_ip = ma.fields.Integer(
         validate=ma.validate.Range(min=1, max=100_000, error="an integer from 1 to 100000")
     )
+    trusted_proxies = _Networks()
     http_max_body_bytes = ma.fields.Integer(validate=_positive("a positive integer"))
     shutdown_grace_seconds = ma.fields.Float(
         validate=ma.validate.Range(min=0, max=600, error="seconds from 0 to 600")

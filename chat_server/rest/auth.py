@@ -19,6 +19,6 @@ async def principal(request: web.Request) -> Principal:
 
 
 def client_ip(request: web.Request) -> str:
-    # Behind a load balancer, aiohttp's forwarded-header handling (configured at the
-    # proxy) sets request.remote; we never parse X-Forwarded-For ourselves.
+    # Behind trusted proxies, the client they forwarded for: the middleware in
+    # rest/proxies.py has rewritten request.remote already.
     return request.remote or "unknown"

@@ -13,7 +13,7 @@ from chat_server.presenters import message_frame, thread_summary
 from chat_server.rest.auth import principal
 from chat_server.rest.bodies import int_query, read_json
 from chat_server.rest.care import ProviderSchema
-from chat_server.schemas import StrictBoolean
+from chat_server.schemas import PlainText, StrictBoolean
 
 ID = "{%s:[A-Za-z0-9_-]{1,64}}"
 MAX_BACKUP_BYTES = 64 * 1024
@@ -27,7 +27,10 @@ class NewThreadSchema(ma.Schema):
 
 class AvailabilitySchema(ma.Schema):
     accepting_requests = StrictBoolean(required=True)
-    away_message = ma.fields.String(load_default=None, validate=ma.validate.Length(max=500))
+    # Patients read it on the practitioner's threads: held to the same rule as names.
+    away_message = ma.fields.String(
+        load_default=None, validate=[ma.validate.Length(max=500), PlainText()]
+    )
 
 
 async def create_thread(request: web.Request) -> web.Response:

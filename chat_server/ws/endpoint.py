@@ -78,8 +78,8 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     )
     if not ws.can_prepare(request).ok:
         raise BadRequest("this endpoint speaks WebSocket only")
-    # The address aiohttp reports (forwarded headers are the proxy's business, as in
-    # rest/auth.client_ip).
+    # The client's address, as for HTTP (rest/auth.client_ip): behind trusted proxies,
+    # the one they forwarded for (rest/proxies.py rewrote request.remote).
     ip = request.remote or "unknown"
     pending = app[PENDING_SOCKETS]
     if not pending.admit(ip):

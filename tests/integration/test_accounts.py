@@ -294,10 +294,20 @@ async def test_practitioners_need_totp_once_the_grace_period_ends(
     await login(client, "ann@example.org")
 
 
-async def test_names_refuse_control_and_bidi_formatting_characters(
+async def test_names_refuse_control_invisible_and_bidi_formatting_characters(
     client: Client, outbox: MemoryOutbox
 ) -> None:
-    for name in ("Ann\x00", "Dr\u202eevil", "line\nbreak", "\u2067Ann", "Ann\u200f"):
+    invisible = ("An\u200bn", "An\u200dn", "Ann\u2060", "\ufeffAnn", "\u3164", "Ann\uffa0")
+    separators = ("line\u2028break", "para\u2029break", "\u115f\u1160")
+    for name in (
+        "Ann\x00",
+        "Dr\u202eevil",
+        "line\nbreak",
+        "\u2067Ann",
+        "Ann\u200f",
+        *invisible,
+        *separators,
+    ):
         body = {
             "email": "ann@example.org",
             "password": PASSWORD,
@@ -309,7 +319,7 @@ async def test_names_refuse_control_and_bidi_formatting_characters(
         assert list((await _problem(refused))["fields"]) == ["display_name"]
     # Letters of any script, accents and spaces are names.
     await register(client, outbox, "ann@example.org")
-    body["display_name"] = "Anne-Marie Ñúñez 李 محمد"
+    body["display_name"] = "Anne-Marie Ñúñez 李 محمد 김민준"
     body["email"] = "anne@example.org"
     assert (await client.post("/api/v1/accounts", json=body)).status == 202
     admin = await actor(client, outbox, "pa@example.org", "practice_admin")

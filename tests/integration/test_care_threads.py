@@ -134,6 +134,17 @@ async def test_practitioners_can_stop_accepting_and_set_an_away_message(
     thread = await ann.call("POST", "/api/v1/threads", body, expect=201)
     summary = await ann.call("GET", f"/api/v1/threads/{thread['thread_id']}")
     assert summary["away_message"] == "Answers within 2 days"
+    # Patients read it: the rule for names holds (no reordering, nothing invisible).
+    for message in ("Back \u202eyadnoM no", "Back\u2028soon", "Back\u200b soon"):
+        refused = await doctor.call(
+            "PUT",
+            "/api/v1/accounts/me/availability",
+            {"accepting_requests": True, "away_message": message},
+            expect=422,
+        )
+        assert list(refused["fields"]) == ["away_message"]
+    summary = await ann.call("GET", f"/api/v1/threads/{thread['thread_id']}")
+    assert summary["away_message"] == "Answers within 2 days"
 
 
 async def test_sends_are_idempotent_per_client_message_id(

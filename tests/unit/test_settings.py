@@ -1,3 +1,4 @@
+from ipaddress import ip_network
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,20 @@ def test_socket_admission_and_totp_grace_are_typed_and_bounded() -> None:
         load_settings({"CARECHAT_WS_UNAUTHENTICATED_PER_IP": "0"})
     with pytest.raises(SettingsError, match="CARECHAT_PRACTITIONER_TOTP_GRACE_DAYS: expected days"):
         load_settings({"CARECHAT_PRACTITIONER_TOTP_GRACE_DAYS": "0"})
+
+
+def test_trusted_proxies_are_networks_and_none_by_default() -> None:
+    assert load_settings({}).trusted_proxies == ()
+    settings = load_settings({"CARECHAT_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7 ,fd00::/8"})
+    assert settings.trusted_proxies == (
+        ip_network("10.0.0.0/8"),
+        ip_network("192.0.2.7/32"),
+        ip_network("fd00::/8"),
+    )
+    from_toml = load_settings({}, None, trusted_proxies=["172.16.0.0/12"])
+    assert from_toml.trusted_proxies == (ip_network("172.16.0.0/12"),)
+    for wrong in ("10.0.0.0/33", "balancer.internal", "10.0.0.1/8", "0.0.0.0/0", "::/0"):
+        with pytest.raises(SettingsError, match="invalid setting CARECHAT_TRUSTED_PROXIES"):
+            load_settings({"CARECHAT_TRUSTED_PROXIES": wrong})
+    with pytest.raises(SettingsError, match="invalid setting trusted_proxies: expected a comma"):
+        load_settings({}, None, trusted_proxies=[10])
