@@ -11,6 +11,7 @@ patient withdraws it).
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -44,6 +45,12 @@ PHONE_CODE_TTL = timedelta(minutes=10)
 # Texts sent to an invited number, and guesses of the texted code, per account.
 PHONE_CODES_SENT = RateLimit("invite-phone-sent", limit=5, window_seconds=3600)
 PHONE_CODE_ATTEMPTS = RateLimit("invite-phone-attempts", limit=5, window_seconds=900)
+# Per invitation as well: whoever holds a leaked link could otherwise text the
+# number and guess from many cheap accounts, each with its own budget.
+INVITATION_PHONE_CODES_SENT = RateLimit("invitation-phone-sent", limit=5, window_seconds=24 * 3600)
+INVITATION_PHONE_CODE_ATTEMPTS = RateLimit(
+    "invitation-phone-attempts", limit=10, window_seconds=24 * 3600
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,13 +135,17 @@ class InvitationService:
         it back proves the caller holds that phone."""
         if who.role is not Role.PATIENT:
             raise PatientsOnly()
-        await self._throttle.check(PHONE_CODES_SENT, who.account_id)
+        # Fail closed: without the limiter, codes could be sent and guessed freely.
+        await self._throttle.check(PHONE_CODES_SENT, who.account_id, fail_closed=True)
         now = self._clock.now()
         invitation = (
             await self._codes.peek(code, INVITE_PURPOSE, now) if well_formed(code) else None
         )
         if invitation is None or invitation.data.get("channel") != "sms":
             raise InvalidCode()
+        await self._throttle.check(
+            INVITATION_PHONE_CODES_SENT, _invitation_key(code), fail_closed=True
+        )
         digits = f"{secrets.randbelow(10**6):06d}"
         await self._codes.issue(
             _phone_code_key(code, who.account_id, digits),
@@ -169,7 +180,10 @@ class InvitationService:
         if by_sms:
             if phone_code is None:
                 raise PhoneCodeRequired()
-            await self._throttle.check(PHONE_CODE_ATTEMPTS, who.account_id)
+            await self._throttle.check(PHONE_CODE_ATTEMPTS, who.account_id, fail_closed=True)
+            await self._throttle.check(
+                INVITATION_PHONE_CODE_ATTEMPTS, _invitation_key(code), fail_closed=True
+            )
             proof = await self._codes.redeem(
                 _phone_code_key(code, who.account_id, phone_code), PHONE_CODE_PURPOSE, now
             )
@@ -205,6 +219,11 @@ class InvitationService:
                 raise NotFound()
             return
         await self._gate.practice(who, provider_id)
+
+
+def _invitation_key(invitation_code: str) -> str:
+    # Rate-limit keys may live in Redis: never the code itself, which is a bearer secret.
+    return hashlib.sha256(invitation_code.encode()).hexdigest()[:32]
 
 
 def _phone_code_key(invitation_code: str, account_id: str, digits: str) -> str:

@@ -110,6 +110,32 @@ async def test_phone_codes_are_only_for_sms_invitations_and_throttled(
     await ann.call("POST", "/api/v1/invitations/phone-code", {"code": sms_code}, expect=429)
 
 
+async def test_a_leaked_sms_link_gets_one_budget_however_many_accounts_use_it(
+    client: Client, outbox: MemoryOutbox, clock: ManualClock
+) -> None:
+    doctor = await actor(client, outbox, "doc@example.org", "practitioner")
+    await _invite(doctor, "sms", PHONE)
+    code = _invitation_code(outbox, PHONE)
+    sybils = []
+    for n in range(11):
+        sybils.append(await actor(client, outbox, f"sybil{n}@example.org"))
+        clock.advance(400)  # past the registration limit per address
+    for sybil in sybils[:5]:  # five texts to the victim's phone per day, not five per account
+        await sybil.call("POST", "/api/v1/invitations/phone-code", {"code": code}, expect=202)
+    refused = await sybils[5].call(
+        "POST", "/api/v1/invitations/phone-code", {"code": code}, expect=429
+    )
+    assert refused["code"] == "rate_limited"
+    guesses = [f"{n:06d}" for n in range(10)]
+    for sybil, guess in zip(sybils[:10], guesses, strict=True):  # ten guesses per day
+        body = {"code": code, "phone_code": guess}
+        answer = await sybil.call("POST", "/api/v1/invitations/accept", body, expect=400)
+        assert answer["code"] == "invalid_code"
+    body = {"code": code, "phone_code": _phone_code(outbox)}
+    blocked = await sybils[10].call("POST", "/api/v1/invitations/accept", body, expect=429)
+    assert blocked["code"] == "rate_limited"
+
+
 async def test_accepting_an_invitation_never_accepts_a_pending_request(
     client: Client, outbox: MemoryOutbox
 ) -> None:
