@@ -80,7 +80,7 @@ from chat_server.handlers.tickets import TicketService
 from chat_server.handlers.totp import TotpService
 from chat_server.handlers.uploads import UploadLimits, UploadService, purge_hourly
 from chat_server.jobs import JobKinds, JobRunner, JobStore, scheduler_ctx
-from chat_server.mail import FileOutbox, Mailer, SmsSender, SmtpMailer
+from chat_server.mail import BackgroundMailer, FileOutbox, Mailer, SmsSender, SmtpMailer
 from chat_server.metrics import GcWatch, Metrics, watch_loop_lag
 from chat_server.passwords import PasswordHasher
 from chat_server.resources import mongo_ctx
@@ -394,7 +394,8 @@ def _account_services(app: web.Application, shared: _Shared) -> None:
         auditor=auditor,
         sign_out=sign_out,
         reset_mail=ResetMail(
-            mailer=app[MAILER],
+            # After the answer: a known address must not answer later (or fail) alone.
+            mailer=BackgroundMailer(app[MAILER], app[SCHEDULER].spawn),
             public_url=shared.public_url,
             ttl=timedelta(minutes=settings.password_reset_minutes),
         ),

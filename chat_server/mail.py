@@ -9,13 +9,17 @@ and codes but never medical content, and are never logged.
 from __future__ import annotations
 
 import asyncio
+import logging
 import smtplib
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 
 from chat_server.tokens import new_id
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,32 @@ class MemoryOutbox:
 
     def last_to(self, to: str) -> OutgoingMessage:
         return next(m for m in reversed(self.sent) if m.to == to)
+
+
+class BackgroundMailer:
+    """Sends after the request has been answered.
+
+    For mail that exists only for some addresses (a password-reset link): sending it
+    inside the request would make a known address answer later, or with a 500 when
+    the relay fails, than an unknown one. The message is not durable: it may hold a
+    one-time secret, which must not sit in the jobs collection, and whoever asked can
+    simply ask again.
+    """
+
+    def __init__(
+        self, mailer: Mailer, spawn: Callable[[Coroutine[object, object, None]], Awaitable[object]]
+    ) -> None:
+        self._mailer = mailer
+        self._spawn = spawn
+
+    async def send(self, to: str, subject: str, body: str) -> None:
+        await self._spawn(self._send(to, subject, body))
+
+    async def _send(self, to: str, subject: str, body: str) -> None:
+        try:
+            await self._mailer.send(to, subject, body)
+        except Exception as exc:  # the relay's failure; nobody is waiting for it
+            log.warning("background mail failed", extra={"fields": {"error": type(exc).__name__}})
 
 
 class FileOutbox:

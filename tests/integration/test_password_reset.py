@@ -191,3 +191,27 @@ async def test_the_reset_expiry_is_a_setting(
     clock.advance(5 * 60 + 1)
     late = await client.post(CONFIRM, json={"token": token, "new_password": NEW_PASSWORD})
     assert late.status == 400
+
+
+class RelayDownForResets(MemoryOutbox):
+    """An SMTP relay that fails (the outer edge): here, for reset links only."""
+
+    async def send(self, to: str, subject: str, body: str) -> None:
+        if "reset your password" in subject:
+            raise ConnectionRefusedError("relay down")
+        await super().send(to, subject, body)
+
+
+async def test_a_known_address_answers_like_an_unknown_one_when_the_relay_fails(
+    aiohttp_client: Any, settings: Settings, db: Any, clock: ManualClock
+) -> None:
+    relay = RelayDownForResets()
+    client: Client = await aiohttp_client(
+        create_app(settings, clock=clock, mailer=relay, sms=relay)
+    )
+    await register(client, relay, "ann@example.org")
+    known = await client.post(RESET, json={"email": "ann@example.org"})
+    unknown = await client.post(RESET, json={"email": "nobody@example.org"})
+    # Sent after the answer: no 500, no slower answer, for the address that exists.
+    assert known.status == unknown.status == 202
+    assert await known.json() == await unknown.json()
