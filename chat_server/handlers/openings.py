@@ -11,7 +11,9 @@ it again against the root key *they* pinned; that check is what keeps ghosts out
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Final
 
 from chat_server.errors import InvalidThreadOpening, RootKeyRequired
 from chat_server.principal import Principal
@@ -23,6 +25,10 @@ from e2e_crypto.thread_opening_public import MAX_OPENING_BYTES, parse_opening, v
 from e2e_crypto.wire import from_base64url
 
 __all__ = ["CheckedOpening", "check_opening"]
+
+# The client picks the thread id; it must look like one the server would pick (128
+# random bits), so ids stay unguessable and "that id is taken" tells nobody anything.
+THREAD_ID: Final = re.compile(r"[A-Za-z0-9_-]{22}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,4 +61,6 @@ async def check_opening(
         raise InvalidThreadOpening(log_detail=str(exc)) from None
     if verified.parties != (who.account_id, str(kind), provider_id):
         raise InvalidThreadOpening(log_detail="the opening names other parties")
+    if THREAD_ID.fullmatch(verified.thread_id) is None:
+        raise InvalidThreadOpening(log_detail="a thread id is 22 base64url characters")
     return CheckedOpening(verified.thread_id, raw)

@@ -234,21 +234,22 @@ async def test_the_server_checks_the_opening(people: People) -> None:
             opened_at=1,
         ).encode()
 
-    mine = ann.keystore.root
+    mine, tid = ann.keystore.root, "T" * 22
     for bad in (
-        opening(RootKey.generate(), "t-1", doc.account_id),  # not Ann's root key
-        opening(mine, "t-1", ann.account_id),  # another provider than asked for
-        opening(mine, "t-1", doc.account_id)[:-1],  # truncated
+        opening(RootKey.generate(), tid, doc.account_id),  # not Ann's root key
+        opening(mine, tid, ann.account_id),  # another provider than asked for
+        opening(mine, tid, doc.account_id)[:-1],  # truncated
+        opening(mine, "t-1", doc.account_id),  # a guessable thread id
     ):
         with pytest.raises(BadRequestError) as refused:
             await ann.api.create_thread(provider, opening=bad)
         assert refused.value.code == "invalid_thread_opening"
-    good = opening(mine, "t-1", doc.account_id)
+    good = opening(mine, tid, doc.account_id)
     thread = await ann.api.create_thread(provider, opening=good)
-    assert thread.thread_id == "t-1"
+    assert thread.thread_id == tid
     assert thread.raw["opening"] == to_base64url(good)
-    assert (await doc.thread("t-1")).raw["opening"] == to_base64url(good)
-    await ann.thread_action("t-1", "close")
+    assert (await doc.thread(tid)).raw["opening"] == to_base64url(good)
+    await ann.thread_action(tid, "close")
     with pytest.raises(ConflictError) as taken:
         await ann.api.create_thread(provider, opening=good)
     assert taken.value.code == "thread_id_taken"
