@@ -12,6 +12,7 @@
      │    └── InvalidCredentials, TotpRequired, TotpEnrolmentOverdue, InvalidTicket
      ├── InvalidCode, InvalidSignature, InvalidEnvelope    a code, signature or
      │                             envelope that does not hold
+     ├── InvalidThreadOpening      a patient's thread opening that does not hold
      ├── RecipientsChanged, ThreadClosed                   409s of sending
      ├── MemberRoleNotAllowed      a practice role this account can never hold
      ├── Forbidden                 authenticated but not allowed (never used for
@@ -24,7 +25,7 @@
      │    │                        code per situation the state does not allow
      │    ├── TotpAlreadyEnabled, TotpSetupNotStarted
      │    ├── NotAcceptingRequests, RequestCooldown, ThreadAlreadyOpen,
-     │    │   ThreadTransitionNotAllowed, DuplicateClientMsgId
+     │    │   ThreadIdTaken, ThreadTransitionNotAllowed, DuplicateClientMsgId
      │    ├── RootKeyRequired, DeviceLimitReached, DeviceIdTaken
      │    ├── GroupIdTaken, EpochAlreadyCommitted
      │    ├── CareLinkAlreadyAnswered, CareLinkNotLive, CareLinkExists,
@@ -100,6 +101,8 @@ class ErrorCode(StrEnum):
     NOT_ACCEPTING_REQUESTS = "not_accepting_requests"
     REQUEST_COOLDOWN = "request_cooldown"
     THREAD_ALREADY_OPEN = "thread_already_open"
+    THREAD_ID_TAKEN = "thread_id_taken"
+    INVALID_THREAD_OPENING = "invalid_thread_opening"
     THREAD_TRANSITION_NOT_ALLOWED = "thread_transition_not_allowed"
     DUPLICATE_CLIENT_MSG_ID = "duplicate_client_msg_id"
     ROOT_KEY_REQUIRED = "root_key_required"
@@ -278,6 +281,12 @@ class InvalidEnvelope(ChatError):
     title = "The envelope is malformed, misaddressed or not signed by the sending device"
 
 
+class InvalidThreadOpening(ChatError):
+    code = ErrorCode.INVALID_THREAD_OPENING
+    http_status = HTTPStatus.UNPROCESSABLE_ENTITY
+    title = "The thread opening is malformed, names other parties or is not the patient's"
+
+
 class RecipientsChanged(ChatError):
     """The envelope's recipients are not the thread's current devices: re-encrypt."""
 
@@ -387,6 +396,11 @@ class RequestCooldown(Conflict):
 class ThreadAlreadyOpen(Conflict):
     code = ErrorCode.THREAD_ALREADY_OPEN
     title = "A thread with this provider is already open"
+
+
+class ThreadIdTaken(Conflict):
+    code = ErrorCode.THREAD_ID_TAKEN
+    title = "That thread id is taken; sign an opening with another"
 
 
 class ThreadTransitionNotAllowed(Conflict):

@@ -33,6 +33,8 @@ def thread_reply(thread: Thread, *, unread: int | None = None) -> dict[str, Any]
     }
     if unread is not None:
         reply["unread"] = unread
+    if thread.opening is not None:
+        reply["opening"] = to_base64url(thread.opening)
     return reply
 
 

@@ -9,6 +9,7 @@ How the parts fit::
     (structural      | franking  abuse-report check, server receipt stamp       |
      checks only)    | groups_public     epoch commit verification              |
                      | broadcast_public  mailing body/slip verification         |
+                     | thread_opening_public  who a thread is between (verify)  |
                      | safety    safety numbers from root keys                  |
                      | frames    WebSocket frame types (TypedDicts), no crypto  |
                      +------------------------------^---------------------------+
@@ -18,6 +19,7 @@ How the parts fit::
                      | envelope   seal_message / open_message                   |
                      | groups     create_epoch_commit / open_epoch_key          |
                      | membership sign_membership (practice admin's root key)   |
+                     | thread_opening sign_opening (the patient's root key)     |
                      | broadcast  seal_broadcast / open_broadcast               |
                      | attachments  secretstream files                          |
                      | backup     argon2id-sealed key backup                    |
@@ -46,6 +48,7 @@ SERVER_IMPORTABLE: tuple[str, ...] = (
     "e2e_crypto.franking",
     "e2e_crypto.groups_public",
     "e2e_crypto.membership_public",
+    "e2e_crypto.thread_opening_public",
     "e2e_crypto.broadcast_public",
     "e2e_crypto.safety",
     "e2e_crypto.frames",
@@ -57,6 +60,7 @@ CLIENT_ONLY: tuple[str, ...] = (
     "e2e_crypto.envelope",
     "e2e_crypto.groups",
     "e2e_crypto.membership",
+    "e2e_crypto.thread_opening",
     "e2e_crypto.broadcast",
     "e2e_crypto.attachments",
     "e2e_crypto.backup",

@@ -43,6 +43,7 @@ __all__ = [
     "SAFETY_NUMBER_LABEL",
     "SLIP_SIGNATURE_CONTEXT",
     "STAMP_PERSON",
+    "THREAD_OPENING_CONTEXT",
     "WRAPS_HASH_LABEL",
     "derive",
     "digest",
@@ -80,6 +81,7 @@ SLIP_SIGNATURE_CONTEXT = b"CareChat v1 broadcast slip signature\x00"
 DEVICE_CERTIFICATE_CONTEXT = b"CareChat v1 device certificate\x00"
 GROUP_COMMIT_CONTEXT = b"CareChat v1 group epoch commit\x00"
 MEMBERSHIP_CONTEXT = b"CareChat v1 practice membership list\x00"
+THREAD_OPENING_CONTEXT = b"CareChat v1 thread opening\x00"
 
 
 def digest(label: bytes, data: bytes, size: int = HASH_BYTES) -> bytes:

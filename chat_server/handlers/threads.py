@@ -33,12 +33,14 @@ from chat_server.errors import (
     RequestCooldown,
     ThreadAlreadyOpen,
     ThreadClosed,
+    ThreadIdTaken,
     ThreadTransitionNotAllowed,
     UnknownAttachment,
 )
 from chat_server.events import Event
 from chat_server.handlers.care import CareService
 from chat_server.handlers.directory import DeviceDirectory
+from chat_server.handlers.openings import check_opening
 from chat_server.handlers.throttle import Throttle
 from chat_server.model.machines import ForbiddenTransition
 from chat_server.model.threads import CARE_THREAD, LIVE_CARE_STATES, CareEvent, Thread, ThreadState
@@ -47,7 +49,7 @@ from chat_server.storage.accounts import AccountStore
 from chat_server.storage.attachments import AttachmentStore
 from chat_server.storage.messages import DuplicateMismatch, MessageStore, NewMessage, StoredMessage
 from chat_server.storage.practices import Practice, PracticeStore, ProviderKind
-from chat_server.storage.threads import CursorBuffer, ThreadStore
+from chat_server.storage.threads import CursorBuffer, ThreadExists, ThreadStore
 from chat_server.tokens import new_id
 from e2e_crypto.errors import CryptoError
 from e2e_crypto.public import PublicSigningKey
@@ -166,9 +168,18 @@ class ThreadService:
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    async def request(self, who: Principal, kind: ProviderKind, provider_id: str) -> Thread:
+    async def request(
+        self, who: Principal, kind: ProviderKind, provider_id: str, opening: str | None = None
+    ) -> Thread:
+        """``opening``: the patient's signed thread opening (base64url), whose thread
+        id the thread then gets; see chat_server/handlers/openings.py."""
         if who.role is not Role.PATIENT:
             raise Forbidden("patients open care threads")
+        checked = (
+            await check_opening(self._accounts, who, kind, provider_id, opening)
+            if opening is not None
+            else None
+        )
         await self._throttle.check(THREAD_REQUESTS, who.account_id)
         if not await self._care.has_active_link(who.account_id, provider_id):
             # Same answer as for an unknown provider: no care link, no thread.
@@ -185,15 +196,19 @@ class ThreadService:
             raise RequestCooldown("a recent request was declined; try again later")
         if await self._threads.live_between(who.account_id, provider_id) is not None:
             raise ThreadAlreadyOpen("a thread with this provider is already open")
-        thread = await self._threads.create(
-            new_id(),
-            patient_id=who.account_id,
-            provider_kind=str(kind),
-            provider_id=provider_id,
-            participants=[who.account_id, *sorted(roles)],
-            roles={who.account_id: "patient", **roles},
-            now=self._clock.now(),
-        )
+        try:
+            thread = await self._threads.create(
+                checked.thread_id if checked else new_id(),
+                patient_id=who.account_id,
+                provider_kind=str(kind),
+                provider_id=provider_id,
+                participants=[who.account_id, *sorted(roles)],
+                roles={who.account_id: "patient", **roles},
+                now=self._clock.now(),
+                opening=checked.raw if checked else None,
+            )
+        except ThreadExists:
+            raise ThreadIdTaken() from None
         await self._announce(thread)
         return thread
 

@@ -172,6 +172,10 @@ class Thread:
     # participant -> patient | practitioner | staff: who each recipient is, for the
     # patient to see (the ghost-participant rule, THREAT_MODEL.md).
     roles: Mapping[str, str] = field(default_factory=dict)
+    # The patient's signed thread opening (e2e_crypto.thread_opening_public), kept
+    # opaque: clients check who the thread is between against it. None for threads
+    # opened before openings existed, or by a client that does not sign one.
+    opening: bytes | None = None
 
     def role_of(self, account_id: str) -> str:
         return self.roles.get(account_id, "member")

@@ -191,7 +191,7 @@ OPERATIONS: Final[dict[str, Operation]] = {
     # threads, history, attachments, key backup
     "create_thread": Operation(
         "Request a care thread with a linked provider (patients)", 201,
-        replies.ThreadReply, threads.NewThreadSchema, errors=(403, 404, 409, 429),
+        replies.ThreadReply, threads.NewThreadSchema, errors=(403, 404, 409, 422, 429),
     ),
     "list_threads": Operation("The caller's threads", 200, replies.Threads),
     "get_thread": Operation("One thread's summary", 200, replies.ThreadReply),

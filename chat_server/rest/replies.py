@@ -191,6 +191,8 @@ class ThreadReply(ma.Schema):
     notice = _Str(required=True)
     unread = _Int()
     away_message = _Str(allow_none=True)
+    # The patient's signed thread opening (base64url), when the thread has one.
+    opening = _Str()
 
 
 class Threads(ma.Schema):

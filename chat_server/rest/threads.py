@@ -23,6 +23,8 @@ OCTETS = "application/octet-stream"
 class NewThreadSchema(ma.Schema):
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(["care"]))
     provider = ma.fields.Nested(ProviderSchema, required=True)
+    # The patient's signed thread opening, base64url; checked in handlers/openings.py.
+    opening = ma.fields.String(load_default=None, validate=ma.validate.Length(min=1, max=700))
 
 
 class AvailabilitySchema(ma.Schema):
@@ -38,7 +40,7 @@ async def create_thread(request: web.Request) -> web.Response:
     body = await read_json(request, NewThreadSchema())
     provider = body["provider"]
     service = request.app[THREADS]
-    thread = await service.request(who, provider["kind"], provider["id"])
+    thread = await service.request(who, provider["kind"], provider["id"], body["opening"])
     [summary] = await service.summarise([thread], {thread.id: 0})
     return web.json_response(thread_summary(summary), status=201)
 

@@ -16,9 +16,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from bson import Binary
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from chat_server.clock import Clock
 from chat_server.model.threads import (
@@ -30,6 +31,10 @@ from chat_server.model.threads import (
 )
 
 log = logging.getLogger(__name__)
+
+
+class ThreadExists(Exception):
+    """A thread with that id is stored already."""
 
 
 def thread_from_doc(doc: dict[str, Any]) -> Thread:
@@ -46,6 +51,7 @@ def thread_from_doc(doc: dict[str, Any]) -> Thread:
         updated_at=doc["updated_at"],
         last_seq=doc.get("last_seq", 0),
         last_message_at=doc.get("last_message_at"),
+        opening=bytes(doc["opening"]) if doc.get("opening") is not None else None,
     )
 
 
@@ -74,7 +80,10 @@ class ThreadStore:
         participants: list[str],
         now: datetime,
         roles: dict[str, str] | None = None,
+        opening: bytes | None = None,
     ) -> Thread:
+        """Raises ThreadExists if ``thread_id`` is taken (a client-chosen id, see
+        ``ThreadOpening``)."""
         doc = {
             "_id": thread_id,
             "kind": str(ThreadKind.CARE),
@@ -89,7 +98,12 @@ class ThreadStore:
             "last_seq": 0,
             "last_message_at": None,
         }
-        await self._threads.insert_one(doc)
+        if opening is not None:
+            doc["opening"] = Binary(opening)
+        try:
+            await self._threads.insert_one(doc)
+        except DuplicateKeyError:
+            raise ThreadExists() from None
         return thread_from_doc(doc)
 
     async def get(self, thread_id: str) -> Thread | None:

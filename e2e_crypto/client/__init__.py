@@ -50,6 +50,7 @@ from e2e_crypto.client.errors import (
     UnreadableMessage,
     UntrustedDirectory,
     UntrustedMembership,
+    UntrustedThread,
 )
 from e2e_crypto.client.events import (
     Event,
@@ -121,6 +122,7 @@ __all__ = [
     "Unsupported",
     "UntrustedDirectory",
     "UntrustedMembership",
+    "UntrustedThread",
     "decode_payload",
     "encode_payload",
 ]

@@ -404,10 +404,14 @@ class Api:
 
     # -- threads -------------------------------------------------------------------------
 
-    async def create_thread(self, provider: Provider, kind: str = "care") -> ThreadSummary:
-        body = await self.request(
-            "POST", endpoints.THREADS, {"kind": kind, "provider": provider.to_json()}
-        )
+    async def create_thread(
+        self, provider: Provider, kind: str = "care", *, opening: bytes | None = None
+    ) -> ThreadSummary:
+        """``opening``: the signed thread opening (see ``CareChatClient.start_thread``)."""
+        request: dict[str, Any] = {"kind": kind, "provider": provider.to_json()}
+        if opening is not None:
+            request["opening"] = to_base64url(opening)
+        body = await self.request("POST", endpoints.THREADS, request)
         return ThreadSummary.from_json(body)
 
     async def threads(self) -> list[ThreadSummary]:

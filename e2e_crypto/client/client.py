@@ -17,6 +17,8 @@ Typical life: ``login`` → ``create_keys`` (first device) or ``restore_keys``
 
 from __future__ import annotations
 
+import secrets
+import time
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -28,7 +30,7 @@ from e2e_crypto.client.api import Api, Participant, Provider, SessionGrant, Thre
 from e2e_crypto.client.connection import Backoff, Connection
 from e2e_crypto.client.directory import Directory
 from e2e_crypto.client.envelopes import Envelopes
-from e2e_crypto.client.errors import CareChatSdkError, NotConnected, TrustError
+from e2e_crypto.client.errors import CareChatSdkError, NotConnected, TrustError, UntrustedThread
 from e2e_crypto.client.events import Event
 from e2e_crypto.client.keystore import Keystore
 from e2e_crypto.client.messages import ReceivedMessage
@@ -40,13 +42,22 @@ from e2e_crypto.membership_public import (
     MAX_MEMBERSHIP_BYTES,
     Member,
     MemberRole,
-    verify_membership_alone,
+    Membership,
+    parse_membership,
 )
+from e2e_crypto.thread_opening import sign_opening
+from e2e_crypto.thread_opening_public import ProviderKind as OpeningProviderKind
 from e2e_crypto.wire import from_base64url, to_base64url
 
 __all__ = ["CareChatClient", "IdentityExists"]
 
 ThreadAction = Literal["accept", "decline", "block", "close"]
+
+
+def new_thread_id() -> str:
+    """22 base64url characters (128 random bits), chosen by the patient's client so
+    that the opening it signs names the thread."""
+    return secrets.token_urlsafe(16)
 
 
 class IdentityExists(CareChatSdkError):
@@ -134,7 +145,9 @@ class CareChatClient:
         self._keystore = keystore
         self._directory = Directory(self.api, keystore)
         self._envelopes = Envelopes(keystore, self._directory)
-        self._participants = Participants(Memberships(self.api, self._directory, keystore))
+        self._participants = Participants(
+            Memberships(self.api, self._directory, keystore), self._directory, keystore
+        )
 
     async def create_keys(self, device_id: str | None = None) -> Keystore:
         """First device of the account: new root key and device keys, published."""
@@ -199,7 +212,24 @@ class CareChatClient:
         return await self._participants.verify(await self.api.thread(thread_id))
 
     async def start_thread(self, provider: Provider, kind: str = "care") -> ThreadSummary:
-        return await self.api.create_thread(provider, kind)
+        """Open a thread with ``provider``, signing its opening with this account's root
+        key (thread id, patient, provider, time) and pinning what was signed: the
+        provider's clients check the opening, and this account's clients refuse a
+        thread whose patient or provider the server changes later."""
+        opening = sign_opening(
+            self.keystore.root,
+            thread_id=new_thread_id(),
+            patient_account=self.account_id,
+            provider_kind=OpeningProviderKind.from_label(provider.kind),
+            provider_id=provider.id,
+            opened_at=int(time.time()),
+        )
+        summary = await self.api.create_thread(provider, kind, opening=opening.encode())
+        got = (summary.patient_id, summary.provider)
+        if summary.thread_id != opening.thread_id or got != (self.account_id, provider):
+            raise UntrustedThread(summary.thread_id, "the server opened another thread")
+        self.keystore.pin_thread(opening.thread_id, opening.parties)
+        return summary
 
     async def thread_action(self, thread_id: str, action: ThreadAction) -> ThreadSummary | None:
         return await self.api.thread_action(thread_id, action)
@@ -293,17 +323,7 @@ class CareChatClient:
         the server refuses the list otherwise (``member_not_consented``).
         """
         current = await self.api.membership(practice_id)
-        previous = None
-        if current.get("membership") is not None:
-            try:
-                previous = verify_membership_alone(
-                    from_base64url(str(current["membership"]), max_bytes=MAX_MEMBERSHIP_BYTES),
-                    practice_id=practice_id,
-                    admin_account=self.account_id,
-                    admin_root_key=self.keystore.root.public_key,
-                )
-            except CryptoError as exc:
-                raise TrustError(f"the stored membership list is not ours: {exc}") from None
+        previous = self._previous_membership(practice_id, current.get("membership"))
         signed = sign_membership(
             self.keystore.root,
             admin_account=self.account_id,
@@ -311,7 +331,36 @@ class CareChatClient:
             members=[Member(a, MemberRole[r.upper()]) for a, r in members.items()],
             previous=previous,
         )
-        return int((await self.api.publish_membership(practice_id, signed.encode()))["epoch"])
+        epoch = int((await self.api.publish_membership(practice_id, signed.encode()))["epoch"])
+        # Our own rollback pin: a server that later serves an older list (or another
+        # list at this epoch) as "the current one" is refused, not signed over.
+        self.keystore.pin_practice(practice_id, self.account_id, signed.epoch, signed.digest())
+        return epoch
+
+    def _previous_membership(self, practice_id: str, stored: object) -> Membership | None:
+        """The list the next one chains to. Only its chain matters (its epoch and
+        digest become the next list's), not its signature: members are exactly what
+        the admin passes, and after a root-key rotation the previous list is signed
+        by the old key. What it must not be is older than, or another list at, the
+        epoch this device last published or verified."""
+        pinned = self.keystore.practice_pin(practice_id)
+        if stored is None:
+            if pinned is not None and pinned[1] > 0:
+                raise TrustError("the published membership list disappeared")
+            return None
+        try:
+            previous = parse_membership(from_base64url(str(stored), max_bytes=MAX_MEMBERSHIP_BYTES))
+        except CryptoError as exc:
+            raise TrustError(f"the stored membership list does not parse: {exc}") from None
+        if (previous.practice_id, previous.admin_account) != (practice_id, self.account_id):
+            raise TrustError("the stored membership list is not this practice's or ours")
+        if pinned is not None:
+            if previous.epoch < pinned[1]:
+                raise TrustError("the stored membership list is older than one we published")
+            digest = self.keystore.practice_digest(practice_id)
+            if previous.epoch == pinned[1] and digest not in (None, previous.digest()):
+                raise TrustError("the stored membership list is not the one we published")
+        return previous
 
     def _require_participants(self) -> Participants:
         if self._participants is None:

@@ -6,7 +6,8 @@
                                    ▲   │ "ack" {seq}      │ "error" recipients_changed
                                    │   └─► future.set ◄───┘ refresh devices, re-seal
       (seal only after Participants.verify: nobody outside a practice's signed
-      membership list is ever a recipient; a changed set is a RecipientsNotice)
+      membership list is ever a recipient; a set that differs from the one the
+      Keystore saved, even across restarts, is a RecipientsNotice)
       reconnect: resend every pending envelope unchanged (the server answers
       duplicate: true for one it already stored, so nothing is sent twice)
 
@@ -183,6 +184,10 @@ class Connection:
         self._state = _State(consumed=dict(cursors or {}))
         self._inbox: asyncio.Queue[_Item | CareChatSdkError] = asyncio.Queue(queue_size)
         self._events: asyncio.Queue[Event] = asyncio.Queue(1000)
+        # Security notices (recipients changed, trust alerts) never make room for
+        # typing frames: their own queue, unbounded, read first.
+        self._notices: asyncio.Queue[Event] = asyncio.Queue()
+        self._event_arrived = asyncio.Event()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._task: asyncio.Task[None] | None = None
         self._ready: asyncio.Future[None] | None = None
@@ -249,8 +254,17 @@ class Connection:
             yield await self.receive()
 
     async def events(self) -> AsyncIterator[Event]:
+        """Notices (RecipientsNotice, TrustAlert) first, then receipts, typing and
+        thread changes. Those may be dropped, oldest first, past 1000 unread; a
+        notice never is."""
         while True:
-            yield await self._events.get()
+            if not self._notices.empty():
+                yield self._notices.get_nowait()
+            elif not self._events.empty():
+                yield self._events.get_nowait()
+            else:
+                self._event_arrived.clear()
+                await self._event_arrived.wait()
 
     async def send(
         self, thread_id: str, payload: Payload, *, client_msg_id: str | None = None
@@ -565,11 +579,14 @@ class Connection:
 
     def _learn(self, summary: ThreadSummary) -> None:
         self._saw(summary.thread_id, summary.last_seq)
-        known = self._state.summaries.get(summary.thread_id)
         self._state.summaries[summary.thread_id] = summary
-        if known is not None and set(known.participants) != set(summary.participants):
+        # Compared with the set the keystore saved, not this connection's memory, so a
+        # change made while the app was closed is announced after a restart too.
+        known = self._keystore.recipients(summary.thread_id)
+        self._keystore.remember_recipients(summary.thread_id, summary.participants)
+        if known is not None and set(known) != set(summary.participants):
             # Never silently: the app shows who joined or left the conversation.
-            before, after = set(known.participants), set(summary.participants)
+            before, after = set(known), set(summary.participants)
             self._event(
                 RecipientsNotice(
                     summary.thread_id, tuple(sorted(after - before)), tuple(sorted(before - after))
@@ -599,9 +616,13 @@ class Connection:
                 raise NotConnected(str(exc)) from None
 
     def _event(self, event: Event) -> None:
-        if self._events.full():
-            self._events.get_nowait()
-        self._events.put_nowait(event)
+        if isinstance(event, RecipientsNotice | TrustAlert):
+            self._notices.put_nowait(event)
+        else:
+            if self._events.full():
+                self._events.get_nowait()
+            self._events.put_nowait(event)
+        self._event_arrived.set()
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)

@@ -17,7 +17,9 @@
      │    ├── RootKeyChanged            a peer's identity key is not the one we trusted
      │    ├── UntrustedDirectory        a device list that does not verify (a lying server)
      │    ├── UntrustedMembership       a practice membership list that does not verify
-     │    └── GhostRecipient            a thread participant outside the verified membership
+     │    ├── GhostRecipient            a thread participant outside the verified membership
+     │    └── UntrustedThread           who a thread is between is not what the patient
+     │                                  signed (or this device pinned), or not us
      ├── UnreadableMessage              a message that does not decrypt (never plaintext)
      ├── AttachmentCorrupted            ciphertext failed an integrity check; file deleted
      ├── SessionRevoked                 close 4003: log in again; the connection stopped
@@ -54,6 +56,7 @@ __all__ = [
     "UnreadableMessage",
     "UntrustedDirectory",
     "UntrustedMembership",
+    "UntrustedThread",
     "error_from_frame",
     "error_from_problem",
 ]
@@ -142,6 +145,7 @@ _BY_CODE: dict[str, type[CareChatError]] = {
     "unknown_frame_type": BadRequestError,
     "invalid_envelope": BadRequestError,
     "invalid_signature": BadRequestError,
+    "invalid_thread_opening": BadRequestError,
     "invalid_code": BadRequestError,
     "weak_password": BadRequestError,
     "phone_code_required": BadRequestError,
@@ -167,6 +171,7 @@ _BY_CODE: dict[str, type[CareChatError]] = {
     "not_accepting_requests": ConflictError,
     "request_cooldown": ConflictError,
     "thread_already_open": ConflictError,
+    "thread_id_taken": ConflictError,
     "thread_transition_not_allowed": ConflictError,
     "duplicate_client_msg_id": ConflictError,
     "root_key_required": ConflictError,
@@ -282,6 +287,18 @@ class GhostRecipient(TrustError):
         super().__init__(f"thread {thread_id} names an unverified participant {account_id}")
         self.thread_id = thread_id
         self.account_id = account_id
+
+
+class UntrustedThread(TrustError):
+    """A thread whose patient or provider is not the one its patient signed in the
+    thread opening (or that this device pinned when it first saw the thread), that
+    has no valid opening, or that this account is neither the patient of nor on the
+    provider side of: nothing is encrypted for it."""
+
+    def __init__(self, thread_id: str, reason: str) -> None:
+        super().__init__(f"thread {thread_id} refused: {reason}")
+        self.thread_id = thread_id
+        self.reason = reason
 
 
 class UnreadableMessage(CareChatSdkError):

@@ -63,8 +63,9 @@ class TrustAlert:
 @dataclass(frozen=True, slots=True)
 class RecipientsNotice:
     """The set of accounts a thread's messages are encrypted to changed since this
-    connection last saw it. Show it in the thread ("X joined", "Y left"), as
-    messengers do: nobody is added to a conversation silently."""
+    device last saw it (the set is saved in the Keystore, so this holds across
+    restarts). Show it in the thread ("X joined", "Y left"), as messengers do: nobody
+    is added to a conversation silently. Never dropped from ``events()``."""
 
     thread_id: str
     added: tuple[str, ...]

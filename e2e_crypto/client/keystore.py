@@ -7,8 +7,14 @@
      ├── device    this device's keys (decrypt what is wrapped to it, sign what it sends)
      ├── former    keys of the account's earlier devices, restored from a key backup,
      │             kept only to *open* messages that were wrapped to them (history)
-     └── trusted   peers' root keys, pinned on first use (TOFU); a different key later
-                   is a RootKeyChanged the app must show (directory.py)
+     ├── trusted   peers' root keys, pinned on first use (TOFU); a different key later
+     │             is a RootKeyChanged the app must show (directory.py)
+     ├── practices each practice's admin, highest membership epoch and that list's
+     │             digest (participants.py: no rollback, no second list per epoch)
+     ├── threads   each thread's (patient, provider kind, provider id), pinned when
+     │             this account signed its opening or first verified it
+     └── recipients  each thread's last-seen participants, so a change made while
+                   this device was offline is still a RecipientsNotice
 
 A key backup (e2e_crypto.backup) seals ``root`` and every device key under a
 passphrase; the server keeps it as an opaque blob. ``Keystore.restore`` opens it on a
@@ -59,6 +65,12 @@ class Keystore:
         self._trusted[device.account_id] = root.public_key
         # practice -> (its admin account, highest membership epoch verified)
         self._practices: dict[str, tuple[str, int]] = {}
+        # practice -> digest of the list verified at that highest epoch
+        self._practice_digests: dict[str, bytes] = {}
+        # thread -> (patient account, provider kind, provider id)
+        self._threads: dict[str, tuple[str, str, str]] = {}
+        # thread -> its participants when this device last looked
+        self._recipients: dict[str, tuple[str, ...]] = {}
 
     @classmethod
     def create(cls, account_id: str, device_id: str | None = None) -> Keystore:
@@ -102,15 +114,54 @@ class Keystore:
         """The practice's admin account and the highest membership epoch verified."""
         return self._practices.get(practice_id)
 
-    def pin_practice(self, practice_id: str, admin_account: str, epoch: int) -> None:
-        """Pin a practice's admin on first use and remember the highest verified epoch,
-        so a restarted client refuses an older list too."""
+    def practice_digest(self, practice_id: str) -> bytes | None:
+        """The digest of the list verified at the pinned epoch (None: not recorded)."""
+        return self._practice_digests.get(practice_id)
+
+    def pin_practice(
+        self, practice_id: str, admin_account: str, epoch: int, digest: bytes | None = None
+    ) -> None:
+        """Pin a practice's admin on first use and remember the highest verified epoch
+        and its list's digest, so a restarted client refuses an older list, and a
+        different list at the same epoch, too."""
         check_id(practice_id, "practice id")
         check_id(admin_account, "admin account id")
         known = self._practices.get(practice_id)
         if known is not None and known[0] != admin_account:
             raise ValueError("the practice's admin is pinned to another account")
-        self._practices[practice_id] = (admin_account, max(epoch, known[1] if known else 0))
+        pinned_epoch = known[1] if known else 0
+        if digest is not None and epoch == pinned_epoch:
+            seen = self._practice_digests.get(practice_id)
+            if seen is not None and seen != digest:
+                raise ValueError("another list is pinned at this epoch")
+        if digest is not None and epoch >= pinned_epoch:
+            self._practice_digests[practice_id] = digest
+        self._practices[practice_id] = (admin_account, max(epoch, pinned_epoch))
+
+    def thread_pin(self, thread_id: str) -> tuple[str, str, str] | None:
+        """(patient account, provider kind, provider id) pinned for the thread."""
+        return self._threads.get(thread_id)
+
+    def pin_thread(self, thread_id: str, parties: tuple[str, str, str]) -> None:
+        """Pin who a thread is between; a different triple later is refused."""
+        check_id(thread_id, "thread id")
+        patient, kind, provider = parties
+        check_id(patient, "patient account id")
+        check_id(provider, "provider id")
+        if kind not in ("practitioner", "practice"):
+            raise ValueError("unknown provider kind")
+        known = self._threads.get(thread_id)
+        if known is not None and known != parties:
+            raise ValueError("the thread is pinned to other parties")
+        self._threads[thread_id] = (patient, kind, provider)
+
+    def recipients(self, thread_id: str) -> tuple[str, ...] | None:
+        """The thread's participants when this device last looked (None: never)."""
+        return self._recipients.get(thread_id)
+
+    def remember_recipients(self, thread_id: str, participants: tuple[str, ...]) -> None:
+        check_id(thread_id, "thread id")
+        self._recipients[thread_id] = tuple(sorted(set(participants)))
 
     # -- backup ----------------------------------------------------------------------------
 
@@ -167,10 +218,19 @@ class Keystore:
             "former": [device(d) for d in self.former],
             "trusted": {a: to_base64url(k.raw) for a, k in sorted(self._trusted.items())},
             "practices": {
-                p: {"admin": admin, "epoch": epoch}
+                p: {"admin": admin, "epoch": epoch, **self._digest_state(p)}
                 for p, (admin, epoch) in sorted(self._practices.items())
             },
+            "threads": {
+                t: {"patient": patient, "provider_kind": kind, "provider_id": provider}
+                for t, (patient, kind, provider) in sorted(self._threads.items())
+            },
+            "recipients": {t: list(r) for t, r in sorted(self._recipients.items())},
         }
+
+    def _digest_state(self, practice_id: str) -> dict[str, str]:
+        digest = self._practice_digests.get(practice_id)
+        return {} if digest is None else {"digest": to_base64url(digest)}
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> Keystore:
@@ -195,9 +255,27 @@ class Keystore:
                 for a, k in state["trusted"].items()
             },
         )
-        # Absent from states saved before practices were pinned.
+        # Absent from states saved before practices, their digests, threads and
+        # recipients were pinned: the state stays version 1, each part optional.
         for practice_id, pin in state.get("practices", {}).items():
-            keystore.pin_practice(practice_id, str(pin["admin"]), int(pin["epoch"]))
+            digest = pin.get("digest")
+            keystore.pin_practice(
+                practice_id,
+                str(pin["admin"]),
+                int(pin["epoch"]),
+                from_base64url(str(digest), max_bytes=32) if digest is not None else None,
+            )
+        for thread_id, parties in state.get("threads", {}).items():
+            keystore.pin_thread(
+                thread_id,
+                (
+                    str(parties["patient"]),
+                    str(parties["provider_kind"]),
+                    str(parties["provider_id"]),
+                ),
+            )
+        for thread_id, participants in state.get("recipients", {}).items():
+            keystore.remember_recipients(thread_id, tuple(str(p) for p in participants))
         return keystore
 
     def __repr__(self) -> str:

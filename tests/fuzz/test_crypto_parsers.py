@@ -34,6 +34,8 @@ from e2e_crypto.membership_public import (
     verify_membership,
 )
 from e2e_crypto.public import PublicSigningKey, parse_device_certificate, verify_device_certificate
+from e2e_crypto.thread_opening import sign_opening
+from e2e_crypto.thread_opening_public import ProviderKind, parse_opening, verify_opening
 from e2e_crypto.wire import (
     from_base64url,
     parse_envelope,
@@ -92,6 +94,21 @@ def _verify_membership(data: bytes) -> None:
     )
 
 
+_PATIENT = RootKey.generate()
+_OPENING = sign_opening(
+    _PATIENT,
+    thread_id="thread-1",
+    patient_account="patient-alice",
+    provider_kind=ProviderKind.PRACTICE,
+    provider_id="practice-1",
+    opened_at=1_700_000_000,
+).encode()
+
+
+def _verify_opening(data: bytes) -> None:
+    verify_opening(data, thread_id="thread-1", patient_root_key=_PATIENT.public_key)
+
+
 def _verify_broadcast(data: bytes) -> None:
     verify_broadcast_signature(parse_broadcast(data), _SENDER)
 
@@ -124,6 +141,7 @@ PARSERS = [
         _verify_commit,
     ),
     Parser("membership list", parse_membership, _MEMBERSHIP, _verify_membership),
+    Parser("thread opening", parse_opening, _OPENING, _verify_opening),
     Parser("broadcast body", parse_broadcast, _BODY, _verify_broadcast),
     Parser(
         "broadcast slip", parse_slip, bytes.fromhex(_BROADCAST["slips"][0]["slip"]), _verify_slip
