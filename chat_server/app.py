@@ -61,7 +61,7 @@ from chat_server.handlers.groups import GroupService
 from chat_server.handlers.notifications import NOTIFY_KIND, Notifier
 from chat_server.handlers.threads import ThreadService
 from chat_server.handlers.throttle import Throttle
-from chat_server.handlers.uploads import UploadLimits, UploadService, purge_hourly
+from chat_server.handlers.uploads import PURGE_KIND, UploadLimits, UploadPurge, UploadService
 from chat_server.jobs import JobKinds, JobRunner, JobStore, scheduler_ctx
 from chat_server.mail import FileOutbox, Mailer, SmsSender, SmtpMailer
 from chat_server.metrics import GcWatch, Metrics, watch_loop_lag
@@ -334,11 +334,14 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
             per_hour=settings.attachment_uploads_per_hour,
         ),
     )
-    # Until durable jobs exist: every process purges at start and hourly; the purge is
-    # safe to run on several processes at once.
-    await app[SCHEDULER].spawn(
-        purge_hourly(attachments, clock, timedelta(hours=settings.attachment_grace_hours))
+    purge = UploadPurge(
+        attachments=attachments,
+        jobs=jobs,
+        clock=clock,
+        grace=timedelta(hours=settings.attachment_grace_hours),
+        every=timedelta(minutes=settings.attachment_purge_every_minutes),
     )
+    kinds.register(PURGE_KIND, purge.run, max_attempts=8, backoff=timedelta(minutes=1))
     app[FRAME_CONTEXT] = frame_context = FrameContext(
         hub=hub,
         accounts=account_service,
@@ -350,6 +353,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     messages.start()
     cursors.start()
     jobs.start()
+    await purge.schedule()
     try:
         yield
     finally:

@@ -79,8 +79,10 @@ class Settings:
     # Per account: uploads per hour (bursts included), and bytes stored at once.
     attachment_uploads_per_hour: int = 30
     attachment_quota_bytes: int = 1024 * 1024 * 1024
-    # An upload no message has claimed is deleted after this long (hourly purge).
+    # An upload no message has claimed is deleted after this long, by a purge that
+    # runs this often (one durable job for all processes).
     attachment_grace_hours: float = 24.0
+    attachment_purge_every_minutes: float = 60.0
     # Sends allowed per device per 10 s, and per account per minute (bursts included).
     send_limit_per_device: int = 60
     send_limit_per_account: int = 600
@@ -252,6 +254,9 @@ class _SettingsSchema(ma.Schema):
     )
     attachment_grace_hours = ma.fields.Float(
         validate=ma.validate.Range(min=0.1, max=24 * 365, error="hours from 0.1 to 8760")
+    )
+    attachment_purge_every_minutes = ma.fields.Float(
+        validate=ma.validate.Range(min=1, max=24 * 60, error="minutes from 1 to 1440")
     )
     send_limit_per_device = ma.fields.Integer(validate=_positive("a positive integer"))
     send_limit_per_account = ma.fields.Integer(validate=_positive("a positive integer"))
