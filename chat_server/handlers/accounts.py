@@ -10,7 +10,10 @@ owner gets an e-mail instead), and so does asking for a password reset; a login 
 an unknown address does the same argon2id work and gets the same error as a wrong
 password. An unverified registration does not reserve its address: registering the
 address again replaces it, and the earlier link stops working, so whoever registered
-first without holding the mailbox cannot squat it (e-mail pre-hijacking). Passwords
+first without holding the mailbox cannot squat it (e-mail pre-hijacking). Verifying
+takes the link's token and the registration's password, so the owner clicking the
+newest link in their mailbox cannot activate an attacker's later registration of
+their address: only whoever holds both the mailbox and the password can. Passwords
 must pass the strength estimator (``password_strength.py``). Throttling is per address and per
 IP, in fixed windows, so an attacker can delay the owner but never lock them out for
 good. Every security-relevant step is written to the audit log.
@@ -60,6 +63,10 @@ REGISTER_PER_IP = RateLimit("register-ip", limit=10, window_seconds=3600)
 RESET_PER_IP = RateLimit("reset-ip", limit=10, window_seconds=3600)
 # Each request mails the owner: a stranger must not be able to flood their inbox.
 RESET_PER_ADDRESS = RateLimit("reset-address", limit=3, window_seconds=3600)
+# Verifying checks a password: guessing it takes a live link (the mailbox) and is
+# throttled per registration, so whoever reads the mailbox gets a few tries, not a
+# dictionary.
+VERIFY_PER_ACCOUNT = RateLimit("verify-account", limit=10, window_seconds=3600)
 VERIFY_TTL = timedelta(hours=48)
 VERIFY_PURPOSE = "verify-email"
 RESET_PURPOSE = "reset-password"
@@ -187,17 +194,20 @@ class AccountService:
             return False
         return True
 
-    async def verify_email(self, token: str) -> str:
-        code = (
-            await self._codes.redeem(token, VERIFY_PURPOSE, self._clock.now())
-            if well_formed(token)
-            else None
-        )
-        if code is None:
-            raise InvalidCode()
-        account = await self._accounts.get(code.subject)
+    async def verify_email(self, token: str, password: str) -> str:
+        """Activates the registration the token was mailed for, if ``password`` is its
+        password. A wrong token and a wrong password get the same :class:`InvalidCode`;
+        a wrong password leaves the link usable (a typo must not cost the link)."""
+        now = self._clock.now()
+        code = await self._codes.peek(token, VERIFY_PURPOSE, now) if well_formed(token) else None
+        account = await self._accounts.get(code.subject) if code is not None else None
         if account is None:
             raise InvalidCode()
+        await self._throttle.check(VERIFY_PER_ACCOUNT, account.id, fail_closed=True)
+        if not await self._hasher.verify(account.password_hash, password):
+            raise InvalidCode()
+        if await self._codes.redeem(token, VERIFY_PURPOSE, self._clock.now()) is None:
+            raise InvalidCode()  # a concurrent request used it, or re-registering discarded it
         if account.status is AccountStatus.UNVERIFIED:
             await self._accounts.set_fields(account.id, status=str(AccountStatus.ACTIVE))
         return account.id

@@ -36,9 +36,10 @@ async def test_registration_needs_a_verified_address(client: Client, outbox: Mem
     )
     assert refused.status == 401
     token = verification_token(outbox, "ann@example.org")
-    assert (await client.post("/api/v1/accounts/verify", json={"token": token})).status == 200
+    verify = {"token": token, "password": PASSWORD}
+    assert (await client.post("/api/v1/accounts/verify", json=verify)).status == 200
     # Single use.
-    again = await client.post("/api/v1/accounts/verify", json={"token": token})
+    again = await client.post("/api/v1/accounts/verify", json=verify)
     assert again.status == 400
     assert (await _problem(again))["code"] == "invalid_code"
     await login(client, "ann@example.org")
