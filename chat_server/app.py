@@ -226,6 +226,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
             absolute=timedelta(hours=settings.session_absolute_hours),
             ticket=timedelta(seconds=settings.ws_ticket_seconds),
             practitioner_totp_grace=timedelta(days=settings.practitioner_totp_grace_days),
+            practitioner_totp_from=settings.practitioner_totp_from(),
         ),
         public_url=public_url,
         password_reset_ttl=timedelta(minutes=settings.password_reset_minutes),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,10 @@ class Settings:
     # Practitioners may log in without TOTP this long after registering (to set it up);
     # after that, login requires it.
     practitioner_totp_grace_days: int = 14
+    # The day the rule took effect here (midnight UTC): the grace counts from it for
+    # practitioners registered before, so a deploy does not lock them out at once.
+    # None: from registration alone.
+    practitioner_totp_required_from: date | None = None
     ws_ticket_seconds: int = 30
     # After a declined or blocked request, the patient waits this long to ask again.
     rerequest_days: int = 30
@@ -106,6 +111,11 @@ class Settings:
 
     def public_url_or_default(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    def practitioner_totp_from(self) -> datetime:
+        """When the TOTP rule took effect: midnight UTC of its day, else the epoch."""
+        day = self.practitioner_totp_required_from or date(1970, 1, 1)
+        return datetime.combine(day, time(), tzinfo=UTC)
 
     def allowed_origins_or_default(self) -> tuple[str, ...]:
         if self.allowed_origins:
@@ -152,6 +162,15 @@ class _UriField(_SecretField):
         if secret is not None and not secret.reveal().startswith(self.schemes):
             raise ma.ValidationError(f"a URI starting with {' or '.join(self.schemes)}")
         return secret
+
+
+class _IsoDate(ma.fields.Date):
+    """YYYY-MM-DD from the environment, or a TOML date (already a ``date``)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class _PathField(ma.fields.String):
@@ -216,6 +235,7 @@ class _SettingsSchema(ma.Schema):
     practitioner_totp_grace_days = ma.fields.Integer(
         validate=ma.validate.Range(min=1, max=365, error="days from 1 to 365")
     )
+    practitioner_totp_required_from = _IsoDate(error_messages={"invalid": "a date, YYYY-MM-DD"})
     ws_ticket_seconds = ma.fields.Integer(
         validate=ma.validate.Range(min=5, max=60, error="seconds from 5 to 60")
     )

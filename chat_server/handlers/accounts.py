@@ -1,9 +1,10 @@
 """Accounts and sessions: registration, e-mail verification, login, logout, passwords
 and their reset, TOTP, WebSocket tickets, and the platform admin's actions on accounts.
 
-Practitioners must turn on TOTP within ``practitioner_totp_grace_days`` of registering:
-until then they log in with a password alone (and set it up); after that, a login
-without TOTP set up is refused and the operator has to step in.
+Practitioners must turn on TOTP within ``practitioner_totp_grace_days`` of registering,
+or of ``practitioner_totp_required_from`` if they registered before the rule took
+effect: until then they log in with a password alone (and set it up); after that, a
+login without TOTP set up is refused and the operator has to step in.
 
 No enumeration: registering a known address answers exactly like a new one (the
 owner gets an e-mail instead), and so does asking for a password reset; a login for
@@ -84,8 +85,10 @@ class SessionPolicy:
     idle: timedelta
     absolute: timedelta
     ticket: timedelta
-    # How long after registering a practitioner may still log in without TOTP.
+    # How long after registering a practitioner may still log in without TOTP; for
+    # accounts older than the rule, counted from when it took effect.
     practitioner_totp_grace: timedelta
+    practitioner_totp_from: datetime
 
 
 class AccountService:
@@ -232,8 +235,9 @@ class AccountService:
             raise InvalidCredentials("confirm your e-mail address first (see the link we sent)")
         if account.totp_enabled:
             await self._check_totp(account, totp_code)
-        elif account.role is Role.PRACTITIONER and (
-            self._clock.now() >= account.created_at + self._policy.practitioner_totp_grace
+        elif account.role is Role.PRACTITIONER and self._clock.now() >= (
+            max(account.created_at, self._policy.practitioner_totp_from)
+            + self._policy.practitioner_totp_grace
         ):
             # Asked only after the password checked out: no oracle for strangers.
             raise TotpEnrolmentOverdue()

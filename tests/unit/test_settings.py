@@ -1,3 +1,4 @@
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,19 @@ def test_socket_admission_and_totp_grace_are_typed_and_bounded() -> None:
         load_settings({"CARECHAT_WS_UNAUTHENTICATED_PER_IP": "0"})
     with pytest.raises(SettingsError, match="CARECHAT_PRACTITIONER_TOTP_GRACE_DAYS: expected days"):
         load_settings({"CARECHAT_PRACTITIONER_TOTP_GRACE_DAYS": "0"})
+
+
+def test_the_totp_rule_start_is_a_date_from_the_environment_or_toml(tmp_path: Path) -> None:
+    assert load_settings({}).practitioner_totp_from() == datetime(1970, 1, 1, tzinfo=UTC)
+    settings = load_settings({"CARECHAT_PRACTITIONER_TOTP_REQUIRED_FROM": "2026-12-01"})
+    assert settings.practitioner_totp_required_from == date(2026, 12, 1)
+    assert settings.practitioner_totp_from() == datetime(2026, 12, 1, tzinfo=UTC)
+    config = tmp_path / "c.toml"
+    config.write_text("[carechat]\npractitioner_totp_required_from = 2027-01-15\n")
+    assert load_settings({}, config).practitioner_totp_required_from == date(2027, 1, 15)
+    for wrong in ("2026-13-01", "1 December", "2026-12-01T00:00:00"):
+        with pytest.raises(
+            SettingsError,
+            match=r"CARECHAT_PRACTITIONER_TOTP_REQUIRED_FROM: expected a date, YYYY-MM-DD$",
+        ):
+            load_settings({"CARECHAT_PRACTITIONER_TOTP_REQUIRED_FROM": wrong})
