@@ -51,7 +51,7 @@ def start(
     return started
 
 
-async def until(condition: Callable[[], Awaitable[bool]], what: str, seconds: float = 5) -> None:
+async def until(condition: Callable[[], Awaitable[bool]], what: str, seconds: float = 30) -> None:
     deadline = asyncio.get_running_loop().time() + seconds
     while not await condition():
         assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
