@@ -16,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from chat_server.app import create_app
 from chat_server.clock import ManualClock
-from chat_server.handlers.uploads import PURGE_KIND
+from chat_server.handlers.uploads import PURGE_DEDUPE_KEY, PURGE_KIND
 from chat_server.jobs import Job, JobState, JobStore
 from chat_server.mail import MemoryOutbox
 from chat_server.settings import Settings
@@ -158,3 +158,34 @@ async def test_a_purge_job_that_failed_for_good_is_revived_at_the_next_start(
     await start()  # a restart, or another process starting
     await until(lambda: waiting_until(db, clock.now() + EVERY), "the revived pass")
     assert (await purge_job(db)).id == job.id
+
+
+async def test_a_pass_taken_over_from_a_dead_process_keeps_its_cutoff(
+    start: Callable[[], Awaitable[Client]], db: Db, clock: ManualClock
+) -> None:
+    store, jobs = AttachmentStore(db), JobStore(db)
+    await upload(store, "before-cutoff", clock.now())
+    cutoff = clock.now() + timedelta(minutes=1)
+    clock.advance(120)
+    await upload(store, "after-cutoff", clock.now())
+    clock.advance((GRACE + timedelta(minutes=1)).total_seconds())  # both past the grace
+    # A process ran the job's pass up to a checkpoint, then died.
+    now = clock.now()
+    await jobs.enqueue(
+        PURGE_KIND, {}, now=now, run_at=now, max_attempts=8, dedupe_key=PURGE_DEDUPE_KEY
+    )
+    dead = await jobs.take("dead", now=now, lease=timedelta(seconds=30), kinds=[PURGE_KIND])
+    assert dead is not None
+    progress = {"cutoff": cutoff, "purged": 3}
+    assert await jobs.heartbeat(
+        dead.id, "dead", now=now, lease=timedelta(seconds=30), cursor=progress
+    )
+    await start()
+    clock.advance(31)  # its lease runs out
+    await until(lambda: waiting_until(db, clock.now() + EVERY), "the resumed pass")
+    # The resumed pass used the checkpointed cutoff, not one of its own.
+    assert await store.info("before-cutoff") is None
+    assert await store.info("after-cutoff") is not None
+    clock.advance(EVERY.total_seconds())
+    await until(lambda: waiting_until(db, clock.now() + EVERY), "the next pass")
+    assert await store.info("after-cutoff") is None
