@@ -78,7 +78,7 @@ from chat_server.handlers.threads import ThreadService
 from chat_server.handlers.throttle import Throttle
 from chat_server.handlers.tickets import TicketService
 from chat_server.handlers.totp import TotpService
-from chat_server.handlers.uploads import UploadLimits, UploadService, purge_hourly
+from chat_server.handlers.uploads import PURGE_KIND, UploadLimits, UploadPurge, UploadService
 from chat_server.jobs import JobKinds, JobRunner, JobStore, scheduler_ctx
 from chat_server.mail import BackgroundMailer, FileOutbox, Mailer, SmsSender, SmtpMailer
 from chat_server.metrics import GcWatch, Metrics, watch_loop_lag
@@ -290,15 +290,19 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
             per_hour=settings.attachment_uploads_per_hour,
         ),
     )
-    # Until durable jobs exist: every process purges at start and hourly; the purge is
-    # safe to run on several processes at once.
-    await app[SCHEDULER].spawn(
-        purge_hourly(attachments, clock, timedelta(hours=settings.attachment_grace_hours))
+    purge = UploadPurge(
+        attachments=attachments,
+        jobs=jobs,
+        clock=clock,
+        grace=timedelta(hours=settings.attachment_grace_hours),
+        every=timedelta(minutes=settings.attachment_purge_every_minutes),
     )
+    kinds.register(PURGE_KIND, purge.run, max_attempts=8, backoff=timedelta(minutes=1))
     _bind_frames(app, thread_service)
     messages.start()
     cursors.start()
     jobs.start()
+    await purge.schedule()
     try:
         yield
     finally:
@@ -365,6 +369,7 @@ def _account_services(app: web.Application, shared: _Shared) -> None:
         absolute=timedelta(hours=settings.session_absolute_hours),
         ticket=timedelta(seconds=settings.ws_ticket_seconds),
         practitioner_totp_grace=timedelta(days=settings.practitioner_totp_grace_days),
+        practitioner_totp_from=settings.practitioner_totp_from(),
     )
     app[REGISTRATION] = RegistrationService(
         accounts=accounts,

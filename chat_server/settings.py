@@ -12,6 +12,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime, time
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,10 @@ class Settings:
     # Practitioners may log in without TOTP this long after registering (to set it up);
     # after that, login requires it.
     practitioner_totp_grace_days: int = 14
+    # The day the rule took effect here (midnight UTC): the grace counts from it for
+    # practitioners registered before, so a deploy does not lock them out at once.
+    # None: from registration alone.
+    practitioner_totp_required_from: date | None = None
     ws_ticket_seconds: int = 30
     # After a declined or blocked request, the patient waits this long to ask again.
     rerequest_days: int = 30
@@ -83,8 +88,10 @@ class Settings:
     # Per account: uploads per hour (bursts included), and bytes stored at once.
     attachment_uploads_per_hour: int = 30
     attachment_quota_bytes: int = 1024 * 1024 * 1024
-    # An upload no message has claimed is deleted after this long (hourly purge).
+    # An upload no message has claimed is deleted after this long, by a purge that
+    # runs this often (one durable job for all processes).
     attachment_grace_hours: float = 24.0
+    attachment_purge_every_minutes: float = 60.0
     # Sends allowed per device per 10 s, and per account per minute (bursts included).
     send_limit_per_device: int = 60
     send_limit_per_account: int = 600
@@ -108,6 +115,11 @@ class Settings:
 
     def public_url_or_default(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    def practitioner_totp_from(self) -> datetime:
+        """When the TOTP rule took effect: midnight UTC of its day, else the epoch."""
+        day = self.practitioner_totp_required_from or date(1970, 1, 1)
+        return datetime.combine(day, time(), tzinfo=UTC)
 
     def allowed_origins_or_default(self) -> tuple[str, ...]:
         if self.allowed_origins:
@@ -187,6 +199,15 @@ class _UriField(_SecretField):
         return secret
 
 
+class _IsoDate(ma.fields.Date):
+    """YYYY-MM-DD from the environment, or a TOML date (already a ``date``)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class _PathField(ma.fields.String):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -250,6 +271,7 @@ class _SettingsSchema(ma.Schema):
     practitioner_totp_grace_days = ma.fields.Integer(
         validate=ma.validate.Range(min=1, max=365, error="days from 1 to 365")
     )
+    practitioner_totp_required_from = _IsoDate(error_messages={"invalid": "a date, YYYY-MM-DD"})
     ws_ticket_seconds = ma.fields.Integer(
         validate=ma.validate.Range(min=5, max=60, error="seconds from 5 to 60")
     )
@@ -288,6 +310,9 @@ class _SettingsSchema(ma.Schema):
     )
     attachment_grace_hours = ma.fields.Float(
         validate=ma.validate.Range(min=0.1, max=24 * 365, error="hours from 0.1 to 8760")
+    )
+    attachment_purge_every_minutes = ma.fields.Float(
+        validate=ma.validate.Range(min=1, max=24 * 60, error="minutes from 1 to 1440")
     )
     send_limit_per_device = ma.fields.Integer(validate=_positive("a positive integer"))
     send_limit_per_account = ma.fields.Integer(validate=_positive("a positive integer"))

@@ -92,7 +92,8 @@ async def register(
     response = await client.post("/api/v1/accounts", json=body)
     assert response.status == 202, await response.text()
     verify = await client.post(
-        "/api/v1/accounts/verify", json={"token": verification_token(outbox, email)}
+        "/api/v1/accounts/verify",
+        json={"token": verification_token(outbox, email), "password": password},
     )
     assert verify.status == 200, await verify.text()
     return str((await verify.json())["account_id"])

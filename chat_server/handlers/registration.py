@@ -27,6 +27,10 @@ from chat_server.tokens import new_id, new_token, well_formed
 from moderation.ratelimit import RateLimit
 
 REGISTER_PER_IP = RateLimit("register-ip", limit=10, window_seconds=3600)
+# Verifying checks a password: guessing it takes a live link (the mailbox) and is
+# throttled per registration, so whoever reads the mailbox gets a few tries, not a
+# dictionary.
+VERIFY_PER_ACCOUNT = RateLimit("verify-account", limit=10, window_seconds=3600)
 VERIFY_TTL = timedelta(hours=48)
 VERIFY_PURPOSE = "verify-email"
 
@@ -121,17 +125,20 @@ class RegistrationService:
             return False
         return True
 
-    async def verify_email(self, token: str) -> str:
-        code = (
-            await self._codes.redeem(token, VERIFY_PURPOSE, self._clock.now())
-            if well_formed(token)
-            else None
-        )
-        if code is None:
-            raise InvalidCode()
-        account = await self._accounts.get(code.subject)
+    async def verify_email(self, token: str, password: str) -> str:
+        """Activates the registration the token was mailed for, if ``password`` is its
+        password. A wrong token and a wrong password get the same :class:`InvalidCode`;
+        a wrong password leaves the link usable (a typo must not cost the link)."""
+        now = self._clock.now()
+        code = await self._codes.peek(token, VERIFY_PURPOSE, now) if well_formed(token) else None
+        account = await self._accounts.get(code.subject) if code is not None else None
         if account is None:
             raise InvalidCode()
+        await self._throttle.check(VERIFY_PER_ACCOUNT, account.id, fail_closed=True)
+        if not await self._hasher.verify(account.password_hash, password):
+            raise InvalidCode()
+        if await self._codes.redeem(token, VERIFY_PURPOSE, self._clock.now()) is None:
+            raise InvalidCode()  # a concurrent request used it, or re-registering discarded it
         if account.status is AccountStatus.UNVERIFIED:
             await self._accounts.set_fields(account.id, status=str(AccountStatus.ACTIVE))
         return account.id

@@ -1,8 +1,9 @@
 """Logging in and out, and resolving a session token to its principal.
 
-Practitioners must turn on TOTP within ``practitioner_totp_grace_days`` of registering:
-until then they log in with a password alone (and set it up); after that, a login
-without TOTP set up is refused and the operator has to step in.
+Practitioners must turn on TOTP within ``practitioner_totp_grace_days`` of registering,
+or of ``practitioner_totp_required_from`` if they registered before the rule took
+effect: until then they log in with a password alone (and set it up); after that, a
+login without TOTP set up is refused and the operator has to step in.
 
 No enumeration: a login for an unknown address does the same argon2id work and gets
 the same error as a wrong password. Throttling is per address and per IP, in fixed
@@ -53,8 +54,10 @@ class SessionPolicy:
     idle: timedelta
     absolute: timedelta
     ticket: timedelta
-    # How long after registering a practitioner may still log in without TOTP.
+    # How long after registering a practitioner may still log in without TOTP; for
+    # accounts older than the rule, counted from when it took effect.
     practitioner_totp_grace: timedelta
+    practitioner_totp_from: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +111,9 @@ class SessionService:
             raise InvalidCredentials("confirm your e-mail address first (see the link we sent)")
         if account.totp_enabled:
             await check_totp(self._accounts, account, totp_code, self._clock.now())
-        elif account.role is Role.PRACTITIONER and (
-            self._clock.now() >= account.created_at + self._policy.practitioner_totp_grace
+        elif account.role is Role.PRACTITIONER and self._clock.now() >= (
+            max(account.created_at, self._policy.practitioner_totp_from)
+            + self._policy.practitioner_totp_grace
         ):
             # Asked only after the password checked out: no oracle for strangers.
             raise TotpEnrolmentOverdue()

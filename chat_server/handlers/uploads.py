@@ -5,7 +5,9 @@ An upload belongs to one thread (only its participants may download it) and coun
 against its uploader's storage quota for as long as it is stored. A message refers
 to it by naming its id in the ``send`` frame, which *claims* it
 (``ThreadService.send``); what stays unclaimed past the grace period is deleted by
-:func:`purge_unreferenced_uploads`, which ``app.py`` runs at start-up and hourly.
+:func:`purge_unreferenced_uploads`, which the durable ``purge_uploads`` job
+(:class:`UploadPurge`) runs hourly: one job for the whole deployment, whichever
+process takes it.
 
 The quota is checked before the upload (the bytes already stored, and the declared
 length) and enforced while streaming (the upload is cut off at the room left). Two
@@ -16,18 +18,16 @@ refused, never both kept.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
-
-from pymongo.errors import PyMongoError
+from datetime import datetime, timedelta
 
 from chat_server.clock import Clock
 from chat_server.errors import EmptyUpload, TooLarge, UploadQuotaExceeded, UploadRateLimited
 from chat_server.handlers.threads import ThreadService
 from chat_server.handlers.throttle import Throttle
+from chat_server.jobs.runner import JobContext, JobRunner
 from chat_server.principal import Principal
 from chat_server.storage.attachments import AttachmentStore, AttachmentTooLarge, EmptyAttachment
 from chat_server.tokens import new_id
@@ -35,7 +35,9 @@ from moderation.ratelimit import RateLimit
 
 log = logging.getLogger(__name__)
 
-PURGE_EVERY_SECONDS = 3600.0
+PURGE_KIND = "purge_uploads"
+# One purge job per deployment: every process enqueues it at start-up, one insert wins.
+PURGE_DEDUPE_KEY = "every"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,18 +134,49 @@ async def purge_unreferenced_uploads(
     return purged
 
 
-async def purge_hourly(attachments: AttachmentStore, clock: Clock, grace: timedelta) -> None:
-    """Runs the purge now and then every hour, until cancelled (the app's scheduler).
+class UploadPurge:
+    """The ``purge_uploads`` job: a pass over the unclaimed uploads, then again later.
 
-    A failed pass (MongoDB unreachable) is logged and retried at the next hour; nothing
-    is lost by waiting, the files are only kept longer.
+    The job never finishes: each pass ends by asking to run again ``every`` later, so
+    its dedupe key keeps it the only one. A pass works in batches and checkpoints its
+    cutoff and count after each, so a pass taken over from a dead process goes on
+    with the same cutoff. A failed pass (MongoDB unreachable) is retried with back-off
+    by the job runner; nothing is lost by waiting, the files are only kept longer.
     """
-    while True:
-        try:
-            purged = await purge_unreferenced_uploads(attachments, clock, grace)
-        except PyMongoError as exc:
-            log.warning("upload purge failed", extra={"fields": {"error": type(exc).__name__}})
+
+    def __init__(
+        self,
+        *,
+        attachments: AttachmentStore,
+        jobs: JobRunner,
+        clock: Clock,
+        grace: timedelta,
+        every: timedelta,
+    ) -> None:
+        self._attachments = attachments
+        self._jobs = jobs
+        self._clock = clock
+        self._grace = grace
+        self._every = every
+
+    async def schedule(self) -> None:
+        """Makes sure the job exists (at start-up, on every process): the first pass
+        runs at once. A job that failed all its retries is brought back, since a
+        purge that stopped for good would let storage grow without bound."""
+        if not await self._jobs.enqueue(PURGE_KIND, {}, dedupe_key=PURGE_DEDUPE_KEY):
+            await self._jobs.revive(PURGE_KIND, PURGE_DEDUPE_KEY)
+
+    async def run(self, ctx: JobContext) -> datetime:
+        # None on a new pass; {cutoff, purged} while one is under way (taken over).
+        progress = ctx.cursor
+        if progress is None:
+            cutoff, purged = self._clock.now() - self._grace, 0
         else:
-            if purged:
-                log.info("purged unreferenced uploads", extra={"fields": {"count": purged}})
-        await asyncio.sleep(PURGE_EVERY_SECONDS)
+            cutoff, purged = progress["cutoff"], progress["purged"]
+        while batch := await self._attachments.purge_unclaimed(cutoff):
+            purged += batch
+            await ctx.checkpoint({"cutoff": cutoff, "purged": purged})
+        if purged:
+            log.info("purged unreferenced uploads", extra={"fields": {"count": purged}})
+        await ctx.checkpoint(None)  # the pass is over: the next one takes a new cutoff
+        return self._clock.now() + self._every

@@ -126,6 +126,15 @@ class JobRunner:
         self._wake.set()
         return True
 
+    async def revive(self, kind: str, dedupe_key: str) -> bool:
+        """Makes the failed job of this kind and dedupe key due now; False if none."""
+        now = self._clock.now()
+        if not await self._store.revive(kind, dedupe_key, now=now):
+            return False
+        self._soonest = now
+        self._wake.set()
+        return True
+
     def start(self) -> None:
         self._loop_task = asyncio.create_task(self._loop(), name="job-runner")
 

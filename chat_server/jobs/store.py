@@ -206,6 +206,26 @@ class JobStore:
             },
         )
 
+    async def revive(self, kind: str, dedupe_key: str, *, now: datetime) -> bool:
+        """Makes a failed job due again, its attempts reset; False if none was failed.
+
+        For a recurring job (one that runs again later and never finishes): failed,
+        it would hold its dedupe key and no process could enqueue it again.
+        """
+        result = await self._jobs.update_one(
+            {"kind": kind, "dedupe_key": dedupe_key, "state": JobState.FAILED.value},
+            {
+                "$set": {
+                    "state": JobState.DUE.value,
+                    "run_at": now,
+                    "attempts": 0,
+                    "updated_at": now,
+                },
+                "$unset": {"finished_at": ""},
+            },
+        )
+        return result.modified_count == 1
+
     async def release_all(self, owner: str, *, now: datetime) -> int:
         """On a clean shutdown: hand this process's running jobs back at once.
 

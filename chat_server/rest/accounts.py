@@ -58,6 +58,12 @@ class TokenSchema(ma.Schema):
     token = ma.fields.String(required=True, validate=ma.validate.Length(max=128))
 
 
+class VerifySchema(ma.Schema):
+    token = ma.fields.String(required=True, validate=ma.validate.Length(max=128))
+    # The registration's password: the link alone does not activate an account.
+    password = ma.fields.String(required=True, validate=ma.validate.Length(max=256))
+
+
 class PasswordChangeSchema(ma.Schema):
     current_password = ma.fields.String(required=True, validate=ma.validate.Length(max=256))
     new_password = PASSWORD
@@ -100,8 +106,8 @@ async def register(request: web.Request) -> web.Response:
 
 
 async def verify_email(request: web.Request) -> web.Response:
-    body = await read_json(request, TokenSchema())
-    account_id = await request.app[REGISTRATION].verify_email(body["token"])
+    body = await read_json(request, VerifySchema())
+    account_id = await request.app[REGISTRATION].verify_email(body["token"], body["password"])
     return web.json_response({"account_id": account_id, "status": "active"})
 
 

@@ -79,8 +79,9 @@ OPERATIONS: Final[dict[str, Operation]] = {
         accounts.RegisterSchema, errors=(429,), auth=False,
     ),
     "verify_email": Operation(
-        "Confirm an e-mail address with the token from the link", 200,
-        replies.VerifiedAccount, accounts.TokenSchema, auth=False,
+        "Confirm an e-mail address with the token from the link and the password "
+        "registered with it", 200, replies.VerifiedAccount, accounts.VerifySchema,
+        errors=(429,), auth=False,
     ),
     "request_password_reset": Operation(
         "Mail a single-use password-reset link (the same answer for any address)", 202,

@@ -217,9 +217,14 @@ class Api:
             body["registration"] = dict(registration)
         await self.request("POST", endpoints.ACCOUNTS, body)
 
-    async def verify_email(self, token: str) -> str:
-        """Confirms the address with the token from the e-mail; returns the account id."""
-        body = await self.request("POST", endpoints.VERIFY_EMAIL, {"token": token})
+    async def verify_email(self, token: str, password: str) -> str:
+        """Confirms the address with the token from the e-mail and the password the
+        account was registered with; returns the account id. Either one wrong is the
+        same ``invalid_code`` error (someone else may have registered the address
+        since: register again)."""
+        body = await self.request(
+            "POST", endpoints.VERIFY_EMAIL, {"token": token, "password": password}
+        )
         return str(body["account_id"])
 
     async def request_password_reset(self, email: str) -> None:

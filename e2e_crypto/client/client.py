@@ -106,8 +106,8 @@ class CareChatClient:
     ) -> None:
         await self.api.register(email, password, role, display_name, registration)
 
-    async def verify_email(self, token: str) -> str:
-        return await self.api.verify_email(token)
+    async def verify_email(self, token: str, password: str) -> str:
+        return await self.api.verify_email(token, password)
 
     async def login(self, email: str, password: str, totp_code: str | None = None) -> SessionGrant:
         return await self.api.login(email, password, totp_code)

@@ -38,7 +38,8 @@ async def _session(http: aiohttp.ClientSession, server: ServerProcess, data_dir:
     async with http.post(server.url + "/api/v1/accounts", json=body) as response:
         assert response.status == 202
     token = outbox_bodies(data_dir)[-1].split("/verify#", 1)[1].split()[0]
-    async with http.post(server.url + "/api/v1/accounts/verify", json={"token": token}) as response:
+    verify = {"token": token, "password": PASSWORD}
+    async with http.post(server.url + "/api/v1/accounts/verify", json=verify) as response:
         assert response.status == 200
     login = {"email": "ann@example.org", "password": PASSWORD}
     async with http.post(server.url + "/api/v1/sessions", json=login) as response:

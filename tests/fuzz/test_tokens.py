@@ -90,7 +90,7 @@ async def test_any_e_mail_or_invitation_code_is_an_invalid_code(
     path, field, extra = data.draw(
         st.sampled_from(
             [
-                ("/api/v1/accounts/verify", "token", {}),
+                ("/api/v1/accounts/verify", "token", {"password": "quiet otters mend old kites"}),
                 ("/api/v1/invitations/accept", "code", {}),
                 (
                     "/api/v1/accounts/password-reset/confirm",

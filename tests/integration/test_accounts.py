@@ -1,12 +1,15 @@
 """Registration, verification, login, throttling, sessions, passwords and TOTP."""
 
 import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from chat_server import totp
+from chat_server.app import create_app
 from chat_server.clock import ManualClock
 from chat_server.mail import MemoryOutbox
 from chat_server.settings import Settings
@@ -36,9 +39,10 @@ async def test_registration_needs_a_verified_address(client: Client, outbox: Mem
     )
     assert refused.status == 401
     token = verification_token(outbox, "ann@example.org")
-    assert (await client.post("/api/v1/accounts/verify", json={"token": token})).status == 200
+    verify = {"token": token, "password": PASSWORD}
+    assert (await client.post("/api/v1/accounts/verify", json=verify)).status == 200
     # Single use.
-    again = await client.post("/api/v1/accounts/verify", json={"token": token})
+    again = await client.post("/api/v1/accounts/verify", json=verify)
     assert again.status == 400
     assert (await _problem(again))["code"] == "invalid_code"
     await login(client, "ann@example.org")
@@ -292,6 +296,36 @@ async def test_practitioners_need_totp_once_the_grace_period_ends(
         client, "early@example.org", totp_code=totp.code_at(secret, totp.step_of(clock.now()))
     )
     await login(client, "ann@example.org")
+
+
+async def test_practitioners_registered_before_the_totp_rule_get_their_grace_from_its_start(
+    aiohttp_client: Any, outbox: MemoryOutbox, clock: ManualClock, settings: Settings
+) -> None:
+    grace = timedelta(days=settings.practitioner_totp_grace_days)
+    rule_day = (clock.now() + timedelta(days=30)).date()
+    starts = datetime.combine(rule_day, time(), tzinfo=UTC)
+    ruled = replace(settings, practitioner_totp_required_from=rule_day)
+    client: Client = await aiohttp_client(create_app(ruled, clock=clock, mailer=outbox, sms=outbox))
+    await actor(client, outbox, "veteran@example.org", "practitioner")
+
+    clock.advance((grace + timedelta(days=1)).total_seconds())
+    await login(client, "veteran@example.org")  # past the grace since registering
+    clock.advance((starts - clock.now() + timedelta(days=2)).total_seconds())
+    await actor(client, outbox, "newcomer@example.org", "practitioner")  # after the start
+    clock.advance((starts + grace - clock.now()).total_seconds() - 60)
+    await login(client, "veteran@example.org")  # within the grace counted from the start
+    clock.advance(60)
+    assert await _overdue(client, "veteran@example.org")
+    await login(client, "newcomer@example.org")  # counted from their own registration
+    clock.advance(timedelta(days=2).total_seconds())
+    assert await _overdue(client, "newcomer@example.org")
+
+
+async def _overdue(client: Client, email: str) -> bool:
+    response = await client.post("/api/v1/sessions", json={"email": email, "password": PASSWORD})
+    return response.status == 401 and (await _problem(response))["code"] == (
+        "totp_enrolment_overdue"
+    )
 
 
 async def test_names_refuse_control_invisible_and_bidi_formatting_characters(

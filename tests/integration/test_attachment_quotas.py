@@ -26,6 +26,9 @@ Client = TestClient[web.Request, web.Application]
 Db = AsyncDatabase[dict[str, Any]]
 OCTETS = {"Content-Type": "application/octet-stream"}
 GRACE = timedelta(hours=24)
+# The server's own purge job (tests/integration/test_upload_purge.py) keeps files a
+# year: in the tests that call the purge themselves, only their calls delete.
+PURGED_BY_THE_TEST = {"attachment_grace_hours": 24 * 365}
 
 
 async def _client(
@@ -135,8 +138,9 @@ async def test_storage_quota_is_per_account_and_nothing_over_it_is_kept(
 
 
 async def test_unclaimed_uploads_are_purged_after_the_grace_and_claimed_ones_kept(
-    client: Client, outbox: MemoryOutbox, clock: ManualClock, db: Db
+    aiohttp_client: Any, settings: Settings, outbox: MemoryOutbox, clock: ManualClock, db: Db
 ) -> None:
+    client = await _client(aiohttp_client, settings, clock, outbox, **PURGED_BY_THE_TEST)
     _doctor, _ann, _pc, ann_phone, thread_id, everyone = await _setup(client, outbox)
     ann = ann_phone.actor
     kept = (await (await _upload(client, ann, thread_id, b"k" * 500)).json())["attachment_id"]
@@ -177,8 +181,9 @@ async def test_a_send_claims_only_its_senders_uploads_to_that_thread(
 
 
 async def test_purges_on_several_processes_and_after_a_crash_delete_each_file_once(
-    client: Client, outbox: MemoryOutbox, clock: ManualClock, db: Db
+    aiohttp_client: Any, settings: Settings, outbox: MemoryOutbox, clock: ManualClock, db: Db
 ) -> None:
+    client = await _client(aiohttp_client, settings, clock, outbox, **PURGED_BY_THE_TEST)
     _doctor, _ann, _pc, ann_phone, thread_id, everyone = await _setup(client, outbox)
     ann = ann_phone.actor
     ids = [

@@ -46,11 +46,16 @@ async def test_a_later_registration_replaces_an_unverified_one(
     await _register_body(client, "ann@example.org", PASSWORD)
     assert "confirm your e-mail" in outbox.last_to("ann@example.org").subject
     # The squatter's link no longer verifies anything; Ann's does, with her password.
-    stale = await client.post("/api/v1/accounts/verify", json={"token": squatter_link})
+    stale = await client.post(
+        "/api/v1/accounts/verify",
+        json={"token": squatter_link, "password": "mallory knows this one"},
+    )
     assert stale.status == 400
     assert (await _problem(stale))["code"] == "invalid_code"
     ann_link = verification_token(outbox, "ann@example.org")
-    verified = await client.post("/api/v1/accounts/verify", json={"token": ann_link})
+    verified = await client.post(
+        "/api/v1/accounts/verify", json={"token": ann_link, "password": PASSWORD}
+    )
     assert verified.status == 200
     await login(client, "ann@example.org")
     mallory = await client.post(
@@ -58,6 +63,77 @@ async def test_a_later_registration_replaces_an_unverified_one(
         json={"email": "ann@example.org", "password": "mallory knows this one"},
     )
     assert mallory.status == 401
+
+
+MALLORY = "mallory knows this one"
+VERIFY = "/api/v1/accounts/verify"
+
+
+async def _verify(client: Client, token: str, password: str) -> tuple[int, str]:
+    response = await client.post(VERIFY, json={"token": token, "password": password})
+    body = await response.json(content_type=None)
+    return response.status, body["code"] if response.status != 200 else body["status"]
+
+
+async def _login_status(client: Client, email: str, password: str) -> int:
+    response = await client.post("/api/v1/sessions", json={"email": email, "password": password})
+    return response.status
+
+
+async def test_the_owner_clicking_the_newest_link_does_not_activate_a_later_registration(
+    client: Client, outbox: MemoryOutbox
+) -> None:
+    # Ann registers; Mallory re-registers Ann's address after her, with his password.
+    await _register_body(client, "ann@example.org", PASSWORD)
+    ann_link = verification_token(outbox, "ann@example.org")
+    await _register_body(client, "ann@example.org", MALLORY)
+    mallory_link = verification_token(outbox, "ann@example.org")
+    assert mallory_link != ann_link
+    # Ann clicks the newest link in her mailbox and types her own password.
+    assert await _verify(client, mallory_link, PASSWORD) == (400, "invalid_code")
+    assert await _verify(client, ann_link, PASSWORD) == (400, "invalid_code")  # replaced
+    assert await _login_status(client, "ann@example.org", MALLORY) == 401  # still unverified
+    # Registering again replaces Mallory's registration; her new link works for her.
+    await _register_body(client, "ann@example.org", PASSWORD)
+    assert await _verify(client, mallory_link, MALLORY) == (400, "invalid_code")
+    fresh = verification_token(outbox, "ann@example.org")
+    assert await _verify(client, fresh, PASSWORD) == (200, "active")
+    assert await _login_status(client, "ann@example.org", PASSWORD) == 201
+    assert await _login_status(client, "ann@example.org", MALLORY) == 401
+
+
+async def test_verifying_takes_the_link_and_the_password_and_a_wrong_one_is_no_oracle(
+    client: Client, outbox: MemoryOutbox
+) -> None:
+    await _register_body(client, "mallory@example.org", MALLORY)
+    link = verification_token(outbox, "mallory@example.org")
+    # Without the mailbox: a token of the right shape, the right password.
+    wrong_token = await client.post(VERIFY, json={"token": "A" * 43, "password": MALLORY})
+    # With the mailbox, without the password.
+    wrong_password = await client.post(VERIFY, json={"token": link, "password": PASSWORD})
+    assert wrong_token.status == wrong_password.status == 400
+    assert await _problem(wrong_token) == await _problem(wrong_password)
+    assert (await _problem(wrong_password))["code"] == "invalid_code"
+    missing = await client.post(VERIFY, json={"token": link})
+    assert (missing.status, (await missing.json())["code"]) == (422, "validation_failed")
+    assert await _login_status(client, "mallory@example.org", MALLORY) == 401
+    # A wrong password does not use the link up.
+    assert await _verify(client, link, MALLORY) == (200, "active")
+    assert await _login_status(client, "mallory@example.org", MALLORY) == 201
+
+
+async def test_guessing_the_password_of_a_link_is_throttled_per_registration(
+    client: Client, outbox: MemoryOutbox, clock: ManualClock
+) -> None:
+    await _register_body(client, "ann@example.org", PASSWORD)
+    link = verification_token(outbox, "ann@example.org")
+    for n in range(10):
+        assert await _verify(client, link, f"guess number {n}") == (400, "invalid_code")
+    refused = await client.post(VERIFY, json={"token": link, "password": PASSWORD})
+    assert (refused.status, (await refused.json())["code"]) == (429, "rate_limited")
+    assert "Retry-After" in refused.headers
+    clock.advance(3600)
+    assert await _verify(client, link, PASSWORD) == (200, "active")
 
 
 async def test_a_verified_address_is_not_replaced(client: Client, outbox: MemoryOutbox) -> None:

@@ -45,7 +45,7 @@ class People:
             email.split("@")[0],
             registration if role == "practitioner" else None,
         )
-        await sdk.verify_email(verification_token(self.outbox, email))
+        await sdk.verify_email(verification_token(self.outbox, email), PASSWORD)
         await sdk.login(email, PASSWORD)
         return sdk
 

@@ -21,7 +21,7 @@ from tests.sdk.people import PASSWORD, People, verification_token
 async def test_register_verify_login_me_logout(people: People, outbox: MemoryOutbox) -> None:
     sdk = people.client()
     await sdk.register("ann@example.org", PASSWORD, "patient", "Ann")
-    account_id = await sdk.verify_email(verification_token(outbox, "ann@example.org"))
+    account_id = await sdk.verify_email(verification_token(outbox, "ann@example.org"), PASSWORD)
     grant = await sdk.login("ann@example.org", PASSWORD)
     assert grant.account_id == account_id == sdk.account_id
     assert grant.role == "patient"

@@ -1,3 +1,4 @@
+from datetime import UTC, date, datetime
 from ipaddress import ip_network
 from pathlib import Path
 
@@ -195,3 +196,19 @@ def test_trusted_proxies_are_networks_and_none_by_default() -> None:
             load_settings({"CARECHAT_TRUSTED_PROXIES": wrong})
     with pytest.raises(SettingsError, match="invalid setting trusted_proxies: expected a comma"):
         load_settings({}, None, trusted_proxies=[10])
+
+
+def test_the_totp_rule_start_is_a_date_from_the_environment_or_toml(tmp_path: Path) -> None:
+    assert load_settings({}).practitioner_totp_from() == datetime(1970, 1, 1, tzinfo=UTC)
+    settings = load_settings({"CARECHAT_PRACTITIONER_TOTP_REQUIRED_FROM": "2026-12-01"})
+    assert settings.practitioner_totp_required_from == date(2026, 12, 1)
+    assert settings.practitioner_totp_from() == datetime(2026, 12, 1, tzinfo=UTC)
+    config = tmp_path / "c.toml"
+    config.write_text("[carechat]\npractitioner_totp_required_from = 2027-01-15\n")
+    assert load_settings({}, config).practitioner_totp_required_from == date(2027, 1, 15)
+    for wrong in ("2026-13-01", "1 December", "2026-12-01T00:00:00"):
+        with pytest.raises(
+            SettingsError,
+            match=r"CARECHAT_PRACTITIONER_TOTP_REQUIRED_FROM: expected a date, YYYY-MM-DD$",
+        ):
+            load_settings({"CARECHAT_PRACTITIONER_TOTP_REQUIRED_FROM": wrong})
