@@ -7,13 +7,7 @@ from collections.abc import AsyncIterator
 import marshmallow as ma
 from aiohttp import web
 
-from chat_server.appkeys import (
-    AVAILABILITY,
-    CARE_THREADS,
-    KEY_BACKUPS,
-    THREAD_SYNC,
-    UPLOADS,
-)
+from chat_server.appkeys import AVAILABILITY, CARE_THREADS, KEY_BACKUPS, THREAD_SYNC, UPLOADS
 from chat_server.errors import BadRequest, OctetStreamExpected
 from chat_server.handlers.key_backup import MAX_BACKUP_BYTES
 from chat_server.presenters import message_frame, thread_summary
