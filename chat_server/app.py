@@ -28,16 +28,17 @@ from redis.exceptions import RedisError
 
 from chat_server.appkeys import (
     ACCOUNTS,
-    ACCOUNTS_STORE,
-    ATTACHMENTS,
+    AVAILABILITY,
     BROKER,
     CARE,
+    CARE_THREADS,
     CLOCK,
     DB,
     DEVICES,
     FRAME_CONTEXT,
     GROUPS,
     HUB,
+    INTAKE,
     INVITATIONS,
     KEY_BACKUPS,
     MAILER,
@@ -45,6 +46,7 @@ from chat_server.appkeys import (
     PASSWORDS,
     PENDING_SOCKETS,
     PRACTICES,
+    RECEIPTS,
     REDIS,
     REGISTRATION,
     ROUTER,
@@ -52,7 +54,8 @@ from chat_server.appkeys import (
     SESSIONS,
     SETTINGS,
     SMS,
-    THREADS,
+    THREAD_GATE,
+    THREAD_SYNC,
     TICKETS,
     TOTP,
     UPLOADS,
@@ -61,20 +64,25 @@ from chat_server.appkeys import (
 from chat_server.clock import Clock, SystemClock
 from chat_server.errors import StartupError
 from chat_server.fanout import LocalBroker, RedisBroker
-from chat_server.handlers.access import AccessGate
+from chat_server.handlers.access import AccessGate, ThreadGate
 from chat_server.handlers.accounts import AccountService
 from chat_server.handlers.audit import Auditor
+from chat_server.handlers.availability import Availability
 from chat_server.handlers.care import CareService
+from chat_server.handlers.care_threads import CareThreads, Providers
 from chat_server.handlers.devices import DeviceService
 from chat_server.handlers.directory import DeviceDirectory
 from chat_server.handlers.groups import GroupService
+from chat_server.handlers.intake import MessageIntake, Outlets, SendLimits
 from chat_server.handlers.invitations import InvitationSending, InvitationService
+from chat_server.handlers.key_backup import KeyBackups
 from chat_server.handlers.notifications import NOTIFY_KIND, Notifier, NotifierReads
 from chat_server.handlers.passwords import PasswordService, ResetMail
 from chat_server.handlers.practices import PracticeService
+from chat_server.handlers.receipts import Receipts
 from chat_server.handlers.registration import RegistrationService
 from chat_server.handlers.sessions import SessionPolicy, SessionService, SignOut
-from chat_server.handlers.threads import ThreadService
+from chat_server.handlers.sync import ThreadSync
 from chat_server.handlers.throttle import Throttle
 from chat_server.handlers.tickets import TicketService
 from chat_server.handlers.totp import TotpService
@@ -98,8 +106,9 @@ from chat_server.storage.accounts import AccountStore
 from chat_server.storage.attachments import AttachmentStore, KeyBackupStore
 from chat_server.storage.audit import AuditStore
 from chat_server.storage.devices import DeviceStore
+from chat_server.storage.franking_stamp import FrankingStamper
 from chat_server.storage.groups import GroupStore
-from chat_server.storage.messages import MessageStore, StoredMessage
+from chat_server.storage.messages import MessageStore
 from chat_server.storage.notifications import NotificationLog
 from chat_server.storage.practices import CareLinkStore, Practice, PracticeStore
 from chat_server.storage.sessions import CodeStore, SessionStore, TicketStore
@@ -111,7 +120,6 @@ from chat_server.ws.endpoint import websocket_handler
 from chat_server.ws.frames import FRAMES, SINKS
 from chat_server.ws.hub import Hub
 from chat_server.ws.router import FrameRouter
-from e2e_crypto import franking
 from moderation.ratelimit import MemoryRateLimiter, RateLimit, RateLimiter, RedisRateLimiter
 
 
@@ -226,13 +234,13 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     care = _care_services(
         app,
         shared,
-        # Bound late: the thread service is built below and needs the care service.
-        membership_changed=lambda practice: thread_service.membership_changed(practice),
+        # Bound late: the care threads are built below and need the care service.
+        membership_changed=lambda practice: care_threads.membership_changed(practice),
     )
     app[GROUPS] = GroupService(groups=GroupStore(db), accounts=accounts, clock=clock)
-    app[ACCOUNTS_STORE] = accounts
-    app[ATTACHMENTS] = attachments = AttachmentStore(db)
-    app[KEY_BACKUPS] = KeyBackupStore(db)
+    app[AVAILABILITY] = Availability(accounts)
+    app[KEY_BACKUPS] = KeyBackups(KeyBackupStore(db), clock)
+    attachments = AttachmentStore(db)
     threads = ThreadStore(db)
     cursors = CursorBuffer(
         threads,
@@ -241,11 +249,10 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         writer=ThreadStore(app[WRITE_DB]),
         on_flush=app[METRICS].cursor_flush_latency.observe,
     )
-    server_key = hashlib.blake2b(secret, digest_size=32, person=b"franking-stamp").digest()
     messages = MessageStore(
         db,
         clock,
-        partial(_stamp, server_key),
+        FrankingStamper(secret),
         write_db=app[WRITE_DB],
         window_seconds=settings.write_batch_ms / 1000,
         on_batch=app[METRICS].message_batch,
@@ -263,25 +270,35 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         delay_seconds=settings.notify_delay_seconds,
     )
     kinds.register(NOTIFY_KIND, notifier.check, backoff=timedelta(seconds=30))
-    app[THREADS] = thread_service = ThreadService(
+    app[THREAD_GATE] = thread_gate = ThreadGate(threads, attachments, clock)
+    app[CARE_THREADS] = care_threads = CareThreads(
+        gate=thread_gate,
         threads=threads,
-        messages=messages,
-        accounts=accounts,
-        practices=practices,
-        directory=directory,
-        care=care,
+        providers=Providers(care=care, accounts=accounts, practices=practices),
         clock=clock,
         throttle=throttle,
         deliver=hub.deliver,
-        after_store=notifier.message_stored,
         rerequest_after=timedelta(days=settings.rerequest_days),
-        cursors=cursors,
+    )
+    app[INTAKE] = MessageIntake(
+        gate=thread_gate,
+        messages=messages,
         attachments=attachments,
-        send_limits=(settings.send_limit_per_device, settings.send_limit_per_account),
+        directory=directory,
+        clock=clock,
+        throttle=throttle,
+        outlets=Outlets(deliver=hub.deliver, after_store=notifier.message_stored),
+        limits=SendLimits(settings.send_limit_per_device, settings.send_limit_per_account),
+    )
+    app[THREAD_SYNC] = ThreadSync(
+        gate=thread_gate, threads=threads, messages=messages, accounts=accounts, cursors=cursors
+    )
+    app[RECEIPTS] = Receipts(
+        gate=thread_gate, threads=threads, cursors=cursors, throttle=throttle, deliver=hub.deliver
     )
     app[UPLOADS] = UploadService(
         attachments=attachments,
-        threads=thread_service,
+        gate=thread_gate,
         clock=clock,
         throttle=throttle,
         limits=UploadLimits(
@@ -298,7 +315,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         every=timedelta(minutes=settings.attachment_purge_every_minutes),
     )
     kinds.register(PURGE_KIND, purge.run, max_attempts=8, backoff=timedelta(minutes=1))
-    _bind_frames(app, thread_service)
+    _bind_frames(app)
     messages.start()
     cursors.start()
     jobs.start()
@@ -494,30 +511,20 @@ def _job_runner(app: web.Application, kinds: JobKinds) -> JobRunner:
     )
 
 
-def _bind_frames(app: web.Application, threads: ThreadService) -> None:
+def _bind_frames(app: web.Application) -> None:
     """What frame handlers and fan-out sinks reach (ws/context.py), and the sinks."""
     hub = app[HUB]
     app[FRAME_CONTEXT] = frame_context = FrameContext(
         hub=hub,
         tickets=app[TICKETS],
-        threads=threads,
+        gate=app[THREAD_GATE],
+        intake=app[INTAKE],
+        sync=app[THREAD_SYNC],
+        receipts=app[RECEIPTS],
         heartbeat=app[SETTINGS].ws_heartbeat_seconds,
     )
     for kind, sink in SINKS.items():
         hub.add_sink(kind, partial(sink, frame_context))
-
-
-def _stamp(server_key: bytes, message: StoredMessage) -> bytes:
-    """The server's receipt over a message's franking commitment (abuse reports)."""
-    return franking.stamp(
-        server_key,
-        franking_commitment=message.franking_commitment,
-        sender_account=message.sender_account,
-        sender_device=message.sender_device,
-        thread_id=message.thread_id,
-        seq=message.seq,
-        received_at=message.at,
-    )
 
 
 def server_secret(settings: Settings) -> bytes:

@@ -22,24 +22,28 @@ if TYPE_CHECKING:
 
     from chat_server.clock import Clock
     from chat_server.fanout import Broker
+    from chat_server.handlers.access import ThreadGate
     from chat_server.handlers.accounts import AccountService
+    from chat_server.handlers.availability import Availability
     from chat_server.handlers.care import CareService
+    from chat_server.handlers.care_threads import CareThreads
     from chat_server.handlers.devices import DeviceService
     from chat_server.handlers.groups import GroupService
+    from chat_server.handlers.intake import MessageIntake
     from chat_server.handlers.invitations import InvitationService
+    from chat_server.handlers.key_backup import KeyBackups
     from chat_server.handlers.passwords import PasswordService
     from chat_server.handlers.practices import PracticeService
+    from chat_server.handlers.receipts import Receipts
     from chat_server.handlers.registration import RegistrationService
     from chat_server.handlers.sessions import SessionService
-    from chat_server.handlers.threads import ThreadService
+    from chat_server.handlers.sync import ThreadSync
     from chat_server.handlers.tickets import TicketService
     from chat_server.handlers.totp import TotpService
     from chat_server.handlers.uploads import UploadService
     from chat_server.mail import Mailer, SmsSender
     from chat_server.metrics import Metrics
     from chat_server.settings import Settings
-    from chat_server.storage.accounts import AccountStore
-    from chat_server.storage.attachments import AttachmentStore, KeyBackupStore
     from chat_server.ws.admission import PendingSockets
     from chat_server.ws.context import FrameContext
     from chat_server.ws.hub import Hub
@@ -75,11 +79,16 @@ DEVICES: web.AppKey[DeviceService] = web.AppKey("DEVICES")
 PRACTICES: web.AppKey[PracticeService] = web.AppKey("PRACTICES")
 INVITATIONS: web.AppKey[InvitationService] = web.AppKey("INVITATIONS")
 CARE: web.AppKey[CareService] = web.AppKey("CARE")
-THREADS: web.AppKey[ThreadService] = web.AppKey("THREADS")
+# Threads, one key per part: the gate, the care lifecycle, message intake (send),
+# reading (list, summaries, history, sync), and receipts (delivered, read, typing).
+THREAD_GATE: web.AppKey[ThreadGate] = web.AppKey("THREAD_GATE")
+CARE_THREADS: web.AppKey[CareThreads] = web.AppKey("CARE_THREADS")
+INTAKE: web.AppKey[MessageIntake] = web.AppKey("INTAKE")
+THREAD_SYNC: web.AppKey[ThreadSync] = web.AppKey("THREAD_SYNC")
+RECEIPTS: web.AppKey[Receipts] = web.AppKey("RECEIPTS")
 GROUPS: web.AppKey[GroupService] = web.AppKey("GROUPS")
-ACCOUNTS_STORE: web.AppKey[AccountStore] = web.AppKey("ACCOUNTS_STORE")
-ATTACHMENTS: web.AppKey[AttachmentStore] = web.AppKey("ATTACHMENTS")
+AVAILABILITY: web.AppKey[Availability] = web.AppKey("AVAILABILITY")
 UPLOADS: web.AppKey[UploadService] = web.AppKey("UPLOADS")
-KEY_BACKUPS: web.AppKey[KeyBackupStore] = web.AppKey("KEY_BACKUPS")
+KEY_BACKUPS: web.AppKey[KeyBackups] = web.AppKey("KEY_BACKUPS")
 MAILER: web.AppKey[Mailer] = web.AppKey("MAILER")
 SMS: web.AppKey[SmsSender] = web.AppKey("SMS")

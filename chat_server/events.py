@@ -11,6 +11,7 @@ code names what happened without importing the broker or the transport.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Literal, NotRequired, TypedDict
 
 # "from" is a keyword, hence the functional form.
@@ -50,3 +51,7 @@ class RevokeEvent(TypedDict):
 
 
 Event = MsgEvent | ThreadEvent | ReceiptEvent | TypingEvent | RevokeEvent
+
+
+Deliver = Callable[[list[str], Event], Awaitable[None]]
+"""How handlers announce: an event to every device of the given accounts (the hub)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chat_server.handlers.threads import ThreadSummary
+from chat_server.handlers.sync import ThreadSummary
 from chat_server.model.threads import Thread
 from chat_server.notice import EMERGENCY_NOTICE
 from chat_server.storage.messages import StoredMessage

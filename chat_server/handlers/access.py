@@ -3,13 +3,23 @@
 One function per object type. Each returns the object or raises :class:`NotFound` —
 the same error whether the object does not exist or exists but is not the caller's,
 so ids cannot be probed.
+
+:class:`AccessGate` guards practices, care links and directory entries;
+:class:`ThreadGate` guards threads (and what belongs to one: attachments), with a
+short per-process cache of open threads for the frames a live conversation sends
+many times a second. Groups keep their gate beside their epoch rules
+(``GroupService._access``).
 """
 
 from __future__ import annotations
 
+from chat_server.cache import ExpiringCache
+from chat_server.clock import Clock
 from chat_server.errors import NotFound
+from chat_server.model.threads import Thread, ThreadState
 from chat_server.principal import AccountStatus, Principal, Role
 from chat_server.storage.accounts import Account, AccountStore
+from chat_server.storage.attachments import AttachmentInfo, AttachmentStore
 from chat_server.storage.practices import (
     CareLink,
     CareLinkStore,
@@ -17,6 +27,10 @@ from chat_server.storage.practices import (
     Practice,
     PracticeStore,
 )
+from chat_server.storage.threads import ThreadStore
+
+OPEN_THREAD_SECONDS = 30.0
+OPEN_THREAD_CACHE = 20_000
 
 
 class AccessGate:
@@ -95,3 +109,51 @@ class AccessGate:
         peers |= linked
         peers.discard(who.account_id)
         return peers
+
+
+class ThreadGate:
+    """Threads for their participants, and attachments for their thread's."""
+
+    def __init__(self, threads: ThreadStore, attachments: AttachmentStore, clock: Clock) -> None:
+        self._threads = threads
+        self._attachments = attachments
+        self._open_threads = ExpiringCache[str, Thread | None](
+            threads.get,
+            ttl=OPEN_THREAD_SECONDS,
+            max_entries=OPEN_THREAD_CACHE,
+            now=clock.monotonic,
+            keep=lambda thread: thread is not None and thread.state is ThreadState.OPEN,
+        )
+
+    async def thread(self, who: Principal, thread_id: str) -> Thread:
+        """The thread if ``who`` takes part in it; NotFound otherwise (or if missing)."""
+        thread = await self._threads.get(thread_id)
+        if thread is None or who.account_id not in thread.participants:
+            raise NotFound()
+        return thread
+
+    async def open_thread(self, who: Principal, thread_id: str) -> Thread:
+        """``thread`` for the frames a live conversation sends many times a second
+        (send, delivered, typing). An open thread may come from a short cache:
+        participants change only when its practice publishes a membership list, and
+        that, like any state change, drops the entry at once here and, through its
+        ``thread`` event, on every process holding a participant's socket
+        (``forget``); otherwise the state is at most ``OPEN_THREAD_SECONDS`` old.
+        Other states are always read afresh: a request counts its messages on
+        ``last_seq``.
+        """
+        thread = await self._open_threads.get(thread_id)
+        if thread is None or who.account_id not in thread.participants:
+            raise NotFound()
+        return thread
+
+    def forget(self, thread_id: str) -> None:
+        self._open_threads.forget(thread_id)
+
+    async def attachment(self, who: Principal, attachment_id: str) -> AttachmentInfo:
+        """An upload for the participants of its thread; NotFound for anyone else."""
+        info = await self._attachments.info(attachment_id)
+        if info is None:
+            raise NotFound()
+        await self.thread(who, info.thread_id)
+        return info

@@ -4,7 +4,7 @@ uploads that no message refers to.
 An upload belongs to one thread (only its participants may download it) and counts
 against its uploader's storage quota for as long as it is stored. A message refers
 to it by naming its id in the ``send`` frame, which *claims* it
-(``ThreadService.send``); what stays unclaimed past the grace period is deleted by
+(``MessageIntake.send``); what stays unclaimed past the grace period is deleted by
 :func:`purge_unreferenced_uploads`, which the durable ``purge_uploads`` job
 (:class:`UploadPurge`) runs hourly: one job for the whole deployment, whichever
 process takes it.
@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 from chat_server.clock import Clock
 from chat_server.errors import EmptyUpload, TooLarge, UploadQuotaExceeded, UploadRateLimited
-from chat_server.handlers.threads import ThreadService
+from chat_server.handlers.access import ThreadGate
 from chat_server.handlers.throttle import Throttle
 from chat_server.jobs.runner import JobContext, JobRunner
 from chat_server.principal import Principal
@@ -53,18 +53,24 @@ class Uploaded:
     size: int
 
 
+@dataclass(frozen=True, slots=True)
+class Download:
+    size: int
+    chunks: AsyncIterator[bytes]
+
+
 class UploadService:
     def __init__(
         self,
         *,
         attachments: AttachmentStore,
-        threads: ThreadService,
+        gate: ThreadGate,
         clock: Clock,
         throttle: Throttle,
         limits: UploadLimits,
     ) -> None:
         self._attachments = attachments
-        self._threads = threads
+        self._gate = gate
         self._clock = clock
         self._throttle = throttle
         self._limits = limits
@@ -83,7 +89,7 @@ class UploadService:
         ``declared_bytes`` is the request's Content-Length, if it sent one: a body that
         cannot fit is refused before a byte is read.
         """
-        thread = await self._threads.access(who, thread_id)
+        thread = await self._gate.thread(who, thread_id)
         limits = self._limits
         if declared_bytes == 0:
             raise EmptyUpload()
@@ -108,6 +114,11 @@ class UploadService:
             await self._attachments.delete(attachment_id)  # a concurrent upload filled it
             raise self._quota_exceeded()
         return Uploaded(attachment_id, size)
+
+    async def download(self, who: Principal, attachment_id: str) -> Download:
+        """An attachment for a participant of its thread; NotFound for anyone else."""
+        info = await self._gate.attachment(who, attachment_id)
+        return Download(info.size, self._attachments.download(info.id))
 
     def _too_large(self) -> TooLarge:
         return TooLarge(f"attachments are at most {self._limits.max_bytes} bytes")

@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 import marshmallow as ma
 from aiohttp import web
 
-from chat_server.appkeys import ACCOUNTS_STORE, ATTACHMENTS, CLOCK, KEY_BACKUPS, THREADS, UPLOADS
-from chat_server.errors import BadRequest, NotFound, OctetStreamExpected, TooLarge
+from chat_server.appkeys import AVAILABILITY, CARE_THREADS, KEY_BACKUPS, THREAD_SYNC, UPLOADS
+from chat_server.errors import BadRequest, OctetStreamExpected
+from chat_server.handlers.key_backup import MAX_BACKUP_BYTES
 from chat_server.presenters import message_frame, thread_summary
 from chat_server.rest.auth import principal
 from chat_server.rest.bodies import int_query, read_json
@@ -16,7 +17,6 @@ from chat_server.rest.care import ProviderSchema
 from chat_server.schemas import PlainText, StrictBoolean
 
 ID = "{%s:[A-Za-z0-9_-]{1,64}}"
-MAX_BACKUP_BYTES = 64 * 1024
 OCTETS = "application/octet-stream"
 
 
@@ -39,33 +39,34 @@ async def create_thread(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, NewThreadSchema())
     provider = body["provider"]
-    service = request.app[THREADS]
-    thread = await service.request(who, provider["kind"], provider["id"], body["opening"])
-    [summary] = await service.summarise([thread], {thread.id: 0})
+    thread = await request.app[CARE_THREADS].request(
+        who, provider["kind"], provider["id"], body["opening"]
+    )
+    [summary] = await request.app[THREAD_SYNC].summarise([thread], {thread.id: 0})
     return web.json_response(thread_summary(summary), status=201)
 
 
 async def list_threads(request: web.Request) -> web.Response:
     who = await principal(request)
-    summaries = await request.app[THREADS].list_threads(who)
+    summaries = await request.app[THREAD_SYNC].list_threads(who)
     return web.json_response({"threads": [thread_summary(s) for s in summaries]})
 
 
 async def get_thread(request: web.Request) -> web.Response:
     who = await principal(request)
-    summary = await request.app[THREADS].summary(who, request.match_info["thread_id"])
+    summary = await request.app[THREAD_SYNC].summary(who, request.match_info["thread_id"])
     return web.json_response(thread_summary(summary))
 
 
 async def thread_action(request: web.Request) -> web.Response:
     who = await principal(request)
-    service = request.app[THREADS]
+    service = request.app[CARE_THREADS]
     action = {
         "accept": service.accept, "decline": service.decline,
         "block": service.block, "close": service.close,
     }[request.match_info["action"]]  # fmt: skip
     thread = await action(who, request.match_info["thread_id"])
-    [summary] = await service.summarise([thread])
+    [summary] = await request.app[THREAD_SYNC].summarise([thread])
     return web.json_response(thread_summary(summary))
 
 
@@ -76,7 +77,7 @@ async def history(request: web.Request) -> web.Response:
     if after is not None and before is not None:
         raise BadRequest(fields={"before": ["give either after or before"]})
     limit = int_query(request, "limit", default=100, maximum=500) or 100
-    page, cursor = await request.app[THREADS].history(
+    page, cursor = await request.app[THREAD_SYNC].history(
         who, request.match_info["thread_id"], after=after, before=before, limit=limit
     )
     key = "next_before" if before is not None else "next_after"
@@ -102,15 +103,11 @@ async def upload_attachment(request: web.Request) -> web.Response:
 
 async def download_attachment(request: web.Request) -> web.StreamResponse:
     who = await principal(request)
-    store = request.app[ATTACHMENTS]
-    info = await store.info(request.match_info["attachment_id"])
-    if info is None:
-        raise NotFound()
-    await request.app[THREADS].access(who, info.thread_id)  # NotFound for strangers too
+    download = await request.app[UPLOADS].download(who, request.match_info["attachment_id"])
     response = web.StreamResponse(headers={"Content-Type": OCTETS, "Cache-Control": "no-store"})
-    response.content_length = info.size
+    response.content_length = download.size
     await response.prepare(request)
-    async for chunk in store.download(info.id):
+    async for chunk in download.chunks:
         await response.write(chunk)
     await response.write_eof()
     return response
@@ -119,10 +116,8 @@ async def download_attachment(request: web.Request) -> web.StreamResponse:
 async def set_availability(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, AvailabilitySchema())
-    await request.app[ACCOUNTS_STORE].set_fields(
-        who.account_id,
-        accepting_requests=body["accepting_requests"],
-        away_message=body["away_message"],
+    await request.app[AVAILABILITY].set(
+        who, accepting_requests=body["accepting_requests"], away_message=body["away_message"]
     )
     return web.Response(status=204)
 
@@ -131,20 +126,15 @@ async def put_key_backup(request: web.Request) -> web.Response:
     who = await principal(request)
     if request.content_type != OCTETS:
         raise OctetStreamExpected("send the sealed backup as application/octet-stream")
+    # One byte more than a backup may hold, so the handler can tell "too large".
     blob = await request.content.read(MAX_BACKUP_BYTES + 1)
-    if len(blob) > MAX_BACKUP_BYTES:
-        raise TooLarge(f"a key backup is 1 to {MAX_BACKUP_BYTES} bytes")
-    if not blob:
-        raise BadRequest(f"a key backup is 1 to {MAX_BACKUP_BYTES} bytes")
-    await request.app[KEY_BACKUPS].put(who.account_id, blob, request.app[CLOCK].now())
+    await request.app[KEY_BACKUPS].put(who, blob)
     return web.Response(status=204)
 
 
 async def get_key_backup(request: web.Request) -> web.Response:
     who = await principal(request)
-    blob = await request.app[KEY_BACKUPS].get(who.account_id)
-    if blob is None:
-        raise NotFound()
+    blob = await request.app[KEY_BACKUPS].get(who)
     return web.Response(body=blob, content_type=OCTETS, headers={"Cache-Control": "no-store"})
 
 

@@ -190,7 +190,7 @@ class ThreadStore:
         )
 
     async def any_device_has(self, account_id: str, thread_id: str, seq: int) -> bool:
-        # Device cursor keys start with "<account id>:" (see handlers.threads).
+        # Device cursor keys start with "<account id>:" (see handlers.sync: device_key).
         doc = await self._cursors.find_one(
             {"thread": thread_id, "device": {"$regex": f"^{account_id}:"}, "seq": {"$gte": seq}}
         )

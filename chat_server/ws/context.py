@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from chat_server.handlers.threads import ThreadService
+from chat_server.handlers.access import ThreadGate
+from chat_server.handlers.intake import MessageIntake
+from chat_server.handlers.receipts import Receipts
+from chat_server.handlers.sync import ThreadSync
 from chat_server.handlers.tickets import TicketService
 from chat_server.ws.hub import Hub
 
@@ -18,7 +21,10 @@ from chat_server.ws.hub import Hub
 class FrameContext:
     hub: Hub
     tickets: TicketService
-    threads: ThreadService
+    gate: ThreadGate  # the open-thread cache a ``thread`` event invalidates
+    intake: MessageIntake
+    sync: ThreadSync
+    receipts: Receipts
     heartbeat: float  # seconds between server pings, told to the client in welcome
     # One serialisation per message and process, shared by every local socket:
     # (thread, seq) -> the msg frame's JSON text, oldest first.

@@ -94,7 +94,7 @@ def principal(conn: Connection) -> Principal:
 
 
 async def send(ctx: FrameContext, conn: Connection, frame: SendFrame) -> AckFrame:
-    stored = await ctx.threads.send(
+    stored = await ctx.intake.send(
         principal(conn),
         frame["thread"],
         frame["client_msg_id"],
@@ -112,7 +112,7 @@ async def send(ctx: FrameContext, conn: Connection, frame: SendFrame) -> AckFram
 
 async def sync(ctx: FrameContext, conn: Connection, frame: SyncFrame) -> SyncedFrame:
     # The schema loads an absent "cursors" as {}.
-    page = await ctx.threads.sync(principal(conn), frame["cursors"])
+    page = await ctx.sync.sync(principal(conn), frame["cursors"])
     for message in page.messages:
         if not await conn.push_waiting(message_frame(message)):
             break
@@ -120,15 +120,15 @@ async def sync(ctx: FrameContext, conn: Connection, frame: SyncFrame) -> SyncedF
 
 
 async def delivered(ctx: FrameContext, conn: Connection, frame: DeliveredFrame) -> None:
-    await ctx.threads.delivered(principal(conn), frame["thread"], frame["seq"])
+    await ctx.receipts.delivered(principal(conn), frame["thread"], frame["seq"])
 
 
 async def read(ctx: FrameContext, conn: Connection, frame: ReadFrame) -> None:
-    await ctx.threads.read(principal(conn), frame["thread"], frame["seq"])
+    await ctx.receipts.read(principal(conn), frame["thread"], frame["seq"])
 
 
 async def typing(ctx: FrameContext, conn: Connection, frame: TypingFrame) -> None:
-    if not await ctx.threads.typing(principal(conn), frame["thread"]):
+    if not await ctx.receipts.typing(principal(conn), frame["thread"]):
         raise DropFrame()
 
 
@@ -139,7 +139,7 @@ async def on_msg(ctx: FrameContext, conn: Connection, event: MsgEvent) -> None:
     frames = ctx.message_texts
     text = frames.get(key)
     if text is None:
-        message = await ctx.threads.message(*key)
+        message = await ctx.sync.message(*key)
         if message is None:
             return
         text = json.dumps(message_frame(message), separators=(",", ":"))
@@ -150,10 +150,9 @@ async def on_msg(ctx: FrameContext, conn: Connection, event: MsgEvent) -> None:
 
 
 async def on_thread(ctx: FrameContext, conn: Connection, event: ThreadEvent) -> None:
-    threads = ctx.threads
-    threads.forget(str(event.get("thread")))
+    ctx.gate.forget(str(event.get("thread")))
     try:
-        summary = await threads.summary(principal(conn), str(event.get("thread")))
+        summary = await ctx.sync.summary(principal(conn), str(event.get("thread")))
     except NotFound:  # no longer a participant: nothing to push
         return
     conn.push({"type": "thread", "thread": thread_summary(summary)})

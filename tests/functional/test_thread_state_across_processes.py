@@ -1,5 +1,5 @@
 """A thread closed on one process stops sends on another at once, although each
-process caches open threads for the send path (``ThreadService.access_open``)."""
+process caches open threads for the send path (``ThreadGate.open_thread``)."""
 
 from __future__ import annotations
 

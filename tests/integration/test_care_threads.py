@@ -12,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from chat_server.app import create_app
 from chat_server.appkeys import METRICS
 from chat_server.clock import ManualClock
-from chat_server.handlers.threads import TYPING_PER_DEVICE
+from chat_server.handlers.receipts import TYPING_PER_DEVICE
 from chat_server.mail import MemoryOutbox
 from chat_server.settings import Settings
 from e2e_crypto.public import VerifiedDevice

@@ -14,9 +14,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from chat_server.appkeys import THREADS
+from chat_server.appkeys import THREAD_GATE
 from chat_server.clock import ManualClock
-from chat_server.handlers.threads import OPEN_THREAD_SECONDS
+from chat_server.handlers.access import OPEN_THREAD_SECONDS
 from chat_server.jobs import JobState
 from chat_server.mail import MemoryOutbox
 from chat_server.model.threads import ThreadState
@@ -35,16 +35,16 @@ async def test_the_open_thread_cache_expires_on_the_injected_clock(
     body = {"kind": "care", "provider": {"kind": "practitioner", "id": doctor.account_id}}
     thread_id = (await ann.call("POST", "/api/v1/threads", body, expect=201))["thread_id"]
     await doctor.call("POST", f"/api/v1/threads/{thread_id}/accept", expect=200)
-    service = client.app[THREADS]
+    gate = client.app[THREAD_GATE]
     who = Principal(ann.account_id, Role.PATIENT, "session")
-    assert (await service.access_open(who, thread_id)).state is ThreadState.OPEN
+    assert (await gate.open_thread(who, thread_id)).state is ThreadState.OPEN
     # Closed behind the cache's back, as by a process whose event this one missed.
     await db["threads"].update_one({"_id": thread_id}, {"$set": {"state": "closed"}})
     # An entry lives between 75 % and 100 % of the TTL (jitter spreads reloads).
     clock.advance(OPEN_THREAD_SECONDS * 0.75 - 1)
-    assert (await service.access_open(who, thread_id)).state is ThreadState.OPEN
+    assert (await gate.open_thread(who, thread_id)).state is ThreadState.OPEN
     clock.advance(OPEN_THREAD_SECONDS * 0.25 + 2)
-    assert (await service.access_open(who, thread_id)).state is ThreadState.CLOSED
+    assert (await gate.open_thread(who, thread_id)).state is ThreadState.CLOSED
 
 
 async def test_a_notification_comes_due_on_the_injected_clock(db: Db, clock: ManualClock) -> None:

@@ -174,6 +174,12 @@ async def test_key_backup_is_stored_opaque_and_restores(
         "/api/v1/accounts/me/key-backup", data=b"x" * 70_000, headers=headers
     )
     assert too_big.status == 413
+    empty = await client.put("/api/v1/accounts/me/key-backup", data=b"", headers=headers)
+    assert empty.status == 422
+    assert (await empty.json())["code"] == "validation_failed"
+    # Neither refusal touched the stored backup.
+    kept = await client.get("/api/v1/accounts/me/key-backup", headers=ann.auth)
+    assert await kept.read() == blob
 
 
 async def test_offline_recipients_get_a_contentless_notification_once(

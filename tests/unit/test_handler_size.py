@@ -15,8 +15,6 @@ import chat_server.handlers
 
 MAX_PUBLIC_METHODS = 12
 MAX_CONSTRUCTOR_PARAMETERS = 8
-# Split in the split-threads branch.
-NOT_YET_SPLIT = frozenset({"ThreadService", "AccessGate"})
 
 
 def _modules(package: ModuleType) -> list[ModuleType]:
@@ -67,12 +65,7 @@ def oversized(classes: list[type]) -> list[str]:
 
 
 def test_every_handler_class_is_small() -> None:
-    classes = [
-        cls
-        for module in _modules(chat_server.handlers)
-        for cls in _classes(module)
-        if cls.__name__ not in NOT_YET_SPLIT
-    ]
+    classes = [cls for module in _modules(chat_server.handlers) for cls in _classes(module)]
     assert len(classes) > 10  # the walk found the handlers
     assert oversized(classes) == []
 
@@ -115,8 +108,3 @@ def test_the_measure_catches_a_large_class() -> None:
         f"{__name__}.test_the_measure_catches_a_large_class.<locals>.Wider: "
         "13 public methods, 9 constructor parameters"
     ]
-
-
-def test_the_exclusion_names_only_classes_that_exist() -> None:
-    names = {cls.__name__ for module in _modules(chat_server.handlers) for cls in _classes(module)}
-    assert names >= NOT_YET_SPLIT

@@ -1,0 +1,186 @@
+"""Message intake: the checks a ``send`` passes before its message is stored.
+
+Every send is checked before it is stored: the thread admits the sender (in the
+``requested`` state only the patient writes, at most ``REQUEST_MESSAGES`` messages),
+the envelope parses, its signed header names this thread, this client message id and
+the sending device, its recipients are exactly the participants' active devices, and
+the sender device's signature verifies. The server cannot read the message; it can
+refuse one that is misaddressed or forged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from chat_server.clock import Clock
+from chat_server.errors import (
+    DeviceRequired,
+    DeviceRevoked,
+    DuplicateClientMsgId,
+    InvalidEnvelope,
+    RecipientsChanged,
+    ThreadClosed,
+    UnknownAttachment,
+)
+from chat_server.events import Deliver
+from chat_server.handlers.access import ThreadGate
+from chat_server.handlers.directory import DeviceDirectory
+from chat_server.handlers.throttle import Throttle
+from chat_server.model.threads import Thread, ThreadState
+from chat_server.principal import Principal
+from chat_server.storage.attachments import AttachmentStore
+from chat_server.storage.messages import DuplicateMismatch, MessageStore, NewMessage, StoredMessage
+from e2e_crypto.errors import CryptoError
+from e2e_crypto.public import PublicSigningKey
+from e2e_crypto.wire import (
+    DeviceRecipient,
+    Kind,
+    from_base64url,
+    parse_envelope,
+    verify_envelope_signature,
+)
+from moderation.ratelimit import RateLimit
+
+REQUEST_MESSAGES = 5
+
+AfterStore = Callable[[Thread, StoredMessage], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class SendLimits:
+    """Messages one device may send per 10 s, and one account per minute."""
+
+    per_device: int = 60
+    per_account: int = 600
+
+
+@dataclass(frozen=True, slots=True)
+class Outlets:
+    """Where a stored message goes next: to the participants' sockets (``deliver``,
+    on every send, a resend too) and to ``after_store`` (new messages only: the
+    offline notifications)."""
+
+    deliver: Deliver
+    after_store: AfterStore
+
+
+class MessageIntake:
+    def __init__(
+        self,
+        *,
+        gate: ThreadGate,
+        messages: MessageStore,
+        attachments: AttachmentStore,
+        directory: DeviceDirectory,
+        clock: Clock,
+        throttle: Throttle,
+        outlets: Outlets,
+        limits: SendLimits = SendLimits(),
+    ) -> None:
+        self._gate = gate
+        self._messages = messages
+        self._attachments = attachments
+        self._directory = directory
+        self._clock = clock
+        self._throttle = throttle
+        self._outlets = outlets
+        self._per_device = RateLimit("send-device", limit=limits.per_device, window_seconds=10)
+        self._per_account = RateLimit("send-account", limit=limits.per_account, window_seconds=60)
+
+    async def send(
+        self,
+        who: Principal,
+        thread_id: str,
+        client_msg_id: str,
+        envelope_text: str,
+        attachment_ids: Sequence[str] = (),
+    ) -> StoredMessage:
+        if who.device_id is None:
+            raise DeviceRequired("sending needs a registered device (ticket with device_id)")
+        thread = await self._gate.open_thread(who, thread_id)
+        _check_can_write(thread, who)
+        await self._throttle.check(self._per_device, who.device_id)
+        await self._throttle.check(self._per_account, who.account_id)
+        try:
+            envelope = from_base64url(envelope_text)
+            parsed = parse_envelope(envelope)
+        except CryptoError:
+            raise InvalidEnvelope("the envelope does not parse") from None
+        header = parsed.header
+        if (
+            header.thread_id != thread.id
+            or header.client_msg_id != client_msg_id
+            or header.sender_account != who.account_id
+            or header.sender_device != who.device_id
+            or header.group is not None
+            or any(True for _ in header.epoch_recipients())
+        ):
+            raise InvalidEnvelope("the envelope header does not match this send")
+        await self._check_recipients(thread, header.device_recipients())
+        sender = await self._directory.device(who.account_id, who.device_id)
+        if sender is None:
+            raise DeviceRevoked("this device is revoked")
+        try:
+            verify_envelope_signature(parsed, PublicSigningKey(sender.sign_key_raw))
+        except CryptoError:
+            raise InvalidEnvelope("the envelope signature does not verify") from None
+        # Claimed before the message is stored: a message never points at a file the
+        # purge may still take. A send refused after this keeps its files claimed.
+        if attachment_ids and not await self._attachments.claim(
+            attachment_ids, thread_id=thread.id, uploader=who.account_id, now=self._clock.now()
+        ):
+            raise UnknownAttachment()
+        try:
+            stored = await self._messages.append(
+                NewMessage(
+                    thread_id=thread.id,
+                    sender_account=who.account_id,
+                    sender_device=who.device_id,
+                    client_msg_id=client_msg_id,
+                    kind="system" if header.kind is Kind.SYSTEM else "message",
+                    envelope=envelope,
+                    franking_commitment=header.franking_commitment,
+                )
+            )
+        except DuplicateMismatch:
+            raise DuplicateClientMsgId("this client_msg_id was used for another message") from None
+        # Announced again on a resend too: the first attempt may have stored it and
+        # never told anyone (its process killed between the two, its publication
+        # lost), and recipients must not wait for their next sync to see it. Clients
+        # drop a seq they already have.
+        await self._outlets.deliver(
+            list(thread.participants),
+            # The sending device has its ack; echoing the message to it again would
+            # only cost a frame (clients treat an echo as a duplicate).
+            {"t": "msg", "thread": thread.id, "seq": stored.seq, "from": who.device_id},
+        )
+        if not stored.duplicate:
+            await self._outlets.after_store(thread, stored)
+        return stored
+
+    async def _check_recipients(
+        self, thread: Thread, recipients: Iterable[DeviceRecipient]
+    ) -> None:
+        offered = {(r.account_id, r.device_id, r.encryption_key.raw) for r in recipients}
+        current = await self._directory.devices_of(list(thread.participants))
+        if offered != current:
+            # Our cache may be behind a device change the client already saw.
+            current = await self._directory.devices_of(list(thread.participants), fresh=True)
+            if offered != current:
+                raise RecipientsChanged(
+                    "encrypt to exactly the participants' active devices",
+                    devices=sorted({(a, d) for a, d, _ in current}),
+                )
+
+
+def _check_can_write(thread: Thread, who: Principal) -> None:
+    if thread.state is ThreadState.OPEN:
+        return
+    if thread.state is ThreadState.REQUESTED and who.account_id == thread.patient_id:
+        if thread.last_seq >= REQUEST_MESSAGES:
+            raise ThreadClosed("wait for the practitioner to accept the request")
+        return
+    if thread.state is ThreadState.REQUESTED:
+        raise ThreadClosed("accept the request before replying")
+    raise ThreadClosed(f"the thread is {thread.state}")

@@ -1,0 +1,67 @@
+"""Receipts and typing: what a device says about a thread without writing to it.
+
+``delivered`` moves the device's cursor (buffered, written in batches); ``read``
+moves the account's read mark and tells the other participants; ``typing`` tells
+them someone is typing, within a small per-device budget.
+"""
+
+from __future__ import annotations
+
+from chat_server.errors import RateLimited
+from chat_server.events import Deliver
+from chat_server.handlers.access import ThreadGate
+from chat_server.handlers.sync import device_key
+from chat_server.handlers.throttle import Throttle
+from chat_server.model.threads import LIVE_CARE_STATES
+from chat_server.principal import Principal
+from chat_server.storage.threads import CursorBuffer, ThreadStore
+from moderation.ratelimit import RateLimit
+
+# A client says "typing" every few seconds while someone types: a burst of 5, then one
+# every 2 s. More is noise for every participant's devices, dropped without a word.
+TYPING_PER_DEVICE = RateLimit("typing-device", limit=5, window_seconds=10)
+
+
+class Receipts:
+    def __init__(
+        self,
+        *,
+        gate: ThreadGate,
+        threads: ThreadStore,
+        cursors: CursorBuffer,
+        throttle: Throttle,
+        deliver: Deliver,
+    ) -> None:
+        self._gate = gate
+        self._threads = threads
+        self._cursors = cursors
+        self._throttle = throttle
+        self._deliver = deliver
+
+    async def delivered(self, who: Principal, thread_id: str, seq: int) -> None:
+        await self._gate.open_thread(who, thread_id)
+        self._cursors.note(who.account_id, device_key(who), thread_id, seq)
+
+    async def read(self, who: Principal, thread_id: str, seq: int) -> None:
+        thread = await self._gate.thread(who, thread_id)
+        seq = min(seq, thread.last_seq)
+        await self._threads.mark_read(who.account_id, thread.id, seq)
+        others = [p for p in thread.participants if p != who.account_id]
+        await self._deliver(
+            others, {"t": "receipt", "thread": thread.id, "account": who.account_id, "seq": seq}
+        )
+
+    async def typing(self, who: Principal, thread_id: str) -> bool:
+        """Tells the other participants that ``who`` is typing. False when the device
+        is over its typing budget: nothing was sent, and the frame gets no answer."""
+        try:
+            await self._throttle.check(TYPING_PER_DEVICE, device_key(who))
+        except RateLimited:
+            return False
+        thread = await self._gate.open_thread(who, thread_id)
+        if thread.state in LIVE_CARE_STATES:
+            others = [p for p in thread.participants if p != who.account_id]
+            await self._deliver(
+                others, {"t": "typing", "thread": thread.id, "account": who.account_id}
+            )
+        return True

@@ -1,0 +1,38 @@
+"""The server's franking stamp: its receipt over a stored message's franking
+commitment, which makes an abuse report verifiable (``e2e_crypto/franking.py``).
+
+The message store stamps each message as it is stored (``MessageStore``'s
+``stamper``); the key is derived from the server secret, so every process stamps
+alike and a stamp made by one verifies on another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from chat_server.storage.messages import StoredMessage
+from e2e_crypto import franking
+
+
+def stamp_key(server_secret: bytes) -> bytes:
+    """The stamp's own key: a MAC key used for nothing else."""
+    return hashlib.blake2b(server_secret, digest_size=32, person=b"franking-stamp").digest()
+
+
+class FrankingStamper:
+    def __init__(self, server_secret: bytes) -> None:
+        self._key = stamp_key(server_secret)
+
+    def __call__(self, message: StoredMessage) -> bytes:
+        return franking.stamp(
+            self._key,
+            franking_commitment=message.franking_commitment,
+            sender_account=message.sender_account,
+            sender_device=message.sender_device,
+            thread_id=message.thread_id,
+            seq=message.seq,
+            received_at=message.at,
+        )
+
+    def __repr__(self) -> str:
+        return "FrankingStamper('**********')"
