@@ -87,7 +87,7 @@ class CareThreads:
         if not await self._providers.care.has_active_link(who.account_id, provider_id):
             # Same answer as for an unknown provider: no care link, no thread.
             raise NotFound("no active care relationship with this provider")
-        roles = await self._provider_roles(kind, provider_id)
+        roles, epoch = await self._provider_roles(kind, provider_id)
         if kind is ProviderKind.PRACTITIONER:
             provider = await self._providers.accounts.get(provider_id)
             if provider is None or not provider.accepting_requests:
@@ -109,22 +109,33 @@ class CareThreads:
                 roles={who.account_id: "patient", **roles},
                 now=self._clock.now(),
                 opening=checked.raw if checked else None,
+                membership_epoch=epoch,
             )
         except ThreadExists:
             raise ThreadIdTaken() from None
         await self._announce(thread)
+        if kind is ProviderKind.PRACTICE:
+            # A list published between reading the practice and storing the thread
+            # saw no thread to update: catch up with it now.
+            practice = await self._providers.practices.get(provider_id)
+            if practice is not None and practice.epoch > epoch:
+                await self.membership_changed(practice)
+                thread = await self._threads.get(thread.id) or thread
         return thread
 
-    async def _provider_roles(self, kind: ProviderKind, provider_id: str) -> dict[str, str]:
-        """Who answers for the provider, by role. For a practice: exactly the latest
-        membership list its admin signed, so every participant consented and the
-        patient's client can check each one against that list."""
+    async def _provider_roles(
+        self, kind: ProviderKind, provider_id: str
+    ) -> tuple[dict[str, str], int]:
+        """Who answers for the provider, by role, and the membership epoch that says
+        so. For a practice: exactly the latest membership list its admin signed, so
+        every participant consented and the patient's client can check each one
+        against that list."""
         if kind is ProviderKind.PRACTITIONER:
-            return {provider_id: "practitioner"}
+            return {provider_id: "practitioner"}, 0
         practice = await self._providers.practices.get(provider_id)
         if practice is None:
             raise NotFound()
-        return _provider_side(practice)
+        return _provider_side(practice), practice.epoch
 
     async def membership_changed(self, practice: Practice) -> None:
         """A newly signed membership list is the provider side of the practice's live
@@ -132,7 +143,7 @@ class CareThreads:
         stop being ones. Old and new participants are told; clients show the change."""
         roles = _provider_side(practice)
         for before, after in await self._threads.set_provider_members(
-            practice.id, roles, self._clock.now()
+            practice.id, roles, practice.epoch, self._clock.now()
         ):
             self._gate.forget(after.id)
             told = sorted(set(before.participants) | set(after.participants))

@@ -81,9 +81,11 @@ class ThreadStore:
         now: datetime,
         roles: dict[str, str] | None = None,
         opening: bytes | None = None,
+        membership_epoch: int = 0,
     ) -> Thread:
         """Raises ThreadExists if ``thread_id`` is taken (a client-chosen id, see
-        ``ThreadOpening``)."""
+        ``ThreadOpening``). ``membership_epoch``: for a practice thread, the epoch of
+        the signed membership list its provider side was taken from."""
         doc = {
             "_id": thread_id,
             "kind": str(ThreadKind.CARE),
@@ -93,6 +95,7 @@ class ThreadStore:
             "provider_id": provider_id,
             "participants": participants,
             "roles": roles or {},
+            "membership_epoch": membership_epoch,
             "created_at": now,
             "updated_at": now,
             "last_seq": 0,
@@ -140,23 +143,40 @@ class ThreadStore:
         return thread_from_doc(doc) if doc else None
 
     async def set_provider_members(
-        self, provider_id: str, members: dict[str, str], now: datetime
+        self, practice_id: str, members: dict[str, str], epoch: int, now: datetime
     ) -> list[tuple[Thread, Thread]]:
-        """Makes ``members`` (account -> role) the provider side of every live thread
-        with ``provider_id``; returns (before, after) of each thread that changed."""
+        """Makes ``members`` (account -> role), the practice's list of ``epoch``, the
+        provider side of every live thread with the practice that an older list set;
+        returns (before, after) of each thread that changed. A thread already at this
+        epoch or a newer one is left alone, so two publications handled out of order
+        never bring back a member the newer list removed."""
+        older = {"$not": {"$gte": epoch}}  # threads stored before epochs match too
         live = {"$in": [str(ThreadState.REQUESTED), str(ThreadState.OPEN)]}
+        query = {
+            "provider_kind": "practice",
+            "provider_id": practice_id,
+            "state": live,
+            "membership_epoch": older,
+        }
         changed = []
-        async for doc in self._threads.find({"provider_id": provider_id, "state": live}):
+        async for doc in self._threads.find(query):
             before = thread_from_doc(doc)
             roles = {before.patient_id: "patient", **members}
             participants = [before.patient_id, *sorted(members)]
-            if set(participants) == set(before.participants) and roles == before.roles:
-                continue
             after = await self._threads.find_one_and_update(
-                {"_id": before.id, "state": live},
-                {"$set": {"participants": participants, "roles": roles, "updated_at": now}},
+                {"_id": before.id, "state": live, "membership_epoch": older},
+                {
+                    "$set": {
+                        "participants": participants,
+                        "roles": roles,
+                        "membership_epoch": epoch,
+                        "updated_at": now,
+                    }
+                },
                 return_document=ReturnDocument.AFTER,
             )
+            if set(participants) == set(before.participants) and roles == before.roles:
+                continue
             if after is not None:
                 changed.append((before, thread_from_doc(after)))
         return changed
