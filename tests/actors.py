@@ -6,13 +6,16 @@ reading the verification link from the outbox like a person reads their e-mail.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from chat_server.app import create_app
+from chat_server.clock import ManualClock
 from chat_server.mail import MemoryOutbox
+from chat_server.settings import Settings
 from e2e_crypto.keys import DeviceKeys, RootKey
 from e2e_crypto.wire import to_base64url
 from tests.servers import FileOutboxReader, UrlClient
@@ -111,3 +114,16 @@ async def actor(client: Client, outbox: Outbox, email: str, role: str = "patient
     account_id = await register(client, outbox, email, role)
     session = await login(client, email)
     return Actor(client, email, account_id, session["token"], role)
+
+
+async def app_client(
+    aiohttp_client: Any,
+    settings: Settings,
+    clock: ManualClock,
+    outbox: MemoryOutbox,
+    **changes: Any,
+) -> TestClient[web.Request, web.Application]:
+    """A test client of an app built with ``changes`` to the test settings."""
+    app = create_app(replace(settings, **changes), clock=clock, mailer=outbox, sms=outbox)
+    client: TestClient[web.Request, web.Application] = await aiohttp_client(app)
+    return client

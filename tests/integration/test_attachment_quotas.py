@@ -3,7 +3,6 @@ messages, and the purge of uploads no message refers to."""
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -11,14 +10,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from chat_server.app import create_app
 from chat_server.clock import ManualClock
 from chat_server.handlers.uploads import purge_unreferenced_uploads
 from chat_server.mail import MemoryOutbox
 from chat_server.settings import Settings
 from chat_server.storage.attachments import AttachmentStore
 from e2e_crypto.public import VerifiedDevice
-from tests.actors import Actor
+from tests.actors import Actor, app_client
 from tests.integration.test_care_threads import _setup
 from tests.messaging import Device, new_cmid
 
@@ -29,18 +27,6 @@ GRACE = timedelta(hours=24)
 # The server's own purge job (tests/integration/test_upload_purge.py) keeps files a
 # year: in the tests that call the purge themselves, only their calls delete.
 PURGED_BY_THE_TEST = {"attachment_grace_hours": 24 * 365}
-
-
-async def _client(
-    aiohttp_client: Any,
-    settings: Settings,
-    clock: ManualClock,
-    outbox: MemoryOutbox,
-    **changes: Any,
-) -> Client:
-    app = create_app(replace(settings, **changes), clock=clock, mailer=outbox, sms=outbox)
-    client: Client = await aiohttp_client(app)
-    return client
 
 
 async def _upload(client: Client, who: Actor, thread_id: str, data: Any) -> Any:
@@ -90,7 +76,9 @@ async def test_empty_uploads_are_refused_and_nothing_is_kept(
 async def test_uploads_are_rate_limited_per_account_with_retry_after(
     aiohttp_client: Any, settings: Settings, clock: ManualClock, outbox: MemoryOutbox
 ) -> None:
-    client = await _client(aiohttp_client, settings, clock, outbox, attachment_uploads_per_hour=3)
+    client = await app_client(
+        aiohttp_client, settings, clock, outbox, attachment_uploads_per_hour=3
+    )
     _doctor, _ann, _pc, ann_phone, thread_id, _ = await _setup(client, outbox)
     for _ in range(3):
         assert (await _upload(client, ann_phone.actor, thread_id, b"x" * 100)).status == 201
@@ -106,7 +94,7 @@ async def test_uploads_are_rate_limited_per_account_with_retry_after(
 async def test_storage_quota_is_per_account_and_nothing_over_it_is_kept(
     aiohttp_client: Any, settings: Settings, clock: ManualClock, outbox: MemoryOutbox, db: Db
 ) -> None:
-    client = await _client(
+    client = await app_client(
         aiohttp_client,
         settings,
         clock,
@@ -140,7 +128,7 @@ async def test_storage_quota_is_per_account_and_nothing_over_it_is_kept(
 async def test_unclaimed_uploads_are_purged_after_the_grace_and_claimed_ones_kept(
     aiohttp_client: Any, settings: Settings, outbox: MemoryOutbox, clock: ManualClock, db: Db
 ) -> None:
-    client = await _client(aiohttp_client, settings, clock, outbox, **PURGED_BY_THE_TEST)
+    client = await app_client(aiohttp_client, settings, clock, outbox, **PURGED_BY_THE_TEST)
     _doctor, _ann, _pc, ann_phone, thread_id, everyone = await _setup(client, outbox)
     ann = ann_phone.actor
     kept = (await (await _upload(client, ann, thread_id, b"k" * 500)).json())["attachment_id"]
@@ -183,7 +171,7 @@ async def test_a_send_claims_only_its_senders_uploads_to_that_thread(
 async def test_purges_on_several_processes_and_after_a_crash_delete_each_file_once(
     aiohttp_client: Any, settings: Settings, outbox: MemoryOutbox, clock: ManualClock, db: Db
 ) -> None:
-    client = await _client(aiohttp_client, settings, clock, outbox, **PURGED_BY_THE_TEST)
+    client = await app_client(aiohttp_client, settings, clock, outbox, **PURGED_BY_THE_TEST)
     _doctor, _ann, _pc, ann_phone, thread_id, everyone = await _setup(client, outbox)
     ann = ann_phone.actor
     ids = [
@@ -217,7 +205,7 @@ async def test_the_server_purges_at_start_up(
     _doctor, _ann, _pc, ann_phone, thread_id, _ = await _setup(client, outbox)
     assert (await _upload(client, ann_phone.actor, thread_id, b"s" * 100)).status == 201
     clock.advance(GRACE.total_seconds() + 1)
-    await _client(aiohttp_client, settings, clock, outbox)  # a second process starts
+    await app_client(aiohttp_client, settings, clock, outbox)  # a second process starts
     for _ in range(100):
         if await db["attachments.files"].count_documents({}) == 0:
             break

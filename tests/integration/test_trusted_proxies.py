@@ -5,7 +5,6 @@ the load balancer and its ``X-Forwarded-For`` names the client; not configured (
 default), it is a client like any other, and the header it sends means nothing.
 """
 
-from dataclasses import replace
 from ipaddress import ip_network
 from typing import Any
 
@@ -15,11 +14,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from chat_server.app import create_app
 from chat_server.clock import ManualClock
 from chat_server.mail import MemoryOutbox
 from chat_server.settings import Settings
-from tests.actors import PASSWORD, register
+from tests.actors import PASSWORD, app_client, register
 
 Client = TestClient[web.Request, web.Application]
 Db = AsyncDatabase[dict[str, Any]]
@@ -28,18 +26,6 @@ REGISTER_PER_IP = 10  # chat_server.handlers.accounts.REGISTER_PER_IP
 
 def _from(address: str) -> dict[str, str]:
     return {"X-Forwarded-For": address}
-
-
-async def _app(
-    aiohttp_client: Any,
-    settings: Settings,
-    clock: ManualClock,
-    outbox: MemoryOutbox,
-    **changes: Any,
-) -> Client:
-    app = create_app(replace(settings, **changes), clock=clock, mailer=outbox, sms=outbox)
-    client: Client = await aiohttp_client(app)
-    return client
 
 
 async def _register(client: Client, n: int, forwarded_for: str) -> int:
@@ -75,7 +61,7 @@ async def _login_ip_hashes(
 async def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit(
     aiohttp_client: Any, settings: Settings, db: Db, clock: ManualClock, outbox: MemoryOutbox
 ) -> None:
-    client = await _app(
+    client = await app_client(
         aiohttp_client, settings, clock, outbox, trusted_proxies=(ip_network("127.0.0.1/32"),)
     )
     for n in range(REGISTER_PER_IP):
@@ -108,7 +94,7 @@ async def _pending(client: Client, forwarded_for: str) -> aiohttp.ClientWebSocke
 async def test_pending_sockets_are_capped_per_forwarded_client(
     aiohttp_client: Any, settings: Settings, db: Db, clock: ManualClock, outbox: MemoryOutbox
 ) -> None:
-    client = await _app(
+    client = await app_client(
         aiohttp_client,
         settings,
         clock,
@@ -129,7 +115,7 @@ async def test_pending_sockets_are_capped_per_forwarded_client(
 async def test_pending_sockets_from_an_untrusted_peer_share_its_cap(
     aiohttp_client: Any, settings: Settings, db: Db, clock: ManualClock, outbox: MemoryOutbox
 ) -> None:
-    client = await _app(
+    client = await app_client(
         aiohttp_client,
         settings,
         clock,
