@@ -19,7 +19,6 @@ here answers :class:`~chat_server.errors.WebClientNotBuilt`, a 503, never a 500.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Final
 
@@ -28,8 +27,6 @@ from aiohttp import web
 from chat_server.appkeys import PAGES
 from chat_server.errors import NotFound, WebClientNotBuilt
 from chat_server.web_manifest import ManifestError, WebManifest, load_manifest
-
-log = logging.getLogger(__name__)
 
 IMMUTABLE: Final = "public, max-age=31536000, immutable"
 # The loader's URL never changes, so a new build must reach browsers soon.
