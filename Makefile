@@ -1,6 +1,7 @@
 # The task runner the README names. `make serve` and `make test` install what they
-# need first (scripts/bootstrap), so a fresh clone needs nothing else.
-.PHONY: serve test check lint typecheck contracts pytest bootstrap
+# need first (scripts/bootstrap; for `test`, Debian's Chromium too), so a fresh clone
+# needs nothing else.
+.PHONY: serve test check lint typecheck contracts pytest bootstrap bootstrap-browser
 
 VENV := .venv/bin
 
@@ -10,7 +11,11 @@ bootstrap:
 serve: bootstrap
 	$(VENV)/carechat serve
 
-test: bootstrap check pytest
+# The tests include the browser ones (tests/browser), so `test` also installs Chromium.
+test: bootstrap-browser check pytest
+
+bootstrap-browser:
+	@scripts/bootstrap --browser
 
 check: lint typecheck contracts
 

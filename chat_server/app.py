@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from pathlib import Path
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -43,6 +44,7 @@ from chat_server.appkeys import (
     KEY_BACKUPS,
     MAILER,
     METRICS,
+    PAGES,
     PASSWORDS,
     PENDING_SOCKETS,
     PRACTICES,
@@ -96,7 +98,7 @@ from chat_server.rest import accounts as accounts_routes
 from chat_server.rest import care as care_routes
 from chat_server.rest import devices as devices_routes
 from chat_server.rest import groups as groups_routes
-from chat_server.rest import health, openapi
+from chat_server.rest import health, openapi, pages
 from chat_server.rest import threads as threads_routes
 from chat_server.rest.headers import SecurityHeaders
 from chat_server.rest.problems import problems_middleware
@@ -113,6 +115,7 @@ from chat_server.storage.notifications import NotificationLog
 from chat_server.storage.practices import CareLinkStore, Practice, PracticeStore
 from chat_server.storage.sessions import CodeStore, SessionStore, TicketStore
 from chat_server.storage.threads import CursorBuffer, ThreadStore
+from chat_server.web_manifest import DEFAULT_BUILD_DIR
 from chat_server.ws import session as ws_session
 from chat_server.ws.admission import PendingSockets
 from chat_server.ws.context import FrameContext
@@ -129,6 +132,7 @@ def create_app(
     clock: Clock | None = None,
     mailer: Mailer | None = None,
     sms: SmsSender | None = None,
+    web_build_dir: Path = DEFAULT_BUILD_DIR,
 ) -> web.Application:
     app = web.Application(
         # The client's address first: everything after it reads request.remote.
@@ -141,6 +145,7 @@ def create_app(
     app[HUB] = Hub(metrics)
     app[PENDING_SOCKETS] = PendingSockets(settings.ws_unauthenticated_per_ip)
     app[ROUTER] = FrameRouter(FRAMES)
+    app[PAGES] = pages.Pages(web_build_dir, settings.widget_embed_origins)
     outbox = FileOutbox(settings.data_dir / "outbox")
     relay = (
         SmtpMailer(
@@ -167,6 +172,7 @@ def create_app(
     care_routes.add_routes(app)
     threads_routes.add_routes(app)
     openapi.add_routes(app)
+    pages.add_routes(app)
     app.router.add_get("/ws", websocket_handler, name="ws")
     return app
 

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from chat_server.handlers.uploads import UploadService
     from chat_server.mail import Mailer, SmsSender
     from chat_server.metrics import Metrics
+    from chat_server.rest.pages import Pages
     from chat_server.settings import Settings
     from chat_server.ws.admission import PendingSockets
     from chat_server.ws.context import FrameContext
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("SETTINGS")
 CLOCK: web.AppKey[Clock] = web.AppKey("CLOCK")
+# The web client's pages and their build manifest (rest/pages.py).
+PAGES: web.AppKey[Pages] = web.AppKey("PAGES")
 METRICS: web.AppKey[Metrics] = web.AppKey("METRICS")
 DB: web.AppKey[AsyncDatabase[dict[str, Any]]] = web.AppKey("DB")
 # The same database through the group-committed writers' own small pool (resources).

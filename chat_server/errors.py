@@ -38,6 +38,7 @@
      │    ├── UploadRateLimited    attachment uploads, per account
      │    └── TooManyPendingSockets  unauthenticated sockets, per address
      └── Unavailable               a dependency (MongoDB, Redis) is down
+          └── WebClientNotBuilt    the browser bundles were never built
 
 Handlers raise these; translation to ``application/problem+json`` happens only in
 ``rest/problems.py`` and to error frames/close codes only in ``ws/``. ``detail`` is
@@ -94,6 +95,7 @@ class ErrorCode(StrEnum):
     UPLOAD_RATE_LIMITED = "upload_rate_limited"
     TOO_MANY_PENDING_SOCKETS = "too_many_pending_sockets"
     UNAVAILABLE = "unavailable"
+    WEB_CLIENT_NOT_BUILT = "web_client_not_built"
     INTERNAL = "internal_error"
     # One per situation that used to answer a bare "conflict" (409).
     TOTP_ALREADY_ENABLED = "totp_already_enabled"
@@ -532,6 +534,14 @@ class Unavailable(ChatError):
     http_status = HTTPStatus.SERVICE_UNAVAILABLE
     title = "Temporarily unavailable; retry"
     ws_close = WS_TRY_AGAIN_LATER
+
+
+class WebClientNotBuilt(Unavailable):
+    """The pages' build output (``web/build.mjs``) is missing or does not hold: an
+    operator's step, so the answer names it instead of failing with a 500."""
+
+    code = ErrorCode.WEB_CLIENT_NOT_BUILT
+    title = "The web client is not built; run `node web/build.mjs` (scripts/bootstrap does)"
 
 
 class StartupError(Exception):

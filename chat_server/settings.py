@@ -37,6 +37,9 @@ class Settings:
     # Public origin(s) a browser may open the WebSocket from. Empty means "this
     # server's own address", derived in ``allowed_origins_or_default``.
     allowed_origins: tuple[str, ...] = ()
+    # Sites allowed to frame the patient widget (the page's CSP frame-ancestors).
+    # Empty: none, so no site can embed it until an operator names one.
+    widget_embed_origins: tuple[str, ...] = ()
     # No URI means the embedded default: a private single-node replica set.
     mongodb_uri: Secret | None = None
     mongodb_db: str = "carechat"
@@ -227,6 +230,7 @@ class _SettingsSchema(ma.Schema):
         validate=ma.validate.Range(min=1, max=65535, error="an integer from 1 to 65535")
     )
     allowed_origins = _Origins()
+    widget_embed_origins = _Origins()
     mongodb_uri = _UriField("mongodb://", "mongodb+srv://", allow_none=True)
     mongodb_db = ma.fields.String(
         validate=ma.validate.Regexp(r"^[A-Za-z0-9_-]{1,63}$", error="1-63 of A-Z a-z 0-9 _ -")

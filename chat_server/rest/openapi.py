@@ -27,9 +27,11 @@ from chat_server.rest import accounts, care, devices, groups, replies, threads
 from chat_server.rest.problems import PROBLEM_TYPE
 
 OPENAPI_PATH: Final = "/api/v1/openapi.json"
-# Served, but not JSON-over-HTTP operations: the WebSocket (docs/protocol.md) and the
-# Prometheus text exposition.
-UNDOCUMENTED_ROUTES: Final = frozenset({"ws", "metrics"})
+# Served, but not JSON-over-HTTP operations: the WebSocket (docs/protocol.md), the
+# Prometheus text exposition and the web client's pages (rest/pages.py).
+UNDOCUMENTED_ROUTES: Final = frozenset(
+    {"ws", "metrics", "web_app", "web_widget", "web_widget_loader", "web_built_file"}
+)
 OCTETS: Final = "application/octet-stream"
 JSON_OBJECT: Final = "application/json"  # any JSON object (this document itself)
 

@@ -199,6 +199,7 @@ _BY_CODE: dict[str, type[CareChatError]] = {
     "octet_stream_expected": BadRequestError,
     "totp_enrolment_overdue": AuthenticationError,
     "unavailable": ServerError,
+    "web_client_not_built": ServerError,
     "internal_error": ServerError,
 }
 

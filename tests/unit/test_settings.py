@@ -212,3 +212,18 @@ def test_the_totp_rule_start_is_a_date_from_the_environment_or_toml(tmp_path: Pa
             match=r"CARECHAT_PRACTITIONER_TOTP_REQUIRED_FROM: expected a date, YYYY-MM-DD$",
         ):
             load_settings({"CARECHAT_PRACTITIONER_TOTP_REQUIRED_FROM": wrong})
+
+
+def test_widget_embed_origins_are_origins_and_none_by_default() -> None:
+    assert load_settings({}).widget_embed_origins == ()
+    settings = load_settings(
+        {"CARECHAT_WIDGET_EMBED_ORIGINS": "https://www.practice.example, http://127.0.0.1:8000/"}
+    )
+    assert settings.widget_embed_origins == (
+        "https://www.practice.example",
+        "http://127.0.0.1:8000",
+    )
+    # A path or a wildcard would not be one origin: frame-ancestors must name sites.
+    for bad in ("https://practice.example/page", "*", "'self'"):
+        with pytest.raises(SettingsError, match="CARECHAT_WIDGET_EMBED_ORIGINS"):
+            load_settings({"CARECHAT_WIDGET_EMBED_ORIGINS": bad})

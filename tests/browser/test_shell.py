@@ -1,0 +1,85 @@
+"""The page shell and the widget in Chromium, under their real CSP, from a real server."""
+
+from __future__ import annotations
+
+import re
+
+import aiohttp
+from playwright.async_api import expect
+
+from chat_server.rest.pages import APP_POLICY, NOTICE, page_policy
+from chat_server.web_manifest import sri
+from tests.browser.conftest import PRACTICE_ID, Site, Watched
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+async def test_app_turns_ready_under_the_strict_csp(watched: Watched, carechat: str) -> None:
+    page = watched.page
+    response = await page.goto(carechat + "/app")
+    assert response is not None
+    assert response.status == 200
+    assert await response.header_value("content-security-policy") == APP_POLICY
+    # "ready" only once libsodium's WebAssembly compiled: without 'wasm-unsafe-eval'
+    # the module throws, the status stays "loading" and the console error fails this.
+    await expect(page.locator("#status")).to_have_text("ready")
+    await expect(page.locator("#notice")).to_be_visible()
+    await expect(page.locator("#notice")).to_have_text(NOTICE)
+    for path in await watched.screenshots("app"):
+        assert path.read_bytes().startswith(PNG_MAGIC)
+
+
+async def test_bundles_carry_their_integrity_and_cache_forever(carechat: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(carechat + "/app") as response:
+            html = await response.text()
+        tags = re.findall(r'(?:src|href)="(/static/build/[^"]+)" integrity="([^"]+)"', html)
+        assert {path.rsplit(".", 1)[1] for path, _ in tags} == {"js", "css"}
+        assert "<style" not in html
+        assert "<script>" not in html
+        for path, integrity in tags:
+            async with http.get(carechat + path) as response:
+                assert response.status == 200
+                assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+                assert sri(await response.read()) == integrity
+        async with http.get(carechat + "/widget.js") as response:
+            assert response.headers["Cache-Control"] == "public, max-age=300"
+            assert response.headers["Access-Control-Allow-Origin"] == "*"
+            assert response.content_type == "text/javascript"
+
+
+async def test_allowed_site_embeds_the_widget(
+    watched: Watched, carechat: str, allowed_site: Site
+) -> None:
+    page = watched.page
+    await page.goto(allowed_site.url)
+    frame_tag = page.locator("iframe.carechat-widget")
+    await expect(frame_tag).to_have_attribute("src", f"{carechat}/widget?practice={PRACTICE_ID}")
+    widget = page.frame_locator("iframe.carechat-widget")
+    # The frame runs on the CareChat origin, with its own CSP, and loads the crypto.
+    await expect(widget.locator("#status")).to_have_text("ready")
+    await expect(widget.locator("#notice")).to_be_visible()
+    for path in await watched.screenshots("widget-embedded"):
+        assert path.read_bytes().startswith(PNG_MAGIC)
+
+
+async def test_widget_page_names_only_the_configured_ancestors(
+    carechat: str, allowed_site: Site
+) -> None:
+    async with aiohttp.ClientSession() as http, http.get(carechat + "/widget") as response:
+        policy = response.headers["Content-Security-Policy"]
+    assert policy == page_policy((allowed_site.origin,))
+
+
+async def test_other_sites_cannot_frame_the_widget(
+    watched: Watched, carechat: str, foreign_site: Site
+) -> None:
+    page = watched.page
+    watched.expect_error(r"Framing '.*' violates .*\"frame-ancestors .*blocked")
+    await page.goto(foreign_site.url)
+    await expect(page.locator("iframe.carechat-widget")).to_have_count(1)
+    frame = next(f for f in page.frames if f is not page.main_frame)
+    await frame.wait_for_load_state()
+    # Chromium put its error page in place of the widget: no CareChat page runs there.
+    assert not frame.url.startswith(carechat)
+    assert await frame.locator("#status").count() == 0
