@@ -14,6 +14,7 @@
       ├── messages.py     SealedMessage (server's view) → ReceivedMessage (app's view)
       ├── connection.py   WebSocket: hello, sync, send/ack, reconnect, resend
       │   cursors.py      per-thread contiguous seqs: no gap, no duplicate
+      │   replays.py      an old envelope served again at a new seq is dropped
       │   events.py       receipts, typing, thread changes, trust alerts
       ├── attachments.py  streaming encrypt-upload / download-verify-decrypt
       └── errors.py       the exception hierarchy

@@ -36,6 +36,7 @@ from e2e_crypto.client.keystore import Keystore
 from e2e_crypto.client.messages import ReceivedMessage
 from e2e_crypto.client.participants import Memberships, Participants
 from e2e_crypto.client.payloads import Attachment, Payload, Text
+from e2e_crypto.client.replays import ReplayGuard
 from e2e_crypto.errors import CryptoError
 from e2e_crypto.membership import sign_membership
 from e2e_crypto.membership_public import (
@@ -80,6 +81,8 @@ class CareChatClient:
         self._envelopes: Envelopes | None = None
         self._participants: Participants | None = None
         self._connection: Connection | None = None
+        # Shared by history() and the connection: a replay is dropped on both paths.
+        self._replays = ReplayGuard()
 
     async def __aenter__(self) -> CareChatClient:
         return self
@@ -237,12 +240,19 @@ class CareChatClient:
     async def history(
         self, thread_id: str, *, after: int = 0, page_size: int = 100
     ) -> AsyncIterator[ReceivedMessage]:
-        """Stored messages after ``after``, decrypted, in seq order (HTTP, no socket)."""
+        """Stored messages after ``after``, decrypted, in seq order (HTTP, no socket).
+
+        A replay (an envelope already seen at another seq) is skipped, as on the
+        connection (replays.py)."""
         envelopes = self._require_envelopes()
         cursor: int | None = after
         while cursor is not None:
             page = await self.api.messages(thread_id, after=cursor, limit=page_size)
             for sealed in page.messages:
+                if self._replays.is_replay(
+                    sealed.thread_id, sealed.sender_device, sealed.client_msg_id, sealed.seq
+                ):
+                    continue
                 yield await envelopes.open(sealed)
             cursor = page.next_after
 
@@ -264,6 +274,7 @@ class CareChatClient:
                 cursors=cursors,
                 history=history,
                 backoff=self._backoff,
+                replays=self._replays,
             )
         await self._connection.start()
         return self._connection

@@ -11,7 +11,8 @@
       reconnect: resend every pending envelope unchanged (the server answers
       duplicate: true for one it already stored, so nothing is sent twice)
 
-    server ─"msg"─► Cursors (order, dedupe, gap → "sync") ─► open (verify+decrypt)
+    server ─"msg"─► Cursors (order, dedupe, gap → "sync") ─► ReplayGuard (same sender
+           device and client_msg_id at another seq: dropped) ─► open (verify+decrypt)
            ─► queue ─► messages() ─► app;  consumed seqs ─► "delivered" (batched)
 
 One task (``_run``) owns the socket: connect with a fresh ticket, ``hello``,
@@ -67,6 +68,7 @@ from e2e_crypto.client.keystore import Keystore
 from e2e_crypto.client.messages import ReceivedMessage, SealedMessage, Unreadable
 from e2e_crypto.client.participants import Participants
 from e2e_crypto.client.payloads import Attachment, Payload, encode_payload
+from e2e_crypto.client.replays import ReplayGuard
 from e2e_crypto.errors import MalformedData
 from e2e_crypto.frames import (
     AckFrame,
@@ -141,7 +143,7 @@ class _PendingSend:
 
 @dataclass(frozen=True, slots=True)
 class _OwnSend:
-    """A seq this device sent: advances cursors, never shown to the app."""
+    """A seq this device sent (or a replay): advances cursors, never shown to the app."""
 
     thread_id: str
     seq: int
@@ -173,6 +175,7 @@ class Connection:
         history: Literal["all", "new"] = "all",
         backoff: Backoff | None = None,
         queue_size: int = 10_000,
+        replays: ReplayGuard | None = None,
     ) -> None:
         self._api = api
         self._keystore = keystore
@@ -180,6 +183,7 @@ class Connection:
         self._participants = participants
         self._history = history
         self._backoff = backoff or Backoff()
+        self._replays = replays or ReplayGuard()
         self._cursors: Cursors[SealedMessage | _OwnSend] = Cursors(cursors)
         self._state = _State(consumed=dict(cursors or {}))
         self._inbox: asyncio.Queue[_Item | CareChatSdkError] = asyncio.Queue(queue_size)
@@ -431,6 +435,15 @@ class Connection:
     async def _release(self, items: list[SealedMessage | _OwnSend]) -> None:
         for item in items:
             if isinstance(item, SealedMessage) and item.sender_device == self._keystore.device_id:
+                item = _OwnSend(item.thread_id, item.seq)
+            elif isinstance(item, SealedMessage) and self._replays.is_replay(
+                item.thread_id, item.sender_device, item.client_msg_id, item.seq
+            ):
+                # The seq is real (seqs stay contiguous) but its message is not new.
+                log.warning(
+                    "replayed envelope dropped",
+                    extra={"fields": {"thread": item.thread_id, "seq": item.seq}},
+                )
                 item = _OwnSend(item.thread_id, item.seq)
             if isinstance(item, _OwnSend):
                 if self._inbox.empty():
