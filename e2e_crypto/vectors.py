@@ -33,6 +33,7 @@ from e2e_crypto.franking import franking_commitment, stamp
 from e2e_crypto.groups import _create_epoch_commit
 from e2e_crypto.keys import AccountKeys, DeviceKeys, RootKey
 from e2e_crypto.public import VerifiedDevice
+from e2e_crypto.refusal_vectors import build_refusals
 from e2e_crypto.safety import safety_number
 from e2e_crypto.wire import DeviceRecipient, Kind, to_base64url
 
@@ -241,9 +242,11 @@ def build_vectors() -> dict[str, dict[str, Any]]:
                 "ref": big_stream.ref.encode().hex(),
                 "stream_header": big_ct[:24].hex(),
                 "ciphertext_size": len(big_ct),
+                "ciphertext": big_ct.hex(),
             },
         },
         "backup": {"passphrase": PASSPHRASE, "account_id": "patient-alice", "blob": backup.hex()},
+        "refusals": build_refusals(alice, bob, big_ct, big_stream.ref.encode(), PASSPHRASE),
         "franking": {
             "franking_key": franking_key.hex(),
             "body": body.hex(),

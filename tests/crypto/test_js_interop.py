@@ -339,3 +339,57 @@ def test_base64url_rules_agree() -> None:
         except ValueError:
             expected = {"ok": True, "error": "MalformedData"}
         assert result == expected, text
+
+
+def test_refusal_vectors_in_js() -> None:
+    """The JS twin refuses every negative vector too (tests/data/refusals.json)."""
+    refusals = v.load("refusals")
+    e = refusals["envelope"]
+    sender = v.certificate_json(e["sender"]["account_id"], e["sender"]["device_id"])
+    opener = v.device_json(e["opener"]["account_id"], e["opener"]["device_id"])
+    envelopes = e["cases"]
+    ops: list[dict[str, Any]] = [
+        *(
+            {
+                "op": "open_envelope",
+                "envelope": c["envelope"],
+                "sender": sender,
+                "opener": opener,
+                "thread_id": e["thread_id"],
+                "client_msg_id": e["client_msg_id"],
+            }
+            for c in envelopes
+        ),
+        *({"op": "parse_envelope", "envelope": c["envelope"]} for c in envelopes),
+        *({"op": "base64url", "text": c["text"]} for c in refusals["base64url"]),
+        *(
+            {
+                "op": "decrypt_attachment",
+                "ciphertext": v.refused_attachment(c).hex(),
+                "ref": c["ref"],
+            }
+            for c in refusals["attachment"]["cases"]
+        ),
+        *(
+            {"op": "open_backup", "blob": c["blob"], "passphrase": refusals["backup"]["passphrase"]}
+            for c in refusals["backup"]["cases"]
+        ),
+    ]
+    results = iter(run_js(*ops))
+    for c in envelopes:
+        assert next(results) == {"ok": False, "error": "DecryptionFailed"}, c["name"]
+    for c in envelopes:
+        parsed = next(results)
+        assert parsed["ok"] is not c["structural"], c["name"]
+        if c["structural"]:
+            assert parsed["error"] == "MalformedData", c["name"]
+    for c in refusals["base64url"]:
+        assert next(results) == {"error": "MalformedData", "ok": True}, c["name"]
+    for c in [*refusals["attachment"]["cases"], *refusals["backup"]["cases"]]:
+        assert next(results) == {"ok": False, "error": "DecryptionFailed"}, c["name"]
+
+
+def test_multi_chunk_attachment_vector_in_js() -> None:
+    a = v.load("attachment")["multi_chunk"]
+    [result] = run_js({"op": "decrypt_attachment", "ciphertext": a["ciphertext"], "ref": a["ref"]})
+    assert result["plaintext"] == bytes(i % 251 for i in range(a["size"])).hex()

@@ -59,3 +59,13 @@ def certificate_json(account_id: str, device_id: str) -> dict[str, str]:
         "certificate": device_json(account_id, device_id)["certificate"],
         "root_public": account(account_id)["root_public"],
     }
+
+
+def refused_attachment(case: dict[str, Any]) -> bytes:
+    """A refusals.json attachment case's file, built from the multi-chunk vector's
+    ciphertext as the case describes (slices, then one byte flipped)."""
+    source = bytes.fromhex(load("attachment")["multi_chunk"]["ciphertext"])
+    file = bytearray(b"".join(source[a:b] for a, b in case["slices"]))
+    if "xor_byte_at" in case:
+        file[case["xor_byte_at"]] ^= 1
+    return bytes(file)
