@@ -8,8 +8,10 @@ VENV := .venv/bin
 bootstrap:
 	@scripts/bootstrap
 
+# The clickable product for a new user: `carechat demo` seeds a practice, practitioners
+# and patients (idempotently), serves them and a practice's test site, prints the logins.
 serve: bootstrap
-	$(VENV)/carechat serve
+	$(VENV)/carechat demo
 
 # The tests include the browser ones (tests/browser), so `test` also installs Chromium.
 test: bootstrap-browser check pytest

@@ -74,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _admin(settings, args)
         elif args.command == "bench":
             return installed_command("bench")(args)
+        elif args.command == "demo":
+            with _mongodb(settings) as effective:
+                return installed_command("demo")(effective, args)
     except (StartupError, ServiceStartError, AdminError) as exc:
         print(f"carechat: {exc}", file=sys.stderr)
         return 2
@@ -82,11 +85,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def installed_command(name: str) -> Callable[[argparse.Namespace], int]:
+def installed_command(name: str) -> Callable[..., int]:
     found = entry_points(group=COMMANDS_GROUP, name=name)
     if not found:
         raise StartupError(f"`carechat {name}` is not installed (pip install -e '.[dev]')")
-    command: Callable[[argparse.Namespace], int] = next(iter(found)).load()
+    command: Callable[..., int] = next(iter(found)).load()
     return command
 
 
@@ -97,6 +100,17 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP and WebSocket server")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    demo = commands.add_parser(
+        "demo",
+        help="seed a demo practice, practitioners and patients, serve them with a "
+        "practice's test site, and print the logins",
+    )
+    demo.add_argument("--host")
+    demo.add_argument("--port", type=int)
+    demo.add_argument(
+        "--site-port", type=int, help="the practice's test site (default: the port + 1)"
+    )
+    demo.add_argument("--seed-only", action="store_true", help="stop once seeded and printed")
     migrate = commands.add_parser(
         "migrate", help="create every MongoDB index and bring old data under today's rules"
     )

@@ -24,6 +24,7 @@ How the parts fit::
                      | attachments  secretstream files                          |
                      | backup     argon2id-sealed key backup                    |
                      | vectors    regenerates tests/data (python -m ...)        |
+                     | refusal_vectors  the negative vectors (refusals.json)    |
                      | _randomness  the one source of keys and nonces           |
                      +----------------------------------------------------------+
 
@@ -65,6 +66,7 @@ CLIENT_ONLY: tuple[str, ...] = (
     "e2e_crypto.attachments",
     "e2e_crypto.backup",
     "e2e_crypto.vectors",
+    "e2e_crypto.refusal_vectors",
 )
 
 __all__ = ["CLIENT_ONLY", "SERVER_IMPORTABLE"]

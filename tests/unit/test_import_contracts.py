@@ -18,7 +18,14 @@ import pytest
 import e2e_crypto
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("chat_server", "e2e_crypto", "payments", "moderation", "carechat_bench")
+PACKAGES = (
+    "chat_server",
+    "e2e_crypto",
+    "payments",
+    "moderation",
+    "carechat_bench",
+    "carechat_demo",
+)
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
@@ -77,6 +84,7 @@ VIOLATIONS = [
         "The server cannot decrypt",
     ),
     ("chat_server/cli.py", "import carechat_bench.command", "The server cannot decrypt"),
+    ("chat_server/cli.py", "import carechat_demo.command", "The server cannot decrypt"),
 ]
 
 
@@ -104,4 +112,4 @@ def test_the_crypto_contracts_list_both_halves() -> None:
     assert halves["source_modules"].split() == list(e2e_crypto.SERVER_IMPORTABLE)
     client_only = [*e2e_crypto.CLIENT_ONLY, "e2e_crypto.client"]
     assert halves["forbidden_modules"].split() == client_only
-    assert server["forbidden_modules"].split() == [*client_only, "carechat_bench"]
+    assert server["forbidden_modules"].split() == [*client_only, "carechat_bench", "carechat_demo"]
