@@ -74,7 +74,6 @@ export class Widget {
     const nodes = view(this, ...args);
     clear(this.view);
     this.view.append(...[nodes].flat().filter(Boolean));
-    this.view.dataset.view = view.name;
     document.title = `${this.view.querySelector("h1, h2")?.textContent ?? "CareChat"} · CareChat`;
     if (moveFocus) {
       focus(this.view.querySelector("h1, h2"));

@@ -215,7 +215,9 @@ export function conversationView(widget, thread) {
 
   const stateNote = thread.state === "requested" ? h("p", { class: "w-callout" }, t("conversation.requested")) : null;
   const closedNote = live ? null : h("p", { class: "w-callout" }, t(`conversation.state.${thread.state}`));
-  return [
+  return h(
+    "div",
+    { class: "w-conversation" },
     h(
       "div",
       { class: "w-conversation-head" },
@@ -233,7 +235,7 @@ export function conversationView(widget, thread) {
         widget.client.typing(threadId).catch(() => {});
       }
     }) : null,
-  ];
+  );
 }
 
 /** Upload progress as 0..1, from (loaded, total), ({loaded, total}) or (fraction). */
