@@ -1,14 +1,15 @@
-// The typed payloads as the widget reads and writes them. API.md names the payloads
-// by `type` with the Python SDK's JSON fields (e2e_crypto/client/payloads.py); this
-// adapter also accepts the SDK's own `t` tag and camelCased fields, so the views do
-// not depend on which spelling the client library settles on.
+// The typed payloads as the widget reads and writes them: the Python SDK's JSON
+// (e2e_crypto/client/payloads.py), tagged by `t`, which the client library encodes and
+// decodes. The readers also accept a `type` tag and camelCased fields (API.md's first
+// spelling), so the views do not break if the library changes its mind.
 
 /** The payload's type tag ("text", "renewal_request", ...), or null. */
 export function kindOf(payload) {
   if (typeof payload === "string") {
     return "text";
   }
-  return payload?.type ?? payload?.t ?? null;
+  // An undecodable payload is {t: "unsupported", type: <its tag>}: `t` decides.
+  return payload?.t ?? payload?.type ?? null;
 }
 
 function camel(name) {
@@ -34,7 +35,7 @@ export function textOf(payload) {
 /** A renewal request to send; empty optional fields are null, as the SDK expects. */
 export function renewalRequest({ drug, dose, pharmacy, note }) {
   return {
-    type: "renewal_request",
+    t: "renewal_request",
     drug: drug.trim(),
     dose: dose.trim(),
     pharmacy: pharmacy.trim(),

@@ -20,6 +20,11 @@ const TYPING_SENT_EVERY_MS = 3000;
 const HISTORY_PAGE = 100;
 const LIVE_STATES = new Set(["requested", "open"]);
 
+/** Runs a receipt or typing call, sync or async, as a promise that may reject. */
+function quietly(call) {
+  return Promise.resolve().then(call);
+}
+
 function keyOf(message) {
   return message.mine ? `me:${message.clientMsgId}` : `${message.sender?.device}:${message.clientMsgId}`;
 }
@@ -112,7 +117,7 @@ export function conversationView(widget, thread) {
     }
     if (newest > readUpTo) {
       readUpTo = newest;
-      widget.client.read(threadId, newest).catch(() => {
+      quietly(() => widget.client.read(threadId, newest)).catch(() => {
         readUpTo = 0; // try again on the next message or visibility change
       });
     }
@@ -183,7 +188,7 @@ export function conversationView(widget, thread) {
   widget.client
     .history(threadId, { limit: HISTORY_PAGE })
     .then((history) => {
-      for (const message of history) {
+      for (const message of Array.isArray(history) ? history : history.messages) {
         put(message);
       }
       loading.remove();
@@ -204,7 +209,7 @@ export function conversationView(widget, thread) {
         clientMsgId,
         mine: true,
         status: "pending",
-        payload: typeof payload === "string" ? { type: "text", body: payload } : payload,
+        payload: typeof payload === "string" ? { t: "text", body: payload } : payload,
         at: new Date().toISOString(),
         sender: { account: widget.client.accountId },
         verified: true,
@@ -232,7 +237,7 @@ export function conversationView(widget, thread) {
       const now = Date.now();
       if (now - lastTypingSent > TYPING_SENT_EVERY_MS) {
         lastTypingSent = now;
-        widget.client.typing(threadId).catch(() => {});
+        quietly(() => widget.client.typing(threadId)).catch(() => {});
       }
     }) : null,
   );

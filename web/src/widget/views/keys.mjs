@@ -89,8 +89,8 @@ export function restoreKeysView(widget) {
       await widget.client.restoreKeys(values.passphrase);
     } catch (error) {
       // A wrong passphrase fails in the page (the backup does not open), not at the
-      // server: it has no error code of its own.
-      if (!(error instanceof TypeError) && (!error?.code || error.name === "DecryptionFailed")) {
+      // server; a server's refusal is an ApiError (with a status) and says itself.
+      if (!(error instanceof TypeError) && typeof error?.status !== "number") {
         throw new PageError("wrong_passphrase");
       }
       throw error;

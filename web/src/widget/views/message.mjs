@@ -155,7 +155,9 @@ function attachmentCard(widget, payload) {
       link.remove();
       setTimeout(() => URL.revokeObjectURL(url), 60_000);
     } catch (error) {
-      problem.textContent = error?.code ? errorText(error) : t("attachment.refused");
+      // An ApiError (with a status) is the server's refusal; anything else is the
+      // library refusing the bytes (AttachmentCorrupted: the hash did not match).
+      problem.textContent = typeof error?.status === "number" ? errorText(error) : t("attachment.refused");
       problem.hidden = false;
       announce(problem.textContent, { assertive: true });
     } finally {

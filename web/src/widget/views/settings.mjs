@@ -11,6 +11,18 @@ import { heading } from "../shell.mjs";
 const CHANNELS = ["email", "sms"];
 
 export function settingsView(widget) {
+  return [
+    h("div", { class: "w-conversation-head" }, h("button", { type: "button", class: "button link w-back", onclick: () => widget.home() }, t("settings.back"))),
+    ...heading(t("settings.title")),
+    h("p", { class: "w-lead" }, t("prefs.lead")),
+    // The client library (and the server) may not offer preferences yet: then the
+    // page says what happens instead of showing switches that do nothing.
+    typeof widget.client.notificationPreferences === "function" ? preferencesForm(widget) : h("p", {}, t("prefs.fixed")),
+    signOutSection(widget),
+  ];
+}
+
+function preferencesForm(widget) {
   const errors = errorLine();
   const saved = h("p", { class: "w-saved", role: "status" });
   const fieldset = h("fieldset", { class: "w-prefs" }, h("legend", {}, t("prefs.legend")), h("p", { class: "w-loading" }, t("prefs.loading")));
@@ -48,25 +60,23 @@ export function settingsView(widget) {
     current = answer ?? next;
     saved.textContent = t("prefs.saved");
   });
+  return form;
+}
+
+function signOutSection(widget) {
   const signOutErrors = errorLine();
-  return [
-    h("div", { class: "w-conversation-head" }, h("button", { type: "button", class: "button link w-back", onclick: () => widget.home() }, t("settings.back"))),
-    ...heading(t("settings.title")),
-    h("p", { class: "w-lead" }, t("prefs.lead")),
-    form,
-    h(
-      "section",
-      { class: "w-step", "aria-labelledby": "w-signout-title" },
-      h("h2", { id: "w-signout-title", class: "w-subtitle" }, t("settings.device")),
-      h("p", {}, t("settings.device.lead")),
-      action(t("menu.signout"), async () => {
-        try {
-          await widget.signOut();
-        } catch (error) {
-          showError(signOutErrors, errorText(error));
-        }
-      }),
-      signOutErrors,
-    ),
-  ];
+  return h(
+    "section",
+    { class: "w-step", "aria-labelledby": "w-signout-title" },
+    h("h2", { id: "w-signout-title", class: "w-subtitle" }, t("settings.device")),
+    h("p", {}, t("settings.device.lead")),
+    action(t("menu.signout"), async () => {
+      try {
+        await widget.signOut();
+      } catch (error) {
+        showError(signOutErrors, errorText(error));
+      }
+    }),
+    signOutErrors,
+  );
 }

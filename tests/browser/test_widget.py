@@ -1,0 +1,271 @@
+"""The patient widget in Chromium against a real ``carechat serve``.
+
+The practice's side is the Python SDK (tests/browser/care_team.py): what the page
+encrypts, the SDK must decrypt and decode, and what the SDK sends, the page must show
+live. The patient's side is only ever the page, driven by its labels and roles as a
+keyboard or screen-reader user would find them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from playwright.async_api import Browser, ConsoleMessage, Page, expect
+
+from e2e_crypto.client import CareChatClient, Provider
+from e2e_crypto.client.messages import ReceivedMessage
+from e2e_crypto.client.payloads import RenewalRequest, Text
+from tests.browser.care_team import (
+    PASSPHRASE,
+    PASSWORD,
+    PRACTITIONER_NAME,
+    CareTeam,
+    People,
+    care_team,
+    link_in_mail,
+    unique_email,
+)
+from tests.browser.conftest import PRACTICE_ID, Site, Watched
+from tests.services import Services
+
+FRAME = {"width": 400, "height": 600}  # the loader's iframe
+PHONE = {"width": 375, "height": 812}
+RECEIVE_TIMEOUT = 15.0
+
+
+@pytest.fixture
+def outbox(carechat_data_dir: Path) -> Path:
+    return carechat_data_dir / "data" / "outbox"
+
+
+@pytest.fixture
+async def people(carechat: str, outbox: Path) -> AsyncIterator[People]:
+    crowd = People(carechat, outbox)
+    yield crowd
+    await crowd.close()
+
+
+@pytest.fixture
+async def team(people: People, services: Services, carechat_db_name: str) -> CareTeam:
+    return await care_team(people, services.mongo.uri, carechat_db_name)
+
+
+async def open_widget(page: Page, carechat: str, practice_id: str) -> None:
+    await page.set_viewport_size(FRAME)
+    await page.goto(f"{carechat}/widget?practice={practice_id}")
+
+
+async def create_keys(page: Page) -> None:
+    await expect(page.get_by_role("heading", name="Protect your messages")).to_be_visible()
+    await page.get_by_label("Recovery passphrase", exact=True).fill(PASSPHRASE)
+    await page.get_by_label("Type the passphrase again").fill(PASSPHRASE)
+    await page.get_by_role("button", name="Create my keys").click()
+
+
+async def sign_in(page: Page, email: str) -> None:
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_label("E-mail address").fill(email)
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+
+
+async def conversation_with_practice(
+    page: Page, carechat: str, team: CareTeam, people: People
+) -> tuple[CareChatClient, str]:
+    """A patient (made and linked through the SDK) signs in in the widget, creates
+    keys there and starts a conversation, which the practitioner accepts."""
+    email = unique_email("patient")
+    patient = await people.person(email, name="Marie Dubois")
+    await team.link(patient)
+    await open_widget(page, carechat, team.practice_id)
+    await sign_in(page, email)
+    await create_keys(page)
+    await page.get_by_role("button", name="Start a conversation").click()
+    await expect(page.get_by_role("heading", name=PRACTITIONER_NAME)).to_be_visible()
+    thread = next(
+        t for t in await team.practitioner.threads() if t.patient_id == patient.account_id
+    )
+    await team.practitioner.thread_action(thread.thread_id, "accept")
+    await team.practitioner.connect(history="new")
+    return patient, thread.thread_id
+
+
+async def received(sdk: CareChatClient, thread_id: str) -> ReceivedMessage:
+    async with asyncio.timeout(RECEIVE_TIMEOUT):
+        while True:
+            message = await sdk.receive()
+            if message.thread_id == thread_id:
+                return message
+
+
+async def test_sign_up_verify_keys_passphrase_and_request_a_thread(
+    watched: Watched, carechat: str, outbox: Path, team: CareTeam, people: People
+) -> None:
+    page = watched.page
+    email = unique_email("newpatient")
+    await open_widget(page, carechat, team.practice_id)
+    await page.get_by_role("button", name="Create an account").click()
+    await page.get_by_label("Your name").fill("Lotte Janssens")
+    await page.get_by_label("E-mail address").fill(email)
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="Create account").click()
+
+    # The link from the e-mail (the server's file outbox), pasted into the widget.
+    await expect(page.get_by_role("heading", name="Confirm your e-mail address")).to_be_visible()
+    verify_link = await link_in_mail(outbox, email, "/verify#")
+    await page.get_by_label("Confirmation link or code").fill(verify_link)
+    await page.get_by_role("button", name="Confirm").click()
+
+    # Keys made in the page; the passphrase must be typed twice, the same.
+    await expect(page.get_by_role("heading", name="Protect your messages")).to_be_visible()
+    await page.get_by_label("Recovery passphrase", exact=True).fill(PASSPHRASE)
+    await page.get_by_label("Type the passphrase again").fill(PASSPHRASE + " ")
+    await page.get_by_role("button", name="Create my keys").click()
+    await expect(page.get_by_role("alert")).to_have_text("The two passphrases are not the same.")
+    await create_keys(page)
+
+    # Not linked to the practice yet: ask, the practice accepts, then request a thread.
+    await expect(page.get_by_role("heading", name="Your practice")).to_be_visible()
+    await page.get_by_role("button", name="Ask to join this practice").click()
+    await expect(page.get_by_text("Your request was sent.")).to_be_visible()
+    patient = people.client()
+    await patient.login(email, PASSWORD)
+    await team.accept_link_request(patient.account_id)
+    await page.get_by_role("button", name="Check again").click()
+    await page.get_by_role("button", name="Start a conversation").click()
+    await expect(page.get_by_role("heading", name=PRACTITIONER_NAME)).to_be_visible()
+    await expect(page.get_by_text("has not accepted this conversation")).to_be_visible()
+
+    # The practice sees the request; the server holds the key backup the page sealed.
+    threads = [t for t in await team.practitioner.threads() if t.patient_id == patient.account_id]
+    assert [t.state for t in threads] == ["requested"]
+    assert threads[0].provider == Provider("practice", team.practice_id)
+    assert await patient.api.get_key_backup()
+    await watched.screenshots("widget-requested")
+
+
+async def test_a_message_reaches_the_practitioner_and_a_reply_shows_live(
+    watched: Watched, carechat: str, team: CareTeam, people: People
+) -> None:
+    page = watched.page
+    _, thread_id = await conversation_with_practice(page, carechat, team, people)
+    canary = f"my knee hurts {uuid4().hex[:8]}"
+    await page.get_by_label("Your message").fill(canary)
+    await page.keyboard.press("Enter")
+
+    message = await received(team.practitioner, thread_id)
+    assert message.payload == Text(canary)
+    mine = page.locator("li.w-msg.mine", has_text=canary)
+    await expect(mine.locator(".w-status")).to_have_text("Delivered")
+
+    await team.practitioner.read(thread_id, message.seq)
+    await expect(mine.locator(".w-status")).to_have_text("Read")
+
+    await team.practitioner.typing(thread_id)
+    await expect(page.get_by_text(f"{PRACTITIONER_NAME} is typing…")).to_be_visible()
+    reply = "Please come by tomorrow at 9."
+    await team.practitioner.send(thread_id, reply)
+    await expect(page.locator("li.w-msg.theirs", has_text=reply)).to_be_visible()
+    await watched.screenshots("widget-conversation")
+
+
+async def test_the_renewal_form_sends_a_typed_payload(
+    watched: Watched, carechat: str, team: CareTeam, people: People
+) -> None:
+    page = watched.page
+    _, thread_id = await conversation_with_practice(page, carechat, team, people)
+    await page.get_by_role("button", name="Prescription renewal").click()
+    dialog = page.get_by_role("dialog", name="Request a prescription renewal")
+    await expect(dialog).to_be_visible()
+    await dialog.get_by_label("Medicine").fill("Metformin")
+    await dialog.get_by_role("button", name="Send request").click()
+    await expect(dialog.get_by_role("alert")).to_have_text(
+        "Please fill in the medicine, the dose and the pharmacy."
+    )
+    await dialog.get_by_label("Dose").fill("500 mg twice a day")
+    await dialog.get_by_label("Pharmacy").fill("Apotheek De Linde")
+    await dialog.get_by_role("button", name="Send request").click()
+    await expect(dialog).to_be_hidden()
+
+    message = await received(team.practitioner, thread_id)
+    assert message.payload == RenewalRequest("Metformin", "500 mg twice a day", "Apotheek De Linde")
+    card = page.locator("li.w-msg.mine .w-card-renewal")
+    await expect(card.get_by_role("heading")).to_have_text("Prescription renewal request")
+    await expect(card).to_contain_text("Metformin")
+
+
+async def test_language_follows_the_browser_and_the_switcher(
+    browser: Browser, carechat: str
+) -> None:
+    context = await browser.new_context(locale="fr-BE", viewport=FRAME)
+    errors: list[str] = []
+    try:
+        page = await context.new_page()
+
+        def on_console(message: ConsoleMessage) -> None:
+            if message.type == "error":
+                errors.append(message.text)
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda error: errors.append(error.message))
+        await page.goto(f"{carechat}/widget?practice={PRACTICE_ID}")
+        await expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Écrivez à votre cabinet en toute sécurité"
+        )
+        await expect(page.locator("#notice")).to_have_text(
+            "Pas pour les urgences \u2014 appelez le 112 (100 en Belgique, 15 en France)."
+        )
+        assert await page.evaluate("document.documentElement.lang") == "fr"
+
+        # Keyboard only: the switcher is reachable and changes the whole page.
+        switcher = page.get_by_label("Langue")
+        await switcher.focus()
+        await switcher.select_option("nl")
+        await expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Stuur uw praktijk veilig een bericht"
+        )
+        await expect(page.locator("#notice")).to_contain_text("Niet voor noodgevallen")
+        await page.reload()
+        await expect(page.get_by_role("button", name="Account aanmaken")).to_be_visible()
+    finally:
+        await context.close()
+    assert errors == []
+
+
+async def test_the_widget_fits_a_375_px_phone(watched: Watched, carechat: str) -> None:
+    page = watched.page
+    await page.set_viewport_size(PHONE)
+    await page.goto(f"{carechat}/widget?practice={PRACTICE_ID}")
+    await page.get_by_role("button", name="Create an account").click()
+    await expect(page.get_by_label("Your name")).to_be_visible()
+    # Nothing wider than the screen: no sideways scrolling on a phone.
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await expect(page.locator("#notice")).to_be_in_viewport()
+    # Keyboard only: Tab reaches the first field after the header's controls.
+    await page.get_by_label("Your name").focus()
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_label("E-mail address")).to_be_focused()
+    await watched.screenshots("widget-signup")
+
+
+async def test_the_widget_runs_in_the_loaders_iframe_on_another_origin(
+    watched: Watched, carechat: str, allowed_site: Site
+) -> None:
+    page = watched.page
+    await page.goto(allowed_site.url)
+    frame = page.frame_locator("iframe.carechat-widget")
+    await expect(frame.get_by_role("heading", level=1)).to_have_text(
+        "Message your practice securely"
+    )
+    await frame.get_by_role("button", name="Create an account").click()
+    await expect(frame.get_by_label("Your name")).to_be_visible()
+    # The host page reaches none of it: the frame is on CareChat's origin.
+    assert await page.evaluate(
+        "() => { try { return document.querySelector('iframe').contentDocument === null; }"
+        " catch { return true; } }"
+    )
+    await watched.screenshots("widget-in-practice-site")
