@@ -10,6 +10,7 @@ as ``carechat admin create-admin`` does.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from dataclasses import dataclass
 from email import message_from_bytes
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 from uuid import uuid4
 
+import aiohttp
 from pymongo import AsyncMongoClient
 
 from chat_server.admin import create_admin
@@ -69,9 +71,18 @@ class People:
         self.base_url = base_url
         self.outbox = outbox
         self._clients: list[CareChatClient] = []
+        self._sessions: list[aiohttp.ClientSession] = []
+        self._addresses = secrets.randbelow(1 << 20)
 
     def client(self) -> CareChatClient:
-        sdk = CareChatClient(self.base_url, backoff=FAST)
+        """A client as if from its own address: the server trusts the loopback as a
+        proxy (conftest), so per-address limits see one person, not the whole suite."""
+        self._addresses += 1
+        n = self._addresses
+        address = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+        session = aiohttp.ClientSession(headers={"X-Forwarded-For": address})
+        self._sessions.append(session)
+        sdk = CareChatClient(self.base_url, session=session, backoff=FAST)
         self._clients.append(sdk)
         return sdk
 
@@ -104,6 +115,8 @@ class People:
     async def close(self) -> None:
         for sdk in self._clients:
             await sdk.close()
+        for session in self._sessions:
+            await session.close()
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,14 +11,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, expect
+from pymongo import AsyncMongoClient
 
 from e2e_crypto.client import CareChatClient, Provider
 from e2e_crypto.client.messages import ReceivedMessage
-from e2e_crypto.client.payloads import RenewalRequest, Text
+from e2e_crypto.client.payloads import Attachment, RenewalRequest, Text
 from tests.browser.care_team import (
     PASSPHRASE,
     PASSWORD,
@@ -160,7 +162,7 @@ async def test_a_message_reaches_the_practitioner_and_a_reply_shows_live(
     message = await received(team.practitioner, thread_id)
     assert message.payload == Text(canary)
     mine = page.locator("li.w-msg.mine", has_text=canary)
-    await expect(mine.locator(".w-status")).to_have_text("Delivered")
+    await expect(mine.locator(".w-status")).to_have_text("Sent")
 
     await team.practitioner.read(thread_id, message.seq)
     await expect(mine.locator(".w-status")).to_have_text("Read")
@@ -269,3 +271,115 @@ async def test_the_widget_runs_in_the_loaders_iframe_on_another_origin(
         " catch { return true; } }"
     )
     await watched.screenshots("widget-in-practice-site")
+
+
+async def test_an_invitation_link_connects_once_and_then_says_it_no_longer_works(
+    watched: Watched, carechat: str, outbox: Path, team: CareTeam, people: People
+) -> None:
+    page = watched.page
+    email = unique_email("invited")
+    await people.person(email, name="Jan Claes")
+    await team.practitioner.api.invite(Provider("practice", team.practice_id), "email", email)
+    invitation = await link_in_mail(outbox, email, "/invite#")
+    assert invitation.startswith(f"{carechat}/invite#")
+
+    await page.set_viewport_size(FRAME)
+    await page.goto(invitation)
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    # The secret left the address bar (and the history) as soon as the page read it.
+    assert page.url == f"{carechat}/invite"
+    await page.get_by_label("E-mail address").fill(email)
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await create_keys(page)
+    await expect(page.get_by_role("heading", name="You are connected")).to_be_visible()
+    await page.get_by_role("button", name="Continue").click()
+    await expect(page.get_by_role("button", name="Start a conversation")).to_be_visible()
+
+    # The same link again: a page that says what happened and what to do.
+    watched.expect_error(r"status of 400 .* at .*/api/v1/invitations/accept")
+    await page.goto(invitation)
+    await expect(
+        page.get_by_role("heading", name="This invitation link no longer works")
+    ).to_be_visible()
+    await expect(
+        page.get_by_text("Ask your practice to send you a new invitation.")
+    ).to_be_visible()
+    await watched.screenshots("widget-invitation-used")
+
+
+async def test_a_tampered_message_shows_as_could_not_be_verified(
+    watched: Watched,
+    carechat: str,
+    team: CareTeam,
+    people: People,
+    services: Services,
+    carechat_db_name: str,
+) -> None:
+    page = watched.page
+    _, thread_id = await conversation_with_practice(page, carechat, team, people)
+    await page.goto("about:blank")
+    secret = f"tampered-{uuid4().hex[:8]}"
+    seq = await team.practitioner.send(thread_id, secret)
+    await team.practitioner.send(thread_id, "This one is intact.")
+    # The server (or anyone with its database) changes one byte of a stored envelope.
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(services.mongo.uri)
+    try:
+        messages = mongo[carechat_db_name]["messages"]
+        stored = await messages.find_one({"thread": thread_id, "seq": seq})
+        assert stored is not None
+        envelope = bytearray(stored["envelope"])
+        envelope[-1] ^= 0x01
+        await messages.update_one({"_id": stored["_id"]}, {"$set": {"envelope": bytes(envelope)}})
+    finally:
+        await mongo.close()
+
+    await page.goto(f"{carechat}/widget?practice={team.practice_id}")
+    await expect(page.locator("li.w-msg.theirs", has_text="This one is intact.")).to_be_visible()
+    await expect(page.locator("li.w-msg.theirs .w-unverified")).to_have_text(
+        "This message could not be verified."
+    )
+    await expect(page.get_by_text(secret)).to_have_count(0)
+
+
+async def test_attachments_go_up_encrypted_and_a_file_failing_its_hash_is_refused(
+    watched: Watched,
+    carechat: str,
+    team: CareTeam,
+    people: People,
+    services: Services,
+    carechat_db_name: str,
+    tmp_path: Path,
+) -> None:
+    page = watched.page
+    _, thread_id = await conversation_with_practice(page, carechat, team, people)
+    content = b"CRP 4 mg/L, all within range.\n" * 2000
+    await page.locator("form.w-compose input[type=file]").set_input_files(
+        files=[{"name": "lab-results.txt", "mimeType": "text/plain", "buffer": content}]
+    )
+    message = await received(team.practitioner, thread_id)
+    assert isinstance(message.payload, Attachment)
+    assert (message.payload.name, message.payload.size) == ("lab-results.txt", len(content))
+    fetched = await team.practitioner.download_attachment(message.payload, tmp_path / "got.txt")
+    assert fetched.read_bytes() == content
+    await expect(page.locator("li.w-msg.mine .w-file-name")).to_have_text("lab-results.txt")
+
+    # The practitioner's file is altered where it is stored: the page refuses it.
+    letter = tmp_path / "letter.txt"
+    letter.write_bytes(b"Referral letter\n" * 100)
+    _, sent = await team.practitioner.send_attachment(thread_id, letter, "letter.txt", "text/plain")
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(services.mongo.uri)
+    try:
+        chunks = mongo[carechat_db_name]["attachments.chunks"]
+        chunk = await chunks.find_one({"files_id": sent.attachment_id, "n": 0})
+        assert chunk is not None
+        data = bytearray(chunk["data"])
+        data[-1] ^= 0x01
+        await chunks.update_one({"_id": chunk["_id"]}, {"$set": {"data": bytes(data)}})
+    finally:
+        await mongo.close()
+    card = page.locator("li.w-msg.theirs", has_text="letter.txt")
+    await card.get_by_role("button", name="Download").click()
+    await expect(card.get_by_role("alert")).to_have_text(
+        "This file failed its integrity check and was refused. Ask the sender to send it again."
+    )

@@ -169,23 +169,34 @@ class PatientWidget extends Widget {
   }
 }
 
-async function start() {
-  translateNotice();
-  const url = new URL(location.href);
-  const client = await CareChatClient.open({ baseUrl: location.origin });
-  const widget = new PatientWidget(client, practiceFrom(url));
-  if (url.pathname === "/verify" && location.hash.length > 1) {
+/** The page for the address: an e-mailed link's view, or the widget's start. */
+async function route(widget) {
+  const { pathname } = location;
+  if (pathname === "/verify" && location.hash.length > 1) {
     widget.show(verifyLinkView, takeFragment());
     return;
   }
-  if (url.pathname === "/invite" && location.hash.length > 1) {
+  if (pathname === "/invite" && location.hash.length > 1) {
     widget.pending.invitation = takeFragment();
   }
-  if (!client.accountId) {
+  if (!widget.client.accountId) {
     widget.show(widget.pending.invitation ? signInView : welcomeView);
     return;
   }
   await widget.signedIn();
+}
+
+async function start() {
+  translateNotice();
+  const client = await CareChatClient.open({ baseUrl: location.origin });
+  const widget = new PatientWidget(client, practiceFrom(new URL(location.href)));
+  // A second link opened in this same tab only changes the fragment: no new page load.
+  window.addEventListener("hashchange", () => {
+    if (location.hash.length > 1) {
+      route(widget).catch((error) => widget.show(failedView, error));
+    }
+  });
+  await route(widget);
 }
 
 start().catch((error) => {
