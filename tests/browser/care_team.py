@@ -42,7 +42,7 @@ def _mails(outbox: Path) -> list[EmailMessage]:
     if not outbox.is_dir():
         return []
     files = sorted(outbox.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
-    return [message_from_bytes(f.read_bytes(), policy=default) for f in files]  # type: ignore[misc]
+    return [message_from_bytes(f.read_bytes(), policy=default) for f in files]
 
 
 async def link_in_mail(outbox: Path, to: str, marker: str) -> str:

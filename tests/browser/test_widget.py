@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from uuid import uuid4
 
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, expect
+from playwright.async_api import Browser, ConsoleMessage, FilePayload, Page, ViewportSize, expect
 from pymongo import AsyncMongoClient
 
 from e2e_crypto.client import CareChatClient, Provider
@@ -34,8 +35,8 @@ from tests.browser.care_team import (
 from tests.browser.conftest import PRACTICE_ID, Site, Watched
 from tests.services import Services
 
-FRAME = {"width": 400, "height": 600}  # the loader's iframe
-PHONE = {"width": 375, "height": 812}
+FRAME: Final[ViewportSize] = {"width": 400, "height": 600}  # the loader's iframe
+PHONE: Final[ViewportSize] = {"width": 375, "height": 812}
 RECEIVE_TIMEOUT = 15.0
 
 
@@ -75,9 +76,16 @@ async def sign_in(page: Page, email: str) -> None:
     await page.get_by_role("button", name="Sign in").click()
 
 
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    patient: CareChatClient
+    email: str
+    thread_id: str
+
+
 async def conversation_with_practice(
     page: Page, carechat: str, team: CareTeam, people: People
-) -> tuple[CareChatClient, str]:
+) -> Conversation:
     """A patient (made and linked through the SDK) signs in in the widget, creates
     keys there and starts a conversation, which the practitioner accepts."""
     email = unique_email("patient")
@@ -93,7 +101,7 @@ async def conversation_with_practice(
     )
     await team.practitioner.thread_action(thread.thread_id, "accept")
     await team.practitioner.connect(history="new")
-    return patient, thread.thread_id
+    return Conversation(patient, email, thread.thread_id)
 
 
 async def received(sdk: CareChatClient, thread_id: str) -> ReceivedMessage:
@@ -154,7 +162,8 @@ async def test_a_message_reaches_the_practitioner_and_a_reply_shows_live(
     watched: Watched, carechat: str, team: CareTeam, people: People
 ) -> None:
     page = watched.page
-    _, thread_id = await conversation_with_practice(page, carechat, team, people)
+    conversation = await conversation_with_practice(page, carechat, team, people)
+    patient, thread_id = conversation.patient, conversation.thread_id
     canary = f"my knee hurts {uuid4().hex[:8]}"
     await page.get_by_label("Your message").fill(canary)
     await page.keyboard.press("Enter")
@@ -174,12 +183,31 @@ async def test_a_message_reaches_the_practitioner_and_a_reply_shows_live(
     await expect(page.locator("li.w-msg.theirs", has_text=reply)).to_be_visible()
     await watched.screenshots("widget-conversation")
 
+    # The safety number the page shows is the one the practitioner's software computes.
+    await page.get_by_role("button", name="Safety numbers").click()
+    await expect(page.get_by_role("heading", name="Safety numbers")).to_be_visible()
+    shown = await page.locator(".w-safety-number").inner_text()
+    expected = team.practitioner.safety_number(patient.account_id)
+    assert shown.split() == expected.split()
+
+    # Away from the conversation, a new message counts as unread, live.
+    await page.get_by_role("button", name="Back to the conversation").click()
+    await page.get_by_role("button", name="All conversations").click()
+    row = page.locator(".w-thread-row", has_text=PRACTITIONER_NAME)
+    await expect(row).to_contain_text("Open")
+    await expect(row.locator(".w-badge")).to_have_count(0)
+    await team.practitioner.send(thread_id, "One more thing.")
+    await expect(row.locator(".w-badge")).to_have_text("1")
+    await expect(row).to_contain_text("1 unread")
+    await row.click()
+    await expect(page.locator("li.w-msg.theirs", has_text="One more thing.")).to_be_visible()
+
 
 async def test_the_renewal_form_sends_a_typed_payload(
     watched: Watched, carechat: str, team: CareTeam, people: People
 ) -> None:
     page = watched.page
-    _, thread_id = await conversation_with_practice(page, carechat, team, people)
+    thread_id = (await conversation_with_practice(page, carechat, team, people)).thread_id
     await page.get_by_role("button", name="Prescription renewal").click()
     dialog = page.get_by_role("dialog", name="Request a prescription renewal")
     await expect(dialog).to_be_visible()
@@ -190,6 +218,7 @@ async def test_the_renewal_form_sends_a_typed_payload(
     )
     await dialog.get_by_label("Dose").fill("500 mg twice a day")
     await dialog.get_by_label("Pharmacy").fill("Apotheek De Linde")
+    await watched.screenshots("widget-renewal-form")
     await dialog.get_by_role("button", name="Send request").click()
     await expect(dialog).to_be_hidden()
 
@@ -198,6 +227,7 @@ async def test_the_renewal_form_sends_a_typed_payload(
     card = page.locator("li.w-msg.mine .w-card-renewal")
     await expect(card.get_by_role("heading")).to_have_text("Prescription renewal request")
     await expect(card).to_contain_text("Metformin")
+    await watched.screenshots("widget-renewal-card")
 
 
 async def test_language_follows_the_browser_and_the_switcher(
@@ -317,7 +347,7 @@ async def test_a_tampered_message_shows_as_could_not_be_verified(
     carechat_db_name: str,
 ) -> None:
     page = watched.page
-    _, thread_id = await conversation_with_practice(page, carechat, team, people)
+    thread_id = (await conversation_with_practice(page, carechat, team, people)).thread_id
     await page.goto("about:blank")
     secret = f"tampered-{uuid4().hex[:8]}"
     seq = await team.practitioner.send(thread_id, secret)
@@ -352,11 +382,10 @@ async def test_attachments_go_up_encrypted_and_a_file_failing_its_hash_is_refuse
     tmp_path: Path,
 ) -> None:
     page = watched.page
-    _, thread_id = await conversation_with_practice(page, carechat, team, people)
+    thread_id = (await conversation_with_practice(page, carechat, team, people)).thread_id
     content = b"CRP 4 mg/L, all within range.\n" * 2000
-    await page.locator("form.w-compose input[type=file]").set_input_files(
-        files=[{"name": "lab-results.txt", "mimeType": "text/plain", "buffer": content}]
-    )
+    upload: FilePayload = {"name": "lab-results.txt", "mimeType": "text/plain", "buffer": content}
+    await page.locator("form.w-compose input[type=file]").set_input_files(files=[upload])
     message = await received(team.practitioner, thread_id)
     assert isinstance(message.payload, Attachment)
     assert (message.payload.name, message.payload.size) == ("lab-results.txt", len(content))
@@ -383,3 +412,41 @@ async def test_attachments_go_up_encrypted_and_a_file_failing_its_hash_is_refuse
     await expect(card.get_by_role("alert")).to_have_text(
         "This file failed its integrity check and was refused. Ask the sender to send it again."
     )
+
+
+async def test_a_new_browser_restores_the_keys_with_the_passphrase_and_reads_the_history(
+    watched: Watched, browser: Browser, carechat: str, team: CareTeam, people: People
+) -> None:
+    page = watched.page
+    conversation = await conversation_with_practice(page, carechat, team, people)
+    thread_id = conversation.thread_id
+    await page.get_by_label("Your message").fill("Written on my laptop.")
+    await page.keyboard.press("Enter")
+    await received(team.practitioner, thread_id)
+    await team.practitioner.send(thread_id, "Answered before you changed browsers.")
+
+    context = await browser.new_context(viewport=FRAME)
+    errors: list[str] = []
+    try:
+        other = await context.new_page()
+        other.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        other.on("pageerror", lambda error: errors.append(error.message))
+        await open_widget(other, carechat, team.practice_id)
+        await sign_in(other, conversation.email)
+        await expect(other.get_by_role("heading", name="Unlock your messages")).to_be_visible()
+        await other.get_by_label("Recovery passphrase").fill("not my passphrase at all")
+        await other.get_by_role("button", name="Unlock").click()
+        await expect(other.get_by_role("alert")).to_have_text(
+            "This passphrase does not unlock your messages. Check it and try again."
+        )
+        await other.get_by_label("Recovery passphrase").fill(PASSPHRASE)
+        await other.get_by_role("button", name="Unlock").click()
+        await expect(
+            other.locator("li.w-msg.mine", has_text="Written on my laptop.")
+        ).to_be_visible()
+        await expect(
+            other.locator("li.w-msg.theirs", has_text="Answered before you changed browsers.")
+        ).to_be_visible()
+    finally:
+        await context.close()
+    assert errors == []

@@ -83,6 +83,8 @@ export function errorText(error) {
  * may return an error text to refuse the submit before anything is sent.
  */
 export function onSubmit(form, errors, action, check = null) {
+  // A correction makes the last complaint stale: it goes as soon as the user edits.
+  form.addEventListener("input", () => hideError(errors));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const values = Object.fromEntries(new FormData(form).entries());

@@ -71,7 +71,7 @@ class PatientWidget extends Widget {
     this.messages = new Map();
     this.threads = new Map();
     client.on("thread", (summary) => this.threadChanged(summary));
-    client.on("message", () => this.paintChrome());
+    client.on("message", (message) => this.messageArrived(message));
   }
 
   menuItems() {
@@ -126,7 +126,9 @@ class PatientWidget extends Widget {
 
   openThread(summary) {
     const id = summary.threadId ?? summary.thread_id;
-    this.show(conversationView, this.threads.get(id) ?? summary);
+    const known = this.threads.get(id) ?? summary;
+    known.unread = 0; // the conversation view marks them read as it shows them
+    this.show(conversationView, known);
   }
 
   showSafety(thread) {
@@ -158,6 +160,23 @@ class PatientWidget extends Widget {
         this.current.args[0] = summary;
         this.rerender();
       }
+    }
+  }
+
+  /** Unread counts move with live messages: the open thread's are read at once. */
+  messageArrived(message) {
+    const summary = this.threads.get(message.threadId);
+    if (!summary || message.mine) {
+      return;
+    }
+    const open = this.current?.view === conversationView ? this.current.args[0] : null;
+    if ((open?.threadId ?? open?.thread_id) === message.threadId) {
+      summary.unread = 0;
+      return;
+    }
+    summary.unread = Number(summary.unread ?? 0) + 1;
+    if (this.current?.view === practiceView) {
+      this.rerender();
     }
   }
 

@@ -22,7 +22,8 @@ export class Widget {
     this.pending = { email: null, password: null, invitation: null };
     this.view = h("section", { class: "w-view", id: "view" });
     this.menu = h("div", { class: "w-menu" });
-    this.connectionLine = h("p", { class: "w-connection", role: "status", dataset: { state: "offline" } });
+    this.connectionText = h("span", { class: "w-connection-text" });
+    this.connectionLine = h("p", { class: "w-connection", role: "status", dataset: { state: "offline" } }, this.connectionText);
     this.languageSelect = h(
       "select",
       { id: "w-language", class: "w-language", onchange: (event) => setLanguage(event.target.value) },
@@ -84,7 +85,7 @@ export class Widget {
     this.title.textContent = t("widget.brand");
     this.languageLabel.textContent = t("language.label");
     this.connectionLine.dataset.state = this.connection;
-    this.connectionLine.textContent = this.client.accountId ? t(`connection.${this.connection}`) : "";
+    this.connectionText.textContent = this.client.accountId ? t(`connection.${this.connection}`) : "";
     this.connectionLine.hidden = !this.client.accountId || !this.client.hasKeys;
     clear(this.menu);
     if (this.menuItems) {

@@ -134,6 +134,7 @@ registerMessages("en", {
   "safety.title": "Safety numbers",
   "safety.lead": "Compare these numbers with the ones your care team sees, in person or by phone. If they match, nobody can read your conversation in between.",
   "safety.loading": "Checking who this conversation is encrypted to…",
+  "safety.unknown": "Not available yet: it appears once you have exchanged a message.",
   "safety.number.label": "Safety number",
   "safety.mismatch": "If a number does not match, do not send anything sensitive and tell your practice.",
   "role.practitioner": "Practitioner",

@@ -133,6 +133,7 @@ registerMessages("fr", {
   "safety.title": "Numéros de sécurité",
   "safety.lead": "Comparez ces numéros avec ceux que voit votre équipe soignante, en personne ou par téléphone. S’ils sont identiques, personne ne peut lire votre conversation en chemin.",
   "safety.loading": "Vérification des destinataires de cette conversation…",
+  "safety.unknown": "Pas encore disponible : il apparaît dès que vous avez échangé un message.",
   "safety.number.label": "Numéro de sécurité",
   "safety.mismatch": "Si un numéro ne correspond pas, n’envoyez rien de sensible et prévenez votre cabinet.",
   "role.practitioner": "Praticien",

@@ -133,6 +133,7 @@ registerMessages("nl", {
   "safety.title": "Veiligheidsnummers",
   "safety.lead": "Vergelijk deze nummers met die van uw zorgteam, persoonlijk of telefonisch. Komen ze overeen, dan kan niemand onderweg uw gesprek lezen.",
   "safety.loading": "Nakijken voor wie dit gesprek versleuteld is…",
+  "safety.unknown": "Nog niet beschikbaar: het verschijnt zodra u een bericht hebt uitgewisseld.",
   "safety.number.label": "Veiligheidsnummer",
   "safety.mismatch": "Komt een nummer niet overeen, stuur dan niets gevoeligs en verwittig uw praktijk.",
   "role.practitioner": "Zorgverlener",

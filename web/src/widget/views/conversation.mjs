@@ -97,6 +97,7 @@ export function conversationView(widget, thread) {
     }
     items.set(key, item);
     empty.hidden = messages.size > 0;
+    list.hidden = messages.size === 0;
     return merged;
   };
 
@@ -185,6 +186,7 @@ export function conversationView(widget, thread) {
   }
   const loading = h("p", { class: "w-loading", role: "status" }, t("conversation.loading"));
   empty.hidden = true;
+  list.hidden = messages.size === 0;
   widget.client
     .history(threadId, { limit: HISTORY_PAGE })
     .then((history) => {
@@ -193,6 +195,7 @@ export function conversationView(widget, thread) {
       }
       loading.remove();
       empty.hidden = messages.size > 0;
+      list.hidden = messages.size === 0;
       scrollToEnd();
       markRead();
     })
@@ -226,7 +229,7 @@ export function conversationView(widget, thread) {
     h(
       "div",
       { class: "w-conversation-head" },
-      h("button", { type: "button", class: "button link w-back", onclick: () => widget.home() }, t("conversation.back", { n: widget.unreadElsewhere(threadId) })),
+      backButton(widget, threadId),
       h("button", { type: "button", class: "button link", onclick: () => widget.showSafety(thread) }, t("safety.open")),
     ),
     ...heading(counterpart(widget, thread)),
@@ -240,6 +243,19 @@ export function conversationView(widget, thread) {
         quietly(() => widget.client.typing(threadId)).catch(() => {});
       }
     }) : null,
+  );
+}
+
+/** Back to the list, with how many unread messages wait in the other conversations. */
+function backButton(widget, threadId) {
+  const unread = widget.unreadElsewhere(threadId);
+  return h(
+    "button",
+    { type: "button", class: "button link w-back", onclick: () => widget.home() },
+    t("conversation.back"),
+    unread > 0
+      ? [" ", h("span", { class: "w-badge", "aria-hidden": "true" }, String(unread)), h("span", { class: "visually-hidden" }, t("practice.unread", { n: unread }))]
+      : null,
   );
 }
 

@@ -103,7 +103,10 @@ function threadRow(widget, summary) {
       h("span", { class: "w-thread-name" }, name),
       h("span", { class: "w-thread-state", dataset: { state: summary.state } }, t(`thread.state.${summary.state}`)),
       unread > 0
-        ? h("span", { class: "w-badge", "aria-label": t("practice.unread", { n: unread }) }, String(unread))
+        ? [
+            h("span", { class: "w-badge", "aria-hidden": "true" }, String(unread)),
+            h("span", { class: "visually-hidden" }, t("practice.unread", { n: unread })),
+          ]
         : null,
     ),
   );

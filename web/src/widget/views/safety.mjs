@@ -23,7 +23,8 @@ export function safetyView(widget, thread) {
         if (account === widget.client.accountId) {
           continue;
         }
-        const number = widget.client.safetyNumber(account);
+        // null until this browser has verified the person's keys (no message yet).
+        const number = widget.client.safetyNumber(account) ?? t("safety.unknown");
         list.append(
           h(
             "li",
