@@ -158,6 +158,31 @@ async def test_sign_up_verify_keys_passphrase_and_request_a_thread(
     await watched.screenshots("widget-requested")
 
 
+async def test_the_link_in_the_verification_e_mail_opens_the_verify_view(
+    watched: Watched, carechat: str, outbox: Path, team: CareTeam
+) -> None:
+    page = watched.page
+    email = unique_email("linkpatient")
+    await open_widget(page, carechat, team.practice_id)
+    await page.get_by_role("button", name="Create an account").click()
+    await page.get_by_label("Your name").fill("Sofie Maes")
+    await page.get_by_label("E-mail address").fill(email)
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="Create account").click()
+    await expect(page.get_by_role("heading", name="Confirm your e-mail address")).to_be_visible()
+
+    # Opened from the mailbox, in a new page load: the token comes from the fragment.
+    await page.goto(await link_in_mail(outbox, email, "/verify#"))
+    await expect(page.get_by_role("heading", name="Confirm your e-mail address")).to_be_visible()
+    assert page.url == f"{carechat}/verify"
+    await page.get_by_label("E-mail address").fill(email)
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="Confirm").click()
+    await create_keys(page)
+    # The practice this browser came from is remembered: its page is next.
+    await expect(page.get_by_role("button", name="Ask to join this practice")).to_be_visible()
+
+
 async def test_a_message_reaches_the_practitioner_and_a_reply_shows_live(
     watched: Watched, carechat: str, team: CareTeam, people: People
 ) -> None:
@@ -285,16 +310,26 @@ async def test_the_widget_fits_a_375_px_phone(watched: Watched, carechat: str) -
 
 
 async def test_the_widget_runs_in_the_loaders_iframe_on_another_origin(
-    watched: Watched, carechat: str, allowed_site: Site
+    watched: Watched, carechat: str, allowed_site: Site, people: People
 ) -> None:
     page = watched.page
+    email = unique_email("framed")
+    await people.person(email)
     await page.goto(allowed_site.url)
     frame = page.frame_locator("iframe.carechat-widget")
     await expect(frame.get_by_role("heading", level=1)).to_have_text(
         "Message your practice securely"
     )
-    await frame.get_by_role("button", name="Create an account").click()
-    await expect(frame.get_by_label("Your name")).to_be_visible()
+    # Sign-in, keys and the passphrase backup all work inside the third-party frame.
+    await frame.get_by_role("button", name="Sign in").click()
+    await frame.get_by_label("E-mail address").fill(email)
+    await frame.get_by_label("Password", exact=True).fill(PASSWORD)
+    await frame.get_by_role("button", name="Sign in").click()
+    await expect(frame.get_by_role("heading", name="Protect your messages")).to_be_visible()
+    await frame.get_by_label("Recovery passphrase", exact=True).fill(PASSPHRASE)
+    await frame.get_by_label("Type the passphrase again").fill(PASSPHRASE)
+    await frame.get_by_role("button", name="Create my keys").click()
+    await expect(frame.get_by_role("heading", name="Your practice")).to_be_visible()
     # The host page reaches none of it: the frame is on CareChat's origin.
     assert await page.evaluate(
         "() => { try { return document.querySelector('iframe').contentDocument === null; }"
