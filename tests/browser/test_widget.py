@@ -41,8 +41,8 @@ RECEIVE_TIMEOUT = 15.0
 
 
 @pytest.fixture
-def outbox(carechat_data_dir: Path) -> Path:
-    return carechat_data_dir / "data" / "outbox"
+def outbox(carechat_dir: Path) -> Path:
+    return carechat_dir / "data" / "outbox"
 
 
 @pytest.fixture
