@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 from uuid import uuid4
@@ -21,7 +22,13 @@ from pymongo import AsyncMongoClient
 
 from e2e_crypto.client import CareChatClient, Provider
 from e2e_crypto.client.messages import ReceivedMessage
-from e2e_crypto.client.payloads import Attachment, RenewalRequest, Text
+from e2e_crypto.client.payloads import (
+    Attachment,
+    BookingInvitation,
+    ClosingSummary,
+    RenewalRequest,
+    Text,
+)
 from tests.browser.care_team import (
     PASSPHRASE,
     PASSWORD,
@@ -252,7 +259,29 @@ async def test_the_renewal_form_sends_a_typed_payload(
     card = page.locator("li.w-msg.mine .w-card-renewal")
     await expect(card.get_by_role("heading")).to_have_text("Prescription renewal request")
     await expect(card).to_contain_text("Metformin")
-    await watched.screenshots("widget-renewal-card")
+
+    # What the practitioner sends as typed payloads reads as cards, not as JSON.
+    slot = datetime(2031, 3, 4, 9, 30, tzinfo=UTC)
+    booking = BookingInvitation("practice", "Praktijk Zuid", (slot,), "https://book.example/zuid")
+    await team.practitioner.send(thread_id, booking)
+    booking_card = page.locator("li.w-msg.theirs .w-card-booking")
+    await expect(booking_card.get_by_role("heading")).to_have_text(
+        "Invitation to book an appointment"
+    )
+    await expect(booking_card).to_contain_text("Praktijk Zuid")
+    await expect(booking_card.locator("time")).to_have_attribute(
+        "datetime", "2031-03-04T09:30:00.000Z"
+    )
+    await expect(booking_card.get_by_role("link", name="Book online")).to_have_attribute(
+        "href", "https://book.example/zuid"
+    )
+    closing = ClosingSummary("Knee sprain: rest and ice.", "Come back if it hurts in a week.")
+    await team.practitioner.send(thread_id, closing)
+    closing_card = page.locator("li.w-msg.theirs .w-card-closing")
+    await expect(closing_card.get_by_role("heading")).to_have_text("Conversation summary")
+    await expect(closing_card).to_contain_text("Knee sprain: rest and ice.")
+    await expect(closing_card).to_contain_text("Come back if it hurts in a week.")
+    await watched.screenshots("widget-cards")
 
 
 async def test_language_follows_the_browser_and_the_switcher(

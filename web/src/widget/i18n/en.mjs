@@ -86,6 +86,10 @@ registerMessages("en", {
   "conversation.state.blocked": "This conversation was ended by the practice.",
   "conversation.state.closed": "This conversation is closed.",
 
+  "conversation.away": "Away:",
+  "notice.recipients": "The people who receive this conversation changed. Check the safety numbers if you are unsure.",
+  "notice.trust": "A message could not be checked against its sender's keys. Compare the safety numbers with your practice.",
+
   "compose.label": "Your message",
   "compose.placeholder": "Write a message…",
   "compose.send": "Send",

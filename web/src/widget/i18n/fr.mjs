@@ -85,6 +85,10 @@ registerMessages("fr", {
   "conversation.state.blocked": "Le cabinet a mis fin à cette conversation.",
   "conversation.state.closed": "Cette conversation est clôturée.",
 
+  "conversation.away": "Absent :",
+  "notice.recipients": "Les destinataires de cette conversation ont changé. Vérifiez les numéros de sécurité en cas de doute.",
+  "notice.trust": "Un message n’a pas pu être vérifié avec les clés de son expéditeur. Comparez les numéros de sécurité avec votre cabinet.",
+
   "compose.label": "Votre message",
   "compose.placeholder": "Écrivez un message…",
   "compose.send": "Envoyer",

@@ -85,6 +85,10 @@ registerMessages("nl", {
   "conversation.state.blocked": "De praktijk heeft dit gesprek beëindigd.",
   "conversation.state.closed": "Dit gesprek is afgesloten.",
 
+  "conversation.away": "Afwezig:",
+  "notice.recipients": "De ontvangers van dit gesprek zijn gewijzigd. Kijk bij twijfel de veiligheidsnummers na.",
+  "notice.trust": "Een bericht kon niet worden gecontroleerd met de sleutels van de afzender. Vergelijk de veiligheidsnummers met uw praktijk.",
+
   "compose.label": "Uw bericht",
   "compose.placeholder": "Schrijf een bericht…",
   "compose.send": "Versturen",

@@ -166,17 +166,29 @@ export function conversationView(widget, thread) {
       typingLine.textContent = "";
     }, TYPING_SHOWN_MS);
   };
+  // Who the conversation is encrypted to changed, or a sender's keys could not be
+  // trusted: said once, in words, above the messages.
+  const noticeLine = h("p", { class: "w-callout", role: "status", hidden: true });
+  const onNotice = (notice) => {
+    if (notice.threadId !== threadId) {
+      return;
+    }
+    noticeLine.textContent = t(notice.kind === "recipients_changed" ? "notice.recipients" : "notice.trust");
+    noticeLine.hidden = false;
+  };
   const onVisible = () => markRead();
   widget.client.on("message", onMessage);
   widget.client.on("status", onStatus);
   widget.client.on("receipt", onReceipt);
   widget.client.on("typing", onTyping);
+  widget.client.on("notice", onNotice);
   document.addEventListener("visibilitychange", onVisible);
   widget.onLeave(() => {
     widget.client.off("message", onMessage);
     widget.client.off("status", onStatus);
     widget.client.off("receipt", onReceipt);
     widget.client.off("typing", onTyping);
+    widget.client.off("notice", onNotice);
     document.removeEventListener("visibilitychange", onVisible);
     clearTimeout(typingTimer);
   });
@@ -223,6 +235,8 @@ export function conversationView(widget, thread) {
 
   const stateNote = thread.state === "requested" ? h("p", { class: "w-callout" }, t("conversation.requested")) : null;
   const closedNote = live ? null : h("p", { class: "w-callout" }, t(`conversation.state.${thread.state}`));
+  const away = thread.awayMessage ?? thread.away_message;
+  const awayNote = live && away ? h("p", { class: "w-callout w-away" }, h("strong", {}, t("conversation.away")), " ", away) : null;
   return h(
     "div",
     { class: "w-conversation" },
@@ -235,6 +249,8 @@ export function conversationView(widget, thread) {
     ...heading(counterpart(widget, thread)),
     stateNote,
     closedNote,
+    awayNote,
+    noticeLine,
     h("div", { class: "w-thread" }, loading, empty, list, typingLine),
     live ? composer(widget, threadId, send, () => {
       const now = Date.now();
