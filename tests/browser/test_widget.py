@@ -514,3 +514,17 @@ async def test_a_new_browser_restores_the_keys_with_the_passphrase_and_reads_the
     finally:
         await context.close()
     assert errors == []
+
+
+async def test_a_revoked_device_is_sent_back_to_sign_in(
+    watched: Watched, carechat: str, team: CareTeam, people: People
+) -> None:
+    page = watched.page
+    conversation = await conversation_with_practice(page, carechat, team, people)
+    patient = conversation.patient
+    listing = await patient.api.account_devices(patient.account_id)
+    (browser_device,) = listing["devices"]
+    # From another device of the patient (or after a theft): this browser is revoked.
+    await patient.api.revoke_device(browser_device["device_id"])
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await expect(page.get_by_role("status").filter(has_text="session has ended")).to_be_visible()

@@ -72,6 +72,11 @@ class PatientWidget extends Widget {
     this.threads = new Map();
     client.on("thread", (summary) => this.threadChanged(summary));
     client.on("message", (message) => this.messageArrived(message));
+    client.on("connection", ({ revoked }) => {
+      if (revoked) {
+        this.sessionEnded();
+      }
+    });
   }
 
   menuItems() {
@@ -178,6 +183,13 @@ class PatientWidget extends Widget {
     if (this.current?.view === practiceView) {
       this.rerender();
     }
+  }
+
+  /** The server ended the session (or revoked this device): sign in again. */
+  sessionEnded() {
+    this.messages.clear();
+    this.threads.clear();
+    this.show(signInView, { ended: true });
   }
 
   async signOut() {

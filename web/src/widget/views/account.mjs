@@ -135,7 +135,7 @@ export function verifyLinkView(widget, token) {
   return [...heading(t("verify.title"), t("verify.link.lead")), form];
 }
 
-export function signInView(widget) {
+export function signInView(widget, { ended = false } = {}) {
   const errors = errorLine();
   const email = field({ label: t("field.email"), name: "email", type: "email", autocomplete: "email", required: true });
   const password = field({
@@ -173,7 +173,8 @@ export function signInView(widget) {
     await widget.signedIn();
   });
   return [
-    ...heading(t("signin.title"), t("signin.lead")),
+    ...heading(t("signin.title"), ended ? null : t("signin.lead")),
+    ended ? h("p", { class: "w-callout", role: "status" }, t("error.unauthenticated")) : null,
     form,
     h("p", { class: "w-switch" }, t("signin.new"), " ", action(t("welcome.signup"), () => widget.show(signUpView), "link")),
   ];
