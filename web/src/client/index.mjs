@@ -1,0 +1,5 @@
+// The client library's public names (API.md). Page code imports only this module and
+// web/src/ui/*. Importing it loads the end-to-end crypto: carechat-e2e.mjs awaits
+// libsodium's WebAssembly at its top level, so a page's main.mjs runs only once every
+// primitive is usable (and the page's CSP must allow 'wasm-unsafe-eval').
+import "../../../e2e_crypto/js/carechat-e2e.mjs";
