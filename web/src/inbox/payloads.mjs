@@ -5,7 +5,7 @@
 
 /** A payload object of type `tag` with `fields` (snake_case, as on the wire). */
 function typed(tag, fields) {
-  return { type: tag, ...fields };
+  return { t: tag, ...fields };
 }
 
 /** The type tag of a decoded payload ("text", "renewal_request", ...). */

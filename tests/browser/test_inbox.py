@@ -1,0 +1,337 @@
+"""The practitioner inbox (/app) in Chromium against a real server, with patients on
+the Python SDK: sign-in with TOTP, keys made in the page, care requests, live
+messages both ways, the renewal card and its reply, availability, fr/nl/en, 375 px.
+
+Every account is new per test (unique addresses), so tests share the session's
+server without seeing each other's threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+from uuid import uuid4
+
+import pytest
+from playwright.async_api import Page, expect
+
+from chat_server import totp
+from e2e_crypto.client import (
+    Backoff,
+    BookingInvitation,
+    CareChatClient,
+    ClosingSummary,
+    Provider,
+    ReceivedMessage,
+    RenewalRequest,
+    ReportToGp,
+    Text,
+)
+from tests.browser.conftest import Watched
+from tests.servers import FileOutboxReader
+
+PASSWORD: Final = "correct horse battery"
+PASSPHRASE: Final = "seven tidy lanterns glow at dusk"
+FAST: Final = Backoff(initial=0.05, factor=2.0, maximum=0.5)
+ROOT: Final = Path(__file__).resolve().parents[2]
+# Creating keys runs argon2id (64 MiB) in the page: allow it time on a busy machine.
+KEYS_TIMEOUT_MS: Final = 30_000
+
+
+class Crowd:
+    """SDK clients for one test, all closed at its end; e-mails read from the outbox."""
+
+    def __init__(self, base_url: str, data_dir: Path) -> None:
+        self.base_url = base_url
+        self.outbox = FileOutboxReader(data_dir / "data")
+        self.clients: list[CareChatClient] = []
+        self.tag = uuid4().hex[:10]
+
+    def email(self, name: str) -> str:
+        return f"{name}-{self.tag}@example.org"
+
+    async def register(self, name: str, role: str) -> CareChatClient:
+        email = self.email(name)
+        sdk = CareChatClient(self.base_url, backoff=FAST)
+        self.clients.append(sdk)
+        registration = {"scheme": "riziv", "number": "12345678901"}
+        await sdk.register(
+            email,
+            PASSWORD,
+            role,  # type: ignore[arg-type]
+            name.capitalize(),
+            registration if role == "practitioner" else None,
+        )
+        body = self.outbox.last_to(email).body
+        await sdk.verify_email(body.split("/verify#", 1)[1].split()[0], PASSWORD)
+        await sdk.login(email, PASSWORD)
+        return sdk
+
+    async def patient(self, name: str) -> CareChatClient:
+        sdk = await self.register(name, "patient")
+        await sdk.create_keys()
+        return sdk
+
+    async def close(self) -> None:
+        for sdk in self.clients:
+            await sdk.close()
+
+
+@pytest.fixture
+async def crowd(carechat: str, carechat_data_dir: Path) -> AsyncIterator[Crowd]:
+    people = Crowd(carechat, carechat_data_dir)
+    yield people
+    await people.close()
+
+
+async def enable_totp(doctor: CareChatClient) -> str:
+    """Turns two-factor login on through the API, as the doctor's phone would; the
+    secret, to compute later codes."""
+    setup = await doctor.api.request("POST", "/api/v1/accounts/me/totp")
+    secret = str(setup["secret"])
+    code = totp.code_at(secret, totp.step_of(datetime.now(UTC)))
+    await doctor.api.request("POST", "/api/v1/accounts/me/totp/confirm", {"code": code})
+    return secret
+
+
+async def sign_in(page: Page, carechat: str, email: str, secret: str) -> None:
+    """Signs in with password and TOTP and creates this browser's keys."""
+    await page.goto(carechat + "/app")
+    await page.get_by_label("E-mail address").fill(email)
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    code_field = page.get_by_label("Code from your authenticator app")
+    await expect(code_field).to_be_visible()
+    # The confirmation used this step's code and a code is accepted once: the next
+    # step's code is still inside the accepted window.
+    await code_field.fill(totp.code_at(secret, totp.step_of(datetime.now(UTC)) + 1))
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_label("Recovery passphrase", exact=True).fill(PASSPHRASE)
+    await page.get_by_label("Recovery passphrase, again").fill(PASSPHRASE)
+    await page.get_by_role("button", name="Create my keys").click()
+    await expect(page.locator(".workspace")).to_be_visible(timeout=KEYS_TIMEOUT_MS)
+
+
+async def doctor_in_browser(page: Page, carechat: str, crowd: Crowd) -> CareChatClient:
+    doctor = await crowd.register("doctor", "practitioner")
+    secret = await enable_totp(doctor)
+    await sign_in(page, carechat, crowd.email("doctor"), secret)
+    return doctor
+
+
+async def next_message(sdk: CareChatClient, within: float = 15.0) -> ReceivedMessage:
+    async with asyncio.timeout(within):
+        return await sdk.receive()
+
+
+async def open_thread_with(page: Page, ann: CareChatClient, doctor: CareChatClient) -> str:
+    """Ann (linked) starts a care thread and writes; the doctor opens and accepts it
+    in the page. The thread's id."""
+    thread = await ann.start_thread(Provider("practitioner", doctor.account_id))
+    await ann.connect()
+    await ann.send(thread.thread_id, "Bonjour docteur, j'ai de la fièvre depuis hier.")
+    entry = page.locator(f'button.entry[data-thread="{thread.thread_id}"]')
+    await expect(entry).to_have_attribute("data-state", "requested")
+    await expect(entry.locator(".unread-count")).to_have_text("1")
+    await entry.click()
+    await expect(page.locator(".message.theirs .text")).to_have_text(
+        "Bonjour docteur, j'ai de la fièvre depuis hier."
+    )
+    await page.locator(".thread-head").get_by_role("button", name="Accept").click()
+    await expect(page.locator(".thread-title .badge")).to_have_text("Open")
+    return thread.thread_id
+
+
+async def test_practitioner_accepts_a_request_reads_and_answers(
+    watched: Watched, carechat: str, crowd: Crowd
+) -> None:
+    page = watched.page
+    doctor = await doctor_in_browser(page, carechat, crowd)
+    ann = await crowd.patient("ann")
+
+    # Ann asks to become the doctor's patient; the request is in the inbox to accept.
+    await ann.api.request_care_link(Provider("practitioner", doctor.account_id))
+    await page.reload()
+    request = page.locator(".link-request")
+    await expect(request).to_contain_text("asks to be your patient")
+    await request.get_by_role("button", name="Accept").click()
+    await expect(request).to_have_count(0)
+    [link] = await ann.api.care_links()
+    assert link["status"] == "active"
+
+    thread_id = await open_thread_with(page, ann, doctor)
+    # Opened, so read: the unread badge is gone and Ann sees the read receipt.
+    entry = page.locator(f'button.entry[data-thread="{thread_id}"]')
+    await expect(entry.locator(".unread-count")).to_have_count(0)
+
+    composer = page.get_by_label("Message", exact=True)
+    await composer.fill("Prenez du paracétamol et reposez-vous.")
+    await composer.press("Enter")
+    reply = await next_message(ann)
+    assert reply.thread_id == thread_id
+    assert reply.sender_account == doctor.account_id
+    assert reply.payload == Text("Prenez du paracétamol et reposez-vous.")
+    await expect(page.locator(".message.mine .text")).to_have_text(
+        "Prenez du paracétamol et reposez-vous."
+    )
+
+    # Ann reads it: the doctor's message turns "Read" live.
+    assert reply.seq is not None
+    await ann.read(thread_id, reply.seq)
+    await expect(page.locator(".message.mine .status")).to_have_text("Read")
+    await watched.screenshots("inbox-thread")
+
+
+async def test_renewal_request_is_a_card_and_approving_answers_the_patient(
+    watched: Watched, carechat: str, crowd: Crowd
+) -> None:
+    page = watched.page
+    doctor = await doctor_in_browser(page, carechat, crowd)
+    ann = await crowd.patient("ann")
+    asked = await ann.api.request_care_link(Provider("practitioner", doctor.account_id))
+    # The doctor's own software may answer the link too: the page shows it either way.
+    await doctor.api.answer_care_link(asked["care_link_id"], accept=True)
+    thread_id = await open_thread_with(page, ann, doctor)
+
+    await ann.send(thread_id, RenewalRequest("Amlodipine", "5 mg", "Pharmacie du Parc", None))
+    card = page.locator('.message[data-type="renewal_request"]')
+    await expect(card.locator(".card-title")).to_have_text("Prescription renewal request")
+    await expect(card.locator("dd")).to_have_text(["Amlodipine", "5 mg", "Pharmacie du Parc"])
+    await card.get_by_role("button", name="Approve").click()
+    reply = await next_message(ann)
+    assert reply.payload == Text("Renewal approved: Amlodipine 5 mg, at Pharmacie du Parc.")
+
+    # A second request, declined with a reason.
+    await ann.send(thread_id, RenewalRequest("Oxazepam", "15 mg", "Apotheek Noord", "For sleep"))
+    second = page.locator('.message[data-type="renewal_request"]').nth(1)
+    await expect(second.locator("dd")).to_have_text(
+        ["Oxazepam", "15 mg", "Apotheek Noord", "For sleep"]
+    )
+    await second.get_by_role("button", name="Decline").click()
+    await second.get_by_label("Reason (optional)").fill("Let us talk at the practice first.")
+    await second.get_by_role("button", name="Send decline").click()
+    declined = await next_message(ann)
+    assert declined.payload == Text(
+        "Renewal declined: Oxazepam 15 mg. Reason: Let us talk at the practice first."
+    )
+
+
+async def test_typed_payloads_composed_in_the_page_reach_the_sdk(
+    watched: Watched, carechat: str, crowd: Crowd
+) -> None:
+    page = watched.page
+    doctor = await doctor_in_browser(page, carechat, crowd)
+    ann = await crowd.patient("ann")
+    asked = await ann.api.request_care_link(Provider("practitioner", doctor.account_id))
+    await doctor.api.answer_care_link(asked["care_link_id"], accept=True)
+    await open_thread_with(page, ann, doctor)
+
+    await page.get_by_role("button", name="Closing summary").click()
+    await page.get_by_label("Summary", exact=True).fill("Viral fever; no antibiotics.")
+    await page.get_by_label("Follow-up").fill("Come back if above 39 °C after 3 days.")
+    await page.get_by_role("button", name="Send summary").click()
+    summary = await next_message(ann)
+    assert summary.payload == ClosingSummary(
+        "Viral fever; no antibiotics.", "Come back if above 39 °C after 3 days."
+    )
+
+    await page.get_by_role("button", name="Report to GP").click()
+    await page.get_by_label("GP's name").fill("Dr. Janssens")
+    await page.get_by_label("GP's contact").fill("+32 2 555 01 01")
+    await page.get_by_label("Report", exact=True).fill("Seen for fever, resolved.")
+    await page.get_by_role("button", name="Send report").click()
+    report = await next_message(ann)
+    assert report.payload == ReportToGp(
+        "Seen for fever, resolved.", "Dr. Janssens", "+32 2 555 01 01"
+    )
+
+    await page.get_by_role("button", name="Booking invitation").click()
+    await page.get_by_label("Booking link").fill("https://book.example.be/dr")
+    await page.get_by_role("button", name="Send invitation").click()
+    invitation = await next_message(ann)
+    assert invitation.payload == BookingInvitation(
+        "practitioner", "Doctor", (), "https://book.example.be/dr", None
+    )
+    await expect(page.locator('.message.mine[data-type="booking_invitation"]')).to_be_visible()
+
+
+async def test_availability_change_persists(watched: Watched, carechat: str, crowd: Crowd) -> None:
+    page = watched.page
+    doctor = await doctor_in_browser(page, carechat, crowd)
+    await page.get_by_role("button", name="Taking new requests").click()
+    await page.get_by_label("Take new care requests").uncheck()
+    await page.get_by_label("Away message").fill("Back on Monday 2 December.")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator(".saved")).to_have_text("Saved.")
+    await expect(page.locator(".availability")).to_have_text("Away")
+
+    # After a reload the page shows what the server kept, and patients meet it.
+    await page.reload()
+    await expect(page.locator(".availability")).to_have_text("Away")
+    await page.get_by_role("button", name="Away").click()
+    await expect(page.get_by_label("Take new care requests")).not_to_be_checked()
+    await expect(page.get_by_label("Away message")).to_have_value("Back on Monday 2 December.")
+    me = await doctor.api.me()
+    assert me["availability"] == {
+        "accepting_requests": False,
+        "away_message": "Back on Monday 2 December.",
+    }
+
+
+async def test_language_switcher_and_phone_width(
+    watched: Watched, carechat: str, crowd: Crowd
+) -> None:
+    page = watched.page
+    doctor = await doctor_in_browser(page, carechat, crowd)
+    ann = await crowd.patient("ann")
+    asked = await ann.api.request_care_link(Provider("practitioner", doctor.account_id))
+    await doctor.api.answer_care_link(asked["care_link_id"], accept=True)
+    thread_id = await open_thread_with(page, ann, doctor)
+
+    await page.set_viewport_size({"width": 375, "height": 812})
+    # One column: the thread, its back button, and nothing wider than the phone.
+    await expect(page.locator(".sidebar")).to_be_hidden()
+    back = page.get_by_role("button", name="Back")
+    await expect(back).to_be_visible()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 375
+    await back.click()
+    entry = page.locator(f'button.entry[data-thread="{thread_id}"]')
+    await expect(entry).to_be_focused()
+    # Keyboard only: Enter opens the focused conversation again.
+    await page.keyboard.press("Enter")
+    await expect(page.locator(".thread")).to_be_visible()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 375
+
+    await page.locator(".topbar select.language").select_option("fr")
+    await expect(page.locator("html")).to_have_attribute("lang", "fr")
+    await expect(page.get_by_role("button", name="Retour")).to_be_visible()
+    await expect(page.locator("#notice")).to_contain_text("Pas pour les urgences")
+    await page.locator(".topbar select.language").select_option("nl")
+    await expect(page.get_by_role("button", name="Terug")).to_be_visible()
+    await watched.screenshots("inbox-phone-nl")
+
+
+def test_catalogs_have_the_same_keys_in_fr_nl_and_en() -> None:
+    script = (
+        "const keys = async (l) => Object.keys((await import("
+        "`./web/src/inbox/messages/${l}.mjs`)).default).sort();"
+        "console.log(JSON.stringify({en: await keys('en'), fr: await keys('fr'),"
+        " nl: await keys('nl')}));"
+    )
+    out = subprocess.run(
+        ["node", "--input-type=module", "-e", script],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+        text=True,
+        timeout=30,
+    ).stdout
+    catalogs = json.loads(out)
+    assert catalogs["fr"] == catalogs["en"]
+    assert catalogs["nl"] == catalogs["en"]
+    assert len(catalogs["en"]) > 100
