@@ -12,6 +12,10 @@ import { linkIdOf, linkStatusOf, patientNameOf, threadIdOf, unreadOf } from "./s
 import { refocusEntry, threadList } from "./thread_list.mjs";
 import { ThreadView } from "./thread_view.mjs";
 
+const LINK_POLL_MS = 20_000;
+// Notice kinds with their own sentence; any other is "the conversation changed".
+const NOTICES = new Set(["recipients_changed", "trust"]);
+
 export class Workspace {
   constructor(client, { onSignedOut }) {
     this.client = client;
@@ -31,6 +35,7 @@ export class Workspace {
       thread: (s) => this.onThread(s),
       connection: (c) => this.onConnection(c),
       notice: (n) => this.onNotice(n),
+      error: (e) => this.alert.show(e),
     };
     this.topbar = h("header", { class: "topbar" });
     this.sidebar = h("nav", { class: "sidebar", "aria-label": t("nav.threads") });
@@ -44,6 +49,8 @@ export class Workspace {
       this.client.on(type, handler);
     }
     await Promise.all([this.refreshThreads(), this.refreshLinks()]);
+    // Care-link requests have no live event (threads do): look again now and then.
+    this.linkPoll = setInterval(() => this.refreshLinks(), LINK_POLL_MS);
     try {
       await this.client.connect();
     } catch (error) {
@@ -52,6 +59,7 @@ export class Workspace {
   }
 
   close() {
+    clearInterval(this.linkPoll);
     for (const [type, handler] of Object.entries(this.handlers)) {
       this.client.off(type, handler);
     }
@@ -314,7 +322,8 @@ export class Workspace {
 
   onNotice(notice) {
     if (notice?.threadId && this.view?.threadId === notice.threadId) {
-      this.view.notice(t(`notice.${notice.kind ?? notice.type ?? "changed"}`));
+      const key = NOTICES.has(notice.kind) ? notice.kind : "changed";
+      this.view.notice(t(`notice.${key}`));
     }
   }
 }
