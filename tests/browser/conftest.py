@@ -149,21 +149,14 @@ async def foreign_site(carechat_port: int) -> AsyncIterator[Site]:
 
 
 @pytest.fixture(scope="session")
-def carechat_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The server's data directory: its file outbox (``data/outbox``) holds the
-    verification links tests follow, as a person reads their e-mail."""
-    return tmp_path_factory.mktemp("browser-serve")
-
-
-@pytest.fixture(scope="session")
 def carechat(
     services: Services,
-    carechat_data_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
     carechat_port: int,
     allowed_site: Site,
 ) -> Iterator[str]:
     """The base URL of a real ``carechat serve``; its database is dropped afterwards."""
-    data_dir = carechat_data_dir
+    data_dir = tmp_path_factory.mktemp("browser-serve")
     db_name = f"browser_{uuid4().hex[:12]}"
     env = carechat_env(
         data_dir / "data",

@@ -83,8 +83,8 @@ class Crowd:
 
 
 @pytest.fixture
-async def crowd(carechat: str, carechat_data_dir: Path) -> AsyncIterator[Crowd]:
-    people = Crowd(carechat, carechat_data_dir)
+async def crowd(carechat: str, carechat_dir: Path) -> AsyncIterator[Crowd]:
+    people = Crowd(carechat, carechat_dir)
     yield people
     await people.close()
 

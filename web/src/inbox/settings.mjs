@@ -49,8 +49,8 @@ function devicesBlock(client) {
         list,
         devices.map((device) => {
           const id = device.deviceId ?? device.device_id;
-          const created = device.createdAt ?? device.created_at;
-          const mine = id === (client.deviceId ?? null) || device.current === true;
+          const created = device.addedAt ?? device.createdAt ?? device.created_at;
+          const mine = device.current === true;
           const revoke = h("button", { type: "button", class: "small danger", dataset: { device: id } }, t("devices.revoke"));
           revoke.addEventListener("click", () => {
             if (revoke.dataset.confirm !== "yes") {

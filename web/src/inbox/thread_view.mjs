@@ -10,7 +10,7 @@ import { Composer } from "./composer.mjs";
 import { alertBox, busy } from "./feedback.mjs";
 import { messageItem } from "./message_view.mjs";
 import { text } from "./payloads.mjs";
-import { displayNameIn, patientIdOf, patientNameOf, stateOf, threadIdOf } from "./summaries.mjs";
+import { displayNameIn, lastSeqOf, patientIdOf, patientNameOf, stateOf, threadIdOf } from "./summaries.mjs";
 
 const TYPING_SHOWN_MS = 6000;
 const TYPING_SENT_EVERY_MS = 3000;
@@ -38,6 +38,7 @@ export class ThreadView {
     this.messages = new Map();
     this.notices = [];
     this.readBy = new Map(); // account -> highest seq read
+    this.answered = new Map(); // renewal request's clientMsgId -> "approved" | "declined"
     this.typingUntil = 0;
     this.typingTimer = null;
     this.lastTypingSent = 0;
@@ -50,7 +51,7 @@ export class ThreadView {
     this.composer = new Composer({
       send: (payload) => this.send(payload),
       typing: () => this.sendTyping(),
-      attach: (file, onProgress) => client.sendAttachment(this.threadId, file, { onProgress }),
+      attach: async (file, onProgress) => this.settle(await client.sendAttachment(this.threadId, file, { onProgress })),
       providerName,
     });
     this.element = h(
@@ -74,8 +75,11 @@ export class ThreadView {
   async load() {
     replace(this.log, h("li", { class: "loading" }, t("thread.loading")));
     try {
-      const history = await this.client.history(this.threadId, { limit: HISTORY_PAGE });
-      for (const message of history) {
+      // The latest page: back from the end when the thread is longer than a page.
+      const last = lastSeqOf(this.summary);
+      const options = last > HISTORY_PAGE ? { before: last + 1, limit: HISTORY_PAGE } : { limit: HISTORY_PAGE };
+      const page = await this.client.history(this.threadId, options);
+      for (const message of Array.isArray(page) ? page : page.messages) {
         this.messages.set(keyOf(message), message);
       }
       this.renderMessages();
@@ -155,8 +159,12 @@ export class ThreadView {
       const number = await this.client.safetyNumber(patient);
       replace(
         this.safety,
-        h("p", {}, t("safety.explain", { name: patientNameOf(this.summary) })),
-        h("p", { class: "safety-number", "aria-label": t("safety.number") }, String(number)),
+        number === null
+          ? h("p", {}, t("safety.unknown", { name: patientNameOf(this.summary) }))
+          : [
+              h("p", {}, t("safety.explain", { name: patientNameOf(this.summary) })),
+              h("p", { class: "safety-number", "aria-label": t("safety.number") }, String(number)),
+            ],
       );
       this.safety.hidden = false;
       button.setAttribute("aria-expanded", "true");
@@ -198,6 +206,15 @@ export class ThreadView {
 
   renewalActions(message) {
     const p = message.payload;
+    const answer = this.answered.get(message.clientMsgId);
+    if (answer) {
+      return h("p", { class: "answered", role: "note" }, t(`renewal.${answer}`));
+    }
+    const answered = (how) => {
+      this.answered.set(message.clientMsgId, how);
+      this.renderMessages();
+      announce(t(`renewal.${how}`));
+    };
     const reason = h("input", { name: "reason", maxlength: "500" });
     const reasonField = h(
       "div",
@@ -210,7 +227,10 @@ export class ThreadView {
     const decline = h("button", { type: "button", class: "small", dataset: { reply: "decline" } }, t("renewal.decline"));
     const vars = { drug: p.drug, dose: p.dose, pharmacy: p.pharmacy };
     approve.addEventListener("click", () =>
-      busy(approve, this.alert, () => this.send(text(t("renewal.approved_text", vars)))),
+      busy(approve, this.alert, async () => {
+        await this.send(text(t("renewal.approved_text", vars)));
+        answered("approved");
+      }),
     );
     decline.addEventListener("click", () => {
       if (reasonField.hidden) {
@@ -222,7 +242,10 @@ export class ThreadView {
       }
       const why = reason.value.trim();
       const body = t("renewal.declined_text", vars) + (why ? ` ${t("renewal.reason_prefix")} ${why}` : "");
-      busy(decline, this.alert, () => this.send(text(body)));
+      busy(decline, this.alert, async () => {
+        await this.send(text(body));
+        answered("declined");
+      });
     });
     return h("div", { class: "card-actions" }, reasonField, h("div", { class: "row-actions" }, approve, decline));
   }
@@ -254,14 +277,28 @@ export class ThreadView {
   }
 
   async send(payload) {
-    await this.client.send(this.threadId, payload);
+    this.settle(await this.client.send(this.threadId, payload));
+  }
+
+  /**
+   * A send is accepted once queued (the library resends it across reconnects); its
+   * `sent` promise settles when the server stores it or refuses it for good. A refusal
+   * is already the message's "failed" status; it is also said in the thread's alert.
+   */
+  settle(result) {
+    result?.sent?.catch?.((error) => this.alert.show(error));
+    return result;
   }
 
   sendTyping() {
     const now = Date.now();
     if (now - this.lastTypingSent > TYPING_SENT_EVERY_MS) {
       this.lastTypingSent = now;
-      this.client.typing(this.threadId).catch(() => {});
+      try {
+        this.client.typing(this.threadId);
+      } catch {
+        // Offline or not set up: typing is best effort.
+      }
     }
   }
 
@@ -329,7 +366,12 @@ export class ThreadView {
     }
     if (last > this.lastReadSent && document.visibilityState !== "hidden") {
       this.lastReadSent = last;
-      this.client.read(this.threadId, last).catch(() => {});
+      try {
+        this.client.read(this.threadId, last);
+      } catch {
+        // Offline: the next message or reconnect sends it again.
+        this.lastReadSent = 0;
+      }
     }
   }
 
