@@ -99,8 +99,11 @@ async def enable_totp(doctor: CareChatClient) -> str:
     return secret
 
 
-async def sign_in(page: Page, carechat: str, email: str, secret: str) -> None:
+async def sign_in(watched: Watched, carechat: str, email: str, secret: str) -> None:
     """Signs in with password and TOTP and creates this browser's keys."""
+    page = watched.page
+    # The password alone is refused (totp_required): the browser logs that 401.
+    watched.expect_error(r"status of 401 .* at .*/api/v1/sessions$")
     await page.goto(carechat + "/app")
     await page.get_by_label("E-mail address").fill(email)
     await page.get_by_label("Password", exact=True).fill(PASSWORD)
@@ -117,10 +120,10 @@ async def sign_in(page: Page, carechat: str, email: str, secret: str) -> None:
     await expect(page.locator(".workspace")).to_be_visible(timeout=KEYS_TIMEOUT_MS)
 
 
-async def doctor_in_browser(page: Page, carechat: str, crowd: Crowd) -> CareChatClient:
+async def doctor_in_browser(watched: Watched, carechat: str, crowd: Crowd) -> CareChatClient:
     doctor = await crowd.register("doctor", "practitioner")
     secret = await enable_totp(doctor)
-    await sign_in(page, carechat, crowd.email("doctor"), secret)
+    await sign_in(watched, carechat, crowd.email("doctor"), secret)
     return doctor
 
 
@@ -151,7 +154,7 @@ async def test_practitioner_accepts_a_request_reads_and_answers(
     watched: Watched, carechat: str, crowd: Crowd
 ) -> None:
     page = watched.page
-    doctor = await doctor_in_browser(page, carechat, crowd)
+    doctor = await doctor_in_browser(watched, carechat, crowd)
     ann = await crowd.patient("ann")
 
     # Ann asks to become the doctor's patient; the request is in the inbox to accept.
@@ -191,7 +194,7 @@ async def test_renewal_request_is_a_card_and_approving_answers_the_patient(
     watched: Watched, carechat: str, crowd: Crowd
 ) -> None:
     page = watched.page
-    doctor = await doctor_in_browser(page, carechat, crowd)
+    doctor = await doctor_in_browser(watched, carechat, crowd)
     ann = await crowd.patient("ann")
     asked = await ann.api.request_care_link(Provider("practitioner", doctor.account_id))
     # The doctor's own software may answer the link too: the page shows it either way.
@@ -225,7 +228,7 @@ async def test_typed_payloads_composed_in_the_page_reach_the_sdk(
     watched: Watched, carechat: str, crowd: Crowd
 ) -> None:
     page = watched.page
-    doctor = await doctor_in_browser(page, carechat, crowd)
+    doctor = await doctor_in_browser(watched, carechat, crowd)
     ann = await crowd.patient("ann")
     asked = await ann.api.request_care_link(Provider("practitioner", doctor.account_id))
     await doctor.api.answer_care_link(asked["care_link_id"], accept=True)
@@ -262,7 +265,7 @@ async def test_typed_payloads_composed_in_the_page_reach_the_sdk(
 
 async def test_availability_change_persists(watched: Watched, carechat: str, crowd: Crowd) -> None:
     page = watched.page
-    doctor = await doctor_in_browser(page, carechat, crowd)
+    doctor = await doctor_in_browser(watched, carechat, crowd)
     await page.get_by_role("button", name="Taking new requests").click()
     await page.get_by_label("Take new care requests").uncheck()
     await page.get_by_label("Away message").fill("Back on Monday 2 December.")
@@ -287,7 +290,7 @@ async def test_language_switcher_and_phone_width(
     watched: Watched, carechat: str, crowd: Crowd
 ) -> None:
     page = watched.page
-    doctor = await doctor_in_browser(page, carechat, crowd)
+    doctor = await doctor_in_browser(watched, carechat, crowd)
     ann = await crowd.patient("ann")
     asked = await ann.api.request_care_link(Provider("practitioner", doctor.account_id))
     await doctor.api.answer_care_link(asked["care_link_id"], accept=True)

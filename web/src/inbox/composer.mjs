@@ -46,6 +46,9 @@ export class Composer {
   }
 
   render() {
+    // A redraw (the language switcher) keeps what was being written.
+    const draft = this.body.querySelector('textarea[name="body"]')?.value ?? "";
+    this.element.setAttribute("aria-label", t("composer.label"));
     const tabs = h(
       "div",
       { class: "modes", role: "group", "aria-label": t("composer.kind") },
@@ -68,6 +71,10 @@ export class Composer {
       ),
     );
     replace(this.body, this.form());
+    const input = this.body.querySelector('textarea[name="body"]');
+    if (input && draft) {
+      input.value = draft;
+    }
     replace(this.element, tabs, this.body, this.progress, this.alert.element);
   }
 

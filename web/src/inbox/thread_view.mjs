@@ -375,6 +375,15 @@ export class ThreadView {
     }
   }
 
+  /** Redraws every text in the current language (the language switcher). */
+  relabel() {
+    this.log.setAttribute("aria-label", t("thread.messages"));
+    this.renderHeader();
+    this.renderComposer();
+    this.composer.render();
+    this.renderMessages();
+  }
+
   focusTitle() {
     focus(this.header.querySelector("h1"));
   }

@@ -93,6 +93,7 @@ export class Workspace {
     this.sidebar.setAttribute("aria-label", t("nav.threads"));
     this.renderList();
     this.renderPane();
+    this.view?.relabel();
   }
 
   renderTopbar() {
