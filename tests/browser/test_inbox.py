@@ -9,6 +9,7 @@ server without seeing each other's threads.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 from collections.abc import AsyncIterator
@@ -18,10 +19,12 @@ from typing import Final
 from uuid import uuid4
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, ConsoleMessage, Error, Page, expect
+from pymongo import MongoClient
 
 from chat_server import totp
 from e2e_crypto.client import (
+    Attachment,
     Backoff,
     BookingInvitation,
     CareChatClient,
@@ -32,8 +35,9 @@ from e2e_crypto.client import (
     ReportToGp,
     Text,
 )
-from tests.browser.conftest import Watched
+from tests.browser.conftest import _REPORT_VIOLATIONS, SIZES, Watched
 from tests.servers import FileOutboxReader
+from tests.services import Services
 
 PASSWORD: Final = "correct horse battery"
 PASSPHRASE: Final = "seven tidy lanterns glow at dusk"
@@ -338,3 +342,178 @@ def test_catalogs_have_the_same_keys_in_fr_nl_and_en() -> None:
     assert catalogs["fr"] == catalogs["en"]
     assert catalogs["nl"] == catalogs["en"]
     assert len(catalogs["en"]) > 100
+
+
+async def sign_in_without_totp(watched: Watched, carechat: str, email: str) -> None:
+    """A practitioner inside the TOTP grace period: password, "later", then keys."""
+    page = watched.page
+    await page.goto(carechat + "/app")
+    await page.get_by_label("E-mail address").fill(email)
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_role("button", name="Later").click()
+
+
+@contextlib.asynccontextmanager
+async def another_browser(browser: Browser) -> AsyncIterator[Watched]:
+    """A second, separate browser profile, watched like the ``watched`` fixture."""
+    width, height = SIZES["desktop"]
+    context = await browser.new_context(viewport={"width": width, "height": height})
+    await context.add_init_script(_REPORT_VIOLATIONS)
+    page = await context.new_page()
+    watch = Watched(page)
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            watch.errors.append(f"{message.text} at {message.location.get('url', '?')}")
+
+    def on_page_error(error: Error) -> None:
+        watch.errors.append(f"uncaught: {error.message}")
+
+    page.on("console", on_console)
+    page.on("pageerror", on_page_error)
+    try:
+        yield watch
+    finally:
+        await context.close()
+    assert watch.unexpected() == [], "console errors or CSP violations"
+    assert watch.missing() == [], "expected refusals that did not happen"
+
+
+async def test_practitioner_sets_up_totp_in_the_page(
+    watched: Watched, carechat: str, crowd: Crowd
+) -> None:
+    page = watched.page
+    doctor = await crowd.register("doctor", "practitioner")
+    await page.goto(carechat + "/app")
+    await page.get_by_label("E-mail address").fill(crowd.email("doctor"))
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_role("button", name="Set up now").click()
+    secret = (await page.locator("#totp-secret").inner_text()).replace(" ", "")
+    await page.get_by_label("6-digit code").fill("000000")
+    watched.expect_error(r"status of 401 .* at .*/api/v1/accounts/me/totp/confirm$")
+    await page.get_by_role("button", name="Turn on").click()
+    await expect(page.locator(".alert")).to_have_text(
+        "That code is not valid. Type the current code from your app."
+    )
+    await page.get_by_label("6-digit code").fill(
+        totp.code_at(secret, totp.step_of(datetime.now(UTC)))
+    )
+    await page.get_by_role("button", name="Turn on").click()
+    await expect(page.get_by_role("heading", name="Protect your messages")).to_be_visible()
+    assert (await doctor.api.me())["totp_enabled"] is True
+
+
+async def test_tampered_message_shows_as_could_not_be_verified(
+    watched: Watched, carechat: str, carechat_db_name: str, services: Services, crowd: Crowd
+) -> None:
+    page = watched.page
+    doctor = await doctor_in_browser(watched, carechat, crowd)
+    ann = await crowd.patient("ann")
+    asked = await ann.api.request_care_link(Provider("practitioner", doctor.account_id))
+    await doctor.api.answer_care_link(asked["care_link_id"], accept=True)
+    thread_id = await open_thread_with(page, ann, doctor)
+    await ann.send(thread_id, "Mon dossier: canary-7Q2X")
+    await expect(page.locator(".message.theirs .text").nth(1)).to_have_text(
+        "Mon dossier: canary-7Q2X"
+    )
+
+    # A hostile server changes one byte of the stored envelope.
+    client: MongoClient[dict[str, object]] = MongoClient(services.mongo.uri)
+    with client:
+        messages = client[carechat_db_name]["messages"]
+        stored = messages.find_one({"thread": thread_id, "seq": 2})
+        assert stored is not None
+        envelope = bytearray(bytes(stored["envelope"]))  # type: ignore[arg-type]
+        envelope[-1] ^= 0x01
+        messages.update_one({"_id": stored["_id"]}, {"$set": {"envelope": bytes(envelope)}})
+
+    await page.reload()
+    await page.locator(f'button.entry[data-thread="{thread_id}"]').click()
+    await expect(page.locator(".message.theirs").nth(1).locator(".unverified")).to_have_text(
+        "This message could not be verified."
+    )
+    await expect(page.locator(".message.theirs .text")).to_have_count(1)
+    assert "canary-7Q2X" not in await page.locator("#root").inner_text()
+
+
+async def test_attachments_both_ways(
+    watched: Watched, carechat: str, crowd: Crowd, tmp_path: Path
+) -> None:
+    page = watched.page
+    doctor = await doctor_in_browser(watched, carechat, crowd)
+    ann = await crowd.patient("ann")
+    asked = await ann.api.request_care_link(Provider("practitioner", doctor.account_id))
+    await doctor.api.answer_care_link(asked["care_link_id"], accept=True)
+    thread_id = await open_thread_with(page, ann, doctor)
+
+    scan = tmp_path / "scan.pdf"
+    scan.write_bytes(b"%PDF-1.4 " + bytes(range(256)) * 700)  # ~180 kB, three chunks
+    await ann.send_attachment(thread_id, scan, "scan.pdf", "application/pdf")
+    card = page.locator('.message.theirs[data-type="attachment"]')
+    await expect(card.locator(".file-name")).to_have_text("scan.pdf")
+    async with page.expect_download() as download_info:
+        await card.get_by_role("button", name="Download").click()
+    download = await download_info.value
+    assert download.suggested_filename == "scan.pdf"
+    saved = tmp_path / "downloaded.pdf"
+    await download.save_as(saved)
+    assert saved.read_bytes() == scan.read_bytes()
+
+    report = tmp_path / "lab-results.txt"
+    report.write_bytes("Hémoglobine 13,5 g/dL\n".encode() * 5000)
+    await page.locator("input.file-input").set_input_files(report)
+    received = await next_message(ann)
+    assert isinstance(received.payload, Attachment)
+    assert received.payload.name == "lab-results.txt"
+    fetched = await ann.download_attachment(received.payload, tmp_path / "fetched.txt")
+    assert fetched.read_bytes() == report.read_bytes()
+    await expect(page.locator('.message.mine[data-type="attachment"] .file-name')).to_have_text(
+        "lab-results.txt"
+    )
+
+
+async def test_a_second_browser_restores_reads_history_and_revokes_the_first(
+    watched: Watched, browser: Browser, carechat: str, crowd: Crowd
+) -> None:
+    page = watched.page
+    doctor = await crowd.register("doctor", "practitioner")
+    await sign_in_without_totp(watched, carechat, crowd.email("doctor"))
+    await page.get_by_label("Recovery passphrase", exact=True).fill(PASSPHRASE)
+    await page.get_by_label("Recovery passphrase, again").fill(PASSPHRASE)
+    await page.get_by_role("button", name="Create my keys").click()
+    await expect(page.locator(".workspace")).to_be_visible(timeout=KEYS_TIMEOUT_MS)
+    ann = await crowd.patient("ann")
+    asked = await ann.api.request_care_link(Provider("practitioner", doctor.account_id))
+    await doctor.api.answer_care_link(asked["care_link_id"], accept=True)
+    thread_id = await open_thread_with(page, ann, doctor)
+
+    async with another_browser(browser) as second:
+        other = second.page
+        await sign_in_without_totp(second, carechat, crowd.email("doctor"))
+        await expect(
+            other.get_by_role("heading", name="Unlock your conversations on this browser")
+        ).to_be_visible()
+        # A wrong passphrase is refused in the page (the backup does not open).
+        await other.get_by_label("Recovery passphrase").fill("not the right passphrase")
+        await other.get_by_role("button", name="Restore").click()
+        await expect(other.locator(".alert")).to_be_visible(timeout=KEYS_TIMEOUT_MS)
+        await other.get_by_label("Recovery passphrase").fill(PASSPHRASE)
+        await other.get_by_role("button", name="Restore").click()
+        await expect(other.locator(".workspace")).to_be_visible(timeout=KEYS_TIMEOUT_MS)
+        await other.locator(f'button.entry[data-thread="{thread_id}"]').click()
+        await expect(other.locator(".message.theirs .text")).to_have_text(
+            "Bonjour docteur, j'ai de la fièvre depuis hier."
+        )
+
+        # Two devices; the first browser's can be revoked from here.
+        await other.get_by_role("button", name="Taking new requests").click()
+        devices = other.locator(".devices li")
+        await expect(devices).to_have_count(2)
+        await expect(devices.filter(has_text="This browser")).to_have_count(1)
+        revoke = other.locator(".devices").get_by_role("button", name="Revoke")
+        await revoke.click()
+        await other.locator(".devices").get_by_role("button", name="Confirm: revoke").click()
+        await expect(devices).to_have_count(1)
+        await expect(devices).to_contain_text("This browser")
