@@ -32,9 +32,6 @@ function threadEntry(summary, selectedId, onOpen) {
   const state = stateOf(summary);
   const at = lastMessageAtOf(summary);
   const name = patientNameOf(summary);
-  const label = [name, unread > 0 ? t("list.unread", { count: unread }) : null, t(`state.${state}`)]
-    .filter(Boolean)
-    .join(", ");
   return h(
     "li",
     {},
@@ -45,14 +42,22 @@ function threadEntry(summary, selectedId, onOpen) {
         class: ["entry", unread > 0 && "unread"],
         dataset: { thread: id, state },
         "aria-current": id === selectedId ? "true" : null,
-        "aria-label": label,
         tabindex: "-1",
         onclick: () => onOpen(id),
       },
       h("span", { class: "entry-name" }, name),
       at ? h("time", { class: "entry-time", datetime: at }, formatTime(at)) : null,
       h("span", { class: ["badge", `state-${state}`] }, t(`state.${state}`)),
-      unread > 0 ? h("span", { class: "unread-count", "aria-hidden": "true" }, String(unread)) : null,
+      // The name a screen reader hears is the entry's own text: the number alone
+      // would read "3", so it hears "3 unread" instead.
+      unread > 0
+        ? h(
+            "span",
+            { class: "unread-count" },
+            h("span", { "aria-hidden": "true" }, String(unread)),
+            h("span", { class: "visually-hidden" }, t("list.unread", { count: unread })),
+          )
+        : null,
     ),
   );
 }

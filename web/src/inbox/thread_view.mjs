@@ -44,7 +44,9 @@ export class ThreadView {
     this.lastTypingSent = 0;
     this.lastReadSent = 0;
     this.alert = alertBox();
-    this.log = h("ol", { class: "messages", role: "log", "aria-label": t("thread.messages") });
+    // A log (new messages are announced) holding a list (each message an item).
+    this.list = h("ol", { class: "message-list" });
+    this.log = h("div", { class: "messages", role: "log", "aria-label": t("thread.messages") }, this.list);
     this.typingLine = h("p", { class: "typing", "aria-live": "polite" });
     this.safety = h("div", { class: "safety", hidden: true });
     this.header = h("header", { class: "thread-head" });
@@ -73,7 +75,7 @@ export class ThreadView {
   }
 
   async load() {
-    replace(this.log, h("li", { class: "loading" }, t("thread.loading")));
+    replace(this.list, h("li", { class: "loading" }, t("thread.loading")));
     try {
       // The latest page: back from the end when the thread is longer than a page.
       const last = lastSeqOf(this.summary);
@@ -85,7 +87,7 @@ export class ThreadView {
       this.renderMessages();
       this.markRead();
     } catch (error) {
-      replace(this.log);
+      replace(this.list);
       this.alert.show(error);
     }
   }
@@ -183,11 +185,11 @@ export class ThreadView {
     );
     const notices = this.notices.map((notice) => h("li", { class: "notice-line", role: "note" }, notice));
     if (items.length === 0 && notices.length === 0) {
-      replace(this.log, h("li", { class: "empty" }, t("thread.empty")));
+      replace(this.list, h("li", { class: "empty" }, t("thread.empty")));
       return;
     }
     const atBottom = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 40;
-    replace(this.log, items, notices);
+    replace(this.list, items, notices);
     if (atBottom || this.log.scrollTop === 0) {
       this.log.scrollTop = this.log.scrollHeight;
     }
