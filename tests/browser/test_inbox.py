@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 import subprocess
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Final
 from uuid import uuid4
 
+import aiohttp
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Error, Page, expect
 from pymongo import MongoClient
@@ -48,20 +50,40 @@ KEYS_TIMEOUT_MS: Final = 30_000
 
 
 class Crowd:
-    """SDK clients for one test, all closed at its end; e-mails read from the outbox."""
+    """SDK clients for one test, all closed at its end; e-mails read from the outbox.
+
+    The test's people (SDK and browser alike) come from their own address, named in
+    ``X-Forwarded-For`` to the server, which trusts the loopback as its proxy: the
+    per-address limits on registering and logging in then count each test apart, as
+    they count real people apart, instead of the whole session from 127.0.0.1.
+    """
 
     def __init__(self, base_url: str, data_dir: Path) -> None:
         self.base_url = base_url
         self.outbox = FileOutboxReader(data_dir / "data")
         self.clients: list[CareChatClient] = []
+        self.sessions: list[aiohttp.ClientSession] = []
         self.tag = uuid4().hex[:10]
+        self.address = (
+            f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
+        )
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-Forwarded-For": self.address}
+
+    async def from_here(self, page: Page) -> None:
+        """Makes ``page`` come from this test's address."""
+        await page.set_extra_http_headers(self.headers)
 
     def email(self, name: str) -> str:
         return f"{name}-{self.tag}@example.org"
 
     async def register(self, name: str, role: str) -> CareChatClient:
         email = self.email(name)
-        sdk = CareChatClient(self.base_url, backoff=FAST)
+        session = aiohttp.ClientSession(headers=self.headers)
+        self.sessions.append(session)
+        sdk = CareChatClient(self.base_url, session=session, backoff=FAST)
         self.clients.append(sdk)
         registration = {"scheme": "riziv", "number": "12345678901"}
         await sdk.register(
@@ -84,6 +106,8 @@ class Crowd:
     async def close(self) -> None:
         for sdk in self.clients:
             await sdk.close()
+        for session in self.sessions:
+            await session.close()
 
 
 @pytest.fixture
@@ -103,9 +127,11 @@ async def enable_totp(doctor: CareChatClient) -> str:
     return secret
 
 
-async def sign_in(watched: Watched, carechat: str, email: str, secret: str) -> None:
+async def sign_in(watched: Watched, carechat: str, crowd: Crowd, secret: str) -> None:
     """Signs in with password and TOTP and creates this browser's keys."""
     page = watched.page
+    email = crowd.email("doctor")
+    await crowd.from_here(page)
     # The password alone is refused (totp_required): the browser logs that 401.
     watched.expect_error(r"status of 401 .* at .*/api/v1/sessions$")
     await page.goto(carechat + "/app")
@@ -127,7 +153,7 @@ async def sign_in(watched: Watched, carechat: str, email: str, secret: str) -> N
 async def doctor_in_browser(watched: Watched, carechat: str, crowd: Crowd) -> CareChatClient:
     doctor = await crowd.register("doctor", "practitioner")
     secret = await enable_totp(doctor)
-    await sign_in(watched, carechat, crowd.email("doctor"), secret)
+    await sign_in(watched, carechat, crowd, secret)
     return doctor
 
 
@@ -344,9 +370,11 @@ def test_catalogs_have_the_same_keys_in_fr_nl_and_en() -> None:
     assert len(catalogs["en"]) > 100
 
 
-async def sign_in_without_totp(watched: Watched, carechat: str, email: str) -> None:
+async def sign_in_without_totp(watched: Watched, carechat: str, crowd: Crowd) -> None:
     """A practitioner inside the TOTP grace period: password, "later", then keys."""
     page = watched.page
+    email = crowd.email("doctor")
+    await crowd.from_here(page)
     await page.goto(carechat + "/app")
     await page.get_by_label("E-mail address").fill(email)
     await page.get_by_label("Password", exact=True).fill(PASSWORD)
@@ -385,6 +413,7 @@ async def test_practitioner_sets_up_totp_in_the_page(
 ) -> None:
     page = watched.page
     doctor = await crowd.register("doctor", "practitioner")
+    await crowd.from_here(page)
     await page.goto(carechat + "/app")
     await page.get_by_label("E-mail address").fill(crowd.email("doctor"))
     await page.get_by_label("Password", exact=True).fill(PASSWORD)
@@ -479,7 +508,7 @@ async def test_a_second_browser_restores_reads_history_and_revokes_the_first(
 ) -> None:
     page = watched.page
     doctor = await crowd.register("doctor", "practitioner")
-    await sign_in_without_totp(watched, carechat, crowd.email("doctor"))
+    await sign_in_without_totp(watched, carechat, crowd)
     await page.get_by_label("Recovery passphrase", exact=True).fill(PASSPHRASE)
     await page.get_by_label("Recovery passphrase, again").fill(PASSPHRASE)
     await page.get_by_role("button", name="Create my keys").click()
@@ -491,7 +520,7 @@ async def test_a_second_browser_restores_reads_history_and_revokes_the_first(
 
     async with another_browser(browser) as second:
         other = second.page
-        await sign_in_without_totp(second, carechat, crowd.email("doctor"))
+        await sign_in_without_totp(second, carechat, crowd)
         await expect(
             other.get_by_role("heading", name="Unlock your conversations on this browser")
         ).to_be_visible()
