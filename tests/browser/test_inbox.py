@@ -546,3 +546,51 @@ async def test_a_second_browser_restores_reads_history_and_revokes_the_first(
         await other.locator(".devices").get_by_role("button", name="Confirm: revoke").click()
         await expect(devices).to_have_count(1)
         await expect(devices).to_contain_text("This browser")
+
+
+async def test_keyboard_unread_typing_and_a_declined_request(
+    watched: Watched, carechat: str, crowd: Crowd
+) -> None:
+    page = watched.page
+    doctor = await doctor_in_browser(watched, carechat, crowd)
+    ann, bob = await crowd.patient("ann"), await crowd.patient("bob")
+    for patient in (ann, bob):
+        asked = await patient.api.request_care_link(Provider("practitioner", doctor.account_id))
+        await doctor.api.answer_care_link(asked["care_link_id"], accept=True)
+    ann_thread = await open_thread_with(page, ann, doctor)
+
+    # Bob's request arrives while Ann's thread is open: counted, not shown.
+    bob_thread = (await bob.start_thread(Provider("practitioner", doctor.account_id))).thread_id
+    await bob.connect()
+    await bob.send(bob_thread, "Puis-je avoir un rendez-vous ?")
+    bob_entry = page.locator(f'button.entry[data-thread="{bob_thread}"]')
+    await expect(bob_entry.locator(".unread-count")).to_contain_text("1 unread")
+    await expect(page.locator(".sidebar-title .unread-count")).to_have_text("1")
+    await expect(page.locator(".message .text")).to_have_count(1)
+
+    # Ann types: the page says so.
+    await ann.typing(ann_thread)
+    await expect(page.locator(".typing")).to_have_text("Ann is typing…")
+
+    # Keyboard only: Tab into the list, arrows between conversations, Enter opens.
+    ann_entry = page.locator(f'button.entry[data-thread="{ann_thread}"]')
+    await ann_entry.focus()
+    await page.keyboard.press("Home")
+    await expect(bob_entry).to_be_focused()  # requests are listed first
+    await page.keyboard.press("ArrowDown")
+    await expect(ann_entry).to_be_focused()
+    await page.keyboard.press("ArrowUp")
+    await expect(bob_entry).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#thread-title")).to_have_text("Bob")
+    await expect(page.locator("#thread-title")).to_be_focused()
+    await expect(bob_entry.locator(".unread-count")).to_have_count(0)
+
+    # Declined: the thread leaves the requests, and Bob's client sees it declined.
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("Tab")
+    await expect(page.locator('.thread-head [data-action="decline"]')).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.locator(".thread-title .badge")).to_have_text("Declined")
+    await expect(bob_entry).to_have_attribute("data-state", "declined")
+    assert (await bob.thread(bob_thread)).state == "declined"

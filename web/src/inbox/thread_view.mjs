@@ -39,6 +39,7 @@ export class ThreadView {
     this.notices = [];
     this.readBy = new Map(); // account -> highest seq read
     this.answered = new Map(); // renewal request's clientMsgId -> "approved" | "declined"
+    this.nextBefore = null; // where the earlier page starts, if there is one
     this.typingUntil = 0;
     this.typingTimer = null;
     this.lastTypingSent = 0;
@@ -81,15 +82,37 @@ export class ThreadView {
       const last = lastSeqOf(this.summary);
       const options = last > HISTORY_PAGE ? { before: last + 1, limit: HISTORY_PAGE } : { limit: HISTORY_PAGE };
       const page = await this.client.history(this.threadId, options);
-      for (const message of Array.isArray(page) ? page : page.messages) {
-        this.messages.set(keyOf(message), message);
-      }
+      this.keep(page);
+      this.nextBefore = options.before ? (page.nextBefore ?? null) : null;
       this.renderMessages();
       this.markRead();
     } catch (error) {
       replace(this.list);
       this.alert.show(error);
     }
+  }
+
+  keep(page) {
+    for (const message of Array.isArray(page) ? page : page.messages) {
+      const key = keyOf(message);
+      // A live copy (with its status) wins over the stored one.
+      if (!this.messages.has(key)) {
+        this.messages.set(key, message);
+      }
+    }
+  }
+
+  async loadEarlier(button) {
+    const height = this.log.scrollHeight;
+    await busy(button, this.alert, async () => {
+      const page = await this.client.history(this.threadId, { before: this.nextBefore, limit: HISTORY_PAGE });
+      this.keep(page);
+      this.nextBefore = page.nextBefore ?? null;
+      this.renderMessages({ keepPosition: true });
+      // The messages read before stay where they were on screen.
+      this.log.scrollTop = this.log.scrollHeight - height;
+      focus(this.list.querySelector(".message"));
+    });
   }
 
   setSummary(summary) {
@@ -175,7 +198,7 @@ export class ThreadView {
     }
   }
 
-  renderMessages() {
+  renderMessages({ keepPosition = false } = {}) {
     const items = [...this.messages.values()].sort(bySeq).map((message) =>
       messageItem(message, {
         senderName: (account) => displayNameIn(this.summary, account),
@@ -188,9 +211,12 @@ export class ThreadView {
       replace(this.list, h("li", { class: "empty" }, t("thread.empty")));
       return;
     }
+    const earlier = this.nextBefore
+      ? h("li", { class: "earlier" }, h("button", { type: "button", class: "small quiet", onclick: (event) => this.loadEarlier(event.currentTarget) }, t("thread.earlier")))
+      : null;
     const atBottom = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 40;
-    replace(this.list, items, notices);
-    if (atBottom || this.log.scrollTop === 0) {
+    replace(this.list, earlier, items, notices);
+    if (!keepPosition && (atBottom || this.log.scrollTop === 0)) {
       this.log.scrollTop = this.log.scrollHeight;
     }
   }

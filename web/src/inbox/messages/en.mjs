@@ -50,6 +50,7 @@ export default {
   "thread.back": "Back",
   "thread.messages": "Messages",
   "thread.loading": "Loading…",
+  "thread.earlier": "Show earlier messages",
   "thread.empty": "No messages yet.",
   "thread.typing": "{name} is typing…",
   "thread.new_message": "New message from {name}",

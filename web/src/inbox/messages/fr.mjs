@@ -49,6 +49,7 @@ export default {
   "thread.back": "Retour",
   "thread.messages": "Messages",
   "thread.loading": "Chargement…",
+  "thread.earlier": "Afficher les messages précédents",
   "thread.empty": "Aucun message pour l’instant.",
   "thread.typing": "{name} écrit…",
   "thread.new_message": "Nouveau message de {name}",

@@ -49,6 +49,7 @@ export default {
   "thread.back": "Terug",
   "thread.messages": "Berichten",
   "thread.loading": "Laden…",
+  "thread.earlier": "Eerdere berichten tonen",
   "thread.empty": "Nog geen berichten.",
   "thread.typing": "{name} typt…",
   "thread.new_message": "Nieuw bericht van {name}",
