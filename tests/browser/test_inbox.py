@@ -79,12 +79,16 @@ class Crowd:
     def email(self, name: str) -> str:
         return f"{name}-{self.tag}@example.org"
 
-    async def register(self, name: str, role: str) -> CareChatClient:
-        email = self.email(name)
+    def client(self) -> CareChatClient:
         session = aiohttp.ClientSession(headers=self.headers)
         self.sessions.append(session)
         sdk = CareChatClient(self.base_url, session=session, backoff=FAST)
         self.clients.append(sdk)
+        return sdk
+
+    async def register(self, name: str, role: str) -> CareChatClient:
+        email = self.email(name)
+        sdk = self.client()
         registration = {"scheme": "riziv", "number": "12345678901"}
         await sdk.register(
             email,
@@ -382,6 +386,18 @@ async def sign_in_without_totp(watched: Watched, carechat: str, crowd: Crowd) ->
     await page.get_by_role("button", name="Later").click()
 
 
+async def doctor_without_totp(watched: Watched, carechat: str, crowd: Crowd) -> CareChatClient:
+    """A practitioner in the TOTP grace period, signed in with keys in the page."""
+    doctor = await crowd.register("doctor", "practitioner")
+    await sign_in_without_totp(watched, carechat, crowd)
+    page = watched.page
+    await page.get_by_label("Recovery passphrase", exact=True).fill(PASSPHRASE)
+    await page.get_by_label("Recovery passphrase, again").fill(PASSPHRASE)
+    await page.get_by_role("button", name="Create my keys").click()
+    await expect(page.locator(".workspace")).to_be_visible(timeout=KEYS_TIMEOUT_MS)
+    return doctor
+
+
 @contextlib.asynccontextmanager
 async def another_browser(browser: Browser) -> AsyncIterator[Watched]:
     """A second, separate browser profile, watched like the ``watched`` fixture."""
@@ -507,12 +523,7 @@ async def test_a_second_browser_restores_reads_history_and_revokes_the_first(
     watched: Watched, browser: Browser, carechat: str, crowd: Crowd
 ) -> None:
     page = watched.page
-    doctor = await crowd.register("doctor", "practitioner")
-    await sign_in_without_totp(watched, carechat, crowd)
-    await page.get_by_label("Recovery passphrase", exact=True).fill(PASSPHRASE)
-    await page.get_by_label("Recovery passphrase, again").fill(PASSPHRASE)
-    await page.get_by_role("button", name="Create my keys").click()
-    await expect(page.locator(".workspace")).to_be_visible(timeout=KEYS_TIMEOUT_MS)
+    doctor = await doctor_without_totp(watched, carechat, crowd)
     ann = await crowd.patient("ann")
     asked = await ann.api.request_care_link(Provider("practitioner", doctor.account_id))
     await doctor.api.answer_care_link(asked["care_link_id"], accept=True)
@@ -594,3 +605,38 @@ async def test_keyboard_unread_typing_and_a_declined_request(
     await expect(page.locator(".thread-title .badge")).to_have_text("Declined")
     await expect(bob_entry).to_have_attribute("data-state", "declined")
     assert (await bob.thread(bob_thread)).state == "declined"
+
+
+async def test_a_long_thread_opens_at_its_end_and_shows_earlier_messages_on_demand(
+    watched: Watched, carechat: str, crowd: Crowd
+) -> None:
+    page = watched.page
+    doctor = await doctor_without_totp(watched, carechat, crowd)
+    ann = await crowd.patient("ann")
+    asked = await ann.api.request_care_link(Provider("practitioner", doctor.account_id))
+    await doctor.api.answer_care_link(asked["care_link_id"], accept=True)
+    thread_id = await open_thread_with(page, ann, doctor)
+    # The doctor's own software, restored from the page's backup, writes too (each
+    # device stays under the server's per-device send rate).
+    desk = crowd.client()
+    await desk.login(crowd.email("doctor"), PASSWORD)
+    await desk.restore_keys(PASSPHRASE)
+    await desk.connect()
+    for n in range(2, 56):
+        await ann.send(thread_id, f"Question {n}")
+    for n in range(56, 106):
+        await desk.send(thread_id, f"Answer {n}")
+
+    # Reopened from the kept session: no TOTP offer again, straight to the inbox.
+    await page.reload()
+    await page.locator(f'button.entry[data-thread="{thread_id}"]').click()
+    messages = page.locator(".message")
+    await expect(messages.last.locator(".text")).to_have_text("Answer 105")
+    await expect(messages).to_have_count(100)
+    await expect(messages.first.locator(".text")).to_have_text("Question 6")
+    await page.get_by_role("button", name="Show earlier messages").click()
+    await expect(messages).to_have_count(105)
+    await expect(messages.first.locator(".text")).to_have_text(
+        "Bonjour docteur, j'ai de la fièvre depuis hier."
+    )
+    await expect(page.get_by_role("button", name="Show earlier messages")).to_have_count(0)

@@ -16,12 +16,14 @@ import { Workspace } from "./workspace.mjs";
 
 const client = await CareChatClient.open({ baseUrl: location.origin });
 
-// Set-up offered once per page load: "later" must not bring it back at every render.
-let totpOffered = false;
+// Set-up is offered right after signing in with the password, not when a kept session
+// reopens the page: "later" must not bring it back at every load.
+let totpOffered = client.accountId !== null;
 let workspace = null;
 
 function step() {
   if (client.accountId === null) {
+    totpOffered = false;
     return () => signInView(client, route);
   }
   if (!totpOffered && client.me?.role === "practitioner" && !client.me?.totp_enabled) {
@@ -49,7 +51,6 @@ function route() {
     workspace = new Workspace(client, {
       onSignedOut: () => {
         workspace = null;
-        totpOffered = false;
         route();
       },
     });

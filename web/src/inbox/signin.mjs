@@ -12,7 +12,8 @@ function field(id, label, attrs) {
   return h("div", { class: "field" }, h("label", { for: id }, label), h("input", { id, name: id, ...attrs }));
 }
 
-function card(title, ...children) {
+/** A centred card; keyboard focus starts on `focusIn` (its first field). */
+function card(title, focusIn, ...children) {
   const heading = h("h1", { id: "card-title" }, title);
   const section = h(
     "section",
@@ -21,7 +22,7 @@ function card(title, ...children) {
     heading,
     ...children,
   );
-  queueMicrotask(() => focusFirst(section));
+  queueMicrotask(() => focusFirst(focusIn ?? section));
   return section;
 }
 
@@ -73,7 +74,7 @@ export function signInView(client, done) {
     alert.element,
     submit,
   );
-  return card(t("signin.title"), h("p", { class: "lead" }, t("signin.lead")), form);
+  return card(t("signin.title"), form, h("p", { class: "lead" }, t("signin.lead")), form);
 }
 
 /** Two-factor set-up; `done()` when it is on, or when the practitioner chose "later". */
@@ -118,6 +119,7 @@ export function totpSetupView(client, done) {
   );
   return card(
     t("totp.title"),
+    start,
     h("p", { class: "lead" }, t("totp.lead")),
     secretBox,
     alert.element,
