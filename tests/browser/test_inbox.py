@@ -431,9 +431,15 @@ async def test_practitioner_sets_up_totp_in_the_page(
     doctor = await crowd.register("doctor", "practitioner")
     await crowd.from_here(page)
     await page.goto(carechat + "/app")
+    await expect(page.get_by_label("E-mail address")).to_be_focused()
+    await watched.screenshots("inbox-signin")
+    await page.set_viewport_size({"width": 1280, "height": 800})
     await page.get_by_label("E-mail address").fill(crowd.email("doctor"))
     await page.get_by_label("Password", exact=True).fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
+    await watched.screenshots("inbox-totp-offer")
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 375
+    await page.set_viewport_size({"width": 1280, "height": 800})
     await page.get_by_role("button", name="Set up now").click()
     secret = (await page.locator("#totp-secret").inner_text()).replace(" ", "")
     await page.get_by_label("6-digit code").fill("000000")
@@ -448,6 +454,7 @@ async def test_practitioner_sets_up_totp_in_the_page(
     await page.get_by_role("button", name="Turn on").click()
     await expect(page.get_by_role("heading", name="Protect your messages")).to_be_visible()
     assert (await doctor.api.me())["totp_enabled"] is True
+    await watched.screenshots("inbox-keys")
 
 
 async def test_tampered_message_shows_as_could_not_be_verified(
