@@ -104,6 +104,9 @@ async def demo_world(services: Services, data_dir: Path) -> AsyncIterator[DemoWo
         "redis_prefix": prefix,
         "server_secret": secrets.token_urlsafe(32),
         "log_level": "DEBUG",
+        # The budgets fill a 200-message thread at once, past the default send limits.
+        "send_limit_per_device": "1000",
+        "send_limit_per_account": "10000",
     }
     seeding = carechat_env(data_dir / "data", port, **settings)
     seeded = run_carechat(
