@@ -71,7 +71,9 @@ export function conversationView(widget, thread) {
   const names = memberNames(thread);
   const messages = store(widget, threadId);
   const live = LIVE_STATES.has(thread.state);
-  const list = h("ol", { class: "w-messages", role: "log", "aria-label": t("conversation.messages"), "aria-live": "polite" });
+  // A list (role "log" would hide the <li>s' list semantics, axe: listitem) that takes
+  // keyboard focus, since it is the part that scrolls (axe: scrollable-region-focusable).
+  const list = h("ol", { class: "w-messages", tabindex: "0", "aria-label": t("conversation.messages"), "aria-live": "polite" });
   const items = new Map();
   const typingLine = h("p", { class: "w-typing", "aria-live": "polite" });
   const empty = h("p", { class: "w-empty" }, t("conversation.empty"));
