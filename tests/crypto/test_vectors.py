@@ -9,9 +9,9 @@ from e2e_crypto.backup import open_backup
 from e2e_crypto.broadcast import open_broadcast
 from e2e_crypto.domains import digest
 from e2e_crypto.envelope import open_message
+from e2e_crypto.errors import VerificationFailed
 from e2e_crypto.franking import franking_commitment, verify_stamp
 from e2e_crypto.groups import open_epoch_key
-from e2e_crypto.errors import VerificationFailed
 from e2e_crypto.groups_public import (
     EpochCommit,
     SenderNotInEpoch,
