@@ -4,15 +4,20 @@ through the real HTTP API and the real crypto (the server only ever sees ciphert
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiohttp.test_utils import TestClient
+
+from chat_server.appkeys import CLOCK
+from chat_server.clock import ManualClock
 from e2e_crypto.envelope import seal_message
 from e2e_crypto.groups import GroupEpochKey, create_epoch_commit
 from e2e_crypto.groups_public import EpochCommit
 from e2e_crypto.public import VerifiedDevice
 from e2e_crypto.wire import to_base64url
-from tests.actors import Actor, Client, Outbox, actor
+from tests.actors import Actor, Client, Outbox, actor, login, register
 from tests.practices import verify_registration
 
 
@@ -33,6 +38,35 @@ async def gp(client: Client, outbox: Outbox, platform: Actor, email: str) -> Act
     await person.publish_root_key()
     await person.add_device(email.split("@")[0].replace(".", "-") + "-desk")
     return person
+
+
+async def many_gps(
+    client: Client, outbox: Outbox, platform_session: Callable[[], Awaitable[Actor]], count: int
+) -> list[Actor]:
+    """``count`` verified GPs, more than one address may register in an hour: the
+    clock jumps an hour past the limit between batches, and everyone (the platform
+    admin too, from ``platform_session``) logs in afterwards, with fresh sessions."""
+    for i in range(count):
+        await register(client, outbox, f"gp{i}@example.org", "practitioner")
+        if i % 9 == 8:
+            await _jump(client)
+    platform = await platform_session()
+    doctors = []
+    for i in range(count):
+        email = f"gp{i}@example.org"
+        session = await login(client, email)
+        person = Actor(client, email, session["account_id"], session["token"], "practitioner")
+        await verify_registration(platform, person)
+        await person.publish_root_key()
+        await person.add_device(f"gp{i}-desk")
+        doctors.append(person)
+    return doctors
+
+
+async def _jump(client: Client) -> None:
+    clock = client.app[CLOCK] if isinstance(client, TestClient) else None
+    assert isinstance(clock, ManualClock), "registering many needs the test's ManualClock"
+    clock.advance(3601)
 
 
 async def patient(client: Client, outbox: Outbox, email: str) -> Actor:
