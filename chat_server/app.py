@@ -531,6 +531,8 @@ def _panel_services(
     settings, db, clock = app[SETTINGS], app[DB], shared.clock
     panels, queue = PanelStore(db), QueueStore(db)
     gate = PanelGate(panels=panels, groups=GroupStore(db), queue=queue, deliver=app[HUB].deliver)
+    # A GP and a patient who meet through a panel may read each other's keys.
+    shared.gate.panel_peers = gate.peers
     app[PANELS] = PanelService(
         gate=gate,
         panels=panels,

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from chat_server.errors import NotFound
 from chat_server.events import Deliver
 from chat_server.model.queue import QueueItem
-from chat_server.principal import Principal
+from chat_server.principal import Principal, Role
+from chat_server.storage.accounts import Account
 from chat_server.storage.groups import GroupStore
 from chat_server.storage.panel_queue import QueueStore
 from chat_server.storage.panels import Panel, PanelStore
@@ -89,6 +90,26 @@ class PanelGate:
         if epoch is not None and who.account_id in {m.account_id for m in epoch.members}:
             return QuestionView(item, panel, epoch, as_patient=False)
         raise NotFound()
+
+    async def peers(self, who: str, other: Account) -> bool:
+        """Whether ``who`` may read ``other``'s keys through a panel: a patient and the
+        GPs currently on a panel she asked (the GP seals to her devices, she verifies
+        his signatures), colleagues on a panel (one reads what the other wrote in a
+        question they took over), and a panel's admin looking up a practitioner to
+        add; and anyone, a panel's admin (whose root key signs its epochs)."""
+        for patient, gp in ((other.id, who), (who, other.id)):
+            for panel_id in await self._queue.panels_asked(patient):
+                if gp in await self.members(panel_id):
+                    return True
+        for panel in await self._panels.all():
+            if panel.admin_account == who and other.role is Role.PRACTITIONER:
+                return True
+            if panel.admin_account == other.id:
+                return True  # anyone verifies a panel's commits against its admin's key
+            members = await self.members(panel.id)
+            if who in members and other.id in members:
+                return True
+        return False
 
     async def announce(
         self, panel_id: str, also: Iterable[str] = (), removed: Iterable[str] = ()

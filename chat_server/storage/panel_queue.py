@@ -135,6 +135,9 @@ class QueueStore:
         )
         return item_from_doc(doc) if doc else None
 
+    async def panels_asked(self, patient_id: str) -> list[str]:
+        return [str(p) for p in await self._questions.distinct("panel", {"patient": patient_id})]
+
     async def asked_on(self, patient_id: str, panel_id: str, day: str) -> int:
         return await self._questions.count_documents(
             {"patient": patient_id, "panel": panel_id, "day": day}
@@ -219,7 +222,7 @@ class QueueStore:
             },
             {"$set": {"lease_until": until}},
         )
-        return result.modified_count == 1
+        return result.matched_count == 1
 
     async def move(
         self,
