@@ -108,8 +108,9 @@ class PanelHandle:
 
 
 async def create_panel(
-    admin: Actor, members: list[Actor], panel_id: str = "covid", **settings: int
+    admin: Actor, members: list[Actor], *, panel_id: str = "covid", **settings: int
 ) -> PanelHandle:
+    """A panel with ``settings`` (capacity, lease_seconds, ...)."""
     await admin.call(
         "POST",
         "/api/v1/panels",

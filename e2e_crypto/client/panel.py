@@ -22,6 +22,7 @@ or the question's patient) before it is opened.
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ class PanelMessage:
     seq: int
     sender_account: str
     sender_device: str
+    epoch: int  # the panel epoch it was sealed to
     payload: Payload = field(repr=False)
 
 
@@ -194,7 +196,13 @@ class PanelClient:
             endpoints.panel_question_part(question_id, "messages"),
             params={"after": str(after)},
         )
-        return [await self._open(panel_id, patient, question_id, m) for m in page["messages"]]
+        opened = [await self._open(panel_id, patient, question_id, m) for m in page["messages"]]
+        # Within a question, epochs only move forward: a message that names an older
+        # epoch than one before it was sealed to a key a removed GP may hold.
+        for earlier, later in itertools.pairwise(opened):
+            if later.epoch < earlier.epoch:
+                raise UnreadableMessage("a panel message names a stale epoch")
+        return opened
 
     async def reply(
         self, question_id: str, payload: Payload, *, answer: bool = False
@@ -376,6 +384,7 @@ class PanelClient:
                 int(frame["seq"]),
                 header.sender_account,
                 header.sender_device,
+                commit.epoch,
                 decode_payload(opened.body),
             )
         raise UnreadableMessage("this device cannot open a panel message")

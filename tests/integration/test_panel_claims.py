@@ -69,7 +69,7 @@ async def test_twenty_gps_claiming_at_once_answer_two_hundred_questions_exactly_
         await store.add(item, day=now.date().isoformat(), now=now)
 
     async def work(doctor: Actor) -> list[str]:
-        answered = []
+        answered: list[str] = []
         while True:
             response = await doctor.client.post(
                 "/api/v1/panels/covid/claims", json={}, headers=doctor.auth
@@ -127,7 +127,7 @@ async def test_an_expired_lease_puts_the_question_back_at_its_original_place(
     clock.advance(101)
 
     async def back() -> bool:
-        return (await _state(db, first))["state"] == "queued"
+        return bool((await _state(db, first))["state"] == "queued")
 
     await _until(back)
     doc = await _state(db, first)
@@ -279,7 +279,12 @@ async def test_past_the_maximum_wait_the_patient_is_told_and_chooses(
     alice = await patient(fast_jobs, outbox, "alice@example.org")
     socket = Device(alice, next(iter(alice.devices.values())))
     await socket.connect()
+    console = Device(dr_a, next(iter(dr_a.devices.values())))
+    await console.connect()
     qid = (await ask(alice, panel))["question_id"]
+    figures = await console.next_of("panel")  # the panel sees its queue live
+    assert figures["panel"]["queued"] == 1
+    await console.close()
     live = await socket.next_of("question")
     assert live["question"]["position"] == 1
     assert live["question"]["overdue"] is False
@@ -303,3 +308,32 @@ async def test_past_the_maximum_wait_the_patient_is_told_and_chooses(
     assert withdrawn["state"] == "closed"
     assert withdrawn["outcome"] == "withdrawn"
     await socket.close()
+
+
+async def test_after_the_answer_the_follow_up_window_closes_the_question(
+    fast_jobs: Client, outbox: MemoryOutbox, db: Db, clock: ManualClock
+) -> None:
+    platform = await platform_admin(fast_jobs, db, clock)
+    dr_a = await gp(fast_jobs, outbox, platform, "gp0@example.org")
+    panel = await create_panel(dr_a, [dr_a], follow_up_hours=1)
+    alice = await patient(fast_jobs, outbox, "alice@example.org")
+    qid = (await ask(alice, panel))["question_id"]
+    await online(dr_a)
+    await dr_a.call("POST", "/api/v1/panels/covid/claims", {}, expect=201)
+    await answer(dr_a, panel, qid, verified(alice))
+    answered = await alice.call("GET", f"/api/v1/panel-questions/{qid}")
+    assert answered["state"] == "answered"
+    # Within the window both sides may still write.
+    await answer(alice, panel, qid, verified(alice), client_msg_id="f1", is_answer=False)
+    await answer(dr_a, panel, qid, verified(alice), client_msg_id="a2", is_answer=False)
+    clock.advance(3600)
+
+    async def closed() -> bool:
+        return bool((await _state(db, qid))["state"] == "closed")
+
+    await _until(closed)
+    late = await answer(
+        alice, panel, qid, verified(alice), client_msg_id="f2", is_answer=False, expect=409
+    )
+    assert late["code"] == "thread_closed"
+    assert (await alice.call("GET", f"/api/v1/panel-questions/{qid}"))["outcome"] == "answered"

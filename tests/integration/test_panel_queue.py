@@ -243,3 +243,35 @@ async def test_group_rules_refuse_a_stale_epoch_and_a_non_member_sender(
     assert outsider["code"] == "sender_not_in_epoch"
     dr_a.devices = desk
     await answer(dr_a, panel, qid, verified(alice))
+
+
+async def test_several_panels_keep_their_own_queues_members_and_settings(
+    client: Client, outbox: MemoryOutbox, db: Db, clock: ManualClock
+) -> None:
+    platform = await platform_admin(client, db, clock)
+    dr_a, dr_b = [await gp(client, outbox, platform, f"gp{i}@example.org") for i in range(2)]
+    covid = await create_panel(dr_a, [dr_a, dr_b], capacity=1)
+    derm = await create_panel(dr_b, [dr_a, dr_b], panel_id="derm", capacity=2)
+    alice = await patient(client, outbox, "alice@example.org")
+    in_covid = (await ask(alice, covid))["question_id"]
+    clock.advance(1)
+    in_derm = (await ask(alice, derm, b"a rash on my arm"))["question_id"]  # one per panel
+    await online(dr_a, panel_id="covid")
+    # Online on one panel is not online on the other.
+    elsewhere = await dr_a.call("POST", "/api/v1/panels/derm/claims", {}, expect=409)
+    assert elsewhere["code"] == "not_online"
+    await online(dr_a, panel_id="derm")
+    assert (await dr_a.call("POST", "/api/v1/panels/covid/claims", {}, expect=201))[
+        "question_id"
+    ] == in_covid
+    # Capacity is the panel's: full on covid, room on derm.
+    assert (await dr_a.call("POST", "/api/v1/panels/derm/claims", {}, expect=201))[
+        "question_id"
+    ] == in_derm
+    assert (await dr_a.call("GET", "/api/v1/panels/covid/stats"))["queued"] == 0
+    assert [p["panel_id"] for p in (await alice.call("GET", "/api/v1/panels"))["panels"]] == [
+        "covid",
+        "derm",
+    ]
+    # The covid panel's admin cannot change derm's settings.
+    await dr_a.call("PATCH", "/api/v1/panels/derm/settings", {"capacity": 5}, expect=404)
