@@ -32,7 +32,7 @@ Db = AsyncDatabase[dict[str, Any]]
 
 
 async def _setup(
-    client: Client, outbox: MemoryOutbox, db: Db, clock: ManualClock, gps: int = 2, **settings: int
+    client: Client, outbox: MemoryOutbox, db: Db, clock: ManualClock, gps: int = 2, **settings: Any
 ) -> tuple[PanelHandle, list[Actor]]:
     platform = await platform_admin(client, db, clock)
     doctors = [await gp(client, outbox, platform, f"gp{i}@example.org") for i in range(gps)]
