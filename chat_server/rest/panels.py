@@ -15,6 +15,7 @@ import marshmallow as ma
 from aiohttp import web
 
 from chat_server.appkeys import PANEL_CLAIMS, PANEL_QUESTIONS, PANELS
+from chat_server.errors import NotFound
 from chat_server.model.queue import Outcome
 from chat_server.presenters import (
     message_frame,
@@ -266,18 +267,20 @@ async def renew_lease(request: web.Request) -> web.Response:
 
 async def question_action(request: web.Request) -> web.Response:
     who = await principal(request)
-    question_id, action = request.match_info["question_id"], request.match_info["action"]
+    question_id, step = request.match_info["question_id"], request.match_info["step"]
     claims, questions = request.app[PANEL_CLAIMS], request.app[PANEL_QUESTIONS]
-    if action == "release":
+    if step == "release":
         item = await claims.release(who, question_id)
-    elif action == "park":
+    elif step == "park":
         item = await claims.park(who, question_id)
-    elif action == "resume":
+    elif step == "resume":
         item = await claims.resume(who, question_id)
-    elif action == "withdraw":
+    elif step == "withdraw":
         item = await questions.withdraw(who, question_id)
-    else:  # the route admits only these five
+    elif step == "keep-waiting":
         item = await questions.keep_waiting(who, question_id)
+    else:
+        raise NotFound()
     return web.json_response(queue_item_reply(item))
 
 
@@ -333,11 +336,13 @@ def add_routes(app: web.Application) -> None:
     r.add_get(f"{question}/messages", question_messages, name="panel_question_messages")
     r.add_post(f"{question}/messages", post_message, name="panel_question_post")
     r.add_post(f"{question}/lease", renew_lease, name="panel_lease")
-    r.add_post(
-        f"{question}/{{action:release|park|resume|withdraw|keep-waiting}}",
-        question_action,
-        name="panel_question_action",
-    )
     r.add_post(f"{question}/handover", hand_over, name="panel_handover")
     r.add_post(f"{question}/convert", convert, name="panel_convert")
     r.add_post(f"{question}/rating", rate, name="panel_rating")
+    # Last: the named steps above must match before this catch-all of words.
+    r.add_post(
+        # release, park, resume (the GP holding it); withdraw, keep-waiting (its patient)
+        f"{question}/{{step:[a-z-]{{1,20}}}}",
+        question_action,
+        name="panel_question_action",
+    )
