@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import io
+import logging
 from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from chat_server.app import create_app
 from chat_server.clock import ManualClock
+from chat_server.logs import configure_logging
 from chat_server.mail import MemoryOutbox
+from chat_server.settings import Settings
 from e2e_crypto.envelope import open_message
 from e2e_crypto.groups import open_epoch_key
 from e2e_crypto.wire import GroupRef, from_base64url
 from tests.actors import Actor, actor, login
+from tests.integration.test_privacy_and_files import (
+    CANARY,
+    _all_documents_text,
+    _redis_text,
+)
 from tests.panels import (
     PanelHandle,
     answer,
@@ -26,6 +36,7 @@ from tests.panels import (
     verified,
 )
 from tests.practices import platform_admin
+from tests.services import Services
 
 Client = TestClient[web.Request, web.Application]
 Db = AsyncDatabase[dict[str, Any]]
@@ -275,3 +286,33 @@ async def test_several_panels_keep_their_own_queues_members_and_settings(
     ]
     # The covid panel's admin cannot change derm's settings.
     await dr_a.call("PATCH", "/api/v1/panels/derm/settings", {"capacity": 5}, expect=404)
+
+
+async def test_no_panel_plaintext_reaches_mongodb_redis_or_logs(
+    aiohttp_client: Any,
+    settings: Settings,
+    db: Db,
+    clock: ManualClock,
+    outbox: MemoryOutbox,
+    services: Services,
+) -> None:
+    log_stream = io.StringIO()
+    handler = configure_logging("DEBUG", "json", log_stream)
+    try:
+        client = await aiohttp_client(create_app(settings, clock=clock, mailer=outbox, sms=outbox))
+        panel, (dr_a, _) = await _setup(client, outbox, db, clock)
+        alice = await patient(client, outbox, "alice@example.org")
+        qid = (await ask(alice, panel, f"{CANARY} in the question".encode()))["question_id"]
+        await online(dr_a)
+        await dr_a.call("POST", "/api/v1/panels/covid/claims", {}, expect=201)
+        await answer(dr_a, panel, qid, verified(alice))
+        await alice.call("POST", f"/api/v1/panel-questions/{qid}/rating", {"score": 5}, expect=204)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    stored = await _all_documents_text(db)
+    assert qid in stored  # the scan sees the panel's collections
+    assert CANARY not in stored
+    assert CANARY not in await _redis_text(services)
+    logs = log_stream.getvalue()
+    assert "/api/v1/panels/covid/questions" in logs
+    assert CANARY not in logs
