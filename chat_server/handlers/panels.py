@@ -160,9 +160,11 @@ class PanelService:
             await self._panels.set_offline(panel_id, [who.account_id])
             await self._gate.announce(panel_id)
             return None
-        until = self._clock.now() + self._presence
-        await self._panels.set_online(panel_id, who.account_id, until)
-        await self._gate.announce(panel_id)
+        now = self._clock.now()
+        until = now + self._presence
+        # The console renews this every few seconds: only a GP coming online is news.
+        if await self._panels.set_online(panel_id, who.account_id, until, now):
+            await self._gate.announce(panel_id)
         return until
 
     async def stats(self, who: Principal, panel_id: str) -> PanelStats:

@@ -74,12 +74,14 @@ class PanelStore:
 
     # -- presence -------------------------------------------------------------------------
 
-    async def set_online(self, panel_id: str, gp_id: str, until: datetime) -> None:
-        await self._presence.update_one(
+    async def set_online(self, panel_id: str, gp_id: str, until: datetime, now: datetime) -> bool:
+        """True if the GP was offline until now (a change worth announcing)."""
+        before = await self._presence.find_one_and_update(
             {"_id": f"{panel_id}/{gp_id}"},
             {"$set": {"panel": panel_id, "gp": gp_id, "until": until}},
             upsert=True,
         )
+        return before is None or before["until"] <= now
 
     async def set_offline(self, panel_id: str, gp_ids: list[str]) -> None:
         await self._presence.delete_many({"panel": panel_id, "gp": {"$in": gp_ids}})
