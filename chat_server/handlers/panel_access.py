@@ -116,7 +116,7 @@ class PanelGate:
     ) -> None:
         """Tell the panel's members and waiting patients (and ``also``) to refresh."""
         accounts = {*await self.members(panel_id), *await self._queue.queued_patients(panel_id)}
-        accounts |= set(also) | set(removed)
+        accounts |= {a for a in also if a} | set(removed)
         gone = sorted(set(removed))
         if gone:
             await self._deliver(

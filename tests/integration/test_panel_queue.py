@@ -108,6 +108,10 @@ async def test_a_question_is_asked_claimed_answered_read_and_rated(
     assert reply.body.startswith(b"Rest, fluids")
 
     # A patient rates once; the panel sees its average and count.
+    out_of_range = await alice.call(
+        "POST", f"/api/v1/panel-questions/{qid}/rating", {"score": 6}, expect=422
+    )
+    assert out_of_range["fields"] == {"score": ["an integer from 1 to 5"]}
     await alice.call("POST", f"/api/v1/panel-questions/{qid}/rating", {"score": 4}, expect=204)
     again = await alice.call(
         "POST", f"/api/v1/panel-questions/{qid}/rating", {"score": 5}, expect=409
