@@ -25,8 +25,10 @@ never asserted against a time.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
+import os
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -395,13 +397,17 @@ async def test_navigation_to_first_decrypted_message_and_a_long_thread(
         timeout=SLOW_MS
     )
     latest_page = time.perf_counter() - started
-    first_page_count = await doctor.page.locator("li.message").count()
+    rendered = doctor.page.locator("li.message")
+    first_page_count = await rendered.count()
+    # The rest comes from the socket's sync or from "earlier" pages: whichever is first.
     earlier = doctor.page.get_by_role("button", name="Show earlier messages")
-    oldest = inbox_message(doctor.page, seeded_lines("anne")[0])
-    while not await oldest.is_visible():
-        await earlier.click(timeout=SLOW_MS)
+    async with asyncio.timeout(SLOW_MS / 1000):
+        while await rendered.count() < LONG_THREAD:
+            if await earlier.is_visible():
+                await earlier.click()
+            await doctor.page.wait_for_timeout(20)
     whole_thread = time.perf_counter() - started
-    assert await doctor.page.locator("li.message").count() == LONG_THREAD
+    await expect(inbox_message(doctor.page, seeded_lines("anne")[0])).to_be_visible()
     budgets["long_thread_in_the_inbox"] = {
         "messages": LONG_THREAD,
         "navigation_to_latest_page_ms": round(latest_page * 1000),
@@ -409,3 +415,5 @@ async def test_navigation_to_first_decrypted_message_and_a_long_thread(
         "navigation_to_all_messages_ms": round(whole_thread * 1000),
     }
     budgets["browser"] = CHROMIUM
+    # Figures from a busy machine mean little: say how busy it was.
+    budgets["load_average_1min"] = round(os.getloadavg()[0], 1)
