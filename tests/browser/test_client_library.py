@@ -426,6 +426,17 @@ async def test_two_browsers_talk_restore_reads_history_and_tampering_shows(
         thread_id,
     )
     assert fresh == [True, renewal, None]
+    prefs = await run(
+        third,
+        """async () => [await client.notificationPreferences(),
+          await client.setNotificationPreferences({email: false, sms: true}),
+          await client.notificationPreferences()]""",
+    )
+    assert prefs == [
+        {"email": True, "sms": True},
+        {"email": False, "sms": True},
+        {"email": False, "sms": True},
+    ]
     devices = await run(third, "() => client.devices()")
     assert len(devices) == 2
     assert [d["current"] for d in devices].count(True) == 1
