@@ -260,7 +260,13 @@ async def test_two_browsers_talk_restore_reads_history_and_tampering_shows(
     threads = await run(doctor_page, "() => client.threads()")
     assert [t["threadId"] for t in threads] == [thread_id]
     assert threads[0]["state"] == "requested"
+    await run(patient_page, "() => client.connect()")
     await run(doctor_page, "(t) => client.threadAction(t, 'accept')", thread_id)
+    # The patient's library learns the new state live, as a ThreadSummary.
+    opened = await wait_event(
+        patient_page, f"e.type === 'thread' && e.detail.threadId === {thread_id!r}"
+    )
+    assert (opened["state"], opened["patientId"]) == ("open", patient_id)
     # The practitioner's library checked the opening against the patient's root key.
     participants = await run(doctor_page, "(t) => client.participants(t)", thread_id)
     assert {p["accountId"]: p["role"] for p in participants} == {
@@ -268,7 +274,6 @@ async def test_two_browsers_talk_restore_reads_history_and_tampering_shows(
         practitioner_id: "practitioner",
     }
 
-    await run(patient_page, "() => client.connect()")
     await run(doctor_page, "() => client.connect()")
     await wait_event(patient_page, "e.type === 'connection' && e.detail.state === 'online'")
 

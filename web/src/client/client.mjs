@@ -164,7 +164,8 @@ export class CareChatClient {
       keystore,
       envelopes: this.envelopes,
       participants: this.participantsCheck,
-      emit: (type, detail) => this._emit(type, detail),
+      // The socket hands over the server's thread JSON; pages get ThreadSummary.
+      emit: (type, detail) => this._emit(type, type === "thread" ? threadSummary(detail) : detail),
     });
   }
 
