@@ -474,3 +474,29 @@ async def test_two_browsers_talk_restore_reads_history_and_tampering_shows(
     assert live["mine"] is True
     assert live["payload"] == {"t": "text", "body": "after the restore"}
     assert len(await matching(doctor_page, about(after_restore))) == 1
+
+    # Two tabs of one account: a tab saving its state keeps the pins the other saved.
+    kept = await run(
+        third,
+        """async () => {
+          const other = await carechat.CareChatClient.open();
+          const parties = [client.accountId, "practice", "some-practice"];
+          client.keystore.pinThread("pinned-in-tab-one", parties);
+          await client.keystore.save();
+          await other.keystore.save();  // holds no such pin
+          const reloaded = await carechat.CareChatClient.open();
+          return reloaded.keystore.threadPin("pinned-in-tab-one");
+        }""",
+    )
+    assert kept == [patient_id, "practice", "some-practice"]
+
+    # Signing out of a shared computer: this browser's device is revoked, its keys gone.
+    await run(third, "() => client.logout({forgetKeys: true})")
+    reopened = await run(
+        third,
+        "async () => { const c = await carechat.CareChatClient.open();"
+        " return [c.accountId, c.hasKeys]; }",
+    )
+    assert reopened == [None, False]
+    remaining = await run(patient_page, "() => client.devices()")
+    assert [d["current"] for d in remaining] == [True]
