@@ -16,6 +16,7 @@ history; an envelope tampered with in MongoDB shows as verified: false.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -81,8 +82,14 @@ class Contexts:
 
     async def page(self, locale: str = "en-GB") -> Page:
         width, height = SIZES["desktop"]
+        # Each browser is its own address to the server's per-address limits.
+        address = (
+            f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"
+        )
         context = await self.browser.new_context(
-            viewport={"width": width, "height": height}, locale=locale
+            viewport={"width": width, "height": height},
+            locale=locale,
+            extra_http_headers={"X-Forwarded-For": address},
         )
         self.contexts.append(context)
         await context.add_init_script(_REPORT_VIOLATIONS)
@@ -117,7 +124,8 @@ async def contexts(browser: Browser, carechat: str, harness_js: bytes) -> AsyncI
 
 
 async def verified_account(carechat: str, carechat_dir: Path, email: str, role: str) -> str:
-    async with aiohttp.ClientSession() as http:
+    address = f"10.251.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"
+    async with aiohttp.ClientSession(headers={"X-Forwarded-For": address}) as http:
         return await register(
             UrlClient(http, carechat), FileOutboxReader(carechat_dir / "data"), email, role
         )
