@@ -3,6 +3,7 @@
 
 import { openMessage, sealMessage } from "../../../e2e_crypto/js/carechat-e2e.mjs";
 import { decodePayload } from "../../../e2e_crypto/js/carechat-payloads.mjs";
+import { ApiError } from "./errors.mjs";
 
 export { PayloadError, decodePayload, encodePayload, normalizePayload } from "../../../e2e_crypto/js/carechat-payloads.mjs";
 
@@ -27,6 +28,19 @@ export class Envelopes {
     return sealMessage(this.keystore.device, { threadId, clientMsgId, body, toDevices });
   }
 
+  /** The sender's verified device; a server briefly unreachable is asked again. */
+  async _sender(sealed) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.directory.device(sealed.senderAccount, sealed.senderDevice);
+      } catch (error) {
+        const offline = error instanceof ApiError && (error.status === 0 || error.status >= 502);
+        if (!offline || attempt >= 3) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
+      }
+    }
+  }
+
   /**
    * {payload, verified, reason}: verified false (payload null) for anything that does
    * not verify or decrypt — a tampered envelope, an unknown or changed sender key.
@@ -34,7 +48,7 @@ export class Envelopes {
   async open(sealed) {
     let sender;
     try {
-      sender = await this.directory.device(sealed.senderAccount, sealed.senderDevice);
+      sender = await this._sender(sealed);
     } catch (error) {
       const reason = error?.name === "RootKeyChanged" ? "sender's root key changed" : error?.name === "TrustError" ? "sender's device list does not verify" : "unknown sender device";
       return { payload: null, verified: false, reason };
