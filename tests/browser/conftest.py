@@ -180,6 +180,9 @@ def carechat(
         redis_prefix=f"b{uuid4().hex[:12]}:",
         server_secret=secrets.token_urlsafe(32),
         widget_embed_origins=allowed_site.origin,
+        # Tests may name their people's addresses in X-Forwarded-For (per-address
+        # limits then count each test apart); without the header it is the peer.
+        trusted_proxies="127.0.0.1",
     )
     server = Server(env, data_dir / "serve.log")
     try:

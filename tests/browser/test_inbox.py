@@ -564,6 +564,8 @@ async def test_a_second_browser_restores_reads_history_and_revokes_the_first(
         await other.locator(".devices").get_by_role("button", name="Confirm: revoke").click()
         await expect(devices).to_have_count(1)
         await expect(devices).to_contain_text("This browser")
+    # The revoked browser's socket is closed: it is back at the sign-in.
+    await expect(page.get_by_role("heading", name="Sign in to your inbox")).to_be_visible()
 
 
 async def test_keyboard_unread_typing_and_a_declined_request(

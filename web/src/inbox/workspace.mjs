@@ -307,7 +307,13 @@ export class Workspace {
     }
   }
 
-  onConnection({ state }) {
+  onConnection({ state, revoked }) {
+    if (revoked) {
+      // This browser's device or session was revoked (elsewhere): sign in again.
+      this.close();
+      this.client.logout().catch(() => {}).finally(() => this.onSignedOut());
+      return;
+    }
     const wasOffline = this.connection === "offline";
     this.connection = state;
     const el = this.topbar.querySelector(".connection");
