@@ -221,6 +221,10 @@ async def test_practitioner_accepts_a_request_reads_and_answers(
     assert reply.seq is not None
     await ann.read(thread_id, reply.seq)
     await expect(page.locator(".message.mine .status")).to_have_text("Read")
+
+    # The safety number the page shows is the one Ann's app shows.
+    await page.get_by_role("button", name="Safety number").click()
+    await expect(page.locator(".safety-number")).to_have_text(ann.safety_number(doctor.account_id))
     await watched.screenshots("inbox-thread")
 
 
@@ -649,3 +653,19 @@ async def test_a_long_thread_opens_at_its_end_and_shows_earlier_messages_on_dema
         "Bonjour docteur, j'ai de la fièvre depuis hier."
     )
     await expect(page.get_by_role("button", name="Show earlier messages")).to_have_count(0)
+
+
+async def test_the_page_speaks_the_browsers_language(browser: Browser, carechat: str) -> None:
+    for locale, lang, title in (
+        ("fr-BE", "fr", "Connexion à votre messagerie"),
+        ("nl-BE", "nl", "Aanmelden bij uw inbox"),
+        ("de-DE", "en", "Sign in to your inbox"),  # not offered: English
+    ):
+        context = await browser.new_context(locale=locale)
+        try:
+            page = await context.new_page()
+            await page.goto(carechat + "/app")
+            await expect(page.get_by_role("heading", level=1)).to_have_text(title)
+            await expect(page.locator("html")).to_have_attribute("lang", lang)
+        finally:
+            await context.close()
