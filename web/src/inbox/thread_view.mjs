@@ -164,7 +164,6 @@ export class ThreadView {
     const open = this.state === "open";
     this.composer.element.hidden = !open;
     if (this.state === "requested") {
-      this.typingLine.dataset.hint = "";
       replace(this.typingLine, t("thread.requested_hint"));
     } else if (!open) {
       replace(this.typingLine, t("thread.closed_hint"));
