@@ -180,8 +180,8 @@ def carechat(
         redis_prefix=f"b{uuid4().hex[:12]}:",
         server_secret=secrets.token_urlsafe(32),
         widget_embed_origins=allowed_site.origin,
-        # Tests may name their people's addresses in X-Forwarded-For (per-address
-        # limits then count each test apart); without the header it is the peer.
+        # SDK clients in the tests name their own address (X-Forwarded-For), so that
+        # the per-address limits (10 registrations an hour) count each person apart.
         trusted_proxies="127.0.0.1",
     )
     server = Server(env, data_dir / "serve.log")
