@@ -30,7 +30,10 @@ class ThreadEvent(TypedDict):
 
 
 class ReceiptEvent(TypedDict):
-    t: Literal["receipt"]
+    """``receipt``: ``account`` read ``thread`` up to ``seq``; ``delivered``: a device of
+    ``account`` received it up to ``seq`` (what shows a sender "delivered")."""
+
+    t: Literal["receipt", "delivered"]
     thread: str
     account: str
     seq: int

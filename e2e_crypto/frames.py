@@ -127,10 +127,13 @@ class ThreadFrame(TypedDict):
 
 
 class ReceiptFrame(TypedDict):
-    type: Literal["receipt"]
+    """``receipt``: ``account`` read up to ``seq``; ``delivered``: one of its devices
+    received up to ``seq``."""
+
+    type: Literal["receipt", "delivered"]
     thread: str
     account: str
-    seq: int  # read up to
+    seq: int
 
 
 class PeerTypingFrame(TypedDict):

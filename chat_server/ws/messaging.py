@@ -161,7 +161,7 @@ async def on_thread(ctx: FrameContext, conn: Connection, event: ThreadEvent) -> 
 async def on_receipt(ctx: FrameContext, conn: Connection, event: ReceiptEvent) -> None:
     conn.push(
         {
-            "type": "receipt",
+            "type": event["t"],
             "thread": event["thread"],
             "account": event["account"],
             "seq": event["seq"],

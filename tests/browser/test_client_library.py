@@ -286,8 +286,13 @@ async def test_two_browsers_talk_restore_reads_history_and_tampering_shows(
     assert received["payload"] == {"t": "text", "body": CANARY}
     assert received["sender"]["account"] == patient_id
     assert received["seq"] == seq
+    # The practitioner's library acknowledged it: the patient's turns "delivered".
+    delivered = await wait_event(
+        patient_page, about(client_msg_id, "status") + " && e.detail.status === 'delivered'"
+    )
+    assert delivered["seq"] == seq
     statuses = await matching(patient_page, about(client_msg_id, "status"))
-    assert [s["status"] for s in statuses] == ["pending", "sent"]
+    assert [s["status"] for s in statuses] == ["pending", "sent", "delivered"]
 
     # Typing and a read receipt: the patient's message turns "read".
     await run(doctor_page, "(t) => client.typing(t)", thread_id)
@@ -362,8 +367,11 @@ async def test_two_browsers_talk_restore_reads_history_and_tampering_shows(
     )
     await wait_event(doctor_page, about(offline_id))
     assert await run(patient_page, "() => client.socket.connects") == 2
+    await wait_event(
+        patient_page, about(offline_id, "status") + " && e.detail.status === 'delivered'"
+    )
     offline_statuses = await matching(patient_page, about(offline_id, "status"))
-    assert [s["status"] for s in offline_statuses] == ["pending", "sent"]
+    assert [s["status"] for s in offline_statuses] == ["pending", "sent", "delivered"]
     assert len(await matching(doctor_page, about(offline_id))) == 1
 
     # A hostile server (or database) alters one stored envelope.
@@ -426,6 +434,17 @@ async def test_two_browsers_talk_restore_reads_history_and_tampering_shows(
         thread_id,
     )
     assert fresh == [True, renewal, None]
+    prefs = await run(
+        third,
+        """async () => [await client.notificationPreferences(),
+          await client.setNotificationPreferences({email: false, sms: true}),
+          await client.notificationPreferences()]""",
+    )
+    assert prefs == [
+        {"email": True, "sms": True},
+        {"email": False, "sms": True},
+        {"email": False, "sms": True},
+    ]
     devices = await run(third, "() => client.devices()")
     assert len(devices) == 2
     assert [d["current"] for d in devices].count(True) == 1
