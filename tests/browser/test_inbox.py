@@ -307,8 +307,8 @@ async def test_availability_change_persists(watched: Watched, carechat: str, cro
     await page.get_by_role("button", name="Taking new requests").click()
     await page.get_by_label("Take new care requests").uncheck()
     await page.get_by_label("Away message").fill("Back on Monday 2 December.")
-    await page.get_by_role("button", name="Save").click()
-    await expect(page.locator(".saved")).to_have_text("Saved.")
+    await page.locator("#availability-title + form").get_by_role("button", name="Save").click()
+    await expect(page.locator("#availability-title + form .saved")).to_have_text("Saved.")
     await expect(page.locator(".availability")).to_have_text("Away")
 
     # After a reload the page shows what the server kept, and patients meet it.
@@ -322,6 +322,21 @@ async def test_availability_change_persists(watched: Watched, carechat: str, cro
         "accepting_requests": False,
         "away_message": "Back on Monday 2 December.",
     }
+
+    # How a waiting message is announced: e-mail off, kept across a reload.
+    email = page.get_by_label("By e-mail")
+    await expect(email).to_be_enabled()
+    await expect(email).to_be_checked()
+    await email.uncheck()
+    await page.locator("#notify-title + form").get_by_role("button", name="Save").click()
+    await expect(page.locator("#notify-title + form .saved")).to_have_text("Saved.")
+    prefs = await doctor.api.request("GET", "/api/v1/accounts/me/notification-preferences")
+    assert prefs["email"] is False
+    assert prefs["sms"] is True
+    await page.reload()
+    await page.get_by_role("button", name="Away").click()
+    await expect(page.get_by_label("By e-mail")).to_be_enabled()
+    await expect(page.get_by_label("By e-mail")).not_to_be_checked()
 
 
 async def test_language_switcher_and_phone_width(
