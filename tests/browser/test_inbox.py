@@ -634,6 +634,20 @@ async def test_keyboard_unread_typing_and_a_declined_request(
     await expect(bob_entry).to_have_attribute("data-state", "declined")
     assert (await bob.thread(bob_thread)).state == "declined"
 
+    # Blocking asks once more before it happens.
+    carol = await crowd.patient("carol")
+    asked = await carol.api.request_care_link(Provider("practitioner", doctor.account_id))
+    await doctor.api.answer_care_link(asked["care_link_id"], accept=True)
+    carol_thread = (await carol.start_thread(Provider("practitioner", doctor.account_id))).thread_id
+    await page.locator(f'button.entry[data-thread="{carol_thread}"]').click()
+    block = page.locator('.thread-head [data-action="block"]')
+    await block.click()
+    await expect(block).to_have_text("Confirm: block")
+    assert (await carol.thread(carol_thread)).state == "requested"
+    await block.click()
+    await expect(page.locator(".thread-title .badge")).to_have_text("Blocked")
+    assert (await carol.thread(carol_thread)).state == "blocked"
+
 
 async def test_a_long_thread_opens_at_its_end_and_shows_earlier_messages_on_demand(
     watched: Watched, carechat: str, crowd: Crowd

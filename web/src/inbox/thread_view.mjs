@@ -127,10 +127,23 @@ export class ThreadView {
   renderHeader() {
     const state = this.state;
     const actions = [];
-    const action = (name, cls) => {
+    const action = (name, cls, confirm = false) => {
       const button = h(
         "button",
-        { type: "button", class: ["small", cls], dataset: { action: name }, onclick: () => busy(button, this.alert, () => this.onAction(this.threadId, name)) },
+        {
+          type: "button",
+          class: ["small", cls],
+          dataset: { action: name },
+          onclick: () => {
+            if (confirm && button.dataset.confirm !== "yes") {
+              // Blocking cannot be undone from here: the first press only asks.
+              button.dataset.confirm = "yes";
+              replace(button, t(`thread.confirm.${name}`));
+              return;
+            }
+            busy(button, this.alert, () => this.onAction(this.threadId, name));
+          },
+        },
         t(`thread.action.${name}`),
       );
       actions.push(button);
@@ -138,7 +151,7 @@ export class ThreadView {
     if (state === "requested") {
       action("accept", "primary");
       action("decline");
-      action("block", "danger");
+      action("block", "danger", true);
     } else if (state === "open") {
       action("close");
     }

@@ -60,6 +60,7 @@ export default {
   "thread.action.decline": "Decline",
   "thread.action.block": "Block",
   "thread.action.close": "Close conversation",
+  "thread.confirm.block": "Confirm: block",
   "thread.done.accept": "Request accepted.",
   "thread.done.decline": "Request declined.",
   "thread.done.block": "Patient blocked.",

@@ -59,6 +59,7 @@ export default {
   "thread.action.decline": "Refuser",
   "thread.action.block": "Bloquer",
   "thread.action.close": "Clôturer la conversation",
+  "thread.confirm.block": "Confirmer le blocage",
   "thread.done.accept": "Demande acceptée.",
   "thread.done.decline": "Demande refusée.",
   "thread.done.block": "Patient bloqué.",

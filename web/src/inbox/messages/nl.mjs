@@ -59,6 +59,7 @@ export default {
   "thread.action.decline": "Weigeren",
   "thread.action.block": "Blokkeren",
   "thread.action.close": "Gesprek afsluiten",
+  "thread.confirm.block": "Bevestigen: blokkeren",
   "thread.done.accept": "Aanvraag aanvaard.",
   "thread.done.decline": "Aanvraag geweigerd.",
   "thread.done.block": "Patiënt geblokkeerd.",
