@@ -623,6 +623,7 @@ async def test_keyboard_unread_typing_and_a_declined_request(
     await page.keyboard.press("Enter")
     await expect(page.locator("#thread-title")).to_have_text("Bob")
     await expect(page.locator("#thread-title")).to_be_focused()
+    await expect(page.locator(".message .text")).to_have_text("Puis-je avoir un rendez-vous ?")
     await expect(bob_entry.locator(".unread-count")).to_have_count(0)
 
     # Declined: the thread leaves the requests, and Bob's client sees it declined.
