@@ -30,10 +30,16 @@ class ThreadEvent(TypedDict):
 
 
 class ReceiptEvent(TypedDict):
-    """``receipt``: ``account`` read ``thread`` up to ``seq``; ``delivered``: a device of
-    ``account`` received it up to ``seq`` (what shows a sender "delivered")."""
+    t: Literal["receipt"]
+    thread: str
+    account: str
+    seq: int
 
-    t: Literal["receipt", "delivered"]
+
+class DeliveredEvent(TypedDict):
+    """A device of ``account`` received ``thread`` up to ``seq`` (a sender's "delivered")."""
+
+    t: Literal["delivered"]
     thread: str
     account: str
     seq: int
@@ -53,7 +59,7 @@ class RevokeEvent(TypedDict):
     device: NotRequired[str]
 
 
-Event = MsgEvent | ThreadEvent | ReceiptEvent | TypingEvent | RevokeEvent
+Event = MsgEvent | ThreadEvent | ReceiptEvent | DeliveredEvent | TypingEvent | RevokeEvent
 
 
 Deliver = Callable[[list[str], Event], Awaitable[None]]

@@ -127,10 +127,16 @@ class ThreadFrame(TypedDict):
 
 
 class ReceiptFrame(TypedDict):
-    """``receipt``: ``account`` read up to ``seq``; ``delivered``: one of its devices
-    received up to ``seq``."""
+    type: Literal["receipt"]
+    thread: str
+    account: str
+    seq: int  # read up to
 
-    type: Literal["receipt", "delivered"]
+
+class PeerDeliveredFrame(TypedDict):
+    """A device of ``account`` received the thread up to ``seq`` (its ``delivered``)."""
+
+    type: Literal["delivered"]
     thread: str
     account: str
     seq: int
@@ -159,5 +165,13 @@ class ErrorFrame(TypedDict):
     devices: NotRequired[list[dict[str, str]]]  # recipients_changed: the current devices
 
 
-PushFrame = MsgFrame | ThreadFrame | ReceiptFrame | PeerTypingFrame | ResyncFrame | ErrorFrame
+PushFrame = (
+    MsgFrame
+    | ThreadFrame
+    | ReceiptFrame
+    | PeerDeliveredFrame
+    | PeerTypingFrame
+    | ResyncFrame
+    | ErrorFrame
+)
 ServerFrame = AnswerFrame | PushFrame

@@ -289,7 +289,7 @@ export class Socket {
         break;
       case "thread":
         this.learn(frame.thread);
-        this.emit("thread", this.summaries.get(frame.thread.thread_id));
+        this.emit("thread", frame.thread);
         break;
       default:
         break;
