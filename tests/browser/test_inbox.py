@@ -139,10 +139,11 @@ async def sign_in(watched: Watched, carechat: str, crowd: Crowd, secret: str) ->
     # The password alone is refused (totp_required): the browser logs that 401.
     watched.expect_error(r"status of 401 .* at .*/api/v1/sessions$")
     await page.goto(carechat + "/app")
+    code_field = page.get_by_label("Code from your authenticator app")
+    await expect(code_field).to_be_hidden()  # asked only once the password is right
     await page.get_by_label("E-mail address").fill(email)
     await page.get_by_label("Password", exact=True).fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
-    code_field = page.get_by_label("Code from your authenticator app")
     await expect(code_field).to_be_visible()
     # The confirmation used this step's code and a code is accepted once: the next
     # step's code is still inside the accepted window.
@@ -243,6 +244,9 @@ async def test_renewal_request_is_a_card_and_approving_answers_the_patient(
     card = page.locator('.message[data-type="renewal_request"]')
     await expect(card.locator(".card-title")).to_have_text("Prescription renewal request")
     await expect(card.locator("dd")).to_have_text(["Amlodipine", "5 mg", "Pharmacie du Parc"])
+    await expect(page.locator(".upload")).to_be_hidden()
+    await watched.screenshots("inbox-renewal")
+    await page.set_viewport_size({"width": 1280, "height": 800})
     await card.get_by_role("button", name="Approve").click()
     reply = await next_message(ann)
     assert reply.payload == Text("Renewal approved: Amlodipine 5 mg, at Pharmacie du Parc.")
@@ -253,6 +257,7 @@ async def test_renewal_request_is_a_card_and_approving_answers_the_patient(
     await expect(second.locator("dd")).to_have_text(
         ["Oxazepam", "15 mg", "Apotheek Noord", "For sleep"]
     )
+    await expect(second.get_by_label("Reason (optional)")).to_be_hidden()
     await second.get_by_role("button", name="Decline").click()
     await second.get_by_label("Reason (optional)").fill("Let us talk at the practice first.")
     await second.get_by_role("button", name="Send decline").click()
