@@ -343,6 +343,12 @@ async def test_availability_change_persists(watched: Watched, carechat: str, cro
     await expect(page.get_by_label("By e-mail")).to_be_enabled()
     await expect(page.get_by_label("By e-mail")).not_to_be_checked()
 
+    # Signing out: a reload does not bring the session back.
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_role("heading", name="Sign in to your inbox")).to_be_visible()
+    await page.reload()
+    await expect(page.get_by_role("heading", name="Sign in to your inbox")).to_be_visible()
+
 
 async def test_language_switcher_and_phone_width(
     watched: Watched, carechat: str, crowd: Crowd
