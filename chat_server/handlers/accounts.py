@@ -26,12 +26,19 @@ class AccountService:
 
     async def profile(self, who: Principal) -> dict[str, object]:
         account = await self._require(who.account_id)
-        return {
+        profile: dict[str, object] = {
             **account.public_profile(),
             "email": account.email,
             "totp_enabled": account.totp_enabled,
             "root_key": account.root_key,
         }
+        if account.role is Role.PRACTITIONER:
+            # Only the owner sees it here; patients see the away message on threads.
+            profile["availability"] = {
+                "accepting_requests": account.accepting_requests,
+                "away_message": account.away_message,
+            }
+        return profile
 
     # -- platform admin ---------------------------------------------------------------
 

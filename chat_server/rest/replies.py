@@ -66,6 +66,11 @@ class RegistrationReply(ma.Schema):
     status = ma.fields.String(required=True, validate=ma.validate.OneOf(["verified", "unverified"]))
 
 
+class AvailabilityReply(ma.Schema):
+    accepting_requests = ma.fields.Boolean(required=True)
+    away_message = _Str(required=True, allow_none=True)
+
+
 class Profile(ma.Schema):
     account_id = _Str(required=True)
     role = ma.fields.Enum(Role, by_value=True, required=True)
@@ -74,6 +79,8 @@ class Profile(ma.Schema):
     email = _Str(required=True)
     totp_enabled = ma.fields.Boolean(required=True)
     root_key = _Str(required=True, allow_none=True)
+    # A practitioner's own availability, so their inbox shows what they last saved.
+    availability = ma.fields.Nested(AvailabilityReply)
 
 
 class NotificationPreferencesReply(ma.Schema):

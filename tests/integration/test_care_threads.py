@@ -134,6 +134,14 @@ async def test_practitioners_can_stop_accepting_and_set_an_away_message(
     thread = await ann.call("POST", "/api/v1/threads", body, expect=201)
     summary = await ann.call("GET", f"/api/v1/threads/{thread['thread_id']}")
     assert summary["away_message"] == "Answers within 2 days"
+    # The practitioner's own profile says what they saved (their inbox shows it);
+    # a patient's profile has no availability at all.
+    me = await doctor.call("GET", "/api/v1/accounts/me")
+    assert me["availability"] == {
+        "accepting_requests": True,
+        "away_message": "Answers within 2 days",
+    }
+    assert "availability" not in await ann.call("GET", "/api/v1/accounts/me")
     # Patients read it: the rule for names holds (no reordering, nothing invisible).
     for message in ("Back \u202eyadnoM no", "Back\u2028soon", "Back\u200b soon"):
         refused = await doctor.call(
