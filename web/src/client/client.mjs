@@ -246,7 +246,7 @@ export class CareChatClient {
     return verifyListing(keystore, this.accountId, listing).map((d) => ({
       deviceId: d.deviceId,
       current: d.deviceId === keystore.deviceId,
-      addedAt: byId.get(d.deviceId)?.added_at ?? null,
+      addedAt: byId.get(d.deviceId)?.created_at ?? null,
     }));
   }
 

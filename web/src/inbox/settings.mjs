@@ -50,7 +50,7 @@ function devicesBlock(client) {
         list,
         devices.map((device) => {
           const id = device.deviceId ?? device.device_id;
-          const created = device.addedAt ?? device.createdAt ?? device.created_at;
+          const created = device.addedAt;
           const mine = device.current === true;
           const revoke = h("button", { type: "button", class: "small danger", dataset: { device: id } }, t("devices.revoke"));
           revoke.addEventListener("click", () => {
