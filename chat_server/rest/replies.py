@@ -83,6 +83,11 @@ class Profile(ma.Schema):
     availability = ma.fields.Nested(AvailabilityReply)
 
 
+class NotificationPreferencesReply(ma.Schema):
+    email = ma.fields.Boolean(required=True)
+    sms = ma.fields.Boolean(required=True)
+
+
 class TotpSetup(ma.Schema):
     secret = _Str(required=True)
     uri = _Str(required=True)

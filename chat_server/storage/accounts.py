@@ -152,3 +152,18 @@ class AccountStore:
             {"$set": {"totp_last_step": step}},
         )
         return result.modified_count == 1
+
+    async def notify_preferences(self, account_id: str) -> tuple[bool, bool] | None:
+        """(by e-mail, by text): whether "a message is waiting" reaches the account
+        each way; both on unless the account turned one off. None: no such account."""
+        doc = await self._accounts.find_one({"_id": account_id}, {"notify": 1})
+        if doc is None:
+            return None
+        notify = doc.get("notify") or {}
+        return bool(notify.get("email", True)), bool(notify.get("sms", True))
+
+    async def set_notify_preferences(self, account_id: str, *, email: bool, sms: bool) -> bool:
+        result = await self._accounts.update_one(
+            {"_id": account_id}, {"$set": {"notify": {"email": email, "sms": sms}}}
+        )
+        return result.matched_count == 1

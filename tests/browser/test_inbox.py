@@ -139,10 +139,11 @@ async def sign_in(watched: Watched, carechat: str, crowd: Crowd, secret: str) ->
     # The password alone is refused (totp_required): the browser logs that 401.
     watched.expect_error(r"status of 401 .* at .*/api/v1/sessions$")
     await page.goto(carechat + "/app")
+    code_field = page.get_by_label("Code from your authenticator app")
+    await expect(code_field).to_be_hidden()  # asked only once the password is right
     await page.get_by_label("E-mail address").fill(email)
     await page.get_by_label("Password", exact=True).fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
-    code_field = page.get_by_label("Code from your authenticator app")
     await expect(code_field).to_be_visible()
     # The confirmation used this step's code and a code is accepted once: the next
     # step's code is still inside the accepted window.
@@ -221,6 +222,10 @@ async def test_practitioner_accepts_a_request_reads_and_answers(
     assert reply.seq is not None
     await ann.read(thread_id, reply.seq)
     await expect(page.locator(".message.mine .status")).to_have_text("Read")
+
+    # The safety number the page shows is the one Ann's app shows.
+    await page.get_by_role("button", name="Safety number").click()
+    await expect(page.locator(".safety-number")).to_have_text(ann.safety_number(doctor.account_id))
     await watched.screenshots("inbox-thread")
 
 
@@ -239,6 +244,9 @@ async def test_renewal_request_is_a_card_and_approving_answers_the_patient(
     card = page.locator('.message[data-type="renewal_request"]')
     await expect(card.locator(".card-title")).to_have_text("Prescription renewal request")
     await expect(card.locator("dd")).to_have_text(["Amlodipine", "5 mg", "Pharmacie du Parc"])
+    await expect(page.locator(".upload")).to_be_hidden()
+    await watched.screenshots("inbox-renewal")
+    await page.set_viewport_size({"width": 1280, "height": 800})
     await card.get_by_role("button", name="Approve").click()
     reply = await next_message(ann)
     assert reply.payload == Text("Renewal approved: Amlodipine 5 mg, at Pharmacie du Parc.")
@@ -249,6 +257,7 @@ async def test_renewal_request_is_a_card_and_approving_answers_the_patient(
     await expect(second.locator("dd")).to_have_text(
         ["Oxazepam", "15 mg", "Apotheek Noord", "For sleep"]
     )
+    await expect(second.get_by_label("Reason (optional)")).to_be_hidden()
     await second.get_by_role("button", name="Decline").click()
     await second.get_by_label("Reason (optional)").fill("Let us talk at the practice first.")
     await second.get_by_role("button", name="Send decline").click()
@@ -303,8 +312,8 @@ async def test_availability_change_persists(watched: Watched, carechat: str, cro
     await page.get_by_role("button", name="Taking new requests").click()
     await page.get_by_label("Take new care requests").uncheck()
     await page.get_by_label("Away message").fill("Back on Monday 2 December.")
-    await page.get_by_role("button", name="Save").click()
-    await expect(page.locator(".saved")).to_have_text("Saved.")
+    await page.locator("#availability-title + form").get_by_role("button", name="Save").click()
+    await expect(page.locator("#availability-title + form .saved")).to_have_text("Saved.")
     await expect(page.locator(".availability")).to_have_text("Away")
 
     # After a reload the page shows what the server kept, and patients meet it.
@@ -318,6 +327,27 @@ async def test_availability_change_persists(watched: Watched, carechat: str, cro
         "accepting_requests": False,
         "away_message": "Back on Monday 2 December.",
     }
+
+    # How a waiting message is announced: e-mail off, kept across a reload.
+    email = page.get_by_label("By e-mail")
+    await expect(email).to_be_enabled()
+    await expect(email).to_be_checked()
+    await email.uncheck()
+    await page.locator("#notify-title + form").get_by_role("button", name="Save").click()
+    await expect(page.locator("#notify-title + form .saved")).to_have_text("Saved.")
+    prefs = await doctor.api.request("GET", "/api/v1/accounts/me/notification-preferences")
+    assert prefs["email"] is False
+    assert prefs["sms"] is True
+    await page.reload()
+    await page.get_by_role("button", name="Away").click()
+    await expect(page.get_by_label("By e-mail")).to_be_enabled()
+    await expect(page.get_by_label("By e-mail")).not_to_be_checked()
+
+    # Signing out: a reload does not bring the session back.
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_role("heading", name="Sign in to your inbox")).to_be_visible()
+    await page.reload()
+    await expect(page.get_by_role("heading", name="Sign in to your inbox")).to_be_visible()
 
 
 async def test_language_switcher_and_phone_width(
@@ -564,6 +594,8 @@ async def test_a_second_browser_restores_reads_history_and_revokes_the_first(
         await other.locator(".devices").get_by_role("button", name="Confirm: revoke").click()
         await expect(devices).to_have_count(1)
         await expect(devices).to_contain_text("This browser")
+    # The revoked browser's socket is closed: it is back at the sign-in.
+    await expect(page.get_by_role("heading", name="Sign in to your inbox")).to_be_visible()
 
 
 async def test_keyboard_unread_typing_and_a_declined_request(
@@ -602,6 +634,7 @@ async def test_keyboard_unread_typing_and_a_declined_request(
     await page.keyboard.press("Enter")
     await expect(page.locator("#thread-title")).to_have_text("Bob")
     await expect(page.locator("#thread-title")).to_be_focused()
+    await expect(page.locator(".message .text")).to_have_text("Puis-je avoir un rendez-vous ?")
     await expect(bob_entry.locator(".unread-count")).to_have_count(0)
 
     # Declined: the thread leaves the requests, and Bob's client sees it declined.
@@ -612,6 +645,20 @@ async def test_keyboard_unread_typing_and_a_declined_request(
     await expect(page.locator(".thread-title .badge")).to_have_text("Declined")
     await expect(bob_entry).to_have_attribute("data-state", "declined")
     assert (await bob.thread(bob_thread)).state == "declined"
+
+    # Blocking asks once more before it happens.
+    carol = await crowd.patient("carol")
+    asked = await carol.api.request_care_link(Provider("practitioner", doctor.account_id))
+    await doctor.api.answer_care_link(asked["care_link_id"], accept=True)
+    carol_thread = (await carol.start_thread(Provider("practitioner", doctor.account_id))).thread_id
+    await page.locator(f'button.entry[data-thread="{carol_thread}"]').click()
+    block = page.locator('.thread-head [data-action="block"]')
+    await block.click()
+    await expect(block).to_have_text("Confirm: block")
+    assert (await carol.thread(carol_thread)).state == "requested"
+    await block.click()
+    await expect(page.locator(".thread-title .badge")).to_have_text("Blocked")
+    assert (await carol.thread(carol_thread)).state == "blocked"
 
 
 async def test_a_long_thread_opens_at_its_end_and_shows_earlier_messages_on_demand(
@@ -647,3 +694,19 @@ async def test_a_long_thread_opens_at_its_end_and_shows_earlier_messages_on_dema
         "Bonjour docteur, j'ai de la fièvre depuis hier."
     )
     await expect(page.get_by_role("button", name="Show earlier messages")).to_have_count(0)
+
+
+async def test_the_page_speaks_the_browsers_language(browser: Browser, carechat: str) -> None:
+    for locale, lang, title in (
+        ("fr-BE", "fr", "Connexion à votre messagerie"),
+        ("nl-BE", "nl", "Aanmelden bij uw inbox"),
+        ("de-DE", "en", "Sign in to your inbox"),  # not offered: English
+    ):
+        context = await browser.new_context(locale=locale)
+        try:
+            page = await context.new_page()
+            await page.goto(carechat + "/app")
+            await expect(page.get_by_role("heading", level=1)).to_have_text(title)
+            await expect(page.locator("html")).to_have_attribute("lang", lang)
+        finally:
+            await context.close()

@@ -133,9 +133,18 @@ export class CareChatClient {
     if (keystore && this.me.root_key === toBase64url(keystore.root.publicKey)) this._useKeys(keystore);
   }
 
-  async logout() {
+  /**
+   * Ends the session. `forgetKeys: true` (a shared computer) also revokes this browser's
+   * device on the server and deletes its keys here; the backup stays, so the account's
+   * other devices and a restore are unaffected.
+   */
+  async logout({ forgetKeys = false } = {}) {
     this.close();
     try {
+      if (forgetKeys && this.keystore !== null) {
+        await this.api.revokeDevice(this.keystore.deviceId);
+        await Keystore.forget(this.accountId);
+      }
       await this.api.logout();
     } finally {
       await forgetSession();
@@ -164,7 +173,8 @@ export class CareChatClient {
       keystore,
       envelopes: this.envelopes,
       participants: this.participantsCheck,
-      emit: (type, detail) => this._emit(type, detail),
+      // The socket hands over the server's thread JSON; pages get ThreadSummary.
+      emit: (type, detail) => this._emit(type, type === "thread" ? threadSummary(detail) : detail),
     });
   }
 
@@ -185,6 +195,7 @@ export class CareChatClient {
     await this.api.setRootKey(keystore.root.publicKey);
     await this.api.addDevice(keystore.certificate());
     await keystore.save();
+    await keepStorage();
     this._useKeys(keystore);
     this.me = await this.api.me();
   }
@@ -210,6 +221,7 @@ export class CareChatClient {
     }
     await this.api.addDevice(keystore.certificate());
     await keystore.save();
+    await keepStorage();
     this._useKeys(keystore);
     await this.backupKeys(passphrase); // now including this device's keys
   }
@@ -234,7 +246,7 @@ export class CareChatClient {
     return verifyListing(keystore, this.accountId, listing).map((d) => ({
       deviceId: d.deviceId,
       current: d.deviceId === keystore.deviceId,
-      addedAt: byId.get(d.deviceId)?.added_at ?? null,
+      addedAt: byId.get(d.deviceId)?.created_at ?? null,
     }));
   }
 
@@ -350,6 +362,16 @@ export class CareChatClient {
     return this.api.setAvailability({ acceptingRequests: available, awayMessage });
   }
 
+  /** {email, sms}: how a waiting message is announced (never its content). */
+  notificationPreferences() {
+    return this.api.notificationPreferences();
+  }
+
+  /** Sets both channels; resolves to what the server now holds. */
+  setNotificationPreferences({ email, sms }) {
+    return this.api.setNotificationPreferences({ email, sms });
+  }
+
   // -- live
 
   /** Opens the socket (idempotent); it then reconnects by itself until close(). */
@@ -390,5 +412,18 @@ export class CareChatClient {
   /** A Blob of the attachment; AttachmentCorrupted if it fails its hash. */
   downloadAttachment(attachment) {
     return downloadAttachment(this.api, attachment);
+  }
+}
+
+/**
+ * Asks the browser not to evict this origin's storage under pressure: the device keys
+ * live there (the backup on the server can restore them, but only with the passphrase).
+ * Browsers may say no without asking; nothing depends on the answer.
+ */
+async function keepStorage() {
+  try {
+    await navigator.storage?.persist?.();
+  } catch {
+    // not granted: the keys stay, as best-effort storage
   }
 }

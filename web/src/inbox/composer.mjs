@@ -248,11 +248,6 @@ export class Composer {
       replace(this.progress);
     }
   }
-
-  setEnabled(enabled, reason) {
-    this.element.hidden = !enabled;
-    this.disabledReason = reason;
-  }
 }
 
 /** Upload progress as a fraction, whatever shape the library reports it in. */

@@ -1,6 +1,7 @@
 // The practitioner's own settings, in the pane: availability (taking new care
-// requests or not) with the away message patients see on their threads, two-factor
-// login's state, and the account's devices — each can be revoked except this
+// requests or not) with the away message patients see on their threads, how a waiting
+// message is announced (e-mail, text message), two-factor login's state, and the
+// account's devices — each can be revoked except this
 // browser, which signs out instead.
 import { announce, h, replace } from "../ui/dom.mjs";
 import { formatTime, t } from "../ui/i18n.mjs";
@@ -49,7 +50,7 @@ function devicesBlock(client) {
         list,
         devices.map((device) => {
           const id = device.deviceId ?? device.device_id;
-          const created = device.addedAt ?? device.createdAt ?? device.created_at;
+          const created = device.addedAt;
           const mine = device.current === true;
           const revoke = h("button", { type: "button", class: "small danger", dataset: { device: id } }, t("devices.revoke"));
           revoke.addEventListener("click", () => {
@@ -89,6 +90,45 @@ function devicesBlock(client) {
   );
 }
 
+function notificationsBlock(client) {
+  const alert = alertBox();
+  const saved = h("p", { class: "saved", role: "status" });
+  const email = h("input", { type: "checkbox", id: "notify-email", name: "email", disabled: true });
+  const sms = h("input", { type: "checkbox", id: "notify-sms", name: "sms", disabled: true });
+  const submit = h("button", { type: "submit", disabled: true }, t("settings.save"));
+  client
+    .notificationPreferences()
+    .then((prefs) => {
+      email.checked = prefs.email !== false;
+      sms.checked = prefs.sms !== false;
+      for (const control of [email, sms, submit]) {
+        control.disabled = false;
+      }
+    })
+    .catch((error) => alert.show(error));
+  const form = h(
+    "form",
+    {
+      class: "stack",
+      onsubmit: (event) => {
+        event.preventDefault();
+        replace(saved);
+        busy(submit, alert, async () => {
+          await client.setNotificationPreferences({ email: email.checked, sms: sms.checked });
+          replace(saved, t("settings.saved"));
+          announce(t("settings.saved"));
+        });
+      },
+    },
+    h("p", { class: "hint" }, t("notify.lead")),
+    h("div", { class: "check" }, email, h("label", { for: "notify-email" }, t("notify.email"))),
+    h("div", { class: "check" }, sms, h("label", { for: "notify-sms" }, t("notify.sms"))),
+    alert.element,
+    h("div", { class: "row-actions" }, submit, saved),
+  );
+  return h("section", { class: "settings-block", "aria-labelledby": "notify-title" }, h("h2", { id: "notify-title" }, t("notify.title")), form);
+}
+
 function securityBlock(me) {
   return h(
     "section",
@@ -110,6 +150,6 @@ export function settingsView(client, { onAvailability, onBack }) {
       h("button", { type: "button", class: "back small quiet", onclick: onBack }, t("thread.back")),
       h("div", { class: "thread-title" }, h("h1", { id: "settings-title" }, t("settings.title"))),
     ),
-    h("div", { class: "settings-body" }, availabilityForm(client, me, onAvailability), securityBlock(me), devicesBlock(client)),
+    h("div", { class: "settings-body" }, availabilityForm(client, me, onAvailability), notificationsBlock(client), securityBlock(me), devicesBlock(client)),
   );
 }

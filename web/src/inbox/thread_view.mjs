@@ -10,7 +10,7 @@ import { Composer } from "./composer.mjs";
 import { alertBox, busy } from "./feedback.mjs";
 import { messageItem } from "./message_view.mjs";
 import { text } from "./payloads.mjs";
-import { displayNameIn, lastSeqOf, patientIdOf, patientNameOf, stateOf, threadIdOf } from "./summaries.mjs";
+import { displayNameIn, patientIdOf, patientNameOf, stateOf, threadIdOf } from "./summaries.mjs";
 
 const TYPING_SHOWN_MS = 6000;
 const TYPING_SENT_EVERY_MS = 3000;
@@ -78,12 +78,11 @@ export class ThreadView {
   async load() {
     replace(this.list, h("li", { class: "loading" }, t("thread.loading")));
     try {
-      // The latest page: back from the end when the thread is longer than a page.
-      const last = lastSeqOf(this.summary);
-      const options = last > HISTORY_PAGE ? { before: last + 1, limit: HISTORY_PAGE } : { limit: HISTORY_PAGE };
-      const page = await this.client.history(this.threadId, options);
+      // The latest page, back from the very end: the summary's last seq may be older
+      // than what the socket already consumed while the thread was not open.
+      const page = await this.client.history(this.threadId, { before: Number.MAX_SAFE_INTEGER, limit: HISTORY_PAGE });
       this.keep(page);
-      this.nextBefore = options.before ? (page.nextBefore ?? null) : null;
+      this.nextBefore = page.nextBefore ?? null;
       this.renderMessages();
       this.markRead();
     } catch (error) {
@@ -127,10 +126,23 @@ export class ThreadView {
   renderHeader() {
     const state = this.state;
     const actions = [];
-    const action = (name, cls) => {
+    const action = (name, cls, confirm = false) => {
       const button = h(
         "button",
-        { type: "button", class: ["small", cls], dataset: { action: name }, onclick: () => busy(button, this.alert, () => this.onAction(this.threadId, name)) },
+        {
+          type: "button",
+          class: ["small", cls],
+          dataset: { action: name },
+          onclick: () => {
+            if (confirm && button.dataset.confirm !== "yes") {
+              // Blocking cannot be undone from here: the first press only asks.
+              button.dataset.confirm = "yes";
+              replace(button, t(`thread.confirm.${name}`));
+              return;
+            }
+            busy(button, this.alert, () => this.onAction(this.threadId, name));
+          },
+        },
         t(`thread.action.${name}`),
       );
       actions.push(button);
@@ -138,7 +150,7 @@ export class ThreadView {
     if (state === "requested") {
       action("accept", "primary");
       action("decline");
-      action("block", "danger");
+      action("block", "danger", true);
     } else if (state === "open") {
       action("close");
     }
@@ -164,7 +176,6 @@ export class ThreadView {
     const open = this.state === "open";
     this.composer.element.hidden = !open;
     if (this.state === "requested") {
-      this.typingLine.dataset.hint = "";
       replace(this.typingLine, t("thread.requested_hint"));
     } else if (!open) {
       replace(this.typingLine, t("thread.closed_hint"));

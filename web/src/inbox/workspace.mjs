@@ -51,6 +51,8 @@ export class Workspace {
     await Promise.all([this.refreshThreads(), this.refreshLinks()]);
     // Care-link requests have no live event (threads do): look again now and then.
     this.linkPoll = setInterval(() => this.refreshLinks(), LINK_POLL_MS);
+    // Messages that arrived while the tab was hidden are read once it is seen.
+    document.addEventListener("visibilitychange", this.onVisible);
     try {
       await this.client.connect();
     } catch (error) {
@@ -58,8 +60,20 @@ export class Workspace {
     }
   }
 
+  onVisible = () => {
+    if (document.visibilityState === "visible" && this.view) {
+      this.view.markRead();
+      const summary = this.threads.get(this.view.threadId);
+      if (summary && unreadOf(summary) > 0) {
+        this.threads.set(this.view.threadId, { ...summary, unread: 0 });
+        this.renderList();
+      }
+    }
+  };
+
   close() {
     clearInterval(this.linkPoll);
+    document.removeEventListener("visibilitychange", this.onVisible);
     for (const [type, handler] of Object.entries(this.handlers)) {
       this.client.off(type, handler);
     }
@@ -78,9 +92,13 @@ export class Workspace {
 
   async refreshLinks() {
     try {
-      const links = await this.client.careLinks();
-      this.links = links.filter((l) => linkStatusOf(l) === "requested");
-      this.renderList();
+      const links = (await this.client.careLinks()).filter((l) => linkStatusOf(l) === "requested");
+      const ids = (list) => list.map(linkIdOf).join(" ");
+      // Polled: redraw (and disturb the keyboard user) only when something changed.
+      if (ids(links) !== ids(this.links)) {
+        this.links = links;
+        this.renderList();
+      }
     } catch (error) {
       this.alert.show(error);
     }
@@ -307,7 +325,13 @@ export class Workspace {
     }
   }
 
-  onConnection({ state }) {
+  onConnection({ state, revoked }) {
+    if (revoked) {
+      // This browser's device or session was revoked (elsewhere): sign in again.
+      this.close();
+      this.client.logout().catch(() => {}).finally(() => this.onSignedOut());
+      return;
+    }
     const wasOffline = this.connection === "offline";
     this.connection = state;
     const el = this.topbar.querySelector(".connection");
