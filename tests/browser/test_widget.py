@@ -240,8 +240,16 @@ async def test_the_renewal_form_sends_a_typed_payload(
 ) -> None:
     page = watched.page
     thread_id = (await conversation_with_practice(page, carechat, team, people)).thread_id
-    await page.get_by_role("button", name="Prescription renewal").click()
+    # Keyboard only: the form opens with Enter, Escape closes it and gives focus back.
+    opener = page.get_by_role("button", name="Prescription renewal")
+    await opener.focus()
+    await page.keyboard.press("Enter")
     dialog = page.get_by_role("dialog", name="Request a prescription renewal")
+    await expect(dialog.get_by_label("Medicine")).to_be_focused()
+    await page.keyboard.press("Escape")
+    await expect(dialog).to_have_count(0)
+    await expect(opener).to_be_focused()
+    await page.keyboard.press("Enter")
     await expect(dialog).to_be_visible()
     await dialog.get_by_label("Medicine").fill("Metformin")
     await dialog.get_by_role("button", name="Send request").click()
