@@ -367,6 +367,12 @@ async def test_the_widget_runs_in_the_loaders_iframe_on_another_origin(
     await frame.get_by_label("Type the passphrase again").fill(PASSPHRASE)
     await frame.get_by_role("button", name="Create my keys").click()
     await expect(frame.get_by_role("heading", name="Your practice")).to_be_visible()
+    await frame.get_by_role("button", name="Settings").click()
+    await expect(frame.get_by_text("CareChat sends you an e-mail reminder")).to_be_visible()
+    await frame.get_by_role("button", name="Sign out").click()
+    await expect(frame.get_by_role("heading", level=1)).to_have_text(
+        "Message your practice securely"
+    )
     # The host page reaches none of it: the frame is on CareChat's origin.
     assert await page.evaluate(
         "() => { try { return document.querySelector('iframe').contentDocument === null; }"
