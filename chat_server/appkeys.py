@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from chat_server.handlers.intake import MessageIntake
     from chat_server.handlers.invitations import InvitationService
     from chat_server.handlers.key_backup import KeyBackups
+    from chat_server.handlers.notification_preferences import NotificationPreferences
     from chat_server.handlers.passwords import PasswordService
     from chat_server.handlers.practices import PracticeService
     from chat_server.handlers.receipts import Receipts
@@ -91,6 +92,9 @@ THREAD_SYNC: web.AppKey[ThreadSync] = web.AppKey("THREAD_SYNC")
 RECEIPTS: web.AppKey[Receipts] = web.AppKey("RECEIPTS")
 GROUPS: web.AppKey[GroupService] = web.AppKey("GROUPS")
 AVAILABILITY: web.AppKey[Availability] = web.AppKey("AVAILABILITY")
+NOTIFICATION_PREFERENCES: web.AppKey[NotificationPreferences] = web.AppKey(
+    "NOTIFICATION_PREFERENCES"
+)
 UPLOADS: web.AppKey[UploadService] = web.AppKey("UPLOADS")
 KEY_BACKUPS: web.AppKey[KeyBackups] = web.AppKey("KEY_BACKUPS")
 MAILER: web.AppKey[Mailer] = web.AppKey("MAILER")

@@ -79,9 +79,11 @@ class Contexts:
         self.watch = Watch()
         self.contexts: list[BrowserContext] = []
 
-    async def page(self) -> Page:
+    async def page(self, locale: str = "en-GB") -> Page:
         width, height = SIZES["desktop"]
-        context = await self.browser.new_context(viewport={"width": width, "height": height})
+        context = await self.browser.new_context(
+            viewport={"width": width, "height": height}, locale=locale
+        )
         self.contexts.append(context)
         await context.add_init_script(_REPORT_VIOLATIONS)
         await context.route(f"{self.carechat}{HARNESS}", self._serve)
@@ -148,6 +150,37 @@ async def matching(page: Page, predicate: str) -> list[Any]:
 
 def about(client_msg_id: str, kind: str = "message") -> str:
     return f"e.type === {kind!r} && e.detail.clientMsgId === {client_msg_id!r}"
+
+
+async def test_language_follows_the_browser_then_the_choice_and_text_stays_text(
+    contexts: Contexts,
+) -> None:
+    page = await contexts.page(locale="nl-BE")
+    assert await run(page, "() => ui.i18n.language()") == "nl"
+    assert await run(page, "() => ui.i18n.t('status.read')") == "Gelezen"
+    assert await run(page, "() => document.documentElement.lang") == "nl"
+    # A key missing from the catalog shows itself rather than a blank.
+    assert await run(page, "() => ui.i18n.t('no.such.key')") == "no.such.key"
+    await run(page, "() => ui.i18n.setLanguage('fr')")
+    await page.reload()
+    await page.add_script_tag(url=HARNESS, type="module")
+    await page.wait_for_function("() => window.ui !== undefined")
+    assert await run(page, "() => ui.i18n.language()") == "fr"
+    assert await run(page, "() => ui.i18n.t('status.read')") == "Lu"
+    # Only the language code is stored.
+    assert await run(page, "() => Object.keys(localStorage)") == ["carechat.language"]
+    # h() puts text in as text, whatever it looks like, and wires listeners.
+    built = await run(
+        page,
+        """() => {
+          let clicked = 0;
+          const el = ui.dom.h("button", {type: "button", onclick: () => clicked++,
+            dataset: {id: "x"}, disabled: false}, "<img src=x onerror=alert(1)>", 2);
+          el.click();
+          return [el.innerHTML, el.dataset.id, el.disabled, clicked];
+        }""",
+    )
+    assert built == ["&lt;img src=x onerror=alert(1)&gt;2", "x", False, 1]
 
 
 SIGN_IN: Final = """async ({email, password}) => {
@@ -393,6 +426,17 @@ async def test_two_browsers_talk_restore_reads_history_and_tampering_shows(
         thread_id,
     )
     assert fresh == [True, renewal, None]
+    prefs = await run(
+        third,
+        """async () => [await client.notificationPreferences(),
+          await client.setNotificationPreferences({email: false, sms: true}),
+          await client.notificationPreferences()]""",
+    )
+    assert prefs == [
+        {"email": True, "sms": True},
+        {"email": False, "sms": True},
+        {"email": False, "sms": True},
+    ]
     devices = await run(third, "() => client.devices()")
     assert len(devices) == 2
     assert [d["current"] for d in devices].count(True) == 1
@@ -400,3 +444,20 @@ async def test_two_browsers_talk_restore_reads_history_and_tampering_shows(
     assert await run(third, "(id) => client.safetyNumber(id)", practitioner_id) == await run(
         doctor_page, "(id) => client.safetyNumber(id)", patient_id
     )
+
+    # The restored browser is a new device of the patient's: the first page's cached
+    # device list is stale, the server answers recipients_changed, the library
+    # re-encrypts for the current devices (same client_msg_id), and the new device reads
+    # it live.
+    await run(third, "() => client.connect()")
+    after_restore = await run(
+        patient_page,
+        "async (t) => { const r = await client.send(t, 'after the restore');"
+        " await r.sent; return r.clientMsgId; }",
+        thread_id,
+    )
+    live = await wait_event(third, about(after_restore))
+    assert live["verified"] is True
+    assert live["mine"] is True
+    assert live["payload"] == {"t": "text", "body": "after the restore"}
+    assert len(await matching(doctor_page, about(after_restore))) == 1

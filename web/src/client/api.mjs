@@ -242,6 +242,14 @@ export class Api {
     });
   }
 
+  notificationPreferences() {
+    return this.request("GET", `${API}/accounts/me/notification-preferences`);
+  }
+
+  setNotificationPreferences({ email, sms }) {
+    return this.request("PUT", `${API}/accounts/me/notification-preferences`, { email, sms });
+  }
+
   // -- attachments
 
   /**

@@ -350,6 +350,16 @@ export class CareChatClient {
     return this.api.setAvailability({ acceptingRequests: available, awayMessage });
   }
 
+  /** {email, sms}: how a waiting message is announced (never its content). */
+  notificationPreferences() {
+    return this.api.notificationPreferences();
+  }
+
+  /** Sets both channels; resolves to what the server now holds. */
+  setNotificationPreferences({ email, sms }) {
+    return this.api.setNotificationPreferences({ email, sms });
+  }
+
   // -- live
 
   /** Opens the socket (idempotent); it then reconnects by itself until close(). */
