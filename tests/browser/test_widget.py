@@ -351,7 +351,7 @@ async def test_the_widget_runs_in_the_loaders_iframe_on_another_origin(
 ) -> None:
     page = watched.page
     email = unique_email("framed")
-    await people.person(email)
+    patient = await people.person(email)
     await page.goto(allowed_site.url)
     frame = page.frame_locator("iframe.carechat-widget")
     await expect(frame.get_by_role("heading", level=1)).to_have_text(
@@ -367,8 +367,16 @@ async def test_the_widget_runs_in_the_loaders_iframe_on_another_origin(
     await frame.get_by_label("Type the passphrase again").fill(PASSPHRASE)
     await frame.get_by_role("button", name="Create my keys").click()
     await expect(frame.get_by_role("heading", name="Your practice")).to_be_visible()
+    # Reminders of a waiting message: by e-mail no more, by text message still.
     await frame.get_by_role("button", name="Settings").click()
-    await expect(frame.get_by_text("CareChat sends you an e-mail reminder")).to_be_visible()
+    by_email = frame.get_by_role("checkbox", name="By e-mail")
+    await expect(by_email).to_be_checked()
+    await expect(frame.get_by_role("checkbox", name="By text message")).to_be_checked()
+    await by_email.uncheck()
+    await frame.get_by_role("button", name="Save").click()
+    await expect(frame.get_by_text("Saved.")).to_be_visible()
+    stored = await patient.api.request("GET", "/api/v1/accounts/me/notification-preferences")
+    assert (stored["email"], stored["sms"]) == (False, True)
     await frame.get_by_role("button", name="Sign out").click()
     await expect(frame.get_by_role("heading", level=1)).to_have_text(
         "Message your practice securely"

@@ -154,7 +154,6 @@ registerMessages("en", {
   "prefs.loading": "Loading your preferences…",
   "prefs.email": "By e-mail",
   "prefs.sms": "By text message",
-  "prefs.fixed": "When a message waits for you, CareChat sends you an e-mail reminder.",
   "prefs.save": "Save",
   "prefs.saved": "Saved.",
 

@@ -153,7 +153,6 @@ registerMessages("fr", {
   "prefs.loading": "Chargement de vos préférences…",
   "prefs.email": "Par e-mail",
   "prefs.sms": "Par SMS",
-  "prefs.fixed": "Lorsqu’un message vous attend, CareChat vous envoie un rappel par e-mail.",
   "prefs.save": "Enregistrer",
   "prefs.saved": "Enregistré.",
 

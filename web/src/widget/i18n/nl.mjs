@@ -153,7 +153,6 @@ registerMessages("nl", {
   "prefs.loading": "Uw voorkeuren worden geladen…",
   "prefs.email": "Per e-mail",
   "prefs.sms": "Per sms",
-  "prefs.fixed": "Wanneer er een bericht op u wacht, stuurt CareChat u een herinnering per e-mail.",
   "prefs.save": "Opslaan",
   "prefs.saved": "Opgeslagen.",
 
