@@ -71,7 +71,10 @@ export function conversationView(widget, thread) {
   const names = memberNames(thread);
   const messages = store(widget, threadId);
   const live = LIVE_STATES.has(thread.state);
-  const list = h("ol", { class: "w-messages", role: "log", "aria-label": t("conversation.messages"), "aria-live": "polite" });
+  // A live region around a real list: screen readers hear new messages, and still
+  // get list semantics (an <ol> cannot itself take the log role).
+  const list = h("ol", { class: "w-message-list" });
+  const log = h("div", { class: "w-messages", role: "log", "aria-label": t("conversation.messages"), "aria-live": "polite" }, list);
   const items = new Map();
   const typingLine = h("p", { class: "w-typing", "aria-live": "polite" });
   const empty = h("p", { class: "w-empty" }, t("conversation.empty"));
@@ -97,12 +100,12 @@ export function conversationView(widget, thread) {
     }
     items.set(key, item);
     empty.hidden = messages.size > 0;
-    list.hidden = messages.size === 0;
+    log.hidden = messages.size === 0;
     return merged;
   };
 
   const scrollToEnd = () => {
-    list.scrollTop = list.scrollHeight;
+    log.scrollTop = log.scrollHeight;
   };
 
   // Read receipts: the newest message from someone else, once the page is seen.
@@ -198,7 +201,7 @@ export function conversationView(widget, thread) {
   }
   const loading = h("p", { class: "w-loading", role: "status" }, t("conversation.loading"));
   empty.hidden = true;
-  list.hidden = messages.size === 0;
+  log.hidden = messages.size === 0;
   widget.client
     .history(threadId, { limit: HISTORY_PAGE })
     .then((history) => {
@@ -207,7 +210,7 @@ export function conversationView(widget, thread) {
       }
       loading.remove();
       empty.hidden = messages.size > 0;
-      list.hidden = messages.size === 0;
+      log.hidden = messages.size === 0;
       scrollToEnd();
       markRead();
     })
@@ -251,7 +254,7 @@ export function conversationView(widget, thread) {
     closedNote,
     awayNote,
     noticeLine,
-    h("div", { class: "w-thread" }, loading, empty, list, typingLine),
+    h("div", { class: "w-thread" }, loading, empty, log, typingLine),
     live ? composer(widget, threadId, send, () => {
       const now = Date.now();
       if (now - lastTypingSent > TYPING_SENT_EVERY_MS) {
