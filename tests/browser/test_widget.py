@@ -550,3 +550,22 @@ async def test_a_revoked_device_is_sent_back_to_sign_in(
     await patient.api.revoke_device(browser_device["device_id"])
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     await expect(page.get_by_role("status").filter(has_text="session has ended")).to_be_visible()
+
+
+async def test_a_long_conversation_opens_on_its_newest_messages_without_duplicates(
+    watched: Watched, carechat: str, team: CareTeam, people: People
+) -> None:
+    page = watched.page
+    thread_id = (await conversation_with_practice(page, carechat, team, people)).thread_id
+    await page.goto("about:blank")
+    for n in range(1, 56):
+        await team.practitioner.send(thread_id, f"Note {n:02d} of 55")
+
+    await page.goto(f"{carechat}/widget?practice={team.practice_id}")
+    messages = page.locator("li.w-msg.theirs")
+    # Stored history and the socket's catch-up both bring messages: each shows once,
+    # in order, the newest in view.
+    await expect(messages.filter(has_text="Note 55 of 55")).to_be_in_viewport()
+    await expect(messages).to_have_count(55)
+    texts = await messages.locator(".w-text").all_inner_texts()
+    assert texts == [f"Note {n:02d} of 55" for n in range(1, 56)]

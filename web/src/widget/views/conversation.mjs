@@ -17,7 +17,7 @@ import { renewalDialog } from "./renewal.mjs";
 
 const TYPING_SHOWN_MS = 6000;
 const TYPING_SENT_EVERY_MS = 3000;
-const HISTORY_PAGE = 100;
+const HISTORY_PAGE = 50;
 const LIVE_STATES = new Set(["requested", "open"]);
 
 /** Runs a receipt or typing call, sync or async, as a promise that may reject. */
@@ -202,10 +202,13 @@ export function conversationView(widget, thread) {
   const loading = h("p", { class: "w-loading", role: "status" }, t("conversation.loading"));
   empty.hidden = true;
   log.hidden = messages.size === 0;
+  // The newest page of the stored history, for a conversation opened before the
+  // socket's sync has caught up; the sync delivers everything after this browser's
+  // cursor as live messages, and both land in the same store, once each.
   widget.client
-    .history(threadId, { limit: HISTORY_PAGE })
+    .history(threadId, { before: Number.MAX_SAFE_INTEGER, limit: HISTORY_PAGE })
     .then((history) => {
-      for (const message of Array.isArray(history) ? history : history.messages) {
+      for (const message of history.messages) {
         put(message);
       }
       loading.remove();
