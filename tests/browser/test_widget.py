@@ -405,6 +405,12 @@ async def test_an_invitation_link_connects_once_and_then_says_it_no_longer_works
     # The secret left the address bar (and the history) as soon as the page read it.
     assert page.url == f"{carechat}/invite"
     await page.get_by_label("E-mail address").fill(email)
+    watched.expect_error(r"status of 401 .* at .*/api/v1/sessions")
+    await page.get_by_label("Password", exact=True).fill("not the password")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_have_text(
+        "The e-mail address or password is not correct."
+    )
     await page.get_by_label("Password", exact=True).fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
     await create_keys(page)

@@ -39,7 +39,6 @@ registerMessages("en", {
 
   "signin.title": "Sign in",
   "signin.lead": "Welcome back.",
-  "signin.totp": "Code from your authenticator app",
   "signin.submit": "Sign in",
   "signin.new": "New here?",
 
@@ -170,7 +169,6 @@ registerMessages("en", {
   "error.network": "CareChat cannot be reached. Check your connection and try again.",
   "error.rate_limited": "Too many attempts. Please wait a moment and try again.",
   "error.invalid_credentials": "The e-mail address or password is not correct.",
-  "error.totp_required": "Enter the code from your authenticator app.",
   "error.invalid_code": "This link or code is not valid any more, or the password does not match. Check it, or sign up again.",
   "error.weak_password": "This password is too easy to guess. Choose a longer one.",
   "error.validation_failed": "Some fields are not filled in correctly.",

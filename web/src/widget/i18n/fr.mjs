@@ -38,7 +38,6 @@ registerMessages("fr", {
 
   "signin.title": "Se connecter",
   "signin.lead": "Bon retour parmi nous.",
-  "signin.totp": "Code de votre application d’authentification",
   "signin.submit": "Se connecter",
   "signin.new": "Nouveau ?",
 
@@ -169,7 +168,6 @@ registerMessages("fr", {
   "error.network": "CareChat est injoignable. Vérifiez votre connexion et réessayez.",
   "error.rate_limited": "Trop de tentatives. Patientez un instant puis réessayez.",
   "error.invalid_credentials": "L’adresse e-mail ou le mot de passe est incorrect.",
-  "error.totp_required": "Saisissez le code de votre application d’authentification.",
   "error.invalid_code": "Ce lien ou ce code n’est plus valable, ou le mot de passe ne correspond pas. Vérifiez-le, ou inscrivez-vous à nouveau.",
   "error.weak_password": "Ce mot de passe est trop facile à deviner. Choisissez-en un plus long.",
   "error.validation_failed": "Certains champs ne sont pas correctement remplis.",

@@ -38,7 +38,6 @@ registerMessages("nl", {
 
   "signin.title": "Aanmelden",
   "signin.lead": "Welkom terug.",
-  "signin.totp": "Code uit uw authenticator-app",
   "signin.submit": "Aanmelden",
   "signin.new": "Nieuw hier?",
 
@@ -169,7 +168,6 @@ registerMessages("nl", {
   "error.network": "CareChat is niet bereikbaar. Controleer uw verbinding en probeer opnieuw.",
   "error.rate_limited": "Te veel pogingen. Wacht even en probeer opnieuw.",
   "error.invalid_credentials": "Het e-mailadres of wachtwoord is niet juist.",
-  "error.totp_required": "Voer de code uit uw authenticator-app in.",
   "error.invalid_code": "Deze link of code is niet meer geldig, of het wachtwoord klopt niet. Kijk hem na, of registreer u opnieuw.",
   "error.weak_password": "Dit wachtwoord is te makkelijk te raden. Kies een langer wachtwoord.",
   "error.validation_failed": "Sommige velden zijn niet goed ingevuld.",
