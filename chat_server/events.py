@@ -36,6 +36,15 @@ class ReceiptEvent(TypedDict):
     seq: int
 
 
+class DeliveredEvent(TypedDict):
+    """A device of ``account`` received ``thread`` up to ``seq`` (a sender's "delivered")."""
+
+    t: Literal["delivered"]
+    thread: str
+    account: str
+    seq: int
+
+
 class TypingEvent(TypedDict):
     t: Literal["typing"]
     thread: str
@@ -50,7 +59,7 @@ class RevokeEvent(TypedDict):
     device: NotRequired[str]
 
 
-Event = MsgEvent | ThreadEvent | ReceiptEvent | TypingEvent | RevokeEvent
+Event = MsgEvent | ThreadEvent | ReceiptEvent | DeliveredEvent | TypingEvent | RevokeEvent
 
 
 Deliver = Callable[[list[str], Event], Awaitable[None]]

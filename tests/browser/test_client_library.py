@@ -16,6 +16,7 @@ history; an envelope tampered with in MongoDB shows as verified: false.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -81,8 +82,14 @@ class Contexts:
 
     async def page(self, locale: str = "en-GB") -> Page:
         width, height = SIZES["desktop"]
+        # Each browser is its own address to the server's per-address limits.
+        address = (
+            f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"
+        )
         context = await self.browser.new_context(
-            viewport={"width": width, "height": height}, locale=locale
+            viewport={"width": width, "height": height},
+            locale=locale,
+            extra_http_headers={"X-Forwarded-For": address},
         )
         self.contexts.append(context)
         await context.add_init_script(_REPORT_VIOLATIONS)
@@ -117,7 +124,8 @@ async def contexts(browser: Browser, carechat: str, harness_js: bytes) -> AsyncI
 
 
 async def verified_account(carechat: str, carechat_dir: Path, email: str, role: str) -> str:
-    async with aiohttp.ClientSession() as http:
+    address = f"10.251.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"
+    async with aiohttp.ClientSession(headers={"X-Forwarded-For": address}) as http:
         return await register(
             UrlClient(http, carechat), FileOutboxReader(carechat_dir / "data"), email, role
         )
@@ -260,7 +268,13 @@ async def test_two_browsers_talk_restore_reads_history_and_tampering_shows(
     threads = await run(doctor_page, "() => client.threads()")
     assert [t["threadId"] for t in threads] == [thread_id]
     assert threads[0]["state"] == "requested"
+    await run(patient_page, "() => client.connect()")
     await run(doctor_page, "(t) => client.threadAction(t, 'accept')", thread_id)
+    # The patient's library learns the new state live, as a ThreadSummary.
+    opened = await wait_event(
+        patient_page, f"e.type === 'thread' && e.detail.threadId === {thread_id!r}"
+    )
+    assert (opened["state"], opened["patientId"]) == ("open", patient_id)
     # The practitioner's library checked the opening against the patient's root key.
     participants = await run(doctor_page, "(t) => client.participants(t)", thread_id)
     assert {p["accountId"]: p["role"] for p in participants} == {
@@ -268,7 +282,6 @@ async def test_two_browsers_talk_restore_reads_history_and_tampering_shows(
         practitioner_id: "practitioner",
     }
 
-    await run(patient_page, "() => client.connect()")
     await run(doctor_page, "() => client.connect()")
     await wait_event(patient_page, "e.type === 'connection' && e.detail.state === 'online'")
 
@@ -286,8 +299,13 @@ async def test_two_browsers_talk_restore_reads_history_and_tampering_shows(
     assert received["payload"] == {"t": "text", "body": CANARY}
     assert received["sender"]["account"] == patient_id
     assert received["seq"] == seq
+    # The practitioner's library acknowledged it: the patient's turns "delivered".
+    delivered = await wait_event(
+        patient_page, about(client_msg_id, "status") + " && e.detail.status === 'delivered'"
+    )
+    assert delivered["seq"] == seq
     statuses = await matching(patient_page, about(client_msg_id, "status"))
-    assert [s["status"] for s in statuses] == ["pending", "sent"]
+    assert [s["status"] for s in statuses] == ["pending", "sent", "delivered"]
 
     # Typing and a read receipt: the patient's message turns "read".
     await run(doctor_page, "(t) => client.typing(t)", thread_id)
@@ -362,8 +380,11 @@ async def test_two_browsers_talk_restore_reads_history_and_tampering_shows(
     )
     await wait_event(doctor_page, about(offline_id))
     assert await run(patient_page, "() => client.socket.connects") == 2
+    await wait_event(
+        patient_page, about(offline_id, "status") + " && e.detail.status === 'delivered'"
+    )
     offline_statuses = await matching(patient_page, about(offline_id, "status"))
-    assert [s["status"] for s in offline_statuses] == ["pending", "sent"]
+    assert [s["status"] for s in offline_statuses] == ["pending", "sent", "delivered"]
     assert len(await matching(doctor_page, about(offline_id))) == 1
 
     # A hostile server (or database) alters one stored envelope.
@@ -461,3 +482,29 @@ async def test_two_browsers_talk_restore_reads_history_and_tampering_shows(
     assert live["mine"] is True
     assert live["payload"] == {"t": "text", "body": "after the restore"}
     assert len(await matching(doctor_page, about(after_restore))) == 1
+
+    # Two tabs of one account: a tab saving its state keeps the pins the other saved.
+    kept = await run(
+        third,
+        """async () => {
+          const other = await carechat.CareChatClient.open();
+          const parties = [client.accountId, "practice", "some-practice"];
+          client.keystore.pinThread("pinned-in-tab-one", parties);
+          await client.keystore.save();
+          await other.keystore.save();  // holds no such pin
+          const reloaded = await carechat.CareChatClient.open();
+          return reloaded.keystore.threadPin("pinned-in-tab-one");
+        }""",
+    )
+    assert kept == [patient_id, "practice", "some-practice"]
+
+    # Signing out of a shared computer: this browser's device is revoked, its keys gone.
+    await run(third, "() => client.logout({forgetKeys: true})")
+    reopened = await run(
+        third,
+        "async () => { const c = await carechat.CareChatClient.open();"
+        " return [c.accountId, c.hasKeys]; }",
+    )
+    assert reopened == [None, False]
+    remaining = await run(patient_page, "() => client.devices()")
+    assert [d["current"] for d in remaining] == [True]

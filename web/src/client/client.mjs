@@ -133,9 +133,18 @@ export class CareChatClient {
     if (keystore && this.me.root_key === toBase64url(keystore.root.publicKey)) this._useKeys(keystore);
   }
 
-  async logout() {
+  /**
+   * Ends the session. `forgetKeys: true` (a shared computer) also revokes this browser's
+   * device on the server and deletes its keys here; the backup stays, so the account's
+   * other devices and a restore are unaffected.
+   */
+  async logout({ forgetKeys = false } = {}) {
     this.close();
     try {
+      if (forgetKeys && this.keystore !== null) {
+        await this.api.revokeDevice(this.keystore.deviceId);
+        await Keystore.forget(this.accountId);
+      }
       await this.api.logout();
     } finally {
       await forgetSession();
@@ -164,7 +173,8 @@ export class CareChatClient {
       keystore,
       envelopes: this.envelopes,
       participants: this.participantsCheck,
-      emit: (type, detail) => this._emit(type, detail),
+      // The socket hands over the server's thread JSON; pages get ThreadSummary.
+      emit: (type, detail) => this._emit(type, type === "thread" ? threadSummary(detail) : detail),
     });
   }
 

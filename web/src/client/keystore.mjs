@@ -293,11 +293,39 @@ export class Keystore {
     return keystore;
   }
 
-  /** Writes the state now (encrypted under the wrapping key). */
+  /**
+   * Writes the state now (encrypted under the wrapping key). Another tab of the same
+   * account may have saved pins this one does not hold: they are adopted first, so the
+   * last writer never drops a pinned root key, thread or practice epoch (a dropped pin
+   * would be trusted on first use again).
+   */
   async save() {
     clearTimeout(this._saveTimer);
     this._saveTimer = null;
+    const stored = await getSealed(accountRecord(this.accountId));
+    if (stored?.version === STATE_VERSION && stored.device?.device_id === this.deviceId) this._adopt(stored);
     await putSealed(accountRecord(this.accountId), this.exportState());
+  }
+
+  _adopt(state) {
+    for (const [account, key] of Object.entries(state.trusted ?? {})) {
+      if (!this._trusted.has(account)) this._trusted.set(account, fromBase64url(key, 32));
+    }
+    for (const [p, pin] of Object.entries(state.practices ?? {})) {
+      const known = this._practices.get(p);
+      if (!known || (known.admin === pin.admin && pin.epoch > known.epoch)) {
+        this._practices.set(p, { admin: pin.admin, epoch: pin.epoch, digest: pin.digest ? fromBase64url(pin.digest, 32) : null });
+      }
+    }
+    for (const [t, pin] of Object.entries(state.threads ?? {})) {
+      if (!this._threads.has(t)) this._threads.set(t, [pin.patient, pin.provider_kind, pin.provider_id]);
+    }
+    for (const [t, participants] of Object.entries(state.recipients ?? {})) {
+      if (!this._recipients.has(t)) this._recipients.set(t, [...participants]);
+    }
+    for (const [t, seq] of Object.entries(state.cursors ?? {})) {
+      if (seq > (this.cursors[t] ?? 0)) this.cursors[t] = seq;
+    }
   }
 
   /** Saves soon, once for a burst of changes (cursors move with every message). */

@@ -281,12 +281,15 @@ export class Socket {
       case "receipt":
         this._onReceipt(frame);
         break;
+      case "delivered":
+        this._onDelivered(frame);
+        break;
       case "typing":
         this.emit("typing", { threadId: frame.thread, account: frame.account });
         break;
       case "thread":
         this.learn(frame.thread);
-        this.emit("thread", this.summaries.get(frame.thread.thread_id));
+        this.emit("thread", frame.thread);
         break;
       default:
         break;
@@ -383,13 +386,22 @@ export class Socket {
   }
 
   _onReceipt(frame) {
-    const threadId = frame.thread;
-    this.emit("receipt", { threadId, account: frame.account, seq: frame.seq });
+    this.emit("receipt", { threadId: frame.thread, account: frame.account, seq: frame.seq });
+    this._advance(frame, "read", ["sent", "delivered"]);
+  }
+
+  _onDelivered(frame) {
+    this._advance(frame, "delivered", ["sent"]);
+  }
+
+  /** Own messages of the thread up to frame.seq move from one of `from` to `status`. */
+  _advance(frame, status, from) {
     if (frame.account === this.keystore.accountId) return;
+    const threadId = frame.thread;
     for (const [clientMsgId, mine] of this.sent.get(threadId) ?? []) {
-      if (mine.seq !== null && mine.seq <= frame.seq && mine.status !== "read") {
-        mine.status = "read";
-        this.emit("status", { threadId, clientMsgId, status: "read", seq: mine.seq });
+      if (mine.seq !== null && mine.seq <= frame.seq && from.includes(mine.status)) {
+        mine.status = status;
+        this.emit("status", { threadId, clientMsgId, status, seq: mine.seq });
       }
     }
   }
