@@ -539,6 +539,14 @@ async def test_a_new_browser_restores_the_keys_with_the_passphrase_and_reads_the
         await expect(
             other.locator("li.w-msg.theirs", has_text="Answered before you changed browsers.")
         ).to_be_visible()
+
+        # Leaving a shared computer: its keys go (and its device is revoked).
+        await other.get_by_role("button", name="Settings").click()
+        await other.get_by_role("button", name="Sign out and remove my keys").click()
+        await sign_in(other, conversation.email)
+        await expect(other.get_by_role("heading", name="Unlock your messages")).to_be_visible()
+        devices = await conversation.patient.api.account_devices(conversation.patient.account_id)
+        assert len(devices["devices"]) == 1  # the first browser's only
     finally:
         await context.close()
     assert errors == []

@@ -192,8 +192,8 @@ class PatientWidget extends Widget {
     this.show(signInView, { ended: true });
   }
 
-  async signOut() {
-    await this.client.logout();
+  async signOut({ forgetKeys = false } = {}) {
+    await this.client.logout({ forgetKeys });
     this.messages.clear();
     this.threads.clear();
     this.show(welcomeView);
