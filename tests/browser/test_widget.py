@@ -111,6 +111,16 @@ async def conversation_with_practice(
     return Conversation(patient, email, thread.thread_id)
 
 
+async def until_read(patient: CareChatClient, thread_id: str, seq: int) -> None:
+    """Waits until the server holds ``patient``'s read mark at ``seq`` (unread 0)."""
+    async with asyncio.timeout(RECEIVE_TIMEOUT):
+        while True:
+            summary = await patient.thread(thread_id)
+            if summary.last_seq >= seq and summary.unread == 0:
+                return
+            await asyncio.sleep(0.1)
+
+
 async def received(sdk: CareChatClient, thread_id: str) -> ReceivedMessage:
     async with asyncio.timeout(RECEIVE_TIMEOUT):
         while True:
@@ -211,8 +221,10 @@ async def test_a_message_reaches_the_practitioner_and_a_reply_shows_live(
     await team.practitioner.typing(thread_id)
     await expect(page.get_by_text(f"{PRACTITIONER_NAME} is typing…")).to_be_visible()
     reply = "Please come by tomorrow at 9."
-    await team.practitioner.send(thread_id, reply)
+    reply_seq = await team.practitioner.send(thread_id, reply)
     await expect(page.locator("li.w-msg.theirs", has_text=reply)).to_be_visible()
+    # The page, showing the reply, said it was read: the server's unread count is 0.
+    await until_read(patient, thread_id, reply_seq)
     await watched.screenshots("widget-conversation")
 
     # The safety number the page shows is the one the practitioner's software computes.
@@ -289,6 +301,9 @@ async def test_the_renewal_form_sends_a_typed_payload(
     await expect(closing_card.get_by_role("heading")).to_have_text("Conversation summary")
     await expect(closing_card).to_contain_text("Knee sprain: rest and ice.")
     await expect(closing_card).to_contain_text("Come back if it hurts in a week.")
+    # Cards and bubbles fit a phone: nothing scrolls sideways.
+    await page.set_viewport_size(PHONE)
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     await watched.screenshots("widget-cards")
 
 

@@ -186,7 +186,7 @@ registerMessages("en", {
   "error.too_large": "This file is too large.",
   "error.upload_quota_exceeded": "You have sent too many files today.",
   "error.upload_rate_limited": "Too many files at once. Please wait a moment.",
-  "error.not_found": "Not found.",
+  "error.not_found": "This was not found: the link may be wrong, or it was removed. Check your practice's website.",
   "error.patients_only": "Only patient accounts can accept an invitation.",
   "error.phone_code_required": "This invitation was sent by text message: it needs the code texted to you.",
   "error.unavailable": "CareChat is busy. Please try again in a moment.",

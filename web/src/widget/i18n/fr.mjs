@@ -185,7 +185,7 @@ registerMessages("fr", {
   "error.too_large": "Ce fichier est trop volumineux.",
   "error.upload_quota_exceeded": "Vous avez envoyé trop de fichiers aujourd’hui.",
   "error.upload_rate_limited": "Trop de fichiers à la fois. Patientez un instant.",
-  "error.not_found": "Introuvable.",
+  "error.not_found": "Introuvable : le lien est peut-être erroné, ou a été retiré. Vérifiez le site de votre cabinet.",
   "error.patients_only": "Seul un compte patient peut accepter une invitation.",
   "error.phone_code_required": "Cette invitation a été envoyée par SMS : elle demande le code reçu par SMS.",
   "error.unavailable": "CareChat est occupé. Réessayez dans un instant.",

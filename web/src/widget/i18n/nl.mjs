@@ -185,7 +185,7 @@ registerMessages("nl", {
   "error.too_large": "Dit bestand is te groot.",
   "error.upload_quota_exceeded": "U hebt vandaag te veel bestanden verstuurd.",
   "error.upload_rate_limited": "Te veel bestanden tegelijk. Wacht even.",
-  "error.not_found": "Niet gevonden.",
+  "error.not_found": "Niet gevonden: de link is misschien fout of werd verwijderd. Kijk de website van uw praktijk na.",
   "error.patients_only": "Alleen een patiëntenaccount kan een uitnodiging aanvaarden.",
   "error.phone_code_required": "Deze uitnodiging is per sms verstuurd: ze vraagt de code die u per sms kreeg.",
   "error.unavailable": "CareChat is druk bezet. Probeer het zo meteen opnieuw.",
