@@ -21,6 +21,7 @@ from playwright.async_api import Browser, ConsoleMessage, FilePayload, Page, Vie
 from pymongo import AsyncMongoClient
 
 from e2e_crypto.client import CareChatClient, Provider
+from e2e_crypto.client.events import Typing
 from e2e_crypto.client.messages import ReceivedMessage
 from e2e_crypto.client.payloads import (
     Attachment,
@@ -109,6 +110,15 @@ async def conversation_with_practice(
     await team.practitioner.thread_action(thread.thread_id, "accept")
     await team.practitioner.connect(history="new")
     return Conversation(patient, email, thread.thread_id)
+
+
+async def typing_seen(sdk: CareChatClient, thread_id: str) -> str:
+    """The account ``sdk`` next hears typing in ``thread_id``."""
+    async with asyncio.timeout(RECEIVE_TIMEOUT):
+        async for event in sdk.connection.events():
+            if isinstance(event, Typing) and event.thread_id == thread_id:
+                return event.account
+    raise AssertionError("the events ended")
 
 
 async def until_read(patient: CareChatClient, thread_id: str, seq: int) -> None:
@@ -208,6 +218,8 @@ async def test_a_message_reaches_the_practitioner_and_a_reply_shows_live(
     patient, thread_id = conversation.patient, conversation.thread_id
     canary = f"my knee hurts {uuid4().hex[:8]}"
     await page.get_by_label("Your message").fill(canary)
+    # Typing in the page tells the practitioner (no content, only that it happens).
+    assert await typing_seen(team.practitioner, thread_id) == patient.account_id
     await page.keyboard.press("Enter")
 
     message = await received(team.practitioner, thread_id)
