@@ -17,7 +17,15 @@ from typing import Any, Final
 from uuid import uuid4
 
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, FilePayload, Page, ViewportSize, expect
+from playwright.async_api import (
+    Browser,
+    ConsoleMessage,
+    FilePayload,
+    Page,
+    Route,
+    ViewportSize,
+    expect,
+)
 from pymongo import AsyncMongoClient
 
 from e2e_crypto.client import CareChatClient, Provider
@@ -504,7 +512,20 @@ async def test_attachments_go_up_encrypted_and_a_file_failing_its_hash_is_refuse
     thread_id = (await conversation_with_practice(page, carechat, team, people)).thread_id
     content = b"CRP 4 mg/L, all within range.\n" * 2000
     upload: FilePayload = {"name": "lab-results.txt", "mimeType": "text/plain", "buffer": content}
+    # The upload is held at the network until the test has seen its progress shown.
+    release = asyncio.Event()
+
+    async def hold(route: Route) -> None:
+        await release.wait()
+        await route.continue_()
+
+    await page.route("**/api/v1/threads/*/attachments", hold)
     await page.locator("form.w-compose input[type=file]").set_input_files(files=[upload])
+    progress = page.get_by_role("progressbar", name="Upload progress")
+    await expect(progress).to_be_visible()
+    await expect(page.get_by_text("Encrypting and sending lab-results.txt…")).to_be_visible()
+    release.set()
+    await expect(progress).to_be_hidden()
     message = await received(team.practitioner, thread_id)
     assert isinstance(message.payload, Attachment)
     assert (message.payload.name, message.payload.size) == ("lab-results.txt", len(content))
