@@ -116,6 +116,7 @@ async def conversation_with_practice(
         t for t in await team.practitioner.threads() if t.patient_id == patient.account_id
     )
     await team.practitioner.thread_action(thread.thread_id, "accept")
+    await expect(page.get_by_text("has not accepted this conversation")).to_be_hidden()
     await team.practitioner.connect(history="new")
     return Conversation(patient, email, thread.thread_id)
 
@@ -191,6 +192,15 @@ async def test_sign_up_verify_keys_passphrase_and_request_a_thread(
     assert threads[0].provider == Provider("practice", team.practice_id)
     assert await patient.api.get_key_backup()
     await watched.screenshots("widget-requested")
+
+    # The practice accepts while the patient is writing: the page updates, the draft
+    # and the focus stay.
+    composer = page.get_by_label("Your message")
+    await composer.fill("Hello, I have a question about")
+    await team.practitioner.thread_action(threads[0].thread_id, "accept")
+    await expect(page.get_by_text("has not accepted this conversation")).to_be_hidden()
+    await expect(composer).to_have_value("Hello, I have a question about")
+    await expect(composer).to_be_focused()
 
 
 async def test_the_link_in_the_verification_e_mail_opens_the_verify_view(

@@ -70,6 +70,7 @@ class PatientWidget extends Widget {
     this.provider = practiceId ? { kind: "practice", id: practiceId } : null;
     this.messages = new Map();
     this.threads = new Map();
+    this.drafts = new Map(); // thread id -> unsent text, in memory only
     client.on("thread", (summary) => this.threadChanged(summary));
     client.on("message", (message) => this.messageArrived(message));
     client.on("connection", ({ revoked }) => {
@@ -189,6 +190,7 @@ class PatientWidget extends Widget {
   sessionEnded() {
     this.messages.clear();
     this.threads.clear();
+    this.drafts.clear();
     this.show(signInView, { ended: true });
   }
 
@@ -196,6 +198,7 @@ class PatientWidget extends Widget {
     await this.client.logout({ forgetKeys });
     this.messages.clear();
     this.threads.clear();
+    this.drafts.clear();
     this.show(welcomeView);
   }
 }

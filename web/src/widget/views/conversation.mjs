@@ -304,7 +304,12 @@ function composer(widget, threadId, send, typing) {
     class: "w-compose-text",
     maxlength: 10000,
     placeholder: t("compose.placeholder"),
-    oninput: typing,
+    // The draft outlives a re-render (the thread accepted meanwhile, a language switch).
+    value: widget.drafts.get(threadId) ?? "",
+    oninput: () => {
+      widget.drafts.set(threadId, text.value);
+      typing();
+    },
   });
   // Enter sends, Shift+Enter is a new line (as in every chat); IME composition is left alone.
   text.addEventListener("keydown", (event) => {
@@ -364,10 +369,12 @@ function composer(widget, threadId, send, typing) {
     }
     hideError(errors);
     text.value = "";
+    widget.drafts.delete(threadId);
     try {
       await send(value);
     } catch (error) {
       text.value = value; // nothing lost: the patient can send it again
+      widget.drafts.set(threadId, value);
       showError(errors, errorText(error));
       announce(errors.textContent, { assertive: true });
     }
