@@ -422,7 +422,7 @@ async def test_the_widget_runs_in_the_loaders_iframe_on_another_origin(
     await expect(frame.get_by_text("Saved.")).to_be_visible()
     stored = await patient.api.request("GET", "/api/v1/accounts/me/notification-preferences")
     assert (stored["email"], stored["sms"]) == (False, True)
-    await frame.get_by_role("button", name="Sign out").click()
+    await frame.get_by_role("button", name="Sign out", exact=True).click()
     await expect(frame.get_by_role("heading", level=1)).to_have_text(
         "Message your practice securely"
     )
