@@ -273,6 +273,7 @@ async def test_a_message_reaches_the_practitioner_and_a_reply_shows_live(
     await team.practitioner.send(thread_id, "One more thing.")
     await expect(row.locator(".w-badge")).to_have_text("1")
     await expect(row).to_contain_text("1 unread")
+    await expect(row.locator("time")).to_have_count(1)
     await row.click()
     await expect(page.locator("li.w-msg.theirs", has_text="One more thing.")).to_be_visible()
 
