@@ -543,6 +543,18 @@ async def test_attachments_go_up_encrypted_and_a_file_failing_its_hash_is_refuse
     fetched = await team.practitioner.download_attachment(message.payload, tmp_path / "got.txt")
     assert fetched.read_bytes() == content
     await expect(page.locator("li.w-msg.mine .w-file-name")).to_have_text("lab-results.txt")
+    # Downloaded in the page: decrypted there, the same bytes, under its name.
+    async with page.expect_download() as download_info:
+        await (
+            page.locator("li.w-msg.mine", has_text="lab-results.txt")
+            .get_by_role("button", name="Download")
+            .click()
+        )
+    download = await download_info.value
+    assert download.suggested_filename == "lab-results.txt"
+    saved = tmp_path / "downloaded.txt"
+    await download.save_as(saved)
+    assert saved.read_bytes() == content
 
     # The practitioner's file is altered where it is stored: the page refuses it.
     letter = tmp_path / "letter.txt"
