@@ -654,3 +654,23 @@ async def test_a_long_conversation_opens_on_its_newest_messages_without_duplicat
     await expect(messages).to_have_count(55)
     texts = await messages.locator(".w-text").all_inner_texts()
     assert texts == [f"Note {n:02d} of 55" for n in range(1, 56)]
+
+
+async def test_a_page_that_cannot_load_says_so_and_tries_again(
+    watched: Watched, carechat: str, people: People
+) -> None:
+    page = watched.page
+    email = unique_email("offline")
+    await people.person(email)
+    await open_widget(page, carechat, PRACTICE_ID)
+    await sign_in(page, email)
+    # The network fails just when the practice page loads its care links.
+    watched.expect_error(r"ERR_FAILED")
+    await page.route("**/api/v1/care-links", lambda route: route.abort())
+    await create_keys(page)
+    await expect(page.get_by_role("alert")).to_have_text(
+        "CareChat cannot be reached. Check your connection and try again."
+    )
+    await page.unroute("**/api/v1/care-links")
+    await page.get_by_role("button", name="Try again").click()
+    await expect(page.get_by_role("heading", name="Your practice")).to_be_visible()

@@ -7,6 +7,7 @@ registerMessages("en", {
   loading: "Loading…",
   connecting: "Connecting securely…",
   "failed.title": "Something went wrong",
+  "failed.retry": "Try again",
   "field.email": "E-mail address",
   "field.password": "Password",
   "menu.settings": "Settings",

@@ -6,6 +6,7 @@ registerMessages("fr", {
   loading: "Chargement…",
   connecting: "Connexion sécurisée…",
   "failed.title": "Un problème est survenu",
+  "failed.retry": "Réessayer",
   "field.email": "Adresse e-mail",
   "field.password": "Mot de passe",
   "menu.settings": "Réglages",

@@ -6,6 +6,7 @@ registerMessages("nl", {
   loading: "Laden…",
   connecting: "Beveiligde verbinding maken…",
   "failed.title": "Er ging iets mis",
+  "failed.retry": "Opnieuw proberen",
   "field.email": "E-mailadres",
   "field.password": "Wachtwoord",
   "menu.settings": "Instellingen",
