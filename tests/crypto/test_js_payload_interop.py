@@ -14,6 +14,8 @@ from e2e_crypto.client.payloads import (
     Attachment,
     BookingInvitation,
     ClosingSummary,
+    PaidChatOffer,
+    PanelQuestion,
     Payload,
     RenewalRequest,
     ReportToGp,
@@ -47,6 +49,10 @@ PAYLOADS: list[Payload] = [
     ClosingSummary("Rest and fluids", None),
     ClosingSummary(TRICKY, "Call back in a week"),
     Attachment("att-1", "scan é.pdf", "application/pdf", 150_000, bytes(range(32)), bytes(32)),
+    PanelQuestion("40-49", "toux", "3 jours", ("asthme", "fumeur"), TRICKY, 3),
+    PanelQuestion("0-9", "fever", "today", (), "", 1),
+    PaidChatOffer(2500, "EUR", None),
+    PaidChatOffer(1, "EUR", "24 h"),
 ]
 
 
