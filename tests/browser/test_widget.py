@@ -623,16 +623,39 @@ async def test_a_new_browser_restores_the_keys_with_the_passphrase_and_reads_the
     assert errors == []
 
 
-async def test_a_revoked_device_is_sent_back_to_sign_in(
+async def test_a_revoked_browser_must_unlock_again_with_the_passphrase(
     watched: Watched, carechat: str, team: CareTeam, people: People
 ) -> None:
     page = watched.page
     conversation = await conversation_with_practice(page, carechat, team, people)
     patient = conversation.patient
     listing = await patient.api.account_devices(patient.account_id)
-    (browser_device,) = listing["devices"]
+    (first_device,) = listing["devices"]
     # From another device of the patient (or after a theft): this browser is revoked.
-    await patient.api.revoke_device(browser_device["device_id"])
+    await patient.api.revoke_device(first_device["device_id"])
+    await expect(page.get_by_role("heading", name="Unlock your messages")).to_be_visible()
+    await expect(page.get_by_role("status").filter(has_text="was removed")).to_be_visible()
+    await page.get_by_label("Recovery passphrase").fill(PASSPHRASE)
+    await page.get_by_role("button", name="Unlock").click()
+    await expect(page.get_by_role("heading", name=PRACTITIONER_NAME)).to_be_visible()
+    # A new device now, which the practitioner's messages reach.
+    devices = (await patient.api.account_devices(patient.account_id))["devices"]
+    assert [d["device_id"] for d in devices] != [first_device["device_id"]]
+    await team.practitioner.send(conversation.thread_id, "Still here after the revocation.")
+    await expect(
+        page.locator("li.w-msg.theirs", has_text="Still here after the revocation.")
+    ).to_be_visible()
+
+
+async def test_an_ended_session_is_sent_back_to_sign_in(
+    watched: Watched, carechat: str, team: CareTeam, people: People
+) -> None:
+    page = watched.page
+    conversation = await conversation_with_practice(page, carechat, team, people)
+    # A password reset (or change) elsewhere ends every other session; the page asks
+    # the server once whether it is only this device (a 401 says no).
+    watched.expect_error(r"status of 401 .* at .*/api/v1/accounts/.*/devices")
+    await conversation.patient.api.change_password(PASSWORD, PASSWORD + " and more")
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     await expect(page.get_by_role("status").filter(has_text="session has ended")).to_be_visible()
 
