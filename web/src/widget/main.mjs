@@ -20,7 +20,7 @@ import { t, translateNotice } from "../ui/i18n.mjs";
 import "./i18n/en.mjs";
 import "./i18n/fr.mjs";
 import "./i18n/nl.mjs";
-import { errorText } from "./forms.mjs";
+import { action, errorText } from "./forms.mjs";
 import { Widget, heading } from "./shell.mjs";
 import { signInView, verifyLinkView, welcomeView } from "./views/account.mjs";
 import { conversationView } from "./views/conversation.mjs";
@@ -38,8 +38,12 @@ function loadingView(_widget, text) {
   return [...heading(text ?? t("loading")), h("p", { class: "w-loading", role: "status" }, t("loading"))];
 }
 
-function failedView(_widget, error) {
-  return [...heading(t("failed.title")), h("p", { class: "form-error", role: "alert" }, errorText(error))];
+function failedView(widget, error) {
+  return [
+    ...heading(t("failed.title")),
+    h("p", { class: "form-error", role: "alert" }, errorText(error)),
+    h("div", { class: "w-actions" }, action(t("failed.retry"), () => widget.home(), "primary")),
+  ];
 }
 
 /** The practice this widget is for: ?practice= from the loader, else the last one. */
@@ -59,9 +63,13 @@ function practiceFrom(url) {
 
 /** The secret in a link's fragment, removed from the address bar and history. */
 function takeFragment() {
-  const secret = decodeURIComponent(location.hash.slice(1));
+  const raw = location.hash.slice(1);
   history.replaceState(null, "", location.pathname + location.search);
-  return secret;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw; // a mangled link: the server will say the code is not valid
+  }
 }
 
 class PatientWidget extends Widget {
@@ -70,6 +78,7 @@ class PatientWidget extends Widget {
     this.provider = practiceId ? { kind: "practice", id: practiceId } : null;
     this.messages = new Map();
     this.threads = new Map();
+    this.drafts = new Map(); // thread id -> unsent text, in memory only
     client.on("thread", (summary) => this.threadChanged(summary));
     client.on("message", (message) => this.messageArrived(message));
     client.on("connection", ({ revoked }) => {
@@ -185,17 +194,33 @@ class PatientWidget extends Widget {
     }
   }
 
-  /** The server ended the session (or revoked this device): sign in again. */
-  sessionEnded() {
+  /**
+   * The socket was refused for good. If the session still holds, it is this
+   * browser's device that was revoked (from another device, after a theft): its keys
+   * are dead, and the passphrase makes it a new device. Otherwise: sign in again.
+   */
+  async sessionEnded() {
     this.messages.clear();
     this.threads.clear();
-    this.show(signInView, { ended: true });
+    this.drafts.clear();
+    let devices = null;
+    try {
+      devices = await this.client.devices();
+    } catch {
+      // the session itself is over
+    }
+    if (devices !== null && !devices.some((device) => device.current)) {
+      this.show(restoreKeysView, { revoked: true });
+    } else {
+      this.show(signInView, { ended: true });
+    }
   }
 
-  async signOut() {
-    await this.client.logout();
+  async signOut({ forgetKeys = false } = {}) {
+    await this.client.logout({ forgetKeys });
     this.messages.clear();
     this.threads.clear();
+    this.drafts.clear();
     this.show(welcomeView);
   }
 }

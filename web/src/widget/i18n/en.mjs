@@ -7,6 +7,7 @@ registerMessages("en", {
   loading: "Loading…",
   connecting: "Connecting securely…",
   "failed.title": "Something went wrong",
+  "failed.retry": "Try again",
   "field.email": "E-mail address",
   "field.password": "Password",
   "menu.settings": "Settings",
@@ -39,7 +40,6 @@ registerMessages("en", {
 
   "signin.title": "Sign in",
   "signin.lead": "Welcome back.",
-  "signin.totp": "Code from your authenticator app",
   "signin.submit": "Sign in",
   "signin.new": "New here?",
 
@@ -55,6 +55,7 @@ registerMessages("en", {
 
   "restore.title": "Unlock your messages on this browser",
   "restore.lead": "Enter the recovery passphrase you chose when you first set up CareChat.",
+  "restore.revoked": "This browser was removed from your account from another device. Unlock it again with your recovery passphrase, or sign out.",
   "restore.submit": "Unlock",
   "restore.lost": "Not your account?",
 
@@ -148,13 +149,14 @@ registerMessages("en", {
   "settings.title": "Settings",
   "settings.back": "Back",
   "settings.device": "This browser",
-  "settings.device.lead": "Signing out keeps your keys on this browser, encrypted. On a shared computer, sign out when you are done.",
+  "settings.device.lead": "Signing out keeps your keys on this browser, encrypted, so you can sign in again without your passphrase.",
+  "settings.forget": "Sign out and remove my keys",
+  "settings.forget.hint": "On a shared computer, remove your keys: next time you will need your recovery passphrase.",
   "prefs.legend": "Tell me when a message is waiting",
   "prefs.lead": "Reminders never contain the message, who sent it or the practice's name.",
   "prefs.loading": "Loading your preferences…",
   "prefs.email": "By e-mail",
   "prefs.sms": "By text message",
-  "prefs.fixed": "When a message waits for you, CareChat sends you an e-mail reminder.",
   "prefs.save": "Save",
   "prefs.saved": "Saved.",
 
@@ -171,7 +173,6 @@ registerMessages("en", {
   "error.network": "CareChat cannot be reached. Check your connection and try again.",
   "error.rate_limited": "Too many attempts. Please wait a moment and try again.",
   "error.invalid_credentials": "The e-mail address or password is not correct.",
-  "error.totp_required": "Enter the code from your authenticator app.",
   "error.invalid_code": "This link or code is not valid any more, or the password does not match. Check it, or sign up again.",
   "error.weak_password": "This password is too easy to guess. Choose a longer one.",
   "error.validation_failed": "Some fields are not filled in correctly.",
@@ -187,7 +188,7 @@ registerMessages("en", {
   "error.too_large": "This file is too large.",
   "error.upload_quota_exceeded": "You have sent too many files today.",
   "error.upload_rate_limited": "Too many files at once. Please wait a moment.",
-  "error.not_found": "Not found.",
+  "error.not_found": "This was not found: the link may be wrong, or it was removed. Check your practice's website.",
   "error.patients_only": "Only patient accounts can accept an invitation.",
   "error.phone_code_required": "This invitation was sent by text message: it needs the code texted to you.",
   "error.unavailable": "CareChat is busy. Please try again in a moment.",

@@ -6,6 +6,7 @@ registerMessages("fr", {
   loading: "Chargement…",
   connecting: "Connexion sécurisée…",
   "failed.title": "Un problème est survenu",
+  "failed.retry": "Réessayer",
   "field.email": "Adresse e-mail",
   "field.password": "Mot de passe",
   "menu.settings": "Réglages",
@@ -38,7 +39,6 @@ registerMessages("fr", {
 
   "signin.title": "Se connecter",
   "signin.lead": "Bon retour parmi nous.",
-  "signin.totp": "Code de votre application d’authentification",
   "signin.submit": "Se connecter",
   "signin.new": "Nouveau ?",
 
@@ -54,6 +54,7 @@ registerMessages("fr", {
 
   "restore.title": "Déverrouillez vos messages sur ce navigateur",
   "restore.lead": "Saisissez la phrase de récupération choisie lors de votre première utilisation de CareChat.",
+  "restore.revoked": "Ce navigateur a été retiré de votre compte depuis un autre appareil. Déverrouillez-le avec votre phrase de récupération, ou déconnectez-vous.",
   "restore.submit": "Déverrouiller",
   "restore.lost": "Ce n’est pas votre compte ?",
 
@@ -147,13 +148,14 @@ registerMessages("fr", {
   "settings.title": "Réglages",
   "settings.back": "Retour",
   "settings.device": "Ce navigateur",
-  "settings.device.lead": "La déconnexion garde vos clés chiffrées sur ce navigateur. Sur un ordinateur partagé, déconnectez-vous après usage.",
+  "settings.device.lead": "La déconnexion garde vos clés chiffrées sur ce navigateur : vous pourrez vous reconnecter sans votre phrase de récupération.",
+  "settings.forget": "Se déconnecter et effacer mes clés",
+  "settings.forget.hint": "Sur un ordinateur partagé, effacez vos clés : la prochaine fois, il vous faudra votre phrase de récupération.",
   "prefs.legend": "Me prévenir lorsqu’un message m’attend",
   "prefs.lead": "Les rappels ne contiennent jamais le message, son expéditeur ni le nom du cabinet.",
   "prefs.loading": "Chargement de vos préférences…",
   "prefs.email": "Par e-mail",
   "prefs.sms": "Par SMS",
-  "prefs.fixed": "Lorsqu’un message vous attend, CareChat vous envoie un rappel par e-mail.",
   "prefs.save": "Enregistrer",
   "prefs.saved": "Enregistré.",
 
@@ -170,7 +172,6 @@ registerMessages("fr", {
   "error.network": "CareChat est injoignable. Vérifiez votre connexion et réessayez.",
   "error.rate_limited": "Trop de tentatives. Patientez un instant puis réessayez.",
   "error.invalid_credentials": "L’adresse e-mail ou le mot de passe est incorrect.",
-  "error.totp_required": "Saisissez le code de votre application d’authentification.",
   "error.invalid_code": "Ce lien ou ce code n’est plus valable, ou le mot de passe ne correspond pas. Vérifiez-le, ou inscrivez-vous à nouveau.",
   "error.weak_password": "Ce mot de passe est trop facile à deviner. Choisissez-en un plus long.",
   "error.validation_failed": "Certains champs ne sont pas correctement remplis.",
@@ -186,7 +187,7 @@ registerMessages("fr", {
   "error.too_large": "Ce fichier est trop volumineux.",
   "error.upload_quota_exceeded": "Vous avez envoyé trop de fichiers aujourd’hui.",
   "error.upload_rate_limited": "Trop de fichiers à la fois. Patientez un instant.",
-  "error.not_found": "Introuvable.",
+  "error.not_found": "Introuvable : le lien est peut-être erroné, ou a été retiré. Vérifiez le site de votre cabinet.",
   "error.patients_only": "Seul un compte patient peut accepter une invitation.",
   "error.phone_code_required": "Cette invitation a été envoyée par SMS : elle demande le code reçu par SMS.",
   "error.unavailable": "CareChat est occupé. Réessayez dans un instant.",

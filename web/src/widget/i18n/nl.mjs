@@ -6,6 +6,7 @@ registerMessages("nl", {
   loading: "Laden…",
   connecting: "Beveiligde verbinding maken…",
   "failed.title": "Er ging iets mis",
+  "failed.retry": "Opnieuw proberen",
   "field.email": "E-mailadres",
   "field.password": "Wachtwoord",
   "menu.settings": "Instellingen",
@@ -38,7 +39,6 @@ registerMessages("nl", {
 
   "signin.title": "Aanmelden",
   "signin.lead": "Welkom terug.",
-  "signin.totp": "Code uit uw authenticator-app",
   "signin.submit": "Aanmelden",
   "signin.new": "Nieuw hier?",
 
@@ -54,6 +54,7 @@ registerMessages("nl", {
 
   "restore.title": "Ontgrendel uw berichten in deze browser",
   "restore.lead": "Voer de herstelzin in die u koos toen u CareChat voor het eerst gebruikte.",
+  "restore.revoked": "Deze browser werd vanaf een ander toestel uit uw account verwijderd. Ontgrendel hem opnieuw met uw herstelzin, of meld u af.",
   "restore.submit": "Ontgrendelen",
   "restore.lost": "Niet uw account?",
 
@@ -147,13 +148,14 @@ registerMessages("nl", {
   "settings.title": "Instellingen",
   "settings.back": "Terug",
   "settings.device": "Deze browser",
-  "settings.device.lead": "Na het afmelden blijven uw sleutels versleuteld in deze browser. Meld u op een gedeelde computer na gebruik af.",
+  "settings.device.lead": "Na het afmelden blijven uw sleutels versleuteld in deze browser, zodat u zich opnieuw kunt aanmelden zonder herstelzin.",
+  "settings.forget": "Afmelden en mijn sleutels wissen",
+  "settings.forget.hint": "Wis op een gedeelde computer uw sleutels: de volgende keer hebt u uw herstelzin nodig.",
   "prefs.legend": "Laat me weten wanneer er een bericht wacht",
   "prefs.lead": "Herinneringen bevatten nooit het bericht, de afzender of de naam van de praktijk.",
   "prefs.loading": "Uw voorkeuren worden geladen…",
   "prefs.email": "Per e-mail",
   "prefs.sms": "Per sms",
-  "prefs.fixed": "Wanneer er een bericht op u wacht, stuurt CareChat u een herinnering per e-mail.",
   "prefs.save": "Opslaan",
   "prefs.saved": "Opgeslagen.",
 
@@ -170,7 +172,6 @@ registerMessages("nl", {
   "error.network": "CareChat is niet bereikbaar. Controleer uw verbinding en probeer opnieuw.",
   "error.rate_limited": "Te veel pogingen. Wacht even en probeer opnieuw.",
   "error.invalid_credentials": "Het e-mailadres of wachtwoord is niet juist.",
-  "error.totp_required": "Voer de code uit uw authenticator-app in.",
   "error.invalid_code": "Deze link of code is niet meer geldig, of het wachtwoord klopt niet. Kijk hem na, of registreer u opnieuw.",
   "error.weak_password": "Dit wachtwoord is te makkelijk te raden. Kies een langer wachtwoord.",
   "error.validation_failed": "Sommige velden zijn niet goed ingevuld.",
@@ -186,7 +187,7 @@ registerMessages("nl", {
   "error.too_large": "Dit bestand is te groot.",
   "error.upload_quota_exceeded": "U hebt vandaag te veel bestanden verstuurd.",
   "error.upload_rate_limited": "Te veel bestanden tegelijk. Wacht even.",
-  "error.not_found": "Niet gevonden.",
+  "error.not_found": "Niet gevonden: de link is misschien fout of werd verwijderd. Kijk de website van uw praktijk na.",
   "error.patients_only": "Alleen een patiëntenaccount kan een uitnodiging aanvaarden.",
   "error.phone_code_required": "Deze uitnodiging is per sms verstuurd: ze vraagt de code die u per sms kreeg.",
   "error.unavailable": "CareChat is druk bezet. Probeer het zo meteen opnieuw.",

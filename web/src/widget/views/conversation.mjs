@@ -17,7 +17,7 @@ import { renewalDialog } from "./renewal.mjs";
 
 const TYPING_SHOWN_MS = 6000;
 const TYPING_SENT_EVERY_MS = 3000;
-const HISTORY_PAGE = 100;
+const HISTORY_PAGE = 50;
 const LIVE_STATES = new Set(["requested", "open"]);
 
 /** Runs a receipt or typing call, sync or async, as a promise that may reject. */
@@ -71,9 +71,10 @@ export function conversationView(widget, thread) {
   const names = memberNames(thread);
   const messages = store(widget, threadId);
   const live = LIVE_STATES.has(thread.state);
-  // A list (role "log" would hide the <li>s' list semantics, axe: listitem) that takes
-  // keyboard focus, since it is the part that scrolls (axe: scrollable-region-focusable).
-  const list = h("ol", { class: "w-messages", tabindex: "0", "aria-label": t("conversation.messages"), "aria-live": "polite" });
+  // A live region around a real list: screen readers hear new messages, and still
+  // get list semantics (an <ol> cannot itself take the log role).
+  const list = h("ol", { class: "w-message-list" });
+  const log = h("div", { class: "w-messages", role: "log", "aria-label": t("conversation.messages"), "aria-live": "polite" }, list);
   const items = new Map();
   const typingLine = h("p", { class: "w-typing", "aria-live": "polite" });
   const empty = h("p", { class: "w-empty" }, t("conversation.empty"));
@@ -99,12 +100,12 @@ export function conversationView(widget, thread) {
     }
     items.set(key, item);
     empty.hidden = messages.size > 0;
-    list.hidden = messages.size === 0;
+    log.hidden = messages.size === 0;
     return merged;
   };
 
   const scrollToEnd = () => {
-    list.scrollTop = list.scrollHeight;
+    log.scrollTop = log.scrollHeight;
   };
 
   // Read receipts: the newest message from someone else, once the page is seen.
@@ -200,16 +201,19 @@ export function conversationView(widget, thread) {
   }
   const loading = h("p", { class: "w-loading", role: "status" }, t("conversation.loading"));
   empty.hidden = true;
-  list.hidden = messages.size === 0;
+  log.hidden = messages.size === 0;
+  // The newest page of the stored history, for a conversation opened before the
+  // socket's sync has caught up; the sync delivers everything after this browser's
+  // cursor as live messages, and both land in the same store, once each.
   widget.client
-    .history(threadId, { limit: HISTORY_PAGE })
+    .history(threadId, { before: Number.MAX_SAFE_INTEGER, limit: HISTORY_PAGE })
     .then((history) => {
-      for (const message of Array.isArray(history) ? history : history.messages) {
+      for (const message of history.messages) {
         put(message);
       }
       loading.remove();
       empty.hidden = messages.size > 0;
-      list.hidden = messages.size === 0;
+      log.hidden = messages.size === 0;
       scrollToEnd();
       markRead();
     })
@@ -253,7 +257,7 @@ export function conversationView(widget, thread) {
     closedNote,
     awayNote,
     noticeLine,
-    h("div", { class: "w-thread" }, loading, empty, list, typingLine),
+    h("div", { class: "w-thread" }, loading, empty, log, typingLine),
     live ? composer(widget, threadId, send, () => {
       const now = Date.now();
       if (now - lastTypingSent > TYPING_SENT_EVERY_MS) {
@@ -300,7 +304,12 @@ function composer(widget, threadId, send, typing) {
     class: "w-compose-text",
     maxlength: 10000,
     placeholder: t("compose.placeholder"),
-    oninput: typing,
+    // The draft outlives a re-render (the thread accepted meanwhile, a language switch).
+    value: widget.drafts.get(threadId) ?? "",
+    oninput: () => {
+      widget.drafts.set(threadId, text.value);
+      typing();
+    },
   });
   // Enter sends, Shift+Enter is a new line (as in every chat); IME composition is left alone.
   text.addEventListener("keydown", (event) => {
@@ -360,10 +369,12 @@ function composer(widget, threadId, send, typing) {
     }
     hideError(errors);
     text.value = "";
+    widget.drafts.delete(threadId);
     try {
       await send(value);
     } catch (error) {
       text.value = value; // nothing lost: the patient can send it again
+      widget.drafts.set(threadId, value);
       showError(errors, errorText(error));
       announce(errors.textContent, { assertive: true });
     }

@@ -33,7 +33,7 @@ function meta(message, mine, sender) {
   const status = mine && STATUSES.has(message.status) ? message.status : null;
   return h(
     "p",
-    { class: "w-meta", "aria-hidden": "false" },
+    { class: "w-meta" },
     mine ? null : h("span", { class: "w-sender", "aria-hidden": "true" }, sender),
     at && !Number.isNaN(at.getTime())
       ? h("time", { datetime: at.toISOString() }, formatTime(at, { timeStyle: "short" }))

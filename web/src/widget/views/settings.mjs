@@ -7,7 +7,7 @@ import { t } from "../../ui/i18n.mjs";
 import { action, errorLine, errorText, onSubmit, showError, submit, uid } from "../forms.mjs";
 import { heading } from "../shell.mjs";
 
-// The channels a reminder can go by; any other boolean the server adds is shown too.
+// The channels a reminder can go by (client.notificationPreferences(): {email, sms}).
 const CHANNELS = ["email", "sms"];
 
 export function settingsView(widget) {
@@ -15,9 +15,7 @@ export function settingsView(widget) {
     h("div", { class: "w-conversation-head" }, h("button", { type: "button", class: "button link w-back", onclick: () => widget.home() }, t("settings.back"))),
     ...heading(t("settings.title")),
     h("p", { class: "w-lead" }, t("prefs.lead")),
-    // The client library (and the server) may not offer preferences yet: then the
-    // page says what happens instead of showing switches that do nothing.
-    typeof widget.client.notificationPreferences === "function" ? preferencesForm(widget) : h("p", {}, t("prefs.fixed")),
+    preferencesForm(widget),
     signOutSection(widget),
   ];
 }
@@ -33,8 +31,7 @@ function preferencesForm(widget) {
     .then((prefs) => {
       current = prefs ?? {};
       fieldset.lastChild.remove();
-      const names = [...new Set([...CHANNELS.filter((c) => c in current), ...Object.keys(current)])];
-      for (const name of names.filter((n) => typeof current[n] === "boolean")) {
+      for (const name of CHANNELS.filter((c) => typeof current[c] === "boolean")) {
         const id = uid(`pref-${name}`);
         fieldset.append(
           h(
@@ -65,18 +62,27 @@ function preferencesForm(widget) {
 
 function signOutSection(widget) {
   const signOutErrors = errorLine();
+  // Forgetting the keys also revokes this browser's device: on a shared computer
+  // nothing is left that could read the conversation, and the passphrase restores it.
+  const leave = async (forgetKeys) => {
+    try {
+      await widget.signOut({ forgetKeys });
+    } catch (error) {
+      showError(signOutErrors, errorText(error));
+    }
+  };
   return h(
     "section",
     { class: "w-step", "aria-labelledby": "w-signout-title" },
     h("h2", { id: "w-signout-title", class: "w-subtitle" }, t("settings.device")),
     h("p", {}, t("settings.device.lead")),
-    action(t("menu.signout"), async () => {
-      try {
-        await widget.signOut();
-      } catch (error) {
-        showError(signOutErrors, errorText(error));
-      }
-    }),
+    h(
+      "div",
+      { class: "w-actions" },
+      action(t("menu.signout"), () => leave(false)),
+      action(t("settings.forget"), () => leave(true)),
+    ),
+    h("p", { class: "field-hint" }, t("settings.forget.hint")),
     signOutErrors,
   );
 }
