@@ -156,7 +156,8 @@ async def widget_sign_in(page: Page, world: DemoWorld, email: str, passphrase: s
 async def widget_open_conversation(widget: FrameLocator) -> None:
     """From wherever the widget lands (a patient with one open conversation sees it at
     once; otherwise the practice's list) to the conversation."""
-    messages, row = widget.locator("ol.w-messages"), widget.locator("button.w-thread-row")
+    messages = widget.get_by_role("log", name="Messages")
+    row = widget.locator("button.w-thread-row")
     await expect(messages.or_(row).first).to_be_visible(timeout=SLOW_MS)
     if not await messages.is_visible():
         await row.first.click()
