@@ -26,6 +26,7 @@ never asserted against a time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import json
 import os
@@ -39,6 +40,7 @@ from uuid import uuid4
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, FrameLocator, Page, expect
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from carechat_demo.cast import CONVERSATIONS, PASSWORD, person
 from chat_server.web_manifest import DEFAULT_BUILD_DIR, load_manifest
@@ -53,7 +55,7 @@ OUTPUT: Final = ROOT / "test-output"
 AXE: Final = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 # Unlocking runs argon2id (64 MiB) in the page, and a reconnect waits out a back-off.
 SLOW_MS: Final = 60_000
-BRAM, MARC, ANNE, CLAIRE = (person(k) for k in ("bram", "marc", "anne", "claire"))
+BRAM, MARC, ANNE = (person(k) for k in ("bram", "marc", "anne"))
 LONG_THREAD: Final = 200
 
 pytestmark = pytest.mark.slow
@@ -365,18 +367,6 @@ def test_bundle_sizes(budgets: dict[str, Any]) -> None:
 async def test_navigation_to_first_decrypted_message_and_a_long_thread(
     world: DemoWorld, watch: Callable[..., Awaitable[Watching]], budgets: dict[str, Any]
 ) -> None:
-    # A returning patient (keys already in this browser): the practice's site to the
-    # first decrypted message of her conversation.
-    patient = await watch()
-    widget = await widget_sign_in(patient.page, world, CLAIRE.email, CLAIRE.passphrase)
-    await widget_open_conversation(widget)
-    started = time.perf_counter()
-    await patient.page.goto(world.site_url)
-    await expect(widget.locator("li.w-msg").first).to_be_visible(timeout=SLOW_MS)
-    budgets["navigation_to_first_decrypted_message_ms"] = round(
-        (time.perf_counter() - started) * 1000
-    )
-
     # Anne's thread grows to LONG_THREAD messages, sealed by her SDK keys from the demo.
     thread_id = thread_of(world, ANNE.email)
     keystore = world.keyring().get(world.accounts[ANNE.email])
@@ -387,6 +377,22 @@ async def test_navigation_to_first_decrypted_message_and_a_long_thread(
         await anne.connect(history="new")
         for i in range((await anne.thread(thread_id)).last_seq + 1, LONG_THREAD + 1):
             await anne.send(thread_id, f"Reading {i}: 130/85")
+
+    # A returning patient (keys already in this browser): the practice's site to the
+    # first decrypted message of her conversation, which ends with the latest one.
+    patient = await watch()
+    widget = await widget_sign_in(patient.page, world, ANNE.email, ANNE.passphrase)
+    await widget_open_conversation(widget)
+    latest = widget_message(widget, f"Reading {LONG_THREAD}:")
+    await expect(latest).to_be_visible(timeout=SLOW_MS)
+    started = time.perf_counter()
+    await patient.page.goto(world.site_url)
+    await expect(widget.locator("li.w-msg").first).to_be_visible(timeout=SLOW_MS)
+    budgets["navigation_to_first_decrypted_message_ms"] = round(
+        (time.perf_counter() - started) * 1000
+    )
+    await expect(latest).to_be_visible(timeout=SLOW_MS)
+    budgets["widget_navigation_to_latest_of_200_ms"] = round((time.perf_counter() - started) * 1000)
 
     # A returning practitioner opens it: the latest page first, then every earlier one.
     doctor = await watch()
@@ -404,8 +410,10 @@ async def test_navigation_to_first_decrypted_message_and_a_long_thread(
     earlier = doctor.page.get_by_role("button", name="Show earlier messages")
     async with asyncio.timeout(SLOW_MS / 1000):
         while await rendered.count() < LONG_THREAD:
-            if await earlier.is_visible():
-                await earlier.click()
+            # It may be busy or re-rendered away under the click: try again next round.
+            with contextlib.suppress(PlaywrightTimeoutError):
+                if await earlier.is_enabled(timeout=500):
+                    await earlier.click(timeout=1000)
             await doctor.page.wait_for_timeout(20)
     whole_thread = time.perf_counter() - started
     await expect(inbox_message(doctor.page, seeded_lines("anne")[0])).to_be_visible()

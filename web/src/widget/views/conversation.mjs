@@ -74,7 +74,9 @@ export function conversationView(widget, thread) {
   // A live region around a real list: screen readers hear new messages, and still
   // get list semantics (an <ol> cannot itself take the log role).
   const list = h("ol", { class: "w-message-list" });
-  const log = h("div", { class: "w-messages", role: "log", "aria-label": t("conversation.messages"), "aria-live": "polite" }, list);
+  // Focusable: it is the part that scrolls, and keyboard users scroll it (axe-core:
+  // scrollable-region-focusable, serious, once a conversation is longer than the frame).
+  const log = h("div", { class: "w-messages", role: "log", tabindex: "0", "aria-label": t("conversation.messages"), "aria-live": "polite" }, list);
   const items = new Map();
   const typingLine = h("p", { class: "w-typing", "aria-live": "polite" });
   const empty = h("p", { class: "w-empty" }, t("conversation.empty"));
