@@ -44,6 +44,7 @@ from chat_server.appkeys import (
     KEY_BACKUPS,
     MAILER,
     METRICS,
+    NOTIFICATION_PREFERENCES,
     PAGES,
     PANEL_CLAIMS,
     PANEL_QUESTIONS,
@@ -81,6 +82,7 @@ from chat_server.handlers.groups import GroupService
 from chat_server.handlers.intake import MessageIntake, Outlets, SendLimits
 from chat_server.handlers.invitations import InvitationSending, InvitationService
 from chat_server.handlers.key_backup import KeyBackups
+from chat_server.handlers.notification_preferences import NotificationPreferences
 from chat_server.handlers.notifications import NOTIFY_KIND, Notifier, NotifierReads
 from chat_server.handlers.panel_access import PanelGate
 from chat_server.handlers.panel_claims import PANEL_TIMER, PanelClaims
@@ -258,6 +260,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     app[GROUPS] = GroupService(groups=GroupStore(db), accounts=accounts, clock=clock)
     app[AVAILABILITY] = Availability(accounts)
+    app[NOTIFICATION_PREFERENCES] = NotificationPreferences(accounts)
     app[KEY_BACKUPS] = KeyBackups(KeyBackupStore(db), clock)
     attachments = AttachmentStore(db)
     threads = ThreadStore(db)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from chat_server.handlers.intake import MessageIntake
     from chat_server.handlers.invitations import InvitationService
     from chat_server.handlers.key_backup import KeyBackups
+    from chat_server.handlers.notification_preferences import NotificationPreferences
     from chat_server.handlers.panel_claims import PanelClaims
     from chat_server.handlers.panel_questions import PanelQuestions
     from chat_server.handlers.panels import PanelService
@@ -97,6 +98,9 @@ PANELS: web.AppKey[PanelService] = web.AppKey("PANELS")
 PANEL_CLAIMS: web.AppKey[PanelClaims] = web.AppKey("PANEL_CLAIMS")
 PANEL_QUESTIONS: web.AppKey[PanelQuestions] = web.AppKey("PANEL_QUESTIONS")
 AVAILABILITY: web.AppKey[Availability] = web.AppKey("AVAILABILITY")
+NOTIFICATION_PREFERENCES: web.AppKey[NotificationPreferences] = web.AppKey(
+    "NOTIFICATION_PREFERENCES"
+)
 UPLOADS: web.AppKey[UploadService] = web.AppKey("UPLOADS")
 KEY_BACKUPS: web.AppKey[KeyBackups] = web.AppKey("KEY_BACKUPS")
 MAILER: web.AppKey[Mailer] = web.AppKey("MAILER")

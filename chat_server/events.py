@@ -36,6 +36,15 @@ class ReceiptEvent(TypedDict):
     seq: int
 
 
+class DeliveredEvent(TypedDict):
+    """A device of ``account`` received ``thread`` up to ``seq`` (a sender's "delivered")."""
+
+    t: Literal["delivered"]
+    thread: str
+    account: str
+    seq: int
+
+
 class TypingEvent(TypedDict):
     t: Literal["typing"]
     thread: str
@@ -59,7 +68,15 @@ class QueueEvent(TypedDict):
     removed: NotRequired[list[str]]
 
 
-Event = MsgEvent | ThreadEvent | ReceiptEvent | TypingEvent | RevokeEvent | QueueEvent
+Event = (
+    MsgEvent
+    | ThreadEvent
+    | ReceiptEvent
+    | DeliveredEvent
+    | TypingEvent
+    | RevokeEvent
+    | QueueEvent
+)
 
 
 Deliver = Callable[[list[str], Event], Awaitable[None]]

@@ -133,6 +133,15 @@ class ReceiptFrame(TypedDict):
     seq: int  # read up to
 
 
+class PeerDeliveredFrame(TypedDict):
+    """A device of ``account`` received the thread up to ``seq`` (its ``delivered``)."""
+
+    type: Literal["delivered"]
+    thread: str
+    account: str
+    seq: int
+
+
 class PeerTypingFrame(TypedDict):
     """Another participant is typing (the server's ``typing``, not the client's)."""
 
@@ -182,6 +191,7 @@ PushFrame = (
     MsgFrame
     | ThreadFrame
     | ReceiptFrame
+    | PeerDeliveredFrame
     | PeerTypingFrame
     | ResyncFrame
     | ErrorFrame

@@ -179,9 +179,14 @@ class Notifier:
         if account is None:
             await self._sent.settle(account_id, thread_id, seq, "no_account")
             return
+        if not (account.notify_email or (account.notify_sms and self._hook is not None)):
+            # The account turned its channels off (handlers/notification_preferences.py).
+            await self._sent.settle(account_id, thread_id, seq, "muted")
+            return
         # A failure here leaves the record unsettled: the job's retry sends it.
-        await self._mailer.send(account.email, SUBJECT, BODY)
-        if self._hook is not None:
+        if account.notify_email:
+            await self._mailer.send(account.email, SUBJECT, BODY)
+        if self._hook is not None and account.notify_sms:
             await self._hook(account_id)
         await self._sent.settle(account_id, thread_id, seq, "sent")
 

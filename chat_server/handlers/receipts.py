@@ -39,8 +39,16 @@ class Receipts:
         self._deliver = deliver
 
     async def delivered(self, who: Principal, thread_id: str, seq: int) -> None:
-        await self._gate.open_thread(who, thread_id)
+        thread = await self._gate.open_thread(who, thread_id)
         self._cursors.note(who.account_id, device_key(who), thread_id, seq)
+        # The senders' clients show "delivered": one push per batch of the device's
+        # cumulative cursor (clients send one per thread, not one per message).
+        # (Not clamped to last_seq: the open-thread cache may hold an older one, and a
+        # recipient overstating its own cursor misleads only the sender about itself.)
+        others = [p for p in thread.participants if p != who.account_id]
+        await self._deliver(
+            others, {"t": "delivered", "thread": thread.id, "account": who.account_id, "seq": seq}
+        )
 
     async def read(self, who: Principal, thread_id: str, seq: int) -> None:
         thread = await self._gate.thread(who, thread_id)

@@ -98,6 +98,14 @@ OPERATIONS: Final[dict[str, Operation]] = {
         "Change the password; ends every other session", 204, None,
         accounts.PasswordChangeSchema, errors=(429,),
     ),
+    "notification_preferences": Operation(
+        "How a waiting message is announced (e-mail, text)", 200,
+        replies.NotificationPreferencesReply,
+    ),
+    "set_notification_preferences": Operation(
+        "Turn the e-mail or text announcing a waiting message on or off", 200,
+        replies.NotificationPreferencesReply, accounts.NotificationPreferencesSchema,
+    ),
     "start_totp": Operation(
         "Start two-factor set-up (practitioners, admins)", 201, replies.TotpSetup,
         errors=(403, 409),

@@ -2,8 +2,9 @@
 
 ::
 
-    /app                    the page shell (practitioner inbox, patient pages to come)
-    /widget                 the same shell, meant to be framed by a practice's site
+    /app                    the practitioner inbox (inbox.js, inbox.css)
+    /widget                 the patient widget (widget.js, widget.css), framed by a
+                            practice's site
     /widget.js              the loader a practice pastes (web/README.md): short cache
     /static/build/<hashed>  the bundles web/build.mjs wrote: cached for a year
 
@@ -73,9 +74,16 @@ class Pages:
                 raise WebClientNotBuilt(log_detail=str(exc)) from None
         return self._manifest
 
-    def shell(self, title: str) -> str:
+    def shell(self, page: str, title: str) -> str:
+        """The HTML of ``page`` ("widget" or "inbox"): the shared app.css, then the
+        page's own CSS and script; the emergency notice sits outside ``<main id="root">``
+        so the page's script can never unmount it."""
         manifest = self.manifest()
-        script, style = manifest["app.js"], manifest["app.css"]
+        shared, style, script = (
+            manifest["app.css"],
+            manifest[f"{page}.css"],
+            manifest[f"{page}.js"],
+        )
         # Nothing from the request is written into the page: only the manifest's names
         # and hashes, which load_manifest has checked.
         return (
@@ -85,14 +93,17 @@ class Pages:
             # No favicon request (it would 404): an empty one, allowed by img-src data:.
             '<link rel="icon" href="data:,">\n'
             f"<title>{title}</title>\n"
+            f'<link rel="stylesheet" href="/static/build/{shared.name}" '
+            f'integrity="{shared.integrity}" crossorigin="anonymous">\n'
             f'<link rel="stylesheet" href="/static/build/{style.name}" '
             f'integrity="{style.integrity}" crossorigin="anonymous">\n'
             f'<script type="module" src="/static/build/{script.name}" '
             f'integrity="{script.integrity}" crossorigin="anonymous"></script>\n'
-            "</head>\n<body>\n<main>\n"
+            "</head>\n<body>\n"
             f'<p class="notice" id="notice" role="note">{NOTICE}</p>\n'
-            '<p class="status" id="status" role="status" data-state="loading">'
-            "loading\N{HORIZONTAL ELLIPSIS}</p>\n"
+            # The page's script replaces the children and sets data-state="ready".
+            f'<main id="root" data-page="{page}" data-state="loading" aria-busy="true">\n'
+            '<p class="status" role="status">loading\N{HORIZONTAL ELLIPSIS}</p>\n'
             "</main>\n</body>\n</html>\n"
         )
 
@@ -104,12 +115,12 @@ def _html(body: str, policy: str) -> web.Response:
 
 
 async def app_page(request: web.Request) -> web.Response:
-    return _html(request.app[PAGES].shell("CareChat"), APP_POLICY)
+    return _html(request.app[PAGES].shell("inbox", "CareChat"), APP_POLICY)
 
 
 async def widget_page(request: web.Request) -> web.Response:
     pages = request.app[PAGES]
-    return _html(pages.shell("CareChat"), pages.widget_policy)
+    return _html(pages.shell("widget", "CareChat"), pages.widget_policy)
 
 
 async def widget_loader(request: web.Request) -> web.Response:

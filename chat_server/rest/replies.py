@@ -76,6 +76,11 @@ class Profile(ma.Schema):
     root_key = _Str(required=True, allow_none=True)
 
 
+class NotificationPreferencesReply(ma.Schema):
+    email = ma.fields.Boolean(required=True)
+    sms = ma.fields.Boolean(required=True)
+
+
 class TotpSetup(ma.Schema):
     secret = _Str(required=True)
     uri = _Str(required=True)

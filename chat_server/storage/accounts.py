@@ -38,6 +38,10 @@ class Account:
     root_key: str | None
     accepting_requests: bool
     away_message: str | None
+    # Whether "a message is waiting" reaches this account by e-mail and by text
+    # (handlers/notifications.py); both on unless the account turned one off.
+    notify_email: bool = True
+    notify_sms: bool = True
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Account:
@@ -57,6 +61,8 @@ class Account:
             root_key=doc.get("root_key"),
             accepting_requests=doc.get("accepting_requests", True),
             away_message=doc.get("away_message"),
+            notify_email=bool(doc.get("notify", {}).get("email", True)),
+            notify_sms=bool(doc.get("notify", {}).get("sms", True)),
         )
 
     def public_profile(self) -> dict[str, Any]:

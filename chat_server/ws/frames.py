@@ -44,6 +44,7 @@ SINKS: dict[str, EventSink] = {
     "msg": messaging.on_msg,
     "thread": messaging.on_thread,
     "receipt": messaging.on_receipt,
+    "delivered": messaging.on_delivered,
     "typing": messaging.on_typing,
     "revoke": session.on_revoke,
     "queue": panels.on_queue,

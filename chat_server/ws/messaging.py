@@ -16,7 +16,7 @@ import json
 import marshmallow as ma
 
 from chat_server.errors import NotFound
-from chat_server.events import MsgEvent, ReceiptEvent, ThreadEvent, TypingEvent
+from chat_server.events import DeliveredEvent, MsgEvent, ReceiptEvent, ThreadEvent, TypingEvent
 from chat_server.presenters import message_frame, thread_summary
 from chat_server.principal import Principal
 from chat_server.schemas import id_field, is_id
@@ -162,6 +162,17 @@ async def on_receipt(ctx: FrameContext, conn: Connection, event: ReceiptEvent) -
     conn.push(
         {
             "type": "receipt",
+            "thread": event["thread"],
+            "account": event["account"],
+            "seq": event["seq"],
+        }
+    )
+
+
+async def on_delivered(ctx: FrameContext, conn: Connection, event: DeliveredEvent) -> None:
+    conn.push(
+        {
+            "type": "delivered",
             "thread": event["thread"],
             "account": event["account"],
             "seq": event["seq"],

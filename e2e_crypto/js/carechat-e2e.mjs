@@ -869,3 +869,7 @@ export function openBackup(blob, passphrase) {
 }
 
 export { sodium };
+
+// For the twins built on this module (carechat-care.mjs: thread openings, membership
+// lists): the same codec and the same Ed25519 helpers, so the bytes cannot drift.
+export { Writer, Reader, sign as signDetached, verify as verifyDetached };

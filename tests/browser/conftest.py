@@ -149,15 +149,28 @@ async def foreign_site(carechat_port: int) -> AsyncIterator[Site]:
 
 
 @pytest.fixture(scope="session")
+def carechat_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The served process's folder: its data directory (outbox) is ``data`` inside."""
+    return tmp_path_factory.mktemp("browser-serve")
+
+
+@pytest.fixture(scope="session")
+def carechat_db_name() -> str:
+    """The MongoDB database of the served process (tests may play a hostile server)."""
+    return f"browser_{uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
 def carechat(
     services: Services,
-    tmp_path_factory: pytest.TempPathFactory,
+    carechat_dir: Path,
+    carechat_db_name: str,
     carechat_port: int,
     allowed_site: Site,
 ) -> Iterator[str]:
     """The base URL of a real ``carechat serve``; its database is dropped afterwards."""
-    data_dir = tmp_path_factory.mktemp("browser-serve")
-    db_name = f"browser_{uuid4().hex[:12]}"
+    data_dir = carechat_dir
+    db_name = carechat_db_name
     env = carechat_env(
         data_dir / "data",
         carechat_port,

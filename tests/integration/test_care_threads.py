@@ -321,6 +321,30 @@ async def test_reconnect_with_cursors_replays_exactly_what_was_missed(
     assert [f for f in doc_pc.backlog if f["type"] == "msg"] == []
 
 
+async def test_a_delivered_cursor_is_pushed_to_the_sender(
+    client: Client, outbox: MemoryOutbox
+) -> None:
+    doctor, ann, doc_pc, ann_phone, thread_id, everyone = await _setup(client, outbox)
+    await doctor.call("POST", f"/api/v1/threads/{thread_id}/accept")
+    for i in range(2):
+        await ann_phone.send_text(thread_id, f"m{i}", everyone)
+    await doc_pc.request({"type": "delivered", "thread": thread_id, "seq": 2})
+    delivered = await ann_phone.next_of("delivered")
+    assert delivered == {
+        "type": "delivered",
+        "thread": thread_id,
+        "account": doctor.account_id,
+        "seq": 2,
+    }
+    # Delivered is not read: the unread count and the read receipts stay as they were.
+    assert (await doctor.call("GET", "/api/v1/threads"))["threads"][0]["unread"] == 2
+    assert [f for f in ann_phone.backlog if f["type"] == "receipt"] == []
+    # Nobody is told about their own devices' cursors.
+    await ann_phone.request({"type": "delivered", "thread": thread_id, "seq": 2})
+    await doc_pc.next_of("delivered", account=ann.account_id)
+    assert [f for f in ann_phone.backlog if f["type"] == "delivered"] == []
+
+
 async def test_read_receipts_typing_unread_counts_and_history(
     client: Client, outbox: MemoryOutbox
 ) -> None:

@@ -21,7 +21,7 @@ from chat_server.settings import Settings
 from chat_server.web_manifest import DEFAULT_BUILD_DIR
 
 Client = TestClient[web.Request, web.Application]
-ROUTES = ["/app", "/widget", "/widget.js", "/static/build/app-AAAAAAAA.js"]
+ROUTES = ["/app", "/widget", "/widget.js", "/static/build/widget-AAAAAAAA.js"]
 
 
 async def pages_client(

@@ -1,0 +1,189 @@
+// Typed payloads (twin of e2e_crypto/client/payloads.py) and sealing/opening messages
+// (twin of e2e_crypto/client/envelopes.py).
+//
+// A payload travels inside the encryption as canonical JSON — UTF-8, sorted keys, no
+// whitespace — with a type tag "t" and a version "v": {"body":"Bonjour","t":"text","v":1}.
+// Pages see the same object without "v": {t: "text", body: "Bonjour"}. Decoding never
+// throws: anything unknown or invalid is {t: "unsupported", reason}.
+
+import { openMessage, sealMessage } from "../../../e2e_crypto/js/carechat-e2e.mjs";
+import { CareChatError } from "./errors.mjs";
+
+const VERSION = 1;
+const MAX_TEXT = 10_000;
+const MAX_SHORT = 200;
+const MAX_SLOTS = 20;
+const enc = new TextEncoder();
+
+/** A payload that breaks its type's rules (thrown when sending). */
+export class PayloadError extends CareChatError {}
+
+function text(value, name, max, required = true) {
+  if (typeof value !== "string") throw new PayloadError(`${name} must be a string`);
+  if (required && !value.trim()) throw new PayloadError(`${name} must not be empty`);
+  if ([...value].length > max) throw new PayloadError(`${name} is longer than ${max} characters`);
+  return value;
+}
+
+const optional = (value, name, max) => (value === null || value === undefined ? null : text(value, name, max, false));
+
+function slot(value) {
+  if (typeof value !== "string" || !/(Z|[+-]\d\d:\d\d)$/.test(value) || Number.isNaN(Date.parse(value))) {
+    throw new PayloadError("slots must be RFC 3339 datetimes with a time zone");
+  }
+  return value;
+}
+
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+const B64 = /^[A-Za-z0-9_-]+$/;
+
+// type -> (doc) => the payload's fields, validated; the same rules as the Python classes.
+const TYPES = {
+  text: (d) => ({ body: text(d.body, "body", MAX_TEXT) }),
+  attachment: (d) => {
+    if (typeof d.attachment_id !== "string" || !ID.test(d.attachment_id)) throw new PayloadError("attachment id");
+    if (!Number.isSafeInteger(d.size) || d.size < 0) throw new PayloadError("size must be an integer");
+    if (typeof d.key !== "string" || !B64.test(d.key) || d.key.length !== 43) throw new PayloadError("key");
+    if (typeof d.digest !== "string" || !B64.test(d.digest) || d.digest.length !== 43) throw new PayloadError("digest");
+    const mime = text(d.mime, "mime", 127);
+    if (!mime.includes("/") || /\s/.test(mime)) throw new PayloadError("mime must look like type/subtype");
+    return { attachment_id: d.attachment_id, name: text(d.name, "name", 255), mime, size: d.size, key: d.key, digest: d.digest };
+  },
+  renewal_request: (d) => ({
+    drug: text(d.drug, "drug", MAX_SHORT),
+    dose: text(d.dose, "dose", MAX_SHORT),
+    pharmacy: text(d.pharmacy, "pharmacy", MAX_SHORT),
+    note: optional(d.note, "note", MAX_TEXT),
+  }),
+  booking_invitation: (d) => {
+    if (d.provider_kind !== "practitioner" && d.provider_kind !== "practice") {
+      throw new PayloadError("provider_kind must be practitioner or practice");
+    }
+    const slots = d.slots ?? [];
+    if (!Array.isArray(slots) || slots.length > MAX_SLOTS) throw new PayloadError(`at most ${MAX_SLOTS} slots`);
+    const url = optional(d.url, "url", 2000);
+    if (url !== null && !url.startsWith("https://")) throw new PayloadError("url must be an https:// link");
+    if (!slots.length && url === null) throw new PayloadError("propose slots or give a booking url");
+    return {
+      provider_kind: d.provider_kind,
+      provider_name: text(d.provider_name, "provider_name", MAX_SHORT),
+      slots: slots.map(slot),
+      url,
+      note: optional(d.note, "note", MAX_TEXT),
+    };
+  },
+  report_to_gp: (d) => ({
+    summary: text(d.summary, "summary", MAX_TEXT),
+    gp_name: text(d.gp_name, "gp_name", MAX_SHORT),
+    gp_contact: text(d.gp_contact, "gp_contact", MAX_SHORT),
+  }),
+  closing_summary: (d) => ({
+    summary: text(d.summary, "summary", MAX_TEXT),
+    follow_up: optional(d.follow_up, "follow_up", MAX_TEXT),
+  }),
+};
+
+const FIELDS = {
+  text: ["body"],
+  attachment: ["attachment_id", "digest", "key", "mime", "name", "size"],
+  renewal_request: ["dose", "drug", "note", "pharmacy"],
+  booking_invitation: ["note", "provider_kind", "provider_name", "slots", "url"],
+  report_to_gp: ["gp_contact", "gp_name", "summary"],
+  closing_summary: ["follow_up", "summary"],
+};
+
+/** A string becomes {t: "text", body}; anything else must be a known typed payload. */
+export function normalizePayload(payload) {
+  if (typeof payload === "string") return { t: "text", body: text(payload, "body", MAX_TEXT) };
+  const check = TYPES[payload?.t];
+  if (!check) throw new PayloadError("only the known payload types can be sent");
+  return { t: payload.t, ...check(payload) };
+}
+
+function canonical(value) {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const keys = Object.keys(value).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** Canonical JSON bytes (the same bytes as Python's encode_payload). */
+export function encodePayload(payload) {
+  const normal = normalizePayload(payload);
+  return enc.encode(canonical({ ...normal, v: VERSION }));
+}
+
+/** The payload in `body` (bytes); never throws. */
+export function decodePayload(body) {
+  let doc;
+  try {
+    doc = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
+  } catch {
+    return { t: "unsupported", reason: "not a JSON document" };
+  }
+  if (!doc || typeof doc !== "object" || Array.isArray(doc)) return { t: "unsupported", reason: "not a JSON object" };
+  const { t, v, ...rest } = doc;
+  if (typeof t !== "string" || !Number.isInteger(v)) return { t: "unsupported", reason: "no type tag or version" };
+  if (!TYPES[t]) return { t: "unsupported", type: t, reason: "unknown payload type" };
+  if (v !== VERSION) return { t: "unsupported", type: t, reason: "unsupported payload version" };
+  if (Object.keys(rest).sort().join(",") !== FIELDS[t].join(",")) {
+    return { t: "unsupported", type: t, reason: "missing or unexpected fields" };
+  }
+  try {
+    return { t, ...TYPES[t](rest) };
+  } catch (error) {
+    return { t: "unsupported", type: t, reason: `invalid ${t}: ${error.message}` };
+  }
+}
+
+// ---------------------------------------------------------------- envelopes
+
+export class Envelopes {
+  constructor(keystore, directory) {
+    this.keystore = keystore;
+    this.directory = directory;
+  }
+
+  /** Every active device of `participants` and of this account, verified. */
+  async recipients(participants, { refresh = false } = {}) {
+    const accounts = [...new Set([this.keystore.accountId, ...participants])];
+    const devices = [];
+    for (const accountId of accounts) devices.push(...(await this.directory.devices(accountId, { refresh })));
+    return devices;
+  }
+
+  async seal(threadId, clientMsgId, body, participants, { refresh = false } = {}) {
+    const toDevices = await this.recipients(participants, { refresh });
+    return sealMessage(this.keystore.device, { threadId, clientMsgId, body, toDevices });
+  }
+
+  /**
+   * {payload, verified, reason}: verified false (payload null) for anything that does
+   * not verify or decrypt — a tampered envelope, an unknown or changed sender key.
+   */
+  async open(sealed) {
+    let sender;
+    try {
+      sender = await this.directory.device(sealed.senderAccount, sealed.senderDevice);
+    } catch (error) {
+      const reason = error?.name === "RootKeyChanged" ? "sender's root key changed" : error?.name === "TrustError" ? "sender's device list does not verify" : "unknown sender device";
+      return { payload: null, verified: false, reason };
+    }
+    for (const opener of this.keystore.openers()) {
+      try {
+        const opened = openMessage(sealed.envelope, {
+          opener,
+          sender,
+          threadId: sealed.threadId,
+          clientMsgId: sealed.clientMsgId,
+        });
+        return { payload: decodePayload(opened.body), verified: true, reason: null };
+      } catch {
+        // not this opener's (or tampered): try the next
+      }
+    }
+    return { payload: null, verified: false, reason: "does not decrypt" };
+  }
+}
