@@ -5,6 +5,7 @@
     /app                    the practitioner inbox (inbox.js, inbox.css)
     /widget                 the patient widget (widget.js, widget.css), framed by a
                             practice's site
+    /verify, /invite        the widget again: the pages of the links CareChat e-mails
     /widget.js              the loader a practice pastes (web/README.md): short cache
     /static/build/<hashed>  the bundles web/build.mjs wrote: cached for a year
 
@@ -146,5 +147,9 @@ async def built_file(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/app", app_page, name="web_app")
     app.router.add_get("/widget", widget_page, name="web_widget")
+    # The links CareChat e-mails open the widget's own views; their secret is in the
+    # fragment, which the browser never sends, so the server serves the same page.
+    app.router.add_get("/verify", widget_page, name="web_verify")
+    app.router.add_get("/invite", widget_page, name="web_invite")
     app.router.add_get("/widget.js", widget_loader, name="web_widget_loader")
     app.router.add_get("/static/build/{name}", built_file, name="web_built_file")

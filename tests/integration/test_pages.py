@@ -100,3 +100,12 @@ async def test_only_files_of_the_manifest_are_served(client: Client) -> None:
         response = await client.get(path)
         assert response.status == 404
         assert (await response.json())["code"] == "not_found"
+
+
+@pytest.mark.parametrize("path", ["/verify", "/invite"])
+async def test_the_links_in_e_mails_open_the_widget(client: Client, path: str) -> None:
+    widget = await client.get("/widget")
+    response = await client.get(path)
+    assert response.status == 200
+    assert response.headers["Content-Security-Policy"] == widget.headers["Content-Security-Policy"]
+    assert await response.text() == await widget.text()
