@@ -69,13 +69,7 @@ class QueueEvent(TypedDict):
 
 
 Event = (
-    MsgEvent
-    | ThreadEvent
-    | ReceiptEvent
-    | DeliveredEvent
-    | TypingEvent
-    | RevokeEvent
-    | QueueEvent
+    MsgEvent | ThreadEvent | ReceiptEvent | DeliveredEvent | TypingEvent | RevokeEvent | QueueEvent
 )
 
 

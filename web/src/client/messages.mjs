@@ -81,6 +81,28 @@ const TYPES = {
     summary: text(d.summary, "summary", MAX_TEXT),
     follow_up: optional(d.follow_up, "follow_up", MAX_TEXT),
   }),
+  // The GP panel (web/src/client/panel.mjs): a free question with its intake summary,
+  // and a GP's offer of a paid chat instead of a free answer.
+  panel_question: (d) => {
+    const factors = d.risk_factors;
+    if (!Array.isArray(factors) || factors.length > MAX_SLOTS) throw new PayloadError(`risk_factors: at most ${MAX_SLOTS}`);
+    if (!Number.isInteger(d.rules_version)) throw new PayloadError("rules_version must be an integer");
+    return {
+      age_band: text(d.age_band, "age_band", MAX_SHORT),
+      main_symptom: text(d.main_symptom, "main_symptom", MAX_SHORT),
+      since: text(d.since, "since", MAX_SHORT),
+      risk_factors: factors.map((f) => text(f, "risk_factors", MAX_SHORT)),
+      text: text(d.text, "text", MAX_TEXT, false),
+      rules_version: d.rules_version,
+    };
+  },
+  paid_chat_offer: (d) => {
+    if (!Number.isInteger(d.price_cents) || d.price_cents < 1 || d.price_cents > 1_000_000) {
+      throw new PayloadError("price_cents must be an integer from 1 to 1000000");
+    }
+    if (d.currency !== "EUR") throw new PayloadError("currency must be EUR");
+    return { price_cents: d.price_cents, currency: d.currency, note: optional(d.note, "note", MAX_TEXT) };
+  },
 };
 
 const FIELDS = {
@@ -90,6 +112,8 @@ const FIELDS = {
   booking_invitation: ["note", "provider_kind", "provider_name", "slots", "url"],
   report_to_gp: ["gp_contact", "gp_name", "summary"],
   closing_summary: ["follow_up", "summary"],
+  panel_question: ["age_band", "main_symptom", "risk_factors", "rules_version", "since", "text"],
+  paid_chat_offer: ["currency", "note", "price_cents"],
 };
 
 /** A string becomes {t: "text", body}; anything else must be a known typed payload. */

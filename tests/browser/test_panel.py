@@ -1,0 +1,259 @@
+"""The GP panel in two browsers: a patient asks a free question in the widget, a GP
+claims and answers it in the console (/panel), through the shared encrypted queue;
+a red-flag intake ends on the emergency screen with nothing queued.
+
+The panel itself (its admin, the signed epochs, the GP's verified registration) is
+set up through the Python SDK, as a panel admin's software would; the patient and
+the answering GP are only ever the pages, driven by labels and roles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+from uuid import uuid4
+
+import pytest
+from playwright.async_api import Browser, ConsoleMessage, Error, Page, ViewportSize, expect
+from pymongo import AsyncMongoClient
+
+from e2e_crypto.client import CareChatClient
+from tests.browser.care_team import PASSPHRASE, PASSWORD, People, unique_email
+from tests.browser.conftest import SIZES, Watched
+from tests.services import Services
+
+PHONE: Final[ViewportSize] = {"width": 375, "height": 812}
+LIVE_TIMEOUT: Final = 15_000
+ANSWER: Final = "Rest, drink plenty and take paracetamol if the fever bothers you."
+QUESTION_TEXT: Final = "38.5 since Tuesday and a headache, what should I take?"
+
+
+@pytest.fixture
+def outbox(carechat_dir: Path) -> Path:
+    return carechat_dir / "data" / "outbox"
+
+
+@pytest.fixture
+async def people(carechat: str, outbox: Path) -> AsyncIterator[People]:
+    crowd = People(carechat, outbox)
+    yield crowd
+    await crowd.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Panel:
+    panel_id: str
+    admin: CareChatClient
+    gp: CareChatClient
+    gp_email: str
+
+
+@pytest.fixture
+async def panel(people: People, services: Services, carechat_db_name: str) -> Panel:
+    """A panel whose admin is a verified GP with keys (SDK), and a second verified GP
+    without keys yet: the console creates them, then the admin adds that browser."""
+    admin = await people.person(unique_email("panel-admin"), "practitioner", "Dr Admin")
+    await admin.create_keys()
+    gp_email = unique_email("gp")
+    gp = await people.person(gp_email, "practitioner", "Dr Lena Maes")
+    operator = await people.operator(services.mongo.uri, carechat_db_name)
+    for doctor in (admin, gp):
+        await operator.api.request(
+            "POST", f"/api/v1/admin/accounts/{doctor.account_id}/verify-registration"
+        )
+    panel_id = f"covid-{uuid4().hex[:8]}"
+    await admin.panel.create(panel_id, "Covid-19 questions")
+    await admin.panel.commit_members(panel_id, [admin.account_id])
+    return Panel(panel_id, admin, gp, gp_email)
+
+
+@pytest.fixture
+async def second(browser: Browser) -> AsyncIterator[Watched]:
+    """Another browser (its own storage), watched like ``watched``: console errors and
+    CSP violations fail the test."""
+    width, height = SIZES["desktop"]
+    context = await browser.new_context(viewport={"width": width, "height": height})
+    await context.add_init_script(
+        'document.addEventListener("securitypolicyviolation", (e) => '
+        "console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`));"
+    )
+    watch = Watched(await context.new_page())
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            watch.errors.append(message.text)
+
+    def on_page_error(error: Error) -> None:
+        watch.errors.append(f"uncaught: {error.message}")
+
+    watch.page.on("console", on_console)
+    watch.page.on("pageerror", on_page_error)
+    try:
+        yield watch
+    finally:
+        await context.close()
+    assert watch.unexpected() == [], "console errors or CSP violations"
+
+
+async def patient_at_intake(page: Page, carechat: str, people: People, panel_id: str) -> str:
+    """A patient (made through the SDK) signs in to the widget of ``panel_id``, creates
+    keys there and lands on the free question's intake."""
+    email = unique_email("patient")
+    await people.person(email, name="Marie Dubois")
+    await page.goto(f"{carechat}/widget?panel={panel_id}")
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_label("E-mail address").fill(email)
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_label("Recovery passphrase", exact=True).fill(PASSPHRASE)
+    await page.get_by_label("Type the passphrase again").fill(PASSPHRASE)
+    await page.get_by_role("button", name="Create my keys").click()
+    await expect(page.get_by_role("heading", name="Ask a GP a free question")).to_be_visible()
+    return email
+
+
+async def fill_intake(page: Page, symptom: str, text: str) -> None:
+    await page.get_by_label("Age", exact=True).select_option(label="16 to 64 years")
+    await page.get_by_label("Main symptom").select_option(label=symptom)
+    await page.get_by_label("Since when").select_option(label="2 to 3 days")
+    await page.get_by_label("Diabetes").check()
+    await page.get_by_label("Your question").fill(text)
+    await page.get_by_role("button", name="Check and send").click()
+
+
+async def gp_in_console(page: Page, carechat: str, panel: Panel) -> None:
+    """The GP signs in to the console, creates this browser's keys, is added to the
+    panel's next epoch by its admin, and checks again."""
+    await page.goto(f"{carechat}/panel?panel={panel.panel_id}")
+    await page.get_by_label("E-mail address").fill(panel.gp_email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_label("Recovery passphrase", exact=True).fill(PASSPHRASE)
+    await page.get_by_label("Type the passphrase again").fill(PASSPHRASE)
+    await page.get_by_role("button", name="Create my keys").click()
+    # Not in the panel's epoch yet: the console says so and reads nothing.
+    await expect(page.get_by_role("alert")).to_contain_text("not a member")
+    await panel.admin.panel.commit_members(
+        panel.panel_id, [panel.admin.account_id, panel.gp.account_id]
+    )
+    await page.get_by_role("button", name="Check again").click()
+    await expect(page.get_by_role("heading", name="Covid-19 questions")).to_be_visible()
+
+
+async def fits(page: Page) -> None:
+    await page.set_viewport_size(PHONE)
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+async def test_a_patient_and_a_gp_exchange_a_question_and_an_answer_through_the_queue(
+    watched: Watched,
+    second: Watched,
+    carechat: str,
+    people: People,
+    panel: Panel,
+    services: Services,
+    carechat_db_name: str,
+) -> None:
+    patient, gp = watched.page, second.page
+    await gp_in_console(gp, carechat, panel)
+    await expect(gp.get_by_text("Go online to see and claim")).to_be_visible()
+
+    await patient_at_intake(patient, carechat, people, panel.panel_id)
+    await fill_intake(patient, "Fever", QUESTION_TEXT)
+    await expect(
+        patient.get_by_role("heading", name="Your question is waiting for a GP")
+    ).to_be_visible()
+    await expect(patient.get_by_text("Your place in the queue: 1")).to_be_visible()
+    await expect(patient.get_by_text("GPs online: 0")).to_be_visible()
+    await watched.screenshots("panel-widget-waiting")
+    await fits(patient)
+
+    # The GP goes online: the patient sees it live; the queue offers the question.
+    await gp.get_by_role("button", name="Go online").click()
+    await expect(patient.get_by_text("GPs online: 1")).to_be_visible(timeout=LIVE_TIMEOUT)
+    queued = gp.locator("li.queue-item")
+    await expect(queued).to_have_count(1, timeout=LIVE_TIMEOUT)
+    await expect(gp.locator("[data-figure=queued] dd")).to_have_text("1")
+    await gp.get_by_role("button", name="Claim the oldest").click()
+
+    # The intake summary comes first, opened in the GP's browser from the group key.
+    intake = gp.locator("article.intake")
+    await expect(intake).to_contain_text("Fever")
+    await expect(intake).to_contain_text("16 to 64 years")
+    await expect(intake).to_contain_text("Diabetes")
+    await expect(intake).to_contain_text(QUESTION_TEXT)
+    await expect(
+        patient.get_by_role("heading", name="A GP is reading your question")
+    ).to_be_visible(timeout=LIVE_TIMEOUT)
+    await second.screenshots("panel-console-question")
+    await fits(gp)
+    await gp.set_viewport_size({"width": 1280, "height": 800})
+
+    await gp.get_by_label("Your answer").fill(ANSWER)
+    await gp.get_by_role("button", name="Send answer").click()
+    await expect(gp.locator("li.msg.mine")).to_contain_text(ANSWER)
+
+    # The patient reads the answer live and rates it; the panel sees the rating.
+    await expect(patient.get_by_role("heading", name="Your answer")).to_be_visible(
+        timeout=LIVE_TIMEOUT
+    )
+    await expect(patient.locator("li.w-msg.theirs")).to_contain_text(ANSWER)
+    await patient.get_by_label("5 out of 5").check()
+    await patient.get_by_label("Comment (optional, encrypted to the panel)").fill("Very clear")
+    await patient.get_by_role("button", name="Send my rating").click()
+    await expect(patient.get_by_text("Thank you for your rating.")).to_be_visible()
+    await expect(gp.locator("[data-figure=rating] dd")).to_have_text(
+        "5 / 5 (1)", timeout=LIVE_TIMEOUT
+    )
+    await watched.screenshots("panel-widget-answer")
+    await second.screenshots("panel-console-rated")
+
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(services.mongo.uri)
+    try:
+        db = mongo[carechat_db_name]
+        [question] = await db["panel_questions"].find({"panel": panel.panel_id}).to_list()
+        assert question["state"] == "answered"
+        assert question["answered_by"] == panel.gp.account_id
+        # Only ciphertext reached the server: not the question, the answer or the comment.
+        for name in ("messages", "panel_questions", "panel_ratings"):
+            async for doc in db[name].find({}):
+                stored = repr(doc)
+                for plaintext in (QUESTION_TEXT, ANSWER, "Very clear"):
+                    assert plaintext not in stored
+    finally:
+        await mongo.close()
+
+
+async def test_a_red_flag_intake_ends_on_the_emergency_screen_with_nothing_queued(
+    watched: Watched,
+    carechat: str,
+    people: People,
+    panel: Panel,
+    services: Services,
+    carechat_db_name: str,
+) -> None:
+    page = watched.page
+    await patient_at_intake(page, carechat, people, panel.panel_id)
+    await fill_intake(page, "Cough", "Since this morning I have chest pain when I breathe")
+    await expect(page.get_by_role("heading", name="Call an emergency number now")).to_be_visible()
+    await expect(page.get_by_role("link", name="Call 112")).to_have_attribute("href", "tel:112")
+    await expect(page.get_by_role("link", name="Call 100")).to_have_attribute("href", "tel:100")
+    await expect(page.get_by_text("In France: 15 or 112")).to_be_visible()
+    await watched.screenshots("panel-widget-emergency")
+    await fits(page)
+
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(services.mongo.uri)
+    try:
+        queued = await mongo[carechat_db_name]["panel_questions"].count_documents(
+            {"panel": panel.panel_id}
+        )
+        assert queued == 0
+    finally:
+        await mongo.close()
+
+    # Back to the intake by keyboard: nothing was sent, the form is there again.
+    await page.get_by_role("button", name="I called, go back").focus()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Ask a GP a free question")).to_be_visible()
