@@ -20,6 +20,8 @@ from playwright.async_api import Browser, ConsoleMessage, Error, Page, ViewportS
 from pymongo import AsyncMongoClient
 
 from e2e_crypto.client import CareChatClient
+from e2e_crypto.client.payloads import PaidChatOffer
+from e2e_crypto.client.triage import Intake
 from tests.browser.care_team import PASSPHRASE, PASSWORD, People, unique_email
 from tests.browser.conftest import SIZES, Watched
 from tests.services import Services
@@ -173,7 +175,7 @@ async def test_a_patient_and_a_gp_exchange_a_question_and_an_answer_through_the_
     # The GP goes online: the patient sees it live; the queue offers the question.
     await gp.get_by_role("button", name="Go online").click()
     await expect(patient.get_by_text("GPs online: 1")).to_be_visible(timeout=LIVE_TIMEOUT)
-    queued = gp.locator("li.queue-item")
+    queued = gp.locator("ol.queue-list > li")
     await expect(queued).to_have_count(1, timeout=LIVE_TIMEOUT)
     await expect(gp.locator("[data-figure=queued] dd")).to_have_text("1")
     await gp.get_by_role("button", name="Claim the oldest").click()
@@ -256,4 +258,102 @@ async def test_a_red_flag_intake_ends_on_the_emergency_screen_with_nothing_queue
     # Back to the intake by keyboard: nothing was sent, the form is there again.
     await page.get_by_role("button", name="I called, go back").focus()
     await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Ask a GP a free question")).to_be_visible()
+
+
+async def test_the_console_parks_resumes_releases_hands_over_and_converts(
+    watched: Watched, carechat: str, people: People, panel: Panel
+) -> None:
+    gp = watched.page
+    await gp_in_console(gp, carechat, panel)
+    patient = await people.person(unique_email("asker"), name="Jan Peeters")
+    await patient.create_keys()
+    first = await patient.panel.ask(
+        panel.panel_id, Intake("16_64", "cough", "today", ("none",), "A dry cough")
+    )
+    assert first.question_id is not None
+
+    # Keyboard only: go online, claim the oldest.
+    await gp.get_by_role("button", name="Go online").focus()
+    await gp.keyboard.press("Enter")
+    await expect(gp.locator("ol.queue-list > li")).to_have_count(1, timeout=LIVE_TIMEOUT)
+    await gp.get_by_role("button", name="Claim the oldest").focus()
+    await gp.keyboard.press("Enter")
+    await expect(gp.locator("article.intake")).to_contain_text("A dry cough")
+
+    # Park (waiting for the patient), then resume.
+    await gp.get_by_role("button", name="Park (waiting for the patient)").click()
+    question = gp.locator("section.question")
+    await expect(question.locator(".badge")).to_have_text("waiting for the patient")
+    assert (await patient.panel.status(first.question_id))["state"] == "parked"
+    await gp.get_by_role("button", name="Resume").click()
+    await expect(question.locator(".badge")).to_have_text("claimed")
+
+    # Release: back in the queue, where this GP claims it again by name.
+    await gp.get_by_role("button", name="Release").click()
+    await expect(gp.locator("section.question")).to_have_count(0)
+    await expect(gp.locator("ol.queue-list > li")).to_have_count(1, timeout=LIVE_TIMEOUT)
+    assert (await patient.panel.status(first.question_id))["state"] == "queued"
+    await gp.locator("ol.queue-list > li").get_by_role("button", name="Claim").click()
+    await expect(gp.locator("article.intake")).to_contain_text("A dry cough")
+
+    # Hand it over to the admin, who is online: first in the admin's list.
+    await panel.admin.panel.online(panel.panel_id)
+    await gp.get_by_label("Colleague").select_option(panel.admin.account_id)
+    await gp.get_by_role("button", name="Hand over").click()
+    await expect(gp.locator("section.question")).to_have_count(0)
+    status = await patient.panel.status(first.question_id)
+    assert status["state"] == "queued"
+    assert status["offered_to"] == panel.admin.account_id
+    queue = await panel.admin.panel.queue(panel.panel_id)
+    assert queue["queued"][0]["question_id"] == first.question_id
+    await panel.admin.panel.claim(panel.panel_id, first.question_id)
+
+    # Another patient's question becomes a paid-chat offer, which her SDK opens (a
+    # second question of the first patient would collapse into her open one).
+    patient = await people.person(unique_email("asker"), name="Els Claes")
+    await patient.create_keys()
+    second = await patient.panel.ask(
+        panel.panel_id, Intake("16_64", "fatigue", "over_a_week", (), "Tired for weeks")
+    )
+    assert second.question_id is not None
+    await expect(gp.locator("ol.queue-list > li")).to_have_count(1, timeout=LIVE_TIMEOUT)
+    await gp.get_by_role("button", name="Claim the oldest").click()
+    await expect(gp.locator("article.intake")).to_contain_text("Tired for weeks")
+    await gp.get_by_text("Convert").click()
+    await gp.get_by_label("Price in euros").fill("6")
+    await gp.get_by_label("Note (optional)").fill("A longer talk")
+    await gp.get_by_role("button", name="Send the offer").click()
+    await expect(question.locator(".badge")).to_have_text("closed")
+    converted = await patient.panel.status(second.question_id)
+    assert converted["outcome"] == "paid_offer"
+    *_, offer = await patient.panel.messages(second.question_id)
+    assert offer.payload == PaidChatOffer(600, "EUR", "A longer talk")
+    assert offer.sender_account == panel.gp.account_id
+
+
+async def test_a_waiting_patient_may_withdraw_her_question(
+    watched: Watched,
+    carechat: str,
+    people: People,
+    panel: Panel,
+    services: Services,
+    carechat_db_name: str,
+) -> None:
+    page = watched.page
+    await patient_at_intake(page, carechat, people, panel.panel_id)
+    await fill_intake(page, "Sore throat", "My throat hurts when I swallow")
+    await expect(page.get_by_text("Your place in the queue: 1")).to_be_visible()
+    await page.get_by_role("button", name="Withdraw my question").click()
+    await expect(page.get_by_text("You withdrew this question.")).to_be_visible()
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(services.mongo.uri)
+    try:
+        [question] = await (
+            mongo[carechat_db_name]["panel_questions"].find({"panel": panel.panel_id}).to_list()
+        )
+        assert question["state"] == "closed"
+    finally:
+        await mongo.close()
+    # A new question starts from the intake again.
+    await page.get_by_role("button", name="Ask another question").click()
     await expect(page.get_by_role("heading", name="Ask a GP a free question")).to_be_visible()

@@ -42,6 +42,33 @@ const MAX_COMMIT_BYTES = 512 * 1024;
 export class StaleEpoch extends TrustError {}
 
 const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * The group rules for an envelope exchanged in `current`'s group (twin of
+ * groups_public.check_group_envelope): the header names the group and `current`'s
+ * epoch (an older one is stale), its one epoch recipient is `current`'s epoch key, and
+ * the sender is a member device of `current` or an account in `outsiders` (for a panel
+ * question: its patient). Throws TrustError whose `reason` names the broken rule.
+ */
+export function checkGroupEnvelope(header, current, { outsiders = [] } = {}) {
+  const refuse = (reason) => {
+    throw new TrustError(current.groupId, reason);
+  };
+  if (!header.group) refuse("no_group");
+  if (header.group.groupId !== current.groupId) refuse("other_group");
+  if (header.group.epoch !== current.epoch) refuse("stale_epoch");
+  const epochs = header.recipients.filter((r) => r.type === "epoch");
+  if (
+    epochs.length !== 1
+    || epochs[0].groupId !== current.groupId
+    || epochs[0].epoch !== current.epoch
+    || !same(epochs[0].key, current.epochKey)
+  ) {
+    refuse("epoch_recipient_not_the_header_epoch");
+  }
+  const member = current.members.some((m) => m.accountId === header.senderAccount && m.deviceId === header.senderDevice);
+  if (!member && !outsiders.includes(header.senderAccount)) refuse("sender_not_in_epoch");
+}
 const enc = encodeURIComponent;
 
 export class PanelClient {
@@ -350,23 +377,12 @@ export class PanelClient {
     return message;
   }
 
-  /** The group rules (groups_public.check_group_envelope); returns the epoch's commit. */
+  /** The commit of the epoch `header` names, checked with the group rules. */
   _checkGroupRules(panelId, patient, header) {
     if (!header.group || header.group.groupId !== panelId) throw new TrustError(panelId, "not this panel's envelope");
-    const chain = this._chains.get(panelId) ?? [];
-    const commit = chain[header.group.epoch - 1];
+    const commit = (this._chains.get(panelId) ?? [])[header.group.epoch - 1];
     if (!commit) throw new TrustError(panelId, "an epoch this browser has not verified");
-    const epochs = header.recipients.filter((r) => r.type === "epoch");
-    if (
-      epochs.length !== 1
-      || epochs[0].groupId !== commit.groupId
-      || epochs[0].epoch !== commit.epoch
-      || !same(epochs[0].key, commit.epochKey)
-    ) {
-      throw new TrustError(panelId, "the one epoch recipient must be the header's epoch");
-    }
-    const member = commit.members.some((m) => m.accountId === header.senderAccount && m.deviceId === header.senderDevice);
-    if (!member && header.senderAccount !== patient) throw new TrustError(panelId, "the sender is not in the epoch");
+    checkGroupEnvelope(header, commit, { outsiders: [patient] });
     return commit;
   }
 

@@ -101,13 +101,17 @@ export function form({ fields, submit, action, check = null, extra = [], classNa
   return el;
 }
 
-/** A button that runs `work`, disabled meanwhile; failures go to `errors`. */
-export function button(label, work, errors, kind = null) {
+/**
+ * A button that runs `work`, disabled meanwhile; failures go to `errors`. `key` names
+ * it across repaints, so a live update gives focus back to the same button.
+ */
+export function button(label, work, errors, kind = null, key = null) {
   return h(
     "button",
     {
       type: "button",
       class: kind,
+      dataset: { key },
       onclick: async (event) => {
         const el = event.currentTarget;
         el.disabled = true;

@@ -172,8 +172,11 @@ class Console {
   paintSide() {
     const side = this.main.querySelector(".panel-side");
     if (!side) return;
+    // A live update must not take the keyboard's place away: the same button gets it back.
+    const focused = side.contains(document.activeElement) ? document.activeElement.dataset?.key : null;
     clear(side);
     side.append(presenceBox(this), statsBox(this.stats), ...queueBox(this, this.errors), this.errors);
+    if (focused) side.querySelector(`[data-key="${focused}"]`)?.focus();
   }
 
   paintQuestion() {
@@ -313,8 +316,8 @@ function presenceBox(console_) {
       console_.online ? t("presence.online") : t("presence.offline"),
     ),
     console_.online
-      ? button(t("presence.go_offline"), () => console_.goOffline(), errors)
-      : button(t("presence.go_online"), () => console_.goOnline(), errors, "primary"),
+      ? button(t("presence.go_offline"), () => console_.goOffline(), errors, null, "presence")
+      : button(t("presence.go_online"), () => console_.goOnline(), errors, "primary", "presence"),
   );
 }
 

@@ -73,7 +73,7 @@ export function queueBox(console_, errors) {
                 item.offered_to === me ? h("span", { class: "badge state-requested" }, t("queue.handed")) : null,
                 item.overdue ? h("span", { class: "badge" }, t("queue.overdue")) : null,
               ),
-              button(t("queue.claim"), () => console_.claim(item.question_id), errors, "small"),
+              button(t("queue.claim"), () => console_.claim(item.question_id), errors, "small", `claim-${item.question_id}`),
             ),
           ),
         )
@@ -87,7 +87,7 @@ export function queueBox(console_, errors) {
         "div",
         { class: "box-head" },
         h("h2", { id: "p-queue-title" }, t("queue.title")),
-        console_.online && queued.length ? button(t("queue.claim_oldest"), () => console_.claim(null), errors, "primary small") : null,
+        console_.online && queued.length ? button(t("queue.claim_oldest"), () => console_.claim(null), errors, "primary small", "claim-oldest") : null,
       ),
       waiting,
     ),
@@ -111,7 +111,7 @@ export function queueBox(console_, errors) {
                   h("span", { class: `badge state-${item.state}` }, t(`state.${item.state}`)),
                   item.lease_until ? h("span", { class: "hint" }, formatTime(item.lease_until, { timeStyle: "short" })) : null,
                 ),
-                button(t("mine.open"), () => console_.open(item.question_id), errors, "small"),
+                button(t("mine.open"), () => console_.open(item.question_id), errors, "small", `open-${item.question_id}`),
               ),
             ),
           )

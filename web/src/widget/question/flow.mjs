@@ -248,14 +248,9 @@ export function questionView(widget, flow) {
   const s = flow.status;
   const errors = errorLine();
   const lead = { claimed: t("question.claimed.lead"), parked: t("question.parked.lead") }[s.state] ?? null;
-  const closedNote =
-    s.state === "closed"
-      ? h(
-          "p",
-          { class: "w-callout", role: "status" },
-          s.outcome ? t(`question.converted.${s.outcome}`) : s.answered_by ? null : t("question.withdrawn"),
-        )
-      : null;
+  // How a closed question ended: withdrawn, converted, or answered (then no note).
+  const closedText = { withdrawn: t("question.withdrawn"), booking: t("question.converted.booking"), paid_offer: t("question.converted.paid_offer") }[s.outcome];
+  const closedNote = s.state === "closed" && closedText ? h("p", { class: "w-callout", role: "status" }, closedText) : null;
   return [
     ...heading(t(TITLES[s.state] ?? "question.closed.title"), lead),
     ...(s.state === "queued" ? waiting(flow, errors) : []),

@@ -9,7 +9,7 @@
 
 import { TRIAGE_RULES } from "../../client/index.mjs";
 import { h } from "../../ui/dom.mjs";
-import { language, t } from "../../ui/i18n.mjs";
+import { t } from "../../ui/i18n.mjs";
 import { action, errorLine, field, onSubmit, submit, uid } from "../forms.mjs";
 import { heading } from "../shell.mjs";
 
@@ -21,7 +21,14 @@ export function country() {
     const region = String(tag).split("-")[1]?.toUpperCase();
     if (region === "BE" || region === "FR" || region === "NL") return region;
   }
-  return language() === "fr" ? "BE" : "BE";
+  return "BE";
+}
+
+/** The rule set says what a number is for in English; the page says it in its language. */
+function purposeText(purpose) {
+  const key = `question.emergency.for.${purpose}`;
+  const text = t(key);
+  return text === key ? purpose : text;
 }
 
 function optionLabel(group, option) {
@@ -104,7 +111,7 @@ export function emergencyView(widget, flow, triage) {
           "li",
           {},
           h("a", { class: "button primary w-call", href: `tel:${n.number}` }, t("question.emergency.call", { number: n.number })),
-          h("span", { class: "w-call-purpose" }, t("question.emergency.purpose", { purpose: n.purpose })),
+          h("span", { class: "w-call-purpose" }, purposeText(n.purpose)),
         ),
       ),
     ),
