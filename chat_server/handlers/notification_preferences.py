@@ -26,15 +26,15 @@ class NotificationPreferences:
         self._accounts = accounts
 
     async def get(self, who: Principal) -> Preferences:
-        account = await self._accounts.get(who.account_id)
-        if account is None:
+        found = await self._accounts.notify_preferences(who.account_id)
+        if found is None:
             raise NotFound()
-        return Preferences(email=account.notify_email, sms=account.notify_sms)
+        return Preferences(email=found[0], sms=found[1])
 
     async def set(self, who: Principal, preferences: Preferences) -> Preferences:
-        account = await self._accounts.set_fields(
-            who.account_id, notify={"email": preferences.email, "sms": preferences.sms}
+        stored = await self._accounts.set_notify_preferences(
+            who.account_id, email=preferences.email, sms=preferences.sms
         )
-        if account is None:
+        if not stored:
             raise NotFound()
-        return Preferences(email=account.notify_email, sms=account.notify_sms)
+        return preferences

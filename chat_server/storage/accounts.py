@@ -38,10 +38,6 @@ class Account:
     root_key: str | None
     accepting_requests: bool
     away_message: str | None
-    # Whether "a message is waiting" reaches this account by e-mail and by text
-    # (handlers/notifications.py); both on unless the account turned one off.
-    notify_email: bool = True
-    notify_sms: bool = True
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Account:
@@ -61,8 +57,6 @@ class Account:
             root_key=doc.get("root_key"),
             accepting_requests=doc.get("accepting_requests", True),
             away_message=doc.get("away_message"),
-            notify_email=bool(doc.get("notify", {}).get("email", True)),
-            notify_sms=bool(doc.get("notify", {}).get("sms", True)),
         )
 
     def public_profile(self) -> dict[str, Any]:
@@ -158,3 +152,18 @@ class AccountStore:
             {"$set": {"totp_last_step": step}},
         )
         return result.modified_count == 1
+
+    async def notify_preferences(self, account_id: str) -> tuple[bool, bool] | None:
+        """(by e-mail, by text): whether "a message is waiting" reaches the account
+        each way; both on unless the account turned one off. None: no such account."""
+        doc = await self._accounts.find_one({"_id": account_id}, {"notify": 1})
+        if doc is None:
+            return None
+        notify = doc.get("notify") or {}
+        return bool(notify.get("email", True)), bool(notify.get("sms", True))
+
+    async def set_notify_preferences(self, account_id: str, *, email: bool, sms: bool) -> bool:
+        result = await self._accounts.update_one(
+            {"_id": account_id}, {"$set": {"notify": {"email": email, "sms": sms}}}
+        )
+        return result.matched_count == 1

@@ -15,8 +15,9 @@ import json
 
 import marshmallow as ma
 
+from chat_server import events
 from chat_server.errors import NotFound
-from chat_server.events import DeliveredEvent, MsgEvent, ReceiptEvent, ThreadEvent, TypingEvent
+from chat_server.events import MsgEvent, ReceiptEvent, ThreadEvent, TypingEvent
 from chat_server.presenters import message_frame, thread_summary
 from chat_server.principal import Principal
 from chat_server.schemas import id_field, is_id
@@ -169,7 +170,7 @@ async def on_receipt(ctx: FrameContext, conn: Connection, event: ReceiptEvent) -
     )
 
 
-async def on_delivered(ctx: FrameContext, conn: Connection, event: DeliveredEvent) -> None:
+async def on_delivered(ctx: FrameContext, conn: Connection, event: events.DeliveredEvent) -> None:
     conn.push(
         {
             "type": "delivered",

@@ -16,18 +16,24 @@ history; an envelope tampered with in MongoDB shows as verified: false.
 from __future__ import annotations
 
 import asyncio
+import re
+import secrets
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+from uuid import uuid4
 
 import aiohttp
 import pytest
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Error, Page, Route
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, MongoClient
 
+from chat_server.embedded.processes import free_port
 from tests.actors import PASSWORD, register
-from tests.browser.conftest import _REPORT_VIOLATIONS, SIZES
+from tests.browser.conftest import _REPORT_VIOLATIONS, SIZES, Site
+from tests.functional.command import Server, carechat_env
 from tests.servers import FileOutboxReader, UrlClient
 from tests.services import Services
 
@@ -60,6 +66,14 @@ def harness_js(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 class Watch:
     def __init__(self) -> None:
         self.errors: list[str] = []
+        self.expected: list[re.Pattern[str]] = []
+
+    def expect(self, pattern: str) -> None:
+        """A console error the test causes on purpose (Chromium logs failed requests)."""
+        self.expected.append(re.compile(pattern))
+
+    def unexpected(self) -> list[str]:
+        return [e for e in self.errors if not any(p.search(e) for p in self.expected)]
 
     def console(self, message: ConsoleMessage) -> None:
         if message.type == "error":
@@ -81,8 +95,14 @@ class Contexts:
 
     async def page(self, locale: str = "en-GB") -> Page:
         width, height = SIZES["desktop"]
+        # Each browser is its own address to the server's per-address limits.
+        address = (
+            f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"
+        )
         context = await self.browser.new_context(
-            viewport={"width": width, "height": height}, locale=locale
+            viewport={"width": width, "height": height},
+            locale=locale,
+            extra_http_headers={"X-Forwarded-For": address},
         )
         self.contexts.append(context)
         await context.add_init_script(_REPORT_VIOLATIONS)
@@ -113,11 +133,12 @@ async def contexts(browser: Browser, carechat: str, harness_js: bytes) -> AsyncI
         yield made
     finally:
         await made.close()
-    assert made.watch.errors == [], "console errors or CSP violations"
+    assert made.watch.unexpected() == [], "console errors or CSP violations"
 
 
 async def verified_account(carechat: str, carechat_dir: Path, email: str, role: str) -> str:
-    async with aiohttp.ClientSession() as http:
+    address = f"10.251.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"
+    async with aiohttp.ClientSession(headers={"X-Forwarded-For": address}) as http:
         return await register(
             UrlClient(http, carechat), FileOutboxReader(carechat_dir / "data"), email, role
         )
@@ -191,16 +212,22 @@ SIGN_IN: Final = """async ({email, password}) => {
 }"""
 
 
-async def test_two_browsers_talk_restore_reads_history_and_tampering_shows(
-    contexts: Contexts,
-    carechat: str,
-    carechat_dir: Path,
-    carechat_db_name: str,
-    services: Services,
-) -> None:
-    practitioner_id = await verified_account(
-        carechat, carechat_dir, "dr.lib@example.org", "practitioner"
-    )
+@dataclass
+class Talk:
+    patient_page: Page
+    doctor_page: Page
+    patient_email: str
+    patient_id: str
+    practitioner_id: str
+    thread_id: str
+
+
+async def talking(contexts: Contexts, carechat: str, carechat_dir: Path) -> Talk:
+    """A patient (signed up in the page) and a practitioner, each in a browser with keys
+    made there, in an accepted care thread, both connected."""
+    suffix = uuid4().hex[:8]
+    patient_email, doctor_email = f"pat.{suffix}@example.org", f"dr.{suffix}@example.org"
+    practitioner_id = await verified_account(carechat, carechat_dir, doctor_email, "practitioner")
     patient_page = await contexts.page()
     doctor_page = await contexts.page()
 
@@ -212,11 +239,11 @@ async def test_two_browsers_talk_restore_reads_history_and_tampering_shows(
           record(window.client);
           await client.register({email, password, displayName: "Pat", role: "patient"});
         }""",
-        {"email": "pat.lib@example.org", "password": PASSWORD},
+        {"email": patient_email, "password": PASSWORD},
     )
     token = (
         FileOutboxReader(carechat_dir / "data")
-        .last_to("pat.lib@example.org")
+        .last_to(patient_email)
         .body.split("/verify#", 1)[1]
         .split()[0]
     )
@@ -231,7 +258,7 @@ async def test_two_browsers_talk_restore_reads_history_and_tampering_shows(
         }""",
         {
             "token": token,
-            "email": "pat.lib@example.org",
+            "email": patient_email,
             "password": PASSWORD,
             "passphrase": PASSPHRASE,
         },
@@ -241,7 +268,7 @@ async def test_two_browsers_talk_restore_reads_history_and_tampering_shows(
     await run(
         doctor_page,
         SIGN_IN,
-        {"email": "dr.lib@example.org", "password": PASSWORD},
+        {"email": doctor_email, "password": PASSWORD},
     )
     await run(doctor_page, "() => client.createKeys()")
 
@@ -276,6 +303,20 @@ async def test_two_browsers_talk_restore_reads_history_and_tampering_shows(
 
     await run(doctor_page, "() => client.connect()")
     await wait_event(patient_page, "e.type === 'connection' && e.detail.state === 'online'")
+
+    return Talk(patient_page, doctor_page, patient_email, patient_id, practitioner_id, thread_id)
+
+
+async def test_two_browsers_talk_restore_reads_history_and_tampering_shows(
+    contexts: Contexts,
+    carechat: str,
+    carechat_dir: Path,
+    carechat_db_name: str,
+    services: Services,
+) -> None:
+    talk = await talking(contexts, carechat, carechat_dir)
+    patient_page, doctor_page = talk.patient_page, talk.doctor_page
+    patient_id, practitioner_id, thread_id = talk.patient_id, talk.practitioner_id, talk.thread_id
 
     # Patient -> practitioner: pending, then sent; the practitioner decrypts it.
     sent = await run(
@@ -395,7 +436,7 @@ async def test_two_browsers_talk_restore_reads_history_and_tampering_shows(
     # A new browser: the passphrase restores the keys; the history reads, except the
     # tampered envelope, which is "could not be verified" and never text.
     third = await contexts.page()
-    await run(third, SIGN_IN, {"email": "pat.lib@example.org", "password": PASSWORD})
+    await run(third, SIGN_IN, {"email": talk.patient_email, "password": PASSWORD})
     assert await run(third, "() => client.hasKeys") is False
     history = await run(
         third,
@@ -500,3 +541,103 @@ async def test_two_browsers_talk_restore_reads_history_and_tampering_shows(
     assert reopened == [None, False]
     remaining = await run(patient_page, "() => client.devices()")
     assert [d["current"] for d in remaining] == [True]
+
+
+@pytest.fixture
+def restartable(services: Services, tmp_path: Path, allowed_site: Site) -> Iterator[Restartable]:
+    """A ``carechat serve`` of this test's own (its own port and database), which the
+    test stops and starts again on the same port, data and secret."""
+    port = free_port()
+    db_name = f"browser_{uuid4().hex[:12]}"
+    env = carechat_env(
+        tmp_path / "data",
+        port,
+        mongodb_uri=services.mongo.uri,
+        mongodb_db=db_name,
+        redis_url=services.redis.url,
+        redis_prefix=f"b{uuid4().hex[:12]}:",
+        server_secret=secrets.token_urlsafe(32),
+        widget_embed_origins=allowed_site.origin,
+        trusted_proxies="127.0.0.1",
+    )
+    served = Restartable(env, tmp_path)
+    try:
+        yield served
+    finally:
+        served.server.kill()
+        client: MongoClient[dict[str, object]] = MongoClient(services.mongo.uri)
+        with client:
+            client.drop_database(db_name)
+
+
+class Restartable:
+    def __init__(self, env: dict[str, str], folder: Path) -> None:
+        self.env, self.folder = env, folder
+        self.url = f"http://127.0.0.1:{env['CARECHAT_PORT']}"
+        self.starts = 0
+        self.server = self._start()
+
+    def _start(self) -> Server:
+        self.starts += 1
+        server = Server(self.env, self.folder / f"serve-{self.starts}.log")
+        server.wait_ready()
+        return server
+
+    async def restart(self, while_down: Callable[[], Awaitable[None]]) -> None:
+        await asyncio.to_thread(self.server.stop)
+        self.server.kill()
+        await while_down()
+        self.server = await asyncio.to_thread(self._start)
+
+
+async def test_a_server_restart_loses_nothing_and_resends_with_the_same_id(
+    contexts: Contexts, restartable: Restartable
+) -> None:
+    contexts.carechat = restartable.url
+    talk = await talking(contexts, restartable.url, restartable.folder)
+    before = await run(
+        talk.patient_page,
+        "async (t) => { const r = await client.send(t, 'before'); await r.sent;"
+        " return r.clientMsgId; }",
+        talk.thread_id,
+    )
+    # While the server is down, Chromium logs each refused ticket request and socket.
+    contexts.watch.expect(r"net::ERR_CONNECTION_REFUSED")
+    contexts.watch.expect(r"WebSocket connection to .* failed")
+    await wait_event(talk.doctor_page, about(before))
+    queued: dict[str, str] = {}
+
+    async def while_down() -> None:
+        for page in (talk.patient_page, talk.doctor_page):
+            await wait_event(page, "e.type === 'connection' && e.detail.state === 'offline'")
+        # Written while the server is down: sealed and queued, sent after the restart.
+        queued["patient"] = await run(
+            talk.patient_page,
+            "async (t) => (await client.send(t, 'during the restart')).clientMsgId",
+            talk.thread_id,
+        )
+        queued["doctor"] = await run(
+            talk.doctor_page,
+            "async (t) => (await client.send(t, 'also during it')).clientMsgId",
+            talk.thread_id,
+        )
+
+    await restartable.restart(while_down)
+    got = await wait_event(talk.doctor_page, about(queued["patient"]))
+    assert got["payload"] == {"t": "text", "body": "during the restart"}
+    back = await wait_event(talk.patient_page, about(queued["doctor"]))
+    assert back["payload"] == {"t": "text", "body": "also during it"}
+    for page, mine, theirs in (
+        (talk.patient_page, queued["patient"], queued["doctor"]),
+        (talk.doctor_page, queued["doctor"], queued["patient"]),
+    ):
+        await wait_event(page, about(mine, "status") + " && e.detail.status === 'sent'")
+        assert len(await matching(page, about(theirs))) == 1
+        assert await run(page, "() => client.socket.connects") >= 2
+    # The one server-side copy of each: resent with the same id, never stored twice.
+    history = await run(
+        talk.patient_page,
+        "async (t) => (await client.history(t)).messages.map((m) => m.payload.body)",
+        talk.thread_id,
+    )
+    assert sorted(history) == sorted(["before", "during the restart", "also during it"])

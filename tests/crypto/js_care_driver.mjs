@@ -1,13 +1,17 @@
-// Test driver for tests/crypto/test_js_care_interop.py: the thread-opening and
-// membership twins (e2e_crypto/js/carechat-care.mjs). Same protocol as js_driver.mjs:
+// Test driver for tests/crypto/test_js_care_interop.py and test_js_payload_interop.py:
+// the thread-opening and membership twins (e2e_crypto/js/carechat-care.mjs) and the
+// typed payload codec (e2e_crypto/js/carechat-payloads.mjs). Same protocol as js_driver.mjs:
 // {"ops": [...]} on stdin, {"results": [...]} on stdout, bytes as lowercase hex; an op
 // that throws reports {"ok": false, "error": <class name>}.
 import * as cc from "../../e2e_crypto/js/carechat-e2e.mjs";
 import * as care from "../../e2e_crypto/js/carechat-care.mjs";
+import * as payloads from "../../e2e_crypto/js/carechat-payloads.mjs";
 
 const { hex, unhex } = cc;
 
 const OPS = {
+  encode_payload: (op) => ({ body: hex(payloads.encodePayload(op.payload)) }),
+  decode_payload: (op) => ({ payload: payloads.decodePayload(unhex(op.body)) }),
   sign_opening: (op) => {
     const opening = care.signOpening(cc.rootKey(unhex(op.root_seed)), {
       threadId: op.thread_id,
@@ -48,7 +52,9 @@ const results = input.ops.map((op) => {
   try {
     return { ok: true, ...OPS[op.op](op) };
   } catch (error) {
-    if (error instanceof cc.CryptoError) return { ok: false, error: error.constructor.name };
+    if (error instanceof cc.CryptoError || error instanceof payloads.PayloadError) {
+      return { ok: false, error: error.name === "Error" ? error.constructor.name : error.name };
+    }
     return { ok: false, error: error.constructor.name, message: String(error) };
   }
 });

@@ -61,7 +61,7 @@ async def _notified(
     rig = Rig(db, mailer, clock, delay=0)
     rig.notifier._hook = texts
     await rig.doctor(0)
-    await AccountStore(db).set_fields("doctor-0", notify={"email": email, "sms": sms})
+    assert await AccountStore(db).set_notify_preferences("doctor-0", email=email, sms=sms)
     rig.runner.start()
     try:
         await rig.message(0, 1)

@@ -195,6 +195,7 @@ export class CareChatClient {
     await this.api.setRootKey(keystore.root.publicKey);
     await this.api.addDevice(keystore.certificate());
     await keystore.save();
+    await keepStorage();
     this._useKeys(keystore);
     this.me = await this.api.me();
   }
@@ -220,6 +221,7 @@ export class CareChatClient {
     }
     await this.api.addDevice(keystore.certificate());
     await keystore.save();
+    await keepStorage();
     this._useKeys(keystore);
     await this.backupKeys(passphrase); // now including this device's keys
   }
@@ -410,5 +412,18 @@ export class CareChatClient {
   /** A Blob of the attachment; AttachmentCorrupted if it fails its hash. */
   downloadAttachment(attachment) {
     return downloadAttachment(this.api, attachment);
+  }
+}
+
+/**
+ * Asks the browser not to evict this origin's storage under pressure: the device keys
+ * live there (the backup on the server can restore them, but only with the passphrase).
+ * Browsers may say no without asking; nothing depends on the answer.
+ */
+async function keepStorage() {
+  try {
+    await navigator.storage?.persist?.();
+  } catch {
+    // not granted: the keys stay, as best-effort storage
   }
 }

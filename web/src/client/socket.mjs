@@ -237,7 +237,10 @@ export class Socket {
   async _resume() {
     for (const summary of await this.api.threads()) this.learn(summary);
     this._sync();
-    for (const pending of this.outbox.values()) this._send(pending.frame());
+    for (const pending of this.outbox.values()) {
+      if (pending.envelope === null) this._reseal(pending);
+      else this._send(pending.frame());
+    }
     for (const threadId of Object.keys(this.keystore.cursors)) this.unacked.add(threadId);
     this._scheduleAcks();
   }
@@ -448,8 +451,15 @@ export class Socket {
     const body = encodePayload(normal);
     const clientMsgId = randomId(16);
     const summary = await this.summary(threadId);
-    await this.participants.verify(summary);
-    const envelope = await this.envelopes.seal(threadId, clientMsgId, body, summary.participants);
+    // Offline (the server unreachable) and a device list not cached yet: the message
+    // waits unsealed in the outbox and is sealed, verified first, after the reconnect.
+    let envelope = null;
+    try {
+      await this.participants.verify(summary);
+      envelope = await this.envelopes.seal(threadId, clientMsgId, body, summary.participants);
+    } catch (error) {
+      if (!isOffline(error)) throw error;
+    }
     let resolve;
     let reject;
     const sent = new Promise((res, rej) => {
@@ -495,7 +505,7 @@ export class Socket {
     };
     this.emit("message", message);
     this.emit("status", { threadId, clientMsgId, status: "pending" });
-    this._send(pending.frame());
+    if (pending.envelope !== null) this._send(pending.frame());
     return { clientMsgId, message, sent };
   }
 
@@ -541,15 +551,23 @@ export class Socket {
 
   /** Same client_msg_id, a fresh envelope for the thread's current devices. */
   async _reseal(pending) {
+    // One sealing at a time per message: two fresh envelopes under one id would make
+    // the server refuse the second (duplicate_client_msg_id) after storing the first.
+    if (pending.sealing) return;
+    pending.sealing = true;
+    pending.envelope = null; // never resend the refused one meanwhile
     try {
       const summary = await this.api.thread(pending.threadId);
       this.learn(summary);
       await this.participants.verify(summary);
       pending.envelope = await this.envelopes.seal(pending.threadId, pending.clientMsgId, pending.body, summary.participants, { refresh: true });
     } catch (error) {
+      if (isOffline(error)) return; // still pending: sealed at the next reconnect
       this.outbox.delete(pending.clientMsgId);
       this._status(pending, "failed", error);
       return;
+    } finally {
+      pending.sealing = false;
     }
     this._send(pending.frame());
   }
@@ -605,4 +623,9 @@ export class Socket {
     this.ws.send(JSON.stringify(frame));
     return true;
   }
+}
+
+/** The server could not be reached (fetch failed, or it answered 502/503/504). */
+function isOffline(error) {
+  return error instanceof ApiError && (error.status === 0 || error.status === 502 || error.status === 503 || error.status === 504);
 }
