@@ -17,10 +17,19 @@ from typing import Any, Final
 from uuid import uuid4
 
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, FilePayload, Page, ViewportSize, expect
+from playwright.async_api import (
+    Browser,
+    ConsoleMessage,
+    FilePayload,
+    Page,
+    Route,
+    ViewportSize,
+    expect,
+)
 from pymongo import AsyncMongoClient
 
 from e2e_crypto.client import CareChatClient, Provider
+from e2e_crypto.client.events import Typing
 from e2e_crypto.client.messages import ReceivedMessage
 from e2e_crypto.client.payloads import (
     Attachment,
@@ -107,8 +116,28 @@ async def conversation_with_practice(
         t for t in await team.practitioner.threads() if t.patient_id == patient.account_id
     )
     await team.practitioner.thread_action(thread.thread_id, "accept")
+    await expect(page.get_by_text("has not accepted this conversation")).to_be_hidden()
     await team.practitioner.connect(history="new")
     return Conversation(patient, email, thread.thread_id)
+
+
+async def typing_seen(sdk: CareChatClient, thread_id: str) -> str:
+    """The account ``sdk`` next hears typing in ``thread_id``."""
+    async with asyncio.timeout(RECEIVE_TIMEOUT):
+        async for event in sdk.connection.events():
+            if isinstance(event, Typing) and event.thread_id == thread_id:
+                return event.account
+    raise AssertionError("the events ended")
+
+
+async def until_read(patient: CareChatClient, thread_id: str, seq: int) -> None:
+    """Waits until the server holds ``patient``'s read mark at ``seq`` (unread 0)."""
+    async with asyncio.timeout(RECEIVE_TIMEOUT):
+        while True:
+            summary = await patient.thread(thread_id)
+            if summary.last_seq >= seq and summary.unread == 0:
+                return
+            await asyncio.sleep(0.1)
 
 
 async def received(sdk: CareChatClient, thread_id: str) -> ReceivedMessage:
@@ -164,6 +193,15 @@ async def test_sign_up_verify_keys_passphrase_and_request_a_thread(
     assert await patient.api.get_key_backup()
     await watched.screenshots("widget-requested")
 
+    # The practice accepts while the patient is writing: the page updates, the draft
+    # and the focus stay.
+    composer = page.get_by_label("Your message")
+    await composer.fill("Hello, I have a question about")
+    await team.practitioner.thread_action(threads[0].thread_id, "accept")
+    await expect(page.get_by_text("has not accepted this conversation")).to_be_hidden()
+    await expect(composer).to_have_value("Hello, I have a question about")
+    await expect(composer).to_be_focused()
+
 
 async def test_the_link_in_the_verification_e_mail_opens_the_verify_view(
     watched: Watched, carechat: str, outbox: Path, team: CareTeam
@@ -198,6 +236,8 @@ async def test_a_message_reaches_the_practitioner_and_a_reply_shows_live(
     patient, thread_id = conversation.patient, conversation.thread_id
     canary = f"my knee hurts {uuid4().hex[:8]}"
     await page.get_by_label("Your message").fill(canary)
+    # Typing in the page tells the practitioner (no content, only that it happens).
+    assert await typing_seen(team.practitioner, thread_id) == patient.account_id
     await page.keyboard.press("Enter")
 
     message = await received(team.practitioner, thread_id)
@@ -211,8 +251,10 @@ async def test_a_message_reaches_the_practitioner_and_a_reply_shows_live(
     await team.practitioner.typing(thread_id)
     await expect(page.get_by_text(f"{PRACTITIONER_NAME} is typing…")).to_be_visible()
     reply = "Please come by tomorrow at 9."
-    await team.practitioner.send(thread_id, reply)
+    reply_seq = await team.practitioner.send(thread_id, reply)
     await expect(page.locator("li.w-msg.theirs", has_text=reply)).to_be_visible()
+    # The page, showing the reply, said it was read: the server's unread count is 0.
+    await until_read(patient, thread_id, reply_seq)
     await watched.screenshots("widget-conversation")
 
     # The safety number the page shows is the one the practitioner's software computes.
@@ -231,6 +273,7 @@ async def test_a_message_reaches_the_practitioner_and_a_reply_shows_live(
     await team.practitioner.send(thread_id, "One more thing.")
     await expect(row.locator(".w-badge")).to_have_text("1")
     await expect(row).to_contain_text("1 unread")
+    await expect(row.locator("time")).to_have_count(1)
     await row.click()
     await expect(page.locator("li.w-msg.theirs", has_text="One more thing.")).to_be_visible()
 
@@ -289,6 +332,9 @@ async def test_the_renewal_form_sends_a_typed_payload(
     await expect(closing_card.get_by_role("heading")).to_have_text("Conversation summary")
     await expect(closing_card).to_contain_text("Knee sprain: rest and ice.")
     await expect(closing_card).to_contain_text("Come back if it hurts in a week.")
+    # Cards and bubbles fit a phone: nothing scrolls sideways.
+    await page.set_viewport_size(PHONE)
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     await watched.screenshots("widget-cards")
 
 
@@ -377,7 +423,7 @@ async def test_the_widget_runs_in_the_loaders_iframe_on_another_origin(
     await expect(frame.get_by_text("Saved.")).to_be_visible()
     stored = await patient.api.request("GET", "/api/v1/accounts/me/notification-preferences")
     assert (stored["email"], stored["sms"]) == (False, True)
-    await frame.get_by_role("button", name="Sign out").click()
+    await frame.get_by_role("button", name="Sign out", exact=True).click()
     await expect(frame.get_by_role("heading", level=1)).to_have_text(
         "Message your practice securely"
     )
@@ -405,6 +451,12 @@ async def test_an_invitation_link_connects_once_and_then_says_it_no_longer_works
     # The secret left the address bar (and the history) as soon as the page read it.
     assert page.url == f"{carechat}/invite"
     await page.get_by_label("E-mail address").fill(email)
+    watched.expect_error(r"status of 401 .* at .*/api/v1/sessions")
+    await page.get_by_label("Password", exact=True).fill("not the password")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_have_text(
+        "The e-mail address or password is not correct."
+    )
     await page.get_by_label("Password", exact=True).fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
     await create_keys(page)
@@ -471,13 +523,38 @@ async def test_attachments_go_up_encrypted_and_a_file_failing_its_hash_is_refuse
     thread_id = (await conversation_with_practice(page, carechat, team, people)).thread_id
     content = b"CRP 4 mg/L, all within range.\n" * 2000
     upload: FilePayload = {"name": "lab-results.txt", "mimeType": "text/plain", "buffer": content}
+    # The upload is held at the network until the test has seen its progress shown.
+    release = asyncio.Event()
+
+    async def hold(route: Route) -> None:
+        await release.wait()
+        await route.continue_()
+
+    await page.route("**/api/v1/threads/*/attachments", hold)
     await page.locator("form.w-compose input[type=file]").set_input_files(files=[upload])
+    progress = page.get_by_role("progressbar", name="Upload progress")
+    await expect(progress).to_be_visible()
+    await expect(page.get_by_text("Encrypting and sending lab-results.txt…")).to_be_visible()
+    release.set()
+    await expect(progress).to_be_hidden()
     message = await received(team.practitioner, thread_id)
     assert isinstance(message.payload, Attachment)
     assert (message.payload.name, message.payload.size) == ("lab-results.txt", len(content))
     fetched = await team.practitioner.download_attachment(message.payload, tmp_path / "got.txt")
     assert fetched.read_bytes() == content
     await expect(page.locator("li.w-msg.mine .w-file-name")).to_have_text("lab-results.txt")
+    # Downloaded in the page: decrypted there, the same bytes, under its name.
+    async with page.expect_download() as download_info:
+        await (
+            page.locator("li.w-msg.mine", has_text="lab-results.txt")
+            .get_by_role("button", name="Download")
+            .click()
+        )
+    download = await download_info.value
+    assert download.suggested_filename == "lab-results.txt"
+    saved = tmp_path / "downloaded.txt"
+    await download.save_as(saved)
+    assert saved.read_bytes() == content
 
     # The practitioner's file is altered where it is stored: the page refuses it.
     letter = tmp_path / "letter.txt"
@@ -533,6 +610,14 @@ async def test_a_new_browser_restores_the_keys_with_the_passphrase_and_reads_the
         await expect(
             other.locator("li.w-msg.theirs", has_text="Answered before you changed browsers.")
         ).to_be_visible()
+
+        # Leaving a shared computer: its keys go (and its device is revoked).
+        await other.get_by_role("button", name="Settings").click()
+        await other.get_by_role("button", name="Sign out and remove my keys").click()
+        await sign_in(other, conversation.email)
+        await expect(other.get_by_role("heading", name="Unlock your messages")).to_be_visible()
+        devices = await conversation.patient.api.account_devices(conversation.patient.account_id)
+        assert len(devices["devices"]) == 1  # the first browser's only
     finally:
         await context.close()
     assert errors == []
@@ -550,3 +635,42 @@ async def test_a_revoked_device_is_sent_back_to_sign_in(
     await patient.api.revoke_device(browser_device["device_id"])
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     await expect(page.get_by_role("status").filter(has_text="session has ended")).to_be_visible()
+
+
+async def test_a_long_conversation_opens_on_its_newest_messages_without_duplicates(
+    watched: Watched, carechat: str, team: CareTeam, people: People
+) -> None:
+    page = watched.page
+    thread_id = (await conversation_with_practice(page, carechat, team, people)).thread_id
+    await page.goto("about:blank")
+    for n in range(1, 56):
+        await team.practitioner.send(thread_id, f"Note {n:02d} of 55")
+
+    await page.goto(f"{carechat}/widget?practice={team.practice_id}")
+    messages = page.locator("li.w-msg.theirs")
+    # Stored history and the socket's catch-up both bring messages: each shows once,
+    # in order, the newest in view.
+    await expect(messages.filter(has_text="Note 55 of 55")).to_be_in_viewport()
+    await expect(messages).to_have_count(55)
+    texts = await messages.locator(".w-text").all_inner_texts()
+    assert texts == [f"Note {n:02d} of 55" for n in range(1, 56)]
+
+
+async def test_a_page_that_cannot_load_says_so_and_tries_again(
+    watched: Watched, carechat: str, people: People
+) -> None:
+    page = watched.page
+    email = unique_email("offline")
+    await people.person(email)
+    await open_widget(page, carechat, PRACTICE_ID)
+    await sign_in(page, email)
+    # The network fails just when the practice page loads its care links.
+    watched.expect_error(r"ERR_FAILED")
+    await page.route("**/api/v1/care-links", lambda route: route.abort())
+    await create_keys(page)
+    await expect(page.get_by_role("alert")).to_have_text(
+        "CareChat cannot be reached. Check your connection and try again."
+    )
+    await page.unroute("**/api/v1/care-links")
+    await page.get_by_role("button", name="Try again").click()
+    await expect(page.get_by_role("heading", name="Your practice")).to_be_visible()

@@ -20,7 +20,7 @@ import { t, translateNotice } from "../ui/i18n.mjs";
 import "./i18n/en.mjs";
 import "./i18n/fr.mjs";
 import "./i18n/nl.mjs";
-import { errorText } from "./forms.mjs";
+import { action, errorText } from "./forms.mjs";
 import { Widget, heading } from "./shell.mjs";
 import { signInView, verifyLinkView, welcomeView } from "./views/account.mjs";
 import { conversationView } from "./views/conversation.mjs";
@@ -39,8 +39,12 @@ function loadingView(_widget, text) {
   return [...heading(text ?? t("loading")), h("p", { class: "w-loading", role: "status" }, t("loading"))];
 }
 
-function failedView(_widget, error) {
-  return [...heading(t("failed.title")), h("p", { class: "form-error", role: "alert" }, errorText(error))];
+function failedView(widget, error) {
+  return [
+    ...heading(t("failed.title")),
+    h("p", { class: "form-error", role: "alert" }, errorText(error)),
+    h("div", { class: "w-actions" }, action(t("failed.retry"), () => widget.home(), "primary")),
+  ];
 }
 
 /** The practice this widget is for: ?practice= from the loader, else the last one. */
@@ -60,9 +64,13 @@ function practiceFrom(url) {
 
 /** The secret in a link's fragment, removed from the address bar and history. */
 function takeFragment() {
-  const secret = decodeURIComponent(location.hash.slice(1));
+  const raw = location.hash.slice(1);
   history.replaceState(null, "", location.pathname + location.search);
-  return secret;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw; // a mangled link: the server will say the code is not valid
+  }
 }
 
 class PatientWidget extends Widget {
@@ -71,6 +79,7 @@ class PatientWidget extends Widget {
     this.provider = practiceId ? { kind: "practice", id: practiceId } : null;
     this.messages = new Map();
     this.threads = new Map();
+    this.drafts = new Map(); // thread id -> unsent text, in memory only
     // ?panel=: this page also offers a free question to that GP panel (question/).
     const panelId = new URL(location.href).searchParams.get("panel");
     this.question = panelId && ID.test(panelId) ? new QuestionFlow(this, panelId) : null;
@@ -202,13 +211,15 @@ class PatientWidget extends Widget {
   sessionEnded() {
     this.messages.clear();
     this.threads.clear();
+    this.drafts.clear();
     this.show(signInView, { ended: true });
   }
 
-  async signOut() {
-    await this.client.logout();
+  async signOut({ forgetKeys = false } = {}) {
+    await this.client.logout({ forgetKeys });
     this.messages.clear();
     this.threads.clear();
+    this.drafts.clear();
     this.show(welcomeView);
   }
 }

@@ -67,6 +67,8 @@ export class Widget {
   }
 
   render(moveFocus) {
+    // A re-render keeps focus on the same control (by id) if it is still there.
+    const keep = moveFocus ? null : document.activeElement?.id;
     for (const fn of this.leaving.splice(0)) {
       fn();
     }
@@ -78,6 +80,8 @@ export class Widget {
     document.title = `${this.view.querySelector("h1, h2")?.textContent ?? "CareChat"} · CareChat`;
     if (moveFocus) {
       focus(this.view.querySelector("h1, h2"));
+    } else if (keep) {
+      document.getElementById(keep)?.focus();
     }
   }
 

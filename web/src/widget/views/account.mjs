@@ -145,31 +145,17 @@ export function signInView(widget, { ended = false } = {}) {
     autocomplete: "current-password",
     required: true,
   });
-  const code = field({
-    label: t("signin.totp"),
-    name: "totp",
-    inputmode: "numeric",
-    autocomplete: "one-time-code",
-    pattern: "[0-9]{6}",
-    maxlength: 6,
-  });
-  code.hidden = true;
   const form = h(
     "form",
     { class: "w-form", novalidate: true },
-    h("fieldset", {}, h("legend", { class: "visually-hidden" }, t("signin.title")), email, password, code),
+    h("fieldset", {}, h("legend", { class: "visually-hidden" }, t("signin.title")), email, password),
     errors,
     submit(t("signin.submit")),
   );
+  // Patients sign in with a password only (the server offers TOTP to practitioners
+  // and admins, who use the inbox).
   onSubmit(form, errors, async (values) => {
-    try {
-      await widget.client.login(values.email.trim(), values.password, values.totp || undefined);
-    } catch (error) {
-      if (error?.code === "totp_required") {
-        code.hidden = false;
-      }
-      throw error;
-    }
+    await widget.client.login(values.email.trim(), values.password);
     await widget.signedIn();
   });
   return [

@@ -17,7 +17,7 @@ import { renewalDialog } from "./renewal.mjs";
 
 const TYPING_SHOWN_MS = 6000;
 const TYPING_SENT_EVERY_MS = 3000;
-const HISTORY_PAGE = 100;
+const HISTORY_PAGE = 50;
 const LIVE_STATES = new Set(["requested", "open"]);
 
 /** Runs a receipt or typing call, sync or async, as a promise that may reject. */
@@ -202,10 +202,13 @@ export function conversationView(widget, thread) {
   const loading = h("p", { class: "w-loading", role: "status" }, t("conversation.loading"));
   empty.hidden = true;
   log.hidden = messages.size === 0;
+  // The newest page of the stored history, for a conversation opened before the
+  // socket's sync has caught up; the sync delivers everything after this browser's
+  // cursor as live messages, and both land in the same store, once each.
   widget.client
-    .history(threadId, { limit: HISTORY_PAGE })
+    .history(threadId, { before: Number.MAX_SAFE_INTEGER, limit: HISTORY_PAGE })
     .then((history) => {
-      for (const message of Array.isArray(history) ? history : history.messages) {
+      for (const message of history.messages) {
         put(message);
       }
       loading.remove();
@@ -301,7 +304,12 @@ function composer(widget, threadId, send, typing) {
     class: "w-compose-text",
     maxlength: 10000,
     placeholder: t("compose.placeholder"),
-    oninput: typing,
+    // The draft outlives a re-render (the thread accepted meanwhile, a language switch).
+    value: widget.drafts.get(threadId) ?? "",
+    oninput: () => {
+      widget.drafts.set(threadId, text.value);
+      typing();
+    },
   });
   // Enter sends, Shift+Enter is a new line (as in every chat); IME composition is left alone.
   text.addEventListener("keydown", (event) => {
@@ -361,10 +369,12 @@ function composer(widget, threadId, send, typing) {
     }
     hideError(errors);
     text.value = "";
+    widget.drafts.delete(threadId);
     try {
       await send(value);
     } catch (error) {
       text.value = value; // nothing lost: the patient can send it again
+      widget.drafts.set(threadId, value);
       showError(errors, errorText(error));
       announce(errors.textContent, { assertive: true });
     }

@@ -7,7 +7,7 @@
 // thread (signing its opening) and the practice accepts the request.
 
 import { h } from "../../ui/dom.mjs";
-import { t } from "../../ui/i18n.mjs";
+import { formatTime, t } from "../../ui/i18n.mjs";
 import { action, errorLine, errorText, showError } from "../forms.mjs";
 import { heading } from "../shell.mjs";
 import { counterpart } from "./conversation.mjs";
@@ -94,13 +94,22 @@ export function practiceView(widget, care) {
 function threadRow(widget, summary) {
   const unread = Number(summary.unread ?? 0);
   const name = counterpart(widget, summary);
+  const last = summary.lastMessageAt ?? summary.last_message_at;
+  const lastAt = last ? new Date(last) : null;
   return h(
     "li",
     {},
     h(
       "button",
       { type: "button", class: "w-thread-row", onclick: () => widget.openThread(summary) },
-      h("span", { class: "w-thread-name" }, name),
+      h(
+        "span",
+        { class: "w-thread-who" },
+        h("span", { class: "w-thread-name" }, name),
+        lastAt && !Number.isNaN(lastAt.getTime())
+          ? h("time", { class: "w-thread-time", datetime: lastAt.toISOString() }, formatTime(lastAt))
+          : null,
+      ),
       h("span", { class: "w-thread-state", dataset: { state: summary.state } }, t(`thread.state.${summary.state}`)),
       unread > 0
         ? [

@@ -62,18 +62,27 @@ function preferencesForm(widget) {
 
 function signOutSection(widget) {
   const signOutErrors = errorLine();
+  // Forgetting the keys also revokes this browser's device: on a shared computer
+  // nothing is left that could read the conversation, and the passphrase restores it.
+  const leave = async (forgetKeys) => {
+    try {
+      await widget.signOut({ forgetKeys });
+    } catch (error) {
+      showError(signOutErrors, errorText(error));
+    }
+  };
   return h(
     "section",
     { class: "w-step", "aria-labelledby": "w-signout-title" },
     h("h2", { id: "w-signout-title", class: "w-subtitle" }, t("settings.device")),
     h("p", {}, t("settings.device.lead")),
-    action(t("menu.signout"), async () => {
-      try {
-        await widget.signOut();
-      } catch (error) {
-        showError(signOutErrors, errorText(error));
-      }
-    }),
+    h(
+      "div",
+      { class: "w-actions" },
+      action(t("menu.signout"), () => leave(false)),
+      action(t("settings.forget"), () => leave(true)),
+    ),
+    h("p", { class: "field-hint" }, t("settings.forget.hint")),
     signOutErrors,
   );
 }
