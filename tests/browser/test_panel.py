@@ -9,6 +9,7 @@ the answering GP are only ever the pages, driven by labels and roles.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -357,3 +358,39 @@ async def test_a_waiting_patient_may_withdraw_her_question(
     # A new question starts from the intake again.
     await page.get_by_role("button", name="Ask another question").click()
     await expect(page.get_by_role("heading", name="Ask a GP a free question")).to_be_visible()
+
+
+async def test_the_console_renews_the_lease_while_the_gp_works_and_hears_of_a_removal(
+    watched: Watched, carechat: str, people: People, panel: Panel
+) -> None:
+    gp = watched.page
+    # The shortest lease a panel allows: the console renews at a third of it.
+    await panel.admin.api.request(
+        "PATCH", f"/api/v1/panels/{panel.panel_id}/settings", {"lease_seconds": 30}
+    )
+    await gp_in_console(gp, carechat, panel)
+    patient = await people.person(unique_email("asker"), name="Noor Wouters")
+    await patient.create_keys()
+    asked = await patient.panel.ask(
+        panel.panel_id, Intake("65_plus", "fever", "today", ("heart_disease",), "")
+    )
+    assert asked.question_id is not None
+    await gp.get_by_role("button", name="Go online").click()
+    await gp.get_by_role("button", name="Claim the oldest").click()
+    await expect(gp.locator("article.intake")).to_contain_text("Heart disease")
+    first_lease = (await patient.panel.status(asked.question_id))["lease_until"]
+    await gp.get_by_label("Your answer").fill("Still typing…")
+    await asyncio.sleep(12)
+    renewed = await patient.panel.status(asked.question_id)
+    assert renewed["state"] == "claimed"
+    assert renewed["lease_until"] > first_lease
+    # The draft survived the live updates meanwhile.
+    await expect(gp.get_by_label("Your answer")).to_have_value("Still typing…")
+
+    # The admin's next epoch leaves this GP out: the console says so at once, and the
+    # question went back to the queue.
+    await panel.admin.panel.commit_members(panel.panel_id, [panel.admin.account_id])
+    await expect(gp.get_by_role("alert")).to_contain_text(
+        "You were removed from this panel", timeout=LIVE_TIMEOUT
+    )
+    assert (await patient.panel.status(asked.question_id))["state"] == "queued"
