@@ -256,6 +256,15 @@ async def test_a_red_flag_intake_ends_on_the_emergency_screen_with_nothing_queue
     finally:
         await mongo.close()
 
+    # The same screen in French, then back in English.
+    await page.get_by_label("Language").select_option("fr")
+    await expect(
+        page.get_by_role("heading", name="Appelez un numéro d'urgence maintenant")
+    ).to_be_visible()
+    await expect(page.get_by_role("link", name="Appeler le 112")).to_be_visible()
+    await expect(page.get_by_text("Toutes les urgences")).to_be_visible()
+    await page.get_by_label("Langue").select_option("en")
+
     # Back to the intake by keyboard: nothing was sent, the form is there again.
     await page.get_by_role("button", name="I called, go back").focus()
     await page.keyboard.press("Enter")
@@ -394,3 +403,5 @@ async def test_the_console_renews_the_lease_while_the_gp_works_and_hears_of_a_re
         "You were removed from this panel", timeout=LIVE_TIMEOUT
     )
     assert (await patient.panel.status(asked.question_id))["state"] == "queued"
+    await gp.get_by_label("Language").select_option("nl")
+    await expect(gp.get_by_role("alert")).to_contain_text("U bent uit dit panel verwijderd")

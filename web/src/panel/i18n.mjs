@@ -99,7 +99,6 @@ registerMessages("en", {
   "convert.offer.note": "Note (optional)",
   "convert.offer.send": "Send the offer",
   "convert.invalid": "Check the fields of the conversion.",
-  "done.title": "Done",
   "error.generic": "Something went wrong. Please try again.",
   "error.network": "CareChat cannot be reached. Check your connection.",
   "error.invalid_credentials": "The e-mail address or password is not correct.",
@@ -115,6 +114,7 @@ registerMessages("en", {
 });
 
 registerMessages("fr", {
+  "panel.brand": "CareChat",
   "panel.brand.sub": "Panel de médecins",
   "panel.language": "Langue",
   loading: "Chargement…",
@@ -153,6 +153,7 @@ registerMessages("fr", {
   "stats.online": "Médecins en ligne",
   "stats.rating": "Évaluation",
   "stats.rating.value": "{average} / 5 ({count})",
+  "stats.none": "–",
   "wait.minutes": "{n} min",
   "wait.seconds": "{n} s",
   "queue.title": "File d'attente",
@@ -224,6 +225,7 @@ registerMessages("fr", {
 });
 
 registerMessages("nl", {
+  "panel.brand": "CareChat",
   "panel.brand.sub": "Artsenpanel",
   "panel.language": "Taal",
   loading: "Laden…",
@@ -262,6 +264,7 @@ registerMessages("nl", {
   "stats.online": "Artsen online",
   "stats.rating": "Beoordeling",
   "stats.rating.value": "{average} / 5 ({count})",
+  "stats.none": "–",
   "wait.minutes": "{n} min",
   "wait.seconds": "{n} s",
   "queue.title": "Wachtrij",

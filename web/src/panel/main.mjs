@@ -186,7 +186,7 @@ class Console {
     if (this.opened) {
       pane.append(questionPane(this, this.opened));
     } else if (this.notice) {
-      pane.append(h("p", { class: "alert", role: "status" }, this.notice));
+      pane.append(h("p", { class: "alert", role: "status" }, t(this.notice)));
     }
   }
 
@@ -252,7 +252,7 @@ class Console {
           if (this.openId === q.question_id) {
             this.opened = null;
             this.openId = null;
-            this.notice = t("question.lease_lost");
+            this.notice = "question.lease_lost";
             this.paintQuestion();
           }
           await this.refresh().catch(() => {});
@@ -278,7 +278,7 @@ class Console {
     this.online = false;
     this.opened = null;
     this.openId = null;
-    this.show(notMemberView, t("panel.removed"));
+    this.show(notMemberView, "panel.removed");
   }
 
   sessionEnded() {
@@ -326,7 +326,7 @@ function workspaceView(console_) {
     "div",
     { class: "workspace" },
     h("div", { class: "panel-side" }),
-    h("div", { class: "panel-question", "aria-live": "polite" }),
+    h("div", { class: "panel-question" }),
   );
   queueMicrotask(() => {
     console_.paintSide();
@@ -335,13 +335,14 @@ function workspaceView(console_) {
   return el;
 }
 
-function notMemberView(console_, why = null) {
+/** `why`: the key of the text to show (a key, so a language switch translates it). */
+function notMemberView(console_, why = "panel.not_member") {
   const errors = errorLine();
   return h(
     "section",
     { class: "card narrow" },
     h("h1", {}, console_.panels.find((p) => p.panel_id === console_.panelId)?.name ?? t("panel.choose")),
-    h("p", { class: "alert", role: "alert" }, why ?? t("panel.not_member")),
+    h("p", { class: "alert", role: "alert" }, t(why)),
     errors,
     h("div", { class: "actions" }, button(t("panel.check_again"), () => console_.choosePanel(console_.panelId), errors, "primary")),
   );

@@ -56,10 +56,13 @@ export class QuestionFlow {
 
   async statusArrived(status) {
     if (!this.status || status?.question_id !== this.status.question_id) return;
+    const before = shown(this.status);
     const moved = status.state !== this.status.state;
     this.status = { ...this.status, ...status };
     if (moved) await this.refreshMessages().catch(() => {});
-    if (this.widget.current?.view === questionView) this.widget.rerender();
+    // The server pushes on every change of the panel's queue: redraw only when what
+    // this screen shows changed, so a follow-up or a rating being typed is kept.
+    if (this.widget.current?.view === questionView && (moved || shown(this.status) !== before)) this.widget.rerender();
   }
 
   async refreshMessages() {
@@ -74,6 +77,13 @@ export class QuestionFlow {
     await this.refreshMessages();
     this.widget.show(questionView, this);
   }
+}
+
+/** What the question's screen shows of a status (waiting: place, estimate, GPs, overdue). */
+function shown(s) {
+  if (s.state !== "queued") return s.state;
+  const estimate = s.estimate_seconds === null || s.estimate_seconds === undefined ? null : minutes(s.estimate_seconds);
+  return JSON.stringify([s.state, s.position, estimate, s.gps_online, s.overdue]);
 }
 
 function minutes(seconds) {
