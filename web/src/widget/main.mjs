@@ -207,12 +207,26 @@ class PatientWidget extends Widget {
     }
   }
 
-  /** The server ended the session (or revoked this device): sign in again. */
-  sessionEnded() {
+  /**
+   * The socket was refused for good. If the session still holds, it is this
+   * browser's device that was revoked (from another device, after a theft): its keys
+   * are dead, and the passphrase makes it a new device. Otherwise: sign in again.
+   */
+  async sessionEnded() {
     this.messages.clear();
     this.threads.clear();
     this.drafts.clear();
-    this.show(signInView, { ended: true });
+    let devices = null;
+    try {
+      devices = await this.client.devices();
+    } catch {
+      // the session itself is over
+    }
+    if (devices !== null && !devices.some((device) => device.current)) {
+      this.show(restoreKeysView, { revoked: true });
+    } else {
+      this.show(signInView, { ended: true });
+    }
   }
 
   async signOut({ forgetKeys = false } = {}) {

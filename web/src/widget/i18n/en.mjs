@@ -55,6 +55,7 @@ registerMessages("en", {
 
   "restore.title": "Unlock your messages on this browser",
   "restore.lead": "Enter the recovery passphrase you chose when you first set up CareChat.",
+  "restore.revoked": "This browser was removed from your account from another device. Unlock it again with your recovery passphrase, or sign out.",
   "restore.submit": "Unlock",
   "restore.lost": "Not your account?",
 

@@ -54,6 +54,7 @@ registerMessages("fr", {
 
   "restore.title": "Déverrouillez vos messages sur ce navigateur",
   "restore.lead": "Saisissez la phrase de récupération choisie lors de votre première utilisation de CareChat.",
+  "restore.revoked": "Ce navigateur a été retiré de votre compte depuis un autre appareil. Déverrouillez-le avec votre phrase de récupération, ou déconnectez-vous.",
   "restore.submit": "Déverrouiller",
   "restore.lost": "Ce n’est pas votre compte ?",
 

@@ -54,6 +54,7 @@ registerMessages("nl", {
 
   "restore.title": "Ontgrendel uw berichten in deze browser",
   "restore.lead": "Voer de herstelzin in die u koos toen u CareChat voor het eerst gebruikte.",
+  "restore.revoked": "Deze browser werd vanaf een ander toestel uit uw account verwijderd. Ontgrendel hem opnieuw met uw herstelzin, of meld u af.",
   "restore.submit": "Ontgrendelen",
   "restore.lost": "Niet uw account?",
 

@@ -68,7 +68,7 @@ export function createKeysView(widget) {
 }
 
 /** A new browser for an account that has keys: open the backup with the passphrase. */
-export function restoreKeysView(widget) {
+export function restoreKeysView(widget, { revoked = false } = {}) {
   const errors = errorLine();
   const passphrase = field({
     label: t("keys.passphrase"),
@@ -99,6 +99,7 @@ export function restoreKeysView(widget) {
   });
   return [
     ...heading(t("restore.title"), t("restore.lead")),
+    revoked ? h("p", { class: "w-callout", role: "status" }, t("restore.revoked")) : null,
     form,
     h("p", { class: "w-switch" }, t("restore.lost"), " ", action(t("menu.signout"), () => widget.signOut(), "link")),
   ];
