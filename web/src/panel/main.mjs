@@ -299,17 +299,18 @@ class Console {
 function presenceBox(console_) {
   const errors = console_.errors;
   const panels = console_.panels;
+  // A GP may sit on several panels: the one shown is the heading, the others a choice.
+  let switcher = null;
+  if (panels.length > 1) {
+    switcher = choice({ label: t("panel.choose"), name: "panel", options: panels.map((p) => [p.panel_id, p.name]) });
+    switcher.input.value = console_.panelId;
+    switcher.input.addEventListener("change", () => console_.choosePanel(switcher.input.value).catch((e) => showError(errors, e)));
+  }
   return h(
     "section",
-    { class: "box presence", "aria-label": t("panel.choose") },
-    panels.length > 1
-      ? (() => {
-          const select = choice({ label: t("panel.choose"), name: "panel", options: panels.map((p) => [p.panel_id, p.name]) });
-          select.input.value = console_.panelId;
-          select.input.addEventListener("change", () => console_.choosePanel(select.input.value).catch((e) => showError(errors, e)));
-          return select;
-        })()
-      : h("h1", { class: "panel-name" }, panels.find((p) => p.panel_id === console_.panelId)?.name ?? ""),
+    { class: "box presence", "aria-labelledby": "p-panel-name" },
+    h("h1", { class: "panel-name", id: "p-panel-name" }, panels.find((p) => p.panel_id === console_.panelId)?.name ?? ""),
+    switcher,
     h(
       "p",
       { class: ["presence-state", console_.online ? "is-online" : "is-offline"], role: "status" },
