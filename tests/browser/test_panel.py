@@ -21,7 +21,7 @@ from playwright.async_api import Browser, ConsoleMessage, Error, Page, ViewportS
 from pymongo import AsyncMongoClient
 
 from e2e_crypto.client import CareChatClient
-from e2e_crypto.client.payloads import PaidChatOffer
+from e2e_crypto.client.payloads import PaidChatOffer, Text
 from e2e_crypto.client.triage import Intake
 from tests.browser.care_team import PASSPHRASE, PASSWORD, People, unique_email
 from tests.browser.conftest import SIZES, Watched
@@ -397,12 +397,18 @@ async def test_the_console_renews_the_lease_while_the_gp_works_and_hears_of_a_re
     await expect(gp.locator("article.intake")).to_contain_text("Heart disease")
     first_lease = (await patient.panel.status(asked.question_id))["lease_until"]
     await gp.get_by_label("Your answer").fill("Still typing…")
+    # Meanwhile the patient adds something: it reaches the open question by itself.
+    await patient.panel.reply(asked.question_id, Text("It went up to 39.2 tonight"))
     await asyncio.sleep(12)
     renewed = await patient.panel.status(asked.question_id)
     assert renewed["state"] == "claimed"
     assert renewed["lease_until"] > first_lease
-    # The draft survived the live updates meanwhile.
+    await expect(gp.locator("li.msg.theirs").last).to_contain_text(
+        "It went up to 39.2 tonight", timeout=LIVE_TIMEOUT
+    )
+    # The draft and the focus survived the live updates meanwhile.
     await expect(gp.get_by_label("Your answer")).to_have_value("Still typing…")
+    await expect(gp.get_by_label("Your answer")).to_be_focused()
 
     # The admin's next epoch leaves this GP out: the console says so at once, and the
     # question went back to the queue.

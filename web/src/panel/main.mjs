@@ -26,8 +26,9 @@ import { queueBox, statsBox } from "./queue.mjs";
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const LANGUAGE_NAMES = { fr: "Français", nl: "Nederlands", en: "English" };
-// Fallback refresh of figures whose values move with time (oldest wait).
-const REFRESH_MS = 30_000;
+// Refresh of what no frame announces: figures that move with time (oldest wait) and a
+// patient's follow-up in the open question.
+const REFRESH_MS = 15_000;
 
 class Console {
   constructor(client) {
@@ -138,7 +139,7 @@ class Console {
     }
     this.show(workspaceView);
     await this.refresh();
-    this.every("refresh", REFRESH_MS, () => this.refresh());
+    this.every("refresh", REFRESH_MS, () => this.refresh().catch(() => {}));
   }
 
   nameOf(accountId) {
@@ -154,6 +155,23 @@ class Console {
     this.queue = queue;
     this.paintSide();
     this.renewHeld();
+    await this.newMessages();
+  }
+
+  /** A patient's follow-up reaches the open question at the next refresh. */
+  async newMessages() {
+    const opened = this.opened;
+    if (!opened) return;
+    const after = opened.messages.at(-1)?.seq ?? 0;
+    let fresh;
+    try {
+      fresh = await this.panel.messages(opened.status.question_id, { after });
+    } catch {
+      return; // no longer this GP's to read (handed over, removed): the queue says so
+    }
+    if (!fresh.length || this.opened !== opened) return;
+    opened.messages.push(...fresh);
+    this.paintQuestion();
   }
 
   statsArrived(stats) {
@@ -182,11 +200,18 @@ class Console {
   paintQuestion() {
     const pane = this.main.querySelector(".panel-question");
     if (!pane) return;
+    // The answer being typed keeps its focus (its text is kept in this.draft).
+    const typing = pane.contains(document.activeElement) ? document.activeElement.name : null;
     clear(pane);
     if (this.opened) {
       pane.append(questionPane(this, this.opened));
     } else if (this.notice) {
       pane.append(h("p", { class: "alert", role: "status" }, t(this.notice)));
+    }
+    const field = typing ? pane.querySelector(`textarea[name="${typing}"], input[name="${typing}"]`) : null;
+    if (field) {
+      field.focus();
+      field.setSelectionRange?.(field.value.length, field.value.length);
     }
   }
 
