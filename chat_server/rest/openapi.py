@@ -31,7 +31,7 @@ OPENAPI_PATH: Final = "/api/v1/openapi.json"
 # Prometheus text exposition and the web client's pages (rest/pages.py).
 UNDOCUMENTED_ROUTES: Final = frozenset(
     {"ws", "metrics", "web_app", "web_widget", "web_widget_loader", "web_built_file"}
-    | {"web_verify", "web_invite"}
+    | {"web_verify", "web_invite", "web_panel"}
 )
 OCTETS: Final = "application/octet-stream"
 JSON_OBJECT: Final = "application/json"  # any JSON object (this document itself)
