@@ -75,7 +75,7 @@ from chat_server.handlers.care_threads import CareThreads, Providers
 from chat_server.handlers.devices import DeviceService
 from chat_server.handlers.directory import DeviceDirectory
 from chat_server.handlers.groups import GroupService
-from chat_server.handlers.intake import MessageIntake, Outlets, SendLimits
+from chat_server.handlers.intake import MessageIntake, Outlets
 from chat_server.handlers.invitations import InvitationSending, InvitationService
 from chat_server.handlers.key_backup import KeyBackups
 from chat_server.handlers.notifications import NOTIFY_KIND, Notifier, NotifierReads
@@ -123,7 +123,16 @@ from chat_server.ws.endpoint import websocket_handler
 from chat_server.ws.frames import FRAMES, SINKS
 from chat_server.ws.hub import Hub
 from chat_server.ws.router import FrameRouter
-from moderation.ratelimit import MemoryRateLimiter, RateLimit, RateLimiter, RedisRateLimiter
+from moderation.limits import (
+    DEFAULT_TABLE,
+    Action,
+    ActionLimits,
+    Budget,
+    Scope,
+    Table,
+    with_overrides,
+)
+from moderation.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 
 
 def create_app(
@@ -294,7 +303,6 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         clock=clock,
         throttle=throttle,
         outlets=Outlets(deliver=hub.deliver, after_store=notifier.message_stored),
-        limits=SendLimits(settings.send_limit_per_device, settings.send_limit_per_account),
     )
     app[THREAD_SYNC] = ThreadSync(
         gate=thread_gate, threads=threads, messages=messages, accounts=accounts, cursors=cursors
@@ -310,7 +318,6 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         limits=UploadLimits(
             max_bytes=settings.attachment_max_bytes,
             quota_bytes=settings.attachment_quota_bytes,
-            per_hour=settings.attachment_uploads_per_hour,
         ),
     )
     purge = UploadPurge(
@@ -359,12 +366,31 @@ def _rate_limiter(app: web.Application, secret: bytes) -> RateLimiter:
     return RedisRateLimiter(redis_client, settings.redis_prefix, clock, key_secret=secret)
 
 
+def _limit_table(settings: Settings) -> Table:
+    # moderation's defaults, with the budgets the settings file names.
+    return with_overrides(
+        DEFAULT_TABLE,
+        {
+            Action.MESSAGE: {
+                Scope.DEVICE: Budget(settings.send_limit_per_device, 10),
+                Scope.ACCOUNT: Budget(settings.send_limit_per_account, 60),
+            },
+            Action.INVITATION: {
+                Scope.ACCOUNT: Budget(
+                    settings.invitation_limit, settings.invitation_window_hours * 3600
+                ),
+            },
+            Action.UPLOAD: {Scope.ACCOUNT: Budget(settings.attachment_uploads_per_hour, 3600)},
+        },
+    )
+
+
 def _shared(app: web.Application, limiter: RateLimiter, secret: bytes) -> _Shared:
     db, clock = app[DB], app[CLOCK]
     accounts, practices, links = AccountStore(db), PracticeStore(db), CareLinkStore(db)
     return _Shared(
         clock=clock,
-        throttle=Throttle(limiter),
+        throttle=Throttle(limiter, ActionLimits(limiter, _limit_table(app[SETTINGS]))),
         auditor=Auditor(AuditStore(db), clock, secret),
         gate=AccessGate(accounts, practices, links),
         accounts=accounts,
@@ -464,7 +490,6 @@ def _care_services(
 ) -> CareService:
     """Practices, invitations and care links; returns the care-link service, which the
     thread service asks whether a patient may open a thread."""
-    settings = app[SETTINGS]
     app[PRACTICES] = PracticeService(
         accounts=shared.accounts,
         practices=shared.practices,
@@ -485,11 +510,6 @@ def _care_services(
             mailer=app[MAILER],
             sms=app[SMS],
             public_url=shared.public_url,
-            limit=RateLimit(
-                "invitations",
-                limit=settings.invitation_limit,
-                window_seconds=settings.invitation_window_hours * 3600,
-            ),
         ),
     )
     app[CARE] = care = CareService(

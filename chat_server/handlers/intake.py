@@ -26,7 +26,7 @@ from chat_server.errors import (
 from chat_server.events import Deliver
 from chat_server.handlers.access import ThreadGate
 from chat_server.handlers.directory import DeviceDirectory
-from chat_server.handlers.throttle import Throttle
+from chat_server.handlers.throttle import Throttle, subject_of
 from chat_server.model.threads import Thread, ThreadState
 from chat_server.principal import Principal
 from chat_server.storage.attachments import AttachmentStore
@@ -40,19 +40,11 @@ from e2e_crypto.wire import (
     parse_envelope,
     verify_envelope_signature,
 )
-from moderation.ratelimit import RateLimit
+from moderation.limits import Action
 
 REQUEST_MESSAGES = 5
 
 AfterStore = Callable[[Thread, StoredMessage], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class SendLimits:
-    """Messages one device may send per 10 s, and one account per minute."""
-
-    per_device: int = 60
-    per_account: int = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +68,6 @@ class MessageIntake:
         clock: Clock,
         throttle: Throttle,
         outlets: Outlets,
-        limits: SendLimits = SendLimits(),
     ) -> None:
         self._gate = gate
         self._messages = messages
@@ -85,8 +76,6 @@ class MessageIntake:
         self._clock = clock
         self._throttle = throttle
         self._outlets = outlets
-        self._per_device = RateLimit("send-device", limit=limits.per_device, window_seconds=10)
-        self._per_account = RateLimit("send-account", limit=limits.per_account, window_seconds=60)
 
     async def send(
         self,
@@ -100,8 +89,8 @@ class MessageIntake:
             raise DeviceRequired("sending needs a registered device (ticket with device_id)")
         thread = await self._gate.open_thread(who, thread_id)
         _check_can_write(thread, who)
-        await self._throttle.check(self._per_device, who.device_id)
-        await self._throttle.check(self._per_account, who.account_id)
+        # One limiter call (one Redis script) for the device, account and address.
+        await self._throttle.action(Action.MESSAGE, subject_of(who))
         try:
             envelope = from_base64url(envelope_text)
             parsed = parse_envelope(envelope)

@@ -15,11 +15,7 @@ from chat_server.handlers.throttle import Throttle
 from chat_server.model.threads import LIVE_CARE_STATES
 from chat_server.principal import Principal
 from chat_server.storage.threads import CursorBuffer, ThreadStore
-from moderation.ratelimit import RateLimit
-
-# A client says "typing" every few seconds while someone types: a burst of 5, then one
-# every 2 s. More is noise for every participant's devices, dropped without a word.
-TYPING_PER_DEVICE = RateLimit("typing-device", limit=5, window_seconds=10)
+from moderation.limits import Action, Subject
 
 
 class Receipts:
@@ -55,7 +51,12 @@ class Receipts:
         """Tells the other participants that ``who`` is typing. False when the device
         is over its typing budget: nothing was sent, and the frame gets no answer."""
         try:
-            await self._throttle.check(TYPING_PER_DEVICE, device_key(who))
+            # A client says "typing" every few seconds while someone types (moderation's
+            # table: a burst of 5 per device, then one every 2 s). More is noise for
+            # every participant's devices, dropped without a word.
+            await self._throttle.action(
+                Action.TYPING, Subject(account=who.account_id, device=device_key(who))
+            )
         except RateLimited:
             return False
         thread = await self._gate.open_thread(who, thread_id)

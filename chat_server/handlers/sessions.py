@@ -33,13 +33,10 @@ from chat_server.storage.accounts import Account, AccountStore
 from chat_server.storage.sessions import SessionStore, TicketStore
 from chat_server.tokens import new_token, well_formed
 from moderation.audit import AuditAction
-from moderation.ratelimit import RateLimit
+from moderation.limits import Action, Scope, Subject
 
 # Revokes live sockets on every process: (account, session or None for all).
 SocketRevoker = Callable[[str, str | None], Awaitable[None]]
-
-LOGIN_PER_ACCOUNT = RateLimit("login-account", limit=10, window_seconds=300)
-LOGIN_PER_IP = RateLimit("login-ip", limit=30, window_seconds=60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +93,7 @@ class SessionService:
     async def login(
         self, email: str, password: str, totp_code: str | None, ip: str
     ) -> SessionGrant:
-        await self._throttle.check(LOGIN_PER_IP, ip, fail_closed=True)
-        await self._throttle.check(LOGIN_PER_ACCOUNT, email, fail_closed=True)
+        await self._throttle.action(Action.LOGIN, Subject(account=email, ip=ip), fail_closed=True)
         account = await self._accounts.by_email(email)
         ok = await self._hasher.verify(account.password_hash if account else None, password)
         if account is None or not ok:
@@ -117,7 +113,7 @@ class SessionService:
         ):
             # Asked only after the password checked out: no oracle for strangers.
             raise TotpEnrolmentOverdue()
-        await self._throttle.reset(LOGIN_PER_ACCOUNT, email)
+        await self._throttle.reset_action(Action.LOGIN, Scope.ACCOUNT, email)
         token = new_token()
         session = await self._sessions.create(
             token, account.id, self._clock.now(), self._policy.idle, self._policy.absolute

@@ -10,6 +10,8 @@ The handlers are registered by frame type in ``chat_server/ws/frames.py``.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import marshmallow as ma
 
 from chat_server.errors import WS_SESSION_REVOKED, HelloAlreadySent
@@ -32,7 +34,7 @@ class PingSchema(FrameSchema):
 async def hello(ctx: FrameContext, conn: Connection, frame: HelloFrame) -> WelcomeFrame:
     if conn.account_id is not None:
         raise HelloAlreadySent("hello was already sent on this socket")
-    who = await ctx.tickets.redeem_ticket(frame["ticket"])
+    who = replace(await ctx.tickets.redeem_ticket(frame["ticket"]), ip=conn.state.get("ip"))
     conn.account_id, conn.session_id, conn.device_id = (
         who.account_id,
         who.session_id,
