@@ -52,6 +52,7 @@ from chat_server.appkeys import (
     REDIS,
     REGISTRATION,
     ROUTER,
+    SANCTIONS,
     SCHEDULER,
     SESSIONS,
     SETTINGS,
@@ -83,6 +84,7 @@ from chat_server.handlers.passwords import PasswordService, ResetMail
 from chat_server.handlers.practices import PracticeService
 from chat_server.handlers.receipts import Receipts
 from chat_server.handlers.registration import RegistrationService
+from chat_server.handlers.sanctions import Sanctions
 from chat_server.handlers.sessions import SessionPolicy, SessionService, SignOut
 from chat_server.handlers.sync import ThreadSync
 from chat_server.handlers.throttle import Throttle
@@ -99,6 +101,7 @@ from chat_server.rest import care as care_routes
 from chat_server.rest import devices as devices_routes
 from chat_server.rest import groups as groups_routes
 from chat_server.rest import health, openapi, pages
+from chat_server.rest import moderation as moderation_routes
 from chat_server.rest import threads as threads_routes
 from chat_server.rest.headers import SecurityHeaders
 from chat_server.rest.problems import problems_middleware
@@ -113,6 +116,7 @@ from chat_server.storage.groups import GroupStore
 from chat_server.storage.messages import MessageStore
 from chat_server.storage.notifications import NotificationLog
 from chat_server.storage.practices import CareLinkStore, Practice, PracticeStore
+from chat_server.storage.sanctions import SanctionStore
 from chat_server.storage.sessions import CodeStore, SessionStore, TicketStore
 from chat_server.storage.threads import CursorBuffer, ThreadStore
 from chat_server.web_manifest import DEFAULT_BUILD_DIR
@@ -180,6 +184,7 @@ def create_app(
     groups_routes.add_routes(app)
     care_routes.add_routes(app)
     threads_routes.add_routes(app)
+    moderation_routes.add_routes(app)
     openapi.add_routes(app)
     pages.add_routes(app)
     app.router.add_get("/ws", websocket_handler, name="ws")
@@ -419,6 +424,7 @@ def _account_services(app: web.Application, shared: _Shared) -> None:
         ticket=timedelta(seconds=settings.ws_ticket_seconds),
         practitioner_totp_grace=timedelta(days=settings.practitioner_totp_grace_days),
         practitioner_totp_from=settings.practitioner_totp_from(),
+        appeal=settings.appeal_contact,
     )
     app[REGISTRATION] = RegistrationService(
         accounts=accounts,
@@ -463,7 +469,16 @@ def _account_services(app: web.Application, shared: _Shared) -> None:
         clock=clock,
         ttl=policy.ticket,
     )
-    app[ACCOUNTS] = AccountService(accounts=accounts, auditor=auditor, sign_out=sign_out)
+    app[ACCOUNTS] = AccountService(accounts=accounts, auditor=auditor)
+    app[SANCTIONS] = Sanctions(
+        accounts=accounts,
+        sanctions=SanctionStore(db),
+        clock=clock,
+        auditor=auditor,
+        sign_out=sign_out,
+        suspend_sockets=partial(ws_session.suspend_sockets, app[HUB]),
+        appeal=settings.appeal_contact,
+    )
 
 
 def _device_service(app: web.Application, shared: _Shared) -> DeviceDirectory:

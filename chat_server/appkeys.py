@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from chat_server.handlers.practices import PracticeService
     from chat_server.handlers.receipts import Receipts
     from chat_server.handlers.registration import RegistrationService
+    from chat_server.handlers.sanctions import Sanctions
     from chat_server.handlers.sessions import SessionService
     from chat_server.handlers.sync import ThreadSync
     from chat_server.handlers.tickets import TicketService
@@ -93,5 +94,7 @@ GROUPS: web.AppKey[GroupService] = web.AppKey("GROUPS")
 AVAILABILITY: web.AppKey[Availability] = web.AppKey("AVAILABILITY")
 UPLOADS: web.AppKey[UploadService] = web.AppKey("UPLOADS")
 KEY_BACKUPS: web.AppKey[KeyBackups] = web.AppKey("KEY_BACKUPS")
+# Moderation (issue 18): moderators' actions on accounts.
+SANCTIONS: web.AppKey[Sanctions] = web.AppKey("SANCTIONS")
 MAILER: web.AppKey[Mailer] = web.AppKey("MAILER")
 SMS: web.AppKey[SmsSender] = web.AppKey("SMS")

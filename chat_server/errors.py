@@ -30,6 +30,7 @@
      │    ├── GroupIdTaken, EpochAlreadyCommitted
      │    ├── CareLinkAlreadyAnswered, CareLinkNotLive, CareLinkExists,
      │    │   LinkRequestPending
+     │    ├── AccountAlreadySuspended, AccountNotSuspended
      │    ├── RegistrationNotVerified, MemberNotConsented, MembershipEpochTaken
      │    └── HelloAlreadySent
      ├── TooLarge                  body or frame over its limit
@@ -119,6 +120,9 @@ class ErrorCode(StrEnum):
     # Sending refused for the device, not the role (was a bare "forbidden").
     DEVICE_REQUIRED = "device_required"
     DEVICE_REVOKED = "device_revoked"
+    # Moderation (issue 18).
+    ACCOUNT_ALREADY_SUSPENDED = "account_already_suspended"
+    ACCOUNT_NOT_SUSPENDED = "account_not_suspended"
 
 
 # WebSocket close codes (RFC 6455 and the private 4000-4999 range).
@@ -328,9 +332,23 @@ class Forbidden(ChatError):
 
 
 class AccountSuspended(Forbidden):
+    """Login refused: the body's ``suspension`` tells the person why (a reason code and
+    the moderator's note to them) and how to appeal. Only ever shown to the person who
+    has just proved they own the account (right password)."""
+
     code = ErrorCode.ACCOUNT_SUSPENDED
     title = "This account is suspended"
     ws_close = WS_SESSION_REVOKED
+
+    def __init__(self, *, suspension: Mapping[str, str] | None = None) -> None:
+        super().__init__()
+        self.suspension = dict(suspension) if suspension else None
+
+    def to_dict(self) -> dict[str, object]:
+        body = super().to_dict()
+        if self.suspension:
+            body["suspension"] = self.suspension
+        return body
 
 
 class PatientsOnly(Forbidden):
@@ -483,6 +501,16 @@ class LinkRequestPending(Conflict):
 
     code = ErrorCode.LINK_REQUEST_PENDING
     title = "You already asked this provider for a link; withdraw the request first"
+
+
+class AccountAlreadySuspended(Conflict):
+    code = ErrorCode.ACCOUNT_ALREADY_SUSPENDED
+    title = "This account is already suspended; lift the suspension first"
+
+
+class AccountNotSuspended(Conflict):
+    code = ErrorCode.ACCOUNT_NOT_SUSPENDED
+    title = "This account is not suspended"
 
 
 class TooLarge(ChatError):

@@ -112,6 +112,9 @@ class Settings:
     # Where links in e-mails point (verification, invitations). An https:// URL also
     # turns on Strict-Transport-Security (rest/headers.py).
     public_url: str = ""
+    # Where a suspended person appeals (shown with the suspension's reason at login):
+    # a mailto: or https: address the moderators read.
+    appeal_contact: str = "mailto:appeals@carechat.invalid"
     # Keys for server-side MACs (hashed tokens, franking stamps). Never a private key
     # of a user: the server cannot decrypt with it.
     server_secret: Secret | None = None
@@ -339,6 +342,11 @@ class _SettingsSchema(ma.Schema):
     smtp_starttls = ma.fields.Boolean()
     public_url = ma.fields.String(
         validate=ma.validate.Regexp(r"^(https?://[^/\s]+)?$", error="http(s)://host[:port]")
+    )
+    appeal_contact = ma.fields.String(
+        validate=ma.validate.Regexp(
+            r"^(mailto:[^\s]+@[^\s]+|https://[^\s]+)\Z", error="mailto: or https:"
+        )
     )
     server_secret = _SecretField(allow_none=True, min_length=32)
 

@@ -55,6 +55,8 @@ class SessionPolicy:
     # accounts older than the rule, counted from when it took effect.
     practitioner_totp_grace: timedelta
     practitioner_totp_from: datetime
+    # Where a suspended person appeals (shown with the suspension at login).
+    appeal: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +104,9 @@ class SessionService:
             )
             raise InvalidCredentials()
         if account.status is AccountStatus.SUSPENDED:
-            raise AccountSuspended()
+            # After the password checked out: only the owner learns why.
+            shown = account.suspension.shown(self._policy.appeal) if account.suspension else None
+            raise AccountSuspended(suspension=shown)
         if account.status is AccountStatus.UNVERIFIED:
             raise InvalidCredentials("confirm your e-mail address first (see the link we sent)")
         if account.totp_enabled:

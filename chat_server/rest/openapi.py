@@ -23,7 +23,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from chat_server.appkeys import OPENAPI_DOCUMENT
 from chat_server.error_codes import codes_by_status, openapi_codes
-from chat_server.rest import accounts, care, devices, groups, replies, threads
+from chat_server.rest import accounts, care, devices, groups, moderation, replies, threads
 from chat_server.rest.problems import PROBLEM_TYPE
 
 OPENAPI_PATH: Final = "/api/v1/openapi.json"
@@ -119,7 +119,23 @@ OPERATIONS: Final[dict[str, Operation]] = {
         "Mark a practitioner's registration verified (platform admins)", 204,
         errors=(403,),
     ),
-    "admin_suspend": Operation("Suspend an account (platform admins)", 204, errors=(403,)),
+    # moderation
+    "admin_warn": Operation(
+        "Warn an account, with a reason (moderators)", 204, None, moderation.SanctionSchema,
+        errors=(403,),
+    ),
+    "admin_suspend": Operation(
+        "Suspend an account, with a reason (moderators): ends its sessions and closes its "
+        "sockets on every process", 204, None, moderation.SanctionSchema, errors=(403, 409),
+    ),
+    "admin_lift": Operation(
+        "Lift an account's suspension, with a reason (moderators)", 204, None,
+        moderation.SanctionSchema, errors=(403, 409),
+    ),
+    "my_sanctions": Operation(
+        "The warnings and suspensions the caller was given, with how to appeal", 200,
+        replies.SanctionList,
+    ),
     # key directory
     "set_root_key": Operation(
         "Publish the account's root key", 204, None, devices.RootKeySchema

@@ -13,6 +13,7 @@ from chat_server.errors import ErrorCode
 from chat_server.model.threads import ThreadKind, ThreadState
 from chat_server.principal import Role
 from chat_server.storage.practices import LinkStatus, ProviderKind
+from moderation.sanctions import ModeratorAction, Reason
 
 _Str = ma.fields.String
 _Int = ma.fields.Integer
@@ -32,6 +33,20 @@ class Problem(ma.Schema):
     retry_after = ma.fields.Float()
     request_id = _Str()
     devices = ma.fields.List(ma.fields.Dict(keys=_Str(), values=_Str()))
+    # account_suspended at login: why, and how to appeal.
+    suspension = ma.fields.Dict(keys=_Str(), values=_Str())
+
+
+class SanctionReply(ma.Schema):
+    action = ma.fields.Enum(ModeratorAction, by_value=True, required=True)
+    reason = ma.fields.Enum(Reason, by_value=True, required=True)
+    at = _Time(required=True)
+    note = _Str()
+    appeal = _Str()
+
+
+class SanctionList(ma.Schema):
+    sanctions = ma.fields.List(ma.fields.Nested(SanctionReply), required=True)
 
 
 class StatusReply(ma.Schema):

@@ -184,6 +184,8 @@ _BY_CODE: dict[str, type[CareChatError]] = {
     "care_link_exists": ConflictError,
     "link_request_pending": ConflictError,
     "hello_already_sent": ConflictError,
+    "account_already_suspended": ConflictError,
+    "account_not_suspended": ConflictError,
     "too_large": TooLargeError,
     "rate_limited": RateLimitedError,
     "empty_upload": BadRequestError,
