@@ -134,6 +134,7 @@ def test_vectors_in_js() -> None:
             **{
                 x: f[x]
                 for x in (
+                    "kind",
                     "franking_key",
                     "body",
                     "thread_id",
@@ -166,6 +167,33 @@ def test_vectors_in_js() -> None:
     assert results[8]["commitment"] == f["commitment"]
     assert results[9]["plaintext"] == bytes(i % 251 for i in range(100)).hex()
     assert results[10]["root_seed"] == v.account(k["account_id"])["root_seed"]
+
+
+def test_js_franks_both_kinds_like_python() -> None:
+    f = v.load("franking")
+    base = {
+        x: f[x]
+        for x in (
+            "franking_key",
+            "body",
+            "thread_id",
+            "client_msg_id",
+            "sender_account",
+            "sender_device",
+        )
+    }
+    message, broadcast, unknown = run_js(
+        {"op": "franking_commitment", **base, "kind": "message"},
+        {"op": "franking_commitment", **base, "kind": "broadcast"},
+        {"op": "franking_commitment", **base, "kind": "constructor"},
+    )
+    assert message["commitment"] == f["commitment"]
+    assert broadcast["commitment"] == f["broadcast"]["commitment"]
+    # The negative vectors: neither kind's commitment is the other's.
+    for case in f["negative"]:
+        computed = broadcast if case["kind"] == "broadcast" else message
+        assert computed["commitment"] != case["commitment"]
+    assert unknown == {"ok": False, "error": "MalformedData"}
 
 
 def test_python_seals_js_opens_and_refuses_tampering() -> None:
