@@ -51,6 +51,7 @@ from chat_server.appkeys import (
     RECEIPTS,
     REDIS,
     REGISTRATION,
+    REPORTS,
     ROUTER,
     SANCTIONS,
     SCHEDULER,
@@ -84,6 +85,7 @@ from chat_server.handlers.passwords import PasswordService, ResetMail
 from chat_server.handlers.practices import PracticeService
 from chat_server.handlers.receipts import Receipts
 from chat_server.handlers.registration import RegistrationService
+from chat_server.handlers.reports import AbuseReports
 from chat_server.handlers.sanctions import Sanctions
 from chat_server.handlers.sessions import SessionPolicy, SessionService, SignOut
 from chat_server.handlers.sync import ThreadSync
@@ -111,11 +113,12 @@ from chat_server.storage.accounts import AccountStore
 from chat_server.storage.attachments import AttachmentStore, KeyBackupStore
 from chat_server.storage.audit import AuditStore
 from chat_server.storage.devices import DeviceStore
-from chat_server.storage.franking_stamp import FrankingStamper
+from chat_server.storage.franking_stamp import FrankingStamper, stamp_key
 from chat_server.storage.groups import GroupStore
 from chat_server.storage.messages import MessageStore
 from chat_server.storage.notifications import NotificationLog
 from chat_server.storage.practices import CareLinkStore, Practice, PracticeStore
+from chat_server.storage.reports import ReportStore
 from chat_server.storage.sanctions import SanctionStore
 from chat_server.storage.sessions import CodeStore, SessionStore, TicketStore
 from chat_server.storage.threads import CursorBuffer, ThreadStore
@@ -311,6 +314,16 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     app[THREAD_SYNC] = ThreadSync(
         gate=thread_gate, threads=threads, messages=messages, accounts=accounts, cursors=cursors
+    )
+    app[REPORTS] = AbuseReports(
+        gate=thread_gate,
+        messages=messages,
+        devices=shared.devices,
+        reports=ReportStore(db),
+        clock=clock,
+        throttle=throttle,
+        auditor=shared.auditor,
+        stamp_key=stamp_key(secret),
     )
     app[RECEIPTS] = Receipts(
         gate=thread_gate, threads=threads, cursors=cursors, throttle=throttle, deliver=hub.deliver

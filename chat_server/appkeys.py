@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from chat_server.handlers.practices import PracticeService
     from chat_server.handlers.receipts import Receipts
     from chat_server.handlers.registration import RegistrationService
+    from chat_server.handlers.reports import AbuseReports
     from chat_server.handlers.sanctions import Sanctions
     from chat_server.handlers.sessions import SessionService
     from chat_server.handlers.sync import ThreadSync
@@ -96,5 +97,6 @@ UPLOADS: web.AppKey[UploadService] = web.AppKey("UPLOADS")
 KEY_BACKUPS: web.AppKey[KeyBackups] = web.AppKey("KEY_BACKUPS")
 # Moderation (issue 18): moderators' actions on accounts.
 SANCTIONS: web.AppKey[Sanctions] = web.AppKey("SANCTIONS")
+REPORTS: web.AppKey[AbuseReports] = web.AppKey("REPORTS")
 MAILER: web.AppKey[Mailer] = web.AppKey("MAILER")
 SMS: web.AppKey[SmsSender] = web.AppKey("SMS")

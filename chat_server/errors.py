@@ -30,7 +30,7 @@
      │    ├── GroupIdTaken, EpochAlreadyCommitted
      │    ├── CareLinkAlreadyAnswered, CareLinkNotLive, CareLinkExists,
      │    │   LinkRequestPending
-     │    ├── AccountAlreadySuspended, AccountNotSuspended
+     │    ├── AccountAlreadySuspended, AccountNotSuspended, ReportAlreadyFiled
      │    ├── RegistrationNotVerified, MemberNotConsented, MembershipEpochTaken
      │    └── HelloAlreadySent
      ├── TooLarge                  body or frame over its limit
@@ -123,6 +123,7 @@ class ErrorCode(StrEnum):
     # Moderation (issue 18).
     ACCOUNT_ALREADY_SUSPENDED = "account_already_suspended"
     ACCOUNT_NOT_SUSPENDED = "account_not_suspended"
+    REPORT_ALREADY_FILED = "report_already_filed"
 
 
 # WebSocket close codes (RFC 6455 and the private 4000-4999 range).
@@ -511,6 +512,11 @@ class AccountAlreadySuspended(Conflict):
 class AccountNotSuspended(Conflict):
     code = ErrorCode.ACCOUNT_NOT_SUSPENDED
     title = "This account is not suspended"
+
+
+class ReportAlreadyFiled(Conflict):
+    code = ErrorCode.REPORT_ALREADY_FILED
+    title = "You already reported this message"
 
 
 class TooLarge(ChatError):

@@ -1,7 +1,7 @@
 """What each action may cost: one table of rate limits per action and scope.
 
 Every rate-limited action (a message, a panel question, a paid-chat start, a login, an
-invitation, a key look-up, an upload, a typing notice) has a budget per *account*,
+invitation, a key look-up, an upload, a typing notice, an abuse report) has a budget per *account*,
 per *device* and per client *address* (IP); a scope it does not limit is simply absent.
 :meth:`ActionLimits.check` spends every budget that applies in one
 :meth:`~moderation.ratelimit.RateLimiter.hit_many`: one Redis round trip (one Lua
@@ -31,6 +31,7 @@ class Action(StrEnum):
     KEY_LOOKUP = "key-lookup"
     UPLOAD = "upload"
     TYPING = "typing"
+    REPORT = "report"
 
 
 class Scope(StrEnum):
@@ -107,6 +108,12 @@ DEFAULT_TABLE: Table = MappingProxyType(
         Action.TYPING: {
             Scope.DEVICE: Budget(5, 10),
             Scope.ACCOUNT: Budget(20, 10),
+        },
+        # Abuse reports: enough to report a whole abusive conversation, not to flood
+        # the moderators' queue.
+        Action.REPORT: {
+            Scope.ACCOUNT: Budget(30, _HOUR),
+            Scope.IP: Budget(120, _HOUR),
         },
     }
 )

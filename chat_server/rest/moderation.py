@@ -1,5 +1,5 @@
-"""Moderation over HTTP: moderators' actions on accounts, and each person's view of
-what was done to their own account."""
+"""Moderation over HTTP: abuse reports, moderators' actions on accounts, and each
+person's view of what was done to their own account."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from typing import Any
 import marshmallow as ma
 from aiohttp import web
 
-from chat_server.appkeys import SANCTIONS
+from chat_server.appkeys import REPORTS, SANCTIONS
 from chat_server.rest.auth import principal
 from chat_server.rest.bodies import read_json
-from chat_server.schemas import PlainText
+from chat_server.schemas import PlainText, id_field
+from moderation.reports import MAX_REVEALED_BYTES, Category
 from moderation.sanctions import MAX_NOTE_CHARS, ModeratorAction, Reason
 
 _ACCOUNT = "{account_id:[A-Za-z0-9_-]{1,64}}"
@@ -44,6 +45,38 @@ def _sanction(action: ModeratorAction) -> Handler:
     return handler
 
 
+class ReportSchema(ma.Schema):
+    thread = id_field(required=True)
+    seq = ma.fields.Integer(
+        required=True, strict=True, validate=ma.validate.Range(min=1, max=2**53)
+    )
+    # What the reporter's client decrypted: the payload and its franking key, base64url.
+    body = ma.fields.String(
+        required=True, validate=ma.validate.Length(max=(MAX_REVEALED_BYTES * 4) // 3 + 4)
+    )
+    franking_key = ma.fields.String(required=True, validate=ma.validate.Length(max=64))
+    category = ma.fields.Enum(Category, by_value=True, required=True)
+
+
+async def file_report(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_json(request, ReportSchema())
+    filed = await request.app[REPORTS].report(
+        who,
+        body["thread"],
+        body["seq"],
+        body_b64=body["body"],
+        franking_key_b64=body["franking_key"],
+        category=body["category"],
+    )
+    return web.json_response(filed, status=201)
+
+
+async def report_queue(request: web.Request) -> web.Response:
+    who = await principal(request)
+    return web.json_response({"reports": await request.app[REPORTS].queue(who)})
+
+
 async def my_sanctions(request: web.Request) -> web.Response:
     who = await principal(request)
     return web.json_response({"sanctions": await request.app[SANCTIONS].mine(who)})
@@ -58,3 +91,5 @@ def add_routes(app: web.Application) -> None:
             name=f"admin_{action}",
         )
     r.add_get("/api/v1/accounts/me/sanctions", my_sanctions, name="my_sanctions")
+    r.add_post("/api/v1/reports", file_report, name="file_report")
+    r.add_get("/api/v1/admin/reports", report_queue, name="report_queue")

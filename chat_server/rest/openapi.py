@@ -132,6 +132,15 @@ OPERATIONS: Final[dict[str, Operation]] = {
         "Lift an account's suspension, with a reason (moderators)", 204, None,
         moderation.SanctionSchema, errors=(403, 409),
     ),
+    "file_report": Operation(
+        "Report a message by revealing its plaintext and franking key; the server checks "
+        "them against its stamp and queues the report, verified or marked unverifiable",
+        201, replies.ReportFiled, moderation.ReportSchema, errors=(409, 429),
+    ),
+    "report_queue": Operation(
+        "The newest queued abuse reports (moderators)", 200, replies.ReportQueue,
+        errors=(403,),
+    ),
     "my_sanctions": Operation(
         "The warnings and suspensions the caller was given, with how to appeal", 200,
         replies.SanctionList,

@@ -13,6 +13,7 @@ from chat_server.errors import ErrorCode
 from chat_server.model.threads import ThreadKind, ThreadState
 from chat_server.principal import Role
 from chat_server.storage.practices import LinkStatus, ProviderKind
+from moderation.reports import Category, Verification
 from moderation.sanctions import ModeratorAction, Reason
 
 _Str = ma.fields.String
@@ -47,6 +48,33 @@ class SanctionReply(ma.Schema):
 
 class SanctionList(ma.Schema):
     sanctions = ma.fields.List(ma.fields.Nested(SanctionReply), required=True)
+
+
+class ReportFiled(ma.Schema):
+    report_id = _Str(required=True)
+    verification = ma.fields.Enum(Verification, by_value=True, required=True)
+
+
+class ReportSender(ma.Schema):
+    account = _Str(required=True)
+    device = _Str(required=True)
+
+
+class QueuedReport(ma.Schema):
+    report_id = _Str(required=True)
+    thread = _Str(required=True)
+    seq = _Int(required=True)
+    reporter = _Str(required=True)
+    sender = ma.fields.Nested(ReportSender, required=True)
+    category = ma.fields.Enum(Category, by_value=True, required=True)
+    verification = ma.fields.Enum(Verification, by_value=True, required=True)
+    at = _Time(required=True)
+    message_at = _Time(required=True)
+    body = _Str(required=True)
+
+
+class ReportQueue(ma.Schema):
+    reports = ma.fields.List(ma.fields.Nested(QueuedReport), required=True)
 
 
 class StatusReply(ma.Schema):

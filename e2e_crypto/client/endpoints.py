@@ -25,6 +25,7 @@ __all__ = [
     "PASSWORD_RESET_CONFIRM",
     "PRACTICES",
     "PRACTICE_INVITATIONS",
+    "REPORTS",
     "ROOT_KEY",
     "SESSIONS",
     "SESSION_CURRENT",
@@ -66,6 +67,7 @@ INVITATIONS: Final = f"{API}/invitations"
 INVITATIONS_ACCEPT: Final = f"{API}/invitations/accept"
 INVITATIONS_PHONE_CODE: Final = f"{API}/invitations/phone-code"
 THREADS: Final = f"{API}/threads"
+REPORTS: Final = "/api/v1/reports"
 PRACTICES: Final = f"{API}/practices"
 PRACTICE_INVITATIONS: Final = f"{API}/practice-invitations"
 WEBSOCKET: Final = "/ws"

@@ -103,6 +103,11 @@ class Envelopes:
 
     async def open_body(self, sealed: SealedMessage) -> bytes:
         """The verified plaintext body; raises UnreadableMessage or a TrustError."""
+        body, _franking_key = await self.reveal(sealed)
+        return body
+
+    async def reveal(self, sealed: SealedMessage) -> tuple[bytes, bytes]:
+        """The verified body and its franking key: what an abuse report reveals."""
         sender = await self._directory.device(sealed.sender_account, sealed.sender_device)
         for opener in self._keystore.openers():
             try:
@@ -115,5 +120,5 @@ class Envelopes:
                 )
             except (DecryptionFailed, MalformedData):
                 continue
-            return opened.body
+            return opened.body, opened.franking_key
         raise UnreadableMessage("the message does not verify or decrypt on this device")

@@ -186,6 +186,7 @@ _BY_CODE: dict[str, type[CareChatError]] = {
     "hello_already_sent": ConflictError,
     "account_already_suspended": ConflictError,
     "account_not_suspended": ConflictError,
+    "report_already_filed": ConflictError,
     "too_large": TooLargeError,
     "rate_limited": RateLimitedError,
     "empty_upload": BadRequestError,
