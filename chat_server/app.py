@@ -30,6 +30,7 @@ from redis.exceptions import RedisError
 from chat_server.appkeys import (
     ACCOUNTS,
     AVAILABILITY,
+    BLOCKS,
     BROKER,
     CARE,
     CARE_THREADS,
@@ -72,6 +73,7 @@ from chat_server.handlers.access import AccessGate, ThreadGate
 from chat_server.handlers.accounts import AccountService
 from chat_server.handlers.audit import Auditor
 from chat_server.handlers.availability import Availability
+from chat_server.handlers.blocks import Blocks
 from chat_server.handlers.care import CareService
 from chat_server.handlers.care_threads import CareThreads, Providers
 from chat_server.handlers.devices import DeviceService
@@ -112,6 +114,7 @@ from chat_server.settings import Settings
 from chat_server.storage.accounts import AccountStore
 from chat_server.storage.attachments import AttachmentStore, KeyBackupStore
 from chat_server.storage.audit import AuditStore
+from chat_server.storage.blocks import BlockStore
 from chat_server.storage.devices import DeviceStore
 from chat_server.storage.franking_stamp import FrankingStamper, stamp_key
 from chat_server.storage.groups import GroupStore
@@ -294,6 +297,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     kinds.register(NOTIFY_KIND, notifier.check, backoff=timedelta(seconds=30))
     app[THREAD_GATE] = thread_gate = ThreadGate(threads, attachments, clock)
+    app[BLOCKS] = blocks = Blocks(BlockStore(db), accounts, clock)
     app[CARE_THREADS] = care_threads = CareThreads(
         gate=thread_gate,
         threads=threads,
@@ -302,6 +306,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         throttle=throttle,
         deliver=hub.deliver,
         rerequest_after=timedelta(days=settings.rerequest_days),
+        blocks=blocks,
     )
     app[INTAKE] = MessageIntake(
         gate=thread_gate,
@@ -311,9 +316,15 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         clock=clock,
         throttle=throttle,
         outlets=Outlets(deliver=hub.deliver, after_store=notifier.message_stored),
+        blocks=blocks,
     )
     app[THREAD_SYNC] = ThreadSync(
-        gate=thread_gate, threads=threads, messages=messages, accounts=accounts, cursors=cursors
+        gate=thread_gate,
+        threads=threads,
+        messages=messages,
+        accounts=accounts,
+        cursors=cursors,
+        blocks=blocks,
     )
     app[REPORTS] = AbuseReports(
         gate=thread_gate,
@@ -326,7 +337,12 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         stamp_key=stamp_key(secret),
     )
     app[RECEIPTS] = Receipts(
-        gate=thread_gate, threads=threads, cursors=cursors, throttle=throttle, deliver=hub.deliver
+        gate=thread_gate,
+        threads=threads,
+        cursors=cursors,
+        throttle=throttle,
+        deliver=hub.deliver,
+        blocks=blocks,
     )
     app[UPLOADS] = UploadService(
         attachments=attachments,

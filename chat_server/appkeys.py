@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from chat_server.handlers.access import ThreadGate
     from chat_server.handlers.accounts import AccountService
     from chat_server.handlers.availability import Availability
+    from chat_server.handlers.blocks import Blocks
     from chat_server.handlers.care import CareService
     from chat_server.handlers.care_threads import CareThreads
     from chat_server.handlers.devices import DeviceService
@@ -98,5 +99,6 @@ KEY_BACKUPS: web.AppKey[KeyBackups] = web.AppKey("KEY_BACKUPS")
 # Moderation (issue 18): moderators' actions on accounts.
 SANCTIONS: web.AppKey[Sanctions] = web.AppKey("SANCTIONS")
 REPORTS: web.AppKey[AbuseReports] = web.AppKey("REPORTS")
+BLOCKS: web.AppKey[Blocks] = web.AppKey("BLOCKS")
 MAILER: web.AppKey[Mailer] = web.AppKey("MAILER")
 SMS: web.AppKey[SmsSender] = web.AppKey("SMS")

@@ -6,7 +6,7 @@
      ├── BadRequest                failed schema (``validation_failed``)
      │    ├── MalformedJson, MalformedFrame, UnknownFrameType, UnsupportedMediaType,
      │    │   EmptyUpload, UnknownAttachment
-     │    ├── WeakPassword, PhoneCodeRequired
+     │    ├── WeakPassword, PhoneCodeRequired, CannotBlockSelf
      │    └── MalformedHttp, OctetStreamExpected
      ├── Unauthenticated           no/expired session (closes a socket with 4001)
      │    └── InvalidCredentials, TotpRequired, TotpEnrolmentOverdue, InvalidTicket
@@ -18,7 +18,7 @@
      ├── Forbidden                 authenticated but not allowed (never used for
      │    │                        objects: see NotFound)
      │    └── AccountSuspended, OriginNotAllowed, DeviceRequired, DeviceRevoked,
-     │        PatientsOnly
+     │        PatientsOnly, AccountBlocked
      ├── NotFound                  absent *or* not yours: one answer, no oracle
      ├── MethodNotAllowed
      ├── Conflict                  abstract: never raised itself, one subclass and
@@ -124,6 +124,8 @@ class ErrorCode(StrEnum):
     ACCOUNT_ALREADY_SUSPENDED = "account_already_suspended"
     ACCOUNT_NOT_SUSPENDED = "account_not_suspended"
     REPORT_ALREADY_FILED = "report_already_filed"
+    ACCOUNT_BLOCKED = "account_blocked"
+    CANNOT_BLOCK_SELF = "cannot_block_self"
 
 
 # WebSocket close codes (RFC 6455 and the private 4000-4999 range).
@@ -350,6 +352,18 @@ class AccountSuspended(Forbidden):
         if self.suspension:
             body["suspension"] = self.suspension
         return body
+
+
+class AccountBlocked(Forbidden):
+    """One of the two accounts has blocked the other: no thread request, no send."""
+
+    code = ErrorCode.ACCOUNT_BLOCKED
+    title = "One of you has blocked the other"
+
+
+class CannotBlockSelf(BadRequest):
+    code = ErrorCode.CANNOT_BLOCK_SELF
+    title = "An account cannot block itself"
 
 
 class PatientsOnly(Forbidden):

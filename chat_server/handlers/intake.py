@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from chat_server.clock import Clock
 from chat_server.errors import (
+    AccountBlocked,
     DeviceRequired,
     DeviceRevoked,
     DuplicateClientMsgId,
@@ -25,6 +26,7 @@ from chat_server.errors import (
 )
 from chat_server.events import Deliver
 from chat_server.handlers.access import ThreadGate
+from chat_server.handlers.blocks import Blocks
 from chat_server.handlers.directory import DeviceDirectory
 from chat_server.handlers.throttle import Throttle, subject_of
 from chat_server.model.threads import Thread, ThreadState
@@ -68,6 +70,7 @@ class MessageIntake:
         clock: Clock,
         throttle: Throttle,
         outlets: Outlets,
+        blocks: Blocks,
     ) -> None:
         self._gate = gate
         self._messages = messages
@@ -76,6 +79,7 @@ class MessageIntake:
         self._clock = clock
         self._throttle = throttle
         self._outlets = outlets
+        self._blocks = blocks
 
     async def send(
         self,
@@ -91,6 +95,9 @@ class MessageIntake:
         _check_can_write(thread, who)
         # One limiter call (one Redis script) for the device, account and address.
         await self._throttle.action(Action.MESSAGE, subject_of(who))
+        # Blocks: one in-memory look-up (handlers/blocks.py caches them per account).
+        if await self._blocks.separated_from(who.account_id, list(thread.participants)):
+            raise AccountBlocked()
         try:
             envelope = from_base64url(envelope_text)
             parsed = parse_envelope(envelope)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from chat_server.errors import RateLimited
 from chat_server.events import Deliver
 from chat_server.handlers.access import ThreadGate
+from chat_server.handlers.blocks import Blocks
 from chat_server.handlers.sync import device_key
 from chat_server.handlers.throttle import Throttle
 from chat_server.model.threads import LIVE_CARE_STATES
@@ -27,12 +28,14 @@ class Receipts:
         cursors: CursorBuffer,
         throttle: Throttle,
         deliver: Deliver,
+        blocks: Blocks,
     ) -> None:
         self._gate = gate
         self._threads = threads
         self._cursors = cursors
         self._throttle = throttle
         self._deliver = deliver
+        self._blocks = blocks
 
     async def delivered(self, who: Principal, thread_id: str, seq: int) -> None:
         await self._gate.open_thread(who, thread_id)
@@ -62,6 +65,9 @@ class Receipts:
         thread = await self._gate.open_thread(who, thread_id)
         if thread.state in LIVE_CARE_STATES:
             others = [p for p in thread.participants if p != who.account_id]
+            # Typing is presence: nobody separated by a block sees the other's.
+            hidden = await self._blocks.separated_from(who.account_id, others)
+            others = [p for p in others if p not in hidden]
             await self._deliver(
                 others, {"t": "typing", "thread": thread.id, "account": who.account_id}
             )

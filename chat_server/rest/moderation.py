@@ -1,5 +1,5 @@
-"""Moderation over HTTP: abuse reports, moderators' actions on accounts, and each
-person's view of what was done to their own account."""
+"""Moderation over HTTP: blocks between accounts, abuse reports, moderators' actions
+on accounts, and each person's view of what was done to their own account."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import marshmallow as ma
 from aiohttp import web
 
-from chat_server.appkeys import REPORTS, SANCTIONS
+from chat_server.appkeys import BLOCKS, REPORTS, SANCTIONS
 from chat_server.rest.auth import principal
 from chat_server.rest.bodies import read_json
 from chat_server.schemas import PlainText, id_field
@@ -77,6 +77,23 @@ async def report_queue(request: web.Request) -> web.Response:
     return web.json_response({"reports": await request.app[REPORTS].queue(who)})
 
 
+async def block(request: web.Request) -> web.Response:
+    who = await principal(request)
+    await request.app[BLOCKS].block(who, request.match_info["account_id"])
+    return web.Response(status=204)
+
+
+async def unblock(request: web.Request) -> web.Response:
+    who = await principal(request)
+    await request.app[BLOCKS].unblock(who, request.match_info["account_id"])
+    return web.Response(status=204)
+
+
+async def my_blocks(request: web.Request) -> web.Response:
+    who = await principal(request)
+    return web.json_response({"blocks": await request.app[BLOCKS].mine(who)})
+
+
 async def my_sanctions(request: web.Request) -> web.Response:
     who = await principal(request)
     return web.json_response({"sanctions": await request.app[SANCTIONS].mine(who)})
@@ -92,4 +109,7 @@ def add_routes(app: web.Application) -> None:
         )
     r.add_get("/api/v1/accounts/me/sanctions", my_sanctions, name="my_sanctions")
     r.add_post("/api/v1/reports", file_report, name="file_report")
+    r.add_get("/api/v1/blocks", my_blocks, name="my_blocks")
+    r.add_put(f"/api/v1/blocks/{_ACCOUNT}", block, name="block")
+    r.add_delete(f"/api/v1/blocks/{_ACCOUNT}", unblock, name="unblock")
     r.add_get("/api/v1/admin/reports", report_queue, name="report_queue")

@@ -141,6 +141,12 @@ OPERATIONS: Final[dict[str, Operation]] = {
         "The newest queued abuse reports (moderators)", 200, replies.ReportQueue,
         errors=(403,),
     ),
+    "my_blocks": Operation("The accounts the caller has blocked", 200, replies.BlockList),
+    "block": Operation(
+        "Block an account: neither can request a thread with the other, send to a shared "
+        "thread, or see the other's typing or away message", 204, errors=(422,),
+    ),
+    "unblock": Operation("Undo the caller's own block", 204),
     "my_sanctions": Operation(
         "The warnings and suspensions the caller was given, with how to appeal", 200,
         replies.SanctionList,

@@ -50,6 +50,15 @@ class SanctionList(ma.Schema):
     sanctions = ma.fields.List(ma.fields.Nested(SanctionReply), required=True)
 
 
+class BlockReply(ma.Schema):
+    account_id = _Str(required=True)
+    since = _Time(required=True)
+
+
+class BlockList(ma.Schema):
+    blocks = ma.fields.List(ma.fields.Nested(BlockReply), required=True)
+
+
 class ReportFiled(ma.Schema):
     report_id = _Str(required=True)
     verification = ma.fields.Enum(Verification, by_value=True, required=True)

@@ -91,6 +91,10 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("reporter", A), ("thread", A), ("seq", A)], name="once", unique=True),
         IndexModel([("status", A), ("at", D)], name="queue"),
     ],
+    "blocks": [
+        IndexModel([("blocker", A), ("blocked", A)], name="pair", unique=True),
+        IndexModel([("blocked", A)], name="blocked"),
+    ],
     "jobs": [
         # Due jobs, and running ones whose lease (run_at, then) ran out: chat_server/jobs.
         IndexModel([("state", A), ("run_at", A)], name="due"),

@@ -187,6 +187,8 @@ _BY_CODE: dict[str, type[CareChatError]] = {
     "account_already_suspended": ConflictError,
     "account_not_suspended": ConflictError,
     "report_already_filed": ConflictError,
+    "account_blocked": ForbiddenError,
+    "cannot_block_self": BadRequestError,
     "too_large": TooLargeError,
     "rate_limited": RateLimitedError,
     "empty_upload": BadRequestError,
