@@ -35,6 +35,7 @@ from chat_server.appkeys import (
     CARE,
     CARE_THREADS,
     CLOCK,
+    CONSENTS,
     DB,
     DEVICES,
     FRAME_CONTEXT,
@@ -76,10 +77,11 @@ from chat_server.handlers.availability import Availability
 from chat_server.handlers.blocks import Blocks
 from chat_server.handlers.care import CareService
 from chat_server.handlers.care_threads import CareThreads, Providers
+from chat_server.handlers.consents import Consents
 from chat_server.handlers.devices import DeviceService
 from chat_server.handlers.directory import DeviceDirectory
 from chat_server.handlers.groups import GroupService
-from chat_server.handlers.intake import MessageIntake, Outlets
+from chat_server.handlers.intake import MessageIntake, Outlets, SendRules
 from chat_server.handlers.invitations import InvitationSending, InvitationService
 from chat_server.handlers.key_backup import KeyBackups
 from chat_server.handlers.notifications import NOTIFY_KIND, Notifier, NotifierReads
@@ -115,6 +117,7 @@ from chat_server.storage.accounts import AccountStore
 from chat_server.storage.attachments import AttachmentStore, KeyBackupStore
 from chat_server.storage.audit import AuditStore
 from chat_server.storage.blocks import BlockStore
+from chat_server.storage.consents import ConsentStore
 from chat_server.storage.devices import DeviceStore
 from chat_server.storage.franking_stamp import FrankingStamper, stamp_key
 from chat_server.storage.groups import GroupStore
@@ -298,6 +301,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     kinds.register(NOTIFY_KIND, notifier.check, backoff=timedelta(seconds=30))
     app[THREAD_GATE] = thread_gate = ThreadGate(threads, attachments, clock)
     app[BLOCKS] = blocks = Blocks(BlockStore(db), accounts, clock)
+    app[CONSENTS] = consents = Consents(ConsentStore(db), practices, clock)
     app[CARE_THREADS] = care_threads = CareThreads(
         gate=thread_gate,
         threads=threads,
@@ -316,7 +320,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         clock=clock,
         throttle=throttle,
         outlets=Outlets(deliver=hub.deliver, after_store=notifier.message_stored),
-        blocks=blocks,
+        rules=SendRules(blocks=blocks, consents=consents),
     )
     app[THREAD_SYNC] = ThreadSync(
         gate=thread_gate,

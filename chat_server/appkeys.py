@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from chat_server.handlers.blocks import Blocks
     from chat_server.handlers.care import CareService
     from chat_server.handlers.care_threads import CareThreads
+    from chat_server.handlers.consents import Consents
     from chat_server.handlers.devices import DeviceService
     from chat_server.handlers.groups import GroupService
     from chat_server.handlers.intake import MessageIntake
@@ -100,5 +101,6 @@ KEY_BACKUPS: web.AppKey[KeyBackups] = web.AppKey("KEY_BACKUPS")
 SANCTIONS: web.AppKey[Sanctions] = web.AppKey("SANCTIONS")
 REPORTS: web.AppKey[AbuseReports] = web.AppKey("REPORTS")
 BLOCKS: web.AppKey[Blocks] = web.AppKey("BLOCKS")
+CONSENTS: web.AppKey[Consents] = web.AppKey("CONSENTS")
 MAILER: web.AppKey[Mailer] = web.AppKey("MAILER")
 SMS: web.AppKey[SmsSender] = web.AppKey("SMS")

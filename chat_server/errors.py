@@ -18,7 +18,7 @@
      ├── Forbidden                 authenticated but not allowed (never used for
      │    │                        objects: see NotFound)
      │    └── AccountSuspended, OriginNotAllowed, DeviceRequired, DeviceRevoked,
-     │        PatientsOnly, AccountBlocked
+     │        PatientsOnly, AccountBlocked, ConsentRequired
      ├── NotFound                  absent *or* not yours: one answer, no oracle
      ├── MethodNotAllowed
      ├── Conflict                  abstract: never raised itself, one subclass and
@@ -30,7 +30,8 @@
      │    ├── GroupIdTaken, EpochAlreadyCommitted
      │    ├── CareLinkAlreadyAnswered, CareLinkNotLive, CareLinkExists,
      │    │   LinkRequestPending
-     │    ├── AccountAlreadySuspended, AccountNotSuspended, ReportAlreadyFiled
+     │    ├── AccountAlreadySuspended, AccountNotSuspended, ReportAlreadyFiled,
+     │    │   ConsentTextOutdated
      │    ├── RegistrationNotVerified, MemberNotConsented, MembershipEpochTaken
      │    └── HelloAlreadySent
      ├── TooLarge                  body or frame over its limit
@@ -126,6 +127,8 @@ class ErrorCode(StrEnum):
     REPORT_ALREADY_FILED = "report_already_filed"
     ACCOUNT_BLOCKED = "account_blocked"
     CANNOT_BLOCK_SELF = "cannot_block_self"
+    CONSENT_REQUIRED = "consent_required"
+    CONSENT_TEXT_OUTDATED = "consent_text_outdated"
 
 
 # WebSocket close codes (RFC 6455 and the private 4000-4999 range).
@@ -361,6 +364,13 @@ class AccountBlocked(Forbidden):
     title = "One of you has blocked the other"
 
 
+class ConsentRequired(Forbidden):
+    """The patient has not consented (to the current text) to what this would do."""
+
+    code = ErrorCode.CONSENT_REQUIRED
+    title = "The patient has not consented to this"
+
+
 class CannotBlockSelf(BadRequest):
     code = ErrorCode.CANNOT_BLOCK_SELF
     title = "An account cannot block itself"
@@ -526,6 +536,13 @@ class AccountAlreadySuspended(Conflict):
 class AccountNotSuspended(Conflict):
     code = ErrorCode.ACCOUNT_NOT_SUSPENDED
     title = "This account is not suspended"
+
+
+class ConsentTextOutdated(Conflict):
+    """A consent to a text version the service no longer shows: reload and read again."""
+
+    code = ErrorCode.CONSENT_TEXT_OUTDATED
+    title = "This is not the current text of this consent; read the current one"
 
 
 class ReportAlreadyFiled(Conflict):

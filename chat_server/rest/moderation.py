@@ -1,5 +1,5 @@
-"""Moderation over HTTP: blocks between accounts, abuse reports, moderators' actions
-on accounts, and each person's view of what was done to their own account."""
+"""Moderation over HTTP: consents, blocks between accounts, abuse reports, moderators'
+actions on accounts, and each person's view of what was done to their own account."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from typing import Any
 import marshmallow as ma
 from aiohttp import web
 
-from chat_server.appkeys import BLOCKS, REPORTS, SANCTIONS
+from chat_server.appkeys import BLOCKS, CONSENTS, REPORTS, SANCTIONS
 from chat_server.rest.auth import principal
 from chat_server.rest.bodies import read_json
 from chat_server.schemas import PlainText, id_field
+from moderation.consents import Purpose
 from moderation.reports import MAX_REVEALED_BYTES, Category
 from moderation.sanctions import MAX_NOTE_CHARS, ModeratorAction, Reason
 
@@ -77,6 +78,38 @@ async def report_queue(request: web.Request) -> web.Response:
     return web.json_response({"reports": await request.app[REPORTS].queue(who)})
 
 
+class ConsentSchema(ma.Schema):
+    purpose = ma.fields.Enum(Purpose, by_value=True, required=True)
+    # The practice, for a purpose consented per practice (prevention mailings).
+    scope = ma.fields.String(
+        load_default="", validate=ma.validate.Regexp(r"^[A-Za-z0-9_-]{0,64}\Z", error="an id")
+    )
+
+
+class GrantSchema(ConsentSchema):
+    # The version of the text the patient was shown (GET /consents: text_versions).
+    version = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=32))
+
+
+async def my_consents(request: web.Request) -> web.Response:
+    who = await principal(request)
+    return web.json_response(await request.app[CONSENTS].mine(who))
+
+
+async def grant_consent(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_json(request, GrantSchema())
+    await request.app[CONSENTS].grant(who, body["purpose"], body["version"], body["scope"])
+    return web.Response(status=204)
+
+
+async def revoke_consent(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_json(request, ConsentSchema())
+    await request.app[CONSENTS].revoke(who, body["purpose"], body["scope"])
+    return web.Response(status=204)
+
+
 async def block(request: web.Request) -> web.Response:
     who = await principal(request)
     await request.app[BLOCKS].block(who, request.match_info["account_id"])
@@ -110,6 +143,9 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/v1/accounts/me/sanctions", my_sanctions, name="my_sanctions")
     r.add_post("/api/v1/reports", file_report, name="file_report")
     r.add_get("/api/v1/blocks", my_blocks, name="my_blocks")
+    r.add_get("/api/v1/consents", my_consents, name="my_consents")
+    r.add_post("/api/v1/consents", grant_consent, name="grant_consent")
+    r.add_post("/api/v1/consents/revoke", revoke_consent, name="revoke_consent")
     r.add_put(f"/api/v1/blocks/{_ACCOUNT}", block, name="block")
     r.add_delete(f"/api/v1/blocks/{_ACCOUNT}", unblock, name="unblock")
     r.add_get("/api/v1/admin/reports", report_queue, name="report_queue")

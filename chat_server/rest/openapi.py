@@ -141,6 +141,18 @@ OPERATIONS: Final[dict[str, Operation]] = {
         "The newest queued abuse reports (moderators)", 200, replies.ReportQueue,
         errors=(403,),
     ),
+    "my_consents": Operation(
+        "The caller's consents: the current text versions, which consents count now, and "
+        "the full history", 200, replies.ConsentState,
+    ),
+    "grant_consent": Operation(
+        "Consent to a purpose, naming the text version shown (patients)", 204, None,
+        moderation.GrantSchema, errors=(403, 409),
+    ),
+    "revoke_consent": Operation(
+        "Revoke a consent; it counts no longer (patients)", 204, None,
+        moderation.ConsentSchema, errors=(403,),
+    ),
     "my_blocks": Operation("The accounts the caller has blocked", 200, replies.BlockList),
     "block": Operation(
         "Block an account: neither can request a thread with the other, send to a shared "

@@ -13,6 +13,7 @@ from chat_server.errors import ErrorCode
 from chat_server.model.threads import ThreadKind, ThreadState
 from chat_server.principal import Role
 from chat_server.storage.practices import LinkStatus, ProviderKind
+from moderation.consents import ConsentAction, Purpose
 from moderation.reports import Category, Verification
 from moderation.sanctions import ModeratorAction, Reason
 
@@ -48,6 +49,27 @@ class SanctionReply(ma.Schema):
 
 class SanctionList(ma.Schema):
     sanctions = ma.fields.List(ma.fields.Nested(SanctionReply), required=True)
+
+
+class CurrentConsent(ma.Schema):
+    purpose = ma.fields.Enum(Purpose, by_value=True, required=True)
+    scope = _Str(required=True)
+    version = _Str(required=True)
+    since = _Time(required=True)
+
+
+class ConsentEntry(ma.Schema):
+    purpose = ma.fields.Enum(Purpose, by_value=True, required=True)
+    scope = _Str(required=True)
+    action = ma.fields.Enum(ConsentAction, by_value=True, required=True)
+    version = _Str(required=True)
+    at = _Time(required=True)
+
+
+class ConsentState(ma.Schema):
+    text_versions = ma.fields.Dict(keys=_Str(), values=_Str(), required=True)
+    current = ma.fields.List(ma.fields.Nested(CurrentConsent), required=True)
+    history = ma.fields.List(ma.fields.Nested(ConsentEntry), required=True)
 
 
 class BlockReply(ma.Schema):

@@ -95,6 +95,9 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("blocker", A), ("blocked", A)], name="pair", unique=True),
         IndexModel([("blocked", A)], name="blocked"),
     ],
+    "consents": [
+        IndexModel([("account", A), ("purpose", A), ("scope", A), ("at", D)], name="latest"),
+    ],
     "jobs": [
         # Due jobs, and running ones whose lease (run_at, then) ran out: chat_server/jobs.
         IndexModel([("state", A), ("run_at", A)], name="due"),

@@ -444,6 +444,19 @@ class Api:
             next_after=int(next_after) if next_after is not None else None,
         )
 
+    async def consents(self) -> dict[str, Any]:
+        """Text versions, the consents that count now, and the history."""
+        body: dict[str, Any] = await self.request("GET", endpoints.CONSENTS)
+        return body
+
+    async def grant_consent(self, purpose: str, version: str, scope: str = "") -> None:
+        await self.request(
+            "POST", endpoints.CONSENTS, {"purpose": purpose, "version": version, "scope": scope}
+        )
+
+    async def revoke_consent(self, purpose: str, scope: str = "") -> None:
+        await self.request("POST", endpoints.CONSENTS_REVOKE, {"purpose": purpose, "scope": scope})
+
     async def report(
         self, thread_id: str, seq: int, body: bytes, franking_key: bytes, category: str
     ) -> dict[str, Any]:

@@ -296,6 +296,15 @@ class CareChatClient:
     def events(self) -> AsyncIterator[Event]:
         return self.connection.events()
 
+    async def consent(self, purpose: str, scope: str = "") -> None:
+        """Consent to ``purpose`` as its current text says (show the text first: the
+        server's ``text_versions`` name the version the patient agrees to)."""
+        versions = (await self.api.consents())["text_versions"]
+        await self.api.grant_consent(purpose, str(versions[purpose]), scope)
+
+    async def revoke_consent(self, purpose: str, scope: str = "") -> None:
+        await self.api.revoke_consent(purpose, scope)
+
     async def report(self, message: ReceivedMessage, category: str = "other") -> str:
         """Report ``message`` to the moderators: its plaintext and franking key are
         revealed, and the server checks them against its stamp. Returns the outcome,

@@ -14,6 +14,8 @@ from e2e_crypto.codec import check_id
 __all__ = [
     "ACCOUNTS",
     "CARE_LINKS",
+    "CONSENTS",
+    "CONSENTS_REVOKE",
     "DEVICES",
     "INVITATIONS",
     "INVITATIONS_ACCEPT",
@@ -55,6 +57,8 @@ VERIFY_EMAIL: Final = f"{API}/accounts/verify"
 PASSWORD_RESET: Final = f"{API}/accounts/password-reset"
 PASSWORD_RESET_CONFIRM: Final = f"{API}/accounts/password-reset/confirm"
 ME: Final = f"{API}/accounts/me"
+CONSENTS: Final = f"{API}/consents"
+CONSENTS_REVOKE: Final = f"{API}/consents/revoke"
 PASSWORD: Final = f"{API}/accounts/me/password"
 ROOT_KEY: Final = f"{API}/accounts/me/root-key"
 KEY_BACKUP: Final = f"{API}/accounts/me/key-backup"

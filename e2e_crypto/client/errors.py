@@ -189,6 +189,8 @@ _BY_CODE: dict[str, type[CareChatError]] = {
     "report_already_filed": ConflictError,
     "account_blocked": ForbiddenError,
     "cannot_block_self": BadRequestError,
+    "consent_required": ForbiddenError,
+    "consent_text_outdated": ConflictError,
     "too_large": TooLargeError,
     "rate_limited": RateLimitedError,
     "empty_upload": BadRequestError,

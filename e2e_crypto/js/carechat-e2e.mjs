@@ -60,7 +60,7 @@ export const MAX_RECIPIENTS = 64;
 export const MAX_GROUP_DEVICES = 1000;
 export const MAX_BROADCAST_BODY_BYTES = 256 * 1024;
 export const CHUNK_BYTES = 64 * 1024;
-export const KIND = Object.freeze({ MESSAGE: 1, SYSTEM: 2 });
+export const KIND = Object.freeze({ MESSAGE: 1, SYSTEM: 2, REPORT_TO_GP: 3 });
 // The byte in front of every franking commitment (e2e_crypto/franking.py FrankingKind):
 // a chat message and a broadcast can never be taken for each other.
 export const FRANKING_KIND = Object.freeze({ MESSAGE: 1, BROADCAST: 2 });
@@ -378,7 +378,7 @@ function slotOf(r) {
 function readHeader(r) {
   if (r.u8("version") !== ENVELOPE_VERSION) throw new MalformedData("unsupported envelope version");
   const kind = r.u8("kind");
-  if (kind !== KIND.MESSAGE && kind !== KIND.SYSTEM) throw new MalformedData("unknown kind");
+  if (kind !== KIND.MESSAGE && kind !== KIND.SYSTEM && kind !== KIND.REPORT_TO_GP) throw new MalformedData("unknown kind");
   const h = {
     kind,
     threadId: r.ident("thread id"),
