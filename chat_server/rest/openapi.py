@@ -135,7 +135,7 @@ OPERATIONS: Final[dict[str, Operation]] = {
     "file_report": Operation(
         "Report a message by revealing its plaintext and franking key; the server checks "
         "them against its stamp and queues the report, verified or marked unverifiable",
-        201, replies.ReportFiled, moderation.ReportSchema, errors=(409, 429),
+        201, replies.ReportFiled, moderation.ReportSchema, errors=(404, 409, 429),
     ),
     "report_queue": Operation(
         "The newest queued abuse reports (moderators)", 200, replies.ReportQueue,
@@ -147,11 +147,11 @@ OPERATIONS: Final[dict[str, Operation]] = {
     ),
     "grant_consent": Operation(
         "Consent to a purpose, naming the text version shown (patients)", 204, None,
-        moderation.GrantSchema, errors=(403, 409),
+        moderation.GrantSchema, errors=(403, 404, 409),
     ),
     "revoke_consent": Operation(
         "Revoke a consent; it counts no longer (patients)", 204, None,
-        moderation.ConsentSchema, errors=(403,),
+        moderation.ConsentSchema, errors=(403, 404),
     ),
     "my_blocks": Operation("The accounts the caller has blocked", 200, replies.BlockList),
     "block": Operation(
