@@ -412,7 +412,9 @@ def _limit_table(settings: Settings) -> Table:
             Action.MESSAGE: {
                 Scope.DEVICE: Budget(settings.send_limit_per_device, 10),
                 Scope.ACCOUNT: Budget(settings.send_limit_per_account, 60),
+                Scope.IP: Budget(settings.send_limit_per_ip, 60),
             },
+            Action.KEY_LOOKUP: {Scope.IP: Budget(settings.key_lookups_per_ip, 60)},
             Action.INVITATION: {
                 Scope.ACCOUNT: Budget(
                     settings.invitation_limit, settings.invitation_window_hours * 3600

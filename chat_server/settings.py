@@ -98,6 +98,10 @@ class Settings:
     # Sends allowed per device per 10 s, and per account per minute (bursts included).
     send_limit_per_device: int = 60
     send_limit_per_account: int = 600
+    # Per client address per minute (moderation/limits.py): sends, and key-directory
+    # look-ups. Generous: many people share an address (a practice, a carrier's NAT).
+    send_limit_per_ip: int = 3000
+    key_lookups_per_ip: int = 6000
     # How long a message may wait unseen before its recipient gets an e-mail.
     notify_delay_seconds: float = 120.0
     # Durable jobs (chat_server/jobs): a job whose process died is taken over after
@@ -323,6 +327,8 @@ class _SettingsSchema(ma.Schema):
     )
     send_limit_per_device = ma.fields.Integer(validate=_positive("a positive integer"))
     send_limit_per_account = ma.fields.Integer(validate=_positive("a positive integer"))
+    send_limit_per_ip = ma.fields.Integer(validate=_positive("a positive integer"))
+    key_lookups_per_ip = ma.fields.Integer(validate=_positive("a positive integer"))
     notify_delay_seconds = ma.fields.Float(
         validate=ma.validate.Range(min=0, max=86400, error="seconds from 0 to 86400")
     )

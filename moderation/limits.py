@@ -99,7 +99,7 @@ DEFAULT_TABLE: Table = MappingProxyType(
         },
         Action.KEY_LOOKUP: {
             Scope.ACCOUNT: Budget(120, _MINUTE),
-            Scope.IP: Budget(1200, _MINUTE),
+            Scope.IP: Budget(6000, _MINUTE),
         },
         Action.UPLOAD: {
             Scope.ACCOUNT: Budget(60, _HOUR),
