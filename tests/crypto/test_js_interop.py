@@ -20,7 +20,7 @@ from e2e_crypto.errors import DecryptionFailed
 from e2e_crypto.groups import create_epoch_commit
 from e2e_crypto.public import parse_device_certificate, verify_device_certificate
 from e2e_crypto.safety import format_safety_number, safety_number
-from e2e_crypto.wire import GroupRef, from_base64url
+from e2e_crypto.wire import GroupRef, Kind, from_base64url
 from tests.crypto import vectors as v
 from tests.crypto.people import Person
 
@@ -222,6 +222,31 @@ def test_python_seals_js_opens_and_refuses_tampering() -> None:
     )
     assert bytes.fromhex(ok["body"]).decode() == "héllo ✓"
     assert bad == wrong_thread == stranger == {"ok": False, "error": "DecryptionFailed"}
+
+
+def test_js_opens_a_report_to_the_gp_kind() -> None:
+    """Kind 3 (a report to the GP, checked against the patient's consent) parses in JS."""
+    alice, bob = Person.new("alice-gp", "phone"), Person.new("bob-gp", "desk")
+    envelope = seal_message(
+        alice.device,
+        thread_id="t",
+        client_msg_id="m",
+        body=b"report",
+        to_devices=[bob.verified()],
+        kind=Kind.REPORT_TO_GP,
+    )
+    [opened] = run_js(
+        {
+            "op": "open_envelope",
+            "envelope": envelope.hex(),
+            "sender": _cert_json(alice),
+            "opener": _device_json(bob),
+            "thread_id": "t",
+            "client_msg_id": "m",
+        }
+    )
+    assert opened["kind"] == int(Kind.REPORT_TO_GP)
+    assert bytes.fromhex(opened["body"]) == b"report"
 
 
 def test_js_seals_python_opens() -> None:
