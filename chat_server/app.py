@@ -47,6 +47,9 @@ from chat_server.appkeys import (
     MAILER,
     METRICS,
     PAGES,
+    PANEL_CLAIMS,
+    PANEL_QUESTIONS,
+    PANELS,
     PASSWORDS,
     PENDING_SOCKETS,
     PRACTICES,
@@ -85,6 +88,11 @@ from chat_server.handlers.intake import MessageIntake, Outlets, SendRules
 from chat_server.handlers.invitations import InvitationSending, InvitationService
 from chat_server.handlers.key_backup import KeyBackups
 from chat_server.handlers.notifications import NOTIFY_KIND, Notifier, NotifierReads
+from chat_server.handlers.panel_access import PanelGate
+from chat_server.handlers.panel_claims import PANEL_TIMER, PanelClaims
+from chat_server.handlers.panel_envelopes import PanelEnvelopes
+from chat_server.handlers.panel_questions import PanelQuestions
+from chat_server.handlers.panels import PanelService
 from chat_server.handlers.passwords import PasswordService, ResetMail
 from chat_server.handlers.practices import PracticeService
 from chat_server.handlers.receipts import Receipts
@@ -100,6 +108,7 @@ from chat_server.handlers.uploads import PURGE_KIND, UploadLimits, UploadPurge, 
 from chat_server.jobs import JobKinds, JobRunner, JobStore, scheduler_ctx
 from chat_server.mail import BackgroundMailer, FileOutbox, Mailer, SmsSender, SmtpMailer
 from chat_server.metrics import GcWatch, Metrics, watch_loop_lag
+from chat_server.model.queue import PanelSettings
 from chat_server.passwords import PasswordHasher
 from chat_server.resources import mongo_ctx
 from chat_server.rest import accounts as accounts_routes
@@ -108,6 +117,7 @@ from chat_server.rest import devices as devices_routes
 from chat_server.rest import groups as groups_routes
 from chat_server.rest import health, openapi, pages
 from chat_server.rest import moderation as moderation_routes
+from chat_server.rest import panels as panels_routes
 from chat_server.rest import threads as threads_routes
 from chat_server.rest.headers import SecurityHeaders
 from chat_server.rest.problems import problems_middleware
@@ -123,6 +133,8 @@ from chat_server.storage.franking_stamp import FrankingStamper, stamp_key
 from chat_server.storage.groups import GroupStore
 from chat_server.storage.messages import MessageStore
 from chat_server.storage.notifications import NotificationLog
+from chat_server.storage.panel_queue import QueueStore
+from chat_server.storage.panels import PanelStore
 from chat_server.storage.practices import CareLinkStore, Practice, PracticeStore
 from chat_server.storage.reports import ReportStore
 from chat_server.storage.sanctions import SanctionStore
@@ -191,6 +203,7 @@ def create_app(
     accounts_routes.add_routes(app)
     devices_routes.add_routes(app)
     groups_routes.add_routes(app)
+    panels_routes.add_routes(app)
     care_routes.add_routes(app)
     threads_routes.add_routes(app)
     moderation_routes.add_routes(app)
@@ -366,6 +379,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         every=timedelta(minutes=settings.attachment_purge_every_minutes),
     )
     kinds.register(PURGE_KIND, purge.run, max_attempts=8, backoff=timedelta(minutes=1))
+    _panel_services(app, shared, directory=directory, messages=messages, jobs=jobs, kinds=kinds)
     _bind_frames(app)
     messages.start()
     cursors.start()
@@ -574,6 +588,50 @@ def _care_services(
     return care
 
 
+def _panel_services(
+    app: web.Application,
+    shared: _Shared,
+    *,
+    directory: DeviceDirectory,
+    messages: MessageStore,
+    jobs: JobRunner,
+    kinds: JobKinds,
+) -> None:
+    """The GP panel: set-up and figures, claims, questions; its timer job kind."""
+    settings, db, clock = app[SETTINGS], app[DB], shared.clock
+    panels, queue = PanelStore(db), QueueStore(db)
+    gate = PanelGate(panels=panels, groups=GroupStore(db), queue=queue, deliver=app[HUB].deliver)
+    # A GP and a patient who meet through a panel may read each other's keys.
+    shared.gate.panel_peers = gate.peers
+    app[PANELS] = PanelService(
+        gate=gate,
+        panels=panels,
+        queue=queue,
+        groups=app[GROUPS],
+        accounts=shared.accounts,
+        clock=clock,
+        defaults=PanelSettings(
+            capacity=settings.panel_capacity,
+            lease_seconds=settings.panel_lease_seconds,
+            max_wait_minutes=settings.panel_max_wait_minutes,
+            follow_up_hours=settings.panel_follow_up_hours,
+            daily_free_questions=settings.panel_daily_free_questions,
+        ),
+        presence=timedelta(seconds=settings.panel_presence_seconds),
+    )
+    app[PANEL_CLAIMS] = PanelClaims(gate=gate, queue=queue, panels=panels, jobs=jobs, clock=clock)
+    app[PANEL_QUESTIONS] = questions = PanelQuestions(
+        gate=gate,
+        queue=queue,
+        panels=panels,
+        envelopes=PanelEnvelopes(directory),
+        messages=messages,
+        jobs=jobs,
+        clock=clock,
+    )
+    kinds.register(PANEL_TIMER, questions.timer, backoff=timedelta(seconds=5))
+
+
 def _job_runner(app: web.Application, kinds: JobKinds) -> JobRunner:
     settings, jobs_run = app[SETTINGS], app[METRICS].jobs_run
     return JobRunner(
@@ -598,6 +656,8 @@ def _bind_frames(app: web.Application) -> None:
         sync=app[THREAD_SYNC],
         receipts=app[RECEIPTS],
         heartbeat=app[SETTINGS].ws_heartbeat_seconds,
+        panels=app[PANELS],
+        questions=app[PANEL_QUESTIONS],
     )
     for kind, sink in SINKS.items():
         hub.add_sink(kind, partial(sink, frame_context))

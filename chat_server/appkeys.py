@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from chat_server.handlers.intake import MessageIntake
     from chat_server.handlers.invitations import InvitationService
     from chat_server.handlers.key_backup import KeyBackups
+    from chat_server.handlers.panel_claims import PanelClaims
+    from chat_server.handlers.panel_questions import PanelQuestions
+    from chat_server.handlers.panels import PanelService
     from chat_server.handlers.passwords import PasswordService
     from chat_server.handlers.practices import PracticeService
     from chat_server.handlers.receipts import Receipts
@@ -94,6 +97,9 @@ INTAKE: web.AppKey[MessageIntake] = web.AppKey("INTAKE")
 THREAD_SYNC: web.AppKey[ThreadSync] = web.AppKey("THREAD_SYNC")
 RECEIPTS: web.AppKey[Receipts] = web.AppKey("RECEIPTS")
 GROUPS: web.AppKey[GroupService] = web.AppKey("GROUPS")
+PANELS: web.AppKey[PanelService] = web.AppKey("PANELS")
+PANEL_CLAIMS: web.AppKey[PanelClaims] = web.AppKey("PANEL_CLAIMS")
+PANEL_QUESTIONS: web.AppKey[PanelQuestions] = web.AppKey("PANEL_QUESTIONS")
 AVAILABILITY: web.AppKey[Availability] = web.AppKey("AVAILABILITY")
 UPLOADS: web.AppKey[UploadService] = web.AppKey("UPLOADS")
 KEY_BACKUPS: web.AppKey[KeyBackups] = web.AppKey("KEY_BACKUPS")

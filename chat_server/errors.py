@@ -18,7 +18,8 @@
      ├── Forbidden                 authenticated but not allowed (never used for
      │    │                        objects: see NotFound)
      │    └── AccountSuspended, OriginNotAllowed, DeviceRequired, DeviceRevoked,
-     │        PatientsOnly, AccountBlocked, ConsentRequired
+     │        PatientsOnly, PractitionersOnly, SenderNotInEpoch, AccountBlocked,
+     │        ConsentRequired
      ├── NotFound                  absent *or* not yours: one answer, no oracle
      ├── MethodNotAllowed
      ├── Conflict                  abstract: never raised itself, one subclass and
@@ -33,6 +34,9 @@
      │    ├── AccountAlreadySuspended, AccountNotSuspended, ReportAlreadyFiled,
      │    │   ConsentTextOutdated
      │    ├── RegistrationNotVerified, MemberNotConsented, MembershipEpochTaken
+     │    ├── PanelIdTaken, PanelEpochRoute, StaleGroupEpoch, NotOnline, AtCapacity,
+     │    │   NothingToClaim, QuestionNotHeld, ColleagueNotAvailable,
+     │    │   DailyQuestionCapReached, AlreadyRated        the GP panel
      │    └── HelloAlreadySent
      ├── TooLarge                  body or frame over its limit
      │    └── UploadQuotaExceeded  an account's attachment storage is full
@@ -121,6 +125,19 @@ class ErrorCode(StrEnum):
     # Sending refused for the device, not the role (was a bare "forbidden").
     DEVICE_REQUIRED = "device_required"
     DEVICE_REVOKED = "device_revoked"
+    # The GP panel (issue 15).
+    PRACTITIONERS_ONLY = "practitioners_only"
+    PANEL_ID_TAKEN = "panel_id_taken"
+    PANEL_EPOCH_ROUTE = "panel_epoch_route"
+    STALE_GROUP_EPOCH = "stale_group_epoch"
+    SENDER_NOT_IN_EPOCH = "sender_not_in_epoch"
+    NOT_ONLINE = "not_online"
+    AT_CAPACITY = "at_capacity"
+    NOTHING_TO_CLAIM = "nothing_to_claim"
+    QUESTION_NOT_HELD = "question_not_held"
+    COLLEAGUE_NOT_AVAILABLE = "colleague_not_available"
+    DAILY_QUESTION_CAP_REACHED = "daily_question_cap_reached"
+    ALREADY_RATED = "already_rated"
     # Moderation (issue 18).
     ACCOUNT_ALREADY_SUSPENDED = "account_already_suspended"
     ACCOUNT_NOT_SUSPENDED = "account_not_suspended"
@@ -398,6 +415,20 @@ class DeviceRevoked(Forbidden):
     title = "This device is revoked"
 
 
+class PractitionersOnly(Forbidden):
+    """Panels are set up and answered by practitioners."""
+
+    code = ErrorCode.PRACTITIONERS_ONLY
+    title = "Only practitioners can do this"
+
+
+class SenderNotInEpoch(Forbidden):
+    """A group envelope from a device that is not a member of the epoch it names."""
+
+    code = ErrorCode.SENDER_NOT_IN_EPOCH
+    title = "The sending device is not a member of the group epoch the envelope names"
+
+
 class NotFound(ChatError):
     code = ErrorCode.NOT_FOUND
     http_status = HTTPStatus.NOT_FOUND
@@ -481,6 +512,63 @@ class GroupIdTaken(Conflict):
 class EpochAlreadyCommitted(Conflict):
     code = ErrorCode.EPOCH_ALREADY_COMMITTED
     title = "This epoch is already committed; fetch the latest and retry"
+
+
+class PanelIdTaken(Conflict):
+    code = ErrorCode.PANEL_ID_TAKEN
+    title = "That panel id (or a group with it) is taken; pick another"
+
+
+class PanelEpochRoute(Conflict):
+    """A panel's epochs also release removed GPs' claims and tell their sockets, so
+    they go through the panel, never the bare group route."""
+
+    code = ErrorCode.PANEL_EPOCH_ROUTE
+    title = "This group is a panel: commit its epochs at /api/v1/panels/{panel_id}/epochs"
+
+
+class StaleGroupEpoch(Conflict):
+    code = ErrorCode.STALE_GROUP_EPOCH
+    title = (
+        "The envelope is encrypted to an old epoch of the group; fetch the latest and encrypt again"
+    )
+
+
+class NotOnline(Conflict):
+    code = ErrorCode.NOT_ONLINE
+    title = "Mark yourself online for this panel first; only online GPs are offered questions"
+
+
+class AtCapacity(Conflict):
+    code = ErrorCode.AT_CAPACITY
+    title = "You already hold as many open questions as this panel allows"
+
+
+class NothingToClaim(Conflict):
+    code = ErrorCode.NOTHING_TO_CLAIM
+    title = "No question is waiting (or the one chosen was taken)"
+
+
+class QuestionNotHeld(Conflict):
+    """The lease ran out and the question went back, or someone else holds it."""
+
+    code = ErrorCode.QUESTION_NOT_HELD
+    title = "You do not hold this question (any more)"
+
+
+class ColleagueNotAvailable(Conflict):
+    code = ErrorCode.COLLEAGUE_NOT_AVAILABLE
+    title = "That colleague is not an online member of this panel"
+
+
+class DailyQuestionCapReached(Conflict):
+    code = ErrorCode.DAILY_QUESTION_CAP_REACHED
+    title = "You have asked today's free questions for this panel; try again tomorrow"
+
+
+class AlreadyRated(Conflict):
+    code = ErrorCode.ALREADY_RATED
+    title = "This answer was already rated"
 
 
 class CareLinkAlreadyAnswered(Conflict):

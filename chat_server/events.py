@@ -52,7 +52,16 @@ class RevokeEvent(TypedDict):
     suspended: NotRequired[str]
 
 
-Event = MsgEvent | ThreadEvent | ReceiptEvent | TypingEvent | RevokeEvent
+class QueueEvent(TypedDict):
+    """A panel's queue changed (or its membership: ``removed`` GPs are told they are
+    off it): push each socket the view its account may see of the panel."""
+
+    t: Literal["queue"]
+    panel: str
+    removed: NotRequired[list[str]]
+
+
+Event = MsgEvent | ThreadEvent | ReceiptEvent | TypingEvent | RevokeEvent | QueueEvent
 
 
 Deliver = Callable[[list[str], Event], Awaitable[None]]

@@ -8,12 +8,17 @@ return model objects and stores' records; they never build a reply.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from chat_server.handlers.panel_questions import QuestionStatus
+from chat_server.handlers.panels import PanelStats
 from chat_server.handlers.sync import ThreadSummary
+from chat_server.model.queue import QueueItem
 from chat_server.model.threads import Thread
 from chat_server.notice import EMERGENCY_NOTICE
 from chat_server.storage.messages import StoredMessage
+from chat_server.storage.panels import Panel
 from e2e_crypto.frames import MsgFrame
 from e2e_crypto.wire import to_base64url
 
@@ -59,4 +64,78 @@ def message_frame(message: StoredMessage) -> MsgFrame:
         "kind": message.kind,
         "envelope": to_base64url(message.envelope),
         "at": message.at.isoformat(timespec="milliseconds"),
+    }
+
+
+# -- the GP panel --------------------------------------------------------------------------
+
+
+def _seconds(value: timedelta | None) -> float | None:
+    return None if value is None else round(value.total_seconds(), 3)
+
+
+def panel_reply(panel: Panel) -> dict[str, Any]:
+    settings = panel.settings
+    return {
+        "panel_id": panel.id,
+        "name": panel.name,
+        "admin_account": panel.admin_account,
+        "settings": {
+            "capacity": settings.capacity,
+            "capacity_overrides": dict(settings.capacity_overrides),
+            "lease_seconds": settings.lease_seconds,
+            "max_wait_minutes": settings.max_wait_minutes,
+            "follow_up_hours": settings.follow_up_hours,
+            "daily_free_questions": settings.daily_free_questions,
+        },
+        "notice": EMERGENCY_NOTICE,
+    }
+
+
+def queue_item_reply(item: QueueItem) -> dict[str, Any]:
+    """What the server knows of a question: ids, state and times, never content."""
+    reply: dict[str, Any] = {
+        "question_id": item.thread_id,
+        "panel_id": item.panel_id,
+        "patient_id": item.patient_id,
+        "state": str(item.state),
+        "queued_at": item.queued_at.isoformat(),
+        "overdue": item.overdue,
+    }
+    for name, value in (
+        ("claimed_by", item.claimed_by),
+        ("offered_to", item.offered_to),
+        ("answered_by", item.answered_by),
+        ("outcome", item.outcome),
+    ):
+        if value is not None:
+            reply[name] = str(value)
+    for name, at in (("lease_until", item.lease_until), ("closes_at", item.closes_at)):
+        if at is not None:
+            reply[name] = at.isoformat()
+    if item.offer is not None:
+        reply["offer"] = {"price_cents": item.offer.price_cents, "currency": item.offer.currency}
+    return reply
+
+
+def question_status_reply(status: QuestionStatus) -> dict[str, Any]:
+    return {
+        **queue_item_reply(status.item),
+        "position": status.position,
+        # null: no honest estimate (no GP online, or no answer in the last hour)
+        "estimate_seconds": _seconds(status.estimate),
+        "gps_online": status.gps_online,
+    }
+
+
+def panel_stats_reply(stats: PanelStats) -> dict[str, Any]:
+    hours = stats.recent.window.total_seconds() / 3600
+    return {
+        "panel_id": stats.panel_id,
+        "queued": stats.queued,
+        "oldest_wait_seconds": _seconds(stats.oldest_wait),
+        "answered_per_hour": round(stats.recent.answered / hours, 3),
+        "gps_online": stats.gps_online,
+        "rating_average": None if stats.rating_average is None else round(stats.rating_average, 2),
+        "rating_count": stats.rating_count,
     }

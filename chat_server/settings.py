@@ -108,6 +108,14 @@ class Settings:
     # its lease; every process looks for due jobs this often.
     jobs_lease_seconds: float = 30.0
     jobs_poll_seconds: float = 1.0
+    # The GP panel: defaults for a new panel (its admin may change them per panel),
+    # and how long a GP's console heartbeat keeps them online.
+    panel_capacity: int = 3
+    panel_lease_seconds: int = 300
+    panel_max_wait_minutes: int = 30
+    panel_follow_up_hours: int = 24
+    panel_daily_free_questions: int = 1
+    panel_presence_seconds: int = 60
     # Outgoing e-mail. Without a host, e-mails are written to <data_dir>/outbox.
     smtp_host: str = ""
     smtp_port: int = 587
@@ -337,6 +345,24 @@ class _SettingsSchema(ma.Schema):
     )
     jobs_poll_seconds = ma.fields.Float(
         validate=ma.validate.Range(min=0.05, max=60, error="seconds from 0.05 to 60")
+    )
+    panel_capacity = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=100, error="an integer from 1 to 100")
+    )
+    panel_lease_seconds = ma.fields.Integer(
+        validate=ma.validate.Range(min=30, max=3600, error="seconds from 30 to 3600")
+    )
+    panel_max_wait_minutes = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=1440, error="minutes from 1 to 1440")
+    )
+    panel_follow_up_hours = ma.fields.Integer(
+        validate=ma.validate.Range(min=0, max=336, error="hours from 0 to 336")
+    )
+    panel_daily_free_questions = ma.fields.Integer(
+        validate=ma.validate.Range(min=0, max=100, error="an integer from 0 to 100")
+    )
+    panel_presence_seconds = ma.fields.Integer(
+        validate=ma.validate.Range(min=10, max=3600, error="seconds from 10 to 3600")
     )
     smtp_host = ma.fields.String(
         validate=ma.validate.Regexp(r"^[A-Za-z0-9.-]{0,253}$", error="a host name")

@@ -156,5 +156,37 @@ class ErrorFrame(TypedDict):
     devices: NotRequired[list[dict[str, str]]]  # recipients_changed: the current devices
 
 
-PushFrame = MsgFrame | ThreadFrame | ReceiptFrame | PeerTypingFrame | ResyncFrame | ErrorFrame
+class PanelStatsFrame(TypedDict):
+    """A panel's live figures, for its online GPs (GET /panels/{id}/stats)."""
+
+    type: Literal["panel"]
+    panel: dict[str, object]
+
+
+class QuestionFrame(TypedDict):
+    """A question's live status, for its patient and the GP holding it
+    (GET /panel-questions/{id}): state, place in the queue, wait estimate."""
+
+    type: Literal["question"]
+    question: dict[str, object]
+
+
+class PanelRemovedFrame(TypedDict):
+    """This account was removed from the panel: its claims went back to the queue."""
+
+    type: Literal["panel_removed"]
+    panel: str
+
+
+PushFrame = (
+    MsgFrame
+    | ThreadFrame
+    | ReceiptFrame
+    | PeerTypingFrame
+    | ResyncFrame
+    | ErrorFrame
+    | PanelStatsFrame
+    | QuestionFrame
+    | PanelRemovedFrame
+)
 ServerFrame = AnswerFrame | PushFrame

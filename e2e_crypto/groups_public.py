@@ -32,7 +32,7 @@ from e2e_crypto.public import (
     PublicEncryptionKey,
     PublicSigningKey,
 )
-from e2e_crypto.wire import WRAP_BYTES, EpochRecipient, GroupRef
+from e2e_crypto.wire import WRAP_BYTES, EpochRecipient, GroupRef, Header
 
 __all__ = [
     "COMMIT_VERSION",
@@ -40,6 +40,9 @@ __all__ = [
     "MAX_GROUP_DEVICES",
     "EpochCommit",
     "EpochMember",
+    "SenderNotInEpoch",
+    "StaleEpoch",
+    "check_group_envelope",
     "parse_epoch_commit",
     "verify_epoch_commit",
 ]
@@ -187,3 +190,39 @@ def verify_epoch_commit(
             raise VerificationFailed("commit does not chain to the previous epoch")
     admin_root_key.verify(parsed.signed_message(), parsed.signature)
     return parsed
+
+
+class StaleEpoch(VerificationFailed):
+    """The envelope names an epoch of the group that is not its current one: encrypt
+    again to the latest commit (a removed member must not be able to read it)."""
+
+
+class SenderNotInEpoch(VerificationFailed):
+    """The sender of a group envelope is not a member device of the epoch it names."""
+
+
+def check_group_envelope(
+    header: Header,
+    current: EpochCommit,
+    *,
+    outsiders: frozenset[str] = frozenset(),
+) -> None:
+    """The group rules for an envelope exchanged in ``current``'s group.
+
+    The header must name the group and the epoch of ``current`` (an older epoch raises
+    StaleEpoch); its epoch recipients must be exactly ``current``'s epoch key; the
+    sender must be a member device of ``current`` or an account in ``outsiders``
+    (SenderNotInEpoch). Raises VerificationFailed (or those subclasses) only.
+    """
+    if header.group is None:
+        raise VerificationFailed("a group envelope names its group in the header")
+    if header.group.group_id != current.group_id:
+        raise VerificationFailed("the envelope names another group")
+    if header.group.epoch != current.epoch:
+        raise StaleEpoch("the envelope names an epoch that is not the group's current one")
+    if list(header.epoch_recipients()) != [current.recipient]:
+        raise VerificationFailed("the one epoch recipient must be the header's group epoch")
+    member_devices = {(m.account_id, m.device_id) for m in current.members}
+    sender = (header.sender_account, header.sender_device)
+    if sender not in member_devices and header.sender_account not in outsiders:
+        raise SenderNotInEpoch("the sender is not a member of the epoch it writes to")

@@ -144,6 +144,42 @@ def build_vectors() -> dict[str, dict[str, Any]]:
         Kind.MESSAGE,
         SeededRandomness(b"group-envelope"),
     )
+    # The group rules (groups_public.check_group_envelope) must refuse these.
+    alice_to_panel = (
+        DeviceRecipient(
+            alice_laptop.account_id, alice_laptop.device_id, alice_laptop.encryption_key
+        ),
+    )
+    stale_epoch = _seal_message(
+        alice.device("phone"),
+        "queue-7",
+        "msg-0003",
+        group_body,
+        (*alice_to_panel, commit1.recipient),
+        commit1.ref,
+        Kind.MESSAGE,
+        SeededRandomness(b"group-stale-epoch"),
+    )
+    other_epoch_key = _seal_message(
+        alice.device("phone"),
+        "queue-7",
+        "msg-0004",
+        group_body,
+        (*alice_to_panel, commit1.recipient),
+        commit2.ref,
+        Kind.MESSAGE,
+        SeededRandomness(b"group-other-epoch-key"),
+    )
+    from_removed = _seal_message(
+        alice.device("phone"),
+        "queue-7",
+        "msg-0005",
+        group_body,
+        (*alice_to_panel, commit2.recipient),
+        commit2.ref,
+        Kind.MESSAGE,
+        SeededRandomness(b"group-from-removed"),
+    )
     mailing = b"Flu vaccination for patients aged 65+: book now."
     sealed = _seal_broadcast(
         bob.device("desk"),
@@ -237,6 +273,27 @@ def build_vectors() -> dict[str, dict[str, Any]]:
             "group": {"group_id": "panel-gp", "epoch": 2},
             "opener": {"account_id": "dr-carol", "device_id": "tablet"},
             "body": group_body.hex(),
+            # check_group_envelope against the latest commit; "outsiders" are the
+            # accounts the conversation admits besides the epoch's members (the
+            # patient who asked the panel). The envelope above passes with them.
+            "outsiders": ["patient-alice"],
+            "refused": [
+                {
+                    "why": "stale_epoch",
+                    "envelope": stale_epoch.hex(),
+                    "outsiders": ["patient-alice"],
+                },
+                {
+                    "why": "epoch_recipient_not_the_header_epoch",
+                    "envelope": other_epoch_key.hex(),
+                    "outsiders": ["patient-alice"],
+                },
+                {
+                    "why": "sender_not_in_epoch",
+                    "envelope": from_removed.hex(),
+                    "outsiders": [],
+                },
+            ],
         },
         "broadcast": {
             "sender": {"account_id": "dr-bob", "device_id": "desk"},

@@ -13,6 +13,8 @@ many times a second. Groups keep their gate beside their epoch rules
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from chat_server.cache import ExpiringCache
 from chat_server.clock import Clock
 from chat_server.errors import NotFound
@@ -33,13 +35,28 @@ OPEN_THREAD_SECONDS = 30.0
 OPEN_THREAD_CACHE = 20_000
 
 
+# Whether two accounts meet through a GP panel (a question of one on a panel of the
+# other, colleagues on a panel, a panel's admin and a practitioner): then the first
+# may read the second's keys. Bound by app.py (handlers/panel_access.py).
+PanelPeers = Callable[[str, Account], Awaitable[bool]]
+
+
+async def _no_panel_peers(who: str, other: Account) -> bool:
+    return False
+
+
 class AccessGate:
     def __init__(
-        self, accounts: AccountStore, practices: PracticeStore, links: CareLinkStore
+        self,
+        accounts: AccountStore,
+        practices: PracticeStore,
+        links: CareLinkStore,
+        panel_peers: PanelPeers = _no_panel_peers,
     ) -> None:
         self._accounts = accounts
         self._practices = practices
         self._links = links
+        self.panel_peers = panel_peers
 
     async def provider_ids(self, who: Principal) -> list[str]:
         """The provider identities an account acts as: itself and its practices."""
@@ -89,6 +106,8 @@ class AccessGate:
         if account_id == who.account_id or who.role is Role.ADMIN:
             return account
         if account_id in await self.peers(who):
+            return account
+        if await self.panel_peers(who.account_id, account):
             return account
         raise NotFound()
 

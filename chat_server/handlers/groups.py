@@ -15,6 +15,7 @@ they already know the group exists, so a 403 tells them nothing new and says why
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -26,6 +27,7 @@ from chat_server.errors import (
     GroupIdTaken,
     InvalidSignature,
     NotFound,
+    PanelEpochRoute,
     RootKeyRequired,
 )
 from chat_server.principal import Principal
@@ -42,6 +44,9 @@ from e2e_crypto.public import PublicSigningKey
 from e2e_crypto.wire import from_base64url
 
 GROUP_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+# Checks a verified commit before it is stored; raises a ChatError to refuse it.
+Admission = Callable[[EpochCommit], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,22 +68,28 @@ class GroupService:
         self._accounts = accounts
         self._clock = clock
 
-    async def create_group(self, who: Principal, group_id: str) -> Group:
+    async def create_group(self, who: Principal, group_id: str, *, purpose: str = "group") -> Group:
         # The id is chosen by the client because it is inside every signed commit;
         # a taken id answers 409, so clients should pick random ones.
         if GROUP_ID.fullmatch(group_id) is None:
             raise BadRequest(fields={"group_id": ["1-64 of A-Z a-z 0-9 _ -"]})
-        group = Group(group_id, who.account_id, self._clock.now())
+        group = Group(group_id, who.account_id, self._clock.now(), purpose)
         try:
             await self._groups.create(group)
         except GroupExists:
             raise GroupIdTaken("that group id is taken; pick another") from None
         return group
 
-    async def commit_epoch(self, who: Principal, group_id: str, commit_b64: str) -> StoredEpoch:
+    async def commit_epoch(
+        self, who: Principal, group_id: str, commit_b64: str, *, admit: Admission | None = None
+    ) -> StoredEpoch:
+        """``admit`` checks a verified commit's members before it is stored (a panel
+        takes only verified practitioners); a panel's group needs one."""
         view = await self._access(who, group_id)
         if who.account_id != view.group.admin_account:
             raise Forbidden("only the group's admin may commit epochs")
+        if view.group.purpose == "panel" and admit is None:
+            raise PanelEpochRoute()
         admin = await self._accounts.get(view.group.admin_account)
         if admin is None or admin.root_key is None:
             raise RootKeyRequired("publish the account's root key first")
@@ -100,6 +111,8 @@ class GroupService:
         # An epoch-1 commit has no predecessor to tie it to this group; check the name.
         if verified.group_id != group_id:
             raise InvalidSignature("the commit names another group")
+        if admit is not None:
+            await admit(verified)
         stored = StoredEpoch(
             group_id=group_id,
             epoch=verified.epoch,
@@ -125,6 +138,19 @@ class GroupService:
     async def get(self, who: Principal, group_id: str, epoch: int) -> StoredEpoch:
         await self._access(who, group_id)
         stored = await self._groups.epoch(group_id, epoch)
+        if stored is None:
+            raise NotFound()
+        return stored
+
+    async def public_epoch(self, group_id: str, epoch: int | None) -> StoredEpoch:
+        """An epoch (the latest when None) of a group whose commits are public: a
+        panel's, which patients encrypt their questions to. NotFound for any other."""
+        group = await self._groups.get(group_id)
+        if group is None or group.purpose != "panel":
+            raise NotFound()
+        stored = await (
+            self._groups.latest(group_id) if epoch is None else self._groups.epoch(group_id, epoch)
+        )
         if stored is None:
             raise NotFound()
         return stored

@@ -4,8 +4,11 @@
   ``requested -> open | declined``; a live thread (requested or open) may be blocked
   or closed. The only kind stored today.
 - ``panel``: a free question to a group of GPs. ``queued -> claimed -> answered ->
-  closed``; a claim holds a lease, and a lease that runs out (or a GP who lets go)
-  puts the question back in the queue.
+  closed``; a claim holds a lease, and a lease that runs out (or a GP who lets go or
+  hands it to a colleague) puts the question back in the queue at its original place;
+  a GP may park a claimed question while waiting for the patient, or convert it into a
+  booking invitation or a paid-chat offer (closed). Stored as panel questions
+  (storage/panel_queue.py), not in ``threads``.
 - ``paid``: a panel question behind a payment. ``pending_payment -> queued``, then as
   a panel; the 24-hour window starts at the first reply (``answered``) and its end
   closes the thread; unanswered within the SLA, it is refunded (and stays so).
@@ -66,6 +69,8 @@ LIVE_CARE_STATES = (ThreadState.REQUESTED, ThreadState.OPEN)
 class PanelState(StrEnum):
     QUEUED = "queued"
     CLAIMED = "claimed"
+    # Held by its GP, waiting for the patient: off the lease, off the GP's capacity.
+    PARKED = "parked"
     ANSWERED = "answered"
     CLOSED = "closed"
 
@@ -74,7 +79,11 @@ class PanelEvent(StrEnum):
     CLAIM = "claim"
     RELEASE = "release"
     LEASE_EXPIRED = "lease_expired"
+    HAND_OVER = "hand_over"  # back to the queue, offered first to a named colleague
+    PARK = "park"
+    RESUME = "resume"
     ANSWER = "answer"
+    CONVERT = "convert"  # turned into a booking invitation or a paid-chat offer
     WITHDRAW = "withdraw"
     CLOSE = "close"
 
@@ -87,7 +96,13 @@ PANEL_THREAD: StateMachine[PanelState, PanelEvent] = StateMachine(
         (PanelState.QUEUED, PanelEvent.WITHDRAW): PanelState.CLOSED,
         (PanelState.CLAIMED, PanelEvent.RELEASE): PanelState.QUEUED,
         (PanelState.CLAIMED, PanelEvent.LEASE_EXPIRED): PanelState.QUEUED,
+        (PanelState.CLAIMED, PanelEvent.HAND_OVER): PanelState.QUEUED,
+        (PanelState.CLAIMED, PanelEvent.PARK): PanelState.PARKED,
+        (PanelState.PARKED, PanelEvent.RESUME): PanelState.CLAIMED,
+        (PanelState.PARKED, PanelEvent.RELEASE): PanelState.QUEUED,
         (PanelState.CLAIMED, PanelEvent.ANSWER): PanelState.ANSWERED,
+        (PanelState.CLAIMED, PanelEvent.CONVERT): PanelState.CLOSED,
+        (PanelState.PARKED, PanelEvent.CONVERT): PanelState.CLOSED,
         (PanelState.ANSWERED, PanelEvent.CLOSE): PanelState.CLOSED,
     },
 )

@@ -23,7 +23,16 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from chat_server.appkeys import OPENAPI_DOCUMENT
 from chat_server.error_codes import codes_by_status, openapi_codes
-from chat_server.rest import accounts, care, devices, groups, moderation, replies, threads
+from chat_server.rest import (
+    accounts,
+    care,
+    devices,
+    groups,
+    moderation,
+    panels,
+    replies,
+    threads,
+)
 from chat_server.rest.problems import PROBLEM_TYPE
 
 OPENAPI_PATH: Final = "/api/v1/openapi.json"
@@ -276,6 +285,78 @@ OPERATIONS: Final[dict[str, Operation]] = {
     ),
     "latest_epoch": Operation("The group's latest epoch commit", 200, replies.EpochReply),
     "get_epoch": Operation("One epoch commit of the group", 200, replies.EpochReply),
+    # the GP panel
+    "create_panel": Operation(
+        "Create a panel (a practitioner, its admin) and its group", 201, replies.PanelReply,
+        panels.NewPanelSchema, errors=(403, 409),
+    ),
+    "list_panels": Operation("Every panel", 200, replies.Panels),
+    "get_panel": Operation("One panel", 200, replies.PanelReply),
+    "panel_settings": Operation(
+        "Change a panel's settings and per-GP capacities (its admin)", 200,
+        replies.PanelReply, panels.SettingsChangeSchema,
+    ),
+    "commit_panel_epoch": Operation(
+        "Post the panel's next signed epoch (verified practitioners only); removed GPs "
+        "lose their claims and are told", 201, replies.EpochStored, groups.CommitSchema,
+        errors=(403, 409),
+    ),
+    "latest_panel_epoch": Operation(
+        "The panel's current epoch commit (public: patients encrypt to it)", 200,
+        replies.EpochReply,
+    ),
+    "get_panel_epoch": Operation("One epoch commit of the panel", 200, replies.EpochReply),
+    "panel_online": Operation(
+        "Mark the caller online on the panel for a while (the console's heartbeat)", 200,
+        replies.PanelOnline,
+    ),
+    "panel_offline": Operation("Mark the caller offline on the panel", 204),
+    "panel_stats": Operation("The panel's live figures (its GPs)", 200, replies.PanelStatsReply),
+    "panel_queue": Operation(
+        "The questions waiting (for an online GP) and the caller's own", 200,
+        replies.PanelQueue,
+    ),
+    "panel_claim": Operation(
+        "Claim the oldest question, or a chosen one, within capacity (online GPs)", 201,
+        replies.QueueItemReply, panels.ClaimSchema, errors=(409,),
+    ),
+    "ask_panel": Operation(
+        "Ask a free question (patients): sealed to the panel's current epoch; 200 when it "
+        "collapses into an earlier one", 201, replies.Asked, panels.AskSchema,
+        errors=(403, 409),
+    ),
+    "panel_question": Operation(
+        "A question's state, place in the queue and wait estimate", 200,
+        replies.QuestionStatusReply,
+    ),
+    "panel_question_messages": Operation(
+        "A page of a question's messages after a seq", 200, replies.QuestionMessages,
+        errors=(422,), query=(Query("after", _SEQ),),
+    ),
+    "panel_question_post": Operation(
+        "A message in the question (the patient, or the GP holding it; answer: true "
+        "answers it)", 201, replies.Posted, panels.PostSchema, errors=(403, 409),
+    ),
+    "panel_lease": Operation(
+        "Renew the caller's lease on a claimed question", 200, replies.LeaseReply,
+        errors=(409,),
+    ),
+    "panel_question_action": Operation(
+        "Release, park or resume a held question (its GP); withdraw or keep waiting "
+        "(its patient)", 200, replies.QueueItemReply, errors=(409,),
+    ),
+    "panel_handover": Operation(
+        "Hand a claimed question to an online colleague (first in their list)", 200,
+        replies.QueueItemReply, panels.HandOverSchema, errors=(409,),
+    ),
+    "panel_convert": Operation(
+        "Turn a held question into a booking invitation or a paid-chat offer", 200,
+        replies.QueueItemReply, panels.ConvertSchema, errors=(409,),
+    ),
+    "panel_rating": Operation(
+        "Rate the answer 1-5, with an optional comment sealed to the panel", 204, None,
+        panels.RatingSchema, errors=(403, 409),
+    ),
 }  # fmt: skip
 
 # A named group of the regex aiohttp compiles for a route: ``(?P<thread_id>[A-Za-z0-9_-]{1,64})``.

@@ -316,3 +316,93 @@ class EpochReply(ma.Schema):
     group_id = _Str(required=True)
     epoch = _Int(required=True)
     commit = _Str(required=True)
+
+
+# -- the GP panel ---------------------------------------------------------------------------
+
+
+class PanelSettingsReply(ma.Schema):
+    capacity = _Int(required=True)
+    capacity_overrides = ma.fields.Dict(keys=_Str(), values=_Int(), required=True)
+    lease_seconds = _Int(required=True)
+    max_wait_minutes = _Int(required=True)
+    follow_up_hours = _Int(required=True)
+    daily_free_questions = _Int(required=True)
+
+
+class PanelReply(ma.Schema):
+    panel_id = _Str(required=True)
+    name = _Str(required=True)
+    admin_account = _Str(required=True)
+    settings = ma.fields.Nested(PanelSettingsReply, required=True)
+    notice = _Str(required=True)
+
+
+class Panels(ma.Schema):
+    panels = ma.fields.List(ma.fields.Nested(PanelReply), required=True)
+
+
+class PanelOnline(ma.Schema):
+    online_until = _Time(required=True)
+
+
+class PanelStatsReply(ma.Schema):
+    panel_id = _Str(required=True)
+    queued = _Int(required=True)
+    oldest_wait_seconds = ma.fields.Float(required=True, allow_none=True)
+    answered_per_hour = ma.fields.Float(required=True)
+    gps_online = _Int(required=True)
+    rating_average = ma.fields.Float(required=True, allow_none=True)
+    rating_count = _Int(required=True)
+
+
+class PaidOfferReply(ma.Schema):
+    price_cents = _Int(required=True)
+    currency = _Str(required=True)
+
+
+class QueueItemReply(ma.Schema):
+    question_id = _Str(required=True)
+    panel_id = _Str(required=True)
+    patient_id = _Str(required=True)
+    state = _Str(
+        required=True,
+        validate=ma.validate.OneOf(["queued", "claimed", "parked", "answered", "closed"]),
+    )
+    queued_at = _Time(required=True)
+    overdue = ma.fields.Boolean(required=True)
+    claimed_by = _Str()
+    offered_to = _Str()
+    answered_by = _Str()
+    outcome = _Str(validate=ma.validate.OneOf(["answered", "withdrawn", "booking", "paid_offer"]))
+    lease_until = _Time()
+    closes_at = _Time()
+    offer = ma.fields.Nested(PaidOfferReply)
+
+
+class PanelQueue(ma.Schema):
+    queued = ma.fields.List(ma.fields.Nested(QueueItemReply), required=True)
+    mine = ma.fields.List(ma.fields.Nested(QueueItemReply), required=True)
+
+
+class QuestionStatusReply(QueueItemReply):
+    position = _Int(required=True, allow_none=True)
+    estimate_seconds = ma.fields.Float(required=True, allow_none=True)
+    gps_online = _Int(required=True)
+
+
+class Asked(QuestionStatusReply):
+    duplicate = ma.fields.Boolean(required=True)
+
+
+class QuestionMessages(ma.Schema):
+    messages = ma.fields.List(ma.fields.Nested(MessageReply), required=True)
+
+
+class Posted(ma.Schema):
+    seq = _Int(required=True)
+    duplicate = ma.fields.Boolean(required=True)
+
+
+class LeaseReply(ma.Schema):
+    lease_until = _Time(required=True)

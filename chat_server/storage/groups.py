@@ -24,10 +24,12 @@ class Group:
     id: str
     admin_account: str
     created_at: datetime
+    # "group", or "panel" for a GP panel's group (storage/panels.py).
+    purpose: str = "group"
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Group:
-        return cls(doc["_id"], doc["admin_account"], doc["created_at"])
+        return cls(doc["_id"], doc["admin_account"], doc["created_at"], doc.get("purpose", "group"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,7 @@ class GroupStore:
                     "_id": group.id,
                     "admin_account": group.admin_account,
                     "created_at": group.created_at,
+                    "purpose": group.purpose,
                 }
             )
         except DuplicateKeyError:

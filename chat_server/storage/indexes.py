@@ -68,6 +68,16 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("device", A), ("thread", A)], name="device_thread", unique=True),
         IndexModel([("thread", A), ("device", A)], name="thread_device"),
     ],
+    # The GP panel: the queue in order, a patient's questions per day (the free cap
+    # and duplicate collapse), recent answers (throughput), who is online.
+    "panel_questions": [
+        IndexModel([("panel", A), ("state", A), ("queued_at", A)], name="queue"),
+        IndexModel([("patient", A), ("panel", A), ("day", A)], name="patient_day"),
+        IndexModel([("panel", A), ("answered_at", D)], name="answered"),
+        IndexModel([("panel", A), ("claimed_by", A), ("state", A)], name="held"),
+    ],
+    "panel_presence": [IndexModel([("panel", A), ("until", A)], name="online")],
+    "panel_ratings": [IndexModel([("panel", A)], name="panel")],
     "read_marks": [IndexModel([("account", A), ("thread", A)], name="account_thread", unique=True)],
     "attachments.files": [
         IndexModel([("filename", A), ("uploadDate", A)], name="gridfs_files"),

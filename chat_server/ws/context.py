@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from chat_server.handlers.access import ThreadGate
 from chat_server.handlers.intake import MessageIntake
+from chat_server.handlers.panel_questions import PanelQuestions
+from chat_server.handlers.panels import PanelService
 from chat_server.handlers.receipts import Receipts
 from chat_server.handlers.sync import ThreadSync
 from chat_server.handlers.tickets import TicketService
@@ -26,6 +28,8 @@ class FrameContext:
     sync: ThreadSync
     receipts: Receipts
     heartbeat: float  # seconds between server pings, told to the client in welcome
+    panels: PanelService  # what a panel's GPs see live
+    questions: PanelQuestions  # what a waiting patient sees live
     # One serialisation per message and process, shared by every local socket:
     # (thread, seq) -> the msg frame's JSON text, oldest first.
     message_texts: dict[tuple[str, int], str] = field(default_factory=dict)

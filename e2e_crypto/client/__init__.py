@@ -11,6 +11,8 @@
       ├── envelopes.py    seal to a thread's devices / verify and open
       ├── participants.py who may be a recipient: practice membership lists verified
       ├── payloads.py     typed content inside the encryption (text, renewal, ...)
+      ├── panel.py        the GP panel: ask (after triage.py's red-flag rules),
+      │                   claim, answer, rate; epochs verified, group rules checked
       ├── messages.py     SealedMessage (server's view) → ReceivedMessage (app's view)
       ├── connection.py   WebSocket: hello, sync, send/ack, reconnect, resend
       │   cursors.py      per-thread contiguous seqs: no gap, no duplicate

@@ -40,6 +40,7 @@ from e2e_crypto.client.errors import (
 from e2e_crypto.client.events import Event
 from e2e_crypto.client.keystore import Keystore
 from e2e_crypto.client.messages import ReceivedMessage
+from e2e_crypto.client.panel import PanelClient
 from e2e_crypto.client.participants import Memberships, Participants
 from e2e_crypto.client.payloads import Attachment, Payload, Text
 from e2e_crypto.errors import CryptoError
@@ -86,6 +87,7 @@ class CareChatClient:
         self._envelopes: Envelopes | None = None
         self._participants: Participants | None = None
         self._connection: Connection | None = None
+        self._panel: PanelClient | None = None
 
     async def __aenter__(self) -> CareChatClient:
         return self
@@ -154,6 +156,14 @@ class CareChatClient:
         self._participants = Participants(
             Memberships(self.api, self._directory, keystore), self._directory, keystore
         )
+        self._panel = PanelClient(self.api, keystore, self._directory)
+
+    @property
+    def panel(self) -> PanelClient:
+        """The GP panel: ask a free question, or answer from the queue (panel.py)."""
+        if self._panel is None:
+            raise NotConnected("call create_keys, restore_keys or use_keys first")
+        return self._panel
 
     async def create_keys(self, device_id: str | None = None) -> Keystore:
         """First device of the account: new root key and device keys, published."""

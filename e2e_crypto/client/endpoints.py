@@ -22,6 +22,8 @@ __all__ = [
     "INVITATIONS_PHONE_CODE",
     "KEY_BACKUP",
     "ME",
+    "PANELS",
+    "PANEL_QUESTIONS",
     "PASSWORD",
     "PASSWORD_RESET",
     "PASSWORD_RESET_CONFIRM",
@@ -40,6 +42,12 @@ __all__ = [
     "attachment",
     "care_link_answer",
     "device",
+    "panel",
+    "panel_epoch",
+    "panel_part",
+    "panel_question",
+    "panel_question_part",
+    "panel_questions",
     "practice",
     "practice_members",
     "practice_membership",
@@ -139,3 +147,36 @@ def thread_attachments(thread_id: str) -> str:
 
 def attachment(attachment_id: str) -> str:
     return f"{API}/attachments/{_id(attachment_id, 'attachment id')}"
+
+
+# -- the GP panel -------------------------------------------------------------------------
+
+PANELS: Final = f"{API}/panels"
+PANEL_QUESTIONS: Final = f"{API}/panel-questions"
+
+
+def panel(panel_id: str) -> str:
+    return f"{PANELS}/{_id(panel_id, 'panel id')}"
+
+
+def panel_part(panel_id: str, part: str) -> str:
+    """``presence``, ``queue``, ``stats``, ``claims``, ``epochs``, ``settings``."""
+    return f"{panel(panel_id)}/{part}"
+
+
+def panel_epoch(panel_id: str, epoch: int | None) -> str:
+    return f"{panel(panel_id)}/epochs/{'latest' if epoch is None else int(epoch)}"
+
+
+def panel_questions(panel_id: str) -> str:
+    return f"{panel(panel_id)}/questions"
+
+
+def panel_question(question_id: str) -> str:
+    return f"{PANEL_QUESTIONS}/{_id(question_id, 'question id')}"
+
+
+def panel_question_part(question_id: str, part: str) -> str:
+    """``messages``, ``lease``, ``release``, ``park``, ``resume``, ``handover``,
+    ``convert``, ``withdraw``, ``keep-waiting``, ``rating``."""
+    return f"{panel_question(question_id)}/{part}"

@@ -208,6 +208,19 @@ _BY_CODE: dict[str, type[CareChatError]] = {
     "unavailable": ServerError,
     "web_client_not_built": ServerError,
     "internal_error": ServerError,
+    # the GP panel
+    "practitioners_only": ForbiddenError,
+    "sender_not_in_epoch": ForbiddenError,
+    "panel_id_taken": ConflictError,
+    "panel_epoch_route": ConflictError,
+    "stale_group_epoch": ConflictError,
+    "not_online": ConflictError,
+    "at_capacity": ConflictError,
+    "nothing_to_claim": ConflictError,
+    "question_not_held": ConflictError,
+    "colleague_not_available": ConflictError,
+    "daily_question_cap_reached": ConflictError,
+    "already_rated": ConflictError,
 }
 
 

@@ -33,6 +33,8 @@ __all__ = [
     "Attachment",
     "BookingInvitation",
     "ClosingSummary",
+    "PaidChatOffer",
+    "PanelQuestion",
     "Payload",
     "PayloadError",
     "RenewalRequest",
@@ -262,6 +264,88 @@ class ClosingSummary:
         return cls(doc["summary"], doc["follow_up"])
 
 
+def _choices(value: object, name: str) -> tuple[str, ...]:
+    if not isinstance(value, tuple) or len(value) > MAX_SLOTS:
+        raise PayloadError(f"{name} must be a tuple of at most {MAX_SLOTS} strings")
+    for item in value:
+        _text(item, name, max_chars=MAX_SHORT)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class PanelQuestion:
+    """A free question to a GP panel: the intake summary (what the GP sees first),
+    the triage rule set version it passed, and the patient's own words."""
+
+    t: ClassVar[str] = "panel_question"
+    age_band: str
+    main_symptom: str
+    since: str
+    risk_factors: tuple[str, ...]
+    text: str
+    rules_version: int
+
+    def __post_init__(self) -> None:
+        for name in ("age_band", "main_symptom", "since"):
+            _text(getattr(self, name), name, max_chars=MAX_SHORT)
+        _choices(self.risk_factors, "risk_factors")
+        _text(self.text, "text", max_chars=MAX_TEXT, required=False)
+        if not isinstance(self.rules_version, int) or isinstance(self.rules_version, bool):
+            raise PayloadError("rules_version must be an integer")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "age_band": self.age_band,
+            "main_symptom": self.main_symptom,
+            "since": self.since,
+            "risk_factors": list(self.risk_factors),
+            "text": self.text,
+            "rules_version": self.rules_version,
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> PanelQuestion:
+        factors = doc["risk_factors"]
+        if not isinstance(factors, list):
+            raise PayloadError("risk_factors must be a list")
+        return cls(
+            doc["age_band"],
+            doc["main_symptom"],
+            doc["since"],
+            tuple(factors),
+            doc["text"],
+            doc["rules_version"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PaidChatOffer:
+    """A GP offers a paid chat instead of a free answer (payment comes later)."""
+
+    t: ClassVar[str] = "paid_chat_offer"
+    price_cents: int
+    currency: str
+    note: str | None = None
+
+    def __post_init__(self) -> None:
+        if (
+            not isinstance(self.price_cents, int)
+            or isinstance(self.price_cents, bool)
+            or not 1 <= self.price_cents <= 1_000_000
+        ):
+            raise PayloadError("price_cents must be an integer from 1 to 1000000")
+        if self.currency != "EUR":
+            raise PayloadError("currency must be EUR")
+        _optional_text(self.note, "note", max_chars=MAX_TEXT)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"price_cents": self.price_cents, "currency": self.currency, "note": self.note}
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> PaidChatOffer:
+        return cls(doc["price_cents"], doc["currency"], doc["note"])
+
+
 @dataclass(frozen=True, slots=True)
 class Unsupported:
     """A payload this SDK cannot show: unknown type or version, or invalid content."""
@@ -279,17 +363,36 @@ Payload = (
     | BookingInvitation
     | ReportToGp
     | ClosingSummary
+    | PanelQuestion
+    | PaidChatOffer
     | Unsupported
 )
-_Known = Text | Attachment | RenewalRequest | BookingInvitation | ReportToGp | ClosingSummary
+_Known = (
+    Text
+    | Attachment
+    | RenewalRequest
+    | BookingInvitation
+    | ReportToGp
+    | ClosingSummary
+    | PanelQuestion
+    | PaidChatOffer
+)
+_KNOWN: Final = (
+    Text,
+    Attachment,
+    RenewalRequest,
+    BookingInvitation,
+    ReportToGp,
+    ClosingSummary,
+    PanelQuestion,
+    PaidChatOffer,
+)
 
 _DECODERS: Final[dict[str, Callable[[Mapping[str, Any]], _Known]]] = {
-    cls.t: cls.from_json
-    for cls in (Text, Attachment, RenewalRequest, BookingInvitation, ReportToGp, ClosingSummary)
+    cls.t: cls.from_json for cls in _KNOWN
 }
 _FIELDS: Final[dict[str, frozenset[str]]] = {
-    cls.t: frozenset(f.name for f in fields(cls))
-    for cls in (Text, Attachment, RenewalRequest, BookingInvitation, ReportToGp, ClosingSummary)
+    cls.t: frozenset(f.name for f in fields(cls)) for cls in _KNOWN
 }
 
 

@@ -15,10 +15,16 @@ from e2e_crypto.envelope import open_message
 from e2e_crypto.errors import VerificationFailed
 from e2e_crypto.franking import FrankingKind, franking_commitment, verify_stamp
 from e2e_crypto.groups import open_epoch_key
-from e2e_crypto.groups_public import EpochCommit, verify_epoch_commit
+from e2e_crypto.groups_public import (
+    EpochCommit,
+    SenderNotInEpoch,
+    StaleEpoch,
+    check_group_envelope,
+    verify_epoch_commit,
+)
 from e2e_crypto.safety import safety_number
 from e2e_crypto.vectors import attachment_plaintext, build_vectors, render
-from e2e_crypto.wire import GroupRef, from_base64url
+from e2e_crypto.wire import GroupRef, from_base64url, parse_envelope
 from tests.crypto import vectors as v
 
 
@@ -168,3 +174,42 @@ def test_safety_vector() -> None:
         v.root_public(s["b"]["account_id"]),
     )
     assert digits == s["digits"]
+
+
+def _refused_because(data: bytes, current: EpochCommit, outsiders: list[str]) -> str | None:
+    header = parse_envelope(data).header
+    try:
+        check_group_envelope(header, current, outsiders=frozenset(outsiders))
+    except StaleEpoch:
+        return "stale_epoch"
+    except SenderNotInEpoch:
+        return "sender_not_in_epoch"
+    except VerificationFailed:
+        return "epoch_recipient_not_the_header_epoch"
+    return None
+
+
+def test_group_rule_vectors() -> None:
+    """The group envelope passes the group rules against the latest commit; each
+    negative vector is refused for the reason it names."""
+    g = v.load("group")
+    previous: EpochCommit | None = None
+    for data in g["commits"]:
+        previous = verify_epoch_commit(
+            bytes.fromhex(data),
+            admin_account=g["admin_account"],
+            admin_root_key=v.root_public(g["admin_account"]),
+            previous=previous,
+        )
+    assert previous is not None
+    assert _refused_because(bytes.fromhex(g["envelope"]), previous, g["outsiders"]) is None
+    # Without the patient admitted as an outsider, her envelope is refused too.
+    assert _refused_because(bytes.fromhex(g["envelope"]), previous, []) == "sender_not_in_epoch"
+    assert [r["why"] for r in g["refused"]] == [
+        "stale_epoch",
+        "epoch_recipient_not_the_header_epoch",
+        "sender_not_in_epoch",
+    ]
+    for refused in g["refused"]:
+        why = _refused_because(bytes.fromhex(refused["envelope"]), previous, refused["outsiders"])
+        assert why == refused["why"]
