@@ -628,6 +628,7 @@ def _panel_services(
         messages=messages,
         jobs=jobs,
         clock=clock,
+        throttle=shared.throttle,
     )
     kinds.register(PANEL_TIMER, questions.timer, backoff=timedelta(seconds=5))
 

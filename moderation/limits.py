@@ -79,9 +79,11 @@ DEFAULT_TABLE: Table = MappingProxyType(
             Scope.ACCOUNT: Budget(600, _MINUTE),
             Scope.IP: Budget(3000, _MINUTE),
         },
+        # Each panel also caps a patient's free questions per day (its own setting);
+        # this stops one account or address from flooding the panels' queues.
         Action.PANEL_QUESTION: {
-            Scope.ACCOUNT: Budget(5, _DAY),
-            Scope.IP: Budget(50, _DAY),
+            Scope.ACCOUNT: Budget(20, _HOUR),
+            Scope.IP: Budget(300, _HOUR),
         },
         Action.PAID_CHAT_START: {
             Scope.ACCOUNT: Budget(10, _HOUR),

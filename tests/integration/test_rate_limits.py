@@ -1,5 +1,5 @@
 """Rate limits through the server: a flood is refused with ``retry_after`` while
-another account is served, and a send costs one limiter call."""
+another account is served; panel questions spend the same mechanism."""
 
 from __future__ import annotations
 
@@ -7,14 +7,19 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from chat_server.clock import ManualClock
 from chat_server.mail import MemoryOutbox
 from chat_server.settings import Settings
+from moderation.limits import DEFAULT_TABLE, Action, Scope
 from tests.actors import Actor, actor, app_client
+from tests.integration.test_panel_queue import _setup as panel_setup
 from tests.messaging import Device, device
+from tests.panels import ask, patient, question_id
 
 Client = TestClient[web.Request, web.Application]
+Db = AsyncDatabase[dict[str, Any]]
 
 
 async def _patient_in_open_thread(
@@ -73,3 +78,24 @@ async def test_a_flood_from_one_account_is_refused_while_another_is_served(
     assert (await mallory.send_text(mallory_thread, "calm now", to_mallory))["type"] == "ack"
     await mallory.close()
     await ann.close()
+
+
+async def test_panel_questions_spend_the_same_limiter(
+    client: Client, outbox: MemoryOutbox, db: Db, clock: ManualClock
+) -> None:
+    # The panel's own daily cap is set high, so moderation's budget is what binds.
+    panel, _ = await panel_setup(client, outbox, db, clock, daily_free_questions=50)
+    alice = await patient(client, outbox, "alice@example.org")
+    budget = DEFAULT_TABLE[Action.PANEL_QUESTION][Scope.ACCOUNT].limit
+    for _ in range(budget):
+        asked = await ask(alice, panel)
+        await alice.call("POST", f"/api/v1/panel-questions/{asked['question_id']}/withdraw")
+    response = await alice.client.post(
+        f"/api/v1/panels/{panel.panel_id}/questions",
+        json={"question_id": question_id(), "client_msg_id": "q1", "envelope": "AAAA"},
+        headers=alice.auth,
+    )
+    assert response.status == 429
+    assert (await response.json())["code"] == "rate_limited"
+    # One question back every hour / budget (3 minutes).
+    assert int(response.headers["Retry-After"]) == 3600 // budget
