@@ -57,6 +57,8 @@ class RevokeEvent(TypedDict):
     t: Literal["revoke"]
     session: NotRequired[str | None]
     device: NotRequired[str]
+    # A suspension's reason code (never the moderator's note): the close reason says it.
+    suspended: NotRequired[str]
 
 
 class QueueEvent(TypedDict):

@@ -98,6 +98,10 @@ class Settings:
     # Sends allowed per device per 10 s, and per account per minute (bursts included).
     send_limit_per_device: int = 60
     send_limit_per_account: int = 600
+    # Per client address per minute (moderation/limits.py): sends, and key-directory
+    # look-ups. Generous: many people share an address (a practice, a carrier's NAT).
+    send_limit_per_ip: int = 3000
+    key_lookups_per_ip: int = 6000
     # How long a message may wait unseen before its recipient gets an e-mail.
     notify_delay_seconds: float = 120.0
     # Durable jobs (chat_server/jobs): a job whose process died is taken over after
@@ -120,6 +124,9 @@ class Settings:
     # Where links in e-mails point (verification, invitations). An https:// URL also
     # turns on Strict-Transport-Security (rest/headers.py).
     public_url: str = ""
+    # Where a suspended person appeals (shown with the suspension's reason at login):
+    # a mailto: or https: address the moderators read.
+    appeal_contact: str = "mailto:appeals@carechat.invalid"
     # Keys for server-side MACs (hashed tokens, franking stamps). Never a private key
     # of a user: the server cannot decrypt with it.
     server_secret: Secret | None = None
@@ -328,6 +335,8 @@ class _SettingsSchema(ma.Schema):
     )
     send_limit_per_device = ma.fields.Integer(validate=_positive("a positive integer"))
     send_limit_per_account = ma.fields.Integer(validate=_positive("a positive integer"))
+    send_limit_per_ip = ma.fields.Integer(validate=_positive("a positive integer"))
+    key_lookups_per_ip = ma.fields.Integer(validate=_positive("a positive integer"))
     notify_delay_seconds = ma.fields.Float(
         validate=ma.validate.Range(min=0, max=86400, error="seconds from 0 to 86400")
     )
@@ -365,6 +374,11 @@ class _SettingsSchema(ma.Schema):
     smtp_starttls = ma.fields.Boolean()
     public_url = ma.fields.String(
         validate=ma.validate.Regexp(r"^(https?://[^/\s]+)?$", error="http(s)://host[:port]")
+    )
+    appeal_contact = ma.fields.String(
+        validate=ma.validate.Regexp(
+            r"^(mailto:[^\s]+@[^\s]+|https://[^\s]+)\Z", error="mailto: or https:"
+        )
     )
     server_secret = _SecretField(allow_none=True, min_length=32)
 

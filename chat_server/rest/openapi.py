@@ -23,7 +23,16 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from chat_server.appkeys import OPENAPI_DOCUMENT
 from chat_server.error_codes import codes_by_status, openapi_codes
-from chat_server.rest import accounts, care, devices, groups, panels, replies, threads
+from chat_server.rest import (
+    accounts,
+    care,
+    devices,
+    groups,
+    moderation,
+    panels,
+    replies,
+    threads,
+)
 from chat_server.rest.problems import PROBLEM_TYPE
 
 OPENAPI_PATH: Final = "/api/v1/openapi.json"
@@ -128,7 +137,50 @@ OPERATIONS: Final[dict[str, Operation]] = {
         "Mark a practitioner's registration verified (platform admins)", 204,
         errors=(403,),
     ),
-    "admin_suspend": Operation("Suspend an account (platform admins)", 204, errors=(403,)),
+    # moderation
+    "admin_warn": Operation(
+        "Warn an account, with a reason (moderators)", 204, None, moderation.SanctionSchema,
+        errors=(403,),
+    ),
+    "admin_suspend": Operation(
+        "Suspend an account, with a reason (moderators): ends its sessions and closes its "
+        "sockets on every process", 204, None, moderation.SanctionSchema, errors=(403, 409),
+    ),
+    "admin_lift": Operation(
+        "Lift an account's suspension, with a reason (moderators)", 204, None,
+        moderation.SanctionSchema, errors=(403, 409),
+    ),
+    "file_report": Operation(
+        "Report a message by revealing its plaintext and franking key; the server checks "
+        "them against its stamp and queues the report, verified or marked unverifiable",
+        201, replies.ReportFiled, moderation.ReportSchema, errors=(404, 409, 429),
+    ),
+    "report_queue": Operation(
+        "The newest queued abuse reports (moderators)", 200, replies.ReportQueue,
+        errors=(403,),
+    ),
+    "my_consents": Operation(
+        "The caller's consents: the current text versions, which consents count now, and "
+        "the full history", 200, replies.ConsentState,
+    ),
+    "grant_consent": Operation(
+        "Consent to a purpose, naming the text version shown (patients)", 204, None,
+        moderation.GrantSchema, errors=(403, 404, 409),
+    ),
+    "revoke_consent": Operation(
+        "Revoke a consent; it counts no longer (patients)", 204, None,
+        moderation.ConsentSchema, errors=(403, 404),
+    ),
+    "my_blocks": Operation("The accounts the caller has blocked", 200, replies.BlockList),
+    "block": Operation(
+        "Block an account: neither can request a thread with the other, send to a shared "
+        "thread, or see the other's typing or away message", 204, errors=(422,),
+    ),
+    "unblock": Operation("Undo the caller's own block", 204),
+    "my_sanctions": Operation(
+        "The warnings and suspensions the caller was given, with how to appeal", 200,
+        replies.SanctionList,
+    ),
     # key directory
     "set_root_key": Operation(
         "Publish the account's root key", 204, None, devices.RootKeySchema

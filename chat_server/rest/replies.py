@@ -13,6 +13,9 @@ from chat_server.errors import ErrorCode
 from chat_server.model.threads import ThreadKind, ThreadState
 from chat_server.principal import Role
 from chat_server.storage.practices import LinkStatus, ProviderKind
+from moderation.consents import ConsentAction, Purpose
+from moderation.reports import Category, Verification
+from moderation.sanctions import ModeratorAction, Reason
 
 _Str = ma.fields.String
 _Int = ma.fields.Integer
@@ -32,6 +35,77 @@ class Problem(ma.Schema):
     retry_after = ma.fields.Float()
     request_id = _Str()
     devices = ma.fields.List(ma.fields.Dict(keys=_Str(), values=_Str()))
+    # account_suspended at login: why, and how to appeal.
+    suspension = ma.fields.Dict(keys=_Str(), values=_Str())
+
+
+class SanctionReply(ma.Schema):
+    action = ma.fields.Enum(ModeratorAction, by_value=True, required=True)
+    reason = ma.fields.Enum(Reason, by_value=True, required=True)
+    at = _Time(required=True)
+    note = _Str()
+    appeal = _Str()
+
+
+class SanctionList(ma.Schema):
+    sanctions = ma.fields.List(ma.fields.Nested(SanctionReply), required=True)
+
+
+class CurrentConsent(ma.Schema):
+    purpose = ma.fields.Enum(Purpose, by_value=True, required=True)
+    scope = _Str(required=True)
+    version = _Str(required=True)
+    since = _Time(required=True)
+
+
+class ConsentEntry(ma.Schema):
+    purpose = ma.fields.Enum(Purpose, by_value=True, required=True)
+    scope = _Str(required=True)
+    action = ma.fields.Enum(ConsentAction, by_value=True, required=True)
+    version = _Str(required=True)
+    at = _Time(required=True)
+
+
+class ConsentState(ma.Schema):
+    text_versions = ma.fields.Dict(keys=_Str(), values=_Str(), required=True)
+    current = ma.fields.List(ma.fields.Nested(CurrentConsent), required=True)
+    history = ma.fields.List(ma.fields.Nested(ConsentEntry), required=True)
+
+
+class BlockReply(ma.Schema):
+    account_id = _Str(required=True)
+    since = _Time(required=True)
+
+
+class BlockList(ma.Schema):
+    blocks = ma.fields.List(ma.fields.Nested(BlockReply), required=True)
+
+
+class ReportFiled(ma.Schema):
+    report_id = _Str(required=True)
+    verification = ma.fields.Enum(Verification, by_value=True, required=True)
+
+
+class ReportSender(ma.Schema):
+    account = _Str(required=True)
+    device = _Str(required=True)
+
+
+class QueuedReport(ma.Schema):
+    report_id = _Str(required=True)
+    thread = _Str(required=True)
+    seq = _Int(required=True)
+    reporter = _Str(required=True)
+    sender = ma.fields.Nested(ReportSender, required=True)
+    category = ma.fields.Enum(Category, by_value=True, required=True)
+    verification = ma.fields.Enum(Verification, by_value=True, required=True)
+    at = _Time(required=True)
+    message_at = _Time(required=True)
+    body = _Str(required=True)
+
+
+class ReportQueue(ma.Schema):
+    reports = ma.fields.List(ma.fields.Nested(QueuedReport), required=True)
 
 
 class StatusReply(ma.Schema):

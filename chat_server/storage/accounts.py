@@ -11,6 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from chat_server.principal import AccountStatus, Role
+from moderation.sanctions import Sanction
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,8 @@ class Account:
     root_key: str | None
     accepting_requests: bool
     away_message: str | None
+    # Why the account is suspended (status SUSPENDED), shown to its owner at login.
+    suspension: Sanction | None = None
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Account:
@@ -57,6 +60,7 @@ class Account:
             root_key=doc.get("root_key"),
             accepting_requests=doc.get("accepting_requests", True),
             away_message=doc.get("away_message"),
+            suspension=Sanction.from_document(doc["suspension"]) if doc.get("suspension") else None,
         )
 
     def public_profile(self) -> dict[str, Any]:

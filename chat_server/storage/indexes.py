@@ -96,6 +96,18 @@ INDEXES: dict[str, list[IndexModel]] = {
     # runs again after a crash finds its record (handlers/notifications.py).
     "notifications_sent": [IndexModel([("at", A)], name="ttl", expireAfterSeconds=7 * 24 * 3600)],
     "audit_log": [IndexModel([("seq", A)], name="seq", unique=True)],
+    # Moderation (issue 18): one report per reporter and message; the moderators' queue.
+    "reports": [
+        IndexModel([("reporter", A), ("thread", A), ("seq", A)], name="once", unique=True),
+        IndexModel([("status", A), ("at", D)], name="queue"),
+    ],
+    "blocks": [
+        IndexModel([("blocker", A), ("blocked", A)], name="pair", unique=True),
+        IndexModel([("blocked", A)], name="blocked"),
+    ],
+    "consents": [
+        IndexModel([("account", A), ("purpose", A), ("scope", A), ("at", D)], name="latest"),
+    ],
     "jobs": [
         # Due jobs, and running ones whose lease (run_at, then) ran out: chat_server/jobs.
         IndexModel([("state", A), ("run_at", A)], name="due"),
