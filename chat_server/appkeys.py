@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from chat_server.fanout import Broker
     from chat_server.handlers.access import ThreadGate
     from chat_server.handlers.accounts import AccountService
+    from chat_server.handlers.announcements import Announcements
     from chat_server.handlers.availability import Availability
     from chat_server.handlers.care import CareService
     from chat_server.handlers.care_threads import CareThreads
@@ -32,10 +33,12 @@ if TYPE_CHECKING:
     from chat_server.handlers.intake import MessageIntake
     from chat_server.handlers.invitations import InvitationService
     from chat_server.handlers.key_backup import KeyBackups
+    from chat_server.handlers.mailings import MailingService
     from chat_server.handlers.passwords import PasswordService
     from chat_server.handlers.practices import PracticeService
     from chat_server.handlers.receipts import Receipts
     from chat_server.handlers.registration import RegistrationService
+    from chat_server.handlers.roster import RosterService
     from chat_server.handlers.sessions import SessionService
     from chat_server.handlers.sync import ThreadSync
     from chat_server.handlers.tickets import TicketService
@@ -95,3 +98,7 @@ UPLOADS: web.AppKey[UploadService] = web.AppKey("UPLOADS")
 KEY_BACKUPS: web.AppKey[KeyBackups] = web.AppKey("KEY_BACKUPS")
 MAILER: web.AppKey[Mailer] = web.AppKey("MAILER")
 SMS: web.AppKey[SmsSender] = web.AppKey("SMS")
+# Prevention mailings: the practice's campaigns, its roster, the patient's side.
+MAILINGS: web.AppKey[MailingService] = web.AppKey("MAILINGS")
+ROSTER: web.AppKey[RosterService] = web.AppKey("ROSTER")
+ANNOUNCEMENTS: web.AppKey[Announcements] = web.AppKey("ANNOUNCEMENTS")

@@ -23,7 +23,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from chat_server.appkeys import OPENAPI_DOCUMENT
 from chat_server.error_codes import codes_by_status, openapi_codes
-from chat_server.rest import accounts, care, devices, groups, replies, threads
+from chat_server.rest import accounts, care, devices, groups, mailings, replies, threads
 from chat_server.rest.problems import PROBLEM_TYPE
 
 OPENAPI_PATH: Final = "/api/v1/openapi.json"
@@ -233,6 +233,51 @@ OPERATIONS: Final[dict[str, Operation]] = {
     ),
     "latest_epoch": Operation("The group's latest epoch commit", 200, replies.EpochReply),
     "get_epoch": Operation("One epoch commit of the group", 200, replies.EpochReply),
+    # prevention mailings
+    "create_campaign": Operation(
+        "Create a draft campaign from its sealed broadcast body (practice members)", 201,
+        replies.CampaignReply, mailings.NewCampaignSchema, errors=(409, 422),
+    ),
+    "list_campaigns": Operation("The practice's campaigns", 200, replies.Campaigns),
+    "get_campaign": Operation(
+        "A campaign and its progress (counts only)", 200, replies.CampaignWithProgress
+    ),
+    "add_recipients": Operation(
+        "Add recipients and their slips to a draft (at most 500 a call)", 200,
+        replies.RecipientCount, mailings.RecipientsSchema, errors=(409, 422),
+    ),
+    "remove_recipients": Operation(
+        "Remove recipients from a draft", 200, replies.RecipientCount,
+        mailings.PatientsSchema, errors=(409,),
+    ),
+    "schedule_campaign": Operation(
+        "Schedule a draft (send_at absent or past: now); its recipients freeze", 200,
+        replies.CampaignReply, mailings.ScheduleSchema, errors=(409,),
+    ),
+    "campaign_action": Operation(
+        "Unschedule, pause, resume or cancel a campaign", 200, replies.CampaignReply,
+        errors=(409,),
+    ),
+    "import_roster": Operation(
+        "Import roster rows (labels sealed to the staff group); rejected rows by line",
+        200, replies.RosterImported, mailings.RosterImportSchema, errors=(429,),
+    ),
+    "list_roster": Operation("The practice's roster", 200, replies.Roster),
+    "set_mailing_opt_out": Operation(
+        "Opt out of (or back into) a practice's prevention mailings (patients)", 204,
+        None, mailings.OptOutSchema, errors=(403,),
+    ),
+    "list_announcements": Operation(
+        "The caller's announcements thread (patients)", 200, replies.AnnouncementList,
+        errors=(403,),
+    ),
+    "read_announcement": Operation(
+        "Mark a received campaign read (patients)", 204, None, errors=(403,)
+    ),
+    "unsubscribe": Operation(
+        "RFC 8058 one-click unsubscribe: no session, idempotent", 200,
+        replies.StatusReply, auth=False,
+    ),
 }  # fmt: skip
 
 # A named group of the regex aiohttp compiles for a route: ``(?P<thread_id>[A-Za-z0-9_-]{1,64})``.
