@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage
-from email.utils import make_msgid, parseaddr
+from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -70,13 +71,14 @@ class NoticeSender:
 
 
 def notice_email(
-    sender: NoticeSender, to: str, language: str, unsubscribe_url: str
+    sender: NoticeSender, to: str, language: str, unsubscribe_url: str, at: datetime
 ) -> EmailMessage:
     subject, body = TEXTS.get(language, TEXTS[DEFAULT_LANGUAGE])
     message = EmailMessage()
     message["From"] = sender.from_address
     message["To"] = to
     message["Subject"] = subject
+    message["Date"] = format_datetime(at)
     message["Message-ID"] = make_msgid(idstring=new_id()[:12], domain=sender.domain())
     message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

@@ -119,7 +119,8 @@ async def until_state(
     desk: PracticeDesk, campaign_id: str, state: str, seconds: float = 30
 ) -> dict[str, Any]:
     async def reached() -> bool:
-        return (await campaign_state(desk, campaign_id))["state"] == state
+        current: str = (await campaign_state(desk, campaign_id))["state"]
+        return current == state
 
     await until(reached, seconds, f"campaign {state}")
     return await campaign_state(desk, campaign_id)

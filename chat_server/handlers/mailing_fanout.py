@@ -222,6 +222,7 @@ class MailingFanout:
                 address,
                 languages.get(address, ""),
                 self._links.url(tokens[patient]),
+                self._clock.now(),
             )
             async with gate:
                 attempts, sent = await self._send(message)
