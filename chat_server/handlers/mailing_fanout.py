@@ -207,16 +207,15 @@ class MailingFanout:
             return
         accounts = await self._s.accounts.many(claimed)
         emails = {p: a.email for p, a in accounts.items()}
+        unreachable = [p for p in claimed if p not in emails]
+        if unreachable:  # no account any more (erased): delivered, but nobody to mail
+            await self._s.campaigns.mail_outcome_many(campaign.id, unreachable, MAIL_NO_ADDRESS)
         languages = await self._s.roster.languages(campaign.practice_id, list(emails.values()))
         tokens = {p: self._links.token(campaign.practice_id, p) for p in emails}
         await self._s.opt_outs.remember_tokens(campaign.practice_id, tokens)
         gate = asyncio.Semaphore(self._policy.mail_concurrency)
 
-        async def one(patient: str) -> bool | None:
-            address = emails.get(patient)
-            if address is None:
-                await self._s.campaigns.mail_outcome(campaign.id, patient, MAIL_NO_ADDRESS, 0)
-                return None
+        async def one(patient: str, address: str) -> bool:
             message = notice_email(
                 self._sender,
                 address,
@@ -230,11 +229,8 @@ class MailingFanout:
             await self._s.campaigns.mail_outcome(campaign.id, patient, outcome, attempts)
             return sent
 
-        for sent in await asyncio.gather(*(one(p) for p in claimed)):
-            if sent is True:
-                streak.failures = 0
-            elif sent is False:
-                streak.failures += 1
+        for sent in await asyncio.gather(*(one(p, a) for p, a in emails.items())):
+            streak.failures = 0 if sent else streak.failures + 1
 
     async def _send(self, message: EmailMessage) -> tuple[int, bool]:
         """Sends with retries and exponential back-off: (attempts made, sent?)."""

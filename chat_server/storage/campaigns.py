@@ -283,6 +283,14 @@ class CampaignStore:
             {"$set": {"mail": outcome, "mail_attempts": attempts}},
         )
 
+    async def mail_outcome_many(
+        self, campaign_id: str, patients: Sequence[str], outcome: str
+    ) -> None:
+        await self._deliveries.update_many(
+            {"_id": {"$in": [delivery_id(campaign_id, p) for p in patients]}},
+            {"$set": {"mail": outcome}},
+        )
+
     async def progress(self, campaign_id: str) -> Progress:
         counts: dict[str, int] = {}
         pipeline: list[dict[str, Any]] = [
