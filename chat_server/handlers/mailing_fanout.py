@@ -36,7 +36,7 @@ from email.message import EmailMessage
 from typing import Final
 
 from chat_server.clock import Clock
-from chat_server.jobs import JobContext
+from chat_server.jobs.runner import JobContext
 from chat_server.mailing_mail import NoticeMailer, NoticeSender, notice_email
 from chat_server.model.campaigns import (
     Campaign,

@@ -32,7 +32,7 @@ from chat_server.errors import (
     NotFound,
 )
 from chat_server.handlers.access import AccessGate
-from chat_server.jobs import JobRunner
+from chat_server.jobs.runner import JobRunner
 from chat_server.model.campaigns import (
     CAMPAIGN,
     Campaign,
