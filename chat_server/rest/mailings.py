@@ -14,6 +14,7 @@ import marshmallow as ma
 from aiohttp import web
 
 from chat_server.appkeys import ANNOUNCEMENTS, MAILINGS, ROSTER
+from chat_server.errors import NotFound
 from chat_server.handlers.roster import MAX_LABELS_BYTES, RosterInput
 from chat_server.model.campaigns import Campaign
 from chat_server.rest.auth import client_ip, principal
@@ -173,7 +174,9 @@ async def campaign_action(request: web.Request) -> web.Response:
     action = {
         "unschedule": service.unschedule, "pause": service.pause,
         "resume": service.resume, "cancel": service.cancel,
-    }[request.match_info["action"]]  # fmt: skip
+    }.get(request.match_info["action"])  # fmt: skip
+    if action is None:
+        raise NotFound()
     campaign = await action(who, request.match_info["campaign_id"])
     return web.json_response(campaign_json(campaign))
 
@@ -273,7 +276,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post(f"{campaign}/recipients/remove", remove_recipients, name="remove_recipients")
     r.add_post(f"{campaign}/schedule", schedule_campaign, name="schedule_campaign")
     r.add_post(
-        f"{campaign}/{{action:unschedule|pause|resume|cancel}}",
+        f"{campaign}/{{action:[a-z]{{1,16}}}}",
         campaign_action,
         name="campaign_action",
     )
@@ -287,7 +290,7 @@ def add_routes(app: web.Application) -> None:
         name="read_announcement",
     )
     r.add_post(
-        "/api/v1/mailings/unsubscribe/{token:[A-Za-z0-9_-]{20,100}}",
+        "/api/v1/mailings/unsubscribe/{token:[A-Za-z0-9_-]{1,100}}",
         unsubscribe,
         name="unsubscribe",
     )
