@@ -54,7 +54,7 @@ def test_labels_open_only_with_the_staff_epoch_key() -> None:
     assert open_labels(sealed, staff) == {"age_band": "65+", "conditions": "diabetes"}
     with pytest.raises(nacl.exceptions.CryptoError):
         open_labels(sealed, outsider)
-    listing = [
+    listing: list[dict[str, object]] = [
         {"account_id": "ann", "group": "staff-1", "epoch": 1, "labels": to_base64url(sealed)},
         {"account_id": None, "group": "staff-1", "epoch": 1, "labels": to_base64url(sealed)},
     ]
