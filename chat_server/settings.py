@@ -109,7 +109,7 @@ class Settings:
     # failed notice e-mails after which a campaign pauses itself, notice e-mails in
     # flight at once, and attempts per e-mail (back-off doubling from the seconds).
     mailing_rate_per_second: float = 2000.0
-    mailing_batch_size: int = 200
+    mailing_batch_size: int = 500
     mailing_max_consecutive_failures: int = 50
     mailing_smtp_concurrency: int = 8
     mailing_mail_attempts: int = 3
