@@ -71,8 +71,15 @@ class NoticeSender:
 
 
 def notice_email(
-    sender: NoticeSender, to: str, language: str, unsubscribe_url: str, at: datetime
+    sender: NoticeSender,
+    to: str,
+    language: str,
+    unsubscribe_url: str,
+    unsubscribe_page: str,
+    at: datetime,
 ) -> EmailMessage:
+    """``unsubscribe_url`` takes the one-click POST (header); ``unsubscribe_page`` is
+    the page a person opens from the body, which asks before it unsubscribes."""
     subject, body = TEXTS.get(language, TEXTS[DEFAULT_LANGUAGE])
     message = EmailMessage()
     message["From"] = sender.from_address
@@ -86,7 +93,7 @@ def notice_email(
     message["Precedence"] = "bulk"
     message["Auto-Submitted"] = "auto-generated"
     message["Content-Language"] = language if language in LANGUAGES else DEFAULT_LANGUAGE
-    message.set_content(body.format(url=f"{sender.public_url}/app", unsubscribe=unsubscribe_url))
+    message.set_content(body.format(url=f"{sender.public_url}/app", unsubscribe=unsubscribe_page))
     return message
 
 

@@ -60,6 +60,7 @@ from e2e_crypto.wire import to_base64url
 log = logging.getLogger(__name__)
 
 UNSUBSCRIBE_PATH: Final = "/api/v1/mailings/unsubscribe"
+UNSUBSCRIBE_PAGE: Final = "/mailings/unsubscribe"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +96,12 @@ class UnsubscribeLinks:
         return to_base64url(mac.digest())
 
     def url(self, token: str) -> str:
+        """The one-click POST target (``List-Unsubscribe``)."""
         return f"{self.public_url}{UNSUBSCRIBE_PATH}/{token}"
+
+    def page(self, token: str) -> str:
+        """The page a person reaches from the e-mail's body: it asks, then POSTs."""
+        return f"{self.public_url}{UNSUBSCRIBE_PAGE}/{token}"
 
 
 @dataclass(slots=True)
@@ -221,6 +227,7 @@ class MailingFanout:
                 address,
                 languages.get(address, ""),
                 self._links.url(tokens[patient]),
+                self._links.page(tokens[patient]),
                 self._clock.now(),
             )
             async with gate:

@@ -265,6 +265,48 @@ async def unsubscribe(request: web.Request) -> web.Response:
     return web.json_response({"status": "unsubscribed"})
 
 
+# The page behind the link in the notice's body. Following a link must not
+# unsubscribe (mail scanners fetch links), so the page asks for a click, which POSTs.
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>CareChat</title></head>
+<body><main>
+<h1>{title}</h1>
+<p>{text}</p>
+{form}
+</main></body></html>
+"""
+_ASK = (
+    "Stop prevention messages from this practice? / Ne plus recevoir les messages de "
+    "prévention de ce cabinet ? / Geen preventieberichten meer van deze praktijk?"
+)
+_DONE = (
+    "You will receive no more prevention messages from this practice. / Vous ne "
+    "recevrez plus de messages de prévention de ce cabinet. / U ontvangt geen "
+    "preventieberichten meer van deze praktijk."
+)
+_FORM = (
+    '<form method="post"><button type="submit">'
+    "Unsubscribe / Se désabonner / Afmelden</button></form>"
+)
+
+
+def _page(title: str, text: str, form: str = "", status: int = 200) -> web.Response:
+    return web.Response(
+        text=_PAGE.format(title=title, text=text, form=form),
+        status=status,
+        content_type="text/html",
+    )
+
+
+async def unsubscribe_page(request: web.Request) -> web.Response:
+    return _page("CareChat", _ASK, _FORM)
+
+
+async def unsubscribe_page_post(request: web.Request) -> web.Response:
+    await request.app[ANNOUNCEMENTS].unsubscribe(request.match_info["token"])
+    return _page("CareChat", _DONE)
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
     practice = f"/api/v1/practices/{ID % 'practice_id'}"
@@ -294,3 +336,6 @@ def add_routes(app: web.Application) -> None:
         unsubscribe,
         name="unsubscribe",
     )
+    page = "/mailings/unsubscribe/{token:[A-Za-z0-9_-]{1,100}}"
+    r.add_get(page, unsubscribe_page, name="mailing_unsubscribe_page")
+    r.add_post(page, unsubscribe_page_post, name="mailing_unsubscribe_confirm")

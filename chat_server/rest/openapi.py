@@ -31,6 +31,8 @@ OPENAPI_PATH: Final = "/api/v1/openapi.json"
 # Prometheus text exposition and the web client's pages (rest/pages.py).
 UNDOCUMENTED_ROUTES: Final = frozenset(
     {"ws", "metrics", "web_app", "web_widget", "web_widget_loader", "web_built_file"}
+    # The HTML page behind a mailing notice's unsubscribe link (rest/mailings.py).
+    | {"mailing_unsubscribe_page", "mailing_unsubscribe_confirm"}
 )
 OCTETS: Final = "application/octet-stream"
 JSON_OBJECT: Final = "application/json"  # any JSON object (this document itself)

@@ -135,6 +135,16 @@ async def test_notices_are_content_free_localised_and_unsubscribe_in_one_click(
         for who in (ann.account_id, bob.account_id, desk.practice_id):
             assert who not in token
     assert len(message_ids) == 2
+    # The body's link opens a page that asks: opening it (a mail scanner does)
+    # unsubscribes no one; Bob clicks its button, which POSTs.
+    bob_body = by_to["bob@example.org"].get_body()
+    assert bob_body is not None
+    [bob_page] = [w for w in bob_body.get_content().split() if "/mailings/unsubscribe/" in w]
+    assert bob_page.startswith("https://chat.example.org/mailings/unsubscribe/")
+    page_path = bob_page.removeprefix("https://chat.example.org")
+    opened = await client.get(page_path)
+    assert opened.status == 200
+    assert '<form method="post">' in await opened.text()
     # The one-click POST: no session, no cookie; twice is the same as once.
     ann_link = by_to["ann@example.org"]["List-Unsubscribe"].strip("<>")
     path = ann_link.removeprefix("https://chat.example.org")
@@ -148,12 +158,18 @@ async def test_notices_are_content_free_localised_and_unsubscribe_in_one_click(
         assert response.status == 200, await response.text()
     unknown = await client.post(path[:-4] + "AAAA", data="List-Unsubscribe=One-Click")
     assert unknown.status == 404
-    # Ann is excluded from the practice's next campaign; Bob is not.
+    # Ann is excluded from the practice's next campaign; Bob is not, until he clicks.
     inbox.messages.clear()
     await _send(client, desk, "flu-campaign-smtp-02", [ann, bob])
     second = await until_state(desk, "flu-campaign-smtp-02", "done")
     assert (second["progress"]["opted_out"], second["progress"]["delivered"]) == (1, 1)
     assert [m["To"] for m in inbox.messages] == ["bob@example.org"]
+    clicked = await client.post(page_path)
+    assert clicked.status == 200
+    assert "no more prevention messages" in await clicked.text()
+    await _send(client, desk, "flu-campaign-smtp-03", [ann, bob])
+    third = await until_state(desk, "flu-campaign-smtp-03", "done")
+    assert (third["progress"]["opted_out"], third["progress"]["delivered"]) == (2, 0)
     assert (await ann.call("GET", "/api/v1/announcements"))["announcements"][0][
         "campaign_id"
     ] == "flu-campaign-smtp-01"
