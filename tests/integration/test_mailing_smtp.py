@@ -3,6 +3,7 @@ a campaign that pauses itself when the relay keeps failing."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -36,13 +37,23 @@ MEDICAL_WORDS = ("flu", "vaccin", "diabet", "65", "griep", "grippe", "CANARY")
 
 
 class Inbox:
-    def __init__(self) -> None:
+    """Keeps what arrives; with ``hold``, answers each message only after that long,
+    counting how many were in flight at once."""
+
+    def __init__(self, hold: float = 0.0) -> None:
         self.messages: list[EmailMessage] = []
+        self.hold = hold
+        self.in_flight = 0
+        self.most_in_flight = 0
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         assert isinstance(envelope.content, bytes)
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        await asyncio.sleep(self.hold)
+        self.in_flight -= 1
         self.messages.append(parsed)
         return "250 OK"
 
@@ -65,11 +76,14 @@ def smtp_server() -> Iterator[tuple[Inbox, int]]:
         controller.stop()
 
 
-async def _patients(client: Client, outbox: MemoryOutbox, desk: PracticeDesk) -> list[Actor]:
+async def _patients(
+    client: Client, outbox: MemoryOutbox, desk: PracticeDesk, extra: int = 0
+) -> list[Actor]:
     rows = [
         RosterRow(2, "ann@example.org", "fr", {"conditions": "diabetes"}),
         RosterRow(3, "bob@example.org", "nl", {"conditions": "none"}),
     ]
+    rows += [RosterRow(4 + n, f"pat{n}@example.org", "en", {}) for n in range(extra)]
     for body in import_bodies(rows, desk.staff_key.public_key, group=desk.group, epoch=1):
         await desk.admin.call("POST", f"/api/v1/practices/{desk.practice_id}/roster", body)
     return [await accept_invitation(client, outbox, r.email) for r in rows]
@@ -192,3 +206,25 @@ async def test_a_failing_relay_is_retried_counted_and_pauses_the_campaign(
     progress = paused["progress"]
     # Delivered into the app all the same; only the e-mails failed, each tried 3 times.
     assert (progress["delivered"], progress["failed"], progress["mail_retries"]) == (2, 2, 4)
+
+
+async def test_notices_are_sent_with_bounded_concurrency(
+    aiohttp_client: Any, settings: Settings, clock: ManualClock, outbox: MemoryOutbox
+) -> None:
+    inbox, port = Inbox(hold=0.3), _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        client = await app_client(
+            aiohttp_client, settings, clock, outbox,
+            smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False,
+            mailing_smtp_concurrency=2,
+        )  # fmt: skip
+        desk = await practice_desk(client, outbox, "admin@practice.example")
+        people = await _patients(client, outbox, desk, extra=3)
+        await _send(client, desk, "flu-campaign-bounded-1", people)
+        done = await until_state(desk, "flu-campaign-bounded-1", "done")
+    finally:
+        controller.stop()
+    assert done["progress"]["mail_sent"] == 5
+    assert inbox.most_in_flight == 2  # in parallel, but never more than the setting
