@@ -559,6 +559,7 @@ def _mailing_services(
         sender=NoticeSender(settings.smtp_from, shared.public_url),
         links=UnsubscribeLinks(secret, shared.public_url),
         clock=shared.clock,
+        announce=app[HUB].deliver,
         policy=FanoutPolicy(
             rate_per_second=settings.mailing_rate_per_second,
             batch=settings.mailing_batch_size,

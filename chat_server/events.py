@@ -50,7 +50,15 @@ class RevokeEvent(TypedDict):
     device: NotRequired[str]
 
 
-Event = MsgEvent | ThreadEvent | ReceiptEvent | TypingEvent | RevokeEvent
+class AnnouncementEvent(TypedDict):
+    """A practice mailing was delivered into the patient's announcements thread."""
+
+    t: Literal["announcement"]
+    campaign: str
+    practice: str
+
+
+Event = MsgEvent | ThreadEvent | ReceiptEvent | TypingEvent | RevokeEvent | AnnouncementEvent
 
 
 Deliver = Callable[[list[str], Event], Awaitable[None]]

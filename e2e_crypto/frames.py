@@ -156,5 +156,21 @@ class ErrorFrame(TypedDict):
     devices: NotRequired[list[dict[str, str]]]  # recipients_changed: the current devices
 
 
-PushFrame = MsgFrame | ThreadFrame | ReceiptFrame | PeerTypingFrame | ResyncFrame | ErrorFrame
+class AnnouncementFrame(TypedDict):
+    """A practice mailing is waiting: fetch it with GET /api/v1/announcements."""
+
+    type: Literal["announcement"]
+    campaign_id: str
+    practice_id: str
+
+
+PushFrame = (
+    MsgFrame
+    | ThreadFrame
+    | ReceiptFrame
+    | PeerTypingFrame
+    | ResyncFrame
+    | ErrorFrame
+    | AnnouncementFrame
+)
 ServerFrame = AnswerFrame | PushFrame

@@ -30,12 +30,14 @@ import asyncio
 import hashlib
 import hmac
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Final
 
 from chat_server.clock import Clock
+from chat_server.events import AnnouncementEvent
 from chat_server.jobs.runner import JobContext
 from chat_server.mailing_mail import NoticeMailer, NoticeSender, notice_email
 from chat_server.model.campaigns import (
@@ -61,6 +63,10 @@ log = logging.getLogger(__name__)
 
 UNSUBSCRIBE_PATH: Final = "/api/v1/mailings/unsubscribe"
 UNSUBSCRIBE_PAGE: Final = "/mailings/unsubscribe"
+
+
+# The hub's deliver: an event to every open socket of these accounts, on any process.
+Announce = Callable[[list[str], AnnouncementEvent], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +127,10 @@ class MailingFanout:
         links: UnsubscribeLinks,
         clock: Clock,
         policy: FanoutPolicy,
+        announce: Announce,
     ) -> None:
         self._s = stores
+        self._announce = announce
         self._mailer = mailer
         self._sender = sender
         self._links = links
@@ -202,8 +210,18 @@ class MailingFanout:
             return DeliveryState.DELIVERED
 
         outcomes = [(p, outcome(p)) for p in patients]
-        await self._s.campaigns.record_deliveries(campaign, outcomes, self._clock.now())
-        return [p for p, state in outcomes if state is DeliveryState.DELIVERED]
+        new = await self._s.campaigns.record_deliveries(campaign, outcomes, self._clock.now())
+        delivered = [p for p, state in outcomes if state is DeliveryState.DELIVERED]
+        # Live push to the patients' open sockets, once, for deliveries made now (a
+        # batch done again after a crash announces only what it newly delivered; a
+        # missed push costs nothing: the list endpoint is the truth).
+        fresh = [p for p in delivered if p in new]
+        if fresh:
+            await self._announce(
+                fresh,
+                {"t": "announcement", "campaign": campaign.id, "practice": campaign.practice_id},
+            )
+        return delivered
 
     async def _mail(
         self, campaign: Campaign, patients: list[str], owner: str, streak: _Streak

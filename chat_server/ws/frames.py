@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from chat_server.ws import messaging, session
+from chat_server.ws import announcements, messaging, session
 from chat_server.ws.context import FrameContext
 from chat_server.ws.hub import Connection
 from chat_server.ws.router import FrameRoute
@@ -46,4 +46,5 @@ SINKS: dict[str, EventSink] = {
     "receipt": messaging.on_receipt,
     "typing": messaging.on_typing,
     "revoke": session.on_revoke,
+    "announcement": announcements.on_announcement,
 }

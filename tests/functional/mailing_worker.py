@@ -14,6 +14,7 @@ from pathlib import Path
 import aiojobs
 
 from chat_server.clock import SystemClock
+from chat_server.events import AnnouncementEvent
 from chat_server.handlers.mailing_fanout import (
     FanoutPolicy,
     FanoutStores,
@@ -35,6 +36,10 @@ RATE_PER_SECOND = 2000.0
 BATCH = 200
 
 
+async def nobody_listens(accounts: list[str], event: AnnouncementEvent) -> None:
+    """No sockets in this process: the pushes have nowhere to go."""
+
+
 async def main(uri: str, db_name: str, outbox: str) -> None:
     client = make_client(uri)
     db = client[db_name]
@@ -51,6 +56,7 @@ async def main(uri: str, db_name: str, outbox: str) -> None:
         sender=NoticeSender("CareChat <mailings@chat.example.org>", "https://chat.example.org"),
         links=UnsubscribeLinks(b"k" * 32, "https://chat.example.org"),
         clock=clock,
+        announce=nobody_listens,
         policy=FanoutPolicy(
             rate_per_second=RATE_PER_SECOND,
             batch=BATCH,

@@ -36,6 +36,7 @@ from tests.mailings import (
     until_state,
     verified,
 )
+from tests.messaging import Device
 from tests.services import Services
 
 Client = TestClient[web.Request, web.Application]
@@ -127,6 +128,8 @@ async def test_a_campaign_reaches_linked_patients_once_and_skips_the_opted_out(
         bob.account_id: [verified(bob, "bob-phone")],
         dan.account_id: [verified(dan, "dan-phone")],
     }
+    ann_phone = Device(ann, ann.devices["ann-phone"])
+    await ann_phone.connect()
     async with _api(client, desk.admin) as api:
         scheduled = await send_campaign(
             api,
@@ -137,6 +140,14 @@ async def test_a_campaign_reaches_linked_patients_once_and_skips_the_opted_out(
             devices=devices,
         )
     assert scheduled["state"] == "scheduled"
+    # Ann's open socket hears of it at once: ids only, the list has the rest.
+    pushed = await ann_phone.next_of("announcement", wait=30)
+    assert pushed == {
+        "type": "announcement",
+        "campaign_id": "flu-2026-campaign-01",
+        "practice_id": desk.practice_id,
+    }
+    await ann_phone.close()
     done = await until_state(desk, "flu-2026-campaign-01", "done")
     assert done["progress"] == {
         "recipients": 3, "delivered": 1, "read": 0, "opted_out": 1, "no_care_link": 1,
