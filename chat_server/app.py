@@ -29,6 +29,7 @@ from redis.exceptions import RedisError
 
 from chat_server.appkeys import (
     ACCOUNTS,
+    ANNOUNCEMENTS,
     AVAILABILITY,
     BLOCKS,
     BROKER,
@@ -45,6 +46,7 @@ from chat_server.appkeys import (
     INVITATIONS,
     KEY_BACKUPS,
     MAILER,
+    MAILINGS,
     METRICS,
     NOTIFICATION_PREFERENCES,
     PAGES,
@@ -58,6 +60,7 @@ from chat_server.appkeys import (
     REDIS,
     REGISTRATION,
     REPORTS,
+    ROSTER,
     ROUTER,
     SANCTIONS,
     SCHEDULER,
@@ -76,6 +79,7 @@ from chat_server.errors import StartupError
 from chat_server.fanout import LocalBroker, RedisBroker
 from chat_server.handlers.access import AccessGate, ThreadGate
 from chat_server.handlers.accounts import AccountService
+from chat_server.handlers.announcements import Announcements
 from chat_server.handlers.audit import Auditor
 from chat_server.handlers.availability import Availability
 from chat_server.handlers.blocks import Blocks
@@ -88,6 +92,13 @@ from chat_server.handlers.groups import GroupService
 from chat_server.handlers.intake import MessageIntake, Outlets, SendRules
 from chat_server.handlers.invitations import InvitationSending, InvitationService
 from chat_server.handlers.key_backup import KeyBackups
+from chat_server.handlers.mailing_fanout import (
+    FanoutPolicy,
+    FanoutStores,
+    MailingFanout,
+    UnsubscribeLinks,
+)
+from chat_server.handlers.mailings import FANOUT_KIND, MailingService
 from chat_server.handlers.notification_preferences import NotificationPreferences
 from chat_server.handlers.notifications import NOTIFY_KIND, Notifier, NotifierReads
 from chat_server.handlers.panel_access import PanelGate
@@ -100,6 +111,7 @@ from chat_server.handlers.practices import PracticeService
 from chat_server.handlers.receipts import Receipts
 from chat_server.handlers.registration import RegistrationService
 from chat_server.handlers.reports import AbuseReports
+from chat_server.handlers.roster import RosterLinks, RosterService
 from chat_server.handlers.sanctions import Sanctions
 from chat_server.handlers.sessions import SessionPolicy, SessionService, SignOut
 from chat_server.handlers.sync import ThreadSync
@@ -109,6 +121,12 @@ from chat_server.handlers.totp import TotpService
 from chat_server.handlers.uploads import PURGE_KIND, UploadLimits, UploadPurge, UploadService
 from chat_server.jobs import JobKinds, JobRunner, JobStore, scheduler_ctx
 from chat_server.mail import BackgroundMailer, FileOutbox, Mailer, SmsSender, SmtpMailer
+from chat_server.mailing_mail import (
+    FileNoticeMailer,
+    NoticeMailer,
+    NoticeSender,
+    SmtpNoticeMailer,
+)
 from chat_server.metrics import GcWatch, Metrics, watch_loop_lag
 from chat_server.model.queue import PanelSettings
 from chat_server.passwords import PasswordHasher
@@ -117,7 +135,7 @@ from chat_server.rest import accounts as accounts_routes
 from chat_server.rest import care as care_routes
 from chat_server.rest import devices as devices_routes
 from chat_server.rest import groups as groups_routes
-from chat_server.rest import health, openapi, pages
+from chat_server.rest import health, mailings, openapi, pages
 from chat_server.rest import moderation as moderation_routes
 from chat_server.rest import panels as panels_routes
 from chat_server.rest import threads as threads_routes
@@ -129,16 +147,19 @@ from chat_server.storage.accounts import AccountStore
 from chat_server.storage.attachments import AttachmentStore, KeyBackupStore
 from chat_server.storage.audit import AuditStore
 from chat_server.storage.blocks import BlockStore
+from chat_server.storage.campaigns import CampaignStore
 from chat_server.storage.consents import ConsentStore
 from chat_server.storage.devices import DeviceStore
 from chat_server.storage.franking_stamp import FrankingStamper, stamp_key
 from chat_server.storage.groups import GroupStore
+from chat_server.storage.mailing_consent import MailingOptOutStore
 from chat_server.storage.messages import MessageStore
 from chat_server.storage.notifications import NotificationLog
 from chat_server.storage.panel_queue import QueueStore
 from chat_server.storage.panels import PanelStore
 from chat_server.storage.practices import CareLinkStore, Practice, PracticeStore
 from chat_server.storage.reports import ReportStore
+from chat_server.storage.roster import RosterStore
 from chat_server.storage.sanctions import SanctionStore
 from chat_server.storage.sessions import CodeStore, SessionStore, TicketStore
 from chat_server.storage.threads import CursorBuffer, ThreadStore
@@ -209,6 +230,7 @@ def create_app(
     care_routes.add_routes(app)
     threads_routes.add_routes(app)
     moderation_routes.add_routes(app)
+    mailings.add_routes(app)
     openapi.add_routes(app)
     pages.add_routes(app)
     app.router.add_get("/ws", websocket_handler, name="ws")
@@ -383,6 +405,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     kinds.register(PURGE_KIND, purge.run, max_attempts=8, backoff=timedelta(minutes=1))
     _panel_services(app, shared, directory=directory, messages=messages, jobs=jobs, kinds=kinds)
+    _mailing_services(app, shared, jobs, kinds, secret)
     _bind_frames(app)
     messages.start()
     cursors.start()
@@ -634,6 +657,53 @@ def _panel_services(
         throttle=shared.throttle,
     )
     kinds.register(PANEL_TIMER, questions.timer, backoff=timedelta(seconds=5))
+
+
+def _mailing_services(
+    app: web.Application, shared: _Shared, jobs: JobRunner, kinds: JobKinds, secret: bytes
+) -> None:
+    """Prevention mailings: campaigns and their fan-out job, the roster, the
+    patient's side (announcements, opting out, one-click unsubscribe)."""
+    settings, db = app[SETTINGS], app[DB]
+    campaigns, opt_outs, roster = CampaignStore(db), MailingOptOutStore(db), RosterStore(db)
+    app[MAILINGS] = MailingService(
+        campaigns=campaigns, gate=shared.gate, clock=shared.clock, jobs=jobs
+    )
+    app[ROSTER] = RosterService(
+        roster=roster,
+        gate=shared.gate,
+        invitations=app[INVITATIONS],
+        found=RosterLinks(shared.accounts, shared.links),
+        throttle=shared.throttle,
+        clock=shared.clock,
+    )
+    app[ANNOUNCEMENTS] = Announcements(
+        campaigns=campaigns, opt_outs=opt_outs, gate=shared.gate, clock=shared.clock
+    )
+    notices: NoticeMailer = (
+        SmtpNoticeMailer(settings.smtp_host, settings.smtp_port, starttls=settings.smtp_starttls)
+        if settings.smtp_host
+        else FileNoticeMailer(settings.data_dir / "outbox")
+    )
+    fanout = MailingFanout(
+        stores=FanoutStores(campaigns, opt_outs, shared.links, shared.accounts, roster),
+        mailer=notices,
+        sender=NoticeSender(settings.smtp_from, shared.public_url),
+        links=UnsubscribeLinks(secret, shared.public_url),
+        clock=shared.clock,
+        announce=app[HUB].deliver,
+        policy=FanoutPolicy(
+            rate_per_second=settings.mailing_rate_per_second,
+            batch=settings.mailing_batch_size,
+            max_consecutive_failures=settings.mailing_max_consecutive_failures,
+            mail_concurrency=settings.mailing_smtp_concurrency,
+            mail_attempts=settings.mailing_mail_attempts,
+            mail_backoff_seconds=settings.mailing_mail_backoff_seconds,
+        ),
+    )
+    # Retries are for the job's own failures (MongoDB); e-mail failures are counted
+    # per e-mail and pause the campaign instead.
+    kinds.register(FANOUT_KIND, fanout.run, max_attempts=10, backoff=timedelta(seconds=5))
 
 
 def _job_runner(app: web.Application, kinds: JobKinds) -> JobRunner:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from chat_server.fanout import Broker
     from chat_server.handlers.access import ThreadGate
     from chat_server.handlers.accounts import AccountService
+    from chat_server.handlers.announcements import Announcements
     from chat_server.handlers.availability import Availability
     from chat_server.handlers.blocks import Blocks
     from chat_server.handlers.care import CareService
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from chat_server.handlers.intake import MessageIntake
     from chat_server.handlers.invitations import InvitationService
     from chat_server.handlers.key_backup import KeyBackups
+    from chat_server.handlers.mailings import MailingService
     from chat_server.handlers.notification_preferences import NotificationPreferences
     from chat_server.handlers.panel_claims import PanelClaims
     from chat_server.handlers.panel_questions import PanelQuestions
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from chat_server.handlers.receipts import Receipts
     from chat_server.handlers.registration import RegistrationService
     from chat_server.handlers.reports import AbuseReports
+    from chat_server.handlers.roster import RosterService
     from chat_server.handlers.sanctions import Sanctions
     from chat_server.handlers.sessions import SessionService
     from chat_server.handlers.sync import ThreadSync
@@ -114,3 +117,7 @@ BLOCKS: web.AppKey[Blocks] = web.AppKey("BLOCKS")
 CONSENTS: web.AppKey[Consents] = web.AppKey("CONSENTS")
 MAILER: web.AppKey[Mailer] = web.AppKey("MAILER")
 SMS: web.AppKey[SmsSender] = web.AppKey("SMS")
+# Prevention mailings: the practice's campaigns, its roster, the patient's side.
+MAILINGS: web.AppKey[MailingService] = web.AppKey("MAILINGS")
+ROSTER: web.AppKey[RosterService] = web.AppKey("ROSTER")
+ANNOUNCEMENTS: web.AppKey[Announcements] = web.AppKey("ANNOUNCEMENTS")

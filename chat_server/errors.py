@@ -13,6 +13,7 @@
      ├── InvalidCode, InvalidSignature, InvalidEnvelope    a code, signature or
      │                             envelope that does not hold
      ├── InvalidThreadOpening      a patient's thread opening that does not hold
+     ├── InvalidBroadcast          a mailing body or slip that does not hold
      ├── RecipientsChanged, ThreadClosed                   409s of sending
      ├── MemberRoleNotAllowed      a practice role this account can never hold
      ├── Forbidden                 authenticated but not allowed (never used for
@@ -29,6 +30,8 @@
      │    │   ThreadIdTaken, ThreadTransitionNotAllowed, DuplicateClientMsgId
      │    ├── RootKeyRequired, DeviceLimitReached, DeviceIdTaken
      │    ├── GroupIdTaken, EpochAlreadyCommitted
+     │    ├── CampaignIdTaken, CampaignTransitionNotAllowed,
+     │    │   CampaignRecipientsFrozen, CampaignHasNoRecipients
      │    ├── CareLinkAlreadyAnswered, CareLinkNotLive, CareLinkExists,
      │    │   LinkRequestPending
      │    ├── AccountAlreadySuspended, AccountNotSuspended, ReportAlreadyFiled,
@@ -146,6 +149,12 @@ class ErrorCode(StrEnum):
     CANNOT_BLOCK_SELF = "cannot_block_self"
     CONSENT_REQUIRED = "consent_required"
     CONSENT_TEXT_OUTDATED = "consent_text_outdated"
+    # Prevention mailings (handlers/mailings.py, handlers/roster.py).
+    CAMPAIGN_ID_TAKEN = "campaign_id_taken"
+    CAMPAIGN_TRANSITION_NOT_ALLOWED = "campaign_transition_not_allowed"
+    CAMPAIGN_RECIPIENTS_FROZEN = "campaign_recipients_frozen"
+    CAMPAIGN_HAS_NO_RECIPIENTS = "campaign_has_no_recipients"
+    INVALID_BROADCAST = "invalid_broadcast"
 
 
 # WebSocket close codes (RFC 6455 and the private 4000-4999 range).
@@ -302,6 +311,12 @@ class InvalidSignature(ChatError):
     code = ErrorCode.INVALID_SIGNATURE
     http_status = HTTPStatus.UNPROCESSABLE_ENTITY
     title = "A signature does not verify"
+
+
+class InvalidBroadcast(ChatError):
+    code = ErrorCode.INVALID_BROADCAST
+    http_status = HTTPStatus.UNPROCESSABLE_ENTITY
+    title = "The mailing body or a slip is malformed or belongs to another campaign"
 
 
 class InvalidEnvelope(ChatError):
@@ -569,6 +584,26 @@ class DailyQuestionCapReached(Conflict):
 class AlreadyRated(Conflict):
     code = ErrorCode.ALREADY_RATED
     title = "This answer was already rated"
+
+
+class CampaignIdTaken(Conflict):
+    code = ErrorCode.CAMPAIGN_ID_TAKEN
+    title = "That campaign id is taken; seal the body with another"
+
+
+class CampaignTransitionNotAllowed(Conflict):
+    code = ErrorCode.CAMPAIGN_TRANSITION_NOT_ALLOWED
+    title = "The campaign's current state does not allow this change"
+
+
+class CampaignRecipientsFrozen(Conflict):
+    code = ErrorCode.CAMPAIGN_RECIPIENTS_FROZEN
+    title = "Recipients change only while the campaign is a draft"
+
+
+class CampaignHasNoRecipients(Conflict):
+    code = ErrorCode.CAMPAIGN_HAS_NO_RECIPIENTS
+    title = "Add recipients before scheduling the campaign"
 
 
 class CareLinkAlreadyAnswered(Conflict):

@@ -70,8 +70,23 @@ class QueueEvent(TypedDict):
     removed: NotRequired[list[str]]
 
 
+class AnnouncementEvent(TypedDict):
+    """A practice mailing was delivered into the patient's announcements thread."""
+
+    t: Literal["announcement"]
+    campaign: str
+    practice: str
+
+
 Event = (
-    MsgEvent | ThreadEvent | ReceiptEvent | DeliveredEvent | TypingEvent | RevokeEvent | QueueEvent
+    MsgEvent
+    | ThreadEvent
+    | ReceiptEvent
+    | DeliveredEvent
+    | TypingEvent
+    | RevokeEvent
+    | QueueEvent
+    | AnnouncementEvent
 )
 
 

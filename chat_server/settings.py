@@ -116,6 +116,16 @@ class Settings:
     panel_follow_up_hours: int = 24
     panel_daily_free_questions: int = 1
     panel_presence_seconds: int = 60
+    # Prevention mailings: recipients per second a campaign fans out to (the rate
+    # limit), recipients per batch (pause and cancel land between two), consecutive
+    # failed notice e-mails after which a campaign pauses itself, notice e-mails in
+    # flight at once, and attempts per e-mail (back-off doubling from the seconds).
+    mailing_rate_per_second: float = 2000.0
+    mailing_batch_size: int = 500
+    mailing_max_consecutive_failures: int = 50
+    mailing_smtp_concurrency: int = 8
+    mailing_mail_attempts: int = 3
+    mailing_mail_backoff_seconds: float = 1.0
     # Outgoing e-mail. Without a host, e-mails are written to <data_dir>/outbox.
     smtp_host: str = ""
     smtp_port: int = 587
@@ -363,6 +373,24 @@ class _SettingsSchema(ma.Schema):
     )
     panel_presence_seconds = ma.fields.Integer(
         validate=ma.validate.Range(min=10, max=3600, error="seconds from 10 to 3600")
+    )
+    mailing_rate_per_second = ma.fields.Float(
+        validate=ma.validate.Range(min=1, max=100_000, error="from 1 to 100000")
+    )
+    mailing_batch_size = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=1000, error="an integer from 1 to 1000")
+    )
+    mailing_max_consecutive_failures = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=100_000, error="an integer from 1 to 100000")
+    )
+    mailing_smtp_concurrency = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=100, error="an integer from 1 to 100")
+    )
+    mailing_mail_attempts = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=10, error="an integer from 1 to 10")
+    )
+    mailing_mail_backoff_seconds = ma.fields.Float(
+        validate=ma.validate.Range(min=0, max=600, error="seconds from 0 to 600")
     )
     smtp_host = ma.fields.String(
         validate=ma.validate.Regexp(r"^[A-Za-z0-9.-]{0,253}$", error="a host name")

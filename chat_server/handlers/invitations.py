@@ -91,6 +91,22 @@ class InvitationService:
     ) -> None:
         await self._require_provider_identity(who, kind, provider_id)
         await self._throttle.action(Action.INVITATION, subject_of(who))
+        await self._issue(who, kind, provider_id, channel, to, ip)
+
+    async def invite_roster_row(
+        self, who: Principal, practice_id: str, email: str, ip: str
+    ) -> None:
+        """An e-mail invitation for a row of the practice's roster import.
+
+        Not held to the per-account limit of one-off invitations: the roster import
+        (handlers/roster.py) has its own, per practice, counted in rows.
+        """
+        await self._require_provider_identity(who, ProviderKind.PRACTICE, practice_id)
+        await self._issue(who, ProviderKind.PRACTICE, practice_id, "email", email, ip)
+
+    async def _issue(
+        self, who: Principal, kind: ProviderKind, provider_id: str, channel: str, to: str, ip: str
+    ) -> None:
         # The invitation remembers where it went: only that address or number takes it.
         bound_to = to.strip().lower() if channel == "email" else to
         code = new_token()

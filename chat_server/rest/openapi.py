@@ -28,6 +28,7 @@ from chat_server.rest import (
     care,
     devices,
     groups,
+    mailings,
     moderation,
     panels,
     replies,
@@ -41,6 +42,8 @@ OPENAPI_PATH: Final = "/api/v1/openapi.json"
 UNDOCUMENTED_ROUTES: Final = frozenset(
     {"ws", "metrics", "web_app", "web_widget", "web_widget_loader", "web_built_file"}
     | {"web_verify", "web_invite", "web_panel"}
+    # The HTML page behind a mailing notice's unsubscribe link (rest/mailings.py).
+    | {"mailing_unsubscribe_page", "mailing_unsubscribe_confirm"}
 )
 OCTETS: Final = "application/octet-stream"
 JSON_OBJECT: Final = "application/json"  # any JSON object (this document itself)
@@ -365,6 +368,51 @@ OPERATIONS: Final[dict[str, Operation]] = {
     "panel_rating": Operation(
         "Rate the answer 1-5, with an optional comment sealed to the panel", 204, None,
         panels.RatingSchema, errors=(403, 409),
+    ),
+    # prevention mailings
+    "create_campaign": Operation(
+        "Create a draft campaign from its sealed broadcast body (practice members)", 201,
+        replies.CampaignReply, mailings.NewCampaignSchema, errors=(409, 422),
+    ),
+    "list_campaigns": Operation("The practice's campaigns", 200, replies.Campaigns),
+    "get_campaign": Operation(
+        "A campaign and its progress (counts only)", 200, replies.CampaignWithProgress
+    ),
+    "add_recipients": Operation(
+        "Add recipients and their slips to a draft (at most 500 a call)", 200,
+        replies.RecipientCount, mailings.RecipientsSchema, errors=(409, 422),
+    ),
+    "remove_recipients": Operation(
+        "Remove recipients from a draft", 200, replies.RecipientCount,
+        mailings.PatientsSchema, errors=(409,),
+    ),
+    "schedule_campaign": Operation(
+        "Schedule a draft (send_at absent or past: now); its recipients freeze", 200,
+        replies.CampaignReply, mailings.ScheduleSchema, errors=(409,),
+    ),
+    "campaign_action": Operation(
+        "Unschedule, pause, resume or cancel a campaign", 200, replies.CampaignReply,
+        errors=(409,),
+    ),
+    "import_roster": Operation(
+        "Import roster rows (labels sealed to the staff group); rejected rows by line",
+        200, replies.RosterImported, mailings.RosterImportSchema, errors=(429,),
+    ),
+    "list_roster": Operation("The practice's roster", 200, replies.Roster),
+    "set_mailing_opt_out": Operation(
+        "Opt out of (or back into) a practice's prevention mailings (patients)", 204,
+        None, mailings.OptOutSchema, errors=(403,),
+    ),
+    "list_announcements": Operation(
+        "The caller's announcements thread (patients)", 200, replies.AnnouncementList,
+        errors=(403,),
+    ),
+    "read_announcement": Operation(
+        "Mark a received campaign read (patients)", 204, None, errors=(403,)
+    ),
+    "unsubscribe": Operation(
+        "RFC 8058 one-click unsubscribe: no session, idempotent", 200,
+        replies.StatusReply, auth=False,
     ),
 }  # fmt: skip
 

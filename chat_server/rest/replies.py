@@ -418,3 +418,77 @@ class Posted(ma.Schema):
 
 class LeaseReply(ma.Schema):
     lease_until = _Time(required=True)
+
+
+# -- prevention mailings (rest/mailings.py) -----------------------------------------
+
+
+class CampaignReply(ma.Schema):
+    campaign_id = _Str(required=True)
+    practice_id = _Str(required=True)
+    created_by = _Str(required=True)
+    state = _Str(required=True)
+    send_at = _Time(required=True, allow_none=True)
+    pause_reason = _Str(required=True, allow_none=True)
+    created_at = _Time(required=True)
+
+
+class CampaignProgress(ma.Schema):
+    recipients = _Int(required=True)
+    delivered = _Int(required=True)
+    read = _Int(required=True)
+    opted_out = _Int(required=True)
+    no_care_link = _Int(required=True)
+    failed = _Int(required=True)
+    mail_sent = _Int(required=True)
+    mail_retries = _Int(required=True)
+
+
+class CampaignWithProgress(CampaignReply):
+    progress = ma.fields.Nested(CampaignProgress, required=True)
+
+
+class Campaigns(ma.Schema):
+    campaigns = ma.fields.List(ma.fields.Nested(CampaignReply), required=True)
+
+
+class RecipientCount(ma.Schema):
+    recipients = _Int(required=True)
+
+
+class RejectedRow(ma.Schema):
+    line = _Int(required=True)
+    reason = _Str(required=True)
+
+
+class RosterImported(ma.Schema):
+    imported = _Int(required=True)
+    rejected = ma.fields.List(ma.fields.Nested(RejectedRow), required=True)
+
+
+class RosterRowReply(ma.Schema):
+    row_id = _Str(required=True)
+    line = _Int(required=True)
+    email = _Str(required=True)
+    language = _Str(required=True)
+    labels = _Str(required=True)
+    group = _Str(required=True)
+    epoch = _Int(required=True)
+    account_id = _Str(required=True, allow_none=True)
+
+
+class Roster(ma.Schema):
+    rows = ma.fields.List(ma.fields.Nested(RosterRowReply), required=True)
+
+
+class AnnouncementReply(ma.Schema):
+    campaign_id = _Str(required=True)
+    practice_id = _Str(required=True)
+    body = _Str(required=True)
+    slips = ma.fields.List(_Str(), required=True)
+    delivered_at = _Time(required=True)
+    read = ma.fields.Boolean(required=True)
+
+
+class AnnouncementList(ma.Schema):
+    announcements = ma.fields.List(ma.fields.Nested(AnnouncementReply), required=True)

@@ -136,6 +136,11 @@ class AccountStore:
         cursor = self._accounts.find({"_id": {"$in": account_ids}})
         return {doc["_id"]: Account.from_doc(doc) async for doc in cursor}
 
+    async def ids_by_email(self, emails: list[str]) -> dict[str, str]:
+        """e-mail -> account id, for the addresses that have an account."""
+        cursor = self._accounts.find({"email": {"$in": emails}}, {"email": 1})
+        return {doc["email"]: doc["_id"] async for doc in cursor}
+
     async def by_email(self, email: str) -> Account | None:
         doc = await self._accounts.find_one({"email": email})
         return Account.from_doc(doc) if doc else None
