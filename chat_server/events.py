@@ -57,6 +57,8 @@ class RevokeEvent(TypedDict):
     t: Literal["revoke"]
     session: NotRequired[str | None]
     device: NotRequired[str]
+    # A suspension's reason code (never the moderator's note): the close reason says it.
+    suspended: NotRequired[str]
 
 
 class QueueEvent(TypedDict):
@@ -68,8 +70,23 @@ class QueueEvent(TypedDict):
     removed: NotRequired[list[str]]
 
 
+class AnnouncementEvent(TypedDict):
+    """A practice mailing was delivered into the patient's announcements thread."""
+
+    t: Literal["announcement"]
+    campaign: str
+    practice: str
+
+
 Event = (
-    MsgEvent | ThreadEvent | ReceiptEvent | DeliveredEvent | TypingEvent | RevokeEvent | QueueEvent
+    MsgEvent
+    | ThreadEvent
+    | ReceiptEvent
+    | DeliveredEvent
+    | TypingEvent
+    | RevokeEvent
+    | QueueEvent
+    | AnnouncementEvent
 )
 
 

@@ -33,6 +33,8 @@ REQUIRED: Final = (
     "widget.css",
     "inbox.js",
     "inbox.css",
+    "panel.js",
+    "panel.css",
     "widget-loader.js",
 )
 CONTENT_TYPES: Final = {".js": "text/javascript", ".css": "text/css"}

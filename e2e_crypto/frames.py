@@ -187,6 +187,14 @@ class PanelRemovedFrame(TypedDict):
     panel: str
 
 
+class AnnouncementFrame(TypedDict):
+    """A practice mailing is waiting: fetch it with GET /api/v1/announcements."""
+
+    type: Literal["announcement"]
+    campaign_id: str
+    practice_id: str
+
+
 PushFrame = (
     MsgFrame
     | ThreadFrame
@@ -198,5 +206,9 @@ PushFrame = (
     | PanelStatsFrame
     | QuestionFrame
     | PanelRemovedFrame
+    | PeerTypingFrame
+    | ResyncFrame
+    | ErrorFrame
+    | AnnouncementFrame
 )
 ServerFrame = AnswerFrame | PushFrame

@@ -25,6 +25,8 @@ const ENTRIES = {
   "widget.css": ["web/src/widget/widget.css", "esm"],
   "inbox.js": ["web/src/inbox/main.mjs", "esm"],
   "inbox.css": ["web/src/inbox/inbox.css", "esm"],
+  "panel.js": ["web/src/panel/main.mjs", "esm"],
+  "panel.css": ["web/src/panel/panel.css", "esm"],
   "widget-loader.js": ["web/src/widget-loader.mjs", "iife"],
 };
 

@@ -218,12 +218,6 @@ async def admin_verify_registration(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def admin_suspend(request: web.Request) -> web.Response:
-    who = await principal(request)
-    await request.app[ACCOUNTS].suspend(who, request.match_info["account_id"])
-    return web.Response(status=204)
-
-
 def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_post("/api/v1/accounts", register, name="register")
@@ -246,9 +240,4 @@ def add_routes(app: web.Application) -> None:
         "/api/v1/admin/accounts/{account_id:[A-Za-z0-9_-]{1,64}}/verify-registration",
         admin_verify_registration,
         name="admin_verify_registration",
-    )
-    r.add_post(
-        "/api/v1/admin/accounts/{account_id:[A-Za-z0-9_-]{1,64}}/suspend",
-        admin_suspend,
-        name="admin_suspend",
     )

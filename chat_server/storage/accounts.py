@@ -11,6 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from chat_server.principal import AccountStatus, Role
+from moderation.sanctions import Sanction
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,8 @@ class Account:
     root_key: str | None
     accepting_requests: bool
     away_message: str | None
+    # Why the account is suspended (status SUSPENDED), shown to its owner at login.
+    suspension: Sanction | None = None
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Account:
@@ -57,6 +60,7 @@ class Account:
             root_key=doc.get("root_key"),
             accepting_requests=doc.get("accepting_requests", True),
             away_message=doc.get("away_message"),
+            suspension=Sanction.from_document(doc["suspension"]) if doc.get("suspension") else None,
         )
 
     def public_profile(self) -> dict[str, Any]:
@@ -131,6 +135,11 @@ class AccountStore:
     async def many(self, account_ids: list[str]) -> dict[str, Account]:
         cursor = self._accounts.find({"_id": {"$in": account_ids}})
         return {doc["_id"]: Account.from_doc(doc) async for doc in cursor}
+
+    async def ids_by_email(self, emails: list[str]) -> dict[str, str]:
+        """e-mail -> account id, for the addresses that have an account."""
+        cursor = self._accounts.find({"email": {"$in": emails}}, {"email": 1})
+        return {doc["email"]: doc["_id"] async for doc in cursor}
 
     async def by_email(self, email: str) -> Account | None:
         doc = await self._accounts.find_one({"email": email})

@@ -54,6 +54,8 @@ from tests.services import Services
 FRAME: Final[ViewportSize] = {"width": 400, "height": 600}  # the loader's iframe
 PHONE: Final[ViewportSize] = {"width": 375, "height": 812}
 RECEIVE_TIMEOUT = 15.0
+# Sealing or opening the key backup runs Argon2id in the page: seconds on a busy machine.
+KEY_DERIVATION_MS = 30_000
 
 
 @pytest.fixture
@@ -83,6 +85,9 @@ async def create_keys(page: Page) -> None:
     await page.get_by_label("Recovery passphrase", exact=True).fill(PASSPHRASE)
     await page.get_by_label("Type the passphrase again").fill(PASSPHRASE)
     await page.get_by_role("button", name="Create my keys").click()
+    await expect(page.get_by_role("heading", name="Protect your messages")).to_be_hidden(
+        timeout=KEY_DERIVATION_MS
+    )
 
 
 async def sign_in(page: Page, email: str) -> None:
@@ -412,7 +417,9 @@ async def test_the_widget_runs_in_the_loaders_iframe_on_another_origin(
     await frame.get_by_label("Recovery passphrase", exact=True).fill(PASSPHRASE)
     await frame.get_by_label("Type the passphrase again").fill(PASSPHRASE)
     await frame.get_by_role("button", name="Create my keys").click()
-    await expect(frame.get_by_role("heading", name="Your practice")).to_be_visible()
+    await expect(frame.get_by_role("heading", name="Your practice")).to_be_visible(
+        timeout=KEY_DERIVATION_MS
+    )
     # Reminders of a waiting message: by e-mail no more, by text message still.
     await frame.get_by_role("button", name="Settings").click()
     by_email = frame.get_by_role("checkbox", name="By e-mail")
@@ -600,13 +607,14 @@ async def test_a_new_browser_restores_the_keys_with_the_passphrase_and_reads_the
         await other.get_by_label("Recovery passphrase").fill("not my passphrase at all")
         await other.get_by_role("button", name="Unlock").click()
         await expect(other.get_by_role("alert")).to_have_text(
-            "This passphrase does not unlock your messages. Check it and try again."
+            "This passphrase does not unlock your messages. Check it and try again.",
+            timeout=KEY_DERIVATION_MS,
         )
         await other.get_by_label("Recovery passphrase").fill(PASSPHRASE)
         await other.get_by_role("button", name="Unlock").click()
         await expect(
             other.locator("li.w-msg.mine", has_text="Written on my laptop.")
-        ).to_be_visible()
+        ).to_be_visible(timeout=KEY_DERIVATION_MS)
         await expect(
             other.locator("li.w-msg.theirs", has_text="Answered before you changed browsers.")
         ).to_be_visible()
@@ -637,7 +645,9 @@ async def test_a_revoked_browser_must_unlock_again_with_the_passphrase(
     await expect(page.get_by_role("status").filter(has_text="was removed")).to_be_visible()
     await page.get_by_label("Recovery passphrase").fill(PASSPHRASE)
     await page.get_by_role("button", name="Unlock").click()
-    await expect(page.get_by_role("heading", name=PRACTITIONER_NAME)).to_be_visible()
+    await expect(page.get_by_role("heading", name=PRACTITIONER_NAME)).to_be_visible(
+        timeout=KEY_DERIVATION_MS
+    )
     # A new device now, which the practitioner's messages reach.
     devices = (await patient.api.account_devices(patient.account_id))["devices"]
     assert [d["device_id"] for d in devices] != [first_device["device_id"]]

@@ -18,6 +18,8 @@ FILES = {
     "widget.css": ("widget-DDDDDDDD.css", b"main{margin:0}"),
     "inbox.js": ("inbox-EEEEEEEE.js", b"console.log('inbox');"),
     "inbox.css": ("inbox-FFFFFFFF.css", b"main{padding:0}"),
+    "panel.js": ("panel-GGGGGGGG.js", b"console.log('panel');"),
+    "panel.css": ("panel-HHHHHHHH.css", b"main{border:0}"),
     "widget-loader.js": ("widget-loader-CCCCCCCC.js", b"(()=>{})();"),
 }
 

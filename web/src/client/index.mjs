@@ -17,3 +17,5 @@ export {
   UntrustedThread,
 } from "./errors.mjs";
 export { PayloadError, decodePayload, encodePayload, normalizePayload } from "./messages.mjs";
+export { PanelClient, StaleEpoch, checkGroupEnvelope } from "./panel.mjs";
+export { RuleSet, TRIAGE_RULES, normalise } from "./triage.mjs";

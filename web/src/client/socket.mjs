@@ -294,6 +294,16 @@ export class Socket {
         this.learn(frame.thread);
         this.emit("thread", frame.thread);
         break;
+      // The GP panel's live frames (protocol.md), handed to the page as they come.
+      case "panel":
+        this.emit("panel", frame.panel);
+        break;
+      case "question":
+        this.emit("question", frame.question);
+        break;
+      case "panel_removed":
+        this.emit("panelRemoved", { panelId: frame.panel });
+        break;
       default:
         break;
     }

@@ -27,6 +27,7 @@ import { conversationView } from "./views/conversation.mjs";
 import { invitationView } from "./views/invitation.mjs";
 import { createKeysView, restoreKeysView } from "./views/keys.mjs";
 import { practiceView, withPractice } from "./views/practice.mjs";
+import { QuestionFlow } from "./question/flow.mjs";
 import { safetyView } from "./views/safety.mjs";
 import { settingsView } from "./views/settings.mjs";
 
@@ -79,6 +80,9 @@ class PatientWidget extends Widget {
     this.messages = new Map();
     this.threads = new Map();
     this.drafts = new Map(); // thread id -> unsent text, in memory only
+    // ?panel=: this page also offers a free question to that GP panel (question/).
+    const panelId = new URL(location.href).searchParams.get("panel");
+    this.question = panelId && ID.test(panelId) ? new QuestionFlow(this, panelId) : null;
     client.on("thread", (summary) => this.threadChanged(summary));
     client.on("message", (message) => this.messageArrived(message));
     client.on("connection", ({ revoked }) => {
@@ -92,7 +96,12 @@ class PatientWidget extends Widget {
     if (!this.client.accountId || !this.client.hasKeys) {
       return [];
     }
-    return [h("button", { type: "button", class: "button link w-menu-item", onclick: () => this.show(settingsView) }, t("menu.settings"))];
+    return [
+      this.question
+        ? h("button", { type: "button", class: "button link w-menu-item", onclick: () => this.question.start() }, t("menu.question"))
+        : null,
+      h("button", { type: "button", class: "button link w-menu-item", onclick: () => this.show(settingsView) }, t("menu.settings")),
+    ].filter(Boolean);
   }
 
   /** After a login: keys on this browser, or make them, or restore them. */
@@ -111,6 +120,10 @@ class PatientWidget extends Widget {
     await this.client.connect();
     if (this.pending.invitation) {
       this.show(invitationView, this.pending.invitation);
+      return;
+    }
+    if (this.question && !this.provider) {
+      this.question.start();
       return;
     }
     await this.home({ openLive: true });
