@@ -29,7 +29,7 @@ from e2e_crypto.domains import (
     derive,
     digest,
 )
-from e2e_crypto.franking import franking_commitment
+from e2e_crypto.franking import FrankingKind, franking_commitment
 from e2e_crypto.keys import AccountKeys, DeviceKeys
 
 __all__ = ["build_refusals"]
@@ -73,6 +73,7 @@ def _envelope(sender: DeviceKeys, draft: _Draft, body: bytes, rng: SeededRandomn
     franking = draft.franking_commitment or franking_commitment(
         franking_key,
         body,
+        kind=FrankingKind.MESSAGE,
         thread_id="thread-42",
         client_msg_id="msg-0001",
         sender_account=sender.account_id,
@@ -124,7 +125,7 @@ def _envelopes(alice: AccountKeys, bob: AccountKeys) -> list[dict[str, Any]]:
     body = b"Refusal vector: never shown."
     structural: list[tuple[str, str, _Draft]] = [
         ("version_2", "unknown envelope version", replace(base, version=2)),
-        ("kind_3", "unknown kind", replace(base, kind=3)),
+        ("kind_4", "unknown kind", replace(base, kind=4)),
         ("group_flag_2", "flags other than 0/1", replace(base, group_flag=2)),
         (
             "recipient_tag_3",
