@@ -7,7 +7,8 @@
      │    ├── MalformedJson, MalformedFrame, UnknownFrameType, UnsupportedMediaType,
      │    │   EmptyUpload, UnknownAttachment
      │    ├── WeakPassword, PhoneCodeRequired
-     │    └── MalformedHttp, OctetStreamExpected
+     │    ├── MalformedHttp, OctetStreamExpected
+     │    └── WebhookSignatureInvalid  a Stripe webhook that does not verify
      ├── Unauthenticated           no/expired session (closes a socket with 4001)
      │    └── InvalidCredentials, TotpRequired, TotpEnrolmentOverdue, InvalidTicket
      ├── InvalidCode, InvalidSignature, InvalidEnvelope    a code, signature or
@@ -34,6 +35,7 @@
      │    ├── PanelIdTaken, PanelEpochRoute, StaleGroupEpoch, NotOnline, AtCapacity,
      │    │   NothingToClaim, QuestionNotHeld, ColleagueNotAvailable,
      │    │   DailyQuestionCapReached, AlreadyRated        the GP panel
+     │    ├── PaidChatNotClosable                          paid chats
      │    └── HelloAlreadySent
      ├── TooLarge                  body or frame over its limit
      │    └── UploadQuotaExceeded  an account's attachment storage is full
@@ -41,7 +43,8 @@
      │    ├── UploadRateLimited    attachment uploads, per account
      │    └── TooManyPendingSockets  unauthenticated sockets, per address
      └── Unavailable               a dependency (MongoDB, Redis) is down
-          └── WebClientNotBuilt    the browser bundles were never built
+          ├── WebClientNotBuilt    the browser bundles were never built
+          └── PaymentsNotConfigured, PaymentProviderUnavailable   paid chats
 
 Handlers raise these; translation to ``application/problem+json`` happens only in
 ``rest/problems.py`` and to error frames/close codes only in ``ws/``. ``detail`` is
@@ -135,6 +138,11 @@ class ErrorCode(StrEnum):
     COLLEAGUE_NOT_AVAILABLE = "colleague_not_available"
     DAILY_QUESTION_CAP_REACHED = "daily_question_cap_reached"
     ALREADY_RATED = "already_rated"
+    # Paid chats (issue 16).
+    WEBHOOK_SIGNATURE_INVALID = "webhook_signature_invalid"
+    PAID_CHAT_NOT_CLOSABLE = "paid_chat_not_closable"
+    PAYMENTS_NOT_CONFIGURED = "payments_not_configured"
+    PAYMENT_PROVIDER_UNAVAILABLE = "payment_provider_unavailable"
 
 
 # WebSocket close codes (RFC 6455 and the private 4000-4999 range).
@@ -527,6 +535,11 @@ class AlreadyRated(Conflict):
     title = "This answer was already rated"
 
 
+class PaidChatNotClosable(Conflict):
+    code = ErrorCode.PAID_CHAT_NOT_CLOSABLE
+    title = "Only the answering practitioner closes a paid chat, while its window is open"
+
+
 class CareLinkAlreadyAnswered(Conflict):
     code = ErrorCode.CARE_LINK_ALREADY_ANSWERED
     title = "The link request was already answered"
@@ -590,6 +603,15 @@ class EmptyUpload(BadRequest):
     title = "An attachment has at least one byte"
 
 
+class WebhookSignatureInvalid(BadRequest):
+    """A webhook whose Stripe-Signature does not hold (forged, altered, too old or
+    signed with an unknown secret); which one is logged, never answered."""
+
+    code = ErrorCode.WEBHOOK_SIGNATURE_INVALID
+    http_status = HTTPStatus.BAD_REQUEST
+    title = "The webhook signature does not verify"
+
+
 class UnknownAttachment(BadRequest):
     """A send names an attachment that is not this sender's upload to this thread
     (or was purged): the same answer for each case, so no id can be probed."""
@@ -629,6 +651,19 @@ class WebClientNotBuilt(Unavailable):
 
     code = ErrorCode.WEB_CLIENT_NOT_BUILT
     title = "The web client is not built; run `node web/build.mjs` (scripts/bootstrap does)"
+
+
+class PaymentsNotConfigured(Unavailable):
+    code = ErrorCode.PAYMENTS_NOT_CONFIGURED
+    title = "Paid chats are not set up on this server"
+
+
+class PaymentProviderUnavailable(Unavailable):
+    """Stripe did not answer the checkout: retrying with the same thread id is safe
+    (the same idempotency key reaches Stripe)."""
+
+    code = ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE
+    title = "The payment provider is unavailable; retry with the same thread id"
 
 
 class StartupError(Exception):
