@@ -22,6 +22,7 @@ from functools import partial
 from pathlib import Path
 
 import redis.asyncio as aioredis
+import stripe
 from aiohttp import web
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -45,6 +46,7 @@ from chat_server.appkeys import (
     MAILER,
     METRICS,
     PAGES,
+    PAID_CHATS,
     PANEL_CLAIMS,
     PANEL_QUESTIONS,
     PANELS,
@@ -82,6 +84,7 @@ from chat_server.handlers.intake import MessageIntake, Outlets, SendLimits
 from chat_server.handlers.invitations import InvitationSending, InvitationService
 from chat_server.handlers.key_backup import KeyBackups
 from chat_server.handlers.notifications import NOTIFY_KIND, Notifier, NotifierReads
+from chat_server.handlers.paid_chats import PAID_CHAT_TIMER, STRIPE_CALL, STRIPE_EVENT, PaidChats
 from chat_server.handlers.panel_access import PanelGate
 from chat_server.handlers.panel_claims import PANEL_TIMER, PanelClaims
 from chat_server.handlers.panel_envelopes import PanelEnvelopes
@@ -108,6 +111,7 @@ from chat_server.rest import care as care_routes
 from chat_server.rest import devices as devices_routes
 from chat_server.rest import groups as groups_routes
 from chat_server.rest import health, openapi, pages
+from chat_server.rest import paid_chats as paid_chats_routes
 from chat_server.rest import panels as panels_routes
 from chat_server.rest import threads as threads_routes
 from chat_server.rest.headers import SecurityHeaders
@@ -122,6 +126,7 @@ from chat_server.storage.franking_stamp import FrankingStamper
 from chat_server.storage.groups import GroupStore
 from chat_server.storage.messages import MessageStore
 from chat_server.storage.notifications import NotificationLog
+from chat_server.storage.paid_chats import PaidChatStore
 from chat_server.storage.panel_queue import QueueStore
 from chat_server.storage.panels import PanelStore
 from chat_server.storage.practices import CareLinkStore, Practice, PracticeStore
@@ -136,6 +141,8 @@ from chat_server.ws.frames import FRAMES, SINKS
 from chat_server.ws.hub import Hub
 from chat_server.ws.router import FrameRouter
 from moderation.ratelimit import MemoryRateLimiter, RateLimit, RateLimiter, RedisRateLimiter
+from payments.gateway import StripeGateway
+from payments.terms import PaymentTerms
 
 
 def create_app(
@@ -182,6 +189,7 @@ def create_app(
     devices_routes.add_routes(app)
     groups_routes.add_routes(app)
     panels_routes.add_routes(app)
+    paid_chats_routes.add_routes(app)
     care_routes.add_routes(app)
     threads_routes.add_routes(app)
     openapi.add_routes(app)
@@ -335,6 +343,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     kinds.register(PURGE_KIND, purge.run, max_attempts=8, backoff=timedelta(minutes=1))
     _panel_services(app, shared, directory=directory, messages=messages, jobs=jobs, kinds=kinds)
+    stripe_http = _payment_services(app, shared, jobs=jobs, kinds=kinds)
     _bind_frames(app)
     messages.start()
     cursors.start()
@@ -346,6 +355,8 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         await jobs.close()  # hands its running jobs back before the stores close
         await messages.close()
         await cursors.close()
+        if stripe_http is not None:
+            await stripe_http.close_async()  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True, slots=True)
@@ -560,6 +571,54 @@ def _panel_services(
         clock=clock,
     )
     kinds.register(PANEL_TIMER, questions.timer, backoff=timedelta(seconds=5))
+
+
+def _payment_services(
+    app: web.Application, shared: _Shared, *, jobs: JobRunner, kinds: JobKinds
+) -> stripe.AIOHTTPClient | None:
+    """Paid chats: the Stripe client (none without a key), the service, its job kinds.
+    Returns the HTTP client to close at shutdown."""
+    settings = app[SETTINGS]
+    terms = PaymentTerms(
+        price_cents=settings.payments_price_cents,
+        currency=settings.payments_currency,
+        sla=timedelta(minutes=settings.payments_sla_minutes),
+        checkout_expiry=timedelta(minutes=settings.payments_checkout_expiry_minutes),
+        window=timedelta(hours=settings.payments_window_hours),
+    )
+    http: stripe.AIOHTTPClient | None = None
+    gateway: StripeGateway | None = None
+    if settings.stripe_secret_key is not None:
+        http = stripe.AIOHTTPClient()
+        bases: dict[str, str] = {}
+        if settings.stripe_api_base:
+            bases["api"] = settings.stripe_api_base
+        client = stripe.StripeClient(
+            settings.stripe_secret_key.reveal(),
+            http_client=http,
+            # Retries are the durable jobs' (same idempotency key), not the SDK's.
+            max_network_retries=0,
+            base_addresses=bases,  # type: ignore[arg-type]
+        )
+        gateway = StripeGateway(client)
+    questions = app[PANEL_QUESTIONS]
+    app[PAID_CHATS] = paid = PaidChats(
+        chats=PaidChatStore(app[DB]),
+        questions=questions,
+        gateway=gateway,
+        jobs=jobs,
+        clock=shared.clock,
+        terms=terms,
+        panel_id=settings.payments_panel_id,
+        webhook_secrets=settings.stripe_webhook_secret_list(),
+        return_url=f"{shared.public_url}/widget",
+    )
+    questions.on_answer = paid.answered
+    kinds.register(STRIPE_EVENT, paid.apply_event, backoff=timedelta(seconds=5))
+    # Stripe down: retried with the same key, for up to about a day.
+    kinds.register(STRIPE_CALL, paid.call_stripe, max_attempts=30, backoff=timedelta(seconds=5))
+    kinds.register(PAID_CHAT_TIMER, paid.timer, backoff=timedelta(seconds=5))
+    return http
 
 
 def _job_runner(app: web.Application, kinds: JobKinds) -> JobRunner:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from chat_server.handlers.intake import MessageIntake
     from chat_server.handlers.invitations import InvitationService
     from chat_server.handlers.key_backup import KeyBackups
+    from chat_server.handlers.paid_chats import PaidChats
     from chat_server.handlers.panel_claims import PanelClaims
     from chat_server.handlers.panel_questions import PanelQuestions
     from chat_server.handlers.panels import PanelService
@@ -96,6 +97,7 @@ GROUPS: web.AppKey[GroupService] = web.AppKey("GROUPS")
 PANELS: web.AppKey[PanelService] = web.AppKey("PANELS")
 PANEL_CLAIMS: web.AppKey[PanelClaims] = web.AppKey("PANEL_CLAIMS")
 PANEL_QUESTIONS: web.AppKey[PanelQuestions] = web.AppKey("PANEL_QUESTIONS")
+PAID_CHATS: web.AppKey[PaidChats] = web.AppKey("PAID_CHATS")
 AVAILABILITY: web.AppKey[Availability] = web.AppKey("AVAILABILITY")
 UPLOADS: web.AppKey[UploadService] = web.AppKey("UPLOADS")
 KEY_BACKUPS: web.AppKey[KeyBackups] = web.AppKey("KEY_BACKUPS")

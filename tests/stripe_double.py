@@ -34,7 +34,7 @@ import sys
 import time
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -169,6 +169,8 @@ class StripeDouble:
     requests: list[tuple[str, str, str | None, dict[str, Any]]] = field(default_factory=list)
     faults: dict[str, Fault] = field(default_factory=dict)
     url: str = ""
+    # The time webhooks are signed at (a server on an injected clock checks against it).
+    now: Callable[[], float] = time.time
     _idempotent: dict[str, tuple[dict[str, Any], int, dict[str, Any]]] = field(default_factory=dict)
     _counter: int = 0
     _http_clients: list[stripe.AIOHTTPClient] = field(default_factory=list)
@@ -277,7 +279,7 @@ class StripeDouble:
     ) -> tuple[bytes, str]:
         """The body and a ``Stripe-Signature`` with one ``v1`` per secret."""
         body = json.dumps(event).encode()
-        at = int(time.time()) if timestamp is None else timestamp
+        at = int(self.now()) if timestamp is None else timestamp
         parts = [f"t={at}"]
         for secret in secrets or [self.webhook_secret]:
             header = stripe.WebhookSignature.generate_signature_header(

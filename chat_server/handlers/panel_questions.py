@@ -17,6 +17,7 @@ and the end of the follow-up window after the answer (closed).
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -83,6 +84,83 @@ class PanelQuestions:
         self._messages = messages
         self._jobs = jobs
         self._clock = clock
+        # Called after a GP's answer is stored (paid chats capture and start their
+        # window there); bound by the composition root.
+        self.on_answer: Callable[[QueueItem], Awaitable[None]] | None = None
+
+    # -- paid chats (handlers/paid_chats.py): a question behind a payment ------------------
+
+    async def prepare_paid(
+        self, who: Principal, panel_id: str, question_id: str, client_msg_id: str, envelope: str
+    ) -> None:
+        """Checks and stores a paid chat's question before it is paid: it reaches the
+        queue only once the payment holds (``enqueue_paid``). A retry is harmless."""
+        await self._gate.panel(panel_id)
+        epoch = await self._gate.current_epoch(panel_id)
+        if epoch is None:
+            raise NotFound()
+        checked = await self._envelopes.check(
+            who,
+            question_id=question_id,
+            patient_id=who.account_id,
+            epoch=epoch,
+            client_msg_id=client_msg_id,
+            envelope_text=envelope,
+        )
+        item = QueueItem(
+            question_id, panel_id, who.account_id, PanelState.QUEUED, self._clock.now()
+        )
+        await self._store(who, item, client_msg_id, checked)
+
+    async def enqueue_paid(self, question_id: str, panel_id: str, patient_id: str) -> None:
+        """Into the queue once paid; idempotent (a converging job may run it twice).
+        Paid questions count against no daily cap (their day is not a UTC date)."""
+        now = self._clock.now()
+        item = QueueItem(question_id, panel_id, patient_id, PanelState.QUEUED, now)
+        try:
+            await self._queue.add(item, day="paid", now=now)
+        except QuestionExists:
+            return
+        await self._gate.announce(panel_id, also=[patient_id])
+
+    async def item(self, question_id: str) -> QueueItem | None:
+        return await self._queue.get(question_id)
+
+    async def close_unclaimed(self, question_id: str) -> QueueItem | None:
+        """Takes a paid question nobody holds under a lease out of the queue (its SLA
+        ran out); a parked one holds no seat, so it may close too."""
+        item = await self._queue.move(
+            question_id,
+            {"state": {"$in": [str(PanelState.QUEUED), str(PanelState.PARKED)]}},
+            {
+                "$set": {
+                    "state": str(PanelState.CLOSED),
+                    "outcome": str(Outcome.WITHDRAWN),
+                    "closed_at": self._clock.now(),
+                },
+                "$unset": {"offered_to": "", "offered_until": ""},
+            },
+        )
+        if item is not None:
+            await self._gate.announce(item.panel_id, also=[item.patient_id])
+        return item
+
+    async def end_window(self, question_id: str, closes_at: datetime) -> None:
+        """A paid answer's window: the question closes to both sides at ``closes_at``."""
+        await self._queue.set_fields(
+            question_id, {"state": str(PanelState.ANSWERED)}, {"closes_at": closes_at}
+        )
+
+    async def close_answered(self, question_id: str) -> QueueItem | None:
+        now = self._clock.now()
+        moved = await self._queue.move(
+            question_id,
+            {"state": str(PanelState.ANSWERED)},
+            {"$set": {"state": str(PanelState.CLOSED), "closed_at": now, "closes_at": now}},
+        )
+        if moved is not None:
+            await self._gate.announce(moved.panel_id, also=[moved.patient_id])
+        return moved
 
     async def ask(
         self, who: Principal, panel_id: str, question_id: str, client_msg_id: str, envelope: str
@@ -169,6 +247,8 @@ class PanelQuestions:
         if answer:
             item = await self._answer(who, view, now)
         stored = await self._store(who, item, client_msg_id, checked)
+        if answer and self.on_answer is not None:
+            await self.on_answer(item)
         await self._gate.announce(item.panel_id, also=[item.patient_id, who.account_id])
         return stored
 

@@ -23,7 +23,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from chat_server.appkeys import OPENAPI_DOCUMENT
 from chat_server.error_codes import codes_by_status, openapi_codes
-from chat_server.rest import accounts, care, devices, groups, panels, replies, threads
+from chat_server.rest import accounts, care, devices, groups, paid_chats, panels, replies, threads
 from chat_server.rest.problems import PROBLEM_TYPE
 
 OPENAPI_PATH: Final = "/api/v1/openapi.json"
@@ -304,6 +304,30 @@ OPERATIONS: Final[dict[str, Operation]] = {
     "panel_rating": Operation(
         "Rate the answer 1-5, with an optional comment sealed to the panel", 204, None,
         panels.RatingSchema, errors=(403, 409),
+    ),
+    "start_paid_chat": Operation(
+        "Start a paid general chat: its sealed question, then a Stripe Checkout Session "
+        "(pending_payment until the payment holds)", 201, replies.PaidChatReply,
+        paid_chats.StartSchema, errors=(403, 409, 503),
+    ),
+    "paid_chat": Operation(
+        "A paid chat's state, money and window (its patient or answering GP)", 200,
+        replies.PaidChatReply,
+    ),
+    "close_paid_chat": Operation(
+        "The answering GP closes the window early (after a closing summary)", 200,
+        replies.PaidChatReply, errors=(409,),
+    ),
+    "list_payments": Operation(
+        "The patient's paid chats and what each finally cost", 200, replies.Payments,
+        errors=(403,),
+    ),
+    "list_payouts": Operation(
+        "The practitioner's answered paid chats (for payout)", 200, replies.Payouts,
+    ),
+    "stripe_webhook": Operation(
+        "Stripe's webhook: raw body, Stripe-Signature verified; stored, applied later",
+        200, replies.WebhookReceived, JSON_OBJECT, errors=(400, 503), auth=False,
     ),
 }  # fmt: skip
 

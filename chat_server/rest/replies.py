@@ -332,3 +332,44 @@ class Posted(ma.Schema):
 
 class LeaseReply(ma.Schema):
     lease_until = _Time(required=True)
+
+
+class PaidChatReply(ma.Schema):
+    """A paid chat: states, integer cents, times; never content, never card data."""
+
+    thread_id = _Str(required=True)
+    panel_id = _Str(required=True)
+    state = _Str(
+        required=True,
+        validate=ma.validate.OneOf(
+            ["pending_payment", "queued", "claimed", "answered", "closed", "refunded"]
+        ),
+    )
+    amount_cents = _Int(required=True)
+    currency = _Str(required=True)
+    charged_cents = _Int(required=True)
+    payment = ma.fields.List(_Str(), required=True)
+    created_at = _Time(required=True)
+    checkout_url = _Str()
+    answered_by = _Str()
+    closed_reason = _Str(
+        validate=ma.validate.OneOf(["unpaid", "unanswered", "window_ended", "closed_early"])
+    )
+    checkout_expires_at = _Time()
+    queued_at = _Time()
+    sla_due_at = _Time()
+    window_starts_at = _Time()
+    window_ends_at = _Time()
+    closed_at = _Time()
+
+
+class Payments(ma.Schema):
+    payments = ma.fields.List(ma.fields.Nested(PaidChatReply), required=True)
+
+
+class Payouts(ma.Schema):
+    payouts = ma.fields.List(ma.fields.Nested(PaidChatReply), required=True)
+
+
+class WebhookReceived(ma.Schema):
+    received = ma.fields.Boolean(required=True)
