@@ -84,13 +84,21 @@ from chat_server.handlers.intake import MessageIntake, Outlets, SendLimits
 from chat_server.handlers.invitations import InvitationSending, InvitationService
 from chat_server.handlers.key_backup import KeyBackups
 from chat_server.handlers.notifications import NOTIFY_KIND, Notifier, NotifierReads
-from chat_server.handlers.paid_chats import PAID_CHAT_TIMER, STRIPE_CALL, STRIPE_EVENT, PaidChats
+from chat_server.handlers.paid_chats import PaidChats
+from chat_server.handlers.paid_queue import PaidQueue
 from chat_server.handlers.panel_access import PanelGate
 from chat_server.handlers.panel_claims import PANEL_TIMER, PanelClaims
 from chat_server.handlers.panel_envelopes import PanelEnvelopes
 from chat_server.handlers.panel_questions import PanelQuestions
 from chat_server.handlers.panels import PanelService
 from chat_server.handlers.passwords import PasswordService, ResetMail
+from chat_server.handlers.payment_flow import (
+    PAID_CHAT_TIMER,
+    STRIPE_CALL,
+    STRIPE_EVENT,
+    PaymentConfig,
+    PaymentFlow,
+)
 from chat_server.handlers.practices import PracticeService
 from chat_server.handlers.receipts import Receipts
 from chat_server.handlers.registration import RegistrationService
@@ -343,7 +351,9 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     kinds.register(PURGE_KIND, purge.run, max_attempts=8, backoff=timedelta(minutes=1))
     _panel_services(app, shared, directory=directory, messages=messages, jobs=jobs, kinds=kinds)
-    stripe_http = _payment_services(app, shared, jobs=jobs, kinds=kinds)
+    stripe_http = _payment_services(
+        app, shared, directory=directory, messages=messages, jobs=jobs, kinds=kinds
+    )
     _bind_frames(app)
     messages.start()
     cursors.start()
@@ -574,7 +584,13 @@ def _panel_services(
 
 
 def _payment_services(
-    app: web.Application, shared: _Shared, *, jobs: JobRunner, kinds: JobKinds
+    app: web.Application,
+    shared: _Shared,
+    *,
+    directory: DeviceDirectory,
+    messages: MessageStore,
+    jobs: JobRunner,
+    kinds: JobKinds,
 ) -> stripe.AIOHTTPClient | None:
     """Paid chats: the Stripe client (none without a key), the service, its job kinds.
     Returns the HTTP client to close at shutdown."""
@@ -601,23 +617,36 @@ def _payment_services(
             base_addresses=bases,  # type: ignore[arg-type]
         )
         gateway = StripeGateway(client)
-    questions = app[PANEL_QUESTIONS]
-    app[PAID_CHATS] = paid = PaidChats(
-        chats=PaidChatStore(app[DB]),
-        questions=questions,
-        gateway=gateway,
-        jobs=jobs,
+    config = PaymentConfig(
         clock=shared.clock,
         terms=terms,
         panel_id=settings.payments_panel_id,
         webhook_secrets=settings.stripe_webhook_secret_list(),
         return_url=f"{shared.public_url}/widget",
     )
-    questions.on_answer = paid.answered
-    kinds.register(STRIPE_EVENT, paid.apply_event, backoff=timedelta(seconds=5))
+    db = app[DB]
+    queue = PaidQueue(
+        gate=PanelGate(
+            panels=PanelStore(db),
+            groups=GroupStore(db),
+            queue=QueueStore(db),
+            deliver=app[HUB].deliver,
+        ),
+        queue=QueueStore(db),
+        envelopes=PanelEnvelopes(directory),
+        messages=messages,
+        clock=shared.clock,
+    )
+    chats = PaidChatStore(db)
+    flow = PaymentFlow(chats=chats, questions=queue, gateway=gateway, jobs=jobs, config=config)
+    app[PAID_CHATS] = paid = PaidChats(
+        chats=chats, questions=queue, flow=flow, jobs=jobs, config=config
+    )
+    app[PANEL_QUESTIONS].on_answer = paid.answered
+    kinds.register(STRIPE_EVENT, flow.apply_event, backoff=timedelta(seconds=5))
     # Stripe down: retried with the same key, for up to about a day.
-    kinds.register(STRIPE_CALL, paid.call_stripe, max_attempts=30, backoff=timedelta(seconds=5))
-    kinds.register(PAID_CHAT_TIMER, paid.timer, backoff=timedelta(seconds=5))
+    kinds.register(STRIPE_CALL, flow.call_stripe, max_attempts=30, backoff=timedelta(seconds=5))
+    kinds.register(PAID_CHAT_TIMER, flow.timer, backoff=timedelta(seconds=5))
     return http
 
 

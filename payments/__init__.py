@@ -17,24 +17,8 @@ How the parts fit::
 
 The server (chat_server) stores events, decides and records; nothing here touches a
 database, so every decision is testable on its own and the server owns durability.
+
+Only ``checkout.py`` and ``gateway.py`` import ``stripe`` (which itself loads aiohttp
+for its async HTTP client); the deciding half (terms, keys, signatures, facts) loads
+neither, so nothing is re-exported here: import the module you need.
 """
-
-from payments.checkout import checkout_session_params
-from payments.facts import Fact, PaymentFact, fact_of
-from payments.gateway import CheckoutSession, StripeGateway
-from payments.keys import idempotency_key
-from payments.signatures import InvalidSignature, verify_signature
-from payments.terms import PaymentTerms
-
-__all__ = [
-    "CheckoutSession",
-    "Fact",
-    "InvalidSignature",
-    "PaymentFact",
-    "PaymentTerms",
-    "StripeGateway",
-    "checkout_session_params",
-    "fact_of",
-    "idempotency_key",
-    "verify_signature",
-]

@@ -28,9 +28,18 @@ from chat_server.rest.problems import PROBLEM_TYPE
 
 OPENAPI_PATH: Final = "/api/v1/openapi.json"
 # Served, but not JSON-over-HTTP operations: the WebSocket (docs/protocol.md), the
-# Prometheus text exposition and the web client's pages (rest/pages.py).
+# Prometheus text exposition, the web client's pages (rest/pages.py) and Stripe's
+# webhook (signed raw bytes from Stripe, not a client operation: docs/payments.md).
 UNDOCUMENTED_ROUTES: Final = frozenset(
-    {"ws", "metrics", "web_app", "web_widget", "web_widget_loader", "web_built_file"}
+    {
+        "ws",
+        "metrics",
+        "web_app",
+        "web_widget",
+        "web_widget_loader",
+        "web_built_file",
+        "stripe_webhook",
+    }
 )
 OCTETS: Final = "application/octet-stream"
 JSON_OBJECT: Final = "application/json"  # any JSON object (this document itself)
@@ -324,10 +333,6 @@ OPERATIONS: Final[dict[str, Operation]] = {
     ),
     "list_payouts": Operation(
         "The practitioner's answered paid chats (for payout)", 200, replies.Payouts,
-    ),
-    "stripe_webhook": Operation(
-        "Stripe's webhook: raw body, Stripe-Signature verified; stored, applied later",
-        200, replies.WebhookReceived, JSON_OBJECT, errors=(400, 503), auth=False,
     ),
 }  # fmt: skip
 

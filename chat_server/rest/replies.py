@@ -369,7 +369,3 @@ class Payments(ma.Schema):
 
 class Payouts(ma.Schema):
     payouts = ma.fields.List(ma.fields.Nested(PaidChatReply), required=True)
-
-
-class WebhookReceived(ma.Schema):
-    received = ma.fields.Boolean(required=True)
