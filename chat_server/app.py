@@ -121,6 +121,7 @@ from chat_server.rest import groups as groups_routes
 from chat_server.rest import health, openapi, pages
 from chat_server.rest import paid_chats as paid_chats_routes
 from chat_server.rest import panels as panels_routes
+from chat_server.rest import receipts as receipts_routes
 from chat_server.rest import threads as threads_routes
 from chat_server.rest.headers import SecurityHeaders
 from chat_server.rest.problems import problems_middleware
@@ -198,6 +199,7 @@ def create_app(
     groups_routes.add_routes(app)
     panels_routes.add_routes(app)
     paid_chats_routes.add_routes(app)
+    receipts_routes.add_routes(app)
     care_routes.add_routes(app)
     threads_routes.add_routes(app)
     openapi.add_routes(app)

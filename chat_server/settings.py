@@ -133,6 +133,10 @@ class Settings:
     payments_sla_minutes: int = 240
     payments_checkout_expiry_minutes: int = 30
     payments_window_hours: int = 24
+    # The seller named on receipts (legal name, address, VAT number).
+    payments_seller: str = "CareChat"
+    payments_seller_address: str = ""
+    payments_seller_vat_id: str = ""
     stripe_secret_key: Secret | None = None
     # Comma-separated: during a rotation, the old and the new endpoint secret.
     stripe_webhook_secrets: Secret | None = None
@@ -405,6 +409,9 @@ class _SettingsSchema(ma.Schema):
         validate=ma.validate.Range(min=30, max=24 * 60, error="minutes from 30 to 1440")
     )
     payments_window_hours = ma.fields.Integer(validate=_positive("a positive number of hours"))
+    payments_seller = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
+    payments_seller_address = ma.fields.String(validate=ma.validate.Length(max=300))
+    payments_seller_vat_id = ma.fields.String(validate=ma.validate.Length(max=40))
     stripe_secret_key = _SecretField(allow_none=True, min_length=8)
     stripe_webhook_secrets = _SecretField(allow_none=True, min_length=8)
     stripe_api_base = ma.fields.String(

@@ -169,6 +169,7 @@ class StripeDouble:
     requests: list[tuple[str, str, str | None, dict[str, Any]]] = field(default_factory=list)
     faults: dict[str, Fault] = field(default_factory=dict)
     url: str = ""
+    hang_seconds: float = 3.0
     # The time webhooks are signed at (a server on an injected clock checks against it).
     now: Callable[[], float] = time.time
     _idempotent: dict[str, tuple[dict[str, Any], int, dict[str, Any]]] = field(default_factory=dict)
@@ -216,7 +217,8 @@ class StripeDouble:
 
     def fail(self, route: str, *, status: int = 500, times: int = 1) -> None:
         """The next ``times`` calls of ``route`` (e.g. ``"capture"``) fail: with
-        ``status``, or with status 0 carried out and then their connection dropped."""
+        ``status``; with status 0, carried out and then their connection dropped; with
+        -1, carried out and left hanging for ``hang_seconds`` before being dropped."""
         self.faults[route] = Fault(status, times)
 
     def calls(self, route: str) -> int:
@@ -349,7 +351,7 @@ class StripeDouble:
                 return _error(400, "idempotency_error", "key reused with other parameters")
             return web.json_response(answer, status=status)
         fault = self.faults.get(route)
-        if fault is not None and fault.times > 0 and fault.status:
+        if fault is not None and fault.times > 0 and fault.status > 0:
             fault.times -= 1
             return _error(fault.status, "api_error", "the double was told to fail")
         if hint is not None:
@@ -360,6 +362,14 @@ class StripeDouble:
         status, answer = act(params)
         if key is not None and status < 500:
             self._idempotent[key] = (params, status, answer)
+        if fault is not None and fault.times > 0 and fault.status < 0:
+            fault.times -= 1
+            # Done here, answered only after ``hang_seconds``, then not at all: the
+            # caller stalls as a frozen or killed process would.
+            await asyncio.sleep(self.hang_seconds)
+            assert request.transport is not None
+            request.transport.close()
+            raise asyncio.CancelledError
         if fault is not None and fault.times > 0 and not fault.status:
             fault.times -= 1
             # Done here, never answered: the caller cannot tell whether it happened.

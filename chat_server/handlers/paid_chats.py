@@ -117,6 +117,14 @@ class PaidChats:
             raise PatientsOnly()
         return await self._chats.of_patient(who.account_id)
 
+    async def receipt(self, who: Principal, thread_id: str) -> PaidChat:
+        """The patient's own chat, once it cost her something; the same 404 otherwise
+        (a stranger learns nothing, an uncharged chat has nothing to receipt)."""
+        chat = await self._chats.get(thread_id)
+        if chat is None or chat.patient_id != who.account_id or chat.charged_cents == 0:
+            raise NotFound()
+        return chat
+
     async def payouts(self, who: Principal) -> list[PaidChat]:
         """A practitioner's answered paid chats (what they are paid for)."""
         return await self._chats.answered_by(who.account_id)

@@ -43,6 +43,7 @@ UNDOCUMENTED_ROUTES: Final = frozenset(
 )
 OCTETS: Final = "application/octet-stream"
 JSON_OBJECT: Final = "application/json"  # any JSON object (this document itself)
+HTML: Final = "text/html"  # a printable page (a receipt)
 
 _STATUS_TEXT: Final = {
     400: "Malformed request (not JSON, or a code that is unknown, used or expired)",
@@ -331,6 +332,9 @@ OPERATIONS: Final[dict[str, Operation]] = {
         "The patient's paid chats and what each finally cost", 200, replies.Payments,
         errors=(403,),
     ),
+    "payment_receipt": Operation(
+        "A printable HTML receipt of a charged paid chat (its patient)", 200, HTML,
+    ),
     "list_payouts": Operation(
         "The practitioner's answered paid chats (for payout)", 200, replies.Payouts,
     ),
@@ -444,6 +448,9 @@ def _reply(op: Operation) -> dict[str, Any]:
     if op.reply == OCTETS:
         schema: Any = {"type": "string", "format": "binary"}
         return {"description": "The stored bytes", "content": {OCTETS: {"schema": schema}}}
+    if op.reply == HTML:
+        page: Any = {"type": "string"}
+        return {"description": "A printable page", "content": {HTML: {"schema": page}}}
     schema = {"type": "object"} if op.reply == JSON_OBJECT else op.reply
     return {"description": "Success", "content": {"application/json": {"schema": schema}}}
 

@@ -379,3 +379,74 @@ async def test_a_price_change_never_alters_an_existing_pass(
     )
     response = await dearer.get(f"/api/v1/paid-chats/{qid}", headers=world.patient.auth)
     assert (await response.json())["amount_cents"] == 600
+
+
+async def test_a_charged_chat_has_a_printable_receipt_only_for_its_patient(
+    world: World, double: StripeDouble
+) -> None:
+    reply = await world.start()
+    qid = reply["thread_id"]
+    await double.deliver_all(double.pay(world.session_of(reply), "card"))
+    await world.reaches(qid, "queued", "held")
+    path = f"/api/v1/payments/{qid}/receipt"
+    # Not charged yet: nothing to receipt.
+    response = await world.client.get(path, headers=world.patient.auth)
+    assert response.status == 404
+    await online(world.doctor, panel_id=PANEL)
+    await world.doctor.call("POST", f"/api/v1/panels/{PANEL}/claims", {}, expect=201)
+    await answer(world.doctor, world.panel, qid, verified(world.patient))
+    await world.reaches(qid, "answered", "captured")
+    response = await world.client.get(path, headers=world.patient.auth)
+    assert response.status == 200
+    assert response.content_type == "text/html"
+    assert "script-src" not in response.headers["Content-Security-Policy"]
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    page = await response.text()
+    for field in ("Seller", "Receipt number", qid, "Date of supply", "6.00 EUR", "VAT"):
+        assert field in page
+    stranger = await world.client.get(path, headers=world.doctor.auth)
+    assert stranger.status == 404
+    missing = await world.client.get(
+        f"/api/v1/payments/{question_id()}/receipt", headers=world.doctor.auth
+    )
+    assert (await missing.json())["code"] == (await stranger.json())["code"]
+
+
+async def test_a_process_stalled_between_the_capture_and_its_record_is_taken_over(
+    world: World,
+    double: StripeDouble,
+    aiohttp_client: Any,
+    settings: Settings,
+    clock: ManualClock,
+    outbox: MemoryOutbox,
+) -> None:
+    """The first process captures at Stripe and never records it (it hangs, as a
+    killed one would); after its job lease runs out a second process takes the job
+    over, sends the same idempotency key, and records Stripe's first answer."""
+    reply = await world.start()
+    qid = reply["thread_id"]
+    await double.deliver_all(double.pay(world.session_of(reply), "card"))
+    await world.reaches(qid, "queued", "held")
+    double.fail("capture", status=-1)
+    await online(world.doctor, panel_id=PANEL)
+    await world.doctor.call("POST", f"/api/v1/panels/{PANEL}/claims", {}, expect=201)
+    await answer(world.doctor, world.panel, qid, verified(world.patient))
+    await _until(lambda: _calls(double, "/capture", 1))
+    assert "captured" not in (await world.chat(qid))["facts"]
+    assert double.intents[(await world.chat(qid))["payment_intent"]]["status"] == "succeeded"
+    await app_client(
+        aiohttp_client,
+        settings,
+        clock,
+        outbox,
+        jobs_poll_seconds=0.05,
+        payments_panel_id=PANEL,
+        stripe_secret_key=Secret("sk_test_double"),
+        stripe_webhook_secrets=Secret(SECRETS),
+        stripe_api_base=double.url,
+    )
+    clock.advance(31)  # past the first process's job lease
+    await world.reaches(qid, "answered", "captured")
+    assert double.calls("/capture") == 2
+    assert len({key for _, path, key, _ in double.requests if path.endswith("/capture")}) == 1
+    assert len([e for e in double.events if e["type"] == "payment_intent.succeeded"]) == 1
