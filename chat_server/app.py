@@ -54,6 +54,7 @@ from chat_server.appkeys import (
     PENDING_SOCKETS,
     PRACTICES,
     RECEIPTS,
+    RECONCILIATION,
     REDIS,
     REGISTRATION,
     ROUTER,
@@ -101,6 +102,7 @@ from chat_server.handlers.payment_flow import (
 )
 from chat_server.handlers.practices import PracticeService
 from chat_server.handlers.receipts import Receipts
+from chat_server.handlers.reconciliation import Reconciliation
 from chat_server.handlers.registration import RegistrationService
 from chat_server.handlers.sessions import SessionPolicy, SessionService, SignOut
 from chat_server.handlers.sync import ThreadSync
@@ -645,6 +647,7 @@ def _payment_services(
         chats=chats, questions=queue, flow=flow, jobs=jobs, config=config
     )
     app[PANEL_QUESTIONS].on_answer = paid.answered
+    app[RECONCILIATION] = Reconciliation(chats)
     kinds.register(STRIPE_EVENT, flow.apply_event, backoff=timedelta(seconds=5))
     # Stripe down: retried with the same key, for up to about a day.
     kinds.register(STRIPE_CALL, flow.call_stripe, max_attempts=30, backoff=timedelta(seconds=5))

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from chat_server.handlers.passwords import PasswordService
     from chat_server.handlers.practices import PracticeService
     from chat_server.handlers.receipts import Receipts
+    from chat_server.handlers.reconciliation import Reconciliation
     from chat_server.handlers.registration import RegistrationService
     from chat_server.handlers.sessions import SessionService
     from chat_server.handlers.sync import ThreadSync
@@ -98,6 +99,7 @@ PANELS: web.AppKey[PanelService] = web.AppKey("PANELS")
 PANEL_CLAIMS: web.AppKey[PanelClaims] = web.AppKey("PANEL_CLAIMS")
 PANEL_QUESTIONS: web.AppKey[PanelQuestions] = web.AppKey("PANEL_QUESTIONS")
 PAID_CHATS: web.AppKey[PaidChats] = web.AppKey("PAID_CHATS")
+RECONCILIATION: web.AppKey[Reconciliation] = web.AppKey("RECONCILIATION")
 AVAILABILITY: web.AppKey[Availability] = web.AppKey("AVAILABILITY")
 UPLOADS: web.AppKey[UploadService] = web.AppKey("UPLOADS")
 KEY_BACKUPS: web.AppKey[KeyBackups] = web.AppKey("KEY_BACKUPS")

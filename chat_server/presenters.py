@@ -16,6 +16,7 @@ from chat_server.handlers.panels import PanelStats
 from chat_server.handlers.sync import ThreadSummary
 from chat_server.model.paid_chats import PaidChat
 from chat_server.model.queue import QueueItem
+from chat_server.model.reconciliation import DailyReconciliation
 from chat_server.model.threads import PaidState, Thread
 from chat_server.notice import EMERGENCY_NOTICE
 from chat_server.storage.messages import StoredMessage
@@ -171,3 +172,16 @@ def paid_chat_reply(chat: PaidChat) -> dict[str, Any]:
         if at is not None:
             reply[name] = at.isoformat()
     return reply
+
+
+def reconciliation_reply(report: DailyReconciliation) -> dict[str, Any]:
+    return {
+        "day": report.day,
+        "captured_cents": report.captured_cents,
+        "charged_cents": report.charged_cents,
+        "cancelled": report.cancelled,
+        "refunded_cents": report.refunded_cents,
+        "refunds_pending": report.refunds_pending,
+        "disputed": report.disputed,
+        "mismatches": [{"thread_id": m.thread_id, "problem": m.problem} for m in report.mismatches],
+    }

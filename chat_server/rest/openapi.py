@@ -335,6 +335,10 @@ OPERATIONS: Final[dict[str, Operation]] = {
     "payment_receipt": Operation(
         "A printable HTML receipt of a charged paid chat (its patient)", 200, HTML,
     ),
+    "payments_reconciliation": Operation(
+        "A UTC day of paid chats against Stripe's events, with every mismatch "
+        "(platform admins)", 200, replies.ReconciliationReply, errors=(403, 422),
+    ),
     "list_payouts": Operation(
         "The practitioner's answered paid chats (for payout)", 200, replies.Payouts,
     ),

@@ -8,11 +8,14 @@ credential it carries.
 
 from __future__ import annotations
 
+from datetime import date
+
 import marshmallow as ma
 from aiohttp import web
 
-from chat_server.appkeys import PAID_CHATS
-from chat_server.presenters import paid_chat_reply
+from chat_server.appkeys import PAID_CHATS, RECONCILIATION
+from chat_server.errors import BadRequest
+from chat_server.presenters import paid_chat_reply, reconciliation_reply
 from chat_server.rest.auth import principal
 from chat_server.rest.bodies import read_json
 from chat_server.rest.panels import ID, SealedSchema
@@ -64,6 +67,16 @@ async def stripe_webhook(request: web.Request) -> web.Response:
     return web.json_response({"received": True})
 
 
+async def reconciliation(request: web.Request) -> web.Response:
+    who = await principal(request)
+    try:
+        day = date.fromisoformat(request.match_info["day"])
+    except ValueError:
+        raise BadRequest(fields={"day": ["a date, YYYY-MM-DD"]}) from None
+    report = await request.app[RECONCILIATION].daily(who, day)
+    return web.json_response(reconciliation_reply(report))
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
     chat = f"/api/v1/paid-chats/{ID % 'thread_id'}"
@@ -73,3 +86,8 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/v1/payments", list_payments, name="list_payments")
     r.add_get("/api/v1/payouts", list_payouts, name="list_payouts")
     r.add_post("/api/v1/stripe/webhook", stripe_webhook, name="stripe_webhook")
+    r.add_get(
+        "/api/v1/admin/payments/reconciliation/{day:[A-Za-z0-9_-]{1,64}}",
+        reconciliation,
+        name="payments_reconciliation",
+    )

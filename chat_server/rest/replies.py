@@ -369,3 +369,21 @@ class Payments(ma.Schema):
 
 class Payouts(ma.Schema):
     payouts = ma.fields.List(ma.fields.Nested(PaidChatReply), required=True)
+
+
+class MismatchReply(ma.Schema):
+    thread_id = _Str(required=True, allow_none=True)
+    problem = _Str(required=True)
+
+
+class ReconciliationReply(ma.Schema):
+    """A UTC day of paid chats against Stripe's events, in integer cents."""
+
+    day = _Str(required=True)
+    captured_cents = _Int(required=True)
+    charged_cents = _Int(required=True)
+    cancelled = _Int(required=True)
+    refunded_cents = _Int(required=True)
+    refunds_pending = _Int(required=True)
+    disputed = ma.fields.List(_Str(), required=True)
+    mismatches = ma.fields.List(ma.fields.Nested(MismatchReply), required=True)

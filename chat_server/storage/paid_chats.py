@@ -136,6 +136,14 @@ class PaidChatStore:
         )
         return [_chat(doc) async for doc in cursor]
 
+    async def touched_between(self, start: datetime, end: datetime) -> list[PaidChat]:
+        """Chats created, answered or closed in [start, end): the day's reconciliation."""
+        span = {"$gte": start, "$lt": end}
+        cursor = self._chats.find(
+            {"$or": [{"created_at": span}, {"window_starts_at": span}, {"closed_at": span}]}
+        )
+        return [_chat(doc) async for doc in cursor]
+
     # -- events ------------------------------------------------------------------------------
 
     async def record_event(

@@ -85,6 +85,7 @@ class World:
         self.client, self.db, self.clock, self.double = client, db, clock, double
         self.panel: PanelHandle
         self.doctor: Actor
+        self.admin: Actor
         self.patient: Actor
         self.envelopes: dict[str, str] = {}
 
@@ -133,6 +134,7 @@ async def world(
 ) -> World:
     built = World(paid_client, db, clock, double)
     platform = await platform_admin(paid_client, db, clock)
+    built.admin = platform
     built.doctor = await gp(paid_client, outbox, platform, "gp@example.org")
     built.panel = await create_panel(built.doctor, [built.doctor], panel_id=PANEL)
     built.patient = await patient(paid_client, outbox, "pat@example.org")
@@ -450,3 +452,37 @@ async def test_a_process_stalled_between_the_capture_and_its_record_is_taken_ove
     assert double.calls("/capture") == 2
     assert len({key for _, path, key, _ in double.requests if path.endswith("/capture")}) == 1
     assert len([e for e in double.events if e["type"] == "payment_intent.succeeded"]) == 1
+
+
+async def test_the_daily_reconciliation_counts_the_money_and_shows_mismatches(
+    world: World, double: StripeDouble, clock: ManualClock
+) -> None:
+    answered = await world.start()
+    await double.deliver_all(double.pay(world.session_of(answered), "card"))
+    await world.reaches(answered["thread_id"], "queued", "held")
+    await online(world.doctor, panel_id=PANEL)
+    await world.doctor.call("POST", f"/api/v1/panels/{PANEL}/claims", {}, expect=201)
+    await answer(world.doctor, world.panel, answered["thread_id"], verified(world.patient))
+    await world.reaches(answered["thread_id"], "answered", "captured")
+    # A dispute on it, and an event naming a chat we never had.
+    (intent,) = list(double.intents)
+    dispute = double._event(
+        "charge.dispute.created", {"id": "dp_1", "payment_intent": intent, "metadata": {}}
+    )
+    stray = double._event(
+        "checkout.session.completed",
+        {"id": "cs_other", "payment_status": "paid", "metadata": {"thread_id": "X" * 22}},
+    )
+    assert await double.deliver_all([dispute, stray]) == [200, 200]
+    await world.reaches(answered["thread_id"], "answered", "disputed")
+    admin = world.admin
+    day = clock.now().date().isoformat()
+    path = f"/api/v1/admin/payments/reconciliation/{day}"
+    report = await admin.call("GET", path)
+    assert report["captured_cents"] == 600
+    assert report["disputed"] == [answered["thread_id"]]
+    assert [m["thread_id"] for m in report["mismatches"]] == ["X" * 22]
+    refused = await world.patient.call("GET", path, expect=403)
+    assert refused["code"] == "forbidden"
+    bad = await admin.call("GET", "/api/v1/admin/payments/reconciliation/2026-13-40", expect=422)
+    assert bad["code"] == "validation_failed"
