@@ -30,5 +30,7 @@ typecheck:
 contracts:
 	$(VENV)/lint-imports
 
+# Two workers, each with its own MongoDB, Redis and server (session fixtures); a file's
+# tests stay on one worker so its module fixtures are built once.
 pytest:
-	$(VENV)/pytest
+	$(VENV)/pytest -n 2 --dist loadfile

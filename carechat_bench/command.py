@@ -7,6 +7,7 @@ import shlex
 import sys
 from typing import Any
 
+from carechat_bench.mailing import MailingOptions, mailing
 from carechat_bench.runner import Options, run
 from carechat_bench.soak import SoakOptions, soak
 
@@ -21,6 +22,9 @@ QUICK: dict[str, Any] = {
 
 def bench(args: argparse.Namespace) -> int:
     command = shlex.join(["carechat", *sys.argv[1:]])
+    if getattr(args, "mailing", False):
+        print(mailing(MailingOptions(runs=args.runs, command=command)))
+        return 0
     if args.soak is not None:
         return soak(
             SoakOptions(minutes=args.soak, redis=args.redis, rate=args.soak_rate, command=command)

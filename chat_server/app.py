@@ -30,11 +30,14 @@ from redis.exceptions import RedisError
 
 from chat_server.appkeys import (
     ACCOUNTS,
+    ANNOUNCEMENTS,
     AVAILABILITY,
+    BLOCKS,
     BROKER,
     CARE,
     CARE_THREADS,
     CLOCK,
+    CONSENTS,
     DB,
     DEVICES,
     FRAME_CONTEXT,
@@ -44,7 +47,9 @@ from chat_server.appkeys import (
     INVITATIONS,
     KEY_BACKUPS,
     MAILER,
+    MAILINGS,
     METRICS,
+    NOTIFICATION_PREFERENCES,
     PAGES,
     PAID_CHATS,
     PANEL_CLAIMS,
@@ -57,7 +62,10 @@ from chat_server.appkeys import (
     RECONCILIATION,
     REDIS,
     REGISTRATION,
+    REPORTS,
+    ROSTER,
     ROUTER,
+    SANCTIONS,
     SCHEDULER,
     SESSIONS,
     SETTINGS,
@@ -74,16 +82,27 @@ from chat_server.errors import StartupError
 from chat_server.fanout import LocalBroker, RedisBroker
 from chat_server.handlers.access import AccessGate, ThreadGate
 from chat_server.handlers.accounts import AccountService
+from chat_server.handlers.announcements import Announcements
 from chat_server.handlers.audit import Auditor
 from chat_server.handlers.availability import Availability
+from chat_server.handlers.blocks import Blocks
 from chat_server.handlers.care import CareService
 from chat_server.handlers.care_threads import CareThreads, Providers
+from chat_server.handlers.consents import Consents
 from chat_server.handlers.devices import DeviceService
 from chat_server.handlers.directory import DeviceDirectory
 from chat_server.handlers.groups import GroupService
-from chat_server.handlers.intake import MessageIntake, Outlets, SendLimits
+from chat_server.handlers.intake import MessageIntake, Outlets, SendRules
 from chat_server.handlers.invitations import InvitationSending, InvitationService
 from chat_server.handlers.key_backup import KeyBackups
+from chat_server.handlers.mailing_fanout import (
+    FanoutPolicy,
+    FanoutStores,
+    MailingFanout,
+    UnsubscribeLinks,
+)
+from chat_server.handlers.mailings import FANOUT_KIND, MailingService
+from chat_server.handlers.notification_preferences import NotificationPreferences
 from chat_server.handlers.notifications import NOTIFY_KIND, Notifier, NotifierReads
 from chat_server.handlers.paid_chats import PaidChats
 from chat_server.handlers.paid_queue import PaidQueue
@@ -104,6 +123,9 @@ from chat_server.handlers.practices import PracticeService
 from chat_server.handlers.receipts import Receipts
 from chat_server.handlers.reconciliation import Reconciliation
 from chat_server.handlers.registration import RegistrationService
+from chat_server.handlers.reports import AbuseReports
+from chat_server.handlers.roster import RosterLinks, RosterService
+from chat_server.handlers.sanctions import Sanctions
 from chat_server.handlers.sessions import SessionPolicy, SessionService, SignOut
 from chat_server.handlers.sync import ThreadSync
 from chat_server.handlers.throttle import Throttle
@@ -112,6 +134,12 @@ from chat_server.handlers.totp import TotpService
 from chat_server.handlers.uploads import PURGE_KIND, UploadLimits, UploadPurge, UploadService
 from chat_server.jobs import JobKinds, JobRunner, JobStore, scheduler_ctx
 from chat_server.mail import BackgroundMailer, FileOutbox, Mailer, SmsSender, SmtpMailer
+from chat_server.mailing_mail import (
+    FileNoticeMailer,
+    NoticeMailer,
+    NoticeSender,
+    SmtpNoticeMailer,
+)
 from chat_server.metrics import GcWatch, Metrics, watch_loop_lag
 from chat_server.model.queue import PanelSettings
 from chat_server.passwords import PasswordHasher
@@ -120,7 +148,8 @@ from chat_server.rest import accounts as accounts_routes
 from chat_server.rest import care as care_routes
 from chat_server.rest import devices as devices_routes
 from chat_server.rest import groups as groups_routes
-from chat_server.rest import health, openapi, pages
+from chat_server.rest import health, mailings, openapi, pages
+from chat_server.rest import moderation as moderation_routes
 from chat_server.rest import paid_chats as paid_chats_routes
 from chat_server.rest import panels as panels_routes
 from chat_server.rest import receipts as receipts_routes
@@ -132,15 +161,22 @@ from chat_server.settings import Settings
 from chat_server.storage.accounts import AccountStore
 from chat_server.storage.attachments import AttachmentStore, KeyBackupStore
 from chat_server.storage.audit import AuditStore
+from chat_server.storage.blocks import BlockStore
+from chat_server.storage.campaigns import CampaignStore
+from chat_server.storage.consents import ConsentStore
 from chat_server.storage.devices import DeviceStore
-from chat_server.storage.franking_stamp import FrankingStamper
+from chat_server.storage.franking_stamp import FrankingStamper, stamp_key
 from chat_server.storage.groups import GroupStore
+from chat_server.storage.mailing_consent import MailingOptOutStore
 from chat_server.storage.messages import MessageStore
 from chat_server.storage.notifications import NotificationLog
 from chat_server.storage.paid_chats import PaidChatStore
 from chat_server.storage.panel_queue import QueueStore
 from chat_server.storage.panels import PanelStore
 from chat_server.storage.practices import CareLinkStore, Practice, PracticeStore
+from chat_server.storage.reports import ReportStore
+from chat_server.storage.roster import RosterStore
+from chat_server.storage.sanctions import SanctionStore
 from chat_server.storage.sessions import CodeStore, SessionStore, TicketStore
 from chat_server.storage.threads import CursorBuffer, ThreadStore
 from chat_server.web_manifest import DEFAULT_BUILD_DIR
@@ -151,7 +187,16 @@ from chat_server.ws.endpoint import websocket_handler
 from chat_server.ws.frames import FRAMES, SINKS
 from chat_server.ws.hub import Hub
 from chat_server.ws.router import FrameRouter
-from moderation.ratelimit import MemoryRateLimiter, RateLimit, RateLimiter, RedisRateLimiter
+from moderation.limits import (
+    DEFAULT_TABLE,
+    Action,
+    ActionLimits,
+    Budget,
+    Scope,
+    Table,
+    with_overrides,
+)
+from moderation.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from payments.gateway import StripeGateway
 from payments.terms import PaymentTerms
 
@@ -204,6 +249,8 @@ def create_app(
     receipts_routes.add_routes(app)
     care_routes.add_routes(app)
     threads_routes.add_routes(app)
+    moderation_routes.add_routes(app)
+    mailings.add_routes(app)
     openapi.add_routes(app)
     pages.add_routes(app)
     app.router.add_get("/ws", websocket_handler, name="ws")
@@ -278,6 +325,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     app[GROUPS] = GroupService(groups=GroupStore(db), accounts=accounts, clock=clock)
     app[AVAILABILITY] = Availability(accounts)
+    app[NOTIFICATION_PREFERENCES] = NotificationPreferences(accounts)
     app[KEY_BACKUPS] = KeyBackups(KeyBackupStore(db), clock)
     attachments = AttachmentStore(db)
     threads = ThreadStore(db)
@@ -310,6 +358,8 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     kinds.register(NOTIFY_KIND, notifier.check, backoff=timedelta(seconds=30))
     app[THREAD_GATE] = thread_gate = ThreadGate(threads, attachments, clock)
+    app[BLOCKS] = blocks = Blocks(BlockStore(db), accounts, clock)
+    app[CONSENTS] = consents = Consents(ConsentStore(db), practices, clock)
     app[CARE_THREADS] = care_threads = CareThreads(
         gate=thread_gate,
         threads=threads,
@@ -318,6 +368,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         throttle=throttle,
         deliver=hub.deliver,
         rerequest_after=timedelta(days=settings.rerequest_days),
+        blocks=blocks,
     )
     app[INTAKE] = MessageIntake(
         gate=thread_gate,
@@ -327,13 +378,33 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         clock=clock,
         throttle=throttle,
         outlets=Outlets(deliver=hub.deliver, after_store=notifier.message_stored),
-        limits=SendLimits(settings.send_limit_per_device, settings.send_limit_per_account),
+        rules=SendRules(blocks=blocks, consents=consents),
     )
     app[THREAD_SYNC] = ThreadSync(
-        gate=thread_gate, threads=threads, messages=messages, accounts=accounts, cursors=cursors
+        gate=thread_gate,
+        threads=threads,
+        messages=messages,
+        accounts=accounts,
+        cursors=cursors,
+        blocks=blocks,
+    )
+    app[REPORTS] = AbuseReports(
+        gate=thread_gate,
+        messages=messages,
+        devices=shared.devices,
+        reports=ReportStore(db),
+        clock=clock,
+        throttle=throttle,
+        auditor=shared.auditor,
+        stamp_key=stamp_key(secret),
     )
     app[RECEIPTS] = Receipts(
-        gate=thread_gate, threads=threads, cursors=cursors, throttle=throttle, deliver=hub.deliver
+        gate=thread_gate,
+        threads=threads,
+        cursors=cursors,
+        throttle=throttle,
+        deliver=hub.deliver,
+        blocks=blocks,
     )
     app[UPLOADS] = UploadService(
         attachments=attachments,
@@ -343,7 +414,6 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         limits=UploadLimits(
             max_bytes=settings.attachment_max_bytes,
             quota_bytes=settings.attachment_quota_bytes,
-            per_hour=settings.attachment_uploads_per_hour,
         ),
     )
     purge = UploadPurge(
@@ -358,6 +428,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     stripe_http = _payment_services(
         app, shared, directory=directory, messages=messages, jobs=jobs, kinds=kinds
     )
+    _mailing_services(app, shared, jobs, kinds, secret)
     _bind_frames(app)
     messages.start()
     cursors.start()
@@ -398,12 +469,33 @@ def _rate_limiter(app: web.Application, secret: bytes) -> RateLimiter:
     return RedisRateLimiter(redis_client, settings.redis_prefix, clock, key_secret=secret)
 
 
+def _limit_table(settings: Settings) -> Table:
+    # moderation's defaults, with the budgets the settings file names.
+    return with_overrides(
+        DEFAULT_TABLE,
+        {
+            Action.MESSAGE: {
+                Scope.DEVICE: Budget(settings.send_limit_per_device, 10),
+                Scope.ACCOUNT: Budget(settings.send_limit_per_account, 60),
+                Scope.IP: Budget(settings.send_limit_per_ip, 60),
+            },
+            Action.KEY_LOOKUP: {Scope.IP: Budget(settings.key_lookups_per_ip, 60)},
+            Action.INVITATION: {
+                Scope.ACCOUNT: Budget(
+                    settings.invitation_limit, settings.invitation_window_hours * 3600
+                ),
+            },
+            Action.UPLOAD: {Scope.ACCOUNT: Budget(settings.attachment_uploads_per_hour, 3600)},
+        },
+    )
+
+
 def _shared(app: web.Application, limiter: RateLimiter, secret: bytes) -> _Shared:
     db, clock = app[DB], app[CLOCK]
     accounts, practices, links = AccountStore(db), PracticeStore(db), CareLinkStore(db)
     return _Shared(
         clock=clock,
-        throttle=Throttle(limiter),
+        throttle=Throttle(limiter, ActionLimits(limiter, _limit_table(app[SETTINGS]))),
         auditor=Auditor(AuditStore(db), clock, secret),
         gate=AccessGate(accounts, practices, links),
         accounts=accounts,
@@ -432,6 +524,7 @@ def _account_services(app: web.Application, shared: _Shared) -> None:
         ticket=timedelta(seconds=settings.ws_ticket_seconds),
         practitioner_totp_grace=timedelta(days=settings.practitioner_totp_grace_days),
         practitioner_totp_from=settings.practitioner_totp_from(),
+        appeal=settings.appeal_contact,
     )
     app[REGISTRATION] = RegistrationService(
         accounts=accounts,
@@ -476,7 +569,16 @@ def _account_services(app: web.Application, shared: _Shared) -> None:
         clock=clock,
         ttl=policy.ticket,
     )
-    app[ACCOUNTS] = AccountService(accounts=accounts, auditor=auditor, sign_out=sign_out)
+    app[ACCOUNTS] = AccountService(accounts=accounts, auditor=auditor)
+    app[SANCTIONS] = Sanctions(
+        accounts=accounts,
+        sanctions=SanctionStore(db),
+        clock=clock,
+        auditor=auditor,
+        sign_out=sign_out,
+        suspend_sockets=partial(ws_session.suspend_sockets, app[HUB]),
+        appeal=settings.appeal_contact,
+    )
 
 
 def _device_service(app: web.Application, shared: _Shared) -> DeviceDirectory:
@@ -503,7 +605,6 @@ def _care_services(
 ) -> CareService:
     """Practices, invitations and care links; returns the care-link service, which the
     thread service asks whether a patient may open a thread."""
-    settings = app[SETTINGS]
     app[PRACTICES] = PracticeService(
         accounts=shared.accounts,
         practices=shared.practices,
@@ -524,11 +625,6 @@ def _care_services(
             mailer=app[MAILER],
             sms=app[SMS],
             public_url=shared.public_url,
-            limit=RateLimit(
-                "invitations",
-                limit=settings.invitation_limit,
-                window_seconds=settings.invitation_window_hours * 3600,
-            ),
         ),
     )
     app[CARE] = care = CareService(
@@ -583,6 +679,7 @@ def _panel_services(
         messages=messages,
         jobs=jobs,
         clock=clock,
+        throttle=shared.throttle,
     )
     kinds.register(PANEL_TIMER, questions.timer, backoff=timedelta(seconds=5))
 
@@ -644,7 +741,13 @@ def _payment_services(
     chats = PaidChatStore(db)
     flow = PaymentFlow(chats=chats, questions=queue, gateway=gateway, jobs=jobs, config=config)
     app[PAID_CHATS] = paid = PaidChats(
-        chats=chats, questions=queue, flow=flow, jobs=jobs, config=config
+        chats=chats,
+        questions=queue,
+        flow=flow,
+        jobs=jobs,
+        config=config,
+        throttle=shared.throttle,
+        consents=app[CONSENTS],
     )
     app[PANEL_QUESTIONS].on_answer = paid.answered
     app[RECONCILIATION] = Reconciliation(chats)
@@ -653,6 +756,53 @@ def _payment_services(
     kinds.register(STRIPE_CALL, flow.call_stripe, max_attempts=30, backoff=timedelta(seconds=5))
     kinds.register(PAID_CHAT_TIMER, flow.timer, backoff=timedelta(seconds=5))
     return http
+
+
+def _mailing_services(
+    app: web.Application, shared: _Shared, jobs: JobRunner, kinds: JobKinds, secret: bytes
+) -> None:
+    """Prevention mailings: campaigns and their fan-out job, the roster, the
+    patient's side (announcements, opting out, one-click unsubscribe)."""
+    settings, db = app[SETTINGS], app[DB]
+    campaigns, opt_outs, roster = CampaignStore(db), MailingOptOutStore(db), RosterStore(db)
+    app[MAILINGS] = MailingService(
+        campaigns=campaigns, gate=shared.gate, clock=shared.clock, jobs=jobs
+    )
+    app[ROSTER] = RosterService(
+        roster=roster,
+        gate=shared.gate,
+        invitations=app[INVITATIONS],
+        found=RosterLinks(shared.accounts, shared.links),
+        throttle=shared.throttle,
+        clock=shared.clock,
+    )
+    app[ANNOUNCEMENTS] = Announcements(
+        campaigns=campaigns, opt_outs=opt_outs, gate=shared.gate, clock=shared.clock
+    )
+    notices: NoticeMailer = (
+        SmtpNoticeMailer(settings.smtp_host, settings.smtp_port, starttls=settings.smtp_starttls)
+        if settings.smtp_host
+        else FileNoticeMailer(settings.data_dir / "outbox")
+    )
+    fanout = MailingFanout(
+        stores=FanoutStores(campaigns, opt_outs, shared.links, shared.accounts, roster),
+        mailer=notices,
+        sender=NoticeSender(settings.smtp_from, shared.public_url),
+        links=UnsubscribeLinks(secret, shared.public_url),
+        clock=shared.clock,
+        announce=app[HUB].deliver,
+        policy=FanoutPolicy(
+            rate_per_second=settings.mailing_rate_per_second,
+            batch=settings.mailing_batch_size,
+            max_consecutive_failures=settings.mailing_max_consecutive_failures,
+            mail_concurrency=settings.mailing_smtp_concurrency,
+            mail_attempts=settings.mailing_mail_attempts,
+            mail_backoff_seconds=settings.mailing_mail_backoff_seconds,
+        ),
+    )
+    # Retries are for the job's own failures (MongoDB); e-mail failures are counted
+    # per e-mail and pause the campaign instead.
+    kinds.register(FANOUT_KIND, fanout.run, max_attempts=10, backoff=timedelta(seconds=5))
 
 
 def _job_runner(app: web.Application, kinds: JobKinds) -> JobRunner:

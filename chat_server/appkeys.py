@@ -24,14 +24,19 @@ if TYPE_CHECKING:
     from chat_server.fanout import Broker
     from chat_server.handlers.access import ThreadGate
     from chat_server.handlers.accounts import AccountService
+    from chat_server.handlers.announcements import Announcements
     from chat_server.handlers.availability import Availability
+    from chat_server.handlers.blocks import Blocks
     from chat_server.handlers.care import CareService
     from chat_server.handlers.care_threads import CareThreads
+    from chat_server.handlers.consents import Consents
     from chat_server.handlers.devices import DeviceService
     from chat_server.handlers.groups import GroupService
     from chat_server.handlers.intake import MessageIntake
     from chat_server.handlers.invitations import InvitationService
     from chat_server.handlers.key_backup import KeyBackups
+    from chat_server.handlers.mailings import MailingService
+    from chat_server.handlers.notification_preferences import NotificationPreferences
     from chat_server.handlers.paid_chats import PaidChats
     from chat_server.handlers.panel_claims import PanelClaims
     from chat_server.handlers.panel_questions import PanelQuestions
@@ -41,6 +46,9 @@ if TYPE_CHECKING:
     from chat_server.handlers.receipts import Receipts
     from chat_server.handlers.reconciliation import Reconciliation
     from chat_server.handlers.registration import RegistrationService
+    from chat_server.handlers.reports import AbuseReports
+    from chat_server.handlers.roster import RosterService
+    from chat_server.handlers.sanctions import Sanctions
     from chat_server.handlers.sessions import SessionService
     from chat_server.handlers.sync import ThreadSync
     from chat_server.handlers.tickets import TicketService
@@ -101,7 +109,19 @@ PANEL_QUESTIONS: web.AppKey[PanelQuestions] = web.AppKey("PANEL_QUESTIONS")
 PAID_CHATS: web.AppKey[PaidChats] = web.AppKey("PAID_CHATS")
 RECONCILIATION: web.AppKey[Reconciliation] = web.AppKey("RECONCILIATION")
 AVAILABILITY: web.AppKey[Availability] = web.AppKey("AVAILABILITY")
+NOTIFICATION_PREFERENCES: web.AppKey[NotificationPreferences] = web.AppKey(
+    "NOTIFICATION_PREFERENCES"
+)
 UPLOADS: web.AppKey[UploadService] = web.AppKey("UPLOADS")
 KEY_BACKUPS: web.AppKey[KeyBackups] = web.AppKey("KEY_BACKUPS")
+# Moderation (issue 18): moderators' actions on accounts.
+SANCTIONS: web.AppKey[Sanctions] = web.AppKey("SANCTIONS")
+REPORTS: web.AppKey[AbuseReports] = web.AppKey("REPORTS")
+BLOCKS: web.AppKey[Blocks] = web.AppKey("BLOCKS")
+CONSENTS: web.AppKey[Consents] = web.AppKey("CONSENTS")
 MAILER: web.AppKey[Mailer] = web.AppKey("MAILER")
 SMS: web.AppKey[SmsSender] = web.AppKey("SMS")
+# Prevention mailings: the practice's campaigns, its roster, the patient's side.
+MAILINGS: web.AppKey[MailingService] = web.AppKey("MAILINGS")
+ROSTER: web.AppKey[RosterService] = web.AppKey("ROSTER")
+ANNOUNCEMENTS: web.AppKey[Announcements] = web.AppKey("ANNOUNCEMENTS")

@@ -126,6 +126,11 @@ def _parser() -> argparse.ArgumentParser:
         "--soak", type=float, metavar="MINUTES", help="steady load for this long instead"
     )
     bench.add_argument(
+        "--mailing",
+        action="store_true",
+        help="instead: a 10,000-recipient campaign under 30 %% chat load (docs/mailings.md)",
+    )
+    bench.add_argument(
         "--soak-rate", type=_positive, default=600.0, metavar="MSGS", help="the soak's messages/s"
     )
     for command in (migrate, admin, bench):

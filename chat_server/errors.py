@@ -6,7 +6,7 @@
      ├── BadRequest                failed schema (``validation_failed``)
      │    ├── MalformedJson, MalformedFrame, UnknownFrameType, UnsupportedMediaType,
      │    │   EmptyUpload, UnknownAttachment
-     │    ├── WeakPassword, PhoneCodeRequired
+     │    ├── WeakPassword, PhoneCodeRequired, CannotBlockSelf
      │    ├── MalformedHttp, OctetStreamExpected
      │    └── WebhookSignatureInvalid  a Stripe webhook that does not verify
      ├── Unauthenticated           no/expired session (closes a socket with 4001)
@@ -14,12 +14,14 @@
      ├── InvalidCode, InvalidSignature, InvalidEnvelope    a code, signature or
      │                             envelope that does not hold
      ├── InvalidThreadOpening      a patient's thread opening that does not hold
+     ├── InvalidBroadcast          a mailing body or slip that does not hold
      ├── RecipientsChanged, ThreadClosed                   409s of sending
      ├── MemberRoleNotAllowed      a practice role this account can never hold
      ├── Forbidden                 authenticated but not allowed (never used for
      │    │                        objects: see NotFound)
      │    └── AccountSuspended, OriginNotAllowed, DeviceRequired, DeviceRevoked,
-     │        PatientsOnly, PractitionersOnly, SenderNotInEpoch
+     │        PatientsOnly, PractitionersOnly, SenderNotInEpoch, AccountBlocked,
+     │        ConsentRequired
      ├── NotFound                  absent *or* not yours: one answer, no oracle
      ├── MethodNotAllowed
      ├── Conflict                  abstract: never raised itself, one subclass and
@@ -29,8 +31,12 @@
      │    │   ThreadIdTaken, ThreadTransitionNotAllowed, DuplicateClientMsgId
      │    ├── RootKeyRequired, DeviceLimitReached, DeviceIdTaken
      │    ├── GroupIdTaken, EpochAlreadyCommitted
+     │    ├── CampaignIdTaken, CampaignTransitionNotAllowed,
+     │    │   CampaignRecipientsFrozen, CampaignHasNoRecipients
      │    ├── CareLinkAlreadyAnswered, CareLinkNotLive, CareLinkExists,
      │    │   LinkRequestPending
+     │    ├── AccountAlreadySuspended, AccountNotSuspended, ReportAlreadyFiled,
+     │    │   ConsentTextOutdated
      │    ├── RegistrationNotVerified, MemberNotConsented, MembershipEpochTaken
      │    ├── PanelIdTaken, PanelEpochRoute, StaleGroupEpoch, NotOnline, AtCapacity,
      │    │   NothingToClaim, QuestionNotHeld, ColleagueNotAvailable,
@@ -143,6 +149,20 @@ class ErrorCode(StrEnum):
     PAID_CHAT_NOT_CLOSABLE = "paid_chat_not_closable"
     PAYMENTS_NOT_CONFIGURED = "payments_not_configured"
     PAYMENT_PROVIDER_UNAVAILABLE = "payment_provider_unavailable"
+    # Moderation (issue 18).
+    ACCOUNT_ALREADY_SUSPENDED = "account_already_suspended"
+    ACCOUNT_NOT_SUSPENDED = "account_not_suspended"
+    REPORT_ALREADY_FILED = "report_already_filed"
+    ACCOUNT_BLOCKED = "account_blocked"
+    CANNOT_BLOCK_SELF = "cannot_block_self"
+    CONSENT_REQUIRED = "consent_required"
+    CONSENT_TEXT_OUTDATED = "consent_text_outdated"
+    # Prevention mailings (handlers/mailings.py, handlers/roster.py).
+    CAMPAIGN_ID_TAKEN = "campaign_id_taken"
+    CAMPAIGN_TRANSITION_NOT_ALLOWED = "campaign_transition_not_allowed"
+    CAMPAIGN_RECIPIENTS_FROZEN = "campaign_recipients_frozen"
+    CAMPAIGN_HAS_NO_RECIPIENTS = "campaign_has_no_recipients"
+    INVALID_BROADCAST = "invalid_broadcast"
 
 
 # WebSocket close codes (RFC 6455 and the private 4000-4999 range).
@@ -301,6 +321,12 @@ class InvalidSignature(ChatError):
     title = "A signature does not verify"
 
 
+class InvalidBroadcast(ChatError):
+    code = ErrorCode.INVALID_BROADCAST
+    http_status = HTTPStatus.UNPROCESSABLE_ENTITY
+    title = "The mailing body or a slip is malformed or belongs to another campaign"
+
+
 class InvalidEnvelope(ChatError):
     code = ErrorCode.INVALID_ENVELOPE
     http_status = HTTPStatus.UNPROCESSABLE_ENTITY
@@ -352,9 +378,42 @@ class Forbidden(ChatError):
 
 
 class AccountSuspended(Forbidden):
+    """Login refused: the body's ``suspension`` tells the person why (a reason code and
+    the moderator's note to them) and how to appeal. Only ever shown to the person who
+    has just proved they own the account (right password)."""
+
     code = ErrorCode.ACCOUNT_SUSPENDED
     title = "This account is suspended"
     ws_close = WS_SESSION_REVOKED
+
+    def __init__(self, *, suspension: Mapping[str, str] | None = None) -> None:
+        super().__init__()
+        self.suspension = dict(suspension) if suspension else None
+
+    def to_dict(self) -> dict[str, object]:
+        body = super().to_dict()
+        if self.suspension:
+            body["suspension"] = self.suspension
+        return body
+
+
+class AccountBlocked(Forbidden):
+    """One of the two accounts has blocked the other: no thread request, no send."""
+
+    code = ErrorCode.ACCOUNT_BLOCKED
+    title = "One of you has blocked the other"
+
+
+class ConsentRequired(Forbidden):
+    """The patient has not consented (to the current text) to what this would do."""
+
+    code = ErrorCode.CONSENT_REQUIRED
+    title = "The patient has not consented to this"
+
+
+class CannotBlockSelf(BadRequest):
+    code = ErrorCode.CANNOT_BLOCK_SELF
+    title = "An account cannot block itself"
 
 
 class PatientsOnly(Forbidden):
@@ -540,6 +599,26 @@ class PaidChatNotClosable(Conflict):
     title = "Only the answering practitioner closes a paid chat, while its window is open"
 
 
+class CampaignIdTaken(Conflict):
+    code = ErrorCode.CAMPAIGN_ID_TAKEN
+    title = "That campaign id is taken; seal the body with another"
+
+
+class CampaignTransitionNotAllowed(Conflict):
+    code = ErrorCode.CAMPAIGN_TRANSITION_NOT_ALLOWED
+    title = "The campaign's current state does not allow this change"
+
+
+class CampaignRecipientsFrozen(Conflict):
+    code = ErrorCode.CAMPAIGN_RECIPIENTS_FROZEN
+    title = "Recipients change only while the campaign is a draft"
+
+
+class CampaignHasNoRecipients(Conflict):
+    code = ErrorCode.CAMPAIGN_HAS_NO_RECIPIENTS
+    title = "Add recipients before scheduling the campaign"
+
+
 class CareLinkAlreadyAnswered(Conflict):
     code = ErrorCode.CARE_LINK_ALREADY_ANSWERED
     title = "The link request was already answered"
@@ -583,6 +662,28 @@ class LinkRequestPending(Conflict):
 
     code = ErrorCode.LINK_REQUEST_PENDING
     title = "You already asked this provider for a link; withdraw the request first"
+
+
+class AccountAlreadySuspended(Conflict):
+    code = ErrorCode.ACCOUNT_ALREADY_SUSPENDED
+    title = "This account is already suspended; lift the suspension first"
+
+
+class AccountNotSuspended(Conflict):
+    code = ErrorCode.ACCOUNT_NOT_SUSPENDED
+    title = "This account is not suspended"
+
+
+class ConsentTextOutdated(Conflict):
+    """A consent to a text version the service no longer shows: reload and read again."""
+
+    code = ErrorCode.CONSENT_TEXT_OUTDATED
+    title = "This is not the current text of this consent; read the current one"
+
+
+class ReportAlreadyFiled(Conflict):
+    code = ErrorCode.REPORT_ALREADY_FILED
+    title = "You already reported this message"
 
 
 class TooLarge(ChatError):

@@ -36,6 +36,15 @@ class ReceiptEvent(TypedDict):
     seq: int
 
 
+class DeliveredEvent(TypedDict):
+    """A device of ``account`` received ``thread`` up to ``seq`` (a sender's "delivered")."""
+
+    t: Literal["delivered"]
+    thread: str
+    account: str
+    seq: int
+
+
 class TypingEvent(TypedDict):
     t: Literal["typing"]
     thread: str
@@ -48,6 +57,8 @@ class RevokeEvent(TypedDict):
     t: Literal["revoke"]
     session: NotRequired[str | None]
     device: NotRequired[str]
+    # A suspension's reason code (never the moderator's note): the close reason says it.
+    suspended: NotRequired[str]
 
 
 class QueueEvent(TypedDict):
@@ -59,7 +70,24 @@ class QueueEvent(TypedDict):
     removed: NotRequired[list[str]]
 
 
-Event = MsgEvent | ThreadEvent | ReceiptEvent | TypingEvent | RevokeEvent | QueueEvent
+class AnnouncementEvent(TypedDict):
+    """A practice mailing was delivered into the patient's announcements thread."""
+
+    t: Literal["announcement"]
+    campaign: str
+    practice: str
+
+
+Event = (
+    MsgEvent
+    | ThreadEvent
+    | ReceiptEvent
+    | DeliveredEvent
+    | TypingEvent
+    | RevokeEvent
+    | QueueEvent
+    | AnnouncementEvent
+)
 
 
 Deliver = Callable[[list[str], Event], Awaitable[None]]

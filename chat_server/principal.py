@@ -25,3 +25,6 @@ class Principal:
     role: Role
     session_id: str
     device_id: str | None = None
+    # The client's address as this request or socket came in (behind trusted proxies,
+    # the one they forwarded for): the IP scope of rate limits. Never stored.
+    ip: str | None = None

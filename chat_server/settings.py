@@ -98,6 +98,10 @@ class Settings:
     # Sends allowed per device per 10 s, and per account per minute (bursts included).
     send_limit_per_device: int = 60
     send_limit_per_account: int = 600
+    # Per client address per minute (moderation/limits.py): sends, and key-directory
+    # look-ups. Generous: many people share an address (a practice, a carrier's NAT).
+    send_limit_per_ip: int = 3000
+    key_lookups_per_ip: int = 6000
     # How long a message may wait unseen before its recipient gets an e-mail.
     notify_delay_seconds: float = 120.0
     # Durable jobs (chat_server/jobs): a job whose process died is taken over after
@@ -112,6 +116,16 @@ class Settings:
     panel_follow_up_hours: int = 24
     panel_daily_free_questions: int = 1
     panel_presence_seconds: int = 60
+    # Prevention mailings: recipients per second a campaign fans out to (the rate
+    # limit), recipients per batch (pause and cancel land between two), consecutive
+    # failed notice e-mails after which a campaign pauses itself, notice e-mails in
+    # flight at once, and attempts per e-mail (back-off doubling from the seconds).
+    mailing_rate_per_second: float = 2000.0
+    mailing_batch_size: int = 500
+    mailing_max_consecutive_failures: int = 50
+    mailing_smtp_concurrency: int = 8
+    mailing_mail_attempts: int = 3
+    mailing_mail_backoff_seconds: float = 1.0
     # Outgoing e-mail. Without a host, e-mails are written to <data_dir>/outbox.
     smtp_host: str = ""
     smtp_port: int = 587
@@ -120,6 +134,9 @@ class Settings:
     # Where links in e-mails point (verification, invitations). An https:// URL also
     # turns on Strict-Transport-Security (rest/headers.py).
     public_url: str = ""
+    # Where a suspended person appeals (shown with the suspension's reason at login):
+    # a mailto: or https: address the moderators read.
+    appeal_contact: str = "mailto:appeals@carechat.invalid"
     # Keys for server-side MACs (hashed tokens, franking stamps). Never a private key
     # of a user: the server cannot decrypt with it.
     server_secret: Secret | None = None
@@ -354,6 +371,8 @@ class _SettingsSchema(ma.Schema):
     )
     send_limit_per_device = ma.fields.Integer(validate=_positive("a positive integer"))
     send_limit_per_account = ma.fields.Integer(validate=_positive("a positive integer"))
+    send_limit_per_ip = ma.fields.Integer(validate=_positive("a positive integer"))
+    key_lookups_per_ip = ma.fields.Integer(validate=_positive("a positive integer"))
     notify_delay_seconds = ma.fields.Float(
         validate=ma.validate.Range(min=0, max=86400, error="seconds from 0 to 86400")
     )
@@ -381,6 +400,24 @@ class _SettingsSchema(ma.Schema):
     panel_presence_seconds = ma.fields.Integer(
         validate=ma.validate.Range(min=10, max=3600, error="seconds from 10 to 3600")
     )
+    mailing_rate_per_second = ma.fields.Float(
+        validate=ma.validate.Range(min=1, max=100_000, error="from 1 to 100000")
+    )
+    mailing_batch_size = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=1000, error="an integer from 1 to 1000")
+    )
+    mailing_max_consecutive_failures = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=100_000, error="an integer from 1 to 100000")
+    )
+    mailing_smtp_concurrency = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=100, error="an integer from 1 to 100")
+    )
+    mailing_mail_attempts = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=10, error="an integer from 1 to 10")
+    )
+    mailing_mail_backoff_seconds = ma.fields.Float(
+        validate=ma.validate.Range(min=0, max=600, error="seconds from 0 to 600")
+    )
     smtp_host = ma.fields.String(
         validate=ma.validate.Regexp(r"^[A-Za-z0-9.-]{0,253}$", error="a host name")
     )
@@ -391,6 +428,11 @@ class _SettingsSchema(ma.Schema):
     smtp_starttls = ma.fields.Boolean()
     public_url = ma.fields.String(
         validate=ma.validate.Regexp(r"^(https?://[^/\s]+)?$", error="http(s)://host[:port]")
+    )
+    appeal_contact = ma.fields.String(
+        validate=ma.validate.Regexp(
+            r"^(mailto:[^\s]+@[^\s]+|https://[^\s]+)\Z", error="mailto: or https:"
+        )
     )
     server_secret = _SecretField(allow_none=True, min_length=32)
     payments_panel_id = ma.fields.String(

@@ -3,7 +3,7 @@
 ``web/build.mjs`` bundles the browser sources into ``chat_server/static/build/`` under
 content-hashed names and writes ``manifest.json``::
 
-    {"app.js": {"file": "app-JZRWWOBA.js", "integrity": "sha384-..."}, ...}
+    {"widget.js": {"file": "widget-JZRWWOBA.js", "integrity": "sha384-..."}, ...}
 
 The pages (``rest/pages.py``) reference files only through this manifest, so a page
 always names the bundle it was built with, together with its Subresource Integrity
@@ -26,7 +26,17 @@ from typing import Final
 MANIFEST: Final = "manifest.json"
 # Where `node web/build.mjs` writes; the default of create_app's ``web_build_dir``.
 DEFAULT_BUILD_DIR: Final = Path(__file__).resolve().parent / "static" / "build"
-REQUIRED: Final = ("app.js", "app.css", "widget-loader.js")
+# The shared stylesheet, a script and a stylesheet per page, and the widget loader.
+REQUIRED: Final = (
+    "app.css",
+    "widget.js",
+    "widget.css",
+    "inbox.js",
+    "inbox.css",
+    "panel.js",
+    "panel.css",
+    "widget-loader.js",
+)
 CONTENT_TYPES: Final = {".js": "text/javascript", ".css": "text/css"}
 # A hashed name as esbuild writes it: never a path, never a dotfile.
 _FILE_NAME: Final = re.compile(r"^[A-Za-z0-9_-]+-[A-Z0-9]{8}\.(js|css)$")

@@ -28,7 +28,7 @@ from e2e_crypto.broadcast_public import (
 )
 from e2e_crypto.domains import KEY_COMMITMENT_PERSON, SLIP_SIGNATURE_CONTEXT, derive
 from e2e_crypto.errors import CryptoError, DecryptionFailed, MalformedData
-from e2e_crypto.franking import franking_commitment
+from e2e_crypto.franking import FrankingKind, franking_commitment
 from e2e_crypto.keys import SECRET_BYTES, DeviceKeys
 from e2e_crypto.public import VerifiedDevice
 from e2e_crypto.wire import FRANKING_KEY_BYTES, NONCE_BYTES
@@ -85,6 +85,7 @@ def _seal_broadcast(
         franking_commitment=franking_commitment(
             franking_key,
             body,
+            kind=FrankingKind.BROADCAST,
             thread_id=campaign_id,
             client_msg_id=client_msg_id,
             sender_account=sender.account_id,
@@ -163,6 +164,7 @@ def open_broadcast(
         recomputed = franking_commitment(
             franking_key,
             text,
+            kind=FrankingKind.BROADCAST,
             thread_id=campaign_id,
             client_msg_id=client_msg_id,
             sender_account=sender.account_id,

@@ -29,7 +29,7 @@ import nacl.exceptions
 from e2e_crypto._randomness import SYSTEM, Randomness
 from e2e_crypto.domains import KEY_COMMITMENT_PERSON, derive
 from e2e_crypto.errors import CryptoError, DecryptionFailed, MalformedData
-from e2e_crypto.franking import franking_commitment
+from e2e_crypto.franking import FrankingKind, franking_commitment
 from e2e_crypto.groups import GroupEpochKey
 from e2e_crypto.groups_public import EpochCommit
 from e2e_crypto.keys import SECRET_BYTES, DeviceKeys
@@ -114,6 +114,7 @@ def _seal_message(
         franking_commitment=franking_commitment(
             franking_key,
             body,
+            kind=FrankingKind.MESSAGE,
             thread_id=thread_id,
             client_msg_id=client_msg_id,
             sender_account=sender.account_id,
@@ -190,6 +191,7 @@ def open_message(
         recomputed = franking_commitment(
             franking_key,
             body,
+            kind=FrankingKind.MESSAGE,
             thread_id=header.thread_id,
             client_msg_id=header.client_msg_id,
             sender_account=header.sender_account,

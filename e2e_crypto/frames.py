@@ -133,6 +133,15 @@ class ReceiptFrame(TypedDict):
     seq: int  # read up to
 
 
+class PeerDeliveredFrame(TypedDict):
+    """A device of ``account`` received the thread up to ``seq`` (its ``delivered``)."""
+
+    type: Literal["delivered"]
+    thread: str
+    account: str
+    seq: int
+
+
 class PeerTypingFrame(TypedDict):
     """Another participant is typing (the server's ``typing``, not the client's)."""
 
@@ -178,15 +187,28 @@ class PanelRemovedFrame(TypedDict):
     panel: str
 
 
+class AnnouncementFrame(TypedDict):
+    """A practice mailing is waiting: fetch it with GET /api/v1/announcements."""
+
+    type: Literal["announcement"]
+    campaign_id: str
+    practice_id: str
+
+
 PushFrame = (
     MsgFrame
     | ThreadFrame
     | ReceiptFrame
+    | PeerDeliveredFrame
     | PeerTypingFrame
     | ResyncFrame
     | ErrorFrame
     | PanelStatsFrame
     | QuestionFrame
     | PanelRemovedFrame
+    | PeerTypingFrame
+    | ResyncFrame
+    | ErrorFrame
+    | AnnouncementFrame
 )
 ServerFrame = AnswerFrame | PushFrame

@@ -1,16 +1,22 @@
 """Franking: verifiable abuse reports, and the server's receipt stamp (server-importable).
 
 The sender puts a fresh random franking key ``fk`` at the start of the encrypted
-payload and a commitment to (context, body) under ``fk`` in the signed header::
+payload and a commitment to (kind, context, body) under ``fk`` in the signed header::
 
-    commitment = mac(fk, "cc1-franking", ident(thread) | ident(client_msg_id)
-                                         | ident(sender account) | ident(sender device)
-                                         | body)
+    commitment = mac(fk, "cc1-franking", u8(kind) | ident(thread or campaign)
+                                         | ident(client_msg_id) | ident(sender account)
+                                         | ident(sender device) | body)
 
 The server cannot open the commitment (it lacks ``fk``) but stamps it on receipt:
-``stamp = mac(server_key, "cc1-server-stamp", ...)`` over the commitment, sender,
-thread, sequence number and receipt time, so it can later recognise its own record
-without having kept anything else. A recipient who reports abuse reveals ``body``
+``stamp = mac(server_key, "cc1-server-stamp", ...)`` over the kind, the commitment,
+sender, thread (or campaign), sequence number and receipt time, so it can later
+recognise its own record without having kept anything else.
+
+The kind byte (:class:`FrankingKind`: a chat message or a broadcast) separates the two
+domains: a chat message and a mailing with the same ids, text and key commit to
+different values and get different stamps, so a report can never pass one off as the
+other (a patient cannot present a practice's mailing as a private message to them, nor
+the reverse). A recipient who reports abuse reveals ``body``
 and ``fk``; ``verify_report`` recomputes the commitment and checks the sender's
 signature over the header holding it, so the reporter cannot alter the text, pick
 another key, or replay the report against another message (the context is inside
@@ -21,8 +27,14 @@ from __future__ import annotations
 
 import hmac
 from datetime import UTC, datetime, timedelta
+from enum import IntEnum
 from typing import Final
 
+from e2e_crypto.broadcast_public import (
+    ParsedBroadcast,
+    parse_broadcast,
+    verify_broadcast_signature,
+)
 from e2e_crypto.codec import Writer
 from e2e_crypto.domains import FRANKING_PERSON, HASH_BYTES, STAMP_PERSON, mac
 from e2e_crypto.errors import MalformedData, VerificationFailed
@@ -37,14 +49,26 @@ from e2e_crypto.wire import (
 
 __all__ = [
     "STAMP_BYTES",
+    "FrankingKind",
     "franking_commitment",
     "stamp",
+    "verify_broadcast_report",
     "verify_report",
     "verify_stamp",
 ]
 
 STAMP_BYTES: Final = 32
-_STAMP_VERSION: Final = 1
+# 2: the kind byte after the version (1 had none).
+_STAMP_VERSION: Final = 2
+
+
+class FrankingKind(IntEnum):
+    """What was franked: the byte in front of every commitment and stamp."""
+
+    MESSAGE = 1  # a chat message (an envelope in a thread)
+    BROADCAST = 2  # a mailing (one ciphertext for many patients, keyed by campaign)
+
+
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -52,16 +76,21 @@ def franking_commitment(
     franking_key: bytes,
     body: bytes,
     *,
+    kind: FrankingKind,
     thread_id: str,
     client_msg_id: str,
     sender_account: str,
     sender_device: str,
 ) -> bytes:
-    """The 32-byte commitment to ``body`` in its context, under ``franking_key``."""
+    """The 32-byte commitment to ``body`` in its context, under ``franking_key``.
+
+    For a broadcast, ``thread_id`` is the campaign id.
+    """
     if len(franking_key) != FRANKING_KEY_BYTES:
         raise MalformedData("franking key must be 32 bytes")
     context = (
         Writer()
+        .u8(FrankingKind(kind))
         .ident(thread_id, "thread id")
         .ident(client_msg_id, "client message id")
         .ident(sender_account, "sender account id")
@@ -109,6 +138,7 @@ def verify_report(
         expected = franking_commitment(
             franking_key,
             body,
+            kind=FrankingKind.MESSAGE,
             thread_id=thread_id,
             client_msg_id=client_msg_id,
             sender_account=sender_account,
@@ -120,7 +150,52 @@ def verify_report(
         raise VerificationFailed("abuse report does not verify")
 
 
+def verify_broadcast_report(
+    body: ParsedBroadcast | bytes,
+    *,
+    sender_key: PublicSigningKey,
+    campaign_id: str,
+    client_msg_id: str,
+    sender_account: str,
+    sender_device: str,
+    text: bytes,
+    franking_key: bytes,
+) -> None:
+    """Check a reported mailing (text, franking key) against the stored broadcast body.
+
+    As :func:`verify_report`, for the broadcast domain: the ids come from the server's
+    record of the mailing. Raises VerificationFailed (one message) or MalformedData.
+    """
+    parsed = parse_broadcast(body) if isinstance(body, bytes) else body
+    header = parsed.header
+    try:
+        verify_broadcast_signature(parsed, sender_key)
+        recorded = (campaign_id, client_msg_id, sender_account, sender_device)
+        claimed = (
+            header.campaign_id,
+            header.client_msg_id,
+            header.sender_account,
+            header.sender_device,
+        )
+        if recorded != claimed:
+            raise VerificationFailed
+        expected = franking_commitment(
+            franking_key,
+            text,
+            kind=FrankingKind.BROADCAST,
+            thread_id=campaign_id,
+            client_msg_id=client_msg_id,
+            sender_account=sender_account,
+            sender_device=sender_device,
+        )
+    except (VerificationFailed, MalformedData):
+        raise VerificationFailed("abuse report does not verify") from None
+    if not hmac.compare_digest(expected, header.franking_commitment):
+        raise VerificationFailed("abuse report does not verify")
+
+
 def _stamp_input(
+    kind: FrankingKind,
     franking_commitment: bytes,
     sender_account: str,
     sender_device: str,
@@ -138,6 +213,7 @@ def _stamp_input(
     return bytes(
         Writer()
         .u8(_STAMP_VERSION)
+        .u8(FrankingKind(kind))
         .fixed(franking_commitment, HASH_BYTES, "franking commitment")
         .ident(sender_account, "sender account id")
         .ident(sender_device, "sender device id")
@@ -155,6 +231,7 @@ def _check_server_key(server_key: bytes) -> None:
 def stamp(
     server_key: bytes,
     *,
+    kind: FrankingKind,
     franking_commitment: bytes,
     sender_account: str,
     sender_device: str,
@@ -164,12 +241,14 @@ def stamp(
 ) -> bytes:
     """The server's 32-byte MAC over what it knew when it accepted the message.
 
-    ``received_at`` is encoded in whole milliseconds since the Unix epoch, so store
-    it with at least millisecond precision to verify later.
+    For a broadcast (``kind`` BROADCAST), ``thread_id`` is the campaign id and ``seq``
+    the mailing's number in its campaign (0 when it has none). ``received_at`` is
+    encoded in whole milliseconds since the Unix epoch, so store it with at least
+    millisecond precision to verify later.
     """
     _check_server_key(server_key)
     data = _stamp_input(
-        franking_commitment, sender_account, sender_device, thread_id, seq, received_at
+        kind, franking_commitment, sender_account, sender_device, thread_id, seq, received_at
     )
     return mac(server_key, STAMP_PERSON, data)
 
@@ -178,6 +257,7 @@ def verify_stamp(
     server_key: bytes,
     stamp_value: bytes,
     *,
+    kind: FrankingKind,
     franking_commitment: bytes,
     sender_account: str,
     sender_device: str,
@@ -188,6 +268,7 @@ def verify_stamp(
     """Raise VerificationFailed unless ``stamp_value`` is this server's stamp for these values."""
     expected = stamp(
         server_key,
+        kind=kind,
         franking_commitment=franking_commitment,
         sender_account=sender_account,
         sender_device=sender_device,

@@ -29,7 +29,7 @@ from e2e_crypto.domains import (
     mac,
 )
 from e2e_crypto.envelope import _seal_message
-from e2e_crypto.franking import franking_commitment, stamp
+from e2e_crypto.franking import FrankingKind, franking_commitment, stamp
 from e2e_crypto.groups import _create_epoch_commit
 from e2e_crypto.keys import AccountKeys, DeviceKeys, RootKey
 from e2e_crypto.public import VerifiedDevice
@@ -199,16 +199,36 @@ def build_vectors() -> dict[str, dict[str, Any]]:
         alice, PASSPHRASE, MIN_OPSLIMIT, MIN_MEMLIMIT_KIB, SeededRandomness(b"backup")
     )
     franking_key = _seed("franking-key")
-    commitment = franking_commitment(
-        franking_key,
-        body,
-        thread_id="thread-42",
-        client_msg_id="msg-0001",
-        sender_account="patient-alice",
-        sender_device="phone",
+    franked = {
+        "thread_id": "thread-42",
+        "client_msg_id": "msg-0001",
+        "sender_account": "patient-alice",
+        "sender_device": "phone",
+    }
+    commitment = franking_commitment(franking_key, body, kind=FrankingKind.MESSAGE, **franked)
+    # The same key, text and ids franked as a broadcast (thread-42 as the campaign id):
+    # only the kind byte differs, and every value must differ with it.
+    broadcast_commitment = franking_commitment(
+        franking_key, body, kind=FrankingKind.BROADCAST, **franked
     )
     server_key = _seed("server-stamp-key")
     received_at = datetime(2026, 3, 1, 9, 30, 15, 123000, tzinfo=UTC)
+    message_stamp, broadcast_stamp = (
+        stamp(
+            server_key,
+            kind=kind,
+            franking_commitment=franked_as,
+            sender_account="patient-alice",
+            sender_device="phone",
+            thread_id="thread-42",
+            seq=17,
+            received_at=received_at,
+        )
+        for kind, franked_as in (
+            (FrankingKind.MESSAGE, commitment),
+            (FrankingKind.BROADCAST, broadcast_commitment),
+        )
+    )
     return {
         "accounts": accounts,
         "primitives": {
@@ -308,19 +328,32 @@ def build_vectors() -> dict[str, dict[str, Any]]:
             "client_msg_id": "msg-0001",
             "sender_account": "patient-alice",
             "sender_device": "phone",
+            "kind": "message",
             "commitment": commitment.hex(),
             "server_key": server_key.hex(),
             "seq": 17,
             "received_at_ms": 1772357415123,
-            "stamp": stamp(
-                server_key,
-                franking_commitment=commitment,
-                sender_account="patient-alice",
-                sender_device="phone",
-                thread_id="thread-42",
-                seq=17,
-                received_at=received_at,
-            ).hex(),
+            "stamp": message_stamp.hex(),
+            "broadcast": {
+                "kind": "broadcast",
+                "commitment": broadcast_commitment.hex(),
+                "stamp": broadcast_stamp.hex(),
+            },
+            # Each must fail: a value of one kind checked as the other kind.
+            "negative": [
+                {
+                    "why": "a chat message's commitment taken for a broadcast's",
+                    "kind": "broadcast",
+                    "commitment": commitment.hex(),
+                    "stamp": message_stamp.hex(),
+                },
+                {
+                    "why": "a broadcast's commitment taken for a chat message's",
+                    "kind": "message",
+                    "commitment": broadcast_commitment.hex(),
+                    "stamp": broadcast_stamp.hex(),
+                },
+            ],
         },
         "safety": {
             "a": {"account_id": "patient-alice", "root_public": alice.root.public_key.raw.hex()},

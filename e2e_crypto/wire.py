@@ -85,6 +85,9 @@ class Kind(enum.IntEnum):
 
     MESSAGE = 1
     SYSTEM = 2
+    # A practitioner's report for the patient's regular GP: public so the server can
+    # refuse it without the patient's consent (honest clients mark every such report).
+    REPORT_TO_GP = 3
 
 
 def _check_epoch(epoch: object) -> int:

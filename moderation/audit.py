@@ -70,6 +70,8 @@ class AuditAction(StrEnum):
     DATA_ACCESS = "data_access"
     TOTP_ENABLED = "totp_enabled"
     REPORT_FILED = "report_filed"
+    ACCOUNT_WARNED = "account_warned"
+    SUSPENSION_LIFTED = "suspension_lifted"
 
 
 class BreakReason(StrEnum):

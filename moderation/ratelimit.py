@@ -19,6 +19,11 @@ long-run rate is *limit* per window. Integers keep the edges exact (the *limit*-
 a burst is always allowed, the next always refused) where floats would wobble; Redis's
 Lua numbers are doubles, exact below 2**53, which :class:`RateLimit` guarantees.
 
+One hit may spend several buckets at once (:meth:`RateLimiter.hit_many`: a send spends
+the device's, the account's and the address's budgets): all of them or none, in one
+step, so a refused hit spends nothing anywhere and the caller makes one round trip to
+Redis however many scopes it limits.
+
 Privacy: the key a caller limits on is often patient data (an e-mail address, an IP).
 :class:`RedisRateLimiter` replaces it by a keyed BLAKE2b pseudonym before it builds the
 Redis key, so neither the key names nor the values in Redis hold it in clear.
@@ -35,6 +40,7 @@ from __future__ import annotations
 import math
 import re
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -116,9 +122,33 @@ class RateLimiter(Protocol):
         """
         ...
 
+    async def hit_many(self, hits: Sequence[Hit], *, cost: int = 1) -> Decision:
+        """Spends ``cost`` of every listed bucket if all of them have it, else none.
+
+        The decision is allowed only if every bucket allowed it; ``remaining`` is the
+        smallest left, ``retry_after`` the longest wait among the refusing buckets.
+        """
+        ...
+
     async def reset(self, policy: RateLimit, key: str) -> None:
         """Gives ``key`` its full budget back (e.g. after a successful login)."""
         ...
+
+
+class Hit(NamedTuple):
+    """One bucket a hit spends: a policy and the key (account, device, address) it limits."""
+
+    policy: RateLimit
+    key: str
+
+
+def _check_hits(hits: Sequence[Hit], cost: int) -> None:
+    if not hits:
+        raise ValueError("a hit names at least one bucket")
+    if len({(hit.policy.name, hit.key) for hit in hits}) != len(hits):
+        raise ValueError("a hit names each bucket once")
+    for hit in hits:
+        hit.policy.check_cost(cost)
 
 
 class _Metered(NamedTuple):
@@ -147,34 +177,47 @@ def _meter(policy: RateLimit, level: int, last_us: int, now_us: int, cost: int) 
     return _Metered(retry_us == 0, level, last_us, (capacity - level) // window, retry_us)
 
 
-# KEYS[1] bucket; ARGV now_us, cost, window_us, limit. Numbers are written back with
+# KEYS: the buckets; ARGV: now_us, cost, then window_us and limit per bucket. The
+# first pass decides (every bucket must have room), the second writes only when all
+# did: a refusal leaves every bucket as it was (draining is a function of time, so not
+# writing the drained level changes no later answer). Numbers are written back with
 # %.0f because Lua's default tostring keeps only 14 significant digits.
 _LUA = """
 local now = tonumber(ARGV[1])
 local cost = tonumber(ARGV[2])
-local window = tonumber(ARGV[3])
-local rate = tonumber(ARGV[4])
-local capacity = window * rate
-local state = redis.call('HMGET', KEYS[1], 'level', 'last')
-local level = tonumber(state[1]) or 0
-local last = tonumber(state[2]) or now
-local elapsed = math.min(math.max(now - last, 0), window)
-level = math.max(level - elapsed * rate, 0)
-last = math.max(last, now)
-local add = cost * window
-local retry = 0
-if level + add <= capacity then
-  level = level + add
-else
-  retry = math.ceil((level + add - capacity) / rate)
+local levels, lasts, windows, rates = {}, {}, {}, {}
+local allowed, retry = 1, 0
+for i = 1, #KEYS do
+  local window = tonumber(ARGV[1 + 2 * i])
+  local rate = tonumber(ARGV[2 + 2 * i])
+  local capacity = window * rate
+  local state = redis.call('HMGET', KEYS[i], 'level', 'last')
+  local level = tonumber(state[1]) or 0
+  local last = tonumber(state[2]) or now
+  local elapsed = math.min(math.max(now - last, 0), window)
+  level = math.max(level - elapsed * rate, 0)
+  local add = cost * window
+  if level + add > capacity then
+    allowed = 0
+    retry = math.max(retry, math.ceil((level + add - capacity) / rate))
+  end
+  levels[i], lasts[i], windows[i], rates[i] = level, math.max(last, now), window, rate
 end
-local remaining = math.floor((capacity - level) / window)
-redis.call('HSET', KEYS[1], 'level', string.format('%.0f', level),
-           'last', string.format('%.0f', last))
--- The bucket is empty again after level / rate microseconds: then it can go.
-local ttl_ms = math.max(math.ceil(level / rate / 1000), 1)
-redis.call('PEXPIRE', KEYS[1], string.format('%.0f', ttl_ms))
-return {retry == 0 and 1 or 0, remaining, retry}
+local remaining = nil
+for i = 1, #KEYS do
+  local level = levels[i]
+  if allowed == 1 then
+    level = level + cost * windows[i]
+    redis.call('HSET', KEYS[i], 'level', string.format('%.0f', level),
+               'last', string.format('%.0f', lasts[i]))
+    -- The bucket is empty again after level / rate microseconds: then it can go.
+    local ttl_ms = math.max(math.ceil(level / rates[i] / 1000), 1)
+    redis.call('PEXPIRE', KEYS[i], string.format('%.0f', ttl_ms))
+  end
+  local left = math.floor((windows[i] * rates[i] - level) / windows[i])
+  if remaining == nil or left < remaining then remaining = left end
+end
+return {allowed, remaining, retry}
 """
 
 
@@ -205,10 +248,15 @@ class RedisRateLimiter:
         return f"{self._prefix}{policy.name}:{self._pseudonym(key)}"
 
     async def hit(self, policy: RateLimit, key: str, *, cost: int = 1) -> Decision:
-        policy.check_cost(cost)
+        return await self.hit_many((Hit(policy, key),), cost=cost)
+
+    async def hit_many(self, hits: Sequence[Hit], *, cost: int = 1) -> Decision:
+        _check_hits(hits, cost)
         now_us = (self._clock.now() - _EPOCH) // _ONE_US
-        keys = [self.redis_key(policy, key)]
-        args = [now_us, cost, policy.window_us, policy.limit]
+        keys = [self.redis_key(policy, key) for policy, key in hits]
+        args = [now_us, cost]
+        for policy, _ in hits:
+            args += [policy.window_us, policy.limit]
         try:
             reply = await self._script(keys=keys, args=args)
         except (RedisError, OSError) as exc:
@@ -261,17 +309,35 @@ class MemoryRateLimiter:
         return len(self._buckets)
 
     async def hit(self, policy: RateLimit, key: str, *, cost: int = 1) -> Decision:
-        policy.check_cost(cost)
+        return await self.hit_many((Hit(policy, key),), cost=cost)
+
+    async def hit_many(self, hits: Sequence[Hit], *, cost: int = 1) -> Decision:
+        _check_hits(hits, cost)
         now_us = round(self._clock.monotonic() * 1_000_000)
         self._sweep(now_us)
-        bucket = self._buckets.pop((policy.name, key), None)
-        level, last_us = (bucket.level, bucket.last_us) if bucket else (0, now_us)
-        metered = _meter(policy, level, last_us, now_us, cost)
-        empty_at = metered.last_us - (-metered.level // policy.limit)
-        self._buckets[(policy.name, key)] = _Bucket(metered.level, metered.last_us, empty_at)
+        metered: list[_Metered] = []
+        for policy, key in hits:
+            bucket = self._buckets.get((policy.name, key))
+            level, last_us = (bucket.level, bucket.last_us) if bucket else (0, now_us)
+            metered.append(_meter(policy, level, last_us, now_us, cost))
+        if not all(step.allowed for step in metered):
+            # As in Redis: a refusal writes nothing (it only counts as recent use), and
+            # a bucket that had room counts its remaining units without this hit's cost.
+            for policy, key in hits:
+                if (policy.name, key) in self._buckets:
+                    self._buckets.move_to_end((policy.name, key))
+            return Decision(
+                False,
+                min(step.remaining + (cost if step.allowed else 0) for step in metered),
+                max(step.retry_us for step in metered) / 1_000_000,
+            )
+        for (policy, key), step in zip(hits, metered, strict=True):
+            self._buckets.pop((policy.name, key), None)
+            empty_at = step.last_us - (-step.level // policy.limit)
+            self._buckets[(policy.name, key)] = _Bucket(step.level, step.last_us, empty_at)
         while len(self._buckets) > self._max_keys:
             self._buckets.popitem(last=False)
-        return Decision(metered.allowed, metered.remaining, metered.retry_us / 1_000_000)
+        return Decision(True, min(step.remaining for step in metered), 0.0)
 
     async def reset(self, policy: RateLimit, key: str) -> None:
         self._buckets.pop((policy.name, key), None)

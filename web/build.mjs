@@ -14,11 +14,19 @@ import * as esbuild from "esbuild";
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const outdir = join(root, "chat_server", "static", "build");
 
-// Logical name -> [source, format]. The page shell is an ES module (top-level await
+// Logical name -> [source, format]. One script and one stylesheet per page, plus the
+// shared app.css every page links first. Page scripts are ES modules (top-level await
 // of libsodium); the loader is a classic script so document.currentScript works.
+// Page CSS is its own entry, not imported from main.mjs: esbuild would then emit two
+// files for one entry, and each logical name here is exactly one hashed file.
 const ENTRIES = {
-  "app.js": ["web/src/app.mjs", "esm"],
   "app.css": ["web/src/app.css", "esm"],
+  "widget.js": ["web/src/widget/main.mjs", "esm"],
+  "widget.css": ["web/src/widget/widget.css", "esm"],
+  "inbox.js": ["web/src/inbox/main.mjs", "esm"],
+  "inbox.css": ["web/src/inbox/inbox.css", "esm"],
+  "panel.js": ["web/src/panel/main.mjs", "esm"],
+  "panel.css": ["web/src/panel/panel.css", "esm"],
   "widget-loader.js": ["web/src/widget-loader.mjs", "iife"],
 };
 

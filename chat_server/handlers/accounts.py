@@ -1,6 +1,6 @@
 """The account itself: its owner's view of it, and the platform admin's actions on it
-(verifying a practitioner's registration, suspending an account). Both admin
-actions are written to the audit log; a suspension signs the account out everywhere.
+(verifying a practitioner's registration), written to the audit log. Moderators'
+actions (warn, suspend, lift) are ``sanctions.py``.
 
 The rest of an account's life has its own handler: ``registration`` (signing up and
 confirming the address), ``sessions`` (login, logout, resolving a token),
@@ -12,26 +12,31 @@ from __future__ import annotations
 
 from chat_server.errors import Forbidden, NotFound, Unauthenticated
 from chat_server.handlers.audit import Auditor
-from chat_server.handlers.sessions import SignOut
-from chat_server.principal import AccountStatus, Principal, Role
+from chat_server.principal import Principal, Role
 from chat_server.storage.accounts import Account, AccountStore
 from moderation.audit import AuditAction
 
 
 class AccountService:
-    def __init__(self, *, accounts: AccountStore, auditor: Auditor, sign_out: SignOut) -> None:
+    def __init__(self, *, accounts: AccountStore, auditor: Auditor) -> None:
         self._accounts = accounts
         self._audit = auditor
-        self._sign_out = sign_out
 
     async def profile(self, who: Principal) -> dict[str, object]:
         account = await self._require(who.account_id)
-        return {
+        profile: dict[str, object] = {
             **account.public_profile(),
             "email": account.email,
             "totp_enabled": account.totp_enabled,
             "root_key": account.root_key,
         }
+        if account.role is Role.PRACTITIONER:
+            # Only the owner sees it here; patients see the away message on threads.
+            profile["availability"] = {
+                "accepting_requests": account.accepting_requests,
+                "away_message": account.away_message,
+            }
+        return profile
 
     # -- platform admin ---------------------------------------------------------------
 
@@ -43,16 +48,6 @@ class AccountService:
         await self._accounts.set_fields(account_id, **{"registration.verified": True})
         await self._audit.record(
             AuditAction.ACCOUNT_VERIFIED, actor=admin.account_id, subject=account_id
-        )
-
-    async def suspend(self, admin: Principal, account_id: str) -> None:
-        self._require_admin(admin)
-        if await self._accounts.set_fields(account_id, status=str(AccountStatus.SUSPENDED)) is None:
-            raise NotFound()
-        await self._sign_out.sessions.revoke_all(account_id)
-        await self._sign_out.sockets(account_id, None)
-        await self._audit.record(
-            AuditAction.ACCOUNT_SUSPENDED, actor=admin.account_id, subject=account_id
         )
 
     @staticmethod

@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from chat_server.clock import Clock
 from chat_server.errors import (
+    AccountBlocked,
     Forbidden,
     NotAcceptingRequests,
     NotFound,
@@ -25,6 +26,7 @@ from chat_server.errors import (
 )
 from chat_server.events import Deliver
 from chat_server.handlers.access import ThreadGate
+from chat_server.handlers.blocks import Blocks
 from chat_server.handlers.care import CareService
 from chat_server.handlers.openings import check_opening
 from chat_server.handlers.throttle import Throttle
@@ -62,6 +64,7 @@ class CareThreads:
         throttle: Throttle,
         deliver: Deliver,
         rerequest_after: timedelta,
+        blocks: Blocks,
     ) -> None:
         self._gate = gate
         self._threads = threads
@@ -70,6 +73,7 @@ class CareThreads:
         self._throttle = throttle
         self._deliver = deliver
         self._rerequest_after = rerequest_after
+        self._blocks = blocks
 
     async def request(
         self, who: Principal, kind: ProviderKind, provider_id: str, opening: str | None = None
@@ -87,6 +91,8 @@ class CareThreads:
         if not await self._providers.care.has_active_link(who.account_id, provider_id):
             # Same answer as for an unknown provider: no care link, no thread.
             raise NotFound("no active care relationship with this provider")
+        if await self._blocks.separated(who.account_id, provider_id):
+            raise AccountBlocked()
         roles, epoch = await self._provider_roles(kind, provider_id)
         if kind is ProviderKind.PRACTITIONER:
             provider = await self._providers.accounts.get(provider_id)

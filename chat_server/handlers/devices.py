@@ -23,7 +23,7 @@ from chat_server.errors import (
 from chat_server.handlers.access import AccessGate
 from chat_server.handlers.audit import Auditor
 from chat_server.handlers.directory import DeviceDirectory
-from chat_server.handlers.throttle import Throttle
+from chat_server.handlers.throttle import Throttle, subject_of
 from chat_server.principal import Principal
 from chat_server.storage.accounts import AccountStore
 from chat_server.storage.devices import Device, DeviceExists, DeviceStore
@@ -31,9 +31,8 @@ from e2e_crypto.errors import CryptoError
 from e2e_crypto.public import PublicSigningKey, verify_device_certificate
 from e2e_crypto.wire import from_base64url, to_base64url
 from moderation.audit import AuditAction
-from moderation.ratelimit import RateLimit
+from moderation.limits import Action
 
-DIRECTORY_LOOKUPS = RateLimit("key-directory", limit=120, window_seconds=60)
 MAX_DEVICES = 20
 _KEY_TEXT_BYTES = 64
 
@@ -135,7 +134,7 @@ class DeviceService:
         await self._on_revoked(who.account_id, device_id)
 
     async def list_devices(self, who: Principal, account_id: str) -> dict[str, Any]:
-        await self._throttle.check(DIRECTORY_LOOKUPS, who.account_id)
+        await self._throttle.action(Action.KEY_LOOKUP, subject_of(who))
         account = await self._gate.directory_entry(who, account_id)
         devices = await self._devices.active([account_id])
         return {
@@ -145,7 +144,7 @@ class DeviceService:
         }
 
     async def key_log(self, who: Principal, account_id: str, after: int) -> list[dict[str, Any]]:
-        await self._throttle.check(DIRECTORY_LOOKUPS, who.account_id)
+        await self._throttle.action(Action.KEY_LOOKUP, subject_of(who))
         await self._gate.directory_entry(who, account_id)
         return await self._devices.log(account_id, after)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from chat_server.clock import Clock
 from chat_server.errors import (
+    AccountBlocked,
     DeviceRequired,
     DeviceRevoked,
     DuplicateClientMsgId,
@@ -25,9 +26,11 @@ from chat_server.errors import (
 )
 from chat_server.events import Deliver
 from chat_server.handlers.access import ThreadGate
+from chat_server.handlers.blocks import Blocks
+from chat_server.handlers.consents import Consents
 from chat_server.handlers.directory import DeviceDirectory
-from chat_server.handlers.throttle import Throttle
-from chat_server.model.threads import Thread, ThreadState
+from chat_server.handlers.throttle import Throttle, subject_of
+from chat_server.model.threads import MessageKind, Thread, ThreadState
 from chat_server.principal import Principal
 from chat_server.storage.attachments import AttachmentStore
 from chat_server.storage.messages import DuplicateMismatch, MessageStore, NewMessage, StoredMessage
@@ -40,19 +43,28 @@ from e2e_crypto.wire import (
     parse_envelope,
     verify_envelope_signature,
 )
-from moderation.ratelimit import RateLimit
+from moderation.consents import Purpose
+from moderation.limits import Action
 
 REQUEST_MESSAGES = 5
 
 AfterStore = Callable[[Thread, StoredMessage], Awaitable[None]]
 
 
-@dataclass(frozen=True, slots=True)
-class SendLimits:
-    """Messages one device may send per 10 s, and one account per minute."""
+_PUBLIC_KINDS = {
+    Kind.MESSAGE: str(MessageKind.MESSAGE),
+    Kind.SYSTEM: str(MessageKind.SYSTEM),
+    Kind.REPORT_TO_GP: str(MessageKind.REPORT_TO_GP),
+}
 
-    per_device: int = 60
-    per_account: int = 600
+
+@dataclass(frozen=True, slots=True)
+class SendRules:
+    """Moderation's rules on a send: blocks between accounts, and the patient's
+    consent for what the envelope's public kind says it is."""
+
+    blocks: Blocks
+    consents: Consents
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +88,7 @@ class MessageIntake:
         clock: Clock,
         throttle: Throttle,
         outlets: Outlets,
-        limits: SendLimits = SendLimits(),
+        rules: SendRules,
     ) -> None:
         self._gate = gate
         self._messages = messages
@@ -85,8 +97,7 @@ class MessageIntake:
         self._clock = clock
         self._throttle = throttle
         self._outlets = outlets
-        self._per_device = RateLimit("send-device", limit=limits.per_device, window_seconds=10)
-        self._per_account = RateLimit("send-account", limit=limits.per_account, window_seconds=60)
+        self._rules = rules
 
     async def send(
         self,
@@ -100,8 +111,11 @@ class MessageIntake:
             raise DeviceRequired("sending needs a registered device (ticket with device_id)")
         thread = await self._gate.open_thread(who, thread_id)
         _check_can_write(thread, who)
-        await self._throttle.check(self._per_device, who.device_id)
-        await self._throttle.check(self._per_account, who.account_id)
+        # One limiter call (one Redis script) for the device, account and address.
+        await self._throttle.action(Action.MESSAGE, subject_of(who))
+        # Blocks: one in-memory look-up (handlers/blocks.py caches them per account).
+        if await self._rules.blocks.separated_from(who.account_id, list(thread.participants)):
+            raise AccountBlocked()
         try:
             envelope = from_base64url(envelope_text)
             parsed = parse_envelope(envelope)
@@ -118,6 +132,10 @@ class MessageIntake:
         ):
             raise InvalidEnvelope("the envelope header does not match this send")
         await self._check_recipients(thread, header.device_recipients())
+        if header.kind is Kind.REPORT_TO_GP:
+            # The only content rule the server can keep: the public kind, signed by the
+            # sender, says a report to the GP; the thread's patient must consent.
+            await self._rules.consents.require(thread.patient_id, Purpose.REPORT_TO_GP)
         sender = await self._directory.device(who.account_id, who.device_id)
         if sender is None:
             raise DeviceRevoked("this device is revoked")
@@ -138,7 +156,7 @@ class MessageIntake:
                     sender_account=who.account_id,
                     sender_device=who.device_id,
                     client_msg_id=client_msg_id,
-                    kind="system" if header.kind is Kind.SYSTEM else "message",
+                    kind=_PUBLIC_KINDS[header.kind],
                     envelope=envelope,
                     franking_commitment=header.franking_commitment,
                 )

@@ -27,7 +27,7 @@ from chat_server.errors import (
 from chat_server.handlers.access import AccessGate
 from chat_server.handlers.audit import Auditor
 from chat_server.handlers.care import create_link
-from chat_server.handlers.throttle import Throttle
+from chat_server.handlers.throttle import Throttle, subject_of
 from chat_server.mail import Mailer, SmsSender
 from chat_server.notice import EMERGENCY_NOTICE
 from chat_server.principal import Principal, Role
@@ -36,6 +36,7 @@ from chat_server.storage.practices import CareLink, CareLinkStore, LinkStatus, P
 from chat_server.storage.sessions import CodeStore, OneTimeCode
 from chat_server.tokens import new_token, well_formed
 from moderation.audit import AuditAction
+from moderation.limits import Action
 from moderation.ratelimit import RateLimit
 
 INVITATION_TTL = timedelta(days=7)
@@ -55,13 +56,12 @@ INVITATION_PHONE_CODE_ATTEMPTS = RateLimit(
 
 @dataclass(frozen=True, slots=True)
 class InvitationSending:
-    """How invitations go out: by e-mail or SMS, with a link into the web app, at
-    most ``limit`` per inviting account and window."""
+    """How invitations go out: by e-mail or SMS, with a link into the web app (how
+    many is moderation's ``Action.INVITATION`` budget)."""
 
     mailer: Mailer
     sms: SmsSender
     public_url: str
-    limit: RateLimit
 
 
 class InvitationService:
@@ -90,7 +90,23 @@ class InvitationService:
         self, who: Principal, kind: ProviderKind, provider_id: str, channel: str, to: str, ip: str
     ) -> None:
         await self._require_provider_identity(who, kind, provider_id)
-        await self._throttle.check(self._sending.limit, who.account_id)
+        await self._throttle.action(Action.INVITATION, subject_of(who))
+        await self._issue(who, kind, provider_id, channel, to, ip)
+
+    async def invite_roster_row(
+        self, who: Principal, practice_id: str, email: str, ip: str
+    ) -> None:
+        """An e-mail invitation for a row of the practice's roster import.
+
+        Not held to the per-account limit of one-off invitations: the roster import
+        (handlers/roster.py) has its own, per practice, counted in rows.
+        """
+        await self._require_provider_identity(who, ProviderKind.PRACTICE, practice_id)
+        await self._issue(who, ProviderKind.PRACTICE, practice_id, "email", email, ip)
+
+    async def _issue(
+        self, who: Principal, kind: ProviderKind, provider_id: str, channel: str, to: str, ip: str
+    ) -> None:
         # The invitation remembers where it went: only that address or number takes it.
         bound_to = to.strip().lower() if channel == "email" else to
         code = new_token()

@@ -179,9 +179,16 @@ class Notifier:
         if account is None:
             await self._sent.settle(account_id, thread_id, seq, "no_account")
             return
+        # The channels the account left on (handlers/notification_preferences.py).
+        by_email, by_text = await self._accounts.notify_preferences(account_id) or (True, True)
+        by_text = by_text and self._hook is not None
+        if not (by_email or by_text):
+            await self._sent.settle(account_id, thread_id, seq, "muted")
+            return
         # A failure here leaves the record unsettled: the job's retry sends it.
-        await self._mailer.send(account.email, SUBJECT, BODY)
-        if self._hook is not None:
+        if by_email:
+            await self._mailer.send(account.email, SUBJECT, BODY)
+        if by_text and self._hook is not None:
             await self._hook(account_id)
         await self._sent.settle(account_id, thread_id, seq, "sent")
 

@@ -23,15 +23,19 @@ from chat_server.errors import (
     PaymentProviderUnavailable,
     ThreadIdTaken,
 )
+from chat_server.handlers.consents import Consents
 from chat_server.handlers.paid_queue import PaidQueue
 from chat_server.handlers.panel_questions import QUESTION_ID
 from chat_server.handlers.payment_flow import PAID_CHAT_TIMER, PaymentConfig, PaymentFlow
+from chat_server.handlers.throttle import Throttle, subject_of
 from chat_server.jobs.runner import JobRunner
 from chat_server.model.paid_chats import PaidChat
 from chat_server.model.queue import QueueItem
 from chat_server.model.threads import PaidState
 from chat_server.principal import Principal, Role
 from chat_server.storage.paid_chats import PaidChatExists, PaidChatStore
+from moderation.consents import Purpose
+from moderation.limits import Action
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +49,11 @@ class PaidChats:
         flow: PaymentFlow,
         jobs: JobRunner,
         config: PaymentConfig,
+        throttle: Throttle,
+        consents: Consents,
     ) -> None:
+        self._throttle = throttle
+        self._consents = consents
         self._chats = chats
         self._questions = questions
         self._flow = flow
@@ -65,6 +73,10 @@ class PaidChats:
         if QUESTION_ID.fullmatch(thread_id) is None:
             raise BadRequest(fields={"thread_id": ["22 base64url characters"]})
         gateway = self._flow.gateway()
+        # The current paid-chat terms accepted (moderation/consents.py), and the
+        # paid-chat-start budget (moderation/limits.py), before Stripe is called.
+        await self._consents.require(who.account_id, Purpose.PAID_CHAT_TERMS)
+        await self._throttle.action(Action.PAID_CHAT_START, subject_of(who))
         now = self._clock.now()
         chat = PaidChat(
             thread_id=thread_id,

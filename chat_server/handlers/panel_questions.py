@@ -39,6 +39,7 @@ from chat_server.handlers.panel_access import PanelGate, QuestionView
 from chat_server.handlers.panel_claims import PANEL_TIMER
 from chat_server.handlers.panel_envelopes import CheckedEnvelope, PanelEnvelopes
 from chat_server.handlers.panels import THROUGHPUT_WINDOW
+from chat_server.handlers.throttle import Throttle, subject_of
 from chat_server.jobs.runner import JobContext, JobRunner
 from chat_server.model.queue import Outcome, QueueItem, wait_estimate
 from chat_server.model.threads import PanelState
@@ -46,6 +47,7 @@ from chat_server.principal import Principal, Role
 from chat_server.storage.messages import DuplicateMismatch, MessageStore, NewMessage, StoredMessage
 from chat_server.storage.panel_queue import QuestionExists, QueueStore, RatingExists
 from chat_server.storage.panels import PanelStore
+from moderation.limits import Action
 
 QUESTION_ID: Final = re.compile(r"[A-Za-z0-9_-]{22}")
 PAGE: Final = 200
@@ -76,6 +78,7 @@ class PanelQuestions:
         messages: MessageStore,
         jobs: JobRunner,
         clock: Clock,
+        throttle: Throttle,
     ) -> None:
         self._gate = gate
         self._queue = queue
@@ -87,6 +90,7 @@ class PanelQuestions:
         # Called after a GP's answer is stored (paid chats capture and start their
         # window there); bound by the composition root.
         self.on_answer: Callable[[QueueItem], Awaitable[None]] | None = None
+        self._throttle = throttle
 
     async def ask(
         self, who: Principal, panel_id: str, question_id: str, client_msg_id: str, envelope: str
@@ -107,6 +111,8 @@ class PanelQuestions:
         open_one = await self._queue.open_of(who.account_id, panel_id)
         if open_one is not None:
             return Asked(open_one, duplicate=True)
+        # A new question (a resend answered above costs nothing): moderation's budget.
+        await self._throttle.action(Action.PANEL_QUESTION, subject_of(who))
         now = self._clock.now()
         day = now.date().isoformat()
         if await self._queue.asked_on(who.account_id, panel_id, day) >= (
@@ -151,6 +157,8 @@ class PanelQuestions:
         """A message in the question: the patient's follow-up, or the holding GP's
         reply (``answer``: the answer, which opens the follow-up window)."""
         view = await self._gate.question(who, question_id)
+        # A message like any other: one limiter call (device, account, address).
+        await self._throttle.action(Action.MESSAGE, subject_of(who))
         now = self._clock.now()
         item = view.item
         if view.epoch is None:

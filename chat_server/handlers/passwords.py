@@ -14,7 +14,7 @@ from datetime import timedelta
 from chat_server.clock import Clock
 from chat_server.errors import InvalidCode, InvalidCredentials, Unauthenticated
 from chat_server.handlers.audit import Auditor
-from chat_server.handlers.sessions import LOGIN_PER_ACCOUNT, SignOut
+from chat_server.handlers.sessions import SignOut
 from chat_server.handlers.throttle import Throttle
 from chat_server.mail import Mailer
 from chat_server.password_strength import check_strength
@@ -24,6 +24,7 @@ from chat_server.storage.accounts import Account, AccountStore
 from chat_server.storage.sessions import CodeStore, OneTimeCode
 from chat_server.tokens import new_token, well_formed
 from moderation.audit import AuditAction
+from moderation.limits import Action, Subject
 from moderation.ratelimit import RateLimit
 
 RESET_PER_IP = RateLimit("reset-ip", limit=10, window_seconds=3600)
@@ -65,7 +66,7 @@ class PasswordService:
         self._reset_mail = reset_mail
 
     async def change_password(self, who: Principal, current: str, new: str, ip: str) -> None:
-        await self._throttle.check(LOGIN_PER_ACCOUNT, who.account_id)
+        await self._throttle.action(Action.LOGIN, Subject(account=who.account_id, ip=ip))
         account = await self._require(who.account_id)
         if not await self._hasher.verify(account.password_hash, current):
             await self._audit.record(AuditAction.LOGIN_FAILED, actor=who.account_id, ip=ip)

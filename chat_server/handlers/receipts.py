@@ -10,16 +10,13 @@ from __future__ import annotations
 from chat_server.errors import RateLimited
 from chat_server.events import Deliver
 from chat_server.handlers.access import ThreadGate
+from chat_server.handlers.blocks import Blocks
 from chat_server.handlers.sync import device_key
 from chat_server.handlers.throttle import Throttle
 from chat_server.model.threads import LIVE_CARE_STATES
 from chat_server.principal import Principal
 from chat_server.storage.threads import CursorBuffer, ThreadStore
-from moderation.ratelimit import RateLimit
-
-# A client says "typing" every few seconds while someone types: a burst of 5, then one
-# every 2 s. More is noise for every participant's devices, dropped without a word.
-TYPING_PER_DEVICE = RateLimit("typing-device", limit=5, window_seconds=10)
+from moderation.limits import Action, Subject
 
 
 class Receipts:
@@ -31,16 +28,26 @@ class Receipts:
         cursors: CursorBuffer,
         throttle: Throttle,
         deliver: Deliver,
+        blocks: Blocks,
     ) -> None:
         self._gate = gate
         self._threads = threads
         self._cursors = cursors
         self._throttle = throttle
         self._deliver = deliver
+        self._blocks = blocks
 
     async def delivered(self, who: Principal, thread_id: str, seq: int) -> None:
-        await self._gate.open_thread(who, thread_id)
+        thread = await self._gate.open_thread(who, thread_id)
         self._cursors.note(who.account_id, device_key(who), thread_id, seq)
+        # The senders' clients show "delivered": one push per batch of the device's
+        # cumulative cursor (clients send one per thread, not one per message).
+        # (Not clamped to last_seq: the open-thread cache may hold an older one, and a
+        # recipient overstating its own cursor misleads only the sender about itself.)
+        others = [p for p in thread.participants if p != who.account_id]
+        await self._deliver(
+            others, {"t": "delivered", "thread": thread.id, "account": who.account_id, "seq": seq}
+        )
 
     async def read(self, who: Principal, thread_id: str, seq: int) -> None:
         thread = await self._gate.thread(who, thread_id)
@@ -55,12 +62,20 @@ class Receipts:
         """Tells the other participants that ``who`` is typing. False when the device
         is over its typing budget: nothing was sent, and the frame gets no answer."""
         try:
-            await self._throttle.check(TYPING_PER_DEVICE, device_key(who))
+            # A client says "typing" every few seconds while someone types (moderation's
+            # table: a burst of 5 per device, then one every 2 s). More is noise for
+            # every participant's devices, dropped without a word.
+            await self._throttle.action(
+                Action.TYPING, Subject(account=who.account_id, device=device_key(who))
+            )
         except RateLimited:
             return False
         thread = await self._gate.open_thread(who, thread_id)
         if thread.state in LIVE_CARE_STATES:
             others = [p for p in thread.participants if p != who.account_id]
+            # Typing is presence: nobody separated by a block sees the other's.
+            hidden = await self._blocks.separated_from(who.account_id, others)
+            others = [p for p in others if p not in hidden]
             await self._deliver(
                 others, {"t": "typing", "thread": thread.id, "account": who.account_id}
             )

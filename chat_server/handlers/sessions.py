@@ -33,13 +33,10 @@ from chat_server.storage.accounts import Account, AccountStore
 from chat_server.storage.sessions import SessionStore, TicketStore
 from chat_server.tokens import new_token, well_formed
 from moderation.audit import AuditAction
-from moderation.ratelimit import RateLimit
+from moderation.limits import Action, Scope, Subject
 
 # Revokes live sockets on every process: (account, session or None for all).
 SocketRevoker = Callable[[str, str | None], Awaitable[None]]
-
-LOGIN_PER_ACCOUNT = RateLimit("login-account", limit=10, window_seconds=300)
-LOGIN_PER_IP = RateLimit("login-ip", limit=30, window_seconds=60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +55,8 @@ class SessionPolicy:
     # accounts older than the rule, counted from when it took effect.
     practitioner_totp_grace: timedelta
     practitioner_totp_from: datetime
+    # Where a suspended person appeals (shown with the suspension at login).
+    appeal: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +95,7 @@ class SessionService:
     async def login(
         self, email: str, password: str, totp_code: str | None, ip: str
     ) -> SessionGrant:
-        await self._throttle.check(LOGIN_PER_IP, ip, fail_closed=True)
-        await self._throttle.check(LOGIN_PER_ACCOUNT, email, fail_closed=True)
+        await self._throttle.action(Action.LOGIN, Subject(account=email, ip=ip), fail_closed=True)
         account = await self._accounts.by_email(email)
         ok = await self._hasher.verify(account.password_hash if account else None, password)
         if account is None or not ok:
@@ -106,7 +104,9 @@ class SessionService:
             )
             raise InvalidCredentials()
         if account.status is AccountStatus.SUSPENDED:
-            raise AccountSuspended()
+            # After the password checked out: only the owner learns why.
+            shown = account.suspension.shown(self._policy.appeal) if account.suspension else None
+            raise AccountSuspended(suspension=shown)
         if account.status is AccountStatus.UNVERIFIED:
             raise InvalidCredentials("confirm your e-mail address first (see the link we sent)")
         if account.totp_enabled:
@@ -117,7 +117,7 @@ class SessionService:
         ):
             # Asked only after the password checked out: no oracle for strangers.
             raise TotpEnrolmentOverdue()
-        await self._throttle.reset(LOGIN_PER_ACCOUNT, email)
+        await self._throttle.reset_action(Action.LOGIN, Scope.ACCOUNT, email)
         token = new_token()
         session = await self._sessions.create(
             token, account.id, self._clock.now(), self._policy.idle, self._policy.absolute

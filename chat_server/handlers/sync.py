@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from chat_server.handlers.access import ThreadGate
+from chat_server.handlers.blocks import Blocks
 from chat_server.model.threads import Thread
 from chat_server.principal import Principal
 from chat_server.storage.accounts import AccountStore
@@ -58,12 +59,14 @@ class ThreadSync:
         messages: MessageStore,
         accounts: AccountStore,
         cursors: CursorBuffer,
+        blocks: Blocks,
     ) -> None:
         self._gate = gate
         self._threads = threads
         self._messages = messages
         self._accounts = accounts
         self._cursors = cursors
+        self._blocks = blocks
 
     async def list_threads(self, who: Principal) -> list[ThreadSummary]:
         threads = await self._threads.for_account(who.account_id)
@@ -105,6 +108,9 @@ class ThreadSync:
             return summary
         provider = await self._accounts.get(thread.provider_id)
         away = provider.away_message if provider else None
+        # An away message is presence: not shown across a block.
+        if await self._blocks.separated(who.account_id, thread.provider_id):
+            away = None
         return replace(summary, practitioner=True, away_message=away)
 
     async def history(

@@ -1,5 +1,11 @@
 """Rate limits as errors: a refused hit becomes :class:`RateLimited` with Retry-After.
 
+Every limited action goes through ``moderation.limits`` (:meth:`Throttle.action`):
+one table of budgets per action and scope (account, device, address), spent in one
+limiter call. A few one-off budgets that belong to one flow (password-reset mails
+per address, phone codes per invitation) are named policies of their own and go
+through :meth:`Throttle.check`, the same limiter.
+
 When the limiter's backend (Redis) is down, most limits let the request through and
 log it: refusing every message while Redis restarts would turn a cache outage into a
 full outage. Limits that guard against guessing (logins) pass ``fail_closed=True``
@@ -11,14 +17,40 @@ from __future__ import annotations
 import logging
 
 from chat_server.errors import RateLimited, Unavailable
-from moderation.ratelimit import RateLimit, RateLimiter, RateLimiterUnavailable
+from chat_server.principal import Principal
+from moderation.limits import Action, ActionLimits, Scope, Subject
+from moderation.ratelimit import Decision, Hit, RateLimit, RateLimiter, RateLimiterUnavailable
 
 log = logging.getLogger(__name__)
 
 
+def subject_of(who: Principal) -> Subject:
+    """The scopes a principal is limited in: its account, device and address."""
+    return Subject(account=who.account_id, device=who.device_id, ip=who.ip)
+
+
 class Throttle:
-    def __init__(self, limiter: RateLimiter) -> None:
+    def __init__(self, limiter: RateLimiter, actions: ActionLimits | None = None) -> None:
         self._limiter = limiter
+        self._actions = actions if actions is not None else ActionLimits(limiter)
+
+    async def action(
+        self,
+        action: Action,
+        subject: Subject,
+        *,
+        fail_closed: bool = False,
+        refusal: type[RateLimited] = RateLimited,
+    ) -> None:
+        """Spends one ``action`` in every scope ``subject`` names (one limiter call)."""
+        try:
+            decision = await self._actions.check(action, subject)
+        except RateLimiterUnavailable:
+            log.warning("rate limiter unavailable", extra={"fields": {"action": str(action)}})
+            if fail_closed:
+                raise Unavailable(retry_after=5.0) from None
+            return
+        _raise_if_refused(decision, refusal)
 
     async def check(
         self,
@@ -30,17 +62,21 @@ class Throttle:
         refusal: type[RateLimited] = RateLimited,
     ) -> None:
         try:
-            decision = await self._limiter.hit(policy, key, cost=cost)
+            decision = await self._limiter.hit_many((Hit(policy, key),), cost=cost)
         except RateLimiterUnavailable:
             log.warning("rate limiter unavailable", extra={"fields": {"policy": policy.name}})
             if fail_closed:
                 raise Unavailable(retry_after=5.0) from None
             return
-        if not decision.allowed:
-            raise refusal(retry_after=decision.retry_after)
+        _raise_if_refused(decision, refusal)
 
-    async def reset(self, policy: RateLimit, key: str) -> None:
+    async def reset_action(self, action: Action, scope: Scope, key: str) -> None:
         try:
-            await self._limiter.reset(policy, key)
+            await self._actions.reset(action, scope, key)
         except RateLimiterUnavailable:
             return
+
+
+def _raise_if_refused(decision: Decision, refusal: type[RateLimited]) -> None:
+    if not decision.allowed:
+        raise refusal(retry_after=decision.retry_after)

@@ -26,12 +26,12 @@ from datetime import datetime, timedelta
 from chat_server.clock import Clock
 from chat_server.errors import EmptyUpload, TooLarge, UploadQuotaExceeded, UploadRateLimited
 from chat_server.handlers.access import ThreadGate
-from chat_server.handlers.throttle import Throttle
+from chat_server.handlers.throttle import Throttle, subject_of
 from chat_server.jobs.runner import JobContext, JobRunner
 from chat_server.principal import Principal
 from chat_server.storage.attachments import AttachmentStore, AttachmentTooLarge, EmptyAttachment
 from chat_server.tokens import new_id
-from moderation.ratelimit import RateLimit
+from moderation.limits import Action
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,6 @@ PURGE_DEDUPE_KEY = "every"
 class UploadLimits:
     max_bytes: int
     quota_bytes: int
-    per_hour: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +73,6 @@ class UploadService:
         self._clock = clock
         self._throttle = throttle
         self._limits = limits
-        self._rate = RateLimit("uploads", limit=limits.per_hour, window_seconds=3600)
 
     async def upload(
         self,
@@ -95,7 +93,7 @@ class UploadService:
             raise EmptyUpload()
         if declared_bytes is not None and declared_bytes > limits.max_bytes:
             raise self._too_large()
-        await self._throttle.check(self._rate, who.account_id, refusal=UploadRateLimited)
+        await self._throttle.action(Action.UPLOAD, subject_of(who), refusal=UploadRateLimited)
         room = limits.quota_bytes - await self._attachments.stored_bytes(who.account_id)
         if room <= 0 or (declared_bytes is not None and declared_bytes > room):
             raise self._quota_exceeded()

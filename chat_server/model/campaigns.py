@@ -52,17 +52,36 @@ CAMPAIGN: StateMachine[CampaignState, CampaignEvent] = StateMachine(
 )
 
 
+class PauseReason(StrEnum):
+    """Why a campaign stopped sending before it was done."""
+
+    STAFF = "staff"  # someone at the practice paused it
+    CONSECUTIVE_FAILURES = "consecutive_failures"  # the job stopped itself
+
+
+class DeliveryState(StrEnum):
+    """What became of one (campaign, patient): exactly one record each."""
+
+    DELIVERED = "delivered"
+    OPTED_OUT = "opted_out"  # the patient opted out of this practice's mailings
+    NO_CARE_LINK = "no_care_link"  # refused: no active care link to the practice
+
+
 @dataclass(frozen=True, slots=True)
 class Campaign:
     id: str
     practice_id: str
-    name: str
+    created_by: str
     state: CampaignState
-    # Who receives it, as the practice chose it (e.g. {"min_age": 65}); the mailing job
-    # resolves it against the practice's patients when sending starts.
-    audience: Mapping[str, str | int]
     created_at: datetime
+    # The campaign's one broadcast body (e2e_crypto.broadcast_public): ciphertext only.
+    # Who receives it was computed by the practice's client from labels the server
+    # cannot read; the server sees only the list of patients.
+    body: bytes
     send_at: datetime | None = None
+    pause_reason: PauseReason | None = None
+    # Every schedule or resume starts a new run; a job for an older run stops at once.
+    run: int = 0
 
     def due(self, now: datetime) -> bool:
         return (
@@ -70,3 +89,29 @@ class Campaign:
             and self.send_at is not None
             and (now >= self.send_at)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Counts only: what the practice console shows while and after a campaign sends."""
+
+    recipients: int
+    delivered: int
+    read: int
+    opted_out: int
+    no_care_link: int
+    mail_sent: int
+    mail_failed: int
+    mail_retries: int
+
+    def to_public(self) -> Mapping[str, int]:
+        return {
+            "recipients": self.recipients,
+            "delivered": self.delivered,
+            "read": self.read,
+            "opted_out": self.opted_out,
+            "no_care_link": self.no_care_link,
+            "failed": self.mail_failed,
+            "mail_sent": self.mail_sent,
+            "mail_retries": self.mail_retries,
+        }

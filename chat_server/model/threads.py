@@ -169,6 +169,7 @@ class MessageKind(StrEnum):
 
     MESSAGE = "message"
     SYSTEM = "system"
+    REPORT_TO_GP = "report_to_gp"  # sent only with the patient's consent (intake)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,11 +5,20 @@ from __future__ import annotations
 import marshmallow as ma
 from aiohttp import web
 
-from chat_server.appkeys import ACCOUNTS, PASSWORDS, REGISTRATION, SESSIONS, TICKETS, TOTP
+from chat_server.appkeys import (
+    ACCOUNTS,
+    NOTIFICATION_PREFERENCES,
+    PASSWORDS,
+    REGISTRATION,
+    SESSIONS,
+    TICKETS,
+    TOTP,
+)
+from chat_server.handlers.notification_preferences import Preferences
 from chat_server.principal import Role
 from chat_server.rest.auth import client_ip, principal
 from chat_server.rest.bodies import read_json
-from chat_server.schemas import PlainText, id_field
+from chat_server.schemas import PlainText, StrictBoolean, id_field
 from chat_server.storage.accounts import Registration
 
 EMAIL = ma.fields.Email(required=True, validate=ma.validate.Length(max=254))
@@ -80,6 +89,11 @@ class PasswordResetSchema(ma.Schema):
 
 class TotpCodeSchema(ma.Schema):
     code = ma.fields.String(required=True, validate=ma.validate.Length(max=10))
+
+
+class NotificationPreferencesSchema(ma.Schema):
+    email = StrictBoolean(required=True)
+    sms = StrictBoolean(required=True)
 
 
 class TicketRequestSchema(ma.Schema):
@@ -176,6 +190,21 @@ async def confirm_totp(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def notification_preferences(request: web.Request) -> web.Response:
+    who = await principal(request)
+    preferences = await request.app[NOTIFICATION_PREFERENCES].get(who)
+    return web.json_response(preferences.to_dict())
+
+
+async def set_notification_preferences(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_json(request, NotificationPreferencesSchema())
+    preferences = await request.app[NOTIFICATION_PREFERENCES].set(
+        who, Preferences(email=body["email"], sms=body["sms"])
+    )
+    return web.json_response(preferences.to_dict())
+
+
 async def issue_ticket(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, TicketRequestSchema())
@@ -186,12 +215,6 @@ async def issue_ticket(request: web.Request) -> web.Response:
 async def admin_verify_registration(request: web.Request) -> web.Response:
     who = await principal(request)
     await request.app[ACCOUNTS].verify_registration(who, request.match_info["account_id"])
-    return web.Response(status=204)
-
-
-async def admin_suspend(request: web.Request) -> web.Response:
-    who = await principal(request)
-    await request.app[ACCOUNTS].suspend(who, request.match_info["account_id"])
     return web.Response(status=204)
 
 
@@ -207,6 +230,9 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/v1/accounts/me/password", change_password, name="change_password")
     r.add_post("/api/v1/accounts/me/totp", start_totp, name="start_totp")
     r.add_post("/api/v1/accounts/me/totp/confirm", confirm_totp, name="confirm_totp")
+    preferences = "/api/v1/accounts/me/notification-preferences"
+    r.add_get(preferences, notification_preferences, name="notification_preferences")
+    r.add_put(preferences, set_notification_preferences, name="set_notification_preferences")
     r.add_post("/api/v1/sessions", login, name="login")
     r.add_delete("/api/v1/sessions/current", logout, name="logout")
     r.add_post("/api/v1/ws-tickets", issue_ticket, name="ws_ticket")
@@ -214,9 +240,4 @@ def add_routes(app: web.Application) -> None:
         "/api/v1/admin/accounts/{account_id:[A-Za-z0-9_-]{1,64}}/verify-registration",
         admin_verify_registration,
         name="admin_verify_registration",
-    )
-    r.add_post(
-        "/api/v1/admin/accounts/{account_id:[A-Za-z0-9_-]{1,64}}/suspend",
-        admin_suspend,
-        name="admin_suspend",
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aiohttp import web
 
 from chat_server.appkeys import SESSIONS
@@ -15,7 +17,8 @@ async def principal(request: web.Request) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("send Authorization: Bearer <session token>")
-    return await request.app[SESSIONS].authenticate(token.strip())
+    who = await request.app[SESSIONS].authenticate(token.strip())
+    return replace(who, ip=client_ip(request))
 
 
 def client_ip(request: web.Request) -> str:

@@ -23,7 +23,18 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from chat_server.appkeys import OPENAPI_DOCUMENT
 from chat_server.error_codes import codes_by_status, openapi_codes
-from chat_server.rest import accounts, care, devices, groups, paid_chats, panels, replies, threads
+from chat_server.rest import (
+    accounts,
+    care,
+    devices,
+    groups,
+    mailings,
+    moderation,
+    paid_chats,
+    panels,
+    replies,
+    threads,
+)
 from chat_server.rest.problems import PROBLEM_TYPE
 
 OPENAPI_PATH: Final = "/api/v1/openapi.json"
@@ -31,15 +42,11 @@ OPENAPI_PATH: Final = "/api/v1/openapi.json"
 # Prometheus text exposition, the web client's pages (rest/pages.py) and Stripe's
 # webhook (signed raw bytes from Stripe, not a client operation: docs/payments.md).
 UNDOCUMENTED_ROUTES: Final = frozenset(
-    {
-        "ws",
-        "metrics",
-        "web_app",
-        "web_widget",
-        "web_widget_loader",
-        "web_built_file",
-        "stripe_webhook",
-    }
+    {"ws", "metrics", "web_app", "web_widget", "web_widget_loader", "web_built_file"}
+    | {"web_verify", "web_invite", "web_panel"}
+    | {"stripe_webhook"}
+    # The HTML page behind a mailing notice's unsubscribe link (rest/mailings.py).
+    | {"mailing_unsubscribe_page", "mailing_unsubscribe_confirm"}
 )
 OCTETS: Final = "application/octet-stream"
 JSON_OBJECT: Final = "application/json"  # any JSON object (this document itself)
@@ -108,6 +115,14 @@ OPERATIONS: Final[dict[str, Operation]] = {
         "Change the password; ends every other session", 204, None,
         accounts.PasswordChangeSchema, errors=(429,),
     ),
+    "notification_preferences": Operation(
+        "How a waiting message is announced (e-mail, text)", 200,
+        replies.NotificationPreferencesReply,
+    ),
+    "set_notification_preferences": Operation(
+        "Turn the e-mail or text announcing a waiting message on or off", 200,
+        replies.NotificationPreferencesReply, accounts.NotificationPreferencesSchema,
+    ),
     "start_totp": Operation(
         "Start two-factor set-up (practitioners, admins)", 201, replies.TotpSetup,
         errors=(403, 409),
@@ -129,7 +144,50 @@ OPERATIONS: Final[dict[str, Operation]] = {
         "Mark a practitioner's registration verified (platform admins)", 204,
         errors=(403,),
     ),
-    "admin_suspend": Operation("Suspend an account (platform admins)", 204, errors=(403,)),
+    # moderation
+    "admin_warn": Operation(
+        "Warn an account, with a reason (moderators)", 204, None, moderation.SanctionSchema,
+        errors=(403,),
+    ),
+    "admin_suspend": Operation(
+        "Suspend an account, with a reason (moderators): ends its sessions and closes its "
+        "sockets on every process", 204, None, moderation.SanctionSchema, errors=(403, 409),
+    ),
+    "admin_lift": Operation(
+        "Lift an account's suspension, with a reason (moderators)", 204, None,
+        moderation.SanctionSchema, errors=(403, 409),
+    ),
+    "file_report": Operation(
+        "Report a message by revealing its plaintext and franking key; the server checks "
+        "them against its stamp and queues the report, verified or marked unverifiable",
+        201, replies.ReportFiled, moderation.ReportSchema, errors=(404, 409, 429),
+    ),
+    "report_queue": Operation(
+        "The newest queued abuse reports (moderators)", 200, replies.ReportQueue,
+        errors=(403,),
+    ),
+    "my_consents": Operation(
+        "The caller's consents: the current text versions, which consents count now, and "
+        "the full history", 200, replies.ConsentState,
+    ),
+    "grant_consent": Operation(
+        "Consent to a purpose, naming the text version shown (patients)", 204, None,
+        moderation.GrantSchema, errors=(403, 404, 409),
+    ),
+    "revoke_consent": Operation(
+        "Revoke a consent; it counts no longer (patients)", 204, None,
+        moderation.ConsentSchema, errors=(403, 404),
+    ),
+    "my_blocks": Operation("The accounts the caller has blocked", 200, replies.BlockList),
+    "block": Operation(
+        "Block an account: neither can request a thread with the other, send to a shared "
+        "thread, or see the other's typing or away message", 204, errors=(422,),
+    ),
+    "unblock": Operation("Undo the caller's own block", 204),
+    "my_sanctions": Operation(
+        "The warnings and suspensions the caller was given, with how to appeal", 200,
+        replies.SanctionList,
+    ),
     # key directory
     "set_root_key": Operation(
         "Publish the account's root key", 204, None, devices.RootKeySchema
@@ -341,6 +399,51 @@ OPERATIONS: Final[dict[str, Operation]] = {
     ),
     "list_payouts": Operation(
         "The practitioner's answered paid chats (for payout)", 200, replies.Payouts,
+    ),
+    # prevention mailings
+    "create_campaign": Operation(
+        "Create a draft campaign from its sealed broadcast body (practice members)", 201,
+        replies.CampaignReply, mailings.NewCampaignSchema, errors=(409, 422),
+    ),
+    "list_campaigns": Operation("The practice's campaigns", 200, replies.Campaigns),
+    "get_campaign": Operation(
+        "A campaign and its progress (counts only)", 200, replies.CampaignWithProgress
+    ),
+    "add_recipients": Operation(
+        "Add recipients and their slips to a draft (at most 500 a call)", 200,
+        replies.RecipientCount, mailings.RecipientsSchema, errors=(409, 422),
+    ),
+    "remove_recipients": Operation(
+        "Remove recipients from a draft", 200, replies.RecipientCount,
+        mailings.PatientsSchema, errors=(409,),
+    ),
+    "schedule_campaign": Operation(
+        "Schedule a draft (send_at absent or past: now); its recipients freeze", 200,
+        replies.CampaignReply, mailings.ScheduleSchema, errors=(409,),
+    ),
+    "campaign_action": Operation(
+        "Unschedule, pause, resume or cancel a campaign", 200, replies.CampaignReply,
+        errors=(409,),
+    ),
+    "import_roster": Operation(
+        "Import roster rows (labels sealed to the staff group); rejected rows by line",
+        200, replies.RosterImported, mailings.RosterImportSchema, errors=(429,),
+    ),
+    "list_roster": Operation("The practice's roster", 200, replies.Roster),
+    "set_mailing_opt_out": Operation(
+        "Opt out of (or back into) a practice's prevention mailings (patients)", 204,
+        None, mailings.OptOutSchema, errors=(403,),
+    ),
+    "list_announcements": Operation(
+        "The caller's announcements thread (patients)", 200, replies.AnnouncementList,
+        errors=(403,),
+    ),
+    "read_announcement": Operation(
+        "Mark a received campaign read (patients)", 204, None, errors=(403,)
+    ),
+    "unsubscribe": Operation(
+        "RFC 8058 one-click unsubscribe: no session, idempotent", 200,
+        replies.StatusReply, auth=False,
     ),
 }  # fmt: skip
 

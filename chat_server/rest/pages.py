@@ -2,8 +2,11 @@
 
 ::
 
-    /app                    the page shell (practitioner inbox, patient pages to come)
-    /widget                 the same shell, meant to be framed by a practice's site
+    /app                    the practitioner inbox (inbox.js, inbox.css)
+    /panel                  the GP-panel console (panel.js, panel.css)
+    /widget                 the patient widget (widget.js, widget.css), framed by a
+                            practice's site
+    /verify, /invite        the widget again: the pages of the links CareChat e-mails
     /widget.js              the loader a practice pastes (web/README.md): short cache
     /static/build/<hashed>  the bundles web/build.mjs wrote: cached for a year
 
@@ -12,7 +15,7 @@ Each page references its files through the build manifest
 Content-Security-Policy, which the security-headers hook keeps: no inline script or
 style, no ``unsafe-eval``, ``'wasm-unsafe-eval'`` because the shell compiles
 libsodium's WebAssembly, nothing from any other host. ``frame-ancestors`` is
-``'none'`` for ``/app``; for ``/widget`` it lists the ``widget_embed_origins``
+``'none'`` for ``/app`` and ``/panel``; for ``/widget`` it lists the ``widget_embed_origins``
 setting. Without a build (or with one that does not match its manifest) every route
 here answers :class:`~chat_server.errors.WebClientNotBuilt`, a 503, never a 500.
 """
@@ -73,9 +76,16 @@ class Pages:
                 raise WebClientNotBuilt(log_detail=str(exc)) from None
         return self._manifest
 
-    def shell(self, title: str) -> str:
+    def shell(self, page: str, title: str) -> str:
+        """The HTML of ``page`` ("widget", "inbox" or "panel"): the shared app.css, then the
+        page's own CSS and script; the emergency notice sits outside ``<main id="root">``
+        so the page's script can never unmount it."""
         manifest = self.manifest()
-        script, style = manifest["app.js"], manifest["app.css"]
+        shared, style, script = (
+            manifest["app.css"],
+            manifest[f"{page}.css"],
+            manifest[f"{page}.js"],
+        )
         # Nothing from the request is written into the page: only the manifest's names
         # and hashes, which load_manifest has checked.
         return (
@@ -85,14 +95,17 @@ class Pages:
             # No favicon request (it would 404): an empty one, allowed by img-src data:.
             '<link rel="icon" href="data:,">\n'
             f"<title>{title}</title>\n"
+            f'<link rel="stylesheet" href="/static/build/{shared.name}" '
+            f'integrity="{shared.integrity}" crossorigin="anonymous">\n'
             f'<link rel="stylesheet" href="/static/build/{style.name}" '
             f'integrity="{style.integrity}" crossorigin="anonymous">\n'
             f'<script type="module" src="/static/build/{script.name}" '
             f'integrity="{script.integrity}" crossorigin="anonymous"></script>\n'
-            "</head>\n<body>\n<main>\n"
+            "</head>\n<body>\n"
             f'<p class="notice" id="notice" role="note">{NOTICE}</p>\n'
-            '<p class="status" id="status" role="status" data-state="loading">'
-            "loading\N{HORIZONTAL ELLIPSIS}</p>\n"
+            # The page's script replaces the children and sets data-state="ready".
+            f'<main id="root" data-page="{page}" data-state="loading" aria-busy="true">\n'
+            '<p class="status" role="status">loading\N{HORIZONTAL ELLIPSIS}</p>\n'
             "</main>\n</body>\n</html>\n"
         )
 
@@ -104,12 +117,16 @@ def _html(body: str, policy: str) -> web.Response:
 
 
 async def app_page(request: web.Request) -> web.Response:
-    return _html(request.app[PAGES].shell("CareChat"), APP_POLICY)
+    return _html(request.app[PAGES].shell("inbox", "CareChat"), APP_POLICY)
+
+
+async def panel_page(request: web.Request) -> web.Response:
+    return _html(request.app[PAGES].shell("panel", "CareChat"), APP_POLICY)
 
 
 async def widget_page(request: web.Request) -> web.Response:
     pages = request.app[PAGES]
-    return _html(pages.shell("CareChat"), pages.widget_policy)
+    return _html(pages.shell("widget", "CareChat"), pages.widget_policy)
 
 
 async def widget_loader(request: web.Request) -> web.Response:
@@ -134,6 +151,11 @@ async def built_file(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/app", app_page, name="web_app")
+    app.router.add_get("/panel", panel_page, name="web_panel")
     app.router.add_get("/widget", widget_page, name="web_widget")
+    # The links CareChat e-mails open the widget's own views; their secret is in the
+    # fragment, which the browser never sends, so the server serves the same page.
+    app.router.add_get("/verify", widget_page, name="web_verify")
+    app.router.add_get("/invite", widget_page, name="web_invite")
     app.router.add_get("/widget.js", widget_loader, name="web_widget_loader")
     app.router.add_get("/static/build/{name}", built_file, name="web_built_file")

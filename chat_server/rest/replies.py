@@ -13,6 +13,9 @@ from chat_server.errors import ErrorCode
 from chat_server.model.threads import ThreadKind, ThreadState
 from chat_server.principal import Role
 from chat_server.storage.practices import LinkStatus, ProviderKind
+from moderation.consents import ConsentAction, Purpose
+from moderation.reports import Category, Verification
+from moderation.sanctions import ModeratorAction, Reason
 
 _Str = ma.fields.String
 _Int = ma.fields.Integer
@@ -32,6 +35,77 @@ class Problem(ma.Schema):
     retry_after = ma.fields.Float()
     request_id = _Str()
     devices = ma.fields.List(ma.fields.Dict(keys=_Str(), values=_Str()))
+    # account_suspended at login: why, and how to appeal.
+    suspension = ma.fields.Dict(keys=_Str(), values=_Str())
+
+
+class SanctionReply(ma.Schema):
+    action = ma.fields.Enum(ModeratorAction, by_value=True, required=True)
+    reason = ma.fields.Enum(Reason, by_value=True, required=True)
+    at = _Time(required=True)
+    note = _Str()
+    appeal = _Str()
+
+
+class SanctionList(ma.Schema):
+    sanctions = ma.fields.List(ma.fields.Nested(SanctionReply), required=True)
+
+
+class CurrentConsent(ma.Schema):
+    purpose = ma.fields.Enum(Purpose, by_value=True, required=True)
+    scope = _Str(required=True)
+    version = _Str(required=True)
+    since = _Time(required=True)
+
+
+class ConsentEntry(ma.Schema):
+    purpose = ma.fields.Enum(Purpose, by_value=True, required=True)
+    scope = _Str(required=True)
+    action = ma.fields.Enum(ConsentAction, by_value=True, required=True)
+    version = _Str(required=True)
+    at = _Time(required=True)
+
+
+class ConsentState(ma.Schema):
+    text_versions = ma.fields.Dict(keys=_Str(), values=_Str(), required=True)
+    current = ma.fields.List(ma.fields.Nested(CurrentConsent), required=True)
+    history = ma.fields.List(ma.fields.Nested(ConsentEntry), required=True)
+
+
+class BlockReply(ma.Schema):
+    account_id = _Str(required=True)
+    since = _Time(required=True)
+
+
+class BlockList(ma.Schema):
+    blocks = ma.fields.List(ma.fields.Nested(BlockReply), required=True)
+
+
+class ReportFiled(ma.Schema):
+    report_id = _Str(required=True)
+    verification = ma.fields.Enum(Verification, by_value=True, required=True)
+
+
+class ReportSender(ma.Schema):
+    account = _Str(required=True)
+    device = _Str(required=True)
+
+
+class QueuedReport(ma.Schema):
+    report_id = _Str(required=True)
+    thread = _Str(required=True)
+    seq = _Int(required=True)
+    reporter = _Str(required=True)
+    sender = ma.fields.Nested(ReportSender, required=True)
+    category = ma.fields.Enum(Category, by_value=True, required=True)
+    verification = ma.fields.Enum(Verification, by_value=True, required=True)
+    at = _Time(required=True)
+    message_at = _Time(required=True)
+    body = _Str(required=True)
+
+
+class ReportQueue(ma.Schema):
+    reports = ma.fields.List(ma.fields.Nested(QueuedReport), required=True)
 
 
 class StatusReply(ma.Schema):
@@ -66,6 +140,11 @@ class RegistrationReply(ma.Schema):
     status = ma.fields.String(required=True, validate=ma.validate.OneOf(["verified", "unverified"]))
 
 
+class AvailabilityReply(ma.Schema):
+    accepting_requests = ma.fields.Boolean(required=True)
+    away_message = _Str(required=True, allow_none=True)
+
+
 class Profile(ma.Schema):
     account_id = _Str(required=True)
     role = ma.fields.Enum(Role, by_value=True, required=True)
@@ -74,6 +153,13 @@ class Profile(ma.Schema):
     email = _Str(required=True)
     totp_enabled = ma.fields.Boolean(required=True)
     root_key = _Str(required=True, allow_none=True)
+    # A practitioner's own availability, so their inbox shows what they last saved.
+    availability = ma.fields.Nested(AvailabilityReply)
+
+
+class NotificationPreferencesReply(ma.Schema):
+    email = ma.fields.Boolean(required=True)
+    sms = ma.fields.Boolean(required=True)
 
 
 class TotpSetup(ma.Schema):
@@ -387,3 +473,77 @@ class ReconciliationReply(ma.Schema):
     refunds_pending = _Int(required=True)
     disputed = ma.fields.List(_Str(), required=True)
     mismatches = ma.fields.List(ma.fields.Nested(MismatchReply), required=True)
+
+
+# -- prevention mailings (rest/mailings.py) -----------------------------------------
+
+
+class CampaignReply(ma.Schema):
+    campaign_id = _Str(required=True)
+    practice_id = _Str(required=True)
+    created_by = _Str(required=True)
+    state = _Str(required=True)
+    send_at = _Time(required=True, allow_none=True)
+    pause_reason = _Str(required=True, allow_none=True)
+    created_at = _Time(required=True)
+
+
+class CampaignProgress(ma.Schema):
+    recipients = _Int(required=True)
+    delivered = _Int(required=True)
+    read = _Int(required=True)
+    opted_out = _Int(required=True)
+    no_care_link = _Int(required=True)
+    failed = _Int(required=True)
+    mail_sent = _Int(required=True)
+    mail_retries = _Int(required=True)
+
+
+class CampaignWithProgress(CampaignReply):
+    progress = ma.fields.Nested(CampaignProgress, required=True)
+
+
+class Campaigns(ma.Schema):
+    campaigns = ma.fields.List(ma.fields.Nested(CampaignReply), required=True)
+
+
+class RecipientCount(ma.Schema):
+    recipients = _Int(required=True)
+
+
+class RejectedRow(ma.Schema):
+    line = _Int(required=True)
+    reason = _Str(required=True)
+
+
+class RosterImported(ma.Schema):
+    imported = _Int(required=True)
+    rejected = ma.fields.List(ma.fields.Nested(RejectedRow), required=True)
+
+
+class RosterRowReply(ma.Schema):
+    row_id = _Str(required=True)
+    line = _Int(required=True)
+    email = _Str(required=True)
+    language = _Str(required=True)
+    labels = _Str(required=True)
+    group = _Str(required=True)
+    epoch = _Int(required=True)
+    account_id = _Str(required=True, allow_none=True)
+
+
+class Roster(ma.Schema):
+    rows = ma.fields.List(ma.fields.Nested(RosterRowReply), required=True)
+
+
+class AnnouncementReply(ma.Schema):
+    campaign_id = _Str(required=True)
+    practice_id = _Str(required=True)
+    body = _Str(required=True)
+    slips = ma.fields.List(_Str(), required=True)
+    delivered_at = _Time(required=True)
+    read = ma.fields.Boolean(required=True)
+
+
+class AnnouncementList(ma.Schema):
+    announcements = ma.fields.List(ma.fields.Nested(AnnouncementReply), required=True)

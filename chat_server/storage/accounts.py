@@ -11,6 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from chat_server.principal import AccountStatus, Role
+from moderation.sanctions import Sanction
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,8 @@ class Account:
     root_key: str | None
     accepting_requests: bool
     away_message: str | None
+    # Why the account is suspended (status SUSPENDED), shown to its owner at login.
+    suspension: Sanction | None = None
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Account:
@@ -57,6 +60,7 @@ class Account:
             root_key=doc.get("root_key"),
             accepting_requests=doc.get("accepting_requests", True),
             away_message=doc.get("away_message"),
+            suspension=Sanction.from_document(doc["suspension"]) if doc.get("suspension") else None,
         )
 
     def public_profile(self) -> dict[str, Any]:
@@ -132,6 +136,11 @@ class AccountStore:
         cursor = self._accounts.find({"_id": {"$in": account_ids}})
         return {doc["_id"]: Account.from_doc(doc) async for doc in cursor}
 
+    async def ids_by_email(self, emails: list[str]) -> dict[str, str]:
+        """e-mail -> account id, for the addresses that have an account."""
+        cursor = self._accounts.find({"email": {"$in": emails}}, {"email": 1})
+        return {doc["email"]: doc["_id"] async for doc in cursor}
+
     async def by_email(self, email: str) -> Account | None:
         doc = await self._accounts.find_one({"email": email})
         return Account.from_doc(doc) if doc else None
@@ -152,3 +161,18 @@ class AccountStore:
             {"$set": {"totp_last_step": step}},
         )
         return result.modified_count == 1
+
+    async def notify_preferences(self, account_id: str) -> tuple[bool, bool] | None:
+        """(by e-mail, by text): whether "a message is waiting" reaches the account
+        each way; both on unless the account turned one off. None: no such account."""
+        doc = await self._accounts.find_one({"_id": account_id}, {"notify": 1})
+        if doc is None:
+            return None
+        notify = doc.get("notify") or {}
+        return bool(notify.get("email", True)), bool(notify.get("sms", True))
+
+    async def set_notify_preferences(self, account_id: str, *, email: bool, sms: bool) -> bool:
+        result = await self._accounts.update_one(
+            {"_id": account_id}, {"$set": {"notify": {"email": email, "sms": sms}}}
+        )
+        return result.matched_count == 1

@@ -26,6 +26,7 @@ class FrankingStamper:
     def __call__(self, message: StoredMessage) -> bytes:
         return franking.stamp(
             self._key,
+            kind=franking.FrankingKind.MESSAGE,
             franking_commitment=message.franking_commitment,
             sender_account=message.sender_account,
             sender_device=message.sender_device,

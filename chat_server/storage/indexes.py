@@ -106,6 +106,32 @@ INDEXES: dict[str, list[IndexModel]] = {
     # runs again after a crash finds its record (handlers/notifications.py).
     "notifications_sent": [IndexModel([("at", A)], name="ttl", expireAfterSeconds=7 * 24 * 3600)],
     "audit_log": [IndexModel([("seq", A)], name="seq", unique=True)],
+    # Moderation (issue 18): one report per reporter and message; the moderators' queue.
+    "reports": [
+        IndexModel([("reporter", A), ("thread", A), ("seq", A)], name="once", unique=True),
+        IndexModel([("status", A), ("at", D)], name="queue"),
+    ],
+    "blocks": [
+        IndexModel([("blocker", A), ("blocked", A)], name="pair", unique=True),
+        IndexModel([("blocked", A)], name="blocked"),
+    ],
+    "consents": [
+        IndexModel([("account", A), ("purpose", A), ("scope", A), ("at", D)], name="latest"),
+    ],
+    # Prevention mailings (storage/campaigns.py, mailing_consent.py, roster.py). A
+    # delivery's and a recipient's _id is "<campaign>:<patient>": one per pair.
+    "campaigns": [IndexModel([("practice_id", A), ("created_at", D)], name="practice")],
+    "campaign_recipients": [IndexModel([("campaign", A), ("_id", A)], name="campaign")],
+    "campaign_deliveries": [
+        IndexModel([("campaign", A), ("state", A)], name="campaign_state"),
+        IndexModel([("patient", A), ("state", A), ("at", D)], name="patient"),
+    ],
+    "mailing_opt_outs": [IndexModel([("practice", A), ("patient", A)], name="pair", unique=True)],
+    "mailing_unsubscribe_tokens": [IndexModel([("practice", A), ("patient", A)], name="pair")],
+    "roster": [
+        IndexModel([("practice", A), ("email", A)], name="practice_email", unique=True),
+        IndexModel([("practice", A), ("created_at", A)], name="practice_created"),
+    ],
     "jobs": [
         # Due jobs, and running ones whose lease (run_at, then) ran out: chat_server/jobs.
         IndexModel([("state", A), ("run_at", A)], name="due"),

@@ -325,6 +325,18 @@ class CareLinkStore:
         )
         return [CareLink.from_doc(doc) async for doc in cursor]
 
+    async def active_patients(self, provider_id: str, patients: list[str]) -> set[str]:
+        """Which of ``patients`` have an active care link to ``provider_id``."""
+        cursor = self._links.find(
+            {
+                "provider_id": provider_id,
+                "patient_id": {"$in": patients},
+                "status": str(LinkStatus.ACTIVE),
+            },
+            {"patient_id": 1},
+        )
+        return {doc["patient_id"] async for doc in cursor}
+
     async def active_peers(self, account_id: str, provider_ids: list[str]) -> set[str]:
         """Accounts/practices linked to ``account_id`` by an active link, either way."""
         query = {

@@ -97,6 +97,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         await ws.prepare(request)
         hub = app[HUB]
         conn = Connection(ws, settings.ws_send_queue_frames, app[METRICS])
+        conn.state["ip"] = ip  # the principal's rate-limit address (ws/session.py)
         hub.register(conn)
         deadline = asyncio.get_running_loop().call_later(
             settings.ws_auth_timeout_seconds, _auth_deadline, app, conn

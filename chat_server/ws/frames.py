@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from chat_server.ws import messaging, panels, session
+from chat_server.ws import announcements, messaging, panels, session
 from chat_server.ws.context import FrameContext
 from chat_server.ws.hub import Connection
 from chat_server.ws.router import FrameRoute
@@ -44,7 +44,9 @@ SINKS: dict[str, EventSink] = {
     "msg": messaging.on_msg,
     "thread": messaging.on_thread,
     "receipt": messaging.on_receipt,
+    "delivered": messaging.on_delivered,
     "typing": messaging.on_typing,
     "revoke": session.on_revoke,
     "queue": panels.on_queue,
+    "announcement": announcements.on_announcement,
 }

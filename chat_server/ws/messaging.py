@@ -15,6 +15,7 @@ import json
 
 import marshmallow as ma
 
+from chat_server import events
 from chat_server.errors import NotFound
 from chat_server.events import MsgEvent, ReceiptEvent, ThreadEvent, TypingEvent
 from chat_server.presenters import message_frame, thread_summary
@@ -162,6 +163,17 @@ async def on_receipt(ctx: FrameContext, conn: Connection, event: ReceiptEvent) -
     conn.push(
         {
             "type": "receipt",
+            "thread": event["thread"],
+            "account": event["account"],
+            "seq": event["seq"],
+        }
+    )
+
+
+async def on_delivered(ctx: FrameContext, conn: Connection, event: events.DeliveredEvent) -> None:
+    conn.push(
+        {
+            "type": "delivered",
             "thread": event["thread"],
             "account": event["account"],
             "seq": event["seq"],

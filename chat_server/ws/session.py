@@ -10,6 +10,8 @@ The handlers are registered by frame type in ``chat_server/ws/frames.py``.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import marshmallow as ma
 
 from chat_server.errors import WS_SESSION_REVOKED, HelloAlreadySent
@@ -19,6 +21,7 @@ from chat_server.ws.context import FrameContext
 from chat_server.ws.hub import Connection, Hub
 from chat_server.ws.router import FrameSchema
 from e2e_crypto.frames import HelloFrame, PingFrame, PongFrame, WelcomeFrame
+from moderation.sanctions import Reason, close_reason
 
 
 class HelloSchema(FrameSchema):
@@ -32,7 +35,7 @@ class PingSchema(FrameSchema):
 async def hello(ctx: FrameContext, conn: Connection, frame: HelloFrame) -> WelcomeFrame:
     if conn.account_id is not None:
         raise HelloAlreadySent("hello was already sent on this socket")
-    who = await ctx.tickets.redeem_ticket(frame["ticket"])
+    who = replace(await ctx.tickets.redeem_ticket(frame["ticket"]), ip=conn.state.get("ip"))
     conn.account_id, conn.session_id, conn.device_id = (
         who.account_id,
         who.session_id,
@@ -59,11 +62,20 @@ async def on_revoke(ctx: FrameContext, conn: Connection, event: RevokeEvent) -> 
         (session is not None and conn.session_id == session)
         or (device is not None and conn.device_id == device)
     ):
-        conn.close_soon(WS_SESSION_REVOKED, "session ended; log in again")
+        suspended = event.get("suspended")
+        if suspended is not None:
+            conn.close_soon(WS_SESSION_REVOKED, close_reason(Reason(suspended)))
+        else:
+            conn.close_soon(WS_SESSION_REVOKED, "session ended; log in again")
 
 
 async def revoke_sockets(hub: Hub, account_id: str, session_id: str | None) -> None:
     await hub.deliver([account_id], {"t": "revoke", "session": session_id})
+
+
+async def suspend_sockets(hub: Hub, account_id: str, reason: Reason) -> None:
+    """Closes every socket of a suspended account, on every process, saying why."""
+    await hub.deliver([account_id], {"t": "revoke", "session": None, "suspended": str(reason)})
 
 
 async def revoke_device_sockets(hub: Hub, account_id: str, device_id: str) -> None:

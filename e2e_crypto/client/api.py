@@ -444,6 +444,36 @@ class Api:
             next_after=int(next_after) if next_after is not None else None,
         )
 
+    async def consents(self) -> dict[str, Any]:
+        """Text versions, the consents that count now, and the history."""
+        body: dict[str, Any] = await self.request("GET", endpoints.CONSENTS)
+        return body
+
+    async def grant_consent(self, purpose: str, version: str, scope: str = "") -> None:
+        await self.request(
+            "POST", endpoints.CONSENTS, {"purpose": purpose, "version": version, "scope": scope}
+        )
+
+    async def revoke_consent(self, purpose: str, scope: str = "") -> None:
+        await self.request("POST", endpoints.CONSENTS_REVOKE, {"purpose": purpose, "scope": scope})
+
+    async def report(
+        self, thread_id: str, seq: int, body: bytes, franking_key: bytes, category: str
+    ) -> dict[str, Any]:
+        """Reveal a message's plaintext and franking key to the moderators."""
+        answer: dict[str, Any] = await self.request(
+            "POST",
+            endpoints.REPORTS,
+            {
+                "thread": thread_id,
+                "seq": seq,
+                "body": to_base64url(body),
+                "franking_key": to_base64url(franking_key),
+                "category": category,
+            },
+        )
+        return answer
+
     # -- attachments ---------------------------------------------------------------------
 
     async def upload_attachment(

@@ -30,7 +30,13 @@ from e2e_crypto.client.api import Api, Participant, Provider, SessionGrant, Thre
 from e2e_crypto.client.connection import Backoff, Connection
 from e2e_crypto.client.directory import Directory
 from e2e_crypto.client.envelopes import Envelopes
-from e2e_crypto.client.errors import CareChatSdkError, NotConnected, TrustError, UntrustedThread
+from e2e_crypto.client.errors import (
+    CareChatSdkError,
+    NotConnected,
+    NotFoundError,
+    TrustError,
+    UntrustedThread,
+)
 from e2e_crypto.client.events import Event
 from e2e_crypto.client.keystore import Keystore
 from e2e_crypto.client.messages import ReceivedMessage
@@ -299,6 +305,28 @@ class CareChatClient:
 
     def events(self) -> AsyncIterator[Event]:
         return self.connection.events()
+
+    async def consent(self, purpose: str, scope: str = "") -> None:
+        """Consent to ``purpose`` as its current text says (show the text first: the
+        server's ``text_versions`` name the version the patient agrees to)."""
+        versions = (await self.api.consents())["text_versions"]
+        await self.api.grant_consent(purpose, str(versions[purpose]), scope)
+
+    async def revoke_consent(self, purpose: str, scope: str = "") -> None:
+        await self.api.revoke_consent(purpose, scope)
+
+    async def report(self, message: ReceivedMessage, category: str = "other") -> str:
+        """Report ``message`` to the moderators: its plaintext and franking key are
+        revealed, and the server checks them against its stamp. Returns the outcome,
+        ``"verified"`` or ``"unverifiable"``. Only a message this account can read can
+        be reported (the key comes from decrypting the stored envelope again)."""
+        page = await self.api.messages(message.thread_id, after=message.seq - 1, limit=1)
+        sealed = next((m for m in page.messages if m.seq == message.seq), None)
+        if sealed is None:
+            raise NotFoundError(404, "not_found", "the message is not in this thread")
+        body, franking_key = await self._require_envelopes().reveal(sealed)
+        answer = await self.api.report(message.thread_id, message.seq, body, franking_key, category)
+        return str(answer["verification"])
 
     async def read(self, thread_id: str, seq: int) -> None:
         await self.connection.read(thread_id, seq)

@@ -14,6 +14,8 @@ from e2e_crypto.codec import check_id
 __all__ = [
     "ACCOUNTS",
     "CARE_LINKS",
+    "CONSENTS",
+    "CONSENTS_REVOKE",
     "DEVICES",
     "INVITATIONS",
     "INVITATIONS_ACCEPT",
@@ -29,6 +31,7 @@ __all__ = [
     "PAYMENTS",
     "PRACTICES",
     "PRACTICE_INVITATIONS",
+    "REPORTS",
     "ROOT_KEY",
     "SESSIONS",
     "SESSION_CURRENT",
@@ -65,6 +68,8 @@ VERIFY_EMAIL: Final = f"{API}/accounts/verify"
 PASSWORD_RESET: Final = f"{API}/accounts/password-reset"
 PASSWORD_RESET_CONFIRM: Final = f"{API}/accounts/password-reset/confirm"
 ME: Final = f"{API}/accounts/me"
+CONSENTS: Final = f"{API}/consents"
+CONSENTS_REVOKE: Final = f"{API}/consents/revoke"
 PASSWORD: Final = f"{API}/accounts/me/password"
 ROOT_KEY: Final = f"{API}/accounts/me/root-key"
 KEY_BACKUP: Final = f"{API}/accounts/me/key-backup"
@@ -77,6 +82,7 @@ INVITATIONS: Final = f"{API}/invitations"
 INVITATIONS_ACCEPT: Final = f"{API}/invitations/accept"
 INVITATIONS_PHONE_CODE: Final = f"{API}/invitations/phone-code"
 THREADS: Final = f"{API}/threads"
+REPORTS: Final = "/api/v1/reports"
 PRACTICES: Final = f"{API}/practices"
 PRACTICE_INVITATIONS: Final = f"{API}/practice-invitations"
 WEBSOCKET: Final = "/ws"

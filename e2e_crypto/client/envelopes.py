@@ -25,10 +25,17 @@ from e2e_crypto.client.errors import (
 )
 from e2e_crypto.client.keystore import Keystore
 from e2e_crypto.client.messages import ReceivedMessage, SealedMessage, Unreadable
-from e2e_crypto.client.payloads import Payload, decode_payload
-from e2e_crypto.envelope import open_message, seal_message
+from e2e_crypto.client.payloads import Payload, ReportToGp, decode_payload
+from e2e_crypto.envelope import OpenedMessage, open_message, seal_message
 from e2e_crypto.errors import DecryptionFailed, MalformedData
 from e2e_crypto.public import VerifiedDevice
+from e2e_crypto.wire import Kind
+
+
+def public_kind(payload: Payload) -> Kind:
+    """The envelope header's public kind for ``payload`` (the server sees only this)."""
+    return Kind.REPORT_TO_GP if isinstance(payload, ReportToGp) else Kind.MESSAGE
+
 
 __all__ = ["Envelopes"]
 
@@ -71,12 +78,19 @@ class Envelopes:
             client_msg_id=client_msg_id,
             body=body,
             to_devices=to,
+            kind=public_kind(decode_payload(body)),
         )
 
     async def open(self, sealed: SealedMessage) -> ReceivedMessage:
         payload: Payload | Unreadable
         try:
-            payload = decode_payload(await self.open_body(sealed))
+            opened = await self._open(sealed)
+            payload = decode_payload(opened.body)
+            if isinstance(payload, ReportToGp) != (opened.header.kind is Kind.REPORT_TO_GP):
+                # A report to the GP travels marked as one in the signed header (the
+                # server checks the patient's consent on that mark); unmarked, it is
+                # never shown.
+                payload = Unreadable("the message is not marked as what it is")
         except RootKeyChanged:
             payload = Unreadable("sender's root key changed")
         except TrustError:
@@ -103,6 +117,14 @@ class Envelopes:
 
     async def open_body(self, sealed: SealedMessage) -> bytes:
         """The verified plaintext body; raises UnreadableMessage or a TrustError."""
+        return (await self._open(sealed)).body
+
+    async def reveal(self, sealed: SealedMessage) -> tuple[bytes, bytes]:
+        """The verified body and its franking key: what an abuse report reveals."""
+        opened = await self._open(sealed)
+        return opened.body, opened.franking_key
+
+    async def _open(self, sealed: SealedMessage) -> OpenedMessage:
         sender = await self._directory.device(sealed.sender_account, sealed.sender_device)
         for opener in self._keystore.openers():
             try:
@@ -115,5 +137,5 @@ class Envelopes:
                 )
             except (DecryptionFailed, MalformedData):
                 continue
-            return opened.body
+            return opened
         raise UnreadableMessage("the message does not verify or decrypt on this device")

@@ -60,7 +60,10 @@ export const MAX_RECIPIENTS = 64;
 export const MAX_GROUP_DEVICES = 1000;
 export const MAX_BROADCAST_BODY_BYTES = 256 * 1024;
 export const CHUNK_BYTES = 64 * 1024;
-export const KIND = Object.freeze({ MESSAGE: 1, SYSTEM: 2 });
+export const KIND = Object.freeze({ MESSAGE: 1, SYSTEM: 2, REPORT_TO_GP: 3 });
+// The byte in front of every franking commitment (e2e_crypto/franking.py FrankingKind):
+// a chat message and a broadcast can never be taken for each other.
+export const FRANKING_KIND = Object.freeze({ MESSAGE: 1, BROADCAST: 2 });
 export const SAFETY_ITERATIONS = 5200;
 const FRANKING_KEY_BYTES = 32;
 const MIN_CIPHERTEXT = FRANKING_KEY_BYTES + 16;
@@ -375,7 +378,7 @@ function slotOf(r) {
 function readHeader(r) {
   if (r.u8("version") !== ENVELOPE_VERSION) throw new MalformedData("unsupported envelope version");
   const kind = r.u8("kind");
-  if (kind !== KIND.MESSAGE && kind !== KIND.SYSTEM) throw new MalformedData("unknown kind");
+  if (kind !== KIND.MESSAGE && kind !== KIND.SYSTEM && kind !== KIND.REPORT_TO_GP) throw new MalformedData("unknown kind");
   const h = {
     kind,
     threadId: r.ident("thread id"),
@@ -442,11 +445,16 @@ export function verifyEnvelopeSignature(parsed, senderSigningKey) {
 
 // ---------------------------------------------------------------- franking
 
-export function frankingCommitment(frankingKey, body, { threadId, clientMsgId, senderAccount, senderDevice }) {
+/** For a broadcast, `kind` is FRANKING_KIND.BROADCAST and `threadId` the campaign id. */
+export function frankingCommitment(frankingKey, body, { kind, threadId, clientMsgId, senderAccount, senderDevice }) {
   if (!(frankingKey instanceof Uint8Array) || frankingKey.length !== FRANKING_KEY_BYTES) {
     throw new MalformedData("franking key must be 32 bytes");
   }
+  if (kind !== FRANKING_KIND.MESSAGE && kind !== FRANKING_KIND.BROADCAST) {
+    throw new MalformedData("unknown franking kind");
+  }
   const context = new Writer()
+    .u8(kind)
     .ident(threadId, "thread id")
     .ident(clientMsgId, "client message id")
     .ident(senderAccount, "sender account id")
@@ -471,7 +479,9 @@ export function sealMessage(sender, { threadId, clientMsgId, body, toDevices, to
   const contentKey = sodium.randombytes_buf(32);
   const frankingKey = sodium.randombytes_buf(32);
   const nonce = sodium.randombytes_buf(NONCE_BYTES);
-  const binding = { threadId, clientMsgId, senderAccount: sender.accountId, senderDevice: sender.deviceId };
+  const binding = {
+    kind: FRANKING_KIND.MESSAGE, threadId, clientMsgId, senderAccount: sender.accountId, senderDevice: sender.deviceId,
+  };
   const header = {
     kind,
     threadId,
@@ -532,7 +542,10 @@ export function openMessage(envelope, { opener, sender, threadId, clientMsgId, g
     const payload = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, p.ciphertext, p.headerBytes, p.nonce, contentKey);
     const frankingKey = payload.slice(0, FRANKING_KEY_BYTES);
     const body = payload.slice(FRANKING_KEY_BYTES);
-    const binding = { threadId: h.threadId, clientMsgId: h.clientMsgId, senderAccount: h.senderAccount, senderDevice: h.senderDevice };
+    const binding = {
+      kind: FRANKING_KIND.MESSAGE, threadId: h.threadId, clientMsgId: h.clientMsgId,
+      senderAccount: h.senderAccount, senderDevice: h.senderDevice,
+    };
     if (!equal(frankingCommitment(frankingKey, body, binding), h.frankingCommitment)) throw new DecryptionFailed();
     return { header: h, body, frankingKey };
   } catch {
@@ -659,7 +672,10 @@ export function openBroadcast(body, slip, { opener, sender, campaignId, clientMs
     const payload = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, p.ciphertext, p.headerBytes, p.nonce, contentKey);
     const frankingKey = payload.slice(0, FRANKING_KEY_BYTES);
     const text = payload.slice(FRANKING_KEY_BYTES);
-    const binding = { threadId: campaignId, clientMsgId, senderAccount: sender.accountId, senderDevice: sender.deviceId };
+    const binding = {
+      kind: FRANKING_KIND.BROADCAST, threadId: campaignId, clientMsgId,
+      senderAccount: sender.accountId, senderDevice: sender.deviceId,
+    };
     if (!equal(frankingCommitment(frankingKey, text, binding), h.frankingCommitment)) throw new DecryptionFailed();
     return { header: h, body: text, frankingKey };
   } catch {
@@ -869,3 +885,7 @@ export function openBackup(blob, passphrase) {
 }
 
 export { sodium };
+
+// For the twins built on this module (carechat-care.mjs: thread openings, membership
+// lists): the same codec and the same Ed25519 helpers, so the bytes cannot drift.
+export { Writer, Reader, sign as signDetached, verify as verifyDetached };

@@ -149,15 +149,28 @@ async def foreign_site(carechat_port: int) -> AsyncIterator[Site]:
 
 
 @pytest.fixture(scope="session")
+def carechat_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The served process's folder: its data directory (outbox) is ``data`` inside."""
+    return tmp_path_factory.mktemp("browser-serve")
+
+
+@pytest.fixture(scope="session")
+def carechat_db_name() -> str:
+    """The MongoDB database of the served process (tests may play a hostile server)."""
+    return f"browser_{uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
 def carechat(
     services: Services,
-    tmp_path_factory: pytest.TempPathFactory,
+    carechat_dir: Path,
+    carechat_db_name: str,
     carechat_port: int,
     allowed_site: Site,
 ) -> Iterator[str]:
     """The base URL of a real ``carechat serve``; its database is dropped afterwards."""
-    data_dir = tmp_path_factory.mktemp("browser-serve")
-    db_name = f"browser_{uuid4().hex[:12]}"
+    data_dir = carechat_dir
+    db_name = carechat_db_name
     env = carechat_env(
         data_dir / "data",
         carechat_port,
@@ -167,6 +180,9 @@ def carechat(
         redis_prefix=f"b{uuid4().hex[:12]}:",
         server_secret=secrets.token_urlsafe(32),
         widget_embed_origins=allowed_site.origin,
+        # SDK clients in the tests name their own address (X-Forwarded-For), so that
+        # the per-address limits (10 registrations an hour) count each person apart.
+        trusted_proxies="127.0.0.1",
     )
     server = Server(env, data_dir / "serve.log")
     try:

@@ -21,10 +21,13 @@ async def test_app_turns_ready_under_the_strict_csp(watched: Watched, carechat: 
     assert response.status == 200
     assert await response.header_value("content-security-policy") == APP_POLICY
     # "ready" only once libsodium's WebAssembly compiled: without 'wasm-unsafe-eval'
-    # the module throws, the status stays "loading" and the console error fails this.
-    await expect(page.locator("#status")).to_have_text("ready")
+    # the module throws, the root stays "loading" and the console error fails this.
+    await expect(page.locator("#root")).to_have_attribute("data-state", "ready")
+    await expect(page.locator("#root")).to_have_attribute("data-page", "inbox")
     await expect(page.locator("#notice")).to_be_visible()
     await expect(page.locator("#notice")).to_have_text(NOTICE)
+    # The notice is outside the root, which the page's script owns.
+    assert await page.locator("#root #notice").count() == 0
     for path in await watched.screenshots("app"):
         assert path.read_bytes().startswith(PNG_MAGIC)
 
@@ -34,7 +37,12 @@ async def test_bundles_carry_their_integrity_and_cache_forever(carechat: str) ->
         async with http.get(carechat + "/app") as response:
             html = await response.text()
         tags = re.findall(r'(?:src|href)="(/static/build/[^"]+)" integrity="([^"]+)"', html)
-        assert {path.rsplit(".", 1)[1] for path, _ in tags} == {"js", "css"}
+        # The shared stylesheet, the inbox's own stylesheet and its script.
+        kinds = sorted(
+            path.rsplit("/", 1)[1].split("-", 1)[0] + "." + path.rsplit(".", 1)[1]
+            for path, _ in tags
+        )
+        assert kinds == ["app.css", "inbox.css", "inbox.js"]
         assert "<style" not in html
         assert "<script>" not in html
         for path, integrity in tags:
@@ -57,7 +65,8 @@ async def test_allowed_site_embeds_the_widget(
     await expect(frame_tag).to_have_attribute("src", f"{carechat}/widget?practice={PRACTICE_ID}")
     widget = page.frame_locator("iframe.carechat-widget")
     # The frame runs on the CareChat origin, with its own CSP, and loads the crypto.
-    await expect(widget.locator("#status")).to_have_text("ready")
+    await expect(widget.locator("#root")).to_have_attribute("data-state", "ready")
+    await expect(widget.locator("#root")).to_have_attribute("data-page", "widget")
     await expect(widget.locator("#notice")).to_be_visible()
     for path in await watched.screenshots("widget-embedded"):
         assert path.read_bytes().startswith(PNG_MAGIC)
@@ -82,4 +91,4 @@ async def test_other_sites_cannot_frame_the_widget(
     await frame.wait_for_load_state()
     # Chromium put its error page in place of the widget: no CareChat page runs there.
     assert not frame.url.startswith(carechat)
-    assert await frame.locator("#status").count() == 0
+    assert await frame.locator("#root").count() == 0

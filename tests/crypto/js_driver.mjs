@@ -79,7 +79,7 @@ const OPS = {
   },
   franking_commitment: (op) => ({
     commitment: hex(cc.frankingCommitment(unhex(op.franking_key), unhex(op.body), {
-      threadId: op.thread_id, clientMsgId: op.client_msg_id, senderAccount: op.sender_account, senderDevice: op.sender_device,
+      kind: cc.FRANKING_KIND[op.kind.toUpperCase()], threadId: op.thread_id, clientMsgId: op.client_msg_id, senderAccount: op.sender_account, senderDevice: op.sender_device,
     })),
   }),
   encrypt_attachment: (op) => {

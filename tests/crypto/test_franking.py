@@ -6,9 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from e2e_crypto.broadcast import open_broadcast, seal_broadcast
 from e2e_crypto.envelope import open_message, seal_message
 from e2e_crypto.errors import MalformedData, VerificationFailed
-from e2e_crypto.franking import stamp, verify_report, verify_stamp
+from e2e_crypto.franking import (
+    FrankingKind,
+    stamp,
+    verify_broadcast_report,
+    verify_report,
+    verify_stamp,
+)
 from e2e_crypto.wire import parse_envelope
 from tests.crypto.people import Person
 
@@ -84,6 +91,7 @@ def test_forged_reports_refused(change: dict[str, object]) -> None:
 def test_stamp_roundtrip_and_binding() -> None:
     commitment = parse_envelope(ENVELOPE).header.franking_commitment
     fields = {
+        "kind": FrankingKind.MESSAGE,
         "franking_commitment": commitment,
         "sender_account": "abuser",
         "sender_device": "a1",
@@ -101,6 +109,7 @@ def test_stamp_roundtrip_and_binding() -> None:
         {"sender_account": "x"},
         {"received_at": NOW + timedelta(milliseconds=1)},
         {"franking_commitment": bytes(32)},
+        {"kind": FrankingKind.BROADCAST},  # the same record, as a mailing's
     ]
     for change in changes:
         with pytest.raises(VerificationFailed):
@@ -113,6 +122,7 @@ def test_stamp_input_validation() -> None:
     with pytest.raises(MalformedData):
         stamp(
             b"short",
+            kind=FrankingKind.MESSAGE,
             franking_commitment=bytes(32),
             sender_account="a",
             sender_device="b",
@@ -123,6 +133,7 @@ def test_stamp_input_validation() -> None:
     with pytest.raises(MalformedData):
         stamp(
             SERVER_KEY,
+            kind=FrankingKind.MESSAGE,
             franking_commitment=bytes(32),
             sender_account="a",
             sender_device="b",
@@ -133,6 +144,7 @@ def test_stamp_input_validation() -> None:
     with pytest.raises(MalformedData):
         stamp(
             SERVER_KEY,
+            kind=FrankingKind.MESSAGE,
             franking_commitment=bytes(32),
             sender_account="a",
             sender_device="b",
@@ -140,3 +152,53 @@ def test_stamp_input_validation() -> None:
             seq=-1,
             received_at=NOW,
         )
+
+
+def _mail(campaign_id: str, text: bytes) -> tuple[bytes, bytes]:
+    sealed = seal_broadcast(
+        SENDER.device,
+        campaign_id=campaign_id,
+        client_msg_id="m1",
+        body=text,
+        to_devices=[VICTIM.verified()],
+    )
+    opened = open_broadcast(
+        sealed.body,
+        sealed.slips[("victim", "v1")],
+        opener=VICTIM.device,
+        sender=SENDER.verified(),
+        campaign_id=campaign_id,
+        client_msg_id="m1",
+    )
+    return sealed.body, opened.franking_key
+
+
+def _broadcast_report(body: bytes, fk: bytes, text: bytes, campaign_id: str = "t9") -> None:
+    verify_broadcast_report(
+        body,
+        sender_key=SENDER.verified().signing_key,
+        campaign_id=campaign_id,
+        client_msg_id="m1",
+        sender_account="abuser",
+        sender_device="a1",
+        text=text,
+        franking_key=fk,
+    )
+
+
+def test_a_mailing_report_verifies_and_never_as_a_chat_message() -> None:
+    # A mailing whose campaign id, message id, sender and text equal a chat message's.
+    body, fk = _mail("t9", b"abusive text")
+    _broadcast_report(body, fk, b"abusive text")
+    with pytest.raises(VerificationFailed):
+        _broadcast_report(body, fk, b"abusive text!")
+    with pytest.raises(VerificationFailed):
+        _broadcast_report(body, bytes(32), b"abusive text")
+    with pytest.raises(VerificationFailed):
+        _broadcast_report(body, fk, b"abusive text", campaign_id="t8")
+    # The chat message's key and text, checked against the mailing: refused, and
+    # the mailing's key and text against the chat message: refused.
+    with pytest.raises(VerificationFailed):
+        _broadcast_report(body, FK, b"abusive text")
+    with pytest.raises(VerificationFailed):
+        _report(body=b"abusive text", fk=fk)

@@ -20,7 +20,7 @@ from e2e_crypto.errors import DecryptionFailed
 from e2e_crypto.groups import create_epoch_commit
 from e2e_crypto.public import parse_device_certificate, verify_device_certificate
 from e2e_crypto.safety import format_safety_number, safety_number
-from e2e_crypto.wire import GroupRef, from_base64url
+from e2e_crypto.wire import GroupRef, Kind, from_base64url
 from tests.crypto import vectors as v
 from tests.crypto.people import Person
 
@@ -134,6 +134,7 @@ def test_vectors_in_js() -> None:
             **{
                 x: f[x]
                 for x in (
+                    "kind",
                     "franking_key",
                     "body",
                     "thread_id",
@@ -168,6 +169,33 @@ def test_vectors_in_js() -> None:
     assert results[10]["root_seed"] == v.account(k["account_id"])["root_seed"]
 
 
+def test_js_franks_both_kinds_like_python() -> None:
+    f = v.load("franking")
+    base = {
+        x: f[x]
+        for x in (
+            "franking_key",
+            "body",
+            "thread_id",
+            "client_msg_id",
+            "sender_account",
+            "sender_device",
+        )
+    }
+    message, broadcast, unknown = run_js(
+        {"op": "franking_commitment", **base, "kind": "message"},
+        {"op": "franking_commitment", **base, "kind": "broadcast"},
+        {"op": "franking_commitment", **base, "kind": "constructor"},
+    )
+    assert message["commitment"] == f["commitment"]
+    assert broadcast["commitment"] == f["broadcast"]["commitment"]
+    # The negative vectors: neither kind's commitment is the other's.
+    for case in f["negative"]:
+        computed = broadcast if case["kind"] == "broadcast" else message
+        assert computed["commitment"] != case["commitment"]
+    assert unknown == {"ok": False, "error": "MalformedData"}
+
+
 def test_python_seals_js_opens_and_refuses_tampering() -> None:
     alice, bob = Person.new("alice-js", "phone"), Person.new("bob-js", "desk")
     envelope = seal_message(
@@ -194,6 +222,31 @@ def test_python_seals_js_opens_and_refuses_tampering() -> None:
     )
     assert bytes.fromhex(ok["body"]).decode() == "héllo ✓"
     assert bad == wrong_thread == stranger == {"ok": False, "error": "DecryptionFailed"}
+
+
+def test_js_opens_a_report_to_the_gp_kind() -> None:
+    """Kind 3 (a report to the GP, checked against the patient's consent) parses in JS."""
+    alice, bob = Person.new("alice-gp", "phone"), Person.new("bob-gp", "desk")
+    envelope = seal_message(
+        alice.device,
+        thread_id="t",
+        client_msg_id="m",
+        body=b"report",
+        to_devices=[bob.verified()],
+        kind=Kind.REPORT_TO_GP,
+    )
+    [opened] = run_js(
+        {
+            "op": "open_envelope",
+            "envelope": envelope.hex(),
+            "sender": _cert_json(alice),
+            "opener": _device_json(bob),
+            "thread_id": "t",
+            "client_msg_id": "m",
+        }
+    )
+    assert opened["kind"] == int(Kind.REPORT_TO_GP)
+    assert bytes.fromhex(opened["body"]) == b"report"
 
 
 def test_js_seals_python_opens() -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
+
+import pytest
 
 from e2e_crypto.attachments import decrypt_stream, parse_attachment_ref
 from e2e_crypto.backup import open_backup
@@ -10,7 +13,7 @@ from e2e_crypto.broadcast import open_broadcast
 from e2e_crypto.domains import digest
 from e2e_crypto.envelope import open_message
 from e2e_crypto.errors import VerificationFailed
-from e2e_crypto.franking import franking_commitment, verify_stamp
+from e2e_crypto.franking import FrankingKind, franking_commitment, verify_stamp
 from e2e_crypto.groups import open_epoch_key
 from e2e_crypto.groups_public import (
     EpochCommit,
@@ -105,28 +108,61 @@ def test_backup_vector() -> None:
     assert keys.root.seed.hex() == v.account(b["account_id"])["root_seed"]
 
 
-def test_franking_and_stamp_vector() -> None:
-    f = v.load("franking")
-    commitment = franking_commitment(
+def _franking_vector_check(f: dict[str, Any], kind: str, commitment: str, stamp: str) -> None:
+    """Raises unless ``commitment`` and ``stamp`` are the vector's, franked as ``kind``."""
+    recomputed = franking_commitment(
         bytes.fromhex(f["franking_key"]),
         bytes.fromhex(f["body"]),
+        kind=FrankingKind[kind.upper()],
         thread_id=f["thread_id"],
         client_msg_id=f["client_msg_id"],
         sender_account=f["sender_account"],
         sender_device=f["sender_device"],
     )
-    assert commitment.hex() == f["commitment"]
-    received = datetime.fromtimestamp(f["received_at_ms"] / 1000, tz=UTC)
+    if recomputed.hex() != commitment:
+        raise VerificationFailed("commitment")
     verify_stamp(
         bytes.fromhex(f["server_key"]),
-        bytes.fromhex(f["stamp"]),
-        franking_commitment=commitment,
+        bytes.fromhex(stamp),
+        kind=FrankingKind[kind.upper()],
+        franking_commitment=bytes.fromhex(commitment),
         sender_account=f["sender_account"],
         sender_device=f["sender_device"],
         thread_id=f["thread_id"],
         seq=f["seq"],
-        received_at=received,
+        received_at=datetime.fromtimestamp(f["received_at_ms"] / 1000, tz=UTC),
     )
+
+
+def test_franking_and_stamp_vectors_of_both_kinds() -> None:
+    f = v.load("franking")
+    _franking_vector_check(f, f["kind"], f["commitment"], f["stamp"])
+    b = f["broadcast"]
+    _franking_vector_check(f, b["kind"], b["commitment"], b["stamp"])
+    assert b["commitment"] != f["commitment"]
+
+
+def test_franking_negative_vectors_never_verify() -> None:
+    """A chat message's commitment and stamp never pass for a broadcast's, nor back."""
+    f = v.load("franking")
+    assert len(f["negative"]) == 2
+    for case in f["negative"]:
+        with pytest.raises(VerificationFailed):
+            _franking_vector_check(f, case["kind"], case["commitment"], case["stamp"])
+        # The stamp alone, over the very commitment it was made for, fails as the
+        # other kind too: the kind byte is inside the stamp.
+        with pytest.raises(VerificationFailed):
+            verify_stamp(
+                bytes.fromhex(f["server_key"]),
+                bytes.fromhex(case["stamp"]),
+                kind=FrankingKind[case["kind"].upper()],
+                franking_commitment=bytes.fromhex(case["commitment"]),
+                sender_account=f["sender_account"],
+                sender_device=f["sender_device"],
+                thread_id=f["thread_id"],
+                seq=f["seq"],
+                received_at=datetime.fromtimestamp(f["received_at_ms"] / 1000, tz=UTC),
+            )
 
 
 def test_safety_vector() -> None:

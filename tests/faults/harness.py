@@ -53,6 +53,8 @@ def server_env(mongodb_uri: str, redis_url: str, **extra: str) -> dict[str, str]
         # Devices here send as fast as they can: lift the limits meant for people.
         "CARECHAT_SEND_LIMIT_PER_DEVICE": "1000000",
         "CARECHAT_SEND_LIMIT_PER_ACCOUNT": "1000000",
+        "CARECHAT_SEND_LIMIT_PER_IP": "1000000",
+        "CARECHAT_KEY_LOOKUPS_PER_IP": "1000000",
         **extra,
     }
 

@@ -61,6 +61,7 @@ async def test_protected_operations_name_the_bearer_scheme(client: Client) -> No
         "login",
         "request_password_reset",
         "reset_password",
+        "unsubscribe",  # RFC 8058 one-click: the token in the URL is the credential
     }
     for operations in document["paths"].values():
         for operation in operations.values():

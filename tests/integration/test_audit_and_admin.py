@@ -99,7 +99,10 @@ async def test_admins_verify_registrations_and_suspend_accounts(
 ) -> None:
     admin = await _admin(client, db, clock)
     doctor = await actor(client, outbox, "doc@example.org", "practitioner")
-    await doctor.call("POST", f"/api/v1/admin/accounts/{doctor.account_id}/suspend", expect=403)
+    spam = {"reason": "spam"}
+    await doctor.call(
+        "POST", f"/api/v1/admin/accounts/{doctor.account_id}/suspend", spam, expect=403
+    )
     await admin.call(
         "POST", f"/api/v1/admin/accounts/{doctor.account_id}/verify-registration", expect=204
     )
@@ -110,7 +113,9 @@ async def test_admins_verify_registrations_and_suspend_accounts(
     ws = await client.ws_connect("/ws")
     await ws.send_json({"type": "hello", "ticket": ticket})
     assert (await ws.receive_json(timeout=5))["type"] == "welcome"
-    await admin.call("POST", f"/api/v1/admin/accounts/{doctor.account_id}/suspend", expect=204)
+    await admin.call(
+        "POST", f"/api/v1/admin/accounts/{doctor.account_id}/suspend", spam, expect=204
+    )
     closed = await ws.receive(timeout=2)
     assert closed.type is WSMsgType.CLOSE
     assert closed.data == 4003
@@ -119,7 +124,9 @@ async def test_admins_verify_registrations_and_suspend_accounts(
         "/api/v1/sessions", json={"email": "doc@example.org", "password": PASSWORD}
     )
     assert refused.status == 403
-    await admin.call("POST", "/api/v1/admin/accounts/AAAAAAAAAAAAAAAAAAAAAA/suspend", expect=404)
+    await admin.call(
+        "POST", "/api/v1/admin/accounts/AAAAAAAAAAAAAAAAAAAAAA/suspend", spam, expect=404
+    )
 
 
 async def test_an_admin_password_must_be_hard_to_guess(db: Db) -> None:

@@ -12,16 +12,18 @@ from pymongo.asynchronous.database import AsyncDatabase
 from chat_server.app import create_app
 from chat_server.appkeys import METRICS
 from chat_server.clock import ManualClock
-from chat_server.handlers.receipts import TYPING_PER_DEVICE
 from chat_server.mail import MemoryOutbox
 from chat_server.settings import Settings
 from e2e_crypto.public import VerifiedDevice
+from moderation.limits import DEFAULT_TABLE, Action, Scope
 from tests.actors import Actor, actor
 from tests.integration.test_key_directory import _linked_pair as linked_pair
 from tests.messaging import Device, by_device, device, new_cmid
 
 Client = TestClient[web.Request, web.Application]
 Db = AsyncDatabase[dict[str, Any]]
+# moderation's table: a device may say "typing" this many times in a burst.
+TYPING_BURST = DEFAULT_TABLE[Action.TYPING][Scope.DEVICE].limit
 
 
 async def _linked(client: Client, outbox: MemoryOutbox) -> tuple[Actor, Actor]:
@@ -134,6 +136,14 @@ async def test_practitioners_can_stop_accepting_and_set_an_away_message(
     thread = await ann.call("POST", "/api/v1/threads", body, expect=201)
     summary = await ann.call("GET", f"/api/v1/threads/{thread['thread_id']}")
     assert summary["away_message"] == "Answers within 2 days"
+    # The practitioner's own profile says what they saved (their inbox shows it);
+    # a patient's profile has no availability at all.
+    me = await doctor.call("GET", "/api/v1/accounts/me")
+    assert me["availability"] == {
+        "accepting_requests": True,
+        "away_message": "Answers within 2 days",
+    }
+    assert "availability" not in await ann.call("GET", "/api/v1/accounts/me")
     # Patients read it: the rule for names holds (no reordering, nothing invisible).
     for message in ("Back \u202eyadnoM no", "Back\u2028soon", "Back\u200b soon"):
         refused = await doctor.call(
@@ -321,6 +331,30 @@ async def test_reconnect_with_cursors_replays_exactly_what_was_missed(
     assert [f for f in doc_pc.backlog if f["type"] == "msg"] == []
 
 
+async def test_a_delivered_cursor_is_pushed_to_the_sender(
+    client: Client, outbox: MemoryOutbox
+) -> None:
+    doctor, ann, doc_pc, ann_phone, thread_id, everyone = await _setup(client, outbox)
+    await doctor.call("POST", f"/api/v1/threads/{thread_id}/accept")
+    for i in range(2):
+        await ann_phone.send_text(thread_id, f"m{i}", everyone)
+    await doc_pc.request({"type": "delivered", "thread": thread_id, "seq": 2})
+    delivered = await ann_phone.next_of("delivered")
+    assert delivered == {
+        "type": "delivered",
+        "thread": thread_id,
+        "account": doctor.account_id,
+        "seq": 2,
+    }
+    # Delivered is not read: the unread count and the read receipts stay as they were.
+    assert (await doctor.call("GET", "/api/v1/threads"))["threads"][0]["unread"] == 2
+    assert [f for f in ann_phone.backlog if f["type"] == "receipt"] == []
+    # Nobody is told about their own devices' cursors.
+    await ann_phone.request({"type": "delivered", "thread": thread_id, "seq": 2})
+    await doc_pc.next_of("delivered", account=ann.account_id)
+    assert [f for f in ann_phone.backlog if f["type"] == "delivered"] == []
+
+
 async def test_read_receipts_typing_unread_counts_and_history(
     client: Client, outbox: MemoryOutbox
 ) -> None:
@@ -376,16 +410,16 @@ async def test_a_burst_of_typing_frames_is_cut_off_without_a_word(
     doctor, _ann, doc_pc, ann_phone, thread_id, _ = await _setup(client, outbox)
     await doctor.call("POST", f"/api/v1/threads/{thread_id}/accept")
     assert doc_pc.ws is not None
-    burst = TYPING_PER_DEVICE.limit + 3
+    burst = TYPING_BURST + 3
     for i in range(burst):
         await doc_pc.ws.send_json({"type": "typing", "id": f"t{i}", "thread": thread_id})
     # Frames are handled in order: by the pong, every typing frame has had its turn.
     assert (await doc_pc.request({"type": "ping", "id": "after"}))["type"] == "pong"
     # The budget's worth got "ok"; the rest got nothing at all, not even an error.
     answered = [(f["type"], f["re"]) for f in doc_pc.backlog if "re" in f]
-    assert answered == [("ok", f"t{i}") for i in range(TYPING_PER_DEVICE.limit)]
+    assert answered == [("ok", f"t{i}") for i in range(TYPING_BURST)]
     # And the other side was told only that many times (a receipt follows them).
     await doc_pc.request({"type": "read", "thread": thread_id, "seq": 0})
     await ann_phone.next_of("receipt")
     pushed = [f for f in ann_phone.backlog if f["type"] == "typing"]
-    assert len(pushed) == TYPING_PER_DEVICE.limit
+    assert len(pushed) == TYPING_BURST

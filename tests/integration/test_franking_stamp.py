@@ -14,7 +14,7 @@ from chat_server.mail import MemoryOutbox
 from chat_server.settings import Settings
 from chat_server.storage.franking_stamp import stamp_key
 from e2e_crypto.errors import VerificationFailed
-from e2e_crypto.franking import verify_stamp
+from e2e_crypto.franking import FrankingKind, verify_stamp
 from tests.integration.test_care_threads import _setup
 
 Client = TestClient[web.Request, web.Application]
@@ -29,6 +29,7 @@ async def test_a_stored_message_carries_a_stamp_under_the_server_secret(
     doc = await db["messages"].find_one({"thread": thread_id, "seq": 1})
     assert doc is not None
     fields: dict[str, Any] = {
+        "kind": FrankingKind.MESSAGE,
         "franking_commitment": bytes(doc["franking"]),
         "sender_account": ann.account_id,
         "sender_device": ann_phone.device_id,
@@ -42,3 +43,10 @@ async def test_a_stored_message_carries_a_stamp_under_the_server_secret(
     for wrong_key in (server_secret(settings), stamp_key(b"another server" * 3)):
         with pytest.raises(VerificationFailed):
             verify_stamp(wrong_key, bytes(doc["stamp"]), **fields)
+    # A chat message's stamp is never a broadcast's.
+    with pytest.raises(VerificationFailed):
+        verify_stamp(
+            stamp_key(server_secret(settings)),
+            bytes(doc["stamp"]),
+            **{**fields, "kind": FrankingKind.BROADCAST},
+        )

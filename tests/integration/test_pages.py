@@ -21,7 +21,7 @@ from chat_server.settings import Settings
 from chat_server.web_manifest import DEFAULT_BUILD_DIR
 
 Client = TestClient[web.Request, web.Application]
-ROUTES = ["/app", "/widget", "/widget.js", "/static/build/app-AAAAAAAA.js"]
+ROUTES = ["/app", "/panel", "/widget", "/widget.js", "/static/build/widget-AAAAAAAA.js"]
 
 
 async def pages_client(
@@ -90,9 +90,11 @@ async def test_the_widget_names_the_configured_sites(
     response = await client.get("/widget")
     policy = response.headers["Content-Security-Policy"]
     assert policy.endswith("frame-ancestors https://a.example https://b.example:8443")
-    # /app is never framed, whatever the widget allows.
-    app_policy = (await client.get("/app")).headers["Content-Security-Policy"]
-    assert app_policy.endswith("frame-ancestors 'none'")
+    # /app and /panel are never framed, whatever the widget allows.
+    for path in ("/app", "/panel"):
+        response = await client.get(path)
+        assert response.headers["Content-Security-Policy"] == APP_POLICY
+        assert APP_POLICY.endswith("frame-ancestors 'none'")
 
 
 async def test_only_files_of_the_manifest_are_served(client: Client) -> None:
@@ -100,3 +102,12 @@ async def test_only_files_of_the_manifest_are_served(client: Client) -> None:
         response = await client.get(path)
         assert response.status == 404
         assert (await response.json())["code"] == "not_found"
+
+
+@pytest.mark.parametrize("path", ["/verify", "/invite"])
+async def test_the_links_in_e_mails_open_the_widget(client: Client, path: str) -> None:
+    widget = await client.get("/widget")
+    response = await client.get(path)
+    assert response.status == 200
+    assert response.headers["Content-Security-Policy"] == widget.headers["Content-Security-Policy"]
+    assert await response.text() == await widget.text()

@@ -18,6 +18,7 @@ from chat_server.clock import ManualClock
 from chat_server.mail import MemoryOutbox
 from chat_server.secret import Secret
 from chat_server.settings import Settings
+from moderation.consents import TEXT_VERSIONS, Purpose
 from tests.actors import Actor, app_client
 from tests.panels import (
     PanelHandle,
@@ -138,7 +139,19 @@ async def world(
     built.doctor = await gp(paid_client, outbox, platform, "gp@example.org")
     built.panel = await create_panel(built.doctor, [built.doctor], panel_id=PANEL)
     built.patient = await patient(paid_client, outbox, "pat@example.org")
+    await accept_terms(built.patient)
     return built
+
+
+async def accept_terms(person: Actor) -> None:
+    """The paid-chat terms, accepted in their current version (a paid chat needs it)."""
+    version = TEXT_VERSIONS[Purpose.PAID_CHAT_TERMS]
+    await person.call(
+        "POST",
+        "/api/v1/consents",
+        {"purpose": str(Purpose.PAID_CHAT_TERMS), "version": version},
+        expect=204,
+    )
 
 
 async def test_a_card_chat_is_held_queued_once_captured_once_at_the_first_reply(
@@ -486,3 +499,16 @@ async def test_the_daily_reconciliation_counts_the_money_and_shows_mismatches(
     assert refused["code"] == "forbidden"
     bad = await admin.call("GET", "/api/v1/admin/payments/reconciliation/2026-13-40", expect=422)
     assert bad["code"] == "validation_failed"
+
+
+async def test_a_paid_chat_needs_the_current_terms_accepted(
+    world: World, double: StripeDouble, paid_client: Client, outbox: MemoryOutbox
+) -> None:
+    other = await patient(paid_client, outbox, "bob@example.org")
+    world.patient, first = other, world.patient
+    refused = await world.start(expect=403)
+    assert refused["code"] == "consent_required"
+    assert double.sessions == {}
+    await accept_terms(other)
+    await world.start()
+    world.patient = first

@@ -209,7 +209,10 @@ async def test_only_verified_practitioners_join_and_only_through_the_panel(
     dr_a = await gp(client, outbox, platform, "gp0@example.org")
     unverified = await gp(client, outbox, platform, "gp1@example.org")
     await platform.call(
-        "POST", f"/api/v1/admin/accounts/{unverified.account_id}/suspend", expect=204
+        "POST",
+        f"/api/v1/admin/accounts/{unverified.account_id}/suspend",
+        {"reason": "impersonation"},
+        expect=204,
     )
     alice = await patient(client, outbox, "alice@example.org")
     panel = await create_panel(dr_a, [dr_a])

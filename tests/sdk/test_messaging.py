@@ -88,6 +88,8 @@ async def test_every_payload_type_survives_the_trip(people: People) -> None:
     for payload in from_ann:
         await ann.send(thread_id, payload)
     assert [m.payload for m in await take(doctor, len(from_ann))] == from_ann
+    # A report to the GP goes only with the patient's consent (moderation/consents.py).
+    await ann.consent("report_to_gp")
     for payload in from_doctor:
         await doctor.send(thread_id, payload)
     assert [m.payload for m in await take(ann, len(from_doctor))] == from_doctor

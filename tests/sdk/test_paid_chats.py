@@ -18,6 +18,7 @@ from chat_server.secret import Secret
 from chat_server.settings import Settings
 from e2e_crypto.client.payloads import PanelQuestion
 from e2e_crypto.client.triage import Intake
+from moderation.consents import TEXT_VERSIONS, Purpose
 from tests.sdk.people import People
 from tests.stripe_double import StripeDouble
 
@@ -57,6 +58,11 @@ async def test_a_paid_chat_through_the_sdk(
     await doctor.panel.create("general", "General practice")
     await doctor.panel.commit_members("general", [doctor.account_id])
     ann = await people.join("ann@example.org", "patient", "ann-phone")
+    await ann.api.request(
+        "POST",
+        "/api/v1/consents",
+        {"purpose": "paid_chat_terms", "version": TEXT_VERSIONS[Purpose.PAID_CHAT_TERMS]},
+    )
 
     stopped = await ann.panel.start_paid_chat(
         "general", Intake("16_64", "cough", "today", ("none",), "Ik krijg geen lucht meer")

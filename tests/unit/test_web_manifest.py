@@ -13,8 +13,13 @@ import pytest
 from chat_server.web_manifest import ManifestError, load_manifest, sri
 
 FILES = {
-    "app.js": ("app-AAAAAAAA.js", b"console.log('app');"),
     "app.css": ("app-BBBBBBBB.css", b"body{margin:0}"),
+    "widget.js": ("widget-AAAAAAAA.js", b"console.log('widget');"),
+    "widget.css": ("widget-DDDDDDDD.css", b"main{margin:0}"),
+    "inbox.js": ("inbox-EEEEEEEE.js", b"console.log('inbox');"),
+    "inbox.css": ("inbox-FFFFFFFF.css", b"main{padding:0}"),
+    "panel.js": ("panel-GGGGGGGG.js", b"console.log('panel');"),
+    "panel.css": ("panel-HHHHHHHH.css", b"main{border:0}"),
     "widget-loader.js": ("widget-loader-CCCCCCCC.js", b"(()=>{})();"),
 }
 
@@ -43,8 +48,8 @@ def test_loads_every_entry_with_its_bytes(tmp_path: Path) -> None:
         assert manifest[logical].body == body
         assert manifest[logical].integrity == sri(body)
     assert manifest["app.css"].content_type == "text/css"
-    assert manifest["app.js"].content_type == "text/javascript"
-    assert manifest.by_file_name("app-AAAAAAAA.js") is manifest["app.js"]
+    assert manifest["widget.js"].content_type == "text/javascript"
+    assert manifest.by_file_name("widget-AAAAAAAA.js") is manifest["widget.js"]
     assert manifest.by_file_name("manifest.json") is None
 
 
@@ -72,11 +77,17 @@ def test_a_missing_entry(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["../app-AAAAAAAA.js", "/etc/passwd", "app.js", ".app-AAAAAAAA.js", "app-AAAAAAAA.css"],
+    [
+        "../widget-AAAAAAAA.js",
+        "/etc/passwd",
+        "widget.js",
+        ".widget-AAAAAAAA.js",
+        "widget-AAAAAAAA.css",
+    ],
 )
 def test_names_are_hashed_files_of_the_same_kind(tmp_path: Path, name: str) -> None:
-    write_build(tmp_path, **{"app.js": {"file": name, "integrity": sri(b"")}})
-    with pytest.raises(ManifestError, match=re.escape("'app.js'")):
+    write_build(tmp_path, **{"widget.js": {"file": name, "integrity": sri(b"")}})
+    with pytest.raises(ManifestError, match=re.escape("'widget.js'")):
         load_manifest(tmp_path)
 
 
@@ -89,6 +100,6 @@ def test_a_file_gone_from_the_build(tmp_path: Path) -> None:
 
 def test_a_file_that_does_not_match_its_integrity(tmp_path: Path) -> None:
     write_build(tmp_path)
-    (tmp_path / "app-AAAAAAAA.js").write_bytes(b"console.log('rebuilt');")
+    (tmp_path / "widget-AAAAAAAA.js").write_bytes(b"console.log('rebuilt');")
     with pytest.raises(ManifestError, match="does not match its integrity"):
         load_manifest(tmp_path)

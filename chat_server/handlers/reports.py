@@ -1,0 +1,179 @@
+"""Verifiable abuse reports: a participant reveals a message's plaintext and franking
+key; the server checks them and queues the report with the verified sender.
+
+The check uses only what the server already holds: its franking stamp over the
+message's record (so the record was not altered since it was stored), the envelope it
+stored, and the sender device's signing key from the key directory (kept after a
+device is revoked). ``e2e_crypto.franking.verify_report`` recomputes the commitment
+from the revealed text and key and checks the sender's signature over the header that
+holds it. Whatever fails, the report is still queued, marked UNVERIFIABLE: moderators
+see that it proves nothing about its sender (a forged or altered report).
+"""
+
+from __future__ import annotations
+
+from chat_server.clock import Clock
+from chat_server.errors import BadRequest, Forbidden, NotFound, ReportAlreadyFiled
+from chat_server.handlers.access import ThreadGate
+from chat_server.handlers.audit import Auditor
+from chat_server.handlers.throttle import Throttle, subject_of
+from chat_server.principal import Principal, Role
+from chat_server.storage.devices import DeviceStore
+from chat_server.storage.messages import MessageStore, StoredMessage
+from chat_server.storage.reports import Report, ReportExists, ReportStore
+from chat_server.tokens import new_id
+from e2e_crypto.errors import CryptoError
+from e2e_crypto.franking import FrankingKind, verify_report, verify_stamp
+from e2e_crypto.public import PublicSigningKey
+from e2e_crypto.wire import FRANKING_KEY_BYTES, from_base64url, to_base64url
+from moderation.audit import AuditAction
+from moderation.limits import Action
+from moderation.reports import MAX_REVEALED_BYTES, Category, ReportStatus, Verification
+
+
+class AbuseReports:
+    def __init__(
+        self,
+        *,
+        gate: ThreadGate,
+        messages: MessageStore,
+        devices: DeviceStore,
+        reports: ReportStore,
+        clock: Clock,
+        throttle: Throttle,
+        auditor: Auditor,
+        stamp_key: bytes,
+    ) -> None:
+        self._gate = gate
+        self._messages = messages
+        self._devices = devices
+        self._reports = reports
+        self._clock = clock
+        self._throttle = throttle
+        self._audit = auditor
+        self._stamp_key = stamp_key
+
+    async def report(
+        self,
+        who: Principal,
+        thread_id: str,
+        seq: int,
+        *,
+        body_b64: str,
+        franking_key_b64: str,
+        category: Category,
+    ) -> dict[str, str]:
+        await self._throttle.action(Action.REPORT, subject_of(who))
+        # Only a participant reports, and only a message of the thread: one answer
+        # (404) for a missing thread, someone else's, and a missing message.
+        await self._gate.thread(who, thread_id)
+        # The stored record itself (MongoDB), not the store's cache of recent sends:
+        # the report is checked against what the server keeps.
+        stored = await self._messages.after(thread_id, seq - 1, 1)
+        if not stored or stored[0].seq != seq:
+            raise NotFound()
+        message = stored[0]
+        body, franking_key = _revealed(body_b64, franking_key_b64)
+        verification = await self._verify(message, body, franking_key)
+        report = Report(
+            id=new_id(),
+            reporter=who.account_id,
+            thread_id=thread_id,
+            seq=seq,
+            sender_account=message.sender_account,
+            sender_device=message.sender_device,
+            category=category,
+            verification=verification,
+            status=ReportStatus.QUEUED,
+            at=self._clock.now(),
+            message_at=message.at,
+            body=body,
+        )
+        try:
+            await self._reports.add(report)
+        except ReportExists:
+            raise ReportAlreadyFiled() from None
+        await self._audit.record(
+            AuditAction.REPORT_FILED,
+            actor=who.account_id,
+            subject=report.id,
+            details={"verification": str(verification), "category": str(category)},
+        )
+        return {"report_id": report.id, "verification": str(verification)}
+
+    async def _verify(
+        self, message: StoredMessage, body: bytes, franking_key: bytes
+    ) -> Verification:
+        device = await self._devices.get(message.sender_device)
+        if device is None or device.account_id != message.sender_account:
+            return Verification.UNVERIFIABLE
+        try:
+            # The server's own receipt first: the record below is the one it stamped.
+            verify_stamp(
+                self._stamp_key,
+                message.stamp,
+                kind=FrankingKind.MESSAGE,
+                franking_commitment=message.franking_commitment,
+                sender_account=message.sender_account,
+                sender_device=message.sender_device,
+                thread_id=message.thread_id,
+                seq=message.seq,
+                received_at=message.at,
+            )
+            verify_report(
+                message.envelope,
+                sender_key=PublicSigningKey(from_base64url(device.sign_key, max_bytes=32)),
+                thread_id=message.thread_id,
+                client_msg_id=message.client_msg_id,
+                sender_account=message.sender_account,
+                sender_device=message.sender_device,
+                body=body,
+                franking_key=franking_key,
+            )
+        except CryptoError:
+            return Verification.UNVERIFIABLE
+        return Verification.VERIFIED
+
+    async def queue(self, moderator: Principal) -> list[dict[str, object]]:
+        """The newest queued reports, for moderators."""
+        _require_moderator(moderator)
+        return [
+            {
+                "report_id": r.id,
+                "thread": r.thread_id,
+                "seq": r.seq,
+                "reporter": r.reporter,
+                "sender": {"account": r.sender_account, "device": r.sender_device},
+                "category": str(r.category),
+                "verification": str(r.verification),
+                "at": r.at.isoformat(),
+                "message_at": r.message_at.isoformat(),
+                # The payload as the reporter revealed it (the SDK's payload codec
+                # reads it: text, or a typed message).
+                "body": to_base64url(r.body),
+            }
+            for r in await self._reports.queued()
+        ]
+
+
+def _revealed(body_b64: str, franking_key_b64: str) -> tuple[bytes, bytes]:
+    fields: dict[str, list[str]] = {}
+    body = franking_key = b""
+    try:
+        body = from_base64url(body_b64, max_bytes=MAX_REVEALED_BYTES)
+    except CryptoError:
+        fields["body"] = [f"base64url of at most {MAX_REVEALED_BYTES} bytes"]
+    try:
+        franking_key = from_base64url(franking_key_b64, max_bytes=FRANKING_KEY_BYTES)
+    except CryptoError:
+        pass
+    if len(franking_key) != FRANKING_KEY_BYTES:
+        fields["franking_key"] = [f"base64url of {FRANKING_KEY_BYTES} bytes"]
+    if fields:
+        raise BadRequest(fields=fields)
+    return body, franking_key
+
+
+def _require_moderator(who: Principal) -> None:
+    if who.role is not Role.ADMIN:
+        raise Forbidden("moderators (platform admins) only")

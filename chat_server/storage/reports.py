@@ -1,0 +1,95 @@
+"""Abuse reports waiting for moderators (collection ``reports``).
+
+A report holds what its reporter chose to reveal (the plaintext and the franking
+key) so a moderator can read it: the one place where message text reaches the
+server, by the reporter's own act, and only for the message reported. One report per
+reporter and message (a unique index): reporting again changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from pymongo import DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from moderation.reports import Category, ReportStatus, Verification
+
+LISTED: Final = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    id: str
+    reporter: str
+    thread_id: str
+    seq: int
+    # From the server's record of the message; proven only when ``verification`` is
+    # VERIFIED.
+    sender_account: str
+    sender_device: str
+    category: Category
+    verification: Verification
+    status: ReportStatus
+    at: datetime
+    message_at: datetime
+    body: bytes
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "_id": self.id,
+            "reporter": self.reporter,
+            "thread": self.thread_id,
+            "seq": self.seq,
+            "sender_account": self.sender_account,
+            "sender_device": self.sender_device,
+            "category": str(self.category),
+            "verification": str(self.verification),
+            "status": str(self.status),
+            "at": self.at,
+            "message_at": self.message_at,
+            "body": self.body,
+        }
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> Report:
+        return cls(
+            id=doc["_id"],
+            reporter=doc["reporter"],
+            thread_id=doc["thread"],
+            seq=doc["seq"],
+            sender_account=doc["sender_account"],
+            sender_device=doc["sender_device"],
+            category=Category(doc["category"]),
+            verification=Verification(doc["verification"]),
+            status=ReportStatus(doc["status"]),
+            at=doc["at"],
+            message_at=doc["message_at"],
+            body=bytes(doc["body"]),
+        )
+
+
+class ReportExists(Exception):
+    pass
+
+
+class ReportStore:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._reports = db["reports"]
+
+    async def add(self, report: Report) -> None:
+        try:
+            await self._reports.insert_one(report.to_document())
+        except DuplicateKeyError:
+            raise ReportExists() from None
+
+    async def queued(self) -> list[Report]:
+        cursor = (
+            self._reports.find({"status": str(ReportStatus.QUEUED)})
+            .sort("at", DESCENDING)
+            .limit(LISTED)
+        )
+        return [Report.from_document(doc) async for doc in cursor]

@@ -1,0 +1,43 @@
+"""The GP panel's page texts exist in fr, nl and en alike (the console's catalog, the
+widget's question flow and the intake's option labels), and every intake option of
+the shipped triage rule set has a label in each language."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CATALOGS = [
+    ROOT / "web" / "src" / "panel" / "i18n.mjs",
+    ROOT / "web" / "src" / "widget" / "question" / "i18n.mjs",
+    ROOT / "web" / "src" / "ui" / "intake-options.mjs",
+]
+_BLOCK = re.compile(r'registerMessages\("(\w+)", \{(.*?)\n\}\);', re.S)
+_KEY = re.compile(r'^\s+(?:"([^"]+)"|([A-Za-z_][\w]*)):\s', re.M)
+
+
+def keys_by_language(path: Path) -> dict[str, set[str]]:
+    blocks = _BLOCK.findall(path.read_text(encoding="utf-8"))
+    return {lang: {a or b for a, b in _KEY.findall(body)} for lang, body in blocks}
+
+
+@pytest.mark.parametrize("path", CATALOGS, ids=lambda p: p.name)
+def test_every_text_is_in_french_dutch_and_english(path: Path) -> None:
+    found = keys_by_language(path)
+    assert sorted(found) == ["en", "fr", "nl"]
+    assert found["en"]
+    assert found["fr"] == found["en"], found["en"] ^ found["fr"]
+    assert found["nl"] == found["en"], found["en"] ^ found["nl"]
+
+
+def test_every_intake_option_of_the_rule_set_has_a_label() -> None:
+    rules = json.loads((ROOT / "config" / "triage" / "rules.json").read_text(encoding="utf-8"))
+    labels = keys_by_language(CATALOGS[2])
+    for group, options in rules["intake"].items():
+        for option in options:
+            for lang in ("en", "fr", "nl"):
+                assert f"question.option.{group}.{option}" in labels[lang], (lang, group, option)

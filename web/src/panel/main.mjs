@@ -1,0 +1,393 @@
+// The GP-panel console (/panel): GPs of a panel answer free questions from its shared,
+// end-to-end encrypted queue.
+//
+//   main.mjs      boot and the Console: sign-in -> keys -> the panel (its verified
+//                 epoch must list this browser) -> the workspace; presence heartbeat,
+//                 lease renewal, live figures and queue
+//   account.mjs   sign-in (password, TOTP code) and this browser's keys
+//   queue.mjs     the live figures, the waiting questions, the GP's own
+//   question.mjs  the open question: intake, messages, answer, park/resume, release,
+//                 hand over, convert
+//   forms.mjs     fields, forms and buttons whose failures become sentences
+//   i18n.mjs      fr/nl/en
+//
+// The workspace is three boxes painted apart, so that a live update of the queue never
+// re-renders the answer the GP is typing.
+
+import { CareChatClient, PanelClient } from "../client/index.mjs";
+import { clear, focus, h, mount } from "../ui/dom.mjs";
+import { LANGUAGES, language, onLanguageChange, setLanguage, t, translateNotice } from "../ui/i18n.mjs";
+import "../ui/intake-options.mjs";
+import { keysView, signInView } from "./account.mjs";
+import { button, choice, errorLine, errorText, showError } from "./forms.mjs";
+import "./i18n.mjs";
+import { questionPane } from "./question.mjs";
+import { queueBox, statsBox } from "./queue.mjs";
+
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+const LANGUAGE_NAMES = { fr: "Français", nl: "Nederlands", en: "English" };
+// Refresh of what no frame announces: figures that move with time (oldest wait) and a
+// patient's follow-up in the open question.
+const REFRESH_MS = 15_000;
+
+class Console {
+  constructor(client) {
+    this.client = client;
+    this.panel = new PanelClient(client);
+    this.panelId = null;
+    this.panels = [];
+    this.colleagues = [];
+    this.online = false;
+    this.stats = null;
+    this.queue = null;
+    this.openId = null;
+    this.opened = null;
+    this.draft = "";
+    this.notice = null;
+    this.timers = new Map();
+    this.view = null;
+    this.errors = errorLine();
+    this.tools = h("div", { class: "topbar-tools" });
+    this.main = h("div", { class: "panel-main" });
+    const header = h(
+      "header",
+      { class: "topbar" },
+      h("p", { class: "brand" }, h("span", {}, t("panel.brand")), h("span", { class: "brand-sub" }, t("panel.brand.sub"))),
+      h("span", { class: "spacer" }),
+      this.tools,
+    );
+    this.header = header;
+    mount(header, this.main);
+    client.on("panel", (stats) => this.statsArrived(stats));
+    client.on("panelRemoved", ({ panelId }) => this.removed(panelId));
+    client.on("connection", ({ revoked }) => {
+      if (revoked) this.sessionEnded();
+    });
+    onLanguageChange(() => this.render());
+    window.addEventListener("pagehide", () => {
+      if (this.online && this.panelId) this.panel.offline(this.panelId).catch(() => {});
+    });
+  }
+
+  // -- the flow
+
+  show(view, ...args) {
+    this.view = { view, args };
+    this.render();
+  }
+
+  render() {
+    document.documentElement.lang = language();
+    this.paintTools();
+    clear(this.main);
+    if (this.view === null) return;
+    this.main.append(this.view.view(this, ...this.view.args));
+    document.title = `${this.main.querySelector("h1, h2")?.textContent ?? "CareChat"} · CareChat`;
+  }
+
+  paintTools() {
+    this.header.querySelector(".brand span").textContent = t("panel.brand");
+    this.header.querySelector(".brand-sub").textContent = t("panel.brand.sub");
+    clear(this.tools);
+    const languageId = "p-language";
+    this.tools.append(
+      h("label", { for: languageId, class: "visually-hidden" }, t("panel.language")),
+      h(
+        "select",
+        { id: languageId, class: "language", onchange: (e) => setLanguage(e.target.value) },
+        LANGUAGES.map((lang) => h("option", { value: lang, lang, selected: lang === language() }, LANGUAGE_NAMES[lang])),
+      ),
+    );
+    if (this.client.accountId) {
+      this.tools.append(button(t("signout"), () => this.signOut(), this.errors, "quiet small"));
+    }
+  }
+
+  async signedIn() {
+    if (!this.client.hasKeys) {
+      this.show(keysView);
+      return;
+    }
+    await this.ready();
+  }
+
+  async ready() {
+    this.show(() => h("p", { class: "status", role: "status" }, t("loading")));
+    await this.client.connect();
+    this.panels = await this.panel.panels();
+    const asked = new URL(location.href).searchParams.get("panel");
+    const known = this.panels.map((p) => p.panel_id);
+    const chosen = asked && ID.test(asked) && known.includes(asked) ? asked : known[0] ?? null;
+    await this.choosePanel(chosen);
+  }
+
+  async choosePanel(panelId) {
+    if (this.online && this.panelId && this.panelId !== panelId) await this.goOffline();
+    this.panelId = panelId;
+    this.openId = null;
+    this.opened = null;
+    if (panelId === null) {
+      this.show(() => h("section", { class: "card narrow" }, h("h1", {}, t("panel.none"))));
+      return;
+    }
+    const epoch = await this.panel.epoch(panelId);
+    this.colleagues = [...new Set(epoch.members.map((m) => m.accountId))];
+    const me = this.client.accountId;
+    if (!epoch.members.some((m) => m.accountId === me && m.deviceId === this.client.keystore.deviceId)) {
+      this.show(notMemberView);
+      return;
+    }
+    this.show(workspaceView);
+    await this.refresh();
+    this.every("refresh", REFRESH_MS, () => this.refresh().catch(() => {}));
+  }
+
+  nameOf(accountId) {
+    return accountId;
+  }
+
+  // -- live figures and queue
+
+  async refresh() {
+    if (!this.panelId) return;
+    const [stats, queue] = await Promise.all([this.panel.stats(this.panelId), this.panel.queue(this.panelId)]);
+    this.stats = stats;
+    this.queue = queue;
+    this.paintSide();
+    this.renewHeld();
+    await this.newMessages();
+  }
+
+  /** A patient's follow-up reaches the open question at the next refresh. */
+  async newMessages() {
+    const opened = this.opened;
+    if (!opened) return;
+    const after = opened.messages.at(-1)?.seq ?? 0;
+    let fresh;
+    try {
+      fresh = await this.panel.messages(opened.status.question_id, { after });
+    } catch {
+      return; // no longer this GP's to read (handed over, removed): the queue says so
+    }
+    if (!fresh.length || this.opened !== opened) return;
+    opened.messages.push(...fresh);
+    this.paintQuestion();
+  }
+
+  statsArrived(stats) {
+    if (stats?.panel_id !== this.panelId) return;
+    this.stats = stats;
+    // The figures came with the frame; the queue itself is read again.
+    this.panel
+      .queue(this.panelId)
+      .then((queue) => {
+        this.queue = queue;
+        this.paintSide();
+      })
+      .catch(() => this.paintSide());
+  }
+
+  paintSide() {
+    const side = this.main.querySelector(".panel-side");
+    if (!side) return;
+    // A live update must not take the keyboard's place away: the same button gets it back.
+    const focused = side.contains(document.activeElement) ? document.activeElement.dataset?.key : null;
+    clear(side);
+    side.append(presenceBox(this), statsBox(this.stats), ...queueBox(this, this.errors), this.errors);
+    if (focused) side.querySelector(`[data-key="${focused}"]`)?.focus();
+  }
+
+  paintQuestion() {
+    const pane = this.main.querySelector(".panel-question");
+    if (!pane) return;
+    // The answer being typed keeps its focus (its text is kept in this.draft).
+    const typing = pane.contains(document.activeElement) ? document.activeElement.name : null;
+    clear(pane);
+    if (this.opened) {
+      pane.append(questionPane(this, this.opened));
+    } else if (this.notice) {
+      pane.append(h("p", { class: "alert", role: "status" }, t(this.notice)));
+    }
+    const field = typing ? pane.querySelector(`textarea[name="${typing}"], input[name="${typing}"]`) : null;
+    if (field) {
+      field.focus();
+      field.setSelectionRange?.(field.value.length, field.value.length);
+    }
+  }
+
+  // -- presence: only online GPs are offered questions
+
+  async goOnline() {
+    const { online_until: until } = await this.panel.online(this.panelId);
+    this.online = true;
+    // Renew at half the period the server granted, so one late beat does not drop us.
+    const period = Math.max(5_000, (Date.parse(until) - Date.now()) / 2);
+    this.every("presence", period, () => this.panel.online(this.panelId).catch(() => {}));
+    await this.refresh();
+  }
+
+  async goOffline() {
+    this.stop("presence");
+    this.online = false;
+    await this.panel.offline(this.panelId);
+    await this.refresh();
+  }
+
+  // -- claims and leases
+
+  async claim(questionId) {
+    const claimed = await this.panel.claim(this.panelId, questionId);
+    await this.open(claimed.question_id);
+    await this.refresh();
+  }
+
+  async open(questionId) {
+    const [status, messages] = await Promise.all([this.panel.status(questionId), this.panel.messages(questionId)]);
+    this.openId = questionId;
+    this.opened = { status, messages };
+    this.notice = null;
+    this.paintQuestion();
+    this.paintSide();
+    focus(this.main.querySelector("#p-question-title"));
+  }
+
+  async closeQuestion() {
+    this.openId = null;
+    this.opened = null;
+    this.draft = "";
+    this.paintQuestion();
+    await this.refresh();
+  }
+
+  /** The console renews the lease of every question the GP holds while it is open. */
+  renewHeld() {
+    const held = (this.queue?.mine ?? []).filter((q) => q.state === "claimed");
+    if (!held.length) {
+      this.stop("lease");
+      return;
+    }
+    const lease = this.panels.find((p) => p.panel_id === this.panelId)?.settings?.lease_seconds ?? 300;
+    if (this.timers.has("lease")) return;
+    this.every("lease", Math.max(5_000, (lease * 1000) / 3), async () => {
+      for (const q of (this.queue?.mine ?? []).filter((item) => item.state === "claimed")) {
+        try {
+          await this.panel.renew(q.question_id);
+        } catch (error) {
+          if (error?.code !== "question_not_held") continue;
+          if (this.openId === q.question_id) {
+            this.opened = null;
+            this.openId = null;
+            this.notice = "question.lease_lost";
+            this.paintQuestion();
+          }
+          await this.refresh().catch(() => {});
+        }
+      }
+    });
+  }
+
+  every(name, ms, fn) {
+    this.stop(name);
+    this.timers.set(name, setInterval(() => fn(), ms));
+  }
+
+  stop(name) {
+    clearInterval(this.timers.get(name));
+    this.timers.delete(name);
+  }
+
+  removed(panelId) {
+    if (panelId !== this.panelId) return;
+    this.stop("presence");
+    this.stop("lease");
+    this.online = false;
+    this.opened = null;
+    this.openId = null;
+    this.show(notMemberView, "panel.removed");
+  }
+
+  sessionEnded() {
+    for (const name of [...this.timers.keys()]) this.stop(name);
+    this.online = false;
+    this.show(signInView, { ended: true });
+  }
+
+  async signOut() {
+    if (this.online && this.panelId) await this.panel.offline(this.panelId).catch(() => {});
+    for (const name of [...this.timers.keys()]) this.stop(name);
+    this.online = false;
+    await this.client.logout();
+    this.show(signInView);
+  }
+}
+
+function presenceBox(console_) {
+  const errors = console_.errors;
+  const panels = console_.panels;
+  // A GP may sit on several panels: the one shown is the heading, the others a choice.
+  let switcher = null;
+  if (panels.length > 1) {
+    switcher = choice({ label: t("panel.choose"), name: "panel", options: panels.map((p) => [p.panel_id, p.name]) });
+    switcher.input.value = console_.panelId;
+    switcher.input.addEventListener("change", () => console_.choosePanel(switcher.input.value).catch((e) => showError(errors, e)));
+  }
+  return h(
+    "section",
+    { class: "box presence", "aria-labelledby": "p-panel-name" },
+    h("h1", { class: "panel-name", id: "p-panel-name" }, panels.find((p) => p.panel_id === console_.panelId)?.name ?? ""),
+    switcher,
+    h(
+      "p",
+      { class: ["presence-state", console_.online ? "is-online" : "is-offline"], role: "status" },
+      console_.online ? t("presence.online") : t("presence.offline"),
+    ),
+    console_.online
+      ? button(t("presence.go_offline"), () => console_.goOffline(), errors, null, "presence")
+      : button(t("presence.go_online"), () => console_.goOnline(), errors, "primary", "presence"),
+  );
+}
+
+function workspaceView(console_) {
+  const el = h(
+    "div",
+    { class: "workspace" },
+    h("div", { class: "panel-side" }),
+    h("div", { class: "panel-question" }),
+  );
+  queueMicrotask(() => {
+    console_.paintSide();
+    console_.paintQuestion();
+  });
+  return el;
+}
+
+/** `why`: the key of the text to show (a key, so a language switch translates it). */
+function notMemberView(console_, why = "panel.not_member") {
+  const errors = errorLine();
+  return h(
+    "section",
+    { class: "card narrow" },
+    h("h1", {}, console_.panels.find((p) => p.panel_id === console_.panelId)?.name ?? t("panel.choose")),
+    h("p", { class: "alert", role: "alert" }, t(why)),
+    errors,
+    h("div", { class: "actions" }, button(t("panel.check_again"), () => console_.choosePanel(console_.panelId), errors, "primary")),
+  );
+}
+
+async function start() {
+  translateNotice();
+  const client = await CareChatClient.open({ baseUrl: location.origin });
+  const console_ = new Console(client);
+  if (!client.accountId) {
+    console_.show(signInView);
+    return;
+  }
+  await console_.signedIn();
+}
+
+start().catch((error) => {
+  // The page must never stay blank: say what happened (the console has the detail).
+  console.error(error);
+  const root = document.getElementById("root");
+  if (root) root.replaceChildren(h("p", { class: "alert", role: "alert" }, errorText(error)));
+});
