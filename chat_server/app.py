@@ -22,6 +22,7 @@ from functools import partial
 from pathlib import Path
 
 import redis.asyncio as aioredis
+import stripe
 from aiohttp import web
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -50,6 +51,7 @@ from chat_server.appkeys import (
     METRICS,
     NOTIFICATION_PREFERENCES,
     PAGES,
+    PAID_CHATS,
     PANEL_CLAIMS,
     PANEL_QUESTIONS,
     PANELS,
@@ -57,6 +59,7 @@ from chat_server.appkeys import (
     PENDING_SOCKETS,
     PRACTICES,
     RECEIPTS,
+    RECONCILIATION,
     REDIS,
     REGISTRATION,
     REPORTS,
@@ -101,14 +104,24 @@ from chat_server.handlers.mailing_fanout import (
 from chat_server.handlers.mailings import FANOUT_KIND, MailingService
 from chat_server.handlers.notification_preferences import NotificationPreferences
 from chat_server.handlers.notifications import NOTIFY_KIND, Notifier, NotifierReads
+from chat_server.handlers.paid_chats import PaidChats
+from chat_server.handlers.paid_queue import PaidQueue
 from chat_server.handlers.panel_access import PanelGate
 from chat_server.handlers.panel_claims import PANEL_TIMER, PanelClaims
 from chat_server.handlers.panel_envelopes import PanelEnvelopes
 from chat_server.handlers.panel_questions import PanelQuestions
 from chat_server.handlers.panels import PanelService
 from chat_server.handlers.passwords import PasswordService, ResetMail
+from chat_server.handlers.payment_flow import (
+    PAID_CHAT_TIMER,
+    STRIPE_CALL,
+    STRIPE_EVENT,
+    PaymentConfig,
+    PaymentFlow,
+)
 from chat_server.handlers.practices import PracticeService
 from chat_server.handlers.receipts import Receipts
+from chat_server.handlers.reconciliation import Reconciliation
 from chat_server.handlers.registration import RegistrationService
 from chat_server.handlers.reports import AbuseReports
 from chat_server.handlers.roster import RosterLinks, RosterService
@@ -137,7 +150,9 @@ from chat_server.rest import devices as devices_routes
 from chat_server.rest import groups as groups_routes
 from chat_server.rest import health, mailings, openapi, pages
 from chat_server.rest import moderation as moderation_routes
+from chat_server.rest import paid_chats as paid_chats_routes
 from chat_server.rest import panels as panels_routes
+from chat_server.rest import receipts as receipts_routes
 from chat_server.rest import threads as threads_routes
 from chat_server.rest.headers import SecurityHeaders
 from chat_server.rest.problems import problems_middleware
@@ -155,6 +170,7 @@ from chat_server.storage.groups import GroupStore
 from chat_server.storage.mailing_consent import MailingOptOutStore
 from chat_server.storage.messages import MessageStore
 from chat_server.storage.notifications import NotificationLog
+from chat_server.storage.paid_chats import PaidChatStore
 from chat_server.storage.panel_queue import QueueStore
 from chat_server.storage.panels import PanelStore
 from chat_server.storage.practices import CareLinkStore, Practice, PracticeStore
@@ -181,6 +197,8 @@ from moderation.limits import (
     with_overrides,
 )
 from moderation.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from payments.gateway import StripeGateway
+from payments.terms import PaymentTerms
 
 
 def create_app(
@@ -227,6 +245,8 @@ def create_app(
     devices_routes.add_routes(app)
     groups_routes.add_routes(app)
     panels_routes.add_routes(app)
+    paid_chats_routes.add_routes(app)
+    receipts_routes.add_routes(app)
     care_routes.add_routes(app)
     threads_routes.add_routes(app)
     moderation_routes.add_routes(app)
@@ -405,6 +425,9 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     kinds.register(PURGE_KIND, purge.run, max_attempts=8, backoff=timedelta(minutes=1))
     _panel_services(app, shared, directory=directory, messages=messages, jobs=jobs, kinds=kinds)
+    stripe_http = _payment_services(
+        app, shared, directory=directory, messages=messages, jobs=jobs, kinds=kinds
+    )
     _mailing_services(app, shared, jobs, kinds, secret)
     _bind_frames(app)
     messages.start()
@@ -417,6 +440,8 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         await jobs.close()  # hands its running jobs back before the stores close
         await messages.close()
         await cursors.close()
+        if stripe_http is not None:
+            await stripe_http.close_async()  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True, slots=True)
@@ -657,6 +682,80 @@ def _panel_services(
         throttle=shared.throttle,
     )
     kinds.register(PANEL_TIMER, questions.timer, backoff=timedelta(seconds=5))
+
+
+def _payment_services(
+    app: web.Application,
+    shared: _Shared,
+    *,
+    directory: DeviceDirectory,
+    messages: MessageStore,
+    jobs: JobRunner,
+    kinds: JobKinds,
+) -> stripe.AIOHTTPClient | None:
+    """Paid chats: the Stripe client (none without a key), the service, its job kinds.
+    Returns the HTTP client to close at shutdown."""
+    settings = app[SETTINGS]
+    terms = PaymentTerms(
+        price_cents=settings.payments_price_cents,
+        currency=settings.payments_currency,
+        sla=timedelta(minutes=settings.payments_sla_minutes),
+        checkout_expiry=timedelta(minutes=settings.payments_checkout_expiry_minutes),
+        window=timedelta(hours=settings.payments_window_hours),
+    )
+    http: stripe.AIOHTTPClient | None = None
+    gateway: StripeGateway | None = None
+    if settings.stripe_secret_key is not None:
+        http = stripe.AIOHTTPClient()
+        bases: dict[str, str] = {}
+        if settings.stripe_api_base:
+            bases["api"] = settings.stripe_api_base
+        client = stripe.StripeClient(
+            settings.stripe_secret_key.reveal(),
+            http_client=http,
+            # Retries are the durable jobs' (same idempotency key), not the SDK's.
+            max_network_retries=0,
+            base_addresses=bases,  # type: ignore[arg-type]
+        )
+        gateway = StripeGateway(client)
+    config = PaymentConfig(
+        clock=shared.clock,
+        terms=terms,
+        panel_id=settings.payments_panel_id,
+        webhook_secrets=settings.stripe_webhook_secret_list(),
+        return_url=f"{shared.public_url}/widget",
+    )
+    db = app[DB]
+    queue = PaidQueue(
+        gate=PanelGate(
+            panels=PanelStore(db),
+            groups=GroupStore(db),
+            queue=QueueStore(db),
+            deliver=app[HUB].deliver,
+        ),
+        queue=QueueStore(db),
+        envelopes=PanelEnvelopes(directory),
+        messages=messages,
+        clock=shared.clock,
+    )
+    chats = PaidChatStore(db)
+    flow = PaymentFlow(chats=chats, questions=queue, gateway=gateway, jobs=jobs, config=config)
+    app[PAID_CHATS] = paid = PaidChats(
+        chats=chats,
+        questions=queue,
+        flow=flow,
+        jobs=jobs,
+        config=config,
+        throttle=shared.throttle,
+        consents=app[CONSENTS],
+    )
+    app[PANEL_QUESTIONS].on_answer = paid.answered
+    app[RECONCILIATION] = Reconciliation(chats)
+    kinds.register(STRIPE_EVENT, flow.apply_event, backoff=timedelta(seconds=5))
+    # Stripe down: retried with the same key, for up to about a day.
+    kinds.register(STRIPE_CALL, flow.call_stripe, max_attempts=30, backoff=timedelta(seconds=5))
+    kinds.register(PAID_CHAT_TIMER, flow.timer, backoff=timedelta(seconds=5))
+    return http
 
 
 def _mailing_services(

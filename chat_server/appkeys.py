@@ -37,12 +37,14 @@ if TYPE_CHECKING:
     from chat_server.handlers.key_backup import KeyBackups
     from chat_server.handlers.mailings import MailingService
     from chat_server.handlers.notification_preferences import NotificationPreferences
+    from chat_server.handlers.paid_chats import PaidChats
     from chat_server.handlers.panel_claims import PanelClaims
     from chat_server.handlers.panel_questions import PanelQuestions
     from chat_server.handlers.panels import PanelService
     from chat_server.handlers.passwords import PasswordService
     from chat_server.handlers.practices import PracticeService
     from chat_server.handlers.receipts import Receipts
+    from chat_server.handlers.reconciliation import Reconciliation
     from chat_server.handlers.registration import RegistrationService
     from chat_server.handlers.reports import AbuseReports
     from chat_server.handlers.roster import RosterService
@@ -104,6 +106,8 @@ GROUPS: web.AppKey[GroupService] = web.AppKey("GROUPS")
 PANELS: web.AppKey[PanelService] = web.AppKey("PANELS")
 PANEL_CLAIMS: web.AppKey[PanelClaims] = web.AppKey("PANEL_CLAIMS")
 PANEL_QUESTIONS: web.AppKey[PanelQuestions] = web.AppKey("PANEL_QUESTIONS")
+PAID_CHATS: web.AppKey[PaidChats] = web.AppKey("PAID_CHATS")
+RECONCILIATION: web.AppKey[Reconciliation] = web.AppKey("RECONCILIATION")
 AVAILABILITY: web.AppKey[Availability] = web.AppKey("AVAILABILITY")
 NOTIFICATION_PREFERENCES: web.AppKey[NotificationPreferences] = web.AppKey(
     "NOTIFICATION_PREFERENCES"

@@ -7,7 +7,8 @@
      │    ├── MalformedJson, MalformedFrame, UnknownFrameType, UnsupportedMediaType,
      │    │   EmptyUpload, UnknownAttachment
      │    ├── WeakPassword, PhoneCodeRequired, CannotBlockSelf
-     │    └── MalformedHttp, OctetStreamExpected
+     │    ├── MalformedHttp, OctetStreamExpected
+     │    └── WebhookSignatureInvalid  a Stripe webhook that does not verify
      ├── Unauthenticated           no/expired session (closes a socket with 4001)
      │    └── InvalidCredentials, TotpRequired, TotpEnrolmentOverdue, InvalidTicket
      ├── InvalidCode, InvalidSignature, InvalidEnvelope    a code, signature or
@@ -40,6 +41,7 @@
      │    ├── PanelIdTaken, PanelEpochRoute, StaleGroupEpoch, NotOnline, AtCapacity,
      │    │   NothingToClaim, QuestionNotHeld, ColleagueNotAvailable,
      │    │   DailyQuestionCapReached, AlreadyRated        the GP panel
+     │    ├── PaidChatNotClosable                          paid chats
      │    └── HelloAlreadySent
      ├── TooLarge                  body or frame over its limit
      │    └── UploadQuotaExceeded  an account's attachment storage is full
@@ -47,7 +49,8 @@
      │    ├── UploadRateLimited    attachment uploads, per account
      │    └── TooManyPendingSockets  unauthenticated sockets, per address
      └── Unavailable               a dependency (MongoDB, Redis) is down
-          └── WebClientNotBuilt    the browser bundles were never built
+          ├── WebClientNotBuilt    the browser bundles were never built
+          └── PaymentsNotConfigured, PaymentProviderUnavailable   paid chats
 
 Handlers raise these; translation to ``application/problem+json`` happens only in
 ``rest/problems.py`` and to error frames/close codes only in ``ws/``. ``detail`` is
@@ -141,6 +144,11 @@ class ErrorCode(StrEnum):
     COLLEAGUE_NOT_AVAILABLE = "colleague_not_available"
     DAILY_QUESTION_CAP_REACHED = "daily_question_cap_reached"
     ALREADY_RATED = "already_rated"
+    # Paid chats (issue 16).
+    WEBHOOK_SIGNATURE_INVALID = "webhook_signature_invalid"
+    PAID_CHAT_NOT_CLOSABLE = "paid_chat_not_closable"
+    PAYMENTS_NOT_CONFIGURED = "payments_not_configured"
+    PAYMENT_PROVIDER_UNAVAILABLE = "payment_provider_unavailable"
     # Moderation (issue 18).
     ACCOUNT_ALREADY_SUSPENDED = "account_already_suspended"
     ACCOUNT_NOT_SUSPENDED = "account_not_suspended"
@@ -586,6 +594,11 @@ class AlreadyRated(Conflict):
     title = "This answer was already rated"
 
 
+class PaidChatNotClosable(Conflict):
+    code = ErrorCode.PAID_CHAT_NOT_CLOSABLE
+    title = "Only the answering practitioner closes a paid chat, while its window is open"
+
+
 class CampaignIdTaken(Conflict):
     code = ErrorCode.CAMPAIGN_ID_TAKEN
     title = "That campaign id is taken; seal the body with another"
@@ -691,6 +704,15 @@ class EmptyUpload(BadRequest):
     title = "An attachment has at least one byte"
 
 
+class WebhookSignatureInvalid(BadRequest):
+    """A webhook whose Stripe-Signature does not hold (forged, altered, too old or
+    signed with an unknown secret); which one is logged, never answered."""
+
+    code = ErrorCode.WEBHOOK_SIGNATURE_INVALID
+    http_status = HTTPStatus.BAD_REQUEST
+    title = "The webhook signature does not verify"
+
+
 class UnknownAttachment(BadRequest):
     """A send names an attachment that is not this sender's upload to this thread
     (or was purged): the same answer for each case, so no id can be probed."""
@@ -730,6 +752,19 @@ class WebClientNotBuilt(Unavailable):
 
     code = ErrorCode.WEB_CLIENT_NOT_BUILT
     title = "The web client is not built; run `node web/build.mjs` (scripts/bootstrap does)"
+
+
+class PaymentsNotConfigured(Unavailable):
+    code = ErrorCode.PAYMENTS_NOT_CONFIGURED
+    title = "Paid chats are not set up on this server"
+
+
+class PaymentProviderUnavailable(Unavailable):
+    """Stripe did not answer the checkout: retrying with the same thread id is safe
+    (the same idempotency key reaches Stripe)."""
+
+    code = ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE
+    title = "The payment provider is unavailable; retry with the same thread id"
 
 
 class StartupError(Exception):

@@ -14,8 +14,10 @@ from typing import Any
 from chat_server.handlers.panel_questions import QuestionStatus
 from chat_server.handlers.panels import PanelStats
 from chat_server.handlers.sync import ThreadSummary
+from chat_server.model.paid_chats import PaidChat
 from chat_server.model.queue import QueueItem
-from chat_server.model.threads import Thread
+from chat_server.model.reconciliation import DailyReconciliation
+from chat_server.model.threads import PaidState, Thread
 from chat_server.notice import EMERGENCY_NOTICE
 from chat_server.storage.messages import StoredMessage
 from chat_server.storage.panels import Panel
@@ -138,4 +140,48 @@ def panel_stats_reply(stats: PanelStats) -> dict[str, Any]:
         "gps_online": stats.gps_online,
         "rating_average": None if stats.rating_average is None else round(stats.rating_average, 2),
         "rating_count": stats.rating_count,
+    }
+
+
+def paid_chat_reply(chat: PaidChat) -> dict[str, Any]:
+    """A paid chat for its patient or its GP: ids, states, integer cents and times.
+    ``charged_cents`` is what the patient finally pays (0 unless a GP answered)."""
+    reply: dict[str, Any] = {
+        "thread_id": chat.thread_id,
+        "panel_id": chat.panel_id,
+        "state": str(chat.state),
+        "amount_cents": chat.amount_cents,
+        "currency": chat.currency,
+        "charged_cents": chat.charged_cents,
+        "payment": sorted(str(f) for f in chat.facts),
+        "created_at": chat.created_at.isoformat(),
+    }
+    if chat.checkout_url is not None and chat.state is PaidState.PENDING_PAYMENT:
+        reply["checkout_url"] = chat.checkout_url
+    for name, text in (("answered_by", chat.answered_by), ("closed_reason", chat.closed_reason)):
+        if text is not None:
+            reply[name] = text
+    for name, at in (
+        ("checkout_expires_at", chat.checkout_expires_at),
+        ("queued_at", chat.queued_at),
+        ("sla_due_at", chat.sla_due_at),
+        ("window_starts_at", chat.window_starts_at),
+        ("window_ends_at", chat.window_ends_at),
+        ("closed_at", chat.closed_at),
+    ):
+        if at is not None:
+            reply[name] = at.isoformat()
+    return reply
+
+
+def reconciliation_reply(report: DailyReconciliation) -> dict[str, Any]:
+    return {
+        "day": report.day,
+        "captured_cents": report.captured_cents,
+        "charged_cents": report.charged_cents,
+        "cancelled": report.cancelled,
+        "refunded_cents": report.refunded_cents,
+        "refunds_pending": report.refunds_pending,
+        "disputed": report.disputed,
+        "mismatches": [{"thread_id": m.thread_id, "problem": m.problem} for m in report.mismatches],
     }

@@ -140,6 +140,32 @@ class Settings:
     # Keys for server-side MACs (hashed tokens, franking stamps). Never a private key
     # of a user: the server cannot decrypt with it.
     server_secret: Secret | None = None
+    # Paid general chats (payments/, docs/payments.md). Off until a Stripe key, a
+    # webhook secret and the general-practice panel that answers them are set.
+    # The price is integer cents; a chat copies it when created, so a change never
+    # alters an existing pass. The SLA stays shorter than a card hold (7 days).
+    payments_panel_id: str = ""
+    payments_price_cents: int = 600
+    payments_currency: str = "eur"
+    payments_sla_minutes: int = 240
+    payments_checkout_expiry_minutes: int = 30
+    payments_window_hours: int = 24
+    # The seller named on receipts (legal name, address, VAT number).
+    payments_seller: str = "CareChat"
+    payments_seller_address: str = ""
+    payments_seller_vat_id: str = ""
+    stripe_secret_key: Secret | None = None
+    # Comma-separated: during a rotation, the old and the new endpoint secret.
+    stripe_webhook_secrets: Secret | None = None
+    # Empty: Stripe itself. Tests point it at their local double of Stripe.
+    stripe_api_base: str = ""
+
+    def stripe_webhook_secret_list(self) -> tuple[str, ...]:
+        if self.stripe_webhook_secrets is None:
+            return ()
+        return tuple(
+            p.strip() for p in self.stripe_webhook_secrets.reveal().split(",") if p.strip()
+        )
 
     def public_url_or_default(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
@@ -409,6 +435,30 @@ class _SettingsSchema(ma.Schema):
         )
     )
     server_secret = _SecretField(allow_none=True, min_length=32)
+    payments_panel_id = ma.fields.String(
+        validate=ma.validate.Regexp(r"^[A-Za-z0-9_-]{0,64}\Z", error="a panel id or empty")
+    )
+    payments_price_cents = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=1_000_000, error="integer cents")
+    )
+    payments_currency = ma.fields.String(
+        validate=ma.validate.Regexp(r"^[a-z]{3}\Z", error="a lower-case ISO 4217 code")
+    )
+    payments_sla_minutes = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=6 * 24 * 60, error="minutes, less than 6 days")
+    )
+    payments_checkout_expiry_minutes = ma.fields.Integer(
+        validate=ma.validate.Range(min=30, max=24 * 60, error="minutes from 30 to 1440")
+    )
+    payments_window_hours = ma.fields.Integer(validate=_positive("a positive number of hours"))
+    payments_seller = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
+    payments_seller_address = ma.fields.String(validate=ma.validate.Length(max=300))
+    payments_seller_vat_id = ma.fields.String(validate=ma.validate.Length(max=40))
+    stripe_secret_key = _SecretField(allow_none=True, min_length=8)
+    stripe_webhook_secrets = _SecretField(allow_none=True, min_length=8)
+    stripe_api_base = ma.fields.String(
+        validate=ma.validate.Regexp(r"^(https?://[^/\s]+)?$", error="http(s)://host[:port]")
+    )
 
 
 _FIELD_NAMES = frozenset(f.name for f in fields(Settings))

@@ -17,6 +17,7 @@ and the end of the follow-up window after the answer (closed).
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -86,6 +87,9 @@ class PanelQuestions:
         self._messages = messages
         self._jobs = jobs
         self._clock = clock
+        # Called after a GP's answer is stored (paid chats capture and start their
+        # window there); bound by the composition root.
+        self.on_answer: Callable[[QueueItem], Awaitable[None]] | None = None
         self._throttle = throttle
 
     async def ask(
@@ -177,6 +181,8 @@ class PanelQuestions:
         if answer:
             item = await self._answer(who, view, now)
         stored = await self._store(who, item, client_msg_id, checked)
+        if answer and self.on_answer is not None:
+            await self.on_answer(item)
         await self._gate.announce(item.panel_id, also=[item.patient_id, who.account_id])
         return stored
 

@@ -30,6 +30,7 @@ from chat_server.rest import (
     groups,
     mailings,
     moderation,
+    paid_chats,
     panels,
     replies,
     threads,
@@ -38,15 +39,18 @@ from chat_server.rest.problems import PROBLEM_TYPE
 
 OPENAPI_PATH: Final = "/api/v1/openapi.json"
 # Served, but not JSON-over-HTTP operations: the WebSocket (docs/protocol.md), the
-# Prometheus text exposition and the web client's pages (rest/pages.py).
+# Prometheus text exposition, the web client's pages (rest/pages.py) and Stripe's
+# webhook (signed raw bytes from Stripe, not a client operation: docs/payments.md).
 UNDOCUMENTED_ROUTES: Final = frozenset(
     {"ws", "metrics", "web_app", "web_widget", "web_widget_loader", "web_built_file"}
     | {"web_verify", "web_invite", "web_panel"}
+    | {"stripe_webhook"}
     # The HTML page behind a mailing notice's unsubscribe link (rest/mailings.py).
     | {"mailing_unsubscribe_page", "mailing_unsubscribe_confirm"}
 )
 OCTETS: Final = "application/octet-stream"
 JSON_OBJECT: Final = "application/json"  # any JSON object (this document itself)
+HTML: Final = "text/html"  # a printable page (a receipt)
 
 _STATUS_TEXT: Final = {
     400: "Malformed request (not JSON, or a code that is unknown, used or expired)",
@@ -369,6 +373,33 @@ OPERATIONS: Final[dict[str, Operation]] = {
         "Rate the answer 1-5, with an optional comment sealed to the panel", 204, None,
         panels.RatingSchema, errors=(403, 409),
     ),
+    "start_paid_chat": Operation(
+        "Start a paid general chat: its sealed question, then a Stripe Checkout Session "
+        "(pending_payment until the payment holds)", 201, replies.PaidChatReply,
+        paid_chats.StartSchema, errors=(403, 409, 503),
+    ),
+    "paid_chat": Operation(
+        "A paid chat's state, money and window (its patient or answering GP)", 200,
+        replies.PaidChatReply,
+    ),
+    "close_paid_chat": Operation(
+        "The answering GP closes the window early (after a closing summary)", 200,
+        replies.PaidChatReply, errors=(409,),
+    ),
+    "list_payments": Operation(
+        "The patient's paid chats and what each finally cost", 200, replies.Payments,
+        errors=(403,),
+    ),
+    "payment_receipt": Operation(
+        "A printable HTML receipt of a charged paid chat (its patient)", 200, HTML,
+    ),
+    "payments_reconciliation": Operation(
+        "A UTC day of paid chats against Stripe's events, with every mismatch "
+        "(platform admins)", 200, replies.ReconciliationReply, errors=(403, 422),
+    ),
+    "list_payouts": Operation(
+        "The practitioner's answered paid chats (for payout)", 200, replies.Payouts,
+    ),
     # prevention mailings
     "create_campaign": Operation(
         "Create a draft campaign from its sealed broadcast body (practice members)", 201,
@@ -524,6 +555,9 @@ def _reply(op: Operation) -> dict[str, Any]:
     if op.reply == OCTETS:
         schema: Any = {"type": "string", "format": "binary"}
         return {"description": "The stored bytes", "content": {OCTETS: {"schema": schema}}}
+    if op.reply == HTML:
+        page: Any = {"type": "string"}
+        return {"description": "A printable page", "content": {HTML: {"schema": page}}}
     schema = {"type": "object"} if op.reply == JSON_OBJECT else op.reply
     return {"description": "Success", "content": {"application/json": {"schema": schema}}}
 

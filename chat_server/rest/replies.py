@@ -420,6 +420,61 @@ class LeaseReply(ma.Schema):
     lease_until = _Time(required=True)
 
 
+class PaidChatReply(ma.Schema):
+    """A paid chat: states, integer cents, times; never content, never card data."""
+
+    thread_id = _Str(required=True)
+    panel_id = _Str(required=True)
+    state = _Str(
+        required=True,
+        validate=ma.validate.OneOf(
+            ["pending_payment", "queued", "claimed", "answered", "closed", "refunded"]
+        ),
+    )
+    amount_cents = _Int(required=True)
+    currency = _Str(required=True)
+    charged_cents = _Int(required=True)
+    payment = ma.fields.List(_Str(), required=True)
+    created_at = _Time(required=True)
+    checkout_url = _Str()
+    answered_by = _Str()
+    closed_reason = _Str(
+        validate=ma.validate.OneOf(["unpaid", "unanswered", "window_ended", "closed_early"])
+    )
+    checkout_expires_at = _Time()
+    queued_at = _Time()
+    sla_due_at = _Time()
+    window_starts_at = _Time()
+    window_ends_at = _Time()
+    closed_at = _Time()
+
+
+class Payments(ma.Schema):
+    payments = ma.fields.List(ma.fields.Nested(PaidChatReply), required=True)
+
+
+class Payouts(ma.Schema):
+    payouts = ma.fields.List(ma.fields.Nested(PaidChatReply), required=True)
+
+
+class MismatchReply(ma.Schema):
+    thread_id = _Str(required=True, allow_none=True)
+    problem = _Str(required=True)
+
+
+class ReconciliationReply(ma.Schema):
+    """A UTC day of paid chats against Stripe's events, in integer cents."""
+
+    day = _Str(required=True)
+    captured_cents = _Int(required=True)
+    charged_cents = _Int(required=True)
+    cancelled = _Int(required=True)
+    refunded_cents = _Int(required=True)
+    refunds_pending = _Int(required=True)
+    disputed = ma.fields.List(_Str(), required=True)
+    mismatches = ma.fields.List(ma.fields.Nested(MismatchReply), required=True)
+
+
 # -- prevention mailings (rest/mailings.py) -----------------------------------------
 
 

@@ -70,6 +70,16 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     # The GP panel: the queue in order, a patient's questions per day (the free cap
     # and duplicate collapse), recent answers (throughput), who is online.
+    # One pass per Checkout Session; chats found by their PaymentIntent (refunds and
+    # charges name only that), by patient (payments) and by GP (payouts).
+    "paid_chats": [
+        IndexModel([("session_id", A)], name="session", unique=True, sparse=True),
+        IndexModel([("payment_intent", A)], name="intent", sparse=True),
+        IndexModel([("patient", A), ("created_at", D)], name="patient"),
+        IndexModel([("answered_by", A), ("window_starts_at", D)], name="payouts", sparse=True),
+    ],
+    # Stripe events by id (``_id``: a redelivery is a duplicate key), by day.
+    "stripe_events": [IndexModel([("received_at", A)], name="received")],
     "panel_questions": [
         IndexModel([("panel", A), ("state", A), ("queued_at", A)], name="queue"),
         IndexModel([("patient", A), ("panel", A), ("day", A)], name="patient_day"),

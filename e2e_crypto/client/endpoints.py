@@ -22,11 +22,13 @@ __all__ = [
     "INVITATIONS_PHONE_CODE",
     "KEY_BACKUP",
     "ME",
+    "PAID_CHATS",
     "PANELS",
     "PANEL_QUESTIONS",
     "PASSWORD",
     "PASSWORD_RESET",
     "PASSWORD_RESET_CONFIRM",
+    "PAYMENTS",
     "PRACTICES",
     "PRACTICE_INVITATIONS",
     "REPORTS",
@@ -42,6 +44,7 @@ __all__ = [
     "attachment",
     "care_link_answer",
     "device",
+    "paid_chat",
     "panel",
     "panel_epoch",
     "panel_part",
@@ -180,3 +183,13 @@ def panel_question_part(question_id: str, part: str) -> str:
     """``messages``, ``lease``, ``release``, ``park``, ``resume``, ``handover``,
     ``convert``, ``withdraw``, ``keep-waiting``, ``rating``."""
     return f"{panel_question(question_id)}/{part}"
+
+
+# -- paid chats ---------------------------------------------------------------------------
+
+PAID_CHATS: Final = f"{API}/paid-chats"
+PAYMENTS: Final = f"{API}/payments"
+
+
+def paid_chat(thread_id: str) -> str:
+    return f"{PAID_CHATS}/{_id(thread_id, 'thread id')}"

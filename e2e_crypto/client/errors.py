@@ -226,6 +226,11 @@ _BY_CODE: dict[str, type[CareChatError]] = {
     "colleague_not_available": ConflictError,
     "daily_question_cap_reached": ConflictError,
     "already_rated": ConflictError,
+    # Paid chats.
+    "webhook_signature_invalid": BadRequestError,
+    "paid_chat_not_closable": ConflictError,
+    "payments_not_configured": ServerError,
+    "payment_provider_unavailable": ServerError,
 }
 
 

@@ -68,6 +68,19 @@ class Asked:
 
 
 @dataclass(frozen=True, slots=True)
+class PaidStarted:
+    """What ``start_paid_chat`` did: ``triage.stop`` means nothing was sent and nothing
+    is to be paid; otherwise ``chat`` is the pending chat with its ``checkout_url``."""
+
+    triage: TriageResult
+    chat: Mapping[str, Any] | None = None
+
+    @property
+    def checkout_url(self) -> str | None:
+        return None if self.chat is None else str(self.chat["checkout_url"])
+
+
+@dataclass(frozen=True, slots=True)
 class PanelMessage:
     seq: int
     sender_account: str
@@ -164,6 +177,52 @@ class PanelClient:
             "GET", endpoints.panel_question(question_id)
         )
         return result
+
+    # -- paid chats (docs/payments.md) ----------------------------------------------------------
+
+    async def start_paid_chat(
+        self,
+        panel_id: str,
+        intake: Intake,
+        *,
+        country: str = "BE",
+        rules: RuleSet | None = None,
+    ) -> PaidStarted:
+        """As ``ask``, to the general-practice panel that answers paid chats: triage
+        first (a red flag sends nothing and charges nothing), then the question sealed
+        to this account's devices and the panel's epoch; the answer holds the Stripe
+        Checkout address to send the patient to. It reaches GPs once paid."""
+        triage = (rules or load_rules()).evaluate(intake, country=country)
+        if triage.stop:
+            return PaidStarted(triage)
+        thread_id = secrets.token_urlsafe(16)
+        payload = PanelQuestion(
+            intake.age_band,
+            intake.main_symptom,
+            intake.since,
+            intake.risk_factors,
+            intake.text,
+            triage.rules_version,
+        )
+        epoch = await self.epoch(panel_id)
+        mine = await self._directory.devices(self._keystore.account_id, refresh=True)
+        envelope = self._seal(thread_id, "q1", payload, mine, epoch)
+        chat = await self._api.request(
+            "POST",
+            endpoints.PAID_CHATS,
+            {"thread_id": thread_id, "client_msg_id": "q1", "envelope": envelope},
+        )
+        return PaidStarted(triage, chat)
+
+    async def paid_chat(self, thread_id: str) -> Mapping[str, Any]:
+        """State, amount and charge in integer cents, SLA and window times."""
+        result: Mapping[str, Any] = await self._api.request("GET", endpoints.paid_chat(thread_id))
+        return result
+
+    async def payments(self) -> list[Mapping[str, Any]]:
+        """The patient's paid chats, newest first, with what each finally cost."""
+        result = await self._api.request("GET", endpoints.PAYMENTS)
+        return list(result["payments"])
 
     async def withdraw(self, question_id: str) -> Mapping[str, Any]:
         return await self._action(question_id, "withdraw")

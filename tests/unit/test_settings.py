@@ -227,3 +227,19 @@ def test_widget_embed_origins_are_origins_and_none_by_default() -> None:
     for bad in ("https://practice.example/page", "*", "'self'"):
         with pytest.raises(SettingsError, match="CARECHAT_WIDGET_EMBED_ORIGINS"):
             load_settings({"CARECHAT_WIDGET_EMBED_ORIGINS": bad})
+
+
+def test_payment_settings_are_integer_cents_and_secrets_split_for_rotation() -> None:
+    settings = load_settings(
+        {
+            "CARECHAT_PAYMENTS_PRICE_CENTS": "750",
+            "CARECHAT_STRIPE_WEBHOOK_SECRETS": "whsec_old_one, whsec_new_one",
+        }
+    )
+    assert settings.payments_price_cents == 750
+    assert settings.stripe_webhook_secret_list() == ("whsec_old_one", "whsec_new_one")
+    assert "whsec" not in repr(settings)
+    with pytest.raises(SettingsError, match="PAYMENTS_PRICE_CENTS"):
+        load_settings({"CARECHAT_PAYMENTS_PRICE_CENTS": "6.50"})
+    with pytest.raises(SettingsError, match="PAYMENTS_CHECKOUT_EXPIRY_MINUTES"):
+        load_settings({"CARECHAT_PAYMENTS_CHECKOUT_EXPIRY_MINUTES": "5"})

@@ -1,0 +1,514 @@
+"""Paid general chats end to end: the real stripe SDK against the local Stripe double
+(tests/stripe_double.py), really signed webhooks, the real panel queue, an injected
+clock. One pass per session, at most one capture, at most one refund, whatever the
+order or number of deliveries; forged webhooks change nothing; failures converge."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from chat_server.clock import ManualClock
+from chat_server.mail import MemoryOutbox
+from chat_server.secret import Secret
+from chat_server.settings import Settings
+from moderation.consents import TEXT_VERSIONS, Purpose
+from tests.actors import Actor, app_client
+from tests.panels import (
+    PanelHandle,
+    answer,
+    create_panel,
+    gp,
+    online,
+    patient,
+    question_id,
+    seal,
+    verified,
+)
+from tests.practices import platform_admin
+from tests.stripe_double import StripeDouble
+
+Client = TestClient[web.Request, web.Application]
+Db = AsyncDatabase[dict[str, Any]]
+PANEL = "general"
+SECRETS = "whsec_old_secret,whsec_new_secret"
+
+
+async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def double(clock: ManualClock) -> AsyncIterator[StripeDouble]:
+    async with StripeDouble(webhook_secret="whsec_new_secret") as running:
+        running.now = lambda: clock.now().timestamp()
+        yield running
+
+
+@pytest.fixture
+async def paid_client(
+    aiohttp_client: Any,
+    settings: Settings,
+    db: Db,
+    clock: ManualClock,
+    outbox: MemoryOutbox,
+    double: StripeDouble,
+) -> Client:
+    client = await app_client(
+        aiohttp_client,
+        settings,
+        clock,
+        outbox,
+        jobs_poll_seconds=0.05,
+        # The clock runs through a 24-hour window: sessions outlive it.
+        session_idle_minutes=7 * 24 * 60,
+        session_absolute_hours=7 * 24,
+        payments_panel_id=PANEL,
+        stripe_secret_key=Secret("sk_test_double"),
+        stripe_webhook_secrets=Secret(SECRETS),
+        stripe_api_base=double.url,
+    )
+    double.webhook_url = str(client.make_url("/api/v1/stripe/webhook"))
+    return client
+
+
+class World:
+    def __init__(self, client: Client, db: Db, clock: ManualClock, double: StripeDouble) -> None:
+        self.client, self.db, self.clock, self.double = client, db, clock, double
+        self.panel: PanelHandle
+        self.doctor: Actor
+        self.admin: Actor
+        self.patient: Actor
+        self.envelopes: dict[str, str] = {}
+
+    async def start(self, *, qid: str | None = None, expect: int = 201) -> Any:
+        qid = qid or question_id()
+        # A retry resends the same sealed question, as a client does.
+        envelope = self.envelopes.get(qid) or seal(
+            self.patient,
+            qid,
+            "q1",
+            b"A rash since yesterday, not itchy.",
+            patient_devices=verified(self.patient),
+            epoch=self.panel.current,
+        )
+        self.envelopes[qid] = envelope
+        return await self.patient.call(
+            "POST",
+            "/api/v1/paid-chats",
+            {"thread_id": qid, "client_msg_id": "q1", "envelope": envelope},
+            expect=expect,
+        )
+
+    async def chat(self, qid: str) -> dict[str, Any]:
+        doc = await self.db["paid_chats"].find_one({"_id": qid})
+        assert doc is not None
+        return doc
+
+    async def reaches(self, qid: str, state: str, *facts: str) -> None:
+        async def there() -> bool:
+            doc = await self.chat(qid)
+            return doc["state"] == state and set(facts) <= set(doc["facts"])
+
+        await _until(there)
+
+    def session_of(self, reply: dict[str, Any]) -> str:
+        return str(reply["checkout_url"].rsplit("/", 1)[1])
+
+    async def advance(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+        await asyncio.sleep(0.2)  # let the runner's next poll see the new time
+
+
+@pytest.fixture
+async def world(
+    paid_client: Client, outbox: MemoryOutbox, db: Db, clock: ManualClock, double: StripeDouble
+) -> World:
+    built = World(paid_client, db, clock, double)
+    platform = await platform_admin(paid_client, db, clock)
+    built.admin = platform
+    built.doctor = await gp(paid_client, outbox, platform, "gp@example.org")
+    built.panel = await create_panel(built.doctor, [built.doctor], panel_id=PANEL)
+    built.patient = await patient(paid_client, outbox, "pat@example.org")
+    await accept_terms(built.patient)
+    return built
+
+
+async def accept_terms(person: Actor) -> None:
+    """The paid-chat terms, accepted in their current version (a paid chat needs it)."""
+    version = TEXT_VERSIONS[Purpose.PAID_CHAT_TERMS]
+    await person.call(
+        "POST",
+        "/api/v1/consents",
+        {"purpose": str(Purpose.PAID_CHAT_TERMS), "version": version},
+        expect=204,
+    )
+
+
+async def test_a_card_chat_is_held_queued_once_captured_once_at_the_first_reply(
+    world: World, double: StripeDouble
+) -> None:
+    reply = await world.start()
+    qid = reply["thread_id"]
+    assert reply["state"] == "pending_payment"
+    assert reply["amount_cents"] == 600
+    assert reply["charged_cents"] == 0
+    assert await world.db["panel_questions"].find_one({"_id": qid}) is None  # not yet queued
+    events = double.pay(world.session_of(reply), "card")
+    # Stripe's way: twice, out of order, concurrently.
+    statuses = await double.deliver_all([*reversed(events), *events])
+    assert statuses == [200] * 4
+    await world.reaches(qid, "queued", "held", "completed")
+    assert await world.db["panel_questions"].count_documents({"_id": qid}) == 1
+    assert await world.db["stripe_events"].count_documents({}) == 2
+    assert (
+        await world.db["paid_chats"].count_documents({"session_id": world.session_of(reply)}) == 1
+    )
+
+    await online(world.doctor, panel_id=PANEL)
+    await world.doctor.call("POST", f"/api/v1/panels/{PANEL}/claims", {}, expect=201)
+    await answer(world.doctor, world.panel, qid, verified(world.patient))
+    await world.reaches(qid, "answered", "captured")
+    assert double.calls("/capture") == 1
+    # Stripe's own capture event, twice, changes nothing more.
+    captured = [e for e in double.events if e["type"] == "payment_intent.succeeded"]
+    await double.deliver_all(captured * 2)
+    status = await world.patient.call("GET", f"/api/v1/paid-chats/{qid}")
+    assert status["charged_cents"] == 600
+    assert double.calls("/capture") == 1
+    payouts = await world.doctor.call("GET", "/api/v1/payouts")
+    assert [p["thread_id"] for p in payouts["payouts"]] == [qid]
+
+
+async def test_the_window_closes_for_both_exactly_at_its_end(
+    world: World, double: StripeDouble
+) -> None:
+    reply = await world.start()
+    qid = reply["thread_id"]
+    await double.deliver_all(double.pay(world.session_of(reply), "card"))
+    await world.reaches(qid, "queued", "held")
+    await online(world.doctor, panel_id=PANEL)
+    await world.doctor.call("POST", f"/api/v1/panels/{PANEL}/claims", {}, expect=201)
+    await answer(world.doctor, world.panel, qid, verified(world.patient))
+    await world.reaches(qid, "answered", "captured")
+    await world.advance(24 * 3600 - 1)
+    await answer(
+        world.doctor, world.panel, qid, verified(world.patient), client_msg_id="a2", is_answer=False
+    )
+    await world.advance(1)
+    await answer(
+        world.doctor,
+        world.panel,
+        qid,
+        verified(world.patient),
+        client_msg_id="a3",
+        is_answer=False,
+        expect=409,
+    )
+    await world.reaches(qid, "closed")
+    assert (await world.chat(qid))["closed_reason"] == "window_ended"
+
+
+async def test_the_doctor_may_close_early_and_only_the_doctor(
+    world: World, double: StripeDouble
+) -> None:
+    reply = await world.start()
+    qid = reply["thread_id"]
+    await double.deliver_all(double.pay(world.session_of(reply), "bancontact"))
+    await world.reaches(qid, "queued", "paid")
+    await online(world.doctor, panel_id=PANEL)
+    await world.doctor.call("POST", f"/api/v1/panels/{PANEL}/claims", {}, expect=201)
+    await answer(world.doctor, world.panel, qid, verified(world.patient))
+    await world.reaches(qid, "answered")
+    refused = await world.patient.call("POST", f"/api/v1/paid-chats/{qid}/close", expect=409)
+    assert refused["code"] == "paid_chat_not_closable"
+    closed = await world.doctor.call("POST", f"/api/v1/paid-chats/{qid}/close")
+    assert closed["state"] == "closed"
+    assert closed["charged_cents"] == 600
+    assert double.calls("/capture") == 0  # Bancontact was charged at once
+
+
+async def test_an_unanswered_card_chat_releases_its_hold_once(
+    world: World, double: StripeDouble
+) -> None:
+    reply = await world.start()
+    qid = reply["thread_id"]
+    await double.deliver_all(double.pay(world.session_of(reply), "card"))
+    await world.reaches(qid, "queued", "held")
+    await world.advance(4 * 3600)
+    await world.reaches(qid, "refunded", "hold_cancelled")
+    assert double.calls("/cancel") == 1
+    canceled = [e for e in double.events if e["type"] == "payment_intent.canceled"]
+    await double.deliver_all(canceled * 2)
+    status = await world.patient.call("GET", f"/api/v1/paid-chats/{qid}")
+    assert status["charged_cents"] == 0
+    assert status["closed_reason"] == "unanswered"
+    question = await world.db["panel_questions"].find_one({"_id": qid})
+    assert question is not None
+    assert question["state"] == "closed"
+    assert double.calls("/cancel") == 1
+    assert double.calls("/capture") == 0
+
+
+async def test_an_unanswered_bancontact_chat_is_refunded_once_and_followed_to_the_end(
+    world: World, double: StripeDouble
+) -> None:
+    reply = await world.start()
+    qid = reply["thread_id"]
+    await double.deliver_all(double.pay(world.session_of(reply), "bancontact"))
+    await world.reaches(qid, "queued", "paid")
+    await world.advance(4 * 3600)
+    await world.reaches(qid, "refunded", "refund_pending")
+    assert len(double.refunds) == 1
+    refunded = [e for e in double.events if e["type"] == "charge.refunded"]
+    await double.deliver_all(refunded * 2)
+    (refund_id,) = double.refunds
+    await double.deliver(double.settle_refund(refund_id))
+    await world.reaches(qid, "refunded", "refunded")
+    assert len(double.refunds) == 1
+    assert double.calls("/v1/refunds") == 1
+    payments = await world.patient.call("GET", "/api/v1/payments")
+    assert [(p["thread_id"], p["charged_cents"]) for p in payments["payments"]] == [(qid, 0)]
+
+
+async def test_an_expired_checkout_closes_the_chat_unqueued(
+    world: World, double: StripeDouble
+) -> None:
+    reply = await world.start()
+    qid = reply["thread_id"]
+    session = double.sessions[world.session_of(reply)]
+    session["status"] = "expired"
+    expired = double._event("checkout.session.expired", session)
+    await double.deliver(expired)
+    await world.reaches(qid, "closed", "expired")
+    assert await world.db["panel_questions"].find_one({"_id": qid}) is None
+
+
+async def test_a_retried_start_makes_one_checkout_session(
+    world: World, double: StripeDouble
+) -> None:
+    qid = question_id()
+    double.fail("checkout/sessions", status=0)  # made at Stripe, the answer lost
+    refused = await world.start(qid=qid, expect=503)
+    assert refused["code"] == "payment_provider_unavailable"
+    first = await world.start(qid=qid)
+    again = await world.start(qid=qid)
+    assert first["checkout_url"] == again["checkout_url"]
+    assert len(double.sessions) == 1
+
+
+@pytest.mark.parametrize("forgery", ["unknown secret", "altered", "replayed late", "unsigned"])
+async def test_forged_webhooks_are_refused_and_change_nothing(
+    world: World, double: StripeDouble, forgery: str
+) -> None:
+    reply = await world.start()
+    qid = reply["thread_id"]
+    (completed, _held) = double.pay(world.session_of(reply), "card")
+    now = int(world.clock.now().timestamp())
+    body, header = double.signed(completed)
+    if forgery == "unknown secret":
+        body, header = double.signed(completed, secrets=["whsec_attacker_secret"])
+    elif forgery == "altered":
+        body = body.replace(b'"unpaid"', b'"paid"')
+    elif forgery == "replayed late":
+        body, header = double.signed(completed, timestamp=now - 301)
+    else:
+        header = ""
+    response = await world.client.post(
+        "/api/v1/stripe/webhook", data=body, headers={"Stripe-Signature": header}
+    )
+    assert response.status == 400
+    assert (await response.json())["code"] == "webhook_signature_invalid"
+    await asyncio.sleep(0.3)
+    assert await world.db["stripe_events"].count_documents({}) == 0
+    assert (await world.chat(qid))["state"] == "pending_payment"
+    assert (await world.chat(qid))["facts"] == []
+
+
+async def test_either_secret_verifies_during_a_rotation(world: World, double: StripeDouble) -> None:
+    reply = await world.start()
+    qid = reply["thread_id"]
+    (completed, held) = double.pay(world.session_of(reply), "card")
+    assert await double.deliver(completed, secrets=["whsec_old_secret"]) == 200
+    assert await double.deliver(held, secrets=["whsec_old_secret", "whsec_new_secret"]) == 200
+    await world.reaches(qid, "queued", "held")
+
+
+async def test_stripe_failures_between_call_and_record_converge_to_one_capture(
+    world: World, double: StripeDouble
+) -> None:
+    reply = await world.start()
+    qid = reply["thread_id"]
+    await double.deliver_all(double.pay(world.session_of(reply), "card"))
+    await world.reaches(qid, "queued", "held")
+    double.fail("capture", status=500)
+    await online(world.doctor, panel_id=PANEL)
+    await world.doctor.call("POST", f"/api/v1/panels/{PANEL}/claims", {}, expect=201)
+    await answer(world.doctor, world.panel, qid, verified(world.patient))
+    await _until(lambda: _calls(double, "/capture", 1))
+    double.fail("capture", status=0)  # the next one is carried out and its answer lost
+    await world.advance(6)
+    await _until(lambda: _calls(double, "/capture", 2))
+    assert (await world.chat(qid))["facts"].count("captured") == 0
+    await world.advance(30)
+    await world.reaches(qid, "answered", "captured")
+    captured = [e for e in double.events if e["type"] == "payment_intent.succeeded"]
+    assert len(captured) == 1  # three requests, one capture at Stripe
+    keys = {key for _, path, key, _ in double.requests if path.endswith("/capture")}
+    assert len(keys) == 1
+
+
+async def _calls(double: StripeDouble, route: str, count: int) -> bool:
+    return double.calls(route) >= count
+
+
+async def test_a_price_change_never_alters_an_existing_pass(
+    world: World,
+    double: StripeDouble,
+    aiohttp_client: Any,
+    settings: Settings,
+    clock: ManualClock,
+    outbox: MemoryOutbox,
+) -> None:
+    reply = await world.start()
+    qid = reply["thread_id"]
+    dearer = await app_client(
+        aiohttp_client,
+        settings,
+        clock,
+        outbox,
+        payments_panel_id=PANEL,
+        payments_price_cents=900,
+        stripe_secret_key=Secret("sk_test_double"),
+        stripe_webhook_secrets=Secret(SECRETS),
+        stripe_api_base=double.url,
+    )
+    response = await dearer.get(f"/api/v1/paid-chats/{qid}", headers=world.patient.auth)
+    assert (await response.json())["amount_cents"] == 600
+
+
+async def test_a_charged_chat_has_a_printable_receipt_only_for_its_patient(
+    world: World, double: StripeDouble
+) -> None:
+    reply = await world.start()
+    qid = reply["thread_id"]
+    await double.deliver_all(double.pay(world.session_of(reply), "card"))
+    await world.reaches(qid, "queued", "held")
+    path = f"/api/v1/payments/{qid}/receipt"
+    # Not charged yet: nothing to receipt.
+    response = await world.client.get(path, headers=world.patient.auth)
+    assert response.status == 404
+    await online(world.doctor, panel_id=PANEL)
+    await world.doctor.call("POST", f"/api/v1/panels/{PANEL}/claims", {}, expect=201)
+    await answer(world.doctor, world.panel, qid, verified(world.patient))
+    await world.reaches(qid, "answered", "captured")
+    response = await world.client.get(path, headers=world.patient.auth)
+    assert response.status == 200
+    assert response.content_type == "text/html"
+    assert "script-src" not in response.headers["Content-Security-Policy"]
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    page = await response.text()
+    for field in ("Seller", "Receipt number", qid, "Date of supply", "6.00 EUR", "VAT"):
+        assert field in page
+    stranger = await world.client.get(path, headers=world.doctor.auth)
+    assert stranger.status == 404
+    missing = await world.client.get(
+        f"/api/v1/payments/{question_id()}/receipt", headers=world.doctor.auth
+    )
+    assert (await missing.json())["code"] == (await stranger.json())["code"]
+
+
+async def test_a_process_stalled_between_the_capture_and_its_record_is_taken_over(
+    world: World,
+    double: StripeDouble,
+    aiohttp_client: Any,
+    settings: Settings,
+    clock: ManualClock,
+    outbox: MemoryOutbox,
+) -> None:
+    """The first process captures at Stripe and never records it (it hangs, as a
+    killed one would); after its job lease runs out a second process takes the job
+    over, sends the same idempotency key, and records Stripe's first answer."""
+    reply = await world.start()
+    qid = reply["thread_id"]
+    await double.deliver_all(double.pay(world.session_of(reply), "card"))
+    await world.reaches(qid, "queued", "held")
+    double.fail("capture", status=-1)
+    await online(world.doctor, panel_id=PANEL)
+    await world.doctor.call("POST", f"/api/v1/panels/{PANEL}/claims", {}, expect=201)
+    await answer(world.doctor, world.panel, qid, verified(world.patient))
+    await _until(lambda: _calls(double, "/capture", 1))
+    assert "captured" not in (await world.chat(qid))["facts"]
+    assert double.intents[(await world.chat(qid))["payment_intent"]]["status"] == "succeeded"
+    await app_client(
+        aiohttp_client,
+        settings,
+        clock,
+        outbox,
+        jobs_poll_seconds=0.05,
+        payments_panel_id=PANEL,
+        stripe_secret_key=Secret("sk_test_double"),
+        stripe_webhook_secrets=Secret(SECRETS),
+        stripe_api_base=double.url,
+    )
+    clock.advance(31)  # past the first process's job lease
+    await world.reaches(qid, "answered", "captured")
+    assert double.calls("/capture") == 2
+    assert len({key for _, path, key, _ in double.requests if path.endswith("/capture")}) == 1
+    assert len([e for e in double.events if e["type"] == "payment_intent.succeeded"]) == 1
+
+
+async def test_the_daily_reconciliation_counts_the_money_and_shows_mismatches(
+    world: World, double: StripeDouble, clock: ManualClock
+) -> None:
+    answered = await world.start()
+    await double.deliver_all(double.pay(world.session_of(answered), "card"))
+    await world.reaches(answered["thread_id"], "queued", "held")
+    await online(world.doctor, panel_id=PANEL)
+    await world.doctor.call("POST", f"/api/v1/panels/{PANEL}/claims", {}, expect=201)
+    await answer(world.doctor, world.panel, answered["thread_id"], verified(world.patient))
+    await world.reaches(answered["thread_id"], "answered", "captured")
+    # A dispute on it, and an event naming a chat we never had.
+    (intent,) = list(double.intents)
+    dispute = double._event(
+        "charge.dispute.created", {"id": "dp_1", "payment_intent": intent, "metadata": {}}
+    )
+    stray = double._event(
+        "checkout.session.completed",
+        {"id": "cs_other", "payment_status": "paid", "metadata": {"thread_id": "X" * 22}},
+    )
+    assert await double.deliver_all([dispute, stray]) == [200, 200]
+    await world.reaches(answered["thread_id"], "answered", "disputed")
+    admin = world.admin
+    day = clock.now().date().isoformat()
+    path = f"/api/v1/admin/payments/reconciliation/{day}"
+    report = await admin.call("GET", path)
+    assert report["captured_cents"] == 600
+    assert report["disputed"] == [answered["thread_id"]]
+    assert [m["thread_id"] for m in report["mismatches"]] == ["X" * 22]
+    refused = await world.patient.call("GET", path, expect=403)
+    assert refused["code"] == "forbidden"
+    bad = await admin.call("GET", "/api/v1/admin/payments/reconciliation/2026-13-40", expect=422)
+    assert bad["code"] == "validation_failed"
+
+
+async def test_a_paid_chat_needs_the_current_terms_accepted(
+    world: World, double: StripeDouble, paid_client: Client, outbox: MemoryOutbox
+) -> None:
+    other = await patient(paid_client, outbox, "bob@example.org")
+    world.patient, first = other, world.patient
+    refused = await world.start(expect=403)
+    assert refused["code"] == "consent_required"
+    assert double.sessions == {}
+    await accept_terms(other)
+    await world.start()
+    world.patient = first
