@@ -33,7 +33,7 @@ export function campaignsBox(console_) {
                 "p",
                 { class: "campaign-head" },
                 h("span", { class: ["state", `state-${c.state}`] }, t(`state.${c.state}`)),
-                h("span", { class: "when" }, c.sendAt && c.state === "scheduled" ? t("campaigns.send_at", { at: formatTime(c.sendAt) }) : t("campaigns.created", { at: formatTime(c.createdAt) })),
+                h("span", { class: "campaign-when" }, c.sendAt && c.state === "scheduled" ? t("campaigns.send_at", { at: formatTime(c.sendAt) }) : t("campaigns.created", { at: formatTime(c.createdAt) })),
               ),
               c.pauseReason ? h("p", { class: "alert" }, t("campaigns.pause_reason", { reason: t(`pause.${c.pauseReason}`) })) : null,
               h(

@@ -41,7 +41,7 @@ export function announcementsView(widget, state) {
       ? h("ul", { class: "w-announcements" }, state.items.map((a) => item(widget, state, a, errors)))
       : h("p", { class: "w-empty" }, t("announcements.none")),
     errors,
-    practices.map((practiceId) => optOutSection(widget, state, practiceId, errors)),
+    ...practices.map((practiceId) => optOutSection(widget, state, practiceId, errors)),
   ];
 }
 
