@@ -5,7 +5,8 @@ keys there (the staff group is created in the page), imports a roster CSV with b
 rows and sees them reported by line, and sends a campaign to the patients chosen by a
 label opened in the page. The patient who accepted the roster's invitation reads it
 in the widget's announcements, which sends a read receipt; a later campaign is
-cancelled from the console before it is sent.
+cancelled from the console before it is sent, and a large one is paused, resumed and
+cancelled while it is sending.
 """
 
 from __future__ import annotations
@@ -13,17 +14,23 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
+from uuid import uuid4
 
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Error, Page, expect
+from pymongo import AsyncMongoClient
 
+from e2e_crypto.keys import DeviceKeys
 from tests.browser.care_team import PASSPHRASE, PASSWORD, People, link_in_mail, unique_email
 from tests.browser.conftest import SIZES, Watched
+from tests.mailings import seed_campaign, synthetic_patients
+from tests.services import Services
 
 KEY_DERIVATION_MS: Final = 30_000  # Argon2id in the page on a busy machine
 LIVE_MS: Final = 20_000
 SCREENSHOTS: Final = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+BIG: Final = 20_000  # recipients: seconds of sending at the default rate
 MAILING: Final = "La vaccination contre la grippe est ouverte aux patients de 65 ans et plus."
 
 
@@ -186,3 +193,51 @@ async def test_a_practice_imports_its_roster_and_its_campaign_reaches_the_widget
     width = await console.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, "the console scrolls sideways on a phone"
     await console.screenshot(path=str(SCREENSHOTS / "practice-phone.png"), full_page=True)
+
+
+async def test_a_sending_campaign_is_paused_resumed_and_cancelled_from_the_console(
+    watched: Watched, carechat: str, people: People, services: Services, carechat_db_name: str
+) -> None:
+    console = watched.page
+    admin_email = unique_email("practice-admin")
+    admin = await people.person(admin_email, "practice_admin", "Praktijk Noord")
+    practice_id = str((await admin.api.create_practice("Praktijk Noord"))["practice_id"])
+    # A large campaign, as the stores hold it once a practice's client submitted it
+    # (registering thousands of patients over HTTP would take the test's whole budget):
+    # at the default rate it stays "sending" for seconds, long enough to pause it.
+    campaign_id = f"big-{uuid4().hex[:16]}"
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(services.mongo.uri, tz_aware=True)
+    try:
+        await seed_campaign(
+            mongo[carechat_db_name],
+            practice_id=practice_id,
+            sender=DeviceKeys.generate(admin.account_id, f"seed-{uuid4().hex[:8]}"),
+            campaign_id=campaign_id,
+            patients=synthetic_patients(BIG, prefix=f"s{uuid4().hex[:6]}-"),
+            now=datetime.now(UTC),
+        )
+    finally:
+        await mongo.close()
+
+    watched.expect_error(r"404 .*/api/v1/groups/staff-[^/]+/epochs/latest")
+    await console.goto(f"{carechat}/practice?practice={practice_id}")
+    await create_keys_in_console(console, admin_email)
+    await expect(console.get_by_role("heading", name=f"Practice {practice_id}")).to_be_visible(
+        timeout=KEY_DERIVATION_MS
+    )
+    await admin.api.request("POST", f"/api/v1/campaigns/{campaign_id}/schedule", {})
+    await console.get_by_role("button", name="Refresh the campaigns").click()
+    shown = console.locator(f'.campaign[data-campaign="{campaign_id}"]')
+    await expect(shown).to_have_attribute("data-state", "sending", timeout=LIVE_MS)
+    await shown.get_by_role("button", name="Pause").click()
+    await expect(shown).to_have_attribute("data-state", "paused", timeout=LIVE_MS)
+    await expect(shown).to_contain_text("Paused: paused at the practice")
+    delivered = await shown.locator('[data-count="delivered"] dd').text_content()
+    assert 0 < int(delivered or "0") < BIG
+    await shown.get_by_role("button", name="Resume").click()
+    await expect(shown).to_have_attribute("data-state", "sending", timeout=LIVE_MS)
+    await shown.get_by_role("button", name="Cancel the campaign").click()
+    await expect(shown).to_have_attribute("data-state", "cancelled", timeout=LIVE_MS)
+    state = await admin.api.request("GET", f"/api/v1/campaigns/{campaign_id}")
+    assert state["state"] == "cancelled"
+    assert state["progress"]["delivered"] < BIG

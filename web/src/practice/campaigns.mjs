@@ -20,6 +20,8 @@ export function campaignsBox(console_) {
     "section",
     { class: "box", dataset: { box: "campaigns" }, "aria-labelledby": "pr-campaigns-title" },
     h("h2", { id: "pr-campaigns-title" }, t("campaigns.title")),
+    // Campaigns a colleague started elsewhere appear here too.
+    h("div", { class: "actions" }, button(t("campaigns.refresh"), () => console_.refreshCampaigns(), errors, "quiet", "campaigns-refresh")),
     errors,
     items.length
       ? h(

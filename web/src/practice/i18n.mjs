@@ -5,6 +5,7 @@ import "../panel/i18n.mjs";
 import { registerMessages } from "../ui/i18n.mjs";
 
 registerMessages("en", {
+  "campaigns.refresh": "Refresh the campaigns",
   "roster.refresh": "Refresh the roster",
   "pause.staff": "paused at the practice",
   "pause.consecutive_failures": "stopped itself after too many failures in a row",
@@ -84,6 +85,7 @@ registerMessages("en", {
 });
 
 registerMessages("fr", {
+  "campaigns.refresh": "Actualiser les campagnes",
   "roster.refresh": "Actualiser la liste",
   "pause.staff": "mise en pause par le cabinet",
   "pause.consecutive_failures": "arrêtée d'elle-même après trop d'échecs consécutifs",
@@ -163,6 +165,7 @@ registerMessages("fr", {
 });
 
 registerMessages("nl", {
+  "campaigns.refresh": "Campagnes vernieuwen",
   "roster.refresh": "Lijst vernieuwen",
   "pause.staff": "gepauzeerd door de praktijk",
   "pause.consecutive_failures": "zelf gestopt na te veel mislukkingen op rij",
