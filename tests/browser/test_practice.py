@@ -187,6 +187,15 @@ async def test_a_practice_imports_its_roster_and_its_campaign_reaches_the_widget
     await later.get_by_role("button", name="Cancel the campaign").click()
     await expect(console.locator('.campaign[data-state="cancelled"]')).to_have_count(1)
 
+    # The console in French and Dutch: the texts, the states, the report's reasons.
+    await console.get_by_label("Language").select_option("fr")
+    await expect(console.get_by_role("heading", name="Liste des patients")).to_be_visible()
+    await expect(console.locator('.campaign[data-state="cancelled"]')).to_contain_text("Annulée")
+    await console.get_by_label("Langue").select_option("nl")
+    await expect(console.get_by_role("heading", name="Campagnes")).to_be_visible()
+    await expect(console.get_by_text("Regel 3: het e-mailadres is ongeldig")).to_be_visible()
+    await console.get_by_label("Taal").select_option("en")
+
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await console.screenshot(path=str(SCREENSHOTS / "practice-desktop.png"), full_page=True)
     await console.set_viewport_size({"width": 375, "height": 812})
