@@ -35,6 +35,8 @@ REQUIRED: Final = (
     "inbox.css",
     "panel.js",
     "panel.css",
+    "practice.js",
+    "practice.css",
     "widget-loader.js",
 )
 CONTENT_TYPES: Final = {".js": "text/javascript", ".css": "text/css"}

@@ -27,6 +27,8 @@ const ENTRIES = {
   "inbox.css": ["web/src/inbox/inbox.css", "esm"],
   "panel.js": ["web/src/panel/main.mjs", "esm"],
   "panel.css": ["web/src/panel/panel.css", "esm"],
+  "practice.js": ["web/src/practice/main.mjs", "esm"],
+  "practice.css": ["web/src/practice/practice.css", "esm"],
   "widget-loader.js": ["web/src/widget-loader.mjs", "iife"],
 };
 

@@ -59,6 +59,7 @@ export const MAX_ENVELOPE_BYTES = 45000;
 export const MAX_RECIPIENTS = 64;
 export const MAX_GROUP_DEVICES = 1000;
 export const MAX_BROADCAST_BODY_BYTES = 256 * 1024;
+export const MAX_BROADCAST_DEVICES = 100_000;
 export const CHUNK_BYTES = 64 * 1024;
 export const KIND = Object.freeze({ MESSAGE: 1, SYSTEM: 2, REPORT_TO_GP: 3 });
 // The byte in front of every franking commitment (e2e_crypto/franking.py FrankingKind):
@@ -601,6 +602,31 @@ export function verifyEpochCommit(data, { adminAccount, adminRootKey, previous }
   return c;
 }
 
+/**
+ * A signed commit for the next epoch of a group this account administers (twin of
+ * groups.create_epoch_commit): `members` are verified devices, the admin's own
+ * included; `previous` is the verified previous commit or null for epoch 1.
+ * Returns { commit (bytes), key (as openEpochKey returns it) }.
+ */
+export function createEpochCommit(admin, { adminAccount, groupId, members, previous = null }) {
+  members.forEach(requireVerified);
+  if (members.length < 1 || members.length > MAX_GROUP_DEVICES) throw new MalformedData("member count out of range");
+  if (previous !== null && previous.groupId !== groupId) throw new MalformedData("previous commit belongs to another group");
+  const epoch = previous === null ? 1 : previous.epoch + 1;
+  const secret = sodium.randombytes_buf(32);
+  const publicKey = sodium.crypto_scalarmult_base(secret);
+  const w = new Writer().u8(1).ident(groupId, "group id").u32(epoch).ident(adminAccount, "admin account id")
+    .raw(previous === null ? new Uint8Array(32) : previous.digest)
+    .raw(publicKey)
+    .u16(members.length);
+  for (const m of members) w.ident(m.accountId, "account id").ident(m.deviceId, "device id").fixed(m.encryptionKey, 32, "member key");
+  for (const m of members) w.raw(sodium.crypto_box_seal(secret, m.encryptionKey));
+  const signedPart = w.bytes();
+  const commit = concat([signedPart, sign(admin, concat([LABELS.GROUP_COMMIT_SIGNATURE, signedPart]))]);
+  parseEpochCommit(commit); // what a reader checks (no repeated member device)
+  return { commit, key: Object.freeze({ type: "epoch", groupId, epoch, secret, publicKey }) };
+}
+
 /** The epoch private key sealed to `device` in a verified commit. */
 export function openEpochKey(commit, device) {
   try {
@@ -639,6 +665,57 @@ function parseBroadcast(data) {
   const signature = r.take(64, "signature");
   r.end("broadcast body");
   return { header, headerBytes, nonce, ciphertext, signature };
+}
+
+/**
+ * Seal a mailing once for many devices (e2e_crypto/broadcast.py's twin): returns
+ * { body, slips } where `slips` maps "account/device" to that device's slip.
+ */
+export function sealBroadcast(sender, { campaignId, clientMsgId, body, toDevices }) {
+  if (toDevices.length < 1 || toDevices.length > MAX_BROADCAST_DEVICES) {
+    throw new MalformedData(`a broadcast goes to 1..${MAX_BROADCAST_DEVICES} devices`);
+  }
+  toDevices.forEach(requireVerified);
+  const contentKey = sodium.randombytes_buf(32);
+  const frankingKey = sodium.randombytes_buf(FRANKING_KEY_BYTES);
+  const nonce = sodium.randombytes_buf(NONCE_BYTES);
+  const binding = {
+    kind: FRANKING_KIND.BROADCAST, threadId: campaignId, clientMsgId,
+    senderAccount: sender.accountId, senderDevice: sender.deviceId,
+  };
+  const headerBytes = new Writer().u8(1)
+    .ident(campaignId, "campaign id")
+    .ident(clientMsgId, "client message id")
+    .ident(sender.accountId, "sender account id")
+    .ident(sender.deviceId, "sender device id")
+    .raw(derive(contentKey, LABELS.KEY_COMMITMENT_PERSON))
+    .raw(frankingCommitment(frankingKey, body, binding))
+    .bytes();
+  const ciphertext = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+    concat([frankingKey, body]), headerBytes, null, nonce, contentKey);
+  const signed = new Writer().raw(LABELS.BROADCAST_SIGNATURE).blob32(headerBytes)
+    .raw(digest(LABELS.CIPHERTEXT_HASH, concat([nonce, ciphertext]))).bytes();
+  const encoded = new Writer().blob32(headerBytes).raw(nonce).blob32(ciphertext).raw(sign(sender, signed)).bytes();
+  if (encoded.length > MAX_BROADCAST_BODY_BYTES) throw new MalformedData("broadcast body too large");
+  const bodyDigest = digest(LABELS.BROADCAST_BODY, encoded);
+  const slips = new Map();
+  for (const device of toDevices) {
+    const slot = `${device.accountId}/${device.deviceId}`;
+    if (slips.has(slot)) throw new MalformedData("duplicate broadcast recipient");
+    const signedPart = new Writer().u8(1).raw(bodyDigest)
+      .ident(device.accountId, "account id")
+      .ident(device.deviceId, "device id")
+      .fixed(device.encryptionKey, 32, "encryption key")
+      .raw(sodium.crypto_box_seal(contentKey, device.encryptionKey))
+      .bytes();
+    slips.set(slot, concat([signedPart, sign(sender, concat([LABELS.SLIP_SIGNATURE, signedPart]))]));
+  }
+  return { body: encoded, slips };
+}
+
+/** A mailing's header, unverified (to look up the sender named in it); MalformedData. */
+export function broadcastHeader(body) {
+  return parseBroadcast(body).header;
 }
 
 /** Open a mailing with this device's slip; throws DecryptionFailed on any failure. */
@@ -681,6 +758,31 @@ export function openBroadcast(body, slip, { opener, sender, campaignId, clientMs
   } catch {
     throw new DecryptionFailed();
   }
+}
+
+// ---------------------------------------------------------------- roster labels
+
+// A roster row's labels (age band, condition...) as one JSON object sealed to the
+// staff group epoch's public key (e2e_crypto/client/roster.py's seal_labels/open_labels):
+// any current member of the staff group opens it, the server cannot.
+
+/** Seal a { name: value } object of strings to the staff epoch public key. */
+export function sealLabels(labels, staffKey) {
+  const sorted = Object.fromEntries(Object.keys(labels).sort().map((k) => [k, String(labels[k])]));
+  return sodium.crypto_box_seal(enc.encode(JSON.stringify(sorted)), checkKey(staffKey, "staff key"));
+}
+
+/** Open labels sealed to `epochKey` (from openEpochKey); DecryptionFailed if not ours. */
+export function openLabels(sealed, epochKey) {
+  let parsed;
+  try {
+    const plain = sodium.crypto_box_seal_open(sealed, epochKey.publicKey, epochKey.secret);
+    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(plain));
+  } catch {
+    throw new DecryptionFailed();
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new DecryptionFailed();
+  return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
 }
 
 // ---------------------------------------------------------------- safety numbers

@@ -3,6 +3,7 @@
 // {"results": [...]} to stdout. Bytes travel as lowercase hex. An op that throws
 // reports {"ok": false, "error": <class name>} so the Python side can assert on it.
 import * as cc from "../../e2e_crypto/js/carechat-e2e.mjs";
+import { parseRosterCsv } from "../../web/src/client/roster.mjs";
 
 const { hex, unhex } = cc;
 
@@ -72,6 +73,31 @@ const OPS = {
       opener: device(op.opener), sender: verified(op.sender), campaignId: op.campaign_id, clientMsgId: op.client_msg_id,
     });
     return { body: hex(m.body) };
+  },
+  seal_broadcast: (op) => {
+    const sealed = cc.sealBroadcast(device(op.sender), {
+      campaignId: op.campaign_id, clientMsgId: op.client_msg_id, body: unhex(op.body), toDevices: op.to.map(verified),
+    });
+    return { body: hex(sealed.body), slips: Object.fromEntries([...sealed.slips].map(([k, v]) => [k, hex(v)])) };
+  },
+  create_epoch_commit: (op) => {
+    const { commit, key } = cc.createEpochCommit(cc.rootKey(unhex(op.admin_root_seed)), {
+      adminAccount: op.admin_account, groupId: op.group_id, members: op.members.map(verified), previous: null,
+    });
+    return { commit: hex(commit), public_key: hex(key.publicKey), secret: hex(key.secret) };
+  },
+  parse_roster: (op) => {
+    try {
+      const parsed = parseRosterCsv(unhex(op.data));
+      return { rows: parsed.rows, rejected: parsed.rejected };
+    } catch (e) {
+      return { format_error: e.reason };
+    }
+  },
+  seal_labels: (op) => ({ sealed: hex(cc.sealLabels(op.labels, unhex(op.staff_key))) }),
+  open_labels: (op) => {
+    const key = cc.openEpochKey(commitChain(op.commits, op.admin_account, op.admin_root), device(op.device));
+    return { labels: cc.openLabels(unhex(op.sealed), key) };
   },
   safety_number: (op) => {
     const digits = cc.safetyNumber(op.a.account_id, unhex(op.a.root_public), op.b.account_id, unhex(op.b.root_public));

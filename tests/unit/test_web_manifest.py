@@ -20,6 +20,8 @@ FILES = {
     "inbox.css": ("inbox-FFFFFFFF.css", b"main{padding:0}"),
     "panel.js": ("panel-GGGGGGGG.js", b"console.log('panel');"),
     "panel.css": ("panel-HHHHHHHH.css", b"main{border:0}"),
+    "practice.js": ("practice-JJJJJJJJ.js", b"console.log('practice');"),
+    "practice.css": ("practice-KKKKKKKK.css", b"main{outline:0}"),
     "widget-loader.js": ("widget-loader-CCCCCCCC.js", b"(()=>{})();"),
 }
 

@@ -19,3 +19,5 @@ export {
 export { PayloadError, decodePayload, encodePayload, normalizePayload } from "./messages.mjs";
 export { PanelClient, StaleEpoch, checkGroupEnvelope } from "./panel.mjs";
 export { RuleSet, TRIAGE_RULES, normalise } from "./triage.mjs";
+export { MailingsClient, campaignSummary, staffGroupId } from "./mailings.mjs";
+export { LANGUAGES as ROSTER_LANGUAGES, RosterFormatError, decodeRoster, parseRosterCsv } from "./roster.mjs";

@@ -7,6 +7,7 @@
 //   views/*.mjs      account (sign-up, verify, sign-in), keys (create + passphrase,
 //                    restore), practice (link, request, conversations), conversation,
 //                    message, renewal, safety, settings, invitation
+//   announcements/   the practice's read-only announcements (prevention mailings)
 //   forms.mjs        labelled fields, errors as sentences, busy forms
 //   payloads.mjs     the typed payloads as the views read and write them
 //   i18n/*.mjs       the widget's fr/nl/en texts
@@ -27,6 +28,7 @@ import { conversationView } from "./views/conversation.mjs";
 import { invitationView } from "./views/invitation.mjs";
 import { createKeysView, restoreKeysView } from "./views/keys.mjs";
 import { practiceView, withPractice } from "./views/practice.mjs";
+import { announcementsState, announcementsView } from "./announcements/view.mjs";
 import { QuestionFlow } from "./question/flow.mjs";
 import { safetyView } from "./views/safety.mjs";
 import { settingsView } from "./views/settings.mjs";
@@ -100,6 +102,8 @@ class PatientWidget extends Widget {
       this.question
         ? h("button", { type: "button", class: "button link w-menu-item", onclick: () => this.question.start() }, t("menu.question"))
         : null,
+      // The practice's announcements: read-only mailings (announcements/).
+      h("button", { type: "button", class: "button link w-menu-item", onclick: () => this.show(announcementsView, announcementsState()) }, t("menu.announcements")),
       h("button", { type: "button", class: "button link w-menu-item", onclick: () => this.show(settingsView) }, t("menu.settings")),
     ].filter(Boolean);
   }

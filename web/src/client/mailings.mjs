@@ -1,0 +1,305 @@
+// Prevention mailings in the browser — twin of e2e_crypto/client/roster.py and
+// e2e_crypto/client/mailings.py (docs/mailings.md).
+//
+//   MailingsClient(client)
+//     ├── practice staff: staffKey (the staff group's epoch key, its chain verified
+//     │   from epoch 1; the group is created at epoch 1 by the practice admin's first
+//     │   console), importRoster (labels sealed to that key here), roster (labels
+//     │   opened here), audience, sendCampaign (sealed once, slips per device),
+//     │   campaigns / campaign (progress counts) / pause / resume / cancel
+//     └── patients: announcements (opened with this browser's slip), markRead, optOut
+//
+// The server never sees a label nor a mailing's text: the audience is computed here
+// from the opened labels and only the list of chosen patients is sent.
+
+import {
+  broadcastHeader,
+  createEpochCommit,
+  fromBase64url,
+  openBroadcast,
+  openEpochKey,
+  openLabels,
+  parseEpochCommit,
+  sealBroadcast,
+  sealLabels,
+  toBase64url,
+  verifyEpochCommit,
+} from "../../../e2e_crypto/js/carechat-e2e.mjs";
+import { ApiError, NotReady, TrustError } from "./errors.mjs";
+import { randomId } from "./keystore.mjs";
+
+const API = "/api/v1";
+const MAX_COMMIT_BYTES = 512 * 1024;
+const MAX_BODY_BYTES = 256 * 1024;
+const IMPORT_CHUNK = 100; // rows per request, as the SDK: well under the body limit
+const RECIPIENTS_CHUNK = 200;
+const enc = encodeURIComponent;
+const utf8 = new TextEncoder();
+
+/** The staff group of a practice (the SDK and the tests name it the same way). */
+export function staffGroupId(practiceId) {
+  return `staff-${practiceId}`.slice(0, 64);
+}
+
+/** The server's campaign JSON, camelCased; `progress` only from campaign(). */
+export function campaignSummary(doc) {
+  return {
+    campaignId: doc.campaign_id,
+    practiceId: doc.practice_id,
+    state: doc.state,
+    sendAt: doc.send_at ?? null,
+    pauseReason: doc.pause_reason ?? null,
+    createdAt: doc.created_at ?? null,
+    progress: doc.progress ?? null,
+  };
+}
+
+export class MailingsClient {
+  constructor(client) {
+    this.client = client;
+    this._staff = new Map(); // practice -> epoch key
+  }
+
+  _keystore() {
+    if (this.client.keystore === null) throw new NotReady("create or restore keys first");
+    return this.client.keystore;
+  }
+
+  _request(method, path, json = undefined, params = null) {
+    return this.client.api.request(method, `${API}${path}`, json, params);
+  }
+
+  // -- the staff group
+
+  /**
+   * The staff group's current epoch key, opened with one of this browser's devices
+   * (a restored browser keeps its former devices). A practice whose group does not
+   * exist yet gets one, at epoch 1, with this device as its only member.
+   */
+  async staffKey(practiceId, { refresh = false } = {}) {
+    if (!refresh && this._staff.has(practiceId)) return this._staff.get(practiceId);
+    const keystore = this._keystore();
+    const groupId = staffGroupId(practiceId);
+    let latest;
+    try {
+      latest = await this._request("GET", `/groups/${enc(groupId)}/epochs/latest`);
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 404) throw error;
+      return this._createStaffGroup(practiceId, groupId);
+    }
+    const first = Number(latest.epoch) === 1 ? latest : await this._request("GET", `/groups/${enc(groupId)}/epochs/1`);
+    // The admin named in the first commit; its root key (pinned) must have signed it.
+    const admin = parseEpochCommit(fromBase64url(String(first.commit), MAX_COMMIT_BYTES)).adminAccount;
+    await this.client.directory.devices(admin); // pins the admin's root key (TOFU)
+    const root = keystore.trustedRoot(admin);
+    if (root === null) throw new TrustError(groupId, "the staff group's admin has no root key");
+    let previous = null;
+    for (let number = 1; number <= Number(latest.epoch); number++) {
+      const doc = number === 1 ? first : number === Number(latest.epoch) ? latest : await this._request("GET", `/groups/${enc(groupId)}/epochs/${number}`);
+      previous = verifyEpochCommit(fromBase64url(String(doc.commit), MAX_COMMIT_BYTES), {
+        adminAccount: admin, adminRootKey: root, previous,
+      });
+    }
+    for (const device of keystore.openers()) {
+      try {
+        const key = openEpochKey(previous, device);
+        this._staff.set(practiceId, key);
+        return key;
+      } catch {
+        // not a member device of this epoch
+      }
+    }
+    throw new NotReady("this browser is not a member of the practice's staff group");
+  }
+
+  async _createStaffGroup(practiceId, groupId) {
+    const keystore = this._keystore();
+    await this._request("POST", "/groups", { group_id: groupId });
+    const { commit, key } = createEpochCommit(keystore.root, {
+      adminAccount: keystore.accountId, groupId, members: [keystore.verifiedSelf()],
+    });
+    await this._request("POST", `/groups/${enc(groupId)}/epochs`, { commit: toBase64url(commit) });
+    this._staff.set(practiceId, key);
+    return key;
+  }
+
+  // -- roster
+
+  /**
+   * Posts parsed rows (parseRosterCsv's `rows`), labels sealed here to the staff key,
+   * IMPORT_CHUNK a request; `onProgress(done, total)`. Returns {imported, rejected}
+   * with the server's refusals by line.
+   */
+  async importRoster(practiceId, rows, { onProgress = null } = {}) {
+    const key = await this.staffKey(practiceId);
+    let imported = 0;
+    const rejected = [];
+    for (let i = 0; i < rows.length; i += IMPORT_CHUNK) {
+      const chunk = rows.slice(i, i + IMPORT_CHUNK);
+      const report = await this._request("POST", `/practices/${enc(practiceId)}/roster`, {
+        group: key.groupId,
+        epoch: key.epoch,
+        rows: chunk.map((r) => ({
+          line: r.line, email: r.email, language: r.language, labels: toBase64url(sealLabels(r.labels, key.publicKey)),
+        })),
+      });
+      imported += Number(report.imported);
+      rejected.push(...report.rejected.map((r) => ({ line: Number(r.line), reason: String(r.reason) })));
+      onProgress?.(Math.min(i + IMPORT_CHUNK, rows.length), rows.length);
+    }
+    return { imported, rejected };
+  }
+
+  /**
+   * The roster, labels opened here: [{rowId, line, email, language, accountId,
+   * labels}] (`labels` null for a row sealed to an epoch this browser cannot open).
+   */
+  async roster(practiceId) {
+    const key = await this.staffKey(practiceId);
+    const listing = await this._request("GET", `/practices/${enc(practiceId)}/roster`);
+    return listing.rows.map((row) => {
+      let labels = null;
+      if (row.group === key.groupId && Number(row.epoch) === key.epoch) {
+        try {
+          labels = openLabels(fromBase64url(String(row.labels), 8192), key);
+        } catch {
+          labels = null;
+        }
+      }
+      return {
+        rowId: row.row_id, line: row.line, email: row.email, language: row.language,
+        accountId: row.account_id ?? null, labels,
+      };
+    });
+  }
+
+  // -- campaigns
+
+  /**
+   * Seals `text` once for every verified device of `patients` (account ids), creates,
+   * fills and schedules the campaign (`sendAt`: a Date, or null for now). Patients
+   * without a device are left out (they have nothing to read with). Returns the
+   * scheduled campaign's summary.
+   */
+  async sendCampaign(practiceId, { text, patients, sendAt = null }) {
+    const keystore = this._keystore();
+    const devices = new Map();
+    for (const patient of new Set(patients)) {
+      const found = await this.client.directory.devices(patient, { refresh: true });
+      if (found.length) devices.set(patient, found);
+    }
+    if (devices.size === 0) throw new NotReady("no chosen patient has a device yet");
+    const campaignId = randomId(16);
+    const sealed = sealBroadcast(keystore.device, {
+      campaignId, clientMsgId: campaignId, body: utf8.encode(text), toDevices: [...devices.values()].flat(),
+    });
+    if (sealed.body.length > MAX_BODY_BYTES) throw new NotReady("the message is too long");
+    await this._request("POST", `/practices/${enc(practiceId)}/campaigns`, {
+      campaign_id: campaignId, body: toBase64url(sealed.body),
+    });
+    const chosen = [...devices.keys()];
+    for (let i = 0; i < chosen.length; i += RECIPIENTS_CHUNK) {
+      const recipients = chosen.slice(i, i + RECIPIENTS_CHUNK).map((patient) => ({
+        patient,
+        slips: devices.get(patient).map((d) => toBase64url(sealed.slips.get(`${patient}/${d.deviceId}`))),
+      }));
+      await this._request("POST", `/campaigns/${enc(campaignId)}/recipients`, { recipients });
+    }
+    const scheduled = await this._request("POST", `/campaigns/${enc(campaignId)}/schedule`, {
+      send_at: sendAt ? sendAt.toISOString() : null,
+    });
+    return campaignSummary(scheduled);
+  }
+
+  async campaigns(practiceId) {
+    return (await this._request("GET", `/practices/${enc(practiceId)}/campaigns`)).campaigns.map(campaignSummary);
+  }
+
+  /** One campaign with its progress counts (delivered, read, opted out, failed...). */
+  async campaign(campaignId) {
+    return campaignSummary(await this._request("GET", `/campaigns/${enc(campaignId)}`));
+  }
+
+  pause(campaignId) {
+    return this._action(campaignId, "pause");
+  }
+
+  resume(campaignId) {
+    return this._action(campaignId, "resume");
+  }
+
+  cancel(campaignId) {
+    return this._action(campaignId, "cancel");
+  }
+
+  async _action(campaignId, action) {
+    return campaignSummary(await this._request("POST", `/campaigns/${enc(campaignId)}/${action}`, {}));
+  }
+
+  // -- patients
+
+  /**
+   * This account's practice announcements, newest first as the server lists them,
+   * each opened with this browser's slip: [{campaignId, practiceId, text, read,
+   * deliveredAt}] (`text` null: no slip of this browser opens it, or it failed to verify).
+   */
+  async announcements() {
+    const keystore = this._keystore();
+    const listing = await this._request("GET", "/announcements");
+    const out = [];
+    for (const doc of listing.announcements) {
+      out.push({
+        campaignId: doc.campaign_id,
+        practiceId: doc.practice_id,
+        read: Boolean(doc.read),
+        deliveredAt: doc.delivered_at,
+        text: await this._open(keystore, doc),
+      });
+    }
+    return out;
+  }
+
+  async _open(keystore, doc) {
+    let body;
+    try {
+      body = fromBase64url(String(doc.body), MAX_BODY_BYTES);
+    } catch {
+      return null;
+    }
+    const campaignId = String(doc.campaign_id);
+    for (const slipText of doc.slips) {
+      let slip;
+      try {
+        slip = fromBase64url(String(slipText), 4096);
+      } catch {
+        continue;
+      }
+      for (const opener of keystore.openers()) {
+        try {
+          const sender = await this._sender(body);
+          const opened = openBroadcast(body, slip, { opener, sender, campaignId, clientMsgId: campaignId });
+          return new TextDecoder("utf-8", { fatal: true }).decode(opened.body);
+        } catch {
+          // another device's slip, or not verifiable
+        }
+      }
+    }
+    return null;
+  }
+
+  // The sending device named in the body's header, verified against its account's
+  // pinned root key; the header is only a hint: openBroadcast checks the signature.
+  async _sender(body) {
+    const header = broadcastHeader(body);
+    return this.client.directory.device(header.senderAccount, header.senderDevice);
+  }
+
+  markRead(campaignId) {
+    return this._request("POST", `/announcements/${enc(campaignId)}/read`, {});
+  }
+
+  /** Stops (true) or allows again (false) this practice's prevention mailings. */
+  optOut(practiceId, optedOut = true) {
+    return this._request("PUT", `/practices/${enc(practiceId)}/mailing-opt-out`, { opted_out: optedOut });
+  }
+}

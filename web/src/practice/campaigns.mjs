@@ -1,0 +1,58 @@
+// The campaigns box: each campaign's state and its progress as counts only (delivered,
+// read, opted out, failed), with pause, resume and cancel where the state allows.
+// main.mjs reads it again every few seconds while a campaign is under way.
+
+import { formatTime, t } from "../ui/i18n.mjs";
+import { h } from "../ui/dom.mjs";
+import { button, errorLine } from "../panel/forms.mjs";
+
+const COUNTS = ["recipients", "delivered", "read", "opted_out", "failed"];
+
+export function campaignsBox(console_) {
+  const errors = errorLine();
+  const act = (work) => async () => {
+    await work();
+    await console_.refreshCampaigns();
+  };
+  const m = console_.mailings;
+  const items = [...console_.campaigns].sort((a, b) => String(b.createdAt).localeCompare(String(a.createdAt)));
+  return h(
+    "section",
+    { class: "box", dataset: { box: "campaigns" }, "aria-labelledby": "pr-campaigns-title" },
+    h("h2", { id: "pr-campaigns-title" }, t("campaigns.title")),
+    // Campaigns a colleague started elsewhere appear here too.
+    h("div", { class: "actions" }, button(t("campaigns.refresh"), () => console_.refreshCampaigns(), errors, "quiet", "campaigns-refresh")),
+    errors,
+    items.length
+      ? h(
+          "ul",
+          { class: "campaigns" },
+          items.map((c) =>
+            h(
+              "li",
+              { class: "campaign", dataset: { campaign: c.campaignId, state: c.state } },
+              h(
+                "p",
+                { class: "campaign-head" },
+                h("span", { class: ["state", `state-${c.state}`] }, t(`state.${c.state}`)),
+                h("span", { class: "campaign-when" }, c.sendAt && c.state === "scheduled" ? t("campaigns.send_at", { at: formatTime(c.sendAt) }) : t("campaigns.created", { at: formatTime(c.createdAt) })),
+              ),
+              c.pauseReason ? h("p", { class: "alert" }, t("campaigns.pause_reason", { reason: t(`pause.${c.pauseReason}`) })) : null,
+              h(
+                "dl",
+                { class: "progress" },
+                COUNTS.map((name) => h("div", { dataset: { count: name } }, h("dt", {}, t(`progress.${name}`)), h("dd", {}, String(c.progress?.[name] ?? 0)))),
+              ),
+              h(
+                "div",
+                { class: "actions" },
+                c.state === "sending" ? button(t("campaigns.pause"), act(() => m.pause(c.campaignId)), errors, null, `pause-${c.campaignId}`) : null,
+                c.state === "paused" ? button(t("campaigns.resume"), act(() => m.resume(c.campaignId)), errors, "primary", `resume-${c.campaignId}`) : null,
+                ["scheduled", "sending", "paused", "draft"].includes(c.state) ? button(t("campaigns.cancel"), act(() => m.cancel(c.campaignId)), errors, "danger", `cancel-${c.campaignId}`) : null,
+              ),
+            ),
+          ),
+        )
+      : h("p", { class: "empty" }, t("campaigns.none")),
+  );
+}
