@@ -83,8 +83,9 @@ class Settings:
     invitation_window_hours: int = 24
     # How long a password-reset link works (it is single-use either way).
     password_reset_minutes: int = 30
-    # Group commit: sends are batched for this long before one majority insert_many.
-    write_batch_ms: float = 2.0
+    # Group commit adapts to load (storage/messages.py); this adds a fixed wait before
+    # each majority insert_many, for fewer and larger writes at the cost of latency.
+    write_batch_ms: float = 0.0
     # Delivery cursors are coalesced in memory and written this often (storage/threads).
     cursor_flush_ms: float = 1000.0
     attachment_max_bytes: int = 100 * 1024 * 1024

@@ -8,7 +8,7 @@ import pytest
 
 from e2e_crypto.envelope import open_message, seal_message
 from e2e_crypto.errors import MalformedData, VerificationFailed
-from e2e_crypto.franking import stamp, verify_report, verify_stamp
+from e2e_crypto.franking import Stamper, stamp, verify_report, verify_stamp
 from e2e_crypto.wire import parse_envelope
 from tests.crypto.people import Person
 
@@ -140,3 +140,37 @@ def test_stamp_input_validation() -> None:
             seq=-1,
             received_at=NOW,
         )
+
+
+def test_the_servers_stamper_makes_the_same_stamps() -> None:
+    # The server stamps with its own cheaper path (subkey derived once, hashlib's
+    # BLAKE2b); a stamp it makes must verify as the library's.
+    stamper = Stamper(SERVER_KEY)
+    for seq, account, when, key in [
+        (0, "a", NOW, SERVER_KEY),
+        (41, "abuser", NOW + timedelta(days=400), SERVER_KEY),
+        (2**63 - 1, "x" * 64, NOW.replace(microsecond=999_999), bytes(range(64))),
+    ]:
+        fields = {
+            "franking_commitment": bytes(range(32)),
+            "sender_account": account,
+            "sender_device": "d-1",
+            "thread_id": "t_9",
+            "seq": seq,
+            "received_at": when,
+        }
+        value = Stamper(key)(**fields)  # type: ignore[arg-type]
+        assert value == stamp(key, **fields)  # type: ignore[arg-type]
+        verify_stamp(key, value, **fields)  # type: ignore[arg-type]
+    with pytest.raises(MalformedData):
+        Stamper(b"short")
+    with pytest.raises(MalformedData):
+        stamper(
+            franking_commitment=bytes(32),
+            sender_account="a",
+            sender_device="b",
+            thread_id="t",
+            seq=-1,
+            received_at=NOW,
+        )
+    assert repr(stamper) == "Stamper('**********')"  # never the key
