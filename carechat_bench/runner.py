@@ -111,7 +111,6 @@ def base_env(mongodb_uri: str) -> dict[str, str]:
         # The limits meant for people typing would stop a load generator; the checks
         # still run on every send.
         "CARECHAT_SEND_LIMIT_PER_DEVICE": "1000000",
-        "CARECHAT_SEND_LIMIT_PER_ACCOUNT": "1000000",
         # Every simulated device connects from 127.0.0.1, up to CONNECT_CONCURRENCY
         # sockets at once before their hello.
         "CARECHAT_WS_UNAUTHENTICATED_PER_IP": "100000",

@@ -294,7 +294,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         clock=clock,
         throttle=throttle,
         outlets=Outlets(deliver=hub.deliver, after_store=notifier.message_stored),
-        limits=SendLimits(settings.send_limit_per_device, settings.send_limit_per_account),
+        limits=SendLimits(settings.send_limit_per_device),
     )
     app[THREAD_SYNC] = ThreadSync(
         gate=thread_gate, threads=threads, messages=messages, accounts=accounts, cursors=cursors

@@ -50,7 +50,14 @@ class RevokeEvent(TypedDict):
     device: NotRequired[str]
 
 
-Event = MsgEvent | ThreadEvent | ReceiptEvent | TypingEvent | RevokeEvent
+class ResyncEvent(TypedDict):
+    """Events for these accounts were lost on the way to this process (the broker could
+    not publish them): their sockets sync from MongoDB instead."""
+
+    t: Literal["resync"]
+
+
+Event = MsgEvent | ThreadEvent | ReceiptEvent | TypingEvent | RevokeEvent | ResyncEvent
 
 
 Deliver = Callable[[list[str], Event], Awaitable[None]]

@@ -96,9 +96,9 @@ class Settings:
     # runs this often (one durable job for all processes).
     attachment_grace_hours: float = 24.0
     attachment_purge_every_minutes: float = 60.0
-    # Sends allowed per device per 10 s, and per account per minute (bursts included).
+    # Sends allowed per device per 10 s (bursts included). One limiter call per send:
+    # an account's rate is bounded by its device cap (handlers/devices.py) times this.
     send_limit_per_device: int = 60
-    send_limit_per_account: int = 600
     # How long a message may wait unseen before its recipient gets an e-mail.
     notify_delay_seconds: float = 120.0
     # Durable jobs (chat_server/jobs): a job whose process died is taken over after
@@ -320,7 +320,6 @@ class _SettingsSchema(ma.Schema):
         validate=ma.validate.Range(min=1, max=24 * 60, error="minutes from 1 to 1440")
     )
     send_limit_per_device = ma.fields.Integer(validate=_positive("a positive integer"))
-    send_limit_per_account = ma.fields.Integer(validate=_positive("a positive integer"))
     notify_delay_seconds = ma.fields.Float(
         validate=ma.validate.Range(min=0, max=86400, error="seconds from 0 to 86400")
     )

@@ -2,12 +2,16 @@
 
 When the limiter's backend (Redis) is down, most limits let the request through and
 log it: refusing every message while Redis restarts would turn a cache outage into a
-full outage. Limits that guard against guessing (logins) pass ``fail_closed=True``
-and answer 503 instead, so an outage never opens a window for password spraying.
+full outage. ``wait_at_most`` bounds how long a check may wait for the limiter (a
+stopped Redis answers nothing, which a socket timeout finds only after seconds);
+past it the limiter counts as unavailable. Limits that guard against guessing
+(logins) pass ``fail_closed=True`` and answer 503 instead, so an outage never opens a
+window for password spraying.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from chat_server.errors import RateLimited, Unavailable
@@ -28,10 +32,12 @@ class Throttle:
         cost: int = 1,
         fail_closed: bool = False,
         refusal: type[RateLimited] = RateLimited,
+        wait_at_most: float | None = None,
     ) -> None:
         try:
-            decision = await self._limiter.hit(policy, key, cost=cost)
-        except RateLimiterUnavailable:
+            async with asyncio.timeout(wait_at_most):
+                decision = await self._limiter.hit(policy, key, cost=cost)
+        except (RateLimiterUnavailable, TimeoutError):
             log.warning("rate limiter unavailable", extra={"fields": {"policy": policy.name}})
             if fail_closed:
                 raise Unavailable(retry_after=5.0) from None

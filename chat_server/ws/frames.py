@@ -45,5 +45,6 @@ SINKS: dict[str, EventSink] = {
     "thread": messaging.on_thread,
     "receipt": messaging.on_receipt,
     "typing": messaging.on_typing,
+    "resync": messaging.on_resync,
     "revoke": session.on_revoke,
 }

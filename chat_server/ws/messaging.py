@@ -16,7 +16,7 @@ import json
 import marshmallow as ma
 
 from chat_server.errors import NotFound
-from chat_server.events import MsgEvent, ReceiptEvent, ThreadEvent, TypingEvent
+from chat_server.events import MsgEvent, ReceiptEvent, ResyncEvent, ThreadEvent, TypingEvent
 from chat_server.presenters import message_frame, thread_summary
 from chat_server.principal import Principal
 from chat_server.schemas import id_field, is_id
@@ -171,3 +171,7 @@ async def on_receipt(ctx: FrameContext, conn: Connection, event: ReceiptEvent) -
 
 async def on_typing(ctx: FrameContext, conn: Connection, event: TypingEvent) -> None:
     conn.push({"type": "typing", "thread": event["thread"], "account": event["account"]})
+
+
+async def on_resync(ctx: FrameContext, conn: Connection, event: ResyncEvent) -> None:
+    conn.push({"type": "resync"})

@@ -52,7 +52,6 @@ def server_env(mongodb_uri: str, redis_url: str, **extra: str) -> dict[str, str]
         "CARECHAT_REDIS_PREFIX": f"f{uuid4().hex[:8]}:",
         # Devices here send as fast as they can: lift the limits meant for people.
         "CARECHAT_SEND_LIMIT_PER_DEVICE": "1000000",
-        "CARECHAT_SEND_LIMIT_PER_ACCOUNT": "1000000",
         **extra,
     }
 
