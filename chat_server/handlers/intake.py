@@ -6,6 +6,10 @@ the envelope parses, its signed header names this thread, this client message id
 the sending device, its recipients are exactly the participants' active devices, and
 the sender device's signature verifies. The server cannot read the message; it can
 refuse one that is misaddressed or forged.
+
+A socket whose ``hello`` proved that its device holds its signing key
+(``device_proven``) skips the signature check: a session token's thief cannot make
+that proof, and every recipient verifies the signature anyway (ADR 0004).
 """
 
 from __future__ import annotations
@@ -99,6 +103,8 @@ class MessageIntake:
         client_msg_id: str,
         envelope_text: str,
         attachment_ids: Sequence[str] = (),
+        *,
+        device_proven: bool = False,
     ) -> StoredMessage:
         if who.device_id is None:
             raise DeviceRequired("sending needs a registered device (ticket with device_id)")
@@ -126,10 +132,11 @@ class MessageIntake:
         sender = await self._directory.device(who.account_id, who.device_id)
         if sender is None:
             raise DeviceRevoked("this device is revoked")
-        try:
-            verify_envelope_signature(parsed, PublicSigningKey(sender.sign_key_raw))
-        except CryptoError:
-            raise InvalidEnvelope("the envelope signature does not verify") from None
+        if not device_proven:
+            try:
+                verify_envelope_signature(parsed, PublicSigningKey(sender.sign_key_raw))
+            except CryptoError:
+                raise InvalidEnvelope("the envelope signature does not verify") from None
         # Claimed before the message is stored: a message never points at a file the
         # purge may still take. A send refused after this keeps its files claimed.
         if attachment_ids and not await self._attachments.claim(

@@ -100,6 +100,7 @@ async def send(ctx: FrameContext, conn: Connection, frame: SendFrame) -> AckFram
         frame["client_msg_id"],
         frame["envelope"],
         frame.get("attachments", ()),
+        device_proven=conn.state.get("device_proven") is True,
     )
     return {
         "type": "ack",
