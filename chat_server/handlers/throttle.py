@@ -15,7 +15,12 @@ import asyncio
 import logging
 
 from chat_server.errors import RateLimited, Unavailable
-from moderation.ratelimit import RateLimit, RateLimiter, RateLimiterUnavailable
+from moderation.ratelimit import (
+    MemoryRateLimiter,
+    RateLimit,
+    RateLimiter,
+    RateLimiterUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +28,9 @@ log = logging.getLogger(__name__)
 class Throttle:
     def __init__(self, limiter: RateLimiter) -> None:
         self._limiter = limiter
+        # The in-process limiter answers without ever waiting: no timer to arm (one
+        # per send would cost a few percent of a message's CPU).
+        self._may_wait = not isinstance(limiter, MemoryRateLimiter)
 
     async def check(
         self,
@@ -35,8 +43,11 @@ class Throttle:
         wait_at_most: float | None = None,
     ) -> None:
         try:
-            async with asyncio.timeout(wait_at_most):
+            if wait_at_most is None or not self._may_wait:
                 decision = await self._limiter.hit(policy, key, cost=cost)
+            else:
+                async with asyncio.timeout(wait_at_most):
+                    decision = await self._limiter.hit(policy, key, cost=cost)
         except (RateLimiterUnavailable, TimeoutError):
             log.warning("rate limiter unavailable", extra={"fields": {"policy": policy.name}})
             if fail_closed:
