@@ -26,6 +26,7 @@ again, so those devices catch up by ``sync``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 RemoteHandler = Callable[[str, Event], None]
 # Events waiting for Redis; a stalled Redis drops the oldest past this (owed a resync).
 MAX_QUEUED = 50_000
+# On shutdown, how long what is still queued may take to go out.
+FLUSH_ON_CLOSE_SECONDS = 1.0
 ResyncHandler = Callable[[], Awaitable[None]]
 
 
@@ -107,6 +110,9 @@ class RedisBroker:
         # Accounts whose events were dropped or failed: owed one ``resync`` event.
         self._owed: set[str] = set()
         self._publisher: asyncio.Task[None] | None = None
+        # Set while nothing is queued, owed or on its way to Redis.
+        self._drained = asyncio.Event()
+        self._drained.set()
 
     def channel(self, account_id: str) -> str:
         return self._prefix + account_id
@@ -116,6 +122,10 @@ class RedisBroker:
         self._publisher = asyncio.create_task(self._publish_loop(), name="redis-fanout-publisher")
 
     async def close(self) -> None:
+        # Acked messages' publications go out first: their recipients on other
+        # processes would otherwise wait for their next sync.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._drained.wait(), FLUSH_ON_CLOSE_SECONDS)
         for task in (self._task, self._publisher):
             if task is not None:
                 task.cancel()
@@ -132,6 +142,7 @@ class RedisBroker:
 
     async def publish(self, account_ids: Iterable[str], event: Event) -> None:
         """Queues ``event`` for the other processes; never waits for Redis."""
+        self._drained.clear()
         self._outbox.append((list(account_ids), event))
         if len(self._outbox) > MAX_QUEUED:
             dropped, _ = self._outbox.popleft()
@@ -158,6 +169,7 @@ class RedisBroker:
                     self._owed.update(accounts)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
+            self._drained.set()
 
     async def _send(self, batch: list[tuple[list[str], Event]]) -> bool:
         try:
