@@ -30,7 +30,11 @@ def bench(args: argparse.Namespace) -> int:
             SoakOptions(minutes=args.soak, redis=args.redis, rate=args.soak_rate, command=command)
         )
     sizes: dict[str, Any] = QUICK if args.quick else {}
+    if args.processes < 1 or (args.processes > 1 and not args.redis):
+        print("carechat bench: --processes N needs N >= 1, and --redis when N > 1", file=sys.stderr)
+        return 2
     options = Options(
+        processes=args.processes,
         runs=args.runs,
         redis=args.redis,
         write_docs=args.write,

@@ -42,6 +42,7 @@ from e2e_crypto.client.payloads import Text, encode_payload
 from e2e_crypto.envelope import seal_message
 from e2e_crypto.keys import DeviceKeys
 from e2e_crypto.public import VerifiedDevice
+from e2e_crypto.socket_proof import sign_socket_proof
 from e2e_crypto.wire import to_base64url
 
 BODY_TEXT = "Goedemorgen dokter, de koorts is gezakt maar de hoest blijft. Moet ik langskomen?"
@@ -207,7 +208,9 @@ class Loader:
         return {"seconds": time.perf_counter() - started}
 
     async def _open(self, device: Device) -> None:
-        ws = await _authenticated(self._http, self.base_url, device.sdk, device.device_id)
+        ws = await _authenticated(
+            self._http, self.base_url, device.sdk, device.device_id, device.keystore.device
+        )
         device.ws = ws
         device.reader = asyncio.create_task(self._read(device, ws))
 
@@ -327,12 +330,20 @@ class Loader:
 
 
 async def _authenticated(
-    http: aiohttp.ClientSession, base_url: str, sdk: CareChatClient, device_id: str
+    http: aiohttp.ClientSession,
+    base_url: str,
+    sdk: CareChatClient,
+    device_id: str,
+    keys: DeviceKeys | None = None,
 ) -> aiohttp.ClientWebSocketResponse:
-    """A socket past ``hello``: a ticket over HTTP, then the first frame."""
+    """A socket past ``hello``: a ticket over HTTP, then the first frame (with the
+    device's socket proof when its keys are at hand, as the SDK sends it)."""
     ticket = await sdk.api.ws_ticket(device_id)
     ws = await http.ws_connect(base_url + "/ws", autoping=True)
-    await ws.send_json({"type": "hello", "id": "h", "ticket": ticket})
+    hello = {"type": "hello", "id": "h", "ticket": ticket}
+    if keys is not None:
+        hello["proof"] = to_base64url(sign_socket_proof(keys, ticket))
+    await ws.send_json(hello)
     welcome = await ws.receive_json(timeout=60)
     if welcome.get("type") != "welcome":
         raise RuntimeError(f"no welcome: {welcome.get('type')}")

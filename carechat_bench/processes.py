@@ -158,6 +158,11 @@ class LoaderProcess(LocalService):
             text=True,
         )
 
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
     def send(self, cmd: str, **args: Any) -> None:
         assert self.proc is not None
         assert self.proc.stdin is not None

@@ -38,6 +38,7 @@ from carechat_bench.processes import (
     cpu_seconds,
     rss_bytes,
 )
+from carechat_bench.proxy import Haproxy
 from carechat_bench.report import Report
 from carechat_bench.seed import Roster, Seeder
 from chat_server.clock import SystemClock
@@ -64,6 +65,9 @@ class Options:
     idle_sockets: int = 20_000
     idle_hold: float = 25.0
     redis: bool = False
+    # Server processes for the messaging phases; more than one run behind HAProxy
+    # and need ``redis`` for the fan-out between them.
+    processes: int = 1
     write_docs: Path | None = None
     # A py-spy profile of the server during the first maximum-rate run (SVG, or
     # collapsed stacks if the name ends in .txt).
@@ -81,6 +85,9 @@ class Results:
 
 
 def run(options: Options) -> Report:
+    if options.processes > 1 and not options.redis:
+        raise ValueError("several server processes need --redis for the fan-out between them")
+    machine = _machine()  # before the run: the load average is the machine's own
     results = Results()
     with tempfile.TemporaryDirectory(prefix="carechat-bench-") as tmp:
         workdir = Path(tmp)
@@ -93,10 +100,19 @@ def run(options: Options) -> Report:
             roster = seed_roster(mongo.uri, options.pairs, options.team)
             roster_path = workdir / "roster.json"
             roster_path.write_text(json.dumps(roster.to_json()))
-            _messaging(workdir, env, roster_path, options, results)
-            _idle(workdir, env, roster_path, options, results)
-        _ready(workdir, options, results)
-    report = Report(options.command, results.figures, results.notes, _machine(), options.redis)
+            _messaging(workdir, env, roster_path, options, results, mongo.pid)
+            if options.processes == 1:
+                _idle(workdir, env, roster_path, options, results)
+        if options.processes == 1:
+            _ready(workdir, options, results)
+    report = Report(
+        options.command,
+        results.figures,
+        results.notes,
+        machine,
+        options.redis,
+        options.processes,
+    )
     if options.write_docs is not None:
         report.write(options.write_docs)
     return report
@@ -134,14 +150,27 @@ def seed_roster(mongodb_uri: str, pairs: int, team: int) -> Roster:
 
 
 def _messaging(
-    workdir: Path, env: dict[str, str], roster: Path, options: Options, results: Results
+    workdir: Path,
+    env: dict[str, str],
+    roster: Path,
+    options: Options,
+    results: Results,
+    mongo_pid: int,
 ) -> None:
-    with (
-        CareChatServer(workdir / "server", env) as server,
-        EchoServer(workdir) as echo,
-        LoaderProcess(workdir) as loader,
-    ):
-        loader.call("start", base_url=server.url, roster=str(roster))
+    with contextlib.ExitStack() as stack:
+        servers = [
+            stack.enter_context(CareChatServer(workdir / f"server{n}", env))
+            for n in range(options.processes)
+        ]
+        proxy = (
+            stack.enter_context(Haproxy(workdir / "proxy", [s.port for s in servers]))
+            if options.processes > 1
+            else None
+        )
+        echo = stack.enter_context(EchoServer(workdir))
+        loader = stack.enter_context(LoaderProcess(workdir))
+        entry = proxy.url if proxy is not None else servers[0].url
+        loader.call("start", base_url=entry, roster=str(roster))
         _say("publishing keys", loader.call("setup"))
         _say("connecting", loader.call("connect", group="pairs"))
         loader.call("connect", group="team")
@@ -158,14 +187,32 @@ def _messaging(
             )
             results.add("echo_per_s", baseline["delivered_per_s"])
             loader.call("seal", group="pairs", per_device=options.per_device)
-            before = cpu_seconds(server.pid)
-            with _profiled(server.pid, options.profile if i == 0 else None):
+            # The processes share the two cores: each one's CPU per message says
+            # whether the server, or what drives and stores for it, bounds the rate.
+            pids = {"loader_cpu": loader.pid, "mongo_cpu": mongo_pid}
+            pids.update({f"server{n}": s.pid for n, s in enumerate(servers)})
+            if proxy is not None:
+                pids["proxy_cpu"] = proxy.pid
+            before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            with _profiled(servers[0].pid, options.profile if i == 0 else None):
                 top = loader.call("closed", group="pairs", window=options.window, patience=120.0)
-            used = cpu_seconds(server.pid) - before
             check_phase(top, "max")
             results.add("max_per_s", top["delivered_per_s"])
             results.add("ratio_to_echo", top["delivered_per_s"] / baseline["delivered_per_s"])
-            results.add("cpu_us_per_msg", used * 1e6 / max(top["acked"], 1))
+            per_msg = {
+                name: (cpu_seconds(pid) - before[name]) * 1e6 / max(top["acked"], 1)
+                for name, pid in pids.items()
+            }
+            shares = [per_msg.pop(f"server{n}") for n in range(len(servers))]
+            results.add("cpu_us_per_msg", sum(shares))
+            for name, value in per_msg.items():
+                results.add(f"{name}_us_per_msg", value)
+            if len(servers) > 1:
+                each = ", ".join(f"{v:.0f}" for v in shares)
+                results.notes.append(
+                    f"run {i + 1}: server CPU per message by process: {each} µs "
+                    f"(sum {sum(shares):.0f} µs; {top['delivered_per_s']:.0f} msg/s)"
+                )
             _say(f"run {i + 1}: echo", baseline)
             _say(f"run {i + 1}: max", top)
         peak = sorted(results.figures["max_per_s"])[len(results.figures["max_per_s"]) // 2]
@@ -308,6 +355,8 @@ def _machine() -> dict[str, str]:
                 memory = int(line.split()[1]) // (1024 * 1024)
     return {
         "cpu": f"{os.cpu_count()} x {model}",
+        # Other work on the machine skews latency (CPU per message much less).
+        "load average at the start": f"{os.getloadavg()[0]:.1f}",
         "memory": f"{memory} GiB",
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),

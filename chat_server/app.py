@@ -341,7 +341,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         clock,
         FrankingStamper(secret),
         write_db=app[WRITE_DB],
-        window_seconds=settings.write_batch_ms / 1000,
+        linger_seconds=settings.write_batch_ms / 1000,
         on_batch=app[METRICS].message_batch,
     )
     # Durable jobs: every kind is registered here, before the runner takes any.

@@ -127,6 +127,13 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--runs", type=int, default=3, help="runs per figure (median, min-max)")
     bench.add_argument("--redis", action="store_true", help="fan out through a local Redis")
     bench.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N server processes behind HAProxy for the messaging phases (needs --redis)",
+    )
+    bench.add_argument(
         "--quick", action="store_true", help="small sizes: a smoke test, not figures"
     )
     bench.add_argument("--write", type=Path, metavar="MD", help="update the table in this file")

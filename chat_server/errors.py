@@ -10,7 +10,8 @@
      │    ├── MalformedHttp, OctetStreamExpected
      │    └── WebhookSignatureInvalid  a Stripe webhook that does not verify
      ├── Unauthenticated           no/expired session (closes a socket with 4001)
-     │    └── InvalidCredentials, TotpRequired, TotpEnrolmentOverdue, InvalidTicket
+     │    └── InvalidCredentials, TotpRequired, TotpEnrolmentOverdue, InvalidTicket,
+     │         InvalidSocketProof
      ├── InvalidCode, InvalidSignature, InvalidEnvelope    a code, signature or
      │                             envelope that does not hold
      ├── InvalidThreadOpening      a patient's thread opening that does not hold
@@ -82,6 +83,7 @@ class ErrorCode(StrEnum):
     TOTP_ENROLMENT_OVERDUE = "totp_enrolment_overdue"
     ACCOUNT_SUSPENDED = "account_suspended"
     INVALID_TICKET = "invalid_ticket"
+    INVALID_SOCKET_PROOF = "invalid_socket_proof"
     INVALID_CODE = "invalid_code"
     WEAK_PASSWORD = "weak_password"  # noqa: S105 - an error code, not a password
     PHONE_CODE_REQUIRED = "phone_code_required"
@@ -291,6 +293,11 @@ class TotpEnrolmentOverdue(Unauthenticated):
 class InvalidTicket(Unauthenticated):
     code = ErrorCode.INVALID_TICKET
     title = "The ticket is unknown, expired or already used; get a new one"
+
+
+class InvalidSocketProof(Unauthenticated):
+    code = ErrorCode.INVALID_SOCKET_PROOF
+    title = "The socket proof is not this device's signature over the ticket"
 
 
 class InvalidCode(ChatError):

@@ -61,6 +61,13 @@ class RevokeEvent(TypedDict):
     suspended: NotRequired[str]
 
 
+class ResyncEvent(TypedDict):
+    """Events for these accounts were lost on the way to this process (the broker could
+    not publish them): their sockets sync from MongoDB instead."""
+
+    t: Literal["resync"]
+
+
 class QueueEvent(TypedDict):
     """A panel's queue changed (or its membership: ``removed`` GPs are told they are
     off it): push each socket the view its account may see of the panel."""
@@ -87,6 +94,7 @@ Event = (
     | RevokeEvent
     | QueueEvent
     | AnnouncementEvent
+    | ResyncEvent
 )
 
 

@@ -13,14 +13,24 @@ Events are small JSON objects of ids and numbers (``{"t": "msg", "thread": ..., 
 data. Redis is never the source of truth: a lost event only delays delivery until the
 device's next sync, so after a Redis reconnect the broker asks the hub to make every
 local socket resync.
+
+Publishing never holds up the caller (a send's ack waits for MongoDB, not for Redis):
+:meth:`RedisBroker.publish` queues the event and returns, and one publisher task
+writes whatever has queued up in one pipeline, so under load many events share a
+round trip. If Redis is slow or stopped, events wait in that queue (at most
+``MAX_QUEUED``; past it the oldest are dropped); events that could not be published
+are owed to their accounts as one ``resync`` event, published once Redis answers
+again, so those devices catch up by ``sync``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol, cast
 
@@ -33,6 +43,10 @@ from chat_server.metrics import Metrics
 log = logging.getLogger(__name__)
 
 RemoteHandler = Callable[[str, Event], None]
+# Events waiting for Redis; a stalled Redis drops the oldest past this (owed a resync).
+MAX_QUEUED = 50_000
+# On shutdown, how long what is still queued may take to go out.
+FLUSH_ON_CLOSE_SECONDS = 1.0
 ResyncHandler = Callable[[], Awaitable[None]]
 
 
@@ -52,10 +66,11 @@ class LocalBroker:
     name = "local"
 
     def __init__(self, metrics: Metrics) -> None:
-        self._metrics = metrics
+        # Once per message: labels() costs several times the inc() itself.
+        self._published = metrics.fanout_published.labels(self.name)
 
     async def publish(self, account_ids: Iterable[str], event: Event) -> None:
-        self._metrics.fanout_published.labels(self.name).inc()
+        self._published.inc()
 
     async def subscribe(self, account_id: str) -> None:
         return None
@@ -81,6 +96,7 @@ class RedisBroker:
         self._client = client
         self._prefix = f"{prefix}acct:"
         self._metrics = metrics
+        self._published = metrics.fanout_published.labels(self.name)
         self._on_event = on_event
         self._on_resync = on_resync
         # Tells our own publications apart when they come back to us.
@@ -89,34 +105,85 @@ class RedisBroker:
         self._channels: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self._lost = False
+        self._outbox: deque[tuple[list[str], Event]] = deque()
+        self._queued = asyncio.Event()
+        # Accounts whose events were dropped or failed: owed one ``resync`` event.
+        self._owed: set[str] = set()
+        self._publisher: asyncio.Task[None] | None = None
+        # Set while nothing is queued, owed or on its way to Redis.
+        self._drained = asyncio.Event()
+        self._drained.set()
 
     def channel(self, account_id: str) -> str:
         return self._prefix + account_id
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="redis-fanout-listener")
+        self._publisher = asyncio.create_task(self._publish_loop(), name="redis-fanout-publisher")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        # Acked messages' publications go out first: their recipients on other
+        # processes would otherwise wait for their next sync.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._drained.wait(), FLUSH_ON_CLOSE_SECONDS)
+        for task in (self._task, self._publisher):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
         await self._pubsub.aclose()  # type: ignore[no-untyped-call]
 
+    @property
+    def queued(self) -> int:
+        """Events waiting to be published."""
+        return len(self._outbox)
+
     async def publish(self, account_ids: Iterable[str], event: Event) -> None:
-        data = json.dumps({"o": self._origin, "e": event}, separators=(",", ":"))
+        """Queues ``event`` for the other processes; never waits for Redis."""
+        self._drained.clear()
+        self._outbox.append((list(account_ids), event))
+        if len(self._outbox) > MAX_QUEUED:
+            dropped, _ = self._outbox.popleft()
+            self._owed.update(dropped)
+        self._queued.set()
+
+    async def _publish_loop(self) -> None:
+        backoff = 0.05
+        while True:
+            await self._queued.wait()
+            self._queued.clear()
+            while self._outbox or self._owed:
+                batch = list(self._outbox)
+                self._outbox.clear()
+                owed, self._owed = self._owed, set()
+                if owed:
+                    batch.append((sorted(owed), {"t": "resync"}))
+                if await self._send(batch):
+                    backoff = 0.05
+                    continue
+                # Delivery is delayed, not lost: these devices sync from MongoDB once
+                # a resync reaches them. Wait before asking Redis again.
+                for accounts, _ in batch:
+                    self._owed.update(accounts)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+            self._drained.set()
+
+    async def _send(self, batch: list[tuple[list[str], Event]]) -> bool:
         try:
             async with self._client.pipeline(transaction=False) as pipe:
-                for account_id in account_ids:
-                    pipe.publish(self.channel(account_id), data)
+                for accounts, event in batch:
+                    data = json.dumps({"o": self._origin, "e": event}, separators=(",", ":"))
+                    for account_id in accounts:
+                        pipe.publish(self.channel(account_id), data)
                 await pipe.execute()
-        except RedisError as exc:
-            # Delivery is delayed, not lost: recipients catch up on their next sync.
+        except (RedisError, OSError) as exc:
             log.warning("fan-out publish failed", extra={"fields": {"error": type(exc).__name__}})
-            return
-        self._metrics.fanout_published.labels(self.name).inc()
+            return False
+        self._published.inc(len(batch))
+        return True
 
     async def subscribe(self, account_id: str) -> None:
         channel = self.channel(account_id)

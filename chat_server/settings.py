@@ -83,8 +83,9 @@ class Settings:
     invitation_window_hours: int = 24
     # How long a password-reset link works (it is single-use either way).
     password_reset_minutes: int = 30
-    # Group commit: sends are batched for this long before one majority insert_many.
-    write_batch_ms: float = 2.0
+    # Group commit adapts to load (storage/messages.py); this adds a fixed wait before
+    # each majority insert_many, for fewer and larger writes at the cost of latency.
+    write_batch_ms: float = 0.0
     # Delivery cursors are coalesced in memory and written this often (storage/threads).
     cursor_flush_ms: float = 1000.0
     attachment_max_bytes: int = 100 * 1024 * 1024
@@ -96,6 +97,8 @@ class Settings:
     attachment_grace_hours: float = 24.0
     attachment_purge_every_minutes: float = 60.0
     # Sends allowed per device per 10 s, and per account per minute (bursts included).
+    # All of a send's budgets (device, account, address) are spent in one limiter call
+    # (moderation/limits.py: one Lua script per send).
     send_limit_per_device: int = 60
     send_limit_per_account: int = 600
     # Per client address per minute (moderation/limits.py): sends, and key-directory

@@ -10,6 +10,7 @@ How the parts fit::
      checks only)    | groups_public     epoch commit verification              |
                      | broadcast_public  mailing body/slip verification         |
                      | thread_opening_public  who a thread is between (verify)  |
+                     | socket_proof_public    a socket holds its device key     |
                      | safety    safety numbers from root keys                  |
                      | frames    WebSocket frame types (TypedDicts), no crypto  |
                      +------------------------------^---------------------------+
@@ -20,6 +21,7 @@ How the parts fit::
                      | groups     create_epoch_commit / open_epoch_key          |
                      | membership sign_membership (practice admin's root key)   |
                      | thread_opening sign_opening (the patient's root key)     |
+                     | socket_proof  sign_socket_proof (the device's key)       |
                      | broadcast  seal_broadcast / open_broadcast               |
                      | attachments  secretstream files                          |
                      | backup     argon2id-sealed key backup                    |
@@ -50,6 +52,7 @@ SERVER_IMPORTABLE: tuple[str, ...] = (
     "e2e_crypto.groups_public",
     "e2e_crypto.membership_public",
     "e2e_crypto.thread_opening_public",
+    "e2e_crypto.socket_proof_public",
     "e2e_crypto.broadcast_public",
     "e2e_crypto.safety",
     "e2e_crypto.frames",
@@ -62,6 +65,7 @@ CLIENT_ONLY: tuple[str, ...] = (
     "e2e_crypto.groups",
     "e2e_crypto.membership",
     "e2e_crypto.thread_opening",
+    "e2e_crypto.socket_proof",
     "e2e_crypto.broadcast",
     "e2e_crypto.attachments",
     "e2e_crypto.backup",

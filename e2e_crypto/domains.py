@@ -42,6 +42,7 @@ __all__ = [
     "MEMBERSHIP_LABEL",
     "SAFETY_NUMBER_LABEL",
     "SLIP_SIGNATURE_CONTEXT",
+    "SOCKET_PROOF_CONTEXT",
     "STAMP_PERSON",
     "THREAD_OPENING_CONTEXT",
     "WRAPS_HASH_LABEL",
@@ -82,6 +83,7 @@ DEVICE_CERTIFICATE_CONTEXT = b"CareChat v1 device certificate\x00"
 GROUP_COMMIT_CONTEXT = b"CareChat v1 group epoch commit\x00"
 MEMBERSHIP_CONTEXT = b"CareChat v1 practice membership list\x00"
 THREAD_OPENING_CONTEXT = b"CareChat v1 thread opening\x00"
+SOCKET_PROOF_CONTEXT = b"CareChat v1 socket proof\x00"
 
 
 def digest(label: bytes, data: bytes, size: int = HASH_BYTES) -> bytes:

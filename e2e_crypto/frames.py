@@ -23,6 +23,8 @@ class _ClientFrame(TypedDict):
 class HelloFrame(_ClientFrame):
     type: Literal["hello"]
     ticket: str
+    # The device's signature over the ticket (e2e_crypto/socket_proof_public.py), base64url.
+    proof: NotRequired[str]
 
 
 class PingFrame(_ClientFrame):

@@ -104,6 +104,12 @@ class EmbeddedMongo(LocalService):
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
+    def pid(self) -> int:
+        """The mongod process (for the benchmark's CPU accounting)."""
+        assert self._proc is not None, "not started"
+        return self._proc.pid
+
+    @property
     def uri(self) -> str:
         """The connection URI, with the password when access control is on."""
         if self._password is None:

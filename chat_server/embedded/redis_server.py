@@ -8,6 +8,7 @@ source of truth in CareChat.
 from __future__ import annotations
 
 import importlib.util
+import signal
 import subprocess
 from pathlib import Path
 
@@ -65,10 +66,21 @@ class LocalRedis(LocalService):
 
     def stop(self) -> None:
         if self._proc is not None:
+            self.resume()  # a paused process would never see the SIGTERM
             stop_process(self._proc)
             if self._proc.stdout:
                 self._proc.stdout.close()
             self._proc = None
+
+    def pause(self) -> None:
+        """SIGSTOP, for fault tests: connections stay open and nothing answers."""
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after :meth:`pause`."""
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGCONT)
 
     def kill(self) -> None:
         """SIGKILL, for fault tests: no clean shutdown."""

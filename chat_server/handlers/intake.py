@@ -6,6 +6,10 @@ the envelope parses, its signed header names this thread, this client message id
 the sending device, its recipients are exactly the participants' active devices, and
 the sender device's signature verifies. The server cannot read the message; it can
 refuse one that is misaddressed or forged.
+
+A socket whose ``hello`` proved that its device holds its signing key
+(``device_proven``) skips the signature check: a session token's thief cannot make
+that proof, and every recipient verifies the signature anyway (ADR 0004).
 """
 
 from __future__ import annotations
@@ -49,6 +53,12 @@ from moderation.limits import Action
 REQUEST_MESSAGES = 5
 
 AfterStore = Callable[[Thread, StoredMessage], Awaitable[None]]
+
+
+# A send's limiter call must not hold up its ack: a limiter that has not answered by
+# then (Redis slow or stopped) counts as unavailable, and the send fails open. Only
+# the send: every other action keeps its own choice (logins fail closed).
+LIMIT_TIMEOUT_SECONDS = 0.05
 
 
 _PUBLIC_KINDS = {
@@ -106,13 +116,18 @@ class MessageIntake:
         client_msg_id: str,
         envelope_text: str,
         attachment_ids: Sequence[str] = (),
+        *,
+        device_proven: bool = False,
     ) -> StoredMessage:
         if who.device_id is None:
             raise DeviceRequired("sending needs a registered device (ticket with device_id)")
         thread = await self._gate.open_thread(who, thread_id)
         _check_can_write(thread, who)
-        # One limiter call (one Redis script) for the device, account and address.
-        await self._throttle.action(Action.MESSAGE, subject_of(who))
+        # One limiter call (one Redis script) for the device, account and address,
+        # given LIMIT_TIMEOUT_SECONDS before the send goes on without it.
+        await self._throttle.action(
+            Action.MESSAGE, subject_of(who), wait_at_most=LIMIT_TIMEOUT_SECONDS
+        )
         # Blocks: one in-memory look-up (handlers/blocks.py caches them per account).
         if await self._rules.blocks.separated_from(who.account_id, list(thread.participants)):
             raise AccountBlocked()
@@ -139,10 +154,11 @@ class MessageIntake:
         sender = await self._directory.device(who.account_id, who.device_id)
         if sender is None:
             raise DeviceRevoked("this device is revoked")
-        try:
-            verify_envelope_signature(parsed, PublicSigningKey(sender.sign_key_raw))
-        except CryptoError:
-            raise InvalidEnvelope("the envelope signature does not verify") from None
+        if not device_proven:
+            try:
+                verify_envelope_signature(parsed, PublicSigningKey(sender.sign_key_raw))
+            except CryptoError:
+                raise InvalidEnvelope("the envelope signature does not verify") from None
         # Claimed before the message is stored: a message never points at a file the
         # purge may still take. A send refused after this keeps its files claimed.
         if attachment_ids and not await self._attachments.claim(

@@ -8,18 +8,29 @@ through :meth:`Throttle.check`, the same limiter.
 
 When the limiter's backend (Redis) is down, most limits let the request through and
 log it: refusing every message while Redis restarts would turn a cache outage into a
-full outage. Limits that guard against guessing (logins) pass ``fail_closed=True``
-and answer 503 instead, so an outage never opens a window for password spraying.
+full outage. ``wait_at_most`` bounds how long a check may wait for the limiter (a
+stopped Redis answers nothing, which a socket timeout finds only after seconds);
+past it the limiter counts as unavailable. Limits that guard against guessing
+(logins) pass ``fail_closed=True`` and answer 503 instead, so an outage never opens a
+window for password spraying.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from chat_server.errors import RateLimited, Unavailable
 from chat_server.principal import Principal
 from moderation.limits import Action, ActionLimits, Scope, Subject
-from moderation.ratelimit import Decision, Hit, RateLimit, RateLimiter, RateLimiterUnavailable
+from moderation.ratelimit import (
+    Decision,
+    Hit,
+    MemoryRateLimiter,
+    RateLimit,
+    RateLimiter,
+    RateLimiterUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +44,9 @@ class Throttle:
     def __init__(self, limiter: RateLimiter, actions: ActionLimits | None = None) -> None:
         self._limiter = limiter
         self._actions = actions if actions is not None else ActionLimits(limiter)
+        # The in-process limiter answers without ever waiting: no timer to arm (one
+        # per send would cost a few percent of a message's CPU).
+        self._may_wait = not isinstance(limiter, MemoryRateLimiter)
 
     async def action(
         self,
@@ -41,11 +55,20 @@ class Throttle:
         *,
         fail_closed: bool = False,
         refusal: type[RateLimited] = RateLimited,
+        wait_at_most: float | None = None,
     ) -> None:
-        """Spends one ``action`` in every scope ``subject`` names (one limiter call)."""
+        """Spends one ``action`` in every scope ``subject`` names (one limiter call).
+
+        ``wait_at_most`` (seconds) counts a limiter that has not answered by then as
+        unavailable: open or closed as ``fail_closed`` says.
+        """
         try:
-            decision = await self._actions.check(action, subject)
-        except RateLimiterUnavailable:
+            if wait_at_most is None or not self._may_wait:
+                decision = await self._actions.check(action, subject)
+            else:
+                async with asyncio.timeout(wait_at_most):
+                    decision = await self._actions.check(action, subject)
+        except (RateLimiterUnavailable, TimeoutError):
             log.warning("rate limiter unavailable", extra={"fields": {"action": str(action)}})
             if fail_closed:
                 raise Unavailable(retry_after=5.0) from None
@@ -60,10 +83,16 @@ class Throttle:
         cost: int = 1,
         fail_closed: bool = False,
         refusal: type[RateLimited] = RateLimited,
+        wait_at_most: float | None = None,
     ) -> None:
         try:
-            decision = await self._limiter.hit_many((Hit(policy, key),), cost=cost)
-        except RateLimiterUnavailable:
+            hits = (Hit(policy, key),)
+            if wait_at_most is None or not self._may_wait:
+                decision = await self._limiter.hit_many(hits, cost=cost)
+            else:
+                async with asyncio.timeout(wait_at_most):
+                    decision = await self._limiter.hit_many(hits, cost=cost)
+        except (RateLimiterUnavailable, TimeoutError):
             log.warning("rate limiter unavailable", extra={"fields": {"policy": policy.name}})
             if fail_closed:
                 raise Unavailable(retry_after=5.0) from None

@@ -1,19 +1,25 @@
 """WebSocket tickets: short-lived, single-use tokens an authenticated HTTP session
 exchanges for a socket (``hello``), optionally bound to one of the account's devices.
 A ticket is honoured only while its account is active, its session live and its
-device unrevoked."""
+device unrevoked. A device-bound ticket may come with a socket proof, the device's
+signature over it (``e2e_crypto/socket_proof_public.py``): a holder of the session token
+without the device key cannot make one."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from chat_server.clock import Clock
-from chat_server.errors import InvalidTicket, NotFound
+from chat_server.errors import InvalidSocketProof, InvalidTicket, NotFound
 from chat_server.principal import AccountStatus, Principal
 from chat_server.storage.accounts import AccountStore
 from chat_server.storage.devices import DeviceStore
 from chat_server.storage.sessions import SessionStore, Ticket, TicketStore
 from chat_server.tokens import new_token, well_formed
+from e2e_crypto.errors import CryptoError
+from e2e_crypto.public import PublicSigningKey
+from e2e_crypto.socket_proof_public import verify_socket_proof
+from e2e_crypto.wire import from_base64url
 
 
 class TicketService:
@@ -44,8 +50,11 @@ class TicketService:
         await self._tickets.issue(token, Ticket(who.account_id, who.session_id, device_id, expires))
         return token, expires
 
-    async def redeem_ticket(self, token: str) -> Principal:
-        """Single use: the ticket is deleted by the same operation that reads it."""
+    async def redeem_ticket(self, token: str, proof: str | None = None) -> Principal:
+        """Single use: the ticket is deleted by the same operation that reads it.
+
+        ``proof`` (base64url), if given, must be the ticket's device's socket proof
+        over ``token``: the ticket is spent either way."""
         now = self._clock.now()
         ticket = await self._tickets.redeem(token, now) if well_formed(token) else None
         if ticket is None:
@@ -59,4 +68,21 @@ class TicketService:
             device = await self._devices.get(ticket.device_id)
             if device is None or device.revoked_at is not None:
                 raise InvalidTicket()
+            if proof is not None:
+                _check_proof(proof, device.sign_key, account.id, device.id, token)
+        elif proof is not None:
+            raise InvalidSocketProof()  # nothing to prove without a device
         return Principal(account.id, account.role, ticket.session_id, ticket.device_id)
+
+
+def _check_proof(proof: str, sign_key: str, account_id: str, device_id: str, token: str) -> None:
+    try:
+        verify_socket_proof(
+            PublicSigningKey(from_base64url(sign_key)),
+            from_base64url(proof),
+            account_id=account_id,
+            device_id=device_id,
+            ticket=token,
+        )
+    except CryptoError:
+        raise InvalidSocketProof() from None

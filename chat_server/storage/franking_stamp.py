@@ -21,11 +21,11 @@ def stamp_key(server_secret: bytes) -> bytes:
 
 class FrankingStamper:
     def __init__(self, server_secret: bytes) -> None:
-        self._key = stamp_key(server_secret)
+        # Derives the stamp's subkey once, not once per message.
+        self._stamp = franking.Stamper(stamp_key(server_secret))
 
     def __call__(self, message: StoredMessage) -> bytes:
-        return franking.stamp(
-            self._key,
+        return self._stamp(
             kind=franking.FrankingKind.MESSAGE,
             franking_commitment=message.franking_commitment,
             sender_account=message.sender_account,

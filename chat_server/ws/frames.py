@@ -46,6 +46,7 @@ SINKS: dict[str, EventSink] = {
     "receipt": messaging.on_receipt,
     "delivered": messaging.on_delivered,
     "typing": messaging.on_typing,
+    "resync": messaging.on_resync,
     "revoke": session.on_revoke,
     "queue": panels.on_queue,
     "announcement": announcements.on_announcement,

@@ -17,7 +17,7 @@ import marshmallow as ma
 
 from chat_server import events
 from chat_server.errors import NotFound
-from chat_server.events import MsgEvent, ReceiptEvent, ThreadEvent, TypingEvent
+from chat_server.events import MsgEvent, ReceiptEvent, ResyncEvent, ThreadEvent, TypingEvent
 from chat_server.presenters import message_frame, thread_summary
 from chat_server.principal import Principal
 from chat_server.schemas import id_field, is_id
@@ -101,6 +101,7 @@ async def send(ctx: FrameContext, conn: Connection, frame: SendFrame) -> AckFram
         frame["client_msg_id"],
         frame["envelope"],
         frame.get("attachments", ()),
+        device_proven=conn.state.get("device_proven") is True,
     )
     return {
         "type": "ack",
@@ -183,3 +184,7 @@ async def on_delivered(ctx: FrameContext, conn: Connection, event: events.Delive
 
 async def on_typing(ctx: FrameContext, conn: Connection, event: TypingEvent) -> None:
     conn.push({"type": "typing", "thread": event["thread"], "account": event["account"]})
+
+
+async def on_resync(ctx: FrameContext, conn: Connection, event: ResyncEvent) -> None:
+    conn.push({"type": "resync"})

@@ -26,6 +26,8 @@ from moderation.sanctions import Reason, close_reason
 
 class HelloSchema(FrameSchema):
     ticket = ma.fields.String(required=True, validate=ma.validate.Length(max=128))
+    # 64 bytes of Ed25519 signature, unpadded base64url.
+    proof = ma.fields.String(validate=ma.validate.Length(equal=86))
 
 
 class PingSchema(FrameSchema):
@@ -35,13 +37,17 @@ class PingSchema(FrameSchema):
 async def hello(ctx: FrameContext, conn: Connection, frame: HelloFrame) -> WelcomeFrame:
     if conn.account_id is not None:
         raise HelloAlreadySent("hello was already sent on this socket")
-    who = replace(await ctx.tickets.redeem_ticket(frame["ticket"]), ip=conn.state.get("ip"))
+    proof = frame.get("proof")
+    who = replace(await ctx.tickets.redeem_ticket(frame["ticket"], proof), ip=conn.state.get("ip"))
     conn.account_id, conn.session_id, conn.device_id = (
         who.account_id,
         who.session_id,
         who.device_id,
     )
     conn.state["principal"] = who
+    # This socket's device proved it holds its signing key: its sends' signatures are
+    # left to the recipients (docs/adr/0004-socket-proof-of-possession.md).
+    conn.state["device_proven"] = proof is not None
     await ctx.hub.attach(conn)
     return {
         "type": "welcome",

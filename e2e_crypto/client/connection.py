@@ -80,6 +80,7 @@ from e2e_crypto.frames import (
     ServerFrame,
     SyncedFrame,
 )
+from e2e_crypto.socket_proof import sign_socket_proof
 from e2e_crypto.wire import to_base64url
 
 __all__ = ["Backoff", "Connection", "new_client_msg_id"]
@@ -359,7 +360,10 @@ class Connection:
         ticket = await self._api.ws_ticket(self._keystore.device_id)
         ws = await self._api.ws_connect()
         try:
-            hello: HelloFrame = {"type": "hello", "id": "hello", "ticket": ticket}
+            # Proves this socket holds the device key, once, instead of the server
+            # verifying every envelope's signature (docs/adr/0004).
+            proof = to_base64url(sign_socket_proof(self._keystore.device, ticket))
+            hello: HelloFrame = {"type": "hello", "id": "hello", "ticket": ticket, "proof": proof}
             await ws.send_json(hello)
             msg = await ws.receive(timeout=WELCOME_TIMEOUT)
             if msg.type is aiohttp.WSMsgType.TEXT:

@@ -157,6 +157,7 @@ _BY_CODE: dict[str, type[CareChatError]] = {
     "invalid_credentials": AuthenticationError,
     "totp_required": AuthenticationError,
     "invalid_ticket": AuthenticationError,
+    "invalid_socket_proof": AuthenticationError,
     "forbidden": ForbiddenError,
     "account_suspended": ForbiddenError,
     "origin_not_allowed": ForbiddenError,

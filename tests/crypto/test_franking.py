@@ -11,6 +11,7 @@ from e2e_crypto.envelope import open_message, seal_message
 from e2e_crypto.errors import MalformedData, VerificationFailed
 from e2e_crypto.franking import (
     FrankingKind,
+    Stamper,
     stamp,
     verify_broadcast_report,
     verify_report,
@@ -202,3 +203,45 @@ def test_a_mailing_report_verifies_and_never_as_a_chat_message() -> None:
         _broadcast_report(body, FK, b"abusive text")
     with pytest.raises(VerificationFailed):
         _report(body=b"abusive text", fk=fk)
+
+
+@pytest.mark.parametrize("kind", list(FrankingKind))
+def test_the_servers_stamper_makes_the_same_stamps(kind: FrankingKind) -> None:
+    # The server stamps with its own cheaper path (subkey derived once, hashlib's
+    # BLAKE2b); a stamp it makes must be the library's v2 stamp byte for byte, for
+    # both kinds, and never verify as the other kind's.
+    stamper = Stamper(SERVER_KEY)
+    other = FrankingKind.BROADCAST if kind is FrankingKind.MESSAGE else FrankingKind.MESSAGE
+    for seq, account, when, key in [
+        (0, "a", NOW, SERVER_KEY),
+        (41, "abuser", NOW + timedelta(days=400), SERVER_KEY),
+        (2**63 - 1, "x" * 64, NOW.replace(microsecond=999_999), bytes(range(64))),
+    ]:
+        fields = {
+            "kind": kind,
+            "franking_commitment": bytes(range(32)),
+            "sender_account": account,
+            "sender_device": "d-1",
+            "thread_id": "t_9",
+            "seq": seq,
+            "received_at": when,
+        }
+        value = Stamper(key)(**fields)  # type: ignore[arg-type]
+        assert value == stamp(key, **fields)  # type: ignore[arg-type]
+        verify_stamp(key, value, **fields)  # type: ignore[arg-type]
+        with pytest.raises(VerificationFailed):
+            verify_stamp(key, value, **{**fields, "kind": other})  # type: ignore[arg-type]
+        assert value != Stamper(key)(**{**fields, "kind": other})  # type: ignore[arg-type]
+    with pytest.raises(MalformedData):
+        Stamper(b"short")
+    with pytest.raises(MalformedData):
+        stamper(
+            kind=kind,
+            franking_commitment=bytes(32),
+            sender_account="a",
+            sender_device="b",
+            thread_id="t",
+            seq=-1,
+            received_at=NOW,
+        )
+    assert repr(stamper) == "Stamper('**********')"  # never the key

@@ -13,7 +13,7 @@ from e2e_crypto.broadcast import open_broadcast
 from e2e_crypto.domains import digest
 from e2e_crypto.envelope import open_message
 from e2e_crypto.errors import VerificationFailed
-from e2e_crypto.franking import FrankingKind, franking_commitment, verify_stamp
+from e2e_crypto.franking import FrankingKind, Stamper, franking_commitment, verify_stamp
 from e2e_crypto.groups import open_epoch_key
 from e2e_crypto.groups_public import (
     EpochCommit,
@@ -140,6 +140,23 @@ def test_franking_and_stamp_vectors_of_both_kinds() -> None:
     b = f["broadcast"]
     _franking_vector_check(f, b["kind"], b["commitment"], b["stamp"])
     assert b["commitment"] != f["commitment"]
+
+
+def test_the_servers_stamper_reproduces_the_stamp_vectors_of_both_kinds() -> None:
+    """The server's hashlib stamper makes the committed v2 stamps byte for byte."""
+    f = v.load("franking")
+    stamper = Stamper(bytes.fromhex(f["server_key"]))
+    for case in (f, f["broadcast"]):
+        made = stamper(
+            kind=FrankingKind[case["kind"].upper()],
+            franking_commitment=bytes.fromhex(case["commitment"]),
+            sender_account=f["sender_account"],
+            sender_device=f["sender_device"],
+            thread_id=f["thread_id"],
+            seq=f["seq"],
+            received_at=datetime.fromtimestamp(f["received_at_ms"] / 1000, tz=UTC),
+        )
+        assert made.hex() == case["stamp"]
 
 
 def test_franking_negative_vectors_never_verify() -> None:

@@ -1,0 +1,80 @@
+"""The message writer's group commit adapts to load: a lone send is written by
+itself at once, and sends that arrive while a batch is being written share the next
+``insert_many``, so a quiet server never waits out a batching window."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from chat_server.clock import ManualClock
+from chat_server.storage.messages import MessageStore, NewMessage, StoredMessage
+from chat_server.storage.threads import ThreadStore
+
+Database = AsyncDatabase[dict[str, Any]]
+
+
+def _message(cmid: str) -> NewMessage:
+    return NewMessage("thread-1", "ann", "ann-phone", cmid, "message", cmid.encode(), b"f" * 32)
+
+
+def _stamp(record: StoredMessage) -> bytes:
+    return b"s" * 32
+
+
+@pytest.fixture
+async def batches(db: Database) -> AsyncIterator[tuple[MessageStore, list[int]]]:
+    """A store with the default settings, and the size of each batch it writes."""
+    await ThreadStore(db).create(
+        "thread-1", patient_id="ann", provider_kind="practitioner", provider_id="doc",
+        participants=["ann", "doc"], now=ManualClock().now(),
+    )  # fmt: skip
+    sizes: list[int] = []
+    store = MessageStore(db, ManualClock(), _stamp, on_batch=lambda n, _: sizes.append(n))
+    store.start()
+    yield store, sizes
+    await store.close()
+
+
+async def test_a_lone_send_is_written_by_itself(
+    batches: tuple[MessageStore, list[int]],
+) -> None:
+    store, sizes = batches
+    stored = await asyncio.wait_for(store.append(_message("only")), 10)
+    assert (stored.seq, sizes) == (1, [1])
+
+
+async def test_concurrent_sends_share_one_insert(
+    batches: tuple[MessageStore, list[int]],
+) -> None:
+    store, sizes = batches
+    stored = await asyncio.wait_for(
+        asyncio.gather(*(store.append(_message(f"m{i}")) for i in range(20))), 10
+    )
+    assert sorted(s.seq for s in stored) == list(range(1, 21))
+    assert sizes == [20]
+
+
+async def test_sends_arriving_during_a_write_share_the_next_one(
+    batches: tuple[MessageStore, list[int]],
+) -> None:
+    store, sizes = batches
+    first = asyncio.create_task(store.append(_message("first")))
+    await asyncio.sleep(0)
+    assert store.queued == 1
+    # The writer takes it into a batch of its own within a few turns of the event
+    # loop: it waits for no window (a 2 ms timer would be thousands of turns here).
+    turns = 0
+    while store.queued:
+        await asyncio.sleep(0)
+        turns += 1
+    assert turns <= 3
+    # While that batch is written, these queue behind it.
+    later = [asyncio.create_task(store.append(_message(f"m{i}"))) for i in range(10)]
+    await asyncio.wait_for(asyncio.gather(first, *later), 10)
+    assert sizes == [1, 10]
+    assert [t.result().seq for t in later] == list(range(2, 12))
