@@ -286,6 +286,9 @@ async def test_typed_payloads_composed_in_the_page_reach_the_sdk(
         "Viral fever; no antibiotics.", "Come back if above 39 °C after 3 days."
     )
 
+    # The server sends a report to the GP (marked so in the signed header) only with
+    # the patient's consent.
+    await ann.consent("report_to_gp")
     await page.get_by_role("button", name="Report to GP").click()
     await page.get_by_label("GP's name").fill("Dr. Janssens")
     await page.get_by_label("GP's contact").fill("+32 2 555 01 01")

@@ -1,13 +1,15 @@
 // Sealing and opening messages (twin of e2e_crypto/client/envelopes.py); the typed
 // payloads inside are e2e_crypto/js/carechat-payloads.mjs (twin of payloads.py).
 
-import { openMessage, sealMessage } from "../../../e2e_crypto/js/carechat-e2e.mjs";
+import { KIND, openMessage, sealMessage } from "../../../e2e_crypto/js/carechat-e2e.mjs";
 import { decodePayload } from "../../../e2e_crypto/js/carechat-payloads.mjs";
 import { ApiError } from "./errors.mjs";
 
 export { PayloadError, decodePayload, encodePayload, normalizePayload } from "../../../e2e_crypto/js/carechat-payloads.mjs";
 
 // ---------------------------------------------------------------- envelopes
+
+const isReportToGp = (payload) => payload?.t === "report_to_gp";
 
 export class Envelopes {
   constructor(keystore, directory) {
@@ -25,7 +27,10 @@ export class Envelopes {
 
   async seal(threadId, clientMsgId, body, participants, { refresh = false } = {}) {
     const toDevices = await this.recipients(participants, { refresh });
-    return sealMessage(this.keystore.device, { threadId, clientMsgId, body, toDevices });
+    // A report to the GP travels marked as one in the signed header: the server checks
+    // the patient's consent on that mark, and readers refuse an unmarked one (below).
+    const kind = isReportToGp(decodePayload(body)) ? KIND.REPORT_TO_GP : KIND.MESSAGE;
+    return sealMessage(this.keystore.device, { threadId, clientMsgId, body, toDevices, kind });
   }
 
   /** The sender's verified device; a server briefly unreachable is asked again. */
@@ -61,7 +66,11 @@ export class Envelopes {
           threadId: sealed.threadId,
           clientMsgId: sealed.clientMsgId,
         });
-        return { payload: decodePayload(opened.body), verified: true, reason: null };
+        const payload = decodePayload(opened.body);
+        if (isReportToGp(payload) !== (opened.header.kind === KIND.REPORT_TO_GP)) {
+          return { payload: null, verified: false, reason: "the message is not marked as what it is" };
+        }
+        return { payload, verified: true, reason: null };
       } catch {
         // not this opener's (or tampered): try the next
       }
