@@ -14,7 +14,7 @@
 // The workspace is three boxes painted apart, so that a live update of the queue never
 // re-renders the answer the GP is typing.
 
-import { CareChatClient, PanelClient } from "../client/index.mjs";
+import { CareChatClient, PanelClient, PaymentsClient } from "../client/index.mjs";
 import { clear, focus, h, mount } from "../ui/dom.mjs";
 import { LANGUAGES, language, onLanguageChange, setLanguage, t, translateNotice } from "../ui/i18n.mjs";
 import "../ui/intake-options.mjs";
@@ -34,6 +34,7 @@ class Console {
   constructor(client) {
     this.client = client;
     this.panel = new PanelClient(client);
+    this.payments = new PaymentsClient(client, this.panel);
     this.panelId = null;
     this.panels = [];
     this.colleagues = [];
@@ -242,9 +243,14 @@ class Console {
   }
 
   async open(questionId) {
-    const [status, messages] = await Promise.all([this.panel.status(questionId), this.panel.messages(questionId)]);
+    const [status, messages, payouts] = await Promise.all([
+      this.panel.status(questionId),
+      this.panel.messages(questionId),
+      // A paid chat this GP answered (GET /payouts): marked, its window counted down.
+      this.payments.payouts(),
+    ]);
     this.openId = questionId;
-    this.opened = { status, messages };
+    this.opened = { status, messages, paid: payouts.find((p) => p.thread_id === questionId) ?? null };
     this.notice = null;
     this.paintQuestion();
     this.paintSide();
