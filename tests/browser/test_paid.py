@@ -140,7 +140,7 @@ async def patient_pays(watched: Watched, world: PaidWorld) -> None:
     await page.get_by_label("Your question").fill(QUESTION)
     await page.get_by_role("button", name="Check and send").click()
     await expect(page.get_by_text("Price: €6.00")).to_be_visible()
-    await expect(page.get_by_text("VAT included where due")).to_be_visible()
+    await expect(page.get_by_text("medical care is exempt from VAT")).to_be_visible()
     await page.get_by_role("link", name="Pay with Stripe").click()
     await expect(page.get_by_role("heading", name="Test double of Stripe Checkout")).to_be_visible()
     await expect(page.locator("#amount")).to_have_text("6.00 EUR")
@@ -226,3 +226,8 @@ async def test_an_unanswered_paid_chat_ends_with_the_patient_told_nothing_was_ch
     assert world.double.calls("/capture") == 0
     await watched.screenshots("paid-widget-unanswered")
     await fits(patient)
+    # The same end in French and Dutch.
+    await patient.locator("#w-language").select_option("fr")
+    await expect(patient.get_by_text("rien n'a été débité")).to_be_visible()
+    await patient.locator("#w-language").select_option("nl")
+    await expect(patient.get_by_text("er werd niets aangerekend")).to_be_visible()
