@@ -171,7 +171,8 @@ async def test_a_patient_pays_a_gp_answers_the_countdown_shows_and_the_chat_ends
     await gp.get_by_role("button", name="Send answer").click()
 
     # The console marks the chat as paid and counts its window down.
-    await expect(gp.get_by_text("Paid chat")).to_be_visible(timeout=LIVE_TIMEOUT)
+    await expect(gp.locator("section.paid-chat")).to_contain_text("Paid chat", timeout=LIVE_TIMEOUT)
+    await expect(gp.locator("section.paid-chat")).to_contain_text("€6.00")
     await expect(gp.get_by_role("timer")).to_contain_text("Time left: 23 h")
 
     # The patient: the answer and the countdown; she writes back.
@@ -188,6 +189,10 @@ async def test_a_patient_pays_a_gp_answers_the_countdown_shows_and_the_chat_ends
     # The card hold was captured at the first reply.
     assert world.double.calls("/capture") == 1
 
+    # The console lists the open paid chat apart, with its time left.
+    await expect(gp.get_by_role("heading", name="My open paid chats")).to_be_visible(
+        timeout=LIVE_TIMEOUT
+    )
     # The GP closes with a summary: read-only for both.
     await gp.get_by_label("Closing summary").fill(SUMMARY)
     await gp.get_by_role("button", name="Close the chat with this summary").click()

@@ -21,6 +21,7 @@ import "../ui/intake-options.mjs";
 import { keysView, signInView } from "./account.mjs";
 import { button, choice, errorLine, errorText, showError } from "./forms.mjs";
 import "./i18n.mjs";
+import { paidList } from "./paid.mjs";
 import { questionPane } from "./question.mjs";
 import { queueBox, statsBox } from "./queue.mjs";
 
@@ -151,9 +152,15 @@ class Console {
 
   async refresh() {
     if (!this.panelId) return;
-    const [stats, queue] = await Promise.all([this.panel.stats(this.panelId), this.panel.queue(this.panelId)]);
+    const [stats, queue, payouts] = await Promise.all([
+      this.panel.stats(this.panelId),
+      this.panel.queue(this.panelId),
+      this.payments.payouts(),
+    ]);
     this.stats = stats;
     this.queue = queue;
+    // Answered paid chats leave "my questions": they are listed apart while open.
+    this.paidChats = payouts.filter((p) => p.panel_id === this.panelId && p.state === "answered");
     this.paintSide();
     this.renewHeld();
     await this.newMessages();
@@ -194,7 +201,7 @@ class Console {
     // A live update must not take the keyboard's place away: the same button gets it back.
     const focused = side.contains(document.activeElement) ? document.activeElement.dataset?.key : null;
     clear(side);
-    side.append(presenceBox(this), statsBox(this.stats), ...queueBox(this, this.errors), this.errors);
+    side.append(presenceBox(this), statsBox(this.stats), ...queueBox(this, this.errors), ...paidList(this, this.errors), this.errors);
     if (focused) side.querySelector(`[data-key="${focused}"]`)?.focus();
   }
 

@@ -6,7 +6,7 @@
 
 import { h } from "../ui/dom.mjs";
 import { language, t } from "../ui/i18n.mjs";
-import { field, form } from "./forms.mjs";
+import { button, field, form } from "./forms.mjs";
 
 function price(cents, currency) {
   return new Intl.NumberFormat(language(), { style: "currency", currency: String(currency).toUpperCase() }).format(cents / 100);
@@ -74,4 +74,29 @@ export function paidBox(console_, q) {
         })
       : null,
   );
+}
+
+/** The side box (a list of nodes, empty if none): this GP's answered paid chats still
+ * open, each with its time left at the last refresh. */
+export function paidList(console_, errors) {
+  const chats = console_.paidChats ?? [];
+  if (!chats.length) return [];
+  const item = (chat) =>
+    h(
+      "li",
+      {},
+      h("span", { class: "badge paid" }, t("paid.badge")),
+      " ",
+      chat.window_ends_at ? t("paid.window.left", { left: left(chat.window_ends_at) }) : "",
+      " ",
+      button(t("mine.open"), () => console_.open(chat.thread_id), errors, "small", `paid-${chat.thread_id}`),
+    );
+  return [
+    h(
+      "section",
+      { class: "box", "aria-labelledby": "p-paid-list-title" },
+      h("h2", { id: "p-paid-list-title" }, t("paid.list.title")),
+      h("ul", { class: "paid-list" }, chats.map(item)),
+    ),
+  ];
 }
