@@ -108,7 +108,7 @@ async def world(services: Services, tmp_path: Path, watched: Watched) -> AsyncIt
             await mongo.close()
 
 
-async def patient_pays(watched: Watched, world: PaidWorld) -> None:
+async def patient_pays(watched: Watched, world: PaidWorld, *, cancel: bool = False) -> None:
     """A patient signs in to the widget's paid chat, accepts the terms, fills the
     intake, sees the price with its VAT note and pays by card at the double's page."""
     page = watched.page
@@ -144,7 +144,10 @@ async def patient_pays(watched: Watched, world: PaidWorld) -> None:
     await page.get_by_role("link", name="Pay with Stripe").click()
     await expect(page.get_by_role("heading", name="Test double of Stripe Checkout")).to_be_visible()
     await expect(page.locator("#amount")).to_have_text("6.00 EUR")
-    await page.locator("#pay-card").click()
+    if cancel:
+        await page.locator("#cancel").click()
+    else:
+        await page.locator("#pay-card").click()
 
 
 async def test_a_patient_pays_a_gp_answers_the_countdown_shows_and_the_chat_ends_read_only(
@@ -236,3 +239,18 @@ async def test_an_unanswered_paid_chat_ends_with_the_patient_told_nothing_was_ch
     await expect(patient.get_by_text("rien n'a été débité")).to_be_visible()
     await patient.locator("#w-language").select_option("nl")
     await expect(patient.get_by_text("er werd niets aangerekend")).to_be_visible()
+
+
+async def test_a_patient_who_cancels_at_checkout_is_told_nothing_was_charged_and_may_pay_later(
+    watched: Watched, world: PaidWorld
+) -> None:
+    patient = watched.page
+    await patient_pays(watched, world, cancel=True)
+    await expect(patient.get_by_role("heading", name="Payment cancelled")).to_be_visible(
+        timeout=LIVE_TIMEOUT
+    )
+    await expect(patient.get_by_text("Nothing was charged.")).to_be_visible()
+    # The session is still open: the same Checkout page, and nothing reached the queue.
+    await patient.get_by_role("link", name="Pay with Stripe").click()
+    await expect(patient.locator("#amount")).to_have_text("6.00 EUR")
+    assert world.double.calls("/v1/checkout/sessions") == 1
