@@ -14,13 +14,14 @@
 // The workspace is three boxes painted apart, so that a live update of the queue never
 // re-renders the answer the GP is typing.
 
-import { CareChatClient, PanelClient } from "../client/index.mjs";
+import { CareChatClient, PanelClient, PaymentsClient } from "../client/index.mjs";
 import { clear, focus, h, mount } from "../ui/dom.mjs";
 import { LANGUAGES, language, onLanguageChange, setLanguage, t, translateNotice } from "../ui/i18n.mjs";
 import "../ui/intake-options.mjs";
 import { keysView, signInView } from "./account.mjs";
 import { button, choice, errorLine, errorText, showError } from "./forms.mjs";
 import "./i18n.mjs";
+import { paidList } from "./paid.mjs";
 import { questionPane } from "./question.mjs";
 import { queueBox, statsBox } from "./queue.mjs";
 
@@ -34,6 +35,7 @@ class Console {
   constructor(client) {
     this.client = client;
     this.panel = new PanelClient(client);
+    this.payments = new PaymentsClient(client, this.panel);
     this.panelId = null;
     this.panels = [];
     this.colleagues = [];
@@ -150,9 +152,15 @@ class Console {
 
   async refresh() {
     if (!this.panelId) return;
-    const [stats, queue] = await Promise.all([this.panel.stats(this.panelId), this.panel.queue(this.panelId)]);
+    const [stats, queue, payouts] = await Promise.all([
+      this.panel.stats(this.panelId),
+      this.panel.queue(this.panelId),
+      this.payments.payouts(),
+    ]);
     this.stats = stats;
     this.queue = queue;
+    // Answered paid chats leave "my questions": they are listed apart while open.
+    this.paidChats = payouts.filter((p) => p.panel_id === this.panelId && p.state === "answered");
     this.paintSide();
     this.renewHeld();
     await this.newMessages();
@@ -193,7 +201,7 @@ class Console {
     // A live update must not take the keyboard's place away: the same button gets it back.
     const focused = side.contains(document.activeElement) ? document.activeElement.dataset?.key : null;
     clear(side);
-    side.append(presenceBox(this), statsBox(this.stats), ...queueBox(this, this.errors), this.errors);
+    side.append(presenceBox(this), statsBox(this.stats), ...queueBox(this, this.errors), ...paidList(this, this.errors), this.errors);
     if (focused) side.querySelector(`[data-key="${focused}"]`)?.focus();
   }
 
@@ -242,9 +250,14 @@ class Console {
   }
 
   async open(questionId) {
-    const [status, messages] = await Promise.all([this.panel.status(questionId), this.panel.messages(questionId)]);
+    const [status, messages, payouts] = await Promise.all([
+      this.panel.status(questionId),
+      this.panel.messages(questionId),
+      // A paid chat this GP answered (GET /payouts): marked, its window counted down.
+      this.payments.payouts(),
+    ]);
     this.openId = questionId;
-    this.opened = { status, messages };
+    this.opened = { status, messages, paid: payouts.find((p) => p.thread_id === questionId) ?? null };
     this.notice = null;
     this.paintQuestion();
     this.paintSide();

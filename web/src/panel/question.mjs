@@ -7,6 +7,7 @@
 import { h } from "../ui/dom.mjs";
 import { formatTime, language, t } from "../ui/i18n.mjs";
 import { PageError, button, choice, errorLine, field, form } from "./forms.mjs";
+import { paidBox } from "./paid.mjs";
 
 const option = (group, value) => {
   const key = `question.option.${group}.${value}`;
@@ -164,6 +165,7 @@ export function questionPane(console_, q) {
       button(t("question.back"), () => console_.closeQuestion(), errors, "quiet small"),
     ),
     claimed && s.lease_until ? h("p", { class: "hint" }, t("question.lease", { time: formatTime(s.lease_until, { timeStyle: "medium" }) })) : null,
+    q.paid ? paidBox(console_, q) : null,
     h("ol", { class: "messages", "aria-label": t("question.title") }, q.messages.map((m) => messageItem({ ...m, patient: s.patient_id }))),
     errors,
     claimed ? answerForm(console_, q) : null,
@@ -185,6 +187,6 @@ export function questionPane(console_, q) {
         )
       : null,
     held ? handOver(console_, q) : null,
-    held ? convertForms(console_, q) : null,
+    held && !q.paid ? convertForms(console_, q) : null,
   );
 }

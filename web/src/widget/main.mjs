@@ -29,6 +29,7 @@ import { invitationView } from "./views/invitation.mjs";
 import { createKeysView, restoreKeysView } from "./views/keys.mjs";
 import { practiceView, withPractice } from "./views/practice.mjs";
 import { announcementsState, announcementsView } from "./announcements/view.mjs";
+import { PaidFlow } from "./paid/flow.mjs";
 import { QuestionFlow } from "./question/flow.mjs";
 import { safetyView } from "./views/safety.mjs";
 import { settingsView } from "./views/settings.mjs";
@@ -85,6 +86,13 @@ class PatientWidget extends Widget {
     // ?panel=: this page also offers a free question to that GP panel (question/).
     const panelId = new URL(location.href).searchParams.get("panel");
     this.question = panelId && ID.test(panelId) ? new QuestionFlow(this, panelId) : null;
+    // ?paid=: the paid chat with that GP panel (paid/); ?paid_chat=&checkout=: the
+    // return from Stripe Checkout, which names the chat (its panel comes with it).
+    const url = new URL(location.href);
+    const paidPanel = url.searchParams.get("paid");
+    const returned = url.searchParams.get("paid_chat");
+    this.paid = (paidPanel && ID.test(paidPanel)) || (returned && ID.test(returned)) ? new PaidFlow(this, paidPanel && ID.test(paidPanel) ? paidPanel : null) : null;
+    this.pending.paidReturn = returned && ID.test(returned) ? { threadId: returned, outcome: url.searchParams.get("checkout") } : null;
     client.on("thread", (summary) => this.threadChanged(summary));
     client.on("message", (message) => this.messageArrived(message));
     client.on("connection", ({ revoked }) => {
@@ -101,6 +109,10 @@ class PatientWidget extends Widget {
     return [
       this.question
         ? h("button", { type: "button", class: "button link w-menu-item", onclick: () => this.question.start() }, t("menu.question"))
+        : null,
+      this.paid ? h("button", { type: "button", class: "button link w-menu-item", onclick: () => this.paid.showPayments() }, t("paid.payments")) : null,
+      this.paid?.panelId
+        ? h("button", { type: "button", class: "button link w-menu-item", onclick: () => this.paid.start() }, t("menu.paid"))
         : null,
       // The practice's announcements: read-only mailings (announcements/).
       h("button", { type: "button", class: "button link w-menu-item", onclick: () => this.show(announcementsView, announcementsState()) }, t("menu.announcements")),
@@ -124,6 +136,18 @@ class PatientWidget extends Widget {
     await this.client.connect();
     if (this.pending.invitation) {
       this.show(invitationView, this.pending.invitation);
+      return;
+    }
+    if (this.pending.paidReturn) {
+      const { threadId, outcome } = this.pending.paidReturn;
+      this.pending.paidReturn = null;
+      // The return address is not to be replayed by a reload once handled.
+      history.replaceState(null, "", location.pathname);
+      await this.paid.resume(threadId, outcome);
+      return;
+    }
+    if (this.paid?.panelId && !this.provider) {
+      this.paid.start();
       return;
     }
     if (this.question && !this.provider) {

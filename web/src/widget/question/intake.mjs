@@ -96,7 +96,8 @@ export function intakeView(widget, flow) {
     },
     (values) => (values.age_band && values.main_symptom && values.since ? null : t("question.incomplete")),
   );
-  return [...heading(t("question.intake.title"), t("question.intake.lead")), form];
+  // The paid chat (paid/flow.mjs) reuses this form under its own title.
+  return [...heading(t(flow.intakeTitle ?? "question.intake.title"), t("question.intake.lead")), form];
 }
 
 /** The stop screen: call now; nothing was sent. */

@@ -1,0 +1,256 @@
+"""The paid general chat in two browsers: a patient pays in the widget (the Stripe test
+double's hosted page, tests/stripe_double.py, stands in for Stripe Checkout), a GP
+answers in the console, both see the window's countdown, and the GP's early close turns
+the chat read-only; an unanswered paid chat ends with the patient told that nothing
+was charged.
+
+The served process talks to the double with the real stripe SDK and receives its
+really signed webhooks. It has no injectable clock, so the SLA is the shortest the
+setting allows (one minute), and the 24-hour window's end is the GP's early close
+(the window's own end is covered by tests/integration/test_paid_chats.py).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+from uuid import uuid4
+
+import pytest
+from playwright.async_api import expect
+from pymongo import AsyncMongoClient
+
+from chat_server.embedded.processes import free_port
+from tests.browser import test_panel
+from tests.browser.care_team import PASSPHRASE, PASSWORD, People, unique_email
+from tests.browser.conftest import Watched
+from tests.browser.test_panel import (
+    KEY_DERIVATION_MS,
+    LIVE_TIMEOUT,
+    Panel,
+    fits,
+    gp_in_console,
+)
+from tests.functional.command import Server, carechat_env
+from tests.services import Services
+from tests.stripe_double import StripeDouble
+
+QUESTION: Final = "A rash on my arm for three days, itchy, no fever."
+ANSWER: Final = "It looks like contact eczema: a moisturising cream twice a day."
+SUMMARY: Final = "Summary: contact eczema, cream twice a day, see your GP if it spreads."
+# The SLA's shortest setting, and the time the server's timer takes to act on it.
+SLA_TIMEOUT: Final = 150_000
+
+
+# The second browser (its own storage, watched the same way), as test_panel.py has it.
+second = test_panel.second
+
+
+@dataclass(frozen=True, slots=True)
+class PaidWorld:
+    url: str
+    double: StripeDouble
+    panel: Panel
+    people: People
+
+
+@pytest.fixture
+async def world(services: Services, tmp_path: Path, watched: Watched) -> AsyncIterator[PaidWorld]:
+    """A ``carechat serve`` of its own, pointed at a Stripe double started here, whose
+    paid chats go to a fresh panel (a verified admin GP with keys, and a second GP)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    db_name = f"paid_{uuid4().hex[:12]}"
+    panel_id = f"general-{uuid4().hex[:8]}"
+    async with StripeDouble() as double:
+        double.webhook_url = f"{url}/api/v1/stripe/webhook"
+        env = carechat_env(
+            tmp_path / "data",
+            port,
+            mongodb_uri=services.mongo.uri,
+            mongodb_db=db_name,
+            redis_url=services.redis.url,
+            redis_prefix=f"p{uuid4().hex[:12]}:",
+            server_secret=secrets.token_urlsafe(32),
+            trusted_proxies="127.0.0.1",
+            payments_panel_id=panel_id,
+            payments_sla_minutes="1",
+            stripe_secret_key="sk_test_double",
+            stripe_webhook_secrets=double.webhook_secret,
+            stripe_api_base=double.url,
+        )
+        server = Server(env, tmp_path / "serve.log")
+        people = People(url, tmp_path / "data" / "outbox")
+        try:
+            server.wait_ready()
+            admin = await people.person(unique_email("paid-admin"), "practitioner", "Dr Admin")
+            await admin.create_keys()
+            gp_email = unique_email("gp")
+            gp = await people.person(gp_email, "practitioner", "Dr Lena Maes")
+            operator = await people.operator(services.mongo.uri, db_name)
+            for doctor in (admin, gp):
+                await operator.api.request(
+                    "POST", f"/api/v1/admin/accounts/{doctor.account_id}/verify-registration"
+                )
+            await admin.panel.create(panel_id, "General practice")
+            await admin.panel.commit_members(panel_id, [admin.account_id])
+            yield PaidWorld(
+                url, double, Panel(panel_id, "General practice", admin, gp, gp_email), people
+            )
+        finally:
+            await people.close()
+            server.kill()
+            mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(services.mongo.uri)
+            await mongo.drop_database(db_name)
+            await mongo.close()
+
+
+async def patient_pays(watched: Watched, world: PaidWorld, *, cancel: bool = False) -> None:
+    """A patient signs in to the widget's paid chat, accepts the terms, fills the
+    intake, sees the price with its VAT note and pays by card at the double's page."""
+    page = watched.page
+    # The double's hosted page has no favicon: its 404 is expected, nothing else.
+    watched.expect_error(r"favicon\.ico")
+    email = unique_email("patient")
+    await world.people.person(email, name="Marie Dubois")
+    await page.goto(f"{world.url}/widget?paid={world.panel.panel_id}")
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_label("E-mail address").fill(email)
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_label("Recovery passphrase", exact=True).fill(PASSPHRASE)
+    await page.get_by_label("Type the passphrase again").fill(PASSPHRASE)
+    await page.get_by_role("button", name="Create my keys").click()
+    await expect(page.get_by_role("heading", name="A paid chat with a GP")).to_be_visible(
+        timeout=KEY_DERIVATION_MS
+    )
+    # Keyboard: the terms are a checkbox and a button.
+    await page.get_by_label("I accept the terms of the paid chat").focus()
+    await page.keyboard.press("Space")
+    await page.get_by_role("button", name="Continue").click()
+    await expect(
+        page.get_by_role("heading", name="Your question for the paid chat")
+    ).to_be_visible()
+    await page.get_by_label("Age", exact=True).select_option(label="16 to 64 years")
+    await page.get_by_label("Main symptom").select_option(label="Something else")
+    await page.get_by_label("Since when").select_option(label="2 to 3 days")
+    await page.get_by_label("Your question").fill(QUESTION)
+    await page.get_by_role("button", name="Check and send").click()
+    await expect(page.get_by_text("Price: €6.00")).to_be_visible()
+    await expect(page.get_by_text("medical care is exempt from VAT")).to_be_visible()
+    await page.get_by_role("link", name="Pay with Stripe").click()
+    await expect(page.get_by_role("heading", name="Test double of Stripe Checkout")).to_be_visible()
+    await expect(page.locator("#amount")).to_have_text("6.00 EUR")
+    if cancel:
+        await page.locator("#cancel").click()
+    else:
+        await page.locator("#pay-card").click()
+
+
+async def test_a_patient_pays_a_gp_answers_the_countdown_shows_and_the_chat_ends_read_only(
+    watched: Watched,
+    second: Watched,
+    world: PaidWorld,
+) -> None:
+    patient, gp = watched.page, second.page
+    await gp_in_console(gp, world.url, world.panel)
+    await patient_pays(watched, world)
+
+    # Back from Checkout: the hold is in place, the chat waits for a GP.
+    await expect(
+        patient.get_by_role("heading", name="Your chat is waiting for a GP")
+    ).to_be_visible(timeout=LIVE_TIMEOUT)
+    await expect(patient.get_by_text("nothing is charged")).to_be_visible()
+    await fits(patient)
+
+    await gp.get_by_role("button", name="Go online").click()
+    await expect(gp.locator("ol.queue-list > li")).to_have_count(1, timeout=LIVE_TIMEOUT)
+    await gp.get_by_role("button", name="Claim the oldest").click()
+    await expect(gp.locator("article.intake")).to_contain_text(QUESTION)
+    await gp.get_by_label("Your answer").fill(ANSWER)
+    await gp.get_by_role("button", name="Send answer").click()
+
+    # The console marks the chat as paid and counts its window down.
+    await expect(gp.locator("section.paid-chat")).to_contain_text("Paid chat", timeout=LIVE_TIMEOUT)
+    await expect(gp.locator("section.paid-chat")).to_contain_text("€6.00")
+    await expect(gp.get_by_role("timer")).to_contain_text("Time left: 23 h")
+
+    # The patient: the answer and the countdown; she writes back.
+    await expect(patient.get_by_role("heading", name="Your chat with a GP")).to_be_visible(
+        timeout=LIVE_TIMEOUT
+    )
+    await expect(patient.locator("li.w-msg.theirs")).to_contain_text(ANSWER)
+    await expect(patient.get_by_role("timer")).to_contain_text("Time left: 23 h")
+    await patient.get_by_label("Your message").fill("Thank you!")
+    await patient.get_by_role("button", name="Send", exact=True).click()
+    await expect(patient.locator("li.w-msg.mine").last).to_contain_text("Thank you!")
+    await watched.screenshots("paid-widget-chat")
+    await fits(patient)
+    # The card hold was captured at the first reply.
+    assert world.double.calls("/capture") == 1
+
+    # The console lists the open paid chat apart, with its time left.
+    await expect(gp.get_by_role("heading", name="My open paid chats")).to_be_visible(
+        timeout=LIVE_TIMEOUT
+    )
+    # The GP closes with a summary: read-only for both.
+    await gp.get_by_label("Closing summary").fill(SUMMARY)
+    await gp.get_by_role("button", name="Close the chat with this summary").click()
+    await expect(gp.get_by_text("Closed: read-only.")).to_be_visible(timeout=LIVE_TIMEOUT)
+    await second.screenshots("paid-console-closed")
+    await expect(patient.get_by_role("heading", name="This chat is closed")).to_be_visible(
+        timeout=LIVE_TIMEOUT
+    )
+    await expect(patient.get_by_text("The GP closed the chat.")).to_be_visible()
+    await expect(patient.locator("li.w-msg.theirs").last).to_contain_text(SUMMARY)
+    await expect(patient.get_by_label("Your message")).to_have_count(0)
+
+    # Her payments: 6 EUR charged, with a receipt.
+    await patient.get_by_role("button", name="My payments").first.click()
+    await expect(patient.get_by_text("Paid €6.00")).to_be_visible()
+    receipt = patient.get_by_role("link", name="Receipt")
+    href = await receipt.get_attribute("href")
+    assert href is not None
+    assert href.endswith("/receipt")
+    await watched.screenshots("paid-widget-payments")
+
+
+async def test_an_unanswered_paid_chat_ends_with_the_patient_told_nothing_was_charged(
+    watched: Watched, world: PaidWorld
+) -> None:
+    patient = watched.page
+    await patient_pays(watched, world)
+    await expect(
+        patient.get_by_role("heading", name="Your chat is waiting for a GP")
+    ).to_be_visible(timeout=LIVE_TIMEOUT)
+    # No GP claims it: at the SLA the hold is released and she is told.
+    await expect(patient.get_by_text("No GP answered in time: nothing was charged.")).to_be_visible(
+        timeout=SLA_TIMEOUT
+    )
+    assert world.double.calls("/cancel") == 1
+    assert world.double.calls("/capture") == 0
+    await watched.screenshots("paid-widget-unanswered")
+    await fits(patient)
+    # The same end in French and Dutch.
+    await patient.locator("#w-language").select_option("fr")
+    await expect(patient.get_by_text("rien n'a été débité")).to_be_visible()
+    await patient.locator("#w-language").select_option("nl")
+    await expect(patient.get_by_text("er werd niets aangerekend")).to_be_visible()
+
+
+async def test_a_patient_who_cancels_at_checkout_is_told_nothing_was_charged_and_may_pay_later(
+    watched: Watched, world: PaidWorld
+) -> None:
+    patient = watched.page
+    await patient_pays(watched, world, cancel=True)
+    await expect(patient.get_by_role("heading", name="Payment cancelled")).to_be_visible(
+        timeout=LIVE_TIMEOUT
+    )
+    await expect(patient.get_by_text("Nothing was charged.")).to_be_visible()
+    # The session is still open: the same Checkout page, and nothing reached the queue.
+    await patient.get_by_role("link", name="Pay with Stripe").click()
+    await expect(patient.locator("#amount")).to_have_text("6.00 EUR")
+    assert world.double.calls("/v1/checkout/sessions") == 1
