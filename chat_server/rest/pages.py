@@ -81,7 +81,8 @@ class Pages:
     def shell(self, page: str, title: str) -> str:
         """The HTML of ``page`` ("widget", "inbox", "panel" or "practice"): the shared
         app.css, then the page's own CSS and script; the emergency notice sits outside
-        ``<main id="root">`` so the page's script can never unmount it."""
+        ``<main id="root">``, in the page's ``<header>``, so the page's script can never
+        unmount it."""
         manifest = self.manifest()
         shared, style, script = (
             manifest["app.css"],
@@ -104,7 +105,9 @@ class Pages:
             f'<script type="module" src="/static/build/{script.name}" '
             f'integrity="{script.integrity}" crossorigin="anonymous"></script>\n'
             "</head>\n<body>\n"
-            f'<p class="notice" id="notice" role="note">{NOTICE}</p>\n'
+            # In a landmark (the page's banner), as all content should be (axe "region").
+            f'<header class="notice-bar"><p class="notice" id="notice" role="note">{NOTICE}</p>'
+            "</header>\n"
             # The page's script replaces the children and sets data-state="ready".
             f'<main id="root" data-page="{page}" data-state="loading" aria-busy="true">\n'
             '<p class="status" role="status">loading\N{HORIZONTAL ELLIPSIS}</p>\n'

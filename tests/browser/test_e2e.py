@@ -45,6 +45,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from carechat_demo.cast import CONVERSATIONS, PASSWORD, person
 from chat_server.web_manifest import DEFAULT_BUILD_DIR, load_manifest
 from e2e_crypto.client import CareChatClient, Text
+from tests.browser.axe import AXE, axe, serious
 from tests.browser.canary import scan_mongodb, scan_redis
 from tests.browser.conftest import _REPORT_VIOLATIONS, CHROMIUM, SIZES, Watched
 from tests.browser.demo_world import DemoWorld, demo_world
@@ -52,7 +53,6 @@ from tests.services import Services
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 OUTPUT: Final = ROOT / "test-output"
-AXE: Final = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 # Unlocking runs argon2id (64 MiB) in the page, and a reconnect waits out a back-off.
 SLOW_MS: Final = 60_000
 BRAM, MARC, ANNE = (person(k) for k in ("bram", "marc", "anne"))
@@ -301,23 +301,6 @@ async def test_patient_and_practitioner_across_pages_a_restart_and_a_new_browser
 
 
 # -- accessibility --------------------------------------------------------------------------
-
-
-def serious(violations: list[dict[str, Any]]) -> list[str]:
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
-        for v in violations
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
-async def axe(target: Page | Any) -> list[dict[str, Any]]:
-    """axe-core's violations in a page or frame (injected as an init script, which the
-    page's CSP does not apply to, so the pages keep their real policy)."""
-    result: list[dict[str, Any]] = await target.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-    )
-    return result
 
 
 async def test_no_serious_accessibility_violation_on_any_page(

@@ -23,6 +23,7 @@ from pymongo import AsyncMongoClient
 from e2e_crypto.client import CareChatClient
 from e2e_crypto.client.payloads import PaidChatOffer, Text
 from e2e_crypto.client.triage import Intake
+from tests.browser.axe import install_axe, violations_at_sizes
 from tests.browser.care_team import PASSPHRASE, PASSWORD, People, unique_email
 from tests.browser.conftest import SIZES, Watched
 from tests.services import Services
@@ -168,8 +169,10 @@ async def test_a_patient_and_a_gp_exchange_a_question_and_an_answer_through_the_
     carechat_db_name: str,
 ) -> None:
     patient, gp = watched.page, second.page
+    await install_axe(gp.context)
     await gp_in_console(gp, carechat, panel)
     await expect(gp.get_by_text("Go online to see and claim")).to_be_visible()
+    inaccessible = await violations_at_sizes(gp, "panel console")
 
     await patient_at_intake(patient, carechat, people, panel.panel_id)
     await fill_intake(patient, "Fever", QUESTION_TEXT)
@@ -199,6 +202,8 @@ async def test_a_patient_and_a_gp_exchange_a_question_and_an_answer_through_the_
         patient.get_by_role("heading", name="A GP is reading your question")
     ).to_be_visible(timeout=LIVE_TIMEOUT)
     await second.screenshots("panel-console-question")
+    inaccessible |= await violations_at_sizes(gp, "panel question")
+    assert inaccessible == {}, inaccessible
     await fits(gp)
     await gp.set_viewport_size({"width": 1280, "height": 800})
 
@@ -246,9 +251,16 @@ async def test_a_red_flag_intake_ends_on_the_emergency_screen_with_nothing_queue
     carechat_db_name: str,
 ) -> None:
     page = watched.page
+    await install_axe(page.context)
+    await page.goto(f"{carechat}/panel?panel={panel.panel_id}")
+    await expect(page.get_by_label("E-mail address")).to_be_visible()
+    inaccessible = await violations_at_sizes(page, "panel sign-in")
     await patient_at_intake(page, carechat, people, panel.panel_id)
+    inaccessible |= await violations_at_sizes(page, "widget free question")
     await fill_intake(page, "Cough", "Since this morning I have chest pain when I breathe")
     await expect(page.get_by_role("heading", name="Call an emergency number now")).to_be_visible()
+    inaccessible |= await violations_at_sizes(page, "widget emergency")
+    assert inaccessible == {}, inaccessible
     await expect(page.get_by_role("link", name="Call 112")).to_have_attribute("href", "tel:112")
     await expect(page.get_by_role("link", name="Call 100")).to_have_attribute("href", "tel:100")
     await expect(page.get_by_text("In France: 15 or 112")).to_be_visible()

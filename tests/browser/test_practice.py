@@ -22,6 +22,7 @@ from playwright.async_api import Browser, ConsoleMessage, Error, Page, expect
 from pymongo import AsyncMongoClient
 
 from e2e_crypto.keys import DeviceKeys
+from tests.browser.axe import install_axe, violations_at_sizes
 from tests.browser.care_team import PASSPHRASE, PASSWORD, People, link_in_mail, unique_email
 from tests.browser.conftest import SIZES, Watched
 from tests.mailings import seed_campaign, synthetic_patients
@@ -93,11 +94,15 @@ async def test_a_practice_imports_its_roster_and_its_campaign_reaches_the_widget
     # The practice's first console finds no staff group (the one 404 Chrome logs) and
     # creates it, at epoch 1, with this browser as its member.
     watched.expect_error(r"404 .*/api/v1/groups/staff-[^/]+/epochs/latest")
+    await install_axe(console.context)
     await console.goto(f"{carechat}/practice?practice={practice_id}")
+    await expect(console.get_by_label("E-mail address")).to_be_visible()
+    inaccessible = await violations_at_sizes(console, "practice sign-in")
     await create_keys_in_console(console, admin_email)
     await expect(console.get_by_role("heading", name=f"Practice {practice_id}")).to_be_visible(
         timeout=KEY_DERIVATION_MS
     )
+    inaccessible |= await violations_at_sizes(console, "practice console")
 
     # An Excel export (semicolons, Windows-1252) with three bad rows.
     senior, younger = unique_email("senior"), unique_email("younger")
@@ -131,6 +136,7 @@ async def test_a_practice_imports_its_roster_and_its_campaign_reaches_the_widget
     patient = await people.person(senior, name="Jeanne Lambert")
     await patient.api.accept_invitation(code)
     widget = second.page
+    await install_axe(widget.context)
     await widget.goto(f"{carechat}/widget?practice={practice_id}")
     await widget.get_by_role("button", name="Sign in").click()
     await widget.get_by_label("E-mail address").fill(senior)
@@ -167,6 +173,8 @@ async def test_a_practice_imports_its_roster_and_its_campaign_reaches_the_widget
     await item.get_by_role("button").click()
     await expect(item).to_contain_text(MAILING)
     await expect(item).to_have_class("w-announcement")
+    inaccessible |= await violations_at_sizes(widget, "widget announcements")
+    assert inaccessible == {}, inaccessible
     campaigns = await admin.api.request("GET", f"/api/v1/practices/{practice_id}/campaigns")
     campaign_id = campaigns["campaigns"][0]["campaign_id"]
     progress = await admin.api.request("GET", f"/api/v1/campaigns/{campaign_id}")

@@ -38,6 +38,7 @@ from e2e_crypto.client.payloads import (
     RenewalRequest,
     Text,
 )
+from tests.browser.axe import install_axe, violations_at_sizes
 from tests.browser.care_team import (
     PASSPHRASE,
     PASSWORD,
@@ -212,6 +213,7 @@ async def test_the_link_in_the_verification_e_mail_opens_the_verify_view(
     watched: Watched, carechat: str, outbox: Path, team: CareTeam
 ) -> None:
     page = watched.page
+    await install_axe(page.context)
     email = unique_email("linkpatient")
     await open_widget(page, carechat, team.practice_id)
     await page.get_by_role("button", name="Create an account").click()
@@ -225,6 +227,7 @@ async def test_the_link_in_the_verification_e_mail_opens_the_verify_view(
     await page.goto(await link_in_mail(outbox, email, "/verify#"))
     await expect(page.get_by_role("heading", name="Confirm your e-mail address")).to_be_visible()
     assert page.url == f"{carechat}/verify"
+    assert await violations_at_sizes(page, "verify") == {}
     await page.get_by_label("E-mail address").fill(email)
     await page.get_by_label("Password", exact=True).fill(PASSWORD)
     await page.get_by_role("button", name="Confirm").click()
@@ -452,11 +455,13 @@ async def test_an_invitation_link_connects_once_and_then_says_it_no_longer_works
     invitation = await link_in_mail(outbox, email, "/invite#")
     assert invitation.startswith(f"{carechat}/invite#")
 
+    await install_axe(page.context)
     await page.set_viewport_size(FRAME)
     await page.goto(invitation)
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     # The secret left the address bar (and the history) as soon as the page read it.
     assert page.url == f"{carechat}/invite"
+    inaccessible = await violations_at_sizes(page, "invite sign-in")
     await page.get_by_label("E-mail address").fill(email)
     watched.expect_error(r"status of 401 .* at .*/api/v1/sessions")
     await page.get_by_label("Password", exact=True).fill("not the password")
@@ -480,6 +485,8 @@ async def test_an_invitation_link_connects_once_and_then_says_it_no_longer_works
     await expect(
         page.get_by_text("Ask your practice to send you a new invitation.")
     ).to_be_visible()
+    inaccessible |= await violations_at_sizes(page, "invite no longer works")
+    assert inaccessible == {}, inaccessible
     await watched.screenshots("widget-invitation-used")
 
 
