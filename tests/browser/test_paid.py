@@ -58,7 +58,9 @@ class PaidWorld:
 
 
 @pytest.fixture
-async def world(services: Services, tmp_path: Path, watched: Watched) -> AsyncIterator[PaidWorld]:
+async def world(
+    services: Services, tmp_path: Path, watched: Watched, second: Watched
+) -> AsyncIterator[PaidWorld]:
     """A ``carechat serve`` of its own, pointed at a Stripe double started here, whose
     paid chats go to a fresh panel (a verified admin GP with keys, and a second GP)."""
     port = free_port()
@@ -101,6 +103,10 @@ async def world(services: Services, tmp_path: Path, watched: Watched) -> AsyncIt
                 url, double, Panel(panel_id, "General practice", admin, gp, gp_email), people
             )
         finally:
+            # The pages go before their server: a page left open would try to reconnect
+            # to the stopped server, and that console error would fail the test.
+            for watch in (watched, second):
+                await watch.page.close()
             await people.close()
             server.kill()
             mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(services.mongo.uri)
