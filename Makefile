@@ -33,6 +33,8 @@ contracts:
 	$(VENV)/lint-imports
 
 # Two workers, each with its own MongoDB, Redis and server (session fixtures); a file's
-# tests stay on one worker so its module fixtures are built once.
+# tests stay on one worker so its module fixtures are built once. The tests marked
+# `alone` (faults, backpressure: deadlines on recoveries) then run on their own.
 pytest:
-	$(VENV)/pytest -n 2 --dist loadfile
+	$(VENV)/pytest -n 2 --dist loadfile -m "not alone"
+	$(VENV)/pytest -m alone

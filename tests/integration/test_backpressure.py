@@ -5,12 +5,17 @@ import socket
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
 from chat_server.app import create_app
 from chat_server.appkeys import METRICS
 from chat_server.clock import ManualClock
 from chat_server.mail import MemoryOutbox
 from chat_server.settings import Settings
 from tests.integration.test_care_threads import _setup
+
+# A slow reader is dropped on a deadline: run without the parallel run beside it.
+pytestmark = pytest.mark.alone
 
 
 def _slow_disconnects(client: Any) -> float:
