@@ -128,28 +128,21 @@ def verify_report(
     header = parsed.header
     try:
         verify_envelope_signature(parsed, sender_key)
-        recorded = (thread_id, client_msg_id, sender_account, sender_device)
-        claimed = (
+    except (VerificationFailed, MalformedData):
+        raise VerificationFailed("abuse report does not verify") from None
+    _check_commitment(
+        FrankingKind.MESSAGE,
+        recorded=(thread_id, client_msg_id, sender_account, sender_device),
+        claimed=(
             header.thread_id,
             header.client_msg_id,
             header.sender_account,
             header.sender_device,
-        )
-        if recorded != claimed:
-            raise VerificationFailed
-        expected = franking_commitment(
-            franking_key,
-            body,
-            kind=FrankingKind.MESSAGE,
-            thread_id=thread_id,
-            client_msg_id=client_msg_id,
-            sender_account=sender_account,
-            sender_device=sender_device,
-        )
-    except (VerificationFailed, MalformedData):
-        raise VerificationFailed("abuse report does not verify") from None
-    if not hmac.compare_digest(expected, header.franking_commitment):
-        raise VerificationFailed("abuse report does not verify")
+        ),
+        franking_key=franking_key,
+        body=body,
+        commitment=header.franking_commitment,
+    )
 
 
 def verify_broadcast_report(
@@ -172,28 +165,53 @@ def verify_broadcast_report(
     header = parsed.header
     try:
         verify_broadcast_signature(parsed, sender_key)
-        recorded = (campaign_id, client_msg_id, sender_account, sender_device)
-        claimed = (
+    except (VerificationFailed, MalformedData):
+        raise VerificationFailed("abuse report does not verify") from None
+    _check_commitment(
+        FrankingKind.BROADCAST,
+        recorded=(campaign_id, client_msg_id, sender_account, sender_device),
+        claimed=(
             header.campaign_id,
             header.client_msg_id,
             header.sender_account,
             header.sender_device,
-        )
-        if recorded != claimed:
-            raise VerificationFailed
+        ),
+        franking_key=franking_key,
+        body=text,
+        commitment=header.franking_commitment,
+    )
+
+
+def _check_commitment(
+    kind: FrankingKind,
+    *,
+    recorded: tuple[str, str, str, str],
+    claimed: tuple[str, str, str, str],
+    franking_key: bytes,
+    body: bytes,
+    commitment: bytes,
+) -> None:
+    """The signed header names the server's record (container, message id, sender),
+    and the revealed (body, franking key) opens its commitment in ``kind``'s domain.
+    One message whatever failed, so a report teaches nothing about which part."""
+    failed = VerificationFailed("abuse report does not verify")
+    if recorded != claimed:
+        raise failed
+    container, client_msg_id, sender_account, sender_device = recorded
+    try:
         expected = franking_commitment(
             franking_key,
-            text,
-            kind=FrankingKind.BROADCAST,
-            thread_id=campaign_id,
+            body,
+            kind=kind,
+            thread_id=container,
             client_msg_id=client_msg_id,
             sender_account=sender_account,
             sender_device=sender_device,
         )
     except (VerificationFailed, MalformedData):
-        raise VerificationFailed("abuse report does not verify") from None
-    if not hmac.compare_digest(expected, header.franking_commitment):
-        raise VerificationFailed("abuse report does not verify")
+        raise failed from None
+    if not hmac.compare_digest(expected, commitment):
+        raise failed
 
 
 def _stamp_input(
