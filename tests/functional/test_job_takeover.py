@@ -67,10 +67,12 @@ async def test_a_killed_workers_job_is_taken_over_and_resumed_from_its_cursor(
         await store.enqueue("count", {"n": EFFECTS}, now=now, run_at=now, max_attempts=3)
         workers.append(_worker(services.mongo.uri, db_name, tmp_path / "first.log"))
 
-        async def some_effects() -> bool:
-            return await db["effects"].count_documents({}) >= 10
+        async def some_checkpoints() -> bool:
+            # The checkpoint, not the effect count: an effect is written just before
+            # its checkpoint, so ten effects can still mean a cursor of nine.
+            return await db["jobs"].count_documents({"cursor": {"$gte": 10}}) == 1
 
-        await until(some_effects, 60, "the first worker's effects")
+        await until(some_checkpoints, 60, "the first worker's checkpoints")
         workers[0].kill()  # SIGKILL, mid-job
         workers[0].wait()
         [dead] = [job async for job in db["jobs"].find({})]
