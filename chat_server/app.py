@@ -29,8 +29,10 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from chat_server.appkeys import (
+    ACCOUNT_LOOKUP,
     ACCOUNTS,
     ANNOUNCEMENTS,
+    AUDIT_SEARCH,
     AVAILABILITY,
     BLOCKS,
     BROKER,
@@ -40,6 +42,7 @@ from chat_server.appkeys import (
     CONSENTS,
     DB,
     DEVICES,
+    FAILED_JOBS,
     FRAME_CONTEXT,
     GROUPS,
     HUB,
@@ -81,9 +84,11 @@ from chat_server.clock import Clock, SystemClock
 from chat_server.errors import StartupError
 from chat_server.fanout import LocalBroker, RedisBroker
 from chat_server.handlers.access import AccessGate, ThreadGate
+from chat_server.handlers.account_lookup import AccountLookup
 from chat_server.handlers.accounts import AccountService
 from chat_server.handlers.announcements import Announcements
 from chat_server.handlers.audit import Auditor
+from chat_server.handlers.audit_search import AuditSearch
 from chat_server.handlers.availability import Availability
 from chat_server.handlers.blocks import Blocks
 from chat_server.handlers.care import CareService
@@ -91,6 +96,7 @@ from chat_server.handlers.care_threads import CareThreads, Providers
 from chat_server.handlers.consents import Consents
 from chat_server.handlers.devices import DeviceService
 from chat_server.handlers.directory import DeviceDirectory
+from chat_server.handlers.failed_jobs import FailedJobs
 from chat_server.handlers.groups import GroupService
 from chat_server.handlers.intake import MessageIntake, Outlets, SendRules
 from chat_server.handlers.invitations import InvitationSending, InvitationService
@@ -148,7 +154,7 @@ from chat_server.rest import accounts as accounts_routes
 from chat_server.rest import care as care_routes
 from chat_server.rest import devices as devices_routes
 from chat_server.rest import groups as groups_routes
-from chat_server.rest import health, mailings, openapi, pages
+from chat_server.rest import health, mailings, moderator_console, openapi, pages
 from chat_server.rest import moderation as moderation_routes
 from chat_server.rest import paid_chats as paid_chats_routes
 from chat_server.rest import panels as panels_routes
@@ -250,6 +256,7 @@ def create_app(
     care_routes.add_routes(app)
     threads_routes.add_routes(app)
     moderation_routes.add_routes(app)
+    moderator_console.add_routes(app)
     mailings.add_routes(app)
     openapi.add_routes(app)
     pages.add_routes(app)
@@ -388,16 +395,26 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         cursors=cursors,
         blocks=blocks,
     )
+    reports = ReportStore(db)
     app[REPORTS] = AbuseReports(
         gate=thread_gate,
         messages=messages,
         devices=shared.devices,
-        reports=ReportStore(db),
+        reports=reports,
         clock=clock,
         throttle=throttle,
         auditor=shared.auditor,
         stamp_key=stamp_key(secret),
     )
+    app[ACCOUNT_LOOKUP] = AccountLookup(
+        accounts=shared.accounts,
+        sanctions=SanctionStore(db),
+        reports=reports,
+        devices=shared.devices,
+        auditor=shared.auditor,
+    )
+    app[AUDIT_SEARCH] = AuditSearch(AuditStore(db))
+    app[FAILED_JOBS] = FailedJobs(jobs=JobStore(db), clock=clock, auditor=shared.auditor)
     app[RECEIPTS] = Receipts(
         gate=thread_gate,
         threads=threads,

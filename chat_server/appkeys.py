@@ -23,14 +23,17 @@ if TYPE_CHECKING:
     from chat_server.clock import Clock
     from chat_server.fanout import Broker
     from chat_server.handlers.access import ThreadGate
+    from chat_server.handlers.account_lookup import AccountLookup
     from chat_server.handlers.accounts import AccountService
     from chat_server.handlers.announcements import Announcements
+    from chat_server.handlers.audit_search import AuditSearch
     from chat_server.handlers.availability import Availability
     from chat_server.handlers.blocks import Blocks
     from chat_server.handlers.care import CareService
     from chat_server.handlers.care_threads import CareThreads
     from chat_server.handlers.consents import Consents
     from chat_server.handlers.devices import DeviceService
+    from chat_server.handlers.failed_jobs import FailedJobs
     from chat_server.handlers.groups import GroupService
     from chat_server.handlers.intake import MessageIntake
     from chat_server.handlers.invitations import InvitationService
@@ -117,6 +120,10 @@ KEY_BACKUPS: web.AppKey[KeyBackups] = web.AppKey("KEY_BACKUPS")
 # Moderation (issue 18): moderators' actions on accounts.
 SANCTIONS: web.AppKey[Sanctions] = web.AppKey("SANCTIONS")
 REPORTS: web.AppKey[AbuseReports] = web.AppKey("REPORTS")
+# The moderator console (issue 18 item 9): account look-up, audit log, failed jobs.
+ACCOUNT_LOOKUP: web.AppKey[AccountLookup] = web.AppKey("ACCOUNT_LOOKUP")
+AUDIT_SEARCH: web.AppKey[AuditSearch] = web.AppKey("AUDIT_SEARCH")
+FAILED_JOBS: web.AppKey[FailedJobs] = web.AppKey("FAILED_JOBS")
 BLOCKS: web.AppKey[Blocks] = web.AppKey("BLOCKS")
 CONSENTS: web.AppKey[Consents] = web.AppKey("CONSENTS")
 MAILER: web.AppKey[Mailer] = web.AppKey("MAILER")

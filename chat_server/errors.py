@@ -37,7 +37,7 @@
      │    ├── CareLinkAlreadyAnswered, CareLinkNotLive, CareLinkExists,
      │    │   LinkRequestPending
      │    ├── AccountAlreadySuspended, AccountNotSuspended, ReportAlreadyFiled,
-     │    │   ConsentTextOutdated
+     │    │   ConsentTextOutdated, ReportAlreadyDecided, JobNotFailed
      │    ├── RegistrationNotVerified, MemberNotConsented, MembershipEpochTaken
      │    ├── PanelIdTaken, PanelEpochRoute, StaleGroupEpoch, NotOnline, AtCapacity,
      │    │   NothingToClaim, QuestionNotHeld, ColleagueNotAvailable,
@@ -155,6 +155,8 @@ class ErrorCode(StrEnum):
     ACCOUNT_ALREADY_SUSPENDED = "account_already_suspended"
     ACCOUNT_NOT_SUSPENDED = "account_not_suspended"
     REPORT_ALREADY_FILED = "report_already_filed"
+    REPORT_ALREADY_DECIDED = "report_already_decided"
+    JOB_NOT_FAILED = "job_not_failed"
     ACCOUNT_BLOCKED = "account_blocked"
     CANNOT_BLOCK_SELF = "cannot_block_self"
     CONSENT_REQUIRED = "consent_required"
@@ -691,6 +693,16 @@ class ConsentTextOutdated(Conflict):
 class ReportAlreadyFiled(Conflict):
     code = ErrorCode.REPORT_ALREADY_FILED
     title = "You already reported this message"
+
+
+class ReportAlreadyDecided(Conflict):
+    code = ErrorCode.REPORT_ALREADY_DECIDED
+    title = "This report was already resolved or dismissed"
+
+
+class JobNotFailed(Conflict):
+    code = ErrorCode.JOB_NOT_FAILED
+    title = "Only a failed job can be retried"
 
 
 class TooLarge(ChatError):

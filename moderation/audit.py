@@ -72,6 +72,9 @@ class AuditAction(StrEnum):
     REPORT_FILED = "report_filed"
     ACCOUNT_WARNED = "account_warned"
     SUSPENSION_LIFTED = "suspension_lifted"
+    REPORT_RESOLVED = "report_resolved"
+    REPORT_DISMISSED = "report_dismissed"
+    JOB_RETRIED = "job_retried"
 
 
 class BreakReason(StrEnum):

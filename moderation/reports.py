@@ -39,3 +39,28 @@ class Verification(StrEnum):
 class ReportStatus(StrEnum):
     QUEUED = "queued"  # waiting for a moderator
     CLOSED = "closed"
+    RESOLVED = "resolved"  # a moderator acted on it
+    DISMISSED = "dismissed"  # a moderator found nothing to act on
+
+
+class Decision(StrEnum):
+    """What a moderator does with a queued report."""
+
+    RESOLVE = "resolve"
+    DISMISS = "dismiss"
+
+    @property
+    def status(self) -> ReportStatus:
+        return ReportStatus.RESOLVED if self is Decision.RESOLVE else ReportStatus.DISMISSED
+
+
+class DecisionReason(StrEnum):
+    """Why a report was closed: a code for the audit log, never prose.
+
+    Add members freely; never rename a stored value."""
+
+    ACTION_TAKEN = "action_taken"  # the sender was warned or suspended
+    NO_VIOLATION = "no_violation"
+    UNVERIFIABLE = "unverifiable"  # the report proves nothing about its sender
+    DUPLICATE = "duplicate"
+    OTHER = "other"

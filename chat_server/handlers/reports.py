@@ -13,7 +13,13 @@ see that it proves nothing about its sender (a forged or altered report).
 from __future__ import annotations
 
 from chat_server.clock import Clock
-from chat_server.errors import BadRequest, Forbidden, NotFound, ReportAlreadyFiled
+from chat_server.errors import (
+    BadRequest,
+    Forbidden,
+    NotFound,
+    ReportAlreadyDecided,
+    ReportAlreadyFiled,
+)
 from chat_server.handlers.access import ThreadGate
 from chat_server.handlers.audit import Auditor
 from chat_server.handlers.throttle import Throttle, subject_of
@@ -28,7 +34,19 @@ from e2e_crypto.public import PublicSigningKey
 from e2e_crypto.wire import FRANKING_KEY_BYTES, from_base64url, to_base64url
 from moderation.audit import AuditAction
 from moderation.limits import Action
-from moderation.reports import MAX_REVEALED_BYTES, Category, ReportStatus, Verification
+from moderation.reports import (
+    MAX_REVEALED_BYTES,
+    Category,
+    Decision,
+    DecisionReason,
+    ReportStatus,
+    Verification,
+)
+
+_DECIDED = {
+    Decision.RESOLVE: AuditAction.REPORT_RESOLVED,
+    Decision.DISMISS: AuditAction.REPORT_DISMISSED,
+}
 
 
 class AbuseReports:
@@ -136,24 +154,58 @@ class AbuseReports:
 
     async def queue(self, moderator: Principal) -> list[dict[str, object]]:
         """The newest queued reports, for moderators."""
-        _require_moderator(moderator)
-        return [
-            {
-                "report_id": r.id,
-                "thread": r.thread_id,
-                "seq": r.seq,
-                "reporter": r.reporter,
-                "sender": {"account": r.sender_account, "device": r.sender_device},
-                "category": str(r.category),
-                "verification": str(r.verification),
-                "at": r.at.isoformat(),
-                "message_at": r.message_at.isoformat(),
-                # The payload as the reporter revealed it (the SDK's payload codec
-                # reads it: text, or a typed message).
-                "body": to_base64url(r.body),
-            }
-            for r in await self._reports.queued()
-        ]
+        require_moderator(moderator)
+        return [_shown(r) for r in await self._reports.queued()]
+
+    async def decide(
+        self, moderator: Principal, report_id: str, decision: Decision, reason: DecisionReason
+    ) -> None:
+        """Resolves or dismisses a queued report, once, with a reason code (audited)."""
+        require_moderator(moderator)
+        if not await self._reports.decide(
+            report_id,
+            decision.status,
+            moderator=moderator.account_id,
+            reason=reason,
+            now=self._clock.now(),
+        ):
+            if await self._reports.get(report_id) is None:
+                raise NotFound()
+            raise ReportAlreadyDecided()
+        await self._audit.record(
+            _DECIDED[decision],
+            actor=moderator.account_id,
+            subject=report_id,
+            details={"reason": str(reason)},
+        )
+
+
+def _shown(r: Report) -> dict[str, object]:
+    return {
+        "report_id": r.id,
+        "thread": r.thread_id,
+        "seq": r.seq,
+        "reporter": r.reporter,
+        "sender": {"account": r.sender_account, "device": r.sender_device},
+        "category": str(r.category),
+        "verification": str(r.verification),
+        "at": r.at.isoformat(),
+        "message_at": r.message_at.isoformat(),
+        # The payload as the reporter revealed it (the SDK's payload codec
+        # reads it: text, or a typed message).
+        "body": to_base64url(r.body),
+    }
+
+
+def report_summary(r: Report) -> dict[str, object]:
+    """A report in an account look-up: what and how it stands, not the revealed text."""
+    return {
+        "report_id": r.id,
+        "category": str(r.category),
+        "verification": str(r.verification),
+        "status": str(r.status),
+        "at": r.at.isoformat(),
+    }
 
 
 def _revealed(body_b64: str, franking_key_b64: str) -> tuple[bytes, bytes]:
@@ -174,6 +226,7 @@ def _revealed(body_b64: str, franking_key_b64: str) -> tuple[bytes, bytes]:
     return body, franking_key
 
 
-def _require_moderator(who: Principal) -> None:
+def require_moderator(who: Principal) -> None:
+    """Every moderator endpoint asks on every request: platform admins only (403)."""
     if who.role is not Role.ADMIN:
         raise Forbidden("moderators (platform admins) only")

@@ -226,6 +226,24 @@ class JobStore:
         )
         return result.modified_count == 1
 
+    async def retry(self, job_id: str, *, now: datetime) -> Job | None:
+        """A moderator's retry: a failed job due now, its attempts reset; None when
+        the job is missing or not failed."""
+        doc = await self._jobs.find_one_and_update(
+            {"_id": job_id, "state": JobState.FAILED.value},
+            {
+                "$set": {
+                    "state": JobState.DUE.value,
+                    "run_at": now,
+                    "attempts": 0,
+                    "updated_at": now,
+                },
+                "$unset": {"finished_at": ""},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return None if doc is None else _job(doc)
+
     async def release_all(self, owner: str, *, now: datetime) -> int:
         """On a clean shutdown: hand this process's running jobs back at once.
 

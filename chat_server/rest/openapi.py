@@ -30,6 +30,7 @@ from chat_server.rest import (
     groups,
     mailings,
     moderation,
+    moderator_console,
     paid_chats,
     panels,
     replies,
@@ -165,6 +166,36 @@ OPERATIONS: Final[dict[str, Operation]] = {
     "report_queue": Operation(
         "The newest queued abuse reports (moderators)", 200, replies.ReportQueue,
         errors=(403,),
+    ),
+    "report_resolve": Operation(
+        "Resolve a queued report, with a reason code (moderators; audited)", 204, None,
+        moderator_console.DecisionSchema, errors=(403, 409),
+    ),
+    "report_dismiss": Operation(
+        "Dismiss a queued report, with a reason code (moderators; audited)", 204, None,
+        moderator_console.DecisionSchema, errors=(403, 409),
+    ),
+    "admin_lookup_account": Operation(
+        "Look an account up by id or e-mail address: status, role, sanctions, reports "
+        "against it, devices (moderators; audited)", 200, replies.AccountLookupReply,
+        moderator_console.LookupSchema, errors=(403, 404),
+    ),
+    "admin_audit_search": Operation(
+        "Search the audit log by actor, subject, action and time, newest first, a page "
+        "at a time (moderators)", 200, replies.AuditPage,
+        moderator_console.AuditSearchSchema, errors=(403,),
+    ),
+    "admin_audit_verify": Operation(
+        "Verify the audit log's hash chain: OK, or its first broken link (moderators)",
+        200, replies.AuditVerification, errors=(403,),
+    ),
+    "admin_failed_jobs": Operation(
+        "Failed durable jobs, without their payloads (moderators)", 200, replies.JobList,
+        errors=(403,),
+    ),
+    "admin_retry_job": Operation(
+        "Make a failed job due again, its attempts reset (moderators; audited)", 200,
+        replies.JobReply, errors=(403, 409),
     ),
     "my_consents": Operation(
         "The caller's consents: the current text versions, which consents count now, and "

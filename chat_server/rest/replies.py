@@ -108,6 +108,73 @@ class ReportQueue(ma.Schema):
     reports = ma.fields.List(ma.fields.Nested(QueuedReport), required=True)
 
 
+class ReportSummary(ma.Schema):
+    report_id = _Str(required=True)
+    category = ma.fields.Enum(Category, by_value=True, required=True)
+    verification = ma.fields.Enum(Verification, by_value=True, required=True)
+    status = _Str(required=True)
+    at = _Time(required=True)
+
+
+class AccountSanction(ma.Schema):
+    action = ma.fields.Enum(ModeratorAction, by_value=True, required=True)
+    reason = ma.fields.Enum(Reason, by_value=True, required=True)
+    at = _Time(required=True)
+    note = _Str(required=True)
+
+
+class AccountLookupReply(ma.Schema):
+    account_id = _Str(required=True)
+    email = _Str(required=True)
+    display_name = _Str(required=True)
+    role = _Str(required=True)
+    status = _Str(required=True)
+    created_at = _Time(required=True)
+    devices = _Int(required=True)
+    sanctions = ma.fields.List(ma.fields.Nested(AccountSanction), required=True)
+    reports = ma.fields.List(ma.fields.Nested(ReportSummary), required=True)
+
+
+class AuditEntryReply(ma.Schema):
+    seq = _Int(required=True)
+    at = _Time(required=True)
+    actor = _Str(required=True, allow_none=True)
+    action = _Str(required=True)
+    subject = _Str(required=True, allow_none=True)
+    details = ma.fields.Dict(keys=_Str(), values=ma.fields.Raw(), required=True)
+
+
+class AuditPage(ma.Schema):
+    entries = ma.fields.List(ma.fields.Nested(AuditEntryReply), required=True)
+    before = _Int()  # present when an older page follows
+
+
+class BrokenLinkReply(ma.Schema):
+    seq = _Int(required=True)
+    reason = _Str(required=True)
+
+
+class AuditVerification(ma.Schema):
+    ok = ma.fields.Boolean(required=True)
+    entries = _Int(required=True)
+    broken = ma.fields.Nested(BrokenLinkReply)
+
+
+class JobReply(ma.Schema):
+    job_id = _Str(required=True)
+    kind = _Str(required=True)
+    state = _Str(required=True)
+    attempts = _Int(required=True)
+    max_attempts = _Int(required=True)
+    error = _Str(required=True, allow_none=True)
+    created_at = _Time(required=True)
+    updated_at = _Time(required=True)
+
+
+class JobList(ma.Schema):
+    jobs = ma.fields.List(ma.fields.Nested(JobReply), required=True)
+
+
 class StatusReply(ma.Schema):
     status = _Str(required=True)
 

@@ -8,6 +8,7 @@ seq re-reads the head and tries again, so the chain never forks.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from moderation.audit import (
     AuditAction,
     AuditEntry,
     BrokenLink,
+    InvalidAuditEntry,
     from_document,
     new_entry,
     to_document,
@@ -26,6 +28,40 @@ from moderation.audit import (
 )
 
 MAX_APPEND_ATTEMPTS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """What the moderator console searches by; None matches anything.
+
+    ``before`` is a seq: the page after one that ended with that entry (newest first).
+    """
+
+    actor: str | None = None
+    subject: str | None = None
+    action: AuditAction | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    before: int | None = None
+
+    def filter(self) -> dict[str, Any]:
+        query: dict[str, Any] = {}
+        if self.actor is not None:
+            query["actor"] = self.actor
+        if self.subject is not None:
+            query["subject"] = self.subject
+        if self.action is not None:
+            query["action"] = str(self.action)
+        at: dict[str, datetime] = {}
+        if self.since is not None:
+            at["$gte"] = self.since
+        if self.until is not None:
+            at["$lt"] = self.until
+        if at:
+            query["at"] = at
+        if self.before is not None:
+            query["seq"] = {"$lt": self.before}
+        return query
 
 
 class AuditStore:
@@ -59,6 +95,21 @@ class AuditStore:
                 continue  # another process appended first; chain onto its entry
             return entry
         raise RuntimeError("audit log append kept losing the race")
+
+    async def search(self, query: AuditQuery, limit: int) -> list[AuditEntry]:
+        """Entries matching ``query``, newest first; a stored document that no longer
+        parses is left out here (verification is what reports it)."""
+        cursor = self._log.find(query.filter()).sort("seq", DESCENDING).limit(limit)
+        found = []
+        async for doc in cursor:
+            try:
+                found.append(from_document(doc))
+            except (InvalidAuditEntry, TypeError):
+                continue
+        return found
+
+    async def count(self) -> int:
+        return await self._log.count_documents({})
 
     async def verify(self, page_size: int = 10_000) -> BrokenLink | None:
         """Walks the whole chain page by page, so memory stays bounded."""

@@ -105,11 +105,18 @@ INDEXES: dict[str, list[IndexModel]] = {
     # One offline-notification e-mail per (recipient, thread, first seq): a job that
     # runs again after a crash finds its record (handlers/notifications.py).
     "notifications_sent": [IndexModel([("at", A)], name="ttl", expireAfterSeconds=7 * 24 * 3600)],
-    "audit_log": [IndexModel([("seq", A)], name="seq", unique=True)],
+    "audit_log": [
+        IndexModel([("seq", A)], name="seq", unique=True),
+        # The moderator console's audit search, by actor or subject, newest first.
+        IndexModel([("actor", A), ("seq", D)], name="actor"),
+        IndexModel([("subject", A), ("seq", D)], name="subject"),
+    ],
     # Moderation (issue 18): one report per reporter and message; the moderators' queue.
     "reports": [
         IndexModel([("reporter", A), ("thread", A), ("seq", A)], name="once", unique=True),
         IndexModel([("status", A), ("at", D)], name="queue"),
+        # The moderator console's account look-up: reports against an account.
+        IndexModel([("sender_account", A), ("at", D)], name="sender"),
     ],
     "blocks": [
         IndexModel([("blocker", A), ("blocked", A)], name="pair", unique=True),

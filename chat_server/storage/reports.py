@@ -3,7 +3,9 @@
 A report holds what its reporter chose to reveal (the plaintext and the franking
 key) so a moderator can read it: the one place where message text reaches the
 server, by the reporter's own act, and only for the message reported. One report per
-reporter and message (a unique index): reporting again changes nothing.
+reporter and message (a unique index): reporting again changes nothing. A moderator
+closes a queued report once (resolved or dismissed, with a reason code): one
+conditional update, so two moderators cannot both decide it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from moderation.reports import Category, ReportStatus, Verification
+from moderation.reports import Category, DecisionReason, ReportStatus, Verification
 
 LISTED: Final = 50
 
@@ -91,5 +93,39 @@ class ReportStore:
             self._reports.find({"status": str(ReportStatus.QUEUED)})
             .sort("at", DESCENDING)
             .limit(LISTED)
+        )
+        return [Report.from_document(doc) async for doc in cursor]
+
+    async def get(self, report_id: str) -> Report | None:
+        doc = await self._reports.find_one({"_id": report_id})
+        return None if doc is None else Report.from_document(doc)
+
+    async def decide(
+        self,
+        report_id: str,
+        status: ReportStatus,
+        *,
+        moderator: str,
+        reason: DecisionReason,
+        now: datetime,
+    ) -> bool:
+        """Closes a queued report; False when it is missing or already decided."""
+        result = await self._reports.update_one(
+            {"_id": report_id, "status": str(ReportStatus.QUEUED)},
+            {
+                "$set": {
+                    "status": str(status),
+                    "decided_by": moderator,
+                    "decision_reason": str(reason),
+                    "decided_at": now,
+                }
+            },
+        )
+        return result.modified_count == 1
+
+    async def against(self, account_id: str) -> list[Report]:
+        """The newest reports naming ``account_id`` as the sender, in any state."""
+        cursor = (
+            self._reports.find({"sender_account": account_id}).sort("at", DESCENDING).limit(LISTED)
         )
         return [Report.from_document(doc) async for doc in cursor]

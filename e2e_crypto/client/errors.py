@@ -193,6 +193,8 @@ _BY_CODE: dict[str, type[CareChatError]] = {
     "account_already_suspended": ConflictError,
     "account_not_suspended": ConflictError,
     "report_already_filed": ConflictError,
+    "report_already_decided": ConflictError,
+    "job_not_failed": ConflictError,
     "account_blocked": ForbiddenError,
     "cannot_block_self": BadRequestError,
     "consent_required": ForbiddenError,
