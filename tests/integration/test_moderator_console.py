@@ -33,9 +33,7 @@ ADMIN_ROUTES = (
 )
 
 
-async def test_only_platform_admins_reach_the_console(
-    client: Client, outbox: MemoryOutbox
-) -> None:
+async def test_only_platform_admins_reach_the_console(client: Client, outbox: MemoryOutbox) -> None:
     doctor = await actor(client, outbox, "doc@example.org", "practitioner")
     ann = await actor(client, outbox, "ann@example.org")
     for method, path, body in ADMIN_ROUTES:
@@ -165,11 +163,13 @@ async def test_audit_search_filters_pages_and_verifies_the_chain(
     warned = {"action": "account_warned", "subject": mallory.account_id}
     page = await moderator.call("POST", search, {**warned, "limit": 2})
     seqs = [e["seq"] for e in page["entries"]]
-    assert len(seqs) == 2 and seqs[0] > seqs[1]
+    assert len(seqs) == 2
+    assert seqs[0] > seqs[1]
     assert page["before"] == seqs[1]
     rest = await moderator.call("POST", search, {**warned, "limit": 2, "before": page["before"]})
     last = await moderator.call("POST", search, {**warned, "limit": 2, "before": rest["before"]})
-    assert len(rest["entries"]) == 2 and len(last["entries"]) == 1
+    assert len(rest["entries"]) == 2
+    assert len(last["entries"]) == 1
     assert "before" not in last
     assert {e["actor"] for e in page["entries"] + rest["entries"] + last["entries"]} == {
         moderator.account_id
@@ -217,7 +217,8 @@ async def test_failed_jobs_are_listed_without_payloads_and_retried(
         "notify", {"account": "patient-secret-id"}, now=now, run_at=now, max_attempts=3
     )
     due_id = await store.enqueue("notify", {}, now=now, run_at=now, max_attempts=3)
-    assert failed_id is not None and due_id is not None
+    assert failed_id is not None
+    assert due_id is not None
     await store.fail(failed_id, None, now=now, error="ServerSelectionTimeoutError")
 
     [listed] = (await moderator.call("GET", "/api/v1/admin/jobs"))["jobs"]
@@ -227,20 +228,20 @@ async def test_failed_jobs_are_listed_without_payloads_and_retried(
         "failed",
         "ServerSelectionTimeoutError",
     )
-    assert "payload" not in listed and "patient-secret-id" not in str(listed)
+    assert "payload" not in listed
+    assert "patient-secret-id" not in str(listed)
 
     retried = await moderator.call("POST", f"/api/v1/admin/jobs/{failed_id}/retry")
     assert (retried["state"], retried["attempts"]) == ("due", 0)
     job = await store.get(failed_id)
-    assert job is not None and job.run_at == now
+    assert job is not None
+    assert job.run_at == now
     assert (await moderator.call("GET", "/api/v1/admin/jobs"))["jobs"] == []
     again = await moderator.call("POST", f"/api/v1/admin/jobs/{failed_id}/retry", expect=409)
     assert again["code"] == "job_not_failed"
     await moderator.call("POST", f"/api/v1/admin/jobs/{due_id}/retry", expect=409)
     await moderator.call("POST", "/api/v1/admin/jobs/nosuchjob/retry", expect=404)
-    audited = await moderator.call(
-        "POST", "/api/v1/admin/audit/search", {"action": "job_retried"}
-    )
+    audited = await moderator.call("POST", "/api/v1/admin/audit/search", {"action": "job_retried"})
     assert [(e["subject"], e["details"]) for e in audited["entries"]] == [
         (failed_id, {"kind": "notify"})
     ]
