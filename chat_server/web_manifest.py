@@ -37,6 +37,8 @@ REQUIRED: Final = (
     "panel.css",
     "practice.js",
     "practice.css",
+    "moderation.js",
+    "moderation.css",
     "widget-loader.js",
 )
 CONTENT_TYPES: Final = {".js": "text/javascript", ".css": "text/css"}

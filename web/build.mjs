@@ -29,6 +29,8 @@ const ENTRIES = {
   "panel.css": ["web/src/panel/panel.css", "esm"],
   "practice.js": ["web/src/practice/main.mjs", "esm"],
   "practice.css": ["web/src/practice/practice.css", "esm"],
+  "moderation.js": ["web/src/moderation/main.mjs", "esm"],
+  "moderation.css": ["web/src/moderation/moderation.css", "esm"],
   "widget-loader.js": ["web/src/widget-loader.mjs", "iife"],
 };
 

@@ -5,6 +5,8 @@
     /app                    the practitioner inbox (inbox.js, inbox.css)
     /panel                  the GP-panel console (panel.js, panel.css)
     /practice               the practice console: roster, campaigns (practice.js, practice.css)
+    /moderation             the moderator console: reports, accounts, audit log, failed
+                            jobs (moderation.js, moderation.css)
     /widget                 the patient widget (widget.js, widget.css), framed by a
                             practice's site
     /verify, /invite        the widget again: the pages of the links CareChat e-mails
@@ -16,8 +18,8 @@ Each page references its files through the build manifest
 Content-Security-Policy, which the security-headers hook keeps: no inline script or
 style, no ``unsafe-eval``, ``'wasm-unsafe-eval'`` because the shell compiles
 libsodium's WebAssembly, nothing from any other host. ``frame-ancestors`` is
-``'none'`` for ``/app``, ``/panel`` and ``/practice``; for ``/widget`` it lists the
-``widget_embed_origins`` setting. Without a build (or with one that does not match
+``'none'`` for ``/app``, ``/panel``, ``/practice`` and ``/moderation``; for ``/widget``
+it lists the ``widget_embed_origins`` setting. Without a build (or with one that does not match
 its manifest) every route here answers
 :class:`~chat_server.errors.WebClientNotBuilt`, a 503, never a 500.
 """
@@ -79,10 +81,10 @@ class Pages:
         return self._manifest
 
     def shell(self, page: str, title: str) -> str:
-        """The HTML of ``page`` ("widget", "inbox", "panel" or "practice"): the shared
-        app.css, then the page's own CSS and script; the emergency notice sits outside
-        ``<main id="root">``, in the page's ``<header>``, so the page's script can never
-        unmount it."""
+        """The HTML of ``page`` ("widget", "inbox", "panel", "practice" or
+        "moderation"): the shared app.css, then the page's own CSS and script; the
+        emergency notice sits outside ``<main id="root">``, in the page's ``<header>``,
+        so the page's script can never unmount it."""
         manifest = self.manifest()
         shared, style, script = (
             manifest["app.css"],
@@ -133,6 +135,10 @@ async def practice_page(request: web.Request) -> web.Response:
     return _html(request.app[PAGES].shell("practice", "CareChat"), APP_POLICY)
 
 
+async def moderation_page(request: web.Request) -> web.Response:
+    return _html(request.app[PAGES].shell("moderation", "CareChat"), APP_POLICY)
+
+
 async def widget_page(request: web.Request) -> web.Response:
     pages = request.app[PAGES]
     return _html(pages.shell("widget", "CareChat"), pages.widget_policy)
@@ -162,6 +168,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/app", app_page, name="web_app")
     app.router.add_get("/panel", panel_page, name="web_panel")
     app.router.add_get("/practice", practice_page, name="web_practice")
+    app.router.add_get("/moderation", moderation_page, name="web_moderation")
     app.router.add_get("/widget", widget_page, name="web_widget")
     # The links CareChat e-mails open the widget's own views; their secret is in the
     # fragment, which the browser never sends, so the server serves the same page.

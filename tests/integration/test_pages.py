@@ -22,7 +22,8 @@ from chat_server.web_manifest import DEFAULT_BUILD_DIR
 
 Client = TestClient[web.Request, web.Application]
 ROUTES = [
-    "/app", "/panel", "/practice", "/widget", "/widget.js", "/static/build/widget-AAAAAAAA.js",
+    "/app", "/panel", "/practice", "/moderation", "/widget", "/widget.js",
+    "/static/build/widget-AAAAAAAA.js",
 ]  # fmt: skip
 
 
@@ -92,8 +93,8 @@ async def test_the_widget_names_the_configured_sites(
     response = await client.get("/widget")
     policy = response.headers["Content-Security-Policy"]
     assert policy.endswith("frame-ancestors https://a.example https://b.example:8443")
-    # /app, /panel and /practice are never framed, whatever the widget allows.
-    for path in ("/app", "/panel", "/practice"):
+    # /app, /panel, /practice and /moderation are never framed, whatever the widget allows.
+    for path in ("/app", "/panel", "/practice", "/moderation"):
         response = await client.get(path)
         assert response.headers["Content-Security-Policy"] == APP_POLICY
         assert APP_POLICY.endswith("frame-ancestors 'none'")

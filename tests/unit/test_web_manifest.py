@@ -22,6 +22,8 @@ FILES = {
     "panel.css": ("panel-HHHHHHHH.css", b"main{border:0}"),
     "practice.js": ("practice-JJJJJJJJ.js", b"console.log('practice');"),
     "practice.css": ("practice-KKKKKKKK.css", b"main{outline:0}"),
+    "moderation.js": ("moderation-LLLLLLLL.js", b"console.log('moderation');"),
+    "moderation.css": ("moderation-MMMMMMMM.css", b"main{color:red}"),
     "widget-loader.js": ("widget-loader-CCCCCCCC.js", b"(()=>{})();"),
 }
 
