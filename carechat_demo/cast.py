@@ -14,6 +14,9 @@ from e2e_crypto.client import ClosingSummary, Payload, RenewalRequest, Text
 # One password for every demo login, strong enough for the server's zxcvbn check.
 PASSWORD: Final = "Flagey demo tulips 2026"  # noqa: S105 — public demo login
 OPERATOR_EMAIL: Final = "operator@carechat.example.org"
+# A second platform admin, for the moderator console (/moderation): the operator's
+# account stays the one that verifies registrations.
+MODERATOR_EMAIL: Final = "moderator@carechat.example.org"
 PRACTICE_NAME: Final = "Huisartsenpraktijk Flagey"
 
 Role = Literal["patient", "practitioner", "practice_admin"]

@@ -19,7 +19,14 @@ from typing import TextIO
 import uvloop
 from aiohttp import web
 
-from carechat_demo.cast import ADMIN, OPERATOR_EMAIL, PASSWORD, PATIENTS, PRACTITIONERS
+from carechat_demo.cast import (
+    ADMIN,
+    MODERATOR_EMAIL,
+    OPERATOR_EMAIL,
+    PASSWORD,
+    PATIENTS,
+    PRACTITIONERS,
+)
 from carechat_demo.keyring import Keyring
 from carechat_demo.outbox import DemoOutbox
 from carechat_demo.seed import DemoSeeder, World
@@ -116,6 +123,7 @@ def print_world(
     say(f"  Patient widget on a practice's site  {site_url}/")
     say(f"  Practitioner inbox                   {base_url}/app")
     say(f"  The widget alone                     {base_url}/widget?practice={world.practice_id}")
+    say(f"  Moderator console                    {base_url}/moderation")
     say()
     say(f"  Every demo login's password: {PASSWORD}")
     say()
@@ -135,6 +143,7 @@ def print_world(
         say(f"      thread with the practice: {state}")
     say(f"  Practice admin: {ADMIN.email} (passphrase: {ADMIN.passphrase})")
     say(f"  Platform operator: {OPERATOR_EMAIL}")
+    say(f"  Moderator (moderator console): {MODERATOR_EMAIL}")
     say()
     say(f"  New sign-ups: the verification e-mail is a file in {settings.data_dir / 'outbox'}")
     if world.created:

@@ -27,6 +27,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from carechat_demo.cast import (
     ADMIN,
     CONVERSATIONS,
+    MODERATOR_EMAIL,
     OPERATOR_EMAIL,
     PASSWORD,
     PEOPLE,
@@ -121,6 +122,7 @@ class DemoSeeder:
         for who in PRACTITIONERS:
             if who.totp:
                 await self._enable_totp(who)
+        await self._moderator()
         world = World(practice_id, created=self._created, threads=threads)
         for who in PEOPLE:
             account_id = self._clients[who.key].account_id
@@ -141,6 +143,12 @@ class DemoSeeder:
         sdk = CareChatClient(self._base_url)
         await sdk.login(OPERATOR_EMAIL, PASSWORD)
         return sdk
+
+    async def _moderator(self) -> None:
+        """The platform admin who signs in to the moderator console."""
+        with contextlib.suppress(AdminError):  # it exists already
+            await create_admin(self._db, self._clock, MODERATOR_EMAIL, PASSWORD)
+            self._created.append("moderator")
 
     async def _account(self, who: Person) -> CareChatClient:
         """Logged in, with keys on a device and a backup under the passphrase."""

@@ -16,7 +16,14 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
-from carechat_demo.cast import CONVERSATIONS, PASSWORD, PATIENTS, PRACTICE_NAME, person
+from carechat_demo.cast import (
+    CONVERSATIONS,
+    MODERATOR_EMAIL,
+    PASSWORD,
+    PATIENTS,
+    PRACTICE_NAME,
+    person,
+)
 from carechat_demo.seed import next_totp_step
 from chat_server import totp
 from chat_server.clock import SystemClock
@@ -79,11 +86,18 @@ async def test_demo_on_a_configured_mongodb_seeds_once_and_a_patient_restores_he
         assert who.email in first.stdout
         assert who.passphrase in first.stdout
     assert f"password: {PASSWORD}" in first.stdout
+    assert "/moderation" in first.stdout
+    assert f"Moderator (moderator console): {MODERATOR_EMAIL}" in first.stdout
+    [created] = [line for line in first.stdout.splitlines() if "Created this run:" in line]
+    assert created.endswith(", moderator")
     keys = data_dir / "demo" / "keys.json"
     assert stat.S_IMODE(keys.stat().st_mode) == 0o600
     with MongoClient[dict[str, Any]](mongo_uri) as client:
         db = client[external_db]
         _check_world(db)
+        moderator = db.accounts.find_one({"email": MODERATOR_EMAIL})
+        assert moderator is not None
+        assert moderator["role"] == "admin"
         before = _counts(db)
 
     second = _demo(external_env)

@@ -22,7 +22,7 @@ from tests.messaging import by_device
 Client = TestClient[web.Request, web.Application]
 Db = AsyncDatabase[dict[str, Any]]
 
-ADMIN_ROUTES = (
+ADMIN_ROUTES: tuple[tuple[str, str, dict[str, str] | None], ...] = (
     ("POST", "/api/v1/admin/reports/r1/resolve", {"reason": "no_violation"}),
     ("POST", "/api/v1/admin/reports/r1/dismiss", {"reason": "no_violation"}),
     ("POST", "/api/v1/admin/accounts/lookup", {"email": "ann@example.org"}),
