@@ -126,6 +126,14 @@ async def test_a_moderator_decides_a_verified_report_and_sanctions_its_sender(
     await expect(report.get_by_text(f"{thread_id} #1")).to_be_visible()
     inaccessible |= await violations_at_sizes(page, "moderation reports")
     await watched.screenshots("moderation-reports")
+    # In French and Dutch too.
+    await page.get_by_label("Language").select_option("fr")
+    await expect(page.get_by_role("heading", name="Signalements en attente")).to_be_visible()
+    await expect(page.get_by_role("article", name="Signalement : Harcèlement")).to_be_visible()
+    await expect(page.get_by_text("Expéditeur vérifié")).to_be_visible()
+    await page.get_by_label("Langue").select_option("nl")
+    await expect(page.get_by_role("heading", name="Wachtende meldingen")).to_be_visible()
+    await page.get_by_label("Taal").select_option("en")
 
     # The sender's account, then a suspension with a reason and a note.
     await report.get_by_role("button", name="Look up").click()
@@ -135,7 +143,9 @@ async def test_a_moderator_decides_a_verified_report_and_sanctions_its_sender(
     # No reason: the page refuses before asking the server.
     await page.get_by_label("Action").select_option("suspend")
     await page.get_by_role("button", name="Apply").click()
-    await expect(page.get_by_text("Choose a reason first.")).to_be_visible()
+    await expect(
+        page.get_by_role("alert").filter(has_text="Choose a reason first.")
+    ).to_be_visible()
     await page.get_by_label("Reason").select_option("harassment")
     await page.get_by_label("Note for the person").fill("Insults to a patient on 29 Nov.")
     await page.get_by_role("button", name="Apply").click()
