@@ -7,7 +7,8 @@ stored, and the sender device's signing key from the key directory (kept after a
 device is revoked). ``e2e_crypto.franking.verify_report`` recomputes the commitment
 from the revealed text and key and checks the sender's signature over the header that
 holds it. Whatever fails, the report is still queued, marked UNVERIFIABLE: moderators
-see that it proves nothing about its sender (a forged or altered report).
+see that it proves nothing about its sender (a forged or altered report). A moderator
+closes each queued report once, resolved or dismissed with a reason code (audited).
 """
 
 from __future__ import annotations
