@@ -135,6 +135,9 @@ async def test_a_practice_imports_its_roster_and_its_campaign_reaches_the_widget
     code = (await link_in_mail(outbox, senior, "/invite#")).split("#", 1)[1]
     patient = await people.person(senior, name="Jeanne Lambert")
     await patient.api.accept_invitation(code)
+    # Mailings are opt-in: she consents to the practice's (the widget's own consents
+    # page is tests/browser/test_rights.py's).
+    await patient.consent("prevention_mailings", practice_id)
     widget = second.page
     await install_axe(widget.context)
     await widget.goto(f"{carechat}/widget?practice={practice_id}")
