@@ -22,3 +22,4 @@ export { RuleSet, TRIAGE_RULES, normalise } from "./triage.mjs";
 export { MailingsClient, campaignSummary, staffGroupId } from "./mailings.mjs";
 export { LANGUAGES as ROSTER_LANGUAGES, RosterFormatError, decodeRoster, parseRosterCsv } from "./roster.mjs";
 export { PAID_CHAT_TERMS, PaymentsClient } from "./payments.mjs";
+export { PER_PRACTICE, PURPOSES, RightsClient } from "./rights.mjs";
