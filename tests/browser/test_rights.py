@@ -1,4 +1,5 @@
-"""The patient's rights in the widget: "Privacy & consents" and "Blocked accounts".
+"""Rights in the pages: the widget's "Privacy & consents" and "Blocked accounts", and
+the practitioner inbox's "Block this account" with its list in the settings.
 
 Chromium against a real ``carechat serve``; the practice's side is the Python SDK
 (tests/browser/care_team.py). What the page records must be what the server enforces:
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Locator, Page, expect
 
-from e2e_crypto.client import CareChatClient
+from e2e_crypto.client import CareChatClient, Provider
 from e2e_crypto.client.errors import CareChatError
 from moderation.consents import TEXT_VERSIONS, Purpose
 from tests.browser.axe import install_axe, violations_at_sizes
@@ -27,6 +28,7 @@ from tests.browser.care_team import (
     unique_email,
 )
 from tests.browser.conftest import Watched
+from tests.browser.test_inbox import Crowd, doctor_in_browser, open_thread_with
 from tests.browser.test_widget import (
     RECEIVE_TIMEOUT,
     conversation_with_practice,
@@ -196,4 +198,43 @@ async def test_consents_are_granted_and_withdrawn_in_the_widget_and_kept_by_the_
     await page.get_by_label("Langue").select_option("nl")
     await expect(page.get_by_role("heading", name="Privacy en toestemmingen")).to_be_visible()
     await page.get_by_label("Taal", exact=True).select_option("en")
+    assert inaccessible == {}
+
+
+@pytest.fixture
+async def crowd(carechat: str, carechat_dir: Path) -> AsyncIterator[Crowd]:
+    people = Crowd(carechat, carechat_dir)
+    yield people
+    await people.close()
+
+
+async def test_a_practitioner_blocks_a_patient_from_the_inbox_and_unblocks_in_settings(
+    watched: Watched, carechat: str, crowd: Crowd
+) -> None:
+    page = watched.page
+    await install_axe(page.context)
+    doctor = await doctor_in_browser(watched, carechat, crowd)
+    ann = await crowd.patient("ann")
+    await ann.api.request_care_link(Provider("practitioner", doctor.account_id))
+    [link] = await doctor.api.care_links()
+    await doctor.api.answer_care_link(link["care_link_id"], accept=True)
+    await page.reload()
+    thread_id = await open_thread_with(page, ann, doctor)
+
+    block = page.locator(".thread-head").get_by_role("button", name="Block this account")
+    await block.click()  # the first press only asks
+    assert await doctor.api.request("GET", "/api/v1/blocks") == {"blocks": []}
+    await page.locator(".thread-head").get_by_role("button", name="Block? Press again").click()
+    await expect(page.locator(".thread-head")).to_contain_text("Ann is blocked.")
+    assert await _sends(ann, thread_id, "Are you there?") == "account_blocked"
+
+    await page.get_by_role("button", name="Taking new requests").click()
+    blocked = page.locator('section[aria-labelledby="blocks-title"]')
+    await expect(blocked.locator("li")).to_have_count(1)
+    await expect(blocked.locator("li")).to_contain_text("Ann")
+    inaccessible = await violations_at_sizes(page, "inbox settings with a block")
+    await blocked.get_by_role("button", name="Unblock").click()
+    await expect(blocked.locator(".saved")).to_have_text("Unblocked.")
+    await expect(blocked.locator("li")).to_have_text("You have not blocked anyone.")
+    assert await _sends(ann, thread_id, "Are you there?") is None
     assert inaccessible == {}
