@@ -77,7 +77,7 @@ export function blockButton(client, accountId, name, alert) {
 export function blocksBlock(client, nameOf = (id) => id) {
   const alert = alertBox();
   const saved = h("p", { class: "saved", role: "status" });
-  const list = h("ul", { class: "devices blocks" }, h("li", { class: "loading" }, t("thread.loading")));
+  const list = h("ul", { class: "blocked-accounts" }, h("li", { class: "loading" }, t("thread.loading")));
   const load = async () => {
     try {
       const blocks = await rightsOf(client).blocks();
@@ -97,7 +97,7 @@ export function blocksBlock(client, nameOf = (id) => id) {
               return h(
                 "li",
                 { dataset: { account: b.accountId } },
-                h("span", { class: "device-id" }, nameOf(b.accountId)),
+                h("span", { class: "blocked-name" }, nameOf(b.accountId)),
                 h("time", { datetime: b.since }, t("blocks.since", { at: formatTime(b.since) })),
                 unblock,
               );
