@@ -38,6 +38,7 @@ from chat_server.storage.mongo import make_client
 from chat_server.storage.practices import LinkStatus, ProviderKind
 from e2e_crypto.broadcast import seal_broadcast
 from e2e_crypto.keys import DeviceKeys, RootKey
+from moderation.consents import TEXT_VERSIONS, ConsentAction, Purpose
 
 FANOUT_KIND = "mailing_fanout"  # chat_server.handlers.mailings.FANOUT_KIND
 PRACTICE = "bench-practice"
@@ -104,8 +105,9 @@ def mailing(options: MailingOptions) -> str:
 
 
 async def _seed_campaign(uri: str, campaign_id: str, recipients: int) -> None:
-    """A draft campaign to ``recipients`` linked patients, as a practice's client
-    would have submitted it (one body, one sealed slip per device)."""
+    """A draft campaign to ``recipients`` linked patients who consent to the
+    practice's mailings, as a practice's client would have submitted it (one body,
+    one sealed slip per device)."""
     client = make_client(uri)
     try:
         db = client[DB]
@@ -126,6 +128,20 @@ async def _seed_campaign(uri: str, campaign_id: str, recipients: int) -> None:
                     "created_via": "invitation",
                     "created_at": now,
                     "updated_at": now,
+                }
+                for d in devices
+            ]
+        )
+        # Opt-in: each patient consents to the practice's prevention mailings.
+        await db["consents"].insert_many(
+            [
+                {
+                    "account": d.account_id,
+                    "purpose": str(Purpose.PREVENTION_MAILINGS),
+                    "scope": PRACTICE,
+                    "action": str(ConsentAction.GRANT),
+                    "version": TEXT_VERSIONS[Purpose.PREVENTION_MAILINGS],
+                    "at": now,
                 }
                 for d in devices
             ]

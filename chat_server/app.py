@@ -173,7 +173,7 @@ from chat_server.storage.consents import ConsentStore
 from chat_server.storage.devices import DeviceStore
 from chat_server.storage.franking_stamp import FrankingStamper, stamp_key
 from chat_server.storage.groups import GroupStore
-from chat_server.storage.mailing_consent import MailingOptOutStore
+from chat_server.storage.mailing_consent import UnsubscribeTokenStore
 from chat_server.storage.messages import MessageStore
 from chat_server.storage.notifications import NotificationLog
 from chat_server.storage.paid_chats import PaidChatStore
@@ -779,9 +779,10 @@ def _mailing_services(
     app: web.Application, shared: _Shared, jobs: JobRunner, kinds: JobKinds, secret: bytes
 ) -> None:
     """Prevention mailings: campaigns and their fan-out job, the roster, the
-    patient's side (announcements, opting out, one-click unsubscribe)."""
+    patient's side (announcements, one-click unsubscribe). Who receives them is
+    the patients' mailing consent (CONSENTS), the one record the fan-out reads."""
     settings, db = app[SETTINGS], app[DB]
-    campaigns, opt_outs, roster = CampaignStore(db), MailingOptOutStore(db), RosterStore(db)
+    campaigns, tokens, roster = CampaignStore(db), UnsubscribeTokenStore(db), RosterStore(db)
     app[MAILINGS] = MailingService(
         campaigns=campaigns, gate=shared.gate, clock=shared.clock, jobs=jobs
     )
@@ -794,7 +795,7 @@ def _mailing_services(
         clock=shared.clock,
     )
     app[ANNOUNCEMENTS] = Announcements(
-        campaigns=campaigns, opt_outs=opt_outs, gate=shared.gate, clock=shared.clock
+        campaigns=campaigns, tokens=tokens, consents=app[CONSENTS], clock=shared.clock
     )
     notices: NoticeMailer = (
         SmtpNoticeMailer(settings.smtp_host, settings.smtp_port, starttls=settings.smtp_starttls)
@@ -802,7 +803,8 @@ def _mailing_services(
         else FileNoticeMailer(settings.data_dir / "outbox")
     )
     fanout = MailingFanout(
-        stores=FanoutStores(campaigns, opt_outs, shared.links, shared.accounts, roster),
+        stores=FanoutStores(campaigns, tokens, shared.links, shared.accounts, roster),
+        consents=app[CONSENTS],
         mailer=notices,
         sender=NoticeSender(settings.smtp_from, shared.public_url),
         links=UnsubscribeLinks(secret, shared.public_url),

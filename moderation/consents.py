@@ -14,7 +14,9 @@ What the server enforces without reading content (``chat_server/handlers/consent
   mark every report to the GP so, and refuse to show a report that arrives unmarked,
   so a mislabelled report is unreadable rather than delivered without consent.
 - ``prevention_mailings``: a practice's mailing reaches only the patients who consent
-  for that practice (the mailing fan-out asks ``Consents.mailing_recipients``).
+  for that practice (the mailing fan-out asks ``Consents.mailing_recipients`` for every
+  batch). Opt-in: without a record there is no consent (docs/mailings.md says why);
+  the e-mail's one-click unsubscribe records a revocation.
 - ``paid_chat_terms``: a paid chat starts only after the current terms were accepted.
 - ``care_messaging``: recorded for the patient's record; care messaging itself rests
   on the care relationship (the patient asked for it), not on this consent.

@@ -2,7 +2,8 @@
 
 Everything a person does goes through the real HTTP API (and the SDK's mailing and
 roster modules). Large audiences (thousands of patients) are built the way a
-migration would: care links through the real ``CareLinkStore`` and recipients
+migration would: care links through the real ``CareLinkStore``, mailing consents
+through the real ``ConsentStore`` and recipients
 through the real ``CampaignStore``, with real sealed slips, since registering
 thousands of accounts over HTTP would take the test's whole budget in argon2id.
 """
@@ -18,12 +19,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from chat_server.model.campaigns import Campaign, CampaignState
 from chat_server.storage.campaigns import CampaignStore, Recipient
+from chat_server.storage.consents import ConsentStore
 from chat_server.storage.practices import CareLinkStore, LinkStatus, ProviderKind
 from e2e_crypto.broadcast import SealedBroadcast, seal_broadcast
 from e2e_crypto.groups import GroupEpochKey, create_epoch_commit
 from e2e_crypto.keys import DeviceKeys, RootKey
 from e2e_crypto.public import VerifiedDevice
 from e2e_crypto.wire import to_base64url
+from moderation.consents import TEXT_VERSIONS, ConsentAction, ConsentRecord, Purpose
 from tests.actors import Actor, Client, Outbox, actor
 from tests.faults.harness import until
 from tests.practices import create_practice
@@ -74,8 +77,11 @@ async def practice_desk(client: Client, outbox: Outbox, email: str) -> PracticeD
     return PracticeDesk(admin, practice_id, device, key)
 
 
-async def linked_patient(client: Client, outbox: Outbox, desk: PracticeDesk, email: str) -> Actor:
-    """A patient invited by the practice who accepted: an active care link."""
+async def linked_patient(
+    client: Client, outbox: Outbox, desk: PracticeDesk, email: str, *, consents: bool = True
+) -> Actor:
+    """A patient invited by the practice who accepted: an active care link, and
+    (``consents``) their consent to the practice's prevention mailings (opt-in)."""
     await desk.admin.call(
         "POST",
         "/api/v1/invitations",
@@ -86,7 +92,25 @@ async def linked_patient(client: Client, outbox: Outbox, desk: PracticeDesk, ema
         },
         expect=202,
     )
-    return await accept_invitation(client, outbox, email)
+    patient = await accept_invitation(client, outbox, email)
+    if consents:
+        await grant_mailings(patient, desk.practice_id)
+    return patient
+
+
+async def grant_mailings(patient: Actor, practice_id: str) -> None:
+    """The patient consents to the practice's prevention mailings (current text)."""
+    versions = (await patient.call("GET", "/api/v1/consents"))["text_versions"]
+    await patient.call(
+        "POST",
+        "/api/v1/consents",
+        {
+            "purpose": "prevention_mailings",
+            "version": versions["prevention_mailings"],
+            "scope": practice_id,
+        },
+        expect=204,
+    )
 
 
 async def accept_invitation(client: Client, outbox: Outbox, email: str) -> Actor:
@@ -145,9 +169,25 @@ async def seed_campaign(
     patients: Sequence[VerifiedDevice],
     now: datetime,
     link: bool = True,
+    consent: bool = True,
 ) -> None:
-    """A scheduled campaign to ``patients`` (linked to the practice), as the stores
-    hold it after the practice's client submitted it."""
+    """A scheduled campaign to ``patients`` (linked to the practice and consenting to
+    its mailings), as the stores hold it after the practice's client submitted it."""
+    if consent:
+        purpose = Purpose.PREVENTION_MAILINGS
+        await ConsentStore(db).add_many(
+            [
+                ConsentRecord(
+                    d.account_id,
+                    purpose,
+                    practice_id,
+                    ConsentAction.GRANT,
+                    TEXT_VERSIONS[purpose],
+                    now,
+                )
+                for d in patients
+            ]
+        )
     if link:
         links = CareLinkStore(db)
         for device in patients:

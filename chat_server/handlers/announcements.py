@@ -1,20 +1,22 @@
-"""Prevention mailings, the patient's side: the announcements thread and opting out.
+"""Prevention mailings, the patient's side: the announcements thread and unsubscribing.
 
 A patient reads what practices sent them (the broadcast body and their own slips;
 their client decrypts) and marks a campaign read: the practice sees only how many
-read it. A patient opts out of one practice's mailings while logged in, or from the
-e-mail's one-click link (RFC 8058), which works without cookies or a session and is
-idempotent: the token is the only credential, and it can do nothing but opt out.
+read it. Receiving a practice's mailings is the patient's consent (purpose
+``prevention_mailings``, scoped by the practice), given and revoked like any other
+(``/api/v1/consents``); the e-mail's one-click link (RFC 8058) revokes it without
+cookies or a session and is idempotent: the token is the only credential, and it can
+do nothing but revoke that one consent.
 """
 
 from __future__ import annotations
 
 from chat_server.clock import Clock
 from chat_server.errors import NotFound, PatientsOnly
-from chat_server.handlers.access import AccessGate
+from chat_server.handlers.consents import Consents
 from chat_server.principal import Principal, Role
 from chat_server.storage.campaigns import Announcement, CampaignStore
-from chat_server.storage.mailing_consent import MailingOptOutStore
+from chat_server.storage.mailing_consent import UnsubscribeTokenStore
 
 
 class Announcements:
@@ -22,13 +24,13 @@ class Announcements:
         self,
         *,
         campaigns: CampaignStore,
-        opt_outs: MailingOptOutStore,
-        gate: AccessGate,
+        tokens: UnsubscribeTokenStore,
+        consents: Consents,
         clock: Clock,
     ) -> None:
         self._campaigns = campaigns
-        self._opt_outs = opt_outs
-        self._gate = gate
+        self._tokens = tokens
+        self._consents = consents
         self._clock = clock
 
     async def listing(self, who: Principal) -> list[Announcement]:
@@ -41,23 +43,14 @@ class Announcements:
         if not await self._campaigns.mark_read(campaign_id, who.account_id, self._clock.now()):
             raise NotFound()
 
-    async def set_opt_out(self, who: Principal, practice_id: str, opted_out: bool) -> None:
-        _patient(who)
-        await self._gate.practice_view(who, practice_id)
-        if opted_out:
-            await self._opt_outs.opt_out(
-                practice_id, who.account_id, self._clock.now(), via="settings"
-            )
-        else:
-            await self._opt_outs.opt_in(practice_id, who.account_id)
-
     async def unsubscribe(self, token: str) -> None:
-        """The one-click POST: opts the token's patient out of its practice's mailings."""
-        found = await self._opt_outs.by_token(token) if 20 <= len(token) <= 100 else None
+        """The one-click POST: revokes the token's patient's consent to its practice's
+        prevention mailings (recorded with its time, like any revocation)."""
+        found = await self._tokens.by_token(token) if 20 <= len(token) <= 100 else None
         if found is None:
             raise NotFound()
         practice, patient = found
-        await self._opt_outs.opt_out(practice, patient, self._clock.now(), via="one_click")
+        await self._consents.stop_mailings(patient, practice)
 
 
 def _patient(who: Principal) -> None:

@@ -81,9 +81,28 @@ class Consents:
         if not await self.holds(account_id, purpose, scope):
             raise ConsentRequired()
 
+    async def stop_mailings(self, patient_id: str, practice_id: str) -> None:
+        """The e-mail's one-click unsubscribe: revokes the patient's consent to this
+        practice's prevention mailings. Idempotent (no session, mailbox providers
+        retry): nothing is recorded when the latest record is already a revocation.
+        Without any record it still records one, so the patient's history shows the
+        click (it can only come from an e-mail sent while they consented)."""
+        purpose = Purpose.PREVENTION_MAILINGS
+        latest = await self._consents.latest(patient_id, purpose, practice_id)
+        if latest is not None and latest.action is ConsentAction.REVOKE:
+            return
+        version = latest.version if latest is not None else TEXT_VERSIONS[purpose]
+        await self._consents.add(
+            ConsentRecord(
+                patient_id, purpose, practice_id, ConsentAction.REVOKE, version, self._clock.now()
+            )
+        )
+
     async def mailing_recipients(self, practice_id: str, patients: list[str]) -> list[str]:
         """The patients a practice's prevention mailing may reach: those consenting
-        for this practice to the current text (for the mailing fan-out)."""
+        for this practice to the current text (for the mailing fan-out, every batch,
+        so a revocation also stops a campaign that is already sending). Opt-in: a
+        patient without a record receives nothing (docs/mailings.md)."""
         purpose = Purpose.PREVENTION_MAILINGS
         latest = await self._consents.latest_of(patients, purpose, practice_id)
         return [p for p in patients if p in latest and latest[p].counts(TEXT_VERSIONS[purpose])]

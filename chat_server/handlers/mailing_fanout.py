@@ -7,7 +7,7 @@
                                             │  1. state still sending, run still ours?
                                             │     (pause and cancel land here: within
                                             │     one batch, well under a second)
-                                            │  2. opted out? active care link?
+                                            │  2. mailing consent? active care link?
                                             │  3. one delivery per (campaign, patient):
                                             │     insert_many, duplicates ignored
                                             │  4. claim, then send the notice e-mails
@@ -38,6 +38,7 @@ from typing import Final
 
 from chat_server.clock import Clock
 from chat_server.events import AnnouncementEvent
+from chat_server.handlers.consents import Consents
 from chat_server.jobs.runner import JobContext
 from chat_server.mailing_mail import NoticeMailer, NoticeSender, notice_email
 from chat_server.model.campaigns import (
@@ -54,7 +55,7 @@ from chat_server.storage.campaigns import (
     MAIL_SENT,
     CampaignStore,
 )
-from chat_server.storage.mailing_consent import MailingOptOutStore
+from chat_server.storage.mailing_consent import UnsubscribeTokenStore
 from chat_server.storage.practices import CareLinkStore
 from chat_server.storage.roster import RosterStore
 from e2e_crypto.wire import to_base64url
@@ -82,7 +83,7 @@ class FanoutPolicy:
 @dataclass(frozen=True, slots=True)
 class FanoutStores:
     campaigns: CampaignStore
-    opt_outs: MailingOptOutStore
+    tokens: UnsubscribeTokenStore
     links: CareLinkStore
     accounts: AccountStore
     roster: RosterStore
@@ -122,6 +123,7 @@ class MailingFanout:
         self,
         *,
         stores: FanoutStores,
+        consents: Consents,
         mailer: NoticeMailer,
         sender: NoticeSender,
         links: UnsubscribeLinks,
@@ -130,6 +132,7 @@ class MailingFanout:
         announce: Announce,
     ) -> None:
         self._s = stores
+        self._consents = consents
         self._announce = announce
         self._mailer = mailer
         self._sender = sender
@@ -199,11 +202,13 @@ class MailingFanout:
     async def _deliver(self, campaign: Campaign, patients: list[str]) -> list[str]:
         """Records this batch's deliveries; the patients it was delivered to (new or
         found from an earlier attempt: their e-mail may still be pending)."""
-        opted_out = await self._s.opt_outs.opted_out(campaign.practice_id, patients)
+        # The server's own check, whatever the practice's client chose: no mailing
+        # reaches a patient without their consent for this practice (opt-in).
+        consenting = set(await self._consents.mailing_recipients(campaign.practice_id, patients))
         linked = await self._s.links.active_patients(campaign.practice_id, patients)
 
         def outcome(patient: str) -> DeliveryState:
-            if patient in opted_out:
+            if patient not in consenting:
                 return DeliveryState.OPTED_OUT
             if patient not in linked:
                 return DeliveryState.NO_CARE_LINK
@@ -236,7 +241,7 @@ class MailingFanout:
             await self._s.campaigns.mail_outcome_many(campaign.id, unreachable, MAIL_NO_ADDRESS)
         languages = await self._s.roster.languages(campaign.practice_id, list(emails.values()))
         tokens = {p: self._links.token(campaign.practice_id, p) for p in emails}
-        await self._s.opt_outs.remember_tokens(campaign.practice_id, tokens)
+        await self._s.tokens.remember_tokens(campaign.practice_id, tokens)
         gate = asyncio.Semaphore(self._policy.mail_concurrency)
 
         async def one(patient: str, address: str) -> bool:

@@ -63,7 +63,9 @@ class DeliveryState(StrEnum):
     """What became of one (campaign, patient): exactly one record each."""
 
     DELIVERED = "delivered"
-    OPTED_OUT = "opted_out"  # the patient opted out of this practice's mailings
+    # No mailing consent for this practice (never given, or revoked): opt-in, see
+    # moderation/consents.py. The wire name predates consents and stays.
+    OPTED_OUT = "opted_out"
     NO_CARE_LINK = "no_care_link"  # refused: no active care link to the practice
 
 

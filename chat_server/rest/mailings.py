@@ -2,8 +2,9 @@
 
 The practice side (any member of the practice): roster import and listing, campaigns
 and their recipients, schedule, pause, resume, cancel, progress. The patient side:
-the announcements they received, read receipts, opting out. And the RFC 8058
-one-click unsubscribe, which takes no session: the token in the URL is all it needs.
+the announcements they received, read receipts (receiving them is a consent:
+``/api/v1/consents``). And the RFC 8058 one-click unsubscribe, which takes no session:
+the token in the URL is all it needs, and it revokes that consent.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from chat_server.handlers.roster import MAX_LABELS_BYTES, RosterInput
 from chat_server.model.campaigns import Campaign
 from chat_server.rest.auth import client_ip, principal
 from chat_server.rest.bodies import read_json
-from chat_server.schemas import StrictBoolean, id_field
+from chat_server.schemas import id_field
 from e2e_crypto.broadcast_public import MAX_BROADCAST_BODY_BYTES
 from e2e_crypto.errors import CryptoError
 from e2e_crypto.wire import from_base64url, to_base64url
@@ -99,10 +100,6 @@ class RosterImportSchema(ma.Schema):
         required=True,
         validate=ma.validate.Length(min=1, max=500),
     )
-
-
-class OptOutSchema(ma.Schema):
-    opted_out = StrictBoolean(required=True)
 
 
 def campaign_json(campaign: Campaign) -> dict[str, Any]:
@@ -249,15 +246,6 @@ async def read_announcement(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def set_mailing_opt_out(request: web.Request) -> web.Response:
-    who = await principal(request)
-    body = await read_json(request, OptOutSchema())
-    await request.app[ANNOUNCEMENTS].set_opt_out(
-        who, request.match_info["practice_id"], body["opted_out"]
-    )
-    return web.Response(status=204)
-
-
 async def unsubscribe(request: web.Request) -> web.Response:
     # RFC 8058: a POST with body "List-Unsubscribe=One-Click", no cookies, no session.
     # The body is not needed (the token says everything) and not parsed.
@@ -324,7 +312,6 @@ def add_routes(app: web.Application) -> None:
     )
     r.add_post(f"{practice}/roster", import_roster, name="import_roster")
     r.add_get(f"{practice}/roster", list_roster, name="list_roster")
-    r.add_put(f"{practice}/mailing-opt-out", set_mailing_opt_out, name="set_mailing_opt_out")
     r.add_get("/api/v1/announcements", list_announcements, name="list_announcements")
     r.add_post(
         f"/api/v1/announcements/{ID % 'campaign_id'}/read",

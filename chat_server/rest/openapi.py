@@ -461,10 +461,6 @@ OPERATIONS: Final[dict[str, Operation]] = {
         200, replies.RosterImported, mailings.RosterImportSchema, errors=(429,),
     ),
     "list_roster": Operation("The practice's roster", 200, replies.Roster),
-    "set_mailing_opt_out": Operation(
-        "Opt out of (or back into) a practice's prevention mailings (patients)", 204,
-        None, mailings.OptOutSchema, errors=(403,),
-    ),
     "list_announcements": Operation(
         "The caller's announcements thread (patients)", 200, replies.AnnouncementList,
         errors=(403,),

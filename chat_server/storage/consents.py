@@ -25,21 +25,29 @@ def _record(doc: dict[str, Any]) -> ConsentRecord:
     )
 
 
+def consent_document(record: ConsentRecord) -> dict[str, Any]:
+    """How a record is stored (also what the opt-out migration writes)."""
+    return {
+        "account": record.account,
+        "purpose": str(record.purpose),
+        "scope": record.scope,
+        "action": str(record.action),
+        "version": record.version,
+        "at": record.at,
+    }
+
+
 class ConsentStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._consents = db["consents"]
 
     async def add(self, record: ConsentRecord) -> None:
-        await self._consents.insert_one(
-            {
-                "account": record.account,
-                "purpose": str(record.purpose),
-                "scope": record.scope,
-                "action": str(record.action),
-                "version": record.version,
-                "at": record.at,
-            }
-        )
+        await self._consents.insert_one(consent_document(record))
+
+    async def add_many(self, records: list[ConsentRecord]) -> None:
+        """Many records at once (seeding large audiences, e.g. a benchmark's)."""
+        if records:
+            await self._consents.insert_many([consent_document(r) for r in records])
 
     async def latest(self, account: str, purpose: Purpose, scope: str = "") -> ConsentRecord | None:
         doc = await self._consents.find_one(

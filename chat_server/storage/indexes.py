@@ -125,7 +125,8 @@ INDEXES: dict[str, list[IndexModel]] = {
     "consents": [
         IndexModel([("account", A), ("purpose", A), ("scope", A), ("at", D)], name="latest"),
     ],
-    # Prevention mailings (storage/campaigns.py, mailing_consent.py, roster.py). A
+    # Prevention mailings (storage/campaigns.py, mailing_consent.py, roster.py; whether
+    # a patient receives them is a consent, above). A
     # delivery's and a recipient's _id is "<campaign>:<patient>": one per pair.
     "campaigns": [IndexModel([("practice_id", A), ("created_at", D)], name="practice")],
     "campaign_recipients": [IndexModel([("campaign", A), ("_id", A)], name="campaign")],
@@ -133,7 +134,6 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("campaign", A), ("state", A)], name="campaign_state"),
         IndexModel([("patient", A), ("state", A), ("at", D)], name="patient"),
     ],
-    "mailing_opt_outs": [IndexModel([("practice", A), ("patient", A)], name="pair", unique=True)],
     "mailing_unsubscribe_tokens": [IndexModel([("practice", A), ("patient", A)], name="pair")],
     "roster": [
         IndexModel([("practice", A), ("email", A)], name="practice_email", unique=True),

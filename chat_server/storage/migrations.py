@@ -14,6 +14,15 @@ Unsigned practice members
     must accept an invitation and be signed into a list), and each live thread's
     participants are recomputed from the rule threads follow today: the patient, and
     the practitioner of a practitioner's thread or the signed members of a practice.
+
+Mailing opt-outs into consents
+    Prevention mailings once kept their own opt-outs (``mailing_opt_outs``, one per
+    practice and patient). Receiving them is now the patient's consent, purpose
+    ``prevention_mailings`` scoped by the practice, and the fan-out reads nothing
+    else. Each opt-out becomes a revocation in ``consents`` with the opt-out's time
+    (its ``_id`` derived from the pair, so a second run adds nothing), then the old
+    collection is dropped. A patient who never opted out gets no record: mailings
+    are opt-in now, and they receive none until they consent (docs/mailings.md).
 """
 
 from __future__ import annotations
@@ -23,12 +32,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from chat_server.clock import Clock
 from chat_server.model.threads import LIVE_CARE_STATES
+from chat_server.storage.consents import consent_document
 from chat_server.storage.indexes import ensure_indexes
 from chat_server.storage.practices import ProviderKind
 from chat_server.storage.threads import thread_from_doc
+from moderation.consents import TEXT_VERSIONS, ConsentAction, ConsentRecord, Purpose
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +63,52 @@ async def migrate(db: AsyncDatabase[dict[str, Any]], clock: Clock) -> UnsignedMe
         "unsigned practice members dropped",
         extra={"fields": {"practices": counts.practices, "threads": counts.threads}},
     )
+    moved = await move_mailing_opt_outs(db)
+    log.info("mailing opt-outs moved into consents", extra={"fields": {"opt_outs": moved}})
     return counts
+
+
+_OPT_OUTS = "mailing_opt_outs"
+_BATCH = 1000
+
+
+async def move_mailing_opt_outs(db: AsyncDatabase[dict[str, Any]]) -> int:
+    """Each ``mailing_opt_outs`` row as a revocation of that practice's mailing
+    consent; returns how many revocations were added (0 on a second run)."""
+    if _OPT_OUTS not in await db.list_collection_names(filter={"name": _OPT_OUTS}):
+        return 0
+    purpose = Purpose.PREVENTION_MAILINGS
+    added = 0
+    batch: list[dict[str, Any]] = []
+
+    async def flush() -> int:
+        if not batch:
+            return 0
+        try:
+            result = await db["consents"].insert_many(batch, ordered=False)
+            inserted = len(result.inserted_ids)
+        except BulkWriteError as exc:  # an interrupted run's rows: already moved
+            if any(e["code"] != 11000 for e in exc.details["writeErrors"]):
+                raise
+            inserted = exc.details["nInserted"]
+        batch.clear()
+        return inserted
+
+    async for row in db[_OPT_OUTS].find({}):
+        record = ConsentRecord(
+            account=row["patient"],
+            purpose=purpose,
+            scope=row["practice"],
+            action=ConsentAction.REVOKE,
+            version=TEXT_VERSIONS[purpose],
+            at=row["at"],
+        )
+        batch.append({"_id": f"opt-out:{row['_id']}", **consent_document(record)})
+        if len(batch) >= _BATCH:
+            added += await flush()
+    added += await flush()
+    await db.drop_collection(_OPT_OUTS)
+    return added
 
 
 async def drop_unsigned_members(db: AsyncDatabase[dict[str, Any]], clock: Clock) -> UnsignedMembers:

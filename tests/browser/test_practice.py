@@ -135,6 +135,9 @@ async def test_a_practice_imports_its_roster_and_its_campaign_reaches_the_widget
     code = (await link_in_mail(outbox, senior, "/invite#")).split("#", 1)[1]
     patient = await people.person(senior, name="Jeanne Lambert")
     await patient.api.accept_invitation(code)
+    # Mailings are opt-in: she consents to the practice's (the widget's own consents
+    # page is tests/browser/test_rights.py's).
+    await patient.consent("prevention_mailings", practice_id)
     widget = second.page
     await install_axe(widget.context)
     await widget.goto(f"{carechat}/widget?practice={practice_id}")
@@ -179,8 +182,15 @@ async def test_a_practice_imports_its_roster_and_its_campaign_reaches_the_widget
     campaign_id = campaigns["campaigns"][0]["campaign_id"]
     progress = await admin.api.request("GET", f"/api/v1/campaigns/{campaign_id}")
     assert progress["progress"]["read"] == 1
-    await widget.get_by_role("button", name="Stop prevention messages from this practice").click()
-    await expect(widget.get_by_text("You will receive no more prevention messages")).to_be_visible()
+    # Receiving them is a consent: the announcements lead to where it is withdrawn.
+    opt_out = widget.locator(".w-opt-out")
+    await opt_out.get_by_role("button", name="Privacy & consents").click()
+    mailings = widget.locator(
+        f'.w-consent[data-purpose="prevention_mailings"][data-scope="{practice_id}"]'
+    )
+    await mailings.get_by_role("button", name="Withdraw").click()
+    await expect(mailings).to_have_attribute("data-state", "revoked")
+    assert (await patient.api.consents())["current"] == []
 
     # A campaign scheduled for tomorrow is cancelled from the console before it goes.
     await console.get_by_role("checkbox", name="65+").check()

@@ -15,6 +15,7 @@ import aiojobs
 
 from chat_server.clock import SystemClock
 from chat_server.events import AnnouncementEvent
+from chat_server.handlers.consents import Consents
 from chat_server.handlers.mailing_fanout import (
     FanoutPolicy,
     FanoutStores,
@@ -26,9 +27,10 @@ from chat_server.jobs import JobKinds, JobRunner, JobStore
 from chat_server.mailing_mail import FileNoticeMailer, NoticeSender
 from chat_server.storage.accounts import AccountStore
 from chat_server.storage.campaigns import CampaignStore
-from chat_server.storage.mailing_consent import MailingOptOutStore
+from chat_server.storage.consents import ConsentStore
+from chat_server.storage.mailing_consent import UnsubscribeTokenStore
 from chat_server.storage.mongo import make_client
-from chat_server.storage.practices import CareLinkStore
+from chat_server.storage.practices import CareLinkStore, PracticeStore
 from chat_server.storage.roster import RosterStore
 
 LEASE_SECONDS = 1.0
@@ -47,11 +49,12 @@ async def main(uri: str, db_name: str, outbox: str) -> None:
     fanout = MailingFanout(
         stores=FanoutStores(
             CampaignStore(db),
-            MailingOptOutStore(db),
+            UnsubscribeTokenStore(db),
             CareLinkStore(db),
             AccountStore(db),
             RosterStore(db),
         ),
+        consents=Consents(ConsentStore(db), PracticeStore(db), clock),
         mailer=FileNoticeMailer(Path(outbox)),
         sender=NoticeSender("CareChat <mailings@chat.example.org>", "https://chat.example.org"),
         links=UnsubscribeLinks(b"k" * 32, "https://chat.example.org"),

@@ -112,6 +112,7 @@ def test_migrate_creates_indexes_in_the_configured_database(
     assert result.last_line() == "carechat: indexes are up to date"
     # The data migrations ran too, and said how much they changed.
     assert "unsigned practice members dropped" in result.stderr
+    assert "mailing opt-outs moved into consents" in result.stderr
     with _client(services.mongo.uri) as client:
         assert {"due", "dedupe"} <= set(client[external_db].jobs.index_information())
     assert not (data_dir / "mongodb").exists()

@@ -79,6 +79,24 @@ async def test_a_practice_mailing_reaches_only_patients_who_consent_for_it(
     assert await consents.mailing_recipients(other_id, patients) == [bob.account_id]
 
 
+async def test_the_one_click_stop_records_one_revocation_even_without_a_grant(
+    client: Client, outbox: MemoryOutbox, clock: ManualClock
+) -> None:
+    admin = await actor(client, outbox, "admin@example.org", "practice_admin")
+    practice_id = await create_practice(admin)
+    ann = await actor(client, outbox, "ann@example.org")
+    consents = client.app[CONSENTS]
+    for _ in range(2):  # mailbox providers retry: the second changes nothing
+        await consents.stop_mailings(ann.account_id, practice_id)
+        clock.advance(5)
+    history = (await ann.call("GET", "/api/v1/consents"))["history"]
+    version = TEXT_VERSIONS[Purpose.PREVENTION_MAILINGS]
+    assert [(r["purpose"], r["scope"], r["action"], r["version"]) for r in history] == [
+        ("prevention_mailings", practice_id, "revoke", version)
+    ]
+    assert await consents.mailing_recipients(practice_id, [ann.account_id]) == []
+
+
 async def test_a_report_to_the_gp_needs_the_patients_consent(
     client: Client, outbox: MemoryOutbox
 ) -> None:

@@ -23,16 +23,19 @@ from chat_server.settings import Settings
 from e2e_crypto.client.api import Api
 from e2e_crypto.client.mailings import send_campaign
 from e2e_crypto.client.roster import RosterRow, import_bodies
+from moderation.consents import TEXT_VERSIONS, Purpose
 from tests.actors import Actor, app_client
 from tests.mailings import (
     PracticeDesk,
     accept_invitation,
+    grant_mailings,
     practice_desk,
     until_state,
     verified,
 )
 
 Client = TestClient[web.Request, web.Application]
+MAILINGS = Purpose.PREVENTION_MAILINGS
 MEDICAL_WORDS = ("flu", "vaccin", "diabet", "65", "griep", "grippe", "CANARY")
 
 
@@ -86,7 +89,10 @@ async def _patients(
     rows += [RosterRow(4 + n, f"pat{n}@example.org", "en", {}) for n in range(extra)]
     for body in import_bodies(rows, desk.staff_key.public_key, group=desk.group, epoch=1):
         await desk.admin.call("POST", f"/api/v1/practices/{desk.practice_id}/roster", body)
-    return [await accept_invitation(client, outbox, r.email) for r in rows]
+    people = [await accept_invitation(client, outbox, r.email) for r in rows]
+    for person in people:
+        await grant_mailings(person, desk.practice_id)  # opt-in: no consent, no mailing
+    return people
 
 
 async def _send(client: Client, desk: PracticeDesk, campaign_id: str, people: list[Actor]) -> None:
@@ -172,6 +178,14 @@ async def test_notices_are_content_free_localised_and_unsubscribe_in_one_click(
         assert response.status == 200, await response.text()
     unknown = await client.post(path[:-4] + "AAAA", data="List-Unsubscribe=One-Click")
     assert unknown.status == 404
+    # The click revoked Ann's consent to this practice's mailings, once, with its time
+    # and the text version she had agreed to: her history says so.
+    mine = await ann.call("GET", "/api/v1/consents")
+    assert [(r["purpose"], r["scope"], r["action"], r["version"]) for r in mine["history"]] == [
+        ("prevention_mailings", desk.practice_id, "grant", TEXT_VERSIONS[MAILINGS]),
+        ("prevention_mailings", desk.practice_id, "revoke", TEXT_VERSIONS[MAILINGS]),
+    ]
+    assert mine["current"] == []
     # Ann is excluded from the practice's next campaign; Bob is not, until he clicks.
     inbox.messages.clear()
     await _send(client, desk, "flu-campaign-smtp-02", [ann, bob])

@@ -1,4 +1,4 @@
-"""Prevention mailings: roster import, campaigns, fan-out, opt-outs, access, privacy."""
+"""Prevention mailings: roster import, campaigns, fan-out, mailing consent, access, privacy."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from tests.mailings import (
     PracticeDesk,
     accept_invitation,
     campaign_state,
+    grant_mailings,
     linked_patient,
     practice_desk,
     sealed_for,
@@ -108,24 +109,26 @@ async def test_a_roster_imports_its_good_rows_and_reports_the_rest_by_line(
     assert audience(listing["rows"], desk.staff_key, lambda labels: False) == []
 
 
-async def test_a_campaign_reaches_linked_patients_once_and_skips_the_opted_out(
+async def test_a_campaign_reaches_linked_consenting_patients_once(
     aiohttp_client: Any, settings: Settings, clock: ManualClock, outbox: MemoryOutbox, db: Db
 ) -> None:
     client = await app_client(aiohttp_client, settings, clock, outbox)
     desk = await practice_desk(client, outbox, "admin@practice.example")
     ann = await linked_patient(client, outbox, desk, "ann@example.org")
     bob = await linked_patient(client, outbox, desk, "bob@example.org")
+    # Opt-in: Cid is linked but never consented; Bob consented, then revoked.
+    cid = await linked_patient(client, outbox, desk, "cid@example.org", consents=False)
     dan = await actor(client, outbox, "dan@example.org")  # no care link
     await dan.publish_root_key()
     await dan.add_device("dan-phone")
-    await bob.call(
-        "PUT", f"/api/v1/practices/{desk.practice_id}/mailing-opt-out", {"opted_out": True},
-        expect=204,
-    )  # fmt: skip
+    await grant_mailings(dan, desk.practice_id)  # a consent does not replace the link
+    mailings = {"purpose": "prevention_mailings", "scope": desk.practice_id}
+    await bob.call("POST", "/api/v1/consents/revoke", mailings, expect=204)
     text = f"Flu vaccination is open for patients over 65. {TEXT_CANARY}".encode()
     devices = {
         ann.account_id: [verified(ann, "ann-phone")],
         bob.account_id: [verified(bob, "bob-phone")],
+        cid.account_id: [verified(cid, "cid-phone")],
         dan.account_id: [verified(dan, "dan-phone")],
     }
     ann_phone = Device(ann, ann.devices["ann-phone"])
@@ -150,7 +153,7 @@ async def test_a_campaign_reaches_linked_patients_once_and_skips_the_opted_out(
     await ann_phone.close()
     done = await until_state(desk, "flu-2026-campaign-01", "done")
     assert done["progress"] == {
-        "recipients": 3, "delivered": 1, "read": 0, "opted_out": 1, "no_care_link": 1,
+        "recipients": 4, "delivered": 1, "read": 0, "opted_out": 2, "no_care_link": 1,
         "failed": 0, "mail_sent": 1, "mail_retries": 0,
     }  # fmt: skip
     sender = {desk.admin.account_id: verified(desk.admin, desk.device.device_id)}
@@ -158,7 +161,7 @@ async def test_a_campaign_reaches_linked_patients_once_and_skips_the_opted_out(
         [received] = await read_announcements(api, ann.devices["ann-phone"], sender)
     assert received.text == text
     assert received.practice_id == desk.practice_id
-    for other in (bob, dan):
+    for other in (bob, cid, dan):
         assert (await other.call("GET", "/api/v1/announcements"))["announcements"] == []
         await other.call("POST", "/api/v1/announcements/flu-2026-campaign-01/read", expect=404)
     await ann.call("POST", "/api/v1/announcements/flu-2026-campaign-01/read", expect=204)
@@ -171,7 +174,7 @@ async def test_a_campaign_reaches_linked_patients_once_and_skips_the_opted_out(
     assert TEXT_CANARY not in notice.as_string()
     # The same run again (a retried job) delivers nothing twice.
     deliveries = await db["campaign_deliveries"].count_documents({})
-    assert deliveries == 3
+    assert deliveries == 4
     assert await db["campaign_deliveries"].count_documents({"state": "delivered"}) == 1
 
 

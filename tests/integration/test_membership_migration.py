@@ -104,8 +104,9 @@ async def test_migrate_drops_unsigned_members_from_practices_and_live_threads(
     assert kept.staff == (nurse.account_id,)
 
     # Counts in the log, never which accounts, practices or threads.
-    [record] = [r for r in caplog.records if r.name == "chat_server.storage.migrations"]
+    [record, moved] = [r for r in caplog.records if r.name == "chat_server.storage.migrations"]
     assert record.__dict__["fields"] == {"practices": 1, "threads": 2}
+    assert moved.__dict__["fields"] == {"opt_outs": 0}  # no mailing opt-outs here
     logged = repr(record.__dict__)
     for name in (old, signed, doctor.account_id, nurse.account_id, ann.account_id):
         assert name not in logged

@@ -15,6 +15,8 @@ CATALOGS = [
     ROOT / "web" / "src" / "panel" / "i18n.mjs",
     ROOT / "web" / "src" / "widget" / "question" / "i18n.mjs",
     ROOT / "web" / "src" / "ui" / "intake-options.mjs",
+    ROOT / "web" / "src" / "widget" / "rights" / "i18n.mjs",
+    ROOT / "web" / "src" / "widget" / "announcements" / "i18n.mjs",
 ]
 _BLOCK = re.compile(r'registerMessages\("(\w+)", \{(.*?)\n\}\);', re.S)
 _KEY = re.compile(r'^\s+(?:"([^"]+)"|([A-Za-z_][\w]*)):\s', re.M)

@@ -23,3 +23,4 @@ export { MailingsClient, campaignSummary, staffGroupId } from "./mailings.mjs";
 export { LANGUAGES as ROSTER_LANGUAGES, RosterFormatError, decodeRoster, parseRosterCsv } from "./roster.mjs";
 export { PAID_CHAT_TERMS, PaymentsClient } from "./payments.mjs";
 export { ModerationClient, revealedText } from "./moderation.mjs";
+export { PER_PRACTICE, PURPOSES, RightsClient } from "./rights.mjs";

@@ -7,7 +7,7 @@
 //     │   console), importRoster (labels sealed to that key here), roster (labels
 //     │   opened here), audience, sendCampaign (sealed once, slips per device),
 //     │   campaigns / campaign (progress counts) / pause / resume / cancel
-//     └── patients: announcements (opened with this browser's slip), markRead, optOut
+//     └── patients: announcements (opened with this browser's slip), markRead (receiving them is a consent: rights.mjs)
 //
 // The server never sees a label nor a mailing's text: the audience is computed here
 // from the opened labels and only the list of chosen patients is sent.
@@ -296,10 +296,5 @@ export class MailingsClient {
 
   markRead(campaignId) {
     return this._request("POST", `/announcements/${enc(campaignId)}/read`, {});
-  }
-
-  /** Stops (true) or allows again (false) this practice's prevention mailings. */
-  optOut(practiceId, optedOut = true) {
-    return this._request("PUT", `/practices/${enc(practiceId)}/mailing-opt-out`, { opted_out: optedOut });
   }
 }

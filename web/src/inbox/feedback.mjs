@@ -23,6 +23,8 @@ const KNOWN = new Set([
   "empty_upload",
   "validation_failed",
   "unauthenticated",
+  "account_blocked", // blocks.mjs has the sentences of these two
+  "consent_required",
 ]);
 
 /** The translated sentence for `error`. */

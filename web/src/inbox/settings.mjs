@@ -2,9 +2,10 @@
 // requests or not) with the away message patients see on their threads, how a waiting
 // message is announced (e-mail, text message), two-factor login's state, and the
 // account's devices — each can be revoked except this
-// browser, which signs out instead.
+// browser, which signs out instead — and the accounts blocked (blocks.mjs).
 import { announce, h, replace } from "../ui/dom.mjs";
 import { formatTime, t } from "../ui/i18n.mjs";
+import { blocksBlock } from "./blocks.mjs";
 import { alertBox, busy } from "./feedback.mjs";
 
 const MAX_AWAY = 500; // the server's limit (rest/threads.py AvailabilitySchema)
@@ -138,8 +139,9 @@ function securityBlock(me) {
   );
 }
 
-/** The settings pane; `onAvailability(availability)` after a save. */
-export function settingsView(client, { onAvailability, onBack }) {
+/** The settings pane; `onAvailability(availability)` after a save; `nameOf(accountId)`
+ * names a blocked account (from the threads the inbox knows). */
+export function settingsView(client, { onAvailability, onBack, nameOf }) {
   const me = client.me;
   return h(
     "section",
@@ -150,6 +152,6 @@ export function settingsView(client, { onAvailability, onBack }) {
       h("button", { type: "button", class: "back small quiet", onclick: onBack }, t("thread.back")),
       h("div", { class: "thread-title" }, h("h1", { id: "settings-title" }, t("settings.title"))),
     ),
-    h("div", { class: "settings-body" }, availabilityForm(client, me, onAvailability), notificationsBlock(client), securityBlock(me), devicesBlock(client)),
+    h("div", { class: "settings-body" }, availabilityForm(client, me, onAvailability), notificationsBlock(client), securityBlock(me), devicesBlock(client), blocksBlock(client, nameOf)),
   );
 }

@@ -6,6 +6,7 @@
 // seq each other account has read, which turns the practitioner's own messages "read".
 import { announce, focus, h, replace } from "../ui/dom.mjs";
 import { t } from "../ui/i18n.mjs";
+import { blockButton } from "./blocks.mjs";
 import { Composer } from "./composer.mjs";
 import { alertBox, busy } from "./feedback.mjs";
 import { messageItem } from "./message_view.mjs";
@@ -168,7 +169,7 @@ export class ThreadView {
         h("h1", { id: "thread-title" }, patientNameOf(this.summary)),
         h("span", { class: ["badge", `state-${state}`] }, t(`state.${state}`)),
       ),
-      h("div", { class: "row-actions" }, actions, safetyButton),
+      h("div", { class: "row-actions" }, actions, safetyButton, blockButton(this.client, patientIdOf(this.summary), patientNameOf(this.summary), this.alert)),
     );
   }
 

@@ -8,7 +8,7 @@ import { t } from "../ui/i18n.mjs";
 import { alertBox } from "./feedback.mjs";
 import { languageSwitcher } from "./language.mjs";
 import { settingsView } from "./settings.mjs";
-import { linkIdOf, linkStatusOf, patientNameOf, threadIdOf, unreadOf } from "./summaries.mjs";
+import { linkIdOf, linkStatusOf, patientIdOf, patientNameOf, shortId, threadIdOf, unreadOf } from "./summaries.mjs";
 import { refocusEntry, threadList } from "./thread_list.mjs";
 import { ThreadView } from "./thread_view.mjs";
 
@@ -193,6 +193,10 @@ export class Workspace {
             this.renderTopbar();
           },
           onBack: () => this.back(),
+          nameOf: (id) => {
+            const summary = [...this.threads.values()].find((th) => patientIdOf(th) === id);
+            return summary ? patientNameOf(summary) : shortId(id);
+          },
         }),
       );
       return;

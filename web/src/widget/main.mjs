@@ -8,6 +8,7 @@
 //                    restore), practice (link, request, conversations), conversation,
 //                    message, renewal, safety, settings, invitation
 //   announcements/   the practice's read-only announcements (prevention mailings)
+//   rights/          privacy & consents, blocked accounts, a conversation's "Block…"
 //   forms.mjs        labelled fields, errors as sentences, busy forms
 //   payloads.mjs     the typed payloads as the views read and write them
 //   i18n/*.mjs       the widget's fr/nl/en texts
@@ -29,6 +30,8 @@ import { invitationView } from "./views/invitation.mjs";
 import { createKeysView, restoreKeysView } from "./views/keys.mjs";
 import { practiceView, withPractice } from "./views/practice.mjs";
 import { announcementsState, announcementsView } from "./announcements/view.mjs";
+import { blocksState, blocksView } from "./rights/blocks.mjs";
+import { consentsState, consentsView } from "./rights/consents.mjs";
 import { PaidFlow } from "./paid/flow.mjs";
 import { QuestionFlow } from "./question/flow.mjs";
 import { safetyView } from "./views/safety.mjs";
@@ -116,6 +119,9 @@ class PatientWidget extends Widget {
         : null,
       // The practice's announcements: read-only mailings (announcements/).
       h("button", { type: "button", class: "button link w-menu-item", onclick: () => this.show(announcementsView, announcementsState()) }, t("menu.announcements")),
+      // The patient's rights (rights/): consents per purpose, blocked accounts.
+      h("button", { type: "button", class: "button link w-menu-item", onclick: () => this.showConsents() }, t("menu.consents")),
+      h("button", { type: "button", class: "button link w-menu-item", onclick: () => this.show(blocksView, blocksState()) }, t("menu.blocks")),
       h("button", { type: "button", class: "button link w-menu-item", onclick: () => this.show(settingsView) }, t("menu.settings")),
     ].filter(Boolean);
   }
@@ -184,6 +190,10 @@ class PatientWidget extends Widget {
     const known = this.threads.get(id) ?? summary;
     known.unread = 0; // the conversation view marks them read as it shows them
     this.show(conversationView, known);
+  }
+
+  showConsents() {
+    this.show(consentsView, consentsState());
   }
 
   showSafety(thread) {

@@ -11,10 +11,7 @@ registerMessages("en", {
   "announcements.unreadable": "This announcement cannot be opened on this browser.",
   "announcements.received": "Received {at}",
   "announcements.back": "Back",
-  "announcements.stop": "Stop prevention messages from this practice",
-  "announcements.stopped": "You will receive no more prevention messages from this practice.",
-  "announcements.again": "Receive them again",
-  "announcements.again.done": "You will receive this practice's prevention messages again.",
+  "announcements.consent": "You receive a practice's prevention messages only if you agree to them; you can withdraw at any time.",
 });
 
 registerMessages("fr", {
@@ -27,10 +24,7 @@ registerMessages("fr", {
   "announcements.unreadable": "Cette annonce ne peut pas être ouverte dans ce navigateur.",
   "announcements.received": "Reçue le {at}",
   "announcements.back": "Retour",
-  "announcements.stop": "Ne plus recevoir les messages de prévention de ce cabinet",
-  "announcements.stopped": "Vous ne recevrez plus de messages de prévention de ce cabinet.",
-  "announcements.again": "Les recevoir à nouveau",
-  "announcements.again.done": "Vous recevrez à nouveau les messages de prévention de ce cabinet.",
+  "announcements.consent": "Vous ne recevez les messages de prévention d'un cabinet que si vous les acceptez ; vous pouvez retirer votre accord à tout moment.",
 });
 
 registerMessages("nl", {
@@ -43,8 +37,5 @@ registerMessages("nl", {
   "announcements.unreadable": "Dit bericht kan in deze browser niet worden geopend.",
   "announcements.received": "Ontvangen {at}",
   "announcements.back": "Terug",
-  "announcements.stop": "Geen preventieberichten meer van deze praktijk",
-  "announcements.stopped": "U ontvangt geen preventieberichten meer van deze praktijk.",
-  "announcements.again": "Ze opnieuw ontvangen",
-  "announcements.again.done": "U ontvangt de preventieberichten van deze praktijk opnieuw.",
+  "announcements.consent": "U ontvangt de preventieberichten van een praktijk alleen als u ermee instemt; u kunt dat altijd intrekken.",
 });

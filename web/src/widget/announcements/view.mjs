@@ -1,7 +1,7 @@
 // The patient's "practice announcements": read-only (there is nothing to reply to),
 // each mailing opened in this browser with its own slip, a read receipt when one is
-// opened (the practice sees only a count), and opting out of a practice's prevention
-// mailings (the server then skips this patient in that practice's campaigns).
+// opened (the practice sees only a count). Receiving a practice's prevention mailings
+// is a consent, given or withdrawn on the "Privacy & consents" page (rights/).
 
 import { MailingsClient } from "../../client/index.mjs";
 import { h } from "../../ui/dom.mjs";
@@ -17,7 +17,7 @@ function mailingsOf(widget) {
 
 /** What the view loaded and opened; passed to show() so a re-render keeps it. */
 export function announcementsState() {
-  return { items: null, open: null, optedOut: new Map() };
+  return { items: null, open: null };
 }
 
 export function announcementsView(widget, state) {
@@ -33,7 +33,6 @@ export function announcementsView(widget, state) {
       .catch((error) => showError(errors, errorText(error)));
     return [back, ...heading(t("announcements.title"), t("announcements.lead")), h("p", { class: "w-loading", role: "status" }, t("loading")), errors];
   }
-  const practices = [...new Set(state.items.map((a) => a.practiceId))];
   return [
     back,
     ...heading(t("announcements.title"), t("announcements.lead")),
@@ -41,7 +40,12 @@ export function announcementsView(widget, state) {
       ? h("ul", { class: "w-announcements" }, state.items.map((a) => item(widget, state, a, errors)))
       : h("p", { class: "w-empty" }, t("announcements.none")),
     errors,
-    ...practices.map((practiceId) => optOutSection(widget, state, practiceId, errors)),
+    h(
+      "div",
+      { class: "w-step w-opt-out" },
+      h("p", {}, t("announcements.consent")),
+      action(t("menu.consents"), () => widget.showConsents()),
+    ),
   ];
 }
 
@@ -74,25 +78,5 @@ function item(widget, state, a, errors) {
         ? h("p", { class: "form-error" }, t("announcements.unreadable"))
         : h("p", { class: "w-announcement-text" }, a.text)
       : null,
-  );
-}
-
-function optOutSection(widget, state, practiceId, errors) {
-  const out = state.optedOut.get(practiceId);
-  const set = async (value) => {
-    try {
-      await mailingsOf(widget).optOut(practiceId, value);
-      state.optedOut.set(practiceId, value);
-      widget.rerender();
-    } catch (error) {
-      showError(errors, errorText(error));
-    }
-  };
-  return h(
-    "div",
-    { class: "w-step w-opt-out" },
-    out === true ? h("p", { role: "status" }, t("announcements.stopped")) : null,
-    out === false ? h("p", { role: "status" }, t("announcements.again.done")) : null,
-    out === true ? action(t("announcements.again"), () => set(false)) : action(t("announcements.stop"), () => set(true)),
   );
 }

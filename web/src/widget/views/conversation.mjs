@@ -14,6 +14,7 @@ import { errorLine, errorText, hideError, showError } from "../forms.mjs";
 import { heading } from "../shell.mjs";
 import { messageItem } from "./message.mjs";
 import { renewalDialog } from "./renewal.mjs";
+import { blockDialog } from "../rights/blocks.mjs";
 
 const TYPING_SHOWN_MS = 6000;
 const TYPING_SENT_EVERY_MS = 3000;
@@ -253,6 +254,7 @@ export function conversationView(widget, thread) {
       { class: "w-conversation-head" },
       backButton(widget, threadId),
       h("button", { type: "button", class: "button link", onclick: () => widget.showSafety(thread) }, t("safety.open")),
+      h("button", { type: "button", class: "button link w-block-open", onclick: () => blockDialog(widget, thread) }, t("blocks.open")),
     ),
     ...heading(counterpart(widget, thread)),
     stateNote,
