@@ -257,6 +257,12 @@ def create_app(
     return app
 
 
+def create_metrics_app(app: web.Application) -> web.Application:
+    """The metrics listener's application, reading the registry of ``app`` (the CLI
+    serves it on ``metrics_listen``, never on the public port)."""
+    return health.metrics_app(app[METRICS], app[SETTINGS].metrics_token)
+
+
 async def runtime_watch_ctx(app: web.Application) -> AsyncIterator[None]:
     """Event loop lag and garbage collection pauses, for /metrics."""
     watcher = asyncio.create_task(watch_loop_lag(app[METRICS]), name="loop-lag")

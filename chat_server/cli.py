@@ -34,7 +34,7 @@ from chat_server.admin import (
     list_jobs,
     verify_audit,
 )
-from chat_server.app import create_app
+from chat_server.app import create_app, create_metrics_app
 from chat_server.clock import SystemClock
 from chat_server.embedded.mongod import EmbeddedMongo
 from chat_server.embedded.processes import ServiceStartError, port_is_free
@@ -203,6 +203,8 @@ async def _run_server(settings: Settings) -> None:
         handle_signals=False,
     )
     await runner.setup()
+    metrics_runner = web.AppRunner(create_metrics_app(app), access_log=None, handle_signals=False)
+    await metrics_runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -215,6 +217,7 @@ async def _run_server(settings: Settings) -> None:
             raise StartupError(
                 f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}"
             ) from None
+        await _start_metrics_site(metrics_runner, settings)
         settle_gc()
         log.info("ready", extra={"fields": {"url": f"http://{settings.host}:{settings.port}"}})
         print(
@@ -225,7 +228,23 @@ async def _run_server(settings: Settings) -> None:
         await stop.wait()
         log.info("shutting down")
     finally:
+        await metrics_runner.cleanup()
         await runner.cleanup()
+
+
+async def _start_metrics_site(runner: web.AppRunner, settings: Settings) -> None:
+    """/metrics on its own listener (``metrics_listen``), never on the public port."""
+    address = settings.metrics_address()
+    if address is None:
+        return
+    host, port = address
+    try:
+        await web.TCPSite(runner, host, port, reuse_address=True).start()
+    except OSError as exc:
+        raise StartupError(
+            f"cannot listen for metrics on {settings.metrics_listen}: {exc.strerror} "
+            "(each process needs its own CARECHAT_METRICS_LISTEN)"
+        ) from None
 
 
 # Young collections run after this many net new container objects (CPython's default
