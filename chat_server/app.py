@@ -84,6 +84,7 @@ from chat_server.handlers.access import AccessGate, ThreadGate
 from chat_server.handlers.accounts import AccountService
 from chat_server.handlers.announcements import Announcements
 from chat_server.handlers.audit import Auditor
+from chat_server.handlers.audit_anchor import ANCHOR_KIND, AuditAnchoring
 from chat_server.handlers.availability import Availability
 from chat_server.handlers.blocks import Blocks
 from chat_server.handlers.care import CareService
@@ -430,6 +431,16 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         every=timedelta(minutes=settings.attachment_purge_every_minutes),
     )
     kinds.register(PURGE_KIND, purge.run, max_attempts=8, backoff=timedelta(minutes=1))
+    anchoring = AuditAnchoring(
+        store=AuditStore(db),
+        jobs=jobs,
+        clock=clock,
+        mailer=app[MAILER],
+        directory=settings.audit_anchor_dir,
+        auditor_email=settings.audit_anchor_email,
+        every=timedelta(hours=settings.audit_anchor_every_hours),
+    )
+    kinds.register(ANCHOR_KIND, anchoring.run, max_attempts=10, backoff=timedelta(minutes=5))
     _panel_services(app, shared, directory=directory, messages=messages, jobs=jobs, kinds=kinds)
     stripe_http = _payment_services(
         app, shared, directory=directory, messages=messages, jobs=jobs, kinds=kinds
@@ -440,6 +451,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     cursors.start()
     jobs.start()
     await purge.schedule()
+    await anchoring.schedule()
     try:
         yield
     finally:

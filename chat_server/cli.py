@@ -32,6 +32,7 @@ from chat_server.admin import (
     create_admin,
     job_row,
     list_jobs,
+    read_anchors,
     verify_audit,
 )
 from chat_server.app import create_app, create_metrics_app
@@ -118,7 +119,13 @@ def _parser() -> argparse.ArgumentParser:
     tasks = admin.add_subparsers(dest="task", required=True)
     create = tasks.add_parser("create-admin", help="create a platform admin (password on stdin)")
     create.add_argument("email")
-    tasks.add_parser("verify-audit", help="check the audit log's hash chain")
+    verify = tasks.add_parser("verify-audit", help="check the audit log's hash chain")
+    verify.add_argument(
+        "--anchors",
+        type=Path,
+        metavar="FILE",
+        help="also check it against these anchors (audit-anchors.jsonl lines)",
+    )
     jobs = tasks.add_parser("jobs", help="list failed background jobs (no payloads)")
     jobs.add_argument("--all", action="store_true", help="jobs in every state, newest first")
     bench = commands.add_parser(
@@ -307,9 +314,11 @@ async def _admin_async(settings: Settings, args: argparse.Namespace) -> int:
             for row in rows:
                 print("\t".join(row))
             return 0
-        count, broken = await verify_audit(db)
+        anchors = read_anchors(args.anchors) if args.anchors else []
+        count, broken = await verify_audit(db, anchors)
         if broken is None:
-            print(f"carechat: audit log intact ({count} entries)")
+            against = f", matches {len(anchors)} anchors" if anchors else ""
+            print(f"carechat: audit log intact ({count} entries{against})")
             return 0
         print(f"carechat: audit log broken at seq {broken.seq}: {broken.reason}")
         return 1

@@ -148,6 +148,13 @@ class Settings:
     # Where a suspended person appeals (shown with the suspension's reason at login):
     # a mailto: or https: address the moderators read.
     appeal_contact: str = "mailto:appeals@carechat.invalid"
+    # Audit chain anchors (handlers/audit_anchor.py): a durable job appends the chain's
+    # head to <dir>/audit-anchors.jsonl and/or e-mails it to an auditor this often.
+    # Neither set: no anchors. Put the directory where the database's writers cannot
+    # rewrite it (another host's mount, a WORM bucket's sync).
+    audit_anchor_dir: Path | None = None
+    audit_anchor_email: str = ""
+    audit_anchor_every_hours: float = 24.0
     # Keys for server-side MACs (hashed tokens, franking stamps). Never a private key
     # of a user: the server cannot decrypt with it.
     server_secret: Secret | None = None
@@ -461,6 +468,13 @@ class _SettingsSchema(ma.Schema):
         )
     )
     server_secret = _SecretField(allow_none=True, min_length=32)
+    audit_anchor_dir = _PathField(allow_none=True)
+    audit_anchor_email = ma.fields.String(
+        validate=ma.validate.Regexp(r"^([^\s@]+@[^\s@]+)?\Z", error="an e-mail address or empty")
+    )
+    audit_anchor_every_hours = ma.fields.Float(
+        validate=ma.validate.Range(min=0.01, max=24 * 31, error="hours from 0.01 to 744")
+    )
     payments_panel_id = ma.fields.String(
         validate=ma.validate.Regexp(r"^[A-Za-z0-9_-]{0,64}\Z", error="a panel id or empty")
     )
