@@ -124,7 +124,7 @@ from chat_server.handlers.practices import PracticeService
 from chat_server.handlers.receipts import Receipts
 from chat_server.handlers.reconciliation import Reconciliation
 from chat_server.handlers.registration import RegistrationService
-from chat_server.handlers.reports import AbuseReports
+from chat_server.handlers.reports import AbuseReports, ReportedRecords
 from chat_server.handlers.roster import RosterLinks, RosterService
 from chat_server.handlers.sanctions import Sanctions
 from chat_server.handlers.sessions import SessionPolicy, SessionService, SignOut
@@ -166,7 +166,7 @@ from chat_server.storage.blocks import BlockStore
 from chat_server.storage.campaigns import CampaignStore
 from chat_server.storage.consents import ConsentStore
 from chat_server.storage.devices import DeviceStore
-from chat_server.storage.franking_stamp import FrankingStamper, stamp_key
+from chat_server.storage.franking_stamp import BroadcastStamper, FrankingStamper, stamp_key
 from chat_server.storage.groups import GroupStore
 from chat_server.storage.mailing_consent import MailingOptOutStore
 from chat_server.storage.messages import MessageStore
@@ -397,8 +397,9 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     app[REPORTS] = AbuseReports(
         gate=thread_gate,
-        messages=messages,
-        devices=shared.devices,
+        records=ReportedRecords(
+            messages=messages, campaigns=CampaignStore(db), devices=shared.devices
+        ),
         reports=ReportStore(db),
         clock=clock,
         throttle=throttle,
@@ -784,7 +785,11 @@ def _mailing_services(
     settings, db = app[SETTINGS], app[DB]
     campaigns, opt_outs, roster = CampaignStore(db), MailingOptOutStore(db), RosterStore(db)
     app[MAILINGS] = MailingService(
-        campaigns=campaigns, gate=shared.gate, clock=shared.clock, jobs=jobs
+        campaigns=campaigns,
+        gate=shared.gate,
+        clock=shared.clock,
+        jobs=jobs,
+        stamp=BroadcastStamper(secret),
     )
     app[ROSTER] = RosterService(
         roster=roster,
