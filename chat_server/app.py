@@ -854,6 +854,7 @@ def _bind_frames(app: web.Application) -> None:
         heartbeat=app[SETTINGS].ws_heartbeat_seconds,
         panels=app[PANELS],
         questions=app[PANEL_QUESTIONS],
+        announcements=app[ANNOUNCEMENTS],
     )
     for kind, sink in SINKS.items():
         hub.add_sink(kind, partial(sink, frame_context))

@@ -354,11 +354,15 @@ class CampaignStore:
 
     async def delivered_to(self, campaign_id: str, patient: str) -> bool:
         """Whether the campaign was delivered to the patient (only they may report it)."""
+        return await self.delivered_from(campaign_id, patient) is not None
+
+    async def delivered_from(self, campaign_id: str, patient: str) -> str | None:
+        """The practice whose campaign was delivered to the patient; None if it was not."""
         found = await self._deliveries.find_one(
             {"_id": delivery_id(campaign_id, patient), "state": str(DeliveryState.DELIVERED)},
-            {"_id": 1},
+            {"practice": 1},
         )
-        return found is not None
+        return str(found["practice"]) if found else None
 
     async def mark_read(self, campaign_id: str, patient: str, now: datetime) -> bool:
         """True if the patient has this campaign delivered (read now or before)."""

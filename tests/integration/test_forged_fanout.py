@@ -87,8 +87,11 @@ async def test_a_forged_event_reaches_no_socket_of_a_non_participant(
         # Not even when it names her as the one who read or typed.
         {"t": "receipt", **victim_thread, "account": eve.account_id, "seq": 1},
         {"t": "typing", **victim_thread, "account": eve.account_id},
+        # A mailing that was never delivered to her.
+        {"t": "announcement", "campaign": "flu-2026-campaign-01", "practice": "p" * 22},
         # Malformed fields are refused, not pushed as they came.
         {"t": "msg", "thread": ["x"], "seq": "1", "from": None},
+        {"t": "announcement", "campaign": 7, "practice": None},
     ):
         await forger.publish(eve.account_id, event)
     await _nothing_before_resync(forger, eve_pc)
