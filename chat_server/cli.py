@@ -217,6 +217,8 @@ async def _run_server(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
+        # Metrics first: once /readyz answers on the public port, they can be scraped.
+        await _start_metrics_site(metrics_runner, settings)
         site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
         try:
             await site.start()
@@ -224,7 +226,6 @@ async def _run_server(settings: Settings) -> None:
             raise StartupError(
                 f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}"
             ) from None
-        await _start_metrics_site(metrics_runner, settings)
         settle_gc()
         log.info("ready", extra={"fields": {"url": f"http://{settings.host}:{settings.port}"}})
         print(

@@ -160,6 +160,15 @@ def test_http_port_in_use(env: dict[str, str], data_dir: Path) -> None:
     assert not (data_dir / "mongodb").exists()
 
 
+def test_metrics_port_in_use(external_env: dict[str, str], data_dir: Path) -> None:
+    host, _, port = external_env["CARECHAT_METRICS_LISTEN"].rpartition(":")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind((host, int(port)))
+        taken.listen()
+        result = run_carechat(["serve"], external_env)
+    assert_refused(result, f"cannot listen for metrics on {host}:{port}", "CARECHAT_METRICS_LISTEN")
+
+
 def test_unreachable_mongodb(env: dict[str, str], data_dir: Path) -> None:
     # Nothing listens on a port just released; the driver gives up after its 10 s.
     env["CARECHAT_MONGODB_URI"] = f"mongodb://carechat:{PASSWORD}@127.0.0.1:{free_port()}/"
