@@ -87,7 +87,9 @@ async def test_a_forged_event_reaches_no_socket_of_a_non_participant(
         # Not even when it names her as the one who read or typed.
         {"t": "receipt", **victim_thread, "account": eve.account_id, "seq": 1},
         {"t": "typing", **victim_thread, "account": eve.account_id},
-        # A mailing that was never delivered to her.
+        {"t": "thread", **victim_thread},
+        # A panel she is not on, a mailing that was never delivered to her.
+        {"t": "queue", "panel": "p" * 22},
         {"t": "announcement", "campaign": "flu-2026-campaign-01", "practice": "p" * 22},
         # Malformed fields are refused, not pushed as they came.
         {"t": "msg", "thread": ["x"], "seq": "1", "from": None},
