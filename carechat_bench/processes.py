@@ -123,13 +123,21 @@ class CareChatServer(Served):
 
     def __init__(self, workdir: Path, env: dict[str, str]) -> None:
         super().__init__(["-m", "chat_server", "serve"], workdir, env)
+        # Several servers share the host: each gets its own metrics listener.
+        self.metrics_port = free_port()
         self.env.update(
             {
                 "CARECHAT_PORT": str(self.port),
+                "CARECHAT_METRICS_LISTEN": f"127.0.0.1:{self.metrics_port}",
                 "CARECHAT_DATA_DIR": str(workdir),
                 "CARECHAT_LOG_LEVEL": "WARNING",
             }
         )
+
+    @property
+    def metrics_url(self) -> str:
+        """Where its ``/metrics`` is: a listener of its own, not the public port."""
+        return f"http://127.0.0.1:{self.metrics_port}"
 
 
 class EchoServer(Served):

@@ -93,7 +93,7 @@ def soak(options: SoakOptions) -> int:
         loader.call("setup")
         loader.call("connect", group="pairs")
         started = time.monotonic()
-        before = _buckets(server.url)
+        before = _buckets(server.metrics_url)
         ticks = machine_cpu_ticks()
         for window in range(windows):
             loader.call("seal", group="pairs", per_device=per_device)
@@ -107,10 +107,10 @@ def soak(options: SoakOptions) -> int:
                 "minute": (time.monotonic() - started) / 60,
                 "rss_mib": rss_bytes(server.pid) / (1 << 20),
                 "open_files": float(open_files(server.pid)),
-                **_scrape(server.url),
+                **_scrape(server.metrics_url),
                 "p99_ms": phase["p99_ms"],
             }
-            after = _buckets(server.url)
+            after = _buckets(server.metrics_url)
             sample.update(_window_stages(before, after))
             before = after
             ticks, previous = machine_cpu_ticks(), ticks
@@ -119,7 +119,7 @@ def soak(options: SoakOptions) -> int:
             print("  " + "  ".join(f"{k}={v:,.1f}" for k, v in sample.items()), flush=True)
         print(f"  resting {POOL_REST_SECONDS:.0f} s without load ...", flush=True)
         time.sleep(POOL_REST_SECONDS)
-        rested = _scrape(server.url)["mongodb_connections"]
+        rested = _scrape(server.metrics_url)["mongodb_connections"]
     return _verdict(samples, lost, rested)
 
 

@@ -9,6 +9,8 @@ find the log lines.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -23,6 +25,7 @@ from chat_server.storage.accounts import AccountStore, EmailTaken
 from chat_server.storage.audit import AuditStore
 from chat_server.tokens import new_id
 from moderation.audit import AuditAction, BrokenLink
+from moderation.audit_anchors import AuditAnchor, InvalidAnchor, check_anchor, parse_anchors
 
 
 class AdminError(Exception):
@@ -63,11 +66,40 @@ async def create_admin(
     return account_id
 
 
-async def verify_audit(db: AsyncDatabase[dict[str, Any]]) -> tuple[int, BrokenLink | None]:
-    """(number of entries, the first broken link or None)."""
+async def verify_audit(
+    db: AsyncDatabase[dict[str, Any]], anchors: Sequence[AuditAnchor] = ()
+) -> tuple[int, BrokenLink | None]:
+    """(number of entries, the first broken link or None).
+
+    The chain alone shows that no entry was changed *without* recomputing the hashes
+    after it; each anchor (taken earlier, kept out of the database's reach) also shows
+    that the entry it names is still the one anchored.
+    """
     store = AuditStore(db)
-    count = await db["audit_log"].count_documents({})
-    return count, await store.verify()
+    count = await store.count()
+    broken = await store.verify()
+    if broken is not None:
+        return count, broken
+    for anchor in sorted(anchors, key=lambda a: a.seq):
+        broken = check_anchor(anchor, await store.hash_at(anchor.seq))
+        if broken is not None:
+            return count, broken
+    return count, None
+
+
+def read_anchors(path: Path) -> list[AuditAnchor]:
+    """The anchors in a file of anchor lines (``audit-anchors.jsonl``)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise AdminError(f"cannot read anchors from {path}: {exc.strerror}") from None
+    try:
+        anchors = parse_anchors(text)
+    except InvalidAnchor as exc:
+        raise AdminError(f"{path}: {exc}") from None
+    if not anchors:
+        raise AdminError(f"{path} holds no audit anchor")
+    return anchors
 
 
 JOB_COLUMNS = ("id", "kind", "state", "attempts", "error", "created", "updated")

@@ -88,6 +88,7 @@ from chat_server.handlers.account_lookup import AccountLookup
 from chat_server.handlers.accounts import AccountService
 from chat_server.handlers.announcements import Announcements
 from chat_server.handlers.audit import Auditor
+from chat_server.handlers.audit_anchor import ANCHOR_KIND, AuditAnchoring
 from chat_server.handlers.audit_search import AuditSearch
 from chat_server.handlers.availability import Availability
 from chat_server.handlers.blocks import Blocks
@@ -129,7 +130,7 @@ from chat_server.handlers.practices import PracticeService
 from chat_server.handlers.receipts import Receipts
 from chat_server.handlers.reconciliation import Reconciliation
 from chat_server.handlers.registration import RegistrationService
-from chat_server.handlers.reports import AbuseReports
+from chat_server.handlers.reports import AbuseReports, ReportedRecords
 from chat_server.handlers.roster import RosterLinks, RosterService
 from chat_server.handlers.sanctions import Sanctions
 from chat_server.handlers.sessions import SessionPolicy, SessionService, SignOut
@@ -171,7 +172,7 @@ from chat_server.storage.blocks import BlockStore
 from chat_server.storage.campaigns import CampaignStore
 from chat_server.storage.consents import ConsentStore
 from chat_server.storage.devices import DeviceStore
-from chat_server.storage.franking_stamp import FrankingStamper, stamp_key
+from chat_server.storage.franking_stamp import BroadcastStamper, FrankingStamper, stamp_key
 from chat_server.storage.groups import GroupStore
 from chat_server.storage.mailing_consent import UnsubscribeTokenStore
 from chat_server.storage.messages import MessageStore
@@ -262,6 +263,12 @@ def create_app(
     pages.add_routes(app)
     app.router.add_get("/ws", websocket_handler, name="ws")
     return app
+
+
+def create_metrics_app(app: web.Application) -> web.Application:
+    """The metrics listener's application, reading the registry of ``app`` (the CLI
+    serves it on ``metrics_listen``, never on the public port)."""
+    return health.metrics_app(app[METRICS], app[SETTINGS].metrics_token)
 
 
 async def runtime_watch_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -398,8 +405,9 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     reports = ReportStore(db)
     app[REPORTS] = AbuseReports(
         gate=thread_gate,
-        messages=messages,
-        devices=shared.devices,
+        records=ReportedRecords(
+            messages=messages, campaigns=CampaignStore(db), devices=shared.devices
+        ),
         reports=reports,
         clock=clock,
         throttle=throttle,
@@ -441,6 +449,16 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         every=timedelta(minutes=settings.attachment_purge_every_minutes),
     )
     kinds.register(PURGE_KIND, purge.run, max_attempts=8, backoff=timedelta(minutes=1))
+    anchoring = AuditAnchoring(
+        store=AuditStore(db),
+        jobs=jobs,
+        clock=clock,
+        mailer=app[MAILER],
+        directory=settings.audit_anchor_dir,
+        auditor_email=settings.audit_anchor_email,
+        every=timedelta(hours=settings.audit_anchor_every_hours),
+    )
+    kinds.register(ANCHOR_KIND, anchoring.run, max_attempts=10, backoff=timedelta(minutes=5))
     _panel_services(app, shared, directory=directory, messages=messages, jobs=jobs, kinds=kinds)
     stripe_http = _payment_services(
         app, shared, directory=directory, messages=messages, jobs=jobs, kinds=kinds
@@ -451,6 +469,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     cursors.start()
     jobs.start()
     await purge.schedule()
+    await anchoring.schedule()
     try:
         yield
     finally:
@@ -784,7 +803,11 @@ def _mailing_services(
     settings, db = app[SETTINGS], app[DB]
     campaigns, tokens, roster = CampaignStore(db), UnsubscribeTokenStore(db), RosterStore(db)
     app[MAILINGS] = MailingService(
-        campaigns=campaigns, gate=shared.gate, clock=shared.clock, jobs=jobs
+        campaigns=campaigns,
+        gate=shared.gate,
+        clock=shared.clock,
+        jobs=jobs,
+        stamp=BroadcastStamper(secret),
     )
     app[ROSTER] = RosterService(
         roster=roster,
@@ -850,6 +873,7 @@ def _bind_frames(app: web.Application) -> None:
         heartbeat=app[SETTINGS].ws_heartbeat_seconds,
         panels=app[PANELS],
         questions=app[PANEL_QUESTIONS],
+        announcements=app[ANNOUNCEMENTS],
     )
     for kind, sink in SINKS.items():
         hub.add_sink(kind, partial(sink, frame_context))

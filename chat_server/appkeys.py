@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from chat_server.mail import Mailer, SmsSender
     from chat_server.metrics import Metrics
     from chat_server.rest.pages import Pages
+    from chat_server.secret import Secret
     from chat_server.settings import Settings
     from chat_server.ws.admission import PendingSockets
     from chat_server.ws.context import FrameContext
@@ -71,6 +72,8 @@ CLOCK: web.AppKey[Clock] = web.AppKey("CLOCK")
 # The web client's pages and their build manifest (rest/pages.py).
 PAGES: web.AppKey[Pages] = web.AppKey("PAGES")
 METRICS: web.AppKey[Metrics] = web.AppKey("METRICS")
+# The bearer token a scrape of the metrics listener must send (rest/health.py), if any.
+METRICS_TOKEN: web.AppKey[Secret] = web.AppKey("METRICS_TOKEN")
 DB: web.AppKey[AsyncDatabase[dict[str, Any]]] = web.AppKey("DB")
 # The same database through the group-committed writers' own small pool (resources).
 WRITE_DB: web.AppKey[AsyncDatabase[dict[str, Any]]] = web.AppKey("WRITE_DB")

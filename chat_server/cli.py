@@ -32,9 +32,10 @@ from chat_server.admin import (
     create_admin,
     job_row,
     list_jobs,
+    read_anchors,
     verify_audit,
 )
-from chat_server.app import create_app
+from chat_server.app import create_app, create_metrics_app
 from chat_server.clock import SystemClock
 from chat_server.embedded.mongod import EmbeddedMongo
 from chat_server.embedded.processes import ServiceStartError, port_is_free
@@ -118,7 +119,13 @@ def _parser() -> argparse.ArgumentParser:
     tasks = admin.add_subparsers(dest="task", required=True)
     create = tasks.add_parser("create-admin", help="create a platform admin (password on stdin)")
     create.add_argument("email")
-    tasks.add_parser("verify-audit", help="check the audit log's hash chain")
+    verify = tasks.add_parser("verify-audit", help="check the audit log's hash chain")
+    verify.add_argument(
+        "--anchors",
+        type=Path,
+        metavar="FILE",
+        help="also check it against these anchors (audit-anchors.jsonl lines)",
+    )
     jobs = tasks.add_parser("jobs", help="list failed background jobs (no payloads)")
     jobs.add_argument("--all", action="store_true", help="jobs in every state, newest first")
     bench = commands.add_parser(
@@ -203,11 +210,15 @@ async def _run_server(settings: Settings) -> None:
         handle_signals=False,
     )
     await runner.setup()
+    metrics_runner = web.AppRunner(create_metrics_app(app), access_log=None, handle_signals=False)
+    await metrics_runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
+        # Metrics first: once /readyz answers on the public port, they can be scraped.
+        await _start_metrics_site(metrics_runner, settings)
         site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
         try:
             await site.start()
@@ -225,7 +236,23 @@ async def _run_server(settings: Settings) -> None:
         await stop.wait()
         log.info("shutting down")
     finally:
+        await metrics_runner.cleanup()
         await runner.cleanup()
+
+
+async def _start_metrics_site(runner: web.AppRunner, settings: Settings) -> None:
+    """/metrics on its own listener (``metrics_listen``), never on the public port."""
+    address = settings.metrics_address()
+    if address is None:
+        return
+    host, port = address
+    try:
+        await web.TCPSite(runner, host, port, reuse_address=True).start()
+    except OSError as exc:
+        raise StartupError(
+            f"cannot listen for metrics on {settings.metrics_listen}: {exc.strerror} "
+            "(each process needs its own CARECHAT_METRICS_LISTEN)"
+        ) from None
 
 
 # Young collections run after this many net new container objects (CPython's default
@@ -288,9 +315,11 @@ async def _admin_async(settings: Settings, args: argparse.Namespace) -> int:
             for row in rows:
                 print("\t".join(row))
             return 0
-        count, broken = await verify_audit(db)
+        anchors = read_anchors(args.anchors) if args.anchors else []
+        count, broken = await verify_audit(db, anchors)
         if broken is None:
-            print(f"carechat: audit log intact ({count} entries)")
+            against = f", matches {len(anchors)} anchors" if anchors else ""
+            print(f"carechat: audit log intact ({count} entries{against})")
             return 0
         print(f"carechat: audit log broken at seq {broken.seq}: {broken.reason}")
         return 1

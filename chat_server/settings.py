@@ -19,6 +19,7 @@ from typing import Any
 
 import marshmallow as ma
 from platformdirs import user_data_dir
+from redis.connection import parse_url
 
 from chat_server.schemas import field_messages
 from chat_server.secret import Secret
@@ -51,6 +52,13 @@ class Settings:
     # No URL means single-process fan-out through the in-process broker.
     redis_url: Secret | None = None
     redis_prefix: str = "carechat:"
+    # Redis is a trust boundary (THREAT_MODEL.md): its URL must carry a password (or an
+    # ACL user and password) unless this says the operator knowingly runs without.
+    redis_insecure_no_auth: bool = False
+    # Prometheus /metrics is served on this second listener only (never the public
+    # port); empty turns it off. With a token, a scrape must send it as a bearer.
+    metrics_listen: str = "127.0.0.1:9464"
+    metrics_token: Secret | None = None
     data_dir: Path = field(default_factory=lambda: Path(user_data_dir("carechat")))
     log_level: str = "INFO"
     log_format: str = "json"
@@ -140,6 +148,13 @@ class Settings:
     # Where a suspended person appeals (shown with the suspension's reason at login):
     # a mailto: or https: address the moderators read.
     appeal_contact: str = "mailto:appeals@carechat.invalid"
+    # Audit chain anchors (handlers/audit_anchor.py): a durable job appends the chain's
+    # head to <dir>/audit-anchors.jsonl and/or e-mails it to an auditor this often.
+    # Neither set: no anchors. Put the directory where the database's writers cannot
+    # rewrite it (another host's mount, a WORM bucket's sync).
+    audit_anchor_dir: Path | None = None
+    audit_anchor_email: str = ""
+    audit_anchor_every_hours: float = 24.0
     # Keys for server-side MACs (hashed tokens, franking stamps). Never a private key
     # of a user: the server cannot decrypt with it.
     server_secret: Secret | None = None
@@ -169,6 +184,13 @@ class Settings:
         return tuple(
             p.strip() for p in self.stripe_webhook_secrets.reveal().split(",") if p.strip()
         )
+
+    def metrics_address(self) -> tuple[str, int] | None:
+        """(host, port) of the metrics listener, or None when it is off."""
+        if not self.metrics_listen:
+            return None
+        host, _, port = self.metrics_listen.rpartition(":")
+        return host.strip("[]"), int(port)
 
     def public_url_or_default(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
@@ -291,6 +313,14 @@ class _SettingsSchema(ma.Schema):
     )
     mongod_path = _PathField(allow_none=True)
     redis_url = _UriField("redis://", "rediss://", "unix://", allow_none=True)
+    redis_insecure_no_auth = ma.fields.Boolean()
+    metrics_listen = ma.fields.String(
+        validate=ma.validate.Regexp(
+            r"^((\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([1-9][0-9]{0,4}))?\Z",
+            error="host:port, or empty for no metrics listener",
+        )
+    )
+    metrics_token = _SecretField(allow_none=True, min_length=16)
     redis_prefix = ma.fields.String(
         validate=ma.validate.Regexp(r"^[A-Za-z0-9_:.-]{1,64}$", error="1-64 of A-Z a-z 0-9 _ : . -")
     )
@@ -438,6 +468,13 @@ class _SettingsSchema(ma.Schema):
         )
     )
     server_secret = _SecretField(allow_none=True, min_length=32)
+    audit_anchor_dir = _PathField(allow_none=True)
+    audit_anchor_email = ma.fields.String(
+        validate=ma.validate.Regexp(r"^([^\s@]+@[^\s@]+)?\Z", error="an e-mail address or empty")
+    )
+    audit_anchor_every_hours = ma.fields.Float(
+        validate=ma.validate.Range(min=0.01, max=24 * 31, error="hours from 0.01 to 744")
+    )
     payments_panel_id = ma.fields.String(
         validate=ma.validate.Regexp(r"^[A-Za-z0-9_-]{0,64}\Z", error="a panel id or empty")
     )
@@ -509,7 +546,27 @@ def load_settings(
         raise SettingsError(
             f"invalid setting {_source_name(name, frozenset(from_env))}: expected {_form(form)}"
         ) from None
-    return Settings(**values)
+    settings = Settings(**values)
+    _check_redis_credentials(settings, frozenset(from_env))
+    return settings
+
+
+def _check_redis_credentials(settings: Settings, from_env: frozenset[str]) -> None:
+    """Refuses a Redis URL without a password: whoever reaches an open Redis reads the
+    fan-out, spends or resets rate limits and publishes events to every process."""
+    if settings.redis_url is None or settings.redis_insecure_no_auth:
+        return
+    try:
+        parsed: dict[str, Any] = parse_url(settings.redis_url.reveal())  # type: ignore[no-untyped-call]
+        password = parsed.get("password")
+    except ValueError:
+        password = None
+    if not password:
+        raise SettingsError(
+            f"invalid setting {_source_name('redis_url', from_env)}: expected a URL with "
+            "a password (redis://:PASSWORD@host or redis://USER:PASSWORD@host), or "
+            "redis_insecure_no_auth = true"
+        )
 
 
 def _form(message: str) -> str:

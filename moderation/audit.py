@@ -83,6 +83,10 @@ class BreakReason(StrEnum):
     PREV_MISMATCH = "prev mismatch"  # it does not link to the entry before it
     DUPLICATE = "duplicate"  # a second entry with an already seen seq
     MALFORMED = "malformed"  # a stored document that is not an entry at all
+    # Against an anchor (moderation/audit_anchors.py): the anchored entry is gone, or
+    # the log holds another entry at its seq (history rewritten, hashes recomputed).
+    ANCHOR_MISSING = "anchored entry missing"
+    ANCHOR_MISMATCH = "differs from its anchor"
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,9 @@ class ServerProcess(CareChatServer):
         """One unlabelled sample of the process's ``/metrics``, 0 if absent."""
         async with (
             aiohttp.ClientSession() as http,
-            http.get(self.url + "/metrics", timeout=aiohttp.ClientTimeout(total=5)) as response,
+            http.get(
+                self.metrics_url + "/metrics", timeout=aiohttp.ClientTimeout(total=5)
+            ) as response,
         ):
             text = await response.text()
         for family in text_string_to_metric_families(text):

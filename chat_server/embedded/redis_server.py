@@ -3,11 +3,18 @@
 Production points ``CARECHAT_REDIS_URL`` at a managed Redis; this only exists so that
 tests and benchmarks exercise a real server. Persistence is off: Redis is never the
 source of truth in CareChat.
+
+It runs as production should: the default user is off, and the one ACL user
+(``carechat``) has a random password, which :attr:`LocalRedis.url` carries, so every
+test and benchmark connects with authentication. The configuration, password
+included, goes to ``redis-server`` on its stdin, never on its command line (which
+any local user can read in ``/proc``).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import secrets
 import signal
 import subprocess
 from pathlib import Path
@@ -29,33 +36,58 @@ def _wheel_bin_dirs() -> list[Path]:
     return [Path(location) / "bin" for location in spec.submodule_search_locations]
 
 
+USER = "carechat"
+
+
 class LocalRedis(LocalService):
-    def __init__(self, *, port: int | None = None, binary: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        binary: Path | None = None,
+        password: str | None = None,
+    ) -> None:
         self.port = port or free_port()
         self._binary = binary
+        # A restart of the same server (fault tests) passes the first one's password.
+        self.password = password or secrets.token_urlsafe(24)
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{USER}:{self.password}@127.0.0.1:{self.port}/0"
+
+    def __repr__(self) -> str:
+        return f"LocalRedis(port={self.port})"
+
+    def _config(self) -> bytes:
+        lines = [
+            f"port {self.port}",
+            "bind 127.0.0.1",
+            'save ""',
+            "appendonly no",
+            "daemonize no",
+            "loglevel warning",
+            # Nobody gets in without the password: the default user is off.
+            "user default off",
+            f"user {USER} on >{self.password} ~* &* +@all",
+        ]
+        return ("\n".join(lines) + "\n").encode()
 
     def start(self) -> None:
         binary = find_binary("redis-server", self._binary, _wheel_bin_dirs())
-        args = [
-            str(binary),
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--save", "",
-            "--appendonly", "no",
-            "--daemonize", "no",
-            "--loglevel", "warning",
-        ]  # fmt: skip
         try:
             self._proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-                args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+                [str(binary), "-"],  # the configuration on stdin
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
             )
         except OSError as exc:
             raise ServiceStartError(f"cannot run {binary}: {exc.strerror}") from None
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(self._config())
+        self._proc.stdin.close()
         if not wait_for_port(self._proc, "127.0.0.1", self.port, 15.0):
             output = b""
             if self._proc.poll() is not None and self._proc.stdout:

@@ -37,6 +37,11 @@ class Announcements:
         _patient(who)
         return await self._campaigns.announcements(who.account_id)
 
+    async def delivered_from(self, patient: str, campaign_id: str) -> str | None:
+        """The practice, if this campaign was delivered to the patient (for the live
+        push, which re-checks what an event from another process claims)."""
+        return await self._campaigns.delivered_from(campaign_id, patient)
+
     async def read(self, who: Principal, campaign_id: str) -> None:
         """Idempotent; the same NotFound for a campaign never delivered to the caller."""
         _patient(who)

@@ -48,6 +48,7 @@ from chat_server.storage.campaigns import (
     CampaignStore,
     Recipient,
 )
+from chat_server.storage.franking_stamp import BroadcastStamper
 from e2e_crypto.broadcast_public import parse_broadcast, parse_slip
 from e2e_crypto.errors import CryptoError
 
@@ -65,12 +66,19 @@ class CampaignView:
 
 class MailingService:
     def __init__(
-        self, *, campaigns: CampaignStore, gate: AccessGate, clock: Clock, jobs: JobRunner
+        self,
+        *,
+        campaigns: CampaignStore,
+        gate: AccessGate,
+        clock: Clock,
+        jobs: JobRunner,
+        stamp: BroadcastStamper,
     ) -> None:
         self._campaigns = campaigns
         self._gate = gate
         self._clock = clock
         self._jobs = jobs
+        self._stamp = stamp
 
     async def create(
         self, who: Principal, practice_id: str, campaign_id: str, body: bytes
@@ -88,13 +96,17 @@ class MailingService:
             raise InvalidBroadcast("the body names another campaign")
         if parsed.header.sender_account != who.account_id:
             raise InvalidBroadcast("the body names another sender")
+        now = self._clock.now()
         campaign = Campaign(
             id=campaign_id,
             practice_id=practice_id,
             created_by=who.account_id,
             state=CAMPAIGN.initial,
-            created_at=self._clock.now(),
+            created_at=now,
             body=body,
+            # The server's receipt of this body: a patient's report of the mailing is
+            # checked against it (handlers/reports.py).
+            stamp=self._stamp(campaign_id, parsed.header, now),
         )
         try:
             await self._campaigns.create(campaign)

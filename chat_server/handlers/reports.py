@@ -9,9 +9,17 @@ from the revealed text and key and checks the sender's signature over the header
 holds it. Whatever fails, the report is still queued, marked UNVERIFIABLE: moderators
 see that it proves nothing about its sender (a forged or altered report). A moderator
 closes each queued report once, resolved or dismissed with a reason code (audited).
+
+A patient may report a practice mailing delivered to them the same way
+(:meth:`AbuseReports.report_mailing`): the campaign's stored body and its broadcast
+stamp (made when the campaign was created) are checked with
+``verify_broadcast_report``, in the broadcast domain, so a chat message's text and key
+never verify as a mailing, nor the reverse.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from chat_server.clock import Clock
 from chat_server.errors import (
@@ -24,13 +32,22 @@ from chat_server.errors import (
 from chat_server.handlers.access import ThreadGate
 from chat_server.handlers.audit import Auditor
 from chat_server.handlers.throttle import Throttle, subject_of
+from chat_server.model.campaigns import Campaign
 from chat_server.principal import Principal, Role
+from chat_server.storage.campaigns import CampaignStore
 from chat_server.storage.devices import DeviceStore
+from chat_server.storage.franking_stamp import BROADCAST_SEQ
 from chat_server.storage.messages import MessageStore, StoredMessage
 from chat_server.storage.reports import Report, ReportExists, ReportStore
 from chat_server.tokens import new_id
+from e2e_crypto.broadcast_public import parse_broadcast
 from e2e_crypto.errors import CryptoError
-from e2e_crypto.franking import FrankingKind, verify_report, verify_stamp
+from e2e_crypto.franking import (
+    FrankingKind,
+    verify_broadcast_report,
+    verify_report,
+    verify_stamp,
+)
 from e2e_crypto.public import PublicSigningKey
 from e2e_crypto.wire import FRANKING_KEY_BYTES, from_base64url, to_base64url
 from moderation.audit import AuditAction
@@ -50,13 +67,22 @@ _DECIDED = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class ReportedRecords:
+    """The server's own records a report is checked against: stored messages, stored
+    mailings, and the key directory (sender devices' signing keys)."""
+
+    messages: MessageStore
+    campaigns: CampaignStore
+    devices: DeviceStore
+
+
 class AbuseReports:
     def __init__(
         self,
         *,
         gate: ThreadGate,
-        messages: MessageStore,
-        devices: DeviceStore,
+        records: ReportedRecords,
         reports: ReportStore,
         clock: Clock,
         throttle: Throttle,
@@ -64,9 +90,10 @@ class AbuseReports:
         stamp_key: bytes,
     ) -> None:
         self._gate = gate
-        self._messages = messages
-        self._devices = devices
+        self._messages = records.messages
+        self._devices = records.devices
         self._reports = reports
+        self._campaigns = records.campaigns
         self._clock = clock
         self._throttle = throttle
         self._audit = auditor
@@ -108,17 +135,90 @@ class AbuseReports:
             message_at=message.at,
             body=body,
         )
+        return await self._file(report)
+
+    async def report_mailing(
+        self,
+        who: Principal,
+        campaign_id: str,
+        *,
+        body_b64: str,
+        franking_key_b64: str,
+        category: Category,
+    ) -> dict[str, str]:
+        """A patient reports a mailing delivered to them; the same 404 for a campaign
+        that does not exist and one that was not delivered to them."""
+        await self._throttle.action(Action.REPORT, subject_of(who))
+        campaign = await self._campaigns.get(campaign_id)
+        if campaign is None or not await self._campaigns.delivered_to(campaign_id, who.account_id):
+            raise NotFound()
+        body, franking_key = _revealed(body_b64, franking_key_b64)
+        header = parse_broadcast(campaign.body).header  # checked when it was stored
+        report = Report(
+            id=new_id(),
+            reporter=who.account_id,
+            thread_id="",
+            seq=BROADCAST_SEQ,
+            sender_account=campaign.created_by,
+            sender_device=header.sender_device,
+            category=category,
+            verification=await self._verify_mailing(campaign, body, franking_key),
+            status=ReportStatus.QUEUED,
+            at=self._clock.now(),
+            message_at=campaign.created_at,
+            body=body,
+            campaign_id=campaign.id,
+        )
+        return await self._file(report)
+
+    async def _file(self, report: Report) -> dict[str, str]:
         try:
             await self._reports.add(report)
         except ReportExists:
             raise ReportAlreadyFiled() from None
         await self._audit.record(
             AuditAction.REPORT_FILED,
-            actor=who.account_id,
+            actor=report.reporter,
             subject=report.id,
-            details={"verification": str(verification), "category": str(category)},
+            details={"verification": str(report.verification), "category": str(report.category)},
         )
-        return {"report_id": report.id, "verification": str(verification)}
+        return {"report_id": report.id, "verification": str(report.verification)}
+
+    async def _verify_mailing(
+        self, campaign: Campaign, text: bytes, franking_key: bytes
+    ) -> Verification:
+        if campaign.stamp is None:  # stored before mailings were stamped
+            return Verification.UNVERIFIABLE
+        header = parse_broadcast(campaign.body).header
+        device = await self._devices.get(header.sender_device)
+        if device is None or device.account_id != campaign.created_by:
+            return Verification.UNVERIFIABLE
+        try:
+            # The server's receipt first: the body below is the one it stamped.
+            verify_stamp(
+                self._stamp_key,
+                campaign.stamp,
+                kind=FrankingKind.BROADCAST,
+                franking_commitment=header.franking_commitment,
+                sender_account=campaign.created_by,
+                sender_device=header.sender_device,
+                thread_id=campaign.id,
+                seq=BROADCAST_SEQ,
+                received_at=campaign.created_at,
+            )
+            verify_broadcast_report(
+                campaign.body,
+                sender_key=PublicSigningKey(from_base64url(device.sign_key, max_bytes=32)),
+                campaign_id=campaign.id,
+                client_msg_id=header.client_msg_id,
+                sender_account=campaign.created_by,
+                sender_device=header.sender_device,
+                text=text,
+                franking_key=franking_key,
+            )
+        except CryptoError:
+            return Verification.UNVERIFIABLE
+        return Verification.VERIFIED
 
     async def _verify(
         self, message: StoredMessage, body: bytes, franking_key: bytes
@@ -184,8 +284,10 @@ class AbuseReports:
 def _shown(r: Report) -> dict[str, object]:
     return {
         "report_id": r.id,
-        "thread": r.thread_id,
-        "seq": r.seq,
+        # A message's report names its thread and seq; a mailing's, its campaign.
+        "thread": r.thread_id if r.campaign_id is None else None,
+        "seq": r.seq if r.campaign_id is None else None,
+        "campaign": r.campaign_id,
         "reporter": r.reporter,
         "sender": {"account": r.sender_account, "device": r.sender_device},
         "category": str(r.category),

@@ -84,6 +84,10 @@ class Campaign:
     pause_reason: PauseReason | None = None
     # Every schedule or resume starts a new run; a job for an older run stops at once.
     run: int = 0
+    # The server's franking stamp over the body's commitment, in the broadcast domain
+    # (storage/franking_stamp.py): what makes a patient's report of it verifiable.
+    # None for campaigns stored before mailings were stamped.
+    stamp: bytes | None = None
 
     def due(self, now: datetime) -> bool:
         return (

@@ -47,10 +47,11 @@ def _sanction(action: ModeratorAction) -> Handler:
 
 
 class ReportSchema(ma.Schema):
-    thread = id_field(required=True)
-    seq = ma.fields.Integer(
-        required=True, strict=True, validate=ma.validate.Range(min=1, max=2**53)
-    )
+    """A message (``thread`` and ``seq``) or a practice mailing (``campaign``)."""
+
+    thread = id_field()
+    seq = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1, max=2**53))
+    campaign = id_field()
     # What the reporter's client decrypted: the payload and its franking key, base64url.
     body = ma.fields.String(
         required=True, validate=ma.validate.Length(max=(MAX_REVEALED_BYTES * 4) // 3 + 4)
@@ -58,18 +59,30 @@ class ReportSchema(ma.Schema):
     franking_key = ma.fields.String(required=True, validate=ma.validate.Length(max=64))
     category = ma.fields.Enum(Category, by_value=True, required=True)
 
+    @ma.validates_schema
+    def _one_target(self, data: dict[str, Any], **kwargs: Any) -> None:
+        message = "thread" in data or "seq" in data
+        if "campaign" in data and message:
+            raise ma.ValidationError("either a campaign or a thread and seq", "campaign")
+        if "campaign" not in data:
+            for name in ("thread", "seq"):
+                if name not in data:
+                    raise ma.ValidationError("Missing data for required field.", name)
+
 
 async def file_report(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, ReportSchema())
-    filed = await request.app[REPORTS].report(
-        who,
-        body["thread"],
-        body["seq"],
-        body_b64=body["body"],
-        franking_key_b64=body["franking_key"],
-        category=body["category"],
-    )
+    revealed = {
+        "body_b64": body["body"],
+        "franking_key_b64": body["franking_key"],
+        "category": body["category"],
+    }
+    reports = request.app[REPORTS]
+    if "campaign" in body:
+        filed = await reports.report_mailing(who, body["campaign"], **revealed)
+    else:
+        filed = await reports.report(who, body["thread"], body["seq"], **revealed)
     return web.json_response(filed, status=201)
 
 

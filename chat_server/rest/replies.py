@@ -93,8 +93,11 @@ class ReportSender(ma.Schema):
 
 class QueuedReport(ma.Schema):
     report_id = _Str(required=True)
-    thread = _Str(required=True)
-    seq = _Int(required=True)
+    # A message's report: its thread and seq (campaign null); a mailing's: its
+    # campaign (thread and seq null).
+    thread = _Str(required=True, allow_none=True)
+    seq = _Int(required=True, allow_none=True)
+    campaign = _Str(required=True, allow_none=True)
     reporter = _Str(required=True)
     sender = ma.fields.Nested(ReportSender, required=True)
     category = ma.fields.Enum(Category, by_value=True, required=True)

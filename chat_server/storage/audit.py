@@ -108,8 +108,18 @@ class AuditStore:
                 continue
         return found
 
+    async def head(self) -> AuditEntry | None:
+        """The newest entry (None for an empty log)."""
+        doc = await self._log.find_one(sort=[("seq", DESCENDING)])
+        return from_document(doc) if doc else None
+
     async def count(self) -> int:
         return await self._log.count_documents({})
+
+    async def hash_at(self, seq: int) -> str | None:
+        """The stored hash of entry ``seq`` as it is now (None if there is none)."""
+        doc = await self._log.find_one({"seq": seq}, {"hash": 1})
+        return str(doc["hash"]) if doc and "hash" in doc else None
 
     async def verify(self, page_size: int = 10_000) -> BrokenLink | None:
         """Walks the whole chain page by page, so memory stays bounded."""

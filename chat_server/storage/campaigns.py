@@ -3,6 +3,7 @@
 ::
 
     campaigns            {_id, practice_id, created_by, state, body (ciphertext),
+                          stamp (the server's franking stamp of the body),
                           send_at, pause_reason, run, cursor, created_at, updated_at}
     campaign_recipients  {_id: "<campaign>:<patient>", campaign, patient, slips[]}
                           chosen by the practice's client; changeable only in draft
@@ -91,6 +92,7 @@ def _campaign(doc: dict[str, Any]) -> Campaign:
         send_at=doc.get("send_at"),
         pause_reason=PauseReason(reason) if reason else None,
         run=doc.get("run", 0),
+        stamp=bytes(doc["stamp"]) if doc.get("stamp") is not None else None,
     )
 
 
@@ -119,6 +121,7 @@ class CampaignStore:
                 "created_by": campaign.created_by,
                 "state": str(campaign.state),
                 "body": Binary(campaign.body),
+                "stamp": Binary(campaign.stamp) if campaign.stamp is not None else None,
                 "send_at": None,
                 "pause_reason": None,
                 "run": 0,
@@ -348,6 +351,18 @@ class CampaignStore:
             )
             for d in deliveries
         ]
+
+    async def delivered_to(self, campaign_id: str, patient: str) -> bool:
+        """Whether the campaign was delivered to the patient (only they may report it)."""
+        return await self.delivered_from(campaign_id, patient) is not None
+
+    async def delivered_from(self, campaign_id: str, patient: str) -> str | None:
+        """The practice whose campaign was delivered to the patient; None if it was not."""
+        found = await self._deliveries.find_one(
+            {"_id": delivery_id(campaign_id, patient), "state": str(DeliveryState.DELIVERED)},
+            {"practice": 1},
+        )
+        return str(found["practice"]) if found else None
 
     async def mark_read(self, campaign_id: str, patient: str, now: datetime) -> bool:
         """True if the patient has this campaign delivered (read now or before)."""

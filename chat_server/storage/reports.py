@@ -6,6 +6,10 @@ server, by the reporter's own act, and only for the message reported. One report
 reporter and message (a unique index): reporting again changes nothing. A moderator
 closes a queued report once (resolved or dismissed, with a reason code): one
 conditional update, so two moderators cannot both decide it.
+
+A report of a practice mailing (``campaign_id`` set) names no thread: its document
+keys on (reporter, campaign id, seq 0) in the same unique index, which no message
+report can share (message positions start at 1), and has ``campaign`` set.
 """
 
 from __future__ import annotations
@@ -39,13 +43,16 @@ class Report:
     at: datetime
     message_at: datetime
     body: bytes
+    # A mailing's report: the campaign (then ``thread_id`` is "" and ``seq`` 0).
+    campaign_id: str | None = None
 
     def to_document(self) -> dict[str, Any]:
         return {
             "_id": self.id,
             "reporter": self.reporter,
-            "thread": self.thread_id,
+            "thread": self.campaign_id if self.campaign_id is not None else self.thread_id,
             "seq": self.seq,
+            "campaign": self.campaign_id,
             "sender_account": self.sender_account,
             "sender_device": self.sender_device,
             "category": str(self.category),
@@ -58,10 +65,11 @@ class Report:
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> Report:
+        campaign = doc.get("campaign")
         return cls(
             id=doc["_id"],
             reporter=doc["reporter"],
-            thread_id=doc["thread"],
+            thread_id="" if campaign is not None else doc["thread"],
             seq=doc["seq"],
             sender_account=doc["sender_account"],
             sender_device=doc["sender_device"],
@@ -71,6 +79,7 @@ class Report:
             at=doc["at"],
             message_at=doc["message_at"],
             body=bytes(doc["body"]),
+            campaign_id=campaign,
         )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from chat_server.handlers.access import ThreadGate
+from chat_server.handlers.announcements import Announcements
 from chat_server.handlers.intake import MessageIntake
 from chat_server.handlers.panel_questions import PanelQuestions
 from chat_server.handlers.panels import PanelService
@@ -30,6 +31,7 @@ class FrameContext:
     heartbeat: float  # seconds between server pings, told to the client in welcome
     panels: PanelService  # what a panel's GPs see live
     questions: PanelQuestions  # what a waiting patient sees live
+    announcements: Announcements  # which mailings a patient was delivered
     # One serialisation per message and process, shared by every local socket:
     # (thread, seq) -> the msg frame's JSON text, oldest first.
     message_texts: dict[tuple[str, int], str] = field(default_factory=dict)

@@ -5,6 +5,14 @@ A ``msg`` event names (thread, seq); the sink loads that message once per proces
 (the store keeps recent ones in memory) and pushes the same serialised frame to every
 local socket of the account. ``thread`` events push the thread's fresh summary.
 
+Sinks trust no event: one from another process crossed Redis, and whoever can
+publish there could forge it (THREAT_MODEL.md). Before pushing anything, a sink checks
+against MongoDB (through the thread gate's short cache of open threads) that the
+socket's account takes part in the thread the event names, and for a receipt, a
+``delivered`` or a typing notice that the account it names does too; a ``msg`` event
+pushes only a message stored in that thread at that position. A forged event that
+fails these checks pushes nothing and is logged (its kind only).
+
 The handlers and sinks are registered by frame type and event kind in
 ``chat_server/ws/frames.py``.
 """
@@ -12,12 +20,21 @@ The handlers and sinks are registered by frame type and event kind in
 from __future__ import annotations
 
 import json
+import logging
 
 import marshmallow as ma
 
 from chat_server import events
 from chat_server.errors import NotFound
-from chat_server.events import MsgEvent, ReceiptEvent, ResyncEvent, ThreadEvent, TypingEvent
+from chat_server.events import (
+    Event,
+    MsgEvent,
+    ReceiptEvent,
+    ResyncEvent,
+    ThreadEvent,
+    TypingEvent,
+)
+from chat_server.model.threads import Thread
 from chat_server.presenters import message_frame, thread_summary
 from chat_server.principal import Principal
 from chat_server.schemas import id_field, is_id
@@ -34,6 +51,8 @@ from e2e_crypto.frames import (
     TypingFrame,
 )
 from e2e_crypto.wire import MAX_ENVELOPE_B64_CHARS
+
+log = logging.getLogger(__name__)
 
 MAX_SEQ = 2**53
 MAX_ATTACHMENTS = 16  # attachment ids one message may claim
@@ -134,15 +153,57 @@ async def typing(ctx: FrameContext, conn: Connection, frame: TypingFrame) -> Non
         raise DropFrame()
 
 
+async def _thread_of(ctx: FrameContext, conn: Connection, event: Event) -> Thread | None:
+    """The thread the event names, if this socket's account takes part in it."""
+    thread_id = event.get("thread")
+    if isinstance(thread_id, str):
+        try:
+            return await ctx.gate.open_thread(principal(conn), thread_id)
+        except NotFound:
+            pass
+    _refused(event)
+    return None
+
+
+async def _position(
+    ctx: FrameContext, conn: Connection, event: ReceiptEvent | events.DeliveredEvent
+) -> tuple[str, str, int] | None:
+    """(thread, account, seq) of a receipt or ``delivered`` event whose account and
+    this socket's both take part in the thread; None for anything else."""
+    thread = await _thread_of(ctx, conn, event)
+    if thread is None:
+        return None
+    account, seq = event.get("account"), event.get("seq")
+    if account not in thread.participants or not _is_seq(seq):
+        _refused(event)
+        return None
+    return thread.id, str(account), int(seq)
+
+
+def _refused(event: Event) -> None:
+    # The kind only: the ids are what the forger chose, and name people.
+    log.warning("fan-out event refused", extra={"fields": {"event": str(event.get("t"))}})
+
+
 async def on_msg(ctx: FrameContext, conn: Connection, event: MsgEvent) -> None:
     if conn.device_id is not None and conn.device_id == event.get("from"):
         return
-    key = (str(event.get("thread")), int(event.get("seq", 0)))
+    thread = await _thread_of(ctx, conn, event)
+    if thread is None:
+        return
+    seq = event.get("seq")
+    if not _is_seq(seq):
+        # An event this process cannot read (another version's, say): the hub tells
+        # the socket to resync, which reads MongoDB with the socket's own access.
+        raise ValueError("msg event without a valid seq")
+    key = (thread.id, int(seq))
     frames = ctx.message_texts
     text = frames.get(key)
     if text is None:
+        # By position in this thread: only a message stored there can be pushed.
         message = await ctx.sync.message(*key)
         if message is None:
+            _refused(event)
             return
         text = json.dumps(message_frame(message), separators=(",", ":"))
         frames[key] = text
@@ -161,29 +222,28 @@ async def on_thread(ctx: FrameContext, conn: Connection, event: ThreadEvent) -> 
 
 
 async def on_receipt(ctx: FrameContext, conn: Connection, event: ReceiptEvent) -> None:
-    conn.push(
-        {
-            "type": "receipt",
-            "thread": event["thread"],
-            "account": event["account"],
-            "seq": event["seq"],
-        }
-    )
+    position = await _position(ctx, conn, event)
+    if position is not None:
+        thread, account, seq = position
+        conn.push({"type": "receipt", "thread": thread, "account": account, "seq": seq})
 
 
 async def on_delivered(ctx: FrameContext, conn: Connection, event: events.DeliveredEvent) -> None:
-    conn.push(
-        {
-            "type": "delivered",
-            "thread": event["thread"],
-            "account": event["account"],
-            "seq": event["seq"],
-        }
-    )
+    position = await _position(ctx, conn, event)
+    if position is not None:
+        thread, account, seq = position
+        conn.push({"type": "delivered", "thread": thread, "account": account, "seq": seq})
 
 
 async def on_typing(ctx: FrameContext, conn: Connection, event: TypingEvent) -> None:
-    conn.push({"type": "typing", "thread": event["thread"], "account": event["account"]})
+    thread = await _thread_of(ctx, conn, event)
+    if thread is None:
+        return
+    account = event.get("account")
+    if account not in thread.participants:
+        _refused(event)
+        return
+    conn.push({"type": "typing", "thread": thread.id, "account": str(account)})
 
 
 async def on_resync(ctx: FrameContext, conn: Connection, event: ResyncEvent) -> None:

@@ -474,6 +474,22 @@ class Api:
         )
         return answer
 
+    async def report_mailing(
+        self, campaign_id: str, text: bytes, franking_key: bytes, category: str
+    ) -> dict[str, Any]:
+        """Reveal a received mailing's text and franking key to the moderators."""
+        answer: dict[str, Any] = await self.request(
+            "POST",
+            endpoints.REPORTS,
+            {
+                "campaign": campaign_id,
+                "body": to_base64url(text),
+                "franking_key": to_base64url(franking_key),
+                "category": category,
+            },
+        )
+        return answer
+
     # -- attachments ---------------------------------------------------------------------
 
     async def upload_attachment(

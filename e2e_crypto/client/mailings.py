@@ -3,13 +3,15 @@
 ``send_campaign`` seals the body once for every device of every chosen patient
 (``e2e_crypto.broadcast``), creates the campaign with the body, uploads each
 patient's slips in chunks the server's body limit allows, and schedules it. Patients
-read theirs with ``read_announcements``.
+read theirs with ``read_announcements``, and may report one to the moderators with
+``report_announcement`` (its text and franking key revealed; the server checks them
+against its stamp of the mailing).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
@@ -29,6 +31,8 @@ class ReceivedMailing:
     practice_id: str
     text: bytes
     read: bool
+    # What opens the mailing's franking commitment: revealed only by a report.
+    franking_key: bytes = field(default=b"", repr=False)
 
 
 async def send_campaign(
@@ -97,7 +101,20 @@ async def read_announcements(
                     continue
                 found.append(
                     ReceivedMailing(
-                        item["campaign_id"], item["practice_id"], opened.body, item["read"]
+                        item["campaign_id"],
+                        item["practice_id"],
+                        opened.body,
+                        item["read"],
+                        franking_key=opened.franking_key,
                     )
                 )
     return found
+
+
+async def report_announcement(api: Api, mailing: ReceivedMailing, category: str = "other") -> str:
+    """Reports a mailing this account received to the moderators: its text and franking
+    key are revealed. Returns ``"verified"`` or ``"unverifiable"``."""
+    answer = await api.report_mailing(
+        mailing.campaign_id, mailing.text, mailing.franking_key, category
+    )
+    return str(answer["verification"])

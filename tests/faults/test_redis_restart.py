@@ -34,7 +34,7 @@ class Redises:
         self.started = [self.first]
 
     def restart(self) -> LocalRedis:
-        again = LocalRedis(port=self.first.port)
+        again = LocalRedis(port=self.first.port, password=self.first.password)
         self.started.append(again)
         again.start()
         return again

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chat_server.embedded.processes import free_port
+
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
 
@@ -41,6 +43,8 @@ def carechat_env(data_dir: Path, port: int, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARECHAT_")}
     env["CARECHAT_DATA_DIR"] = str(data_dir)
     env["CARECHAT_PORT"] = str(port)
+    # Its own metrics listener: parallel test sessions share the host's ports.
+    env["CARECHAT_METRICS_LISTEN"] = f"127.0.0.1:{free_port()}"
     env.update({f"CARECHAT_{name.upper()}": value for name, value in settings.items()})
     return env
 

@@ -8,6 +8,7 @@ external MongoDB replica set and Redis, nothing written to the data directory).
 from __future__ import annotations
 
 import signal
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,11 @@ def test_external_mongodb_and_redis(
     # Start-up built the production indexes in the configured database.
     with _client(services.mongo.uri) as client:
         assert "dedupe" in client[external_db].jobs.index_information()
+    # Prometheus reads its own listener; the public port does not know /metrics.
+    assert server.get("/metrics")[0] == 404
+    metrics_at = external_env["CARECHAT_METRICS_LISTEN"]
+    with urllib.request.urlopen(f"http://{metrics_at}/metrics", timeout=5) as response:
+        assert "carechat_ws_connections" in response.read().decode()
     assert server.stop(signal.SIGINT) == 0
     assert "starting embedded MongoDB" not in server.output
     assert "Traceback" not in server.output

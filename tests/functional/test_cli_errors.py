@@ -160,6 +160,15 @@ def test_http_port_in_use(env: dict[str, str], data_dir: Path) -> None:
     assert not (data_dir / "mongodb").exists()
 
 
+def test_metrics_port_in_use(external_env: dict[str, str], data_dir: Path) -> None:
+    host, _, port = external_env["CARECHAT_METRICS_LISTEN"].rpartition(":")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind((host, int(port)))
+        taken.listen()
+        result = run_carechat(["serve"], external_env)
+    assert_refused(result, f"cannot listen for metrics on {host}:{port}", "CARECHAT_METRICS_LISTEN")
+
+
 def test_unreachable_mongodb(env: dict[str, str], data_dir: Path) -> None:
     # Nothing listens on a port just released; the driver gives up after its 10 s.
     env["CARECHAT_MONGODB_URI"] = f"mongodb://carechat:{PASSWORD}@127.0.0.1:{free_port()}/"
@@ -181,10 +190,35 @@ def test_mongodb_that_is_not_a_replica_set(
 def test_unreachable_redis(
     external_env: dict[str, str], data_dir: Path, services: Services
 ) -> None:
-    external_env["CARECHAT_REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"
+    external_env["CARECHAT_REDIS_URL"] = f"redis://carechat:pw@127.0.0.1:{free_port()}/0"
     result = run_carechat(["serve"], external_env)
     assert_refused(result, "Redis unreachable at CARECHAT_REDIS_URL")
     assert not (data_dir / "mongodb").exists()
+
+
+def test_redis_with_a_wrong_password(
+    external_env: dict[str, str], data_dir: Path, services: Services
+) -> None:
+    port = services.redis.port
+    external_env["CARECHAT_REDIS_URL"] = f"redis://carechat:not-the-password@127.0.0.1:{port}/0"
+    result = run_carechat(["serve"], external_env)
+    assert_refused(result, "Redis unreachable at CARECHAT_REDIS_URL (AuthenticationError)")
+    assert "not-the-password" not in result.stderr + result.stdout
+
+
+def test_redis_without_credentials_is_refused_unless_said_insecure(
+    external_env: dict[str, str], data_dir: Path, services: Services
+) -> None:
+    external_env["CARECHAT_REDIS_URL"] = f"redis://127.0.0.1:{services.redis.port}/0"
+    assert_refused(
+        run_carechat(["serve"], external_env),
+        "invalid setting CARECHAT_REDIS_URL: expected a URL with a password",
+    )
+    # Said insecure, it starts, and the session's Redis (which has a password) is
+    # what refuses it: the whole suite's Redis runs with authentication.
+    external_env["CARECHAT_REDIS_INSECURE_NO_AUTH"] = "true"
+    result = run_carechat(["serve"], external_env)
+    assert_refused(result, "Redis unreachable at CARECHAT_REDIS_URL (AuthenticationError)")
 
 
 def test_redis_without_server_secret(

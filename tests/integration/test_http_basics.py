@@ -15,10 +15,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from aiohttp.web_runner import BaseRunner
 from pymongo.asynchronous.database import AsyncDatabase
 
-from chat_server.app import create_app
+from chat_server.app import create_app, create_metrics_app
 from chat_server.clock import ManualClock
 from chat_server.mail import MemoryOutbox
 from chat_server.rest.runner import CareChatRunner
+from chat_server.secret import Secret
 from chat_server.settings import Settings
 
 Client = TestClient[web.Request, web.Application]
@@ -68,10 +69,13 @@ async def test_request_id_is_echoed_when_sane(client: Client) -> None:
     assert response.headers["X-Request-Id"] != "bad id;drop"
 
 
-async def test_metrics_in_prometheus_text_format(client: Client) -> None:
+async def test_metrics_in_prometheus_text_format_on_their_own_listener(
+    client: Client, aiohttp_client: Any
+) -> None:
     await client.get("/healthz")
     await client.get("/no/such/path/12345")
-    response = await client.get("/metrics")
+    listener: Client = await aiohttp_client(create_metrics_app(client.app))
+    response = await listener.get("/metrics")
     assert response.status == 200
     assert response.content_type == "text/plain"
     text = await response.text()
@@ -79,6 +83,32 @@ async def test_metrics_in_prometheus_text_format(client: Client) -> None:
     # Unknown paths are one label value, whatever the path.
     assert 'route="unmatched"' in text
     assert "12345" not in text
+
+
+async def test_the_public_port_has_no_metrics(client: Client) -> None:
+    # The same answer as any unknown path: nothing says a listener exists elsewhere.
+    await _problem(await client.get("/metrics"), 404, "not_found")
+
+
+async def test_a_metrics_token_is_required_when_set(
+    settings: Settings,
+    db: Db,
+    clock: ManualClock,
+    outbox: MemoryOutbox,
+    aiohttp_client: Any,
+) -> None:
+    token = "scrape-token-0123456789abcdef"
+    app = create_app(
+        replace(settings, metrics_token=Secret(token)), clock=clock, mailer=outbox, sms=outbox
+    )
+    listener: Client = await aiohttp_client(create_metrics_app(app))
+    assert (await listener.get("/metrics")).status == 401
+    wrong = await listener.get("/metrics", headers={"Authorization": "Bearer " + "x" * 28})
+    assert wrong.status == 401
+    assert token not in await wrong.text()
+    right = await listener.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert right.status == 200
+    assert "carechat_ws_connections" in await right.text()
 
 
 SECURITY_HEADERS = {

@@ -79,6 +79,45 @@ def test_invalid_values_name_the_setting_in_one_line(environ: dict[str, str], me
     assert "\n" not in text
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:pw@cache:6379/0",
+        "redis://carechat:pw@cache:6379/0",
+        "rediss://carechat:pw@cache:6380/0",
+        "unix:///run/redis.sock?password=pw",
+    ],
+)
+def test_a_redis_url_with_a_password_is_accepted(url: str) -> None:
+    assert load_settings({"CARECHAT_REDIS_URL": url}).redis_url is not None
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://cache:6379/0", "redis://carechat@cache:6379/0", "unix:///run/redis.sock"]
+)
+def test_a_redis_url_without_a_password_needs_the_insecure_flag(url: str) -> None:
+    with pytest.raises(SettingsError, match="invalid setting CARECHAT_REDIS_URL: expected a URL"):
+        load_settings({"CARECHAT_REDIS_URL": url})
+    with pytest.raises(SettingsError, match="invalid setting redis_url"):
+        load_settings({}, redis_url=url)
+    settings = load_settings({"CARECHAT_REDIS_URL": url, "CARECHAT_REDIS_INSECURE_NO_AUTH": "1"})
+    assert settings.redis_insecure_no_auth
+
+
+def test_metrics_listen_is_host_port_or_off() -> None:
+    assert load_settings({}).metrics_address() == ("127.0.0.1", 9464)
+    assert load_settings({"CARECHAT_METRICS_LISTEN": "[::1]:9100"}).metrics_address() == (
+        "::1",
+        9100,
+    )
+    assert load_settings({"CARECHAT_METRICS_LISTEN": ""}).metrics_address() is None
+    for bad in ("9100", "host:", "host:0", "a b:1", "http://x:1"):
+        with pytest.raises(SettingsError, match="CARECHAT_METRICS_LISTEN: expected host:port"):
+            load_settings({"CARECHAT_METRICS_LISTEN": bad})
+    with pytest.raises(SettingsError, match="CARECHAT_METRICS_TOKEN: expected at least 16"):
+        load_settings({"CARECHAT_METRICS_TOKEN": "short"})
+
+
 def test_a_bad_secret_is_not_echoed() -> None:
     with pytest.raises(SettingsError) as info:
         load_settings({"CARECHAT_REDIS_URL": "http://:topsecretpw@x"})
