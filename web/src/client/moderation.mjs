@@ -43,6 +43,7 @@ function report(doc) {
   return {
     reportId: doc.report_id,
     threadId: doc.thread,
+    campaignId: doc.campaign ?? null,
     seq: doc.seq,
     reporter: doc.reporter,
     senderAccount: doc.sender.account,

@@ -67,7 +67,10 @@ function reportItem(console_, report) {
         { class: "facts" },
         fact(t("reports.sender"), h("span", {}, h("code", {}, report.senderAccount), " ", button(t("reports.look_up"), () => console_.lookUp(report.senderAccount), errors, "quiet small"))),
         fact(t("reports.reporter"), h("code", {}, report.reporter)),
-        fact(t("reports.thread"), h("code", {}, `${report.threadId} #${report.seq}`)),
+        // A reported practice mailing names its campaign, not a thread.
+        report.campaignId !== null
+          ? fact(t("reports.campaign"), h("code", {}, report.campaignId))
+          : fact(t("reports.thread"), h("code", {}, `${report.threadId} #${report.seq}`)),
         fact(t("reports.sent_at"), formatTime(report.messageAt)),
         fact(t("reports.filed_at"), formatTime(report.at)),
       ),
