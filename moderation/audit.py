@@ -72,6 +72,10 @@ class AuditAction(StrEnum):
     REPORT_FILED = "report_filed"
     ACCOUNT_WARNED = "account_warned"
     SUSPENSION_LIFTED = "suspension_lifted"
+    DATA_EXPORTED = "data_exported"
+    ERASURE_REQUESTED = "erasure_requested"
+    ERASURE_CANCELLED = "erasure_cancelled"
+    ACCOUNT_ERASED = "account_erased"
 
 
 class BreakReason(StrEnum):
