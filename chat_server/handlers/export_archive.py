@@ -4,7 +4,8 @@
 
     archive.json                 schema, version, generated_at, account_id, the
                                  sections (account, devices, consents, ...), the list
-                                 of threads and of attachments, with their paths
+                                 of threads and of attachments, with their paths, and
+                                 the senders' public keys (to verify offline)
     threads/<thread_id>.json     one thread: its stored document and every message's
                                  envelope exactly as stored (base64url)
     attachments/<id>.bin         each attachment's ciphertext, byte for byte
@@ -101,6 +102,7 @@ async def archive_chunks(
         "account_id": person.account_id,
         **await store.sections(person),
         "threads": threads_index,
+        "senders": await store.senders(thread_ids),
         "attachments": files_index,
     }
     archive.writestr("archive.json", json.dumps(document, indent=1))

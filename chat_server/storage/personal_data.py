@@ -145,6 +145,30 @@ class PersonalDataStore:
             out.append({"thread_id": thread_id, "kind": kind, "stored": plain(doc)})
         return out
 
+    async def senders(self, thread_ids: list[str]) -> list[dict[str, Any]]:
+        """The public keys that signed the messages of these threads: each sender
+        device's certificate and its account's root key, so the archive can be
+        verified offline (docs/gdpr.md). A sender whose account is gone has none."""
+        pairs = await self._db["messages"].distinct(
+            "sender_device", {"thread": {"$in": thread_ids}}
+        )
+        devices = await self._all("devices", {"_id": {"$in": pairs}})
+        roots = {
+            d["_id"]: d.get("root_key")
+            for d in await self._all(
+                "accounts", {"_id": {"$in": sorted({d["account_id"] for d in devices})}}
+            )
+        }
+        return [
+            {
+                "account_id": d["account_id"],
+                "device_id": d["_id"],
+                "certificate": d["certificate"],
+                "root_key": roots.get(d["account_id"]),
+            }
+            for d in devices
+        ]
+
     async def messages(self, thread_id: str) -> AsyncIterator[dict[str, Any]]:
         cursor = self._db["messages"].find({"thread": thread_id}).sort("seq", 1)
         async for doc in cursor:
