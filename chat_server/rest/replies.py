@@ -163,6 +163,7 @@ class Profile(ma.Schema):
     email = _Str(required=True)
     totp_enabled = ma.fields.Boolean(required=True)
     root_key = _Str(required=True, allow_none=True)
+    erasure = ma.fields.Nested(ErasureView, required=True)
     # A practitioner's own availability, so their inbox shows what they last saved.
     availability = ma.fields.Nested(AvailabilityReply)
 

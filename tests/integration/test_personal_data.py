@@ -206,6 +206,7 @@ async def test_an_erasure_waits_for_its_grace_period_and_can_be_cancelled(
     session = await login(client, ann.email)
     assert session["erasure"] == pending
     assert await ann.call("GET", "/api/v1/accounts/me/erasure") == pending
+    assert (await ann.call("GET", "/api/v1/accounts/me"))["erasure"] == pending
     await ann.call("DELETE", "/api/v1/accounts/me/erasure", expect=204)
     assert await ann.call("GET", "/api/v1/accounts/me/erasure") == {"pending": False}
     # Past the date, the cancelled request's job changes nothing.

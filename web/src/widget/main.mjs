@@ -33,6 +33,7 @@ import { PaidFlow } from "./paid/flow.mjs";
 import { QuestionFlow } from "./question/flow.mjs";
 import { safetyView } from "./views/safety.mjs";
 import { settingsView } from "./views/settings.mjs";
+import { myDataView } from "./my_data/view.mjs";
 
 // The protocol's id alphabet: anything else in ?practice= is ignored, not sent.
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -117,6 +118,8 @@ class PatientWidget extends Widget {
       // The practice's announcements: read-only mailings (announcements/).
       h("button", { type: "button", class: "button link w-menu-item", onclick: () => this.show(announcementsView, announcementsState()) }, t("menu.announcements")),
       h("button", { type: "button", class: "button link w-menu-item", onclick: () => this.show(settingsView) }, t("menu.settings")),
+      // Export and erasure (my_data/): also shown first while an erasure is pending.
+      h("button", { type: "button", class: "button link w-menu-item", onclick: () => this.show(myDataView) }, t("menu.mydata")),
     ].filter(Boolean);
   }
 
@@ -134,6 +137,10 @@ class PatientWidget extends Widget {
   async ready() {
     this.show(loadingView, t("connecting"));
     await this.client.connect();
+    if (this.client.me?.erasure?.pending) {
+      this.show(myDataView); // the pending erasure, with the way to cancel it
+      return;
+    }
     if (this.pending.invitation) {
       this.show(invitationView, this.pending.invitation);
       return;
