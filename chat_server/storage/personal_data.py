@@ -117,7 +117,8 @@ class PersonalDataStore:
             ],
             "consents": await self._all("consents", {"account": me}),
             "care_links": links,
-            "blocks": await self._all("blocks", {"$or": [{"blocker": me}, {"blocked": me}]}),
+            # Blocks the person made; who blocked them stays the blocker's business.
+            "blocks": await self._all("blocks", {"blocker": me}),
             "reports_filed": await self._all("reports", {"reporter": me}),
             "paid_chats": await self._all("paid_chats", {"patient": me}),
             "panel_questions": await self._all("panel_questions", {"patient": me}),

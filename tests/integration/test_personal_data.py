@@ -181,6 +181,11 @@ async def test_the_export_holds_the_stored_envelopes_files_and_key_backup(
     assert theirs["account"]["email"] == "doc@example.org"
     assert theirs["key_backup"] is None
     assert [t["thread_id"] for t in theirs["threads"]] == [thread_id]
+    # A block is the blocker's data: the blocked person's export does not name it.
+    await doctor.call("PUT", f"/api/v1/blocks/{ann.account_id}", expect=204)
+    blocks = json.loads((await _export(client, doctor)).read("archive.json"))["blocks"]
+    assert [b["blocked"] for b in blocks] == [ann.account_id]
+    assert json.loads((await _export(client, ann)).read("archive.json"))["blocks"] == []
 
 
 async def test_an_erasure_waits_for_its_grace_period_and_can_be_cancelled(
