@@ -240,6 +240,7 @@ class PersonalDataStore:
         await drop("roster", {"email": email})
         await drop("notifications_sent", {"_id": {"$regex": f"^{_literal(me)}/"}})
         await drop("panel_presence", {"gp": me})
+        await drop("panel_seats", {"_id": {"$regex": f"/{_literal(me)}$"}})
         await drop("jobs", {"payload.account": me, "kind": {"$ne": ERASE_JOB_KIND}})
         # A finished mailing's (and its job's) resume point may be the person's id; a
         # campaign still running keeps it until its next batch moves past it.
