@@ -8,6 +8,7 @@
 //                    restore), practice (link, request, conversations), conversation,
 //                    message, renewal, safety, settings, invitation
 //   announcements/   the practice's read-only announcements (prevention mailings)
+//   my_data/         "My data": the GDPR export, erasure and its cancellation
 //   forms.mjs        labelled fields, errors as sentences, busy forms
 //   payloads.mjs     the typed payloads as the views read and write them
 //   i18n/*.mjs       the widget's fr/nl/en texts
