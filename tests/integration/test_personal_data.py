@@ -420,3 +420,11 @@ async def test_after_erasure_a_scan_finds_only_the_records_the_law_keeps(
     assert relogin.status == 401
     history = await doctor.call("GET", f"/api/v1/threads/{thread_id}/messages")
     assert len(history["messages"]) == 2
+    # The thread, the paid chat and the payout still list; the erased member is nameless.
+    summary = await doctor.call("GET", f"/api/v1/threads/{thread_id}")
+    erased_member = next(m for m in summary["members"] if m["account_id"] == ann.account_id)
+    assert erased_member["display_name"] is None
+    listed = (await doctor.call("GET", "/api/v1/threads"))["threads"]
+    assert thread_id in [t["thread_id"] for t in listed]
+    payouts = (await doctor.call("GET", "/api/v1/payouts"))["payouts"]
+    assert [p["thread_id"] for p in payouts] == [paid_id]
