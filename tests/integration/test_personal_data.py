@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import zipfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import bson
@@ -121,6 +123,14 @@ async def _upload(client: Client, who: Actor, thread_id: str, data: bytes) -> st
     return str((await response.json())["attachment_id"])
 
 
+def _documented_fields() -> set[str]:
+    """The first column of docs/gdpr.md's table of archive.json's fields."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "gdpr.md").read_text("utf-8")
+    table = text.split("| field of `archive.json` |", 1)[1].split("\n\n", 1)[0]
+    rows = [line.split("|")[1] for line in table.splitlines()[2:]]
+    return {name for row in rows for name in re.findall(r"`([a-z_]+)`", row)}
+
+
 async def _export(client: Client, who: Actor, password: str = PASSWORD) -> zipfile.ZipFile:
     response = await client.post(
         "/api/v1/accounts/me/export", json={"password": password}, headers=who.auth
@@ -174,6 +184,7 @@ async def test_the_export_holds_the_stored_envelopes_files_and_key_backup(
     [attachment] = document["attachments"]
     assert attachment["attachment_id"] == attachment_id
     assert archive.read(attachment["path"]) == blob
+    assert set(document) == _documented_fields()
     actions = {entry["action"] for entry in document["audit"]}
     assert {"login", "device_added", "care_link_created"} <= actions
     # The doctor's own export has the thread too, but not Ann's account or backup.
