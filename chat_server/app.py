@@ -60,6 +60,7 @@ from chat_server.appkeys import (
     PANELS,
     PASSWORDS,
     PENDING_SOCKETS,
+    PERSONAL_DATA,
     PRACTICES,
     RECEIPTS,
     RECONCILIATION,
@@ -126,6 +127,7 @@ from chat_server.handlers.payment_flow import (
     PaymentConfig,
     PaymentFlow,
 )
+from chat_server.handlers.personal_data import ERASE_KIND, ErasurePolicy, PersonalData
 from chat_server.handlers.practices import PracticeService
 from chat_server.handlers.receipts import Receipts
 from chat_server.handlers.reconciliation import Reconciliation
@@ -159,6 +161,7 @@ from chat_server.rest import health, mailings, moderator_console, openapi, pages
 from chat_server.rest import moderation as moderation_routes
 from chat_server.rest import paid_chats as paid_chats_routes
 from chat_server.rest import panels as panels_routes
+from chat_server.rest import personal_data as personal_data_routes
 from chat_server.rest import receipts as receipts_routes
 from chat_server.rest import threads as threads_routes
 from chat_server.rest.headers import SecurityHeaders
@@ -180,6 +183,7 @@ from chat_server.storage.notifications import NotificationLog
 from chat_server.storage.paid_chats import PaidChatStore
 from chat_server.storage.panel_queue import QueueStore
 from chat_server.storage.panels import PanelStore
+from chat_server.storage.personal_data import PersonalDataStore
 from chat_server.storage.practices import CareLinkStore, Practice, PracticeStore
 from chat_server.storage.reports import ReportStore
 from chat_server.storage.roster import RosterStore
@@ -258,6 +262,7 @@ def create_app(
     threads_routes.add_routes(app)
     moderation_routes.add_routes(app)
     moderator_console.add_routes(app)
+    personal_data_routes.add_routes(app)
     mailings.add_routes(app)
     openapi.add_routes(app)
     pages.add_routes(app)
@@ -464,6 +469,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         app, shared, directory=directory, messages=messages, jobs=jobs, kinds=kinds
     )
     _mailing_services(app, shared, jobs, kinds, secret)
+    _personal_data_service(app, shared, jobs, kinds)
     _bind_frames(app)
     messages.start()
     cursors.start()
@@ -615,6 +621,29 @@ def _account_services(app: web.Application, shared: _Shared) -> None:
         suspend_sockets=partial(ws_session.suspend_sockets, app[HUB]),
         appeal=settings.appeal_contact,
     )
+
+
+def _personal_data_service(
+    app: web.Application, shared: _Shared, jobs: JobRunner, kinds: JobKinds
+) -> None:
+    """GDPR export and erasure (docs/gdpr.md), and the erasure's durable job."""
+    db = app[DB]
+    sign_out = SignOut(
+        SessionStore(db), TicketStore(db), partial(ws_session.revoke_sockets, app[HUB])
+    )
+    app[PERSONAL_DATA] = personal_data = PersonalData(
+        store=PersonalDataStore(db),
+        accounts=shared.accounts,
+        hasher=PasswordHasher(),
+        auditor=shared.auditor,
+        clock=shared.clock,
+        throttle=shared.throttle,
+        jobs=jobs,
+        policy=ErasurePolicy(
+            grace=timedelta(days=app[SETTINGS].erasure_grace_days), sign_out=sign_out
+        ),
+    )
+    kinds.register(ERASE_KIND, personal_data.erase, max_attempts=10, backoff=timedelta(minutes=1))
 
 
 def _device_service(app: web.Application, shared: _Shared) -> DeviceDirectory:

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from chat_server.handlers.panel_questions import PanelQuestions
     from chat_server.handlers.panels import PanelService
     from chat_server.handlers.passwords import PasswordService
+    from chat_server.handlers.personal_data import PersonalData
     from chat_server.handlers.practices import PracticeService
     from chat_server.handlers.receipts import Receipts
     from chat_server.handlers.reconciliation import Reconciliation
@@ -120,6 +121,7 @@ NOTIFICATION_PREFERENCES: web.AppKey[NotificationPreferences] = web.AppKey(
 )
 UPLOADS: web.AppKey[UploadService] = web.AppKey("UPLOADS")
 KEY_BACKUPS: web.AppKey[KeyBackups] = web.AppKey("KEY_BACKUPS")
+PERSONAL_DATA: web.AppKey[PersonalData] = web.AppKey("PERSONAL_DATA")
 # Moderation (issue 18): moderators' actions on accounts.
 SANCTIONS: web.AppKey[Sanctions] = web.AppKey("SANCTIONS")
 REPORTS: web.AppKey[AbuseReports] = web.AppKey("REPORTS")

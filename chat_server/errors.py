@@ -38,6 +38,7 @@
      │    │   LinkRequestPending
      │    ├── AccountAlreadySuspended, AccountNotSuspended, ReportAlreadyFiled,
      │    │   ConsentTextOutdated, ReportAlreadyDecided, JobNotFailed
+     │    ├── ErasureAlreadyRequested, ErasureNotRequested  GDPR erasure
      │    ├── RegistrationNotVerified, MemberNotConsented, MembershipEpochTaken
      │    ├── PanelIdTaken, PanelEpochRoute, StaleGroupEpoch, NotOnline, AtCapacity,
      │    │   NothingToClaim, QuestionNotHeld, ColleagueNotAvailable,
@@ -161,6 +162,9 @@ class ErrorCode(StrEnum):
     CANNOT_BLOCK_SELF = "cannot_block_self"
     CONSENT_REQUIRED = "consent_required"
     CONSENT_TEXT_OUTDATED = "consent_text_outdated"
+    # GDPR erasure (handlers/personal_data.py, docs/gdpr.md).
+    ERASURE_ALREADY_REQUESTED = "erasure_already_requested"
+    ERASURE_NOT_REQUESTED = "erasure_not_requested"
     # Prevention mailings (handlers/mailings.py, handlers/roster.py).
     CAMPAIGN_ID_TAKEN = "campaign_id_taken"
     CAMPAIGN_TRANSITION_NOT_ALLOWED = "campaign_transition_not_allowed"
@@ -688,6 +692,20 @@ class ConsentTextOutdated(Conflict):
 
     code = ErrorCode.CONSENT_TEXT_OUTDATED
     title = "This is not the current text of this consent; read the current one"
+
+
+class ErasureAlreadyRequested(Conflict):
+    """The account's erasure is already pending: the first request's date stands."""
+
+    code = ErrorCode.ERASURE_ALREADY_REQUESTED
+    title = "The erasure of this account is already requested"
+
+
+class ErasureNotRequested(Conflict):
+    """A cancellation with no pending erasure (never asked, cancelled, or done)."""
+
+    code = ErrorCode.ERASURE_NOT_REQUESTED
+    title = "No erasure of this account is pending"
 
 
 class ReportAlreadyFiled(Conflict):

@@ -104,6 +104,9 @@ class Settings:
     # runs this often (one durable job for all processes).
     attachment_grace_hours: float = 24.0
     attachment_purge_every_minutes: float = 60.0
+    # GDPR erasure (docs/gdpr.md): the days between a request and the erasure job,
+    # during which the owner may cancel it.
+    erasure_grace_days: float = 30.0
     # Sends allowed per device per 10 s, and per account per minute (bursts included).
     # All of a send's budgets (device, account, address) are spent in one limiter call
     # (moderation/limits.py: one Lua script per send).
@@ -401,6 +404,9 @@ class _SettingsSchema(ma.Schema):
     )
     attachment_purge_every_minutes = ma.fields.Float(
         validate=ma.validate.Range(min=1, max=24 * 60, error="minutes from 1 to 1440")
+    )
+    erasure_grace_days = ma.fields.Float(
+        validate=ma.validate.Range(min=0, max=365, error="days from 0 to 365")
     )
     send_limit_per_device = ma.fields.Integer(validate=_positive("a positive integer"))
     send_limit_per_account = ma.fields.Integer(validate=_positive("a positive integer"))

@@ -75,6 +75,10 @@ class AuditAction(StrEnum):
     REPORT_RESOLVED = "report_resolved"
     REPORT_DISMISSED = "report_dismissed"
     JOB_RETRIED = "job_retried"
+    DATA_EXPORTED = "data_exported"
+    ERASURE_REQUESTED = "erasure_requested"
+    ERASURE_CANCELLED = "erasure_cancelled"
+    ACCOUNT_ERASED = "account_erased"
 
 
 class BreakReason(StrEnum):

@@ -146,6 +146,10 @@ class ActionLimits:
     def policy(self, action: Action, scope: Scope) -> RateLimit | None:
         return next((p for s, p in self._policies.get(action, ()) if s is scope), None)
 
+    def every_policy(self) -> list[RateLimit]:
+        """All budgets of the table, e.g. to forget one key in every one of them."""
+        return [policy for scoped in self._policies.values() for _, policy in scoped]
+
     def hits(self, action: Action, subject: Subject) -> list[Hit]:
         hits = []
         for scope, policy in self._policies.get(action, ()):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from chat_server.errors import Forbidden, NotFound, Unauthenticated
 from chat_server.handlers.audit import Auditor
+from chat_server.handlers.personal_data import erasure_view
 from chat_server.principal import Principal, Role
 from chat_server.storage.accounts import Account, AccountStore
 from moderation.audit import AuditAction
@@ -29,6 +30,8 @@ class AccountService:
             "email": account.email,
             "totp_enabled": account.totp_enabled,
             "root_key": account.root_key,
+            # A pending GDPR erasure, so every page can offer to cancel it.
+            "erasure": erasure_view(account),
         }
         if account.role is Role.PRACTITIONER:
             # Only the owner sees it here; patients see the away message on threads.

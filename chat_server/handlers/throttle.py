@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 
 from chat_server.errors import RateLimited, Unavailable
 from chat_server.principal import Principal
@@ -98,6 +99,15 @@ class Throttle:
                 raise Unavailable(retry_after=5.0) from None
             return
         _raise_if_refused(decision, refusal)
+
+    async def forget(self, keys: Iterable[str], policies: Iterable[RateLimit] = ()) -> None:
+        """Drops ``keys``' buckets in every action's budgets and in ``policies`` (an
+        erased account's identifiers). Unlike a reset this raises when the limiter is
+        down, so the erasure job retries instead of leaving buckets behind."""
+        every = [*self._actions.every_policy(), *policies]
+        for key in keys:
+            for policy in every:
+                await self._limiter.reset(policy, key)
 
     async def reset_action(self, action: Action, scope: Scope, key: str) -> None:
         try:

@@ -15,6 +15,7 @@ from chat_server.appkeys import (
     TOTP,
 )
 from chat_server.handlers.notification_preferences import Preferences
+from chat_server.handlers.personal_data import erasure_view
 from chat_server.principal import Role
 from chat_server.rest.auth import client_ip, principal
 from chat_server.rest.bodies import read_json
@@ -136,6 +137,7 @@ async def login(request: web.Request) -> web.Response:
             "account_id": grant.account.id,
             "role": str(grant.account.role),
             "expires_at": grant.expires_at.isoformat(),
+            "erasure": erasure_view(grant.account),
         },
         status=201,
     )

@@ -33,6 +33,7 @@ from chat_server.rest import (
     moderator_console,
     paid_chats,
     panels,
+    personal_data,
     replies,
     threads,
 )
@@ -52,6 +53,7 @@ UNDOCUMENTED_ROUTES: Final = frozenset(
 OCTETS: Final = "application/octet-stream"
 JSON_OBJECT: Final = "application/json"  # any JSON object (this document itself)
 HTML: Final = "text/html"  # a printable page (a receipt)
+ZIP: Final = personal_data.ZIP  # the GDPR export archive (docs/gdpr.md)
 
 _STATUS_TEXT: Final = {
     400: "Malformed request (not JSON, or a code that is unknown, used or expired)",
@@ -314,6 +316,19 @@ OPERATIONS: Final[dict[str, Operation]] = {
     "availability": Operation(
         "Accept new requests or not, and an away message", 204, None,
         threads.AvailabilitySchema,
+    ),
+    # GDPR (docs/gdpr.md)
+    "export_data": Operation(
+        "Everything stored about the caller, as a ZIP archive (password asked again)",
+        200, ZIP, personal_data.PasswordSchema, errors=(429,),
+    ),
+    "erasure_status": Operation("The caller's pending erasure, if any", 200, replies.ErasureView),
+    "request_erasure": Operation(
+        "Ask for the account's erasure after the grace period (password asked again)",
+        202, replies.ErasureView, personal_data.PasswordSchema, errors=(409, 429),
+    ),
+    "cancel_erasure": Operation(
+        "Cancel a pending erasure within its grace period", 204, None, errors=(409,)
     ),
     "put_key_backup": Operation(
         "Store the sealed key backup (1 to 64 KiB)", 204, None, OCTETS, errors=(422,)
@@ -582,6 +597,9 @@ def _reply(op: Operation) -> dict[str, Any]:
     if op.reply == OCTETS:
         schema: Any = {"type": "string", "format": "binary"}
         return {"description": "The stored bytes", "content": {OCTETS: {"schema": schema}}}
+    if op.reply == ZIP:
+        archive: Any = {"type": "string", "format": "binary"}
+        return {"description": "A ZIP archive", "content": {ZIP: {"schema": archive}}}
     if op.reply == HTML:
         page: Any = {"type": "string"}
         return {"description": "A printable page", "content": {HTML: {"schema": page}}}

@@ -197,11 +197,21 @@ class VerifiedAccount(ma.Schema):
     status = _Str(required=True)
 
 
+class ErasureView(ma.Schema):
+    """A pending GDPR erasure (docs/gdpr.md), or ``{"pending": false}``."""
+
+    pending = ma.fields.Boolean(required=True)
+    requested_at = _Time()
+    erase_after = _Time()
+
+
 class Session(ma.Schema):
     token = _Str(required=True)
     account_id = _Str(required=True)
     role = ma.fields.Enum(Role, by_value=True, required=True)
     expires_at = _Time(required=True)
+    # Shown at login so the owner can still cancel a pending erasure.
+    erasure = ma.fields.Nested(ErasureView, required=True)
 
 
 class RegistrationReply(ma.Schema):
@@ -223,6 +233,7 @@ class Profile(ma.Schema):
     email = _Str(required=True)
     totp_enabled = ma.fields.Boolean(required=True)
     root_key = _Str(required=True, allow_none=True)
+    erasure = ma.fields.Nested(ErasureView, required=True)
     # A practitioner's own availability, so their inbox shows what they last saved.
     availability = ma.fields.Nested(AvailabilityReply)
 

@@ -24,6 +24,14 @@ class Registration:
 
 
 @dataclass(frozen=True, slots=True)
+class ErasureRequest:
+    # Names the request in the erasure job, so the job document names no account.
+    id: str
+    requested_at: datetime
+    erase_after: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Account:
     id: str
     email: str
@@ -41,6 +49,8 @@ class Account:
     away_message: str | None
     # Why the account is suspended (status SUSPENDED), shown to its owner at login.
     suspension: Sanction | None = None
+    # A pending GDPR erasure (docs/gdpr.md): when it was asked, when it will happen.
+    erasure: ErasureRequest | None = None
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Account:
@@ -61,6 +71,7 @@ class Account:
             accepting_requests=doc.get("accepting_requests", True),
             away_message=doc.get("away_message"),
             suspension=Sanction.from_document(doc["suspension"]) if doc.get("suspension") else None,
+            erasure=(ErasureRequest(**doc["erasure"]) if doc.get("erasure") else None),
         )
 
     def public_profile(self) -> dict[str, Any]:
@@ -159,6 +170,26 @@ class AccountStore:
                 "$or": [{"totp_last_step": None}, {"totp_last_step": {"$lt": step}}],
             },
             {"$set": {"totp_last_step": step}},
+        )
+        return result.modified_count == 1
+
+    async def request_erasure(self, account_id: str, request: ErasureRequest) -> bool:
+        """Records a pending erasure; False if one is already pending."""
+        result = await self._accounts.update_one(
+            {"_id": account_id, "erasure": None},
+            {"$set": {"erasure": {"id": request.id, "requested_at": request.requested_at,
+                                  "erase_after": request.erase_after}}},
+        )  # fmt: skip
+        return result.modified_count == 1
+
+    async def by_erasure(self, erasure_id: str) -> Account | None:
+        doc = await self._accounts.find_one({"erasure.id": erasure_id})
+        return Account.from_doc(doc) if doc else None
+
+    async def cancel_erasure(self, account_id: str) -> bool:
+        """False if no erasure was pending."""
+        result = await self._accounts.update_one(
+            {"_id": account_id, "erasure": {"$ne": None}}, {"$set": {"erasure": None}}
         )
         return result.modified_count == 1
 

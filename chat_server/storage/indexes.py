@@ -16,7 +16,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 A, D = ASCENDING, DESCENDING
 
 INDEXES: dict[str, list[IndexModel]] = {
-    "accounts": [IndexModel([("email", A)], name="email", unique=True)],
+    "accounts": [
+        IndexModel([("email", A)], name="email", unique=True),
+        # The erasure job finds its account by the request's id (docs/gdpr.md).
+        IndexModel([("erasure.id", A)], name="erasure", sparse=True),
+    ],
     # Expired sessions, tickets and codes are purged by MongoDB itself; the code
     # still checks expiry, since the TTL monitor runs only once a minute.
     "sessions": [

@@ -19,6 +19,7 @@
       │   replays.py      an old envelope served again at a new seq is dropped
       │   events.py       receipts, typing, thread changes, trust alerts
       ├── attachments.py  streaming encrypt-upload / download-verify-decrypt
+      ├── archive.py      a GDPR export archive, decrypted offline from the key backup
       └── errors.py       the exception hierarchy
 
 Everything here runs on the client: it imports the decrypting half of e2e_crypto
@@ -30,6 +31,7 @@ interpreters).
 from __future__ import annotations
 
 from e2e_crypto.client.api import Api, Participant, Provider, SessionGrant, ThreadSummary
+from e2e_crypto.client.archive import ArchivedThread, DecryptedArchive, ExportArchive
 from e2e_crypto.client.client import CareChatClient, IdentityExists
 from e2e_crypto.client.connection import Backoff, Connection
 from e2e_crypto.client.errors import (
@@ -80,6 +82,7 @@ from e2e_crypto.client.payloads import (
 
 __all__ = [
     "Api",
+    "ArchivedThread",
     "Attachment",
     "AttachmentCorrupted",
     "AuthenticationError",
@@ -92,7 +95,9 @@ __all__ = [
     "ClosingSummary",
     "ConflictError",
     "Connection",
+    "DecryptedArchive",
     "Event",
+    "ExportArchive",
     "ForbiddenError",
     "GhostRecipient",
     "IdentityExists",

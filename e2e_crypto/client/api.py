@@ -508,6 +508,30 @@ class Api:
             body: dict[str, Any] = await response.json(content_type=None)
             return body
 
+    # -- GDPR (docs/gdpr.md) ------------------------------------------------------------
+
+    async def export_data(self, password: str) -> bytes:
+        """The export archive (a ZIP); the password is asked again by the server."""
+        async with self.session.post(
+            self.base_url.join(URL(endpoints.EXPORT)),
+            json={"password": password},
+            headers=self._headers(),
+        ) as response:
+            await self._raise_for(response)
+            return await response.read()
+
+    async def erasure(self) -> dict[str, Any]:
+        body: dict[str, Any] = await self.request("GET", endpoints.ERASURE)
+        return body
+
+    async def request_erasure(self, password: str) -> dict[str, Any]:
+        """Starts the grace period; ``{"pending", "requested_at", "erase_after"}``."""
+        body: dict[str, Any] = await self.request("POST", endpoints.ERASURE, {"password": password})
+        return body
+
+    async def cancel_erasure(self) -> None:
+        await self.request("DELETE", endpoints.ERASURE)
+
     @contextlib.asynccontextmanager
     async def download_attachment(self, attachment_id: str) -> AsyncIterator[aiohttp.StreamReader]:
         """``async with api.download_attachment(id) as stream:`` the ciphertext bytes."""

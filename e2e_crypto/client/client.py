@@ -17,6 +17,7 @@ Typical life: ``login`` → ``create_keys`` (first device) or ``restore_keys``
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -27,6 +28,7 @@ import aiohttp
 
 from e2e_crypto.client import attachments
 from e2e_crypto.client.api import Api, Participant, Provider, SessionGrant, ThreadSummary
+from e2e_crypto.client.archive import ExportArchive
 from e2e_crypto.client.connection import Backoff, Connection
 from e2e_crypto.client.directory import Directory
 from e2e_crypto.client.envelopes import Envelopes
@@ -359,6 +361,23 @@ class CareChatClient:
     async def download_attachment(self, attachment: Attachment, dest: Path | str) -> Path:
         """Download and verify into ``dest``; AttachmentCorrupted leaves no file."""
         return await attachments.download(self.api, attachment, dest)
+
+    # -- GDPR (docs/gdpr.md) ------------------------------------------------------------------
+
+    async def export_data(self, password: str, dest: Path | str | None = None) -> ExportArchive:
+        """Everything the server stores about this account, as an archive that
+        ``ExportArchive.decrypt(passphrase)`` opens offline; also saved to ``dest``."""
+        data = await self.api.export_data(password)
+        if dest is not None:
+            await asyncio.to_thread(Path(dest).write_bytes, data)
+        return ExportArchive.open(data)
+
+    async def request_erasure(self, password: str) -> dict[str, Any]:
+        """Erase the account after the server's grace period; cancel_erasure() undoes it."""
+        return await self.api.request_erasure(password)
+
+    async def cancel_erasure(self) -> None:
+        await self.api.cancel_erasure()
 
     # -- practice membership (the practice admin's client) ------------------------------------
 

@@ -17,6 +17,8 @@ __all__ = [
     "CONSENTS",
     "CONSENTS_REVOKE",
     "DEVICES",
+    "ERASURE",
+    "EXPORT",
     "INVITATIONS",
     "INVITATIONS_ACCEPT",
     "INVITATIONS_PHONE_CODE",
@@ -73,6 +75,8 @@ CONSENTS_REVOKE: Final = f"{API}/consents/revoke"
 PASSWORD: Final = f"{API}/accounts/me/password"
 ROOT_KEY: Final = f"{API}/accounts/me/root-key"
 KEY_BACKUP: Final = f"{API}/accounts/me/key-backup"
+EXPORT: Final = f"{API}/accounts/me/export"
+ERASURE: Final = f"{API}/accounts/me/erasure"
 SESSIONS: Final = f"{API}/sessions"
 SESSION_CURRENT: Final = f"{API}/sessions/current"
 WS_TICKETS: Final = f"{API}/ws-tickets"

@@ -199,6 +199,8 @@ _BY_CODE: dict[str, type[CareChatError]] = {
     "cannot_block_self": BadRequestError,
     "consent_required": ForbiddenError,
     "consent_text_outdated": ConflictError,
+    "erasure_already_requested": ConflictError,
+    "erasure_not_requested": ConflictError,
     "too_large": TooLargeError,
     "rate_limited": RateLimitedError,
     "empty_upload": BadRequestError,

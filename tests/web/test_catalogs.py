@@ -17,6 +17,7 @@ CATALOGS = [
     ROOT / "web" / "src" / "ui" / "intake-options.mjs",
     ROOT / "web" / "src" / "widget" / "rights" / "i18n.mjs",
     ROOT / "web" / "src" / "widget" / "announcements" / "i18n.mjs",
+    ROOT / "web" / "src" / "widget" / "my_data" / "i18n.mjs",
 ]
 _BLOCK = re.compile(r'registerMessages\("(\w+)", \{(.*?)\n\}\);', re.S)
 _KEY = re.compile(r'^\s+(?:"([^"]+)"|([A-Za-z_][\w]*)):\s', re.M)

@@ -250,6 +250,29 @@ export class Api {
     return this.request("PUT", `${API}/accounts/me/notification-preferences`, { email, sms });
   }
 
+  // -- GDPR (docs/gdpr.md): the password is asked again for export and erasure
+
+  /** The export archive (a ZIP) as a Blob. */
+  async exportData(password) {
+    const response = await this.fetch("POST", `${API}/accounts/me/export`, {
+      body: JSON.stringify({ password }),
+      headers: { "Content-Type": "application/json" },
+    });
+    return response.blob();
+  }
+
+  erasure() {
+    return this.request("GET", `${API}/accounts/me/erasure`);
+  }
+
+  requestErasure(password) {
+    return this.request("POST", `${API}/accounts/me/erasure`, { password });
+  }
+
+  cancelErasure() {
+    return this.request("DELETE", `${API}/accounts/me/erasure`);
+  }
+
   // -- attachments
 
   /**

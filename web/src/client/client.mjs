@@ -372,6 +372,32 @@ export class CareChatClient {
     return this.api.setNotificationPreferences({ email, sms });
   }
 
+  // -- your data (GDPR, docs/gdpr.md)
+
+  /** Everything the server stores about this account: a ZIP Blob (ciphertext inside). */
+  exportData(password) {
+    return this.api.exportData(password);
+  }
+
+  /** {pending: false} or {pending: true, requested_at, erase_after}; also `me.erasure`. */
+  async erasure() {
+    const view = await this.api.erasure();
+    if (this.me) this.me.erasure = view;
+    return view;
+  }
+
+  /** Asks for the account's erasure after the server's grace period. */
+  async requestErasure(password) {
+    const view = await this.api.requestErasure(password);
+    if (this.me) this.me.erasure = view;
+    return view;
+  }
+
+  async cancelErasure() {
+    await this.api.cancelErasure();
+    if (this.me) this.me.erasure = { pending: false };
+  }
+
   // -- live
 
   /** Opens the socket (idempotent); it then reconnects by itself until close(). */

@@ -9,6 +9,7 @@
 //                    message, renewal, safety, settings, invitation
 //   announcements/   the practice's read-only announcements (prevention mailings)
 //   rights/          privacy & consents, blocked accounts, a conversation's "Block…"
+//   my_data/         "My data": the GDPR export, erasure and its cancellation
 //   forms.mjs        labelled fields, errors as sentences, busy forms
 //   payloads.mjs     the typed payloads as the views read and write them
 //   i18n/*.mjs       the widget's fr/nl/en texts
@@ -36,6 +37,7 @@ import { PaidFlow } from "./paid/flow.mjs";
 import { QuestionFlow } from "./question/flow.mjs";
 import { safetyView } from "./views/safety.mjs";
 import { settingsView } from "./views/settings.mjs";
+import { myDataView } from "./my_data/view.mjs";
 
 // The protocol's id alphabet: anything else in ?practice= is ignored, not sent.
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -123,6 +125,8 @@ class PatientWidget extends Widget {
       h("button", { type: "button", class: "button link w-menu-item", onclick: () => this.showConsents() }, t("menu.consents")),
       h("button", { type: "button", class: "button link w-menu-item", onclick: () => this.show(blocksView, blocksState()) }, t("menu.blocks")),
       h("button", { type: "button", class: "button link w-menu-item", onclick: () => this.show(settingsView) }, t("menu.settings")),
+      // Export and erasure (my_data/): also shown first while an erasure is pending.
+      h("button", { type: "button", class: "button link w-menu-item", onclick: () => this.show(myDataView) }, t("menu.mydata")),
     ].filter(Boolean);
   }
 
@@ -140,6 +144,10 @@ class PatientWidget extends Widget {
   async ready() {
     this.show(loadingView, t("connecting"));
     await this.client.connect();
+    if (this.client.me?.erasure?.pending) {
+      this.show(myDataView); // the pending erasure, with the way to cancel it
+      return;
+    }
     if (this.pending.invitation) {
       this.show(invitationView, this.pending.invitation);
       return;
