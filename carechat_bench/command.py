@@ -7,6 +7,7 @@ import shlex
 import sys
 from typing import Any
 
+from carechat_bench.flood import FloodOptions, flood
 from carechat_bench.mailing import MailingOptions, mailing
 from carechat_bench.runner import Options, run
 from carechat_bench.soak import SoakOptions, soak
@@ -24,6 +25,10 @@ def bench(args: argparse.Namespace) -> int:
     command = shlex.join(["carechat", *sys.argv[1:]])
     if getattr(args, "mailing", False):
         print(mailing(MailingOptions(runs=args.runs, command=command)))
+        return 0
+    if getattr(args, "flood", False):
+        tiny = {"pairs": 20, "chat_seconds": 2.0} if args.quick else {}
+        print(flood(FloodOptions(runs=args.runs, write_docs=args.write, command=command, **tiny)))
         return 0
     if args.soak is not None:
         return soak(

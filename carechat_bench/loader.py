@@ -152,19 +152,21 @@ class Loader:
 
     # -- set-up, untimed ---------------------------------------------------------------
 
-    async def setup(self) -> dict[str, Any]:
-        """Every person publishes a root key and one device through the HTTP API."""
+    async def setup(self, team: bool = True) -> dict[str, Any]:
+        """Every person publishes a root key and one device through the HTTP API
+        (the team's people only with ``team``: one loader per roster may)."""
         started = time.perf_counter()
         pairs = []
         for pair in self.roster.pairs:
             everyone = (pair.patient.account_id, pair.practitioner.account_id)
             for person in (pair.patient, pair.practitioner):
                 pairs.append((person, pair.thread_id, everyone))
-        team = self.roster.team
-        members = (team.patient.account_id, *(m.account_id for m in team.members))
-        team_people = [(p, team.thread_id, members) for p in (team.patient, *team.members)]
         self.devices["pairs"] = await _gather_limited([self._device(*p) for p in pairs])
-        self.devices["team"] = await _gather_limited([self._device(*p) for p in team_people])
+        if team:
+            crew = self.roster.team
+            members = (crew.patient.account_id, *(m.account_id for m in crew.members))
+            people = [(p, crew.thread_id, members) for p in (crew.patient, *crew.members)]
+            self.devices["team"] = await _gather_limited([self._device(*p) for p in people])
         self._acks = asyncio.create_task(self._flush_delivered())
         return {"seconds": time.perf_counter() - started}
 
@@ -257,6 +259,9 @@ class Loader:
     async def _send_next(self, device: Device) -> None:
         if not device.frames or device.ws is None:
             return
+        if device.ws.closed:
+            # The reader has counted the close as an error; what is left is unsent.
+            return
         cmid, frame = device.frames.popleft()
         device.in_flight += 1
         self.phase.sent_at[cmid] = time.perf_counter()
@@ -310,6 +315,9 @@ class Loader:
                 code = str(frame.get("code"))
                 phase.errors[code] = phase.errors.get(code, 0) + 1
                 device.in_flight -= 1
+                # A refused send is never delivered: the phase (a flood's, whose
+                # refusals are expected) ends without waiting for it.
+                phase.expected -= len(device.participants) - 1
                 phase.answered()
         # A socket the server closed mid-phase loses its in-flight sends: say so.
         code = f"closed {ws.close_code}"
