@@ -70,10 +70,16 @@ def flood(options: FloodOptions) -> str:
             server = stack.enter_context(CareChatServer(workdir / "server", env))
             chat = stack.enter_context(LoaderProcess(workdir))
             flooder = stack.enter_context(LoaderProcess(workdir))
-            for loader, path, team in ((chat, chat_path, True), (flooder, flood_path, False)):
+            for loader, path in ((chat, chat_path), (flooder, flood_path)):
                 loader.call("start", base_url=server.url, roster=str(path))
-                loader.call("setup", team=team)  # the team's keys are published once
-                loader.call("connect", group="pairs")
+                # The team's keys are published once.
+                loader.call("setup", team=loader is chat)
+            chat.call("connect", group="pairs")
+            # Only the flooding patient: its correspondent's delivery receipts would be
+            # pushed to a socket whose send queue the flood keeps full of answers
+            # (refusals wait for room, pacing the flooder), and a push finding it full
+            # closes it as too slow (4008), ending the flood instead of measuring it.
+            flooder.call("connect", group="pairs", first=1)
             chat.call("seal", group="pairs", per_device=10)
             top = chat.call("closed", group="pairs", window=options.window, patience=120.0)
             check_phase(top, "max")
@@ -91,7 +97,9 @@ def flood(options: FloodOptions) -> str:
                 # Sealed before either clock starts; only the patient sends.
                 flooder.call("seal", group="pairs", per_device=flood_frames, senders=1)
                 chat.call("seal", group="pairs", per_device=per_device)
-                flooder.send("open", group="pairs", rate=flood_rate, patience=120.0)
+                flooder.send(
+                    "open", group="pairs", rate=flood_rate, patience=120.0, deliveries=False
+                )
                 during = chat.call("open", group="pairs", rate=rate, patience=60.0)
                 flooded = flooder.answer()
                 check_phase(during, "chat during the flood")
@@ -133,12 +141,12 @@ def split_roster(roster: Roster) -> tuple[Roster, Roster]:
 
 
 def check_flood(phase: dict[str, Any]) -> None:
-    """Every flooded send is answered, accepted (and delivered) or limited, nothing else."""
+    """Every flooded send is answered, accepted or limited, and nothing else happens."""
     other = {code: n for code, n in phase["errors"].items() if code != LIMITED}
-    if other or phase["unanswered"] or phase["delivered"] != phase["acked"]:
+    if other or phase["unanswered"]:
         raise RuntimeError(
-            f"flood: accepted {phase['acked']}, delivered {phase['delivered']}, "
-            f"other errors {other}, sends without an answer {phase['unanswered']}"
+            f"flood: accepted {phase['acked']}, other errors {other}, "
+            f"sends without an answer {phase['unanswered']}"
         )
 
 

@@ -204,9 +204,11 @@ class Loader:
             device.frames.extend(frames)
         return {"seconds": time.perf_counter() - started, "sealed": per_device * len(chosen)}
 
-    async def connect(self, group: str) -> dict[str, Any]:
+    async def connect(self, group: str, first: int | None = None) -> dict[str, Any]:
+        """Connects the devices of ``group`` (its ``first`` ones only, if given)."""
         started = time.perf_counter()
-        await _gather_limited([self._open(device) for device in self.devices[group]])
+        chosen = self.devices[group][: first or None]
+        await _gather_limited([self._open(device) for device in chosen])
         return {"seconds": time.perf_counter() - started}
 
     async def _open(self, device: Device) -> None:
@@ -230,15 +232,18 @@ class Loader:
                 await self._send_next(device)
         return await self._finish(phase, patience)
 
-    async def open(self, group: str, rate: float, patience: float) -> dict[str, Any]:
-        """Sends every sealed frame of ``group`` at ``rate`` per second, whatever the acks."""
+    async def open(
+        self, group: str, rate: float, patience: float, deliveries: bool = True
+    ) -> dict[str, Any]:
+        """Sends every sealed frame of ``group`` at ``rate`` per second, whatever the acks
+        (the phase ends at the last answer instead of the last delivery without
+        ``deliveries``: for senders whose recipients are not connected)."""
         devices = [d for d in self.devices[group] if d.frames]
         # Round robin over the senders, so the load is spread as people would spread it.
         longest = max((len(d.frames) for d in devices), default=0)
         schedule = [d for k in range(longest) for d in devices if k < len(d.frames)]
-        phase = self.phase = Phase(
-            expected=len(schedule) * self._fanout(group), sends=len(schedule)
-        )
+        expected = len(schedule) * self._fanout(group) if deliveries else 0
+        phase = self.phase = Phase(expected=expected, sends=len(schedule))
         for device in devices:
             device.window = 0
         start = phase.first_send = time.perf_counter()
@@ -315,9 +320,10 @@ class Loader:
                 code = str(frame.get("code"))
                 phase.errors[code] = phase.errors.get(code, 0) + 1
                 device.in_flight -= 1
-                # A refused send is never delivered: the phase (a flood's, whose
-                # refusals are expected) ends without waiting for it.
-                phase.expected -= len(device.participants) - 1
+                # A refused send is never delivered: the phase ends without waiting
+                # for it (a flood's refusals are expected).
+                if phase.expected:
+                    phase.expected -= len(device.participants) - 1
                 phase.answered()
         # A socket the server closed mid-phase loses its in-flight sends: say so.
         code = f"closed {ws.close_code}"
