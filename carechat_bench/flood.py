@@ -30,10 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from carechat_bench.processes import CareChatServer, LoaderProcess
-from carechat_bench.report import replace_section
+from carechat_bench.report import phase_table, replace_section
 from carechat_bench.runner import base_env, check_phase, seed_roster
 from carechat_bench.seed import Roster
-from carechat_bench.stats import Figure
 from chat_server.embedded.mongod import EmbeddedMongo
 
 START = "<!-- bench:flood:start -->"
@@ -164,14 +163,8 @@ ROWS = (
 
 def render(figures: dict[str, list[float]], options: FloodOptions) -> str:
     runs = max((len(v) for v in figures.values()), default=0)
-    lines = [
+    intro = (
         f"Command: `{options.command}` ({runs} runs per figure, {options.pairs} pairs, "
-        f"{options.chat_seconds:g} s of chat per run).",
-        "",
-        "| figure | median (min-max) | unit |",
-        "|---|---:|---|",
-    ]
-    for key, what, unit, digits in ROWS:
-        if figures.get(key):
-            lines.append(f"| {what} | {Figure.of(figures[key]).render(digits)} | {unit} |")
-    return "\n".join(lines)
+        f"{options.chat_seconds:g} s of chat per run)."
+    )
+    return "\n".join([intro, "", *phase_table(figures, ROWS)])

@@ -96,6 +96,18 @@ class Report:
         replace_section(path, start, end, self.markdown().removeprefix(start).removesuffix(end))
 
 
+def phase_table(
+    figures: dict[str, list[float]], rows: tuple[tuple[str, str, str, int], ...]
+) -> list[str]:
+    """The table of a phase of its own (``--mailing``, ``--flood``): one row per
+    ``(key, what, unit, digits)`` that has figures."""
+    lines = ["| figure | median (min-max) | unit |", "|---|---:|---|"]
+    for key, what, unit, digits in rows:
+        if figures.get(key):
+            lines.append(f"| {what} | {Figure.of(figures[key]).render(digits)} | {unit} |")
+    return lines
+
+
 def replace_section(path: Path, start: str, end: str, body: str) -> None:
     """Puts ``body`` between the ``start`` and ``end`` markers of ``path``, replacing
     what was there (or appends the markers and body at the end)."""
