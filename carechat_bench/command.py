@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shlex
 import sys
 from typing import Any
@@ -27,8 +28,10 @@ def bench(args: argparse.Namespace) -> int:
         print(mailing(MailingOptions(runs=args.runs, command=command)))
         return 0
     if getattr(args, "flood", False):
-        tiny = {"pairs": 20, "chat_seconds": 2.0} if args.quick else {}
-        print(flood(FloodOptions(runs=args.runs, write_docs=args.write, command=command, **tiny)))
+        flooding = FloodOptions(runs=args.runs, write_docs=args.write, command=command)
+        if args.quick:
+            flooding = dataclasses.replace(flooding, pairs=20, chat_seconds=2.0)
+        print(flood(flooding))
         return 0
     if args.soak is not None:
         return soak(
