@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shlex
 import sys
 from typing import Any
 
+from carechat_bench.flood import FloodOptions, flood
 from carechat_bench.mailing import MailingOptions, mailing
 from carechat_bench.runner import Options, run
 from carechat_bench.soak import SoakOptions, soak
@@ -24,6 +26,12 @@ def bench(args: argparse.Namespace) -> int:
     command = shlex.join(["carechat", *sys.argv[1:]])
     if getattr(args, "mailing", False):
         print(mailing(MailingOptions(runs=args.runs, command=command)))
+        return 0
+    if getattr(args, "flood", False):
+        flooding = FloodOptions(runs=args.runs, write_docs=args.write, command=command)
+        if args.quick:
+            flooding = dataclasses.replace(flooding, pairs=20, chat_seconds=2.0)
+        print(flood(flooding))
         return 0
     if args.soak is not None:
         return soak(

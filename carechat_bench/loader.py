@@ -152,19 +152,21 @@ class Loader:
 
     # -- set-up, untimed ---------------------------------------------------------------
 
-    async def setup(self) -> dict[str, Any]:
-        """Every person publishes a root key and one device through the HTTP API."""
+    async def setup(self, team: bool = True) -> dict[str, Any]:
+        """Every person publishes a root key and one device through the HTTP API
+        (the team's people only with ``team``: one loader per roster may)."""
         started = time.perf_counter()
         pairs = []
         for pair in self.roster.pairs:
             everyone = (pair.patient.account_id, pair.practitioner.account_id)
             for person in (pair.patient, pair.practitioner):
                 pairs.append((person, pair.thread_id, everyone))
-        team = self.roster.team
-        members = (team.patient.account_id, *(m.account_id for m in team.members))
-        team_people = [(p, team.thread_id, members) for p in (team.patient, *team.members)]
         self.devices["pairs"] = await _gather_limited([self._device(*p) for p in pairs])
-        self.devices["team"] = await _gather_limited([self._device(*p) for p in team_people])
+        if team:
+            crew = self.roster.team
+            members = (crew.patient.account_id, *(m.account_id for m in crew.members))
+            people = [(p, crew.thread_id, members) for p in (crew.patient, *crew.members)]
+            self.devices["team"] = await _gather_limited([self._device(*p) for p in people])
         self._acks = asyncio.create_task(self._flush_delivered())
         return {"seconds": time.perf_counter() - started}
 
@@ -202,9 +204,11 @@ class Loader:
             device.frames.extend(frames)
         return {"seconds": time.perf_counter() - started, "sealed": per_device * len(chosen)}
 
-    async def connect(self, group: str) -> dict[str, Any]:
+    async def connect(self, group: str, first: int | None = None) -> dict[str, Any]:
+        """Connects the devices of ``group`` (its ``first`` ones only, if given)."""
         started = time.perf_counter()
-        await _gather_limited([self._open(device) for device in self.devices[group]])
+        chosen = self.devices[group][: first or None]
+        await _gather_limited([self._open(device) for device in chosen])
         return {"seconds": time.perf_counter() - started}
 
     async def _open(self, device: Device) -> None:
@@ -228,15 +232,18 @@ class Loader:
                 await self._send_next(device)
         return await self._finish(phase, patience)
 
-    async def open(self, group: str, rate: float, patience: float) -> dict[str, Any]:
-        """Sends every sealed frame of ``group`` at ``rate`` per second, whatever the acks."""
+    async def open(
+        self, group: str, rate: float, patience: float, deliveries: bool = True
+    ) -> dict[str, Any]:
+        """Sends every sealed frame of ``group`` at ``rate`` per second, whatever the acks
+        (the phase ends at the last answer instead of the last delivery without
+        ``deliveries``: for senders whose recipients are not connected)."""
         devices = [d for d in self.devices[group] if d.frames]
         # Round robin over the senders, so the load is spread as people would spread it.
         longest = max((len(d.frames) for d in devices), default=0)
         schedule = [d for k in range(longest) for d in devices if k < len(d.frames)]
-        phase = self.phase = Phase(
-            expected=len(schedule) * self._fanout(group), sends=len(schedule)
-        )
+        expected = len(schedule) * self._fanout(group) if deliveries else 0
+        phase = self.phase = Phase(expected=expected, sends=len(schedule))
         for device in devices:
             device.window = 0
         start = phase.first_send = time.perf_counter()
@@ -256,6 +263,9 @@ class Loader:
 
     async def _send_next(self, device: Device) -> None:
         if not device.frames or device.ws is None:
+            return
+        if device.ws.closed:
+            # The reader has counted the close as an error; what is left is unsent.
             return
         cmid, frame = device.frames.popleft()
         device.in_flight += 1
@@ -310,6 +320,10 @@ class Loader:
                 code = str(frame.get("code"))
                 phase.errors[code] = phase.errors.get(code, 0) + 1
                 device.in_flight -= 1
+                # A refused send is never delivered: the phase ends without waiting
+                # for it (a flood's refusals are expected).
+                if phase.expected:
+                    phase.expected -= len(device.participants) - 1
                 phase.answered()
         # A socket the server closed mid-phase loses its in-flight sends: say so.
         code = f"closed {ws.close_code}"

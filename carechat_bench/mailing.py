@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from carechat_bench.processes import CareChatServer, LoaderProcess
+from carechat_bench.report import phase_table
 from carechat_bench.runner import DB, base_env, check_phase, seed_roster
-from carechat_bench.stats import Figure
 from chat_server.clock import SystemClock
 from chat_server.embedded.mongod import EmbeddedMongo
 from chat_server.jobs import JobStore
@@ -222,8 +222,4 @@ ROWS = (
 
 
 def _table(figures: dict[str, list[float]], options: MailingOptions) -> str:
-    lines = [f"`{options.command}`", "", "| figure | median (min-max) | unit |", "|---|---:|---|"]
-    for key, what, unit, digits in ROWS:
-        if figures.get(key):
-            lines.append(f"| {what} | {Figure.of(figures[key]).render(digits)} | {unit} |")
-    return "\n".join(lines)
+    return "\n".join([f"`{options.command}`", "", *phase_table(figures, ROWS)])

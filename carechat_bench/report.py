@@ -91,12 +91,32 @@ class Report:
 
     def write(self, path: Path) -> None:
         """Replaces the table between the markers (or appends it)."""
-        text = path.read_text() if path.exists() else ""
         start, end = self.markers
-        if start in text and end in text:
-            head, rest = text.split(start, 1)
-            tail = rest.split(end, 1)[1]
-            text = head + self.markdown() + tail
-        else:
-            text = text.rstrip("\n") + "\n\n" + self.markdown() + "\n"
-        path.write_text(text)
+        # markdown() already starts and ends with the markers.
+        replace_section(path, start, end, self.markdown().removeprefix(start).removesuffix(end))
+
+
+def phase_table(
+    figures: dict[str, list[float]], rows: tuple[tuple[str, str, str, int], ...]
+) -> list[str]:
+    """The table of a phase of its own (``--mailing``, ``--flood``): one row per
+    ``(key, what, unit, digits)`` that has figures."""
+    lines = ["| figure | median (min-max) | unit |", "|---|---:|---|"]
+    for key, what, unit, digits in rows:
+        if figures.get(key):
+            lines.append(f"| {what} | {Figure.of(figures[key]).render(digits)} | {unit} |")
+    return lines
+
+
+def replace_section(path: Path, start: str, end: str, body: str) -> None:
+    """Puts ``body`` between the ``start`` and ``end`` markers of ``path``, replacing
+    what was there (or appends the markers and body at the end)."""
+    text = path.read_text() if path.exists() else ""
+    section = start + "\n" + body.strip("\n") + "\n" + end
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        tail = rest.split(end, 1)[1]
+        text = head + section + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)

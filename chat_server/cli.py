@@ -159,6 +159,11 @@ def _parser() -> argparse.ArgumentParser:
         help="instead: a 10,000-recipient campaign under 30 %% chat load (docs/mailings.md)",
     )
     bench.add_argument(
+        "--flood",
+        action="store_true",
+        help="instead: one account floods at 10x the chat load while the others chat",
+    )
+    bench.add_argument(
         "--soak-rate", type=_positive, default=600.0, metavar="MSGS", help="the soak's messages/s"
     )
     for command in (migrate, admin, bench):

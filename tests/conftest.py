@@ -18,6 +18,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from pytest_aiohttp import AiohttpClient, AiohttpServer
 
 from chat_server.app import create_app
 from chat_server.clock import ManualClock
@@ -55,18 +56,35 @@ async def mongo_client(services: Services) -> AsyncIterator[AsyncMongoClient[dic
 
 
 @pytest.fixture
-def db_name() -> str:
-    return f"test_{uuid4().hex[:16]}"
+async def db_name(mongo_client: AsyncMongoClient[dict[str, Any]]) -> AsyncIterator[str]:
+    """This test's database (``db``, and the ``settings`` of its apps), dropped after
+    it: each WiredTiger collection and index is a file of the session's mongod, and
+    databases left behind by a whole run ran it out of file descriptors (errno 24)."""
+    name = f"test_{uuid4().hex[:16]}"
+    yield name
+    await mongo_client.drop_database(name)
+
+
+# pytest-aiohttp's fixtures, set up after ``db_name`` so torn down before it: every app
+# they started has shut down (its last writes, a cursor flush, done) when the database
+# is dropped, and cannot create it again.
+@pytest.fixture
+def aiohttp_client(db_name: str, aiohttp_client: AiohttpClient) -> AiohttpClient:
+    return aiohttp_client
+
+
+@pytest.fixture
+def aiohttp_server(db_name: str, aiohttp_server: AiohttpServer) -> AiohttpServer:
+    return aiohttp_server
 
 
 @pytest.fixture
 async def db(
     mongo_client: AsyncMongoClient[dict[str, Any]], db_name: str
-) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+) -> AsyncDatabase[dict[str, Any]]:
     database = mongo_client[db_name]
     await ensure_indexes(database)
-    yield database
-    await mongo_client.drop_database(db_name)
+    return database  # dropped by ``db_name``
 
 
 @pytest.fixture

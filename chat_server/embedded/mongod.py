@@ -24,9 +24,11 @@ handshake for each of its many short-lived clients would slow it for nothing.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
+import resource
 import secrets
 import shutil
 import subprocess
@@ -54,6 +56,19 @@ _PASSWORD_FILE = "password"  # noqa: S105 - a file name, not a password
 _KEY_FILE = "keyfile"
 URI_FILE = "connection-uri"
 _USER_EXISTS = 51003
+
+
+def _open_files_up_to_hard_limit() -> None:
+    """Runs in the ``mongod`` child before exec: its soft open-files limit up to the
+    hard one. WiredTiger keeps a file open per collection and index, and a soft limit
+    of 1,024 (a common default) is far below the 64,000 MongoDB asks for."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # An unlimited hard limit: Linux still caps descriptors at fs.nr_open (2^20).
+    wanted = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        # A smaller limit still runs (mongod warns about it in its log).
+        with contextlib.suppress(OSError, ValueError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 def _write_secret(path: Path, text: str, mode: int = 0o600) -> None:
@@ -212,7 +227,11 @@ class EmbeddedMongo(LocalService):
             args += ["--keyFile", str(key_file)]  # turns access control on
         try:
             self._proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-                args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                preexec_fn=_open_files_up_to_hard_limit,
             )
         except OSError as exc:
             raise ServiceStartError(f"cannot run {binary}: {exc.strerror}") from None

@@ -182,7 +182,10 @@ async def _handle_frame(
             conn.close_soon(exc.ws_close, exc.title)
         else:
             # to_dict() is the body HTTP problems share: ErrorFrame's fields.
-            conn.push(cast(ErrorFrame, {"type": "error", "re": fid, **exc.to_dict()}))
+            error = cast(ErrorFrame, {"type": "error", "re": fid, **exc.to_dict()})
+            # A refusal answers the client's own frame: like an ack it waits for room,
+            # so a flood of refused sends paces itself instead of being dropped as slow.
+            await conn.push_waiting(error)
     except asyncio.CancelledError:
         raise
     except (PyMongoError, RedisError) as exc:

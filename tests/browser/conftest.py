@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -32,6 +33,7 @@ from pymongo import MongoClient
 from chat_server.embedded.processes import free_port
 from chat_server.rest.pages import widget_snippet
 from chat_server.web_manifest import DEFAULT_BUILD_DIR, load_manifest
+from tests.browser.care_team import People
 from tests.functional.command import Server, carechat_env
 from tests.services import Services
 
@@ -195,8 +197,10 @@ def carechat(
             client.drop_database(db_name)
 
 
-@pytest.fixture
-async def watched(browser: Browser) -> AsyncIterator[Watched]:
+@contextlib.asynccontextmanager
+async def watched_browser(browser: Browser) -> AsyncIterator[Watched]:
+    """A separate browser profile (its own storage) whose console errors and CSP
+    violations fail the test, as do expected refusals that did not happen."""
     width, height = SIZES["desktop"]
     context = await browser.new_context(viewport={"width": width, "height": height})
     await context.add_init_script(_REPORT_VIOLATIONS)
@@ -218,3 +222,30 @@ async def watched(browser: Browser) -> AsyncIterator[Watched]:
         await context.close()
     assert watch.unexpected() == [], "console errors or CSP violations"
     assert watch.missing() == [], "expected refusals that did not happen"
+
+
+@pytest.fixture
+async def watched(browser: Browser) -> AsyncIterator[Watched]:
+    async with watched_browser(browser) as watch:
+        yield watch
+
+
+@pytest.fixture
+async def second(browser: Browser) -> AsyncIterator[Watched]:
+    """Another person's browser, watched like ``watched``."""
+    async with watched_browser(browser) as watch:
+        yield watch
+
+
+@pytest.fixture
+def outbox(carechat_dir: Path) -> Path:
+    """The e-mails the served process wrote."""
+    return carechat_dir / "data" / "outbox"
+
+
+@pytest.fixture
+async def people(carechat: str, outbox: Path) -> AsyncIterator[People]:
+    """People made through the SDK on the served process (their keys in memory)."""
+    crowd = People(carechat, outbox)
+    yield crowd
+    await crowd.close()

@@ -9,7 +9,6 @@ server without seeing each other's threads.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import secrets
 import subprocess
@@ -21,7 +20,7 @@ from uuid import uuid4
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Error, Page, expect
+from playwright.async_api import Browser, Page, expect
 from pymongo import MongoClient
 
 from chat_server import totp
@@ -37,7 +36,7 @@ from e2e_crypto.client import (
     ReportToGp,
     Text,
 )
-from tests.browser.conftest import _REPORT_VIOLATIONS, SIZES, Watched
+from tests.browser.conftest import Watched, watched_browser
 from tests.servers import FileOutboxReader
 from tests.services import Services
 
@@ -431,32 +430,6 @@ async def doctor_without_totp(watched: Watched, carechat: str, crowd: Crowd) -> 
     return doctor
 
 
-@contextlib.asynccontextmanager
-async def another_browser(browser: Browser) -> AsyncIterator[Watched]:
-    """A second, separate browser profile, watched like the ``watched`` fixture."""
-    width, height = SIZES["desktop"]
-    context = await browser.new_context(viewport={"width": width, "height": height})
-    await context.add_init_script(_REPORT_VIOLATIONS)
-    page = await context.new_page()
-    watch = Watched(page)
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            watch.errors.append(f"{message.text} at {message.location.get('url', '?')}")
-
-    def on_page_error(error: Error) -> None:
-        watch.errors.append(f"uncaught: {error.message}")
-
-    page.on("console", on_console)
-    page.on("pageerror", on_page_error)
-    try:
-        yield watch
-    finally:
-        await context.close()
-    assert watch.unexpected() == [], "console errors or CSP violations"
-    assert watch.missing() == [], "expected refusals that did not happen"
-
-
 async def test_practitioner_sets_up_totp_in_the_page(
     watched: Watched, carechat: str, crowd: Crowd
 ) -> None:
@@ -569,7 +542,7 @@ async def test_a_second_browser_restores_reads_history_and_revokes_the_first(
     await doctor.api.answer_care_link(asked["care_link_id"], accept=True)
     thread_id = await open_thread_with(page, ann, doctor)
 
-    async with another_browser(browser) as second:
+    async with watched_browser(browser) as second:
         other = second.page
         await sign_in_without_totp(second, carechat, crowd)
         await expect(

@@ -24,7 +24,6 @@ from playwright.async_api import expect
 from pymongo import AsyncMongoClient
 
 from chat_server.embedded.processes import free_port
-from tests.browser import test_panel
 from tests.browser.care_team import PASSPHRASE, PASSWORD, People, unique_email
 from tests.browser.conftest import Watched
 from tests.browser.test_panel import (
@@ -43,10 +42,6 @@ ANSWER: Final = "It looks like contact eczema: a moisturising cream twice a day.
 SUMMARY: Final = "Summary: contact eczema, cream twice a day, see your GP if it spreads."
 # The SLA's shortest setting, and the time the server's timer takes to act on it.
 SLA_TIMEOUT: Final = 150_000
-
-
-# The second browser (its own storage, watched the same way), as test_panel.py has it.
-second = test_panel.second
 
 
 @dataclass(frozen=True, slots=True)

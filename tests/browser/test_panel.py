@@ -10,22 +10,21 @@ the answering GP are only ever the pages, driven by labels and roles.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 from uuid import uuid4
 
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Error, Page, ViewportSize, expect
+from playwright.async_api import Page, ViewportSize, expect
 from pymongo import AsyncMongoClient
 
 from e2e_crypto.client import CareChatClient
 from e2e_crypto.client.payloads import PaidChatOffer, Text
 from e2e_crypto.client.triage import Intake
 from tests.browser.axe import install_axe, violations_at_sizes
-from tests.browser.care_team import PASSPHRASE, PASSWORD, People, unique_email
-from tests.browser.conftest import SIZES, Watched
+from tests.browser.care_team import People, unique_email
+from tests.browser.conftest import Watched
+from tests.browser.signin import sign_in_and_create_keys
 from tests.services import Services
 
 PHONE: Final[ViewportSize] = {"width": 375, "height": 812}
@@ -34,18 +33,6 @@ LIVE_TIMEOUT: Final = 15_000
 KEY_DERIVATION_MS: Final = 30_000
 ANSWER: Final = "Rest, drink plenty and take paracetamol if the fever bothers you."
 QUESTION_TEXT: Final = "38.5 since Tuesday and a headache, what should I take?"
-
-
-@pytest.fixture
-def outbox(carechat_dir: Path) -> Path:
-    return carechat_dir / "data" / "outbox"
-
-
-@pytest.fixture
-async def people(carechat: str, outbox: Path) -> AsyncIterator[People]:
-    crowd = People(carechat, outbox)
-    yield crowd
-    await crowd.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,34 +64,6 @@ async def panel(people: People, services: Services, carechat_db_name: str) -> Pa
     return Panel(panel_id, f"Covid-19 questions {suffix}", admin, gp, gp_email)
 
 
-@pytest.fixture
-async def second(browser: Browser) -> AsyncIterator[Watched]:
-    """Another browser (its own storage), watched like ``watched``: console errors and
-    CSP violations fail the test."""
-    width, height = SIZES["desktop"]
-    context = await browser.new_context(viewport={"width": width, "height": height})
-    await context.add_init_script(
-        'document.addEventListener("securitypolicyviolation", (e) => '
-        "console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`));"
-    )
-    watch = Watched(await context.new_page())
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            watch.errors.append(message.text)
-
-    def on_page_error(error: Error) -> None:
-        watch.errors.append(f"uncaught: {error.message}")
-
-    watch.page.on("console", on_console)
-    watch.page.on("pageerror", on_page_error)
-    try:
-        yield watch
-    finally:
-        await context.close()
-    assert watch.unexpected() == [], "console errors or CSP violations"
-
-
 async def patient_at_intake(page: Page, carechat: str, people: People, panel_id: str) -> str:
     """A patient (made through the SDK) signs in to the widget of ``panel_id``, creates
     keys there and lands on the free question's intake."""
@@ -112,12 +71,7 @@ async def patient_at_intake(page: Page, carechat: str, people: People, panel_id:
     await people.person(email, name="Marie Dubois")
     await page.goto(f"{carechat}/widget?panel={panel_id}")
     await page.get_by_role("button", name="Sign in").click()
-    await page.get_by_label("E-mail address").fill(email)
-    await page.get_by_label("Password", exact=True).fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
-    await page.get_by_label("Recovery passphrase", exact=True).fill(PASSPHRASE)
-    await page.get_by_label("Type the passphrase again").fill(PASSPHRASE)
-    await page.get_by_role("button", name="Create my keys").click()
+    await sign_in_and_create_keys(page, email)
     await expect(page.get_by_role("heading", name="Ask a GP a free question")).to_be_visible(
         timeout=KEY_DERIVATION_MS
     )
@@ -137,12 +91,7 @@ async def gp_in_console(page: Page, carechat: str, panel: Panel) -> None:
     """The GP signs in to the console, creates this browser's keys, is added to the
     panel's next epoch by its admin, and checks again."""
     await page.goto(f"{carechat}/panel?panel={panel.panel_id}")
-    await page.get_by_label("E-mail address").fill(panel.gp_email)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
-    await page.get_by_label("Recovery passphrase", exact=True).fill(PASSPHRASE)
-    await page.get_by_label("Type the passphrase again").fill(PASSPHRASE)
-    await page.get_by_role("button", name="Create my keys").click()
+    await sign_in_and_create_keys(page, panel.gp_email)
     # Not in the panel's epoch yet: the console says so and reads nothing.
     await expect(page.get_by_role("alert")).to_contain_text(
         "not a member", timeout=KEY_DERIVATION_MS

@@ -11,20 +11,19 @@ cancelled while it is sending.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 from uuid import uuid4
 
-import pytest
-from playwright.async_api import Browser, ConsoleMessage, Error, Page, expect
+from playwright.async_api import expect
 from pymongo import AsyncMongoClient
 
 from e2e_crypto.keys import DeviceKeys
 from tests.browser.axe import install_axe, violations_at_sizes
-from tests.browser.care_team import PASSPHRASE, PASSWORD, People, link_in_mail, unique_email
-from tests.browser.conftest import SIZES, Watched
+from tests.browser.care_team import People, link_in_mail, unique_email
+from tests.browser.conftest import Watched
+from tests.browser.signin import sign_in_and_create_keys
 from tests.mailings import seed_campaign, synthetic_patients
 from tests.services import Services
 
@@ -33,54 +32,6 @@ LIVE_MS: Final = 20_000
 SCREENSHOTS: Final = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 BIG: Final = 20_000  # recipients: seconds of sending at the default rate
 MAILING: Final = "La vaccination contre la grippe est ouverte aux patients de 65 ans et plus."
-
-
-@pytest.fixture
-def outbox(carechat_dir: Path) -> Path:
-    return carechat_dir / "data" / "outbox"
-
-
-@pytest.fixture
-async def people(carechat: str, outbox: Path) -> AsyncIterator[People]:
-    crowd = People(carechat, outbox)
-    yield crowd
-    await crowd.close()
-
-
-@pytest.fixture
-async def second(browser: Browser) -> AsyncIterator[Watched]:
-    """The patient's browser (its own storage), watched like ``watched``."""
-    width, height = SIZES["desktop"]
-    context = await browser.new_context(viewport={"width": width, "height": height})
-    await context.add_init_script(
-        'document.addEventListener("securitypolicyviolation", (e) => '
-        "console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`));"
-    )
-    watch = Watched(await context.new_page())
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            watch.errors.append(message.text)
-
-    def on_page_error(error: Error) -> None:
-        watch.errors.append(f"uncaught: {error.message}")
-
-    watch.page.on("console", on_console)
-    watch.page.on("pageerror", on_page_error)
-    try:
-        yield watch
-    finally:
-        await context.close()
-    assert watch.unexpected() == [], "console errors or CSP violations"
-
-
-async def create_keys_in_console(page: Page, email: str) -> None:
-    await page.get_by_label("E-mail address").fill(email)
-    await page.get_by_label("Password", exact=True).fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
-    await page.get_by_label("Recovery passphrase", exact=True).fill(PASSPHRASE)
-    await page.get_by_label("Type the passphrase again").fill(PASSPHRASE)
-    await page.get_by_role("button", name="Create my keys").click()
 
 
 async def test_a_practice_imports_its_roster_and_its_campaign_reaches_the_widget(
@@ -98,7 +49,7 @@ async def test_a_practice_imports_its_roster_and_its_campaign_reaches_the_widget
     await console.goto(f"{carechat}/practice?practice={practice_id}")
     await expect(console.get_by_label("E-mail address")).to_be_visible()
     inaccessible = await violations_at_sizes(console, "practice sign-in")
-    await create_keys_in_console(console, admin_email)
+    await sign_in_and_create_keys(console, admin_email)
     await expect(console.get_by_role("heading", name=f"Practice {practice_id}")).to_be_visible(
         timeout=KEY_DERIVATION_MS
     )
@@ -142,12 +93,7 @@ async def test_a_practice_imports_its_roster_and_its_campaign_reaches_the_widget
     await install_axe(widget.context)
     await widget.goto(f"{carechat}/widget?practice={practice_id}")
     await widget.get_by_role("button", name="Sign in").click()
-    await widget.get_by_label("E-mail address").fill(senior)
-    await widget.get_by_label("Password", exact=True).fill(PASSWORD)
-    await widget.get_by_role("button", name="Sign in").click()
-    await widget.get_by_label("Recovery passphrase", exact=True).fill(PASSPHRASE)
-    await widget.get_by_label("Type the passphrase again").fill(PASSPHRASE)
-    await widget.get_by_role("button", name="Create my keys").click()
+    await sign_in_and_create_keys(widget, senior)
     announcements = widget.get_by_role("button", name="Announcements")
     await expect(announcements).to_be_visible(timeout=KEY_DERIVATION_MS)
 
@@ -248,7 +194,7 @@ async def test_a_sending_campaign_is_paused_resumed_and_cancelled_from_the_conso
 
     watched.expect_error(r"404 .*/api/v1/groups/staff-[^/]+/epochs/latest")
     await console.goto(f"{carechat}/practice?practice={practice_id}")
-    await create_keys_in_console(console, admin_email)
+    await sign_in_and_create_keys(console, admin_email)
     await expect(console.get_by_role("heading", name=f"Practice {practice_id}")).to_be_visible(
         timeout=KEY_DERIVATION_MS
     )

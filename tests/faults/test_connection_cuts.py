@@ -10,14 +10,14 @@ from pathlib import Path
 from tests.faults.harness import Workload, build_cast, devices_of, run_load, server_env, verify
 from tests.faults.ledger import Ledger, Outcome, State
 from tests.servers import server_pair
-from tests.services import Services
+from tests.services import Services, database_dropped
 
 
 async def test_random_cuts_during_a_thousand_message_exchange(
     services: Services, tmp_path: Path
 ) -> None:
     env = server_env(services.mongo.uri, services.redis.url)
-    with server_pair(tmp_path, env) as servers:
+    with database_dropped(env), server_pair(tmp_path, env) as servers:
         bases = [s.url for s in servers]
         cast = await build_cast(bases[0], tmp_path)
         ledger = Ledger()

@@ -23,7 +23,7 @@ from tests.faults.harness import (
 )
 from tests.faults.ledger import Ledger, State
 from tests.servers import ServerProcess, server_pair
-from tests.services import Services
+from tests.services import Services, database_dropped
 
 
 class Redises:
@@ -58,7 +58,7 @@ def env(services: Services, redises: Redises) -> dict[str, str]:
 
 @pytest.fixture
 def servers(env: dict[str, str], tmp_path: Path) -> Iterator[list[ServerProcess]]:
-    with server_pair(tmp_path, env) as started:
+    with database_dropped(env), server_pair(tmp_path, env) as started:
         yield started
 
 

@@ -17,7 +17,7 @@ from chat_server.embedded.redis_server import LocalRedis
 from tests.faults.harness import build_cast, devices_of, server_env, until, verify
 from tests.faults.ledger import Ledger, State
 from tests.servers import ServerProcess, server_pair
-from tests.services import Services
+from tests.services import Services, database_dropped
 
 # Well under redis-py's 2 s socket timeout, which a send that waited for Redis would
 # run into; the send path itself gives Redis 50 ms (handlers/intake.py).
@@ -46,7 +46,7 @@ def env(services: Services, redis: LocalRedis) -> dict[str, str]:
 
 @pytest.fixture
 def servers(env: dict[str, str], tmp_path: Path) -> Iterator[list[ServerProcess]]:
-    with server_pair(tmp_path, env) as started:
+    with database_dropped(env), server_pair(tmp_path, env) as started:
         yield started
 
 

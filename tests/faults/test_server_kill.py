@@ -21,14 +21,14 @@ from tests.faults.harness import (
 )
 from tests.faults.ledger import Ledger, Outcome, State
 from tests.servers import server_pair
-from tests.services import Services
+from tests.services import Services, database_dropped
 
 
 async def test_clients_of_a_killed_process_resume_on_the_other(
     services: Services, tmp_path: Path
 ) -> None:
     env = server_env(services.mongo.uri, services.redis.url)
-    with server_pair(tmp_path, env) as (a, b):
+    with database_dropped(env), server_pair(tmp_path, env) as (a, b):
         cast = await build_cast(a.url, tmp_path)
         ledger = Ledger()
         async with devices_of(cast, [a.url, b.url], ledger, seed=11) as devices:

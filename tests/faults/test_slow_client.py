@@ -25,7 +25,7 @@ from tests.faults.harness import (
 from tests.faults.ledger import Inbox, Ledger, State
 from tests.faults.slow_reader import ReaderProcess
 from tests.servers import ServerProcess
-from tests.services import Services
+from tests.services import Services, database_dropped
 
 QUEUE_FRAMES = 32
 # ~40 KB frames: the kernel's socket buffers (megabytes on loopback) fill within a
@@ -46,7 +46,7 @@ def env(services: Services) -> dict[str, str]:
 
 @pytest.fixture
 def server(env: dict[str, str], tmp_path: Path) -> Iterator[ServerProcess]:
-    with ServerProcess(tmp_path, env) as started:
+    with database_dropped(env), ServerProcess(tmp_path, env) as started:
         yield started
 
 

@@ -3,6 +3,7 @@ find the address (printed without the password; the full URI in a 0600 file)."""
 
 from __future__ import annotations
 
+import resource
 import stat
 from pathlib import Path
 from typing import Any
@@ -65,3 +66,21 @@ def test_access_needs_the_generated_password_kept_in_the_data_directory(
         stale = rekeyed.uri.replace(new_password, password)
         with _client(stale) as client, pytest.raises(OperationFailure):
             client.carechat.probe.find_one({})
+
+
+def test_mongod_may_open_as_many_files_as_the_hard_limit_allows(tmp_path: Path) -> None:
+    # Each collection and index is a file mongod keeps open: a test session's many
+    # databases ran one out of descriptors at a soft limit below the hard one.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    lowered = min(soft, 1024)
+    assert lowered < hard, "the hard limit leaves no room to test this"
+    resource.setrlimit(resource.RLIMIT_NOFILE, (lowered, hard))
+    try:
+        with EmbeddedMongo(tmp_path / "mongodb", auth=False) as mongo:
+            limits = Path(f"/proc/{mongo.pid}/limits").read_text()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    [line] = [row for row in limits.splitlines() if row.startswith("Max open files")]
+    unlimited = hard == resource.RLIM_INFINITY
+    wanted = [str(1 << 20), "unlimited"] if unlimited else [str(hard), str(hard)]
+    assert line.split()[3:5] == wanted

@@ -10,7 +10,7 @@ from aiohttp import WSMsgType
 
 from tests.actors import PASSWORD
 from tests.servers import ServerProcess, outbox_bodies
-from tests.services import Services
+from tests.services import Services, database_dropped
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def two_servers(
         "CARECHAT_REDIS_PREFIX": f"t{uuid4().hex[:8]}:",
     }
     a, b = ServerProcess(tmp_path, env), ServerProcess(tmp_path, env)
-    with a, b:
+    with database_dropped(env), a, b:
         yield a, b
 
 

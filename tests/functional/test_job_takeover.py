@@ -32,7 +32,7 @@ from tests.faults.harness import build_cast, server_env, until
 from tests.functional.job_worker import LEASE_SECONDS
 from tests.messaging import Device
 from tests.servers import UrlClient, server_pair
-from tests.services import Services
+from tests.services import Services, database_dropped
 
 EFFECTS = 40
 
@@ -126,7 +126,7 @@ async def test_a_server_killed_between_storing_and_notifying_loses_no_email(
         CARECHAT_JOBS_LEASE_SECONDS="2",
         CARECHAT_JOBS_POLL_SECONDS="0.2",
     )
-    with server_pair(tmp_path, env) as (a, b):
+    with database_dropped(env), server_pair(tmp_path, env) as (a, b):
         cast = await build_cast(a.url, tmp_path)
         thread_id = cast.pairs[("ann", "doc1")]
         async with aiohttp.ClientSession() as http:

@@ -13,14 +13,14 @@ from tests.faults.device import ResilientDevice
 from tests.faults.harness import build_cast, server_env
 from tests.faults.ledger import Outcome
 from tests.servers import server_pair
-from tests.services import Services
+from tests.services import Services, database_dropped
 
 
 async def test_closing_on_one_process_refuses_sends_on_the_other_within_a_second(
     services: Services, tmp_path: Path
 ) -> None:
     env = server_env(services.mongo.uri, services.redis.url)
-    with server_pair(tmp_path, env) as (a, b):
+    with database_dropped(env), server_pair(tmp_path, env) as (a, b):
         cast = await build_cast(a.url, tmp_path)
         thread = cast.pairs[("ann", "doc1")]
         phone = cast.device("ann", "ann-phone")

@@ -15,7 +15,7 @@ from chat_server.settings import Settings
 from moderation.limits import DEFAULT_TABLE, Action, Scope
 from tests.actors import Actor, actor, app_client
 from tests.integration.test_panel_queue import _setup as panel_setup
-from tests.messaging import Device, device
+from tests.messaging import Device, device, new_cmid
 from tests.panels import ask, patient, question_id
 
 Client = TestClient[web.Request, web.Application]
@@ -78,6 +78,52 @@ async def test_a_flood_from_one_account_is_refused_while_another_is_served(
     assert (await mallory.send_text(mallory_thread, "calm now", to_mallory))["type"] == "ack"
     await mallory.close()
     await ann.close()
+
+
+async def test_a_flood_that_outruns_its_answers_is_paced_not_disconnected(
+    aiohttp_client: Any, settings: Settings, clock: ManualClock, outbox: MemoryOutbox
+) -> None:
+    # Refusals are answers to the flooder's own frames: like acks they wait for room
+    # in its send queue (its reading paces it) instead of closing it as too slow.
+    queue = 4
+    client = await app_client(
+        aiohttp_client,
+        settings,
+        clock,
+        outbox,
+        send_limit_per_device=1,
+        ws_send_queue_frames=queue,
+        # The in-process limiter: a refusal then never waits on I/O, so the server
+        # answers a burst of frames before its writer sends any answer.
+        redis_url=None,
+    )
+    doctor = await actor(client, outbox, "doc@example.org", "practitioner")
+    await device(doctor, "doc-pc")
+    mallory, thread, to_doctor = await _patient_in_open_thread(
+        client, outbox, doctor, "mallory@example.org"
+    )
+    assert mallory.ws is not None
+    frames = []
+    for n in range(10 * queue):
+        cmid = new_cmid()
+        envelope = mallory.seal(thread, cmid, f"spam {n}", to_doctor)
+        frames.append(
+            {
+                "type": "send",
+                "id": cmid,
+                "thread": thread,
+                "client_msg_id": cmid,
+                "envelope": envelope,
+            }
+        )
+    for frame in frames:  # all at once, before reading any answer
+        await mallory.ws.send_json(frame)
+    answers = [await mallory.frame() for _ in frames]
+    assert [a["re"] for a in answers] == [f["id"] for f in frames]
+    assert [a["type"] for a in answers] == ["ack"] + ["error"] * (len(frames) - 1)
+    assert {a["code"] for a in answers[1:]} == {"rate_limited"}
+    assert not mallory.ws.closed
+    await mallory.close()
 
 
 async def test_panel_questions_spend_the_same_limiter(

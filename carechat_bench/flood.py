@@ -1,0 +1,170 @@
+"""``carechat bench --flood``: one account floods at 10x while everyone else chats.
+
+An additive phase in its own module (the other phases are in ``runner.py``), against a
+server with the production message limits (per device and per account; the address
+limit stays raised, since every simulated person connects from 127.0.0.1):
+
+1. peak     the closed-loop maximum of 1:1 chat (as phase 2 of ``runner.py``)
+2. alone    open-loop 1:1 chat across the pairs at 30 % of that peak (the normal
+            latency workload): send→delivery p50/p99
+3. flood    the same chat load while one more account, from its own load-generator
+            process and socket, offers ``factor`` times that whole rate (10x what all
+            the others send together); the limiter refuses most of it with an error
+            frame (``rate_limited``, with ``retry_after``): the chat p50/p99 meanwhile,
+            and the flooder's accepted and limited sends
+
+The flooder has its own process so that its sending, and reading thousands of error
+frames, is not done by the loop that times everyone else's messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from carechat_bench.processes import CareChatServer, LoaderProcess
+from carechat_bench.report import phase_table, replace_section
+from carechat_bench.runner import base_env, check_phase, seed_roster
+from carechat_bench.seed import Roster
+from chat_server.embedded.mongod import EmbeddedMongo
+
+START = "<!-- bench:flood:start -->"
+END = "<!-- bench:flood:end -->"
+LIMITED = "rate_limited"  # chat_server.errors.ErrorCode.RATE_LIMITED
+
+
+@dataclass(frozen=True, slots=True)
+class FloodOptions:
+    runs: int = 3
+    pairs: int = 500
+    chat_seconds: float = 10.0
+    load: float = 0.3  # the chat workload, as a share of the measured peak
+    factor: float = 10.0  # the flooder's offered rate, times the chat workload's
+    window: int = 4
+    write_docs: Path | None = None
+    command: str = "carechat bench --flood"
+
+
+def flood(options: FloodOptions) -> str:
+    figures: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="carechat-bench-flood-") as tmp:
+        workdir = Path(tmp)
+        os.chmod(workdir, 0o700)  # the rosters hold session tokens
+        with contextlib.ExitStack() as stack:
+            mongo = stack.enter_context(EmbeddedMongo(workdir / "mongo", cache_gb=1.0))
+            env = production_limits(base_env(mongo.uri))
+            # One pair more than the chat: its patient is the flooder.
+            roster = seed_roster(mongo.uri, options.pairs + 1, 2)
+            chat_roster, flood_roster = split_roster(roster)
+            chat_path, flood_path = workdir / "chat.json", workdir / "flood.json"
+            chat_path.write_text(json.dumps(chat_roster.to_json()))
+            flood_path.write_text(json.dumps(flood_roster.to_json()))
+            server = stack.enter_context(CareChatServer(workdir / "server", env))
+            chat = stack.enter_context(LoaderProcess(workdir))
+            flooder = stack.enter_context(LoaderProcess(workdir))
+            for loader, path in ((chat, chat_path), (flooder, flood_path)):
+                loader.call("start", base_url=server.url, roster=str(path))
+                # The team's keys are published once.
+                loader.call("setup", team=loader is chat)
+            chat.call("connect", group="pairs")
+            # Only the flooding patient: its correspondent's delivery receipts would be
+            # pushed to a socket whose send queue the flood keeps full of answers
+            # (refusals wait for room, pacing the flooder), and a push finding it full
+            # closes it as too slow (4008), ending the flood instead of measuring it.
+            flooder.call("connect", group="pairs", first=1)
+            chat.call("seal", group="pairs", per_device=10)
+            top = chat.call("closed", group="pairs", window=options.window, patience=120.0)
+            check_phase(top, "max")
+            rate = top["delivered_per_s"] * options.load
+            flood_rate = rate * options.factor
+            figures.setdefault("chat_rate", []).append(rate)
+            per_device = max(1, math.ceil(rate * options.chat_seconds / (options.pairs * 2)))
+            flood_frames = max(1, math.ceil(flood_rate * options.chat_seconds))
+            for run in range(options.runs):
+                chat.call("seal", group="pairs", per_device=per_device)
+                alone = chat.call("open", group="pairs", rate=rate, patience=60.0)
+                check_phase(alone, "chat alone")
+                figures.setdefault("alone_p50_ms", []).append(alone["p50_ms"])
+                figures.setdefault("alone_p99_ms", []).append(alone["p99_ms"])
+                # Sealed before either clock starts; only the patient sends.
+                flooder.call("seal", group="pairs", per_device=flood_frames, senders=1)
+                chat.call("seal", group="pairs", per_device=per_device)
+                flooder.send(
+                    "open", group="pairs", rate=flood_rate, patience=120.0, deliveries=False
+                )
+                during = chat.call("open", group="pairs", rate=rate, patience=60.0)
+                flooded = flooder.answer()
+                check_phase(during, "chat during the flood")
+                check_flood(flooded)
+                figures.setdefault("during_p50_ms", []).append(during["p50_ms"])
+                figures.setdefault("during_p99_ms", []).append(during["p99_ms"])
+                figures.setdefault("flood_offered_per_s", []).append(flooded["offered_per_s"])
+                figures.setdefault("flood_accepted", []).append(flooded["acked"])
+                figures.setdefault("flood_limited", []).append(flooded["errors"].get(LIMITED, 0))
+                print(
+                    f"  run {run + 1}: chat p99 {alone['p99_ms']:.1f} ms alone, "
+                    f"{during['p99_ms']:.1f} ms during the flood; flooder offered "
+                    f"{flooded['offered_per_s']:.0f}/s, accepted {flooded['acked']}, "
+                    f"limited {flooded['errors'].get(LIMITED, 0)}",
+                    flush=True,
+                )
+    table = render(figures, options)
+    if options.write_docs is not None:
+        replace_section(options.write_docs, START, END, table)
+    return table
+
+
+def production_limits(env: dict[str, str]) -> dict[str, str]:
+    """The benchmark's server environment with the shipped per-device and per-account
+    message limits (``base_env`` raises them for the other phases)."""
+    return {
+        k: v
+        for k, v in env.items()
+        if k not in ("CARECHAT_SEND_LIMIT_PER_DEVICE", "CARECHAT_SEND_LIMIT_PER_ACCOUNT")
+    }
+
+
+def split_roster(roster: Roster) -> tuple[Roster, Roster]:
+    """Everyone but the last pair chats; the last pair is the flooder's thread."""
+    return (
+        dataclasses.replace(roster, pairs=roster.pairs[:-1]),
+        dataclasses.replace(roster, pairs=roster.pairs[-1:]),
+    )
+
+
+def check_flood(phase: dict[str, Any]) -> None:
+    """Every flooded send is answered, accepted or limited, and nothing else happens."""
+    other = {code: n for code, n in phase["errors"].items() if code != LIMITED}
+    if other or phase["unanswered"]:
+        raise RuntimeError(
+            f"flood: accepted {phase['acked']}, other errors {other}, "
+            f"sends without an answer {phase['unanswered']}"
+        )
+
+
+ROWS = (
+    ("chat_rate", "1:1 chat offered load (30 % of peak, all pairs)", "msg/s", 0),
+    ("alone_p50_ms", "chat p50, no flood", "ms", 1),
+    ("alone_p99_ms", "chat p99, no flood", "ms", 1),
+    ("during_p50_ms", "chat p50 during the flood", "ms", 1),
+    ("during_p99_ms", "chat p99 during the flood", "ms", 1),
+    ("flood_offered_per_s", "flooder's sends, one account (goal: 10x the chat load)", "msg/s", 0),
+    ("flood_accepted", "flooder's sends accepted", "sends", 0),
+    ("flood_limited", "flooder's sends limited (error frame `rate_limited`)", "sends", 0),
+)
+
+
+def render(figures: dict[str, list[float]], options: FloodOptions) -> str:
+    runs = max((len(v) for v in figures.values()), default=0)
+    intro = (
+        f"Command: `{options.command}` ({runs} runs per figure, {options.pairs} pairs, "
+        f"{options.chat_seconds:g} s of chat per run)."
+    )
+    return "\n".join([intro, "", *phase_table(figures, ROWS)])
