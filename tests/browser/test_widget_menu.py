@@ -12,12 +12,20 @@ import pytest
 from playwright.async_api import FloatRect, Locator, Page, ViewportSize, expect
 
 from tests.browser.axe import axe, install_axe, serious
-from tests.browser.care_team import People, unique_email
+from tests.browser.care_team import CareTeam, People, care_team, unique_email
 from tests.browser.conftest import PRACTICE_ID, SCREENSHOTS, Watched
-from tests.browser.test_widget import FRAME, KEY_DERIVATION_MS, create_keys, sign_in
+from tests.browser.test_widget import (
+    FRAME,
+    KEY_DERIVATION_MS,
+    conversation_with_practice,
+    create_keys,
+    sign_in,
+)
 from tests.browser.widget_menu import widget_menu
+from tests.services import Services
 
 PHONE: Final[ViewportSize] = {"width": 375, "height": 812}
+SMALL_PHONE: Final[ViewportSize] = {"width": 320, "height": 640}
 DESKTOP: Final[ViewportSize] = {"width": 1280, "height": 800}
 ITEMS: Final = ["Announcements", "Privacy & consents", "Blocked accounts", "Settings", "My data"]
 
@@ -32,6 +40,11 @@ async def people(carechat: str, outbox: Path) -> AsyncIterator[People]:
     crowd = People(carechat, outbox)
     yield crowd
     await crowd.close()
+
+
+@pytest.fixture
+async def team(people: People, services: Services, carechat_db_name: str) -> CareTeam:
+    return await care_team(people, services.mongo.uri, carechat_db_name)
 
 
 async def _signed_in_with_keys(page: Page, carechat: str, people: People) -> None:
@@ -76,7 +89,7 @@ async def test_a_narrow_widget_keeps_one_header_line_and_folds_the_menu_behind_a
     settings = menu.get_by_role("button", name="Settings", exact=True)
     header = page.locator("header.w-header")
 
-    for size in (FRAME, PHONE):
+    for size in (FRAME, SMALL_PHONE, PHONE):
         await page.set_viewport_size(size)
         # One line: the name, the connection dot, the language and "Menu" side by side.
         await expect(toggle).to_be_visible()
@@ -174,3 +187,22 @@ async def test_a_wide_widget_shows_the_menu_inline_without_the_button(
     assert await listed.evaluate("el => getComputedStyle(el).position") == "static"
     await _screenshot(page, "widget-menu-open-1280")
     assert inaccessible == {}, inaccessible
+
+
+async def test_an_open_menu_and_its_focus_survive_a_live_update_of_the_page(
+    watched: Watched, carechat: str, team: CareTeam, people: People
+) -> None:
+    page = watched.page
+    conversation = await conversation_with_practice(page, carechat, team, people)
+    await page.get_by_role("button", name="All conversations").click()
+    await expect(page.get_by_role("heading", name="Your practice")).to_be_visible()
+    toggle = widget_menu(page).get_by_role("button", name="Menu", exact=True)
+    await toggle.click()
+    await page.keyboard.press("ArrowDown")
+    privacy = widget_menu(page).get_by_role("button", name="Privacy & consents")
+    await expect(privacy).to_be_focused()
+    # A message arrives: the practice page re-renders its unread count under the menu.
+    await team.practitioner.send(conversation.thread_id, "A reply while you look around.")
+    await expect(page.locator(".w-thread-row .w-badge")).to_have_text("1")
+    await expect(toggle).to_have_attribute("aria-expanded", "true")
+    await expect(privacy).to_be_focused()
