@@ -18,6 +18,7 @@ from tests.browser.axe import install_axe, violations_at_sizes
 from tests.browser.care_team import PASSPHRASE, PASSWORD, CareTeam, People, care_team
 from tests.browser.conftest import Watched
 from tests.browser.test_widget import conversation_with_practice
+from tests.browser.widget_menu import open_widget_menu
 from tests.services import Services
 
 # Sealing or opening keys runs Argon2id: seconds on a busy machine.
@@ -50,7 +51,7 @@ async def test_my_data_downloads_the_export_and_an_erasure_is_requested_then_can
     await team.practitioner.send(conversation.thread_id, "Your results are normal.")
     await expect(page.get_by_text("Your results are normal.")).to_be_visible()
 
-    await page.get_by_role("button", name="My data").click()
+    await open_widget_menu(page, "My data")
     await expect(page.get_by_role("heading", name="My data", level=1)).to_be_visible()
     export = page.get_by_role("region", name="Download my data")
     # The password is asked again; a wrong one says so and downloads nothing.

@@ -33,6 +33,7 @@ from tests.browser.test_panel import (
     fits,
     gp_in_console,
 )
+from tests.browser.widget_menu import open_widget_menu
 from tests.functional.command import Server, carechat_env
 from tests.services import Services
 from tests.stripe_double import StripeDouble
@@ -210,7 +211,7 @@ async def test_a_patient_pays_a_gp_answers_the_countdown_shows_and_the_chat_ends
     await expect(patient.get_by_label("Your message")).to_have_count(0)
 
     # Her payments: 6 EUR charged, with a receipt.
-    await patient.get_by_role("button", name="My payments").first.click()
+    await open_widget_menu(patient, "My payments")
     await expect(patient.get_by_text("Paid €6.00")).to_be_visible()
     receipt = patient.get_by_role("link", name="Receipt")
     href = await receipt.get_attribute("href")

@@ -24,6 +24,7 @@ from tests.browser.axe import install_axe, violations_at_sizes
 from tests.browser.care_team import People, link_in_mail, unique_email
 from tests.browser.conftest import Watched
 from tests.browser.signin import sign_in_and_create_keys
+from tests.browser.widget_menu import open_widget_menu, widget_menu
 from tests.mailings import seed_campaign, synthetic_patients
 from tests.services import Services
 
@@ -94,8 +95,7 @@ async def test_a_practice_imports_its_roster_and_its_campaign_reaches_the_widget
     await widget.goto(f"{carechat}/widget?practice={practice_id}")
     await widget.get_by_role("button", name="Sign in").click()
     await sign_in_and_create_keys(widget, senior)
-    announcements = widget.get_by_role("button", name="Announcements")
-    await expect(announcements).to_be_visible(timeout=KEY_DERIVATION_MS)
+    await expect(widget_menu(widget)).to_be_visible(timeout=KEY_DERIVATION_MS)
 
     # The console chooses the audience by label: only the linked 65+ patient.
     await console.get_by_role("button", name="Refresh the roster").click()
@@ -115,7 +115,7 @@ async def test_a_practice_imports_its_roster_and_its_campaign_reaches_the_widget
     await expect(sent.locator('[data-count="delivered"] dd')).to_have_text("1")
 
     # The patient reads it in the widget: opened in the page, then a read receipt.
-    await announcements.click()
+    await open_widget_menu(widget, "Announcements")
     await expect(widget.get_by_role("heading", name="Practice announcements")).to_be_visible()
     item = widget.locator(".w-announcement").first
     await expect(item).to_have_class("w-announcement is-unread")

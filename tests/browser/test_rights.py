@@ -36,6 +36,7 @@ from tests.browser.test_widget import (
     open_widget,
     sign_in,
 )
+from tests.browser.widget_menu import open_widget_menu
 from tests.services import Services
 
 VERSION = TEXT_VERSIONS[Purpose.PREVENTION_MAILINGS]
@@ -108,7 +109,7 @@ async def test_blocking_the_practitioner_from_a_thread_stops_their_messages_unti
     await expect(page.get_by_role("heading", name=PRACTITIONER_NAME)).to_be_visible(
         timeout=RECEIVE_TIMEOUT * 1000
     )  # the widget reopens the live conversation
-    await page.get_by_role("button", name="Blocked accounts").click()
+    await open_widget_menu(page, "Blocked accounts")
     await page.get_by_role("button", name=f"Unblock {PRACTITIONER_NAME}").click()
     await expect(page.get_by_role("status").filter(has_text="no longer")).to_have_text(
         f"{PRACTITIONER_NAME} is no longer blocked."
@@ -138,7 +139,7 @@ async def test_consents_are_granted_and_withdrawn_in_the_widget_and_kept_by_the_
     await open_widget(page, carechat, team.practice_id)
     await sign_in(page, email)
     await create_keys(page)
-    await page.get_by_role("button", name="Privacy & consents").click()
+    await open_widget_menu(page, "Privacy & consents")
     await expect(page.get_by_role("heading", name="Privacy & consents")).to_be_visible()
 
     mailings = _consent(page, "prevention_mailings", team.practice_id)
@@ -180,7 +181,7 @@ async def test_consents_are_granted_and_withdrawn_in_the_widget_and_kept_by_the_
     await expect(page.get_by_role("button", name="Start a conversation")).to_be_visible(
         timeout=RECEIVE_TIMEOUT * 1000
     )  # the widget is home, on the practice's page
-    await page.get_by_role("button", name="Privacy & consents").click()
+    await open_widget_menu(page, "Privacy & consents")
     await expect(mailings).to_have_attribute("data-state", "granted")
     await expect(report).to_have_attribute("data-state", "revoked")
     assert await _current(patient) == {("prevention_mailings", team.practice_id)}

@@ -50,6 +50,7 @@ from tests.browser.care_team import (
     unique_email,
 )
 from tests.browser.conftest import PRACTICE_ID, Site, Watched
+from tests.browser.widget_menu import open_widget_menu
 from tests.services import Services
 
 FRAME: Final[ViewportSize] = {"width": 400, "height": 600}  # the loader's iframe
@@ -424,7 +425,7 @@ async def test_the_widget_runs_in_the_loaders_iframe_on_another_origin(
         timeout=KEY_DERIVATION_MS
     )
     # Reminders of a waiting message: by e-mail no more, by text message still.
-    await frame.get_by_role("button", name="Settings").click()
+    await open_widget_menu(frame, "Settings")
     by_email = frame.get_by_role("checkbox", name="By e-mail")
     await expect(by_email).to_be_checked()
     await expect(frame.get_by_role("checkbox", name="By text message")).to_be_checked()
@@ -627,7 +628,7 @@ async def test_a_new_browser_restores_the_keys_with_the_passphrase_and_reads_the
         ).to_be_visible()
 
         # Leaving a shared computer: its keys go (and its device is revoked).
-        await other.get_by_role("button", name="Settings").click()
+        await open_widget_menu(other, "Settings")
         await other.get_by_role("button", name="Sign out and remove my keys").click()
         await sign_in(other, conversation.email)
         await expect(other.get_by_role("heading", name="Unlock your messages")).to_be_visible()

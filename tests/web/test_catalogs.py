@@ -44,3 +44,14 @@ def test_every_intake_option_of_the_rule_set_has_a_label() -> None:
         for option in options:
             for lang in ("en", "fr", "nl"):
                 assert f"question.option.{group}.{option}" in labels[lang], (lang, group, option)
+
+
+def test_the_widgets_own_texts_are_in_french_dutch_and_english() -> None:
+    """The widget's main catalog is one file per language (widget/i18n/*.mjs)."""
+    found = {
+        lang: keys_by_language(ROOT / "web" / "src" / "widget" / "i18n" / f"{lang}.mjs")[lang]
+        for lang in ("en", "fr", "nl")
+    }
+    assert "menu.label" in found["en"]  # the header's "Menu" button (widget/menu.mjs)
+    assert found["fr"] == found["en"], found["en"] ^ found["fr"]
+    assert found["nl"] == found["en"], found["en"] ^ found["nl"]

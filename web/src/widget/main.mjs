@@ -4,6 +4,7 @@
 //   main.mjs         boot: which page, which practice, restore the session; the flow
 //                    between views (signed in -> keys -> connected -> the practice)
 //   shell.mjs        the frame: header, language, connection state, one view at a time
+//   menu.mjs         the header menu, folded behind a "Menu" button in a narrow frame
 //   views/*.mjs      account (sign-up, verify, sign-in), keys (create + passphrase,
 //                    restore), practice (link, request, conversations), conversation,
 //                    message, renewal, safety, settings, invitation

@@ -7,6 +7,7 @@
 
 import { clear, focus, h, mount } from "../ui/dom.mjs";
 import { LANGUAGES, language, onLanguageChange, setLanguage, t } from "../ui/i18n.mjs";
+import { HeaderMenu } from "./menu.mjs";
 
 const LANGUAGE_NAMES = { fr: "Français", nl: "Nederlands", en: "English" };
 
@@ -21,7 +22,8 @@ export class Widget {
     // the patient is signed in.
     this.pending = { email: null, password: null, invitation: null };
     this.view = h("section", { class: "w-view", id: "view" });
-    this.menu = h("div", { class: "w-menu" });
+    // Folded behind a "Menu" button in a narrow frame (menu.mjs).
+    this.menu = new HeaderMenu();
     this.connectionText = h("span", { class: "w-connection-text" });
     this.connectionLine = h("p", { class: "w-connection", role: "status", dataset: { state: "offline" } }, this.connectionText);
     this.languageSelect = h(
@@ -35,7 +37,7 @@ export class Widget {
       "header",
       { class: "w-header" },
       h("div", { class: "w-brand" }, h("span", { class: "w-logo", "aria-hidden": "true" }), this.title),
-      h("div", { class: "w-tools" }, this.connectionLine, this.languageLabel, this.languageSelect, this.menu),
+      h("div", { class: "w-tools" }, this.connectionLine, this.languageLabel, this.languageSelect, this.menu.element),
     );
     const el = mount(header, this.view);
     el.dataset.page = "widget";
@@ -91,10 +93,7 @@ export class Widget {
     this.connectionLine.dataset.state = this.connection;
     this.connectionText.textContent = this.client.accountId ? t(`connection.${this.connection}`) : "";
     this.connectionLine.hidden = !this.client.accountId || !this.client.hasKeys;
-    clear(this.menu);
-    if (this.menuItems) {
-      this.menu.append(...this.menuItems());
-    }
+    this.menu.update(this.menuItems ? this.menuItems() : []);
   }
 }
 

@@ -10,6 +10,7 @@ registerMessages("en", {
   "failed.retry": "Try again",
   "field.email": "E-mail address",
   "field.password": "Password",
+  "menu.label": "Menu",
   "menu.settings": "Settings",
   "menu.signout": "Sign out",
 

@@ -9,6 +9,7 @@ registerMessages("fr", {
   "failed.retry": "Réessayer",
   "field.email": "Adresse e-mail",
   "field.password": "Mot de passe",
+  "menu.label": "Menu",
   "menu.settings": "Réglages",
   "menu.signout": "Se déconnecter",
 

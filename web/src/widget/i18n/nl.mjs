@@ -9,6 +9,7 @@ registerMessages("nl", {
   "failed.retry": "Opnieuw proberen",
   "field.email": "E-mailadres",
   "field.password": "Wachtwoord",
+  "menu.label": "Menu",
   "menu.settings": "Instellingen",
   "menu.signout": "Afmelden",
 
