@@ -88,11 +88,17 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     "panel_presence": [IndexModel([("panel", A), ("until", A)], name="online")],
     "panel_ratings": [IndexModel([("panel", A)], name="panel")],
-    "read_marks": [IndexModel([("account", A), ("thread", A)], name="account_thread", unique=True)],
+    "read_marks": [
+        IndexModel([("account", A), ("thread", A)], name="account_thread", unique=True),
+        # A thread's marks, for its purge (storage/purge.py).
+        IndexModel([("thread", A)], name="thread"),
+    ],
     "attachments.files": [
         IndexModel([("filename", A), ("uploadDate", A)], name="gridfs_files"),
         # An account's stored bytes (its quota), and the purge's unclaimed uploads.
         IndexModel([("metadata.uploader", A)], name="uploader"),
+        # A thread's files, for its purge (storage/purge.py).
+        IndexModel([("metadata.thread", A)], name="thread"),
         IndexModel(
             [("metadata.uploaded_at", A)],
             name="unclaimed",
