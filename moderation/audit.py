@@ -72,6 +72,10 @@ class AuditAction(StrEnum):
     REPORT_FILED = "report_filed"
     ACCOUNT_WARNED = "account_warned"
     SUSPENSION_LIFTED = "suspension_lifted"
+    # A thread, panel question or paid chat moved (details: kind, event, from, to).
+    THREAD_STATE_CHANGED = "thread_state_changed"
+    # A pass of the retention job (details: counts per kind, never an id).
+    RETENTION_RUN = "retention_run"
 
 
 class BreakReason(StrEnum):

@@ -55,6 +55,8 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("patient_id", A), ("provider_id", A), ("state", A), ("updated_at", D)],
             name="pair_state",
         ),
+        # Ended threads by when, for retention (storage/expired.py).
+        IndexModel([("state", A), ("updated_at", A), ("_id", A)], name="ended"),
     ],
     "messages": [
         # Contiguous per-thread numbering rests on this one.
@@ -77,6 +79,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("payment_intent", A)], name="intent", sparse=True),
         IndexModel([("patient", A), ("created_at", D)], name="patient"),
         IndexModel([("answered_by", A), ("window_starts_at", D)], name="payouts", sparse=True),
+        IndexModel([("state", A), ("closed_at", A), ("_id", A)], name="closed"),
     ],
     # Stripe events by id (``_id``: a redelivery is a duplicate key), by day.
     "stripe_events": [IndexModel([("received_at", A)], name="received")],
@@ -85,6 +88,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("patient", A), ("panel", A), ("day", A)], name="patient_day"),
         IndexModel([("panel", A), ("answered_at", D)], name="answered"),
         IndexModel([("panel", A), ("claimed_by", A), ("state", A)], name="held"),
+        IndexModel([("state", A), ("closed_at", A), ("_id", A)], name="closed"),
     ],
     "panel_presence": [IndexModel([("panel", A), ("until", A)], name="online")],
     "panel_ratings": [IndexModel([("panel", A)], name="panel")],
@@ -126,7 +130,10 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     # Prevention mailings (storage/campaigns.py, mailing_consent.py, roster.py). A
     # delivery's and a recipient's _id is "<campaign>:<patient>": one per pair.
-    "campaigns": [IndexModel([("practice_id", A), ("created_at", D)], name="practice")],
+    "campaigns": [
+        IndexModel([("practice_id", A), ("created_at", D)], name="practice"),
+        IndexModel([("state", A), ("updated_at", A), ("_id", A)], name="ended"),
+    ],
     "campaign_recipients": [IndexModel([("campaign", A), ("_id", A)], name="campaign")],
     "campaign_deliveries": [
         IndexModel([("campaign", A), ("state", A)], name="campaign_state"),
@@ -153,6 +160,12 @@ INDEXES: dict[str, list[IndexModel]] = {
             name="dedupe",
             unique=True,
             partialFilterExpression={"dedupe_key": {"$type": "string"}},
+        ),
+        # Jobs that failed for good, by when, for retention (storage/expired.py).
+        IndexModel(
+            [("finished_at", A), ("_id", A)],
+            name="failed",
+            partialFilterExpression={"state": "failed"},
         ),
     ],
 }

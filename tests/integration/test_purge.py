@@ -69,14 +69,15 @@ async def test_a_care_thread_is_deleted_whole_in_batches(db: Database) -> None:
     # 12 messages in batches of at most 5 (5, 5, then the last 2), a pause after each
     # full batch, and one after the batch of files.
     assert pauses == [0.01, 0.01, 0.01]
-    for name, query in [
+    emptied: list[tuple[str, dict[str, Any]]] = [
         ("messages", {"thread": "gone"}),
         ("attachments.files", {"metadata.thread": "gone"}),
         ("attachments.chunks", {"files_id": {"$in": ["gone-file0", "gone-file1"]}}),
         ("cursors", {"thread": "gone"}),
         ("read_marks", {"thread": "gone"}),
         ("threads", {"_id": "gone"}),
-    ]:
+    ]
+    for name, query in emptied:
         assert await db[name].count_documents(query) == 0, name
     # The other thread is untouched.
     assert await db["messages"].count_documents({"thread": "kept"}) == 3
