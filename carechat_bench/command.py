@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from carechat_bench.mailing import MailingOptions, mailing
+from carechat_bench.retention import RetentionOptions, retention
 from carechat_bench.runner import Options, run
 from carechat_bench.soak import SoakOptions, soak
 
@@ -24,6 +25,9 @@ def bench(args: argparse.Namespace) -> int:
     command = shlex.join(["carechat", *sys.argv[1:]])
     if getattr(args, "mailing", False):
         print(mailing(MailingOptions(runs=args.runs, command=command)))
+        return 0
+    if getattr(args, "retention", False):
+        print(retention(RetentionOptions(runs=args.runs, command=command)))
         return 0
     if args.soak is not None:
         return soak(

@@ -152,6 +152,11 @@ def _parser() -> argparse.ArgumentParser:
         help="instead: a 10,000-recipient campaign under 30 %% chat load (docs/mailings.md)",
     )
     bench.add_argument(
+        "--retention",
+        action="store_true",
+        help="instead: a retention pass deleting 50,000 messages under 30 %% chat load",
+    )
+    bench.add_argument(
         "--soak-rate", type=_positive, default=600.0, metavar="MSGS", help="the soak's messages/s"
     )
     for command in (migrate, admin, bench):
