@@ -440,6 +440,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
             db,
             batch_size=settings.retention_batch_size,
             pause_seconds=settings.retention_pause_ms / 1000,
+            monotonic=clock.monotonic,
         ),
         jobs=jobs,
         auditor=shared.auditor,

@@ -98,8 +98,9 @@ class Settings:
     attachment_purge_every_minutes: float = 60.0
     # Retention (docs/retention.md): how long a conversation is kept once it ended,
     # per kind, before the daily retention job (one durable job for all processes,
-    # run at this UTC hour) deletes it, in batches of this many documents with this
-    # pause between two so that chats running meanwhile do not feel it.
+    # run at this UTC hour) deletes it, in batches of this many documents, pausing
+    # after each as long as it took and at least this long (chats running meanwhile
+    # must not feel it).
     retention_panel_days: int = 30
     retention_care_years: int = 30
     retention_paid_years: int = 30

@@ -12,7 +12,8 @@ died goes on with the same cutoffs from where it stopped. Each pass is audited o
 with counts per kind and never an id.
 
 It must not be felt by the chats running meanwhile: batches are small, every query
-is an index range scan, and each batch is followed by a pause.
+is an index range scan, and each conversation deleted (and each batch of a long one)
+is followed by a pause as long as the work before it (``ThreadPurge.pause``).
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ class Retention:
     async def run(self, ctx: JobContext) -> datetime:
         progress = _Progress.load(ctx.cursor, self._clock.now())
         kinds = list(self._policy.ages)
+        self._purge.working()
         while progress.step < len(kinds):
             kind = kinds[progress.step]
             cutoff = progress.now - self._policy.ages[kind]
@@ -105,7 +107,6 @@ class Retention:
                 progress.add(kind, counts)
                 progress.after = batch[-1]
                 await ctx.checkpoint(progress.dump())
-                await self._purge.pause()
             progress.step, progress.after = progress.step + 1, None
             await ctx.checkpoint(progress.dump())
         await self._auditor.record(AuditAction.RETENTION_RUN, details=progress.details())
@@ -119,9 +120,11 @@ class Retention:
         deleter = self._deleters.get(kind)
         if deleter is None:  # owns nothing else: one delete for the batch
             purged.add(str(kind), await self._expired.delete(kind, ids))
+            await self._purge.pause()
             return purged
         for doc_id in ids:
             purged.merge(await deleter(doc_id))
+            await self._purge.pause()  # as long as its deletion took, at least
         return purged
 
 

@@ -18,13 +18,18 @@ idempotent delete, safe to repeat and to run on two processes at once.
 
 Batches are bounded (``batch_size`` documents per delete, walked in index order) and
 separated by a pause, so a purge of a long conversation never holds MongoDB long
-enough to be felt by the chats running next to it. No Redis key is per thread (fan-out
-channels and rate limits are per account), so there is nothing to remove there.
+enough to be felt by the chats running next to it. The pause is at least
+``pause_seconds`` and at least as long as the work since the last one: a purge takes
+at most half of the database's time, and yields more of it the busier it is.
+
+No Redis key is per thread (fan-out channels and rate limits are per account), so
+there is nothing to remove there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +38,10 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 Sleep = Callable[[float], Awaitable[None]]
+
+# The longest pause: the time since the last one may include idle time (a purge
+# started long after the previous one ended).
+MAX_PAUSE_SECONDS = 2.0
 
 # GridFS files deleted per batch: each is up to a few hundred 255 KiB chunks.
 FILES_PER_BATCH = 8
@@ -61,6 +70,7 @@ class ThreadPurge:
         batch_size: int = 500,
         pause_seconds: float = 0.0,
         sleep: Sleep = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -68,11 +78,21 @@ class ThreadPurge:
         self._batch = batch_size
         self._pause = pause_seconds
         self._sleep = sleep
+        self._monotonic = monotonic
+        self._working_since = monotonic()
+
+    def working(self) -> None:
+        """Work starts now (what the next pause is measured against): for a caller
+        that was idle, so that its first pause is not as long as its idleness."""
+        self._working_since = self._monotonic()
 
     async def pause(self) -> None:
-        """The breath between two batches, for the chats sharing the database."""
+        """The breath between two batches, for the chats sharing the database: as
+        long as the work since the last one, and at least ``pause_seconds``."""
         if self._pause > 0:
-            await self._sleep(self._pause)
+            worked = min(self._monotonic() - self._working_since, MAX_PAUSE_SECONDS)
+            await self._sleep(max(self._pause, worked))
+        self.working()
 
     async def contents(self, thread_id: str) -> Purged:
         """A conversation's messages, attachments and receipts (not its own document)."""

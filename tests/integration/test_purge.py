@@ -60,7 +60,10 @@ async def test_a_care_thread_is_deleted_whole_in_batches(db: Database) -> None:
     async def sleep(seconds: float) -> None:
         pauses.append(seconds)
 
-    purge = ThreadPurge(db, batch_size=5, pause_seconds=0.01, sleep=sleep)
+    # The clock stands still: each pause is the minimum.
+    purge = ThreadPurge(
+        db, batch_size=5, pause_seconds=0.01, sleep=sleep, monotonic=clock.monotonic
+    )
     purged = await purge.care_thread("gone")
 
     assert purged.counts == {
@@ -86,3 +89,22 @@ async def test_a_care_thread_is_deleted_whole_in_batches(db: Database) -> None:
     assert await db["threads"].count_documents({"_id": "kept"}) == 1
     # Purging again is harmless: nothing is left to remove.
     assert (await purge.care_thread("gone")).counts == {}
+
+
+async def test_the_pause_is_as_long_as_the_work_before_it(db: Database) -> None:
+    """A purge takes at most half the database's time: the slower its batches (a busy
+    database), the longer it waits after each."""
+    clock = ManualClock()
+    await seed_thread(db, clock, "gone", messages=12)
+    pauses: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+
+    def monotonic() -> float:
+        clock.advance(0.25)  # every look at the clock finds a quarter second gone
+        return clock.monotonic()
+
+    purge = ThreadPurge(db, batch_size=5, pause_seconds=0.01, sleep=sleep, monotonic=monotonic)
+    await purge.care_thread("gone")
+    assert pauses == [0.25, 0.25, 0.25]

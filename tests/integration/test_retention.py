@@ -25,12 +25,14 @@ from chat_server.handlers.retention import (
 )
 from chat_server.jobs import Job, JobState, JobStore
 from chat_server.mail import MemoryOutbox
+from chat_server.model.campaigns import Campaign, CampaignEvent, CampaignState, DeliveryState
 from chat_server.model.paid_chats import PaidChat
 from chat_server.model.queue import Outcome, QueueItem
 from chat_server.model.threads import CareEvent, PaidState, PanelEvent, PanelState, ThreadState
 from chat_server.settings import Settings
 from chat_server.storage.attachments import AttachmentStore
 from chat_server.storage.audit import AuditStore
+from chat_server.storage.campaigns import CampaignStore, Recipient
 from chat_server.storage.messages import MessageStore, NewMessage, StoredMessage
 from chat_server.storage.paid_chats import PaidChatStore
 from chat_server.storage.panel_queue import QueueStore
@@ -182,6 +184,32 @@ async def unpaid_chat(db: Db, clock: ManualClock, thread_id: str) -> None:
     assert await chats.move(thread_id, [PaidState.PENDING_PAYMENT], closing) is not None
 
 
+async def campaign(db: Db, clock: ManualClock, campaign_id: str, patients: int) -> None:
+    """A mailing sent to ``patients`` patients (each has a delivery), then finished."""
+    store, now = CampaignStore(db), clock.now()
+    await store.create(Campaign(campaign_id, "practice", "admin", CampaignState.DRAFT, now, b"ct"))
+    recipients = [Recipient(f"p{i}", (b"slip",)) for i in range(patients)]
+    await store.add_recipients(campaign_id, recipients, now)
+    sending = await store.transition(
+        campaign_id, CampaignEvent.START, CampaignState.SENDING, now,
+        from_states=[CampaignState.DRAFT],
+    )  # fmt: skip
+    assert sending is not None
+    await store.record_deliveries(
+        sending, [(r.patient, DeliveryState.DELIVERED) for r in recipients], now
+    )
+    done = await store.transition(campaign_id, CampaignEvent.FINISH, CampaignState.DONE, now)
+    assert done is not None
+
+
+async def mailing_left(db: Db, campaign_id: str) -> list[int]:
+    return [
+        await db["campaigns"].count_documents({"_id": campaign_id}),
+        await db["campaign_recipients"].count_documents({"campaign": campaign_id}),
+        await db["campaign_deliveries"].count_documents({"campaign": campaign_id}),
+    ]
+
+
 async def stored(db: Db, thread_id: str) -> dict[str, int]:
     """What is left of a conversation, per collection."""
     counts = {
@@ -304,6 +332,29 @@ async def test_a_pass_taken_over_from_a_dead_process_resumes_from_its_cursor(
     await until(pass_over(db, clock), "the next pass")
     assert [await stored(db, f"q{i}") for i in range(5)] == [{}] * 5
     assert (await retention_runs(db))[-1]["panel_deleted"] == 3
+
+
+async def test_a_finished_mailing_and_a_failed_job_go_after_their_days(
+    start: Callable[[], Awaitable[Client]], db: Db, clock: ManualClock
+) -> None:
+    await campaign(db, clock, "flu-2026", patients=5)  # several batches of 2
+    jobs = JobStore(db)
+    failed = await jobs.enqueue(
+        "gone_kind", {}, now=clock.now(), run_at=clock.now(), max_attempts=1
+    )
+    assert failed is not None
+    await jobs.fail(failed, None, now=clock.now(), error="KeyError")
+    await start()
+    clock.advance((100 * DAY).total_seconds())
+    await until(pass_over(db, clock), "a pass 100 days on")
+    assert await mailing_left(db, "flu-2026") == [1, 5, 5]  # a year by default
+    assert await jobs.get(failed) is None  # 90 days by default
+
+    clock.advance((300 * DAY).total_seconds())
+    await until(pass_over(db, clock), "a pass 400 days on")
+    assert await mailing_left(db, "flu-2026") == [0, 0, 0]
+    runs = await retention_runs(db)
+    assert [(r["mailing_deleted"], r["jobs_deleted"]) for r in runs] == [(0, 1), (1, 0)]
 
 
 def test_the_run_is_daily_at_the_hour() -> None:
