@@ -766,7 +766,7 @@ def _payment_services(
         messages=messages,
         clock=shared.clock,
     )
-    chats = PaidChatStore(db)
+    chats = PaidChatStore(db, on_transition=shared.transitions)
     flow = PaymentFlow(chats=chats, questions=queue, gateway=gateway, jobs=jobs, config=config)
     app[PAID_CHATS] = paid = PaidChats(
         chats=chats,

@@ -28,7 +28,14 @@ from chat_server.mail import MemoryOutbox
 from chat_server.model.campaigns import Campaign, CampaignEvent, CampaignState, DeliveryState
 from chat_server.model.paid_chats import PaidChat
 from chat_server.model.queue import Outcome, QueueItem
-from chat_server.model.threads import CareEvent, PaidState, PanelEvent, PanelState, ThreadState
+from chat_server.model.threads import (
+    CareEvent,
+    PaidEvent,
+    PaidState,
+    PanelEvent,
+    PanelState,
+    ThreadState,
+)
 from chat_server.settings import Settings
 from chat_server.storage.attachments import AttachmentStore
 from chat_server.storage.audit import AuditStore
@@ -181,7 +188,10 @@ async def unpaid_chat(db: Db, clock: ManualClock, thread_id: str) -> None:
     )
     await conversation(db, clock, thread_id, messages=1)
     closing = {"state": str(PaidState.CLOSED), "closed_at": now, "closed_reason": "unpaid"}
-    assert await chats.move(thread_id, [PaidState.PENDING_PAYMENT], closing) is not None
+    moved = await chats.move(
+        thread_id, [PaidState.PENDING_PAYMENT], closing, event=PaidEvent.CHECKOUT_EXPIRED
+    )
+    assert moved is not None
 
 
 async def campaign(db: Db, clock: ManualClock, campaign_id: str, patients: int) -> None:
