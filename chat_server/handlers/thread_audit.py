@@ -2,9 +2,12 @@
 
 Care threads (accept, decline, block, close), panel questions and paid chats' questions
 (claim, release, hand-over, park, resume, answer, convert, withdraw, close, a lease or
-an SLA that ran out) change state in exactly one place each: ``ThreadStore.transition``
-and ``QueueStore.claim``/``move``. Both tell :class:`TransitionAudit` of every move
-they stored, so no handler can move a conversation without it being audited. An entry
+an SLA that ran out) and paid chats themselves (paid, checkout expired, answered,
+window ended, closed early, refunded) change state in exactly one place each:
+``ThreadStore.transition``, ``QueueStore.claim``/``move`` and ``PaidChatStore.move``.
+Each tells :class:`TransitionAudit` of every move it stored, so no handler can move a
+conversation without it being audited. Kinds: ``care``, ``panel``, ``paid`` (a paid
+chat's question in the queue) and ``paid_chat`` (the chat's payment and window). An entry
 names who acted (no one when time did), the conversation, the event and the two
 states; never content.
 """
