@@ -529,17 +529,17 @@ async def test_a_paid_chats_moves_and_its_questions_are_audited(
     await world.advance(24 * 3600)
     await world.reaches(qid, "closed")
 
-    async def question_closed() -> bool:
-        doc = await world.db["panel_questions"].find_one({"_id": qid})
-        return doc is not None and doc["state"] == "closed"
+    # Each move is audited just after it is stored: wait for the last two entries.
+    audited = {"action": "thread_state_changed", "subject": qid}
 
-    await _until(question_closed)
+    async def all_audited() -> bool:
+        return await world.db["audit_log"].count_documents(audited) >= 6
+
+    await _until(all_audited)
     moves = [
         (doc["actor"], doc["details"]["kind"], doc["details"]["event"],
          doc["details"]["from"], doc["details"]["to"])
-        async for doc in world.db["audit_log"]
-        .find({"action": "thread_state_changed", "subject": qid})
-        .sort("seq", 1)
+        async for doc in world.db["audit_log"].find(audited).sort("seq", 1)
     ]  # fmt: skip
     gp_id = world.doctor.account_id
     # The chat (its payment and window) and its question in the queue, each audited
