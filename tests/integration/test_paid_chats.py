@@ -118,6 +118,10 @@ class World:
     async def reaches(self, qid: str, state: str, *facts: str) -> None:
         async def there() -> bool:
             doc = await self.chat(qid)
+            if state == "queued" and not await self.db["panel_questions"].count_documents(
+                {"_id": qid}
+            ):
+                return False  # a queued chat's question enters the queue just after
             return doc["state"] == state and set(facts) <= set(doc["facts"])
 
         await _until(there)
