@@ -10,6 +10,7 @@ from typing import Any
 
 from carechat_bench.flood import FloodOptions, flood
 from carechat_bench.mailing import MailingOptions, mailing
+from carechat_bench.retention import RetentionOptions, retention
 from carechat_bench.runner import Options, run
 from carechat_bench.soak import SoakOptions, soak
 
@@ -32,6 +33,8 @@ def bench(args: argparse.Namespace) -> int:
         if args.quick:
             flooding = dataclasses.replace(flooding, pairs=20, chat_seconds=2.0)
         print(flood(flooding))
+    if getattr(args, "retention", False):
+        print(retention(RetentionOptions(runs=args.runs, command=command)))
         return 0
     if args.soak is not None:
         return soak(

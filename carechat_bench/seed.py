@@ -19,7 +19,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from chat_server.clock import Clock
-from chat_server.model.threads import ThreadState
+from chat_server.model.threads import CareEvent, ThreadState
 from chat_server.passwords import PasswordHasher
 from chat_server.principal import AccountStatus, Role
 from chat_server.storage.accounts import AccountStore, Registration
@@ -164,6 +164,11 @@ class Seeder:
             now=self._clock.now(),
         )
         await self._threads.transition(
-            thread.id, [ThreadState.REQUESTED], ThreadState.OPEN, self._clock.now()
+            thread.id,
+            [ThreadState.REQUESTED],
+            ThreadState.OPEN,
+            self._clock.now(),
+            event=CareEvent.ACCEPT,
+            actor=members[0].account_id if members else None,
         )
         return thread.id

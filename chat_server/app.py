@@ -133,10 +133,17 @@ from chat_server.handlers.receipts import Receipts
 from chat_server.handlers.reconciliation import Reconciliation
 from chat_server.handlers.registration import RegistrationService
 from chat_server.handlers.reports import AbuseReports, ReportedRecords
+from chat_server.handlers.retention import (
+    RETENTION_KIND,
+    YEAR,
+    Retention,
+    RetentionPolicy,
+)
 from chat_server.handlers.roster import RosterLinks, RosterService
 from chat_server.handlers.sanctions import Sanctions
 from chat_server.handlers.sessions import SessionPolicy, SessionService, SignOut
 from chat_server.handlers.sync import ThreadSync
+from chat_server.handlers.thread_audit import TransitionAudit
 from chat_server.handlers.throttle import Throttle
 from chat_server.handlers.tickets import TicketService
 from chat_server.handlers.totp import TotpService
@@ -175,6 +182,7 @@ from chat_server.storage.blocks import BlockStore
 from chat_server.storage.campaigns import CampaignStore
 from chat_server.storage.consents import ConsentStore
 from chat_server.storage.devices import DeviceStore
+from chat_server.storage.expired import ExpiredItems, RetainedKind
 from chat_server.storage.franking_stamp import BroadcastStamper, FrankingStamper, stamp_key
 from chat_server.storage.groups import GroupStore
 from chat_server.storage.mailing_consent import UnsubscribeTokenStore
@@ -185,6 +193,7 @@ from chat_server.storage.panel_queue import QueueStore
 from chat_server.storage.panels import PanelStore
 from chat_server.storage.personal_data import PersonalDataStore
 from chat_server.storage.practices import CareLinkStore, Practice, PracticeStore
+from chat_server.storage.purge import ThreadPurge
 from chat_server.storage.reports import ReportStore
 from chat_server.storage.roster import RosterStore
 from chat_server.storage.sanctions import SanctionStore
@@ -347,7 +356,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     app[NOTIFICATION_PREFERENCES] = NotificationPreferences(accounts)
     app[KEY_BACKUPS] = KeyBackups(KeyBackupStore(db), clock)
     attachments = AttachmentStore(db)
-    threads = ThreadStore(db)
+    threads = ThreadStore(db, on_transition=shared.transitions)
     cursors = CursorBuffer(
         threads,
         interval=settings.cursor_flush_ms / 1000,
@@ -464,6 +473,20 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         every=timedelta(hours=settings.audit_anchor_every_hours),
     )
     kinds.register(ANCHOR_KIND, anchoring.run, max_attempts=10, backoff=timedelta(minutes=5))
+    retention = Retention(
+        policy=_retention_policy(settings),
+        expired=ExpiredItems(db),
+        purge=ThreadPurge(
+            db,
+            batch_size=settings.retention_batch_size,
+            pause_seconds=settings.retention_pause_ms / 1000,
+            monotonic=clock.monotonic,
+        ),
+        jobs=jobs,
+        auditor=shared.auditor,
+        clock=clock,
+    )
+    kinds.register(RETENTION_KIND, retention.run, max_attempts=8, backoff=timedelta(minutes=5))
     _panel_services(app, shared, directory=directory, messages=messages, jobs=jobs, kinds=kinds)
     stripe_http = _payment_services(
         app, shared, directory=directory, messages=messages, jobs=jobs, kinds=kinds
@@ -476,6 +499,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     jobs.start()
     await purge.schedule()
     await anchoring.schedule()
+    await retention.schedule()
     try:
         yield
     finally:
@@ -501,6 +525,8 @@ class _Shared:
     codes: CodeStore
     devices: DeviceStore
     public_url: str
+    # Every store that moves a conversation tells the audit log (handlers/thread_audit).
+    transitions: TransitionAudit
 
 
 def _rate_limiter(app: web.Application, secret: bytes) -> RateLimiter:
@@ -535,10 +561,11 @@ def _limit_table(settings: Settings) -> Table:
 def _shared(app: web.Application, limiter: RateLimiter, secret: bytes) -> _Shared:
     db, clock = app[DB], app[CLOCK]
     accounts, practices, links = AccountStore(db), PracticeStore(db), CareLinkStore(db)
+    auditor = Auditor(AuditStore(db), clock, secret)
     return _Shared(
         clock=clock,
         throttle=Throttle(limiter, ActionLimits(limiter, _limit_table(app[SETTINGS]))),
-        auditor=Auditor(AuditStore(db), clock, secret),
+        auditor=auditor,
         gate=AccessGate(accounts, practices, links),
         accounts=accounts,
         practices=practices,
@@ -546,6 +573,7 @@ def _shared(app: web.Application, limiter: RateLimiter, secret: bytes) -> _Share
         codes=CodeStore(db),
         devices=DeviceStore(db),
         public_url=app[SETTINGS].public_url_or_default(),
+        transitions=TransitionAudit(auditor),
     )
 
 
@@ -715,7 +743,7 @@ def _panel_services(
 ) -> None:
     """The GP panel: set-up and figures, claims, questions; its timer job kind."""
     settings, db, clock = app[SETTINGS], app[DB], shared.clock
-    panels, queue = PanelStore(db), QueueStore(db)
+    panels, queue = PanelStore(db), QueueStore(db, on_transition=shared.transitions)
     gate = PanelGate(panels=panels, groups=GroupStore(db), queue=queue, deliver=app[HUB].deliver)
     # A GP and a patient who meet through a panel may read each other's keys.
     shared.gate.panel_peers = gate.peers
@@ -795,15 +823,15 @@ def _payment_services(
         gate=PanelGate(
             panels=PanelStore(db),
             groups=GroupStore(db),
-            queue=QueueStore(db),
+            queue=QueueStore(db, on_transition=shared.transitions),
             deliver=app[HUB].deliver,
         ),
-        queue=QueueStore(db),
+        queue=QueueStore(db, on_transition=shared.transitions),
         envelopes=PanelEnvelopes(directory),
         messages=messages,
         clock=shared.clock,
     )
-    chats = PaidChatStore(db)
+    chats = PaidChatStore(db, on_transition=shared.transitions)
     flow = PaymentFlow(chats=chats, questions=queue, gateway=gateway, jobs=jobs, config=config)
     app[PAID_CHATS] = paid = PaidChats(
         chats=chats,
@@ -874,6 +902,21 @@ def _mailing_services(
     # Retries are for the job's own failures (MongoDB); e-mail failures are counted
     # per e-mail and pause the campaign instead.
     kinds.register(FANOUT_KIND, fanout.run, max_attempts=10, backoff=timedelta(seconds=5))
+
+
+def _retention_policy(settings: Settings) -> RetentionPolicy:
+    # The order of a pass: the short-lived kinds first, then the long-kept ones.
+    ages = {
+        RetainedKind.PANEL: timedelta(days=settings.retention_panel_days),
+        RetainedKind.UNPAID: timedelta(days=settings.retention_unpaid_days),
+        RetainedKind.MAILING: timedelta(days=settings.retention_mailing_days),
+        RetainedKind.JOBS: timedelta(days=settings.retention_failed_jobs_days),
+        RetainedKind.PAID: YEAR * settings.retention_paid_years,
+        RetainedKind.CARE: YEAR * settings.retention_care_years,
+    }
+    return RetentionPolicy(
+        ages, hour_utc=settings.retention_hour_utc, batch_size=settings.retention_batch_size
+    )
 
 
 def _job_runner(app: web.Application, kinds: JobKinds) -> JobRunner:

@@ -164,6 +164,11 @@ def _parser() -> argparse.ArgumentParser:
         help="instead: one account floods at 10x the chat load while the others chat",
     )
     bench.add_argument(
+        "--retention",
+        action="store_true",
+        help="instead: a retention pass deleting 50,000 messages under 30 %% chat load",
+    )
+    bench.add_argument(
         "--soak-rate", type=_positive, default=600.0, metavar="MSGS", help="the soak's messages/s"
     )
     for command in (migrate, admin, bench):

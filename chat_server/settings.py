@@ -107,6 +107,20 @@ class Settings:
     # GDPR erasure (docs/gdpr.md): the days between a request and the erasure job,
     # during which the owner may cancel it.
     erasure_grace_days: float = 30.0
+    # Retention (docs/retention.md): how long a conversation is kept once it ended,
+    # per kind, before the daily retention job (one durable job for all processes,
+    # run at this UTC hour) deletes it, in batches of this many documents, pausing
+    # after each as long as it took and at least this long (chats running meanwhile
+    # must not feel it).
+    retention_panel_days: int = 30
+    retention_care_years: int = 30
+    retention_paid_years: int = 30
+    retention_unpaid_days: int = 30
+    retention_mailing_days: int = 365
+    retention_failed_jobs_days: int = 90
+    retention_hour_utc: int = 3
+    retention_batch_size: int = 200
+    retention_pause_ms: float = 50.0
     # Sends allowed per device per 10 s, and per account per minute (bursts included).
     # All of a send's budgets (device, account, address) are spent in one limiter call
     # (moderation/limits.py: one Lua script per send).
@@ -407,6 +421,37 @@ class _SettingsSchema(ma.Schema):
     )
     erasure_grace_days = ma.fields.Float(
         validate=ma.validate.Range(min=0, max=365, error="days from 0 to 365")
+    )
+    retention_panel_days = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=3650, error="days from 1 to 3650")
+    )
+    retention_care_years = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=100, error="years from 1 to 100")
+    )
+    # A paid chat's document is its payment record: Belgian accounting law keeps those
+    # 7 years (docs/retention.md), so no setting may delete it earlier.
+    retention_paid_years = ma.fields.Integer(
+        validate=ma.validate.Range(
+            min=7, max=100, error="years from 7 to 100 (payment records are kept 7 years)"
+        )
+    )
+    retention_unpaid_days = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=3650, error="days from 1 to 3650")
+    )
+    retention_mailing_days = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=3650, error="days from 1 to 3650")
+    )
+    retention_failed_jobs_days = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=3650, error="days from 1 to 3650")
+    )
+    retention_hour_utc = ma.fields.Integer(
+        validate=ma.validate.Range(min=0, max=23, error="an hour from 0 to 23")
+    )
+    retention_batch_size = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=5000, error="an integer from 1 to 5000")
+    )
+    retention_pause_ms = ma.fields.Float(
+        validate=ma.validate.Range(min=0, max=10_000, error="milliseconds from 0 to 10000")
     )
     send_limit_per_device = ma.fields.Integer(validate=_positive("a positive integer"))
     send_limit_per_account = ma.fields.Integer(validate=_positive("a positive integer"))

@@ -79,6 +79,10 @@ class AuditAction(StrEnum):
     ERASURE_REQUESTED = "erasure_requested"
     ERASURE_CANCELLED = "erasure_cancelled"
     ACCOUNT_ERASED = "account_erased"
+    # A thread, panel question or paid chat moved (details: kind, event, from, to).
+    THREAD_STATE_CHANGED = "thread_state_changed"
+    # A pass of the retention job (details: counts per kind, never an id).
+    RETENTION_RUN = "retention_run"
 
 
 class BreakReason(StrEnum):

@@ -166,15 +166,15 @@ class CareThreads:
 
     async def close(self, who: Principal, thread_id: str) -> Thread:
         thread = await self._gate.thread(who, thread_id)
-        return await self._move(thread, CareEvent.CLOSE)
+        return await self._move(who, thread, CareEvent.CLOSE)
 
     async def _provider_moves(self, who: Principal, thread_id: str, event: CareEvent) -> Thread:
         thread = await self._gate.thread(who, thread_id)
         if who.account_id == thread.patient_id:
             raise Forbidden("the practitioner decides on a request")
-        return await self._move(thread, event)
+        return await self._move(who, thread, event)
 
-    async def _move(self, thread: Thread, event: CareEvent) -> Thread:
+    async def _move(self, who: Principal, thread: Thread, event: CareEvent) -> Thread:
         # The model says whether the move exists; the conditional update, from every
         # state the move may start in, decides a race with someone acting at once.
         try:
@@ -183,7 +183,12 @@ class CareThreads:
             raise ThreadTransitionNotAllowed(f"the thread is {thread.state}") from None
         self._gate.forget(thread.id)
         moved = await self._threads.transition(
-            thread.id, CARE_THREAD.sources(event, to), to, self._clock.now()
+            thread.id,
+            CARE_THREAD.sources(event, to),
+            to,
+            self._clock.now(),
+            event=event,
+            actor=who.account_id,
         )
         if moved is None:
             raise ThreadTransitionNotAllowed(f"the thread is {thread.state}")

@@ -31,7 +31,7 @@ from chat_server.handlers.throttle import Throttle, subject_of
 from chat_server.jobs.runner import JobRunner
 from chat_server.model.paid_chats import PaidChat
 from chat_server.model.queue import QueueItem
-from chat_server.model.threads import PaidState
+from chat_server.model.threads import PaidEvent, PaidState, PanelEvent
 from chat_server.principal import Principal, Role
 from chat_server.storage.paid_chats import PaidChatExists, PaidChatStore
 from moderation.consents import Purpose
@@ -164,6 +164,8 @@ class PaidChats:
                 "window_starts_at": now,
                 "window_ends_at": ends,
             },
+            event=PaidEvent.ANSWER,
+            actor=item.answered_by,
         )
         if moved is None:
             return
@@ -189,6 +191,8 @@ class PaidChats:
             thread_id,
             [PaidState.ANSWERED],
             {"state": str(PaidState.CLOSED), "closed_at": now, "closed_reason": "closed_early"},
+            event=PanelEvent.CLOSE,
+            actor=who.account_id,
         )
         if moved is None:
             raise PaidChatNotClosable()

@@ -16,7 +16,7 @@ from chat_server.errors import DuplicateClientMsgId, NotFound
 from chat_server.handlers.panel_access import PanelGate
 from chat_server.handlers.panel_envelopes import PanelEnvelopes
 from chat_server.model.queue import Outcome, QueueItem
-from chat_server.model.threads import PanelState
+from chat_server.model.threads import PaidEvent, PanelState
 from chat_server.principal import Principal
 from chat_server.storage.messages import DuplicateMismatch, MessageStore, NewMessage
 from chat_server.storage.panel_queue import QuestionExists, QueueStore
@@ -98,6 +98,8 @@ class PaidQueue:
                 },
                 "$unset": {"offered_to": "", "offered_until": ""},
             },
+            event=PaidEvent.SLA_MISSED,
+            actor=None,
         )
         if item is not None:
             await self._gate.announce(item.panel_id, also=[item.patient_id])
@@ -115,6 +117,8 @@ class PaidQueue:
             question_id,
             {"state": str(PanelState.ANSWERED)},
             {"$set": {"state": str(PanelState.CLOSED), "closed_at": now, "closes_at": now}},
+            event=PaidEvent.WINDOW_ENDED,
+            actor=None,
         )
         if moved is not None:
             await self._gate.announce(moved.panel_id, also=[moved.patient_id])

@@ -25,7 +25,7 @@ from chat_server.errors import (
 from chat_server.handlers.panel_access import PanelGate, QuestionView
 from chat_server.jobs.runner import JobRunner
 from chat_server.model.queue import Outcome, QueueItem
-from chat_server.model.threads import PanelState
+from chat_server.model.threads import PanelEvent, PanelState
 from chat_server.principal import Principal
 from chat_server.storage.panel_queue import NoSeat, NothingQueued, QueueStore
 from chat_server.storage.panels import PanelStore
@@ -94,6 +94,7 @@ class PanelClaims:
         return await self._move(
             who,
             question_id,
+            PanelEvent.RELEASE,
             {"$set": {"state": str(PanelState.QUEUED)}, "$unset": _NO_CLAIM},
         )
 
@@ -110,6 +111,7 @@ class PanelClaims:
         item = await self._move(
             who,
             question_id,
+            PanelEvent.HAND_OVER,
             {
                 "$set": {
                     "state": str(PanelState.QUEUED),
@@ -127,6 +129,7 @@ class PanelClaims:
         return await self._move(
             who,
             question_id,
+            PanelEvent.PARK,
             {"$set": {"state": str(PanelState.PARKED)}, "$unset": {"lease_until": ""}},
             states=(PanelState.CLAIMED,),
         )
@@ -143,6 +146,8 @@ class PanelClaims:
                     "$set": {"state": str(PanelState.CLAIMED), "lease_until": until},
                     "$inc": {"claims": 1},
                 },
+                event=PanelEvent.RESUME,
+                actor=who.account_id,
                 seat_capacity=settings.capacity_of(who.account_id),
             )
         except NoSeat:
@@ -169,7 +174,9 @@ class PanelClaims:
             fields["offer"] = {"price_cents": price_cents, "currency": "EUR"}
         elif outcome is not Outcome.BOOKING:
             raise BadRequest(fields={"outcome": ["booking or paid_offer"]})
-        return await self._move(who, question_id, {"$set": fields, "$unset": _NO_CLAIM})
+        return await self._move(
+            who, question_id, PanelEvent.CONVERT, {"$set": fields, "$unset": _NO_CLAIM}
+        )
 
     async def _held(self, who: Principal, question_id: str) -> QuestionView:
         view = await self._gate.question(who, question_id)
@@ -181,6 +188,7 @@ class PanelClaims:
         self,
         who: Principal,
         question_id: str,
+        event: PanelEvent,
         update: dict[str, Any],
         *,
         states: tuple[PanelState, ...] = (PanelState.CLAIMED, PanelState.PARKED),
@@ -193,7 +201,11 @@ class PanelClaims:
         if PanelState.PARKED in states:
             held.append({"state": str(PanelState.PARKED)})
         item = await self._queue.move(
-            question_id, {"claimed_by": who.account_id, "$or": held}, update
+            question_id,
+            {"claimed_by": who.account_id, "$or": held},
+            update,
+            event=event,
+            actor=who.account_id,
         )
         if item is None:
             raise QuestionNotHeld()

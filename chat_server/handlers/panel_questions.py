@@ -42,7 +42,7 @@ from chat_server.handlers.panels import THROUGHPUT_WINDOW
 from chat_server.handlers.throttle import Throttle, subject_of
 from chat_server.jobs.runner import JobContext, JobRunner
 from chat_server.model.queue import Outcome, QueueItem, wait_estimate
-from chat_server.model.threads import PanelState
+from chat_server.model.threads import PanelEvent, PanelState
 from chat_server.principal import Principal, Role
 from chat_server.storage.messages import DuplicateMismatch, MessageStore, NewMessage, StoredMessage
 from chat_server.storage.panel_queue import QuestionExists, QueueStore, RatingExists
@@ -203,6 +203,8 @@ class PanelQuestions:
                 },
                 "$unset": {"offered_to": "", "offered_until": ""},
             },
+            event=PanelEvent.WITHDRAW,
+            actor=who.account_id,
         )
         if moved is None:
             raise ThreadTransitionNotAllowed()
@@ -303,10 +305,12 @@ class PanelQuestions:
         elif due == "close" and item.state is PanelState.ANSWERED and item.closes_at is not None:
             if item.closes_at > now:
                 return item.closes_at
-            await self._queue.set_fields(
+            await self._queue.move(
                 item.thread_id,
                 {"state": str(PanelState.ANSWERED)},
-                {"state": str(PanelState.CLOSED), "closed_at": now},
+                {"$set": {"state": str(PanelState.CLOSED), "closed_at": now}},
+                event=PanelEvent.CLOSE,
+                actor=None,
             )
             await self._gate.announce(item.panel_id, also=[item.patient_id])
         return None
@@ -330,6 +334,8 @@ class PanelQuestions:
                 },
                 "$unset": {"claimed_by": "", "lease_until": ""},
             },
+            event=PanelEvent.ANSWER,
+            actor=who.account_id,
         )
         if item is None:
             raise QuestionNotHeld()

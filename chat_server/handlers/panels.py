@@ -116,7 +116,7 @@ class PanelService:
         stored = await self._groups.commit_epoch(who, panel_id, commit_b64, admit=self._admit)
         removed = sorted(before - set(stored.members))
         for gp_id in removed:
-            await self._queue.release_all(panel_id, gp_id)
+            await self._queue.release_all(panel_id, gp_id, actor=who.account_id)
         if removed:
             await self._panels.set_offline(panel_id, removed)
         await self._gate.announce(panel_id, removed=removed)

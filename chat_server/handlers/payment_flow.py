@@ -28,7 +28,7 @@ from chat_server.errors import PaymentsNotConfigured, WebhookSignatureInvalid
 from chat_server.handlers.paid_queue import PaidQueue
 from chat_server.jobs.runner import JobContext, JobRunner
 from chat_server.model.paid_chats import PaidChat
-from chat_server.model.threads import PaidState, PanelState
+from chat_server.model.threads import PaidEvent, PaidState, PanelState
 from chat_server.storage.paid_chats import PaidChatStore
 from payments.facts import Fact, PaymentFact, fact_of
 from payments.gateway import StripeGateway, StripeRefused
@@ -133,6 +133,7 @@ class PaymentFlow:
                     chat.thread_id,
                     [PaidState.PENDING_PAYMENT],
                     {"state": str(PaidState.QUEUED), "queued_at": now, "sla_due_at": sla_due},
+                    event=PaidEvent.PAID,
                 )
                 if moved is not None:
                     chat = moved
@@ -141,6 +142,7 @@ class PaymentFlow:
                     chat.thread_id,
                     [PaidState.PENDING_PAYMENT],
                     {"state": str(PaidState.CLOSED), "closed_at": now, "closed_reason": "unpaid"},
+                    event=PaidEvent.CHECKOUT_EXPIRED,
                 )
                 return
         if chat.state is PaidState.QUEUED and chat.sla_due_at is not None:
@@ -237,6 +239,7 @@ class PaymentFlow:
                 chat.thread_id,
                 [PaidState.QUEUED],
                 {"state": str(PaidState.REFUNDED), "closed_at": now, "closed_reason": "unanswered"},
+                event=PaidEvent.SLA_MISSED,
             )
             if moved is not None:
                 await self.converge(moved)
@@ -247,6 +250,7 @@ class PaymentFlow:
                 chat.thread_id,
                 [PaidState.ANSWERED],
                 {"state": str(PaidState.CLOSED), "closed_at": now, "closed_reason": "window_ended"},
+                event=PaidEvent.WINDOW_ENDED,
             )
         return None
 

@@ -8,7 +8,7 @@ moves exist at all.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Generic, TypeVar
@@ -25,6 +25,25 @@ class ForbiddenTransition(Exception):
         self.machine = machine
         self.state = state
         self.event = event
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A conversation moved from one state to another: what the audit log keeps of
+    it (who, which conversation, the event and the two states; never content).
+    ``actor`` is None when time moved it (a lease or a window ran out)."""
+
+    kind: str
+    thread_id: str
+    event: str
+    from_state: str
+    to_state: str
+    actor: str | None
+
+
+# Told of every move after it is stored (storage calls it; the composition root
+# points it at the audit log).
+OnTransition = Callable[[Transition], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,8 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("patient_id", A), ("provider_id", A), ("state", A), ("updated_at", D)],
             name="pair_state",
         ),
+        # Ended threads by when, for retention (storage/expired.py).
+        IndexModel([("state", A), ("updated_at", A), ("_id", A)], name="ended"),
     ],
     "messages": [
         # Contiguous per-thread numbering rests on this one.
@@ -81,6 +83,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("payment_intent", A)], name="intent", sparse=True),
         IndexModel([("patient", A), ("created_at", D)], name="patient"),
         IndexModel([("answered_by", A), ("window_starts_at", D)], name="payouts", sparse=True),
+        IndexModel([("state", A), ("closed_at", A), ("_id", A)], name="closed"),
     ],
     # Stripe events by id (``_id``: a redelivery is a duplicate key), by day.
     "stripe_events": [IndexModel([("received_at", A)], name="received")],
@@ -89,14 +92,21 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("patient", A), ("panel", A), ("day", A)], name="patient_day"),
         IndexModel([("panel", A), ("answered_at", D)], name="answered"),
         IndexModel([("panel", A), ("claimed_by", A), ("state", A)], name="held"),
+        IndexModel([("state", A), ("closed_at", A), ("_id", A)], name="closed"),
     ],
     "panel_presence": [IndexModel([("panel", A), ("until", A)], name="online")],
     "panel_ratings": [IndexModel([("panel", A)], name="panel")],
-    "read_marks": [IndexModel([("account", A), ("thread", A)], name="account_thread", unique=True)],
+    "read_marks": [
+        IndexModel([("account", A), ("thread", A)], name="account_thread", unique=True),
+        # A thread's marks, for its purge (storage/purge.py).
+        IndexModel([("thread", A)], name="thread"),
+    ],
     "attachments.files": [
         IndexModel([("filename", A), ("uploadDate", A)], name="gridfs_files"),
         # An account's stored bytes (its quota), and the purge's unclaimed uploads.
         IndexModel([("metadata.uploader", A)], name="uploader"),
+        # A thread's files, for its purge (storage/purge.py).
+        IndexModel([("metadata.thread", A)], name="thread"),
         IndexModel(
             [("metadata.uploaded_at", A)],
             name="unclaimed",
@@ -132,7 +142,10 @@ INDEXES: dict[str, list[IndexModel]] = {
     # Prevention mailings (storage/campaigns.py, mailing_consent.py, roster.py; whether
     # a patient receives them is a consent, above). A
     # delivery's and a recipient's _id is "<campaign>:<patient>": one per pair.
-    "campaigns": [IndexModel([("practice_id", A), ("created_at", D)], name="practice")],
+    "campaigns": [
+        IndexModel([("practice_id", A), ("created_at", D)], name="practice"),
+        IndexModel([("state", A), ("updated_at", A), ("_id", A)], name="ended"),
+    ],
     "campaign_recipients": [IndexModel([("campaign", A), ("_id", A)], name="campaign")],
     "campaign_deliveries": [
         IndexModel([("campaign", A), ("state", A)], name="campaign_state"),
@@ -158,6 +171,12 @@ INDEXES: dict[str, list[IndexModel]] = {
             name="dedupe",
             unique=True,
             partialFilterExpression={"dedupe_key": {"$type": "string"}},
+        ),
+        # Jobs that failed for good, by when, for retention (storage/expired.py).
+        IndexModel(
+            [("finished_at", A), ("_id", A)],
+            name="failed",
+            partialFilterExpression={"state": "failed"},
         ),
     ],
 }

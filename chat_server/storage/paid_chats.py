@@ -6,20 +6,23 @@ a duplicate key, not a second fulfilment. Events keep only the fact they state a
 the ids it names (payments.facts), never Stripe's whole object: a Checkout Session
 carries the payer's name and e-mail, which have no business here.
 
-Every state move is one conditional update on the states it may come from; facts
-are added with ``$addToSet``, so concurrent deliveries of the same fact are one.
+Every state move is one conditional update on the states it may come from (``move``,
+which tells ``on_transition``, the audit log, of each); facts are added with
+``$addToSet``, so concurrent deliveries of the same fact are one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from chat_server.model.machines import OnTransition, Transition
 from chat_server.model.paid_chats import PaidChat
 from chat_server.model.threads import PaidState
 from payments.facts import Fact, PaymentFact
@@ -54,8 +57,16 @@ def _chat(doc: Mapping[str, Any]) -> PaidChat:
     )
 
 
+# The kind a paid chat's own moves are audited under; its question's moves in the
+# queue are audited as "paid" (storage/panel_queue.py).
+PAID_CHAT = "paid_chat"
+
+
 class PaidChatStore:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+    def __init__(
+        self, db: AsyncDatabase[dict[str, Any]], *, on_transition: OnTransition | None = None
+    ) -> None:
+        self._on_transition = on_transition
         self._chats = db["paid_chats"]
         self._events = db["stripe_events"]
 
@@ -116,15 +127,29 @@ class PaidChatStore:
         return None if doc is None else _chat(doc)
 
     async def move(
-        self, thread_id: str, sources: Sequence[PaidState], fields: Mapping[str, Any]
+        self,
+        thread_id: str,
+        sources: Sequence[PaidState],
+        fields: Mapping[str, Any],
+        *,
+        event: StrEnum,
+        actor: str | None = None,
     ) -> PaidChat | None:
-        """One conditional move; None if the chat is no longer in ``sources``."""
-        doc = await self._chats.find_one_and_update(
+        """One conditional move; None if the chat is no longer in ``sources``.
+        ``event`` and ``actor`` (None: a payment fact or time moved it) are what the
+        audit log records of a change of state."""
+        before = await self._chats.find_one_and_update(
             {"_id": thread_id, "state": {"$in": [str(s) for s in sources]}},
             {"$set": dict(fields)},
-            return_document=ReturnDocument.AFTER,
         )
-        return None if doc is None else _chat(doc)
+        if before is None:
+            return None
+        after = {**before, **fields}
+        if self._on_transition is not None and before["state"] != after["state"]:
+            await self._on_transition(
+                Transition(PAID_CHAT, thread_id, str(event), before["state"], after["state"], actor)
+            )
+        return _chat(after)
 
     async def of_patient(self, patient_id: str, limit: int = 100) -> list[PaidChat]:
         cursor = self._chats.find({"patient": patient_id}, sort=[("created_at", -1)], limit=limit)

@@ -9,6 +9,8 @@ park, answer, convert, expired lease, removal from the panel) gives the seat bac
 the same transaction as the question's own conditional update.
 
 A question that goes back keeps its ``queued_at``: it returns to its original place.
+Every change of state goes through ``claim`` or ``move``, which name the event and
+who acted and, once the transaction committed, tell ``on_transition`` (the audit log).
 The encrypted messages of a question are in ``messages`` under the question's id
 (storage/messages.py); this store knows only their metadata's owner, the question.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, TypeVar
 
 from bson import Binary
@@ -26,8 +29,9 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from chat_server.model.machines import OnTransition, Transition
 from chat_server.model.queue import HELD_STATES, Outcome, PaidOffer, QueueItem, Throughput
-from chat_server.model.threads import PanelState
+from chat_server.model.threads import PanelEvent, PanelState, ThreadKind
 
 T = TypeVar("T")
 
@@ -82,8 +86,16 @@ _RETURN_TO_QUEUE: dict[str, Any] = {
 }
 
 
+def _kind(doc: dict[str, Any]) -> str:
+    # A paid chat's question is queued with the day "paid" (handlers/paid_queue.py).
+    return str(ThreadKind.PAID if doc.get("day") == "paid" else ThreadKind.PANEL)
+
+
 class QueueStore:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+    def __init__(
+        self, db: AsyncDatabase[dict[str, Any]], *, on_transition: OnTransition | None = None
+    ) -> None:
+        self._on_transition = on_transition
         self._db = db
         self._questions = db["panel_questions"]
         self._seats = db["panel_seats"]
@@ -190,7 +202,7 @@ class QueueStore:
             "$unset": {"offered_to": "", "offered_until": ""},
         }
 
-        async def work(session: AsyncClientSession) -> QueueItem:
+        async def work(session: AsyncClientSession) -> tuple[str, QueueItem]:
             seat = await self._seats.find_one_and_update(
                 {"_id": f"{panel_id}/{gp_id}", "open": {"$lt": capacity}},
                 {"$inc": {"open": 1}},
@@ -207,10 +219,14 @@ class QueueStore:
                     session=session,
                 )
                 if doc is not None:
-                    return item_from_doc(doc)
+                    return _kind(doc), item_from_doc(doc)
             raise NothingQueued()
 
-        return await self._in_transaction(work)
+        kind, item = await self._in_transaction(work)
+        await self._moved(
+            kind, item.thread_id, PanelEvent.CLAIM, str(PanelState.QUEUED), item.state, gp_id
+        )
+        return item
 
     async def renew(self, question_id: str, gp_id: str, now: datetime, until: datetime) -> bool:
         result = await self._questions.update_one(
@@ -230,14 +246,17 @@ class QueueStore:
         query: dict[str, Any],
         update: dict[str, Any],
         *,
+        event: StrEnum,
+        actor: str | None,
         seat_capacity: int | None = None,
     ) -> QueueItem | None:
         """One conditional update of a question, and its GP's seat in the same
         transaction: given back if the question leaves ``claimed``, taken (only under
         ``seat_capacity``, else NoSeat) if it enters it. None if ``query`` no longer
-        matches (someone else moved it first)."""
+        matches (someone else moved it first). ``event`` and ``actor`` (None: time
+        moved it) are what the audit log records of a change of state."""
 
-        async def work(session: AsyncClientSession) -> QueueItem | None:
+        async def work(session: AsyncClientSession) -> tuple[dict[str, Any], QueueItem] | None:
             before = await self._questions.find_one_and_update(
                 {"_id": question_id, **query}, update, session=session
             )
@@ -260,20 +279,43 @@ class QueueStore:
                 )
                 if taken is None:
                     raise NoSeat()
-            return after
+            return before, after
 
-        return await self._in_transaction(work)
+        moved = await self._in_transaction(work)
+        if moved is None:
+            return None
+        before, after = moved
+        await self._moved(_kind(before), question_id, event, before["state"], after.state, actor)
+        return after
+
+    async def _moved(
+        self,
+        kind: str,
+        question_id: str,
+        event: StrEnum,
+        was: str,
+        now: PanelState,
+        actor: str | None,
+    ) -> None:
+        if self._on_transition is not None and was != str(now):
+            await self._on_transition(
+                Transition(kind, question_id, str(event), was, str(now), actor)
+            )
 
     async def expire_lease(self, question_id: str, claims: int, now: datetime) -> QueueItem | None:
         return await self.move(
             question_id,
             {"state": str(PanelState.CLAIMED), "claims": claims, "lease_until": {"$lte": now}},
             _RETURN_TO_QUEUE,
+            event=PanelEvent.LEASE_EXPIRED,
+            actor=None,
         )
 
-    async def release_all(self, panel_id: str, gp_id: str) -> list[str]:
-        """A GP removed from the panel: everything they hold goes back to its place,
-        nothing is offered to them any more; returns the questions moved."""
+    async def release_all(
+        self, panel_id: str, gp_id: str, *, actor: str | None = None
+    ) -> list[str]:
+        """A GP removed from the panel (by ``actor``): everything they hold goes back to
+        its place, nothing is offered to them any more; returns the questions moved."""
         held = [
             doc["_id"]
             async for doc in self._questions.find(
@@ -290,6 +332,8 @@ class QueueStore:
                 question_id,
                 {"claimed_by": gp_id, "state": {"$in": [str(s) for s in HELD_STATES]}},
                 _RETURN_TO_QUEUE,
+                event=PanelEvent.RELEASE,
+                actor=actor,
             )
         await self._questions.update_many(
             {"panel": panel_id, "offered_to": gp_id},

@@ -22,9 +22,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from chat_server.clock import Clock
+from chat_server.model.machines import OnTransition, Transition
 from chat_server.model.threads import (
     CARE_THREAD,
     LIVE_CARE_STATES,
+    CareEvent,
     Thread,
     ThreadKind,
     ThreadState,
@@ -65,7 +67,10 @@ def _roles(doc: dict[str, Any]) -> dict[str, str]:
 
 
 class ThreadStore:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+    def __init__(
+        self, db: AsyncDatabase[dict[str, Any]], *, on_transition: OnTransition | None = None
+    ) -> None:
+        self._on_transition = on_transition
         self._threads = db["threads"]
         self._cursors = db["cursors"]
         self._reads = db["read_marks"]
@@ -120,14 +125,27 @@ class ThreadStore:
         return [thread_from_doc(doc) async for doc in cursor]
 
     async def transition(
-        self, thread_id: str, allowed_from: list[ThreadState], to: ThreadState, now: datetime
+        self,
+        thread_id: str,
+        allowed_from: list[ThreadState],
+        to: ThreadState,
+        now: datetime,
+        *,
+        event: CareEvent,
+        actor: str | None,
     ) -> Thread | None:
-        doc = await self._threads.find_one_and_update(
+        """The one place a care thread changes state; ``on_transition`` hears of it."""
+        before = await self._threads.find_one_and_update(
             {"_id": thread_id, "state": {"$in": [str(s) for s in allowed_from]}},
             {"$set": {"state": str(to), "updated_at": now}},
-            return_document=ReturnDocument.AFTER,
         )
-        return thread_from_doc(doc) if doc else None
+        if before is None:
+            return None
+        if self._on_transition is not None:
+            await self._on_transition(
+                Transition(before["kind"], thread_id, str(event), before["state"], str(to), actor)
+            )
+        return thread_from_doc({**before, "state": str(to), "updated_at": now})
 
     async def last_ended_request(
         self, patient_id: str, provider_id: str, states: list[ThreadState]

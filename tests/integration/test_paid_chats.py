@@ -18,6 +18,7 @@ from chat_server.clock import ManualClock
 from chat_server.mail import MemoryOutbox
 from chat_server.secret import Secret
 from chat_server.settings import Settings
+from chat_server.storage.audit import AuditStore
 from moderation.consents import TEXT_VERSIONS, Purpose
 from tests.actors import Actor, app_client
 from tests.panels import (
@@ -117,6 +118,10 @@ class World:
     async def reaches(self, qid: str, state: str, *facts: str) -> None:
         async def there() -> bool:
             doc = await self.chat(qid)
+            if state == "queued" and not await self.db["panel_questions"].count_documents(
+                {"_id": qid}
+            ):
+                return False  # a queued chat's question enters the queue just after
             return doc["state"] == state and set(facts) <= set(doc["facts"])
 
         await _until(there)
@@ -512,3 +517,49 @@ async def test_a_paid_chat_needs_the_current_terms_accepted(
     await accept_terms(other)
     await world.start()
     world.patient = first
+
+
+async def test_a_paid_chats_moves_and_its_questions_are_audited(
+    world: World, double: StripeDouble
+) -> None:
+    reply = await world.start()
+    qid = reply["thread_id"]
+    await double.deliver_all(double.pay(world.session_of(reply), "card"))
+    await world.reaches(qid, "queued", "held")
+    await online(world.doctor, panel_id=PANEL)
+    await world.doctor.call("POST", f"/api/v1/panels/{PANEL}/claims", {}, expect=201)
+    await answer(world.doctor, world.panel, qid, verified(world.patient))
+    await world.reaches(qid, "answered", "captured")
+    await world.advance(24 * 3600)
+    await world.reaches(qid, "closed")
+
+    # Each move is audited just after it is stored: wait for the last two entries.
+    audited = {"action": "thread_state_changed", "subject": qid}
+
+    async def all_audited() -> bool:
+        return await world.db["audit_log"].count_documents(audited) >= 6
+
+    await _until(all_audited)
+    moves = [
+        (doc["actor"], doc["details"]["kind"], doc["details"]["event"],
+         doc["details"]["from"], doc["details"]["to"])
+        async for doc in world.db["audit_log"].find(audited).sort("seq", 1)
+    ]  # fmt: skip
+    gp_id = world.doctor.account_id
+    # The chat (its payment and window) and its question in the queue, each audited
+    # where it moves; the window's end and the question's close are two jobs, in
+    # either order.
+    assert moves[:4] == [
+        (None, "paid_chat", "paid", "pending_payment", "queued"),
+        (gp_id, "paid", "claim", "queued", "claimed"),
+        (gp_id, "paid", "answer", "claimed", "answered"),
+        (gp_id, "paid_chat", "answer", "queued", "answered"),
+    ]
+    assert sorted(moves[4:], key=str) == sorted(
+        [
+            (None, "paid_chat", "window_ended", "answered", "closed"),
+            (None, "paid", "close", "answered", "closed"),
+        ],
+        key=str,
+    )
+    assert await AuditStore(world.db).verify() is None

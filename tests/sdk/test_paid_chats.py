@@ -81,7 +81,10 @@ async def test_a_paid_chat_through_the_sdk(
     assert (await ann.panel.paid_chat(thread_id))["state"] == "pending_payment"
     await double.deliver_all(double.pay(started.checkout_url.rsplit("/", 1)[1], "bancontact"))
     for _ in range(200):
-        if (await ann.panel.paid_chat(thread_id))["state"] == "queued":
+        # Queued, and its question in the queue (it enters just after).
+        if (await ann.panel.paid_chat(thread_id))["state"] == "queued" and await db[
+            "panel_questions"
+        ].count_documents({"_id": thread_id}):
             break
         await asyncio.sleep(0.05)
     assert (await ann.panel.paid_chat(thread_id))["state"] == "queued"

@@ -282,3 +282,25 @@ def test_payment_settings_are_integer_cents_and_secrets_split_for_rotation() -> 
         load_settings({"CARECHAT_PAYMENTS_PRICE_CENTS": "6.50"})
     with pytest.raises(SettingsError, match="PAYMENTS_CHECKOUT_EXPIRY_MINUTES"):
         load_settings({"CARECHAT_PAYMENTS_CHECKOUT_EXPIRY_MINUTES": "5"})
+
+
+def test_retention_settings_have_legal_defaults_and_clear_errors() -> None:
+    settings = load_settings({})
+    assert (settings.retention_panel_days, settings.retention_care_years) == (30, 30)
+    assert (settings.retention_paid_years, settings.retention_hour_utc) == (30, 3)
+    tuned = load_settings(
+        {"CARECHAT_RETENTION_PANEL_DAYS": "7", "CARECHAT_RETENTION_HOUR_UTC": "0"}
+    )
+    assert (tuned.retention_panel_days, tuned.retention_hour_utc) == (7, 0)
+    for name, value, expected in [
+        ("RETENTION_PANEL_DAYS", "0", "days from 1 to 3650"),
+        ("RETENTION_CARE_YEARS", "-1", "years from 1 to 100"),
+        ("RETENTION_PAID_YEARS", "5", r"years from 7 to 100 \(payment records are kept 7 years\)"),
+        ("RETENTION_HOUR_UTC", "24", "an hour from 0 to 23"),
+        ("RETENTION_BATCH_SIZE", "0", "an integer from 1 to 5000"),
+        ("RETENTION_MAILING_DAYS", "soon", "an integer"),
+    ]:
+        with pytest.raises(
+            SettingsError, match=f"^invalid setting CARECHAT_{name}: expected {expected}$"
+        ):
+            load_settings({f"CARECHAT_{name}": value})
