@@ -7,6 +7,7 @@ a reader (or mypy) sees exactly what a frame can reach.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from chat_server.handlers.access import ThreadGate
@@ -31,5 +32,6 @@ class FrameContext:
     panels: PanelService  # what a panel's GPs see live
     questions: PanelQuestions  # what a waiting patient sees live
     # One serialisation per message and process, shared by every local socket:
-    # (thread, seq) -> the msg frame's JSON text, oldest first.
-    message_texts: dict[tuple[str, int], str] = field(default_factory=dict)
+    # (thread, seq) -> the msg frame's JSON text, oldest first. An OrderedDict: a
+    # plain dict's first key is found by skipping every slot already popped.
+    message_texts: OrderedDict[tuple[str, int], str] = field(default_factory=OrderedDict)
