@@ -14,7 +14,7 @@ that proof, and every recipient verifies the signature anyway (ADR 0004).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chat_server.clock import Clock
@@ -52,9 +52,6 @@ from moderation.limits import Action
 
 REQUEST_MESSAGES = 5
 
-AfterStore = Callable[[Thread, StoredMessage], Awaitable[None]]
-
-
 # A send's limiter call must not hold up its ack: a limiter that has not answered by
 # then (Redis slow or stopped) counts as unavailable, and the send fails open. Only
 # the send: every other action keeps its own choice (logins fail closed).
@@ -80,11 +77,11 @@ class SendRules:
 @dataclass(frozen=True, slots=True)
 class Outlets:
     """Where a stored message goes next: to the participants' sockets (``deliver``,
-    on every send, a resend too) and to ``after_store`` (new messages only: the
-    offline notifications)."""
+    on every send, a resend too). The offline notifications of new messages are
+    written by the message store itself, in the same group commit
+    (``MessageStore``'s ``after_write``; ``NewMessage.participants`` says whom)."""
 
     deliver: Deliver
-    after_store: AfterStore
 
 
 class MessageIntake:
@@ -178,6 +175,7 @@ class MessageIntake:
                     kind=_PUBLIC_KINDS[header.kind],
                     envelope=envelope,
                     franking_commitment=header.franking_commitment,
+                    participants=tuple(thread.participants),
                 )
             )
         except DuplicateMismatch:
@@ -192,8 +190,6 @@ class MessageIntake:
             # only cost a frame (clients treat an echo as a duplicate).
             {"t": "msg", "thread": thread.id, "seq": stored.seq, "from": who.device_id},
         )
-        if not stored.duplicate:
-            await self._outlets.after_store(thread, stored)
         return stored
 
     async def _check_recipients(
