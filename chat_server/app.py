@@ -371,6 +371,8 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         write_db=app[WRITE_DB],
         linger_seconds=settings.write_batch_ms / 1000,
         on_batch=app[METRICS].message_batch,
+        # Bound late: the notifier below reads the message store.
+        after_write=lambda batch: notifier.messages_written(batch),
     )
     # Durable jobs: every kind is registered here, before the runner takes any.
     kinds = JobKinds()
@@ -405,7 +407,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         directory=directory,
         clock=clock,
         throttle=throttle,
-        outlets=Outlets(deliver=hub.deliver, after_store=notifier.message_stored),
+        outlets=Outlets(deliver=hub.deliver),
         rules=SendRules(blocks=blocks, consents=consents),
     )
     app[THREAD_SYNC] = ThreadSync(
@@ -922,7 +924,7 @@ def _retention_policy(settings: Settings) -> RetentionPolicy:
 def _job_runner(app: web.Application, kinds: JobKinds) -> JobRunner:
     settings, jobs_run = app[SETTINGS], app[METRICS].jobs_run
     return JobRunner(
-        JobStore(app[DB]),
+        JobStore(app[DB], write_db=app[WRITE_DB]),
         kinds,
         app[SCHEDULER],
         app[CLOCK],

@@ -70,6 +70,11 @@ class ExpiringCache(Generic[K, V]):
         self._entries.pop(key, None)
         self._loading.pop(key, None)
 
+    def clear(self) -> None:
+        """:meth:`forget` every key."""
+        self._entries.clear()
+        self._loading.clear()
+
     async def _fill(self, key: K) -> V:
         started = self._now()
         this = asyncio.current_task()

@@ -14,7 +14,7 @@ that proof, and every recipient verifies the signature anyway (ADR 0004).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chat_server.clock import Clock
@@ -41,19 +41,16 @@ from chat_server.storage.messages import DuplicateMismatch, MessageStore, NewMes
 from e2e_crypto.errors import CryptoError
 from e2e_crypto.public import PublicSigningKey
 from e2e_crypto.wire import (
-    DeviceRecipient,
     Kind,
     from_base64url,
     parse_envelope,
+    route_envelope,
     verify_envelope_signature,
 )
 from moderation.consents import Purpose
 from moderation.limits import Action
 
 REQUEST_MESSAGES = 5
-
-AfterStore = Callable[[Thread, StoredMessage], Awaitable[None]]
-
 
 # A send's limiter call must not hold up its ack: a limiter that has not answered by
 # then (Redis slow or stopped) counts as unavailable, and the send fails open. Only
@@ -80,11 +77,11 @@ class SendRules:
 @dataclass(frozen=True, slots=True)
 class Outlets:
     """Where a stored message goes next: to the participants' sockets (``deliver``,
-    on every send, a resend too) and to ``after_store`` (new messages only: the
-    offline notifications)."""
+    on every send, a resend too). The offline notifications of new messages are
+    written by the message store itself, in the same group commit
+    (``MessageStore``'s ``after_write``; ``NewMessage.participants`` says whom)."""
 
     deliver: Deliver
-    after_store: AfterStore
 
 
 class MessageIntake:
@@ -133,20 +130,21 @@ class MessageIntake:
             raise AccountBlocked()
         try:
             envelope = from_base64url(envelope_text)
-            parsed = parse_envelope(envelope)
+            # One pass over the layout for what the server checks; the full parse
+            # only for a signature the server verifies itself.
+            header = route_envelope(envelope)
         except CryptoError:
             raise InvalidEnvelope("the envelope does not parse") from None
-        header = parsed.header
         if (
             header.thread_id != thread.id
             or header.client_msg_id != client_msg_id
             or header.sender_account != who.account_id
             or header.sender_device != who.device_id
-            or header.group is not None
-            or any(True for _ in header.epoch_recipients())
+            or header.grouped
+            or header.epochs
         ):
             raise InvalidEnvelope("the envelope header does not match this send")
-        await self._check_recipients(thread, header.device_recipients())
+        await self._check_recipients(thread, header.devices)
         if header.kind is Kind.REPORT_TO_GP:
             # The only content rule the server can keep: the public kind, signed by the
             # sender, says a report to the GP; the thread's patient must consent.
@@ -156,7 +154,9 @@ class MessageIntake:
             raise DeviceRevoked("this device is revoked")
         if not device_proven:
             try:
-                verify_envelope_signature(parsed, PublicSigningKey(sender.sign_key_raw))
+                verify_envelope_signature(
+                    parse_envelope(envelope), PublicSigningKey(sender.sign_key_raw)
+                )
             except CryptoError:
                 raise InvalidEnvelope("the envelope signature does not verify") from None
         # Claimed before the message is stored: a message never points at a file the
@@ -175,6 +175,7 @@ class MessageIntake:
                     kind=_PUBLIC_KINDS[header.kind],
                     envelope=envelope,
                     franking_commitment=header.franking_commitment,
+                    participants=tuple(thread.participants),
                 )
             )
         except DuplicateMismatch:
@@ -189,14 +190,11 @@ class MessageIntake:
             # only cost a frame (clients treat an echo as a duplicate).
             {"t": "msg", "thread": thread.id, "seq": stored.seq, "from": who.device_id},
         )
-        if not stored.duplicate:
-            await self._outlets.after_store(thread, stored)
         return stored
 
     async def _check_recipients(
-        self, thread: Thread, recipients: Iterable[DeviceRecipient]
+        self, thread: Thread, offered: frozenset[tuple[str, str, bytes]]
     ) -> None:
-        offered = {(r.account_id, r.device_id, r.encryption_key.raw) for r in recipients}
         current = await self._directory.devices_of(list(thread.participants))
         if offered != current:
             # Our cache may be behind a device change the client already saw.

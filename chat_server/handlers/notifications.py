@@ -11,8 +11,12 @@ recipient per ``NOTIFY_EVERY`` window.
 
 The send path stays fast: one job is enqueued per (recipient, thread) per delay
 window, remembered in memory, not one per message (a busy thread would otherwise
-insert a job per message; the job sees every message stored before it runs). A
-send never fails for a notification: a job that cannot be stored is logged.
+insert a job per message; the job sees every message stored before it runs). The
+jobs are written in the message's own group commit (``MessageStore``'s
+``after_write``), one ``insert_many`` per batch beside the thread counters, before
+the senders are answered: an acked message has its check stored, and the ack waits
+for no round trip of its own. A send never fails for a notification: a job that
+cannot be stored is logged.
 
 Exactly once, as far as SMTP allows: before sending, the job records the e-mail
 under (recipient, thread, first unseen seq) in ``notifications_sent`` (unique), so
@@ -27,9 +31,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from pymongo.errors import PyMongoError
 
@@ -39,7 +44,7 @@ from chat_server.mail import Mailer
 from chat_server.model.threads import Thread
 from chat_server.notice import EMERGENCY_NOTICE
 from chat_server.storage.accounts import AccountStore
-from chat_server.storage.messages import MessageStore, StoredMessage
+from chat_server.storage.messages import MessageStore, NewMessage, StoredMessage
 from chat_server.storage.notifications import Intent, NotificationLog
 from chat_server.storage.threads import CursorBuffer, ThreadStore
 from moderation.ratelimit import RateLimit, RateLimiter
@@ -108,27 +113,44 @@ class Notifier:
         self._checking = asyncio.Semaphore(CONCURRENT_CHECKS)
 
     async def message_stored(self, thread: Thread, message: StoredMessage) -> None:
+        await self.messages_stored([(thread.participants, message)])
+
+    async def messages_written(self, batch: list[tuple[NewMessage, StoredMessage]]) -> None:
+        """The message writer's ``after_write``: the checks for a whole batch, in the
+        batch's own group commit (one write, before its senders are answered)."""
+        await self.messages_stored([(new.participants, stored) for new, stored in batch])
+
+    async def messages_stored(
+        self, messages: Sequence[tuple[Sequence[str], StoredMessage]]
+    ) -> None:
         now = self._clock.monotonic()
-        for account_id in thread.participants:
-            if account_id == message.sender_account:
-                continue
-            key = (account_id, thread.id)
-            if self._covered.get(key, now) > now:
-                continue  # the job already enqueued will see this message
-            self._covered[key] = now + self._delay.total_seconds()
-            try:
-                await self._jobs.enqueue(
-                    NOTIFY_KIND,
-                    {"account": account_id, "thread": thread.id, "seq": message.seq},
-                    run_at=message.at + self._delay,
-                    dedupe_key=f"{account_id}/{thread.id}/{message.seq}",
+        jobs: list[tuple[Mapping[str, Any], datetime, str]] = []
+        keys: list[tuple[str, str]] = []
+        for participants, message in messages:
+            for account_id in participants:
+                if account_id == message.sender_account:
+                    continue
+                key = (account_id, message.thread_id)
+                if self._covered.get(key, now) > now:
+                    continue  # the job already enqueued will see this message
+                self._covered[key] = now + self._delay.total_seconds()
+                keys.append(key)
+                jobs.append(
+                    (
+                        {"account": account_id, "thread": message.thread_id, "seq": message.seq},
+                        message.at + self._delay,
+                        f"{account_id}/{message.thread_id}/{message.seq}",
+                    )
                 )
-            except PyMongoError as exc:
+        try:
+            await self._jobs.enqueue_many(NOTIFY_KIND, jobs)
+        except PyMongoError as exc:
+            for key in keys:
                 self._covered.pop(key, None)
-                log.warning(
-                    "notification check not stored",
-                    extra={"fields": {"error": type(exc).__name__}},
-                )
+            log.warning(
+                "notification checks not stored",
+                extra={"fields": {"error": type(exc).__name__}},
+            )
         if len(self._covered) > self._prune_at:
             self._covered = {k: until for k, until in self._covered.items() if until > now}
             self._prune_at = max(1024, 2 * len(self._covered))

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -125,6 +125,21 @@ class JobRunner:
             self._soonest = at
         self._wake.set()
         return True
+
+    async def enqueue_many(
+        self, kind: str, jobs: Sequence[tuple[Mapping[str, Any], datetime, str]]
+    ) -> None:
+        """Stores (payload, run at, dedupe key) jobs in one write; taken keys are skipped."""
+        if not jobs:
+            return
+        spec = self._kinds.get(kind)
+        await self._store.enqueue_many(
+            kind, jobs, now=self._clock.now(), max_attempts=spec.max_attempts
+        )
+        soonest = min(at for _, at, _ in jobs)
+        if self._soonest is None or soonest < self._soonest:
+            self._soonest = soonest
+        self._wake.set()
 
     async def revive(self, kind: str, dedupe_key: str) -> bool:
         """Makes the failed job of this kind and dedupe key due now; False if none."""

@@ -19,14 +19,14 @@ stalled past the expiry and another took over) changes nothing.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from chat_server.tokens import new_id
 
@@ -78,8 +78,15 @@ def _job(doc: Mapping[str, Any]) -> Job:
 
 
 class JobStore:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[dict[str, Any]],
+        *,
+        write_db: AsyncDatabase[dict[str, Any]] | None = None,
+    ) -> None:
         self._jobs = db["jobs"]
+        # Jobs stored alongside a group-committed write go through that writer's pool.
+        self._writes = (write_db if write_db is not None else db)["jobs"]
 
     async def enqueue(
         self,
@@ -92,29 +99,30 @@ class JobStore:
         dedupe_key: str | None = None,
     ) -> str | None:
         """The new job's id, or None if a job of this kind has this dedupe key."""
-        job_id = new_id()
-        doc: dict[str, Any] = {
-            "_id": job_id,
-            "kind": kind,
-            "payload": dict(payload),
-            "state": JobState.DUE.value,
-            "run_at": run_at,
-            "attempts": 0,
-            "max_attempts": max_attempts,
-            "cursor": None,
-            "lease_owner": None,
-            "lease_until": None,
-            "error": None,
-            "created_at": now,
-            "updated_at": now,
-        }
-        if dedupe_key is not None:
-            doc["dedupe_key"] = dedupe_key
+        doc = _new_job(kind, payload, now, run_at, max_attempts, dedupe_key)
         try:
             await self._jobs.insert_one(doc)
         except DuplicateKeyError:
             return None
-        return job_id
+        return str(doc["_id"])
+
+    async def enqueue_many(
+        self,
+        kind: str,
+        jobs: Sequence[tuple[Mapping[str, Any], datetime, str]],
+        *,
+        now: datetime,
+        max_attempts: int,
+    ) -> None:
+        """Stores (payload, run at, dedupe key) jobs in one write; a job whose dedupe
+        key is taken is not stored, the others are."""
+        docs = [_new_job(kind, p, now, at, max_attempts, key) for p, at, key in jobs]
+        try:
+            await self._writes.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors") or []
+            if exc.details.get("writeConcernErrors") or any(e.get("code") != 11000 for e in errors):
+                raise
 
     async def take(
         self, owner: str, *, now: datetime, lease: timedelta, kinds: list[str]
@@ -280,3 +288,32 @@ class JobStore:
     @staticmethod
     def _held(job_id: str, owner: str) -> dict[str, Any]:
         return {"_id": job_id, "state": JobState.RUNNING.value, "lease_owner": owner}
+
+
+def _new_job(
+    kind: str,
+    payload: Mapping[str, Any],
+    now: datetime,
+    run_at: datetime,
+    max_attempts: int,
+    dedupe_key: str | None,
+) -> dict[str, Any]:
+    job_id = new_id()
+    doc: dict[str, Any] = {
+        "_id": job_id,
+        "kind": kind,
+        "payload": dict(payload),
+        "state": JobState.DUE.value,
+        "run_at": run_at,
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "cursor": None,
+        "lease_owner": None,
+        "lease_until": None,
+        "error": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    if dedupe_key is not None:
+        doc["dedupe_key"] = dedupe_key
+    return doc

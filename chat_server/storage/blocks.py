@@ -2,6 +2,10 @@
 
 A block is the blocker's alone: only they can undo it, and a block in each direction
 is two documents. Blocking twice is one block (the unique index).
+
+Every block and unblock also counts one change (collection ``block_changes``, one
+document): a process that caches blocks asks that one number every few seconds
+instead of reloading each account's blocks (handlers/blocks.py).
 """
 
 from __future__ import annotations
@@ -11,10 +15,13 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+_CHANGES = "blocks"
+
 
 class BlockStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._blocks = db["blocks"]
+        self._changes = db["block_changes"]
 
     async def block(self, blocker: str, blocked: str, at: datetime) -> None:
         await self._blocks.update_one(
@@ -22,10 +29,24 @@ class BlockStore:
             {"$setOnInsert": {"at": at}},
             upsert=True,
         )
+        await self._changed()
 
     async def unblock(self, blocker: str, blocked: str) -> bool:
         result = await self._blocks.delete_one({"blocker": blocker, "blocked": blocked})
-        return result.deleted_count == 1
+        if result.deleted_count != 1:
+            return False
+        await self._changed()
+        return True
+
+    async def version(self) -> int:
+        """How many blocks and unblocks there have been (a change, not a count)."""
+        doc = await self._changes.find_one({"_id": _CHANGES})
+        return int(doc["n"]) if doc else 0
+
+    async def _changed(self) -> None:
+        # After the block's own write: a cache that sees the new number then loads
+        # the block itself.
+        await self._changes.update_one({"_id": _CHANGES}, {"$inc": {"n": 1}}, upsert=True)
 
     async def by(self, blocker: str) -> list[tuple[str, datetime]]:
         """Whom ``blocker`` blocked, oldest first."""

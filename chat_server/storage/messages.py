@@ -31,7 +31,7 @@ import asyncio
 import hashlib
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,6 +46,10 @@ from chat_server.clock import Clock
 log = logging.getLogger(__name__)
 
 Stamper = Callable[["StoredMessage"], bytes]
+# Called with a batch's new messages once they are durable and before any sender is
+# answered, alongside the thread counters: what must be as durable as the message
+# (the offline-notification checks) is written in the same group commit.
+AfterWrite = Callable[[list[tuple["NewMessage", "StoredMessage"]]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,9 @@ class NewMessage:
     kind: str
     envelope: bytes
     franking_commitment: bytes
+    # The thread's participants at send time, for what is written with the message
+    # (``after_write``: the offline-notification checks).
+    participants: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +123,7 @@ class MessageStore:
         max_batch: int = 512,
         cache_size: int = 4096,
         on_batch: Callable[[int, float], object] = lambda stored, seconds: None,
+        after_write: AfterWrite | None = None,
     ) -> None:
         # Reads go through ``db``; the writer task's own queries through ``write_db``
         # (a separate pool, so a burst of reads never delays an ack).
@@ -124,6 +132,7 @@ class MessageStore:
         self._writes = writes["messages"]
         self._threads = writes["threads"]
         self._on_batch = on_batch
+        self._after_write = after_write
         self._clock = clock
         self._stamper = stamper
         self._linger = linger_seconds
@@ -231,8 +240,12 @@ class MessageStore:
                 raise
             failed_at, error = errors[0]["index"], errors[0]
         if failed_at:
-            # Before anyone is answered: an acked message is counted in its thread.
-            await self._bump_threads(stored[:failed_at])
+            # Before anyone is answered: an acked message is counted in its thread,
+            # and what follows it is stored (both at once: one round trip of latency).
+            await asyncio.gather(
+                self._bump_threads(stored[:failed_at]),
+                self._follow(batch[:failed_at], stored[:failed_at]),
+            )
         for pending, record in zip(batch[:failed_at], stored[:failed_at], strict=True):
             self._remember(record)
             if not pending.future.done():  # its sender may have gone (socket closed)
@@ -247,6 +260,15 @@ class MessageStore:
             await self._resolve_duplicate(failing)
             return failed_at, batch[failed_at + 1 :]
         return failed_at, batch[failed_at:]
+
+    async def _follow(self, batch: list[_Pending], records: list[StoredMessage]) -> None:
+        if self._after_write is None:
+            return
+        try:
+            await self._after_write([(p.message, r) for p, r in zip(batch, records, strict=True)])
+        except Exception:
+            # A send never fails for what follows it: the message is stored.
+            log.exception("writing what follows a message batch failed")
 
     async def _resolve_duplicate(self, pending: _Pending) -> None:
         m = pending.message

@@ -7,6 +7,7 @@ a reader (or mypy) sees exactly what a frame can reach.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from chat_server.handlers.access import ThreadGate
@@ -33,5 +34,6 @@ class FrameContext:
     questions: PanelQuestions  # what a waiting patient sees live
     announcements: Announcements  # which mailings a patient was delivered
     # One serialisation per message and process, shared by every local socket:
-    # (thread, seq) -> the msg frame's JSON text, oldest first.
-    message_texts: dict[tuple[str, int], str] = field(default_factory=dict)
+    # (thread, seq) -> the msg frame's JSON text, oldest first. An OrderedDict: a
+    # plain dict's first key is found by skipping every slot already popped.
+    message_texts: OrderedDict[tuple[str, int], str] = field(default_factory=OrderedDict)

@@ -19,7 +19,6 @@ The handlers and sinks are registered by frame type and event kind in
 
 from __future__ import annotations
 
-import json
 import logging
 
 import marshmallow as ma
@@ -38,8 +37,9 @@ from chat_server.model.threads import Thread
 from chat_server.presenters import message_frame, thread_summary
 from chat_server.principal import Principal
 from chat_server.schemas import id_field, is_id
+from chat_server.storage.messages import StoredMessage
 from chat_server.ws.context import FrameContext
-from chat_server.ws.hub import Connection
+from chat_server.ws.hub import Connection, frame_text
 from chat_server.ws.router import DropFrame, FrameSchema, fast_loader
 from e2e_crypto.frames import (
     AckFrame,
@@ -205,11 +205,21 @@ async def on_msg(ctx: FrameContext, conn: Connection, event: MsgEvent) -> None:
         if message is None:
             _refused(event)
             return
-        text = json.dumps(message_frame(message), separators=(",", ":"))
+        text = msg_text(message)
         frames[key] = text
         if len(frames) > MESSAGE_TEXTS:
-            frames.pop(next(iter(frames)))
+            frames.popitem(last=False)
     conn.push_text(text)
+
+
+def msg_text(message: StoredMessage) -> str:
+    """The ``msg`` frame's JSON. The envelope is most of it and base64url (nothing to
+    escape), so it is appended rather than scanned by the encoder: once per message
+    and process, 3-4 times faster than encoding the whole frame."""
+    frame: dict[str, object] = dict(message_frame(message))
+    envelope = frame.pop("envelope")
+    assert isinstance(envelope, str)
+    return f'{frame_text(frame)[:-1]},"envelope":"{envelope}"}}'
 
 
 async def on_thread(ctx: FrameContext, conn: Connection, event: ThreadEvent) -> None:

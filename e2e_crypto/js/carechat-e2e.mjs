@@ -50,6 +50,7 @@ export const LABELS = Object.freeze({
   SLIP_SIGNATURE: enc.encode("CareChat v1 broadcast slip signature\0"),
   DEVICE_CERTIFICATE: enc.encode("CareChat v1 device certificate\0"),
   GROUP_COMMIT_SIGNATURE: enc.encode("CareChat v1 group epoch commit\0"),
+  SOCKET_PROOF: enc.encode("CareChat v1 socket proof\0"),
 });
 
 export const ENVELOPE_VERSION = 1;
@@ -281,6 +282,30 @@ function verify(publicKey, message, signature) {
     ok = false;
   }
   if (!ok) throw new VerificationFailed("bad signature");
+}
+
+// ---------------------------------------------------------------- socket proofs
+
+const TICKET_PATTERN = /^[\x00-\x7f]{1,128}$/;
+
+/** What a device signs to prove, in `hello`, that it holds its key (socket_proof_public.py). */
+export function socketProofMessage(accountId, deviceId, ticket) {
+  if (typeof ticket !== "string" || !TICKET_PATTERN.test(ticket)) {
+    throw new MalformedData("a ticket is 1..128 ASCII characters");
+  }
+  const raw = enc.encode(ticket);
+  return new Writer()
+    .raw(LABELS.SOCKET_PROOF)
+    .ident(accountId, "account id")
+    .ident(deviceId, "device id")
+    .u8(raw.length)
+    .raw(raw)
+    .bytes();
+}
+
+/** The 64-byte proof for `hello` with `ticket` (ADR 0004): the device's signature. */
+export function signSocketProof(device, ticket) {
+  return sign(device, socketProofMessage(device.accountId, device.deviceId, ticket));
 }
 
 // ---------------------------------------------------------------- device certificates

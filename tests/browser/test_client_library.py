@@ -16,6 +16,7 @@ history; an envelope tampered with in MongoDB shows as verified: false.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import secrets
 import subprocess
@@ -27,10 +28,24 @@ from uuid import uuid4
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Error, Page, Route
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Error,
+    Page,
+    Route,
+    WebSocket,
+)
 from pymongo import AsyncMongoClient, MongoClient
 
 from chat_server.embedded.processes import free_port
+from e2e_crypto.envelope import seal_message
+from e2e_crypto.keys import DeviceKeys
+from e2e_crypto.public import PublicSigningKey, verify_device_certificate
+from e2e_crypto.socket_proof import sign_socket_proof
+from e2e_crypto.socket_proof_public import verify_socket_proof
+from e2e_crypto.wire import from_base64url, to_base64url
 from tests.actors import PASSWORD, register
 from tests.browser.conftest import _REPORT_VIOLATIONS, SIZES, Site
 from tests.functional.command import Server, carechat_env
@@ -641,3 +656,101 @@ async def test_a_server_restart_loses_nothing_and_resends_with_the_same_id(
         talk.thread_id,
     )
     assert sorted(history) == sorted(["before", "during the restart", "also during it"])
+
+
+async def test_the_browser_proves_its_device_key_and_a_stolen_token_still_cannot_send(
+    contexts: Contexts, carechat: str, carechat_dir: Path
+) -> None:
+    """ADR 0004 in the browser: ``hello`` carries the device's signature over its
+    ticket, so the server trusts that socket with its sends' signatures; a thief with
+    the session token but not the device key gets no proven socket, and an unproven
+    one has each send's signature checked."""
+    talk = await talking(contexts, carechat, carechat_dir)
+    page = talk.patient_page
+    sent_frames: list[str | bytes] = []
+
+    def watch(ws: WebSocket) -> None:
+        ws.on("framesent", lambda payload: sent_frames.append(payload))
+
+    page.on("websocket", watch)
+    await run(page, "() => client.socket.ws.close()")
+    await page.wait_for_function("() => client.socket.connects === 2 && client.socket.ws")
+    await wait_event(page, "e.type === 'connection' && e.detail.state === 'online'")
+    hellos = [f for f in map(json.loads, sent_frames) if f.get("type") == "hello"]
+    assert len(hellos) == 1
+    me = await run(
+        page,
+        "() => ({account: client.accountId, device: client.keystore.deviceId, token:"
+        " client.api.token, signing: Array.from(client.keystore.device.signingKey),"
+        " root: Array.from(client.keystore.root.publicKey)})",
+    )
+    # The proof is the device's signature over this socket's ticket, and the server
+    # took it (a bad proof closes the socket with 4001 before any welcome).
+    verify_socket_proof(
+        PublicSigningKey(bytes(me["signing"])),
+        from_base64url(hellos[0]["proof"]),
+        account_id=me["account"],
+        device_id=me["device"],
+        ticket=hellos[0]["ticket"],
+    )
+    proven = await run(
+        page,
+        "async (t) => { const r = await client.send(t, 'over a proven socket');"
+        " await r.sent; return r.clientMsgId; }",
+        talk.thread_id,
+    )
+    assert (await wait_event(talk.doctor_page, about(proven)))["verified"] is True
+
+    # The thief has the page's session token (so tickets for its device), not its key.
+    doctor_root = await run(talk.doctor_page, "() => Array.from(client.keystore.root.publicKey)")
+    roots = {
+        me["account"]: PublicSigningKey(bytes(me["root"])),
+        talk.practitioner_id: PublicSigningKey(bytes(doctor_root)),
+    }
+    impostor = DeviceKeys.generate(me["account"], me["device"])
+    headers = {"Authorization": f"Bearer {me['token']}", "X-Forwarded-For": "10.252.0.9"}
+    async with aiohttp.ClientSession(carechat, headers=headers) as http:
+
+        async def ticket() -> str:
+            async with http.post("/api/v1/ws-tickets", json={"device_id": me["device"]}) as r:
+                assert r.status == 201, await r.text()
+                return str((await r.json())["ticket"])
+
+        async with http.ws_connect("/ws") as ws:
+            stolen = await ticket()
+            proof = to_base64url(sign_socket_proof(impostor, stolen))
+            await ws.send_json({"type": "hello", "ticket": stolen, "proof": proof})
+            assert (await ws.receive()).type is aiohttp.WSMsgType.CLOSE
+            assert ws.close_code == 4001
+        devices = []
+        for account_id, root in roots.items():
+            async with http.get(f"/api/v1/accounts/{account_id}/devices") as r:
+                for entry in (await r.json())["devices"]:
+                    certificate = from_base64url(entry["certificate"])
+                    devices.append(
+                        verify_device_certificate(certificate, account_id=account_id, root_key=root)
+                    )
+        async with http.ws_connect("/ws") as ws:
+            await ws.send_json({"type": "hello", "ticket": await ticket()})
+            assert (await ws.receive_json())["type"] == "welcome"
+            cmid = uuid4().hex
+            envelope = seal_message(
+                impostor,
+                thread_id=talk.thread_id,
+                client_msg_id=cmid,
+                body=b"forged",
+                to_devices=devices,
+            )
+            send = {"type": "send", "thread": talk.thread_id, "client_msg_id": cmid}
+            await ws.send_json({**send, "envelope": to_base64url(envelope)})
+            answer = await ws.receive_json()
+            while answer["type"] != "error":  # the thread's live frames come first
+                answer = await ws.receive_json()
+            assert answer["code"] == "invalid_envelope"
+    history = await run(
+        page,
+        "async (t) => (await client.history(t)).messages.map((m) => m.clientMsgId)",
+        talk.thread_id,
+    )
+    assert proven in history
+    assert cmid not in history

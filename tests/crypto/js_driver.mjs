@@ -42,6 +42,7 @@ const OPS = {
     const v = verified(op);
     return { device_id: v.deviceId, encryption_key: hex(v.encryptionKey) };
   },
+  socket_proof: (op) => ({ proof: hex(cc.signSocketProof(device(op.device), op.ticket)) }),
   certify: (op) => ({ certificate: hex(cc.certifyDevice(cc.rootKey(unhex(op.root_seed)), device(op.device))) }),
   parse_envelope: (op) => {
     const p = cc.parseEnvelope(unhex(op.envelope));

@@ -20,6 +20,8 @@ from e2e_crypto.errors import DecryptionFailed
 from e2e_crypto.groups import create_epoch_commit
 from e2e_crypto.public import parse_device_certificate, verify_device_certificate
 from e2e_crypto.safety import format_safety_number, safety_number
+from e2e_crypto.socket_proof import sign_socket_proof
+from e2e_crypto.socket_proof_public import verify_socket_proof
 from e2e_crypto.wire import GroupRef, Kind, from_base64url
 from tests.crypto import vectors as v
 from tests.crypto.people import Person
@@ -392,6 +394,28 @@ def test_base64url_rules_agree() -> None:
         except ValueError:
             expected = {"ok": True, "error": "MalformedData"}
         assert result == expected, text
+
+
+def test_js_socket_proof_is_the_pythons_and_verifies() -> None:
+    """The browser proves its device key in ``hello`` exactly as the SDK does (ADR 0004):
+    Ed25519 is deterministic, so the two proofs are the same bytes."""
+    ann = Person.new("ann", "ann-browser")
+    ticket = "tkt_" + "x" * 40
+    tickets = [ticket, "", "t" * 129, "bé"]
+    results = run_js(
+        *({"op": "socket_proof", "device": _device_json(ann), "ticket": t} for t in tickets)
+    )
+    proof = bytes.fromhex(results[0]["proof"])
+    assert proof == sign_socket_proof(ann.device, ticket)
+    verify_socket_proof(
+        ann.device.signing_key,
+        proof,
+        account_id=ann.account_id,
+        device_id=ann.device.device_id,
+        ticket=ticket,
+    )
+    # Tickets Python refuses to sign over, JS refuses too.
+    assert results[1:] == [{"ok": False, "error": "MalformedData"}] * 3
 
 
 def test_refusal_vectors_in_js() -> None:

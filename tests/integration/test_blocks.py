@@ -3,10 +3,17 @@ across a block; only the blocker undoes it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from pymongo.asynchronous.database import AsyncDatabase
 
+from chat_server.clock import ManualClock
+from chat_server.handlers.blocks import TTL_SECONDS, Blocks
 from chat_server.mail import MemoryOutbox
+from chat_server.storage.accounts import AccountStore
+from chat_server.storage.blocks import BlockStore
 from tests.actors import Actor
 from tests.integration.test_care_threads import _setup
 from tests.messaging import Device
@@ -79,3 +86,28 @@ async def test_a_blocked_patient_cannot_request_a_thread(
     assert refused["code"] == "account_blocked"
     await doctor.call("DELETE", f"/api/v1/blocks/{ann.account_id}", expect=204)
     await ann.call("POST", "/api/v1/threads", body, expect=201)
+
+
+async def test_another_process_sees_a_block_within_the_ttl_by_one_change_count(
+    db: AsyncDatabase[dict[str, Any]], clock: ManualClock
+) -> None:
+    """Two processes' caches: what one blocks the other applies within TTL_SECONDS, by
+    asking the store's change count, not by reloading every account's blocks."""
+    here, there = Blocks(BlockStore(db), AccountStore(db), clock), BlockStore(db)
+    assert not await here.separated("ann", "bob")
+    assert not await here.separated("cat", "dan")
+    # Written behind every cache's back (no change counted): the kept entry stands,
+    # past the TTL too, because the change count did not move.
+    await db["blocks"].insert_one({"blocker": "cat", "blocked": "dan", "at": clock.now()})
+    clock.advance(TTL_SECONDS + 1)
+    assert not await here.separated("cat", "dan")
+    # A block through the other process counts a change: within the TTL, this process
+    # drops what it kept and sees both.
+    await there.block("ann", "bob", clock.now())
+    assert not await here.separated("ann", "bob")
+    clock.advance(TTL_SECONDS + 1)
+    assert await here.separated("bob", "ann")
+    assert await here.separated("dan", "cat")
+    assert await there.unblock("ann", "bob")
+    clock.advance(TTL_SECONDS + 1)
+    assert not await here.separated("ann", "bob")

@@ -5,6 +5,7 @@ itself at once, and sends that arrive while a batch is being written share the n
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -78,3 +79,35 @@ async def test_sends_arriving_during_a_write_share_the_next_one(
     await asyncio.wait_for(asyncio.gather(first, *later), 10)
     assert sizes == [1, 10]
     assert [t.result().seq for t in later] == list(range(2, 12))
+
+
+async def test_what_follows_a_batch_is_written_with_it_before_anyone_is_answered(
+    db: Database,
+) -> None:
+    """``after_write`` (the offline-notification checks) gets each batch's new
+    messages once, before any of its senders is answered; a resend gets nothing."""
+    await ThreadStore(db).create(
+        "thread-1", patient_id="ann", provider_kind="practitioner", provider_id="doc",
+        participants=["ann", "doc"], now=ManualClock().now(),
+    )  # fmt: skip
+    calls: list[list[tuple[str, tuple[str, ...], int]]] = []
+    appends: list[asyncio.Task[StoredMessage]] = []
+
+    async def after_write(batch: list[tuple[NewMessage, StoredMessage]]) -> None:
+        assert not any(task.done() for task in appends)
+        calls.append([(new.client_msg_id, new.participants, s.seq) for new, s in batch])
+
+    store = MessageStore(db, ManualClock(), _stamp, after_write=after_write)
+    store.start()
+    try:
+        messages = [
+            dataclasses.replace(_message(f"m{i}"), participants=("ann", "doc")) for i in range(5)
+        ]
+        appends.extend(asyncio.create_task(store.append(m)) for m in messages)
+        await asyncio.wait_for(asyncio.gather(*appends), 10)
+        assert calls == [[(f"m{i}", ("ann", "doc"), i + 1) for i in range(5)]]
+        resent = await asyncio.wait_for(store.append(messages[0]), 10)
+        assert resent.duplicate
+        assert len(calls) == 1
+    finally:
+        await store.close()

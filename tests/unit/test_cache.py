@@ -158,3 +158,26 @@ async def test_entries_loaded_together_expire_at_different_times() -> None:
     assert set(expired_at) == set(keys)  # all gone by the full ttl
     assert min(expired_at.values()) >= 100.0 + 22.5 - 1e-9  # none before ttl * (1 - jitter)
     assert len(set(expired_at.values())) > 20  # spread, not one burst
+
+
+async def test_clear_drops_every_entry_and_keeps_loads_under_way_from_storing() -> None:
+    loads: list[str] = []
+    gate = asyncio.Event()
+
+    async def load(key: str) -> str:
+        loads.append(key)
+        await gate.wait()
+        return key.upper()
+
+    cache = ExpiringCache[str, str](load, ttl=60, max_entries=10, now=Clock())
+    gate.set()
+    assert await cache.get("a") == "A"
+    gate.clear()
+    pending = asyncio.create_task(cache.get("b"))
+    await asyncio.sleep(0)
+    cache.clear()
+    gate.set()
+    assert await pending == "B"
+    assert len(cache) == 0
+    assert await cache.get("a") == "A"
+    assert loads == ["a", "b", "a"]

@@ -11,17 +11,18 @@
 //          ─► dedupe by (sender device, client_msg_id) ─► open (verify + decrypt)
 //          ─► "message" event; consumed seqs ─► "delivered" (batched)
 //
-// One socket at a time: ticket → /ws → hello → welcome, then learn the threads, "sync"
-// with explicit cursors, resend the outbox, re-ack. A socket that closes (server
-// restart 1001/1006, network loss, missed pongs) reconnects with exponential back-off
-// and jitter; close 4003 (session or device revoked) stops for good.
+// One socket at a time: ticket → /ws → hello (signed by the device: ADR 0004) →
+// welcome, then learn the threads, "sync" with explicit cursors, resend the outbox,
+// re-ack. A socket that closes (server restart 1001/1006, network loss, missed pongs)
+// reconnects with exponential back-off and jitter; close 4003 (session or device
+// revoked) stops for good.
 //
 // Dedupe by (sender device, client_msg_id): a sender never reuses a client_msg_id, so a
 // second envelope with the same pair is a replay — a server could store an old
 // envelope again at a new seq, and it would verify (the signature covers the header,
 // not the seq). It is dropped, never shown twice (docs/protocol.md).
 
-import { fromBase64url, toBase64url } from "../../../e2e_crypto/js/carechat-e2e.mjs";
+import { fromBase64url, signSocketProof, toBase64url } from "../../../e2e_crypto/js/carechat-e2e.mjs";
 import { Cursors } from "./cursors.mjs";
 import { ApiError, NotReady, SessionRevoked } from "./errors.mjs";
 import { randomId } from "./keystore.mjs";
@@ -164,7 +165,11 @@ export class Socket {
         ws.close();
         reject(new Error("no welcome"));
       }, WELCOME_TIMEOUT_MS);
-      ws.onopen = () => ws.send(JSON.stringify({ type: "hello", id: "hello", ticket }));
+      // The device's signature over its ticket proves this socket holds the device
+      // key, once, as the SDK does: the server then leaves each send's signature to
+      // the recipients instead of verifying it again (docs/adr/0004).
+      const proof = toBase64url(signSocketProof(this.keystore.device, ticket));
+      ws.onopen = () => ws.send(JSON.stringify({ type: "hello", id: "hello", ticket, proof }));
       ws.onmessage = (event) => {
         clearTimeout(timer);
         let frame = null;
