@@ -186,6 +186,7 @@ from chat_server.storage.panels import PanelStore
 from chat_server.storage.personal_data import PersonalDataStore
 from chat_server.storage.practices import CareLinkStore, Practice, PracticeStore
 from chat_server.storage.reports import ReportStore
+from chat_server.storage.retired_keys import RetiredKeyStore
 from chat_server.storage.roster import RosterStore
 from chat_server.storage.sanctions import SanctionStore
 from chat_server.storage.sessions import CodeStore, SessionStore, TicketStore
@@ -658,6 +659,7 @@ def _device_service(app: web.Application, shared: _Shared) -> DeviceDirectory:
         auditor=shared.auditor,
         directory=directory,
         on_revoked=partial(ws_session.revoke_device_sockets, app[HUB]),
+        retired=RetiredKeyStore(app[DB]),
     )
     return directory
 

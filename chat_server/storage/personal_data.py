@@ -28,6 +28,7 @@ from gridfs.errors import NoFile
 from pymongo.asynchronous.database import AsyncDatabase
 
 from chat_server.storage.attachments import CHUNK_BYTES
+from chat_server.storage.retired_keys import RetiredKeyStore
 
 # Account fields never exported: credentials, not data about the person.
 _SECRET_ACCOUNT_FIELDS = ("password_hash", "totp_secret", "totp_last_step")
@@ -68,6 +69,7 @@ class StoredFile:
 class PersonalDataStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._db = db
+        self._retired = RetiredKeyStore(db)
         self._bucket = AsyncGridFSBucket(
             db, bucket_name="attachments", chunk_size_bytes=CHUNK_BYTES
         )
@@ -215,6 +217,7 @@ class PersonalDataStore:
                 removed[collection] = removed.get(collection, 0) + result.deleted_count
 
         await self._drop_own_threads(me, drop)
+        await self._retire_device_keys(me)
         for file_id in await self._uploaded_files(me):
             try:
                 await self._bucket.delete(file_id)
@@ -251,6 +254,27 @@ class PersonalDataStore:
             )
         await drop("devices", {"account_id": me})
         return removed
+
+    async def _retire_device_keys(self, me: str) -> None:
+        """Keeps, for the threads that stay, the public keys that verify the person's
+        messages in them (storage/retired_keys.py says what and why); run after the
+        person's own threads went and before their key log goes."""
+        retained = sorted(await self._db["messages"].distinct("thread", {"sender_account": me}))
+        if not retained:
+            return
+        signers = await self._db["messages"].distinct(
+            "sender_device", {"thread": {"$in": retained}, "sender_account": me}
+        )
+        entries = (
+            self._db["key_log"]
+            .find(
+                {"account_id": me, "event": "device_added", "device_id": {"$in": signers}},
+                {"_id": 0, "seq": 1, "at": 1, "event": 1, "device_id": 1, "certificate": 1},
+            )
+            .sort("seq", 1)
+        )
+        account = await self._db["accounts"].find_one({"_id": me}, {"root_key": 1}) or {}
+        await self._retired.keep(me, account.get("root_key"), [e async for e in entries], retained)
 
     async def forget_account(self, account_id: str) -> None:
         """The last step: the account document, which ``person`` is read from."""

@@ -409,7 +409,15 @@ async def test_after_erasure_a_scan_finds_only_the_records_the_law_keeps(
     await _until(erased, 30)
     after = await scan.mongo(db)
     # What docs/gdpr.md lists as kept, and nothing else.
-    assert set(after) <= {"audit_log", "threads", "messages", "paid_chats", "panel_questions"}
+    assert set(after) <= {
+        "audit_log", "threads", "messages", "paid_chats", "panel_questions", "retired_device_keys"
+    }  # fmt: skip
+    # The public keys that verify her messages in the threads that stay, nothing more.
+    assert after.get("retired_device_keys") == {ann.account_id}
+    [retired] = await db["retired_device_keys"].find().to_list()
+    assert set(retired) == {"_id", "root_key", "key_log", "threads"}
+    assert sorted(retired["threads"]) == sorted([thread_id, paid_id])
+    assert {e["device_id"] for e in retired["key_log"]} == {"ann-phone"}
     assert after.get("threads", set()) <= {thread_id}
     assert await db["messages"].distinct("thread", {"sender_account": ann.account_id}) == sorted(
         [thread_id, paid_id]
