@@ -28,6 +28,7 @@ from gridfs.errors import NoFile
 from pymongo.asynchronous.database import AsyncDatabase
 
 from chat_server.storage.attachments import CHUNK_BYTES
+from chat_server.storage.campaigns import delivery_id
 from chat_server.storage.retired_keys import RetiredKeyStore
 
 # Account fields never exported: credentials, not data about the person.
@@ -243,17 +244,35 @@ class PersonalDataStore:
         await drop("panel_presence", {"gp": me})
         await drop("panel_seats", {"_id": {"$regex": f"/{_literal(me)}$"}})
         await drop("jobs", {"payload.account": me, "kind": {"$ne": ERASE_JOB_KIND}})
-        # A finished mailing's (and its job's) resume point may be the person's id; a
-        # campaign still running keeps it until its next batch moves past it.
-        finished = {"cursor": me, "state": {"$in": ["done", "cancelled", "failed"]}}
-        await self._db["campaigns"].update_many(finished, {"$set": {"cursor": None}})
-        await self._db["jobs"].update_many(finished, {"$set": {"cursor": None}})
+        await self._move_campaign_cursors(me)
         for practice_role in ("admins", "practitioners", "staff"):
             await self._db["practices"].update_many(
                 {practice_role: me}, {"$pull": {practice_role: me}}
             )
         await drop("devices", {"account_id": me})
         return removed
+
+    async def _move_campaign_cursors(self, me: str) -> None:
+        """A mailing's resume point (the last recipient done, in id order) may be the
+        person's id, in a campaign of any state, running or paused included, and in its
+        fan-out job's checkpoint. It moves back to the nearest recipient left before
+        them (or to the start): with their own row gone (above), ``recipients_after``
+        from there finds exactly the rows it found from them, so nothing is sent twice
+        or skipped."""
+        async for campaign in self._db["campaigns"].find({"cursor": me}, {"_id": 1}):
+            campaign_id = campaign["_id"]
+            previous = await self._db["campaign_recipients"].find_one(
+                {"campaign": campaign_id, "_id": {"$lt": delivery_id(campaign_id, me)}},
+                {"patient": 1},
+                sort=[("_id", -1)],
+            )
+            cursor = previous["patient"] if previous else None
+            await self._db["campaigns"].update_one(
+                {"_id": campaign_id, "cursor": me}, {"$set": {"cursor": cursor}}
+            )
+            await self._db["jobs"].update_many(
+                {"payload.campaign": campaign_id, "cursor": me}, {"$set": {"cursor": cursor}}
+            )
 
     async def _retire_device_keys(self, me: str) -> None:
         """Keeps, for the threads that stay, the public keys that verify the person's

@@ -37,7 +37,13 @@ from moderation.pseudonym import Pseudonymizer
 from tests.actors import PASSWORD, Actor, actor, app_client, login
 from tests.integration.test_paid_chats import accept_terms
 from tests.integration.test_reports import _report, _revealed
-from tests.mailings import accept_invitation, practice_desk, until_state
+from tests.mailings import (
+    accept_invitation,
+    practice_desk,
+    seed_campaign,
+    synthetic_patients,
+    until_state,
+)
 from tests.mailings import verified as verified_device
 from tests.messaging import Device, by_device
 from tests.panels import ask, create_panel, gp, online, question_id, seal, verified
@@ -447,3 +453,63 @@ async def test_after_erasure_a_scan_finds_only_the_records_the_law_keeps(
     assert thread_id in [t["thread_id"] for t in listed]
     payouts = (await doctor.call("GET", "/api/v1/payouts"))["payouts"]
     assert [p["thread_id"] for p in payouts] == [paid_id]
+
+
+async def test_a_mailing_paused_on_the_erased_patient_resumes_past_them(
+    aiohttp_client: Any, settings: Settings, db: Db, clock: ManualClock, outbox: MemoryOutbox
+) -> None:
+    client = await app_client(
+        aiohttp_client,
+        settings,
+        clock,
+        outbox,
+        jobs_poll_seconds=0.05,
+        mailing_rate_per_second=1,
+        mailing_batch_size=1,
+        session_idle_minutes=60 * 24 * 60,
+        session_absolute_hours=60 * 24,
+    )
+    desk = await practice_desk(client, outbox, "admin@practice.example")
+    ann = await actor(client, outbox, "ann@example.org")
+    await ann.publish_root_key()
+    await ann.add_device("ann-phone")
+    # '-' is the lowest base64url character and 'z' the highest: Ann is second of four.
+    before, after = synthetic_patients(1, "-" * 6), synthetic_patients(2, "z" * 22)
+    campaign_id = "flu-2026-gdpr-02"
+    await seed_campaign(
+        db,
+        practice_id=desk.practice_id,
+        sender=desk.device,
+        campaign_id=campaign_id,
+        patients=[*before, verified_device(ann, "ann-phone"), *after],
+        now=clock.now(),
+    )
+    path = f"/api/v1/campaigns/{campaign_id}"
+    await desk.admin.call("POST", f"{path}/schedule", {})
+
+    async def sent_to_ann() -> bool:
+        stored = await db["campaigns"].find_one({"_id": campaign_id})
+        return stored is not None and stored["cursor"] == ann.account_id
+
+    # Paused while the resume point names her (a batch a second leaves the time).
+    await _until(sent_to_ann)
+    await desk.admin.call("POST", f"{path}/pause")
+    assert await sent_to_ann()
+
+    await ann.call("POST", "/api/v1/accounts/me/erasure", {"password": PASSWORD}, expect=202)
+    clock.advance(GRACE.total_seconds() + 1)
+
+    async def erased() -> bool:
+        return await db["accounts"].count_documents({"_id": ann.account_id}) == 0
+
+    await _until(erased)
+    stored = await db["campaigns"].find_one({"_id": campaign_id})
+    assert stored is not None
+    assert stored["cursor"] == before[0].account_id
+    assert await db["jobs"].count_documents({"cursor": ann.account_id}) == 0
+    # Resumed, it sends to the two after her, once each, and to nobody twice.
+    await desk.admin.call("POST", f"{path}/resume")
+    await until_state(desk, campaign_id, "done")
+    delivered = await db["campaign_deliveries"].distinct("patient", {"campaign": campaign_id})
+    assert sorted(delivered) == sorted(d.account_id for d in [*before, *after])
+    assert await db["campaign_deliveries"].count_documents({"campaign": campaign_id}) == 3
