@@ -37,6 +37,7 @@ from moderation.pseudonym import Pseudonymizer
 from tests.actors import PASSWORD, Actor, actor, app_client, login
 from tests.integration.test_paid_chats import accept_terms
 from tests.integration.test_reports import _report, _revealed
+from tests.integration.test_sanctions import _moderator, _path
 from tests.mailings import (
     accept_invitation,
     practice_desk,
@@ -513,3 +514,59 @@ async def test_a_mailing_paused_on_the_erased_patient_resumes_past_them(
     delivered = await db["campaign_deliveries"].distinct("patient", {"campaign": campaign_id})
     assert sorted(delivered) == sorted(d.account_id for d in [*before, *after])
     assert await db["campaign_deliveries"].count_documents({"campaign": campaign_id}) == 3
+
+
+async def test_a_suspended_account_exports_and_erases_with_the_logins_proof(
+    client: Client, outbox: MemoryOutbox, db: Db, clock: ManualClock
+) -> None:
+    moderator = await _moderator(client, db, clock)
+    mallory = await actor(client, outbox, "mallory@example.org")
+    await moderator.call("POST", _path(mallory, "suspend"), {"reason": "spam"}, 204)
+    # No session to use: the old one ended, a login is refused.
+    await mallory.call("POST", "/api/v1/accounts/me/export", {"password": PASSWORD}, expect=401)
+    refused = await client.post(
+        "/api/v1/sessions", json={"email": mallory.email, "password": PASSWORD}
+    )
+    assert refused.status == 403
+    base = "/api/v1/personal-data"
+    proof = {"email": mallory.email, "password": PASSWORD}
+    for wrong in ({**proof, "password": "not the password"}, {**proof, "email": "x@example.org"}):
+        answer = await client.post(f"{base}/export", json=wrong)
+        assert answer.status == 401
+        assert (await answer.json())["code"] == "invalid_credentials"
+    bad = await client.post(f"{base}/erasure", json={"email": mallory.email})
+    assert bad.status == 422
+
+    exported = await client.post(f"{base}/export", json=proof)
+    assert exported.status == 200, await exported.text()
+    assert exported.content_type == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(await exported.read())) as archive:
+        index = json.loads(archive.read("archive.json"))
+    assert index["account_id"] == mallory.account_id
+    assert index["account"]["status"] == "suspended"
+
+    async def status() -> dict[str, Any]:
+        answer = await client.post(f"{base}/erasure/status", json=proof)
+        assert answer.status == 200
+        view: dict[str, Any] = await answer.json()
+        return view
+
+    assert await status() == {"pending": False}
+    requested = await client.post(f"{base}/erasure", json=proof)
+    assert requested.status == 202
+    assert (await requested.json())["erase_after"] == (clock.now() + GRACE).isoformat()
+    assert (await status())["pending"] is True
+    cancelled = await client.post(f"{base}/erasure/cancel", json=proof)
+    assert cancelled.status == 204
+    assert await status() == {"pending": False}
+    again = await client.post(f"{base}/erasure/cancel", json=proof)
+    assert (await again.json())["code"] == "erasure_not_requested"
+    assert (await client.post(f"{base}/erasure", json=proof)).status == 202
+    clock.advance(GRACE.total_seconds() + 1)
+
+    async def erased() -> bool:
+        return await db["accounts"].count_documents({"_id": mallory.account_id}) == 0
+
+    await _until(erased)
+    actions = await db["audit_log"].distinct("action", {"actor": mallory.account_id})
+    assert {"data_exported", "erasure_requested", "erasure_cancelled"} <= set(actions)
