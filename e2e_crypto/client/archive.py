@@ -36,7 +36,7 @@ from e2e_crypto.envelope import open_message
 from e2e_crypto.errors import DecryptionFailed, MalformedData, VerificationFailed
 from e2e_crypto.keys import AccountKeys
 from e2e_crypto.public import PublicSigningKey, VerifiedDevice, verify_device_certificate
-from e2e_crypto.wire import Kind, from_base64url
+from e2e_crypto.wire import GroupRef, Kind, from_base64url, parse_envelope
 
 __all__ = ["ArchivedThread", "DecryptedArchive", "ExportArchive"]
 
@@ -117,7 +117,8 @@ class ExportArchive:
         threads = []
         for entry in self.document.get("threads", []):
             stored = self.stored_thread(entry["path"])
-            messages = tuple(_open(doc, keys, senders) for doc in stored["messages"])
+            grouped = entry["kind"] in _PANEL_KINDS
+            messages = tuple(_open(doc, keys, senders, grouped) for doc in stored["messages"])
             threads.append(ArchivedThread(entry["thread_id"], entry["kind"], messages))
         return DecryptedArchive(self, keys.account_id, tuple(threads))
 
@@ -135,6 +136,21 @@ class DecryptedArchive:
         out = io.BytesIO()
         decrypt_file(io.BytesIO(sealed), out, payload.ref)
         return out.getvalue()
+
+
+# A panel question or paid chat: sealed to the panel's epoch and to the patient's own
+# devices, so the patient's archive opens it with their device keys. The live client
+# also checks the sender against the epoch's signed member list; the archive holds no
+# epoch commits, so it checks what the signed header names and the sender's
+# certificate, not that the GP was on the panel at that epoch.
+_PANEL_KINDS = frozenset({"panel", "paid"})
+
+
+def _panel_epoch(envelope: bytes) -> GroupRef | None:
+    try:
+        return parse_envelope(envelope).header.group
+    except MalformedData:
+        return None
 
 
 def _verified_senders(
@@ -162,7 +178,10 @@ def _verified_senders(
 
 
 def _open(
-    doc: Mapping[str, Any], keys: AccountKeys, senders: Mapping[tuple[str, str], VerifiedDevice]
+    doc: Mapping[str, Any],
+    keys: AccountKeys,
+    senders: Mapping[tuple[str, str], VerifiedDevice],
+    grouped: bool,
 ) -> ReceivedMessage:
     sender_account, sender_device = str(doc["sender_account"]), str(doc["sender_device"])
     thread_id, cmid = str(doc["thread"]), str(doc["cmid"])
@@ -170,14 +189,16 @@ def _open(
     sender = senders.get((sender_account, sender_device))
     if sender is not None:
         payload = Unreadable("does not decrypt")
+        envelope = _bytes(doc["envelope"])
         for opener in keys.devices:
             try:
                 opened = open_message(
-                    _bytes(doc["envelope"]),
+                    envelope,
                     opener=opener,
                     sender=sender,
                     thread_id=thread_id,
                     client_msg_id=cmid,
+                    group=_panel_epoch(envelope) if grouped else None,
                 )
             except (DecryptionFailed, MalformedData):
                 continue

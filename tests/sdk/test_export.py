@@ -24,9 +24,12 @@ from e2e_crypto.client import (
     Unreadable,
 )
 from e2e_crypto.client.errors import NotFoundError
+from e2e_crypto.client.payloads import PanelQuestion
+from e2e_crypto.client.triage import Intake
 from e2e_crypto.errors import DecryptionFailed
 from tests.sdk.conversation import care_thread, take
 from tests.sdk.people import PASSPHRASE, PASSWORD, People
+from tests.sdk.test_panel import _panel
 
 
 async def test_an_exported_history_decrypts_offline_with_the_backup_passphrase(
@@ -132,3 +135,24 @@ async def test_after_erasure_the_other_party_still_verifies_the_erased_persons_m
         with pytest.raises(NotFoundError) as unknown:
             await lookup("A" * 22)
         assert (kept.value.status, kept.value.code) == (unknown.value.status, unknown.value.code)
+
+
+async def test_the_archive_opens_the_patients_own_panel_questions(
+    people: People, db: AsyncDatabase[dict[str, Any]], clock: ManualClock
+) -> None:
+    _, dr_b, ann = await _panel(people, db, clock)
+    await ann.backup_keys(PASSPHRASE)
+    intake = Intake("16_64", "fever", "2_3_days", ("diabetes",), "38.5 since Tuesday")
+    qid = (await ann.panel.ask("covid", intake)).question_id
+    await dr_b.panel.online("covid")
+    await dr_b.panel.claim("covid")
+    await dr_b.panel.reply(qid, Text("Rest and fluids."), answer=True)
+
+    history = (await ann.export_data(PASSWORD)).decrypt(PASSPHRASE)
+    [thread] = history.threads
+    assert (thread.thread_id, thread.kind) == (qid, "panel")
+    assert [m.payload for m in thread.messages] == [
+        PanelQuestion("16_64", "fever", "2_3_days", ("diabetes",), "38.5 since Tuesday", 1),
+        Text("Rest and fluids."),
+    ]
+    assert [m.sender_account for m in thread.messages] == [ann.account_id, dr_b.account_id]
