@@ -148,14 +148,49 @@ class PersonalDataStore:
             out.append({"thread_id": thread_id, "kind": kind, "stored": plain(doc)})
         return out
 
-    async def senders(self, thread_ids: list[str]) -> list[dict[str, Any]]:
-        """The public keys that signed the messages of these threads: each sender
+    async def mailings(self, account_id: str) -> list[dict[str, Any]]:
+        """The prevention mailings delivered to the person, each with the campaign's
+        sealed body and the person's slips (what the announcements page serves), so
+        their client can open the text offline."""
+        deliveries = await self._all("campaign_deliveries", {"patient": account_id})
+        delivered = [d for d in deliveries if d.get("state") == "delivered"]
+        ids = [d["campaign"] for d in delivered]
+        bodies = {
+            d["_id"]: d.get("body") for d in await self._all("campaigns", {"_id": {"$in": ids}})
+        }
+        slips = {
+            d["campaign"]: d.get("slips") or []
+            for d in await self._all("campaign_recipients", {"patient": account_id})
+        }
+        return [
+            plain(
+                {
+                    "campaign_id": d["campaign"],
+                    "practice_id": d.get("practice"),
+                    "delivered_at": d.get("at"),
+                    "body": bodies.get(d["campaign"]),
+                    "slips": slips.get(d["campaign"], []),
+                }
+            )
+            for d in delivered
+        ]
+
+    async def senders(
+        self, thread_ids: list[str], campaign_ids: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The public keys that signed the messages of these threads (and the bodies of
+        these campaigns: every device of the member who created one): each sender
         device's certificate and its account's root key, so the archive can be
         verified offline (docs/gdpr.md). A sender whose account is gone has none."""
         pairs = await self._db["messages"].distinct(
             "sender_device", {"thread": {"$in": thread_ids}}
         )
-        devices = await self._all("devices", {"_id": {"$in": pairs}})
+        creators = await self._db["campaigns"].distinct(
+            "created_by", {"_id": {"$in": campaign_ids or []}}
+        )
+        devices = await self._all(
+            "devices", {"$or": [{"_id": {"$in": pairs}}, {"account_id": {"$in": creators}}]}
+        )
         roots = {
             d["_id"]: d.get("root_key")
             for d in await self._all(

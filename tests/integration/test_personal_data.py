@@ -27,6 +27,7 @@ from chat_server.mail import MemoryOutbox
 from chat_server.secret import Secret
 from chat_server.settings import Settings
 from e2e_crypto.backup import seal_backup
+from e2e_crypto.client import ExportArchive
 from e2e_crypto.client.api import Api
 from e2e_crypto.client.mailings import send_campaign
 from e2e_crypto.client.roster import import_bodies, parse_roster_csv
@@ -40,6 +41,7 @@ from tests.integration.test_reports import _report, _revealed
 from tests.integration.test_sanctions import _moderator, _path
 from tests.mailings import (
     accept_invitation,
+    grant_mailings,
     practice_desk,
     seed_campaign,
     synthetic_patients,
@@ -570,3 +572,43 @@ async def test_a_suspended_account_exports_and_erases_with_the_logins_proof(
     await _until(erased)
     actions = await db["audit_log"].distinct("action", {"actor": mallory.account_id})
     assert {"data_exported", "erasure_requested", "erasure_cancelled"} <= set(actions)
+
+
+async def test_the_archive_opens_the_prevention_mailings_the_patient_received(
+    client: Client, outbox: MemoryOutbox
+) -> None:
+    desk = await practice_desk(client, outbox, "admin@practice.example")
+    parsed = parse_roster_csv(b"email;language;age_band\r\nann@example.org;fr;65+\r\n")
+    [rows] = list(import_bodies(parsed.rows, desk.staff_key.public_key, group=desk.group, epoch=1))
+    await desk.admin.call("POST", f"/api/v1/practices/{desk.practice_id}/roster", rows)
+    ann = await accept_invitation(client, outbox, "ann@example.org")
+    await grant_mailings(ann, desk.practice_id)
+    backup = seal_backup(
+        AccountKeys(ann.account_id, ann.root, tuple(ann.devices.values())), "a recovery phrase"
+    )
+    await client.put(
+        "/api/v1/accounts/me/key-backup",
+        data=backup,
+        headers={**ann.auth, "Content-Type": "application/octet-stream"},
+    )
+    api = Api(str(client.make_url("/")))
+    api.use_token(desk.admin.token, desk.admin.account_id)
+    async with api:
+        await send_campaign(
+            api,
+            desk.device,
+            practice_id=desk.practice_id,
+            campaign_id="flu-2026-gdpr-03",
+            text=b"Flu vaccination is open",
+            devices={ann.account_id: [verified_device(ann, "ann-phone")]},
+        )
+    await until_state(desk, "flu-2026-gdpr-03", "done")
+
+    exported = await client.post(
+        "/api/v1/accounts/me/export", json={"password": PASSWORD}, headers=ann.auth
+    )
+    assert exported.status == 200
+    opened = ExportArchive.open(await exported.read()).decrypt("a recovery phrase")
+    [mailing] = opened.mailings
+    assert (mailing.campaign_id, mailing.practice_id) == ("flu-2026-gdpr-03", desk.practice_id)
+    assert mailing.text == b"Flu vaccination is open"

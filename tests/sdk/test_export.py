@@ -144,6 +144,7 @@ async def test_the_archive_opens_the_patients_own_panel_questions(
     await ann.backup_keys(PASSPHRASE)
     intake = Intake("16_64", "fever", "2_3_days", ("diabetes",), "38.5 since Tuesday")
     qid = (await ann.panel.ask("covid", intake)).question_id
+    assert qid is not None
     await dr_b.panel.online("covid")
     await dr_b.panel.claim("covid")
     await dr_b.panel.reply(qid, Text("Rest and fluids."), answer=True)
