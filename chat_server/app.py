@@ -195,6 +195,7 @@ from chat_server.storage.personal_data import PersonalDataStore
 from chat_server.storage.practices import CareLinkStore, Practice, PracticeStore
 from chat_server.storage.purge import ThreadPurge
 from chat_server.storage.reports import ReportStore
+from chat_server.storage.retired_keys import RetiredKeyStore
 from chat_server.storage.roster import RosterStore
 from chat_server.storage.sanctions import SanctionStore
 from chat_server.storage.sessions import CodeStore, SessionStore, TicketStore
@@ -688,6 +689,7 @@ def _device_service(app: web.Application, shared: _Shared) -> DeviceDirectory:
         auditor=shared.auditor,
         directory=directory,
         on_revoked=partial(ws_session.revoke_device_sockets, app[HUB]),
+        retired=RetiredKeyStore(app[DB]),
     )
     return directory
 

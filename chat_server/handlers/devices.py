@@ -27,6 +27,7 @@ from chat_server.handlers.throttle import Throttle, subject_of
 from chat_server.principal import Principal
 from chat_server.storage.accounts import AccountStore
 from chat_server.storage.devices import Device, DeviceExists, DeviceStore
+from chat_server.storage.retired_keys import RetiredKeys, RetiredKeyStore
 from e2e_crypto.errors import CryptoError
 from e2e_crypto.public import PublicSigningKey, verify_device_certificate
 from e2e_crypto.wire import from_base64url, to_base64url
@@ -49,7 +50,9 @@ class DeviceService:
         auditor: Auditor,
         directory: DeviceDirectory,
         on_revoked: Callable[[str, str], Awaitable[None]],
+        retired: RetiredKeyStore,
     ) -> None:
+        self._retired = retired
         self._accounts = accounts
         self._devices = devices
         self._gate = gate
@@ -135,7 +138,12 @@ class DeviceService:
 
     async def list_devices(self, who: Principal, account_id: str) -> dict[str, Any]:
         await self._throttle.action(Action.KEY_LOOKUP, subject_of(who))
-        account = await self._gate.directory_entry(who, account_id)
+        try:
+            account = await self._gate.directory_entry(who, account_id)
+        except NotFound:
+            retired = await self._retired_for(who, account_id)
+            # Nothing to encrypt to: the root key only, to pin and verify the key log.
+            return {"account_id": account_id, "root_key": retired.root_key, "devices": []}
         devices = await self._devices.active([account_id])
         return {
             "account_id": account_id,
@@ -145,8 +153,24 @@ class DeviceService:
 
     async def key_log(self, who: Principal, account_id: str, after: int) -> list[dict[str, Any]]:
         await self._throttle.action(Action.KEY_LOOKUP, subject_of(who))
-        await self._gate.directory_entry(who, account_id)
+        try:
+            await self._gate.directory_entry(who, account_id)
+        except NotFound:
+            retired = await self._retired_for(who, account_id)
+            return [
+                {**entry, "account_id": account_id, "at": entry["at"].isoformat()}
+                for entry in retired.key_log
+                if entry["seq"] > after
+            ]
         return await self._devices.log(account_id, after)
+
+    async def _retired_for(self, who: Principal, account_id: str) -> RetiredKeys:
+        """An erased account's kept keys, for the other party of a retained thread
+        only; the same 404 as an unknown id for anyone else (storage/retired_keys.py)."""
+        retired = await self._retired.for_reader(account_id, who.account_id)
+        if retired is None:
+            raise NotFound()
+        return retired
 
 
 def _public_key(text: str) -> PublicSigningKey:

@@ -95,6 +95,7 @@ async def archive_chunks(
              "size": stored.size, "path": path}
         )  # fmt: skip
         yield sink.drain()
+    mailings = await store.mailings(person.account_id)
     document = {
         "schema": SCHEMA,
         "version": VERSION,
@@ -102,7 +103,8 @@ async def archive_chunks(
         "account_id": person.account_id,
         **await store.sections(person),
         "threads": threads_index,
-        "senders": await store.senders(thread_ids),
+        "mailings": mailings,
+        "senders": await store.senders(thread_ids, [m["campaign_id"] for m in mailings]),
         "attachments": files_index,
     }
     archive.writestr("archive.json", json.dumps(document, indent=1))

@@ -147,6 +147,7 @@ class MailingFanout:
             return None
         cursor = await self._s.campaigns.cursor(campaign_id)
         streak = _Streak()
+        batches = 0
         owner = f"{ctx.job.lease_owner}/{ctx.job.attempts}"
         while True:
             began = self._clock.monotonic()
@@ -157,8 +158,14 @@ class MailingFanout:
                 campaign_id, cursor, self._policy.batch
             )
             if not batch:
+                # A finished campaign needs no resume point: none left to name a
+                # patient once they are erased (docs/gdpr.md).
                 await self._s.campaigns.transition(
-                    campaign_id, CampaignEvent.FINISH, CampaignState.DONE, self._clock.now()
+                    campaign_id,
+                    CampaignEvent.FINISH,
+                    CampaignState.DONE,
+                    self._clock.now(),
+                    fields={"cursor": None},
                 )
                 return None
             patients = [r.patient for r in batch]
@@ -167,7 +174,10 @@ class MailingFanout:
             cursor = patients[-1]
             if not await self._s.campaigns.save_cursor(campaign_id, run, cursor):
                 return None
-            await ctx.checkpoint(cursor)
+            # The resume point is the campaign's; the job's checkpoint only renews its
+            # lease, and counts batches rather than naming a patient.
+            batches += 1
+            await ctx.checkpoint(batches)
             if streak.failures >= self._policy.max_consecutive_failures:
                 await self._s.campaigns.transition(
                     campaign_id,

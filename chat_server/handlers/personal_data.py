@@ -13,6 +13,12 @@
 Both actions ask for the password again: a session left open on a shared computer
 must not be enough to take someone's medical history away or to erase it.
 
+A suspended account has no session (login refuses it, suspension ends its sessions),
+yet its rights of access and erasure do not depend on good behaviour: the same four
+actions also take the login's proof itself (``Credentials``: address, password and,
+when set up, a TOTP code), with no session. That proof is exactly what a login asks,
+spent from the same budget, so it opens nothing a login would not, and nothing else.
+
 The export is answered in the request, not built by a job into GridFS: it is bounded
 (messages are ciphertext of at most the frame limit, files at most the account's
 attachment quota), streamed entry by entry without being held in memory or written
@@ -48,14 +54,15 @@ from chat_server.handlers.passwords import RESET_PER_ADDRESS
 from chat_server.handlers.registration import VERIFY_PER_ACCOUNT
 from chat_server.handlers.sessions import SignOut
 from chat_server.handlers.throttle import Throttle
+from chat_server.handlers.totp import check_totp
 from chat_server.jobs.runner import JobContext, JobRunner
 from chat_server.passwords import PasswordHasher
-from chat_server.principal import Principal
+from chat_server.principal import AccountStatus, Principal
 from chat_server.storage.accounts import Account, AccountStore, ErasureRequest
 from chat_server.storage.personal_data import ERASE_JOB_KIND, PersonalDataStore
 from chat_server.tokens import new_id
 from moderation.audit import AuditAction
-from moderation.limits import Action, Subject
+from moderation.limits import Action, Scope, Subject
 
 ERASE_KIND = ERASE_JOB_KIND
 # The one-off budgets keyed by an account id or address, besides moderation's table.
@@ -70,6 +77,15 @@ _NAMED_LIMITS = (
     VERIFY_PER_ACCOUNT,
     NOTIFY_EVERY,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What a login asks, for an account that cannot hold a session (suspended)."""
+
+    email: str
+    password: str
+    totp_code: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +118,9 @@ class PersonalData:
 
     async def export(self, who: Principal, password: str, ip: str) -> AsyncIterator[bytes]:
         """Checks the password, then gives the archive's bytes as they are made."""
-        account = await self._reauthenticate(who, password, ip)
+        return await self._export(await self._reauthenticate(who, password, ip), ip)
+
+    async def _export(self, account: Account, ip: str) -> AsyncIterator[bytes]:
         person = await self._store.person(account.id)
         if person is None:
             raise Unauthenticated()
@@ -114,7 +132,9 @@ class PersonalData:
         return erasure_view(account)
 
     async def request_erasure(self, who: Principal, password: str, ip: str) -> dict[str, object]:
-        account = await self._reauthenticate(who, password, ip)
+        return await self._request_erasure(await self._reauthenticate(who, password, ip), ip)
+
+    async def _request_erasure(self, account: Account, ip: str) -> dict[str, object]:
         now = self._clock.now()
         request = ErasureRequest(new_id(), now, now + self._policy.grace)
         if not await self._accounts.request_erasure(account.id, request):
@@ -126,9 +146,46 @@ class PersonalData:
         return erasure_view(await self._require(account.id))
 
     async def cancel_erasure(self, who: Principal, ip: str) -> None:
-        if not await self._accounts.cancel_erasure(who.account_id):
+        await self._cancel_erasure(who.account_id, ip)
+
+    async def _cancel_erasure(self, account_id: str, ip: str) -> None:
+        if not await self._accounts.cancel_erasure(account_id):
             raise ErasureNotRequested()
-        await self._audit.record(AuditAction.ERASURE_CANCELLED, actor=who.account_id, ip=ip)
+        await self._audit.record(AuditAction.ERASURE_CANCELLED, actor=account_id, ip=ip)
+
+    # -- the same, with the login's proof instead of a session (suspended accounts) ------
+
+    async def export_with(self, credentials: Credentials, ip: str) -> AsyncIterator[bytes]:
+        return await self._export(await self._authenticate(credentials, ip), ip)
+
+    async def erasure_with(self, credentials: Credentials, ip: str) -> dict[str, object]:
+        return erasure_view(await self._authenticate(credentials, ip))
+
+    async def request_erasure_with(self, credentials: Credentials, ip: str) -> dict[str, object]:
+        return await self._request_erasure(await self._authenticate(credentials, ip), ip)
+
+    async def cancel_erasure_with(self, credentials: Credentials, ip: str) -> None:
+        await self._cancel_erasure((await self._authenticate(credentials, ip)).id, ip)
+
+    async def _authenticate(self, credentials: Credentials, ip: str) -> Account:
+        """The login's checks but the status one (handlers/sessions.py): the address
+        and password, a confirmed address, the TOTP code when set up. Suspended or
+        not, the answers are the same."""
+        email = credentials.email
+        await self._throttle.action(Action.LOGIN, Subject(account=email, ip=ip), fail_closed=True)
+        account = await self._accounts.by_email(email)
+        password_hash = account.password_hash if account else None
+        if not await self._hasher.verify(password_hash, credentials.password) or account is None:
+            await self._audit.record(
+                AuditAction.LOGIN_FAILED, actor=account.id if account else None, ip=ip
+            )
+            raise InvalidCredentials()
+        if account.status is AccountStatus.UNVERIFIED:
+            raise InvalidCredentials("confirm your e-mail address first (see the link we sent)")
+        if account.totp_enabled:
+            await check_totp(self._accounts, account, credentials.totp_code, self._clock.now())
+        await self._throttle.reset_action(Action.LOGIN, Scope.ACCOUNT, email)
+        return account
 
     async def erase(self, ctx: JobContext) -> datetime | None:
         """The ``erase_account`` job: nothing if the request was cancelled (or the

@@ -330,6 +330,24 @@ OPERATIONS: Final[dict[str, Operation]] = {
     "cancel_erasure": Operation(
         "Cancel a pending erasure within its grace period", 204, None, errors=(409,)
     ),
+    # The same with the login's proof instead of a session (a suspended account)
+    "export_data_with_credentials": Operation(
+        "Everything stored about the account, as a ZIP archive, without a session",
+        200, ZIP, personal_data.CredentialsSchema, errors=(401, 429), auth=False,
+    ),
+    "erasure_status_with_credentials": Operation(
+        "The account's pending erasure, if any, without a session",
+        200, replies.ErasureView, personal_data.CredentialsSchema, errors=(401, 429), auth=False,
+    ),
+    "request_erasure_with_credentials": Operation(
+        "Ask for the account's erasure after the grace period, without a session",
+        202, replies.ErasureView, personal_data.CredentialsSchema, errors=(401, 409, 429),
+        auth=False,
+    ),
+    "cancel_erasure_with_credentials": Operation(
+        "Cancel a pending erasure within its grace period, without a session",
+        204, None, personal_data.CredentialsSchema, errors=(401, 409, 429), auth=False,
+    ),
     "put_key_backup": Operation(
         "Store the sealed key backup (1 to 64 KiB)", 204, None, OCTETS, errors=(422,)
     ),

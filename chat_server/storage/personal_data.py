@@ -28,6 +28,8 @@ from gridfs.errors import NoFile
 from pymongo.asynchronous.database import AsyncDatabase
 
 from chat_server.storage.attachments import CHUNK_BYTES
+from chat_server.storage.campaigns import delivery_id
+from chat_server.storage.retired_keys import RetiredKeyStore
 
 # Account fields never exported: credentials, not data about the person.
 _SECRET_ACCOUNT_FIELDS = ("password_hash", "totp_secret", "totp_last_step")
@@ -68,6 +70,7 @@ class StoredFile:
 class PersonalDataStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._db = db
+        self._retired = RetiredKeyStore(db)
         self._bucket = AsyncGridFSBucket(
             db, bucket_name="attachments", chunk_size_bytes=CHUNK_BYTES
         )
@@ -145,14 +148,49 @@ class PersonalDataStore:
             out.append({"thread_id": thread_id, "kind": kind, "stored": plain(doc)})
         return out
 
-    async def senders(self, thread_ids: list[str]) -> list[dict[str, Any]]:
-        """The public keys that signed the messages of these threads: each sender
+    async def mailings(self, account_id: str) -> list[dict[str, Any]]:
+        """The prevention mailings delivered to the person, each with the campaign's
+        sealed body and the person's slips (what the announcements page serves), so
+        their client can open the text offline."""
+        deliveries = await self._all("campaign_deliveries", {"patient": account_id})
+        delivered = [d for d in deliveries if d.get("state") == "delivered"]
+        ids = [d["campaign"] for d in delivered]
+        bodies = {
+            d["_id"]: d.get("body") for d in await self._all("campaigns", {"_id": {"$in": ids}})
+        }
+        slips = {
+            d["campaign"]: d.get("slips") or []
+            for d in await self._all("campaign_recipients", {"patient": account_id})
+        }
+        return [
+            plain(
+                {
+                    "campaign_id": d["campaign"],
+                    "practice_id": d.get("practice"),
+                    "delivered_at": d.get("at"),
+                    "body": bodies.get(d["campaign"]),
+                    "slips": slips.get(d["campaign"], []),
+                }
+            )
+            for d in delivered
+        ]
+
+    async def senders(
+        self, thread_ids: list[str], campaign_ids: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The public keys that signed the messages of these threads (and the bodies of
+        these campaigns: every device of the member who created one): each sender
         device's certificate and its account's root key, so the archive can be
         verified offline (docs/gdpr.md). A sender whose account is gone has none."""
         pairs = await self._db["messages"].distinct(
             "sender_device", {"thread": {"$in": thread_ids}}
         )
-        devices = await self._all("devices", {"_id": {"$in": pairs}})
+        creators = await self._db["campaigns"].distinct(
+            "created_by", {"_id": {"$in": campaign_ids or []}}
+        )
+        devices = await self._all(
+            "devices", {"$or": [{"_id": {"$in": pairs}}, {"account_id": {"$in": creators}}]}
+        )
         roots = {
             d["_id"]: d.get("root_key")
             for d in await self._all(
@@ -215,6 +253,7 @@ class PersonalDataStore:
                 removed[collection] = removed.get(collection, 0) + result.deleted_count
 
         await self._drop_own_threads(me, drop)
+        await self._retire_device_keys(me)
         for file_id in await self._uploaded_files(me):
             try:
                 await self._bucket.delete(file_id)
@@ -240,17 +279,56 @@ class PersonalDataStore:
         await drop("panel_presence", {"gp": me})
         await drop("panel_seats", {"_id": {"$regex": f"/{_literal(me)}$"}})
         await drop("jobs", {"payload.account": me, "kind": {"$ne": ERASE_JOB_KIND}})
-        # A finished mailing's (and its job's) resume point may be the person's id; a
-        # campaign still running keeps it until its next batch moves past it.
-        finished = {"cursor": me, "state": {"$in": ["done", "cancelled", "failed"]}}
-        await self._db["campaigns"].update_many(finished, {"$set": {"cursor": None}})
-        await self._db["jobs"].update_many(finished, {"$set": {"cursor": None}})
+        await self._move_campaign_cursors(me)
         for practice_role in ("admins", "practitioners", "staff"):
             await self._db["practices"].update_many(
                 {practice_role: me}, {"$pull": {practice_role: me}}
             )
         await drop("devices", {"account_id": me})
         return removed
+
+    async def _move_campaign_cursors(self, me: str) -> None:
+        """A mailing's resume point (the last recipient done, in id order) may be the
+        person's id, in a campaign of any state, running or paused included, and in its
+        fan-out job's checkpoint. It moves back to the nearest recipient left before
+        them (or to the start): with their own row gone (above), ``recipients_after``
+        from there finds exactly the rows it found from them, so nothing is sent twice
+        or skipped."""
+        async for campaign in self._db["campaigns"].find({"cursor": me}, {"_id": 1}):
+            campaign_id = campaign["_id"]
+            previous = await self._db["campaign_recipients"].find_one(
+                {"campaign": campaign_id, "_id": {"$lt": delivery_id(campaign_id, me)}},
+                {"patient": 1},
+                sort=[("_id", -1)],
+            )
+            cursor = previous["patient"] if previous else None
+            await self._db["campaigns"].update_one(
+                {"_id": campaign_id, "cursor": me}, {"$set": {"cursor": cursor}}
+            )
+            await self._db["jobs"].update_many(
+                {"payload.campaign": campaign_id, "cursor": me}, {"$set": {"cursor": cursor}}
+            )
+
+    async def _retire_device_keys(self, me: str) -> None:
+        """Keeps, for the threads that stay, the public keys that verify the person's
+        messages in them (storage/retired_keys.py says what and why); run after the
+        person's own threads went and before their key log goes."""
+        retained = sorted(await self._db["messages"].distinct("thread", {"sender_account": me}))
+        if not retained:
+            return
+        signers = await self._db["messages"].distinct(
+            "sender_device", {"thread": {"$in": retained}, "sender_account": me}
+        )
+        entries = (
+            self._db["key_log"]
+            .find(
+                {"account_id": me, "event": "device_added", "device_id": {"$in": signers}},
+                {"_id": 0, "seq": 1, "at": 1, "event": 1, "device_id": 1, "certificate": 1},
+            )
+            .sort("seq", 1)
+        )
+        account = await self._db["accounts"].find_one({"_id": me}, {"root_key": 1}) or {}
+        await self._retired.keep(me, account.get("root_key"), [e async for e in entries], retained)
 
     async def forget_account(self, account_id: str) -> None:
         """The last step: the account document, which ``person`` is read from."""

@@ -31,7 +31,12 @@ interpreters).
 from __future__ import annotations
 
 from e2e_crypto.client.api import Api, Participant, Provider, SessionGrant, ThreadSummary
-from e2e_crypto.client.archive import ArchivedThread, DecryptedArchive, ExportArchive
+from e2e_crypto.client.archive import (
+    ArchivedMailing,
+    ArchivedThread,
+    DecryptedArchive,
+    ExportArchive,
+)
 from e2e_crypto.client.client import CareChatClient, IdentityExists
 from e2e_crypto.client.connection import Backoff, Connection
 from e2e_crypto.client.errors import (
@@ -82,6 +87,7 @@ from e2e_crypto.client.payloads import (
 
 __all__ = [
     "Api",
+    "ArchivedMailing",
     "ArchivedThread",
     "Attachment",
     "AttachmentCorrupted",

@@ -10,6 +10,7 @@
             (or against the roots the caller already trusts)
             every envelope verified and opened → ReceivedMessage
             attachments: decrypt_attachment(payload) with the key in the message
+            mailings: the campaign's body opened with the owner's slip
 
 Nothing here talks to the server: the archive is all it needs, so a person can read
 their history years later, or after their account is erased. A message that does not
@@ -20,6 +21,7 @@ about who sent what is only believed as far as the signatures carry it.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import zipfile
 from collections.abc import Mapping
@@ -30,15 +32,17 @@ from typing import Any
 
 from e2e_crypto.attachments import decrypt_file
 from e2e_crypto.backup import open_backup
+from e2e_crypto.broadcast import open_broadcast
+from e2e_crypto.broadcast_public import parse_broadcast
 from e2e_crypto.client.messages import ReceivedMessage, Unreadable
 from e2e_crypto.client.payloads import Attachment, Payload, ReportToGp, decode_payload
 from e2e_crypto.envelope import open_message
 from e2e_crypto.errors import DecryptionFailed, MalformedData, VerificationFailed
 from e2e_crypto.keys import AccountKeys
 from e2e_crypto.public import PublicSigningKey, VerifiedDevice, verify_device_certificate
-from e2e_crypto.wire import Kind, from_base64url
+from e2e_crypto.wire import GroupRef, Kind, from_base64url, parse_envelope
 
-__all__ = ["ArchivedThread", "DecryptedArchive", "ExportArchive"]
+__all__ = ["ArchivedMailing", "ArchivedThread", "DecryptedArchive", "ExportArchive"]
 
 SCHEMA = "carechat.export"
 SUPPORTED_VERSIONS = frozenset({1})
@@ -54,6 +58,17 @@ class ArchivedThread:
     thread_id: str
     kind: str
     messages: tuple[ReceivedMessage, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedMailing:
+    """A practice's prevention mailing delivered to the owner: its text, or
+    ``Unreadable`` if no slip of the owner's devices opens a verified body."""
+
+    campaign_id: str
+    practice_id: str
+    delivered_at: datetime
+    text: bytes | Unreadable
 
 
 class ExportArchive:
@@ -117,9 +132,13 @@ class ExportArchive:
         threads = []
         for entry in self.document.get("threads", []):
             stored = self.stored_thread(entry["path"])
-            messages = tuple(_open(doc, keys, senders) for doc in stored["messages"])
+            grouped = entry["kind"] in _PANEL_KINDS
+            messages = tuple(_open(doc, keys, senders, grouped) for doc in stored["messages"])
             threads.append(ArchivedThread(entry["thread_id"], entry["kind"], messages))
-        return DecryptedArchive(self, keys.account_id, tuple(threads))
+        mailings = tuple(
+            _open_mailing(entry, keys, senders) for entry in self.document.get("mailings", [])
+        )
+        return DecryptedArchive(self, keys.account_id, tuple(threads), mailings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +146,7 @@ class DecryptedArchive:
     archive: ExportArchive
     account_id: str
     threads: tuple[ArchivedThread, ...]
+    mailings: tuple[ArchivedMailing, ...] = ()
 
     def attachment(self, payload: Attachment) -> bytes:
         """The plaintext of an attachment a message refers to, checked against the
@@ -135,6 +155,57 @@ class DecryptedArchive:
         out = io.BytesIO()
         decrypt_file(io.BytesIO(sealed), out, payload.ref)
         return out.getvalue()
+
+
+# A panel question or paid chat: sealed to the panel's epoch and to the patient's own
+# devices, so the patient's archive opens it with their device keys. The live client
+# also checks the sender against the epoch's signed member list; the archive holds no
+# epoch commits, so it checks what the signed header names and the sender's
+# certificate, not that the GP was on the panel at that epoch.
+_PANEL_KINDS = frozenset({"panel", "paid"})
+
+
+def _panel_epoch(envelope: bytes) -> GroupRef | None:
+    try:
+        return parse_envelope(envelope).header.group
+    except MalformedData:
+        return None
+
+
+def _open_mailing(
+    entry: Mapping[str, Any], keys: AccountKeys, senders: Mapping[tuple[str, str], VerifiedDevice]
+) -> ArchivedMailing:
+    campaign_id = str(entry["campaign_id"])
+    text: bytes | Unreadable = Unreadable("unknown sender device")
+    try:
+        body = _bytes(str(entry["body"]))
+        header = parse_broadcast(body).header
+    except (KeyError, MalformedData):
+        body, header = b"", None
+        text = Unreadable("does not decrypt")
+    sender = senders.get((header.sender_account, header.sender_device)) if header else None
+    if sender is not None:
+        text = Unreadable("does not decrypt")
+        for slip, opener in itertools.product(entry.get("slips") or [], keys.devices):
+            try:
+                opened = open_broadcast(
+                    body,
+                    _bytes(str(slip)),
+                    opener=opener,
+                    sender=sender,
+                    campaign_id=campaign_id,
+                    client_msg_id=campaign_id,
+                )
+            except (DecryptionFailed, MalformedData):
+                continue
+            text = opened.body
+            break
+    return ArchivedMailing(
+        campaign_id,
+        str(entry.get("practice_id")),
+        datetime.fromisoformat(str(entry["delivered_at"])),
+        text,
+    )
 
 
 def _verified_senders(
@@ -162,7 +233,10 @@ def _verified_senders(
 
 
 def _open(
-    doc: Mapping[str, Any], keys: AccountKeys, senders: Mapping[tuple[str, str], VerifiedDevice]
+    doc: Mapping[str, Any],
+    keys: AccountKeys,
+    senders: Mapping[tuple[str, str], VerifiedDevice],
+    grouped: bool,
 ) -> ReceivedMessage:
     sender_account, sender_device = str(doc["sender_account"]), str(doc["sender_device"])
     thread_id, cmid = str(doc["thread"]), str(doc["cmid"])
@@ -170,14 +244,16 @@ def _open(
     sender = senders.get((sender_account, sender_device))
     if sender is not None:
         payload = Unreadable("does not decrypt")
+        envelope = _bytes(doc["envelope"])
         for opener in keys.devices:
             try:
                 opened = open_message(
-                    _bytes(doc["envelope"]),
+                    envelope,
                     opener=opener,
                     sender=sender,
                     thread_id=thread_id,
                     client_msg_id=cmid,
+                    group=_panel_epoch(envelope) if grouped else None,
                 )
             except (DecryptionFailed, MalformedData):
                 continue

@@ -62,6 +62,11 @@ async def test_protected_operations_name_the_bearer_scheme(client: Client) -> No
         "request_password_reset",
         "reset_password",
         "unsubscribe",  # RFC 8058 one-click: the token in the URL is the credential
+        # GDPR rights of an account without a session (suspended): the login's proof
+        "export_data_with_credentials",
+        "erasure_status_with_credentials",
+        "request_erasure_with_credentials",
+        "cancel_erasure_with_credentials",
     }
     for operations in document["paths"].values():
         for operation in operations.values():

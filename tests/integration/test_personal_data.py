@@ -27,6 +27,7 @@ from chat_server.mail import MemoryOutbox
 from chat_server.secret import Secret
 from chat_server.settings import Settings
 from e2e_crypto.backup import seal_backup
+from e2e_crypto.client import ExportArchive
 from e2e_crypto.client.api import Api
 from e2e_crypto.client.mailings import send_campaign
 from e2e_crypto.client.roster import import_bodies, parse_roster_csv
@@ -37,7 +38,15 @@ from moderation.pseudonym import Pseudonymizer
 from tests.actors import PASSWORD, Actor, actor, app_client, login
 from tests.integration.test_paid_chats import accept_terms
 from tests.integration.test_reports import _report, _revealed
-from tests.mailings import accept_invitation, practice_desk, until_state
+from tests.integration.test_sanctions import _moderator, _path
+from tests.mailings import (
+    accept_invitation,
+    grant_mailings,
+    practice_desk,
+    seed_campaign,
+    synthetic_patients,
+    until_state,
+)
 from tests.mailings import verified as verified_device
 from tests.messaging import Device, by_device
 from tests.panels import ask, create_panel, gp, online, question_id, seal, verified
@@ -409,7 +418,15 @@ async def test_after_erasure_a_scan_finds_only_the_records_the_law_keeps(
     await _until(erased, 30)
     after = await scan.mongo(db)
     # What docs/gdpr.md lists as kept, and nothing else.
-    assert set(after) <= {"audit_log", "threads", "messages", "paid_chats", "panel_questions"}
+    assert set(after) <= {
+        "audit_log", "threads", "messages", "paid_chats", "panel_questions", "retired_device_keys"
+    }  # fmt: skip
+    # The public keys that verify her messages in the threads that stay, nothing more.
+    assert after.get("retired_device_keys") == {ann.account_id}
+    [retired] = await db["retired_device_keys"].find().to_list()
+    assert set(retired) == {"_id", "root_key", "key_log", "threads"}
+    assert sorted(retired["threads"]) == sorted([thread_id, paid_id])
+    assert {e["device_id"] for e in retired["key_log"]} == {"ann-phone"}
     assert after.get("threads", set()) <= {thread_id}
     assert await db["messages"].distinct("thread", {"sender_account": ann.account_id}) == sorted(
         [thread_id, paid_id]
@@ -439,3 +456,159 @@ async def test_after_erasure_a_scan_finds_only_the_records_the_law_keeps(
     assert thread_id in [t["thread_id"] for t in listed]
     payouts = (await doctor.call("GET", "/api/v1/payouts"))["payouts"]
     assert [p["thread_id"] for p in payouts] == [paid_id]
+
+
+async def test_a_mailing_paused_on_the_erased_patient_resumes_past_them(
+    aiohttp_client: Any, settings: Settings, db: Db, clock: ManualClock, outbox: MemoryOutbox
+) -> None:
+    client = await app_client(
+        aiohttp_client,
+        settings,
+        clock,
+        outbox,
+        jobs_poll_seconds=0.05,
+        mailing_rate_per_second=1,
+        mailing_batch_size=1,
+        session_idle_minutes=60 * 24 * 60,
+        session_absolute_hours=60 * 24,
+    )
+    desk = await practice_desk(client, outbox, "admin@practice.example")
+    ann = await actor(client, outbox, "ann@example.org")
+    await ann.publish_root_key()
+    await ann.add_device("ann-phone")
+    # '-' is the lowest base64url character and 'z' the highest: Ann is second of four.
+    before, after = synthetic_patients(1, "-" * 6), synthetic_patients(2, "z" * 22)
+    campaign_id = "flu-2026-gdpr-02"
+    await seed_campaign(
+        db,
+        practice_id=desk.practice_id,
+        sender=desk.device,
+        campaign_id=campaign_id,
+        patients=[*before, verified_device(ann, "ann-phone"), *after],
+        now=clock.now(),
+    )
+    path = f"/api/v1/campaigns/{campaign_id}"
+    await desk.admin.call("POST", f"{path}/schedule", {})
+
+    async def sent_to_ann() -> bool:
+        stored = await db["campaigns"].find_one({"_id": campaign_id})
+        return stored is not None and stored["cursor"] == ann.account_id
+
+    # Paused while the resume point names her (a batch a second leaves the time).
+    await _until(sent_to_ann)
+    await desk.admin.call("POST", f"{path}/pause")
+    assert await sent_to_ann()
+
+    await ann.call("POST", "/api/v1/accounts/me/erasure", {"password": PASSWORD}, expect=202)
+    clock.advance(GRACE.total_seconds() + 1)
+
+    async def erased() -> bool:
+        return await db["accounts"].count_documents({"_id": ann.account_id}) == 0
+
+    await _until(erased)
+    stored = await db["campaigns"].find_one({"_id": campaign_id})
+    assert stored is not None
+    assert stored["cursor"] == before[0].account_id
+    assert await db["jobs"].count_documents({"cursor": ann.account_id}) == 0
+    # Resumed, it sends to the two after her, once each, and to nobody twice.
+    await desk.admin.call("POST", f"{path}/resume")
+    await until_state(desk, campaign_id, "done")
+    delivered = await db["campaign_deliveries"].distinct("patient", {"campaign": campaign_id})
+    assert sorted(delivered) == sorted(d.account_id for d in [*before, *after])
+    assert await db["campaign_deliveries"].count_documents({"campaign": campaign_id}) == 3
+
+
+async def test_a_suspended_account_exports_and_erases_with_the_logins_proof(
+    client: Client, outbox: MemoryOutbox, db: Db, clock: ManualClock
+) -> None:
+    moderator = await _moderator(client, db, clock)
+    mallory = await actor(client, outbox, "mallory@example.org")
+    await moderator.call("POST", _path(mallory, "suspend"), {"reason": "spam"}, 204)
+    # No session to use: the old one ended, a login is refused.
+    await mallory.call("POST", "/api/v1/accounts/me/export", {"password": PASSWORD}, expect=401)
+    refused = await client.post(
+        "/api/v1/sessions", json={"email": mallory.email, "password": PASSWORD}
+    )
+    assert refused.status == 403
+    base = "/api/v1/personal-data"
+    proof = {"email": mallory.email, "password": PASSWORD}
+    for wrong in ({**proof, "password": "not the password"}, {**proof, "email": "x@example.org"}):
+        answer = await client.post(f"{base}/export", json=wrong)
+        assert answer.status == 401
+        assert (await answer.json())["code"] == "invalid_credentials"
+    bad = await client.post(f"{base}/erasure", json={"email": mallory.email})
+    assert bad.status == 422
+
+    exported = await client.post(f"{base}/export", json=proof)
+    assert exported.status == 200, await exported.text()
+    assert exported.content_type == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(await exported.read())) as archive:
+        index = json.loads(archive.read("archive.json"))
+    assert index["account_id"] == mallory.account_id
+    assert index["account"]["status"] == "suspended"
+
+    async def status() -> dict[str, Any]:
+        answer = await client.post(f"{base}/erasure/status", json=proof)
+        assert answer.status == 200
+        view: dict[str, Any] = await answer.json()
+        return view
+
+    assert await status() == {"pending": False}
+    requested = await client.post(f"{base}/erasure", json=proof)
+    assert requested.status == 202
+    assert (await requested.json())["erase_after"] == (clock.now() + GRACE).isoformat()
+    assert (await status())["pending"] is True
+    cancelled = await client.post(f"{base}/erasure/cancel", json=proof)
+    assert cancelled.status == 204
+    assert await status() == {"pending": False}
+    again = await client.post(f"{base}/erasure/cancel", json=proof)
+    assert (await again.json())["code"] == "erasure_not_requested"
+    assert (await client.post(f"{base}/erasure", json=proof)).status == 202
+    clock.advance(GRACE.total_seconds() + 1)
+
+    async def erased() -> bool:
+        return await db["accounts"].count_documents({"_id": mallory.account_id}) == 0
+
+    await _until(erased)
+    actions = await db["audit_log"].distinct("action", {"actor": mallory.account_id})
+    assert {"data_exported", "erasure_requested", "erasure_cancelled"} <= set(actions)
+
+
+async def test_the_archive_opens_the_prevention_mailings_the_patient_received(
+    client: Client, outbox: MemoryOutbox
+) -> None:
+    desk = await practice_desk(client, outbox, "admin@practice.example")
+    parsed = parse_roster_csv(b"email;language;age_band\r\nann@example.org;fr;65+\r\n")
+    [rows] = list(import_bodies(parsed.rows, desk.staff_key.public_key, group=desk.group, epoch=1))
+    await desk.admin.call("POST", f"/api/v1/practices/{desk.practice_id}/roster", rows)
+    ann = await accept_invitation(client, outbox, "ann@example.org")
+    await grant_mailings(ann, desk.practice_id)
+    backup = seal_backup(
+        AccountKeys(ann.account_id, ann.root, tuple(ann.devices.values())), "a recovery phrase"
+    )
+    await client.put(
+        "/api/v1/accounts/me/key-backup",
+        data=backup,
+        headers={**ann.auth, "Content-Type": "application/octet-stream"},
+    )
+    api = Api(str(client.make_url("/")))
+    api.use_token(desk.admin.token, desk.admin.account_id)
+    async with api:
+        await send_campaign(
+            api,
+            desk.device,
+            practice_id=desk.practice_id,
+            campaign_id="flu-2026-gdpr-03",
+            text=b"Flu vaccination is open",
+            devices={ann.account_id: [verified_device(ann, "ann-phone")]},
+        )
+    await until_state(desk, "flu-2026-gdpr-03", "done")
+
+    exported = await client.post(
+        "/api/v1/accounts/me/export", json={"password": PASSWORD}, headers=ann.auth
+    )
+    assert exported.status == 200
+    opened = ExportArchive.open(await exported.read()).decrypt("a recovery phrase")
+    [mailing] = opened.mailings
+    assert (mailing.campaign_id, mailing.practice_id) == ("flu-2026-gdpr-03", desk.practice_id)
+    assert mailing.text == b"Flu vaccination is open"
