@@ -1,0 +1,171 @@
+"""Reporting abuse from the browser, and a suspension seen in it. Chromium against a
+real ``carechat serve``.
+
+A practitioner's insult reaches a patient in the widget; the patient reports it with
+the page's "Report" (the client library reveals that one message's text and franking
+key), is offered to block the sender, and a second look shows it "Reported". A
+moderator's console shows the report as "Verified sender" with the text. A suspended
+practitioner's inbox shows the reason instead of the inbox (the socket's 4003 close),
+and signing in again shows the moderators' note and where to appeal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, Final
+
+import aiohttp
+import pytest
+from playwright.async_api import expect
+from pymongo import AsyncMongoClient
+
+from chat_server.admin import create_admin
+from chat_server.clock import SystemClock
+from tests.browser.axe import install_axe, violations_at_sizes
+from tests.browser.care_team import PRACTITIONER_NAME, CareTeam, People, care_team, unique_email
+from tests.browser.conftest import Watched
+from tests.browser.test_inbox import PASSWORD, Crowd, doctor_in_browser
+from tests.browser.test_widget import RECEIVE_TIMEOUT, conversation_with_practice
+from tests.services import Services
+
+MODERATOR_PASSWORD: Final = "a moderator's long passphrase"
+INSULT: Final = "You are useless and I know where you live"
+NOTE: Final = "Insults to a patient on 29 Nov."
+
+
+@pytest.fixture
+def outbox(carechat_dir: Path) -> Path:
+    return carechat_dir / "data" / "outbox"
+
+
+@pytest.fixture
+async def people(carechat: str, outbox: Path) -> AsyncIterator[People]:
+    crowd = People(carechat, outbox)
+    yield crowd
+    await crowd.close()
+
+
+@pytest.fixture
+async def team(people: People, services: Services, carechat_db_name: str) -> CareTeam:
+    return await care_team(people, services.mongo.uri, carechat_db_name)
+
+
+@pytest.fixture
+async def crowd(carechat: str, carechat_dir: Path) -> AsyncIterator[Crowd]:
+    people = Crowd(carechat, carechat_dir)
+    yield people
+    await people.close()
+
+
+@pytest.fixture
+async def moderator(services: Services, carechat_db_name: str) -> str:
+    """A platform admin's e-mail address (as ``carechat admin create-admin`` makes one)."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(services.mongo.uri, tz_aware=True)
+    try:
+        email = unique_email("moderator")
+        await create_admin(client[carechat_db_name], SystemClock(), email, MODERATOR_PASSWORD)
+        return email
+    finally:
+        await client.close()
+
+
+async def test_a_patient_reports_a_message_in_the_widget_and_the_console_shows_it_verified(
+    watched: Watched, carechat: str, team: CareTeam, people: People, moderator: str
+) -> None:
+    page = watched.page
+    await install_axe(page.context)
+    conversation = await conversation_with_practice(page, carechat, team, people)
+    await team.practitioner.send(conversation.thread_id, INSULT)
+    insult = page.locator("li.w-msg.theirs", has_text=INSULT)
+    await expect(insult).to_be_visible(timeout=RECEIVE_TIMEOUT * 1000)
+    # The patient's own messages have no "Report".
+    await expect(page.locator("li.w-msg.mine .w-report")).to_have_count(0)
+
+    await insult.get_by_role("button", name="Report").click()
+    dialog = page.get_by_role("dialog", name="Report this message to CareChat")
+    await expect(dialog).to_contain_text("reveals the text of this one message")
+    await expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
+    inaccessible = await violations_at_sizes(page, "widget report dialog")
+    await dialog.get_by_label("What is wrong with it?").select_option("harassment")
+    await dialog.get_by_role("button", name="Report", exact=True).click()
+
+    thanks = page.get_by_role("dialog", name="Thank you, the moderators will look at it")
+    await expect(thanks).to_be_visible()
+    inaccessible |= await violations_at_sizes(page, "widget reported")
+    await watched.screenshots("widget-reported")
+    # Blocking is offered with the conversation's own block dialog.
+    await thanks.get_by_role("button", name="Block this account…").click()
+    block = page.get_by_role("dialog", name="Block someone in this conversation")
+    await expect(block.get_by_role("button", name=f"Block {PRACTITIONER_NAME}")).to_be_visible()
+    await block.get_by_role("button", name="Cancel").click()
+    await expect(insult.locator(".w-reported")).to_have_text("Reported")
+    await expect(insult.get_by_role("button", name="Report")).to_have_count(0)
+
+    # The moderators' console (another browser: the patient's session stays here): the
+    # report, its sender verified, the revealed text.
+    browser = page.context.browser
+    assert browser is not None
+    desk = await browser.new_context()
+    try:
+        console = await desk.new_page()
+        await console.goto(f"{carechat}/moderation")
+        await console.get_by_label("E-mail address").fill(moderator)
+        await console.get_by_label("Password", exact=True).fill(MODERATOR_PASSWORD)
+        await console.get_by_role("button", name="Sign in").click()
+        report = console.get_by_role("article", name="Report: Harassment").filter(has_text=INSULT)
+        await expect(report.get_by_text("Verified sender")).to_be_visible()
+        await expect(report.get_by_text(f"{conversation.thread_id} #")).to_be_visible()
+    finally:
+        await desk.close()
+    assert inaccessible == {}, inaccessible
+
+
+async def _suspend(carechat: str, moderator: str, account_id: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            f"{carechat}/api/v1/sessions", json={"email": moderator, "password": MODERATOR_PASSWORD}
+        ) as response:
+            assert response.status == 201, await response.text()
+            token = (await response.json())["token"]
+        async with session.post(
+            f"{carechat}/api/v1/admin/accounts/{account_id}/suspend",
+            json={"reason": "harassment", "note": NOTE},
+            headers={"Authorization": f"Bearer {token}"},
+        ) as response:
+            assert response.status == 204, await response.text()
+
+
+async def test_a_suspended_practitioners_inbox_shows_why_and_how_to_appeal(
+    watched: Watched, carechat: str, crowd: Crowd, moderator: str
+) -> None:
+    page = watched.page
+    await install_axe(page.context)
+    doctor = await doctor_in_browser(watched, carechat, crowd)
+    await expect(page.locator(".connection")).to_have_attribute("data-state", "online")
+
+    # The page ends its (already ended) session: the server answers that DELETE 401.
+    watched.expect_error(r"status of 401 .* at .*/api/v1/sessions/current$")
+    await _suspend(carechat, moderator, doctor.account_id)
+    # The live socket closes with 4003: the reason, not a reconnecting inbox.
+    notice = page.get_by_role("alert").filter(has_text="This account is suspended")
+    await expect(notice).to_be_visible(timeout=RECEIVE_TIMEOUT * 1000)
+    await expect(notice).to_contain_text("Reason: harassment")
+    await expect(notice).to_contain_text("Sign in again to see how to appeal.")
+    await expect(page.locator(".topbar")).to_have_count(0)
+    inaccessible = await violations_at_sizes(page, "inbox suspended (socket)")
+
+    # Signing in again: the server's refusal carries the note and where to appeal.
+    watched.expect_error(r"status of 403 .* at .*/api/v1/sessions$")
+    await notice.get_by_role("button", name="Sign in again").click()
+    await page.get_by_label("E-mail address").fill(crowd.email("doctor"))
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(notice).to_contain_text(f"Message from the moderators: {NOTE}")
+    await expect(notice.get_by_role("link", name="appeals@carechat.invalid")).to_have_attribute(
+        "href", "mailto:appeals@carechat.invalid"
+    )
+    await expect(page.get_by_label("Password", exact=True)).to_have_count(0)
+    inaccessible |= await violations_at_sizes(page, "inbox suspended (sign-in)")
+    await watched.screenshots("inbox-suspended")
+    assert inaccessible == {}, inaccessible
