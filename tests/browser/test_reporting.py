@@ -14,24 +14,28 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Final
+from uuid import uuid4
 
 import aiohttp
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Page, expect
 from pymongo import AsyncMongoClient
 
 from chat_server.admin import create_admin
 from chat_server.clock import SystemClock
+from e2e_crypto.client.mailings import send_campaign
 from tests.browser.axe import install_axe, violations_at_sizes
 from tests.browser.care_team import PRACTITIONER_NAME, CareTeam, People, care_team, unique_email
 from tests.browser.conftest import Watched
 from tests.browser.test_inbox import PASSWORD, Crowd, doctor_in_browser
 from tests.browser.test_widget import RECEIVE_TIMEOUT, conversation_with_practice
+from tests.faults.harness import until
 from tests.services import Services
 
 MODERATOR_PASSWORD: Final = "a moderator's long passphrase"
 INSULT: Final = "You are useless and I know where you live"
 NOTE: Final = "Insults to a patient on 29 Nov."
+MAILING: Final = "Buy our vitamins at 50% off, today only"
 
 
 @pytest.fixture
@@ -102,8 +106,28 @@ async def test_a_patient_reports_a_message_in_the_widget_and_the_console_shows_i
     await expect(insult.locator(".w-reported")).to_have_text("Reported")
     await expect(insult.get_by_role("button", name="Report")).to_have_count(0)
 
-    # The moderators' console (another browser: the patient's session stays here): the
-    # report, its sender verified, the revealed text.
+    # After a reload the page no longer remembers; a second report is the server's
+    # "already filed" (its 409 logged by the browser), said kindly.
+    watched.expect_error(r"status of 409 .* at .*/api/v1/reports$")
+    await page.reload()
+    await expect(insult).to_be_visible(timeout=RECEIVE_TIMEOUT * 1000)
+    await insult.get_by_role("button", name="Report").click()
+    await dialog.get_by_role("button", name="Report", exact=True).click()
+    again = page.get_by_role("dialog", name="Reported")
+    await expect(again).to_contain_text("You have already reported this; the moderators have it.")
+    await again.get_by_role("button", name="Close").click()
+    await expect(insult.locator(".w-reported")).to_have_text("Reported")
+
+    # The moderators' console: the report, its sender verified, the revealed text.
+    await in_console(page, carechat, moderator, "Harassment", INSULT, str(conversation.thread_id))
+    assert inaccessible == {}, inaccessible
+
+
+async def in_console(
+    page: Page, carechat: str, moderator: str, category: str, text: str, where: str
+) -> None:
+    """The moderator's console (another browser: the patient's session stays in
+    ``page``) lists the report of ``text`` as from a verified sender, at ``where``."""
     browser = page.context.browser
     assert browser is not None
     desk = await browser.new_context()
@@ -113,11 +137,55 @@ async def test_a_patient_reports_a_message_in_the_widget_and_the_console_shows_i
         await console.get_by_label("E-mail address").fill(moderator)
         await console.get_by_label("Password", exact=True).fill(MODERATOR_PASSWORD)
         await console.get_by_role("button", name="Sign in").click()
-        report = console.get_by_role("article", name="Report: Harassment").filter(has_text=INSULT)
+        report = console.get_by_role("article", name=f"Report: {category}").filter(has_text=text)
         await expect(report.get_by_text("Verified sender")).to_be_visible()
-        await expect(report.get_by_text(f"{conversation.thread_id} #")).to_be_visible()
+        await expect(report.get_by_text(where)).to_be_visible()
     finally:
         await desk.close()
+
+
+async def test_a_patient_reports_a_practice_mailing_and_the_console_shows_its_campaign(
+    watched: Watched, carechat: str, team: CareTeam, people: People, moderator: str
+) -> None:
+    page = watched.page
+    await install_axe(page.context)
+    conversation = await conversation_with_practice(page, carechat, team, people)
+    patient = conversation.patient
+    await patient.consent("prevention_mailings", team.practice_id)
+    # The practice sends a mailing to the widget's device (its admin, through the SDK).
+    campaign_id = uuid4().hex
+    devices = await team.admin.directory.devices(patient.account_id)
+    await send_campaign(
+        team.admin.api,
+        team.admin.keystore.device,
+        practice_id=team.practice_id,
+        campaign_id=campaign_id,
+        text=MAILING.encode(),
+        devices={patient.account_id: list(devices)},
+    )
+
+    async def sent() -> bool:
+        answer = await team.admin.api.request("GET", f"/api/v1/campaigns/{campaign_id}")
+        return bool(answer["state"] == "done")
+
+    await until(sent, RECEIVE_TIMEOUT, "the campaign sent")
+
+    await page.get_by_role("button", name="Announcements").click()
+    item = page.locator(".w-announcement").first
+    await item.get_by_role("button").first.click()
+    await expect(item).to_contain_text(MAILING)
+    await item.get_by_role("button", name="Report").click()
+    dialog = page.get_by_role("dialog", name="Report this announcement to CareChat")
+    await expect(dialog).to_contain_text("reveals the text of this one announcement")
+    await dialog.get_by_label("What is wrong with it?").select_option("spam")
+    await dialog.get_by_role("button", name="Report", exact=True).click()
+    thanks = page.get_by_role("dialog", name="Thank you, the moderators will look at it")
+    await expect(thanks).to_be_visible()
+    inaccessible = await violations_at_sizes(page, "widget announcement reported")
+    await thanks.get_by_role("button", name="Close").click()
+    await expect(item.locator(".w-reported")).to_have_text("Reported")
+
+    await in_console(page, carechat, moderator, "Spam", MAILING, campaign_id)
     assert inaccessible == {}, inaccessible
 
 
