@@ -23,12 +23,19 @@ from pymongo import AsyncMongoClient
 
 from chat_server.admin import create_admin
 from chat_server.clock import SystemClock
+from e2e_crypto.client import Provider
 from e2e_crypto.client.mailings import send_campaign
 from tests.browser.axe import install_axe, violations_at_sizes
+from tests.browser.care_team import PASSWORD as TEAM_PASSWORD
 from tests.browser.care_team import PRACTITIONER_NAME, CareTeam, People, care_team, unique_email
 from tests.browser.conftest import Watched
-from tests.browser.test_inbox import PASSWORD, Crowd, doctor_in_browser
-from tests.browser.test_widget import RECEIVE_TIMEOUT, conversation_with_practice
+from tests.browser.test_inbox import PASSWORD, Crowd, doctor_in_browser, open_thread_with
+from tests.browser.test_widget import (
+    RECEIVE_TIMEOUT,
+    conversation_with_practice,
+    open_widget,
+    sign_in,
+)
 from tests.faults.harness import until
 from tests.services import Services
 
@@ -189,19 +196,98 @@ async def test_a_patient_reports_a_practice_mailing_and_the_console_shows_its_ca
     assert inaccessible == {}, inaccessible
 
 
-async def _suspend(carechat: str, moderator: str, account_id: str) -> None:
+async def _as_moderator(
+    carechat: str, moderator: str, method: str, path: str, body: dict[str, str] | None = None
+) -> Any:
     async with aiohttp.ClientSession() as session:
         async with session.post(
             f"{carechat}/api/v1/sessions", json={"email": moderator, "password": MODERATOR_PASSWORD}
         ) as response:
             assert response.status == 201, await response.text()
             token = (await response.json())["token"]
-        async with session.post(
-            f"{carechat}/api/v1/admin/accounts/{account_id}/suspend",
-            json={"reason": "harassment", "note": NOTE},
-            headers={"Authorization": f"Bearer {token}"},
+        async with session.request(
+            method, f"{carechat}{path}", json=body, headers={"Authorization": f"Bearer {token}"}
         ) as response:
-            assert response.status == 204, await response.text()
+            assert response.status in (200, 204), await response.text()
+            return await response.json() if response.status == 200 else None
+
+
+async def _suspend(carechat: str, moderator: str, account_id: str) -> None:
+    await _as_moderator(
+        carechat,
+        moderator,
+        "POST",
+        f"/api/v1/admin/accounts/{account_id}/suspend",
+        {"reason": "harassment", "note": NOTE},
+    )
+
+
+async def test_a_practitioner_reports_a_patients_message_in_the_inbox(
+    watched: Watched, carechat: str, crowd: Crowd, moderator: str
+) -> None:
+    page = watched.page
+    await install_axe(page.context)
+    doctor = await doctor_in_browser(watched, carechat, crowd)
+    ann = await crowd.patient("ann")
+    await ann.api.request_care_link(Provider("practitioner", doctor.account_id))
+    [link] = await doctor.api.care_links()
+    await doctor.api.answer_care_link(link["care_link_id"], accept=True)
+    await page.reload()
+    thread_id = await open_thread_with(page, ann, doctor)
+
+    message = page.locator(".message.theirs").first
+    await message.get_by_role("button", name="Report", exact=True).click()
+    await expect(message).to_contain_text("reveals the text of this one message")
+    inaccessible = await violations_at_sizes(page, "inbox report form")
+    await message.get_by_label("What is wrong with it?").select_option("threats")
+    await message.get_by_role("button", name="Report to CareChat").click()
+    await expect(message.locator(".report-done")).to_contain_text("Reported")
+    # Blocking the sender is offered next to it.
+    await expect(message.get_by_role("button", name="Block this account")).to_be_visible()
+    inaccessible |= await violations_at_sizes(page, "inbox reported")
+
+    queue = await _as_moderator(carechat, moderator, "GET", "/api/v1/admin/reports")
+    [filed] = [r for r in queue["reports"] if r["thread"] == thread_id]
+    assert (filed["category"], filed["verification"]) == ("threats", "verified")
+    assert filed["sender"]["account"] == ann.account_id
+    assert inaccessible == {}, inaccessible
+
+
+async def test_a_suspended_account_signing_in_to_the_widget_or_a_console_is_told_why(
+    watched: Watched, carechat: str, team: CareTeam, people: People, moderator: str
+) -> None:
+    page = watched.page
+    await install_axe(page.context)
+    email = unique_email("patient")
+    patient = await people.person(email, name="Marie Dubois")
+    await _suspend(carechat, moderator, patient.account_id)
+    # The refused sign-ins (403) are logged by the browser.
+    watched.expect_error(r"status of 403 .* at .*/api/v1/sessions$")
+
+    await open_widget(page, carechat, team.practice_id)
+    await sign_in(page, email)
+    notice = page.get_by_role("alert").filter(has_text="This account is suspended")
+    await expect(notice).to_contain_text("Reason: harassment")
+    await expect(notice).to_contain_text(f"Message from the moderators: {NOTE}")
+    await expect(notice.get_by_role("link", name="appeals@carechat.invalid")).to_be_visible()
+    inaccessible = await violations_at_sizes(page, "widget suspended")
+    await watched.screenshots("widget-suspended")
+    # In French too.
+    await page.get_by_label("Language").select_option("fr")
+    await expect(
+        page.get_by_role("alert").filter(has_text="Ce compte est suspendu")
+    ).to_contain_text("Motif : harcèlement")
+    await page.get_by_label("Langue").select_option("en")
+
+    # The GP-panel console (the practice console shares its sign-in) says the same.
+    await page.goto(f"{carechat}/panel")
+    await page.get_by_label("E-mail address").fill(email)
+    await page.get_by_label("Password", exact=True).fill(TEAM_PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(notice).to_contain_text("Reason: harassment")
+    await expect(notice.get_by_role("link", name="appeals@carechat.invalid")).to_be_visible()
+    inaccessible |= await violations_at_sizes(page, "panel suspended")
+    assert inaccessible == {}, inaccessible
 
 
 async def test_a_suspended_practitioners_inbox_shows_why_and_how_to_appeal(
