@@ -103,6 +103,7 @@ async def test_a_patient_reports_a_message_in_the_widget_and_the_console_shows_i
 
     thanks = page.get_by_role("dialog", name="Thank you, the moderators will look at it")
     await expect(thanks).to_be_visible()
+    await expect(thanks).not_to_contain_text("null")
     inaccessible |= await violations_at_sizes(page, "widget reported")
     await watched.screenshots("widget-reported")
     # Blocking is offered with the conversation's own block dialog.
