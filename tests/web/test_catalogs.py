@@ -18,6 +18,9 @@ CATALOGS = [
     ROOT / "web" / "src" / "widget" / "rights" / "i18n.mjs",
     ROOT / "web" / "src" / "widget" / "announcements" / "i18n.mjs",
     ROOT / "web" / "src" / "widget" / "my_data" / "i18n.mjs",
+    ROOT / "web" / "src" / "widget" / "report" / "i18n.mjs",
+    ROOT / "web" / "src" / "inbox" / "report.mjs",
+    ROOT / "web" / "src" / "ui" / "suspension.mjs",
 ]
 _BLOCK = re.compile(r'registerMessages\("(\w+)", \{(.*?)\n\}\);', re.S)
 _KEY = re.compile(r'^\s+(?:"([^"]+)"|([A-Za-z_][\w]*)):\s', re.M)

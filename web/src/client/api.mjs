@@ -235,6 +235,11 @@ export class Api {
     return this.request("GET", `${API}/threads/${id(threadId, "thread id")}/messages`, undefined, { after, before, limit });
   }
 
+  /** POST /reports: a chat message ({thread, seq, ...}) or a mailing ({campaign, ...}). */
+  report(body) {
+    return this.request("POST", `${API}/reports`, body);
+  }
+
   setAvailability({ acceptingRequests, awayMessage = null }) {
     return this.request("PUT", `${API}/accounts/me/availability`, {
       accepting_requests: acceptingRequests,

@@ -358,6 +358,31 @@ export class CareChatClient {
     return { messages, nextBefore: page.next_before ?? null, nextAfter: page.next_after ?? null };
   }
 
+  /**
+   * Reports `message` (from history() or a `message` event) to CareChat's moderators
+   * with `category` (moderation/reports.py): its plaintext and franking key are
+   * revealed, and the server checks them against its stamp. Like the Python SDK, the
+   * stored envelope is fetched and opened again, so no page keeps franking keys.
+   * Resolves to "verified" | "unverifiable"; a second report of the same message is
+   * ApiError `report_already_filed`; a message this browser cannot open, NotReady.
+   */
+  async report(message, category = "other") {
+    this._requireKeys();
+    const page = await this.api.messages(message.threadId, { after: message.seq - 1, limit: 1 });
+    const doc = page.messages.find((m) => m.seq === message.seq);
+    if (!doc) throw new ApiError({ status: 404, code: "not_found", title: "the message is not in this thread" });
+    const opened = await this.envelopes.reveal(sealedFromJson(doc));
+    if (!opened.verified) throw new NotReady("this message cannot be opened here, so it cannot be reported");
+    const answer = await this.api.report({
+      thread: message.threadId,
+      seq: message.seq,
+      body: toBase64url(opened.body),
+      franking_key: toBase64url(opened.frankingKey),
+      category,
+    });
+    return answer.verification;
+  }
+
   setAvailability({ available, awayMessage = null }) {
     return this.api.setAvailability({ acceptingRequests: available, awayMessage });
   }

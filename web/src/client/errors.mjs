@@ -11,7 +11,7 @@ export class CareChatError extends Error {
 
 /** {status, code, title, detail, fields, retryAfter}; status 0 for a network failure. */
 export class ApiError extends CareChatError {
-  constructor({ status = 0, code = "network_error", title = "", detail = null, fields = null, retryAfter = null, devices = null } = {}) {
+  constructor({ status = 0, code = "network_error", title = "", detail = null, fields = null, retryAfter = null, devices = null, suspension = null } = {}) {
     super(`${code}: ${title}`);
     this.status = status;
     this.code = code;
@@ -20,6 +20,8 @@ export class ApiError extends CareChatError {
     this.fields = fields;
     this.retryAfter = retryAfter;
     this.devices = devices;
+    // account_suspended at login: {action, reason, at, note?, appeal} (why, and where to appeal).
+    this.suspension = suspension;
   }
 
   static fromProblem(status, body, retryHeader = null) {
@@ -33,6 +35,7 @@ export class ApiError extends CareChatError {
       fields: doc.fields && typeof doc.fields === "object" ? doc.fields : null,
       retryAfter: Number.isFinite(retry) ? retry : null,
       devices: Array.isArray(doc.devices) ? doc.devices : null,
+      suspension: doc.suspension && typeof doc.suspension === "object" ? doc.suspension : null,
     });
   }
 }
@@ -77,5 +80,22 @@ export class GhostRecipient extends TrustError {
 /** A downloaded attachment failed its hash (or decryption): nothing is returned. */
 export class AttachmentCorrupted extends CareChatError {}
 
-/** The session or this device was revoked (WS close 4003): log in again. */
-export class SessionRevoked extends CareChatError {}
+/**
+ * The session or this device was revoked (WS close 4003): log in again. `suspended`
+ * is the moderators' reason code when the account was suspended (the close reason
+ * `account suspended: <reason>; ...`), else null; signing in then answers
+ * `account_suspended` with the details and where to appeal.
+ */
+export class SessionRevoked extends CareChatError {
+  constructor(message, { suspended = null } = {}) {
+    super(message);
+    this.suspended = suspended;
+  }
+}
+
+const SUSPENDED_CLOSE = /^account suspended: ([a-z_]{1,40});/;
+
+/** The suspension's reason code in a 4003 close reason, or null. */
+export function suspendedReason(closeReason) {
+  return SUSPENDED_CLOSE.exec(String(closeReason ?? ""))?.[1] ?? null;
+}

@@ -58,6 +58,7 @@ export class MailingsClient {
   constructor(client) {
     this.client = client;
     this._staff = new Map(); // practice -> epoch key
+    this._revealable = new WeakMap(); // announcement -> {body, frankingKey}: only for reportAnnouncement
   }
 
   _keystore() {
@@ -248,15 +249,38 @@ export class MailingsClient {
     const listing = await this._request("GET", "/announcements");
     const out = [];
     for (const doc of listing.announcements) {
-      out.push({
+      const opened = await this._open(keystore, doc);
+      const announcement = {
         campaignId: doc.campaign_id,
         practiceId: doc.practice_id,
         read: Boolean(doc.read),
         deliveredAt: doc.delivered_at,
-        text: await this._open(keystore, doc),
-      });
+        text: opened?.text ?? null,
+      };
+      // What a report would reveal stays out of the page's object (and its logs).
+      if (opened) this._revealable.set(announcement, opened);
+      out.push(announcement);
     }
     return out;
+  }
+
+  /**
+   * Reports an announcement from announcements() to CareChat's moderators with
+   * `category` (moderation/reports.py): its text and franking key are revealed and the
+   * server checks them against its broadcast stamp. Resolves to "verified" |
+   * "unverifiable"; a second report is ApiError `report_already_filed`; one this
+   * browser could not open (text null), NotReady.
+   */
+  async reportAnnouncement(announcement, category = "other") {
+    const opened = this._revealable.get(announcement);
+    if (!opened) throw new NotReady("this announcement could not be opened here, so it cannot be reported");
+    const answer = await this.client.api.report({
+      campaign: announcement.campaignId,
+      body: toBase64url(opened.body),
+      franking_key: toBase64url(opened.frankingKey),
+      category,
+    });
+    return answer.verification;
   }
 
   async _open(keystore, doc) {
@@ -278,7 +302,8 @@ export class MailingsClient {
         try {
           const sender = await this._sender(body);
           const opened = openBroadcast(body, slip, { opener, sender, campaignId, clientMsgId: campaignId });
-          return new TextDecoder("utf-8", { fatal: true }).decode(opened.body);
+          const text = new TextDecoder("utf-8", { fatal: true }).decode(opened.body);
+          return { text, body: opened.body, frankingKey: opened.frankingKey };
         } catch {
           // another device's slip, or not verifiable
         }

@@ -51,12 +51,23 @@ export class Envelopes {
    * not verify or decrypt — a tampered envelope, an unknown or changed sender key.
    */
   async open(sealed) {
+    const { payload, verified, reason } = await this.reveal(sealed);
+    return { payload, verified, reason };
+  }
+
+  /**
+   * As open(), plus what an abuse report reveals: the plaintext `body` bytes and the
+   * `frankingKey` the envelope carried (null when it does not verify). Only report()
+   * asks for them, on the stored envelope fetched again: messages the pages hold never
+   * keep the key.
+   */
+  async reveal(sealed) {
     let sender;
     try {
       sender = await this._sender(sealed);
     } catch (error) {
       const reason = error?.name === "RootKeyChanged" ? "sender's root key changed" : error?.name === "TrustError" ? "sender's device list does not verify" : "unknown sender device";
-      return { payload: null, verified: false, reason };
+      return { payload: null, verified: false, reason, body: null, frankingKey: null };
     }
     for (const opener of this.keystore.openers()) {
       try {
@@ -68,13 +79,13 @@ export class Envelopes {
         });
         const payload = decodePayload(opened.body);
         if (isReportToGp(payload) !== (opened.header.kind === KIND.REPORT_TO_GP)) {
-          return { payload: null, verified: false, reason: "the message is not marked as what it is" };
+          return { payload: null, verified: false, reason: "the message is not marked as what it is", body: null, frankingKey: null };
         }
-        return { payload, verified: true, reason: null };
+        return { payload, verified: true, reason: null, body: opened.body, frankingKey: opened.frankingKey };
       } catch {
         // not this opener's (or tampered): try the next
       }
     }
-    return { payload: null, verified: false, reason: "does not decrypt" };
+    return { payload: null, verified: false, reason: "does not decrypt", body: null, frankingKey: null };
   }
 }

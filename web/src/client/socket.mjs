@@ -24,11 +24,17 @@
 
 import { fromBase64url, signSocketProof, toBase64url } from "../../../e2e_crypto/js/carechat-e2e.mjs";
 import { Cursors } from "./cursors.mjs";
-import { ApiError, NotReady, SessionRevoked } from "./errors.mjs";
+import { ApiError, NotReady, SessionRevoked, suspendedReason } from "./errors.mjs";
 import { randomId } from "./keystore.mjs";
 import { encodePayload, normalizePayload } from "./messages.mjs";
 
 const WS_SESSION_REVOKED = 4003;
+
+/** A 4003 close: stop for good; a suspension's reason code is kept for the page. */
+function revoked(closeReason) {
+  const suspended = suspendedReason(closeReason);
+  return new SessionRevoked(suspended ? "this account was suspended" : "the session or this device was revoked; log in again", { suspended });
+}
 const WELCOME_TIMEOUT_MS = 10_000;
 const MAX_RESEALS = 3;
 const MAX_GAP_SYNCS = 3;
@@ -146,7 +152,7 @@ export class Socket {
     this.attempt = 0;
     this.connects += 1;
     ws.onmessage = (event) => this._onFrame(event.data);
-    ws.onclose = (event) => this._onClose(ws, event.code);
+    ws.onclose = (event) => this._onClose(ws, event.code, event.reason);
     this._startPings(ws);
     try {
       await this._resume();
@@ -189,7 +195,7 @@ export class Socket {
       ws.onerror = () => {}; // the close event follows and says why
       ws.onclose = (event) => {
         clearTimeout(timer);
-        reject(event.code === WS_SESSION_REVOKED ? new SessionRevoked("revoked") : new Error(`closed ${event.code}`));
+        reject(event.code === WS_SESSION_REVOKED ? revoked(event.reason) : new Error(`closed ${event.code}`));
       };
     });
   }
@@ -209,13 +215,13 @@ export class Socket {
     }, this.heartbeatMs / 2);
   }
 
-  _onClose(ws, code) {
+  _onClose(ws, code, reason = "") {
     if (ws !== this.ws) return;
     this.ws = null;
     this.syncing = false;
     clearInterval(this._pingTimer);
     if (code === WS_SESSION_REVOKED) {
-      this._fail(new SessionRevoked("the session or this device was revoked; log in again"));
+      this._fail(revoked(reason));
       return;
     }
     this._retry();
@@ -236,7 +242,9 @@ export class Socket {
     this._rejectReady?.(error);
     for (const pending of this.outbox.values()) this._status(pending, "failed");
     this.outbox.clear();
-    this.emit("connection", { state: "offline", revoked: error instanceof SessionRevoked });
+    const ended = error instanceof SessionRevoked;
+    // suspended: the moderators' reason code (pages show why and how to appeal).
+    this.emit("connection", { state: "offline", revoked: ended, suspended: ended ? error.suspended : null });
   }
 
   async _resume() {

@@ -11,7 +11,7 @@ import { mount } from "../ui/dom.mjs";
 import { language, onLanguageChange, translateNotice } from "../ui/i18n.mjs";
 import "./catalog.mjs";
 import { keysView } from "./keys.mjs";
-import { signInView, totpSetupView } from "./signin.mjs";
+import { signInView, suspendedView, totpSetupView } from "./signin.mjs";
 import { Workspace } from "./workspace.mjs";
 
 const client = await CareChatClient.open({ baseUrl: location.origin });
@@ -52,6 +52,11 @@ function route() {
       onSignedOut: () => {
         workspace = null;
         route();
+      },
+      // The live socket closed by a suspension: why, instead of a bare sign-in form.
+      onSuspended: (reason) => {
+        workspace = null;
+        mount(suspendedView(client, { reason }, route));
       },
     });
     mount(workspace.element);

@@ -122,5 +122,7 @@ export function messageItem(message, { senderName, status, actions }) {
     ),
     content(message, actions),
     message.mine ? h("p", { class: ["status", `status-${status}`], dataset: { status } }, t(`status.${status}`)) : null,
+    // Someone else's message this browser could open, once stored, can be reported.
+    !message.mine && message.verified !== false && message.seq && actions.report ? actions.report(message) : null,
   );
 }

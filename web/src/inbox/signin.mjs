@@ -3,8 +3,9 @@
 // password typed). And the TOTP set-up a practitioner is offered while the server
 // still lets them in without it (handlers/sessions.py: after the grace period, a
 // login without TOTP is refused with `totp_enrolment_overdue`).
-import { focus, focusFirst, h } from "../ui/dom.mjs";
+import { focus, focusFirst, h, mount } from "../ui/dom.mjs";
 import { t } from "../ui/i18n.mjs";
+import { suspensionNotice, suspensionOf } from "../ui/suspension.mjs";
 import { alertBox, busy } from "./feedback.mjs";
 import { languageSwitcher } from "./language.mjs";
 
@@ -53,6 +54,12 @@ export function signInView(client, done) {
             await client.login(email, password, code || undefined);
             done();
           } catch (error) {
+            const suspension = suspensionOf(error);
+            if (suspension) {
+              // The right password, a suspended account: why, and where to appeal.
+              mount(suspendedView(client, suspension, done));
+              return;
+            }
             if (error?.code === "totp_required" && totp.hidden) {
               // Not a failure: the password was right, the second factor is next.
               totp.hidden = false;
@@ -75,6 +82,15 @@ export function signInView(client, done) {
     submit,
   );
   return card(t("signin.title"), form, h("p", { class: "lead" }, t("signin.lead")), form);
+}
+
+/**
+ * A suspended account, instead of the inbox: the moderators' reason and where to
+ * appeal (from the refused sign-in; after a socket closed by the suspension, only the
+ * reason). "Sign in again" goes back to the form.
+ */
+export function suspendedView(client, suspension, done) {
+  return card(t("signin.title"), null, suspensionNotice(suspension, { signIn: () => mount(signInView(client, done)) }));
 }
 
 /** Two-factor set-up; `done()` when it is on, or when the practitioner chose "later". */

@@ -10,6 +10,7 @@ import { blockButton } from "./blocks.mjs";
 import { Composer } from "./composer.mjs";
 import { alertBox, busy } from "./feedback.mjs";
 import { messageItem } from "./message_view.mjs";
+import { reportAction } from "./report.mjs";
 import { text } from "./payloads.mjs";
 import { displayNameIn, patientIdOf, patientNameOf, stateOf, threadIdOf } from "./summaries.mjs";
 
@@ -32,6 +33,7 @@ function bySeq(a, b) {
 export class ThreadView {
   constructor({ client, summary, providerName, onBack, onAction }) {
     this.client = client;
+    this.reported = new Set(); // seqs reported from this view
     this.summary = summary;
     this.threadId = threadIdOf(summary);
     this.onBack = onBack;
@@ -215,7 +217,11 @@ export class ThreadView {
       messageItem(message, {
         senderName: (account) => displayNameIn(this.summary, account),
         status: this.statusOf(message),
-        actions: { renewal: (m) => this.renewalActions(m), download: (m) => this.downloadButton(m) },
+        actions: {
+          renewal: (m) => this.renewalActions(m),
+          download: (m) => this.downloadButton(m),
+          report: (m) => reportAction(this.client, m, { name: displayNameIn(this.summary, m.sender?.account), alert: this.alert, reported: this.reported }),
+        },
       }),
     );
     const notices = this.notices.map((notice) => h("li", { class: "notice-line", role: "note" }, notice));

@@ -17,9 +17,10 @@ const LINK_POLL_MS = 20_000;
 const NOTICES = new Set(["recipients_changed", "trust"]);
 
 export class Workspace {
-  constructor(client, { onSignedOut }) {
+  constructor(client, { onSignedOut, onSuspended = onSignedOut }) {
     this.client = client;
     this.onSignedOut = onSignedOut;
+    this.onSuspended = onSuspended;
     this.threads = new Map();
     this.links = [];
     this.selectedId = null;
@@ -329,11 +330,15 @@ export class Workspace {
     }
   }
 
-  onConnection({ state, revoked }) {
+  onConnection({ state, revoked, suspended = null }) {
     if (revoked) {
-      // This browser's device or session was revoked (elsewhere): sign in again.
+      // This browser's device or session was revoked (elsewhere): sign in again; a
+      // suspension (its reason in the close) is shown as such, not as a bare sign-in.
       this.close();
-      this.client.logout().catch(() => {}).finally(() => this.onSignedOut());
+      this.client
+        .logout()
+        .catch(() => {})
+        .finally(() => (suspended ? this.onSuspended(suspended) : this.onSignedOut()));
       return;
     }
     const wasOffline = this.connection === "offline";

@@ -7,6 +7,7 @@
 import { ApiError } from "../client/index.mjs";
 import { h } from "../ui/dom.mjs";
 import { t } from "../ui/i18n.mjs";
+import { suspensionNotice, suspensionOf } from "../ui/suspension.mjs";
 import { PageError, errorText, field, form } from "./forms.mjs";
 
 const MIN_PASSPHRASE = 16;
@@ -23,6 +24,12 @@ export function signInView(console_, { ended = false } = {}) {
       try {
         await console_.client.login(values.email.trim(), values.password, values.totp?.trim() || null);
       } catch (error) {
+        const suspension = suspensionOf(error);
+        if (suspension) {
+          // The right password, a suspended account: why, and where to appeal.
+          console_.show(suspendedView, suspension);
+          return;
+        }
         if (error instanceof ApiError && error.code === "totp_required") {
           totp.hidden = false;
           totp.input.focus();
@@ -40,6 +47,14 @@ export function signInView(console_, { ended = false } = {}) {
     ended ? h("p", { class: "alert", role: "alert" }, t("signin.ended")) : null,
     signIn,
   );
+}
+
+/**
+ * A suspended account (the GP-panel and practice consoles): the moderators' reason
+ * and where to appeal, from the refused sign-in or (reason only) the closed socket.
+ */
+export function suspendedView(console_, suspension) {
+  return h("div", { class: "card narrow" }, suspensionNotice(suspension, { signIn: () => console_.show(signInView) }));
 }
 
 export function keysView(console_) {

@@ -18,7 +18,7 @@ import { CareChatClient, PanelClient, PaymentsClient } from "../client/index.mjs
 import { clear, focus, h, mount } from "../ui/dom.mjs";
 import { LANGUAGES, language, onLanguageChange, setLanguage, t, translateNotice } from "../ui/i18n.mjs";
 import "../ui/intake-options.mjs";
-import { keysView, signInView } from "./account.mjs";
+import { keysView, signInView, suspendedView } from "./account.mjs";
 import { button, choice, errorLine, errorText, showError } from "./forms.mjs";
 import "./i18n.mjs";
 import { paidList } from "./paid.mjs";
@@ -62,8 +62,8 @@ class Console {
     mount(header, this.main);
     client.on("panel", (stats) => this.statsArrived(stats));
     client.on("panelRemoved", ({ panelId }) => this.removed(panelId));
-    client.on("connection", ({ revoked }) => {
-      if (revoked) this.sessionEnded();
+    client.on("connection", ({ revoked, suspended = null }) => {
+      if (revoked) this.sessionEnded(suspended);
     });
     onLanguageChange(() => this.render());
     window.addEventListener("pagehide", () => {
@@ -319,10 +319,12 @@ class Console {
     this.show(notMemberView, "panel.removed");
   }
 
-  sessionEnded() {
+  sessionEnded(suspended = null) {
     for (const name of [...this.timers.keys()]) this.stop(name);
     this.online = false;
-    this.show(signInView, { ended: true });
+    // Closed by a suspension (its reason in the close): say so, not "sign in again".
+    if (suspended) this.show(suspendedView, { reason: suspended });
+    else this.show(signInView, { ended: true });
   }
 
   async signOut() {

@@ -16,7 +16,7 @@
 import { CareChatClient, MailingsClient, NotReady } from "../client/index.mjs";
 import { clear, focus, h, mount } from "../ui/dom.mjs";
 import { LANGUAGES, language, onLanguageChange, setLanguage, t, translateNotice } from "../ui/i18n.mjs";
-import { keysView, signInView } from "../panel/account.mjs";
+import { keysView, signInView, suspendedView } from "../panel/account.mjs";
 import { button, errorLine, errorText, field, form } from "../panel/forms.mjs";
 import { campaignsBox } from "./campaigns.mjs";
 import { composerBox } from "./composer.mjs";
@@ -52,8 +52,8 @@ class Console {
     );
     mount(this.header, this.main);
     onLanguageChange(() => this.render());
-    client.on("connection", ({ revoked } = {}) => {
-      if (revoked) this.sessionEnded();
+    client.on("connection", ({ revoked, suspended = null } = {}) => {
+      if (revoked) this.sessionEnded(suspended);
     });
   }
 
@@ -169,9 +169,11 @@ class Console {
     this.timer = null;
   }
 
-  sessionEnded() {
+  sessionEnded(suspended = null) {
     this.stopWatching();
-    this.show(signInView, { ended: true });
+    // Closed by a suspension (its reason in the close): say so, not "sign in again".
+    if (suspended) this.show(suspendedView, { reason: suspended });
+    else this.show(signInView, { ended: true });
   }
 
   async signOut() {

@@ -26,7 +26,7 @@ import "./i18n/fr.mjs";
 import "./i18n/nl.mjs";
 import { action, errorText } from "./forms.mjs";
 import { Widget, heading } from "./shell.mjs";
-import { signInView, verifyLinkView, welcomeView } from "./views/account.mjs";
+import { signInView, suspendedView, verifyLinkView, welcomeView } from "./views/account.mjs";
 import { conversationView } from "./views/conversation.mjs";
 import { invitationView } from "./views/invitation.mjs";
 import { createKeysView, restoreKeysView } from "./views/keys.mjs";
@@ -101,9 +101,9 @@ class PatientWidget extends Widget {
     this.pending.paidReturn = returned && ID.test(returned) ? { threadId: returned, outcome: url.searchParams.get("checkout") } : null;
     client.on("thread", (summary) => this.threadChanged(summary));
     client.on("message", (message) => this.messageArrived(message));
-    client.on("connection", ({ revoked }) => {
+    client.on("connection", ({ revoked, suspended }) => {
       if (revoked) {
-        this.sessionEnded();
+        this.sessionEnded(suspended);
       }
     });
   }
@@ -259,10 +259,15 @@ class PatientWidget extends Widget {
    * browser's device that was revoked (from another device, after a theft): its keys
    * are dead, and the passphrase makes it a new device. Otherwise: sign in again.
    */
-  async sessionEnded() {
+  async sessionEnded(suspended = null) {
     this.messages.clear();
     this.threads.clear();
     this.drafts.clear();
+    if (suspended) {
+      // Closed by a suspension (its reason in the close): say so, not "sign in again".
+      this.show(suspendedView, { reason: suspended });
+      return;
+    }
     let devices = null;
     try {
       devices = await this.client.devices();

@@ -7,6 +7,7 @@ import { MailingsClient } from "../../client/index.mjs";
 import { h } from "../../ui/dom.mjs";
 import { formatTime, t } from "../../ui/i18n.mjs";
 import { action, errorLine, errorText, showError } from "../forms.mjs";
+import { reportAnnouncementAction } from "../report/dialog.mjs";
 import { heading } from "../shell.mjs";
 import "./i18n.mjs";
 
@@ -76,7 +77,7 @@ function item(widget, state, a, errors) {
     opened
       ? a.text === null
         ? h("p", { class: "form-error" }, t("announcements.unreadable"))
-        : h("p", { class: "w-announcement-text" }, a.text)
+        : [h("p", { class: "w-announcement-text" }, a.text), reportAnnouncementAction(widget, mailingsOf(widget), a)]
       : null,
   );
 }

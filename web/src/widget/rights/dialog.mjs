@@ -35,13 +35,15 @@ export function confirmDialog(widget, { id, title, lead, choices, cancel, body =
       },
     }, label),
   );
-  dialog.append(
+  // Node.append() would write a missing lead or body as the text "null".
+  const parts = [
     h("h2", { id: titleId, class: "w-dialog-title" }, title),
     lead ? h("p", { class: "w-lead" }, lead) : null,
     body,
     errors,
     h("div", { class: "w-actions w-dialog-actions" }, ...buttons, cancelButton),
-  );
+  ];
+  dialog.append(...parts.filter((part) => part !== null && part !== undefined));
   dialog.addEventListener("close", () => {
     dialog.remove();
     opener?.focus?.();

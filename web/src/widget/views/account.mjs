@@ -7,10 +7,32 @@
 
 import { h } from "../../ui/dom.mjs";
 import { t } from "../../ui/i18n.mjs";
+import { suspensionNotice, suspensionOf } from "../../ui/suspension.mjs";
 import { action, errorLine, field, onSubmit, submit } from "../forms.mjs";
 import { heading } from "../shell.mjs";
 
 const MIN_PASSWORD = 10;
+
+/**
+ * Signs in; false when the account is suspended, after showing why and where to
+ * appeal instead of the form (the server says so only to the right password).
+ */
+async function logIn(widget, email, password) {
+  try {
+    await widget.client.login(email, password);
+    return true;
+  } catch (error) {
+    const suspension = suspensionOf(error);
+    if (!suspension) throw error;
+    widget.show(suspendedView, suspension);
+    return false;
+  }
+}
+
+/** A suspended account: the moderators' reason and where to appeal. */
+export function suspendedView(widget, suspension) {
+  return [suspensionNotice(suspension, { className: "w-step", signIn: () => widget.show(signInView) })];
+}
 
 export function welcomeView(widget) {
   return [
@@ -106,7 +128,7 @@ export function checkEmailView(widget) {
     async (values) => {
       const { email, password } = widget.pending;
       await widget.client.verifyEmail(tokenFrom(values.token), password);
-      await widget.client.login(email, password);
+      if (!(await logIn(widget, email, password))) return;
       widget.pending.password = null;
       await widget.signedIn();
     },
@@ -129,8 +151,7 @@ export function verifyLinkView(widget, token) {
   const form = h("form", { class: "w-form", novalidate: true }, h("fieldset", {}, email, password), errors, submit(t("verify.submit")));
   onSubmit(form, errors, async (values) => {
     await widget.client.verifyEmail(token, values.password);
-    await widget.client.login(values.email.trim(), values.password);
-    await widget.signedIn();
+    if (await logIn(widget, values.email.trim(), values.password)) await widget.signedIn();
   });
   return [...heading(t("verify.title"), t("verify.link.lead")), form];
 }
@@ -155,8 +176,7 @@ export function signInView(widget, { ended = false } = {}) {
   // Patients sign in with a password only (the server offers TOTP to practitioners
   // and admins, who use the inbox).
   onSubmit(form, errors, async (values) => {
-    await widget.client.login(values.email.trim(), values.password);
-    await widget.signedIn();
+    if (await logIn(widget, values.email.trim(), values.password)) await widget.signedIn();
   });
   return [
     ...heading(t("signin.title"), ended ? null : t("signin.lead")),

@@ -91,7 +91,7 @@ export function conversationView(widget, thread) {
     // A status update may carry less than the message itself: keep what we had.
     const merged = known ? { ...known, ...message, payload: message.payload ?? known.payload } : message;
     messages.set(key, merged);
-    const item = messageItem(widget, merged, names);
+    const item = messageItem(widget, merged, names, thread);
     const old = items.get(key);
     if (old) {
       old.replaceWith(item);

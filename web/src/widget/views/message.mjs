@@ -7,11 +7,15 @@ import { announce, h } from "../../ui/dom.mjs";
 import { formatTime, t } from "../../ui/i18n.mjs";
 import { errorText } from "../forms.mjs";
 import { fieldOf, kindOf, safeUrl, textOf } from "../payloads.mjs";
+import { reportMessageAction } from "../report/dialog.mjs";
 
 const STATUSES = new Set(["pending", "sent", "delivered", "read", "failed"]);
 
-/** `names`: account id -> display name of the thread's members. */
-export function messageItem(widget, message, names) {
+/**
+ * `names`: account id -> display name of the thread's members; `thread` (its summary)
+ * gives someone else's stored, readable message a "Report" action.
+ */
+export function messageItem(widget, message, names, thread = null) {
   const mine = Boolean(message.mine);
   const kind = message.verified === false ? "unverified" : kindOf(message.payload) ?? "unsupported";
   const sender = mine ? t("message.you") : names.get(message.sender?.account) ?? t("message.practice");
@@ -24,6 +28,8 @@ export function messageItem(widget, message, names) {
     h("p", { class: "visually-hidden" }, sender),
     body(widget, message, kind),
     meta(message, mine, sender),
+    // Only what this browser could open, once stored (a seq), can be reported.
+    thread && !mine && message.verified !== false && message.seq ? reportMessageAction(widget, message, thread) : null,
   );
   return item;
 }
