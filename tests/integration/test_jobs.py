@@ -132,6 +132,8 @@ async def test_a_failing_job_backs_off_then_is_kept_failed_without_its_message(
     job = await _wait_for(rig, lambda j: j.state is JobState.FAILED)
     assert (job.attempts, job.error) == (3, "ValueError")
     assert clock.now() == start + timedelta(seconds=30)
+    # The runner counts an outcome just after storing it: wait for the count too.
+    await until(lambda: _has(rig.outcomes, 3), "the runner to record the outcome")
     assert rig.outcomes == ["retry", "retry", "failed"]
 
 
@@ -179,6 +181,8 @@ async def test_a_job_whose_last_attempt_died_with_its_process_is_failed(
     job = await _wait_for(rig, lambda j: j.state is JobState.FAILED)
     assert (job.error, job.attempts) == ("LeaseExpired", 2)
     assert ran == []
+    # The runner counts an outcome just after storing it: wait for the count too.
+    await until(lambda: _is(rig.outcomes), "the runner to record the outcome")
     assert rig.outcomes == ["failed"]
 
 
@@ -279,6 +283,10 @@ async def _done(ctx: JobContext) -> None:
 
 async def _is(items: list[str]) -> bool:
     return bool(items)
+
+
+async def _has(items: list[str], count: int) -> bool:
+    return len(items) >= count
 
 
 async def _wait_for(rig: Rig, predicate: Callable[[Any], bool]) -> Any:
