@@ -36,6 +36,7 @@ from tests.browser.test_widget import (
     open_widget,
     sign_in,
 )
+from tests.browser.widget_menu import open_widget_menu
 from tests.faults.harness import until
 from tests.services import Services
 
@@ -178,7 +179,7 @@ async def test_a_patient_reports_a_practice_mailing_and_the_console_shows_its_ca
 
     await until(sent, RECEIVE_TIMEOUT, "the campaign sent")
 
-    await page.get_by_role("button", name="Announcements").click()
+    await open_widget_menu(page, "Announcements")
     item = page.locator(".w-announcement").first
     await item.get_by_role("button").first.click()
     await expect(item).to_contain_text(MAILING)
