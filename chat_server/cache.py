@@ -98,6 +98,50 @@ class ExpiringCache(Generic[K, V]):
         return value
 
 
+class CountedCache(Generic[K, V]):
+    """An :class:`ExpiringCache` whose entries are all dropped when a stored change
+    count moves (``storage/change_counts.py``): the count is asked at most every
+    ``poll`` seconds, by one caller at a time, so a change made on another process
+    applies here within ``poll`` seconds, at the cost of one query per ``poll`` per
+    process rather than one per entry. Entries still expire after ``keep_for``, in case
+    a change was written and its count was not (a process stopped between the two)."""
+
+    def __init__(
+        self,
+        load: Callable[[K], Awaitable[V]],
+        *,
+        count: Callable[[], Awaitable[int]],
+        poll: float,
+        keep_for: float,
+        max_entries: int,
+        now: Callable[[], float],
+        keep: Callable[[V], bool] = lambda _: True,
+    ) -> None:
+        self._entries = ExpiringCache[K, V](
+            load, ttl=keep_for, max_entries=max_entries, now=now, keep=keep
+        )
+        self._count = ExpiringCache[None, int](
+            lambda _: count(), ttl=poll, max_entries=1, now=now, jitter=0.0
+        )
+        self._seen: int | None = None
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def get(self, key: K, *, fresh: bool = False) -> V:
+        count = await self._count.get(None)
+        if count != self._seen:
+            # Changed somewhere since we last looked (or our first look): what we kept
+            # may be stale, and loads under way may have read before the change.
+            self._entries.clear()
+            self._seen = count
+        return await self._entries.get(key, fresh=fresh)
+
+    def forget(self, key: K) -> None:
+        """Drop one entry at once (a change made by this process)."""
+        self._entries.forget(key)
+
+
 def _observe(task: asyncio.Task[object]) -> None:
     # Every waiter may have gone; the failure was theirs to see, not asyncio's to log.
     if not task.cancelled():
