@@ -65,7 +65,7 @@ class DeviceDirectory:
     ) -> set[tuple[str, str, bytes]]:
         found: set[tuple[str, str, bytes]] = set()
         for account_id in account_ids:
-            for d in await self.of_account(account_id, fresh=fresh):
+            for d in await self._cache.get(account_id, fresh=fresh):
                 found.add((d.account_id, d.device_id, d.enc_key_raw))
         return found
 

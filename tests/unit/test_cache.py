@@ -260,3 +260,16 @@ async def test_forget_drops_one_entry_of_a_counted_cache() -> None:
     cache.forget("a")
     assert await cache.get("a") == "a@1"
     assert await cache.get("b") == "b@0"
+
+
+async def test_peek_answers_a_live_entry_without_loading() -> None:
+    source, clock = Source(), Clock()
+    cache = cache_of(source, clock)
+    assert cache.peek("a") is None
+    await cache.get("a")
+    entry = cache.peek("a")
+    assert entry is not None
+    assert entry[1] == "a@0"
+    clock.t += 30.0
+    assert cache.peek("a") is None
+    assert source.loads == ["a"]
