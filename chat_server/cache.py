@@ -65,6 +65,14 @@ class ExpiringCache(Generic[K, V]):
         self._loading[key] = task
         return await asyncio.shield(task)
 
+    def peek(self, key: K) -> tuple[float, V] | None:
+        """The live entry (expiry, value) without awaiting anything, or None: the send
+        path asks several caches per message, and most answers are already here."""
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] > self._now():
+            return entry
+        return None
+
     def forget(self, key: K) -> None:
         """Drop the entry, and keep a load already under way from storing its value."""
         self._entries.pop(key, None)
@@ -96,6 +104,58 @@ class ExpiringCache(Generic[K, V]):
                 if len(self._entries) > self._max_entries:
                     self._entries.popitem(last=False)
         return value
+
+
+class CountedCache(Generic[K, V]):
+    """An :class:`ExpiringCache` whose entries are all dropped when a stored change
+    count moves (``storage/change_counts.py``): the count is asked at most every
+    ``poll`` seconds, by one caller at a time, so a change made on another process
+    applies here within ``poll`` seconds, at the cost of one query per ``poll`` per
+    process rather than one per entry. Entries still expire after ``keep_for``, in case
+    a change was written and its count was not (a process stopped between the two)."""
+
+    def __init__(
+        self,
+        load: Callable[[K], Awaitable[V]],
+        *,
+        count: Callable[[], Awaitable[int]],
+        poll: float,
+        keep_for: float,
+        max_entries: int,
+        now: Callable[[], float],
+        keep: Callable[[V], bool] = lambda _: True,
+    ) -> None:
+        self._entries = ExpiringCache[K, V](
+            load, ttl=keep_for, max_entries=max_entries, now=now, keep=keep
+        )
+        self._count = ExpiringCache[None, int](
+            lambda _: count(), ttl=poll, max_entries=1, now=now, jitter=0.0
+        )
+        self._seen: int | None = None
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def get(self, key: K, *, fresh: bool = False) -> V:
+        # The common case (the count asked less than ``poll`` ago, the entry kept)
+        # answers without creating a coroutine: a few µs per message.
+        counted = self._count.peek(None)
+        if counted is None or counted[1] != self._seen:
+            count = await self._count.get(None)
+            if count != self._seen:
+                # Changed somewhere since we last looked (or our first look): what we
+                # kept may be stale, and loads under way may have read before it.
+                self._entries.clear()
+                self._seen = count
+        if not fresh:
+            entry = self._entries.peek(key)
+            if entry is not None:
+                return entry[1]
+        return await self._entries.get(key, fresh=fresh)
+
+    def forget(self, key: K) -> None:
+        """Drop one entry at once (a change made by this process)."""
+        self._entries.forget(key)
 
 
 def _observe(task: asyncio.Task[object]) -> None:

@@ -6,8 +6,8 @@ so ids cannot be probed.
 
 :class:`AccessGate` guards practices, care links and directory entries;
 :class:`ThreadGate` guards threads (and what belongs to one: attachments), with a
-short per-process cache of open threads for the frames a live conversation sends
-many times a second. Groups keep their gate beside their epoch rules
+per-process cache of open threads for the frames a live conversation sends many
+times a second. Groups keep their gate beside their epoch rules
 (``GroupService._access``).
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from chat_server.cache import ExpiringCache
+from chat_server.cache import CountedCache
 from chat_server.clock import Clock
 from chat_server.errors import NotFound
 from chat_server.model.threads import Thread, ThreadState
@@ -31,7 +31,10 @@ from chat_server.storage.practices import (
 )
 from chat_server.storage.threads import ThreadStore
 
-OPEN_THREAD_SECONDS = 30.0
+# How often a process asks the threads' change count, and how long an open thread is
+# kept at most (in case a change was written and its count was not).
+OPEN_THREAD_POLL_SECONDS = 5.0
+OPEN_THREAD_KEEP_SECONDS = 600.0
 OPEN_THREAD_CACHE = 20_000
 
 
@@ -136,9 +139,11 @@ class ThreadGate:
     def __init__(self, threads: ThreadStore, attachments: AttachmentStore, clock: Clock) -> None:
         self._threads = threads
         self._attachments = attachments
-        self._open_threads = ExpiringCache[str, Thread | None](
+        self._open_threads = CountedCache[str, Thread | None](
             threads.get,
-            ttl=OPEN_THREAD_SECONDS,
+            count=threads.version,
+            poll=OPEN_THREAD_POLL_SECONDS,
+            keep_for=OPEN_THREAD_KEEP_SECONDS,
             max_entries=OPEN_THREAD_CACHE,
             now=clock.monotonic,
             keep=lambda thread: thread is not None and thread.state is ThreadState.OPEN,
@@ -153,13 +158,13 @@ class ThreadGate:
 
     async def open_thread(self, who: Principal, thread_id: str) -> Thread:
         """``thread`` for the frames a live conversation sends many times a second
-        (send, delivered, typing). An open thread may come from a short cache:
+        (send, delivered, typing). An open thread may come from a cache:
         participants change only when its practice publishes a membership list, and
         that, like any state change, drops the entry at once here and, through its
         ``thread`` event, on every process holding a participant's socket
-        (``forget``); otherwise the state is at most ``OPEN_THREAD_SECONDS`` old.
-        Other states are always read afresh: a request counts its messages on
-        ``last_seq``.
+        (``forget``); on any other process within ``OPEN_THREAD_POLL_SECONDS``,
+        because every such change also moves the threads' change count. Other states
+        are always read afresh: a request counts its messages on ``last_seq``.
         """
         thread = await self._open_threads.get(thread_id)
         if thread is None or who.account_id not in thread.participants:

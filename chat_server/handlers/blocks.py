@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from chat_server.cache import ExpiringCache
+from chat_server.cache import CountedCache
 from chat_server.clock import Clock
 from chat_server.errors import CannotBlockSelf, NotFound
 from chat_server.principal import Principal
@@ -35,14 +35,14 @@ class Blocks:
         self._blocks = blocks
         self._accounts = accounts
         self._clock = clock
-        self._involving = ExpiringCache[str, frozenset[str]](
-            blocks.involving, ttl=KEEP_SECONDS, max_entries=100_000, now=clock.monotonic
+        self._involving = CountedCache[str, frozenset[str]](
+            blocks.involving,
+            count=blocks.version,
+            poll=TTL_SECONDS,
+            keep_for=KEEP_SECONDS,
+            max_entries=100_000,
+            now=clock.monotonic,
         )
-        # The change count, asked at most every TTL_SECONDS by one caller at a time.
-        self._version = ExpiringCache[None, int](
-            lambda _: blocks.version(), ttl=TTL_SECONDS, max_entries=1, now=clock.monotonic
-        )
-        self._seen_version: int | None = None
 
     async def block(self, who: Principal, account_id: str) -> None:
         if account_id == who.account_id:
@@ -66,21 +66,12 @@ class Blocks:
 
     async def separated(self, a: str, b: str) -> bool:
         """True when either account has blocked the other."""
-        return b in await self._involving_of(a)
+        return b in await self._involving.get(a)
 
     async def separated_from(self, who: str, others: list[str]) -> set[str]:
         """Which of ``others`` are separated from ``who``."""
-        involving = await self._involving_of(who)
+        involving = await self._involving.get(who)
         return {other for other in others if other in involving}
-
-    async def _involving_of(self, account_id: str) -> frozenset[str]:
-        version = await self._version.get(None)
-        if version != self._seen_version:
-            # Blocked or unblocked somewhere since we last looked (or our first look):
-            # what we kept may be stale, and loads under way may read before it.
-            self._involving.clear()
-            self._seen_version = version
-        return await self._involving.get(account_id)
 
     def _forget(self, a: str, b: str) -> None:
         self._involving.forget(a)

@@ -15,13 +15,13 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-_CHANGES = "blocks"
+from chat_server.storage.change_counts import ChangeCount
 
 
 class BlockStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._blocks = db["blocks"]
-        self._changes = db["block_changes"]
+        self._changes = ChangeCount(db["block_changes"], "blocks")
 
     async def block(self, blocker: str, blocked: str, at: datetime) -> None:
         await self._blocks.update_one(
@@ -29,24 +29,18 @@ class BlockStore:
             {"$setOnInsert": {"at": at}},
             upsert=True,
         )
-        await self._changed()
+        await self._changes.bump()
 
     async def unblock(self, blocker: str, blocked: str) -> bool:
         result = await self._blocks.delete_one({"blocker": blocker, "blocked": blocked})
         if result.deleted_count != 1:
             return False
-        await self._changed()
+        await self._changes.bump()
         return True
 
     async def version(self) -> int:
         """How many blocks and unblocks there have been (a change, not a count)."""
-        doc = await self._changes.find_one({"_id": _CHANGES})
-        return int(doc["n"]) if doc else 0
-
-    async def _changed(self) -> None:
-        # After the block's own write: a cache that sees the new number then loads
-        # the block itself.
-        await self._changes.update_one({"_id": _CHANGES}, {"$inc": {"n": 1}}, upsert=True)
+        return await self._changes.read()
 
     async def by(self, blocker: str) -> list[tuple[str, datetime]]:
         """Whom ``blocker`` blocked, oldest first."""

@@ -3,6 +3,10 @@
 The log is the first step to key transparency: every root-key set, device addition
 and revocation gets the next ``seq`` of its account (unique index), so a client that
 remembers the last seq it saw can tell if history was rewritten or hidden.
+
+Every addition and revocation also counts one change (collection ``device_changes``,
+``storage/change_counts.py``): processes that keep device lists in memory ask that one
+number every few seconds (handlers/directory.py).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from typing import Any
 from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+
+from chat_server.storage.change_counts import ChangeCount
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +63,7 @@ class DeviceStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._devices = db["devices"]
         self._log = db["key_log"]
+        self._changes = ChangeCount(db["device_changes"], "devices")
 
     async def add(self, device: Device) -> None:
         try:
@@ -73,6 +80,7 @@ class DeviceStore:
             )
         except DuplicateKeyError:
             raise DeviceExists() from None
+        await self._changes.bump()
 
     async def get(self, device_id: str) -> Device | None:
         doc = await self._devices.find_one({"_id": device_id})
@@ -89,14 +97,23 @@ class DeviceStore:
             {"_id": device_id, "account_id": account_id, "revoked_at": None},
             {"$set": {"revoked_at": now}},
         )
-        return result.modified_count == 1
+        if result.modified_count != 1:
+            return False
+        await self._changes.bump()
+        return True
 
     async def revoke_all(self, account_id: str, now: datetime) -> list[str]:
         ids = [d.id for d in await self.active([account_id])]
-        await self._devices.update_many(
+        result = await self._devices.update_many(
             {"account_id": account_id, "revoked_at": None}, {"$set": {"revoked_at": now}}
         )
+        if result.modified_count:
+            await self._changes.bump()
         return ids
+
+    async def version(self) -> int:
+        """How many additions and revocations there have been (a change, not a count)."""
+        return await self._changes.read()
 
     async def append_log(self, account_id: str, now: datetime, event: dict[str, Any]) -> int:
         """Appends to the account's key log; retries when a concurrent append won the seq."""

@@ -29,6 +29,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from chat_server.storage.attachments import CHUNK_BYTES
 from chat_server.storage.campaigns import delivery_id
+from chat_server.storage.change_counts import ChangeCount
 from chat_server.storage.retired_keys import RetiredKeyStore
 
 # Account fields never exported: credentials, not data about the person.
@@ -285,6 +286,10 @@ class PersonalDataStore:
                 {practice_role: me}, {"$pull": {practice_role: me}}
             )
         await drop("devices", {"account_id": me})
+        # Every process drops its cached device lists and threads within one poll
+        # (storage/change_counts.py), so nobody keeps wrapping to the erased devices.
+        await ChangeCount(self._db["device_changes"], "devices").bump()
+        await ChangeCount(self._db["thread_changes"], "threads").bump()
         return removed
 
     async def _move_campaign_cursors(self, me: str) -> None:

@@ -5,6 +5,12 @@ model's care machine, applied here as a conditional update.
 
 A thread's state changes are single conditional updates (``find_one_and_update`` on
 the expected state), so two people acting at once cannot both win.
+
+Every change of a thread's state or participants also counts one change (collection
+``thread_changes``, ``storage/change_counts.py``): processes that keep open threads in
+memory ask that one number every few seconds (handlers/access.py: ``ThreadGate``).
+Messages move only ``last_seq`` and ``last_message_at``, which no cache relies on, and
+count nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from chat_server.model.threads import (
     ThreadKind,
     ThreadState,
 )
+from chat_server.storage.change_counts import ChangeCount
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +81,7 @@ class ThreadStore:
         self._threads = db["threads"]
         self._cursors = db["cursors"]
         self._reads = db["read_marks"]
+        self._changes = ChangeCount(db["thread_changes"], "threads")
 
     async def create(
         self,
@@ -141,11 +149,17 @@ class ThreadStore:
         )
         if before is None:
             return None
+        await self._changes.bump()
         if self._on_transition is not None:
             await self._on_transition(
                 Transition(before["kind"], thread_id, str(event), before["state"], str(to), actor)
             )
         return thread_from_doc({**before, "state": str(to), "updated_at": now})
+
+    async def version(self) -> int:
+        """How many state and participant changes there have been (a change, not a
+        count)."""
+        return await self._changes.read()
 
     async def last_ended_request(
         self, patient_id: str, provider_id: str, states: list[ThreadState]
@@ -197,6 +211,8 @@ class ThreadStore:
                 continue
             if after is not None:
                 changed.append((before, thread_from_doc(after)))
+        if changed:
+            await self._changes.bump()
         return changed
 
     async def live_between(self, patient_id: str, provider_id: str) -> Thread | None:

@@ -1,4 +1,5 @@
-"""ExpiringCache: one load per key however many callers miss at once."""
+"""ExpiringCache: one load per key however many callers miss at once. CountedCache:
+entries kept until a change count moves, the count asked once per poll."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 
 import pytest
 
-from chat_server.cache import ExpiringCache
+from chat_server.cache import CountedCache, ExpiringCache
 
 
 class Source:
@@ -181,3 +182,94 @@ async def test_clear_drops_every_entry_and_keeps_loads_under_way_from_storing() 
     assert len(cache) == 0
     assert await cache.get("a") == "A"
     assert loads == ["a", "b", "a"]
+
+
+class Counter:
+    """A stored change count, with how often it was asked."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.reads = 0
+
+    async def read(self) -> int:
+        self.reads += 1
+        return self.n
+
+
+def counted_of(source: Source, counter: Counter, clock: Clock) -> CountedCache[str, str]:
+    return CountedCache(
+        source.load, count=counter.read, poll=5.0, keep_for=600.0, max_entries=100, now=clock
+    )
+
+
+async def test_a_counted_cache_keeps_entries_until_the_count_moves_asking_once_per_poll() -> None:
+    source, counter, clock = Source(), Counter(), Clock()
+    cache = counted_of(source, counter, clock)
+    assert [await cache.get(k) for k in ("a", "b", "a", "b")] == ["a@0", "b@0", "a@0", "b@0"]
+    assert counter.reads == 1
+    # Changed behind its back with no count: kept, long past any timer but keep_for.
+    source.version = 1
+    for _ in range(20):
+        clock.t += 20.0
+        assert await cache.get("a") == "a@0"
+    assert source.loads == ["a", "b"]
+    assert counter.reads == 21  # one read per poll, however many gets
+    # The count moves: within one poll every entry is dropped and loaded again.
+    counter.n = 1
+    assert await cache.get("a") == "a@0"
+    clock.t += 5.0
+    assert await cache.get("a") == "a@1"
+    assert await cache.get("b") == "b@1"
+    assert source.loads == ["a", "b", "a", "b"]
+    # keep_for still bounds an entry whose change was never counted.
+    source.version = 2
+    clock.t += 600.0
+    assert await cache.get("a") == "a@2"
+
+
+async def test_a_counted_cache_keeps_a_load_begun_before_the_count_moved_from_storing() -> None:
+    stored = {"a": 0}
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def load(key: str) -> int:
+        value = stored[key]  # read before the change below...
+        started.set()
+        await release.wait()  # ...and answered after it
+        return value
+
+    counter, clock = Counter(), Clock()
+    cache = CountedCache[str, int](
+        load, count=counter.read, poll=5.0, keep_for=600.0, max_entries=10, now=clock
+    )
+    pending = asyncio.create_task(cache.get("a"))
+    await started.wait()
+    stored["a"], counter.n, clock.t = 1, 1, clock.t + 5.0
+    release.set()
+    await asyncio.sleep(0)
+    assert await cache.get("a") == 1  # the count moved: the stale load is not shared
+    assert await pending == 0  # its own caller still gets what it read
+    assert await cache.get("a") == 1  # and it was not kept
+
+
+async def test_forget_drops_one_entry_of_a_counted_cache() -> None:
+    source, counter, clock = Source(), Counter(), Clock()
+    cache = counted_of(source, counter, clock)
+    await cache.get("a")
+    await cache.get("b")
+    source.version = 1
+    cache.forget("a")
+    assert await cache.get("a") == "a@1"
+    assert await cache.get("b") == "b@0"
+
+
+async def test_peek_answers_a_live_entry_without_loading() -> None:
+    source, clock = Source(), Clock()
+    cache = cache_of(source, clock)
+    assert cache.peek("a") is None
+    await cache.get("a")
+    entry = cache.peek("a")
+    assert entry is not None
+    assert entry[1] == "a@0"
+    clock.t += 30.0
+    assert cache.peek("a") is None
+    assert source.loads == ["a"]
