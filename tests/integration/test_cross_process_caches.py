@@ -18,7 +18,7 @@ from chat_server.handlers.access import (
     ThreadGate,
 )
 from chat_server.handlers.directory import KEEP_SECONDS, POLL_SECONDS, DeviceDirectory
-from chat_server.model.threads import ThreadState
+from chat_server.model.threads import CareEvent, ThreadState
 from chat_server.principal import Principal, Role
 from chat_server.storage.attachments import AttachmentStore
 from chat_server.storage.devices import Device, DeviceStore
@@ -91,7 +91,14 @@ async def _open_thread(threads: ThreadStore, clock: ManualClock) -> str:
         participants=["ann", "doc"],
         now=clock.now(),
     )
-    assert await threads.transition("t1", [ThreadState.REQUESTED], ThreadState.OPEN, clock.now())
+    assert await threads.transition(
+        "t1",
+        [ThreadState.REQUESTED],
+        ThreadState.OPEN,
+        clock.now(),
+        event=CareEvent.ACCEPT,
+        actor="doc",
+    )
     return "t1"
 
 
@@ -110,7 +117,14 @@ async def test_a_thread_closed_elsewhere_is_refused_here_within_one_poll(
     assert (await here.open_thread(ann, thread_id)).participants == ("ann", "doc")
 
     # Closed through the other process (no event reaches this one): within one poll.
-    assert await there.transition(thread_id, [ThreadState.OPEN], ThreadState.CLOSED, clock.now())
+    assert await there.transition(
+        thread_id,
+        [ThreadState.OPEN],
+        ThreadState.CLOSED,
+        clock.now(),
+        event=CareEvent.CLOSE,
+        actor="doc",
+    )
     assert (await here.open_thread(ann, thread_id)).state is ThreadState.OPEN
     clock.advance(OPEN_THREAD_POLL_SECONDS)
     doc = Principal("doc", Role.PRACTITIONER, "session")
@@ -131,7 +145,14 @@ async def test_new_practice_members_apply_elsewhere_within_one_poll(
         roles={"ann": "patient", "doc": "practitioner"},
         now=clock.now(),
     )
-    await there.transition("t2", [ThreadState.REQUESTED], ThreadState.OPEN, clock.now())
+    await there.transition(
+        "t2",
+        [ThreadState.REQUESTED],
+        ThreadState.OPEN,
+        clock.now(),
+        event=CareEvent.ACCEPT,
+        actor="doc",
+    )
     ann = Principal("ann", Role.PATIENT, "session")
     assert (await here.open_thread(ann, "t2")).participants == ("ann", "doc")
     changed = await there.set_provider_members(
