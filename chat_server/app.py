@@ -96,7 +96,7 @@ from chat_server.handlers.blocks import Blocks
 from chat_server.handlers.care import CareService
 from chat_server.handlers.care_threads import CareThreads, Providers
 from chat_server.handlers.consents import Consents
-from chat_server.handlers.devices import DeviceService
+from chat_server.handlers.devices import DeviceService, KeyRecords
 from chat_server.handlers.directory import DeviceDirectory
 from chat_server.handlers.failed_jobs import FailedJobs
 from chat_server.handlers.groups import GroupService
@@ -681,15 +681,15 @@ def _device_service(app: web.Application, shared: _Shared) -> DeviceDirectory:
     """The key directory's service; returns the directory cache the thread service shares."""
     directory = DeviceDirectory(shared.devices, shared.clock)
     app[DEVICES] = DeviceService(
-        accounts=shared.accounts,
-        devices=shared.devices,
+        records=KeyRecords(
+            accounts=shared.accounts, devices=shared.devices, retired=RetiredKeyStore(app[DB])
+        ),
         gate=shared.gate,
         clock=shared.clock,
         throttle=shared.throttle,
         auditor=shared.auditor,
         directory=directory,
         on_revoked=partial(ws_session.revoke_device_sockets, app[HUB]),
-        retired=RetiredKeyStore(app[DB]),
     )
     return directory
 

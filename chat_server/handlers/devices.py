@@ -9,6 +9,7 @@ change. The append-only key log lets them notice a device list that was rewritte
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from chat_server.clock import Clock
@@ -38,23 +39,31 @@ MAX_DEVICES = 20
 _KEY_TEXT_BYTES = 64
 
 
+@dataclass(frozen=True, slots=True)
+class KeyRecords:
+    """What the key directory reads: live accounts and their devices, and the public
+    keys kept for erased accounts' retained threads (storage/retired_keys.py)."""
+
+    accounts: AccountStore
+    devices: DeviceStore
+    retired: RetiredKeyStore
+
+
 class DeviceService:
     def __init__(
         self,
         *,
-        accounts: AccountStore,
-        devices: DeviceStore,
+        records: KeyRecords,
         gate: AccessGate,
         clock: Clock,
         throttle: Throttle,
         auditor: Auditor,
         directory: DeviceDirectory,
         on_revoked: Callable[[str, str], Awaitable[None]],
-        retired: RetiredKeyStore,
     ) -> None:
-        self._retired = retired
-        self._accounts = accounts
-        self._devices = devices
+        self._retired = records.retired
+        self._accounts = records.accounts
+        self._devices = records.devices
         self._gate = gate
         self._clock = clock
         self._throttle = throttle

@@ -29,7 +29,6 @@ there is nothing to remove there.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,7 +69,7 @@ class ThreadPurge:
         batch_size: int = 500,
         pause_seconds: float = 0.0,
         sleep: Sleep = asyncio.sleep,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float],
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")

@@ -120,7 +120,8 @@ async def test_a_moderator_decides_a_verified_report_and_sanctions_its_sender(
 
     # The report, with its verification and the text the patient revealed.
     await expect(page.get_by_role("heading", name="Reports waiting")).to_be_visible()
-    report = page.get_by_role("article", name="Report: Harassment")
+    # Other tests on this server file reports too: this one is found by its text.
+    report = page.get_by_role("article", name="Report: Harassment").filter(has_text=INSULT)
     await expect(report.get_by_text("Verified sender")).to_be_visible()
     await expect(report.get_by_text(INSULT)).to_be_visible()
     await expect(report.get_by_text(f"{thread_id} #1")).to_be_visible()
@@ -129,8 +130,8 @@ async def test_a_moderator_decides_a_verified_report_and_sanctions_its_sender(
     # In French and Dutch too.
     await page.get_by_label("Language").select_option("fr")
     await expect(page.get_by_role("heading", name="Signalements en attente")).to_be_visible()
-    await expect(page.get_by_role("article", name="Signalement : Harcèlement")).to_be_visible()
-    await expect(page.get_by_text("Expéditeur vérifié")).to_be_visible()
+    french = page.get_by_role("article", name="Signalement : Harcèlement").filter(has_text=INSULT)
+    await expect(french.get_by_text("Expéditeur vérifié")).to_be_visible()
     await page.get_by_label("Langue").select_option("nl")
     await expect(page.get_by_role("heading", name="Wachtende meldingen")).to_be_visible()
     await page.get_by_label("Taal").select_option("en")
@@ -171,11 +172,11 @@ async def test_a_moderator_decides_a_verified_report_and_sanctions_its_sender(
     status, _ = await login_refusal(carechat, doctor_email)
     assert status == 201
 
-    # The report is resolved, with a reason; the queue is empty.
+    # The report is resolved, with a reason; it leaves the queue.
     await page.get_by_role("button", name="Reports").click()
     await report.get_by_label("Reason").select_option("action_taken")
     await report.get_by_role("button", name="Resolve").click()
-    await expect(page.get_by_text("No report is waiting.")).to_be_visible()
+    await expect(report).to_have_count(0)
 
     # The audit log: everything done to the practitioner's account, and a sound chain.
     await page.get_by_role("button", name="Audit log").click()
