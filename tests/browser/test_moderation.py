@@ -120,8 +120,10 @@ async def test_a_moderator_decides_a_verified_report_and_sanctions_its_sender(
 
     # The report, with its verification and the text the patient revealed.
     await expect(page.get_by_role("heading", name="Reports waiting")).to_be_visible()
-    # Other tests on this server file reports too: this one is found by its text.
-    report = page.get_by_role("article", name="Report: Harassment").filter(has_text=INSULT)
+    # Other tests on this server file reports too: this one is found by its thread.
+    report = page.get_by_role("article", name="Report: Harassment").filter(
+        has_text=f"{thread_id} #1"
+    )
     await expect(report.get_by_text("Verified sender")).to_be_visible()
     await expect(report.get_by_text(INSULT)).to_be_visible()
     await expect(report.get_by_text(f"{thread_id} #1")).to_be_visible()
@@ -130,7 +132,9 @@ async def test_a_moderator_decides_a_verified_report_and_sanctions_its_sender(
     # In French and Dutch too.
     await page.get_by_label("Language").select_option("fr")
     await expect(page.get_by_role("heading", name="Signalements en attente")).to_be_visible()
-    french = page.get_by_role("article", name="Signalement : Harcèlement").filter(has_text=INSULT)
+    french = page.get_by_role("article", name="Signalement : Harcèlement").filter(
+        has_text=f"{thread_id} #1"
+    )
     await expect(french.get_by_text("Expéditeur vérifié")).to_be_visible()
     await page.get_by_label("Langue").select_option("nl")
     await expect(page.get_by_role("heading", name="Wachtende meldingen")).to_be_visible()
