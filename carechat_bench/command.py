@@ -33,6 +33,7 @@ def bench(args: argparse.Namespace) -> int:
         if args.quick:
             flooding = dataclasses.replace(flooding, pairs=20, chat_seconds=2.0)
         print(flood(flooding))
+        return 0
     if getattr(args, "retention", False):
         print(retention(RetentionOptions(runs=args.runs, command=command)))
         return 0
