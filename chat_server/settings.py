@@ -65,10 +65,6 @@ class Settings:
     ws_max_message_bytes: int = 64 * 1024
     ws_heartbeat_seconds: float = 20.0
     ws_send_queue_frames: int = 256
-    # After refusing a frame as rate-limited, the socket's next frame is read only
-    # this long later (at most its retry_after): a flooder's frames then wait in the
-    # kernel's buffers, pushed back by TCP, instead of costing CPU to refuse.
-    ws_rate_limited_pause_seconds: float = 1.0
     ws_auth_timeout_seconds: float = 10.0
     # Sockets per client address that have not authenticated yet, counted in each
     # process (behind trusted proxies, the address they forwarded for: rest/proxies.py).
@@ -359,9 +355,6 @@ class _SettingsSchema(ma.Schema):
         validate=ma.validate.Range(min=1, max=300, error="seconds from 1 to 300")
     )
     ws_send_queue_frames = ma.fields.Integer(validate=_positive("a positive integer"))
-    ws_rate_limited_pause_seconds = ma.fields.Float(
-        validate=ma.validate.Range(min=0, max=10, error="seconds from 0 to 10")
-    )
     ws_auth_timeout_seconds = ma.fields.Float(
         validate=ma.validate.Range(min=0.1, max=120, error="seconds from 0.1 to 120")
     )

@@ -42,7 +42,6 @@ from chat_server.errors import (
     BadRequest,
     ChatError,
     OriginNotAllowed,
-    RateLimited,
     TooManyPendingSockets,
     Unauthenticated,
     Unavailable,
@@ -141,21 +140,14 @@ async def _read_loop(
             metrics.ws_errors.labels("binary_frame").inc()
             conn.close_soon(WS_UNSUPPORTED_DATA, "text frames with JSON only")
             return
-        pause = await _handle_frame(app, router, conn, conn_tag, msg.data)
+        await _handle_frame(app, router, conn, conn_tag, msg.data)
         if conn.account_id is not None:
             authenticated()
-        if pause > 0:
-            # A rate-limited client: its next frames wait unread (TCP pushes back on
-            # it), so a flood costs this process nothing while other sockets are served.
-            await asyncio.sleep(pause)
 
 
 async def _handle_frame(
     app: web.Application, router: FrameRouter, conn: Connection, conn_tag: str, text: str
-) -> float:
-    """Answers one frame; returns how long to wait before reading the socket's next
-    (after a rate-limited frame: ``ws_rate_limited_pause_seconds``, at most its
-    retry_after), else 0."""
+) -> None:
     metrics = app[METRICS]
     clock = app[CLOCK]
     arrived = clock.monotonic()
@@ -194,8 +186,6 @@ async def _handle_frame(
             # A refusal answers the client's own frame: like an ack it waits for room,
             # so a flood of refused sends paces itself instead of being dropped as slow.
             await conn.push_waiting(error)
-            if isinstance(exc, RateLimited) and exc.retry_after:
-                return min(exc.retry_after, app[SETTINGS].ws_rate_limited_pause_seconds)
     except asyncio.CancelledError:
         raise
     except (PyMongoError, RedisError) as exc:
@@ -210,4 +200,3 @@ async def _handle_frame(
         conn.close_soon(WS_INTERNAL_ERROR, "internal error; reconnect and resume")
     finally:
         request_id_var.reset(token)
-    return 0.0
