@@ -41,6 +41,9 @@ from tests.stripe_double import StripeDouble
 QUESTION: Final = "A rash on my arm for three days, itchy, no fever."
 ANSWER: Final = "It looks like contact eczema: a moisturising cream twice a day."
 SUMMARY: Final = "Summary: contact eczema, cream twice a day, see your GP if it spreads."
+FOLLOW_UP: Final = "And may I still go swimming?"
+# The console reads a patient's follow-up at its next refresh (every 15 s).
+CONSOLE_REFRESH_TIMEOUT: Final = 20_000
 # The SLA's shortest setting, and the time the server's timer takes to act on it.
 SLA_TIMEOUT: Final = 150_000
 
@@ -200,6 +203,14 @@ async def test_a_patient_pays_a_gp_answers_the_countdown_shows_and_the_chat_ends
     )
     # The GP closes with a summary: read-only for both.
     await gp.get_by_label("Closing summary").fill(SUMMARY)
+    # The patient writes again while the GP types: her message repaints the question
+    # (at the console's next refresh) and the summary being typed stays.
+    await patient.get_by_label("Your message").fill(FOLLOW_UP)
+    await patient.get_by_role("button", name="Send", exact=True).click()
+    await expect(gp.locator("li.msg.theirs").last).to_contain_text(
+        FOLLOW_UP, timeout=CONSOLE_REFRESH_TIMEOUT
+    )
+    await expect(gp.get_by_label("Closing summary")).to_have_value(SUMMARY)
     await gp.get_by_role("button", name="Close the chat with this summary").click()
     await expect(gp.get_by_text("Closed: read-only.")).to_be_visible(timeout=LIVE_TIMEOUT)
     await second.screenshots("paid-console-closed")

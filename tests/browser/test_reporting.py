@@ -58,6 +58,14 @@ async def people(carechat: str, outbox: Path) -> AsyncIterator[People]:
     await crowd.close()
 
 
+# Switches the widget's language as its (inert, behind the modal) selector would.
+RELANGUAGE = """(lang) => {
+  const select = document.getElementById("w-language");
+  select.value = lang;
+  select.dispatchEvent(new Event("change"));
+}"""
+
+
 @pytest.fixture
 async def team(people: People, services: Services, carechat_db_name: str) -> CareTeam:
     return await care_team(people, services.mongo.uri, carechat_db_name)
@@ -187,6 +195,11 @@ async def test_a_patient_reports_a_practice_mailing_and_the_console_shows_its_ca
     dialog = page.get_by_role("dialog", name="Report this announcement to CareChat")
     await expect(dialog).to_contain_text("reveals the text of this one announcement")
     await dialog.get_by_label("What is wrong with it?").select_option("spam")
+    # The view re-renders under the open dialog (here a language switch there and back;
+    # opening the announcement's read receipt does the same): the dialog stays, as filled.
+    for lang in ("fr", "en"):
+        await page.evaluate(RELANGUAGE, lang)
+    await expect(dialog.get_by_label("What is wrong with it?")).to_have_value("spam")
     await dialog.get_by_role("button", name="Report", exact=True).click()
     thanks = page.get_by_role("dialog", name="Thank you, the moderators will look at it")
     await expect(thanks).to_be_visible()

@@ -45,6 +45,8 @@ class Console {
     this.openId = null;
     this.opened = null;
     this.draft = "";
+    // The paid chat's message and closing summary being typed (paid.mjs), by chat.
+    this.drafts = new Map();
     this.notice = null;
     this.timers = new Map();
     this.view = null;

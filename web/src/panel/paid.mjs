@@ -36,14 +36,23 @@ function countdown(until) {
   return line;
 }
 
+/** `wrapper`'s text survives the pane's repaints (a patient's message arriving repaints
+ * it): kept in `console_.drafts` under the chat and the field's name until sent. */
+function kept(console_, id, wrapper) {
+  const key = `${id}/${wrapper.input.name}`;
+  wrapper.input.value = console_.drafts.get(key) ?? "";
+  wrapper.input.addEventListener("input", () => console_.drafts.set(key, wrapper.input.value));
+  return wrapper;
+}
+
 /** The paid-chat part of the open question's pane; `chat` is the server's paid chat. */
 export function paidBox(console_, q) {
   const chat = q.paid;
   const id = chat.thread_id;
   const open = chat.state === "answered" && chat.window_ends_at && Date.parse(chat.window_ends_at) > Date.now();
   const mine = chat.answered_by === console_.client.accountId;
-  const message = field({ label: t("paid.message"), name: "body", multiline: true, maxlength: 10000 });
-  const summary = field({ label: t("paid.summary"), name: "summary", multiline: true, maxlength: 10000 });
+  const message = kept(console_, id, field({ label: t("paid.message"), name: "body", multiline: true, maxlength: 10000 }));
+  const summary = kept(console_, id, field({ label: t("paid.summary"), name: "summary", multiline: true, maxlength: 10000 }));
   return h(
     "section",
     { class: "paid-chat", "aria-labelledby": "p-paid-title" },
@@ -56,6 +65,7 @@ export function paidBox(console_, q) {
           check: (v) => (v.body.trim() ? null : t("answer.empty")),
           action: async (v) => {
             await console_.panel.reply(id, { t: "text", body: v.body.trim() });
+            console_.drafts.delete(`${id}/body`);
             await console_.open(id);
           },
         })
@@ -69,6 +79,7 @@ export function paidBox(console_, q) {
           action: async (v) => {
             await console_.panel.reply(id, { t: "text", body: v.summary.trim() });
             await console_.payments.close(id);
+            console_.drafts.delete(`${id}/summary`);
             await console_.open(id);
           },
         })

@@ -22,6 +22,9 @@ export class Widget {
     // the patient is signed in.
     this.pending = { email: null, password: null, invitation: null };
     this.view = h("section", { class: "w-view", id: "view" });
+    // Dialogs live beside the view, not in it: a live re-render of the view (a message
+    // arriving, a read receipt) must not take away a dialog the person is filling in.
+    this.dialogs = h("div", { class: "w-dialogs" });
     // Folded behind a "Menu" button in a narrow frame (menu.mjs).
     this.menu = new HeaderMenu();
     this.connectionText = h("span", { class: "w-connection-text" });
@@ -39,7 +42,7 @@ export class Widget {
       h("div", { class: "w-brand" }, h("span", { class: "w-logo", "aria-hidden": "true" }), this.title),
       h("div", { class: "w-tools" }, this.connectionLine, this.languageLabel, this.languageSelect, this.menu.element),
     );
-    const el = mount(header, this.view);
+    const el = mount(header, this.view, this.dialogs);
     el.dataset.page = "widget";
     onLanguageChange(() => {
       this.languageSelect.value = language();
@@ -53,6 +56,8 @@ export class Widget {
 
   /** Shows `view(this, ...args)`; `focusHeading` false keeps focus where it is. */
   show(view, ...args) {
+    // A dialog belongs to the view it was opened from: going elsewhere closes it.
+    for (const dialog of this.dialogs.querySelectorAll("dialog[open]")) dialog.close();
     this.current = { view, args };
     this.render(true);
   }
@@ -61,6 +66,12 @@ export class Widget {
     if (this.current !== null) {
       this.render(false);
     }
+  }
+
+  /** Opens `dialog` as a modal above the view; it stays open across re-renders. */
+  openDialog(dialog) {
+    this.dialogs.append(dialog);
+    dialog.showModal();
   }
 
   /** Runs `fn` when the current view is replaced or re-rendered (listeners, timers). */

@@ -48,8 +48,7 @@ export function confirmDialog(widget, { id, title, lead, choices, cancel, body =
     dialog.remove();
     opener?.focus?.();
   });
-  widget.view.append(dialog);
-  dialog.showModal();
+  widget.openDialog(dialog);
   // Focus on the harmless way out: Enter on an opened dialog must not act.
   cancelButton.focus();
   return dialog;

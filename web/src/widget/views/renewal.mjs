@@ -55,7 +55,6 @@ export function renewalDialog(widget, send) {
     dialog.remove();
     opener?.focus?.();
   });
-  widget.view.append(dialog);
-  dialog.showModal();
+  widget.openDialog(dialog);
   focusFirst(form);
 }
