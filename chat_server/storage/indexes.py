@@ -132,6 +132,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         # The moderator console's account look-up: reports against an account.
         IndexModel([("sender_account", A), ("at", D)], name="sender"),
     ],
+    # An erased person's kept public keys, found by a retained thread when it goes.
+    "retired_device_keys": [IndexModel([("threads", A)], name="thread")],
     "blocks": [
         IndexModel([("blocker", A), ("blocked", A)], name="pair", unique=True),
         IndexModel([("blocked", A)], name="blocked"),

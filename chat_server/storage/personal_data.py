@@ -253,7 +253,9 @@ class PersonalDataStore:
             if result.deleted_count:
                 removed[collection] = removed.get(collection, 0) + result.deleted_count
 
-        await self._drop_own_threads(me, drop)
+        released = await self._drop_own_threads(me, drop)
+        if released:
+            removed["retired_device_keys"] = released
         await self._retire_device_keys(me)
         for file_id in await self._uploaded_files(me):
             try:
@@ -339,20 +341,43 @@ class PersonalDataStore:
         """The last step: the account document, which ``person`` is read from."""
         await self._db["accounts"].delete_one({"_id": account_id})
 
-    async def _drop_own_threads(self, me: str, drop: Any) -> None:
-        """Conversations nobody else wrote in go entirely; the others stay (see above)."""
+    async def _drop_own_threads(self, me: str, drop: Any) -> int:
+        """Conversations that are nobody else's record go entirely; the others stay
+        (see above). With them go the kept keys of people erased before, which only
+        these conversations still needed (storage/retired_keys.py): returns how many
+        such records went."""
+        released = 0
         for thread_id in await self.thread_ids(me):
-            others = await self._db["messages"].find_one(
-                {"thread": thread_id, "sender_account": {"$ne": me}}, {"_id": 1}
-            )
-            if others is not None:
+            if await self._someone_elses_record(me, thread_id):
                 continue
             await drop("messages", {"thread": thread_id})
+            released += await self._retired.release(thread_id)
             await drop("threads", {"_id": thread_id})
             await drop("panel_ratings", {"_id": thread_id})
             # A paid chat's question stays with its payment record.
             if await self._db["paid_chats"].find_one({"_id": thread_id}, {"_id": 1}) is None:
                 await drop("panel_questions", {"_id": thread_id})
+        return released
+
+    async def _someone_elses_record(self, me: str, thread_id: str) -> bool:
+        """Whether the conversation stays: someone else wrote in it, and someone other
+        than the person still has an account among those who wrote or take part (a
+        practice colleague keeps the practice's record). Once everyone else who wrote
+        was erased and no participant is left, it is nobody's record any more."""
+        writers = set(await self._db["messages"].distinct("sender_account", {"thread": thread_id}))
+        writers.discard(me)
+        if not writers:
+            return False
+        readers = set(writers)
+        thread = await self._db["threads"].find_one({"_id": thread_id}, {"participants": 1})
+        readers.update((thread or {}).get("participants") or [])
+        question = await self._db["panel_questions"].find_one(
+            {"_id": thread_id}, {"patient": 1, "claimed_by": 1}
+        )
+        readers.update(v for k, v in (question or {}).items() if k != "_id" and v)
+        readers.discard(me)
+        alive = await self._db["accounts"].find_one({"_id": {"$in": sorted(readers)}}, {"_id": 1})
+        return alive is not None
 
     async def _uploaded_files(self, me: str) -> list[str]:
         cursor = self._db["attachments.files"].find({"metadata.uploader": me}, {"_id": 1})

@@ -3,9 +3,11 @@
 Retention (``handlers/retention.py``) and erasure both end here, so a conversation is
 deleted the same way whatever the reason::
 
-    ThreadPurge.contents(id)    messages (their envelopes carry the wraps), GridFS
-                                attachments (chunks before files), delivery cursors
-                                and read marks (the receipts)
+    ThreadPurge.contents(id)    messages (their envelopes carry the wraps), the kept
+                                keys of erased senders that only they still needed
+                                (storage/retired_keys.py), GridFS attachments (chunks
+                                before files), delivery cursors and read marks (the
+                                receipts)
     ThreadPurge.care_thread(id) contents, then the ``threads`` document
     ThreadPurge.question(id)    contents, then the panel question, its rating and,
                                 for a paid chat, the ``paid_chats`` document
@@ -35,6 +37,8 @@ from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
+
+from chat_server.storage.retired_keys import RetiredKeyStore
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -74,6 +78,7 @@ class ThreadPurge:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self._db = db
+        self._retired = RetiredKeyStore(db)
         self._batch = batch_size
         self._pause = pause_seconds
         self._sleep = sleep
@@ -97,6 +102,8 @@ class ThreadPurge:
         """A conversation's messages, attachments and receipts (not its own document)."""
         purged = Purged()
         purged.add("messages", await self._messages(thread_id))
+        # After the messages: keys kept to verify them are needed until they are gone.
+        purged.add("retired_device_keys", await self._retired.release(thread_id))
         purged.add("attachments", await self._attachments(thread_id))
         purged.add(
             "cursors", (await self._db["cursors"].delete_many({"thread": thread_id})).deleted_count

@@ -13,6 +13,11 @@ private key; nothing to encrypt to (the directory lists no active device).
 Served by the key directory to the participants of those retained threads only
 (:meth:`RetiredKeyStore.for_reader`): anyone else gets the same 404 as for an id
 that never existed.
+
+A record lives as long as its threads: whatever deletes a retained thread's messages
+(retention's purge, storage/purge.py, or the erasure of the last person who still
+had it, storage/personal_data.py) calls :meth:`RetiredKeyStore.release`, and the
+record goes with the last of its threads.
 """
 
 from __future__ import annotations
@@ -78,3 +83,19 @@ class RetiredKeyStore:
         if shared is None:
             return None
         return RetiredKeys(account_id, doc.get("root_key"), list(doc.get("key_log") or []))
+
+    async def release(self, thread_id: str) -> int:
+        """``thread_id``'s messages are gone: no record keeps keys for it any more, and
+        a record it was the last thread of is deleted. Returns how many were deleted.
+
+        Idempotent, and never leaves a record with no thread after a crash: the
+        records it was the only thread of go in one delete before it is pulled from
+        the others. The last delete catches a record emptied by two releases racing
+        (retention and an erasure, each pulling another of its threads)."""
+        holders = [doc["_id"] async for doc in self._keys.find({"threads": thread_id}, {"_id": 1})]
+        if not holders:
+            return 0
+        deleted = (await self._keys.delete_many({"threads": [thread_id]})).deleted_count
+        await self._keys.update_many({"threads": thread_id}, {"$pull": {"threads": thread_id}})
+        emptied = await self._keys.delete_many({"_id": {"$in": holders}, "threads": []})
+        return deleted + emptied.deleted_count

@@ -458,6 +458,45 @@ async def test_after_erasure_a_scan_finds_only_the_records_the_law_keeps(
     assert [p["thread_id"] for p in payouts] == [paid_id]
 
 
+async def test_the_other_partys_erasure_takes_the_thread_and_the_kept_keys_with_it(
+    gdpr_client: Client, outbox: MemoryOutbox, db: Db, clock: ManualClock
+) -> None:
+    """Ann's erasure keeps the thread for the doctor, with her public keys; once the
+    doctor is erased too, the thread is nobody's record: it goes, and her keys too."""
+    client = gdpr_client
+    doctor = await actor(client, outbox, "doc@example.org", "practitioner")
+    ann = await actor(client, outbox, "ann@example.org")
+    for person, device_id in ((ann, "ann-phone"), (doctor, "doc-desk")):
+        await person.publish_root_key()
+        await person.add_device(device_id)
+    ann_phone, doc_desk, thread_id, everyone = await _care_thread(ann, doctor)
+    await ann_phone.send_text(thread_id, "my prescription, please", everyone)
+    await doc_desk.send_text(thread_id, "renewed", everyone)
+    await ann_phone.next_of("msg", seq=2)
+    await ann_phone.close()
+    await doc_desk.close()
+
+    async def erase(who: Actor) -> None:
+        await who.call("POST", "/api/v1/accounts/me/erasure", {"password": PASSWORD}, 202)
+        clock.advance(GRACE.total_seconds() + 1)
+
+        async def erased() -> bool:
+            return await db["accounts"].count_documents({"_id": who.account_id}) == 0
+
+        await _until(erased)
+
+    await erase(ann)
+    assert await db["retired_device_keys"].distinct("_id") == [ann.account_id]
+    assert await db["messages"].count_documents({"thread": thread_id}) == 2
+    await erase(doctor)
+    assert await db["retired_device_keys"].count_documents({}) == 0
+    assert await db["messages"].count_documents({"thread": thread_id}) == 0
+    assert await db["threads"].count_documents({"_id": thread_id}) == 0
+    erasures = db["audit_log"].find({"action": "account_erased"}).sort("seq", 1)
+    details = [entry["details"] async for entry in erasures]
+    assert [d.get("retired_device_keys") for d in details] == [None, 1]
+
+
 async def test_a_mailing_paused_on_the_erased_patient_resumes_past_them(
     aiohttp_client: Any, settings: Settings, db: Db, clock: ManualClock, outbox: MemoryOutbox
 ) -> None:

@@ -11,6 +11,7 @@ from chat_server.clock import ManualClock
 from chat_server.storage.attachments import AttachmentStore
 from chat_server.storage.messages import MessageStore, NewMessage, StoredMessage
 from chat_server.storage.purge import ThreadPurge
+from chat_server.storage.retired_keys import RetiredKeyStore
 from chat_server.storage.threads import ThreadStore
 
 Database = AsyncDatabase[dict[str, Any]]
@@ -108,3 +109,29 @@ async def test_the_pause_is_as_long_as_the_work_before_it(db: Database) -> None:
     purge = ThreadPurge(db, batch_size=5, pause_seconds=0.01, sleep=sleep, monotonic=monotonic)
     await purge.care_thread("gone")
     assert pauses == [0.25, 0.25, 0.25]
+
+
+async def test_a_purge_takes_the_thread_from_the_kept_keys_and_the_last_one_the_record(
+    db: Database,
+) -> None:
+    """An erased person's kept public keys (storage/retired_keys.py) live as long as
+    the retained threads they verify: each purge takes its thread off the record, and
+    the purge of the last one deletes it."""
+    clock = ManualClock()
+    for thread_id in ("first", "last", "other"):
+        await seed_thread(db, clock, thread_id, messages=2)
+    retired = RetiredKeyStore(db)
+    await retired.keep("erased", "root", [{"seq": 1, "device_id": "dev"}], ["first", "last"])
+    await retired.keep("someone", "root2", [], ["other"])
+    purge = ThreadPurge(db, monotonic=clock.monotonic)
+
+    assert "retired_device_keys" not in (await purge.care_thread("first")).counts
+    kept = await db["retired_device_keys"].find_one({"_id": "erased"})
+    assert kept is not None
+    assert kept["threads"] == ["last"]
+    assert (await purge.care_thread("last")).counts["retired_device_keys"] == 1
+    assert await db["retired_device_keys"].distinct("_id") == ["someone"]
+    # Again, or a thread no record names: nothing more goes.
+    assert "retired_device_keys" not in (await purge.care_thread("last")).counts
+    assert await retired.release("never-kept") == 0
+    assert await db["retired_device_keys"].distinct("_id") == ["someone"]

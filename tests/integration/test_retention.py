@@ -43,6 +43,7 @@ from chat_server.storage.campaigns import CampaignStore, Recipient
 from chat_server.storage.messages import MessageStore, NewMessage, StoredMessage
 from chat_server.storage.paid_chats import PaidChatStore
 from chat_server.storage.panel_queue import QueueStore
+from chat_server.storage.retired_keys import RetiredKeyStore
 from chat_server.storage.threads import ThreadStore
 
 Db = AsyncDatabase[dict[str, Any]]
@@ -298,6 +299,29 @@ async def test_a_care_thread_and_a_paid_chat_are_kept_for_their_years(
     assert await stored(db, "paid") == {}
     last = (await retention_runs(db))[-1]
     assert (last["care_deleted"], last["paid_deleted"], last["messages_deleted"]) == (1, 1, 6)
+
+
+async def test_an_erased_persons_kept_keys_go_with_the_last_thread_retention_deletes(
+    start: Callable[[], Awaitable[Client]], db: Db, clock: ManualClock
+) -> None:
+    """The public keys kept after an erasure to verify retained threads
+    (storage/retired_keys.py) are deleted by the pass that deletes the last of them."""
+    await care_thread(db, clock, "care")
+    await question(db, clock, "paid", paid=True)
+    await question(db, clock, "q-open", closed=False)
+    retired = RetiredKeyStore(db)
+    await retired.keep("pat", "root", [{"seq": 1, "device_id": "pat-phone"}], ["care", "paid"])
+    await retired.keep("other", "root", [], ["q-open"])
+    await start()
+    clock.advance((YEAR * 29).total_seconds())
+    await until(pass_over(db, clock), "a pass 29 years on")
+    assert sorted(await db["retired_device_keys"].distinct("_id")) == ["other", "pat"]
+
+    clock.advance((YEAR * 1 + 2 * DAY).total_seconds())
+    await until(pass_over(db, clock), "a pass 30 years on")
+    assert await stored(db, "care") == {}
+    assert await stored(db, "paid") == {}
+    assert await db["retired_device_keys"].distinct("_id") == ["other"]  # its thread is open
 
 
 async def test_a_pass_taken_over_from_a_dead_process_resumes_from_its_cursor(
