@@ -11,6 +11,9 @@
 - ``watched``: a fresh page whose console errors, uncaught exceptions and CSP
   violations fail the test, unless the test declared that exact refusal beforehand
   (and then it must happen).
+- ``outbox``, ``people``, ``team``, ``moderator``: the served process's e-mails,
+  people made through the SDK, a practice with its practitioner (care_team.py), and a
+  platform admin who moderates (moderators.py).
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ from pymongo import MongoClient
 from chat_server.embedded.processes import free_port
 from chat_server.rest.pages import widget_snippet
 from chat_server.web_manifest import DEFAULT_BUILD_DIR, load_manifest
-from tests.browser.care_team import People
+from tests.browser.care_team import CareTeam, People, care_team
+from tests.browser.moderators import create_moderator
 from tests.functional.command import Server, carechat_env
 from tests.services import Services
 
@@ -249,3 +253,15 @@ async def people(carechat: str, outbox: Path) -> AsyncIterator[People]:
     crowd = People(carechat, outbox)
     yield crowd
     await crowd.close()
+
+
+@pytest.fixture
+async def team(people: People, services: Services, carechat_db_name: str) -> CareTeam:
+    """A practice with its admin and a practitioner, made on the served process."""
+    return await care_team(people, services.mongo.uri, carechat_db_name)
+
+
+@pytest.fixture
+async def moderator(services: Services, carechat_db_name: str) -> str:
+    """A platform admin's e-mail address (as ``carechat admin create-admin`` makes one)."""
+    return await create_moderator(services.mongo.uri, carechat_db_name)

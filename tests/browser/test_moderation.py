@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any, Final
 
 import aiohttp
@@ -28,24 +27,12 @@ from e2e_crypto.client import SessionRevoked
 from tests.browser.axe import install_axe, violations_at_sizes
 from tests.browser.care_team import PASSWORD, People, unique_email
 from tests.browser.conftest import Watched
+from tests.browser.moderators import MODERATOR_PASSWORD
 from tests.sdk.conversation import care_thread, take
 from tests.services import Services
 
-MODERATOR_PASSWORD: Final = "a moderator's long passphrase"
 INSULT: Final = "You are useless and I know where you live"
 SOCKET_CLOSE_S: Final = 10.0
-
-
-@pytest.fixture
-def outbox(carechat_dir: Path) -> Path:
-    return carechat_dir / "data" / "outbox"
-
-
-@pytest.fixture
-async def people(carechat: str, outbox: Path) -> AsyncIterator[People]:
-    crowd = People(carechat, outbox)
-    yield crowd
-    await crowd.close()
 
 
 @pytest.fixture

@@ -13,22 +13,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 from uuid import uuid4
 
-import aiohttp
 import pytest
 from playwright.async_api import Page, expect
-from pymongo import AsyncMongoClient
 
-from chat_server.admin import create_admin
-from chat_server.clock import SystemClock
 from e2e_crypto.client import Provider
 from e2e_crypto.client.mailings import send_campaign
 from tests.browser.axe import install_axe, violations_at_sizes
 from tests.browser.care_team import PASSWORD as TEAM_PASSWORD
-from tests.browser.care_team import PRACTITIONER_NAME, CareTeam, People, care_team, unique_email
+from tests.browser.care_team import PRACTITIONER_NAME, CareTeam, People, unique_email
 from tests.browser.conftest import Watched
+from tests.browser.moderators import MODERATOR_PASSWORD, SUSPENSION_NOTE, as_moderator, suspend
 from tests.browser.test_inbox import PASSWORD, Crowd, doctor_in_browser, open_thread_with
 from tests.browser.test_widget import (
     RECEIVE_TIMEOUT,
@@ -38,24 +35,9 @@ from tests.browser.test_widget import (
 )
 from tests.browser.widget_menu import open_widget_menu
 from tests.faults.harness import until
-from tests.services import Services
 
-MODERATOR_PASSWORD: Final = "a moderator's long passphrase"
 INSULT: Final = "You are useless and I know where you live"
-NOTE: Final = "Insults to a patient on 29 Nov."
 MAILING: Final = "Buy our vitamins at 50% off, today only"
-
-
-@pytest.fixture
-def outbox(carechat_dir: Path) -> Path:
-    return carechat_dir / "data" / "outbox"
-
-
-@pytest.fixture
-async def people(carechat: str, outbox: Path) -> AsyncIterator[People]:
-    crowd = People(carechat, outbox)
-    yield crowd
-    await crowd.close()
 
 
 # Switches the widget's language as its (inert, behind the modal) selector would.
@@ -67,27 +49,10 @@ RELANGUAGE = """(lang) => {
 
 
 @pytest.fixture
-async def team(people: People, services: Services, carechat_db_name: str) -> CareTeam:
-    return await care_team(people, services.mongo.uri, carechat_db_name)
-
-
-@pytest.fixture
 async def crowd(carechat: str, carechat_dir: Path) -> AsyncIterator[Crowd]:
     people = Crowd(carechat, carechat_dir)
     yield people
     await people.close()
-
-
-@pytest.fixture
-async def moderator(services: Services, carechat_db_name: str) -> str:
-    """A platform admin's e-mail address (as ``carechat admin create-admin`` makes one)."""
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(services.mongo.uri, tz_aware=True)
-    try:
-        email = unique_email("moderator")
-        await create_admin(client[carechat_db_name], SystemClock(), email, MODERATOR_PASSWORD)
-        return email
-    finally:
-        await client.close()
 
 
 async def test_a_patient_reports_a_message_in_the_widget_and_the_console_shows_it_verified(
@@ -211,32 +176,6 @@ async def test_a_patient_reports_a_practice_mailing_and_the_console_shows_its_ca
     assert inaccessible == {}, inaccessible
 
 
-async def _as_moderator(
-    carechat: str, moderator: str, method: str, path: str, body: dict[str, str] | None = None
-) -> Any:
-    async with aiohttp.ClientSession() as session:
-        async with session.post(
-            f"{carechat}/api/v1/sessions", json={"email": moderator, "password": MODERATOR_PASSWORD}
-        ) as response:
-            assert response.status == 201, await response.text()
-            token = (await response.json())["token"]
-        async with session.request(
-            method, f"{carechat}{path}", json=body, headers={"Authorization": f"Bearer {token}"}
-        ) as response:
-            assert response.status in (200, 204), await response.text()
-            return await response.json() if response.status == 200 else None
-
-
-async def _suspend(carechat: str, moderator: str, account_id: str) -> None:
-    await _as_moderator(
-        carechat,
-        moderator,
-        "POST",
-        f"/api/v1/admin/accounts/{account_id}/suspend",
-        {"reason": "harassment", "note": NOTE},
-    )
-
-
 async def test_a_practitioner_reports_a_patients_message_in_the_inbox(
     watched: Watched, carechat: str, crowd: Crowd, moderator: str
 ) -> None:
@@ -261,7 +200,7 @@ async def test_a_practitioner_reports_a_patients_message_in_the_inbox(
     await expect(message.get_by_role("button", name="Block this account")).to_be_visible()
     inaccessible |= await violations_at_sizes(page, "inbox reported")
 
-    queue = await _as_moderator(carechat, moderator, "GET", "/api/v1/admin/reports")
+    queue = await as_moderator(carechat, moderator, "GET", "/api/v1/admin/reports")
     [filed] = [r for r in queue["reports"] if r["thread"] == thread_id]
     assert (filed["category"], filed["verification"]) == ("threats", "verified")
     assert filed["sender"]["account"] == ann.account_id
@@ -275,7 +214,7 @@ async def test_a_suspended_account_signing_in_to_the_widget_or_a_console_is_told
     await install_axe(page.context)
     email = unique_email("patient")
     patient = await people.person(email, name="Marie Dubois")
-    await _suspend(carechat, moderator, patient.account_id)
+    await suspend(carechat, moderator, patient.account_id)
     # The refused sign-ins (403) are logged by the browser.
     watched.expect_error(r"status of 403 .* at .*/api/v1/sessions$")
 
@@ -283,7 +222,7 @@ async def test_a_suspended_account_signing_in_to_the_widget_or_a_console_is_told
     await sign_in(page, email)
     notice = page.get_by_role("alert").filter(has_text="This account is suspended")
     await expect(notice).to_contain_text("Reason: harassment")
-    await expect(notice).to_contain_text(f"Message from the moderators: {NOTE}")
+    await expect(notice).to_contain_text(f"Message from the moderators: {SUSPENSION_NOTE}")
     await expect(notice.get_by_role("link", name="appeals@carechat.invalid")).to_be_visible()
     inaccessible = await violations_at_sizes(page, "widget suspended")
     await watched.screenshots("widget-suspended")
@@ -315,7 +254,7 @@ async def test_a_suspended_practitioners_inbox_shows_why_and_how_to_appeal(
 
     # The page ends its (already ended) session: the server answers that DELETE 401.
     watched.expect_error(r"status of 401 .* at .*/api/v1/sessions/current$")
-    await _suspend(carechat, moderator, doctor.account_id)
+    await suspend(carechat, moderator, doctor.account_id)
     # The live socket closes with 4003: the reason, not a reconnecting inbox.
     notice = page.get_by_role("alert").filter(has_text="This account is suspended")
     await expect(notice).to_be_visible(timeout=RECEIVE_TIMEOUT * 1000)
@@ -330,7 +269,7 @@ async def test_a_suspended_practitioners_inbox_shows_why_and_how_to_appeal(
     await page.get_by_label("E-mail address").fill(crowd.email("doctor"))
     await page.get_by_label("Password", exact=True).fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
-    await expect(notice).to_contain_text(f"Message from the moderators: {NOTE}")
+    await expect(notice).to_contain_text(f"Message from the moderators: {SUSPENSION_NOTE}")
     await expect(notice.get_by_role("link", name="appeals@carechat.invalid")).to_have_attribute(
         "href", "mailto:appeals@carechat.invalid"
     )

@@ -24,7 +24,6 @@ from tests.browser.care_team import (
     PRACTITIONER_NAME,
     CareTeam,
     People,
-    care_team,
     unique_email,
 )
 from tests.browser.conftest import Watched
@@ -37,26 +36,8 @@ from tests.browser.test_widget import (
     sign_in,
 )
 from tests.browser.widget_menu import open_widget_menu
-from tests.services import Services
 
 VERSION = TEXT_VERSIONS[Purpose.PREVENTION_MAILINGS]
-
-
-@pytest.fixture
-def outbox(carechat_dir: Path) -> Path:
-    return carechat_dir / "data" / "outbox"
-
-
-@pytest.fixture
-async def people(carechat: str, outbox: Path) -> AsyncIterator[People]:
-    crowd = People(carechat, outbox)
-    yield crowd
-    await crowd.close()
-
-
-@pytest.fixture
-async def team(people: People, services: Services, carechat_db_name: str) -> CareTeam:
-    return await care_team(people, services.mongo.uri, carechat_db_name)
 
 
 async def _sends(practitioner: CareChatClient, thread_id: str, text: str) -> str | None:

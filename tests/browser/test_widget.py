@@ -9,14 +9,12 @@ keyboard or screen-reader user would find them.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 from uuid import uuid4
 
-import pytest
 from playwright.async_api import (
     Browser,
     ConsoleMessage,
@@ -45,7 +43,6 @@ from tests.browser.care_team import (
     PRACTITIONER_NAME,
     CareTeam,
     People,
-    care_team,
     link_in_mail,
     unique_email,
 )
@@ -58,23 +55,6 @@ PHONE: Final[ViewportSize] = {"width": 375, "height": 812}
 RECEIVE_TIMEOUT = 15.0
 # Sealing or opening the key backup runs Argon2id in the page: seconds on a busy machine.
 KEY_DERIVATION_MS = 30_000
-
-
-@pytest.fixture
-def outbox(carechat_dir: Path) -> Path:
-    return carechat_dir / "data" / "outbox"
-
-
-@pytest.fixture
-async def people(carechat: str, outbox: Path) -> AsyncIterator[People]:
-    crowd = People(carechat, outbox)
-    yield crowd
-    await crowd.close()
-
-
-@pytest.fixture
-async def team(people: People, services: Services, carechat_db_name: str) -> CareTeam:
-    return await care_team(people, services.mongo.uri, carechat_db_name)
 
 
 async def open_widget(page: Page, carechat: str, practice_id: str) -> None:

@@ -4,15 +4,12 @@ disclosure a keyboard and a screen reader can use; inline on a wide screen."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Final
 
-import pytest
 from playwright.async_api import FloatRect, Locator, Page, ViewportSize, expect
 
 from tests.browser.axe import axe, install_axe, serious
-from tests.browser.care_team import CareTeam, People, care_team, unique_email
+from tests.browser.care_team import CareTeam, People, unique_email
 from tests.browser.conftest import PRACTICE_ID, SCREENSHOTS, Watched
 from tests.browser.test_widget import (
     FRAME,
@@ -22,29 +19,11 @@ from tests.browser.test_widget import (
     sign_in,
 )
 from tests.browser.widget_menu import widget_menu
-from tests.services import Services
 
 PHONE: Final[ViewportSize] = {"width": 375, "height": 812}
 SMALL_PHONE: Final[ViewportSize] = {"width": 320, "height": 640}
 DESKTOP: Final[ViewportSize] = {"width": 1280, "height": 800}
 ITEMS: Final = ["Announcements", "Privacy & consents", "Blocked accounts", "Settings", "My data"]
-
-
-@pytest.fixture
-def outbox(carechat_dir: Path) -> Path:
-    return carechat_dir / "data" / "outbox"
-
-
-@pytest.fixture
-async def people(carechat: str, outbox: Path) -> AsyncIterator[People]:
-    crowd = People(carechat, outbox)
-    yield crowd
-    await crowd.close()
-
-
-@pytest.fixture
-async def team(people: People, services: Services, carechat_db_name: str) -> CareTeam:
-    return await care_team(people, services.mongo.uri, carechat_db_name)
 
 
 async def _signed_in_with_keys(page: Page, carechat: str, people: People) -> None:
