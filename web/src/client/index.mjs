@@ -24,3 +24,4 @@ export { LANGUAGES as ROSTER_LANGUAGES, RosterFormatError, decodeRoster, parseRo
 export { PAID_CHAT_TERMS, PaymentsClient } from "./payments.mjs";
 export { ModerationClient, revealedText } from "./moderation.mjs";
 export { PER_PRACTICE, PURPOSES, RightsClient } from "./rights.mjs";
+export { PersonalDataClient } from "./personal_data.mjs";

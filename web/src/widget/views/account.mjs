@@ -9,6 +9,7 @@ import { h } from "../../ui/dom.mjs";
 import { t } from "../../ui/i18n.mjs";
 import { suspensionNotice, suspensionOf } from "../../ui/suspension.mjs";
 import { action, errorLine, field, onSubmit, submit } from "../forms.mjs";
+import { suspendedDataEntry, suspendedDataState } from "../my_data/suspended.mjs";
 import { heading } from "../shell.mjs";
 
 const MIN_PASSWORD = 10;
@@ -24,14 +25,22 @@ async function logIn(widget, email, password) {
   } catch (error) {
     const suspension = suspensionOf(error);
     if (!suspension) throw error;
-    widget.show(suspendedView, suspension);
+    widget.show(suspendedView, suspension, { email });
     return false;
   }
 }
 
-/** A suspended account: the moderators' reason and where to appeal. */
-export function suspendedView(widget, suspension) {
-  return [suspensionNotice(suspension, { className: "w-step", signIn: () => widget.show(signInView) })];
+/**
+ * A suspended account: the moderators' reason and where to appeal, and the way to the
+ * person's data, which a suspension does not take away (my_data/suspended.mjs).
+ * `email` is the address of the refused sign-in, if any, to fill in there.
+ */
+export function suspendedView(widget, suspension, { email = "" } = {}) {
+  const data = suspendedDataState({ email, back: () => widget.show(suspendedView, suspension, { email: data.email }) });
+  return [
+    suspensionNotice(suspension, { className: "w-step", signIn: () => widget.show(signInView) }),
+    suspendedDataEntry(widget, data),
+  ];
 }
 
 export function welcomeView(widget) {
