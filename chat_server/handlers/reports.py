@@ -20,6 +20,7 @@ never verify as a mailing, nor the reverse.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from chat_server.clock import Clock
 from chat_server.errors import (
@@ -77,6 +78,55 @@ class ReportedRecords:
     devices: DeviceStore
 
 
+@dataclass(frozen=True, slots=True)
+class _Stamped:
+    """A reported record as the server stamped it when it took it in: a chat message
+    or a mailing. Both are checked the same way, each in its own franking domain
+    (``kind``), so one's text and key never verify as the other."""
+
+    kind: FrankingKind
+    stamp: bytes | None  # None: a mailing stored before mailings were stamped
+    sealed: bytes  # the stored envelope, or the campaign's broadcast body
+    franking_commitment: bytes
+    sender_account: str
+    sender_device: str
+    conversation: str  # the thread, or the campaign
+    client_msg_id: str
+    seq: int
+    at: datetime
+
+    @classmethod
+    def message(cls, message: StoredMessage) -> _Stamped:
+        return cls(
+            FrankingKind.MESSAGE,
+            message.stamp,
+            message.envelope,
+            message.franking_commitment,
+            message.sender_account,
+            message.sender_device,
+            message.thread_id,
+            message.client_msg_id,
+            message.seq,
+            message.at,
+        )
+
+    @classmethod
+    def mailing(cls, campaign: Campaign) -> _Stamped:
+        header = parse_broadcast(campaign.body).header  # checked when it was stored
+        return cls(
+            FrankingKind.BROADCAST,
+            campaign.stamp,
+            campaign.body,
+            header.franking_commitment,
+            campaign.created_by,
+            header.sender_device,
+            campaign.id,
+            header.client_msg_id,
+            BROADCAST_SEQ,
+            campaign.created_at,
+        )
+
+
 class AbuseReports:
     def __init__(
         self,
@@ -118,24 +168,8 @@ class AbuseReports:
         stored = await self._messages.after(thread_id, seq - 1, 1)
         if not stored or stored[0].seq != seq:
             raise NotFound()
-        message = stored[0]
         body, franking_key = _revealed(body_b64, franking_key_b64)
-        verification = await self._verify(message, body, franking_key)
-        report = Report(
-            id=new_id(),
-            reporter=who.account_id,
-            thread_id=thread_id,
-            seq=seq,
-            sender_account=message.sender_account,
-            sender_device=message.sender_device,
-            category=category,
-            verification=verification,
-            status=ReportStatus.QUEUED,
-            at=self._clock.now(),
-            message_at=message.at,
-            body=body,
-        )
-        return await self._file(report)
+        return await self._file(who, _Stamped.message(stored[0]), body, franking_key, category)
 
     async def report_mailing(
         self,
@@ -153,25 +187,32 @@ class AbuseReports:
         if campaign is None or not await self._campaigns.delivered_to(campaign_id, who.account_id):
             raise NotFound()
         body, franking_key = _revealed(body_b64, franking_key_b64)
-        header = parse_broadcast(campaign.body).header  # checked when it was stored
+        return await self._file(who, _Stamped.mailing(campaign), body, franking_key, category)
+
+    async def _file(
+        self,
+        who: Principal,
+        record: _Stamped,
+        body: bytes,
+        franking_key: bytes,
+        category: Category,
+    ) -> dict[str, str]:
+        mailing = record.kind is FrankingKind.BROADCAST
         report = Report(
             id=new_id(),
             reporter=who.account_id,
-            thread_id="",
-            seq=BROADCAST_SEQ,
-            sender_account=campaign.created_by,
-            sender_device=header.sender_device,
+            thread_id="" if mailing else record.conversation,
+            seq=record.seq,
+            sender_account=record.sender_account,
+            sender_device=record.sender_device,
             category=category,
-            verification=await self._verify_mailing(campaign, body, franking_key),
+            verification=await self._verify(record, body, franking_key),
             status=ReportStatus.QUEUED,
             at=self._clock.now(),
-            message_at=campaign.created_at,
+            message_at=record.at,
             body=body,
-            campaign_id=campaign.id,
+            campaign_id=record.conversation if mailing else None,
         )
-        return await self._file(report)
-
-    async def _file(self, report: Report) -> dict[str, str]:
         try:
             await self._reports.add(report)
         except ReportExists:
@@ -184,71 +225,51 @@ class AbuseReports:
         )
         return {"report_id": report.id, "verification": str(report.verification)}
 
-    async def _verify_mailing(
-        self, campaign: Campaign, text: bytes, franking_key: bytes
-    ) -> Verification:
-        if campaign.stamp is None:  # stored before mailings were stamped
+    async def _verify(self, record: _Stamped, body: bytes, franking_key: bytes) -> Verification:
+        """VERIFIED if the server's stamp still covers the stored record and the sender
+        device signed the commitment that ``body`` and ``franking_key`` open, each in
+        the record's own franking domain; else UNVERIFIABLE."""
+        if record.stamp is None:  # a mailing stored before mailings were stamped
             return Verification.UNVERIFIABLE
-        header = parse_broadcast(campaign.body).header
-        device = await self._devices.get(header.sender_device)
-        if device is None or device.account_id != campaign.created_by:
-            return Verification.UNVERIFIABLE
-        try:
-            # The server's receipt first: the body below is the one it stamped.
-            verify_stamp(
-                self._stamp_key,
-                campaign.stamp,
-                kind=FrankingKind.BROADCAST,
-                franking_commitment=header.franking_commitment,
-                sender_account=campaign.created_by,
-                sender_device=header.sender_device,
-                thread_id=campaign.id,
-                seq=BROADCAST_SEQ,
-                received_at=campaign.created_at,
-            )
-            verify_broadcast_report(
-                campaign.body,
-                sender_key=PublicSigningKey(from_base64url(device.sign_key, max_bytes=32)),
-                campaign_id=campaign.id,
-                client_msg_id=header.client_msg_id,
-                sender_account=campaign.created_by,
-                sender_device=header.sender_device,
-                text=text,
-                franking_key=franking_key,
-            )
-        except CryptoError:
-            return Verification.UNVERIFIABLE
-        return Verification.VERIFIED
-
-    async def _verify(
-        self, message: StoredMessage, body: bytes, franking_key: bytes
-    ) -> Verification:
-        device = await self._devices.get(message.sender_device)
-        if device is None or device.account_id != message.sender_account:
+        device = await self._devices.get(record.sender_device)
+        if device is None or device.account_id != record.sender_account:
             return Verification.UNVERIFIABLE
         try:
+            sender_key = PublicSigningKey(from_base64url(device.sign_key, max_bytes=32))
             # The server's own receipt first: the record below is the one it stamped.
             verify_stamp(
                 self._stamp_key,
-                message.stamp,
-                kind=FrankingKind.MESSAGE,
-                franking_commitment=message.franking_commitment,
-                sender_account=message.sender_account,
-                sender_device=message.sender_device,
-                thread_id=message.thread_id,
-                seq=message.seq,
-                received_at=message.at,
+                record.stamp,
+                kind=record.kind,
+                franking_commitment=record.franking_commitment,
+                sender_account=record.sender_account,
+                sender_device=record.sender_device,
+                thread_id=record.conversation,
+                seq=record.seq,
+                received_at=record.at,
             )
-            verify_report(
-                message.envelope,
-                sender_key=PublicSigningKey(from_base64url(device.sign_key, max_bytes=32)),
-                thread_id=message.thread_id,
-                client_msg_id=message.client_msg_id,
-                sender_account=message.sender_account,
-                sender_device=message.sender_device,
-                body=body,
-                franking_key=franking_key,
-            )
+            if record.kind is FrankingKind.BROADCAST:
+                verify_broadcast_report(
+                    record.sealed,
+                    sender_key=sender_key,
+                    campaign_id=record.conversation,
+                    client_msg_id=record.client_msg_id,
+                    sender_account=record.sender_account,
+                    sender_device=record.sender_device,
+                    text=body,
+                    franking_key=franking_key,
+                )
+            else:
+                verify_report(
+                    record.sealed,
+                    sender_key=sender_key,
+                    thread_id=record.conversation,
+                    client_msg_id=record.client_msg_id,
+                    sender_account=record.sender_account,
+                    sender_device=record.sender_device,
+                    body=body,
+                    franking_key=franking_key,
+                )
         except CryptoError:
             return Verification.UNVERIFIABLE
         return Verification.VERIFIED
