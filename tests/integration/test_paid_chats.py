@@ -6,7 +6,8 @@ order or number of deliveries; forged webhooks change nothing; failures converge
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,8 +20,10 @@ from chat_server.mail import MemoryOutbox
 from chat_server.secret import Secret
 from chat_server.settings import Settings
 from chat_server.storage.audit import AuditStore
-from moderation.consents import TEXT_VERSIONS, Purpose
 from tests.actors import Actor, app_client
+from tests.faults.harness import until
+from tests.paid import accept_terms, stripe_double
+from tests.paid import paid_client as paid_client_of
 from tests.panels import (
     PanelHandle,
     answer,
@@ -41,17 +44,12 @@ PANEL = "general"
 SECRETS = "whsec_old_secret,whsec_new_secret"
 
 
-async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
+WAIT_S = 15.0
 
 
 @pytest.fixture
 async def double(clock: ManualClock) -> AsyncIterator[StripeDouble]:
-    async with StripeDouble(webhook_secret="whsec_new_secret") as running:
-        running.now = lambda: clock.now().timestamp()
+    async with stripe_double(clock, "whsec_new_secret") as running:
         yield running
 
 
@@ -64,22 +62,11 @@ async def paid_client(
     outbox: MemoryOutbox,
     double: StripeDouble,
 ) -> Client:
-    client = await app_client(
-        aiohttp_client,
-        settings,
-        clock,
-        outbox,
-        jobs_poll_seconds=0.05,
-        # The clock runs through a 24-hour window: sessions outlive it.
-        session_idle_minutes=7 * 24 * 60,
-        session_absolute_hours=7 * 24,
-        payments_panel_id=PANEL,
-        stripe_secret_key=Secret("sk_test_double"),
-        stripe_webhook_secrets=Secret(SECRETS),
-        stripe_api_base=double.url,
-    )
-    double.webhook_url = str(client.make_url("/api/v1/stripe/webhook"))
-    return client
+    # The clock runs through a 24-hour window: sessions outlive it.
+    return await paid_client_of(
+        aiohttp_client, settings, clock, outbox, double,
+        panel_id=PANEL, webhook_secrets=SECRETS, sessions_last=timedelta(days=7),
+    )  # fmt: skip
 
 
 class World:
@@ -124,7 +111,7 @@ class World:
                 return False  # a queued chat's question enters the queue just after
             return doc["state"] == state and set(facts) <= set(doc["facts"])
 
-        await _until(there)
+        await until(there, WAIT_S, "the question in the queue")
 
     def session_of(self, reply: dict[str, Any]) -> str:
         return str(reply["checkout_url"].rsplit("/", 1)[1])
@@ -146,17 +133,6 @@ async def world(
     built.patient = await patient(paid_client, outbox, "pat@example.org")
     await accept_terms(built.patient)
     return built
-
-
-async def accept_terms(person: Actor) -> None:
-    """The paid-chat terms, accepted in their current version (a paid chat needs it)."""
-    version = TEXT_VERSIONS[Purpose.PAID_CHAT_TERMS]
-    await person.call(
-        "POST",
-        "/api/v1/consents",
-        {"purpose": str(Purpose.PAID_CHAT_TERMS), "version": version},
-        expect=204,
-    )
 
 
 async def test_a_card_chat_is_held_queued_once_captured_once_at_the_first_reply(
@@ -359,10 +335,10 @@ async def test_stripe_failures_between_call_and_record_converge_to_one_capture(
     await online(world.doctor, panel_id=PANEL)
     await world.doctor.call("POST", f"/api/v1/panels/{PANEL}/claims", {}, expect=201)
     await answer(world.doctor, world.panel, qid, verified(world.patient))
-    await _until(lambda: _calls(double, "/capture", 1))
+    await until(lambda: _calls(double, "/capture", 1), WAIT_S, "one capture")
     double.fail("capture", status=0)  # the next one is carried out and its answer lost
     await world.advance(6)
-    await _until(lambda: _calls(double, "/capture", 2))
+    await until(lambda: _calls(double, "/capture", 2), WAIT_S, "a second capture")
     assert (await world.chat(qid))["facts"].count("captured") == 0
     await world.advance(30)
     await world.reaches(qid, "answered", "captured")
@@ -451,7 +427,7 @@ async def test_a_process_stalled_between_the_capture_and_its_record_is_taken_ove
     await online(world.doctor, panel_id=PANEL)
     await world.doctor.call("POST", f"/api/v1/panels/{PANEL}/claims", {}, expect=201)
     await answer(world.doctor, world.panel, qid, verified(world.patient))
-    await _until(lambda: _calls(double, "/capture", 1))
+    await until(lambda: _calls(double, "/capture", 1), WAIT_S, "one capture")
     assert "captured" not in (await world.chat(qid))["facts"]
     assert double.intents[(await world.chat(qid))["payment_intent"]]["status"] == "succeeded"
     await app_client(
@@ -539,7 +515,7 @@ async def test_a_paid_chats_moves_and_its_questions_are_audited(
     async def all_audited() -> bool:
         return await world.db["audit_log"].count_documents(audited) >= 6
 
-    await _until(all_audited)
+    await until(all_audited, WAIT_S, "every change audited")
     moves = [
         (doc["actor"], doc["details"]["kind"], doc["details"]["event"],
          doc["details"]["from"], doc["details"]["to"])

@@ -9,7 +9,7 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 from chat_server.app import server_secret
 from chat_server.clock import ManualClock
 from chat_server.mail import MemoryOutbox
-from chat_server.secret import Secret
 from chat_server.settings import Settings
 from e2e_crypto.backup import seal_backup
 from e2e_crypto.client import ExportArchive
@@ -36,7 +35,7 @@ from e2e_crypto.wire import from_base64url, to_base64url
 from moderation.audit import verify_chain
 from moderation.pseudonym import Pseudonymizer
 from tests.actors import PASSWORD, Actor, actor, app_client, login
-from tests.integration.test_paid_chats import accept_terms
+from tests.faults.harness import until
 from tests.integration.test_reports import _report, _revealed
 from tests.integration.test_sanctions import _moderator, _path
 from tests.mailings import (
@@ -49,6 +48,7 @@ from tests.mailings import (
 )
 from tests.mailings import verified as verified_device
 from tests.messaging import Device, by_device
+from tests.paid import accept_terms, paid_client, stripe_double
 from tests.panels import ask, create_panel, gp, online, question_id, seal, verified
 from tests.practices import platform_admin
 from tests.services import Services
@@ -60,17 +60,12 @@ PAID_PANEL = "general"
 GRACE = timedelta(days=30)
 
 
-async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
+WAIT_S = 20.0
 
 
 @pytest.fixture
 async def double(clock: ManualClock) -> AsyncIterator[StripeDouble]:
-    async with StripeDouble(webhook_secret="whsec_gdpr") as running:
-        running.now = lambda: clock.now().timestamp()
+    async with stripe_double(clock, "whsec_gdpr") as running:
         yield running
 
 
@@ -83,22 +78,21 @@ async def gdpr_client(
     outbox: MemoryOutbox,
     double: StripeDouble,
 ) -> Client:
-    client = await app_client(
-        aiohttp_client,
-        settings,
-        clock,
-        outbox,
-        jobs_poll_seconds=0.05,
-        # The clock runs through the grace period: the doctor's session outlives it.
-        session_idle_minutes=60 * 24 * 60,
-        session_absolute_hours=60 * 24,
-        payments_panel_id=PAID_PANEL,
-        stripe_secret_key=Secret("sk_test_double"),
-        stripe_webhook_secrets=Secret("whsec_gdpr"),
-        stripe_api_base=double.url,
-    )
-    double.webhook_url = str(client.make_url("/api/v1/stripe/webhook"))
-    return client
+    # The clock runs through the grace period: the doctor's session outlives it.
+    return await paid_client(
+        aiohttp_client, settings, clock, outbox, double,
+        panel_id=PAID_PANEL, webhook_secrets="whsec_gdpr", sessions_last=timedelta(days=60),
+    )  # fmt: skip
+
+
+async def _ann_and_her_doctor(client: Client, outbox: MemoryOutbox) -> tuple[Actor, Actor]:
+    """Ann and her doctor, each with a root key and one device (ann-phone, doc-desk)."""
+    doctor = await actor(client, outbox, "doc@example.org", "practitioner")
+    ann = await actor(client, outbox, "ann@example.org")
+    for person, device_id in ((ann, "ann-phone"), (doctor, "doc-desk")):
+        await person.publish_root_key()
+        await person.add_device(device_id)
+    return ann, doctor
 
 
 async def _care_thread(ann: Actor, doctor: Actor) -> tuple[Device, Device, str, list[Any]]:
@@ -152,11 +146,7 @@ async def _export(client: Client, who: Actor, password: str = PASSWORD) -> zipfi
 async def test_the_export_holds_the_stored_envelopes_files_and_key_backup(
     client: Client, outbox: MemoryOutbox, db: Db
 ) -> None:
-    doctor = await actor(client, outbox, "doc@example.org", "practitioner")
-    ann = await actor(client, outbox, "ann@example.org")
-    for person, device_id in ((ann, "ann-phone"), (doctor, "doc-desk")):
-        await person.publish_root_key()
-        await person.add_device(device_id)
+    ann, doctor = await _ann_and_her_doctor(client, outbox)
     ann_phone, doc_desk, thread_id, everyone = await _care_thread(ann, doctor)
     await ann_phone.send_text(thread_id, "my prescription, please", everyone)
     await doc_desk.send_text(thread_id, "renewed", everyone)
@@ -240,7 +230,7 @@ async def test_an_erasure_waits_for_its_grace_period_and_can_be_cancelled(
     async def job_finished() -> bool:
         return await db["jobs"].count_documents({"kind": "erase_account", "state": "done"}) == 1
 
-    await _until(job_finished)
+    await until(job_finished, WAIT_S, "job_finished")
     assert await db["accounts"].count_documents({"_id": ann.account_id}) == 1
     session = await login(client, ann.email)  # the first session idled out meanwhile
     assert session["erasure"] == {"pending": False}
@@ -256,7 +246,7 @@ async def test_an_erasure_waits_for_its_grace_period_and_can_be_cancelled(
     async def erased() -> bool:
         return await db["accounts"].count_documents({"_id": ann.account_id}) == 0
 
-    await _until(erased)
+    await until(erased, WAIT_S, "erased")
     failed = await client.post("/api/v1/sessions", json={"email": ann.email, "password": PASSWORD})
     assert failed.status == 401
 
@@ -367,7 +357,7 @@ async def test_after_erasure_a_scan_finds_only_the_records_the_law_keeps(
         chat = await db["paid_chats"].find_one({"_id": paid_id})
         return chat is not None and chat["state"] == "queued"
 
-    await _until(queued)
+    await until(queued, WAIT_S, "queued")
     await online(doctor, panel_id=PAID_PANEL)
     await doctor.call("POST", f"/api/v1/panels/{PAID_PANEL}/claims", {}, expect=201)
     answer = seal(
@@ -415,7 +405,7 @@ async def test_after_erasure_a_scan_finds_only_the_records_the_law_keeps(
     async def erased() -> bool:
         return await db["accounts"].count_documents({"_id": ann.account_id}) == 0
 
-    await _until(erased, 30)
+    await until(erased, 30, "erased")
     after = await scan.mongo(db)
     # What docs/gdpr.md lists as kept, and nothing else.
     assert set(after) <= {
@@ -464,11 +454,7 @@ async def test_the_other_partys_erasure_takes_the_thread_and_the_kept_keys_with_
     """Ann's erasure keeps the thread for the doctor, with her public keys; once the
     doctor is erased too, the thread is nobody's record: it goes, and her keys too."""
     client = gdpr_client
-    doctor = await actor(client, outbox, "doc@example.org", "practitioner")
-    ann = await actor(client, outbox, "ann@example.org")
-    for person, device_id in ((ann, "ann-phone"), (doctor, "doc-desk")):
-        await person.publish_root_key()
-        await person.add_device(device_id)
+    ann, doctor = await _ann_and_her_doctor(client, outbox)
     ann_phone, doc_desk, thread_id, everyone = await _care_thread(ann, doctor)
     await ann_phone.send_text(thread_id, "my prescription, please", everyone)
     await doc_desk.send_text(thread_id, "renewed", everyone)
@@ -483,7 +469,7 @@ async def test_the_other_partys_erasure_takes_the_thread_and_the_kept_keys_with_
         async def erased() -> bool:
             return await db["accounts"].count_documents({"_id": who.account_id}) == 0
 
-        await _until(erased)
+        await until(erased, WAIT_S, "erased")
 
     await erase(ann)
     assert await db["retired_device_keys"].distinct("_id") == [ann.account_id]
@@ -534,7 +520,7 @@ async def test_a_mailing_paused_on_the_erased_patient_resumes_past_them(
         return stored is not None and stored["cursor"] == ann.account_id
 
     # Paused while the resume point names her (a batch a second leaves the time).
-    await _until(sent_to_ann)
+    await until(sent_to_ann, WAIT_S, "sent_to_ann")
     await desk.admin.call("POST", f"{path}/pause")
     assert await sent_to_ann()
 
@@ -544,7 +530,7 @@ async def test_a_mailing_paused_on_the_erased_patient_resumes_past_them(
     async def erased() -> bool:
         return await db["accounts"].count_documents({"_id": ann.account_id}) == 0
 
-    await _until(erased)
+    await until(erased, WAIT_S, "erased")
     stored = await db["campaigns"].find_one({"_id": campaign_id})
     assert stored is not None
     assert stored["cursor"] == before[0].account_id
@@ -608,7 +594,7 @@ async def test_a_suspended_account_exports_and_erases_with_the_logins_proof(
     async def erased() -> bool:
         return await db["accounts"].count_documents({"_id": mallory.account_id}) == 0
 
-    await _until(erased)
+    await until(erased, WAIT_S, "erased")
     actions = await db["audit_log"].distinct("action", {"actor": mallory.account_id})
     assert {"data_exported", "erasure_requested", "erasure_cancelled"} <= set(actions)
 
