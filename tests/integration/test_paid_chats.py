@@ -42,8 +42,6 @@ Client = TestClient[web.Request, web.Application]
 Db = AsyncDatabase[dict[str, Any]]
 PANEL = "general"
 SECRETS = "whsec_old_secret,whsec_new_secret"
-
-
 WAIT_S = 15.0
 
 

@@ -58,8 +58,6 @@ Client = TestClient[web.Request, web.Application]
 Db = AsyncDatabase[dict[str, Any]]
 PAID_PANEL = "general"
 GRACE = timedelta(days=30)
-
-
 WAIT_S = 20.0
 
 
