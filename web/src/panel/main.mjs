@@ -1,10 +1,11 @@
 // The GP-panel console (/panel): GPs of a panel answer free questions from its shared,
 // end-to-end encrypted queue.
 //
-//   main.mjs      boot and the Console: sign-in -> keys -> the panel (its verified
-//                 epoch must list this browser) -> the workspace; presence heartbeat,
-//                 lease renewal, live figures and queue
+//   main.mjs      the Console (booted by shell.mjs): sign-in -> keys -> the panel (its
+//                 verified epoch must list this browser) -> the workspace; presence
+//                 heartbeat, lease renewal, live figures and queue
 //   account.mjs   sign-in (password, TOTP code) and this browser's keys
+//   shell.mjs     the boot, and the frame the practice and moderator consoles share
 //   queue.mjs     the live figures, the waiting questions, the GP's own
 //   question.mjs  the open question: intake, messages, answer, park/resume, release,
 //                 hand over, convert
@@ -14,16 +15,17 @@
 // The workspace is three boxes painted apart, so that a live update of the queue never
 // re-renders the answer the GP is typing.
 
-import { CareChatClient, PanelClient, PaymentsClient } from "../client/index.mjs";
+import { PanelClient, PaymentsClient } from "../client/index.mjs";
 import { clear, focus, h, mount } from "../ui/dom.mjs";
-import { LANGUAGES, language, onLanguageChange, setLanguage, t, translateNotice } from "../ui/i18n.mjs";
+import { LANGUAGES, language, onLanguageChange, setLanguage, t } from "../ui/i18n.mjs";
 import "../ui/intake-options.mjs";
 import { keysView, signInView, suspendedView } from "./account.mjs";
-import { button, choice, errorLine, errorText, showError } from "./forms.mjs";
+import { button, choice, errorLine, showError } from "./forms.mjs";
 import "./i18n.mjs";
 import { paidList } from "./paid.mjs";
 import { questionPane } from "./question.mjs";
 import { queueBox, statsBox } from "./queue.mjs";
+import { startConsole } from "./shell.mjs";
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const LANGUAGE_NAMES = { fr: "Français", nl: "Nederlands", en: "English" };
@@ -391,20 +393,4 @@ function notMemberView(console_, why = "panel.not_member") {
   );
 }
 
-async function start() {
-  translateNotice();
-  const client = await CareChatClient.open({ baseUrl: location.origin });
-  const console_ = new Console(client);
-  if (!client.accountId) {
-    console_.show(signInView);
-    return;
-  }
-  await console_.signedIn();
-}
-
-start().catch((error) => {
-  // The page must never stay blank: say what happened (the console has the detail).
-  console.error(error);
-  const root = document.getElementById("root");
-  if (root) root.replaceChildren(h("p", { class: "alert", role: "alert" }, errorText(error)));
-});
+startConsole((client) => new Console(client));

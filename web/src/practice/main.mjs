@@ -1,9 +1,10 @@
 // The practice console (/practice): a practice's staff import the patient roster,
 // label it, and send prevention mailings (docs/mailings.md).
 //
-//   main.mjs       boot and the Console: sign-in -> keys -> the practice (its staff
-//                  group key opened in this browser) -> the workspace; the campaigns'
-//                  progress is read again every few seconds while one is under way
+//   main.mjs       the Console (its frame and boot: ../panel/shell.mjs): sign-in ->
+//                  keys -> the practice (its staff group key opened in this browser)
+//                  -> the workspace; the campaigns' progress is read again every few
+//                  seconds while one is under way
 //   roster.mjs     the CSV import with its rejected-rows report, the roster table
 //   composer.mjs   the audience chosen from labels opened here, the text, schedule
 //   campaigns.mjs  the campaigns, their progress counts, pause / resume / cancel
@@ -13,24 +14,24 @@
 // same TOTP step, same backup passphrase. No label and no text leaves the page in
 // the clear: the labels are sealed to the staff group, the text as one broadcast.
 
-import { CareChatClient, MailingsClient, NotReady } from "../client/index.mjs";
-import { clear, focus, h, mount } from "../ui/dom.mjs";
-import { LANGUAGES, language, onLanguageChange, setLanguage, t, translateNotice } from "../ui/i18n.mjs";
+import { MailingsClient, NotReady } from "../client/index.mjs";
+import { focus, h } from "../ui/dom.mjs";
+import { t } from "../ui/i18n.mjs";
 import { keysView, signInView, suspendedView } from "../panel/account.mjs";
-import { button, errorLine, errorText, field, form } from "../panel/forms.mjs";
+import { button, errorLine, field, form } from "../panel/forms.mjs";
+import { ConsoleShell, startConsole } from "../panel/shell.mjs";
 import { campaignsBox } from "./campaigns.mjs";
 import { composerBox } from "./composer.mjs";
 import "./i18n.mjs";
 import { rosterBox } from "./roster.mjs";
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
-const LANGUAGE_NAMES = { fr: "Français", nl: "Nederlands", en: "English" };
 const LIVE_MS = 2_000; // progress while a campaign is scheduled, sending or paused
 const LIVE_STATES = new Set(["scheduled", "sending", "paused"]);
 
-class Console {
+class Console extends ConsoleShell {
   constructor(client) {
-    this.client = client;
+    super(client, { mainClass: "practice-main", languageId: "pr-language" });
     this.mailings = new MailingsClient(client);
     this.practiceId = null;
     this.rows = [];
@@ -39,51 +40,9 @@ class Console {
     this.composer = { chosen: new Set(), text: "", when: "now", at: "" };
     this.notice = null;
     this.timer = null;
-    this.view = null;
-    this.errors = errorLine();
-    this.tools = h("div", { class: "topbar-tools" });
-    this.main = h("div", { class: "practice-main" });
-    this.header = h(
-      "header",
-      { class: "topbar" },
-      h("p", { class: "brand" }, h("span", {}, "CareChat"), h("span", { class: "brand-sub" }, t("panel.brand.sub"))),
-      h("span", { class: "spacer" }),
-      this.tools,
-    );
-    mount(this.header, this.main);
-    onLanguageChange(() => this.render());
     client.on("connection", ({ revoked, suspended = null } = {}) => {
       if (revoked) this.sessionEnded(suspended);
     });
-  }
-
-  show(view, ...args) {
-    this.view = { view, args };
-    this.render();
-  }
-
-  render() {
-    document.documentElement.lang = language();
-    this.header.querySelector(".brand-sub").textContent = t("panel.brand.sub");
-    this.paintTools();
-    clear(this.main);
-    if (this.view === null) return;
-    this.main.append(this.view.view(this, ...this.view.args));
-    document.title = `${this.main.querySelector("h1")?.textContent ?? "CareChat"} · CareChat`;
-  }
-
-  paintTools() {
-    clear(this.tools);
-    const languageId = "pr-language";
-    this.tools.append(
-      h("label", { for: languageId, class: "visually-hidden" }, t("panel.language")),
-      h(
-        "select",
-        { id: languageId, class: "language", onchange: (e) => setLanguage(e.target.value) },
-        LANGUAGES.map((lang) => h("option", { value: lang, lang, selected: lang === language() }, LANGUAGE_NAMES[lang])),
-      ),
-    );
-    if (this.client.accountId) this.tools.append(button(t("signout"), () => this.signOut(), this.errors, "quiet small"));
   }
 
   // -- the flow (account.mjs calls signedIn and ready)
@@ -226,20 +185,4 @@ function workspaceView(console_) {
   );
 }
 
-async function start() {
-  translateNotice();
-  const client = await CareChatClient.open({ baseUrl: location.origin });
-  const console_ = new Console(client);
-  if (!client.accountId) {
-    console_.show(signInView);
-    return;
-  }
-  await console_.signedIn();
-}
-
-start().catch((error) => {
-  // The page must never stay blank: say what happened (the console has the detail).
-  console.error(error);
-  const root = document.getElementById("root");
-  if (root) root.replaceChildren(h("p", { class: "alert", role: "alert" }, errorText(error)));
-});
+startConsole((client) => new Console(client));
