@@ -324,6 +324,11 @@ class MessageStore:
 
     # -- reading ------------------------------------------------------------------------
 
+    def remembers(self, thread_id: str, seq: int) -> bool:
+        """Whether this process stored (durably) the message at ``seq`` lately: a cursor
+        pointing at it names a real message, without a query."""
+        return (thread_id, seq) in self._recent
+
     async def get(self, thread_id: str, seq: int) -> StoredMessage | None:
         cached = self._recent.get((thread_id, seq))
         if cached is not None:
