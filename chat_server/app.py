@@ -96,6 +96,7 @@ from chat_server.handlers.blocks import Blocks
 from chat_server.handlers.care import CareService
 from chat_server.handlers.care_threads import CareThreads, Providers
 from chat_server.handlers.consents import Consents
+from chat_server.handlers.delivered_notices import DeliveredNotices
 from chat_server.handlers.devices import DeviceService, KeyRecords
 from chat_server.handlers.directory import DeviceDirectory
 from chat_server.handlers.failed_jobs import FailedJobs
@@ -447,6 +448,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         throttle=throttle,
         deliver=hub.deliver,
         blocks=blocks,
+        notices=DeliveredNotices(stored=messages.remembers),
     )
     app[UPLOADS] = UploadService(
         attachments=attachments,

@@ -1,6 +1,7 @@
 """Receipts and typing: what a device says about a thread without writing to it.
 
-``delivered`` moves the device's cursor (buffered, written in batches); ``read``
+``delivered`` moves the device's cursor (buffered, written in batches) and tells
+the other participants whom it tells something new (``delivered_notices.py``); ``read``
 moves the account's read mark and tells the other participants; ``typing`` tells
 them someone is typing, within a small per-device budget.
 """
@@ -11,6 +12,7 @@ from chat_server.errors import RateLimited
 from chat_server.events import Deliver
 from chat_server.handlers.access import ThreadGate
 from chat_server.handlers.blocks import Blocks
+from chat_server.handlers.delivered_notices import DeliveredNotices
 from chat_server.handlers.sync import device_key
 from chat_server.handlers.throttle import Throttle
 from chat_server.model.threads import LIVE_CARE_STATES
@@ -29,8 +31,10 @@ class Receipts:
         throttle: Throttle,
         deliver: Deliver,
         blocks: Blocks,
+        notices: DeliveredNotices,
     ) -> None:
         self._gate = gate
+        self._notices = notices
         self._threads = threads
         self._cursors = cursors
         self._throttle = throttle
@@ -41,13 +45,17 @@ class Receipts:
         thread = await self._gate.open_thread(who, thread_id)
         self._cursors.note(who.account_id, device_key(who), thread_id, seq)
         # The senders' clients show "delivered": one push per batch of the device's
-        # cumulative cursor (clients send one per thread, not one per message).
+        # cumulative cursor (clients send one per thread, not one per message), and
+        # only to those it tells more than an earlier push did (delivered_notices.py:
+        # in a team thread, N pushes per message instead of N²).
         # (Not clamped to last_seq: the open-thread cache may hold an older one, and a
         # recipient overstating its own cursor misleads only the sender about itself.)
         others = [p for p in thread.participants if p != who.account_id]
-        await self._deliver(
-            others, {"t": "delivered", "thread": thread.id, "account": who.account_id, "seq": seq}
-        )
+        told = self._notices.recipients(thread.id, who.account_id, seq, others)
+        if told:
+            await self._deliver(
+                told, {"t": "delivered", "thread": thread.id, "account": who.account_id, "seq": seq}
+            )
 
     async def read(self, who: Principal, thread_id: str, seq: int) -> None:
         thread = await self._gate.thread(who, thread_id)
