@@ -13,9 +13,8 @@ conflict.
 
 **Group commit.** One ``insert_many`` costs a few microseconds per document where an
 ``insert_one`` costs ~200 us of our CPU, and majority writes of single documents top out
-near 5,000/s. Sends are therefore written in one ordered ``insert_many``; each sender
-is answered when the batch is durable: the thread counters' majority write that
-follows the insert covers it (one journal wait per batch). The batching adapts
+near 5,000/s. Sends are therefore written in one ordered ``insert_many`` with majority
+write concern; each sender is answered when the batch is durable. The batching adapts
 to load instead of waiting out a window: a send that finds the writer idle is written
 at once (after one turn of the event loop, so sends parsed in the same turn join it),
 and sends that arrive while a batch is being written wait for it and then share the
@@ -38,7 +37,7 @@ from datetime import datetime
 from typing import Any
 
 from bson import Binary
-from pymongo import DESCENDING, UpdateOne, WriteConcern
+from pymongo import DESCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, PyMongoError
 
@@ -47,9 +46,9 @@ from chat_server.clock import Clock
 log = logging.getLogger(__name__)
 
 Stamper = Callable[["StoredMessage"], bytes]
-# Called with a batch's new messages once they are inserted and before any sender is
-# answered, alongside the thread counters' majority write: what must be as durable as
-# the message (the offline-notification checks) is written in the same group commit.
+# Called with a batch's new messages once they are durable and before any sender is
+# answered, alongside the thread counters: what must be as durable as the message
+# (the offline-notification checks) is written in the same group commit.
 AfterWrite = Callable[[list[tuple["NewMessage", "StoredMessage"]]], Awaitable[None]]
 
 
@@ -131,11 +130,6 @@ class MessageStore:
         self._messages = db["messages"]
         writes = write_db if write_db is not None else db
         self._writes = writes["messages"]
-        # The batch's insert is acknowledged by the primary alone: the thread counters
-        # written next, with majority write concern, are acknowledged only once the
-        # majority has everything before them in the oplog, the insert included. So an
-        # acked message is as durable as before, at one journal wait per batch, not two.
-        self._inserts = self._writes.with_options(write_concern=WriteConcern(w=1))
         self._threads = writes["threads"]
         self._on_batch = on_batch
         self._after_write = after_write
@@ -237,18 +231,17 @@ class MessageStore:
             docs.append(_to_doc(record))
         failed_at, error = len(docs), None
         try:
-            await self._inserts.insert_many(docs, ordered=True)
+            await self._writes.insert_many(docs, ordered=True)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors") or [{}]
             if exc.details.get("writeConcernErrors") or errors[0].get("code") != 11000:
-                # Not confirmed, or failed otherwise: what was inserted
+                # Not confirmed by a majority, or failed otherwise: what was inserted
                 # is unknown, so nobody is acked; the senders resend.
                 raise
             failed_at, error = errors[0]["index"], errors[0]
         if failed_at:
             # Before anyone is answered: an acked message is counted in its thread,
             # and what follows it is stored (both at once: one round trip of latency).
-            # These majority writes make the insert above durable too (see __init__).
             await asyncio.gather(
                 self._bump_threads(stored[:failed_at]),
                 self._follow(batch[:failed_at], stored[:failed_at]),

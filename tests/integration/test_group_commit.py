@@ -10,14 +10,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from pymongo import monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
 from chat_server.clock import ManualClock
 from chat_server.storage.messages import MessageStore, NewMessage, StoredMessage
-from chat_server.storage.mongo import make_client
 from chat_server.storage.threads import ThreadStore
-from tests.services import Services
 
 Database = AsyncDatabase[dict[str, Any]]
 
@@ -114,57 +111,3 @@ async def test_what_follows_a_batch_is_written_with_it_before_anyone_is_answered
         assert len(calls) == 1
     finally:
         await store.close()
-
-
-class _Commands(monitoring.CommandListener):
-    """What the driver sent, in order: (event, command name, collection, write concern)."""
-
-    def __init__(self) -> None:
-        self.seen: list[tuple[str, str, object, object]] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        command = event.command
-        self.seen.append(
-            (
-                "started",
-                event.command_name,
-                command.get(event.command_name),
-                command.get("writeConcern"),
-            )
-        )
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        self.seen.append(("succeeded", event.command_name, None, None))
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        self.seen.append(("failed", event.command_name, None, None))
-
-
-async def test_an_ack_waits_for_a_majority_write_issued_after_the_insert(
-    db: Database, services: Services
-) -> None:
-    """One journal wait per batch: the insert is acknowledged by the primary alone, and
-    the thread counters' majority write, sent once the insert succeeded, is what the
-    sender waits for. A majority acknowledgement covers everything before it in the
-    oplog, so the acked message is as durable as with a majority insert."""
-    await ThreadStore(db).create(
-        "thread-1", patient_id="ann", provider_kind="practitioner", provider_id="doc",
-        participants=["ann", "doc"], now=ManualClock().now(),
-    )  # fmt: skip
-    commands = _Commands()
-    client = make_client(services.mongo.uri, listeners=[commands])
-    store = MessageStore(client[db.name], ManualClock(), _stamp)
-    store.start()
-    try:
-        await asyncio.wait_for(store.append(_message("only")), 10)
-        acked_after = len(commands.seen)
-    finally:
-        await store.close()
-        await client.close()
-    writes = [c for c in commands.seen[:acked_after] if c[1] in ("insert", "update")]
-    assert writes == [
-        ("started", "insert", "messages", {"w": 1}),
-        ("succeeded", "insert", None, None),
-        ("started", "update", "threads", {"w": "majority"}),
-        ("succeeded", "update", None, None),
-    ]
