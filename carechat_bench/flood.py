@@ -25,11 +25,12 @@ import json
 import math
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from carechat_bench.processes import CareChatServer, LoaderProcess
+from carechat_bench.processes import CareChatServer, LoaderProcess, cpu_seconds
 from carechat_bench.report import phase_table, replace_section
 from carechat_bench.runner import base_env, check_phase, profiled, seed_roster
 from carechat_bench.seed import Roster
@@ -93,13 +94,16 @@ def flood(options: FloodOptions) -> str:
             flood_frames = max(1, math.ceil(flood_rate * options.chat_seconds))
             for run in range(options.runs):
                 chat.call("seal", group="pairs", per_device=per_device)
+                started = Busy.start(server.pid)
                 alone = chat.call("open", group="pairs", rate=rate, patience=60.0)
+                figures.setdefault("alone_cpu_pct", []).append(started.percent())
                 check_phase(alone, "chat alone")
                 figures.setdefault("alone_p50_ms", []).append(alone["p50_ms"])
                 figures.setdefault("alone_p99_ms", []).append(alone["p99_ms"])
                 # Sealed before either clock starts; only the patient sends.
                 flooder.call("seal", group="pairs", per_device=flood_frames, senders=1)
                 chat.call("seal", group="pairs", per_device=per_device)
+                started = Busy.start(server.pid)
                 flooder.send(
                     "open",
                     group="pairs",
@@ -111,6 +115,7 @@ def flood(options: FloodOptions) -> str:
                 with profiled(server.pid, options.profile if run == 0 else None):
                     during = chat.call("open", group="pairs", rate=rate, patience=60.0)
                     flooded = flooder.answer()
+                figures.setdefault("during_cpu_pct", []).append(started.percent())
                 check_phase(during, "chat during the flood")
                 check_flood(flooded)
                 figures.setdefault("during_p50_ms", []).append(during["p50_ms"])
@@ -140,6 +145,24 @@ def flood(options: FloodOptions) -> str:
     if options.write_docs is not None:
         replace_section(options.write_docs, START, END, table)
     return table
+
+
+@dataclass(frozen=True, slots=True)
+class Busy:
+    """The server's CPU time from a start: what a phase cost it, on any machine load."""
+
+    pid: int
+    wall: float
+    cpu: float
+
+    @classmethod
+    def start(cls, pid: int) -> Busy:
+        return cls(pid, time.perf_counter(), cpu_seconds(pid))
+
+    def percent(self) -> float:
+        """CPU seconds per wall second since the start, in % of one core."""
+        wall = max(time.perf_counter() - self.wall, 1e-9)
+        return (cpu_seconds(self.pid) - self.cpu) / wall * 100
 
 
 def production_limits(env: dict[str, str]) -> dict[str, str]:
@@ -177,6 +200,8 @@ ROWS = (
     ("alone_p99_ms", "chat p99, no flood", "ms", 1),
     ("during_p50_ms", "chat p50 during the flood", "ms", 1),
     ("during_p99_ms", "chat p99 during the flood", "ms", 1),
+    ("alone_cpu_pct", "server CPU, chat alone (100 = one core)", "%", 0),
+    ("during_cpu_pct", "server CPU during the flood", "%", 0),
     (
         "flood_offered_per_s",
         "flooder's offered sends, one account (goal: 10x the chat load)",

@@ -265,6 +265,11 @@ class Loader:
         ``reconnect``, a socket the server closes reconnects at once (a flooder that
         ignores retry_after); frames due meanwhile are counted as not sent."""
         devices = [d for d in self.devices[group] if d.frames]
+        if reconnect:
+            # Shut out at the end of a previous phase: in again before the clock starts.
+            for device in devices:
+                if device.ws is None or device.ws.closed:
+                    await self._reopen(device)
         # Round robin over the senders, so the load is spread as people would spread it.
         longest = max((len(d.frames) for d in devices), default=0)
         schedule = [d for k in range(longest) for d in devices if k < len(d.frames)]
@@ -378,6 +383,15 @@ class Loader:
             phase.lost_at_close += lost
             phase.answered(lost)
             await self._reconnect_at_once(device, phase)
+
+    async def _reopen(self, device: Device) -> None:
+        for _ in range(120):
+            try:
+                await self._open(device)
+                return
+            except (CareChatError, TypeError, RuntimeError, aiohttp.ClientError):
+                await asyncio.sleep(0.5)  # still barred: untimed, so no hurry
+        raise RuntimeError("the flooder could not reconnect within a minute")
 
     async def _reconnect_at_once(self, device: Device, phase: Phase) -> None:
         """What an abusive client does: ask for a socket again and again, ignoring
