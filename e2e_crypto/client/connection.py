@@ -345,6 +345,7 @@ class Connection:
                 continue
             attempt = 0
             self._ws = ws
+            self._close_wait = 0.0
             self.connects += 1
             try:
                 await self._resume()
@@ -371,7 +372,8 @@ class Connection:
                 self._fail(SessionRevoked("the session or this device was revoked; log in again"))
                 return
             if ws.close_code == WS_RATE_LIMITED and not self._closing:
-                await asyncio.sleep(self._close_wait)
+                # Closed while resuming, the reason unread: the ticket's 429 says how long.
+                await asyncio.sleep(self._close_wait or self._backoff.delay(attempt))
                 continue
             if not self._closing:
                 await asyncio.sleep(self._backoff.delay(attempt))
@@ -417,7 +419,6 @@ class Connection:
         self._schedule_acks()
 
     async def _read_loop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self._close_wait = 0.0
         while True:
             msg = await ws.receive()
             if msg.type is aiohttp.WSMsgType.CLOSE and msg.data == WS_RATE_LIMITED:
