@@ -29,7 +29,9 @@ def bench(args: argparse.Namespace) -> int:
         print(mailing(MailingOptions(runs=args.runs, command=command)))
         return 0
     if getattr(args, "flood", False):
-        flooding = FloodOptions(runs=args.runs, write_docs=args.write, command=command)
+        flooding = FloodOptions(
+            runs=args.runs, write_docs=args.write, profile=args.profile, command=command
+        )
         if args.quick:
             flooding = dataclasses.replace(flooding, pairs=20, chat_seconds=2.0)
         print(flood(flooding))

@@ -25,19 +25,21 @@ import json
 import math
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from carechat_bench.processes import CareChatServer, LoaderProcess
+from carechat_bench.processes import CareChatServer, LoaderProcess, cpu_seconds
 from carechat_bench.report import phase_table, replace_section
-from carechat_bench.runner import base_env, check_phase, seed_roster
+from carechat_bench.runner import base_env, check_phase, profiled, seed_roster
 from carechat_bench.seed import Roster
 from chat_server.embedded.mongod import EmbeddedMongo
 
 START = "<!-- bench:flood:start -->"
 END = "<!-- bench:flood:end -->"
 LIMITED = "rate_limited"  # chat_server.errors.ErrorCode.RATE_LIMITED
+CLOSED = "closed 4029"  # chat_server.errors.WS_RATE_LIMITED: closed for flooding
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,9 @@ class FloodOptions:
     factor: float = 10.0  # the flooder's offered rate, times the chat workload's
     window: int = 4
     write_docs: Path | None = None
+    # A py-spy profile of the server during the first flood (SVG, or collapsed stacks
+    # if the name ends in .txt).
+    profile: Path | None = None
     command: str = "carechat bench --flood"
 
 
@@ -89,36 +94,75 @@ def flood(options: FloodOptions) -> str:
             flood_frames = max(1, math.ceil(flood_rate * options.chat_seconds))
             for run in range(options.runs):
                 chat.call("seal", group="pairs", per_device=per_device)
+                started = Busy.start(server.pid)
                 alone = chat.call("open", group="pairs", rate=rate, patience=60.0)
+                figures.setdefault("alone_cpu_pct", []).append(started.percent())
                 check_phase(alone, "chat alone")
                 figures.setdefault("alone_p50_ms", []).append(alone["p50_ms"])
                 figures.setdefault("alone_p99_ms", []).append(alone["p99_ms"])
                 # Sealed before either clock starts; only the patient sends.
                 flooder.call("seal", group="pairs", per_device=flood_frames, senders=1)
                 chat.call("seal", group="pairs", per_device=per_device)
+                started = Busy.start(server.pid)
                 flooder.send(
-                    "open", group="pairs", rate=flood_rate, patience=120.0, deliveries=False
+                    "open",
+                    group="pairs",
+                    rate=flood_rate,
+                    patience=120.0,
+                    deliveries=False,
+                    reconnect=True,
                 )
-                during = chat.call("open", group="pairs", rate=rate, patience=60.0)
-                flooded = flooder.answer()
+                with profiled(server.pid, options.profile if run == 0 else None):
+                    during = chat.call("open", group="pairs", rate=rate, patience=60.0)
+                    flooded = flooder.answer()
+                figures.setdefault("during_cpu_pct", []).append(started.percent())
                 check_phase(during, "chat during the flood")
                 check_flood(flooded)
                 figures.setdefault("during_p50_ms", []).append(during["p50_ms"])
                 figures.setdefault("during_p99_ms", []).append(during["p99_ms"])
-                figures.setdefault("flood_offered_per_s", []).append(flooded["offered_per_s"])
-                figures.setdefault("flood_accepted", []).append(flooded["acked"])
-                figures.setdefault("flood_limited", []).append(flooded["errors"].get(LIMITED, 0))
+                for key, value in (
+                    ("flood_offered_per_s", flooded["offered_per_s"]),
+                    ("flood_sent_per_s", flooded["sent_per_s"]),
+                    ("flood_accepted", flooded["acked"]),
+                    ("flood_limited", flooded["errors"].get(LIMITED, 0)),
+                    ("flood_closes", flooded["errors"].get(CLOSED, 0)),
+                    ("flood_lost_at_close", flooded["lost_at_close"]),
+                    ("flood_reconnects_refused", flooded["reconnects_refused"]),
+                    ("flood_not_sent", flooded["not_sent"]),
+                ):
+                    figures.setdefault(key, []).append(value)
                 print(
                     f"  run {run + 1}: chat p99 {alone['p99_ms']:.1f} ms alone, "
                     f"{during['p99_ms']:.1f} ms during the flood; flooder offered "
-                    f"{flooded['offered_per_s']:.0f}/s, accepted {flooded['acked']}, "
-                    f"limited {flooded['errors'].get(LIMITED, 0)}",
+                    f"{flooded['offered_per_s']:.0f}/s, sent {flooded['sent']}, accepted "
+                    f"{flooded['acked']}, limited {flooded['errors'].get(LIMITED, 0)}, closed "
+                    f"{flooded['errors'].get(CLOSED, 0)}x, reconnects refused "
+                    f"{flooded['reconnects_refused']}, lost at a close "
+                    f"{flooded['lost_at_close']}, not sent while shut out {flooded['not_sent']}",
                     flush=True,
                 )
     table = render(figures, options)
     if options.write_docs is not None:
         replace_section(options.write_docs, START, END, table)
     return table
+
+
+@dataclass(frozen=True, slots=True)
+class Busy:
+    """The server's CPU time from a start: what a phase cost it, on any machine load."""
+
+    pid: int
+    wall: float
+    cpu: float
+
+    @classmethod
+    def start(cls, pid: int) -> Busy:
+        return cls(pid, time.perf_counter(), cpu_seconds(pid))
+
+    def percent(self) -> float:
+        """CPU seconds per wall second since the start, in % of one core."""
+        wall = max(time.perf_counter() - self.wall, 1e-9)
+        return (cpu_seconds(self.pid) - self.cpu) / wall * 100
 
 
 def production_limits(env: dict[str, str]) -> dict[str, str]:
@@ -140,8 +184,9 @@ def split_roster(roster: Roster) -> tuple[Roster, Roster]:
 
 
 def check_flood(phase: dict[str, Any]) -> None:
-    """Every flooded send is answered, accepted or limited, and nothing else happens."""
-    other = {code: n for code, n in phase["errors"].items() if code != LIMITED}
+    """Every flooded send is answered (accepted or limited) or lost with its socket
+    when the server closed it for flooding (never acknowledged); nothing else happens."""
+    other = {code: n for code, n in phase["errors"].items() if code not in (LIMITED, CLOSED)}
     if other or phase["unanswered"]:
         raise RuntimeError(
             f"flood: accepted {phase['acked']}, other errors {other}, "
@@ -155,9 +200,21 @@ ROWS = (
     ("alone_p99_ms", "chat p99, no flood", "ms", 1),
     ("during_p50_ms", "chat p50 during the flood", "ms", 1),
     ("during_p99_ms", "chat p99 during the flood", "ms", 1),
-    ("flood_offered_per_s", "flooder's sends, one account (goal: 10x the chat load)", "msg/s", 0),
+    ("alone_cpu_pct", "server CPU, chat alone (100 = one core)", "%", 0),
+    ("during_cpu_pct", "server CPU during the flood", "%", 0),
+    (
+        "flood_offered_per_s",
+        "flooder's offered sends, one account (goal: 10x the chat load)",
+        "msg/s",
+        0,
+    ),
+    ("flood_sent_per_s", "flooder's sends on an open socket", "msg/s", 0),
     ("flood_accepted", "flooder's sends accepted", "sends", 0),
     ("flood_limited", "flooder's sends limited (error frame `rate_limited`)", "sends", 0),
+    ("flood_closes", "flooder's socket closed for flooding (4029)", "closes", 0),
+    ("flood_lost_at_close", "flooder's sends in flight at a close (never acked)", "sends", 0),
+    ("flood_reconnects_refused", "flooder's reconnects refused (429 / 4029), at once", "tries", 0),
+    ("flood_not_sent", "flooder's sends due while shut out", "sends", 0),
 )
 
 

@@ -37,6 +37,7 @@ from carechat_bench.stats import latency_summary
 from e2e_crypto.client import CareChatClient
 from e2e_crypto.client.connection import ACK_DELAY
 from e2e_crypto.client.envelopes import Envelopes
+from e2e_crypto.client.errors import CareChatError
 from e2e_crypto.client.keystore import Keystore
 from e2e_crypto.client.payloads import Text, encode_payload
 from e2e_crypto.envelope import seal_message
@@ -85,9 +86,19 @@ class Phase:
     sends: int = 0
     answers: int = 0
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    # A flooder's socket closed by the server (4029) and what it cost the flooder:
+    # sends in flight then (never answered, never acknowledged), frames it could not
+    # send while closed, its reconnects, and the reconnects refused (ticket 429 or
+    # hello closed 4029).
+    sent: int = 0
+    lost_at_close: int = 0
+    not_sent: int = 0
+    reconnects: int = 0
+    reconnects_refused: int = 0
+    over: bool = False
 
-    def answered(self) -> None:
-        self.answers += 1
+    def answered(self, count: int = 1) -> None:
+        self.answers += count
         self.check_done()
 
     def check_done(self) -> None:
@@ -105,6 +116,11 @@ class Phase:
             "errors": self.errors,
             "seconds": seconds,
             "delivered_per_s": self.delivered / seconds,
+            "sent": self.sent,
+            "lost_at_close": self.lost_at_close,
+            "not_sent": self.not_sent,
+            "reconnects": self.reconnects,
+            "reconnects_refused": self.reconnects_refused,
             **latency_summary([x * 1000 for x in self.latencies]),
         }
 
@@ -123,6 +139,9 @@ class Device:
     window: int = 0
     seen: dict[str, int] = field(default_factory=dict)
     unacked: set[str] = field(default_factory=set)
+    # An abusive flooder: when the server closes its socket, it reconnects at once,
+    # ignoring retry_after, and keeps trying until let in.
+    reconnect: bool = False
 
     @property
     def device_id(self) -> str:
@@ -233,12 +252,24 @@ class Loader:
         return await self._finish(phase, patience)
 
     async def open(
-        self, group: str, rate: float, patience: float, deliveries: bool = True
+        self,
+        group: str,
+        rate: float,
+        patience: float,
+        deliveries: bool = True,
+        reconnect: bool = False,
     ) -> dict[str, Any]:
         """Sends every sealed frame of ``group`` at ``rate`` per second, whatever the acks
         (the phase ends at the last answer instead of the last delivery without
-        ``deliveries``: for senders whose recipients are not connected)."""
+        ``deliveries``: for senders whose recipients are not connected). With
+        ``reconnect``, a socket the server closes reconnects at once (a flooder that
+        ignores retry_after); frames due meanwhile are counted as not sent."""
         devices = [d for d in self.devices[group] if d.frames]
+        if reconnect:
+            # Shut out at the end of a previous phase: in again before the clock starts.
+            for device in devices:
+                if device.ws is None or device.ws.closed:
+                    await self._reopen(device)
         # Round robin over the senders, so the load is spread as people would spread it.
         longest = max((len(d.frames) for d in devices), default=0)
         schedule = [d for k in range(longest) for d in devices if k < len(d.frames)]
@@ -246,6 +277,7 @@ class Loader:
         phase = self.phase = Phase(expected=expected, sends=len(schedule))
         for device in devices:
             device.window = 0
+            device.reconnect = reconnect
         start = phase.first_send = time.perf_counter()
         sent = 0
         while sent < len(schedule):
@@ -255,7 +287,9 @@ class Loader:
                 sent += 1
             await asyncio.sleep(0.001)
         result = await self._finish(phase, patience)
-        result["offered_per_s"] = len(schedule) / max(time.perf_counter() - start, 1e-9)
+        elapsed = max(time.perf_counter() - start, 1e-9)
+        result["offered_per_s"] = len(schedule) / elapsed
+        result["sent_per_s"] = phase.sent / elapsed
         return result
 
     def _fanout(self, group: str) -> int:
@@ -264,19 +298,33 @@ class Loader:
     async def _send_next(self, device: Device) -> None:
         if not device.frames or device.ws is None:
             return
+        phase = self.phase
         if device.ws.closed:
-            # The reader has counted the close as an error; what is left is unsent.
+            # The reader has counted the close as an error. A reconnecting flooder's
+            # frames due while it is shut out are dropped and counted; anyone else's
+            # are left unsent.
+            if device.reconnect:
+                device.frames.popleft()
+                phase.not_sent += 1
+                phase.answered()
             return
         cmid, frame = device.frames.popleft()
         device.in_flight += 1
-        self.phase.sent_at[cmid] = time.perf_counter()
-        await device.ws.send_str(frame)
+        phase.sent += 1
+        phase.sent_at[cmid] = time.perf_counter()
+        try:
+            await device.ws.send_str(frame)
+        except (ConnectionError, aiohttp.ClientError):
+            if not device.reconnect:
+                raise
+            # Closed under our feet: the reader counts it as lost at the close.
 
     async def _finish(self, phase: Phase, patience: float) -> dict[str, Any]:
         try:
             await asyncio.wait_for(phase.done.wait(), patience)
         except TimeoutError:
             pass
+        phase.over = True
         result = phase.result()
         devices = [d for group in self.devices.values() for d in group]
         result["unanswered"] = sum(d.in_flight for d in devices)
@@ -326,8 +374,44 @@ class Loader:
                     phase.expected -= len(device.participants) - 1
                 phase.answered()
         # A socket the server closed mid-phase loses its in-flight sends: say so.
+        phase = self.phase
         code = f"closed {ws.close_code}"
-        self.phase.errors[code] = self.phase.errors.get(code, 0) + 1
+        phase.errors[code] = phase.errors.get(code, 0) + 1
+        if device.reconnect and device.ws is ws and not phase.over:
+            # Never answered, so never acknowledged: lost to the flooder, not to anyone.
+            lost, device.in_flight = device.in_flight, 0
+            phase.lost_at_close += lost
+            phase.answered(lost)
+            await self._reconnect_at_once(device, phase)
+
+    async def _reopen(self, device: Device) -> None:
+        for _ in range(120):
+            try:
+                await self._open(device)
+                return
+            except (CareChatError, TypeError, RuntimeError, aiohttp.ClientError):
+                await asyncio.sleep(0.5)  # still barred: untimed, so no hurry
+        raise RuntimeError("the flooder could not reconnect within a minute")
+
+    async def _reconnect_at_once(self, device: Device, phase: Phase) -> None:
+        """What an abusive client does: ask for a socket again and again, ignoring
+        retry_after, until one is granted or the phase is over."""
+        while not phase.over and device.frames:
+            try:
+                ws = await _authenticated(
+                    self._http,
+                    self.base_url,
+                    device.sdk,
+                    device.device_id,
+                    device.keystore.device,
+                )
+            except (CareChatError, TypeError, RuntimeError, aiohttp.ClientError):
+                phase.reconnects_refused += 1  # ticket 429, or hello closed 4029
+                continue
+            phase.reconnects += 1
+            device.ws = ws
+            device.reader = asyncio.create_task(self._read(device, ws))
+            return
 
     async def _flush_delivered(self) -> None:
         # The SDK's batching: one cumulative ``delivered`` per thread per ACK_DELAY.
@@ -337,9 +421,16 @@ class Loader:
                 for device in group:
                     if not device.unacked or device.ws is None or device.ws.closed:
                         continue
-                    for thread in device.unacked:
-                        frame = {"type": "delivered", "thread": thread, "seq": device.seen[thread]}
-                        await device.ws.send_str(json.dumps(frame, separators=(",", ":")))
+                    try:
+                        for thread in device.unacked:
+                            frame = {
+                                "type": "delivered",
+                                "thread": thread,
+                                "seq": device.seen[thread],
+                            }
+                            await device.ws.send_str(json.dumps(frame, separators=(",", ":")))
+                    except (ConnectionError, aiohttp.ClientError):
+                        continue  # closed meanwhile (a flooder shut out): after reconnecting
                     device.unacked.clear()
 
 

@@ -194,7 +194,7 @@ def _messaging(
             if proxy is not None:
                 pids["proxy_cpu"] = proxy.pid
             before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-            with _profiled(servers[0].pid, options.profile if i == 0 else None):
+            with profiled(servers[0].pid, options.profile if i == 0 else None):
                 top = loader.call("closed", group="pairs", window=options.window, patience=120.0)
             check_phase(top, "max")
             results.add("max_per_s", top["delivered_per_s"])
@@ -240,7 +240,7 @@ def _messaging(
 
 
 @contextlib.contextmanager
-def _profiled(pid: int, output: Path | None) -> Iterator[None]:
+def profiled(pid: int, output: Path | None) -> Iterator[None]:
     if output is None:
         yield
         return

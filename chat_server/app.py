@@ -209,6 +209,7 @@ from chat_server.ws.endpoint import websocket_handler
 from chat_server.ws.frames import FRAMES, SINKS
 from chat_server.ws.hub import Hub
 from chat_server.ws.router import FrameRouter
+from moderation.floods import FloodPolicy
 from moderation.limits import (
     DEFAULT_TABLE,
     Action,
@@ -643,6 +644,11 @@ def _account_services(app: web.Application, shared: _Shared) -> None:
         devices=shared.devices,
         clock=clock,
         ttl=policy.ticket,
+        flood=FloodPolicy(
+            settings.ws_flood_refusals,
+            settings.ws_flood_window_seconds,
+            settings.ws_flood_bar_seconds,
+        ),
     )
     app[ACCOUNTS] = AccountService(accounts=accounts, auditor=auditor)
     app[SANCTIONS] = Sanctions(

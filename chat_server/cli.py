@@ -148,7 +148,8 @@ def _parser() -> argparse.ArgumentParser:
         "--profile",
         type=Path,
         metavar="FILE",
-        help="py-spy profile of the first maximum-rate run (collapsed stacks for .txt)",
+        help="py-spy profile of the first maximum-rate run, or with --flood of the first "
+        "flood (collapsed stacks for .txt)",
     )
     bench.add_argument(
         "--soak", type=float, metavar="MINUTES", help="steady load for this long instead"

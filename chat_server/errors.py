@@ -49,7 +49,9 @@
      │    └── UploadQuotaExceeded  an account's attachment storage is full
      ├── RateLimited               slow down, with Retry-After
      │    ├── UploadRateLimited    attachment uploads, per account
-     │    └── TooManyPendingSockets  unauthenticated sockets, per address
+     │    ├── TooManyPendingSockets  unauthenticated sockets, per address
+     │    └── SocketRateLimited    a socket closed for flooding (4029), and its
+     │                             reconnects until the bar ends
      └── Unavailable               a dependency (MongoDB, Redis) is down
           ├── WebClientNotBuilt    the browser bundles were never built
           └── PaymentsNotConfigured, PaymentProviderUnavailable   paid chats
@@ -64,6 +66,7 @@ docs/protocol.md and in the OpenAPI document is made from these classes
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from enum import StrEnum
 from http import HTTPStatus
@@ -109,6 +112,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     UPLOAD_RATE_LIMITED = "upload_rate_limited"
     TOO_MANY_PENDING_SOCKETS = "too_many_pending_sockets"
+    SOCKET_RATE_LIMITED = "socket_rate_limited"
     UNAVAILABLE = "unavailable"
     WEB_CLIENT_NOT_BUILT = "web_client_not_built"
     INTERNAL = "internal_error"
@@ -183,6 +187,9 @@ WS_TRY_AGAIN_LATER = 1013
 WS_UNAUTHENTICATED = 4001
 WS_SESSION_REVOKED = 4003
 WS_TOO_SLOW = 4008
+# A socket that kept sending past its rate limit (moderation/floods.py): the close
+# reason is JSON with ``retry_after``, the seconds before a new socket is let in.
+WS_RATE_LIMITED = 4029
 
 
 class ChatError(Exception):
@@ -210,6 +217,10 @@ class ChatError(Exception):
         self.fields = dict(fields) if fields else None
         self.log_detail = log_detail
         self.retry_after = retry_after
+
+    def close_reason(self) -> str:
+        """The reason a socket closed with ``ws_close`` is given."""
+        return self.title
 
     def to_dict(self) -> dict[str, object]:
         """The client-visible body shared by HTTP problems and WS error frames."""
@@ -774,6 +785,19 @@ class TooManyPendingSockets(RateLimited):
 
     code = ErrorCode.TOO_MANY_PENDING_SOCKETS
     title = "Too many sockets from this address are waiting to authenticate"
+
+
+class SocketRateLimited(RateLimited):
+    """A socket kept sending past its rate limit and was closed: its session and
+    device get no new socket until ``retry_after`` (moderation/floods.py)."""
+
+    code = ErrorCode.SOCKET_RATE_LIMITED
+    title = "Too many refused frames; reconnect after retry_after seconds"
+    ws_close = WS_RATE_LIMITED
+
+    def close_reason(self) -> str:
+        # Data, not prose: clients read the wait from it (at most 123 bytes).
+        return json.dumps({"code": str(self.code), "retry_after": round(self.retry_after or 0, 3)})
 
 
 class Unavailable(ChatError):

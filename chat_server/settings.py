@@ -69,6 +69,12 @@ class Settings:
     # Sockets per client address that have not authenticated yet, counted in each
     # process (behind trusted proxies, the address they forwarded for: rest/proxies.py).
     ws_unauthenticated_per_ip: int = 50
+    # A socket refused this many sends (rate_limited) within the window is closed
+    # (4029), and its session and device get no new socket for the bar's seconds
+    # (moderation/floods.py): a flood stops costing CPU at the door.
+    ws_flood_refusals: int = 100
+    ws_flood_window_seconds: float = 10.0
+    ws_flood_bar_seconds: float = 10.0
     # Load balancers whose X-Forwarded-For names the client (rest/proxies.py). Empty:
     # the header is ignored and the peer of the connection is the client.
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
@@ -360,6 +366,15 @@ class _SettingsSchema(ma.Schema):
     )
     ws_unauthenticated_per_ip = ma.fields.Integer(
         validate=ma.validate.Range(min=1, max=100_000, error="an integer from 1 to 100000")
+    )
+    ws_flood_refusals = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=1_000_000, error="an integer from 1 to 1000000")
+    )
+    ws_flood_window_seconds = ma.fields.Float(
+        validate=ma.validate.Range(min=0.1, max=3600, error="seconds from 0.1 to 3600")
+    )
+    ws_flood_bar_seconds = ma.fields.Float(
+        validate=ma.validate.Range(min=0.1, max=3600, error="seconds from 0.1 to 3600")
     )
     trusted_proxies = _Networks()
     http_max_body_bytes = ma.fields.Integer(validate=_positive("a positive integer"))

@@ -3,23 +3,28 @@ exchanges for a socket (``hello``), optionally bound to one of the account's dev
 A ticket is honoured only while its account is active, its session live and its
 device unrevoked. A device-bound ticket may come with a socket proof, the device's
 signature over it (``e2e_crypto/socket_proof_public.py``): a holder of the session token
-without the device key cannot make one."""
+without the device key cannot make one.
+
+A socket closed for flooding (``moderation/floods.py``) bars its session and device
+for a while: no ticket is issued to them, and a ticket taken before is refused at
+``hello``, each with :class:`SocketRateLimited` and the seconds left."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from chat_server.clock import Clock
-from chat_server.errors import InvalidSocketProof, InvalidTicket, NotFound
+from chat_server.errors import InvalidSocketProof, InvalidTicket, NotFound, SocketRateLimited
 from chat_server.principal import AccountStatus, Principal
 from chat_server.storage.accounts import AccountStore
 from chat_server.storage.devices import DeviceStore
 from chat_server.storage.sessions import SessionStore, Ticket, TicketStore
-from chat_server.tokens import new_token, well_formed
+from chat_server.tokens import new_token, token_hash, well_formed
 from e2e_crypto.errors import CryptoError
 from e2e_crypto.public import PublicSigningKey
 from e2e_crypto.socket_proof_public import verify_socket_proof
 from e2e_crypto.wire import from_base64url
+from moderation.floods import Bars, FloodPolicy
 
 
 class TicketService:
@@ -32,6 +37,8 @@ class TicketService:
         devices: DeviceStore,
         clock: Clock,
         ttl: timedelta,
+        flood: FloodPolicy | None = None,
+        bars: Bars | None = None,
     ) -> None:
         self._accounts = accounts
         self._sessions = sessions
@@ -39,8 +46,28 @@ class TicketService:
         self._devices = devices
         self._clock = clock
         self._ttl = ttl
+        self.flood = flood or FloodPolicy()
+        self._bars = bars if bars is not None else Bars(clock)
+
+    def refuse_if_barred(self, session_token: str) -> None:
+        """Before the session is even looked up: a barred flooder hammering the ticket
+        route costs a hash and a dictionary look-up (a session's id is its token's
+        hash), never a database round trip."""
+        self._refuse_barred(token_hash(session_token))
+
+    def bar(self, session_id: str | None, device_id: str | None, retry_after: float) -> float:
+        """Bars a flooding socket's session and device; returns the seconds barred."""
+        seconds = max(self.flood.bar_seconds, retry_after)
+        self._bars.bar((session_id, device_id), seconds)
+        return seconds
+
+    def _refuse_barred(self, *keys: str | None) -> None:
+        left = self._bars.barred_for(*keys)
+        if left is not None:
+            raise SocketRateLimited(retry_after=left)
 
     async def issue_ticket(self, who: Principal, device_id: str | None) -> tuple[str, datetime]:
+        self._refuse_barred(who.session_id, device_id)
         if device_id is not None:
             device = await self._devices.get(device_id)
             if device is None or device.account_id != who.account_id or device.revoked_at:
@@ -59,6 +86,8 @@ class TicketService:
         ticket = await self._tickets.redeem(token, now) if well_formed(token) else None
         if ticket is None:
             raise InvalidTicket()
+        # A ticket taken before its socket was closed for flooding: spent, and refused.
+        self._refuse_barred(ticket.session_id, ticket.device_id)
         account = await self._accounts.get(ticket.account_id)
         if account is None or account.status is not AccountStatus.ACTIVE:
             raise InvalidTicket()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import marshmallow as ma
 from aiohttp import web
 
@@ -14,10 +16,11 @@ from chat_server.appkeys import (
     TICKETS,
     TOTP,
 )
+from chat_server.errors import SocketRateLimited
 from chat_server.handlers.notification_preferences import Preferences
 from chat_server.handlers.personal_data import erasure_view
 from chat_server.principal import Role
-from chat_server.rest.auth import client_ip, principal
+from chat_server.rest.auth import bearer_token, client_ip, principal
 from chat_server.rest.bodies import read_json
 from chat_server.schemas import PlainText, StrictBoolean, id_field
 from chat_server.storage.accounts import Registration
@@ -28,6 +31,9 @@ PASSWORD = ma.fields.String(
     validate=ma.validate.Length(min=10, max=256, error="10 to 256 characters"),
 )
 
+
+# How long a ticket request from a session barred for flooding waits for its 429.
+BARRED_TICKET_HOLD_SECONDS = 1.0
 
 SELF_REGISTERED_ROLES = [str(role) for role in Role if role is not Role.ADMIN]
 
@@ -208,9 +214,19 @@ async def set_notification_preferences(request: web.Request) -> web.Response:
 
 
 async def issue_ticket(request: web.Request) -> web.Response:
+    tickets = request.app[TICKETS]
+    token = bearer_token(request)
+    try:
+        # A barred flooder is refused before any database look-up...
+        tickets.refuse_if_barred(token)
+    except SocketRateLimited as barred:
+        # ...and only after a pause: a client retrying at once, whatever Retry-After
+        # says, then asks once a second instead of thousands of times.
+        await asyncio.sleep(min(barred.retry_after or 0.0, BARRED_TICKET_HOLD_SECONDS))
+        tickets.refuse_if_barred(token)  # the time left, or let through
     who = await principal(request)
     body = await read_json(request, TicketRequestSchema())
-    ticket, expires = await request.app[TICKETS].issue_ticket(who, body["device_id"])
+    ticket, expires = await tickets.issue_ticket(who, body["device_id"])
     return web.json_response({"ticket": ticket, "expires_at": expires.isoformat()}, status=201)
 
 

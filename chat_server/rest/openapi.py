@@ -140,8 +140,9 @@ OPERATIONS: Final[dict[str, Operation]] = {
     ),
     "logout": Operation("End this session and its sockets", 204),
     "ws_ticket": Operation(
-        "A single-use ticket for the WebSocket hello", 201, replies.Ticket,
-        accounts.TicketRequestSchema, errors=(404,),
+        "A single-use ticket for the WebSocket hello (429 while a socket of this session "
+        "or device is barred for flooding)", 201, replies.Ticket,
+        accounts.TicketRequestSchema, errors=(404, 429),
     ),
     "admin_verify_registration": Operation(
         "Mark a practitioner's registration verified (platform admins)", 204,

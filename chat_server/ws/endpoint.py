@@ -11,6 +11,14 @@ Before a login, a socket is cheap for its holder and not for us: it must complet
 (one timer per socket, not a read timeout that each frame would restart), and one
 client address may hold only ``ws_unauthenticated_per_ip`` such sockets at a time
 (``ws/admission.py``; over it, the handshake answers 429).
+
+A socket that keeps sending past its rate limit costs CPU with every refusal, so
+refusals are cheap and a sustained flood is stopped at the door
+(``moderation/floods.py``): once a send is refused, later sends on the socket are
+refused without validation or a limiter call until the limiter's ``retry_after`` has
+passed (no send could be allowed before: buckets only drain with time), and a run of
+``ws_flood_refusals`` refusals closes the socket with 4029 and the seconds to wait,
+during which its session and device get no new socket.
 """
 
 from __future__ import annotations
@@ -41,7 +49,10 @@ from chat_server.errors import (
     WS_UNSUPPORTED_DATA,
     BadRequest,
     ChatError,
+    ErrorCode,
     OriginNotAllowed,
+    RateLimited,
+    SocketRateLimited,
     TooManyPendingSockets,
     Unauthenticated,
     Unavailable,
@@ -51,8 +62,16 @@ from chat_server.schemas import json_object
 from chat_server.ws.hub import Connection
 from chat_server.ws.router import DropFrame, FrameRouter, frame_id
 from e2e_crypto.frames import AnswerFrame, ErrorFrame
+from moderation.floods import RefusalRun
 
 log = logging.getLogger(__name__)
+
+# conn.state keys: until when (monotonic) a send is known to be refused, and the
+# socket's run of refusals.
+_LIMITED_UNTIL = "send_limited_until"
+_REFUSALS = "refusals"
+# Every field of a refusal but its ``re`` and ``retry_after``, built once.
+_REFUSAL = {"type": "error", **RateLimited().to_dict()}
 
 
 def check_origin(request: web.Request, allowed: tuple[str, ...]) -> None:
@@ -153,6 +172,10 @@ async def _handle_frame(
     arrived = clock.monotonic()
     raw = json_object(text)
     fid = frame_id(raw)
+    limited_until = conn.state.get(_LIMITED_UNTIL)
+    if limited_until is not None and limited_until > arrived and raw and raw.get("type") == "send":
+        await _refuse_send(app, conn, fid, limited_until - arrived)
+        return
     token = request_id_var.set(f"{conn_tag}:{fid or '-'}")
     try:
         route, fields = router.parse(raw)
@@ -161,6 +184,11 @@ async def _handle_frame(
             raise Unauthenticated("send hello with a ticket first")
         reply = await route.handler(app[FRAME_CONTEXT], conn, fields)
         metrics.frame_answered(fields["type"], clock.monotonic() - arrived)
+        if limited_until is not None and fields["type"] == "send":
+            # An accepted send after waiting: the client does slow down, and its run
+            # of refusals starts again (a client that waits is never closed).
+            del conn.state[_LIMITED_UNTIL]
+            conn.state.pop(_REFUSALS, None)
         # Answers wait for room in the send queue: a client that floods requests
         # slows itself down. Only unsolicited pushes drop a slow reader.
         if fid is not None:
@@ -179,7 +207,11 @@ async def _handle_frame(
                 "frame refused", extra={"fields": {"error": str(exc.code), "why": exc.log_detail}}
             )
         if exc.ws_close is not None:
-            conn.close_soon(exc.ws_close, exc.title)
+            conn.close_soon(exc.ws_close, exc.close_reason())
+        elif exc.code is ErrorCode.RATE_LIMITED and raw and raw.get("type") == "send":
+            # Refused by the limiter: so is every send until retry_after.
+            conn.state[_LIMITED_UNTIL] = arrived + (exc.retry_after or 0.0)
+            await _refuse_send(app, conn, fid, exc.retry_after or 0.0, counted=True)
         else:
             # to_dict() is the body HTTP problems share: ErrorFrame's fields.
             error = cast(ErrorFrame, {"type": "error", "re": fid, **exc.to_dict()})
@@ -200,3 +232,33 @@ async def _handle_frame(
         conn.close_soon(WS_INTERNAL_ERROR, "internal error; reconnect and resume")
     finally:
         request_id_var.reset(token)
+
+
+async def _refuse_send(
+    app: web.Application,
+    conn: Connection,
+    fid: str | None,
+    retry_after: float,
+    *,
+    counted: bool = False,
+) -> None:
+    """Answers a refused send (``rate_limited``), or closes a socket whose run of
+    refusals shows it does not wait (4029, its session and device barred)."""
+    metrics = app[METRICS]
+    if not counted:
+        metrics.ws_errors.labels(str(ErrorCode.RATE_LIMITED)).inc()
+    tickets = app[FRAME_CONTEXT].tickets
+    run = conn.state.get(_REFUSALS)
+    if run is None:
+        run = conn.state[_REFUSALS] = RefusalRun(tickets.flood)
+    if run.refused(app[CLOCK].monotonic()):
+        barred = tickets.bar(conn.session_id, conn.device_id, retry_after)
+        metrics.ws_errors.labels(str(ErrorCode.SOCKET_RATE_LIMITED)).inc()
+        log.info("socket closed for flooding", extra={"fields": {"barred_seconds": barred}})
+        closing = SocketRateLimited(retry_after=barred)
+        conn.close_after_queued(closing.ws_close or WS_INTERNAL_ERROR, closing.close_reason())
+        return
+    # A refusal answers the client's own frame: like an ack it waits for room, so a
+    # burst of refused sends paces itself instead of being dropped as slow.
+    refusal = cast(ErrorFrame, {**_REFUSAL, "re": fid, "retry_after": round(retry_after, 3)})
+    await conn.push_waiting(refusal)

@@ -88,6 +88,19 @@ class Connection:
         self._queue.put_nowait(None)
         self._close_args = (code, reason)
 
+    def close_after_queued(self, code: int, reason: str) -> None:
+        """Closes once the frames already queued are sent: answers the peer waits for
+        (a flooder's acks and refusals) are not dropped, as a slow reader's are."""
+        if self.closing:
+            return
+        try:
+            self._queue.put_nowait(None)
+        except asyncio.QueueFull:
+            self.close_soon(code, reason)
+            return
+        self.closing = True
+        self._close_args = (code, reason)
+
     async def _write_loop(self) -> None:
         try:
             while True:

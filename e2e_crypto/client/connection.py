@@ -20,7 +20,9 @@ One task (``_run``) owns the socket: connect with a fresh ticket, ``hello``,
 read frames until the socket ends; a going-away (1001), abnormal (1006), too-slow
 (4008) or network failure reconnects with exponential backoff and jitter. Close
 4003 (session or device revoked) stops for good and fails pending sends with
-``SessionRevoked``.
+``SessionRevoked``. Close 4029 (the socket kept sending past its rate limit) and a
+refused ticket (429) wait the server's ``retry_after`` before reconnecting; sends
+still pending (never acknowledged) are resent then, as after any reconnect.
 
 Cursors are explicit in every ``sync`` (0 for a thread never read, unless the app
 chose ``history="new"``), so what is replayed never depends on server-side state
@@ -52,6 +54,7 @@ from e2e_crypto.client.errors import (
     CareChatError,
     CareChatSdkError,
     NotConnected,
+    RateLimitedError,
     RecipientsChanged,
     SessionRevoked,
     error_from_frame,
@@ -89,6 +92,7 @@ log = logging.getLogger(__name__)
 
 WS_GOING_AWAY: Final = 1001
 WS_SESSION_REVOKED: Final = 4003
+WS_RATE_LIMITED: Final = 4029
 WELCOME_TIMEOUT: Final = 10.0
 MAX_RESEALS: Final = 3
 MAX_GAP_SYNCS: Final = 3
@@ -97,6 +101,15 @@ ACK_DELAY: Final = 0.05
 _TRUST_REASONS: Final = frozenset(
     {"sender's root key changed", "sender's device list does not verify"}
 )
+
+
+def retry_after_of(close_reason: object) -> float | None:
+    """The seconds a 4029 close asks to wait: its reason is JSON with ``retry_after``."""
+    try:
+        value = json.loads(str(close_reason)).get("retry_after")
+    except (ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, int | float) and 0 < value <= 3600 else None
 
 
 def new_client_msg_id() -> str:
@@ -205,6 +218,7 @@ class Connection:
         self._ack_task: asyncio.Task[None] | None = None
         self._reseal_tasks: set[asyncio.Task[None]] = set()
         self.connects = 0  # how many times a socket was (re)established, for monitoring
+        self._close_wait = 0.0  # seconds the last close (4029) asked to wait
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -322,11 +336,16 @@ class Connection:
                     self._fail(exc if isinstance(exc, CareChatError) else NotConnected(str(exc)))
                     return
                 log.info("connect failed; retrying", extra={"fields": {"error": repr(exc)}})
-                await asyncio.sleep(self._backoff.delay(attempt))
-                attempt += 1
+                if isinstance(exc, RateLimitedError) and exc.retry_after:
+                    # The server said how long: hammering it sooner only gets refused.
+                    await asyncio.sleep(exc.retry_after)
+                else:
+                    await asyncio.sleep(self._backoff.delay(attempt))
+                    attempt += 1
                 continue
             attempt = 0
             self._ws = ws
+            self._close_wait = 0.0
             self.connects += 1
             try:
                 await self._resume()
@@ -352,6 +371,10 @@ class Connection:
             if ws.close_code == WS_SESSION_REVOKED:
                 self._fail(SessionRevoked("the session or this device was revoked; log in again"))
                 return
+            if ws.close_code == WS_RATE_LIMITED and not self._closing:
+                # Closed while resuming, the reason unread: the ticket's 429 says how long.
+                await asyncio.sleep(self._close_wait or self._backoff.delay(attempt))
+                continue
             if not self._closing:
                 await asyncio.sleep(self._backoff.delay(attempt))
                 attempt += 1
@@ -371,12 +394,18 @@ class Connection:
                 if frame.get("type") == "welcome":
                     return ws
             code = ws.close_code
+            reason = msg.extra if msg.type is aiohttp.WSMsgType.CLOSE else None
         except BaseException:
             await ws.close()
             raise
         await ws.close()
         if code == WS_SESSION_REVOKED:
             raise SessionRevoked("the session or this device was revoked; log in again")
+        if code == WS_RATE_LIMITED:
+            # A ticket taken before the bar: refused at hello, with the wait.
+            raise RateLimitedError(
+                0, "socket_rate_limited", "rate limited", retry_after=retry_after_of(reason)
+            )
         raise ConnectionError(f"hello refused (close {code})")
 
     async def _resume(self) -> None:
@@ -390,7 +419,10 @@ class Connection:
         self._schedule_acks()
 
     async def _read_loop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        async for msg in ws:
+        while True:
+            msg = await ws.receive()
+            if msg.type is aiohttp.WSMsgType.CLOSE and msg.data == WS_RATE_LIMITED:
+                self._close_wait = retry_after_of(msg.extra) or self._backoff.maximum
             if msg.type is not aiohttp.WSMsgType.TEXT:
                 break
             try:

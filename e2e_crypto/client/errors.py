@@ -208,6 +208,7 @@ _BY_CODE: dict[str, type[CareChatError]] = {
     "upload_quota_exceeded": TooLargeError,
     "upload_rate_limited": RateLimitedError,
     "too_many_pending_sockets": RateLimitedError,
+    "socket_rate_limited": RateLimitedError,
     "member_role_not_allowed": BadRequestError,
     "registration_not_verified": ConflictError,
     "member_not_consented": ConflictError,

@@ -562,6 +562,28 @@ async def test_two_browsers_talk_restore_reads_history_and_tampering_shows(
 def restartable(services: Services, tmp_path: Path, allowed_site: Site) -> Iterator[Restartable]:
     """A ``carechat serve`` of this test's own (its own port and database), which the
     test stops and starts again on the same port, data and secret."""
+    yield from _own_server(services, tmp_path, allowed_site)
+
+
+FLOOD_BAR: Final = 4.0
+
+
+@pytest.fixture
+def tight(services: Services, tmp_path: Path, allowed_site: Site) -> Iterator[Restartable]:
+    """A server of this test's own whose send budget and flood rule are small."""
+    yield from _own_server(
+        services,
+        tmp_path,
+        allowed_site,
+        send_limit_per_device="20",
+        ws_flood_refusals="5",
+        ws_flood_bar_seconds=str(FLOOD_BAR),
+    )
+
+
+def _own_server(
+    services: Services, tmp_path: Path, allowed_site: Site, **settings: str
+) -> Iterator[Restartable]:
     port = free_port()
     db_name = f"browser_{uuid4().hex[:12]}"
     env = carechat_env(
@@ -574,6 +596,7 @@ def restartable(services: Services, tmp_path: Path, allowed_site: Site) -> Itera
         server_secret=secrets.token_urlsafe(32),
         widget_embed_origins=allowed_site.origin,
         trusted_proxies="127.0.0.1",
+        **settings,
     )
     served = Restartable(env, tmp_path)
     try:
@@ -754,3 +777,48 @@ async def test_the_browser_proves_its_device_key_and_a_stolen_token_still_cannot
     )
     assert proven in history
     assert cmid not in history
+
+
+async def test_a_flooding_page_waits_out_its_close_and_resends_without_loss(
+    tight: Restartable,
+    contexts: Contexts,  # after the server: closed before it stops
+) -> None:
+    """Far past its budget, the page's socket is closed with 4029: the library waits
+    the close's retry_after (not its back-off), reconnects and resends what was never
+    acknowledged; every send ends acknowledged once or refused, none stored twice."""
+    contexts.carechat = tight.url
+    talk = await talking(contexts, tight.url, tight.folder)
+    outcomes = await run(
+        talk.patient_page,
+        """async (t) => {
+          const sends = [];
+          for (let i = 0; i < 40; i++) sends.push(await client.send(t, `flood ${i}`));
+          return Promise.all(sends.map((r) => r.sent.then(
+            (seq) => ({id: r.clientMsgId, seq}),
+            (error) => ({id: r.clientMsgId, code: error.code}))));
+        }""",
+        talk.thread_id,
+    )
+    acked = {o["id"]: o["seq"] for o in outcomes if "seq" in o}
+    refused = [o["code"] for o in outcomes if "seq" not in o]
+    assert set(refused) <= {"rate_limited"}
+    assert len(acked) + len(refused) == 40
+    assert len(set(acked.values())) == len(acked)  # each at one position
+    waits = await matching(
+        talk.patient_page, "e.type === 'connection' && e.detail.retryInMs !== undefined"
+    )
+    assert waits, "the socket was never closed"
+    # The close's wait, not the back-off's 0.2 s (a ticket asked a little early would be
+    # refused with the time left, a shorter wait).
+    assert max(w["retryInMs"] for w in waits) == round(FLOOD_BAR * 1000)
+    assert await run(talk.patient_page, "() => client.socket.connects") >= 2
+    # The server stored exactly the acknowledged ones; the doctor got each once.
+    history = await run(
+        talk.patient_page,
+        "async (t) => (await client.history(t)).messages.map((m) => m.clientMsgId)",
+        talk.thread_id,
+    )
+    assert sorted(history) == sorted(acked)
+    for client_msg_id in acked:
+        await wait_event(talk.doctor_page, about(client_msg_id))
+        assert len(await matching(talk.doctor_page, about(client_msg_id))) == 1

@@ -99,3 +99,13 @@ const SUSPENDED_CLOSE = /^account suspended: ([a-z_]{1,40});/;
 export function suspendedReason(closeReason) {
   return SUSPENDED_CLOSE.exec(String(closeReason ?? ""))?.[1] ?? null;
 }
+
+/** The seconds a 4029 close ("rate limited") asks to wait: its reason is JSON with retry_after. */
+export function closeRetryAfter(closeReason) {
+  try {
+    const value = JSON.parse(String(closeReason ?? "")).retry_after;
+    return Number.isFinite(value) && value > 0 && value <= 3600 ? value : null;
+  } catch {
+    return null;
+  }
+}

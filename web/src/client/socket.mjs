@@ -15,7 +15,9 @@
 // welcome, then learn the threads, "sync" with explicit cursors, resend the outbox,
 // re-ack. A socket that closes (server restart 1001/1006, network loss, missed pongs)
 // reconnects with exponential back-off and jitter; close 4003 (session or device
-// revoked) stops for good.
+// revoked) stops for good. Close 4029 (the socket kept sending past its rate limit) and
+// a refused ticket (429) wait the server's retry_after instead, then reconnect and
+// resend the unacknowledged outbox like any reconnect.
 //
 // Dedupe by (sender device, client_msg_id): a sender never reuses a client_msg_id, so a
 // second envelope with the same pair is a replay — a server could store an old
@@ -24,11 +26,20 @@
 
 import { fromBase64url, signSocketProof, toBase64url } from "../../../e2e_crypto/js/carechat-e2e.mjs";
 import { Cursors } from "./cursors.mjs";
-import { ApiError, NotReady, SessionRevoked, suspendedReason } from "./errors.mjs";
+import { ApiError, NotReady, SessionRevoked, closeRetryAfter, suspendedReason } from "./errors.mjs";
 import { randomId } from "./keystore.mjs";
 import { encodePayload, normalizePayload } from "./messages.mjs";
 
 const WS_SESSION_REVOKED = 4003;
+const WS_RATE_LIMITED = 4029;
+
+/** A close or refusal that says how long to wait: {retryAfter} (seconds). */
+class RateLimitedClose extends Error {
+  constructor(retryAfter) {
+    super("rate limited");
+    this.retryAfter = retryAfter;
+  }
+}
 
 /** A 4003 close: stop for good; a suspension's reason code is kept for the page. */
 function revoked(closeReason) {
@@ -145,7 +156,9 @@ export class Socket {
         this._fail(error);
         return;
       }
-      this._retry();
+      // A refused ticket (429) or hello (4029) says how long to wait.
+      const wait = error instanceof RateLimitedClose || (error instanceof ApiError && error.status === 429) ? error.retryAfter : null;
+      this._retry(wait);
       return;
     }
     this.ws = ws;
@@ -195,7 +208,9 @@ export class Socket {
       ws.onerror = () => {}; // the close event follows and says why
       ws.onclose = (event) => {
         clearTimeout(timer);
-        reject(event.code === WS_SESSION_REVOKED ? revoked(event.reason) : new Error(`closed ${event.code}`));
+        if (event.code === WS_SESSION_REVOKED) reject(revoked(event.reason));
+        else if (event.code === WS_RATE_LIMITED) reject(new RateLimitedClose(closeRetryAfter(event.reason)));
+        else reject(new Error(`closed ${event.code}`));
       };
     });
   }
@@ -224,13 +239,19 @@ export class Socket {
       this._fail(revoked(reason));
       return;
     }
-    this._retry();
+    this._retry(code === WS_RATE_LIMITED ? (closeRetryAfter(reason) ?? this.backoff.maximumMs / 1000) : null);
   }
 
-  _retry() {
+  /** Reconnects after `waitSeconds` when the server said how long, else with back-off. */
+  _retry(waitSeconds = null) {
     if (this.closing) return;
-    const delay = this.backoff.delay(this.attempt);
-    this.attempt += 1;
+    let delay;
+    if (waitSeconds) {
+      delay = waitSeconds * 1000;
+    } else {
+      delay = this.backoff.delay(this.attempt);
+      this.attempt += 1;
+    }
     this.emit("connection", { state: "offline", retryInMs: Math.round(delay) });
     this._retryTimer = setTimeout(() => this._connect(), delay);
   }
