@@ -33,6 +33,10 @@ LIVE_TIMEOUT: Final = 15_000
 KEY_DERIVATION_MS: Final = 30_000
 ANSWER: Final = "Rest, drink plenty and take paracetamol if the fever bothers you."
 QUESTION_TEXT: Final = "38.5 since Tuesday and a headache, what should I take?"
+DRAFT: Final = "Tiredness for weeks deserves a proper talk:"
+FOLLOW_UP: Final = "I also sleep badly."
+# The console reads a patient's follow-up at its next refresh (every 15 s).
+CONSOLE_REFRESH_TIMEOUT: Final = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,9 +303,20 @@ async def test_the_console_parks_resumes_releases_hands_over_and_converts(
     await expect(gp.locator("ol.queue-list > li")).to_have_count(1, timeout=LIVE_TIMEOUT)
     await gp.get_by_role("button", name="Claim the oldest").click()
     await expect(gp.locator("article.intake")).to_contain_text("Tired for weeks")
+    await gp.get_by_label("Your answer").fill(DRAFT)
     await gp.get_by_text("Convert").click()
     await gp.get_by_label("Price in euros").fill("6")
     await gp.get_by_label("Note (optional)").fill("A longer talk")
+    # The patient writes meanwhile: her message repaints the question at the console's
+    # next refresh, and what the GP typed there, and the opened "Convert", stay.
+    await patient.panel.reply(second.question_id, Text(FOLLOW_UP))
+    await expect(question.locator("li.msg.theirs").last).to_contain_text(
+        FOLLOW_UP, timeout=CONSOLE_REFRESH_TIMEOUT
+    )
+    await expect(gp.get_by_label("Note (optional)")).to_be_visible()
+    await expect(gp.get_by_label("Price in euros")).to_have_value("6")
+    await expect(gp.get_by_label("Note (optional)")).to_have_value("A longer talk")
+    await expect(gp.get_by_label("Your answer")).to_have_value(DRAFT)
     await gp.get_by_role("button", name="Send the offer").click()
     await expect(question.locator(".badge")).to_have_text("closed")
     converted = await patient.panel.status(second.question_id)
