@@ -259,6 +259,13 @@ async def test_renewal_request_is_a_card_and_approving_answers_the_patient(
     await expect(second.get_by_label("Reason (optional)")).to_be_hidden()
     await second.get_by_role("button", name="Decline").click()
     await second.get_by_label("Reason (optional)").fill("Let us talk at the practice first.")
+    # Ann writes meanwhile: her message (and the read receipt the page sends for it)
+    # must not take the reason being typed away.
+    await ann.send(thread_id, "Merci docteur.")
+    await expect(page.locator(".message.theirs .text").last).to_have_text("Merci docteur.")
+    await expect(second.get_by_label("Reason (optional)")).to_have_value(
+        "Let us talk at the practice first."
+    )
     await second.get_by_role("button", name="Send decline").click()
     declined = await next_message(ann)
     assert declined.payload == Text(

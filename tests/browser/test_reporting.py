@@ -255,6 +255,10 @@ async def test_a_practitioner_reports_a_patients_message_in_the_inbox(
     await expect(message).to_contain_text("reveals the text of this one message")
     inaccessible = await violations_at_sizes(page, "inbox report form")
     await message.get_by_label("What is wrong with it?").select_option("threats")
+    # Ann writes again while the form is open: her message is drawn, the form stays.
+    await ann.send(thread_id, "Vous m'entendez ?")
+    await expect(page.locator(".message.theirs .text").last).to_have_text("Vous m'entendez ?")
+    await expect(message.get_by_label("What is wrong with it?")).to_have_value("threats")
     await message.get_by_role("button", name="Report to CareChat").click()
     await expect(message.locator(".report-done")).to_contain_text("Reported")
     # Blocking the sender is offered next to it.

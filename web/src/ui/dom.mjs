@@ -71,6 +71,26 @@ export function replace(el, ...children) {
   return el;
 }
 
+/**
+ * Makes `children` the children of `el`, in order, touching only what differs: a node
+ * already there stays in place (its focus, an opened control, text typed in it), a
+ * node not in `children` goes, new ones go in where they belong.
+ */
+export function arrange(el, children) {
+  const wanted = new Set(children);
+  for (const node of [...el.childNodes]) {
+    if (!wanted.has(node)) node.remove();
+  }
+  let at = el.firstChild;
+  for (const child of children) {
+    if (child === at) {
+      at = at.nextSibling;
+    } else {
+      el.insertBefore(child, at);
+    }
+  }
+}
+
 let liveRegion = null;
 
 /**
