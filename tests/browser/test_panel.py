@@ -35,6 +35,12 @@ ANSWER: Final = "Rest, drink plenty and take paracetamol if the fever bothers yo
 QUESTION_TEXT: Final = "38.5 since Tuesday and a headache, what should I take?"
 DRAFT: Final = "Tiredness for weeks deserves a proper talk:"
 FOLLOW_UP: Final = "I also sleep badly."
+# Switches the widget's language as its selector does.
+RELANGUAGE: Final = """(lang) => {
+  const select = document.getElementById("w-language");
+  select.value = lang;
+  select.dispatchEvent(new Event("change"));
+}"""
 # The console reads a patient's follow-up at its next refresh (every 15 s).
 CONSOLE_REFRESH_TIMEOUT: Final = 20_000
 
@@ -169,8 +175,18 @@ async def test_a_patient_and_a_gp_exchange_a_question_and_an_answer_through_the_
         timeout=LIVE_TIMEOUT
     )
     await expect(patient.locator("li.w-msg.theirs")).to_contain_text(ANSWER)
+    await patient.get_by_label("Follow-up question").fill("And for how long?")
     await patient.get_by_label("5 out of 5").check()
     await patient.get_by_label("Comment (optional, encrypted to the panel)").fill("Very clear")
+    # A live status re-renders the view (here a language switch there and back does):
+    # what she wrote and chose is still there.
+    for lang in ("fr", "en"):
+        await patient.evaluate(RELANGUAGE, lang)
+    await expect(patient.get_by_label("Follow-up question")).to_have_value("And for how long?")
+    await expect(patient.get_by_label("5 out of 5")).to_be_checked()
+    await expect(patient.get_by_label("Comment (optional, encrypted to the panel)")).to_have_value(
+        "Very clear"
+    )
     await patient.get_by_role("button", name="Send my rating").click()
     await expect(patient.get_by_text("Thank you for your rating.")).to_be_visible()
     await expect(gp.locator("[data-figure=rating] dd")).to_have_text(
