@@ -352,7 +352,12 @@ async def test_availability_change_persists(watched: Watched, carechat: str, cro
     await expect(page.get_by_label("By e-mail")).to_be_enabled()
     await expect(page.get_by_label("By e-mail")).not_to_be_checked()
 
-    # Signing out: a reload does not bring the session back.
+    # Signing out: a reload does not bring the session back. Once the page has loaded
+    # as the practitioner sees it (the list read, connected, the settings filled in):
+    # a request still under way when the session ends is refused (401) in the console.
+    await expect(page.locator(".connection")).to_have_attribute("data-state", "online")
+    await expect(page.locator(".devices")).to_contain_text("This browser")
+    await expect(page.get_by_text("You have not blocked anyone.")).to_be_visible()
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_role("heading", name="Sign in to your inbox")).to_be_visible()
     await page.reload()

@@ -18,7 +18,7 @@ import { clear, focus, h, mount } from "../ui/dom.mjs";
 import { LANGUAGES, language, onLanguageChange, setLanguage, t, translateNotice } from "../ui/i18n.mjs";
 import { keysView, signInView, suspendedView } from "../panel/account.mjs";
 import { button, errorLine, errorText, field, form } from "../panel/forms.mjs";
-import { campaignsBox } from "./campaigns.mjs";
+import { campaignsBox, updateCounts } from "./campaigns.mjs";
 import { composerBox } from "./composer.mjs";
 import "./i18n.mjs";
 import { rosterBox } from "./roster.mjs";
@@ -148,8 +148,9 @@ class Console {
   }
 
   async refreshCampaigns() {
+    const before = this.campaigns;
     this.campaigns = await this.progress();
-    this.paint("campaigns");
+    if (!updateCounts(this.main.querySelector('[data-box="campaigns"]'), before, this.campaigns)) this.paint("campaigns");
     this.watch();
   }
 
