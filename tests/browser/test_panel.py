@@ -276,6 +276,12 @@ async def test_the_console_parks_resumes_releases_hands_over_and_converts(
     await gp.get_by_role("button", name="Go online").focus()
     await gp.keyboard.press("Enter")
     await expect(gp.locator("ol.queue-list > li")).to_have_count(1, timeout=LIVE_TIMEOUT)
+    # A live figure changes (a colleague comes online): the queue's buttons stay the
+    # same elements (a copy swapped in under the pointer swallowed the click).
+    claim = await gp.get_by_role("button", name="Claim the oldest").element_handle()
+    await panel.admin.panel.online(panel.panel_id)
+    await expect(gp.locator("[data-figure=online] dd")).to_have_text("2", timeout=LIVE_TIMEOUT)
+    assert await claim.evaluate("el => el.isConnected")
     await gp.get_by_role("button", name="Claim the oldest").focus()
     await gp.keyboard.press("Enter")
     await expect(gp.locator("article.intake")).to_contain_text("A dry cough")

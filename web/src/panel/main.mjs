@@ -15,7 +15,7 @@
 // re-renders the answer the GP is typing.
 
 import { CareChatClient, PanelClient, PaymentsClient } from "../client/index.mjs";
-import { clear, focus, h, mount } from "../ui/dom.mjs";
+import { clear, focus, h, mount, patch } from "../ui/dom.mjs";
 import { LANGUAGES, language, onLanguageChange, setLanguage, t, translateNotice } from "../ui/i18n.mjs";
 import "../ui/intake-options.mjs";
 import { keysView, signInView, suspendedView } from "./account.mjs";
@@ -203,9 +203,18 @@ class Console {
     if (!side) return;
     // A live update must not take the keyboard's place away: the same button gets it back.
     const focused = side.contains(document.activeElement) ? document.activeElement.dataset?.key : null;
-    clear(side);
-    side.append(presenceBox(this), statsBox(this.stats), ...queueBox(this, this.errors), ...paidList(this, this.errors), this.errors);
-    if (focused) side.querySelector(`[data-key="${focused}"]`)?.focus();
+    const fresh = [presenceBox(this), statsBox(this.stats), ...queueBox(this, this.errors), ...paidList(this, this.errors)];
+    const boxes = [...side.children].filter((el) => el !== this.errors);
+    if (boxes.length === fresh.length) {
+      // The same boxes: only what changed is redrawn (patch), so a live figure or a
+      // wait that ticked does not swap the Claim button being pressed for a copy
+      // (pressed on one, released on the other: no click).
+      fresh.forEach((box, index) => patch(boxes[index], box));
+    } else {
+      clear(side);
+      side.append(...fresh, this.errors);
+    }
+    if (focused && !side.contains(document.activeElement)) side.querySelector(`[data-key="${focused}"]`)?.focus();
   }
 
   paintQuestion() {
