@@ -259,6 +259,13 @@ async def test_renewal_request_is_a_card_and_approving_answers_the_patient(
     await expect(second.get_by_label("Reason (optional)")).to_be_hidden()
     await second.get_by_role("button", name="Decline").click()
     await second.get_by_label("Reason (optional)").fill("Let us talk at the practice first.")
+    # Ann writes meanwhile: her message (and the read receipt the page sends for it)
+    # must not take the reason being typed away.
+    await ann.send(thread_id, "Merci docteur.")
+    await expect(page.locator(".message.theirs .text").last).to_have_text("Merci docteur.")
+    await expect(second.get_by_label("Reason (optional)")).to_have_value(
+        "Let us talk at the practice first."
+    )
     await second.get_by_role("button", name="Send decline").click()
     declined = await next_message(ann)
     assert declined.payload == Text(
@@ -345,7 +352,12 @@ async def test_availability_change_persists(watched: Watched, carechat: str, cro
     await expect(page.get_by_label("By e-mail")).to_be_enabled()
     await expect(page.get_by_label("By e-mail")).not_to_be_checked()
 
-    # Signing out: a reload does not bring the session back.
+    # Signing out: a reload does not bring the session back. Once the page has loaded
+    # as the practitioner sees it (the list read, connected, the settings filled in):
+    # a request still under way when the session ends is refused (401) in the console.
+    await expect(page.locator(".connection")).to_have_attribute("data-state", "online")
+    await expect(page.locator(".devices")).to_contain_text("This browser")
+    await expect(page.get_by_text("You have not blocked anyone.")).to_be_visible()
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_role("heading", name="Sign in to your inbox")).to_be_visible()
     await page.reload()

@@ -42,6 +42,7 @@ QUESTION: Final = "A rash on my arm for three days, itchy, no fever."
 ANSWER: Final = "It looks like contact eczema: a moisturising cream twice a day."
 SUMMARY: Final = "Summary: contact eczema, cream twice a day, see your GP if it spreads."
 FOLLOW_UP: Final = "And may I still go swimming?"
+GP_NOTE: Final = "Keep the rash dry after washing."
 # The console reads a patient's follow-up at its next refresh (every 15 s).
 CONSOLE_REFRESH_TIMEOUT: Final = 20_000
 # The SLA's shortest setting, and the time the server's timer takes to act on it.
@@ -211,6 +212,17 @@ async def test_a_patient_pays_a_gp_answers_the_countdown_shows_and_the_chat_ends
         FOLLOW_UP, timeout=CONSOLE_REFRESH_TIMEOUT
     )
     await expect(gp.get_by_label("Closing summary")).to_have_value(SUMMARY)
+    # She starts another message as the GP writes: his message re-renders her view, and
+    # she goes on typing where she was; her view still follows the chat (the close).
+    await patient.get_by_label("Your message").fill("One more thing:")
+    paid_box = gp.locator("section.paid-chat")
+    await paid_box.get_by_label("Message to the patient").fill(GP_NOTE)
+    await paid_box.get_by_role("button", name="Send", exact=True).click()
+    await expect(patient.locator("li.w-msg.theirs").last).to_contain_text(
+        GP_NOTE, timeout=LIVE_TIMEOUT
+    )
+    await expect(patient.get_by_label("Your message")).to_be_focused()
+    await expect(patient.get_by_label("Your message")).to_have_value("One more thing:")
     await gp.get_by_role("button", name="Close the chat with this summary").click()
     await expect(gp.get_by_text("Closed: read-only.")).to_be_visible(timeout=LIVE_TIMEOUT)
     await second.screenshots("paid-console-closed")

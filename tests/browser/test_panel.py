@@ -33,6 +33,16 @@ LIVE_TIMEOUT: Final = 15_000
 KEY_DERIVATION_MS: Final = 30_000
 ANSWER: Final = "Rest, drink plenty and take paracetamol if the fever bothers you."
 QUESTION_TEXT: Final = "38.5 since Tuesday and a headache, what should I take?"
+DRAFT: Final = "Tiredness for weeks deserves a proper talk:"
+FOLLOW_UP: Final = "I also sleep badly."
+# Switches the widget's language as its selector does.
+RELANGUAGE: Final = """(lang) => {
+  const select = document.getElementById("w-language");
+  select.value = lang;
+  select.dispatchEvent(new Event("change"));
+}"""
+# The console reads a patient's follow-up at its next refresh (every 15 s).
+CONSOLE_REFRESH_TIMEOUT: Final = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +175,18 @@ async def test_a_patient_and_a_gp_exchange_a_question_and_an_answer_through_the_
         timeout=LIVE_TIMEOUT
     )
     await expect(patient.locator("li.w-msg.theirs")).to_contain_text(ANSWER)
+    await patient.get_by_label("Follow-up question").fill("And for how long?")
     await patient.get_by_label("5 out of 5").check()
     await patient.get_by_label("Comment (optional, encrypted to the panel)").fill("Very clear")
+    # A live status re-renders the view (here a language switch there and back does):
+    # what she wrote and chose is still there.
+    for lang in ("fr", "en"):
+        await patient.evaluate(RELANGUAGE, lang)
+    await expect(patient.get_by_label("Follow-up question")).to_have_value("And for how long?")
+    await expect(patient.get_by_label("5 out of 5")).to_be_checked()
+    await expect(patient.get_by_label("Comment (optional, encrypted to the panel)")).to_have_value(
+        "Very clear"
+    )
     await patient.get_by_role("button", name="Send my rating").click()
     await expect(patient.get_by_text("Thank you for your rating.")).to_be_visible()
     await expect(gp.locator("[data-figure=rating] dd")).to_have_text(
@@ -256,6 +276,12 @@ async def test_the_console_parks_resumes_releases_hands_over_and_converts(
     await gp.get_by_role("button", name="Go online").focus()
     await gp.keyboard.press("Enter")
     await expect(gp.locator("ol.queue-list > li")).to_have_count(1, timeout=LIVE_TIMEOUT)
+    # A live figure changes (a colleague comes online): the queue's buttons stay the
+    # same elements (a copy swapped in under the pointer swallowed the click).
+    claim = await gp.get_by_role("button", name="Claim the oldest").element_handle()
+    await panel.admin.panel.online(panel.panel_id)
+    await expect(gp.locator("[data-figure=online] dd")).to_have_text("2", timeout=LIVE_TIMEOUT)
+    assert await claim.evaluate("el => el.isConnected")
     await gp.get_by_role("button", name="Claim the oldest").focus()
     await gp.keyboard.press("Enter")
     await expect(gp.locator("article.intake")).to_contain_text("A dry cough")
@@ -299,9 +325,20 @@ async def test_the_console_parks_resumes_releases_hands_over_and_converts(
     await expect(gp.locator("ol.queue-list > li")).to_have_count(1, timeout=LIVE_TIMEOUT)
     await gp.get_by_role("button", name="Claim the oldest").click()
     await expect(gp.locator("article.intake")).to_contain_text("Tired for weeks")
+    await gp.get_by_label("Your answer").fill(DRAFT)
     await gp.get_by_text("Convert").click()
     await gp.get_by_label("Price in euros").fill("6")
     await gp.get_by_label("Note (optional)").fill("A longer talk")
+    # The patient writes meanwhile: her message repaints the question at the console's
+    # next refresh, and what the GP typed there, and the opened "Convert", stay.
+    await patient.panel.reply(second.question_id, Text(FOLLOW_UP))
+    await expect(question.locator("li.msg.theirs").last).to_contain_text(
+        FOLLOW_UP, timeout=CONSOLE_REFRESH_TIMEOUT
+    )
+    await expect(gp.get_by_label("Note (optional)")).to_be_visible()
+    await expect(gp.get_by_label("Price in euros")).to_have_value("6")
+    await expect(gp.get_by_label("Note (optional)")).to_have_value("A longer talk")
+    await expect(gp.get_by_label("Your answer")).to_have_value(DRAFT)
     await gp.get_by_role("button", name="Send the offer").click()
     await expect(question.locator(".badge")).to_have_text("closed")
     converted = await patient.panel.status(second.question_id)

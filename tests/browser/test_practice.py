@@ -148,7 +148,17 @@ async def test_a_practice_imports_its_roster_and_its_campaign_reaches_the_widget
     await console.get_by_role("button", name="Schedule the campaign").click()
     later = console.locator('.campaign[data-state="scheduled"]')
     await expect(later).to_have_count(1, timeout=LIVE_MS)
-    await later.get_by_role("button", name="Cancel the campaign").click()
+    cancel = later.get_by_role("button", name="Cancel the campaign")
+    # The console reads the progress again every 2 s while the campaign waits: the
+    # button stays the same element (one painted anew under the pointer lost a click).
+    button = await cancel.element_handle()
+    campaign_id = await later.get_attribute("data-campaign")
+    async with console.expect_response(lambda r: r.url.endswith(f"/campaigns/{campaign_id}")):
+        pass
+    async with console.expect_response(lambda r: r.url.endswith(f"/{practice_id}/campaigns")):
+        pass
+    assert await button.evaluate("el => el.isConnected")
+    await cancel.click()
     await expect(console.locator('.campaign[data-state="cancelled"]')).to_have_count(1)
 
     # The console in French and Dutch: the texts, the states, the report's reasons.

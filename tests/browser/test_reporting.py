@@ -154,8 +154,14 @@ async def test_a_patient_reports_a_practice_mailing_and_the_console_shows_its_ca
 
     await open_widget_menu(page, "Announcements")
     item = page.locator(".w-announcement").first
-    await item.get_by_role("button").first.click()
+    # Opened from the keyboard: the view is drawn again (opened, then read), and the
+    # keyboard stays on the announcement.
+    head = item.get_by_role("button").first
+    await head.focus()
+    await page.keyboard.press("Enter")
     await expect(item).to_contain_text(MAILING)
+    await expect(item.locator(".w-badge")).to_have_count(0)
+    await expect(head).to_be_focused()
     await item.get_by_role("button", name="Report").click()
     dialog = page.get_by_role("dialog", name="Report this announcement to CareChat")
     await expect(dialog).to_contain_text("reveals the text of this one announcement")
@@ -194,6 +200,10 @@ async def test_a_practitioner_reports_a_patients_message_in_the_inbox(
     await expect(message).to_contain_text("reveals the text of this one message")
     inaccessible = await violations_at_sizes(page, "inbox report form")
     await message.get_by_label("What is wrong with it?").select_option("threats")
+    # Ann writes again while the form is open: her message is drawn, the form stays.
+    await ann.send(thread_id, "Vous m'entendez ?")
+    await expect(page.locator(".message.theirs .text").last).to_have_text("Vous m'entendez ?")
+    await expect(message.get_by_label("What is wrong with it?")).to_have_value("threats")
     await message.get_by_role("button", name="Report to CareChat").click()
     await expect(message.locator(".report-done")).to_contain_text("Reported")
     # Blocking the sender is offered next to it.

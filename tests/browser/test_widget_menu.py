@@ -4,9 +4,10 @@ disclosure a keyboard and a screen reader can use; inline on a wide screen."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Final
 
-from playwright.async_api import FloatRect, Locator, Page, ViewportSize, expect
+from playwright.async_api import FloatRect, Locator, Page, Route, ViewportSize, expect
 
 from tests.browser.axe import axe, install_axe, serious
 from tests.browser.care_team import CareTeam, People, unique_email
@@ -185,3 +186,35 @@ async def test_an_open_menu_and_its_focus_survive_a_live_update_of_the_page(
     await expect(page.locator(".w-thread-row .w-badge")).to_have_text("1")
     await expect(toggle).to_have_attribute("aria-expanded", "true")
     await expect(privacy).to_be_focused()
+
+
+async def test_a_menu_opened_while_the_widget_connects_stays_open_when_the_page_arrives(
+    watched: Watched, carechat: str, people: People
+) -> None:
+    page = watched.page
+    email = unique_email("menu")
+    await people.person(email, name="Marie Dubois")
+    await page.set_viewport_size(FRAME)
+    # The practice page (its care links) waits until the patient has opened the menu.
+    menu_open = asyncio.Event()
+
+    async def hold(route: Route) -> None:
+        await menu_open.wait()
+        await route.continue_()
+
+    await page.route("**/api/v1/care-links", hold)
+    await page.goto(f"{carechat}/widget?practice={PRACTICE_ID}")
+    await sign_in(page, email)
+    await create_keys(page)
+    menu = widget_menu(page)
+    toggle = menu.get_by_role("button", name="Menu", exact=True)
+    await toggle.click()
+    settings = menu.get_by_role("button", name="Settings", exact=True)
+    await expect(settings).to_be_visible()
+    menu_open.set()
+    # The page arrives under the open menu: the menu stays, with the patient's focus.
+    await expect(page.get_by_role("heading", name="Your practice")).to_be_visible()
+    await expect(toggle).to_have_attribute("aria-expanded", "true")
+    await expect(menu.get_by_role("button", name="Announcements")).to_be_focused()
+    await settings.click()
+    await expect(page.get_by_role("heading", name="Settings", level=1)).to_be_focused()

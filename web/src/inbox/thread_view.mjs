@@ -4,7 +4,7 @@
 // (sender device, client message id) — the same message arriving twice (history,
 // then live; or a resend) replaces itself instead of showing twice — and the highest
 // seq each other account has read, which turns the practitioner's own messages "read".
-import { announce, focus, h, replace } from "../ui/dom.mjs";
+import { announce, arrange, focus, h, replace } from "../ui/dom.mjs";
 import { t } from "../ui/i18n.mjs";
 import { blockButton } from "./blocks.mjs";
 import { Composer } from "./composer.mjs";
@@ -39,6 +39,12 @@ export class ThreadView {
     this.onBack = onBack;
     this.onAction = onAction;
     this.messages = new Map();
+    // The items drawn, by message key ({message, status, element}): a live event (a
+    // message, a receipt) redraws only the items it changed, so a report being filed
+    // or a decline reason being typed under another message stays, with its focus.
+    this.items = new Map();
+    this.noticeItems = [];
+    this.earlierItem = null;
     this.notices = [];
     this.readBy = new Map(); // account -> highest seq read
     this.answered = new Map(); // renewal request's clientMsgId -> "approved" | "declined"
@@ -213,27 +219,43 @@ export class ThreadView {
   }
 
   renderMessages({ keepPosition = false } = {}) {
-    const items = [...this.messages.values()].sort(bySeq).map((message) =>
-      messageItem(message, {
-        senderName: (account) => displayNameIn(this.summary, account),
-        status: this.statusOf(message),
-        actions: {
-          renewal: (m) => this.renewalActions(m),
-          download: (m) => this.downloadButton(m),
-          report: (m) => reportAction(this.client, m, { name: displayNameIn(this.summary, m.sender?.account), alert: this.alert, reported: this.reported }),
-        },
-      }),
-    );
-    const notices = this.notices.map((notice) => h("li", { class: "notice-line", role: "note" }, notice));
+    const drawn = new Map();
+    const items = [...this.messages.values()].sort(bySeq).map((message) => {
+      const key = keyOf(message);
+      const status = this.statusOf(message);
+      const before = this.items.get(key);
+      // The same message object with the same status shows the same: kept as it is.
+      const element =
+        before && before.message === message && before.status === status
+          ? before.element
+          : messageItem(message, {
+              senderName: (account) => displayNameIn(this.summary, account),
+              status,
+              actions: {
+                renewal: (m) => this.renewalActions(m),
+                download: (m) => this.downloadButton(m),
+                report: (m) => reportAction(this.client, m, { name: displayNameIn(this.summary, m.sender?.account), alert: this.alert, reported: this.reported }),
+              },
+            });
+      drawn.set(key, { message, status, element });
+      return element;
+    });
+    this.items = drawn;
+    for (const notice of this.notices.slice(this.noticeItems.length)) {
+      this.noticeItems.push(h("li", { class: "notice-line", role: "note" }, notice));
+    }
+    const notices = this.noticeItems;
     if (items.length === 0 && notices.length === 0) {
       replace(this.list, h("li", { class: "empty" }, t("thread.empty")));
       return;
     }
-    const earlier = this.nextBefore
-      ? h("li", { class: "earlier" }, h("button", { type: "button", class: "small quiet", onclick: (event) => this.loadEarlier(event.currentTarget) }, t("thread.earlier")))
-      : null;
+    if (!this.nextBefore) {
+      this.earlierItem = null;
+    } else if (this.earlierItem === null) {
+      this.earlierItem = h("li", { class: "earlier" }, h("button", { type: "button", class: "small quiet", onclick: (event) => this.loadEarlier(event.currentTarget) }, t("thread.earlier")));
+    }
     const atBottom = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 40;
-    replace(this.list, earlier, items, notices);
+    arrange(this.list, [this.earlierItem, ...items, ...notices].filter(Boolean));
     if (!keepPosition && (atBottom || this.log.scrollTop === 0)) {
       this.log.scrollTop = this.log.scrollHeight;
     }
@@ -258,6 +280,7 @@ export class ThreadView {
     }
     const answered = (how) => {
       this.answered.set(message.clientMsgId, how);
+      this.items.delete(keyOf(message));
       this.renderMessages();
       announce(t(`renewal.${how}`));
     };
@@ -427,6 +450,9 @@ export class ThreadView {
     this.renderHeader();
     this.renderComposer();
     this.composer.render();
+    // Every item says something in the old language: all drawn again.
+    this.items.clear();
+    this.earlierItem = null;
     this.renderMessages();
   }
 

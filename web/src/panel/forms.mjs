@@ -38,6 +38,22 @@ export function field({ label, name, type = "text", multiline = false, hint = nu
   return wrapper;
 }
 
+/**
+ * Keeps what is typed or chosen in `wrapper.input` across repaints of its pane (a
+ * patient's message arriving repaints the open question): in `drafts` (a Map) under
+ * `key`, until the caller deletes it once sent. A choice no longer offered falls back
+ * to the first option.
+ */
+export function kept(drafts, key, wrapper) {
+  const input = wrapper.input;
+  if (drafts.has(key)) {
+    input.value = drafts.get(key);
+    if (input.tagName === "SELECT" && input.selectedIndex < 0) input.selectedIndex = 0;
+  }
+  input.addEventListener("input", () => drafts.set(key, input.value));
+  return wrapper;
+}
+
 /** A labelled <select> of [value, text] pairs. */
 export function choice({ label, name, options }) {
   const id = uid(`p-${name}`);

@@ -16,7 +16,7 @@
 // re-renders the answer the GP is typing.
 
 import { PanelClient, PaymentsClient } from "../client/index.mjs";
-import { clear, focus, h, mount } from "../ui/dom.mjs";
+import { clear, focus, h, mount, patch } from "../ui/dom.mjs";
 import { LANGUAGES, language, onLanguageChange, setLanguage, t } from "../ui/i18n.mjs";
 import "../ui/intake-options.mjs";
 import { keysView, signInView, suspendedView } from "./account.mjs";
@@ -46,8 +46,9 @@ class Console {
     this.queue = null;
     this.openId = null;
     this.opened = null;
-    this.draft = "";
-    // The paid chat's message and closing summary being typed (paid.mjs), by chat.
+    // What the GP types or chooses in the open question (its answer, the paid chat's
+    // message and closing summary, the hand-over and convert forms), kept across the
+    // pane's repaints: "<question id>/<field>" -> value (forms.mjs kept()).
     this.drafts = new Map();
     this.notice = null;
     this.timers = new Map();
@@ -204,26 +205,51 @@ class Console {
     if (!side) return;
     // A live update must not take the keyboard's place away: the same button gets it back.
     const focused = side.contains(document.activeElement) ? document.activeElement.dataset?.key : null;
-    clear(side);
-    side.append(presenceBox(this), statsBox(this.stats), ...queueBox(this, this.errors), ...paidList(this, this.errors), this.errors);
-    if (focused) side.querySelector(`[data-key="${focused}"]`)?.focus();
+    const fresh = [presenceBox(this), statsBox(this.stats), ...queueBox(this, this.errors), ...paidList(this, this.errors)];
+    const boxes = [...side.children].filter((el) => el !== this.errors);
+    if (boxes.length === fresh.length) {
+      // The same boxes: only what changed is redrawn (patch), so a live figure or a
+      // wait that ticked does not swap the Claim button being pressed for a copy
+      // (pressed on one, released on the other: no click).
+      fresh.forEach((box, index) => patch(boxes[index], box));
+    } else {
+      clear(side);
+      side.append(...fresh, this.errors);
+    }
+    if (focused && !side.contains(document.activeElement)) side.querySelector(`[data-key="${focused}"]`)?.focus();
   }
 
   paintQuestion() {
     const pane = this.main.querySelector(".panel-question");
     if (!pane) return;
-    // The answer being typed keeps its focus (its text is kept in this.draft).
-    const typing = pane.contains(document.activeElement) ? document.activeElement.name : null;
+    // The control being used keeps its focus (what it holds is kept in this.drafts):
+    // a field by its name, a button or the convert toggle by its key.
+    const active = pane.contains(document.activeElement) ? document.activeElement : null;
+    const key = active?.dataset?.key;
+    const name = !key && ["INPUT", "TEXTAREA", "SELECT"].includes(active?.tagName) ? active.name : null;
     clear(pane);
     if (this.opened) {
       pane.append(questionPane(this, this.opened));
     } else if (this.notice) {
       pane.append(h("p", { class: "alert", role: "status" }, t(this.notice)));
     }
-    const field = typing ? pane.querySelector(`textarea[name="${typing}"], input[name="${typing}"]`) : null;
-    if (field) {
-      field.focus();
-      field.setSelectionRange?.(field.value.length, field.value.length);
+    const again = key
+      ? pane.querySelector(`[data-key="${CSS.escape(key)}"]`)
+      : name
+        ? pane.querySelector(`:is(input, textarea, select)[name="${CSS.escape(name)}"]`)
+        : null;
+    if (again) {
+      again.focus();
+      // The caret back at the end of the text (not every input type has one).
+      if (typeof again.selectionStart === "number") again.setSelectionRange(again.value.length, again.value.length);
+    }
+  }
+
+  /** Drops what was typed for `questionId` (it left this GP: handed over, released,
+   * converted). */
+  forget(questionId) {
+    for (const key of [...this.drafts.keys()]) {
+      if (key.startsWith(`${questionId}/`)) this.drafts.delete(key);
     }
   }
 
@@ -271,7 +297,6 @@ class Console {
   async closeQuestion() {
     this.openId = null;
     this.opened = null;
-    this.draft = "";
     this.paintQuestion();
     await this.refresh();
   }
@@ -348,6 +373,8 @@ function presenceBox(console_) {
   if (panels.length > 1) {
     switcher = choice({ label: t("panel.choose"), name: "panel", options: panels.map((p) => [p.panel_id, p.name]) });
     switcher.input.value = console_.panelId;
+    // Named across the side's repaints (a live figure), so focus comes back to it.
+    switcher.input.dataset.key = "panel-choice";
     switcher.input.addEventListener("change", () => console_.choosePanel(switcher.input.value).catch((e) => showError(errors, e)));
   }
   return h(

@@ -6,7 +6,7 @@
 
 import { h } from "../ui/dom.mjs";
 import { language, t } from "../ui/i18n.mjs";
-import { button, field, form } from "./forms.mjs";
+import { button, field, form, kept } from "./forms.mjs";
 
 function price(cents, currency) {
   return new Intl.NumberFormat(language(), { style: "currency", currency: String(currency).toUpperCase() }).format(cents / 100);
@@ -36,23 +36,15 @@ function countdown(until) {
   return line;
 }
 
-/** `wrapper`'s text survives the pane's repaints (a patient's message arriving repaints
- * it): kept in `console_.drafts` under the chat and the field's name until sent. */
-function kept(console_, id, wrapper) {
-  const key = `${id}/${wrapper.input.name}`;
-  wrapper.input.value = console_.drafts.get(key) ?? "";
-  wrapper.input.addEventListener("input", () => console_.drafts.set(key, wrapper.input.value));
-  return wrapper;
-}
-
 /** The paid-chat part of the open question's pane; `chat` is the server's paid chat. */
 export function paidBox(console_, q) {
   const chat = q.paid;
   const id = chat.thread_id;
   const open = chat.state === "answered" && chat.window_ends_at && Date.parse(chat.window_ends_at) > Date.now();
   const mine = chat.answered_by === console_.client.accountId;
-  const message = kept(console_, id, field({ label: t("paid.message"), name: "body", multiline: true, maxlength: 10000 }));
-  const summary = kept(console_, id, field({ label: t("paid.summary"), name: "summary", multiline: true, maxlength: 10000 }));
+  // What the GP types survives the pane's repaints (a patient's message arriving).
+  const message = kept(console_.drafts, `${id}/body`, field({ label: t("paid.message"), name: "body", multiline: true, maxlength: 10000 }));
+  const summary = kept(console_.drafts, `${id}/summary`, field({ label: t("paid.summary"), name: "summary", multiline: true, maxlength: 10000 }));
   return h(
     "section",
     { class: "paid-chat", "aria-labelledby": "p-paid-title" },

@@ -6,7 +6,7 @@
 
 import { h } from "../ui/dom.mjs";
 import { formatTime, language, t } from "../ui/i18n.mjs";
-import { PageError, button, choice, errorLine, field, form } from "./forms.mjs";
+import { PageError, button, choice, errorLine, field, form, kept } from "./forms.mjs";
 import { paidBox } from "./paid.mjs";
 
 const option = (group, value) => {
@@ -67,11 +67,12 @@ function messageItem(message) {
   );
 }
 
+// Everything the GP types or chooses in the pane is kept (forms.mjs kept()) under the
+// question's id: a patient's message repaints the pane, and an answer must never show
+// up under another patient's question.
 function answerForm(console_, q) {
-  const text = field({ label: t("answer.label"), name: "body", multiline: true, maxlength: 10000, value: console_.draft ?? "" });
-  text.input.addEventListener("input", () => {
-    console_.draft = text.input.value;
-  });
+  const id = q.status.question_id;
+  const text = kept(console_.drafts, `${id}/answer`, field({ label: t("answer.label"), name: "body", multiline: true, maxlength: 10000 }));
   return form({
     fields: [text],
     submit: t("answer.send"),
@@ -81,7 +82,7 @@ function answerForm(console_, q) {
       const body = values.body.trim();
       await console_.panel.reply(q.status.question_id, { t: "text", body }, { answer: which !== "ask" });
       if (which === "ask") await console_.panel.park(q.status.question_id);
-      console_.draft = "";
+      console_.drafts.delete(`${id}/answer`);
       await console_.open(q.status.question_id);
     },
   });
@@ -91,13 +92,18 @@ function handOver(console_, q) {
   const me = console_.client.accountId;
   const colleagues = console_.colleagues.filter((id) => id !== me);
   if (!colleagues.length) return h("p", { class: "hint" }, t("action.handover.none"));
-  const to = choice({ label: t("action.handover.to"), name: "to", options: colleagues.map((id) => [id, console_.nameOf(id)]) });
+  const to = kept(
+    console_.drafts,
+    `${q.status.question_id}/to`,
+    choice({ label: t("action.handover.to"), name: "to", options: colleagues.map((id) => [id, console_.nameOf(id)]) }),
+  );
   return form({
     fields: [to],
     submit: t("action.handover"),
     className: "stack inline-form",
     action: async (values) => {
       await console_.panel.handOver(q.status.question_id, values.to);
+      console_.forget(q.status.question_id);
       await console_.closeQuestion();
     },
   });
@@ -105,8 +111,9 @@ function handOver(console_, q) {
 
 function convertForms(console_, q) {
   const id = q.status.question_id;
-  const name = field({ label: t("convert.booking.name"), name: "name", maxlength: 200 });
-  const url = field({ label: t("convert.booking.url"), name: "url", type: "url", maxlength: 2000 });
+  const drafts = console_.drafts;
+  const name = kept(drafts, `${id}/name`, field({ label: t("convert.booking.name"), name: "name", maxlength: 200 }));
+  const url = kept(drafts, `${id}/url`, field({ label: t("convert.booking.url"), name: "url", type: "url", maxlength: 2000 }));
   const booking = form({
     fields: [name, url],
     submit: t("convert.booking.send"),
@@ -114,11 +121,12 @@ function convertForms(console_, q) {
     action: async (v) => {
       await console_.panel.reply(id, { t: "booking_invitation", provider_kind: "practitioner", provider_name: v.name.trim(), slots: [], url: v.url.trim(), note: null });
       await console_.panel.convert(id, "booking");
+      console_.forget(id);
       await console_.open(id);
     },
   });
-  const amount = field({ label: t("convert.offer.price"), name: "price", type: "number", min: 1, max: 10000, step: "0.01" });
-  const note = field({ label: t("convert.offer.note"), name: "note", maxlength: 2000 });
+  const amount = kept(drafts, `${id}/price`, field({ label: t("convert.offer.price"), name: "price", type: "number", min: 1, max: 10000, step: "0.01" }));
+  const note = kept(drafts, `${id}/note`, field({ label: t("convert.offer.note"), name: "note", maxlength: 2000 }));
   const offer = form({
     fields: [amount, note],
     submit: t("convert.offer.send"),
@@ -128,18 +136,22 @@ function convertForms(console_, q) {
       if (!Number.isSafeInteger(cents)) throw new PageError(t("convert.invalid"));
       await console_.panel.reply(id, { t: "paid_chat_offer", price_cents: cents, currency: "EUR", note: v.note.trim() || null });
       await console_.panel.convert(id, "paid_offer", cents);
+      console_.forget(id);
       await console_.open(id);
     },
   });
-  return h(
+  // Opened, it stays open across repaints.
+  const details = h(
     "details",
-    { class: "convert" },
-    h("summary", {}, t("convert.title")),
+    { class: "convert", open: drafts.get(`${id}/convert`) === true },
+    h("summary", { dataset: { key: "convert" } }, t("convert.title")),
     h("h3", {}, t("convert.booking")),
     booking,
     h("h3", {}, t("convert.offer")),
     offer,
   );
+  details.addEventListener("toggle", () => drafts.set(`${id}/convert`, details.open));
+  return details;
 }
 
 /** The open question's pane; `q` = {status, messages}. */
@@ -162,7 +174,7 @@ export function questionPane(console_, q) {
       { class: "box-head" },
       h("h2", { id: "p-question-title", tabindex: "-1" }, t("question.title")),
       h("span", { class: `badge state-${s.state}` }, t(`state.${s.state}`)),
-      button(t("question.back"), () => console_.closeQuestion(), errors, "quiet small"),
+      button(t("question.back"), () => console_.closeQuestion(), errors, "quiet small", "question-back"),
     ),
     claimed && s.lease_until ? h("p", { class: "hint" }, t("question.lease", { time: formatTime(s.lease_until, { timeStyle: "medium" }) })) : null,
     q.paid ? paidBox(console_, q) : null,
@@ -173,16 +185,18 @@ export function questionPane(console_, q) {
       ? h(
           "div",
           { class: "actions" },
-          claimed ? button(t("action.park"), act(() => console_.panel.park(id)), errors) : null,
-          parked ? button(t("action.resume"), act(() => console_.panel.resume(id)), errors, "primary") : null,
+          claimed ? button(t("action.park"), act(() => console_.panel.park(id)), errors, null, "park") : null,
+          parked ? button(t("action.resume"), act(() => console_.panel.resume(id)), errors, "primary", "resume") : null,
           button(
             t("action.release"),
             async () => {
               await console_.panel.release(id);
+              console_.forget(id);
               await console_.closeQuestion();
             },
             errors,
             "danger",
+            "release",
           ),
         )
       : null,

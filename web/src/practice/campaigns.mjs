@@ -8,6 +8,34 @@ import { button, errorLine } from "../panel/forms.mjs";
 
 const COUNTS = ["recipients", "delivered", "read", "opted_out", "failed"];
 
+function newestFirst(campaigns) {
+  return [...campaigns].sort((a, b) => String(b.createdAt).localeCompare(String(a.createdAt)));
+}
+
+/** What the box shows of `campaigns` besides their counts. */
+function shape(campaigns) {
+  return JSON.stringify(newestFirst(campaigns).map((c) => [c.campaignId, c.state, c.pauseReason ?? null, c.sendAt ?? null, c.createdAt ?? null]));
+}
+
+/**
+ * The poll's update: when only counts moved (a campaign sending, or waiting for its
+ * time), they are written into `box` in place, and its buttons stay the same elements:
+ * a box painted anew under the pointer swallowed a click (pressed on one button,
+ * released on its copy) and wiped the box's error line. False: paint it again.
+ */
+export function updateCounts(box, before, campaigns) {
+  if (!box || shape(before) !== shape(campaigns)) return false;
+  for (const c of campaigns) {
+    for (const name of COUNTS) {
+      const dd = box.querySelector(`.campaign[data-campaign="${CSS.escape(c.campaignId)}"] [data-count="${name}"] dd`);
+      if (!dd) return false;
+      const text = String(c.progress?.[name] ?? 0);
+      if (dd.textContent !== text) dd.textContent = text;
+    }
+  }
+  return true;
+}
+
 export function campaignsBox(console_) {
   const errors = errorLine();
   const act = (work) => async () => {
@@ -15,7 +43,7 @@ export function campaignsBox(console_) {
     await console_.refreshCampaigns();
   };
   const m = console_.mailings;
-  const items = [...console_.campaigns].sort((a, b) => String(b.createdAt).localeCompare(String(a.createdAt)));
+  const items = newestFirst(console_.campaigns);
   return h(
     "section",
     { class: "box", dataset: { box: "campaigns" }, "aria-labelledby": "pr-campaigns-title" },

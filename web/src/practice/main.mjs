@@ -20,7 +20,7 @@ import { t } from "../ui/i18n.mjs";
 import { keysView, signInView, suspendedView } from "../panel/account.mjs";
 import { button, errorLine, field, form } from "../panel/forms.mjs";
 import { ConsoleShell, startConsole } from "../panel/shell.mjs";
-import { campaignsBox } from "./campaigns.mjs";
+import { campaignsBox, updateCounts } from "./campaigns.mjs";
 import { composerBox } from "./composer.mjs";
 import "./i18n.mjs";
 import { rosterBox } from "./roster.mjs";
@@ -107,8 +107,9 @@ class Console extends ConsoleShell {
   }
 
   async refreshCampaigns() {
+    const before = this.campaigns;
     this.campaigns = await this.progress();
-    this.paint("campaigns");
+    if (!updateCounts(this.main.querySelector('[data-box="campaigns"]'), before, this.campaigns)) this.paint("campaigns");
     this.watch();
   }
 

@@ -71,6 +71,68 @@ export function replace(el, ...children) {
   return el;
 }
 
+/**
+ * Makes `children` the children of `el`, in order, touching only what differs: a node
+ * already there stays in place (its focus, an opened control, text typed in it), a
+ * node not in `children` goes, new ones go in where they belong.
+ */
+export function arrange(el, children) {
+  const wanted = new Set(children);
+  for (const node of [...el.childNodes]) {
+    if (!wanted.has(node)) node.remove();
+  }
+  let at = el.firstChild;
+  for (const child of children) {
+    if (child === at) {
+      at = at.nextSibling;
+    } else {
+      el.insertBefore(child, at);
+    }
+  }
+}
+
+const CONTROLS = new Set(["BUTTON", "INPUT", "SELECT", "TEXTAREA", "A"]);
+
+/**
+ * Brings `old` to show what `fresh` (a new drawing of it) shows, touching only what
+ * differs: text is rewritten in place, an element whose tag, attributes and number of
+ * children match is kept and its children brought along; a control (button, field,
+ * link) is kept only if drawn exactly the same (its listeners, focus and value with it);
+ * anything else is swapped for its fresh copy. Only for drawings where a control drawn
+ * the same acts the same (a button keyed by what it acts on). Returns the node now in
+ * the document.
+ */
+export function patch(old, fresh) {
+  if (old.isEqualNode(fresh)) return old;
+  if (old.nodeType === Node.TEXT_NODE && fresh.nodeType === Node.TEXT_NODE) {
+    old.data = fresh.data;
+    return old;
+  }
+  // A control drawn differently (another label) may act differently: never kept.
+  if (
+    old.nodeType !== Node.ELEMENT_NODE ||
+    CONTROLS.has(old.nodeName) ||
+    old.nodeName !== fresh.nodeName ||
+    !sameAttributes(old, fresh) ||
+    old.childNodes.length !== fresh.childNodes.length
+  ) {
+    old.replaceWith(fresh);
+    return fresh;
+  }
+  for (const [index, child] of [...fresh.childNodes].entries()) {
+    patch(old.childNodes[index], child);
+  }
+  return old;
+}
+
+function sameAttributes(a, b) {
+  if (a.attributes.length !== b.attributes.length) return false;
+  for (const attribute of a.attributes) {
+    if (b.getAttribute(attribute.name) !== attribute.value) return false;
+  }
+  return true;
+}
+
 let liveRegion = null;
 
 /**

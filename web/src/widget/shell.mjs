@@ -92,7 +92,9 @@ export class Widget {
     this.view.append(...[nodes].flat().filter(Boolean));
     document.title = `${this.view.querySelector("h1, h2")?.textContent ?? "CareChat"} · CareChat`;
     if (moveFocus) {
-      focus(this.view.querySelector("h1, h2"));
+      // Not from under the open header menu: a view that arrives by itself (the
+      // practice page once connected) must not close the menu being used.
+      if (!this.menu.isOpen) focus(this.view.querySelector("h1, h2"));
     } else if (keep) {
       document.getElementById(keep)?.focus();
     }

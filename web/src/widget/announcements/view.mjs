@@ -70,7 +70,9 @@ function item(widget, state, a, errors) {
     { class: ["w-announcement", a.read ? null : "is-unread"], dataset: { campaign: a.campaignId } },
     h(
       "button",
-      { type: "button", class: "button link w-announcement-head", "aria-expanded": opened ? "true" : "false", onclick: open },
+      // An id: opening re-renders the view twice (opened, then read), and focus comes
+      // back to the same button by its id (shell.mjs render()).
+      { type: "button", id: `w-announcement-${a.campaignId}`, class: "button link w-announcement-head", "aria-expanded": opened ? "true" : "false", onclick: open },
       a.read ? null : h("span", { class: "w-badge" }, t("announcements.new")),
       h("span", {}, t("announcements.received", { at: formatTime(a.deliveredAt) })),
     ),

@@ -80,7 +80,6 @@ export class PaidFlow {
   async show() {
     await this.refreshMessages();
     this.widget.show(chatView, this);
-    this.follow();
   }
 
   async refreshMessages() {
@@ -88,7 +87,8 @@ export class PaidFlow {
     this.messages = s === "answered" || (s === "closed" && this.chat.answered_by) ? await this.payments.panel.messages(this.chat.thread_id) : [];
   }
 
-  /** Polls while the chat is on screen; redraws only when what it shows changed. */
+  /** Polls while the chat is on screen; redraws only when what it shows changed. Each
+   * render of the chat starts it (chatView): a re-render stops the one before. */
   follow() {
     let stopped = false;
     this.widget.onLeave(() => {
@@ -206,7 +206,9 @@ function conversation(flow) {
 
 function replyForm(flow) {
   const errors = errorLine();
-  const id = uid("paid-reply");
+  // A fixed id: the poll re-renders the view when the GP writes, and focus comes back
+  // to this field by its id (shell.mjs render()), the draft with it.
+  const id = "w-paid-reply";
   const area = h("textarea", { id, name: "body", rows: 2, maxlength: 2000 });
   area.value = flow.draft;
   area.addEventListener("input", () => {
@@ -238,6 +240,7 @@ function closedText(c) {
 /** The chat as it stands. */
 export function chatView(widget, flow) {
   const c = flow.chat;
+  flow.follow();
   const errors = errorLine();
   const nodes = [];
   if (c.state === "pending_payment") {

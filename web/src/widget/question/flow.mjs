@@ -15,7 +15,7 @@
 import { PanelClient } from "../../client/index.mjs";
 import { h } from "../../ui/dom.mjs";
 import { language, t } from "../../ui/i18n.mjs";
-import { action, errorLine, errorText, onSubmit, showError, submit, uid } from "../forms.mjs";
+import { action, errorLine, errorText, onSubmit, showError, submit } from "../forms.mjs";
 import { heading } from "../shell.mjs";
 import { messageItem } from "../views/message.mjs";
 import "./i18n.mjs";
@@ -30,6 +30,9 @@ export class QuestionFlow {
     this.messages = [];
     this.rated = false;
     this.duplicate = false;
+    // What the patient is writing (a follow-up, a rating): a live status or a language
+    // switch re-renders the view, and must not take it away.
+    this.kept = keptNothing();
     widget.client.on("question", (status) => this.statusArrived(status));
   }
 
@@ -38,6 +41,7 @@ export class QuestionFlow {
     this.messages = [];
     this.rated = false;
     this.duplicate = false;
+    this.kept = keptNothing();
     this.widget.show(intakeView, this);
   }
 
@@ -77,6 +81,10 @@ export class QuestionFlow {
     await this.refreshMessages();
     this.widget.show(questionView, this);
   }
+}
+
+function keptNothing() {
+  return { followUp: "", score: null, comment: "" };
 }
 
 /** What the question's screen shows of a status (waiting: place, estimate, GPs, overdue). */
@@ -179,24 +187,31 @@ function conversation(flow) {
   );
 }
 
+// Fixed ids: a re-render gives focus back to the same control (shell.mjs render()).
 function followUp(flow) {
   const errors = errorLine();
-  const id = uid("q-follow");
+  const id = "w-q-follow";
+  const area = h("textarea", { id, name: "body", rows: 2, maxlength: 2000 });
+  area.value = flow.kept.followUp;
+  area.addEventListener("input", () => {
+    flow.kept.followUp = area.value;
+  });
   const form = h(
     "form",
     { class: "w-form", novalidate: true },
-    h(
-      "fieldset",
-      {},
-      h("div", { class: "field" }, h("label", { for: id }, t("question.follow_up")), h("textarea", { id, name: "body", rows: 2, maxlength: 2000 })),
-    ),
+    h("fieldset", {}, h("div", { class: "field" }, h("label", { for: id }, t("question.follow_up")), area)),
     errors,
     h("div", { class: "w-actions" }, submit(t("question.follow_up.send"))),
   );
   onSubmit(
     form,
     errors,
-    (values) => flow.act(() => flow.panel.reply(flow.status.question_id, { t: "text", body: values.body.trim() })),
+    (values) =>
+      flow.act(async () => {
+        const status = await flow.panel.reply(flow.status.question_id, { t: "text", body: values.body.trim() });
+        flow.kept.followUp = ""; // sent: the view drawn next starts empty
+        return status;
+      }),
     (values) => (values.body?.trim() ? null : t("question.follow_up")),
   );
   return form;
@@ -205,7 +220,12 @@ function followUp(flow) {
 function rating(flow) {
   if (flow.rated) return h("p", { class: "w-callout", role: "status" }, t("question.rating.thanks"));
   const errors = errorLine();
-  const comment = uid("q-comment");
+  const comment = "w-q-comment";
+  const commentArea = h("textarea", { id: comment, name: "comment", rows: 2, maxlength: 2000 });
+  commentArea.value = flow.kept.comment;
+  commentArea.addEventListener("input", () => {
+    flow.kept.comment = commentArea.value;
+  });
   const form = h(
     "form",
     { class: "w-form w-rating", novalidate: true, "aria-labelledby": "w-q-rating" },
@@ -218,16 +238,25 @@ function rating(flow) {
         { class: "w-choices w-stars" },
         h("legend", {}, t("question.rating.score")),
         [1, 2, 3, 4, 5].map((n) => {
-          const id = uid(`q-score-${n}`);
+          const id = `w-q-score-${n}`;
           return h(
             "div",
             { class: "field check" },
-            h("input", { type: "radio", id, name: "score", value: String(n) }),
+            h("input", {
+              type: "radio",
+              id,
+              name: "score",
+              value: String(n),
+              checked: flow.kept.score === String(n),
+              onchange: () => {
+                flow.kept.score = String(n);
+              },
+            }),
             h("label", { for: id }, t("question.rating.star", { n })),
           );
         }),
       ),
-      h("div", { class: "field" }, h("label", { for: comment }, t("question.rating.comment")), h("textarea", { id: comment, name: "comment", rows: 2, maxlength: 2000 })),
+      h("div", { class: "field" }, h("label", { for: comment }, t("question.rating.comment")), commentArea),
     ),
     errors,
     h("div", { class: "w-actions" }, submit(t("question.rating.submit"))),
@@ -238,6 +267,8 @@ function rating(flow) {
     async (values) => {
       await flow.panel.rate(flow.status.question_id, Number(values.score), values.comment?.trim() || null);
       flow.rated = true;
+      flow.kept.score = null;
+      flow.kept.comment = "";
       flow.widget.rerender();
     },
     (values) => (values.score ? null : t("question.rating.choose")),
