@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import secrets
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -37,6 +38,8 @@ def _wheel_bin_dirs() -> list[Path]:
 
 
 USER = "carechat"
+# Ports tried when the one picked is taken before redis-server binds it.
+START_ATTEMPTS = 3
 
 
 class LocalRedis(LocalService):
@@ -48,6 +51,9 @@ class LocalRedis(LocalService):
         password: str | None = None,
     ) -> None:
         self.port = port or free_port()
+        # A port we picked may be taken by someone else before redis-server binds it
+        # (free_port only saw it free); then another is tried. A given port is kept.
+        self._port_given = port is not None
         self._binary = binary
         # A restart of the same server (fault tests) passes the first one's password.
         self.password = password or secrets.token_urlsafe(24)
@@ -75,6 +81,16 @@ class LocalRedis(LocalService):
         return ("\n".join(lines) + "\n").encode()
 
     def start(self) -> None:
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self._start_once()
+                return
+            except ServiceStartError:
+                if self._port_given or attempt == START_ATTEMPTS:
+                    raise
+                self.port = free_port()
+
+    def _start_once(self) -> None:
         binary = find_binary("redis-server", self._binary, _wheel_bin_dirs())
         try:
             self._proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
@@ -95,6 +111,27 @@ class LocalRedis(LocalService):
             self.stop()
             last = output.decode("utf-8", "replace").strip().splitlines()[-1:] or ["timed out"]
             raise ServiceStartError(f"redis-server did not start: {last[0]}")
+        if not self._answers():
+            # Something else listens there (the port was taken between free_port and
+            # the bind, and our redis-server exits on it): not ours to use.
+            self.stop()
+            raise ServiceStartError(f"port {self.port} is answered by another process")
+
+    def _answers(self) -> bool:
+        """True if the server on our port knows our password: ours, and ready."""
+        command = f"AUTH {USER} {self.password}\r\nPING\r\n".encode()
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=2.0) as conn:
+                conn.sendall(command)
+                answer = b""
+                while answer.count(b"\r\n") < 2:
+                    chunk = conn.recv(64)
+                    if not chunk:
+                        break
+                    answer += chunk
+        except OSError:
+            return False
+        return answer == b"+OK\r\n+PONG\r\n"
 
     def stop(self) -> None:
         if self._proc is not None:
