@@ -71,7 +71,7 @@ async def test_a_reader_that_falls_behind_is_queued_in_order(aiohttp_client: Any
     conn = await asyncio.wait_for(connections.get(), 10)
     # The client stops reading; a small receive buffer fills the server's soon.
     ws.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16_384)
-    texts = []
+    texts: list[str] = []
     while conn.queued < 100:  # past the buffers' room, the queue takes the rest
         texts.append(f"{len(texts):06d}" + "y" * 2_000)
         assert conn.push_text(texts[-1])
