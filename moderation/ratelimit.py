@@ -409,9 +409,7 @@ class MemoryRateLimiter:
         if not self._buckets or next(iter(self._buckets.values()))[2] > now_us:
             return
         expired = [
-            name
-            for name, bucket in islice(self._buckets.items(), _SWEEP)
-            if bucket[2] <= now_us
+            name for name, bucket in islice(self._buckets.items(), _SWEEP) if bucket[2] <= now_us
         ]
         for name in expired:
             del self._buckets[name]
