@@ -282,8 +282,8 @@ class FixedHits:
 
     The send path spends the same three budgets on every message: with the in-process
     limiter, :meth:`MemoryRateLimiter.spend` meters them from these tuples without
-    building a hit, a step or a decision per call (about 20 µs per send through
-    :meth:`~RateLimiter.hit_many`). The buckets are the ones ``hit_many`` meters: the
+    building a hit, a step or a decision per call (the call behind a send: 15.2 -> 6.8 µs
+    of CPU in a micro-benchmark). The buckets are the ones ``hit_many`` meters: the
     two paths can be mixed on the same keys.
     """
 
