@@ -63,6 +63,12 @@ class Throttle:
         ``wait_at_most`` (seconds) counts a limiter that has not answered by then as
         unavailable: open or closed as ``fail_closed`` says.
         """
+        # The in-process limiter answers on the spot (no hit list, no decision).
+        retry_after = self._actions.check_now(action, subject)
+        if retry_after is not None:
+            if retry_after:
+                raise refusal(retry_after=retry_after)
+            return
         try:
             if wait_at_most is None or not self._may_wait:
                 decision = await self._actions.check(action, subject)

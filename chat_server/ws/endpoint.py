@@ -115,7 +115,9 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     try:
         await ws.prepare(request)
         hub = app[HUB]
-        conn = Connection(ws, settings.ws_send_queue_frames, app[METRICS])
+        conn = Connection(
+            ws, settings.ws_send_queue_frames, app[METRICS], transport=request.transport
+        )
         conn.state["ip"] = ip  # the principal's rate-limit address (ws/session.py)
         hub.register(conn)
         deadline = asyncio.get_running_loop().call_later(

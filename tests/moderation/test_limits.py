@@ -153,6 +153,33 @@ async def test_a_flood_from_one_account_leaves_another_its_budget(clock: ManualC
     assert all([(await limits.check(Action.MESSAGE, neighbour)).allowed for _ in range(10)])
 
 
+async def test_check_now_spends_the_same_buckets_as_check(clock: ManualClock) -> None:
+    table = with_overrides(
+        DEFAULT_TABLE,
+        {Action.MESSAGE: {Scope.DEVICE: Budget(3, 30), Scope.ACCOUNT: Budget(10, 10)}},
+    )
+    limits = ActionLimits(MemoryRateLimiter(clock), table)
+    ann = Subject(account="ann", device="phone", ip="192.0.2.7")
+    assert limits.check_now(Action.MESSAGE, ann) == 0.0
+    assert (await limits.check(Action.MESSAGE, ann)).allowed
+    assert limits.check_now(Action.MESSAGE, ann) == 0.0
+    assert limits.check_now(Action.MESSAGE, ann) == 10.0  # one comes back in 30 s / 3
+    assert (await limits.check(Action.MESSAGE, ann)).retry_after == 10.0
+    # Another device of the same account has its own device budget.
+    assert limits.check_now(Action.MESSAGE, Subject("ann", "tablet", "192.0.2.7")) == 0.0
+
+
+async def test_check_now_leaves_redis_and_partial_subjects_to_check(
+    clock: ManualClock, redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    shared = RedisRateLimiter(redis_client, redis_prefix, clock, key_secret=KEY_SECRET)
+    ann = Subject(account="ann", device="phone", ip="192.0.2.7")
+    assert ActionLimits(shared).check_now(Action.MESSAGE, ann) is None
+    memory = ActionLimits(MemoryRateLimiter(clock))
+    assert memory.check_now(Action.MESSAGE, Subject(account="ann", ip="192.0.2.7")) is None
+    assert memory.check_now(Action.LOGIN, Subject(account="ann@example.org", ip="x")) == 0.0
+
+
 async def test_scopes_the_subject_does_not_name_are_not_limited(clock: ManualClock) -> None:
     limits = ActionLimits(MemoryRateLimiter(clock))
     assert [h.policy.name for h in limits.hits(Action.MESSAGE, Subject(account="a"))] == [
