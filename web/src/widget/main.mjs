@@ -27,7 +27,7 @@ import "./i18n/nl.mjs";
 import { action, errorText } from "./forms.mjs";
 import { Widget, heading } from "./shell.mjs";
 import { signInView, suspendedView, verifyLinkView, welcomeView } from "./views/account.mjs";
-import { conversationView } from "./views/conversation.mjs";
+import { conversationView, keepMessage } from "./views/conversation.mjs";
 import { invitationView } from "./views/invitation.mjs";
 import { createKeysView, restoreKeysView } from "./views/keys.mjs";
 import { practiceView, withPractice } from "./views/practice.mjs";
@@ -239,12 +239,16 @@ class PatientWidget extends Widget {
 
   /** Unread counts move with live messages: the open thread's are read at once. */
   messageArrived(message) {
+    const open = this.current?.view === conversationView ? this.current.args[0] : null;
+    const isOpen = (open?.threadId ?? open?.thread_id) === message.threadId;
+    if (!isOpen && message.threadId) {
+      keepMessage(this, message); // shown when the conversation opens
+    }
     const summary = this.threads.get(message.threadId);
     if (!summary || message.mine) {
       return;
     }
-    const open = this.current?.view === conversationView ? this.current.args[0] : null;
-    if ((open?.threadId ?? open?.thread_id) === message.threadId) {
+    if (isOpen) {
       summary.unread = 0;
       return;
     }

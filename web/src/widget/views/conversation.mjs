@@ -39,6 +39,18 @@ function store(widget, threadId) {
   return messages;
 }
 
+/**
+ * Keeps a message that arrived while its conversation was not open: the socket's sync
+ * may bring it before the patient opens the conversation, and the history page the
+ * view loads then holds only the newest HISTORY_PAGE messages.
+ */
+export function keepMessage(widget, message) {
+  const messages = store(widget, message.threadId);
+  const key = keyOf(message);
+  const known = messages.get(key);
+  messages.set(key, known ? { ...known, ...message, payload: message.payload ?? known.payload } : message);
+}
+
 function bySeq(a, b) {
   // Unsent (no seq yet) messages stay last, in the order they were written.
   const sa = a.seq ?? Number.MAX_SAFE_INTEGER;
