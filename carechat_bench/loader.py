@@ -364,6 +364,11 @@ class Loader:
                 phase.answered()
                 if device.window and device.in_flight < device.window:
                     await self._send_next(device)
+            elif kind == "resync":
+                # The server lost live events for this device (Redis failed them) and
+                # asks it to sync. The load generator does not sync: the phase would
+                # miss those messages, so the failure names the cause.
+                phase.errors["resync"] = phase.errors.get("resync", 0) + 1
             elif kind == "error":
                 code = str(frame.get("code"))
                 phase.errors[code] = phase.errors.get(code, 0) + 1

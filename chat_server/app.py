@@ -21,11 +21,8 @@ from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
-import redis.asyncio as aioredis
 import stripe
 from aiohttp import web
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from chat_server.appkeys import (
@@ -160,6 +157,7 @@ from chat_server.mailing_mail import (
 from chat_server.metrics import GcWatch, Metrics, watch_loop_lag
 from chat_server.model.queue import PanelSettings
 from chat_server.passwords import PasswordHasher
+from chat_server.redis_client import make_redis_client
 from chat_server.resources import mongo_ctx
 from chat_server.rest import accounts as accounts_routes
 from chat_server.rest import care as care_routes
@@ -307,15 +305,7 @@ async def broker_ctx(app: web.Application) -> AsyncIterator[None]:
         hub.bind_broker(broker)
         yield
         return
-    # Short timeouts and one immediate retry: a Redis outage must cost a request
-    # milliseconds, not redis-py's default seconds of backoff.
-    client = aioredis.Redis.from_url(
-        settings.redis_url.reveal(),
-        health_check_interval=10,
-        socket_connect_timeout=1.0,
-        socket_timeout=2.0,
-        retry=Retry(NoBackoff(), 1),
-    )
+    client = make_redis_client(settings.redis_url.reveal(), pool_size=settings.redis_pool_size)
     try:
         try:
             await client.ping()

@@ -52,6 +52,8 @@ class Settings:
     # No URL means single-process fan-out through the in-process broker.
     redis_url: Secret | None = None
     redis_prefix: str = "carechat:"
+    # Connections per process; past them a call waits (up to 2 s) for one to be free.
+    redis_pool_size: int = 64
     # Redis is a trust boundary (THREAT_MODEL.md): its URL must carry a password (or an
     # ACL user and password) unless this says the operator knowingly runs without.
     redis_insecure_no_auth: bool = False
@@ -409,6 +411,9 @@ class _SettingsSchema(ma.Schema):
     )
     mongodb_pool_size = ma.fields.Integer(
         validate=ma.validate.Range(min=4, max=500, error="an integer from 4 to 500")
+    )
+    redis_pool_size = ma.fields.Integer(
+        validate=ma.validate.Range(min=4, max=1000, error="an integer from 4 to 1000")
     )
     mongodb_pool_idle_seconds = ma.fields.Float(
         validate=ma.validate.Range(min=1, max=3600, error="seconds from 1 to 3600")
