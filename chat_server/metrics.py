@@ -98,6 +98,13 @@ class Metrics:
         self.mongodb_connections = Gauge(
             "carechat_mongodb_connections", "Open MongoDB pool connections", registry=r
         )
+        # Open connections follow the load (idle ones close after a while); a leaked one
+        # is checked out and never returned, which only this count shows.
+        self.mongodb_connections_in_use = Gauge(
+            "carechat_mongodb_connections_in_use",
+            "MongoDB pool connections checked out by a query right now",
+            registry=r,
+        )
 
     def frame_in(self, frame_type: str) -> None:
         _child(self._frames_in, self.ws_frames_in, frame_type).inc()
@@ -183,6 +190,7 @@ class PoolGauge(monitoring.ConnectionPoolListener):
 
     def __init__(self, metrics: Metrics) -> None:
         self._gauge = metrics.mongodb_connections
+        self._in_use = metrics.mongodb_connections_in_use
 
     def connection_created(self, event: monitoring.ConnectionCreatedEvent) -> None:
         self._gauge.inc()
@@ -201,5 +209,8 @@ class PoolGauge(monitoring.ConnectionPoolListener):
     def connection_check_out_failed(
         self, event: monitoring.ConnectionCheckOutFailedEvent
     ) -> None: ...
-    def connection_checked_out(self, event: monitoring.ConnectionCheckedOutEvent) -> None: ...
-    def connection_checked_in(self, event: monitoring.ConnectionCheckedInEvent) -> None: ...
+    def connection_checked_out(self, event: monitoring.ConnectionCheckedOutEvent) -> None:
+        self._in_use.inc()
+
+    def connection_checked_in(self, event: monitoring.ConnectionCheckedInEvent) -> None:
+        self._in_use.dec()

@@ -85,6 +85,21 @@ async def test_metrics_in_prometheus_text_format_on_their_own_listener(
     assert "12345" not in text
 
 
+async def test_mongodb_connections_in_use_return_to_zero(
+    client: Client, aiohttp_client: Any
+) -> None:
+    # Concurrent readiness checks each take a pooled connection, then give it back:
+    # open connections stay for a while, none stays in use (what the soak checks).
+    await asyncio.gather(*(client.get("/readyz") for _ in range(20)))
+    listener: Client = await aiohttp_client(create_metrics_app(client.app))
+    text = await (await listener.get("/metrics")).text()
+    gauges = dict(
+        line.split(" ", 1) for line in text.splitlines() if line.startswith("carechat_mongodb_")
+    )
+    assert float(gauges["carechat_mongodb_connections"]) >= 1
+    assert float(gauges["carechat_mongodb_connections_in_use"]) == 0
+
+
 async def test_the_public_port_has_no_metrics(client: Client) -> None:
     # The same answer as any unknown path: nothing says a listener exists elsewhere.
     await _problem(await client.get("/metrics"), 404, "not_found")

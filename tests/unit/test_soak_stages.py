@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from carechat_bench.soak import POOL_CAP, STAGES, Buckets, _pool_failures, _share, _window_stages
+from carechat_bench.soak import (
+    POOL_CAP,
+    STAGES,
+    Buckets,
+    Rested,
+    _pool_failures,
+    _share,
+    _window_stages,
+)
 
 
 def _scrape(**per_stage: list[tuple[float, float]]) -> Buckets:
@@ -43,16 +51,24 @@ def _pool(*sizes: float) -> list[dict[str, float]]:
     return [{"mongodb_connections": size} for size in sizes]
 
 
-def test_a_pool_may_fill_in_a_stall_if_it_rests_again() -> None:
+def test_a_pool_may_fill_in_a_stall_and_stay_open_if_nothing_is_in_use() -> None:
     stalled_late = _pool(12, 14, 13, 15, 20, 16, 34, 36, 30)
-    assert _pool_failures(stalled_late, third=3, rested=3) == []
+    assert _pool_failures(stalled_late, Rested(in_use=0, open=9)) == []
 
 
-def test_a_pool_that_stays_up_after_resting_has_leaked() -> None:
-    (failure,) = _pool_failures(_pool(12, 14, 13, 15, 20, 16), third=2, rested=15)
-    assert "stayed at 15 after resting" in failure
+def test_a_connection_still_in_use_after_resting_has_leaked() -> None:
+    (failure,) = _pool_failures(_pool(12, 14, 13, 15, 20, 16), Rested(in_use=1, open=3))
+    assert "1 MongoDB connections still in use after resting" in failure
+
+
+def test_the_rest_counts_the_fewest_in_use_and_the_most_open() -> None:
+    scrapes = [
+        {"mongodb_connections": 6, "mongodb_connections_in_use": 2},  # a poller in flight
+        {"mongodb_connections": 8, "mongodb_connections_in_use": 0},
+    ]
+    assert Rested.of(scrapes) == Rested(in_use=0, open=8)
 
 
 def test_a_pool_past_its_cap_fails() -> None:
-    (failure,) = _pool_failures(_pool(12, 14, POOL_CAP + 1), third=1, rested=2)
+    (failure,) = _pool_failures(_pool(12, 14, POOL_CAP + 1), Rested(in_use=0, open=2))
     assert f"cap {POOL_CAP}" in failure
