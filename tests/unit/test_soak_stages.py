@@ -63,8 +63,8 @@ def test_a_connection_still_in_use_after_resting_has_leaked() -> None:
 
 def test_the_rest_counts_the_fewest_in_use_and_the_most_open() -> None:
     scrapes = [
-        {"mongodb_connections": 6, "mongodb_connections_in_use": 2},  # a poller in flight
-        {"mongodb_connections": 8, "mongodb_connections_in_use": 0},
+        {"mongodb_connections": 6.0, "mongodb_connections_in_use": 2.0},  # a query in flight
+        {"mongodb_connections": 8.0, "mongodb_connections_in_use": 0.0},
     ]
     assert Rested.of(scrapes) == Rested(in_use=0, open=8)
 
