@@ -15,7 +15,9 @@ import json
 import logging
 import re
 import sys
+import traceback
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -23,6 +25,8 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 # Field names whose values never reach a log line, whatever the caller intended.
+# The checkout or install root holding our packages: frames under it are our code.
+_ROOT = str(Path(__file__).resolve().parent.parent) + "/"
 DENIED_FIELDS = frozenset(
     {
         "body",
@@ -75,10 +79,37 @@ class RedactingFilter(logging.Filter):
         record.msg = scrub(record.getMessage())
         record.args = None
         if record.exc_info and record.exc_info[1] is not None:
-            # Exception messages can quote input; keep the type, drop the text.
-            record.exc_text = f"{type(record.exc_info[1]).__name__} (details withheld)"
+            # Exception messages can quote input; keep the type and where it was raised
+            # (code locations hold no data), drop the text.
+            exc = record.exc_info[1]
+            record.exc_text = f"{type(exc).__name__} at {_raised_at(exc)} (details withheld)"
             record.exc_info = None
         return True
+
+
+def _raised_at(exc: BaseException) -> str:
+    """``file:line in function`` of the innermost frame, and of the innermost frame of
+    our own code when that is elsewhere (a library raised inside our call)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "an unknown place"
+    where = [frames[-1]]
+    ours = [f for f in frames if _is_ours(f.filename)]
+    if ours and ours[-1] is not frames[-1]:
+        where.append(ours[-1])
+    return ", called from ".join(f"{_short(f.filename)}:{f.lineno} in {f.name}" for f in where)
+
+
+def _is_ours(filename: str) -> bool:
+    return filename.startswith(_ROOT) and "site-packages" not in filename
+
+
+def _short(filename: str) -> str:
+    # Paths from the package on: no home directories or virtualenvs in the logs.
+    if _is_ours(filename):
+        return filename.removeprefix(_ROOT)
+    _, found, tail = filename.rpartition("site-packages/")
+    return tail if found else filename.rsplit("/", 1)[-1]
 
 
 class JsonFormatter(logging.Formatter):
