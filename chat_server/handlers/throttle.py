@@ -48,6 +48,7 @@ class Throttle:
         # The in-process limiter answers without ever waiting: no timer to arm (one
         # per send would cost a few percent of a message's CPU).
         self._may_wait = not isinstance(limiter, MemoryRateLimiter)
+        self._outage = OutageLog()
 
     async def action(
         self,
@@ -76,7 +77,7 @@ class Throttle:
                 async with asyncio.timeout(wait_at_most):
                     decision = await self._actions.check(action, subject)
         except (RateLimiterUnavailable, TimeoutError):
-            log.warning("rate limiter unavailable", extra={"fields": {"action": str(action)}})
+            self._outage.happened(str(action))
             if fail_closed:
                 raise Unavailable(retry_after=5.0) from None
             return
@@ -100,7 +101,7 @@ class Throttle:
                 async with asyncio.timeout(wait_at_most):
                     decision = await self._limiter.hit_many(hits, cost=cost)
         except (RateLimiterUnavailable, TimeoutError):
-            log.warning("rate limiter unavailable", extra={"fields": {"policy": policy.name}})
+            self._outage.happened(policy.name)
             if fail_closed:
                 raise Unavailable(retry_after=5.0) from None
             return
@@ -120,6 +121,29 @@ class Throttle:
             await self._actions.reset(action, scope, key)
         except RateLimiterUnavailable:
             return
+
+
+class OutageLog:
+    """Says that the limiter is unavailable once per budget, then at most every
+    ``every`` seconds with how many checks it let through or refused meanwhile: a slow
+    Redis fails every send's check, and a warning per send would flood the log (and
+    spend the CPU the server is short of)."""
+
+    def __init__(self, every: float = 10.0) -> None:
+        self._every = every
+        self._since: dict[str, tuple[float, int]] = {}  # budget -> (last said, unsaid)
+
+    def happened(self, budget: str) -> None:
+        now = asyncio.get_running_loop().time()  # monotonic; only paces a log line
+        said, unsaid = self._since.get(budget, (now - self._every, 0))
+        if now - said < self._every:
+            self._since[budget] = (said, unsaid + 1)
+            return
+        self._since[budget] = (now, 0)
+        log.warning(
+            "rate limiter unavailable",
+            extra={"fields": {"budget": budget, "times": unsaid + 1}},
+        )
 
 
 def _raise_if_refused(decision: Decision, refusal: type[RateLimited]) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from chat_server.errors import Unavailable
 from chat_server.handlers.intake import LIMIT_TIMEOUT_SECONDS
-from chat_server.handlers.throttle import Throttle
+from chat_server.handlers.throttle import OutageLog, Throttle
 from moderation.limits import Action, ActionLimits, Subject
 from moderation.ratelimit import Decision, Hit, RateLimit
 
@@ -60,3 +60,34 @@ async def test_a_fail_closed_action_stays_closed_under_the_bound() -> None:
             ),
             10,
         )
+
+
+async def test_a_silent_limiter_is_logged_once_per_interval_with_a_count(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    throttle, _ = _throttle()
+    who = Subject(account="a", device="d", ip="203.0.113.7")
+    with caplog.at_level("WARNING", logger="chat_server.handlers.throttle"):
+        await asyncio.gather(
+            *(
+                throttle.action(Action.MESSAGE, who, wait_at_most=LIMIT_TIMEOUT_SECONDS)
+                for _ in range(50)
+            )
+        )
+    said = [r for r in caplog.records if r.getMessage() == "rate limiter unavailable"]
+    # Fifty sends let through; one line says so (the next, ten seconds on, counts them).
+    assert len(said) == 1
+    assert said[0].fields == {"budget": "message", "times": 1}  # type: ignore[attr-defined]
+
+
+async def test_the_outage_log_counts_what_it_did_not_say(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    outage = OutageLog(every=0.05)
+    with caplog.at_level("WARNING", logger="chat_server.handlers.throttle"):
+        for _ in range(5):
+            outage.happened("login")  # said once, then four unsaid
+        await asyncio.sleep(0.06)
+        outage.happened("login")
+    times = [r.fields["times"] for r in caplog.records]  # type: ignore[attr-defined]
+    assert times == [1, 5]
