@@ -110,3 +110,40 @@ async def test_redis_down_raises_unavailable(clock: ManualClock) -> None:
             await limiter.reset(LOGIN, EMAIL)
     finally:
         await client.aclose()
+
+
+async def test_hits_made_together_share_a_pipeline_and_keep_their_budgets(
+    redis_client: aioredis.Redis, redis_prefix: str, clock: ManualClock
+) -> None:
+    # One turn of the event loop: 300 hits on 30 keys of 5 each go out as one pipeline;
+    # every script still runs alone, so each key admits exactly its limit.
+    limiter = RedisRateLimiter(redis_client, redis_prefix, clock, key_secret=KEY_SECRET)
+    keys = [f"user{n % 30}@example.org" for n in range(300)]
+    decisions = await asyncio.gather(*(limiter.hit(LOGIN, key) for key in keys))
+    allowed: dict[str, int] = {}
+    for key, decision in zip(keys, decisions, strict=True):
+        allowed[key] = allowed.get(key, 0) + decision.allowed
+    assert set(allowed.values()) == {5}
+
+
+async def test_a_caller_that_stops_waiting_leaves_the_others_answered(
+    redis_client: aioredis.Redis, redis_prefix: str, clock: ManualClock
+) -> None:
+    limiter = RedisRateLimiter(redis_client, redis_prefix, clock, key_secret=KEY_SECRET)
+    impatient = asyncio.ensure_future(limiter.hit(LOGIN, EMAIL))
+    others = [asyncio.ensure_future(limiter.hit(LOGIN, f"{n}{EMAIL}")) for n in range(5)]
+    await asyncio.sleep(0)  # all five are queued for the same pipeline
+    impatient.cancel()
+    assert all(d.allowed for d in await asyncio.gather(*others))
+    # Its hit was in the pipeline all the same: spent, like a reply that came too late.
+    assert (await limiter.hit(LOGIN, EMAIL)).remaining == 3
+
+
+async def test_a_pipeline_survives_a_script_flush(
+    redis_client: aioredis.Redis, redis_prefix: str, clock: ManualClock
+) -> None:
+    limiter = RedisRateLimiter(redis_client, redis_prefix, clock, key_secret=KEY_SECRET)
+    await limiter.hit(LOGIN, EMAIL)
+    await redis_client.script_flush()
+    decisions = await asyncio.gather(*(limiter.hit(LOGIN, EMAIL) for _ in range(6)))
+    assert [d.allowed for d in decisions] == [True] * 4 + [False] * 2
