@@ -193,6 +193,7 @@ async def import_roster(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "imported": report.imported,
+            "updated": report.updated,
             "rejected": [{"line": r.line, "reason": r.reason} for r in report.rejected],
         }
     )

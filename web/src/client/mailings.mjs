@@ -128,12 +128,14 @@ export class MailingsClient {
 
   /**
    * Posts parsed rows (parseRosterCsv's `rows`), labels sealed here to the staff key,
-   * IMPORT_CHUNK a request; `onProgress(done, total)`. Returns {imported, rejected}
-   * with the server's refusals by line.
+   * IMPORT_CHUNK a request; `onProgress(done, total)`. Returns {imported, updated,
+   * rejected}: new rows (invited), rows already on the roster (their language and
+   * labels replaced), and the server's refusals by line.
    */
   async importRoster(practiceId, rows, { onProgress = null } = {}) {
     const key = await this.staffKey(practiceId);
     let imported = 0;
+    let updated = 0;
     const rejected = [];
     for (let i = 0; i < rows.length; i += IMPORT_CHUNK) {
       const chunk = rows.slice(i, i + IMPORT_CHUNK);
@@ -145,10 +147,11 @@ export class MailingsClient {
         })),
       });
       imported += Number(report.imported);
+      updated += Number(report.updated ?? 0);
       rejected.push(...report.rejected.map((r) => ({ line: Number(r.line), reason: String(r.reason) })));
       onProgress?.(Math.min(i + IMPORT_CHUNK, rows.length), rows.length);
     }
-    return { imported, rejected };
+    return { imported, updated, rejected };
   }
 
   /**

@@ -1,12 +1,12 @@
 // The campaigns box: each campaign's state and its progress as counts only (delivered,
-// read, opted out, failed), with pause, resume and cancel where the state allows.
+// read, opted out, no care link, notice e-mails failed), with pause, resume and cancel where the state allows.
 // main.mjs reads it again every few seconds while a campaign is under way.
 
 import { formatTime, t } from "../ui/i18n.mjs";
 import { h } from "../ui/dom.mjs";
 import { button, errorLine } from "../panel/forms.mjs";
 
-const COUNTS = ["recipients", "delivered", "read", "opted_out", "failed"];
+const COUNTS = ["recipients", "delivered", "read", "opted_out", "no_care_link", "failed"];
 
 function newestFirst(campaigns) {
   return [...campaigns].sort((a, b) => String(b.createdAt).localeCompare(String(a.createdAt)));
