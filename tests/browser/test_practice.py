@@ -20,6 +20,7 @@ from playwright.async_api import expect
 from pymongo import AsyncMongoClient
 
 from e2e_crypto.keys import DeviceKeys
+from e2e_crypto.wire import from_base64url
 from tests.browser.axe import install_axe, violations_at_sizes
 from tests.browser.care_team import People, link_in_mail, unique_email
 from tests.browser.conftest import Watched
@@ -101,18 +102,24 @@ async def test_a_practice_imports_its_roster_and_its_campaign_reaches_the_widget
     await console.get_by_role("button", name="Refresh the roster").click()
     await expect(console.locator("table.roster")).to_contain_text("linked")
     await console.get_by_role("checkbox", name="65+").check()
-    await expect(console.locator(".preview")).to_have_text("1 patient will receive it.")
+    await expect(console.locator(".preview")).to_have_text("1 linked patient matches.")
     await console.get_by_role("checkbox", name="40-64").check()
-    await expect(console.locator(".preview")).to_have_text("1 patient will receive it.")
+    await expect(console.locator(".preview")).to_have_text("1 linked patient matches.")
     await console.get_by_role("checkbox", name="40-64").uncheck()
     await console.get_by_label("Message").fill(MAILING)
     await console.get_by_role("button", name="Schedule the campaign").click()
-    await expect(console.get_by_text("Campaign scheduled for 1 patient.")).to_be_visible(
-        timeout=LIVE_MS
-    )
+    scheduled = "Campaign scheduled for 1 patient (if they agreed to your messages)."
+    await expect(console.get_by_text(scheduled)).to_be_visible(timeout=LIVE_MS)
     sent = console.locator(".campaign").first
     await expect(sent).to_have_attribute("data-state", "done", timeout=LIVE_MS)
     await expect(sent.locator('[data-count="delivered"] dd')).to_have_text("1")
+    # The console shows which campaign it was: the start of its text, from a note it
+    # sealed to the staff group (the server holds it sealed).
+    await expect(sent.locator(".campaign-preview")).to_have_text(MAILING)
+    [stored] = (await admin.api.request("GET", f"/api/v1/practices/{practice_id}/campaigns"))[
+        "campaigns"
+    ]
+    assert b"grippe" not in from_base64url(stored["note"], max_bytes=1024)
 
     # The patient reads it in the widget: opened in the page, then a read receipt.
     await open_widget_menu(widget, "Announcements")

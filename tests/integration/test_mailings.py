@@ -211,8 +211,14 @@ async def test_campaign_states_and_recipient_rules(
     )
     assert wrong["code"] == "invalid_broadcast"
     await other.admin.call("POST", path, body, expect=404)
-    created = await desk.admin.call("POST", path, body, expect=201)
-    assert created["state"] == "draft"
+    # The console's own sealed note of the campaign: kept as is, at most 1 KiB.
+    note = to_base64url(bytes(range(200)))
+    too_long = await desk.admin.call(
+        "POST", path, {**body, "note": to_base64url(bytes(1025))}, expect=422
+    )
+    assert too_long["code"] == "validation_failed"
+    created = await desk.admin.call("POST", path, {**body, "note": note}, expect=201)
+    assert (created["state"], created["note"]) == ("draft", note)
     taken = await desk.admin.call("POST", path, body, expect=409)
     assert taken["code"] == "campaign_id_taken"
     campaign = "/api/v1/campaigns/news-2026-campaign-1"
@@ -235,6 +241,7 @@ async def test_campaign_states_and_recipient_rules(
     await ann.call("GET", campaign, expect=404)
     refused = await desk.admin.call("POST", f"{campaign}/pause", expect=409)
     assert refused["code"] == "campaign_transition_not_allowed"
+    assert (await desk.admin.call("GET", campaign))["note"] == note
     later = clock.now().replace(year=clock.now().year + 1).isoformat()
     scheduled = await desk.admin.call("POST", f"{campaign}/schedule", {"send_at": later})
     assert scheduled["state"] == "scheduled"

@@ -65,6 +65,8 @@ export function campaignsBox(console_) {
                 h("span", { class: ["state", `state-${c.state}`] }, t(`state.${c.state}`)),
                 h("span", { class: "campaign-when" }, c.sendAt && c.state === "scheduled" ? t("campaigns.send_at", { at: formatTime(c.sendAt) }) : t("campaigns.created", { at: formatTime(c.createdAt) })),
               ),
+              // The start of its text (the note only the staff group opens): which campaign this is.
+              c.preview ? h("p", { class: "campaign-preview" }, c.preview) : null,
               c.pauseReason ? h("p", { class: "alert" }, t("campaigns.pause_reason", { reason: t(`pause.${c.pauseReason}`) })) : null,
               h(
                 "dl",

@@ -96,7 +96,9 @@ export function composerBox(console_) {
   const sent = h("p", { class: "status", role: "status", hidden: true });
   const composer = form({
     fields: [
-      h("fieldset", { class: "audience" }, h("legend", {}, t("composer.audience")), h("p", { class: "hint" }, t("composer.audience.hint")), groups, preview),
+      // The preview counts linked patients; consent is the server's to check (opt-in),
+      // so the page says that some may be skipped.
+      h("fieldset", { class: "audience" }, h("legend", {}, t("composer.audience")), h("p", { class: "hint" }, t("composer.audience.hint")), groups, preview, h("p", { class: "hint" }, t("composer.consent"))),
       text,
       when,
     ],
