@@ -26,6 +26,7 @@ import aiosmtplib
 from chat_server.tokens import new_id
 
 DEFAULT_LANGUAGE: Final = "en"
+ANNOUNCEMENTS_PAGE: Final = "/announcements"  # rest/pages.py: the widget, announcements shown
 
 # (subject, body) per language. No practice name, no campaign, no medical word.
 TEXTS: Final[dict[str, tuple[str, str]]] = {
@@ -93,7 +94,10 @@ def notice_email(
     message["Precedence"] = "bulk"
     message["Auto-Submitted"] = "auto-generated"
     message["Content-Language"] = language if language in LANGUAGES else DEFAULT_LANGUAGE
-    message.set_content(body.format(url=f"{sender.public_url}/app", unsubscribe=unsubscribe_page))
+    # The link opens the patient's announcements (the widget's page), not the
+    # practitioners' inbox at /app.
+    url = f"{sender.public_url}{ANNOUNCEMENTS_PAGE}"
+    message.set_content(body.format(url=url, unsubscribe=unsubscribe_page))
     return message
 
 

@@ -151,10 +151,14 @@ async def until_state(
 
 
 def synthetic_patients(count: int, prefix: str = "p") -> list[VerifiedDevice]:
-    """``count`` patients with one certified device each (no accounts: no e-mail)."""
+    """``count`` patients with one certified device each (no accounts: no e-mail).
+
+    Each device is its own key pair, certified and verified; one root key certifies
+    them all (the fan-out reads slips, never certificates), which saves a fifth of
+    the key work of a 20,000-patient audience."""
+    root = RootKey.generate()
     devices = []
     for n in range(count):
-        root = RootKey.generate()
         keys = DeviceKeys.generate(f"{prefix}{n:06d}", "d1")
         devices.append(keys.verified(root.certify(keys), root.public_key))
     return devices
@@ -189,17 +193,16 @@ async def seed_campaign(
             ]
         )
     if link:
-        links = CareLinkStore(db)
-        for device in patients:
-            await links.create(
-                f"link-{device.account_id}",
-                device.account_id,
-                ProviderKind.PRACTICE,
-                practice_id,
-                LinkStatus.ACTIVE,
-                "invitation",
-                now,
-            )
+        # One write for all: one round trip per link took most of a 20,000-patient
+        # set-up (minutes on a loaded CI machine).
+        await CareLinkStore(db).add_many(
+            [(f"link-{d.account_id}", d.account_id) for d in patients],
+            ProviderKind.PRACTICE,
+            practice_id,
+            LinkStatus.ACTIVE,
+            "invitation",
+            now,
+        )
     sealed = seal_broadcast(
         sender,
         campaign_id=campaign_id,

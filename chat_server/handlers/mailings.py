@@ -81,8 +81,14 @@ class MailingService:
         self._stamp = stamp
 
     async def create(
-        self, who: Principal, practice_id: str, campaign_id: str, body: bytes
+        self,
+        who: Principal,
+        practice_id: str,
+        campaign_id: str,
+        body: bytes,
+        note: bytes | None = None,
     ) -> Campaign:
+        """A draft; ``note`` is the staff's own sealed reminder of it (opaque here)."""
         await self._gate.practice(who, practice_id)
         if CAMPAIGN_ID.fullmatch(campaign_id) is None:
             raise BadRequest(fields={"campaign_id": ["16-64 of A-Z a-z 0-9 _ -"]})
@@ -107,6 +113,7 @@ class MailingService:
             # The server's receipt of this body: a patient's report of the mailing is
             # checked against it (handlers/reports.py).
             stamp=self._stamp(campaign_id, parsed.header, now),
+            note=note,
         )
         try:
             await self._campaigns.create(campaign)

@@ -5,9 +5,11 @@ The practice's client parses the CSV (UTF-8 or Excel's semicolon/Latin-1 export,
 labels (age band, conditions, vaccination status) to the practice's staff group
 epoch, and submits the rest: e-mail, language and the sealed labels. The server
 refuses what it cannot accept (a malformed address, an unknown language, labels too
-large, an address already on the roster), reports each refusal with its line number,
-stores the others and sends each one an invitation: accepting it gives the patient's
-account an active care link, and the row is then linked to that account.
+large), reports each refusal with its line number, stores the new rows and sends
+each one an invitation: accepting it gives the patient's account an active care
+link, and the row is then linked to that account. A row whose address is already on
+the roster replaces that row's language and labels (a practice imports its newer
+export: a vaccination given, an age band passed) and is not invited again.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from chat_server.mailing_mail import LANGUAGES
 from chat_server.principal import Principal
 from chat_server.storage.accounts import AccountStore
 from chat_server.storage.practices import CareLinkStore
-from chat_server.storage.roster import RosterRow, RosterStore
+from chat_server.storage.roster import RosterFields, RosterRow, RosterStore
 from moderation.ratelimit import RateLimit
 
 MAX_LABELS_BYTES: Final = 4096
@@ -50,8 +52,9 @@ class Rejected:
 
 @dataclass(frozen=True, slots=True)
 class ImportReport:
-    imported: int
+    imported: int  # new rows, each invited
     rejected: list[Rejected]
+    updated: int = 0  # rows already on the roster, their language and labels replaced
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,29 +102,22 @@ class RosterService:
         await self._gate.practice(who, practice_id)
         await self._throttle.check(ROSTER_ROWS, practice_id, cost=max(1, len(rows)))
         rejected: list[Rejected] = []
-        imported = 0
+        imported = updated = 0
         for row in rows:
             email = row.email.strip().lower()
             reason = _refusal(email, row)
-            if reason is None:
-                stored = await self._roster.add(
-                    practice_id,
-                    email=email,
-                    language=row.language,
-                    labels=row.labels,
-                    group=group,
-                    epoch=epoch,
-                    line=row.line,
-                    now=self._clock.now(),
-                )
-                if stored is None:
-                    reason = "the address is already on the roster"
-                else:
-                    await self._invitations.invite_roster_row(who, practice_id, email, ip)
-                    imported += 1
             if reason is not None:
                 rejected.append(Rejected(row.line, reason))
-        return ImportReport(imported, rejected)
+                continue
+            stored = RosterFields(email, row.language, row.labels, group, epoch, row.line)
+            if await self._roster.add(practice_id, stored, self._clock.now()) is not None:
+                await self._invitations.invite_roster_row(who, practice_id, email, ip)
+                imported += 1
+            elif await self._roster.replace(practice_id, stored, self._clock.now()) is not None:
+                updated += 1  # invited when it was first imported: not mailed again
+            else:  # the row was erased between the two writes
+                rejected.append(Rejected(row.line, "the row changed during the import"))
+        return ImportReport(imported, rejected, updated)
 
     async def entries(self, who: Principal, practice_id: str) -> list[RosterEntry]:
         await self._gate.practice(who, practice_id)

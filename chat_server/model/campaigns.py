@@ -88,6 +88,10 @@ class Campaign:
     # (storage/franking_stamp.py): what makes a patient's report of it verifiable.
     # None for campaigns stored before mailings were stamped.
     stamp: bytes | None = None
+    # What the practice's console shows of its own campaign (the start of its text),
+    # sealed by the client to the staff group: the body's slips are the patients'
+    # only, so without it the practice could not tell its campaigns apart. Opaque here.
+    note: bytes | None = None
 
     def due(self, now: datetime) -> bool:
         return (

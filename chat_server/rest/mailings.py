@@ -27,6 +27,7 @@ from e2e_crypto.wire import from_base64url, to_base64url
 
 ID = "{%s:[A-Za-z0-9_-]{1,64}}"
 MAX_SLIP_BYTES = 1024
+MAX_NOTE_BYTES = 1024
 
 
 class Base64Bytes(ma.fields.String):
@@ -54,6 +55,8 @@ class NewCampaignSchema(ma.Schema):
         required=True, validate=ma.validate.Regexp(r"^[A-Za-z0-9_-]{16,64}\Z")
     )
     body = Base64Bytes(required=True, max_bytes=MAX_BROADCAST_BODY_BYTES)
+    # Sealed by the practice's client to its staff group: what its console shows.
+    note = Base64Bytes(load_default=None, allow_none=True, max_bytes=MAX_NOTE_BYTES)
 
 
 class RecipientSchema(ma.Schema):
@@ -111,6 +114,7 @@ def campaign_json(campaign: Campaign) -> dict[str, Any]:
         "send_at": campaign.send_at.isoformat() if campaign.send_at else None,
         "pause_reason": str(campaign.pause_reason) if campaign.pause_reason else None,
         "created_at": campaign.created_at.isoformat(),
+        "note": to_base64url(campaign.note) if campaign.note is not None else None,
     }
 
 
@@ -118,7 +122,7 @@ async def create_campaign(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, NewCampaignSchema())
     campaign = await request.app[MAILINGS].create(
-        who, request.match_info["practice_id"], body["campaign_id"], body["body"]
+        who, request.match_info["practice_id"], body["campaign_id"], body["body"], body["note"]
     )
     return web.json_response(campaign_json(campaign), status=201)
 
@@ -193,6 +197,7 @@ async def import_roster(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "imported": report.imported,
+            "updated": report.updated,
             "rejected": [{"line": r.line, "reason": r.reason} for r in report.rejected],
         }
     )

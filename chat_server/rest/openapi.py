@@ -46,6 +46,7 @@ OPENAPI_PATH: Final = "/api/v1/openapi.json"
 UNDOCUMENTED_ROUTES: Final = frozenset(
     {"ws", "metrics", "web_app", "web_widget", "web_widget_loader", "web_built_file"}
     | {"web_verify", "web_invite", "web_panel", "web_practice", "web_moderation"}
+    | {"web_announcements"}
     | {"stripe_webhook"}
     # The HTML page behind a mailing notice's unsubscribe link (rest/mailings.py).
     | {"mailing_unsubscribe_page", "mailing_unsubscribe_confirm"}

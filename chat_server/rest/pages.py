@@ -9,7 +9,8 @@
                             jobs (moderation.js, moderation.css)
     /widget                 the patient widget (widget.js, widget.css), framed by a
                             practice's site
-    /verify, /invite        the widget again: the pages of the links CareChat e-mails
+    /verify, /invite,       the widget again: the pages of the links CareChat e-mails
+    /announcements          (the last one: a practice mailing's notice)
     /widget.js              the loader a practice pastes (web/README.md): short cache
     /static/build/<hashed>  the bundles web/build.mjs wrote: cached for a year
 
@@ -174,5 +175,6 @@ def add_routes(app: web.Application) -> None:
     # fragment, which the browser never sends, so the server serves the same page.
     app.router.add_get("/verify", widget_page, name="web_verify")
     app.router.add_get("/invite", widget_page, name="web_invite")
+    app.router.add_get("/announcements", widget_page, name="web_announcements")
     app.router.add_get("/widget.js", widget_loader, name="web_widget_loader")
     app.router.add_get("/static/build/{name}", built_file, name="web_built_file")

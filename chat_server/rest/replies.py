@@ -567,6 +567,7 @@ class CampaignReply(ma.Schema):
     send_at = _Time(required=True, allow_none=True)
     pause_reason = _Str(required=True, allow_none=True)
     created_at = _Time(required=True)
+    note = _Str(required=True, allow_none=True)
 
 
 class CampaignProgress(ma.Schema):
@@ -599,6 +600,7 @@ class RejectedRow(ma.Schema):
 
 class RosterImported(ma.Schema):
     imported = _Int(required=True)
+    updated = _Int(required=True)
     rejected = ma.fields.List(ma.fields.Nested(RejectedRow), required=True)
 
 

@@ -93,6 +93,7 @@ def _campaign(doc: dict[str, Any]) -> Campaign:
         pause_reason=PauseReason(reason) if reason else None,
         run=doc.get("run", 0),
         stamp=bytes(doc["stamp"]) if doc.get("stamp") is not None else None,
+        note=bytes(doc["note"]) if doc.get("note") is not None else None,
     )
 
 
@@ -122,6 +123,7 @@ class CampaignStore:
                 "state": str(campaign.state),
                 "body": Binary(campaign.body),
                 "stamp": Binary(campaign.stamp) if campaign.stamp is not None else None,
+                "note": Binary(campaign.note) if campaign.note is not None else None,
                 "send_at": None,
                 "pause_reason": None,
                 "run": 0,

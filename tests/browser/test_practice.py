@@ -20,6 +20,7 @@ from playwright.async_api import expect
 from pymongo import AsyncMongoClient
 
 from e2e_crypto.keys import DeviceKeys
+from e2e_crypto.wire import from_base64url
 from tests.browser.axe import install_axe, violations_at_sizes
 from tests.browser.care_team import People, link_in_mail, unique_email
 from tests.browser.conftest import Watched
@@ -101,18 +102,24 @@ async def test_a_practice_imports_its_roster_and_its_campaign_reaches_the_widget
     await console.get_by_role("button", name="Refresh the roster").click()
     await expect(console.locator("table.roster")).to_contain_text("linked")
     await console.get_by_role("checkbox", name="65+").check()
-    await expect(console.locator(".preview")).to_have_text("1 patients will receive it.")
+    await expect(console.locator(".preview")).to_have_text("1 linked patient matches.")
     await console.get_by_role("checkbox", name="40-64").check()
-    await expect(console.locator(".preview")).to_have_text("1 patients will receive it.")
+    await expect(console.locator(".preview")).to_have_text("1 linked patient matches.")
     await console.get_by_role("checkbox", name="40-64").uncheck()
     await console.get_by_label("Message").fill(MAILING)
     await console.get_by_role("button", name="Schedule the campaign").click()
-    await expect(console.get_by_text("Campaign scheduled for 1 patients.")).to_be_visible(
-        timeout=LIVE_MS
-    )
+    scheduled = "Campaign scheduled for 1 patient (if they agreed to your messages)."
+    await expect(console.get_by_text(scheduled)).to_be_visible(timeout=LIVE_MS)
     sent = console.locator(".campaign").first
     await expect(sent).to_have_attribute("data-state", "done", timeout=LIVE_MS)
     await expect(sent.locator('[data-count="delivered"] dd')).to_have_text("1")
+    # The console shows which campaign it was: the start of its text, from a note it
+    # sealed to the staff group (the server holds it sealed).
+    await expect(sent.locator(".campaign-preview")).to_have_text(MAILING)
+    [stored] = (await admin.api.request("GET", f"/api/v1/practices/{practice_id}/campaigns"))[
+        "campaigns"
+    ]
+    assert b"grippe" not in from_base64url(stored["note"], max_bytes=1024)
 
     # The patient reads it in the widget: opened in the page, then a read receipt.
     await open_widget_menu(widget, "Announcements")
@@ -128,6 +135,17 @@ async def test_a_practice_imports_its_roster_and_its_campaign_reaches_the_widget
     campaign_id = campaigns["campaigns"][0]["campaign_id"]
     progress = await admin.api.request("GET", f"/api/v1/campaigns/{campaign_id}")
     assert progress["progress"]["read"] == 1
+    # The console shows the read receipt as a count.
+    await console.get_by_role("button", name="Refresh the campaigns").click()
+    await expect(sent.locator('[data-count="read"] dd')).to_have_text("1")
+    # The notice e-mail's link opens her announcements (after sign-in, here kept).
+    notice = await link_in_mail(outbox, senior, "/announcements")
+    assert notice == f"{carechat}/announcements"
+    await widget.goto(notice)
+    await expect(widget.get_by_role("heading", name="Practice announcements")).to_be_visible(
+        timeout=LIVE_MS
+    )
+    await expect(widget.locator(".w-announcement")).to_have_count(1)
     # Receiving them is a consent: the announcements lead to where it is withdrawn.
     opt_out = widget.locator(".w-opt-out")
     await opt_out.get_by_role("button", name="Privacy & consents").click()
@@ -169,6 +187,20 @@ async def test_a_practice_imports_its_roster_and_its_campaign_reaches_the_widget
     await expect(console.get_by_role("heading", name="Campagnes")).to_be_visible()
     await expect(console.get_by_text("Regel 3: het e-mailadres is ongeldig")).to_be_visible()
     await console.get_by_label("Taal").select_option("en")
+
+    # A newer export (UTF-8, commas) keeps the labels current: the row already on the
+    # roster is updated, not invited again.
+    newer = tmp_path / "patients-newer.csv"
+    newer.write_text(f"email,language,age_band,vaccinated\n{younger},nl,40-64,grippe 2026\n")
+    await console.get_by_label("CSV file").set_input_files(newer)
+    await console.get_by_role("button", name="Import").click()
+    await expect(report.locator(".report-updated")).to_have_text(
+        "1 row was already on the roster: its language and labels were updated."
+    )
+    await expect(report).to_contain_text("0 rows imported.")
+    await expect(console.locator("table.roster tr", has_text=younger)).to_contain_text(
+        "vaccinated: grippe 2026"
+    )
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await console.screenshot(path=str(SCREENSHOTS / "practice-desktop.png"), full_page=True)

@@ -159,6 +159,11 @@ async def test_notices_are_content_free_localised_and_unsubscribe_in_one_click(
     # unsubscribes no one; Bob clicks its button, which POSTs.
     bob_body = by_to["bob@example.org"].get_body()
     assert bob_body is not None
+    # The link to read it opens the patient's announcements (the widget), not the
+    # practitioners' inbox.
+    links = [w for w in bob_body.get_content().split() if w.startswith("https://")]
+    assert links[0] == "https://chat.example.org/announcements"
+    assert (await client.get("/announcements")).status == 200
     [bob_page] = [w for w in bob_body.get_content().split() if "/mailings/unsubscribe/" in w]
     assert bob_page.startswith("https://chat.example.org/mailings/unsubscribe/")
     page_path = bob_page.removeprefix("https://chat.example.org")

@@ -6,6 +6,7 @@ import asyncio
 import email
 import io
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from chat_server.mail import MemoryOutbox
 from chat_server.settings import Settings
 from e2e_crypto.client.api import Api
 from e2e_crypto.client.mailings import read_announcements, send_campaign
-from e2e_crypto.client.roster import audience, import_bodies, parse_roster_csv
+from e2e_crypto.client.roster import RosterRow, audience, import_bodies, parse_roster_csv
 from e2e_crypto.wire import to_base64url
 from tests.actors import actor, app_client
 from tests.faults.harness import until
@@ -84,15 +85,14 @@ async def test_a_roster_imports_its_good_rows_and_reports_the_rest_by_line(
     ]  # fmt: skip
     assert parsed.rows[3].labels["conditions"] == "hépatite"  # Latin-1 decoded
     [body] = list(import_bodies(parsed.rows, desk.staff_key.public_key, group=desk.group, epoch=1))
-    # The server reports what it refuses by line too; a row already there is one.
-    body["rows"].append({**body["rows"][0], "line": 99})
+    # The server reports what it refuses by line too.
     body["rows"].append({**body["rows"][1], "line": 100, "email": "x@@example.org"})
     report = await desk.admin.call("POST", f"/api/v1/practices/{desk.practice_id}/roster", body)
-    assert report["imported"] == 4
-    assert report["rejected"] == [
-        {"line": 99, "reason": "the address is already on the roster"},
-        {"line": 100, "reason": "the e-mail address is malformed"},
-    ]
+    assert report == {
+        "imported": 4,
+        "updated": 0,
+        "rejected": [{"line": 100, "reason": "the e-mail address is malformed"}],
+    }
     # Each imported row was invited; accepting links the row to the account.
     ann = await accept_invitation(client, outbox, "ann@example.org")
     listing = await desk.admin.call("GET", f"/api/v1/practices/{desk.practice_id}/roster")
@@ -107,6 +107,24 @@ async def test_a_roster_imports_its_good_rows_and_reports_the_rest_by_line(
     over_65 = audience(listing["rows"], desk.staff_key, lambda labels: labels["age_band"] == "65+")
     assert over_65 == [ann.account_id]
     assert audience(listing["rows"], desk.staff_key, lambda labels: False) == []
+    # A newer export: Ann's row (already on the roster) gets its new language and
+    # labels, without a second invitation; a new address is imported and invited.
+    invitations = len(outbox.sent)
+    newer = [
+        RosterRow(2, "ANN@example.org", "nl", {"age_band": "40-64", "conditions": "none"}),
+        RosterRow(3, "gil@example.org", "en", {"age_band": "65+"}),
+    ]
+    [body] = list(import_bodies(newer, desk.staff_key.public_key, group=desk.group, epoch=1))
+    report = await desk.admin.call("POST", f"/api/v1/practices/{desk.practice_id}/roster", body)
+    assert report == {"imported": 1, "updated": 1, "rejected": []}
+    assert [m.to for m in outbox.sent[invitations:]] == ["gil@example.org"]
+    listing = await desk.admin.call("GET", f"/api/v1/practices/{desk.practice_id}/roster")
+    rows = {row["email"]: row for row in listing["rows"]}
+    assert len(rows) == 5
+    assert (rows["ann@example.org"]["language"], rows["ann@example.org"]["line"]) == ("nl", 2)
+    assert rows["ann@example.org"]["account_id"] == ann.account_id
+    still_65 = audience(listing["rows"], desk.staff_key, lambda labels: labels["age_band"] == "65+")
+    assert still_65 == []
 
 
 async def test_a_campaign_reaches_linked_consenting_patients_once(
@@ -193,8 +211,14 @@ async def test_campaign_states_and_recipient_rules(
     )
     assert wrong["code"] == "invalid_broadcast"
     await other.admin.call("POST", path, body, expect=404)
-    created = await desk.admin.call("POST", path, body, expect=201)
-    assert created["state"] == "draft"
+    # The console's own sealed note of the campaign: kept as is, at most 1 KiB.
+    note = to_base64url(bytes(range(200)))
+    too_long = await desk.admin.call(
+        "POST", path, {**body, "note": to_base64url(bytes(1025))}, expect=422
+    )
+    assert too_long["code"] == "validation_failed"
+    created = await desk.admin.call("POST", path, {**body, "note": note}, expect=201)
+    assert (created["state"], created["note"]) == ("draft", note)
     taken = await desk.admin.call("POST", path, body, expect=409)
     assert taken["code"] == "campaign_id_taken"
     campaign = "/api/v1/campaigns/news-2026-campaign-1"
@@ -217,6 +241,7 @@ async def test_campaign_states_and_recipient_rules(
     await ann.call("GET", campaign, expect=404)
     refused = await desk.admin.call("POST", f"{campaign}/pause", expect=409)
     assert refused["code"] == "campaign_transition_not_allowed"
+    assert (await desk.admin.call("GET", campaign))["note"] == note
     later = clock.now().replace(year=clock.now().year + 1).isoformat()
     scheduled = await desk.admin.call("POST", f"{campaign}/schedule", {"send_at": later})
     assert scheduled["state"] == "scheduled"
@@ -282,6 +307,41 @@ async def test_pause_and_cancel_take_effect_within_a_batch(
     progress = (await campaign_state(desk, "slow-campaign-0001"))["progress"]
     assert progress["delivered"] == final
     assert progress["recipients"] == 400
+
+
+async def test_the_rate_limit_paces_the_fan_out(
+    aiohttp_client: Any, settings: Settings, clock: ManualClock, outbox: MemoryOutbox, db: Db
+) -> None:
+    rate, batch, recipients = 100, 10, 200
+    client = await app_client(
+        aiohttp_client, settings, clock, outbox,
+        mailing_rate_per_second=rate, mailing_batch_size=batch,
+    )  # fmt: skip
+    desk = await practice_desk(client, outbox, "admin@practice.example")
+    await seed_campaign(
+        db,
+        practice_id=desk.practice_id,
+        sender=desk.device,
+        campaign_id="paced-campaign-0001",
+        patients=synthetic_patients(recipients),
+        now=clock.now(),
+    )
+    deliveries = db["campaign_deliveries"]
+    await desk.admin.call("POST", "/api/v1/campaigns/paced-campaign-0001/schedule", {})
+
+    async def started() -> bool:
+        return await deliveries.count_documents({}) > 0
+
+    await until(started, 20, "the first batch")
+    began = time.monotonic()
+    await asyncio.sleep(1.0)
+    seen = await deliveries.count_documents({})
+    # At most `rate` a second after the first batch, one batch of slack (unpaced, the
+    # whole campaign lands well within the second).
+    assert seen <= batch + rate * (time.monotonic() - began) + batch
+    await until_state(desk, "paced-campaign-0001", "done")
+    assert time.monotonic() - began >= (recipients - 2 * batch) / rate
+    assert await deliveries.count_documents({}) == recipients
 
 
 async def test_no_roster_label_or_mailing_text_reaches_mongodb_redis_or_logs(

@@ -107,7 +107,7 @@ async def test_only_files_of_the_manifest_are_served(client: Client) -> None:
         assert (await response.json())["code"] == "not_found"
 
 
-@pytest.mark.parametrize("path", ["/verify", "/invite"])
+@pytest.mark.parametrize("path", ["/verify", "/invite", "/announcements"])
 async def test_the_links_in_e_mails_open_the_widget(client: Client, path: str) -> None:
     widget = await client.get("/widget")
     response = await client.get(path)

@@ -21,6 +21,7 @@ CATALOGS = [
     ROOT / "web" / "src" / "widget" / "report" / "i18n.mjs",
     ROOT / "web" / "src" / "inbox" / "report.mjs",
     ROOT / "web" / "src" / "ui" / "suspension.mjs",
+    ROOT / "web" / "src" / "practice" / "i18n.mjs",
 ]
 _BLOCK = re.compile(r'registerMessages\("(\w+)", \{(.*?)\n\}\);', re.S)
 _KEY = re.compile(r'^\s+(?:"([^"]+)"|([A-Za-z_][\w]*)):\s', re.M)

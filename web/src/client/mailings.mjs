@@ -33,6 +33,8 @@ const MAX_COMMIT_BYTES = 512 * 1024;
 const MAX_BODY_BYTES = 256 * 1024;
 const IMPORT_CHUNK = 100; // rows per request, as the SDK: well under the body limit
 const RECIPIENTS_CHUNK = 200;
+const PREVIEW_CHARS = 140; // of the text, in the campaign's note (the console's reminder)
+const MAX_NOTE_BYTES = 1024;
 const enc = encodeURIComponent;
 const utf8 = new TextEncoder();
 
@@ -41,9 +43,14 @@ export function staffGroupId(practiceId) {
   return `staff-${practiceId}`.slice(0, 64);
 }
 
-/** The server's campaign JSON, camelCased; `progress` only from campaign(). */
-export function campaignSummary(doc) {
+/**
+ * The server's campaign JSON, camelCased; `progress` only from campaign(). `preview`:
+ * the start of its text, from the note the sending console sealed to the staff group
+ * (`staffKey`, if given, opens it; null otherwise or for a campaign without one).
+ */
+export function campaignSummary(doc, staffKey = null) {
   return {
+    preview: openPreview(doc.note, staffKey),
     campaignId: doc.campaign_id,
     practiceId: doc.practice_id,
     state: doc.state,
@@ -52,6 +59,16 @@ export function campaignSummary(doc) {
     createdAt: doc.created_at ?? null,
     progress: doc.progress ?? null,
   };
+}
+
+function openPreview(note, staffKey) {
+  if (!note || staffKey === null) return null;
+  try {
+    const opened = openLabels(fromBase64url(String(note), MAX_NOTE_BYTES), staffKey);
+    return typeof opened.preview === "string" ? opened.preview : null;
+  } catch {
+    return null; // sealed to another epoch of the staff group
+  }
 }
 
 export class MailingsClient {
@@ -128,12 +145,14 @@ export class MailingsClient {
 
   /**
    * Posts parsed rows (parseRosterCsv's `rows`), labels sealed here to the staff key,
-   * IMPORT_CHUNK a request; `onProgress(done, total)`. Returns {imported, rejected}
-   * with the server's refusals by line.
+   * IMPORT_CHUNK a request; `onProgress(done, total)`. Returns {imported, updated,
+   * rejected}: new rows (invited), rows already on the roster (their language and
+   * labels replaced), and the server's refusals by line.
    */
   async importRoster(practiceId, rows, { onProgress = null } = {}) {
     const key = await this.staffKey(practiceId);
     let imported = 0;
+    let updated = 0;
     const rejected = [];
     for (let i = 0; i < rows.length; i += IMPORT_CHUNK) {
       const chunk = rows.slice(i, i + IMPORT_CHUNK);
@@ -145,10 +164,11 @@ export class MailingsClient {
         })),
       });
       imported += Number(report.imported);
+      updated += Number(report.updated ?? 0);
       rejected.push(...report.rejected.map((r) => ({ line: Number(r.line), reason: String(r.reason) })));
       onProgress?.(Math.min(i + IMPORT_CHUNK, rows.length), rows.length);
     }
-    return { imported, rejected };
+    return { imported, updated, rejected };
   }
 
   /**
@@ -195,8 +215,12 @@ export class MailingsClient {
       campaignId, clientMsgId: campaignId, body: utf8.encode(text), toDevices: [...devices.values()].flat(),
     });
     if (sealed.body.length > MAX_BODY_BYTES) throw new NotReady("the message is too long");
+    // The patients' slips are the only keys to the body: the console keeps the start
+    // of the text for itself, sealed to the staff group like the labels.
+    const staff = await this.staffKey(practiceId);
+    const note = sealLabels({ preview: [...text].slice(0, PREVIEW_CHARS).join("") }, staff.publicKey);
     await this._request("POST", `/practices/${enc(practiceId)}/campaigns`, {
-      campaign_id: campaignId, body: toBase64url(sealed.body),
+      campaign_id: campaignId, body: toBase64url(sealed.body), note: toBase64url(note),
     });
     const chosen = [...devices.keys()];
     for (let i = 0; i < chosen.length; i += RECIPIENTS_CHUNK) {
@@ -209,16 +233,18 @@ export class MailingsClient {
     const scheduled = await this._request("POST", `/campaigns/${enc(campaignId)}/schedule`, {
       send_at: sendAt ? sendAt.toISOString() : null,
     });
-    return campaignSummary(scheduled);
+    return campaignSummary(scheduled, staff);
   }
 
   async campaigns(practiceId) {
-    return (await this._request("GET", `/practices/${enc(practiceId)}/campaigns`)).campaigns.map(campaignSummary);
+    const staff = this._staff.get(practiceId) ?? null;
+    return (await this._request("GET", `/practices/${enc(practiceId)}/campaigns`)).campaigns.map((doc) => campaignSummary(doc, staff));
   }
 
   /** One campaign with its progress counts (delivered, read, opted out, failed...). */
   async campaign(campaignId) {
-    return campaignSummary(await this._request("GET", `/campaigns/${enc(campaignId)}`));
+    const doc = await this._request("GET", `/campaigns/${enc(campaignId)}`);
+    return campaignSummary(doc, this._staff.get(String(doc.practice_id)) ?? null);
   }
 
   pause(campaignId) {
@@ -234,7 +260,8 @@ export class MailingsClient {
   }
 
   async _action(campaignId, action) {
-    return campaignSummary(await this._request("POST", `/campaigns/${enc(campaignId)}/${action}`, {}));
+    const doc = await this._request("POST", `/campaigns/${enc(campaignId)}/${action}`, {});
+    return campaignSummary(doc, this._staff.get(String(doc.practice_id)) ?? null);
   }
 
   // -- patients

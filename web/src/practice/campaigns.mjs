@@ -1,12 +1,12 @@
 // The campaigns box: each campaign's state and its progress as counts only (delivered,
-// read, opted out, failed), with pause, resume and cancel where the state allows.
+// read, opted out, no care link, notice e-mails failed), with pause, resume and cancel where the state allows.
 // main.mjs reads it again every few seconds while a campaign is under way.
 
 import { formatTime, t } from "../ui/i18n.mjs";
 import { h } from "../ui/dom.mjs";
 import { button, errorLine } from "../panel/forms.mjs";
 
-const COUNTS = ["recipients", "delivered", "read", "opted_out", "failed"];
+const COUNTS = ["recipients", "delivered", "read", "opted_out", "no_care_link", "failed"];
 
 function newestFirst(campaigns) {
   return [...campaigns].sort((a, b) => String(b.createdAt).localeCompare(String(a.createdAt)));
@@ -65,6 +65,8 @@ export function campaignsBox(console_) {
                 h("span", { class: ["state", `state-${c.state}`] }, t(`state.${c.state}`)),
                 h("span", { class: "campaign-when" }, c.sendAt && c.state === "scheduled" ? t("campaigns.send_at", { at: formatTime(c.sendAt) }) : t("campaigns.created", { at: formatTime(c.createdAt) })),
               ),
+              // The start of its text (the note only the staff group opens): which campaign this is.
+              c.preview ? h("p", { class: "campaign-preview" }, c.preview) : null,
               c.pauseReason ? h("p", { class: "alert" }, t("campaigns.pause_reason", { reason: t(`pause.${c.pauseReason}`) })) : null,
               h(
                 "dl",

@@ -39,7 +39,7 @@ export function composerBox(console_) {
   const preview = h("p", { class: "preview", role: "status", "aria-live": "polite" });
   const update = () => {
     const n = audience(console_.rows, state.chosen).length;
-    preview.textContent = n ? t("composer.preview", { n }) : t("composer.preview.none");
+    preview.textContent = n === 0 ? t("composer.preview.none") : n === 1 ? t("composer.preview.one") : t("composer.preview", { n });
   };
   const groups = labelValues(console_.rows).map(([name, values]) =>
     h(
@@ -96,7 +96,9 @@ export function composerBox(console_) {
   const sent = h("p", { class: "status", role: "status", hidden: true });
   const composer = form({
     fields: [
-      h("fieldset", { class: "audience" }, h("legend", {}, t("composer.audience")), h("p", { class: "hint" }, t("composer.audience.hint")), groups, preview),
+      // The preview counts linked patients; consent is the server's to check (opt-in),
+      // so the page says that some may be skipped.
+      h("fieldset", { class: "audience" }, h("legend", {}, t("composer.audience")), h("p", { class: "hint" }, t("composer.audience.hint")), groups, preview, h("p", { class: "hint" }, t("composer.consent"))),
       text,
       when,
     ],
@@ -113,7 +115,7 @@ export function composerBox(console_) {
       if (sendAt !== null && Number.isNaN(sendAt.getTime())) throw new PageError(t("composer.bad_time"));
       await console_.mailings.sendCampaign(console_.practiceId, { text: state.text, patients, sendAt });
       console_.composer = { chosen: new Set(), text: "", when: "now", at: "" };
-      console_.notice = t("composer.sent", { n: patients.length });
+      console_.notice = patients.length === 1 ? t("composer.sent.one") : t("composer.sent", { n: patients.length });
       console_.paint("composer");
       await console_.refreshCampaigns();
     },

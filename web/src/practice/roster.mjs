@@ -1,7 +1,8 @@
 // The roster box: a CSV file picked here is read and parsed in the page (its labels
 // sealed to the staff group before anything is posted), then the report: how many rows
-// were imported, and every rejected row with its line number and reason, whether the
-// page or the server refused it. Below, the roster with its labels opened here.
+// were imported, how many were already on the roster (their labels replaced: a newer
+// export), and every rejected row with its line number and reason, whether the page
+// or the server refused it. Below, the roster with its labels opened here.
 
 import { RosterFormatError, parseRosterCsv } from "../client/index.mjs";
 import { h } from "../ui/dom.mjs";
@@ -15,7 +16,7 @@ const REASONS = [
   [/^the e-mail address is malformed$/, () => t("reason.malformed")],
   [/^the same e-mail address as line (\d+)$/, (m) => t("reason.repeated", { line: m[1] })],
   [/^the language is not one of en, fr, nl$/, () => t("reason.language")],
-  [/^the address is already on the roster$/, () => t("reason.on_roster")],
+  [/^the row changed during the import$/, () => t("reason.changed")],
   [/^the header has no 'email' column$/, () => t("reason.no_header")],
   [/^the file is empty$/, () => t("reason.empty")],
   [/^the header has an empty or repeated column name$/, () => t("reason.bad_header")],
@@ -54,7 +55,7 @@ export function rosterBox(console_) {
         if (!(error instanceof RosterFormatError)) throw error;
         throw new PageError(t("roster.bad_file", { reason: reasonText(error.reason) }));
       }
-      let report = { imported: 0, rejected: [] };
+      let report = { imported: 0, updated: 0, rejected: [] };
       if (parsed.rows.length) {
         progress.hidden = false;
         report = await console_.mailings.importRoster(console_.practiceId, parsed.rows, {
@@ -65,6 +66,7 @@ export function rosterBox(console_) {
       }
       console_.report = {
         imported: report.imported,
+        updated: report.updated,
         rejected: [...parsed.rejected, ...report.rejected].sort((a, b) => a.line - b.line),
       };
       console_.rows = await console_.mailings.roster(console_.practiceId);
@@ -104,7 +106,9 @@ function reportView(report) {
   return h(
     "div",
     { class: "report", id: "pr-report", tabindex: "-1", role: "status" },
-    h("p", { class: "report-imported" }, t("roster.imported", { n: report.imported })),
+    h("p", { class: "report-imported" }, report.imported === 1 ? t("roster.imported.one") : t("roster.imported", { n: report.imported })),
+    // Rows already on the roster: a newer export's labels replaced the old ones.
+    report.updated ? h("p", { class: "report-updated" }, report.updated === 1 ? t("roster.updated.one") : t("roster.updated", { n: report.updated })) : null,
     report.rejected.length
       ? [
           h("h3", {}, t("roster.rejected.title", { n: report.rejected.length })),

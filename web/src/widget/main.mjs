@@ -1,5 +1,5 @@
 // The patient widget (/widget, framed by a practice's site through the loader; also
-// /verify and /invite, the pages of the links CareChat e-mails).
+// /verify, /invite and /announcements, the pages of the links CareChat e-mails).
 //
 //   main.mjs         boot: which page, which practice, restore the session; the flow
 //                    between views (signed in -> keys -> connected -> the practice)
@@ -153,6 +153,12 @@ class PatientWidget extends Widget {
       this.show(invitationView, this.pending.invitation);
       return;
     }
+    if (this.pending.announcements) {
+      // Opened from a mailing's notice e-mail: straight to what it announced.
+      this.pending.announcements = false;
+      this.show(announcementsView, announcementsState());
+      return;
+    }
     if (this.pending.paidReturn) {
       const { threadId, outcome } = this.pending.paidReturn;
       this.pending.paidReturn = null;
@@ -304,8 +310,10 @@ async function route(widget) {
   if (pathname === "/invite" && location.hash.length > 1) {
     widget.pending.invitation = takeFragment();
   }
+  // The notice e-mail of a practice mailing links here (chat_server/mailing_mail.py).
+  widget.pending.announcements = pathname === "/announcements";
   if (!widget.client.accountId) {
-    widget.show(widget.pending.invitation ? signInView : welcomeView);
+    widget.show(widget.pending.invitation || widget.pending.announcements ? signInView : welcomeView);
     return;
   }
   await widget.signedIn();

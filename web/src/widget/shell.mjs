@@ -18,9 +18,10 @@ export class Widget {
     this.leaving = [];
     this.connection = "offline";
     // In memory only, never in storage: the sign-up password, so that verifying the
-    // e-mail can log in without asking again, and an invitation link to accept once
-    // the patient is signed in.
-    this.pending = { email: null, password: null, invitation: null };
+    // e-mail can log in without asking again, an invitation link to accept once the
+    // patient is signed in, and whether the page was opened from a mailing's notice
+    // e-mail (/announcements: the announcements are shown once signed in).
+    this.pending = { email: null, password: null, invitation: null, announcements: false };
     this.view = h("section", { class: "w-view", id: "view" });
     // Dialogs live beside the view, not in it: a live re-render of the view (a message
     // arriving, a read receipt) must not take away a dialog the person is filling in.
