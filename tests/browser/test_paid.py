@@ -4,8 +4,9 @@ stands in for Stripe Checkout), a GP sees the question marked paid in the queue 
 answers in the console, both see the window's countdown, and the GP's early close
 turns the chat read-only; with a one-minute window the chat turns read-only for both
 at its end; an unanswered paid chat (its webhooks arriving after the patient's return)
-ends with the patient told that nothing was charged; the GP's console lists the chats
-answered for payout and the moderation console the day's reconciliation.
+ends with the patient told that nothing was charged; a red-flag intake ends on the
+emergency screen with nothing started; the GP's console lists the chats answered for
+payout and the moderation console the day's reconciliation.
 
 The served process talks to the double with the real stripe SDK and receives its
 really signed webhooks. It has no injectable clock, so the SLA and the window are the
@@ -36,6 +37,7 @@ from tests.browser.test_panel import (
     KEY_DERIVATION_MS,
     LIVE_TIMEOUT,
     Panel,
+    fill_intake,
     fits,
     gp_in_console,
 )
@@ -158,6 +160,27 @@ async def patient_pays(
     page = watched.page
     # The double's hosted page has no favicon: its 404 is expected, nothing else.
     watched.expect_error(r"favicon\.ico")
+    await patient_at_paid_intake(watched, world, window=window)
+    await page.get_by_label("Age", exact=True).select_option(label="16 to 64 years")
+    await page.get_by_label("Main symptom").select_option(label="Something else")
+    await page.get_by_label("Since when").select_option(label="2 to 3 days")
+    await page.get_by_label("Your question").fill(QUESTION)
+    await page.get_by_role("button", name="Check and send").click()
+    await expect(page.get_by_text("Price: €6.00")).to_be_visible()
+    await expect(page.get_by_text("medical care is exempt from VAT")).to_be_visible()
+    await page.get_by_role("link", name="Pay with Stripe").click()
+    await expect(page.get_by_role("heading", name="Test double of Stripe Checkout")).to_be_visible()
+    await expect(page.locator("#amount")).to_have_text("6.00 EUR")
+    if cancel:
+        await page.locator("#cancel").click()
+    else:
+        await page.locator("#pay-card").click()
+
+
+async def patient_at_paid_intake(watched: Watched, world: PaidWorld, *, window: str) -> None:
+    """A new patient signs in to the widget's paid chat, sees the price and the terms
+    before anything else, accepts them and reaches the intake."""
+    page = watched.page
     email = unique_email("patient")
     await world.people.person(email, name="Marie Dubois")
     await page.goto(f"{world.url}/widget?paid={world.panel.panel_id}")
@@ -181,20 +204,6 @@ async def patient_pays(
     await expect(
         page.get_by_role("heading", name="Your question for the paid chat")
     ).to_be_visible()
-    await page.get_by_label("Age", exact=True).select_option(label="16 to 64 years")
-    await page.get_by_label("Main symptom").select_option(label="Something else")
-    await page.get_by_label("Since when").select_option(label="2 to 3 days")
-    await page.get_by_label("Your question").fill(QUESTION)
-    await page.get_by_role("button", name="Check and send").click()
-    await expect(page.get_by_text("Price: €6.00")).to_be_visible()
-    await expect(page.get_by_text("medical care is exempt from VAT")).to_be_visible()
-    await page.get_by_role("link", name="Pay with Stripe").click()
-    await expect(page.get_by_role("heading", name="Test double of Stripe Checkout")).to_be_visible()
-    await expect(page.locator("#amount")).to_have_text("6.00 EUR")
-    if cancel:
-        await page.locator("#cancel").click()
-    else:
-        await page.locator("#pay-card").click()
 
 
 async def test_a_patient_pays_a_gp_answers_the_countdown_shows_and_the_chat_ends_read_only(
@@ -418,3 +427,23 @@ async def test_the_chat_turns_read_only_for_both_when_its_window_ends(
     await expect(gp.get_by_label("Closing summary")).to_have_count(0)
     await watched.screenshots("paid-widget-window-ended")
     await fits(patient)
+
+
+async def test_a_red_flag_intake_ends_on_the_emergency_screen_and_nothing_is_charged(
+    watched: Watched, world: PaidWorld
+) -> None:
+    page = watched.page
+    await patient_at_paid_intake(watched, world, window="24 hours")
+    await fill_intake(page, "Cough", "Since this morning I have chest pain when I breathe")
+    await expect(page.get_by_role("heading", name="Call an emergency number now")).to_be_visible()
+    await expect(page.get_by_role("link", name="Call 112")).to_have_attribute("href", "tel:112")
+    await expect(page.get_by_role("link", name="Pay with Stripe")).to_have_count(0)
+    await watched.screenshots("paid-widget-emergency")
+    # Nothing was started: no Checkout Session, no paid chat, nothing queued.
+    assert world.double.sessions == {}
+    assert world.double.requests == []
+    mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(world.mongo_uri)
+    try:
+        assert await mongo[world.db_name]["paid_chats"].count_documents({}) == 0
+    finally:
+        await mongo.close()
