@@ -118,9 +118,11 @@ class PaidChats:
         assert stored is not None
         return stored
 
-    def terms(self) -> PaymentTerms:
+    def terms(self, who: Principal) -> PaymentTerms:
         """The terms a chat started now gets, shown before the patient writes; the
-        same refusal as a start when paid chats are off."""
+        same refusals as a start (patients only; paid chats off)."""
+        if who.role is not Role.PATIENT:
+            raise PatientsOnly()
         self._flow.gateway()
         return self._terms
 

@@ -449,7 +449,7 @@ OPERATIONS: Final[dict[str, Operation]] = {
     ),
     "paid_chat_terms": Operation(
         "What a paid chat started now costs (integer cents) and how long it stays open",
-        200, replies.PaidChatTermsReply, errors=(503,),
+        200, replies.PaidChatTermsReply, errors=(403, 503),
     ),
     "close_paid_chat": Operation(
         "The answering GP closes the window early (after a closing summary)", 200,

@@ -38,8 +38,8 @@ async def start_paid_chat(request: web.Request) -> web.Response:
 
 
 async def paid_chat_terms(request: web.Request) -> web.Response:
-    await principal(request)
-    return web.json_response(paid_terms_reply(request.app[PAID_CHATS].terms()))
+    who = await principal(request)
+    return web.json_response(paid_terms_reply(request.app[PAID_CHATS].terms(who)))
 
 
 async def paid_chat_status(request: web.Request) -> web.Response:

@@ -699,6 +699,8 @@ async def test_the_terms_of_a_chat_started_now_are_shown_before_it_starts(
     }
     anonymous = await world.client.get("/api/v1/paid-chats/terms")
     assert anonymous.status == 401
+    refused = await world.doctor.call("GET", "/api/v1/paid-chats/terms", expect=403)
+    assert refused["code"] == "patients_only"
     unpaid = await app_client(aiohttp_client, settings, clock, outbox)
     response = await unpaid.get("/api/v1/paid-chats/terms", headers=world.patient.auth)
     assert response.status == 503
