@@ -796,7 +796,7 @@ def _payment_services(
         currency=settings.payments_currency,
         sla=timedelta(minutes=settings.payments_sla_minutes),
         checkout_expiry=timedelta(minutes=settings.payments_checkout_expiry_minutes),
-        window=timedelta(hours=settings.payments_window_hours),
+        window=timedelta(minutes=settings.payments_window_minutes),
     )
     http: stripe.AIOHTTPClient | None = None
     gateway: StripeGateway | None = None

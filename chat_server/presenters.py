@@ -23,6 +23,7 @@ from chat_server.storage.messages import StoredMessage
 from chat_server.storage.panels import Panel
 from e2e_crypto.frames import MsgFrame
 from e2e_crypto.wire import to_base64url
+from payments.terms import PaymentTerms
 
 
 def thread_reply(thread: Thread, *, unread: int | None = None) -> dict[str, Any]:
@@ -103,6 +104,7 @@ def queue_item_reply(item: QueueItem) -> dict[str, Any]:
         "state": str(item.state),
         "queued_at": item.queued_at.isoformat(),
         "overdue": item.overdue,
+        "paid": item.paid,
     }
     for name, value in (
         ("claimed_by", item.claimed_by),
@@ -172,6 +174,16 @@ def paid_chat_reply(chat: PaidChat) -> dict[str, Any]:
         if at is not None:
             reply[name] = at.isoformat()
     return reply
+
+
+def paid_terms_reply(terms: PaymentTerms) -> dict[str, Any]:
+    """The terms a chat started now gets (a started chat keeps its own price)."""
+    return {
+        "price_cents": terms.price_cents,
+        "currency": terms.currency,
+        "window_seconds": int(terms.window.total_seconds()),
+        "sla_seconds": int(terms.sla.total_seconds()),
+    }
 
 
 def reconciliation_reply(report: DailyReconciliation) -> dict[str, Any]:

@@ -192,7 +192,8 @@ class Settings:
     payments_currency: str = "eur"
     payments_sla_minutes: int = 240
     payments_checkout_expiry_minutes: int = 30
-    payments_window_hours: int = 24
+    # In minutes like the SLA (a day by default), so that a test can watch one end.
+    payments_window_minutes: int = 24 * 60
     # The seller named on receipts (legal name, address, VAT number).
     payments_seller: str = "CareChat"
     payments_seller_address: str = ""
@@ -561,7 +562,7 @@ class _SettingsSchema(ma.Schema):
     payments_checkout_expiry_minutes = ma.fields.Integer(
         validate=ma.validate.Range(min=30, max=24 * 60, error="minutes from 30 to 1440")
     )
-    payments_window_hours = ma.fields.Integer(validate=_positive("a positive number of hours"))
+    payments_window_minutes = ma.fields.Integer(validate=_positive("a positive number of minutes"))
     payments_seller = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
     payments_seller_address = ma.fields.String(validate=ma.validate.Length(max=300))
     payments_seller_vat_id = ma.fields.String(validate=ma.validate.Length(max=40))

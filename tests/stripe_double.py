@@ -22,7 +22,9 @@ same key with other parameters, a 400). Faults: the next N calls of a route can
 answer a 500, or be carried out and then have their connection dropped (the caller
 sees a timeout although Stripe acted). Events are recorded in ``events`` and
 delivered, really signed with ``stripe.WebhookSignature.generate_signature_header``,
-whenever and however a test asks: late, twice, out of order, concurrently.
+whenever and however a test asks: late, twice, out of order, concurrently; the hosted
+page sends its own before the patient is sent back, or ``hosted_webhook_delay``
+seconds after.
 """
 
 from __future__ import annotations
@@ -165,17 +167,21 @@ class StripeDouble:
     intents: dict[str, dict[str, Any]] = field(default_factory=dict)
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
-    # Every request received: (method, path, idempotency key, decoded params).
+    # Every request received (retrieves too): (method, path, idempotency key, params).
     requests: list[tuple[str, str, str | None, dict[str, Any]]] = field(default_factory=list)
     faults: dict[str, Fault] = field(default_factory=dict)
     url: str = ""
     hang_seconds: float = 3.0
+    # The hosted page's webhooks: sent before the patient is sent back (0), or this
+    # many seconds after (the return comes first, as it can with real Stripe).
+    hosted_webhook_delay: float = 0.0
     # The time webhooks are signed at (a server on an injected clock checks against it).
     now: Callable[[], float] = time.time
     _idempotent: dict[str, tuple[dict[str, Any], int, dict[str, Any]]] = field(default_factory=dict)
     _counter: int = 0
     _http_clients: list[stripe.AIOHTTPClient] = field(default_factory=list)
     _runner: web.AppRunner | None = None
+    _late: set[asyncio.Task[None]] = field(default_factory=set)
 
     # -- life ------------------------------------------------------------------------------
 
@@ -199,6 +205,8 @@ class StripeDouble:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        for task in self._late:
+            task.cancel()
         for http in self._http_clients:
             await http.close_async()  # type: ignore[no-untyped-call]
         if self._runner is not None:
@@ -412,6 +420,7 @@ class StripeDouble:
         return await self._call(request, "checkout/sessions", SessionCreateParams, act)
 
     async def _get_session(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append((request.method, request.path, None, {}))
         session = self.sessions.get(request.match_info["id"])
         if session is None:
             return _error(404, "invalid_request_error", "no such checkout.session")
@@ -491,6 +500,7 @@ class StripeDouble:
         return await self._call(request, "refunds", RefundCreateParams, act)
 
     async def _get_refund(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append((request.method, request.path, None, {}))
         refund = self.refunds.get(request.match_info["id"])
         if refund is None:
             return _error(404, "invalid_request_error", "no such refund")
@@ -517,10 +527,19 @@ class StripeDouble:
         if session is None:
             raise web.HTTPNotFound()
         made = self.pay(session["id"], request.query.get("method", "card"))
-        if self.webhook_url is not None:
+        if self.webhook_url is not None and self.hosted_webhook_delay:
+            task = asyncio.create_task(self._deliver_later(made, self.hosted_webhook_delay))
+            self._late.add(task)
+            task.add_done_callback(self._late.discard)
+        elif self.webhook_url is not None:
             for event in made:
                 await self.deliver(event)
         raise web.HTTPSeeOther(session["success_url"])
+
+    async def _deliver_later(self, events: Sequence[Mapping[str, Any]], delay: float) -> None:
+        await asyncio.sleep(delay)
+        for event in events:
+            await self.deliver(event)
 
 
 def _body(kind: str, message: str, *, param: str | None = None) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from chat_server.principal import Principal, Role
 from chat_server.storage.paid_chats import PaidChatExists, PaidChatStore
 from moderation.consents import Purpose
 from moderation.limits import Action
+from payments.terms import PaymentTerms
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,14 @@ class PaidChats:
         stored = await self._chats.set_checkout(thread_id, session.id, session.url, expires_at)
         assert stored is not None
         return stored
+
+    def terms(self, who: Principal) -> PaymentTerms:
+        """The terms a chat started now gets, shown before the patient writes; the
+        same refusals as a start (patients only; paid chats off)."""
+        if who.role is not Role.PATIENT:
+            raise PatientsOnly()
+        self._flow.gateway()
+        return self._terms
 
     async def status(self, who: Principal, thread_id: str) -> PaidChat:
         """The patient's chat, or the one a GP answered; the same 404 otherwise."""

@@ -57,6 +57,9 @@ class QueueItem:
     outcome: Outcome | None = None
     offer: PaidOffer | None = None
     claims: int = 0  # how many times it was claimed: names each lease's expiry job
+    # A paid chat's question (handlers/paid_queue.py): the console marks it before a
+    # GP claims it, since answering it captures the patient's payment.
+    paid: bool = False
 
     def __post_init__(self) -> None:
         claimed = self.state is PanelState.CLAIMED

@@ -448,6 +448,10 @@ OPERATIONS: Final[dict[str, Operation]] = {
         "A paid chat's state, money and window (its patient or answering GP)", 200,
         replies.PaidChatReply,
     ),
+    "paid_chat_terms": Operation(
+        "What a paid chat started now costs (integer cents) and how long it stays open",
+        200, replies.PaidChatTermsReply, errors=(403, 503),
+    ),
     "close_paid_chat": Operation(
         "The answering GP closes the window early (after a closing summary)", 200,
         replies.PaidChatReply, errors=(409,),

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from chat_server.appkeys import PAID_CHATS, RECONCILIATION
 from chat_server.errors import BadRequest
-from chat_server.presenters import paid_chat_reply, reconciliation_reply
+from chat_server.presenters import paid_chat_reply, paid_terms_reply, reconciliation_reply
 from chat_server.rest.auth import principal
 from chat_server.rest.bodies import read_json
 from chat_server.rest.panels import ID, SealedSchema
@@ -35,6 +35,11 @@ async def start_paid_chat(request: web.Request) -> web.Response:
         who, body["thread_id"], body["client_msg_id"], body["envelope"]
     )
     return web.json_response(paid_chat_reply(chat), status=201)
+
+
+async def paid_chat_terms(request: web.Request) -> web.Response:
+    who = await principal(request)
+    return web.json_response(paid_terms_reply(request.app[PAID_CHATS].terms(who)))
 
 
 async def paid_chat_status(request: web.Request) -> web.Response:
@@ -81,6 +86,7 @@ def add_routes(app: web.Application) -> None:
     r = app.router
     chat = f"/api/v1/paid-chats/{ID % 'thread_id'}"
     r.add_post("/api/v1/paid-chats", start_paid_chat, name="start_paid_chat")
+    r.add_get("/api/v1/paid-chats/terms", paid_chat_terms, name="paid_chat_terms")
     r.add_get(chat, paid_chat_status, name="paid_chat")
     r.add_post(f"{chat}/close", close_paid_chat, name="close_paid_chat")
     r.add_get("/api/v1/payments", list_payments, name="list_payments")

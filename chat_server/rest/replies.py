@@ -464,6 +464,8 @@ class QueueItemReply(ma.Schema):
     )
     queued_at = _Time(required=True)
     overdue = ma.fields.Boolean(required=True)
+    # A paid chat's question: answering it captures the patient's payment.
+    paid = ma.fields.Boolean(required=True)
     claimed_by = _Str()
     offered_to = _Str()
     answered_by = _Str()
@@ -532,6 +534,15 @@ class PaidChatReply(ma.Schema):
 
 class Payments(ma.Schema):
     payments = ma.fields.List(ma.fields.Nested(PaidChatReply), required=True)
+
+
+class PaidChatTermsReply(ma.Schema):
+    """What a paid chat started now costs and how long its phases last."""
+
+    price_cents = _Int(required=True)
+    currency = _Str(required=True)
+    window_seconds = _Int(required=True)
+    sla_seconds = _Int(required=True)
 
 
 class Payouts(ma.Schema):

@@ -77,6 +77,7 @@ def item_from_doc(doc: dict[str, Any]) -> QueueItem:
         outcome=Outcome(doc["outcome"]) if doc.get("outcome") else None,
         offer=PaidOffer(offer["price_cents"], offer["currency"]) if offer else None,
         claims=doc.get("claims", 0),
+        paid=doc.get("day") == "paid",
     )
 
 

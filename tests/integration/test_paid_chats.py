@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from tests.paid import paid_client as paid_client_of
 from tests.panels import (
     PanelHandle,
     answer,
+    ask,
     create_panel,
     gp,
     online,
@@ -111,6 +113,22 @@ class World:
 
         await until(there, WAIT_S, "the question in the queue")
 
+    async def patient_writes(self, qid: str, client_msg_id: str, *, expect: int = 201) -> Any:
+        envelope = seal(
+            self.patient,
+            qid,
+            client_msg_id,
+            b"Thank you, and may I still go swimming?",
+            patient_devices=verified(self.patient),
+            epoch=self.panel.current,
+        )
+        return await self.patient.call(
+            "POST",
+            f"/api/v1/panel-questions/{qid}/messages",
+            {"client_msg_id": client_msg_id, "envelope": envelope},
+            expect=expect,
+        )
+
     def session_of(self, reply: dict[str, Any]) -> str:
         return str(reply["checkout_url"].rsplit("/", 1)[1])
 
@@ -183,6 +201,7 @@ async def test_the_window_closes_for_both_exactly_at_its_end(
     await answer(
         world.doctor, world.panel, qid, verified(world.patient), client_msg_id="a2", is_answer=False
     )
+    await world.patient_writes(qid, "p1")
     await world.advance(1)
     await answer(
         world.doctor,
@@ -193,8 +212,13 @@ async def test_the_window_closes_for_both_exactly_at_its_end(
         is_answer=False,
         expect=409,
     )
+    # Read-only for the patient as well.
+    refused = await world.patient_writes(qid, "p2", expect=409)
+    assert refused["code"] == "thread_closed"
     await world.reaches(qid, "closed")
     assert (await world.chat(qid))["closed_reason"] == "window_ended"
+    messages = await world.patient.call("GET", f"/api/v1/panel-questions/{qid}/messages")
+    assert [m["client_msg_id"] for m in messages["messages"]] == ["q1", "a1", "a2", "p1"]
 
 
 async def test_the_doctor_may_close_early_and_only_the_doctor(
@@ -367,12 +391,26 @@ async def test_a_price_change_never_alters_an_existing_pass(
         outbox,
         payments_panel_id=PANEL,
         payments_price_cents=900,
+        payments_currency="usd",
         stripe_secret_key=Secret("sk_test_double"),
         stripe_webhook_secrets=Secret(SECRETS),
         stripe_api_base=double.url,
     )
     response = await dearer.get(f"/api/v1/paid-chats/{qid}", headers=world.patient.auth)
-    assert (await response.json())["amount_cents"] == 600
+    kept = await response.json()
+    assert (kept["amount_cents"], kept["currency"]) == (600, "eur")
+    # Paid after the change, served by the new settings: the pass keeps its own terms.
+    await double.deliver_all(double.pay(world.session_of(reply), "bancontact"))
+    await world.reaches(qid, "queued", "paid")
+    response = await dearer.get(f"/api/v1/paid-chats/{qid}", headers=world.patient.auth)
+    kept = await response.json()
+    assert (kept["amount_cents"], kept["currency"]) == (600, "eur")
+    # A chat started under the new settings takes them.
+    world.patient = replace(world.patient, client=dearer)
+    later = await world.start()
+    assert (later["amount_cents"], later["currency"]) == (900, "usd")
+    session = double.sessions[world.session_of(later)]
+    assert (session["amount_total"], session["currency"]) == (900, "usd")
 
 
 async def test_a_charged_chat_has_a_printable_receipt_only_for_its_patient(
@@ -537,3 +575,133 @@ async def test_a_paid_chats_moves_and_its_questions_are_audited(
         key=str,
     )
     assert await AuditStore(world.db).verify() is None
+
+
+async def test_the_gp_queue_marks_a_paid_question_before_it_is_claimed(
+    world: World, double: StripeDouble, outbox: MemoryOutbox
+) -> None:
+    reply = await world.start()
+    qid = reply["thread_id"]
+    await double.deliver_all(double.pay(world.session_of(reply), "card"))
+    await world.reaches(qid, "queued", "held")
+    other = await patient(world.client, outbox, "bob@example.org")
+    free = await ask(other, world.panel)
+    await online(world.doctor, panel_id=PANEL)
+    queue = await world.doctor.call("GET", f"/api/v1/panels/{PANEL}/queue")
+    marks = {q["question_id"]: q["paid"] for q in queue["queued"]}
+    assert marks == {qid: True, free["question_id"]: False}
+    claimed = await world.doctor.call(
+        "POST", f"/api/v1/panels/{PANEL}/claims", {"question_id": qid}, expect=201
+    )
+    assert (claimed["question_id"], claimed["paid"]) == (qid, True)
+
+
+@pytest.mark.parametrize("outcome", ["succeeded", "failed"])
+async def test_a_delayed_payment_queues_when_it_succeeds_and_closes_when_it_fails(
+    world: World, double: StripeDouble, outcome: str
+) -> None:
+    """A delayed method (should one be enabled): the session completes unpaid and
+    its outcome follows; the outcome first, the completion after, the outcome twice."""
+    reply = await world.start()
+    qid = reply["thread_id"]
+    session = double.sessions[world.session_of(reply)]
+    session.update(status="complete", payment_status="unpaid")
+    completed = double._event("checkout.session.completed", session)
+    paid = "paid" if outcome == "succeeded" else "unpaid"
+    settled = double._event(
+        f"checkout.session.async_payment_{outcome}", {**session, "payment_status": paid}
+    )
+    await double.deliver(settled)
+    await double.deliver_all([completed, settled])
+    if outcome == "succeeded":
+        await world.reaches(qid, "queued", "completed", "paid")
+        assert await world.db["panel_questions"].count_documents({"_id": qid}) == 1
+    else:
+        await world.reaches(qid, "closed", "completed", "failed")
+        assert (await world.chat(qid))["closed_reason"] == "unpaid"
+        assert await world.db["panel_questions"].find_one({"_id": qid}) is None
+    assert await world.db["stripe_events"].count_documents({}) == 2
+
+
+async def test_a_hold_that_lapsed_at_stripe_is_recorded_and_never_released_again(
+    world: World, double: StripeDouble
+) -> None:
+    reply = await world.start()
+    qid = reply["thread_id"]
+    await double.deliver_all(double.pay(world.session_of(reply), "card"))
+    await world.reaches(qid, "queued", "held")
+    lapsed = double.lapse_hold((await world.chat(qid))["payment_intent"])
+    await double.deliver_all([lapsed, lapsed])
+    await world.reaches(qid, "queued", "hold_cancelled")
+    await world.advance(4 * 3600)
+    await world.reaches(qid, "refunded", "hold_cancelled")
+    status = await world.patient.call("GET", f"/api/v1/paid-chats/{qid}")
+    assert (status["charged_cents"], status["closed_reason"]) == (0, "unanswered")
+    await asyncio.sleep(0.5)  # a release would have been asked for by now
+    assert double.calls("/cancel") == 0
+    assert double.calls("/capture") == 0
+
+
+async def test_a_failed_refund_is_final_and_shown_to_the_admin(
+    world: World, double: StripeDouble
+) -> None:
+    reply = await world.start()
+    qid = reply["thread_id"]
+    await double.deliver_all(double.pay(world.session_of(reply), "bancontact"))
+    await world.reaches(qid, "queued", "paid")
+    await world.advance(4 * 3600)
+    await world.reaches(qid, "refunded", "refund_pending")
+    (refund_id,) = double.refunds
+    failed = double.settle_refund(refund_id, "failed")
+    assert failed["type"] == "refund.failed"
+    await double.deliver_all([failed, failed])
+    await world.reaches(qid, "refunded", "refund_failed")
+    day = reply["created_at"][:10]
+    report = await world.admin.call("GET", f"/api/v1/admin/payments/reconciliation/{day}")
+    assert {"thread_id": qid, "problem": "refund failed"} in report["mismatches"]
+    looks = double.calls(f"/v1/refunds/{refund_id}")
+    await world.advance(3600)  # the refund is followed no more, and not made again
+    await asyncio.sleep(0.5)
+    assert double.calls("/v1/refunds") == 1
+    assert double.calls(f"/v1/refunds/{refund_id}") == looks
+
+
+async def test_a_pending_refund_is_followed_to_its_end_without_its_webhook(
+    world: World, double: StripeDouble
+) -> None:
+    reply = await world.start()
+    qid = reply["thread_id"]
+    await double.deliver_all(double.pay(world.session_of(reply), "bancontact"))
+    await world.reaches(qid, "queued", "paid")
+    await world.advance(4 * 3600)
+    await world.reaches(qid, "refunded", "refund_pending")
+    (refund_id,) = double.refunds
+    await until(lambda: _calls(double, f"/v1/refunds/{refund_id}", 1), WAIT_S, "a first look")
+    double.settle_refund(refund_id)  # settled at Stripe; its webhook is lost
+    await world.advance(3600)
+    await world.reaches(qid, "refunded", "refunded")
+    assert double.calls("/v1/refunds") == 1
+
+
+async def test_the_terms_of_a_chat_started_now_are_shown_before_it_starts(
+    world: World,
+    aiohttp_client: Any,
+    settings: Settings,
+    clock: ManualClock,
+    outbox: MemoryOutbox,
+) -> None:
+    terms = await world.patient.call("GET", "/api/v1/paid-chats/terms")
+    assert terms == {
+        "price_cents": 600,
+        "currency": "eur",
+        "window_seconds": 24 * 3600,
+        "sla_seconds": 4 * 3600,
+    }
+    anonymous = await world.client.get("/api/v1/paid-chats/terms")
+    assert anonymous.status == 401
+    refused = await world.doctor.call("GET", "/api/v1/paid-chats/terms", expect=403)
+    assert refused["code"] == "patients_only"
+    unpaid = await app_client(aiohttp_client, settings, clock, outbox)
+    response = await unpaid.get("/api/v1/paid-chats/terms", headers=world.patient.auth)
+    assert response.status == 503
+    assert (await response.json())["code"] == "payments_not_configured"

@@ -2,6 +2,8 @@
 // e2e_crypto/client/panel.py (start_paid_chat, paid_chat, payments).
 //
 //   PaymentsClient(client, panel?)   new PaymentsClient(careChatClient)
+//     ├── terms()                    what a chat started now costs: integer cents,
+//     │                              currency, window and SLA in seconds
 //     ├── start(panelId, intake)     triage first (a red flag sends and charges
 //     │                              nothing), the paid-chat terms accepted, the intake
 //     │                              sealed like a panel question: {triage, chat}
@@ -9,7 +11,11 @@
 //     ├── close(threadId)            the answering GP ends the window early
 //     ├── payments()                 the patient's paid chats, newest first
 //     ├── payouts()                  the chats a practitioner answered
-//     └── receiptUrl(threadId)       the printable receipt (same-origin, session cookie)
+//     ├── reconciliation(day)        a platform admin's daily reconciliation (UTC
+//     │                              YYYY-MM-DD): money per outcome, mismatches
+//     ├── receipt(threadId)          the printable receipt (HTML) as a Blob, fetched with
+//     │                              the session's token (a plain link would carry none)
+//     └── receiptUrl(threadId)       its address (for a client that adds the header)
 //
 // The chat's messages use the panel question's routes: PanelClient.messages/reply
 // with the thread id. Amounts stay integer cents; the page formats them.
@@ -75,6 +81,11 @@ export class PaymentsClient {
     return { triage, chat };
   }
 
+  /** {price_cents, currency, window_seconds, sla_seconds}: a chat started now. */
+  terms() {
+    return this._request("GET", "/paid-chats/terms");
+  }
+
   status(threadId) {
     return this._request("GET", `/paid-chats/${enc(threadId)}`);
   }
@@ -90,6 +101,17 @@ export class PaymentsClient {
   /** The paid chats this practitioner answered (for payout), newest first. */
   async payouts() {
     return (await this._request("GET", "/payouts")).payouts;
+  }
+
+  /** A platform admin's reconciliation of a UTC day ("YYYY-MM-DD"). */
+  reconciliation(day) {
+    return this._request("GET", `/admin/payments/reconciliation/${enc(day)}`);
+  }
+
+  /** The charged chat's printable HTML receipt, as a Blob to save or open. */
+  async receipt(threadId) {
+    const response = await this.client.api.fetch("GET", this.receiptUrl(threadId));
+    return response.blob();
   }
 
   receiptUrl(threadId) {

@@ -4,17 +4,18 @@
 //
 //   main.mjs      the Console (its frame and boot: ../panel/shell.mjs): sign-in (the
 //                 GP console's, no keys: nothing here is end-to-end encrypted) ->
-//                 admins only -> the four sections
+//                 admins only -> the five sections
 //   reports.mjs   the report queue: verification, revealed text, resolve / dismiss
 //   accounts.mjs  look-up by id or e-mail, sanctions with a mandatory reason
 //   audit.mjs     audit search a page at a time, chain verification
 //   jobs.mjs      failed jobs (no payloads), retry
+//   payments.mjs  paid chats: the daily reconciliation against Stripe's events
 //   i18n.mjs      fr/nl/en
 //
 // The server checks the role on every request; the page only spares a non-admin a
 // screen of 403s.
 
-import { ModerationClient } from "../client/index.mjs";
+import { ModerationClient, PaymentsClient } from "../client/index.mjs";
 import { focus, h } from "../ui/dom.mjs";
 import { t } from "../ui/i18n.mjs";
 import { signInView } from "../panel/account.mjs";
@@ -24,19 +25,22 @@ import { accountsView } from "./accounts.mjs";
 import { auditView } from "./audit.mjs";
 import "./i18n.mjs";
 import { jobsView } from "./jobs.mjs";
+import { paymentsView, today } from "./payments.mjs";
 import { reportsView } from "./reports.mjs";
 
-const SECTIONS = { reports: reportsView, accounts: accountsView, audit: auditView, jobs: jobsView };
+const SECTIONS = { reports: reportsView, accounts: accountsView, audit: auditView, jobs: jobsView, payments: paymentsView };
 
 class Console extends ConsoleShell {
   constructor(client) {
     super(client, { mainClass: "moderation-main", languageId: "m-language" });
     this.moderation = new ModerationClient(client);
+    this.payments = new PaymentsClient(client);
     this.section = "reports";
     this.reports = null;
     this.account = null;
     this.audit = { filters: {}, entries: null, before: null, verification: null };
     this.jobs = null;
+    this.reconciliation = null;
   }
 
   // -- the flow (account.mjs calls signedIn)
@@ -54,6 +58,7 @@ class Console extends ConsoleShell {
     this.section = section;
     if (section === "reports") this.reports = await this.moderation.reports();
     if (section === "jobs") this.jobs = await this.moderation.failedJobs();
+    if (section === "payments") this.reconciliation = await this.payments.reconciliation(this.reconciliation?.day ?? today());
     this.show(workspaceView);
     queueMicrotask(() => focus(this.main.querySelector("h1")));
   }
@@ -74,6 +79,7 @@ class Console extends ConsoleShell {
     this.account = null;
     this.reports = null;
     this.jobs = null;
+    this.reconciliation = null;
     this.audit = { filters: {}, entries: null, before: null, verification: null };
     this.show(signInView);
   }

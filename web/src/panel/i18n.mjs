@@ -125,6 +125,10 @@ registerMessages("en", {
   "paid.summary": "Closing summary",
   "paid.summary.empty": "Write the closing summary first.",
   "paid.close": "Close the chat with this summary",
+  "payouts.title": "Paid chats I answered (for payout)",
+  "payouts.total": "{n} answered, {amount} charged to patients",
+  "payouts.item": "{date}: {amount}",
+  "payouts.open": "window open",
 });
 
 registerMessages("fr", {
@@ -250,6 +254,10 @@ registerMessages("fr", {
   "paid.summary": "Résumé de clôture",
   "paid.summary.empty": "Rédigez d'abord le résumé de clôture.",
   "paid.close": "Clôturer le chat avec ce résumé",
+  "payouts.title": "Chats payants auxquels j'ai répondu (pour le paiement)",
+  "payouts.total": "{n} répondus, {amount} débités aux patients",
+  "payouts.item": "{date} : {amount}",
+  "payouts.open": "période en cours",
 });
 
 registerMessages("nl", {
@@ -375,4 +383,8 @@ registerMessages("nl", {
   "paid.summary": "Afsluitende samenvatting",
   "paid.summary.empty": "Schrijf eerst de afsluitende samenvatting.",
   "paid.close": "Het gesprek afsluiten met deze samenvatting",
+  "payouts.title": "Betaalde gesprekken die ik beantwoordde (voor uitbetaling)",
+  "payouts.total": "{n} beantwoord, {amount} aangerekend aan patiënten",
+  "payouts.item": "{date}: {amount}",
+  "payouts.open": "venster open",
 });

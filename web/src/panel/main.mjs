@@ -22,7 +22,7 @@ import "../ui/intake-options.mjs";
 import { keysView, signInView, suspendedView } from "./account.mjs";
 import { button, choice, errorLine, showError } from "./forms.mjs";
 import "./i18n.mjs";
-import { paidList } from "./paid.mjs";
+import { paidList, payoutsBox } from "./paid.mjs";
 import { questionPane } from "./question.mjs";
 import { queueBox, statsBox } from "./queue.mjs";
 import { startConsole } from "./shell.mjs";
@@ -166,6 +166,7 @@ class Console {
     this.queue = queue;
     // Answered paid chats leave "my questions": they are listed apart while open.
     this.paidChats = payouts.filter((p) => p.panel_id === this.panelId && p.state === "answered");
+    this.payouts = payouts;
     this.paintSide();
     this.renewHeld();
     await this.newMessages();
@@ -205,7 +206,7 @@ class Console {
     if (!side) return;
     // A live update must not take the keyboard's place away: the same button gets it back.
     const focused = side.contains(document.activeElement) ? document.activeElement.dataset?.key : null;
-    const fresh = [presenceBox(this), statsBox(this.stats), ...queueBox(this, this.errors), ...paidList(this, this.errors)];
+    const fresh = [presenceBox(this), statsBox(this.stats), ...queueBox(this, this.errors), ...paidList(this, this.errors), ...payoutsBox(this)];
     const boxes = [...side.children].filter((el) => el !== this.errors);
     if (boxes.length === fresh.length) {
       // The same boxes: only what changed is redrawn (patch), so a live figure or a

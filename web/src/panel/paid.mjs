@@ -5,7 +5,7 @@
 // message first, then POST /paid-chats/{id}/close).
 
 import { h } from "../ui/dom.mjs";
-import { language, t } from "../ui/i18n.mjs";
+import { formatTime, language, t } from "../ui/i18n.mjs";
 import { button, field, form, kept } from "./forms.mjs";
 
 function price(cents, currency) {
@@ -19,8 +19,9 @@ function left(until) {
   return hours ? t("paid.left.hours", { h: hours, m: String(minutes).padStart(2, "0") }) : t("paid.left.minutes", { m: minutes, s: String(seconds % 60).padStart(2, "0") });
 }
 
-/** The countdown line; it stops itself once it left the page. */
-function countdown(until) {
+/** The countdown line; it stops itself once it left the page, and calls `ended` once
+ * the window is over (the pane repaints read-only without waiting for a refresh). */
+function countdown(until, ended) {
   const line = h("p", { class: "paid-left", role: "timer", "aria-label": t("paid.window.label") });
   const paint = () => {
     line.textContent = t("paid.window.left", { left: left(until) });
@@ -32,6 +33,10 @@ function countdown(until) {
       return;
     }
     paint();
+    if (Date.parse(until) <= Date.now()) {
+      clearInterval(timer);
+      ended();
+    }
   }, 1000);
   return line;
 }
@@ -49,7 +54,7 @@ export function paidBox(console_, q) {
     "section",
     { class: "paid-chat", "aria-labelledby": "p-paid-title" },
     h("h3", { id: "p-paid-title" }, h("span", { class: "badge paid" }, t("paid.badge")), " ", price(chat.amount_cents, chat.currency)),
-    open ? countdown(chat.window_ends_at) : h("p", { class: "hint" }, t(chat.state === "answered" ? "paid.window.over" : `paid.state.${chat.state}`)),
+    open ? countdown(chat.window_ends_at, () => console_.paintQuestion()) : h("p", { class: "hint" }, t(chat.state === "answered" ? "paid.window.over" : `paid.state.${chat.state}`)),
     open && mine
       ? form({
           fields: [message],
@@ -73,6 +78,8 @@ export function paidBox(console_, q) {
             await console_.payments.close(id);
             console_.drafts.delete(`${id}/summary`);
             await console_.open(id);
+            // The side lists (open paid chats, payouts) drop it now, not at the next refresh.
+            await console_.refresh();
           },
         })
       : null,
@@ -100,6 +107,34 @@ export function paidList(console_, errors) {
       { class: "box", "aria-labelledby": "p-paid-list-title" },
       h("h2", { id: "p-paid-list-title" }, t("paid.list.title")),
       h("ul", { class: "paid-list" }, chats.map(item)),
+    ),
+  ];
+}
+
+/** What this GP is paid for: the paid chats they answered (GET /payouts), the total
+ * charged and the latest ones (the date of the first reply, what the patient paid). */
+export function payoutsBox(console_) {
+  const answered = console_.payouts ?? [];
+  if (!answered.length) return [];
+  const currency = answered[0].currency;
+  const total = answered.reduce((sum, p) => sum + Number(p.charged_cents), 0);
+  const item = (p) =>
+    h(
+      "li",
+      { dataset: { thread: p.thread_id } },
+      t("payouts.item", {
+        date: formatTime(p.window_starts_at ?? p.created_at, { dateStyle: "medium" }),
+        amount: price(p.charged_cents, p.currency),
+      }),
+      p.state === "answered" ? [" ", h("span", { class: "badge state-answered" }, t("payouts.open"))] : null,
+    );
+  return [
+    h(
+      "section",
+      { class: "box payouts", "aria-labelledby": "p-payouts-title" },
+      h("h2", { id: "p-payouts-title" }, t("payouts.title")),
+      h("p", { class: "hint" }, t("payouts.total", { n: answered.length, amount: price(total, currency) })),
+      h("ul", { class: "paid-list" }, answered.slice(0, 10).map(item)),
     ),
   ];
 }

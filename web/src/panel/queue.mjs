@@ -70,6 +70,8 @@ export function queueBox(console_, errors) {
                 h("strong", {}, questionLabel(item, index)),
                 " ",
                 h("span", { class: "hint" }, t("queue.waiting", { wait: wait(waitedSince(item.queued_at, now)) })),
+                // Answering a paid chat captures the patient's payment: the GP sees it first.
+                item.paid ? h("span", { class: "badge paid" }, t("paid.badge")) : null,
                 item.offered_to === me ? h("span", { class: "badge state-requested" }, t("queue.handed")) : null,
                 item.overdue ? h("span", { class: "badge" }, t("queue.overdue")) : null,
               ),
@@ -109,6 +111,7 @@ export function queueBox(console_, errors) {
                   h("strong", {}, questionLabel(item, index)),
                   " ",
                   h("span", { class: `badge state-${item.state}` }, t(`state.${item.state}`)),
+                  item.paid ? h("span", { class: "badge paid" }, t("paid.badge")) : null,
                   item.lease_until ? h("span", { class: "hint" }, formatTime(item.lease_until, { timeStyle: "short" })) : null,
                 ),
                 button(t("mine.open"), () => console_.open(item.question_id), errors, "small", `open-${item.question_id}`),

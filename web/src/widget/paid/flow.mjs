@@ -36,14 +36,22 @@ export class PaidFlow {
     this.messages = [];
     this.returned = null; // "success" | "cancel" after Checkout
     this.draft = "";
+    this.terms = null; // GET /paid-chats/terms, read when the flow starts
     // The intake screen is the free question's, with this flow's title.
     this.intakeTitle = "paid.intake.title";
   }
 
-  start() {
+  /** The terms screen, with what a chat started now costs (GET /paid-chats/terms):
+   * the patient knows the price before she writes her question. */
+  async start() {
     this.chat = null;
     this.messages = [];
     this.returned = null;
+    try {
+      this.terms = await this.payments.terms();
+    } catch {
+      this.terms = null; // shown again on the checkout screen, from the started chat
+    }
     this.widget.show(termsView, this);
   }
 
@@ -98,10 +106,12 @@ export class PaidFlow {
       if (stopped) return;
       try {
         const chat = await this.payments.status(this.chat.thread_id);
-        const before = [this.chat.state, this.messages.length].join();
+        // The payment's facts too: a refund reaching its end changes what she is told.
+        const shown = (c) => [c.state, this.messages.length, (c.payment ?? []).join("+")].join();
+        const before = shown(this.chat);
         this.chat = chat;
         await this.refreshMessages();
-        if (!stopped && before !== [chat.state, this.messages.length].join()) {
+        if (!stopped && before !== shown(chat)) {
           this.widget.rerender();
           return; // the new render follows on
         }
@@ -137,23 +147,40 @@ export function timeLeft(until, now = Date.now()) {
   return t("paid.left.minutes", { m: minutes, s: String(seconds % 60).padStart(2, "0") });
 }
 
+/** "24 hours", or "30 minutes" for a window shorter than an hour. */
+function windowText(seconds) {
+  const hours = seconds / 3600;
+  if (hours >= 1 && Number.isInteger(hours)) return hours === 1 ? t("paid.duration.hour") : t("paid.duration.hours", { n: hours });
+  const minutes = Math.max(1, Math.round(seconds / 60));
+  return minutes === 1 ? t("paid.duration.minute") : t("paid.duration.minutes", { n: minutes });
+}
+
 function termsView(widget, flow) {
   const errors = errorLine();
   const id = uid("paid-terms");
+  const terms = flow.terms;
+  const duration = windowText(terms ? terms.window_seconds : 24 * 3600);
   const form = h(
     "form",
     { class: "w-form", novalidate: true },
     h(
       "fieldset",
       {},
-      h("ul", { class: "w-terms" }, h("li", {}, t("paid.terms.only_if_answered")), h("li", {}, t("paid.terms.window")), h("li", {}, t("paid.terms.vat"))),
+      terms ? h("p", { class: "w-price" }, t("paid.price", { price: price(terms.price_cents, terms.currency) })) : null,
+      h(
+        "ul",
+        { class: "w-terms" },
+        h("li", {}, t("paid.terms.only_if_answered")),
+        h("li", {}, t("paid.terms.window", { duration })),
+        h("li", {}, terms ? t("paid.vat_note") : t("paid.terms.vat")),
+      ),
       h("div", { class: "field check" }, h("input", { type: "checkbox", id, name: "accept", value: "yes" }), h("label", { for: id }, t("paid.terms.accept"))),
     ),
     errors,
     h("div", { class: "w-actions" }, submit(t("paid.terms.continue"))),
   );
   onSubmit(form, errors, () => flow.acceptTerms(), (values) => (values.accept ? null : t("paid.terms.required")));
-  return [...heading(t("paid.terms.title"), t("paid.terms.lead")), form];
+  return [...heading(t("paid.terms.title"), t("paid.terms.lead", { duration })), form];
 }
 
 function checkoutView(widget, flow) {
@@ -232,7 +259,12 @@ function replyForm(flow) {
 
 // closed_reason: handlers/payment_flow.py and paid_chats.py.
 function closedText(c) {
-  if (c.state === "refunded" || c.closed_reason === "unanswered") return t("paid.closed.nothing_charged");
+  if (c.state === "refunded" || c.closed_reason === "unanswered") {
+    // Bancontact was charged at once: it is refunded, not "never charged".
+    const facts = c.payment ?? [];
+    if (facts.includes("paid")) return t(facts.includes("refunded") ? "paid.closed.refunded" : "paid.closed.refunding");
+    return t("paid.closed.nothing_charged");
+  }
   if (c.closed_reason === "unpaid") return t("paid.closed.unpaid");
   return c.closed_reason === "closed_early" ? t("paid.closed.by_gp") : t("paid.closed.window");
 }
@@ -280,8 +312,41 @@ export function chatView(widget, flow) {
   return nodes;
 }
 
+/** What a chat finally cost her: paid, refunded (Bancontact, unanswered) or nothing. */
+function paymentText(p) {
+  if (Number(p.charged_cents) > 0) return t("paid.payments.charged", { price: price(p.charged_cents, p.currency) });
+  const facts = p.payment ?? [];
+  const refunding = facts.includes("paid") && (facts.includes("refunded") || facts.includes("refund_pending"));
+  return refunding ? t("paid.payments.refunded", { price: price(p.amount_cents, p.currency) }) : t("paid.payments.free");
+}
+
+/** Saves the receipt (printable HTML): fetched with her session's token, which a
+ * plain link would not carry. */
+function receiptButton(flow, p, errors) {
+  const button = h("button", { type: "button", class: "button link" }, t("paid.payments.receipt"));
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const blob = await flow.payments.receipt(p.thread_id);
+      const url = URL.createObjectURL(blob);
+      const day = String(p.window_starts_at ?? p.created_at).slice(0, 10);
+      const link = h("a", { href: url, download: `carechat-receipt-${day}-${p.thread_id}.html`, class: "visually-hidden" });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    } catch (error) {
+      showError(errors, errorText(error));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return button;
+}
+
 /** Her paid chats, newest first, and the receipt of each one charged. */
 export function paymentsView(widget, flow, payments) {
+  const errors = errorLine();
   return [
     ...heading(t("paid.payments.title"), t("paid.vat_note")),
     payments.length
@@ -294,16 +359,15 @@ export function paymentsView(widget, flow, payments) {
               { class: "w-payment", dataset: { thread: p.thread_id } },
               h("span", {}, formatTime(p.created_at, { dateStyle: "medium" })),
               " · ",
-              h("span", {}, Number(p.charged_cents) > 0 ? t("paid.payments.charged", { price: price(p.charged_cents, p.currency) }) : t("paid.payments.free")),
-              Number(p.charged_cents) > 0
-                ? [" · ", h("a", { href: flow.payments.receiptUrl(p.thread_id), target: "_blank", rel: "noopener" }, t("paid.payments.receipt"))]
-                : null,
+              h("span", {}, paymentText(p)),
+              Number(p.charged_cents) > 0 ? [" · ", receiptButton(flow, p, errors)] : null,
               " · ",
               h("button", { type: "button", class: "button link", onclick: () => flow.open(p.thread_id) }, t("paid.payments.open")),
             ),
           ),
         )
       : h("p", {}, t("paid.payments.none")),
+    errors,
     h("div", { class: "w-actions" }, flow.panelId ? action(t("paid.new"), () => flow.start(), "primary") : null),
   ];
 }
