@@ -435,6 +435,16 @@ class Panels(ma.Schema):
     panels = ma.fields.List(ma.fields.Nested(PanelReply), required=True)
 
 
+class PanelMemberReply(ma.Schema):
+    account_id = _Str(required=True)
+    display_name = _Str(required=True)
+    online = ma.fields.Boolean(required=True)
+
+
+class PanelMembers(ma.Schema):
+    members = ma.fields.List(ma.fields.Nested(PanelMemberReply), required=True)
+
+
 class PanelOnline(ma.Schema):
     online_until = _Time(required=True)
 

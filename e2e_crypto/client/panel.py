@@ -306,6 +306,13 @@ class PanelClient:
         )
         return result
 
+    async def members(self, panel_id: str) -> list[Mapping[str, Any]]:
+        """The panel's GPs by name: ``account_id``, ``display_name``, ``online``."""
+        result: Mapping[str, Any] = await self._api.request(
+            "GET", endpoints.panel_part(panel_id, "members")
+        )
+        return list(result["members"])
+
     async def claim(self, panel_id: str, question_id: str | None = None) -> Mapping[str, Any]:
         result: Mapping[str, Any] = await self._api.request(
             "POST", endpoints.panel_part(panel_id, "claims"), {"question_id": question_id}
@@ -358,6 +365,30 @@ class PanelClient:
             "POST",
             endpoints.PANELS,
             {"panel_id": panel_id, "name": name, "settings": dict(settings or {})},
+        )
+        return result
+
+    async def change_settings(
+        self,
+        panel_id: str,
+        changes: Mapping[str, int],
+        capacity_overrides: Mapping[str, int | None] | None = None,
+    ) -> Mapping[str, Any]:
+        """Change ``capacity``, ``lease_seconds``, ``max_wait_minutes``,
+        ``follow_up_hours`` or ``daily_free_questions``, and per-GP capacities (None
+        falls back to the panel's); returns the panel as stored."""
+        result: Mapping[str, Any] = await self._api.request(
+            "PATCH",
+            endpoints.panel_part(panel_id, "settings"),
+            {**changes, "capacity_overrides": dict(capacity_overrides or {})},
+        )
+        return result
+
+    async def find_practitioner(self, panel_id: str, email: str) -> Mapping[str, Any]:
+        """The verified practitioner using ``email`` (to pass to ``commit_members``);
+        NotFoundError for anyone else, and for a caller who is not the panel's admin."""
+        result: Mapping[str, Any] = await self._api.request(
+            "POST", endpoints.panel_part(panel_id, "member-lookup"), {"email": email}
         )
         return result
 
