@@ -304,7 +304,8 @@ async def test_the_console_parks_resumes_releases_hands_over_and_converts(
 
     # Hand it over to the admin, who is online: first in the admin's list.
     await panel.admin.panel.online(panel.panel_id)
-    await gp.get_by_label("Colleague").select_option(panel.admin.account_id)
+    # Colleagues are named, not numbered.
+    await gp.get_by_label("Colleague").select_option(label="Dr Admin")
     await gp.get_by_role("button", name="Hand over").click()
     await expect(gp.locator("section.question")).to_have_count(0)
     status = await patient.panel.status(first.question_id)
@@ -417,3 +418,24 @@ async def test_the_console_renews_the_lease_while_the_gp_works_and_hears_of_a_re
     assert (await patient.panel.status(asked.question_id))["state"] == "queued"
     await gp.get_by_label("Language").select_option("nl")
     await expect(gp.get_by_role("alert")).to_contain_text("U bent uit dit panel verwijderd")
+
+
+async def test_past_the_maximum_wait_the_widget_tells_her_and_she_keeps_waiting(
+    watched: Watched, carechat: str, people: People, panel: Panel
+) -> None:
+    """Nobody claims within the panel's maximum wait (here its shortest, a minute): the
+    waiting screen says so live, and she chooses to keep waiting."""
+    await panel.admin.panel.change_settings(panel.panel_id, {"max_wait_minutes": 1})
+    page = watched.page
+    await patient_at_intake(page, carechat, people, panel.panel_id)
+    await fill_intake(page, "Cough", "A dry cough for two days")
+    await expect(page.get_by_text("Your place in the queue: 1")).to_be_visible()
+    overdue = page.get_by_role("alert").filter(has_text="maximum wait")
+    await expect(overdue).to_have_count(0)
+    await expect(overdue).to_be_visible(timeout=90_000)
+    await watched.screenshots("panel-widget-overdue")
+    await fits(page)
+    await page.get_by_role("button", name="Keep waiting").click()
+    await expect(overdue).to_have_count(0)
+    await expect(page.get_by_role("button", name="Keep waiting")).to_have_count(0)
+    await expect(page.get_by_text("Your place in the queue: 1")).to_be_visible()
