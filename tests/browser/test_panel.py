@@ -439,3 +439,34 @@ async def test_past_the_maximum_wait_the_widget_tells_her_and_she_keeps_waiting(
     await expect(overdue).to_have_count(0)
     await expect(page.get_by_role("button", name="Keep waiting")).to_have_count(0)
     await expect(page.get_by_text("Your place in the queue: 1")).to_be_visible()
+
+
+async def test_the_gp_turns_a_question_into_a_booking_invitation_the_patient_reads(
+    watched: Watched, second: Watched, carechat: str, people: People, panel: Panel
+) -> None:
+    patient, gp = watched.page, second.page
+    await gp_in_console(gp, carechat, panel)
+    await patient_at_intake(patient, carechat, people, panel.panel_id)
+    await fill_intake(patient, "Something else", "A mole on my back has changed colour")
+    await expect(patient.get_by_text("Your place in the queue: 1")).to_be_visible()
+
+    await gp.get_by_role("button", name="Go online").click()
+    await gp.get_by_role("button", name="Claim the oldest").click()
+    await expect(gp.locator("article.intake")).to_contain_text("A mole on my back")
+    await gp.get_by_text("Convert").click()
+    await gp.get_by_label("Practice or doctor").fill("Dr Lena Maes, Gent")
+    await gp.get_by_label("Booking link (https://)").fill("https://booking.example/lena")
+    await gp.get_by_role("button", name="Send the invitation").click()
+    await expect(gp.locator("section.question .badge")).to_have_text("closed")
+
+    # The patient's screen moves on by itself: the invitation, and where to book.
+    await expect(patient.get_by_text("The GP invites you to book a consultation.")).to_be_visible(
+        timeout=LIVE_TIMEOUT
+    )
+    invitation = patient.locator("article.w-card-booking")
+    await expect(invitation).to_contain_text("Dr Lena Maes, Gent")
+    await expect(invitation.get_by_role("link", name="Book online")).to_have_attribute(
+        "href", "https://booking.example/lena"
+    )
+    await watched.screenshots("panel-widget-booking")
+    await fits(patient)

@@ -227,6 +227,13 @@ async def test_capacity_parking_hand_over_and_conversion(
         "POST", f"/api/v1/panel-questions/{ids[2]}/convert", {"outcome": "paid_offer"}, expect=422
     )
     assert no_price["fields"] == {"price_cents": ["required for a paid offer"]}
+    # The one handed back to dr_a becomes an invitation to book a consultation.
+    handed_back = await dr_a.call("POST", "/api/v1/panels/covid/claims", {}, expect=201)
+    assert handed_back["question_id"] == ids[1]
+    booking = await dr_a.call(
+        "POST", f"/api/v1/panel-questions/{ids[1]}/convert", {"outcome": "booking"}
+    )
+    assert (booking["state"], booking["outcome"]) == ("closed", "booking")
     seats = {d["_id"]: d["open"] async for d in db["panel_seats"].find()}
     assert seats == {f"covid/{dr_a.account_id}": 0, f"covid/{dr_b.account_id}": 0}
 

@@ -215,11 +215,11 @@ class Console {
   }
 
   paintMembers() {
-    const old = this.membersEl;
-    const key = old?.contains(document.activeElement) ? document.activeElement.dataset?.key : null;
-    this.membersEl = membersBox(this);
-    if (old?.isConnected) old.replaceWith(this.membersEl);
-    if (key) this.membersEl.querySelector(`[data-key="${CSS.escape(key)}"]`)?.focus();
+    const box = this.membersEl;
+    if (!box) return;
+    const key = box.contains(document.activeElement) ? document.activeElement.dataset?.key : null;
+    box.repaintList();
+    if (key && !box.contains(document.activeElement)) box.querySelector(`[data-key="${CSS.escape(key)}"]`)?.focus();
     // A GP's own capacity is set beside the panel's: the settings list the members.
     if (this.settingsEl?.isConnected && !this.settingsEl.contains(document.activeElement)) this.paintSettings();
   }
@@ -457,6 +457,8 @@ class Console {
     if (panelId !== this.panelId) return;
     this.stop("presence");
     this.stop("lease");
+    // Its figures and queue are closed to this account now: no more asking (each a 404).
+    this.stop("refresh");
     this.online = false;
     this.opened = null;
     this.openId = null;

@@ -10,52 +10,61 @@ import { announce, h } from "../ui/dom.mjs";
 import { registerMessages, t } from "../ui/i18n.mjs";
 import { PageError, errorLine, field, form, kept, showError } from "./forms.mjs";
 
-/** The members box; `console_.members` = [{account_id, display_name, online}]. */
+/**
+ * The members box; `console_.members` = [{account_id, display_name, online}]. Its
+ * `repaintList()` redraws the list alone: a live change (someone came online) never
+ * touches the address the admin is typing.
+ */
 export function membersBox(console_) {
   const errors = errorLine();
-  const members = console_.members ?? [];
-  const me = console_.client.accountId;
-  const admin = console_.isAdmin;
-  const list = members.length
-    ? h(
-        "ul",
-        { class: "member-list" },
-        members.map((m) =>
-          h(
-            "li",
-            { class: "member", dataset: { account: m.account_id } },
-            h(
-              "span",
-              { class: "member-name" },
-              m.display_name || m.account_id,
-              m.account_id === me ? ` ${t("members.you")}` : "",
-              " ",
-              m.online ? h("span", { class: "badge state-claimed" }, t("members.online")) : null,
-            ),
-            admin && members.length > 1
-              ? h(
-                  "button",
-                  {
-                    type: "button",
-                    class: "danger small",
-                    "aria-label": t("members.remove.label", { name: m.display_name || m.account_id }),
-                    dataset: { key: `remove-${m.account_id}` },
-                    onclick: (event) => remove(console_, m, event.currentTarget, errors),
-                  },
-                  t("members.remove"),
-                )
-              : null,
-          ),
-        ),
-      )
-    : h("p", { class: "hint" }, t(admin ? "members.empty.admin" : "members.empty"));
-  return h(
+  const roster = h("div", { class: "member-roster" }, memberList(console_, errors));
+  const box = h(
     "section",
     { class: "box members", "aria-labelledby": "p-members-title" },
     h("h2", { id: "p-members-title" }, t("members.title")),
-    list,
+    roster,
     errors,
-    admin ? addForm(console_) : null,
+    console_.isAdmin ? addForm(console_) : null,
+  );
+  box.repaintList = () => roster.replaceChildren(memberList(console_, errors));
+  return box;
+}
+
+function memberList(console_, errors) {
+  const members = console_.members ?? [];
+  const me = console_.client.accountId;
+  const admin = console_.isAdmin;
+  if (!members.length) return h("p", { class: "hint" }, t(admin ? "members.empty.admin" : "members.empty"));
+  return h(
+    "ul",
+    { class: "member-list" },
+    members.map((m) =>
+      h(
+        "li",
+        { class: "member", dataset: { account: m.account_id } },
+        h(
+          "span",
+          { class: "member-name" },
+          m.display_name || m.account_id,
+          m.account_id === me ? ` ${t("members.you")}` : "",
+          " ",
+          m.online ? h("span", { class: "badge state-claimed" }, t("members.online")) : null,
+        ),
+        admin && members.length > 1
+          ? h(
+              "button",
+              {
+                type: "button",
+                class: "danger small",
+                "aria-label": t("members.remove.label", { name: m.display_name || m.account_id }),
+                dataset: { key: `remove-${m.account_id}` },
+                onclick: (event) => remove(console_, m, event.currentTarget, errors),
+              },
+              t("members.remove"),
+            )
+          : null,
+      ),
+    ),
   );
 }
 
@@ -106,6 +115,7 @@ function addForm(console_) {
           throw error;
         }
         console_.drafts.delete("members/email");
+        email.input.value = "";
         announce(t("members.added", { name }));
         await console_.membersChanged();
       },
