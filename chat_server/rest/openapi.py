@@ -408,6 +408,10 @@ OPERATIONS: Final[dict[str, Operation]] = {
         "The questions waiting (for an online GP) and the caller's own", 200,
         replies.PanelQueue,
     ),
+    "panel_ratings": Operation(
+        "The panel's newest ratings (its GPs): score, and the comment sealed to the panel",
+        200, replies.PanelRatings,
+    ),
     "panel_claim": Operation(
         "Claim the oldest question, or a chosen one, within capacity (online GPs)", 201,
         replies.QueueItemReply, panels.ClaimSchema, errors=(409,),

@@ -213,6 +213,25 @@ async def panel_stats(request: web.Request) -> web.Response:
     return web.json_response(panel_stats_reply(stats))
 
 
+async def panel_ratings(request: web.Request) -> web.Response:
+    who = await principal(request)
+    found = await request.app[PANEL_QUESTIONS].ratings(who, request.match_info["panel_id"])
+    return web.json_response(
+        {
+            "ratings": [
+                {
+                    "question_id": r.question_id,
+                    "patient_id": r.patient_id,
+                    "score": r.score,
+                    "at": r.at.isoformat(),
+                    "comment": None if r.comment is None else to_base64url(r.comment),
+                }
+                for r in found
+            ]
+        }
+    )
+
+
 async def panel_queue(request: web.Request) -> web.Response:
     who = await principal(request)
     view = await request.app[PANELS].queue(who, request.match_info["panel_id"])
@@ -355,6 +374,7 @@ def add_routes(app: web.Application) -> None:
     r.add_delete(f"{panel}/presence", go_offline, name="panel_offline")
     r.add_get(f"{panel}/stats", panel_stats, name="panel_stats")
     r.add_get(f"{panel}/queue", panel_queue, name="panel_queue")
+    r.add_get(f"{panel}/ratings", panel_ratings, name="panel_ratings")
     r.add_post(f"{panel}/claims", claim, name="panel_claim")
     r.add_post(f"{panel}/questions", ask, name="ask_panel")
     r.add_get(question, question_status, name="panel_question")

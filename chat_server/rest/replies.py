@@ -459,6 +459,18 @@ class PanelStatsReply(ma.Schema):
     rating_count = _Int(required=True)
 
 
+class PanelRatingReply(ma.Schema):
+    question_id = _Str(required=True)
+    patient_id = _Str(required=True)
+    score = _Int(required=True)
+    at = _Time(required=True)
+    comment = _Str(required=True, allow_none=True)
+
+
+class PanelRatings(ma.Schema):
+    ratings = ma.fields.List(ma.fields.Nested(PanelRatingReply), required=True)
+
+
 class PaidOfferReply(ma.Schema):
     price_cents = _Int(required=True)
     currency = _Str(required=True)

@@ -192,6 +192,11 @@ async def test_a_patient_and_a_gp_exchange_a_question_and_an_answer_through_the_
     await expect(gp.locator("[data-figure=rating] dd")).to_have_text(
         "5 / 5 (1)", timeout=LIVE_TIMEOUT
     )
+    # The comment, sealed to the panel, is opened in the GP's browser.
+    latest = gp.locator("section.ratings li.rating")
+    await expect(latest).to_have_count(1, timeout=LIVE_TIMEOUT)
+    await expect(latest).to_contain_text("5 / 5")
+    await expect(latest.locator(".rating-comment")).to_have_text("Very clear")
     await watched.screenshots("panel-widget-answer")
     await second.screenshots("panel-console-rated")
 

@@ -33,6 +33,7 @@ from tests.panels import (
     online,
     patient,
     question_id,
+    seal,
     verified,
 )
 from tests.practices import platform_admin
@@ -129,6 +130,51 @@ async def test_a_question_is_asked_claimed_answered_read_and_rated(
     await mallory.call("GET", f"/api/v1/panel-questions/{qid}", expect=404)
     await mallory.call("GET", f"/api/v1/panel-questions/{question_id()}", expect=404)
     await mallory.call("GET", "/api/v1/panels/covid/stats", expect=404)
+
+
+async def test_the_panel_reads_its_ratings_and_opens_their_sealed_comments(
+    client: Client, outbox: MemoryOutbox, db: Db, clock: ManualClock
+) -> None:
+    panel, (dr_a, dr_b) = await _setup(client, outbox, db, clock)
+    alice = await patient(client, outbox, "alice@example.org")
+    qid = (await ask(alice, panel))["question_id"]
+    await online(dr_a)
+    await dr_a.call("POST", "/api/v1/panels/covid/claims", {}, expect=201)
+    await answer(dr_a, panel, qid, verified(alice))
+    comment = seal(
+        alice,
+        qid,
+        "rating",
+        b"Very clear, thank you",
+        patient_devices=verified(alice),
+        epoch=panel.current,
+    )
+    await alice.call(
+        "POST",
+        f"/api/v1/panel-questions/{qid}/rating",
+        {"score": 4, "comment": {"client_msg_id": "rating", "envelope": comment}},
+        expect=204,
+    )
+    # Any GP of the panel reads it, not only the one who answered.
+    [rating] = (await dr_b.call("GET", "/api/v1/panels/covid/ratings"))["ratings"]
+    assert (rating["question_id"], rating["patient_id"], rating["score"]) == (
+        qid,
+        alice.account_id,
+        4,
+    )
+    [alice_phone] = verified(alice)
+    opened = open_message(
+        from_base64url(rating["comment"]),
+        opener=open_epoch_key(panel.current, next(iter(dr_b.devices.values()))),
+        sender=alice_phone,
+        thread_id=qid,
+        client_msg_id="rating",
+        group=GroupRef("covid", 1),
+    )
+    assert opened.body == b"Very clear, thank you"
+    # Not the patients', nor anyone else's.
+    for outsider in (alice, await actor(client, outbox, "mallory@example.org")):
+        await outsider.call("GET", "/api/v1/panels/covid/ratings", expect=404)
 
 
 async def test_a_duplicate_collapses_and_the_daily_cap_holds(

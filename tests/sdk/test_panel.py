@@ -82,6 +82,9 @@ async def test_red_flags_stop_the_flow_and_a_question_is_answered_end_to_end(
     stats = await dr_a.panel.stats("covid")
     assert stats["rating_average"] == 5.0
     assert stats["rating_count"] == 1
+    [rating] = await dr_a.panel.ratings("covid")  # any GP of the panel opens the comment
+    assert (rating.question_id, rating.patient, rating.score) == (qid, ann.account_id, 5)
+    assert rating.comment == Text("Very clear")
     comment = await db["panel_ratings"].find_one({"_id": qid})
     assert comment is not None
     assert b"Very clear" not in bytes(comment["comment"])  # sealed, not stored in clear

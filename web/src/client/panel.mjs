@@ -322,6 +322,38 @@ export class PanelClient {
     return this._request("POST", `/panel-questions/${enc(questionId)}/convert`, { outcome, price_cents: priceCents });
   }
 
+  /**
+   * The panel's newest ratings (its GPs): [{questionId, patient, score, at, comment}].
+   * A comment is opened with the panel's key after the group rules, like a message of
+   * its question, and kept only if its patient wrote it; else (or none) null.
+   */
+  async ratings(panelId) {
+    await this.epoch(panelId);
+    const { ratings } = await this._request("GET", `/panels/${enc(panelId)}/ratings`);
+    const found = [];
+    for (const r of ratings) {
+      const patient = String(r.patient_id);
+      let comment = null;
+      if (r.comment) {
+        try {
+          const header = parseEnvelope(fromBase64url(String(r.comment))).header;
+          const message = await this._open(panelId, patient, String(r.question_id), {
+            seq: 0,
+            client_msg_id: header.clientMsgId,
+            sender: { account: header.senderAccount, device: header.senderDevice },
+            at: r.at,
+            envelope: r.comment,
+          });
+          if (message.verified && message.sender.account === patient && message.payload?.t === "text") comment = message.payload.body;
+        } catch {
+          comment = null; // does not parse: shown without its comment
+        }
+      }
+      found.push({ questionId: String(r.question_id), patient, score: Number(r.score), at: r.at ?? null, comment });
+    }
+    return found;
+  }
+
   /** The panel's GPs by name (its GPs and its admin): [{account_id, display_name, online}]. */
   async members(panelId) {
     return (await this._request("GET", `/panels/${enc(panelId)}/members`)).members;

@@ -29,7 +29,7 @@ import { membersBox } from "./members.mjs";
 import { newPanelBox } from "./new_panel.mjs";
 import { paidList } from "./paid.mjs";
 import { questionPane } from "./question.mjs";
-import { queueBox, statsBox } from "./queue.mjs";
+import { queueBox, ratingsBox, statsBox } from "./queue.mjs";
 import { settingsBox } from "./settings.mjs";
 import { startConsole } from "./shell.mjs";
 
@@ -57,6 +57,7 @@ class Console {
     this.newPanelEl = null;
     this.online = false;
     this.stats = null;
+    this.ratings = [];
     this.queue = null;
     this.openId = null;
     this.opened = null;
@@ -157,6 +158,7 @@ class Console {
     this.panelId = panelId;
     this.openId = null;
     this.opened = null;
+    this.ratings = [];
     if (panelId === null) {
       this.show(() => h("section", { class: "card narrow" }, h("h1", {}, t("panel.none")), this.newPanelBox({ open: true })));
       return;
@@ -261,13 +263,15 @@ class Console {
 
   async refresh() {
     if (!this.panelId) return;
-    const [stats, queue, payouts, members] = await Promise.all([
+    const [stats, queue, payouts, members, ratings] = await Promise.all([
       this.panel.stats(this.panelId),
       this.panel.queue(this.panelId),
       this.payments.payouts(),
       this.panel.members(this.panelId).catch(() => this.members),
+      this.panel.ratings(this.panelId).catch(() => this.ratings),
     ]);
     this.stats = stats;
+    this.ratings = ratings;
     if (JSON.stringify(members) !== JSON.stringify(this.members)) {
       this.members = members;
       this.paintMembers();
@@ -304,12 +308,13 @@ class Console {
         .then(() => this.paintMembers())
         .catch(() => {});
     }
+    const rated = stats.rating_count !== this.stats?.rating_count;
     this.stats = stats;
-    // The figures came with the frame; the queue itself is read again.
-    this.panel
-      .queue(this.panelId)
-      .then((queue) => {
+    // The figures came with the frame; the queue (and a new rating) are read again.
+    Promise.all([this.panel.queue(this.panelId), rated ? this.panel.ratings(this.panelId) : this.ratings])
+      .then(([queue, ratings]) => {
         this.queue = queue;
+        this.ratings = ratings;
         this.paintSide();
       })
       .catch(() => this.paintSide());
@@ -320,7 +325,7 @@ class Console {
     if (!side) return;
     // A live update must not take the keyboard's place away: the same button gets it back.
     const focused = side.contains(document.activeElement) ? document.activeElement.dataset?.key : null;
-    const fresh = [presenceBox(this), statsBox(this.stats), ...queueBox(this, this.errors), ...paidList(this, this.errors), this.membersBox(), this.settingsBox(), this.isAdmin ? this.newPanelBox() : null].filter(Boolean);
+    const fresh = [presenceBox(this), statsBox(this.stats), ratingsBox(this.ratings), ...queueBox(this, this.errors), ...paidList(this, this.errors), this.membersBox(), this.settingsBox(), this.isAdmin ? this.newPanelBox() : null].filter(Boolean);
     const boxes = [...side.children].filter((el) => el !== this.errors);
     if (boxes.length === fresh.length) {
       // The same boxes: only what changed is redrawn (patch), so a live figure or a
