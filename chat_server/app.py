@@ -53,6 +53,7 @@ from chat_server.appkeys import (
     PAGES,
     PAID_CHATS,
     PANEL_CLAIMS,
+    PANEL_MEMBERS,
     PANEL_QUESTIONS,
     PANELS,
     PASSWORDS,
@@ -115,6 +116,7 @@ from chat_server.handlers.paid_queue import PaidQueue
 from chat_server.handlers.panel_access import PanelGate
 from chat_server.handlers.panel_claims import PANEL_TIMER, PanelClaims
 from chat_server.handlers.panel_envelopes import PanelEnvelopes
+from chat_server.handlers.panel_members import PanelMembers
 from chat_server.handlers.panel_questions import PanelQuestions
 from chat_server.handlers.panels import PanelService
 from chat_server.handlers.passwords import PasswordService, ResetMail
@@ -764,6 +766,9 @@ def _panel_services(
             daily_free_questions=settings.panel_daily_free_questions,
         ),
         presence=timedelta(seconds=settings.panel_presence_seconds),
+    )
+    app[PANEL_MEMBERS] = PanelMembers(
+        gate=gate, panels=panels, accounts=shared.accounts, clock=clock, throttle=shared.throttle
     )
     app[PANEL_CLAIMS] = PanelClaims(gate=gate, queue=queue, panels=panels, jobs=jobs, clock=clock)
     app[PANEL_QUESTIONS] = questions = PanelQuestions(

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from chat_server.handlers.notification_preferences import NotificationPreferences
     from chat_server.handlers.paid_chats import PaidChats
     from chat_server.handlers.panel_claims import PanelClaims
+    from chat_server.handlers.panel_members import PanelMembers
     from chat_server.handlers.panel_questions import PanelQuestions
     from chat_server.handlers.panels import PanelService
     from chat_server.handlers.passwords import PasswordService
@@ -112,6 +113,7 @@ RECEIPTS: web.AppKey[Receipts] = web.AppKey("RECEIPTS")
 GROUPS: web.AppKey[GroupService] = web.AppKey("GROUPS")
 PANELS: web.AppKey[PanelService] = web.AppKey("PANELS")
 PANEL_CLAIMS: web.AppKey[PanelClaims] = web.AppKey("PANEL_CLAIMS")
+PANEL_MEMBERS: web.AppKey[PanelMembers] = web.AppKey("PANEL_MEMBERS")
 PANEL_QUESTIONS: web.AppKey[PanelQuestions] = web.AppKey("PANEL_QUESTIONS")
 PAID_CHATS: web.AppKey[PaidChats] = web.AppKey("PAID_CHATS")
 RECONCILIATION: web.AppKey[Reconciliation] = web.AppKey("RECONCILIATION")

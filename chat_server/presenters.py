@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from chat_server.handlers.panel_members import PanelMember
 from chat_server.handlers.panel_questions import QuestionStatus
 from chat_server.handlers.panels import PanelStats
 from chat_server.handlers.sync import ThreadSummary
@@ -92,6 +93,14 @@ def panel_reply(panel: Panel) -> dict[str, Any]:
             "daily_free_questions": settings.daily_free_questions,
         },
         "notice": EMERGENCY_NOTICE,
+    }
+
+
+def panel_member_reply(member: PanelMember) -> dict[str, Any]:
+    return {
+        "account_id": member.account_id,
+        "display_name": member.display_name,
+        "online": member.online,
     }
 
 

@@ -45,12 +45,13 @@ from chat_server.model.queue import Outcome, QueueItem, wait_estimate
 from chat_server.model.threads import PanelEvent, PanelState
 from chat_server.principal import Principal, Role
 from chat_server.storage.messages import DuplicateMismatch, MessageStore, NewMessage, StoredMessage
-from chat_server.storage.panel_queue import QuestionExists, QueueStore, RatingExists
+from chat_server.storage.panel_queue import PanelRating, QuestionExists, QueueStore, RatingExists
 from chat_server.storage.panels import PanelStore
 from moderation.limits import Action
 
 QUESTION_ID: Final = re.compile(r"[A-Za-z0-9_-]{22}")
 PAGE: Final = 200
+RATINGS_PAGE: Final = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +261,12 @@ class PanelQuestions:
         except RatingExists:
             raise AlreadyRated() from None
         await self._gate.announce(view.panel.id)
+
+    async def ratings(self, who: Principal, panel_id: str) -> list[PanelRating]:
+        """The panel's newest ratings, for its GPs: the comments are sealed to the
+        panel's epoch, so only they (and each patient) read them."""
+        await self._gate.member(who, panel_id)
+        return await self._queue.ratings(panel_id, RATINGS_PAGE)
 
     async def status(self, who: Principal, question_id: str) -> QuestionStatus:
         view = await self._gate.question(who, question_id)

@@ -372,7 +372,10 @@ OPERATIONS: Final[dict[str, Operation]] = {
         "Create a panel (a practitioner, its admin) and its group", 201, replies.PanelReply,
         panels.NewPanelSchema, errors=(403, 409),
     ),
-    "list_panels": Operation("Every panel", 200, replies.Panels),
+    "list_panels": Operation(
+        "Every panel; ?mine=1: those the caller sits on or administers", 200, replies.Panels,
+        errors=(422,), query=(Query("mine", 1),),
+    ),
     "get_panel": Operation("One panel", 200, replies.PanelReply),
     "panel_settings": Operation(
         "Change a panel's settings and per-GP capacities (its admin)", 200,
@@ -382,6 +385,14 @@ OPERATIONS: Final[dict[str, Operation]] = {
         "Post the panel's next signed epoch (verified practitioners only); removed GPs "
         "lose their claims and are told", 201, replies.EpochStored, groups.CommitSchema,
         errors=(403, 409),
+    ),
+    "panel_members": Operation(
+        "The panel's GPs by name, and who is online (its GPs and its admin)", 200,
+        replies.PanelMembers,
+    ),
+    "panel_member_lookup": Operation(
+        "Find a verified practitioner to add, by e-mail address (its admin); 404 for "
+        "anyone else", 200, replies.PanelMemberReply, panels.MemberLookupSchema,
     ),
     "latest_panel_epoch": Operation(
         "The panel's current epoch commit (public: patients encrypt to it)", 200,
@@ -397,6 +408,10 @@ OPERATIONS: Final[dict[str, Operation]] = {
     "panel_queue": Operation(
         "The questions waiting (for an online GP) and the caller's own", 200,
         replies.PanelQueue,
+    ),
+    "panel_ratings": Operation(
+        "The panel's newest ratings (its GPs): score, and the comment sealed to the panel",
+        200, replies.PanelRatings,
     ),
     "panel_claim": Operation(
         "Claim the oldest question, or a chosen one, within capacity (online GPs)", 201,

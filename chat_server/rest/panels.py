@@ -14,11 +14,12 @@ from typing import Any
 import marshmallow as ma
 from aiohttp import web
 
-from chat_server.appkeys import PANEL_CLAIMS, PANEL_QUESTIONS, PANELS
+from chat_server.appkeys import PANEL_CLAIMS, PANEL_MEMBERS, PANEL_QUESTIONS, PANELS
 from chat_server.errors import NotFound
 from chat_server.model.queue import Outcome
 from chat_server.presenters import (
     message_frame,
+    panel_member_reply,
     panel_reply,
     panel_stats_reply,
     question_status_reply,
@@ -65,6 +66,10 @@ class SettingsChangeSchema(SettingsSchema):
         values=ma.fields.Integer(allow_none=True, validate=_range(0, 100)),
         load_default=dict,
     )
+
+
+class MemberLookupSchema(ma.Schema):
+    email = ma.fields.Email(required=True, validate=ma.validate.Length(max=254))
 
 
 class ClaimSchema(ma.Schema):
@@ -124,8 +129,10 @@ async def create_panel(request: web.Request) -> web.Response:
 
 
 async def list_panels(request: web.Request) -> web.Response:
-    await principal(request)
-    panels = await request.app[PANELS].all()
+    who = await principal(request)
+    # ?mine=1: the panels the caller sits on or administers (the console's choice).
+    mine = int_query(request, "mine", default=0, maximum=1) == 1
+    panels = await (request.app[PANEL_MEMBERS].mine(who) if mine else request.app[PANELS].all())
     return web.json_response({"panels": [panel_reply(p) for p in panels]})
 
 
@@ -155,6 +162,22 @@ async def commit_panel_epoch(request: web.Request) -> web.Response:
         {"group_id": stored.group_id, "epoch": stored.epoch, "digest": to_base64url(stored.digest)},
         status=201,
     )
+
+
+async def panel_members(request: web.Request) -> web.Response:
+    who = await principal(request)
+    members = await request.app[PANEL_MEMBERS].members(who, request.match_info["panel_id"])
+    return web.json_response({"members": [panel_member_reply(m) for m in members]})
+
+
+async def lookup_member(request: web.Request) -> web.Response:
+    # A POST: the address stays out of URLs and access logs.
+    who = await principal(request)
+    body = await read_json(request, MemberLookupSchema())
+    found = await request.app[PANEL_MEMBERS].find_practitioner(
+        who, request.match_info["panel_id"], body["email"]
+    )
+    return web.json_response(panel_member_reply(found))
 
 
 async def latest_panel_epoch(request: web.Request) -> web.Response:
@@ -188,6 +211,25 @@ async def panel_stats(request: web.Request) -> web.Response:
     who = await principal(request)
     stats = await request.app[PANELS].stats(who, request.match_info["panel_id"])
     return web.json_response(panel_stats_reply(stats))
+
+
+async def panel_ratings(request: web.Request) -> web.Response:
+    who = await principal(request)
+    found = await request.app[PANEL_QUESTIONS].ratings(who, request.match_info["panel_id"])
+    return web.json_response(
+        {
+            "ratings": [
+                {
+                    "question_id": r.question_id,
+                    "patient_id": r.patient_id,
+                    "score": r.score,
+                    "at": r.at.isoformat(),
+                    "comment": None if r.comment is None else to_base64url(r.comment),
+                }
+                for r in found
+            ]
+        }
+    )
 
 
 async def panel_queue(request: web.Request) -> web.Response:
@@ -324,12 +366,15 @@ def add_routes(app: web.Application) -> None:
     r.add_get(panel, get_panel, name="get_panel")
     r.add_patch(f"{panel}/settings", change_panel_settings, name="panel_settings")
     r.add_post(f"{panel}/epochs", commit_panel_epoch, name="commit_panel_epoch")
+    r.add_get(f"{panel}/members", panel_members, name="panel_members")
+    r.add_post(f"{panel}/member-lookup", lookup_member, name="panel_member_lookup")
     r.add_get(f"{panel}/epochs/latest", latest_panel_epoch, name="latest_panel_epoch")
     r.add_get(f"{panel}/epochs/{EPOCH}", get_panel_epoch, name="get_panel_epoch")
     r.add_put(f"{panel}/presence", go_online, name="panel_online")
     r.add_delete(f"{panel}/presence", go_offline, name="panel_offline")
     r.add_get(f"{panel}/stats", panel_stats, name="panel_stats")
     r.add_get(f"{panel}/queue", panel_queue, name="panel_queue")
+    r.add_get(f"{panel}/ratings", panel_ratings, name="panel_ratings")
     r.add_post(f"{panel}/claims", claim, name="panel_claim")
     r.add_post(f"{panel}/questions", ask, name="ask_panel")
     r.add_get(question, question_status, name="panel_question")

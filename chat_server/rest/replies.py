@@ -435,6 +435,16 @@ class Panels(ma.Schema):
     panels = ma.fields.List(ma.fields.Nested(PanelReply), required=True)
 
 
+class PanelMemberReply(ma.Schema):
+    account_id = _Str(required=True)
+    display_name = _Str(required=True)
+    online = ma.fields.Boolean(required=True)
+
+
+class PanelMembers(ma.Schema):
+    members = ma.fields.List(ma.fields.Nested(PanelMemberReply), required=True)
+
+
 class PanelOnline(ma.Schema):
     online_until = _Time(required=True)
 
@@ -447,6 +457,18 @@ class PanelStatsReply(ma.Schema):
     gps_online = _Int(required=True)
     rating_average = ma.fields.Float(required=True, allow_none=True)
     rating_count = _Int(required=True)
+
+
+class PanelRatingReply(ma.Schema):
+    question_id = _Str(required=True)
+    patient_id = _Str(required=True)
+    score = _Int(required=True)
+    at = _Time(required=True)
+    comment = _Str(required=True, allow_none=True)
+
+
+class PanelRatings(ma.Schema):
+    ratings = ma.fields.List(ma.fields.Nested(PanelRatingReply), required=True)
 
 
 class PaidOfferReply(ma.Schema):

@@ -53,6 +53,15 @@ class RatingExists(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class PanelRating:
+    question_id: str
+    patient_id: str
+    score: int
+    at: datetime
+    comment: bytes | None  # sealed like a message of the question
+
+
+@dataclass(frozen=True, slots=True)
 class QueueStats:
     queued: int
     oldest_queued_at: datetime | None
@@ -424,6 +433,26 @@ class QueueStore:
             await self._ratings.insert_one(doc)
         except DuplicateKeyError:
             raise RatingExists() from None
+
+    async def ratings(self, panel_id: str, limit: int) -> list[PanelRating]:
+        """The panel's newest ratings first, with the patient of each question."""
+        docs = await self._ratings.find({"panel": panel_id}).sort("at", -1).limit(limit).to_list()
+        patients = {
+            doc["_id"]: doc["patient"]
+            async for doc in self._questions.find(
+                {"_id": {"$in": [d["_id"] for d in docs]}}, projection={"patient": 1}
+            )
+        }
+        return [
+            PanelRating(
+                d["_id"],
+                patients.get(d["_id"], ""),
+                int(d["score"]),
+                d["at"],
+                bytes(d["comment"]) if d.get("comment") is not None else None,
+            )
+            for d in docs
+        ]
 
     async def rating_summary(self, panel_id: str) -> tuple[float | None, int]:
         pipeline: list[dict[str, Any]] = [

@@ -89,6 +89,15 @@ class PanelMessage:
     payload: Payload = field(repr=False)
 
 
+@dataclass(frozen=True, slots=True)
+class PanelRating:
+    question_id: str
+    patient: str
+    score: int
+    # Opened with the panel's key after the group rules (its patient wrote it).
+    comment: Payload | None = field(default=None, repr=False)
+
+
 class PanelClient:
     def __init__(self, api: Api, keystore: Keystore, directory: Directory) -> None:
         self._api = api
@@ -306,6 +315,32 @@ class PanelClient:
         )
         return result
 
+    async def ratings(self, panel_id: str) -> list[PanelRating]:
+        """The panel's newest ratings (its GPs), each comment checked and opened like
+        a message of its question; UnreadableMessage if one breaks the rules."""
+        await self.epoch(panel_id)
+        page = await self._api.request("GET", endpoints.panel_part(panel_id, "ratings"))
+        found = []
+        for r in page["ratings"]:
+            patient, question_id = str(r["patient_id"]), str(r["question_id"])
+            comment = None
+            if r["comment"] is not None:
+                header = parse_envelope(from_base64url(str(r["comment"]))).header
+                frame = {"seq": 0, "client_msg_id": header.client_msg_id, "envelope": r["comment"]}
+                opened = await self._open(panel_id, patient, question_id, frame)
+                if opened.sender_account != patient:
+                    raise UnreadableMessage("a rating's comment is not its patient's")
+                comment = opened.payload
+            found.append(PanelRating(question_id, patient, int(r["score"]), comment))
+        return found
+
+    async def members(self, panel_id: str) -> list[Mapping[str, Any]]:
+        """The panel's GPs by name: ``account_id``, ``display_name``, ``online``."""
+        result: Mapping[str, Any] = await self._api.request(
+            "GET", endpoints.panel_part(panel_id, "members")
+        )
+        return list(result["members"])
+
     async def claim(self, panel_id: str, question_id: str | None = None) -> Mapping[str, Any]:
         result: Mapping[str, Any] = await self._api.request(
             "POST", endpoints.panel_part(panel_id, "claims"), {"question_id": question_id}
@@ -358,6 +393,30 @@ class PanelClient:
             "POST",
             endpoints.PANELS,
             {"panel_id": panel_id, "name": name, "settings": dict(settings or {})},
+        )
+        return result
+
+    async def change_settings(
+        self,
+        panel_id: str,
+        changes: Mapping[str, int],
+        capacity_overrides: Mapping[str, int | None] | None = None,
+    ) -> Mapping[str, Any]:
+        """Change ``capacity``, ``lease_seconds``, ``max_wait_minutes``,
+        ``follow_up_hours`` or ``daily_free_questions``, and per-GP capacities (None
+        falls back to the panel's); returns the panel as stored."""
+        result: Mapping[str, Any] = await self._api.request(
+            "PATCH",
+            endpoints.panel_part(panel_id, "settings"),
+            {**changes, "capacity_overrides": dict(capacity_overrides or {})},
+        )
+        return result
+
+    async def find_practitioner(self, panel_id: str, email: str) -> Mapping[str, Any]:
+        """The verified practitioner using ``email`` (to pass to ``commit_members``);
+        NotFoundError for anyone else, and for a caller who is not the panel's admin."""
+        result: Mapping[str, Any] = await self._api.request(
+            "POST", endpoints.panel_part(panel_id, "member-lookup"), {"email": email}
         )
         return result
 

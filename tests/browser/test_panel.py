@@ -192,6 +192,11 @@ async def test_a_patient_and_a_gp_exchange_a_question_and_an_answer_through_the_
     await expect(gp.locator("[data-figure=rating] dd")).to_have_text(
         "5 / 5 (1)", timeout=LIVE_TIMEOUT
     )
+    # The comment, sealed to the panel, is opened in the GP's browser.
+    latest = gp.locator("section.ratings li.rating")
+    await expect(latest).to_have_count(1, timeout=LIVE_TIMEOUT)
+    await expect(latest).to_contain_text("5 / 5")
+    await expect(latest.locator(".rating-comment")).to_have_text("Very clear")
     await watched.screenshots("panel-widget-answer")
     await second.screenshots("panel-console-rated")
 
@@ -304,7 +309,8 @@ async def test_the_console_parks_resumes_releases_hands_over_and_converts(
 
     # Hand it over to the admin, who is online: first in the admin's list.
     await panel.admin.panel.online(panel.panel_id)
-    await gp.get_by_label("Colleague").select_option(panel.admin.account_id)
+    # Colleagues are named, not numbered.
+    await gp.get_by_label("Colleague").select_option(label="Dr Admin")
     await gp.get_by_role("button", name="Hand over").click()
     await expect(gp.locator("section.question")).to_have_count(0)
     status = await patient.panel.status(first.question_id)
@@ -417,3 +423,55 @@ async def test_the_console_renews_the_lease_while_the_gp_works_and_hears_of_a_re
     assert (await patient.panel.status(asked.question_id))["state"] == "queued"
     await gp.get_by_label("Language").select_option("nl")
     await expect(gp.get_by_role("alert")).to_contain_text("U bent uit dit panel verwijderd")
+
+
+async def test_past_the_maximum_wait_the_widget_tells_her_and_she_keeps_waiting(
+    watched: Watched, carechat: str, people: People, panel: Panel
+) -> None:
+    """Nobody claims within the panel's maximum wait (here its shortest, a minute): the
+    waiting screen says so live, and she chooses to keep waiting."""
+    await panel.admin.panel.change_settings(panel.panel_id, {"max_wait_minutes": 1})
+    page = watched.page
+    await patient_at_intake(page, carechat, people, panel.panel_id)
+    await fill_intake(page, "Cough", "A dry cough for two days")
+    await expect(page.get_by_text("Your place in the queue: 1")).to_be_visible()
+    overdue = page.get_by_role("alert").filter(has_text="maximum wait")
+    await expect(overdue).to_have_count(0)
+    await expect(overdue).to_be_visible(timeout=90_000)
+    await watched.screenshots("panel-widget-overdue")
+    await fits(page)
+    await page.get_by_role("button", name="Keep waiting").click()
+    await expect(overdue).to_have_count(0)
+    await expect(page.get_by_role("button", name="Keep waiting")).to_have_count(0)
+    await expect(page.get_by_text("Your place in the queue: 1")).to_be_visible()
+
+
+async def test_the_gp_turns_a_question_into_a_booking_invitation_the_patient_reads(
+    watched: Watched, second: Watched, carechat: str, people: People, panel: Panel
+) -> None:
+    patient, gp = watched.page, second.page
+    await gp_in_console(gp, carechat, panel)
+    await patient_at_intake(patient, carechat, people, panel.panel_id)
+    await fill_intake(patient, "Something else", "A mole on my back has changed colour")
+    await expect(patient.get_by_text("Your place in the queue: 1")).to_be_visible()
+
+    await gp.get_by_role("button", name="Go online").click()
+    await gp.get_by_role("button", name="Claim the oldest").click()
+    await expect(gp.locator("article.intake")).to_contain_text("A mole on my back")
+    await gp.get_by_text("Convert").click()
+    await gp.get_by_label("Practice or doctor").fill("Dr Lena Maes, Gent")
+    await gp.get_by_label("Booking link (https://)").fill("https://booking.example/lena")
+    await gp.get_by_role("button", name="Send the invitation").click()
+    await expect(gp.locator("section.question .badge")).to_have_text("closed")
+
+    # The patient's screen moves on by itself: the invitation, and where to book.
+    await expect(patient.get_by_text("The GP invites you to book a consultation.")).to_be_visible(
+        timeout=LIVE_TIMEOUT
+    )
+    invitation = patient.locator("article.w-card-booking")
+    await expect(invitation).to_contain_text("Dr Lena Maes, Gent")
+    await expect(invitation.get_by_role("link", name="Book online")).to_have_attribute(
+        "href", "https://booking.example/lena"
+    )
+    await watched.screenshots("panel-widget-booking")
+    await fits(patient)

@@ -190,7 +190,7 @@ def queries(document: dict[str, Any], people: People) -> list[Query]:
             for parameter in operation.get("parameters", []):
                 if parameter["in"] == "query":
                     found.append(Query(concrete, parameter["name"], parameter["schema"]["maximum"]))
-    assert {query.name for query in found} == {"after", "before", "limit"}
+    assert {query.name for query in found} == {"after", "before", "limit", "mine"}
     return found
 
 

@@ -33,6 +33,7 @@ from tests.panels import (
     online,
     patient,
     question_id,
+    seal,
     verified,
 )
 from tests.practices import platform_admin
@@ -131,6 +132,51 @@ async def test_a_question_is_asked_claimed_answered_read_and_rated(
     await mallory.call("GET", "/api/v1/panels/covid/stats", expect=404)
 
 
+async def test_the_panel_reads_its_ratings_and_opens_their_sealed_comments(
+    client: Client, outbox: MemoryOutbox, db: Db, clock: ManualClock
+) -> None:
+    panel, (dr_a, dr_b) = await _setup(client, outbox, db, clock)
+    alice = await patient(client, outbox, "alice@example.org")
+    qid = (await ask(alice, panel))["question_id"]
+    await online(dr_a)
+    await dr_a.call("POST", "/api/v1/panels/covid/claims", {}, expect=201)
+    await answer(dr_a, panel, qid, verified(alice))
+    comment = seal(
+        alice,
+        qid,
+        "rating",
+        b"Very clear, thank you",
+        patient_devices=verified(alice),
+        epoch=panel.current,
+    )
+    await alice.call(
+        "POST",
+        f"/api/v1/panel-questions/{qid}/rating",
+        {"score": 4, "comment": {"client_msg_id": "rating", "envelope": comment}},
+        expect=204,
+    )
+    # Any GP of the panel reads it, not only the one who answered.
+    [rating] = (await dr_b.call("GET", "/api/v1/panels/covid/ratings"))["ratings"]
+    assert (rating["question_id"], rating["patient_id"], rating["score"]) == (
+        qid,
+        alice.account_id,
+        4,
+    )
+    [alice_phone] = verified(alice)
+    opened = open_message(
+        from_base64url(rating["comment"]),
+        opener=open_epoch_key(panel.current, next(iter(dr_b.devices.values()))),
+        sender=alice_phone,
+        thread_id=qid,
+        client_msg_id="rating",
+        group=GroupRef("covid", 1),
+    )
+    assert opened.body == b"Very clear, thank you"
+    # Not the patients', nor anyone else's.
+    for outsider in (alice, await actor(client, outbox, "mallory@example.org")):
+        await outsider.call("GET", "/api/v1/panels/covid/ratings", expect=404)
+
+
 async def test_a_duplicate_collapses_and_the_daily_cap_holds(
     client: Client, outbox: MemoryOutbox, db: Db, clock: ManualClock
 ) -> None:
@@ -227,6 +273,13 @@ async def test_capacity_parking_hand_over_and_conversion(
         "POST", f"/api/v1/panel-questions/{ids[2]}/convert", {"outcome": "paid_offer"}, expect=422
     )
     assert no_price["fields"] == {"price_cents": ["required for a paid offer"]}
+    # The one handed back to dr_a becomes an invitation to book a consultation.
+    handed_back = await dr_a.call("POST", "/api/v1/panels/covid/claims", {}, expect=201)
+    assert handed_back["question_id"] == ids[1]
+    booking = await dr_a.call(
+        "POST", f"/api/v1/panel-questions/{ids[1]}/convert", {"outcome": "booking"}
+    )
+    assert (booking["state"], booking["outcome"]) == ("closed", "booking")
     seats = {d["_id"]: d["open"] async for d in db["panel_seats"].find()}
     assert seats == {f"covid/{dr_a.account_id}": 0, f"covid/{dr_b.account_id}": 0}
 

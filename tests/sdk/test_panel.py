@@ -82,6 +82,9 @@ async def test_red_flags_stop_the_flow_and_a_question_is_answered_end_to_end(
     stats = await dr_a.panel.stats("covid")
     assert stats["rating_average"] == 5.0
     assert stats["rating_count"] == 1
+    [rating] = await dr_a.panel.ratings("covid")  # any GP of the panel opens the comment
+    assert (rating.question_id, rating.patient, rating.score) == (qid, ann.account_id, 5)
+    assert rating.comment == Text("Very clear")
     comment = await db["panel_ratings"].find_one({"_id": qid})
     assert comment is not None
     assert b"Very clear" not in bytes(comment["comment"])  # sealed, not stored in clear
@@ -157,3 +160,25 @@ async def test_a_removed_gp_cannot_claim_and_bad_group_envelopes_are_refused(
     )
     with pytest.raises(UnreadableMessage):
         await ann.panel.messages(qid)
+
+
+async def test_the_admin_adds_a_gp_found_by_e_mail_and_every_member_sees_names(
+    people: People, db: Db, clock: ManualClock
+) -> None:
+    dr_a, dr_b, _ = await _panel(people, db, clock)
+    await dr_a.panel.commit_members("covid", [dr_a.account_id])  # dr_b removed
+    found = await dr_a.panel.find_practitioner("covid", "B@gp.example")
+    assert found["account_id"] == dr_b.account_id
+    await dr_a.panel.commit_members("covid", [dr_a.account_id, found["account_id"]])
+    await dr_a.panel.online("covid")
+    listed = await dr_b.panel.members("covid")
+    members = {m["account_id"]: (m["display_name"], m["online"]) for m in listed}
+    assert members == {dr_a.account_id: ("a", True), dr_b.account_id: ("b", False)}
+    # A member who is not the admin finds nobody.
+    with pytest.raises(NotFoundError):
+        await dr_b.panel.find_practitioner("covid", "a@gp.example")
+    changed = await dr_a.panel.change_settings(
+        "covid", {"max_wait_minutes": 45}, {dr_b.account_id: 1}
+    )
+    assert changed["settings"]["max_wait_minutes"] == 45
+    assert changed["settings"]["capacity_overrides"] == {dr_b.account_id: 1}

@@ -22,6 +22,9 @@ CATALOGS = [
     ROOT / "web" / "src" / "inbox" / "report.mjs",
     ROOT / "web" / "src" / "ui" / "suspension.mjs",
     ROOT / "web" / "src" / "practice" / "i18n.mjs",
+    ROOT / "web" / "src" / "panel" / "members.mjs",
+    ROOT / "web" / "src" / "panel" / "settings.mjs",
+    ROOT / "web" / "src" / "panel" / "new_panel.mjs",
 ]
 _BLOCK = re.compile(r'registerMessages\("(\w+)", \{(.*?)\n\}\);', re.S)
 _KEY = re.compile(r'^\s+(?:"([^"]+)"|([A-Za-z_][\w]*)):\s', re.M)

@@ -17,7 +17,7 @@ export {
   UntrustedThread,
 } from "./errors.mjs";
 export { PayloadError, decodePayload, encodePayload, normalizePayload } from "./messages.mjs";
-export { PanelClient, StaleEpoch, checkGroupEnvelope } from "./panel.mjs";
+export { NoDevices, PanelClient, StaleEpoch, checkGroupEnvelope } from "./panel.mjs";
 export { RuleSet, TRIAGE_RULES, normalise } from "./triage.mjs";
 export { MailingsClient, campaignSummary, staffGroupId } from "./mailings.mjs";
 export { LANGUAGES as ROSTER_LANGUAGES, RosterFormatError, decodeRoster, parseRosterCsv } from "./roster.mjs";

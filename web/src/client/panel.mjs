@@ -6,8 +6,10 @@
 //     │         than one already seen (StaleEpoch)
 //     ├── patient: ask (triage first: a red flag returns the emergency numbers and
 //     │            sends nothing), status, messages, reply, withdraw, keepWaiting, rate
-//     └── GP:      panels, online/offline, queue, stats, claim, renew, release,
-//                  handOver, park, resume, reply/answer, convert
+//     ├── GP:      panels, members, online/offline, queue, stats, claim, renew, release,
+//     │            handOver, park, resume, reply/answer, convert
+//     └── admin:   create, changeSettings, findPractitioner, commitMembers (the next
+//                  epoch, signed here with this account's root key)
 //
 // Every envelope is sealed to the patient's devices and the panel's *current* epoch
 // key, with the group in the header; every envelope read is checked with the group
@@ -22,6 +24,7 @@
 
 import {
   CryptoError,
+  createEpochCommit,
   fromBase64url,
   openEpochKey,
   openMessage,
@@ -30,7 +33,7 @@ import {
   toBase64url,
   verifyEpochCommit,
 } from "../../../e2e_crypto/js/carechat-e2e.mjs";
-import { NotReady, TrustError } from "./errors.mjs";
+import { ApiError, NotReady, TrustError } from "./errors.mjs";
 import { randomId } from "./keystore.mjs";
 import { decodePayload, encodePayload } from "./messages.mjs";
 import { TRIAGE_RULES } from "./triage.mjs";
@@ -40,6 +43,14 @@ const MAX_COMMIT_BYTES = 512 * 1024;
 
 /** The server offered an older epoch of a panel than one already verified. */
 export class StaleEpoch extends TrustError {}
+
+/** A GP to add has no device yet (never signed in with keys): nothing was committed. */
+export class NoDevices extends NotReady {
+  constructor(accountId) {
+    super(`${accountId} has no devices yet`);
+    this.accountId = accountId;
+  }
+}
 
 const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 
@@ -145,9 +156,10 @@ export class PanelClient {
     return this._keys.get(ref);
   }
 
-  /** Panels the server lists: [{panel_id, name, admin_account, settings, notice}]. */
-  async panels() {
-    return (await this._request("GET", "/panels")).panels;
+  /** Panels the server lists: [{panel_id, name, admin_account, settings, notice}];
+   * `mine`: only those this account sits on or administers. */
+  async panels({ mine = false } = {}) {
+    return (await this._request("GET", "/panels", undefined, mine ? { mine: 1 } : null)).panels;
   }
 
   panel(panelId) {
@@ -308,6 +320,93 @@ export class PanelClient {
    * first (reply with a booking_invitation or paid_chat_offer payload). */
   convert(questionId, outcome, priceCents = null) {
     return this._request("POST", `/panel-questions/${enc(questionId)}/convert`, { outcome, price_cents: priceCents });
+  }
+
+  /**
+   * The panel's newest ratings (its GPs): [{questionId, patient, score, at, comment}].
+   * A comment is opened with the panel's key after the group rules, like a message of
+   * its question, and kept only if its patient wrote it; else (or none) null.
+   */
+  async ratings(panelId) {
+    await this.epoch(panelId);
+    const { ratings } = await this._request("GET", `/panels/${enc(panelId)}/ratings`);
+    const found = [];
+    for (const r of ratings) {
+      const patient = String(r.patient_id);
+      let comment = null;
+      if (r.comment) {
+        try {
+          const header = parseEnvelope(fromBase64url(String(r.comment))).header;
+          const message = await this._open(panelId, patient, String(r.question_id), {
+            seq: 0,
+            client_msg_id: header.clientMsgId,
+            sender: { account: header.senderAccount, device: header.senderDevice },
+            at: r.at,
+            envelope: r.comment,
+          });
+          if (message.verified && message.sender.account === patient && message.payload?.t === "text") comment = message.payload.body;
+        } catch {
+          comment = null; // does not parse: shown without its comment
+        }
+      }
+      found.push({ questionId: String(r.question_id), patient, score: Number(r.score), at: r.at ?? null, comment });
+    }
+    return found;
+  }
+
+  /** The panel's GPs by name (its GPs and its admin): [{account_id, display_name, online}]. */
+  async members(panelId) {
+    return (await this._request("GET", `/panels/${enc(panelId)}/members`)).members;
+  }
+
+  // -- panel admins
+
+  /** A new panel administered by this practitioner; its first epoch comes with
+   * commitMembers. settings: capacity, lease_seconds, max_wait_minutes, ... */
+  create(panelId, name, settings = {}) {
+    return this._request("POST", "/panels", { panel_id: panelId, name, settings });
+  }
+
+  /** Settings changes, and capacity_overrides {gp: n | null}: the panel as stored. */
+  changeSettings(panelId, changes) {
+    return this._request("PATCH", `/panels/${enc(panelId)}/settings`, changes);
+  }
+
+  /** {account_id, display_name, online} of the verified practitioner using `email`;
+   * ApiError not_found for anyone else (and for a caller who is not the admin). */
+  findPractitioner(panelId, email) {
+    return this._request("POST", `/panels/${enc(panelId)}/member-lookup`, { email });
+  }
+
+  /**
+   * The next epoch: exactly `accountIds`' active devices, verified through the
+   * directory, sealed a fresh epoch key and signed with this account's root key;
+   * anyone left out is removed. NoDevices (nothing sent) if one has no device yet.
+   * Returns the new current epoch, verified like any other.
+   */
+  async commitMembers(panelId, accountIds) {
+    const keystore = this._keystore();
+    let previous = null;
+    try {
+      previous = await this.epoch(panelId);
+    } catch (error) {
+      // A new panel has no epoch yet: this is its first.
+      if (!(error instanceof ApiError && error.status === 404)) throw error;
+    }
+    const devices = [];
+    for (const accountId of new Set(accountIds)) {
+      const found = await this.client.directory.devices(accountId, { refresh: true });
+      if (!found.length) throw new NoDevices(accountId);
+      devices.push(...found);
+    }
+    const { commit } = createEpochCommit(keystore.root, {
+      adminAccount: keystore.accountId,
+      groupId: panelId,
+      members: devices,
+      previous,
+    });
+    await this._request("POST", `/panels/${enc(panelId)}/epochs`, { commit: toBase64url(commit) });
+    return this.epoch(panelId);
   }
 
   // -- sealing and opening

@@ -7,6 +7,9 @@
 //   account.mjs   sign-in (password, TOTP code) and this browser's keys
 //   shell.mjs     the boot, and the frame the practice and moderator consoles share
 //   queue.mjs     the live figures, the waiting questions, the GP's own
+//   members.mjs   the panel's GPs by name; its admin adds (by e-mail) and removes them
+//   settings.mjs  the panel's settings and per-GP capacities (its admin)
+//   new_panel.mjs a new panel, its creator its admin
 //   question.mjs  the open question: intake, messages, answer, park/resume, release,
 //                 hand over, convert
 //   forms.mjs     fields, forms and buttons whose failures become sentences
@@ -15,16 +18,19 @@
 // The workspace is three boxes painted apart, so that a live update of the queue never
 // re-renders the answer the GP is typing.
 
-import { PanelClient, PaymentsClient } from "../client/index.mjs";
+import { ApiError, PanelClient, PaymentsClient } from "../client/index.mjs";
 import { clear, focus, h, mount, patch } from "../ui/dom.mjs";
 import { LANGUAGES, language, onLanguageChange, setLanguage, t } from "../ui/i18n.mjs";
 import "../ui/intake-options.mjs";
 import { keysView, signInView, suspendedView } from "./account.mjs";
 import { button, choice, errorLine, showError } from "./forms.mjs";
 import "./i18n.mjs";
+import { membersBox } from "./members.mjs";
+import { newPanelBox } from "./new_panel.mjs";
 import { paidList, payoutsBox } from "./paid.mjs";
 import { questionPane } from "./question.mjs";
-import { queueBox, statsBox } from "./queue.mjs";
+import { queueBox, ratingsBox, statsBox } from "./queue.mjs";
+import { settingsBox } from "./settings.mjs";
 import { startConsole } from "./shell.mjs";
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -41,8 +47,17 @@ class Console {
     this.panelId = null;
     this.panels = [];
     this.colleagues = [];
+    // The panel's GPs by name ({account_id, display_name, online}), and whether this
+    // account is its admin (who adds and removes them); the box is painted apart so a
+    // live figure does not take away the address being typed.
+    this.members = [];
+    this.isAdmin = false;
+    this.membersEl = null;
+    this.settingsEl = null;
+    this.newPanelEl = null;
     this.online = false;
     this.stats = null;
+    this.ratings = [];
     this.queue = null;
     this.openId = null;
     this.opened = null;
@@ -87,6 +102,10 @@ class Console {
     document.documentElement.lang = language();
     this.paintTools();
     clear(this.main);
+    // Drawn again, in the language now chosen.
+    this.membersEl = null;
+    this.settingsEl = null;
+    this.newPanelEl = null;
     if (this.view === null) return;
     this.main.append(this.view.view(this, ...this.view.args));
     document.title = `${this.main.querySelector("h1, h2")?.textContent ?? "CareChat"} · CareChat`;
@@ -121,8 +140,14 @@ class Console {
   async ready() {
     this.show(() => h("p", { class: "status", role: "status" }, t("loading")));
     await this.client.connect();
-    this.panels = await this.panel.panels();
+    // The panels this GP sits on or runs; one named in the address is shown too (to
+    // say this browser is not, or not yet, a member of it).
+    this.panels = await this.panel.panels({ mine: true });
     const asked = new URL(location.href).searchParams.get("panel");
+    if (asked && ID.test(asked) && !this.panels.some((p) => p.panel_id === asked)) {
+      const named = await this.panel.panel(asked).catch(() => null);
+      if (named) this.panels.push(named);
+    }
     const known = this.panels.map((p) => p.panel_id);
     const chosen = asked && ID.test(asked) && known.includes(asked) ? asked : known[0] ?? null;
     await this.choosePanel(chosen);
@@ -133,15 +158,25 @@ class Console {
     this.panelId = panelId;
     this.openId = null;
     this.opened = null;
+    this.ratings = [];
     if (panelId === null) {
-      this.show(() => h("section", { class: "card narrow" }, h("h1", {}, t("panel.none"))));
+      this.show(() => h("section", { class: "card narrow" }, h("h1", {}, t("panel.none")), this.newPanelBox({ open: true })));
       return;
     }
-    const epoch = await this.panel.epoch(panelId);
-    this.colleagues = [...new Set(epoch.members.map((m) => m.accountId))];
-    const me = this.client.accountId;
-    if (!epoch.members.some((m) => m.accountId === me && m.deviceId === this.client.keystore.deviceId)) {
-      this.show(notMemberView);
+    this.isAdmin = this.panels.find((p) => p.panel_id === panelId)?.admin_account === this.client.accountId;
+    let epoch = null;
+    try {
+      epoch = await this.panel.epoch(panelId);
+    } catch (error) {
+      // A new panel has no epoch until its admin adds the first GPs.
+      if (!(error instanceof ApiError && error.status === 404)) throw error;
+    }
+    this.colleagues = epoch ? [...new Set(epoch.members.map((m) => m.accountId))] : [];
+    // Only its GPs and its admin may read the names (anyone else: a 404 not worth asking).
+    this.members = [];
+    if (this.isAdmin || this.isMember(epoch)) await this.loadMembers();
+    if (!this.isMember(epoch)) {
+      this.show(notMemberView, epoch ? "panel.not_member" : "members.no_epoch");
       return;
     }
     this.show(workspaceView);
@@ -150,19 +185,97 @@ class Console {
   }
 
   nameOf(accountId) {
-    return accountId;
+    return this.members.find((m) => m.account_id === accountId)?.display_name || accountId;
+  }
+
+  isMember(epoch) {
+    const me = this.client.accountId;
+    return Boolean(epoch?.members.some((m) => m.accountId === me && m.deviceId === this.client.keystore.deviceId));
+  }
+
+  // -- the panel's GPs
+
+  async loadMembers() {
+    this.members = await this.panel.members(this.panelId).catch(() => []);
+  }
+
+  /** After the admin signed a new epoch here: names, colleagues, and this browser's place. */
+  async membersChanged() {
+    const epoch = await this.panel.epoch(this.panelId);
+    this.colleagues = [...new Set(epoch.members.map((m) => m.accountId))];
+    await this.loadMembers();
+    const inWorkspace = this.view?.view === workspaceView;
+    // Added to it (the admin added themselves): the workspace opens; removed, the
+    // server's panel_removed frame says so.
+    if (this.isMember(epoch) && !inWorkspace) await this.choosePanel(this.panelId);
+    else this.paintMembers();
+  }
+
+  membersBox() {
+    this.membersEl ??= membersBox(this);
+    return this.membersEl;
+  }
+
+  paintMembers() {
+    const box = this.membersEl;
+    if (!box) return;
+    const key = box.contains(document.activeElement) ? document.activeElement.dataset?.key : null;
+    box.repaintList();
+    if (key && !box.contains(document.activeElement)) box.querySelector(`[data-key="${CSS.escape(key)}"]`)?.focus();
+    // A GP's own capacity is set beside the panel's: the settings list the members.
+    if (this.settingsEl?.isConnected && !this.settingsEl.contains(document.activeElement)) this.paintSettings();
+  }
+
+  /** A new panel (the admin's side, and the screen of a GP without panels). */
+  newPanelBox({ open = false } = {}) {
+    this.newPanelEl ??= newPanelBox(this, { open });
+    return this.newPanelEl;
+  }
+
+  async panelCreated(panel) {
+    this.panels = [...this.panels.filter((p) => p.panel_id !== panel.panel_id), panel];
+    await this.choosePanel(panel.panel_id);
+  }
+
+  /** The admin's settings box (null for the panel's other GPs). */
+  settingsBox() {
+    const panel = this.panels.find((p) => p.panel_id === this.panelId);
+    if (!this.isAdmin || !panel) return null;
+    this.settingsEl ??= settingsBox(this, panel);
+    return this.settingsEl;
+  }
+
+  paintSettings(saved = false) {
+    const old = this.settingsEl;
+    const panel = this.panels.find((p) => p.panel_id === this.panelId);
+    if (!old || !panel) return;
+    this.settingsEl = settingsBox(this, panel, saved);
+    if (old.isConnected) old.replaceWith(this.settingsEl);
+  }
+
+  /** The panel as the server stored it after the admin changed its settings. */
+  settingsChanged(stored) {
+    this.panels = this.panels.map((p) => (p.panel_id === stored.panel_id ? stored : p));
+    this.paintSettings(true);
   }
 
   // -- live figures and queue
 
   async refresh() {
     if (!this.panelId) return;
-    const [stats, queue, payouts] = await Promise.all([
+    const [stats, queue, payouts, members, ratings] = await Promise.all([
       this.panel.stats(this.panelId),
       this.panel.queue(this.panelId),
       this.payments.payouts(),
+      this.panel.members(this.panelId).catch(() => this.members),
+      this.panel.ratings(this.panelId).catch(() => this.ratings),
     ]);
     this.stats = stats;
+    this.ratings = ratings;
+    if (JSON.stringify(members) !== JSON.stringify(this.members)) {
+      this.members = members;
+      this.paintMembers();
+    }
     this.queue = queue;
     // Answered paid chats leave "my questions": they are listed apart while open.
     this.paidChats = payouts.filter((p) => p.panel_id === this.panelId && p.state === "answered");
@@ -190,12 +303,19 @@ class Console {
 
   statsArrived(stats) {
     if (stats?.panel_id !== this.panelId) return;
+    // Someone came online or left: who it was is in the members box.
+    if (stats.gps_online !== this.stats?.gps_online) {
+      this.loadMembers()
+        .then(() => this.paintMembers())
+        .catch(() => {});
+    }
+    const rated = stats.rating_count !== this.stats?.rating_count;
     this.stats = stats;
-    // The figures came with the frame; the queue itself is read again.
-    this.panel
-      .queue(this.panelId)
-      .then((queue) => {
+    // The figures came with the frame; the queue (and a new rating) are read again.
+    Promise.all([this.panel.queue(this.panelId), rated ? this.panel.ratings(this.panelId) : this.ratings])
+      .then(([queue, ratings]) => {
         this.queue = queue;
+        this.ratings = ratings;
         this.paintSide();
       })
       .catch(() => this.paintSide());
@@ -206,7 +326,7 @@ class Console {
     if (!side) return;
     // A live update must not take the keyboard's place away: the same button gets it back.
     const focused = side.contains(document.activeElement) ? document.activeElement.dataset?.key : null;
-    const fresh = [presenceBox(this), statsBox(this.stats), ...queueBox(this, this.errors), ...paidList(this, this.errors), ...payoutsBox(this)];
+    const fresh = [presenceBox(this), statsBox(this.stats), ratingsBox(this.ratings), ...queueBox(this, this.errors), ...paidList(this, this.errors), ...payoutsBox(this), this.membersBox(), this.settingsBox(), this.isAdmin ? this.newPanelBox() : null].filter(Boolean);
     const boxes = [...side.children].filter((el) => el !== this.errors);
     if (boxes.length === fresh.length) {
       // The same boxes: only what changed is redrawn (patch), so a live figure or a
@@ -343,6 +463,8 @@ class Console {
     if (panelId !== this.panelId) return;
     this.stop("presence");
     this.stop("lease");
+    // Its figures and queue are closed to this account now: no more asking (each a 404).
+    this.stop("refresh");
     this.online = false;
     this.opened = null;
     this.openId = null;
@@ -418,6 +540,8 @@ function notMemberView(console_, why = "panel.not_member") {
     h("p", { class: "alert", role: "alert" }, t(why)),
     errors,
     h("div", { class: "actions" }, button(t("panel.check_again"), () => console_.choosePanel(console_.panelId), errors, "primary")),
+    // Its admin adds GPs (themselves too) from here.
+    console_.isAdmin ? console_.membersBox() : null,
   );
 }
 

@@ -1,5 +1,5 @@
 // The console's left column: the panel's live figures (queue length, oldest wait,
-// answered per hour, GPs online, rating), the waiting questions (claim the oldest or a
+// answered per hour, GPs online, rating) and latest ratings, the waiting questions (claim the oldest or a
 // chosen one; those a colleague handed over come first) and the GP's own held ones.
 // The server sends ids, states and times only: what a question says is read once it
 // is claimed and opened (question.mjs).
@@ -38,6 +38,31 @@ export function statsBox(stats) {
       figure(t("stats.online"), String(s.gps_online ?? 0), "online"),
       figure(t("stats.rating"), rating, "rating"),
     ),
+  );
+}
+
+/** The panel's latest ratings and their comments (opened in this browser). */
+export function ratingsBox(ratings) {
+  const shown = (ratings ?? []).slice(0, 10);
+  return h(
+    "section",
+    { class: "box ratings", "aria-labelledby": "p-ratings-title" },
+    h("h2", { id: "p-ratings-title" }, t("ratings.title")),
+    shown.length
+      ? h(
+          "ul",
+          { class: "rating-list" },
+          shown.map((r) =>
+            h(
+              "li",
+              { class: "rating" },
+              h("strong", {}, t("ratings.score", { score: r.score })),
+              r.at ? h("span", { class: "hint" }, ` · ${formatTime(r.at, { dateStyle: "short", timeStyle: "short" })}`) : null,
+              r.comment ? h("p", { class: "rating-comment" }, r.comment) : null,
+            ),
+          ),
+        )
+      : h("p", { class: "hint" }, t("ratings.none")),
   );
 }
 
