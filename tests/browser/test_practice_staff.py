@@ -69,6 +69,13 @@ async def test_the_admin_adds_a_colleague_to_the_staff_group_who_then_opens_the_
     await expect(sent).to_have_attribute("data-state", "done", timeout=LIVE_MS)
     await expect(sent.locator(".campaign-preview")).to_have_text(MAILING)
 
+    # The colleague has no keys yet: listed, with nothing the admin could add.
+    staff = console.locator('[data-box="staff"]')
+    member = staff.locator(f'.staff-member[data-account="{colleague.account_id}"]')
+    await staff.get_by_role("button", name="Refresh the staff").click()
+    await expect(member).to_contain_text("No verified device yet", timeout=LIVE_MS)
+    await expect(member.get_by_role("button")).to_have_count(0)
+
     # The colleague signs in: a practice member, but not (yet) in the staff group.
     other = second.page
     second.expect_error(HIDDEN_GROUP)
@@ -77,8 +84,6 @@ async def test_the_admin_adds_a_colleague_to_the_staff_group_who_then_opens_the_
     await expect(other.get_by_text(NOT_MEMBER)).to_be_visible(timeout=KEY_DERIVATION_MS)
 
     # The admin sees the colleague's verified device and adds it.
-    staff = console.locator('[data-box="staff"]')
-    member = staff.locator(f'.staff-member[data-account="{colleague.account_id}"]')
     await staff.get_by_role("button", name="Refresh the staff").click()
     await expect(member).to_have_attribute("data-in-group", "false", timeout=LIVE_MS)
     await expect(member).to_contain_text("Verified devices (1)", timeout=LIVE_MS)
