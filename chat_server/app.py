@@ -901,13 +901,15 @@ def _mailing_services(
             rate_per_second=settings.mailing_rate_per_second,
             batch=settings.mailing_batch_size,
             max_consecutive_failures=settings.mailing_max_consecutive_failures,
+            max_failed_batches=settings.mailing_max_failed_batches,
             mail_concurrency=settings.mailing_smtp_concurrency,
             mail_attempts=settings.mailing_mail_attempts,
             mail_backoff_seconds=settings.mailing_mail_backoff_seconds,
         ),
     )
     # Retries are for the job's own failures (MongoDB); e-mail failures are counted
-    # per e-mail and pause the campaign instead.
+    # per e-mail and pause the campaign instead. The job's failures pause it too, after
+    # mailing_max_failed_batches in a row (at most these 10 attempts).
     kinds.register(FANOUT_KIND, fanout.run, max_attempts=10, backoff=timedelta(seconds=5))
 
 

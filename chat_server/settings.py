@@ -154,11 +154,14 @@ class Settings:
     panel_presence_seconds: int = 60
     # Prevention mailings: recipients per second a campaign fans out to (the rate
     # limit), recipients per batch (pause and cancel land between two), consecutive
-    # failed notice e-mails after which a campaign pauses itself, notice e-mails in
-    # flight at once, and attempts per e-mail (back-off doubling from the seconds).
+    # failed notice e-mails after which a campaign pauses itself, failed batches in a
+    # row (the job's own failures, each retried with back-off; at most the job's 10
+    # attempts) after which it pauses itself too, notice e-mails in flight at once,
+    # and attempts per e-mail (back-off doubling from the seconds).
     mailing_rate_per_second: float = 2000.0
     mailing_batch_size: int = 500
     mailing_max_consecutive_failures: int = 50
+    mailing_max_failed_batches: int = 5
     mailing_smtp_concurrency: int = 8
     mailing_mail_attempts: int = 3
     mailing_mail_backoff_seconds: float = 1.0
@@ -513,6 +516,9 @@ class _SettingsSchema(ma.Schema):
     )
     mailing_max_consecutive_failures = ma.fields.Integer(
         validate=ma.validate.Range(min=1, max=100_000, error="an integer from 1 to 100000")
+    )
+    mailing_max_failed_batches = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=10, error="an integer from 1 to 10")
     )
     mailing_smtp_concurrency = ma.fields.Integer(
         validate=ma.validate.Range(min=1, max=100, error="an integer from 1 to 100")

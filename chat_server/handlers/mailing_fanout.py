@@ -14,7 +14,15 @@
                                             │  5. cursor into the campaign and the job
                                             │  6. sleep what the rate limit asks
                                             ▼
-                                   paused (consecutive_failures)
+                                   paused (consecutive_failures: e-mails;
+                                           job_failed: the batches themselves)
+
+A batch that raises (MongoDB refusing writes, say) fails the job's attempt, and the
+runner retries it with back-off from the stored cursor. The campaign counts failed
+batches in a row (a batch that goes through resets the count); at
+``max_failed_batches``, or on the job's last attempt, the campaign pauses itself with
+``job_failed`` instead of sending on or silently landing in the failed-jobs list, and
+a resume starts from the cursor again.
 
 The recipient set cannot change once the campaign left draft, so the id order is a
 stable cursor. A process killed anywhere (SIGKILL) leaves at most one batch between
@@ -39,7 +47,7 @@ from typing import Final
 from chat_server.clock import Clock
 from chat_server.events import AnnouncementEvent
 from chat_server.handlers.consents import Consents
-from chat_server.jobs.runner import JobContext
+from chat_server.jobs.runner import JobContext, LeaseLost
 from chat_server.mailing_mail import NoticeMailer, NoticeSender, notice_email
 from chat_server.model.campaigns import (
     Campaign,
@@ -75,6 +83,7 @@ class FanoutPolicy:
     rate_per_second: float
     batch: int
     max_consecutive_failures: int
+    max_failed_batches: int
     mail_concurrency: int
     mail_attempts: int
     mail_backoff_seconds: float
@@ -142,6 +151,54 @@ class MailingFanout:
 
     async def run(self, ctx: JobContext) -> datetime | None:
         campaign_id, run = str(ctx.payload["campaign"]), int(ctx.payload["run"])
+        try:
+            return await self._run(ctx, campaign_id, run)
+        except LeaseLost:
+            raise  # another process sends it now: not a failure of the campaign
+        except Exception as exc:
+            if not await self._failed_batch(ctx, campaign_id, run, exc):
+                raise  # the runner retries from the cursor after its back-off
+            return None
+
+    async def _failed_batch(
+        self, ctx: JobContext, campaign_id: str, run: int, exc: Exception
+    ) -> bool:
+        """Counts a failed batch; True if the job is over (it paused the campaign, or
+        the campaign is no longer this run's to send), False to have it retried."""
+        failed = await self._s.campaigns.count_failed_batch(campaign_id, run)
+        if failed is None:
+            # Paused, cancelled or a newer run meanwhile: nothing to retry. Unless its
+            # start itself failed: still scheduled, it is retried like a batch.
+            current = await self._s.campaigns.get(campaign_id)
+            return not (
+                current is not None
+                and current.run == run
+                and current.state is CampaignState.SCHEDULED
+            )
+        last_attempt = ctx.job.attempts >= ctx.job.max_attempts
+        if failed < self._policy.max_failed_batches and not last_attempt:
+            return False
+        paused = await self._s.campaigns.transition(
+            campaign_id,
+            CampaignEvent.PAUSE,
+            CampaignState.PAUSED,
+            self._clock.now(),
+            fields={"pause_reason": str(PauseReason.JOB_FAILED)},
+        )
+        if paused is not None:  # else someone paused or cancelled it first: over as well
+            log.warning(
+                "mailings: campaign paused after failed batches",
+                extra={
+                    "fields": {
+                        "campaign": campaign_id,
+                        "failed": failed,
+                        "error": type(exc).__name__,
+                    }
+                },
+            )
+        return True
+
+    async def _run(self, ctx: JobContext, campaign_id: str, run: int) -> datetime | None:
         campaign = await self._start(campaign_id, run)
         if campaign is None:
             return None

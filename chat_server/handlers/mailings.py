@@ -186,7 +186,11 @@ class MailingService:
     async def resume(self, who: Principal, campaign_id: str) -> Campaign:
         campaign = await self._access(who, campaign_id)
         moved = await self._move(
-            campaign, CampaignEvent.RESUME, CampaignState.SENDING, {"pause_reason": None}
+            campaign,
+            CampaignEvent.RESUME,
+            CampaignState.SENDING,
+            # A resumed run gets the full allowance of failed batches again.
+            {"pause_reason": None, "failed_batches": 0},
         )
         await self._enqueue(moved, self._clock.now())
         return moved

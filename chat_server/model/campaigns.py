@@ -56,7 +56,10 @@ class PauseReason(StrEnum):
     """Why a campaign stopped sending before it was done."""
 
     STAFF = "staff"  # someone at the practice paused it
-    CONSECUTIVE_FAILURES = "consecutive_failures"  # the job stopped itself
+    CONSECUTIVE_FAILURES = "consecutive_failures"  # the job stopped itself: e-mails failed
+    # The job stopped itself: its own batches kept failing (MongoDB refusing writes, a
+    # bug), attempt after attempt; resume once the cause is fixed.
+    JOB_FAILED = "job_failed"
 
 
 class DeliveryState(StrEnum):

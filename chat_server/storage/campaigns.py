@@ -4,7 +4,8 @@
 
     campaigns            {_id, practice_id, created_by, state, body (ciphertext),
                           stamp (the server's franking stamp of the body),
-                          send_at, pause_reason, run, cursor, created_at, updated_at}
+                          send_at, pause_reason, run, cursor, failed_batches,
+                          created_at, updated_at}
     campaign_recipients  {_id: "<campaign>:<patient>", campaign, patient, slips[]}
                           chosen by the practice's client; changeable only in draft
     campaign_deliveries  {_id: "<campaign>:<patient>", campaign, practice, patient,
@@ -225,9 +226,21 @@ class CampaignStore:
         """Stores how far the fan-out got; False if a newer run (or no run) owns it."""
         result = await self._campaigns.update_one(
             {"_id": campaign_id, "run": run, "state": str(CampaignState.SENDING)},
-            {"$set": {"cursor": cursor}},
+            # A batch that went through ends a streak of failed ones.
+            {"$set": {"cursor": cursor, "failed_batches": 0}},
         )
         return result.matched_count == 1
+
+    async def count_failed_batch(self, campaign_id: str, run: int) -> int | None:
+        """Counts one more failed batch in a row of this run; the count, or None if a
+        newer run (or no run) owns the campaign."""
+        doc = await self._campaigns.find_one_and_update(
+            {"_id": campaign_id, "run": run, "state": str(CampaignState.SENDING)},
+            {"$inc": {"failed_batches": 1}},
+            projection={"failed_batches": 1},
+            return_document=ReturnDocument.AFTER,
+        )
+        return int(doc["failed_batches"]) if doc else None
 
     async def cursor(self, campaign_id: str) -> str | None:
         doc = await self._campaigns.find_one({"_id": campaign_id}, {"cursor": 1})

@@ -64,6 +64,7 @@ async def main(uri: str, db_name: str, outbox: str) -> None:
             rate_per_second=RATE_PER_SECOND,
             batch=BATCH,
             max_consecutive_failures=50,
+            max_failed_batches=5,
             mail_concurrency=8,
             mail_attempts=3,
             mail_backoff_seconds=0.1,

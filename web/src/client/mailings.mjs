@@ -4,7 +4,10 @@
 //   MailingsClient(client)
 //     ├── practice staff: staffKey (the staff group's epoch key, its chain verified
 //     │   from epoch 1; the group is created at epoch 1 by the practice admin's first
-//     │   console), importRoster (labels sealed to that key here), roster (labels
+//     │   console; every older epoch key this browser holds is kept too, so rows and
+//     │   notes sealed before a membership change still open), staffMembers /
+//     │   setStaffAccounts (the admin's next epoch, signed here, the roster re-sealed
+//     │   to it so that added colleagues open it), importRoster (labels sealed to that key here), roster (labels
 //     │   opened here), audience, sendCampaign (sealed once, slips per device),
 //     │   campaigns / campaign (progress counts) / pause / resume / cancel
 //     └── patients: announcements (opened with this browser's slip), markRead (receiving them is a consent: rights.mjs)
@@ -49,6 +52,8 @@ export function staffGroupId(practiceId) {
  * (`staffKey`, if given, opens it; null otherwise or for a campaign without one).
  */
 export function campaignSummary(doc, staffKey = null) {
+  // `staffKey`: one epoch key, or every epoch key this browser holds (notes sealed
+  // before a membership change are sealed to an older epoch).
   return {
     preview: openPreview(doc.note, staffKey),
     campaignId: doc.campaign_id,
@@ -63,18 +68,24 @@ export function campaignSummary(doc, staffKey = null) {
 
 function openPreview(note, staffKey) {
   if (!note || staffKey === null) return null;
-  try {
-    const opened = openLabels(fromBase64url(String(note), MAX_NOTE_BYTES), staffKey);
-    return typeof opened.preview === "string" ? opened.preview : null;
-  } catch {
-    return null; // sealed to another epoch of the staff group
+  const sealed = fromBase64url(String(note), MAX_NOTE_BYTES);
+  for (const key of Array.isArray(staffKey) ? staffKey : [staffKey]) {
+    try {
+      const opened = openLabels(sealed, key);
+      return typeof opened.preview === "string" ? opened.preview : null;
+    } catch {
+      // sealed to another epoch of the staff group
+    }
   }
+  return null;
 }
 
 export class MailingsClient {
   constructor(client) {
     this.client = client;
     this._staff = new Map(); // practice -> epoch key
+    this._epochKeys = new Map(); // practice -> Map(epoch -> key): every epoch this browser opens
+    this._chains = new Map(); // practice -> {groupId, admin, latest (the verified commit)}
     this._revealable = new WeakMap(); // announcement -> {body, frankingKey}: only for reportAnnouncement
   }
 
@@ -103,6 +114,10 @@ export class MailingsClient {
       latest = await this._request("GET", `/groups/${enc(groupId)}/epochs/latest`);
     } catch (error) {
       if (!(error instanceof ApiError) || error.status !== 404) throw error;
+      // Hidden (not a member) or not there yet: only the practice's admin creates it,
+      // else a colleague's first console would make itself the group's admin.
+      const practice = await this._request("GET", `/practices/${enc(practiceId)}`);
+      if (practice.admin !== keystore.accountId) throw new NotReady("this browser is not a member of the practice's staff group");
       return this._createStaffGroup(practiceId, groupId);
     }
     const first = Number(latest.epoch) === 1 ? latest : await this._request("GET", `/groups/${enc(groupId)}/epochs/1`);
@@ -112,22 +127,87 @@ export class MailingsClient {
     const root = keystore.trustedRoot(admin);
     if (root === null) throw new TrustError(groupId, "the staff group's admin has no root key");
     let previous = null;
+    const keys = new Map();
     for (let number = 1; number <= Number(latest.epoch); number++) {
       const doc = number === 1 ? first : number === Number(latest.epoch) ? latest : await this._request("GET", `/groups/${enc(groupId)}/epochs/${number}`);
       previous = verifyEpochCommit(fromBase64url(String(doc.commit), MAX_COMMIT_BYTES), {
         adminAccount: admin, adminRootKey: root, previous,
       });
+      const key = openWithAny(previous, keystore.openers());
+      if (key !== null) keys.set(key.epoch, key);
     }
-    for (const device of keystore.openers()) {
-      try {
-        const key = openEpochKey(previous, device);
-        this._staff.set(practiceId, key);
-        return key;
-      } catch {
-        // not a member device of this epoch
+    this._chains.set(practiceId, { groupId, admin, latest: previous });
+    this._epochKeys.set(practiceId, keys);
+    const key = keys.get(previous.epoch);
+    if (key === undefined) throw new NotReady("this browser is not a member of the practice's staff group");
+    this._staff.set(practiceId, key);
+    return key;
+  }
+
+  /** Every staff epoch key this browser holds, newest first (after staffKey). */
+  staffKeys(practiceId) {
+    return [...(this._epochKeys.get(practiceId)?.values() ?? [])].sort((a, b) => b.epoch - a.epoch);
+  }
+
+  /** Whether this account administers the practice's staff group (after staffKey). */
+  isStaffAdmin(practiceId) {
+    return this._chains.get(practiceId)?.admin === this._keystore().accountId;
+  }
+
+  /**
+   * The practice's members (those who accepted a role, and its admin) with their
+   * verified devices and whether all of them are in the staff group's current epoch:
+   * [{accountId, role, devices: [deviceId], inGroup}].
+   */
+  async staffMembers(practiceId) {
+    await this.staffKey(practiceId);
+    const practice = await this._request("GET", `/practices/${enc(practiceId)}`);
+    const roles = new Map([[String(practice.admin), "admin"]]);
+    for (const account of practice.practitioners ?? []) if (!roles.has(account)) roles.set(String(account), "practitioner");
+    for (const account of practice.staff ?? []) if (!roles.has(account)) roles.set(String(account), "staff");
+    const current = new Set(this._chains.get(practiceId).latest.members.map((m) => `${m.accountId}/${m.deviceId}`));
+    const members = [];
+    for (const [accountId, role] of roles) {
+      const devices = await this.client.directory.devices(accountId, { refresh: true });
+      members.push({
+        accountId, role,
+        devices: devices.map((d) => d.deviceId),
+        inGroup: devices.length > 0 && devices.every((d) => current.has(`${accountId}/${d.deviceId}`)),
+      });
+    }
+    return members;
+  }
+
+  /**
+   * The staff group's next epoch (the admin only): every verified device of these
+   * accounts and of the admin, signed here with the admin's root key. The roster's
+   * labels are then sealed again to the new epoch (a newer import of the same rows),
+   * so that an added colleague opens them; this browser keeps the older epoch keys,
+   * which still open campaign notes sealed before. Returns the new epoch.
+   */
+  async setStaffAccounts(practiceId, accountIds) {
+    const keystore = this._keystore();
+    await this.staffKey(practiceId, { refresh: true });
+    const chain = this._chains.get(practiceId);
+    if (chain.admin !== keystore.accountId) throw new NotReady("only the staff group's admin changes its members");
+    const rows = (await this.roster(practiceId)).filter((r) => r.labels !== null);
+    const members = new Map([[`${keystore.accountId}/${keystore.device.deviceId}`, keystore.verifiedSelf()]]);
+    for (const account of new Set([keystore.accountId, ...accountIds])) {
+      for (const device of await this.client.directory.devices(account, { refresh: true })) {
+        members.set(`${account}/${device.deviceId}`, device);
       }
     }
-    throw new NotReady("this browser is not a member of the practice's staff group");
+    const { commit, key } = createEpochCommit(keystore.root, {
+      adminAccount: keystore.accountId, groupId: chain.groupId, members: [...members.values()], previous: chain.latest,
+    });
+    await this._request("POST", `/groups/${enc(chain.groupId)}/epochs`, { commit: toBase64url(commit) });
+    chain.latest = parseEpochCommit(commit);
+    this._epochKeys.get(practiceId).set(key.epoch, key);
+    this._staff.set(practiceId, key);
+    if (rows.length) {
+      await this.importRoster(practiceId, rows.map((r) => ({ line: r.line, email: r.email, language: r.language, labels: r.labels })));
+    }
+    return key.epoch;
   }
 
   async _createStaffGroup(practiceId, groupId) {
@@ -138,6 +218,8 @@ export class MailingsClient {
     });
     await this._request("POST", `/groups/${enc(groupId)}/epochs`, { commit: toBase64url(commit) });
     this._staff.set(practiceId, key);
+    this._chains.set(practiceId, { groupId, admin: keystore.accountId, latest: parseEpochCommit(commit) });
+    this._epochKeys.set(practiceId, new Map([[key.epoch, key]]));
     return key;
   }
 
@@ -176,11 +258,14 @@ export class MailingsClient {
    * labels}] (`labels` null for a row sealed to an epoch this browser cannot open).
    */
   async roster(practiceId) {
-    const key = await this.staffKey(practiceId);
+    const current = await this.staffKey(practiceId);
+    const keys = this._epochKeys.get(practiceId);
     const listing = await this._request("GET", `/practices/${enc(practiceId)}/roster`);
     return listing.rows.map((row) => {
       let labels = null;
-      if (row.group === key.groupId && Number(row.epoch) === key.epoch) {
+      // A row keeps the epoch it was sealed to until re-sealed: any epoch key held opens it.
+      const key = row.group === current.groupId ? keys.get(Number(row.epoch)) : undefined;
+      if (key !== undefined) {
         try {
           labels = openLabels(fromBase64url(String(row.labels), 8192), key);
         } catch {
@@ -237,14 +322,14 @@ export class MailingsClient {
   }
 
   async campaigns(practiceId) {
-    const staff = this._staff.get(practiceId) ?? null;
+    const staff = this.staffKeys(practiceId);
     return (await this._request("GET", `/practices/${enc(practiceId)}/campaigns`)).campaigns.map((doc) => campaignSummary(doc, staff));
   }
 
   /** One campaign with its progress counts (delivered, read, opted out, failed...). */
   async campaign(campaignId) {
     const doc = await this._request("GET", `/campaigns/${enc(campaignId)}`);
-    return campaignSummary(doc, this._staff.get(String(doc.practice_id)) ?? null);
+    return campaignSummary(doc, this.staffKeys(String(doc.practice_id)));
   }
 
   pause(campaignId) {
@@ -349,4 +434,16 @@ export class MailingsClient {
   markRead(campaignId) {
     return this._request("POST", `/announcements/${enc(campaignId)}/read`, {});
   }
+}
+
+/** The epoch key `commit` seals to one of `devices`, or null. */
+function openWithAny(commit, devices) {
+  for (const device of devices) {
+    try {
+      return openEpochKey(commit, device);
+    } catch {
+      // not a member device of this epoch
+    }
+  }
+  return null;
 }

@@ -8,6 +8,8 @@
 //   roster.mjs     the CSV import with its rejected-rows report, the roster table
 //   composer.mjs   the audience chosen from labels opened here, the text, schedule
 //   campaigns.mjs  the campaigns, their progress counts, pause / resume / cancel
+//   staff.mjs      (the staff group's admin) members and devices, add to / remove
+//                  from the staff group
 //   i18n.mjs       fr/nl/en
 //
 // Sign-in and keys are the GP console's (../panel/account.mjs): same client library,
@@ -24,6 +26,7 @@ import { campaignsBox, updateCounts } from "./campaigns.mjs";
 import { composerBox } from "./composer.mjs";
 import "./i18n.mjs";
 import { rosterBox } from "./roster.mjs";
+import { staffBox } from "./staff.mjs";
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const LIVE_MS = 2_000; // progress while a campaign is scheduled, sending or paused
@@ -36,6 +39,7 @@ class Console extends ConsoleShell {
     this.practiceId = null;
     this.rows = [];
     this.campaigns = [];
+    this.staff = []; // the admin's view of the members and the staff group
     this.report = null; // the last import's {imported, rejected} or {failed}
     this.composer = { chosen: new Set(), text: "", when: "now", at: "" };
     this.notice = null;
@@ -88,6 +92,15 @@ class Console extends ConsoleShell {
     ]);
     this.rows = rows;
     this.campaigns = campaigns;
+    this.staff = this.mailings.isStaffAdmin(this.practiceId) ? await this.mailings.staffMembers(this.practiceId) : [];
+  }
+
+  /** After a membership change: the members, and the roster sealed to the new epoch. */
+  async reloadStaff() {
+    this.staff = await this.mailings.staffMembers(this.practiceId);
+    this.rows = await this.mailings.roster(this.practiceId);
+    this.paint("staff");
+    this.paint("roster");
   }
 
   /** Every campaign, with the progress of those not finished a long time ago. */
@@ -101,7 +114,7 @@ class Console extends ConsoleShell {
     const box = this.main.querySelector(`[data-box="${name}"]`);
     if (!box) return;
     const focused = box.contains(document.activeElement) ? document.activeElement.dataset?.key : null;
-    const fresh = { roster: rosterBox, composer: composerBox, campaigns: campaignsBox }[name](this);
+    const fresh = { roster: rosterBox, composer: composerBox, campaigns: campaignsBox, staff: staffBox }[name](this);
     box.replaceWith(fresh);
     if (focused) fresh.querySelector(`[data-key="${focused}"]`)?.focus();
   }
@@ -183,6 +196,7 @@ function workspaceView(console_) {
     rosterBox(console_),
     composerBox(console_),
     campaignsBox(console_),
+    console_.mailings.isStaffAdmin(console_.practiceId) ? staffBox(console_) : null,
   );
 }
 

@@ -1,0 +1,118 @@
+"""The practice console's staff box: the admin adds a colleague's devices to the staff
+group (the group's next epoch, signed in the admin's browser; the roster sealed again
+to it), and the colleague's console then opens the roster's labels; removed again,
+the colleague's console no longer opens the group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+from playwright.async_api import expect
+
+from tests.browser.care_team import PASSPHRASE, People, link_in_mail, unique_email
+from tests.browser.conftest import Watched
+from tests.browser.signin import sign_in_and_create_keys
+
+KEY_DERIVATION_MS: Final = 30_000  # Argon2id in the page on a busy machine
+LIVE_MS: Final = 20_000
+MAILING: Final = "La vaccination contre la grippe est ouverte."
+NOT_MEMBER: Final = "it is not in the staff group"
+HIDDEN_GROUP: Final = r"404 .*/api/v1/groups/staff-[^/]+/epochs/latest"
+
+
+async def test_the_admin_adds_a_colleague_to_the_staff_group_who_then_opens_the_labels(
+    watched: Watched,
+    second: Watched,
+    carechat: str,
+    people: People,
+    outbox: Path,
+    tmp_path: Path,
+) -> None:
+    admin_email, colleague_email = unique_email("practice-admin"), unique_email("assistant")
+    admin = await people.person(admin_email, "practice_admin", "Cabinet des Tilleuls")
+    practice_id = str((await admin.api.create_practice("Cabinet des Tilleuls"))["practice_id"])
+    colleague = await people.person(colleague_email, "practice_admin", "Claire Dubois")
+    await admin.api.propose_member(practice_id, colleague.account_id, "staff")
+    await colleague.api.accept_membership(practice_id)
+
+    # The admin's console creates the keys and the staff group (epoch 1, this browser).
+    console = watched.page
+    watched.expect_error(HIDDEN_GROUP)
+    await console.goto(f"{carechat}/practice?practice={practice_id}")
+    await sign_in_and_create_keys(console, admin_email)
+    heading = console.get_by_role("heading", name=f"Practice {practice_id}")
+    await expect(heading).to_be_visible(timeout=KEY_DERIVATION_MS)
+    # The admin's SDK restores those keys to sign the practice's membership list
+    # (the colleague's role), as the admin's care-team client does.
+    await admin.restore_keys(PASSPHRASE)
+    await admin.publish_membership(practice_id, {colleague.account_id: "staff"})
+    roster = tmp_path / "patients.csv"
+    patient_email = unique_email("marie")
+    roster.write_text(f"email,language,condition\n{patient_email},fr,diabète\n")
+    await console.get_by_label("CSV file").set_input_files(roster)
+    await console.get_by_role("button", name="Import").click()
+    await expect(console.locator("#pr-report")).to_contain_text("1 row imported.")
+    await expect(console.locator("table.roster")).to_contain_text("condition: diabète")
+    # A campaign sent at epoch 1: its note (the start of its text) is sealed to it.
+    code = (await link_in_mail(outbox, patient_email, "/invite#")).split("#", 1)[1]
+    patient = await people.person(patient_email, name="Marie Leclercq")
+    await patient.create_keys()
+    await patient.api.accept_invitation(code)
+    await patient.consent("prevention_mailings", practice_id)
+    await console.get_by_role("button", name="Refresh the roster").click()
+    await expect(console.locator("table.roster")).to_contain_text("linked")
+    await console.get_by_role("checkbox", name="diabète").check()
+    await console.get_by_label("Message").fill(MAILING)
+    await console.get_by_role("button", name="Schedule the campaign").click()
+    sent = console.locator(".campaign").first
+    await expect(sent).to_have_attribute("data-state", "done", timeout=LIVE_MS)
+    await expect(sent.locator(".campaign-preview")).to_have_text(MAILING)
+
+    # The colleague has no keys yet: listed, with nothing the admin could add.
+    staff = console.locator('[data-box="staff"]')
+    member = staff.locator(f'.staff-member[data-account="{colleague.account_id}"]')
+    await staff.get_by_role("button", name="Refresh the staff").click()
+    await expect(member).to_contain_text("No verified device yet", timeout=LIVE_MS)
+    await expect(member.get_by_role("button")).to_have_count(0)
+
+    # The colleague signs in: a practice member, but not (yet) in the staff group.
+    other = second.page
+    second.expect_error(HIDDEN_GROUP)
+    await other.goto(f"{carechat}/practice?practice={practice_id}")
+    await sign_in_and_create_keys(other, colleague_email)
+    await expect(other.get_by_text(NOT_MEMBER)).to_be_visible(timeout=KEY_DERIVATION_MS)
+
+    # The admin sees the colleague's verified device and adds it.
+    await staff.get_by_role("button", name="Refresh the staff").click()
+    await expect(member).to_have_attribute("data-in-group", "false", timeout=LIVE_MS)
+    await expect(member).to_contain_text("Verified devices (1)", timeout=LIVE_MS)
+    await member.get_by_role("button", name="Add to the staff group").click()
+    await expect(member).to_have_attribute("data-in-group", "true", timeout=LIVE_MS)
+    await expect(member).to_contain_text("In the staff group.")
+    # The admin's roster opens still: sealed again to the new epoch; the note sealed
+    # to epoch 1 opens with the older key the console kept.
+    await expect(console.locator("table.roster")).to_contain_text("condition: diabète")
+    # (read afresh: the page opened again walks the chain and keeps both keys)
+    await console.reload()
+    await expect(heading).to_be_visible(timeout=KEY_DERIVATION_MS)
+    await expect(sent.locator(".campaign-preview")).to_have_text(MAILING)
+
+    # The colleague's console now opens the group, and the roster's labels.
+    await other.get_by_role("button", name="Check again").click()
+    await expect(other.get_by_role("heading", name=f"Practice {practice_id}")).to_be_visible(
+        timeout=LIVE_MS
+    )
+    await expect(other.locator("table.roster")).to_contain_text("condition: diabète")
+    # An earlier campaign's note stays sealed to epoch 1, which the colleague never held.
+    await expect(other.locator(".campaign")).to_have_count(1)
+    await expect(other.locator(".campaign-preview")).to_have_count(0)
+    # Only the group's admin sees the staff box.
+    await expect(other.locator('[data-box="staff"]')).to_have_count(0)
+
+    # Removed again (the next epoch), the colleague's console no longer opens it.
+    await member.get_by_role("button", name="Remove from the staff group").click()
+    await expect(member).to_have_attribute("data-in-group", "false", timeout=LIVE_MS)
+    await other.reload()
+    await expect(other.get_by_text(NOT_MEMBER)).to_be_visible(timeout=KEY_DERIVATION_MS)
+    await expect(console.locator("table.roster")).to_contain_text("condition: diabète")
