@@ -197,7 +197,7 @@ async def test_practitioner_accepts_a_request_reads_and_answers(
     await ann.api.request_care_link(Provider("practitioner", doctor.account_id))
     await page.reload()
     request = page.locator(".link-request")
-    await expect(request).to_contain_text("asks to be your patient")
+    await expect(request).to_contain_text("Ann asks to be your patient")
     inaccessible = await violations_at_sizes(page, "care-link request")
     await request.get_by_role("button", name="Accept").click()
     await expect(request).to_have_count(0)

@@ -75,6 +75,13 @@ async def test_allowed_site_embeds_the_widget(
     await expect(widget.locator("#notice")).to_be_visible()
     for path in await watched.screenshots("widget-embedded"):
         assert path.read_bytes().startswith(PNG_MAGIC)
+    # On a phone the frame fits the practice's page: nothing scrolls sideways.
+    await page.set_viewport_size({"width": 375, "height": 812})
+    box = await frame_tag.bounding_box()
+    assert box is not None
+    assert box["x"] + box["width"] <= 375
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 375
+    await expect(widget.get_by_role("button", name="Sign in")).to_be_in_viewport()
 
 
 async def test_widget_page_names_only_the_configured_ancestors(
