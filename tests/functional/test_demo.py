@@ -88,6 +88,8 @@ async def test_demo_on_a_configured_mongodb_seeds_once_and_a_patient_restores_he
         assert who.email in first.stdout
         assert who.passphrase in first.stdout
     assert f"password: {PASSWORD}" in first.stdout
+    # Where a new sign-up finds the verification link (the embedded default's mailbox).
+    assert f"the verification e-mail is a file in {data_dir / 'outbox'}" in first.stdout
     assert "/moderation" in first.stdout
     assert f"Moderator (moderator console): {MODERATOR_EMAIL}" in first.stdout
     [created] = [line for line in first.stdout.splitlines() if "Created this run:" in line]
