@@ -127,10 +127,12 @@ def print_world(
     say()
     say(f"  Every demo login's password: {PASSWORD}")
     say()
-    say("  Practitioners (inbox):")
+    # A browser holds no keys until it restores them: without the passphrase printed,
+    # a practitioner's inbox would stop at "Unlock your conversations on this browser".
+    say("  Practitioners (inbox): sign in, then restore your keys with the recovery passphrase:")
     for who in PRACTITIONERS:
         secret = world.totp_secrets.get(who.key)
-        say(f"    {who.display_name:<20} {who.email}")
+        say(f"    {who.display_name:<20} {who.email:<32} passphrase: {who.passphrase}")
         if secret is not None:
             # Not necessarily this step's: the seeder may have just used that one.
             code = totp.code_at(secret, world.totp_steps[who.key])

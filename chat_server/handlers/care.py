@@ -102,9 +102,20 @@ class CareService:
     async def list_links(self, who: Principal) -> list[dict[str, Any]]:
         if who.role is Role.PATIENT:
             links = await self._links.for_patient(who.account_id)
-        else:
-            links = await self._links.for_providers(await self._gate.provider_ids(who))
-        return [link.to_public() for link in links]
+            return [link.to_public() for link in links]
+        links = await self._links.for_providers(await self._gate.provider_ids(who))
+        # A provider answers a request by who is asking: the patient's display name, as
+        # their threads show it (None once the account is gone).
+        patients = await self._accounts.many(sorted({link.patient_id for link in links}))
+        return [
+            {
+                **link.to_public(),
+                "patient_name": (
+                    patients[link.patient_id].display_name if link.patient_id in patients else None
+                ),
+            }
+            for link in links
+        ]
 
     async def has_active_link(self, patient_id: str, provider_id: str) -> bool:
         link = await self._links.live_between(patient_id, provider_id)

@@ -329,6 +329,8 @@ class CareLinkReply(ma.Schema):
     status = ma.fields.Enum(LinkStatus, by_value=True, required=True)
     created_via = _Str(required=True)
     created_at = _Time(required=True)
+    # In a provider's list only: the patient's display name.
+    patient_name = _Str(allow_none=True)
 
 
 class CareLinks(ma.Schema):

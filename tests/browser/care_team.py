@@ -45,8 +45,9 @@ def _mails(outbox: Path) -> list[EmailMessage]:
     return [message_from_bytes(f.read_bytes(), policy=default) for f in files]
 
 
-async def link_in_mail(outbox: Path, to: str, marker: str) -> str:
-    """The newest link containing ``marker`` (``/verify#``, ``/invite#``) mailed to ``to``."""
+async def link_in_mail(outbox: Path, to: str, marker: str, besides: str | None = None) -> str:
+    """The newest link containing ``marker`` (``/verify#``, ``/invite#``) mailed to
+    ``to``; with ``besides``, the newest other than that one (waiting for it)."""
     deadline = time.monotonic() + MAIL_TIMEOUT
     while time.monotonic() < deadline:
         for mail in reversed(_mails(outbox)):
@@ -55,7 +56,7 @@ async def link_in_mail(outbox: Path, to: str, marker: str) -> str:
             body = mail.get_body(("plain",))
             text = body.get_content() if body is not None else ""
             for word in text.split():
-                if marker in word:
+                if marker in word and word != besides:
                     return str(word)
         await asyncio.sleep(0.1)
     raise AssertionError(f"no mail with {marker} to {to}")

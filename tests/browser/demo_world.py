@@ -73,9 +73,13 @@ class DemoWorld:
         self.servers.append(server)
         server.wait_ready()
 
-    def restart(self) -> None:
-        """A graceful stop (sockets closed with 1001, as in a deploy), then a new process."""
+    def stop(self) -> None:
+        """A graceful stop (sockets closed with 1001, as in a deploy)."""
         assert self.server.stop(signal.SIGTERM) == 0
+
+    def restart(self) -> None:
+        """A graceful stop, then a new process."""
+        self.stop()
         self.start()
 
     def logs(self) -> str:

@@ -16,6 +16,7 @@ history; an envelope tampered with in MongoDB shows as verified: false.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 import secrets
@@ -34,6 +35,7 @@ from playwright.async_api import (
     ConsoleMessage,
     Error,
     Page,
+    Request,
     Route,
     WebSocket,
 )
@@ -47,6 +49,7 @@ from e2e_crypto.socket_proof import sign_socket_proof
 from e2e_crypto.socket_proof_public import verify_socket_proof
 from e2e_crypto.wire import from_base64url, to_base64url
 from tests.actors import PASSWORD, register
+from tests.browser.canary import scan_mongodb, scan_redis
 from tests.browser.conftest import _REPORT_VIOLATIONS, SIZES, Site
 from tests.functional.command import Server, carechat_env
 from tests.servers import FileOutboxReader, UrlClient
@@ -107,6 +110,8 @@ class Contexts:
         self.harness_js = harness_js
         self.watch = Watch()
         self.contexts: list[BrowserContext] = []
+        # Every request body and socket frame the pages sent: what the server was given.
+        self.sent: list[bytes] = []
 
     async def page(self, locale: str = "en-GB") -> Page:
         width, height = SIZES["desktop"]
@@ -125,6 +130,8 @@ class Contexts:
         page = await context.new_page()
         page.on("console", self.watch.console)
         page.on("pageerror", self.watch.page_error)
+        page.on("request", self._request)
+        page.on("websocket", self._socket)
         # A real page from the server, under its real CSP (the document must come from
         # the loopback server itself: Chromium's local-network checks block a socket
         # from a document Playwright fulfilled), with the harness script added to it.
@@ -133,12 +140,22 @@ class Contexts:
         await page.wait_for_function("() => window.carechat !== undefined")
         return page
 
+    def _request(self, request: Request) -> None:
+        self.sent.append(request.url.encode() + b"\n" + (request.post_data_buffer or b""))
+
+    def _socket(self, ws: WebSocket) -> None:
+        ws.on("framesent", lambda frame: self.sent.append(_frame_bytes(frame)))
+
     async def _serve(self, route: Route) -> None:
         await route.fulfill(status=200, body=self.harness_js, content_type="text/javascript")
 
     async def close(self) -> None:
         for context in self.contexts:
             await context.close()
+
+
+def _frame_bytes(frame: str | bytes) -> bytes:
+    return frame if isinstance(frame, bytes) else frame.encode()
 
 
 @pytest.fixture
@@ -822,3 +839,139 @@ async def test_a_flooding_page_waits_out_its_close_and_resends_without_loss(
     for client_msg_id in acked:
         await wait_event(talk.doctor_page, about(client_msg_id))
         assert len(await matching(talk.doctor_page, about(client_msg_id))) == 1
+
+
+# The page's secrets, in hex: the account's root key and this device's keys.
+PAGE_SECRETS: Final = """() => {
+  const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  const {root, device} = client.keystore;
+  return {
+    root_seed: hex(root.seed), root_private: hex(root._secret),
+    encryption_secret: hex(device.encryptionSecret), signing_seed: hex(device.signingSeed),
+    signing_private: hex(device._secret),
+  };
+}"""
+
+# What IndexedDB holds, read as any script of the page could: the wrapping key's
+# properties and whether it exports, each other record's fields and bytes, and the
+# account's record opened with the wrapping key (its name is the associated data).
+STORED: Final = """async () => {
+  const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  const ask = (request) => new Promise((ok, fail) => {
+    request.onsuccess = () => ok(request.result);
+    request.onerror = () => fail(request.error);
+  });
+  const db = await ask(indexedDB.open("carechat"));
+  const store = db.transaction("kv").objectStore("kv");
+  const [names, values] = [await ask(store.getAllKeys()), await ask(store.getAll())];
+  db.close();
+  const wrapping = values[names.indexOf("wrapping-key")];
+  let exported;
+  try {
+    await crypto.subtle.exportKey("raw", wrapping);
+    exported = "exported";
+  } catch (error) {
+    exported = error.name;
+  }
+  const records = {};
+  names.forEach((name, i) => {
+    if (name !== "wrapping-key") {
+      const value = values[i];
+      const bytes = hex(value.iv) + hex(new Uint8Array(value.data));
+      records[name] = {fields: Object.keys(value).sort(), bytes};
+    }
+  });
+  const name = `account:${client.accountId}`;
+  const sealed = values[names.indexOf(name)];
+  const opening = {name: "AES-GCM", iv: sealed.iv, additionalData: new TextEncoder().encode(name)};
+  const plain = await crypto.subtle.decrypt(opening, wrapping, sealed.data);
+  return {
+    wrapping: {
+      isCryptoKey: wrapping instanceof CryptoKey, extractable: wrapping.extractable,
+      algorithm: wrapping.algorithm.name, usages: [...wrapping.usages].sort(),
+    },
+    exported,
+    records,
+    rootSeed: JSON.parse(new TextDecoder().decode(plain)).root_seed,
+    elsewhere: [...Object.keys(localStorage), ...Object.keys(sessionStorage), document.cookie],
+  };
+}"""
+
+
+def encodings(secret: bytes) -> list[bytes]:
+    """The forms a key could leak in: raw, hex, base64url (the wire's) and base64."""
+    return [
+        secret,
+        secret.hex().encode(),
+        to_base64url(secret).encode(),
+        base64.b64encode(secret).rstrip(b"="),
+    ]
+
+
+async def test_keys_stay_in_the_page_sealed_under_a_key_no_script_can_export(
+    restartable: Restartable,
+    contexts: Contexts,  # after the server: closed before it stops
+) -> None:
+    """Issue 14, point 2: the keys are made in the page and kept in IndexedDB encrypted
+    under a non-extractable WebCrypto key (page script can use it, never read it
+    out); no private key, seed or the recovery passphrase ever leaves the page: not in
+    a request or socket frame it sent, nor in MongoDB, Redis or the server's logs."""
+    contexts.carechat = restartable.url
+    talk = await talking(contexts, restartable.url, restartable.folder)
+    # The keys at work: a message each way, signed and opened in the pages.
+    for page, text in ((talk.patient_page, "from the patient"), (talk.doctor_page, "and back")):
+        await run(
+            page,
+            "async ([t, text]) => { const r = await client.send(t, text); await r.sent; }",
+            [talk.thread_id, text],
+        )
+    await wait_event(talk.patient_page, "e.type === 'message' && !e.detail.mine")
+
+    needles = {"passphrase": [PASSPHRASE.encode()]}
+    for side, page, account_id in (
+        ("patient", talk.patient_page, talk.patient_id),
+        ("practitioner", talk.doctor_page, talk.practitioner_id),
+    ):
+        page_secrets = {k: bytes.fromhex(v) for k, v in (await run(page, PAGE_SECRETS)).items()}
+        stored = await run(page, STORED)
+        assert stored["wrapping"] == {
+            "isCryptoKey": True,
+            "extractable": False,
+            "algorithm": "AES-GCM",
+            "usages": ["decrypt", "encrypt"],
+        }
+        assert stored["exported"] == "InvalidAccessError"
+        # The account's record and the session, each only an IV and its ciphertext...
+        assert sorted(stored["records"]) == sorted(["session", f"account:{account_id}"])
+        assert {tuple(r["fields"]) for r in stored["records"].values()} == {("data", "iv")}
+        for name, secret in page_secrets.items():
+            for record in stored["records"].values():
+                assert secret.hex() not in record["bytes"], name
+        # ... which the wrapping key opens for the page: the keys are in there.
+        assert from_base64url(stored["rootSeed"]) == page_secrets["root_seed"]
+        assert stored["elsewhere"] == [""]  # nothing in localStorage, sessionStorage, cookies
+        for name, secret in page_secrets.items():
+            needles[f"{side} {name}"] = encodings(secret)
+
+    env = restartable.env
+    public = bytes(await run(talk.patient_page, "() => Array.from(client.keystore.root.publicKey)"))
+    logs = b"".join(path.read_bytes() for path in restartable.folder.glob("serve-*.log"))
+    assert b"POST /api/v1/sessions" in logs  # the right logs, and not empty
+    client: MongoClient[dict[str, Any]] = MongoClient(env["CARECHAT_MONGODB_URI"])
+    with client:
+        # The scan finds a key the server does hold: the patient's public root key.
+        assert any(
+            scan_mongodb(client, env["CARECHAT_MONGODB_DB"], form).found_in
+            for form in encodings(public)
+        )
+        for name, forms in needles.items():
+            for needle in forms:
+                assert not any(needle in sent for sent in contexts.sent), name
+                stored_at = scan_mongodb(client, env["CARECHAT_MONGODB_DB"], needle)
+                assert stored_at.looked_at > 0
+                assert stored_at.found_in == (), name
+                cached = scan_redis(env["CARECHAT_REDIS_URL"], env["CARECHAT_REDIS_PREFIX"], needle)
+                assert cached.found_in == (), name
+                assert needle not in logs, name
+    # The scans looked at what the pages sent: the backup they sealed went up.
+    assert any(b"/api/v1/accounts/me/key-backup" in sent for sent in contexts.sent)

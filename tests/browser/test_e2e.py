@@ -9,7 +9,8 @@ One conversation, in order (one test: each step needs the one before):
 2. They exchange messages and an attachment; a canary typed into the widget goes
    out end to end.
 3. The server is restarted mid-conversation (a graceful stop, then a new process):
-   both pages resume by themselves and nothing is lost.
+   a message written while it is down shows "Sending…", then goes out and turns
+   "Read"; both pages resume by themselves and nothing is lost.
 4. A third context (a new browser) restores Bram's keys from the passphrase and
    reads the whole history, the attachment included.
 5. The canary is nowhere in MongoDB (every collection, GridFS included), Redis or
@@ -268,9 +269,16 @@ async def test_patient_and_practitioner_across_pages_a_restart_and_a_new_browser
     # it is down the browser reports the refused connections; nothing else may show.
     for side in (patient, doctor):
         side.tolerate(RESTART_NOISE)
-    world.restart()
+    world.stop()
+    # Written while the server is down: the page keeps it and says it is not sent yet.
     await widget_send(widget, "Since Tuesday, 38.2 this morning.")
+    written_offline = widget_message(widget, "38.2 this morning")
+    await expect(written_offline.locator(".w-status")).to_have_text("Sending…")
+    world.start()
     await expect(inbox_message(doctor.page, "38.2 this morning")).to_be_visible(timeout=SLOW_MS)
+    # Resent after the reconnect, stored once, and read by the practitioner, who has
+    # the conversation open: the status says so.
+    await expect(written_offline.locator(".w-status")).to_have_text("Read", timeout=SLOW_MS)
     await inbox_send(doctor.page, "Come by at 17:00 today.")
     await expect(widget_message(widget, "17:00 today")).to_be_visible(timeout=SLOW_MS)
     # Nothing from before the restart was lost on either side.

@@ -36,6 +36,7 @@ from e2e_crypto.client import (
     ReportToGp,
     Text,
 )
+from tests.browser.axe import install_axe, violations_at_sizes
 from tests.browser.conftest import Watched, watched_browser
 from tests.servers import FileOutboxReader
 from tests.services import Services
@@ -188,6 +189,7 @@ async def test_practitioner_accepts_a_request_reads_and_answers(
     watched: Watched, carechat: str, crowd: Crowd
 ) -> None:
     page = watched.page
+    await install_axe(page.context)
     doctor = await doctor_in_browser(watched, carechat, crowd)
     ann = await crowd.patient("ann")
 
@@ -195,7 +197,8 @@ async def test_practitioner_accepts_a_request_reads_and_answers(
     await ann.api.request_care_link(Provider("practitioner", doctor.account_id))
     await page.reload()
     request = page.locator(".link-request")
-    await expect(request).to_contain_text("asks to be your patient")
+    await expect(request).to_contain_text("Ann asks to be your patient")
+    inaccessible = await violations_at_sizes(page, "care-link request")
     await request.get_by_role("button", name="Accept").click()
     await expect(request).to_have_count(0)
     [link] = await ann.api.care_links()
@@ -225,6 +228,8 @@ async def test_practitioner_accepts_a_request_reads_and_answers(
     # The safety number the page shows is the one Ann's app shows.
     await page.get_by_role("button", name="Safety number").click()
     await expect(page.locator(".safety-number")).to_have_text(ann.safety_number(doctor.account_id))
+    inaccessible |= await violations_at_sizes(page, "thread with its safety number")
+    assert inaccessible == {}, inaccessible
     await watched.screenshots("inbox-thread")
 
 
@@ -277,6 +282,7 @@ async def test_typed_payloads_composed_in_the_page_reach_the_sdk(
     watched: Watched, carechat: str, crowd: Crowd
 ) -> None:
     page = watched.page
+    await install_axe(page.context)
     doctor = await doctor_in_browser(watched, carechat, crowd)
     ann = await crowd.patient("ann")
     asked = await ann.api.request_care_link(Provider("practitioner", doctor.account_id))
@@ -284,6 +290,8 @@ async def test_typed_payloads_composed_in_the_page_reach_the_sdk(
     await open_thread_with(page, ann, doctor)
 
     await page.get_by_role("button", name="Closing summary").click()
+    await expect(page.get_by_label("Summary", exact=True)).to_be_visible()
+    inaccessible = await violations_at_sizes(page, "closing summary form")
     await page.get_by_label("Summary", exact=True).fill("Viral fever; no antibiotics.")
     await page.get_by_label("Follow-up").fill("Come back if above 39 °C after 3 days.")
     await page.get_by_role("button", name="Send summary").click()
@@ -296,6 +304,8 @@ async def test_typed_payloads_composed_in_the_page_reach_the_sdk(
     # the patient's consent.
     await ann.consent("report_to_gp")
     await page.get_by_role("button", name="Report to GP").click()
+    await expect(page.get_by_label("GP's name")).to_be_visible()
+    inaccessible |= await violations_at_sizes(page, "report to GP form")
     await page.get_by_label("GP's name").fill("Dr. Janssens")
     await page.get_by_label("GP's contact").fill("+32 2 555 01 01")
     await page.get_by_label("Report", exact=True).fill("Seen for fever, resolved.")
@@ -306,6 +316,9 @@ async def test_typed_payloads_composed_in_the_page_reach_the_sdk(
     )
 
     await page.get_by_role("button", name="Booking invitation").click()
+    await expect(page.get_by_label("Booking link")).to_be_visible()
+    inaccessible |= await violations_at_sizes(page, "booking invitation form")
+    assert inaccessible == {}, inaccessible
     await page.get_by_label("Booking link").fill("https://book.example.be/dr")
     await page.get_by_role("button", name="Send invitation").click()
     invitation = await next_message(ann)
@@ -317,8 +330,11 @@ async def test_typed_payloads_composed_in_the_page_reach_the_sdk(
 
 async def test_availability_change_persists(watched: Watched, carechat: str, crowd: Crowd) -> None:
     page = watched.page
+    await install_axe(page.context)
     doctor = await doctor_in_browser(watched, carechat, crowd)
     await page.get_by_role("button", name="Taking new requests").click()
+    await expect(page.get_by_label("Take new care requests")).to_be_visible()
+    assert await violations_at_sizes(page, "settings") == {}
     await page.get_by_label("Take new care requests").uncheck()
     await page.get_by_label("Away message").fill("Back on Monday 2 December.")
     await page.locator("#availability-title + form").get_by_role("button", name="Save").click()
@@ -446,6 +462,7 @@ async def test_practitioner_sets_up_totp_in_the_page(
     watched: Watched, carechat: str, crowd: Crowd
 ) -> None:
     page = watched.page
+    await install_axe(page.context)
     doctor = await crowd.register("doctor", "practitioner")
     await crowd.from_here(page)
     await page.goto(carechat + "/app")
@@ -458,8 +475,10 @@ async def test_practitioner_sets_up_totp_in_the_page(
     await watched.screenshots("inbox-totp-offer")
     assert await page.evaluate("document.documentElement.scrollWidth") <= 375
     await page.set_viewport_size({"width": 1280, "height": 800})
+    inaccessible = await violations_at_sizes(page, "two-factor offer")
     await page.get_by_role("button", name="Set up now").click()
     secret = (await page.locator("#totp-secret").inner_text()).replace(" ", "")
+    inaccessible |= await violations_at_sizes(page, "two-factor set-up")
     await page.get_by_label("6-digit code").fill("000000")
     watched.expect_error(r"status of 401 .* at .*/api/v1/accounts/me/totp/confirm$")
     await page.get_by_role("button", name="Turn on").click()
@@ -472,6 +491,8 @@ async def test_practitioner_sets_up_totp_in_the_page(
     await page.get_by_role("button", name="Turn on").click()
     await expect(page.get_by_role("heading", name="Protect your messages")).to_be_visible()
     assert (await doctor.api.me())["totp_enabled"] is True
+    inaccessible |= await violations_at_sizes(page, "keys")
+    assert inaccessible == {}, inaccessible
     await watched.screenshots("inbox-keys")
 
 
@@ -556,10 +577,12 @@ async def test_a_second_browser_restores_reads_history_and_revokes_the_first(
 
     async with watched_browser(browser) as second:
         other = second.page
+        await install_axe(other.context)
         await sign_in_without_totp(second, carechat, crowd)
         await expect(
             other.get_by_role("heading", name="Unlock your conversations on this browser")
         ).to_be_visible()
+        assert await violations_at_sizes(other, "restore") == {}
         # A wrong passphrase is refused in the page (the backup does not open).
         await other.get_by_label("Recovery passphrase").fill("not the right passphrase")
         await other.get_by_role("button", name="Restore").click()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+from pathlib import Path
+from typing import Final
 
 import aiohttp
 from playwright.async_api import expect
@@ -12,6 +16,7 @@ from chat_server.web_manifest import sri
 from tests.browser.conftest import PRACTICE_ID, Site, Watched
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+ROOT: Final = Path(__file__).resolve().parents[2]
 
 
 async def test_app_turns_ready_under_the_strict_csp(watched: Watched, carechat: str) -> None:
@@ -70,6 +75,13 @@ async def test_allowed_site_embeds_the_widget(
     await expect(widget.locator("#notice")).to_be_visible()
     for path in await watched.screenshots("widget-embedded"):
         assert path.read_bytes().startswith(PNG_MAGIC)
+    # On a phone the frame fits the practice's page: nothing scrolls sideways.
+    await page.set_viewport_size({"width": 375, "height": 812})
+    box = await frame_tag.bounding_box()
+    assert box is not None
+    assert box["x"] + box["width"] <= 375
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 375
+    await expect(widget.get_by_role("button", name="Sign in")).to_be_in_viewport()
 
 
 async def test_widget_page_names_only_the_configured_ancestors(
@@ -92,3 +104,34 @@ async def test_other_sites_cannot_frame_the_widget(
     # Chromium put its error page in place of the widget: no CareChat page runs there.
     assert not frame.url.startswith(carechat)
     assert await frame.locator("#root").count() == 0
+
+
+def test_every_page_has_each_text_in_fr_nl_and_en() -> None:
+    """Every module that registers texts (the widget's, the inbox's, the consoles', the
+    shell's) gives each key in all three languages: none falls back to English."""
+    sources = sorted(
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "web" / "src").rglob("*.mjs")
+        if "registerMessages(" in path.read_text(encoding="utf-8")
+    )
+    assert "web/src/widget/i18n/fr.mjs" in sources
+    script = (
+        "const i18n = await import('./web/src/ui/i18n.mjs');"
+        f"for (const source of {json.dumps(sources)}) await import(`./${{source}}`);"
+        "console.log(JSON.stringify(Object.fromEntries("
+        "i18n.LANGUAGES.map((l) => [l, i18n.catalogKeys(l)]))));"
+    )
+    out = subprocess.run(
+        ["node", "--input-type=module", "-e", script],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    catalogs = json.loads(out.strip().splitlines()[-1])
+    english = set(catalogs["en"])
+    for lang in ("fr", "nl"):
+        assert set(catalogs[lang]) - english == set(), lang
+        assert english - set(catalogs[lang]) == set(), lang
+    assert len(english) > 600

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 from uuid import uuid4
@@ -26,6 +26,7 @@ from playwright.async_api import (
 )
 from pymongo import AsyncMongoClient
 
+from chat_server.tokens import token_hash
 from e2e_crypto.client import CareChatClient, Provider
 from e2e_crypto.client.events import Typing
 from e2e_crypto.client.messages import ReceivedMessage
@@ -429,7 +430,13 @@ async def test_the_widget_runs_in_the_loaders_iframe_on_another_origin(
 
 
 async def test_an_invitation_link_connects_once_and_then_says_it_no_longer_works(
-    watched: Watched, carechat: str, outbox: Path, team: CareTeam, people: People
+    watched: Watched,
+    carechat: str,
+    outbox: Path,
+    team: CareTeam,
+    people: People,
+    services: Services,
+    carechat_db_name: str,
 ) -> None:
     page = watched.page
     email = unique_email("invited")
@@ -471,6 +478,25 @@ async def test_an_invitation_link_connects_once_and_then_says_it_no_longer_works
     inaccessible |= await violations_at_sizes(page, "invite no longer works")
     assert inaccessible == {}, inaccessible
     await watched.screenshots("widget-invitation-used")
+
+    # A new invitation, opened only after it expired: the same page, never a blank one.
+    await page.goto(f"{carechat}/widget?practice={team.practice_id}")
+    await team.practitioner.api.invite(Provider("practice", team.practice_id), "email", email)
+    expired = await link_in_mail(outbox, email, "/invite#", besides=invitation)
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(services.mongo.uri)
+    try:
+        codes = mongo[carechat_db_name]["one_time_codes"]
+        past = datetime.now(UTC) - timedelta(minutes=1)
+        code_id = token_hash(expired.split("#", 1)[1])
+        changed = await codes.update_one({"_id": code_id}, {"$set": {"expires_at": past}})
+        assert changed.modified_count == 1
+    finally:
+        await mongo.close()
+    await page.goto(expired)
+    await expect(
+        page.get_by_role("heading", name="This invitation link no longer works")
+    ).to_be_visible()
+    await expect(page.get_by_text("It has expired, was already used")).to_be_visible()
 
 
 async def test_a_tampered_message_shows_as_could_not_be_verified(
@@ -697,3 +723,67 @@ async def test_a_page_that_cannot_load_says_so_and_tries_again(
     await page.unroute("**/api/v1/care-links")
     await page.get_by_role("button", name="Try again").click()
     await expect(page.get_by_role("heading", name="Your practice")).to_be_visible()
+
+
+async def test_every_view_of_the_widget_passes_axe_at_both_sizes(
+    watched: Watched, carechat: str, team: CareTeam, people: People
+) -> None:
+    """axe-core finds no serious or critical violation in any of the widget's own views,
+    at 1280 and 375 px: the forms from sign-up to unlocking on a new browser, the
+    practice, the conversation and its dialogs, the list, safety numbers, settings."""
+    page = watched.page
+    await install_axe(page.context)
+    await open_widget(page, carechat, team.practice_id)
+    await page.get_by_role("button", name="Create an account").click()
+    await expect(page.get_by_role("heading", name="Create your account")).to_be_visible()
+    found = await violations_at_sizes(page, "sign-up")
+    await page.goto(f"{carechat}/widget?practice={team.practice_id}")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    found |= await violations_at_sizes(page, "sign-in")
+
+    email = unique_email("axe")
+    patient = await people.person(email, name="Marie Dubois")
+    await team.link(patient)
+    await page.get_by_label("E-mail address").fill(email)
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", name="Protect your messages")).to_be_visible()
+    found |= await violations_at_sizes(page, "keys")
+    await create_keys(page)
+    await expect(page.get_by_role("button", name="Start a conversation")).to_be_visible()
+    found |= await violations_at_sizes(page, "practice")
+    await page.get_by_role("button", name="Start a conversation").click()
+    await expect(page.get_by_role("heading", name=PRACTITIONER_NAME)).to_be_visible()
+    thread = next(
+        t for t in await team.practitioner.threads() if t.patient_id == patient.account_id
+    )
+    await team.practitioner.thread_action(thread.thread_id, "accept")
+    await team.practitioner.connect(history="new")
+    await team.practitioner.send(thread.thread_id, "Hello, how can we help?")
+    await expect(page.locator("li.w-msg.theirs", has_text="how can we help")).to_be_visible()
+    found |= await violations_at_sizes(page, "conversation")
+
+    await page.get_by_role("button", name="Prescription renewal").click()
+    dialog = page.get_by_role("dialog", name="Request a prescription renewal")
+    await expect(dialog.get_by_label("Medicine")).to_be_focused()
+    found |= await violations_at_sizes(page, "renewal form")
+    await page.keyboard.press("Escape")
+    await expect(dialog).to_have_count(0)
+    await page.get_by_role("button", name="Safety numbers").click()
+    await expect(page.get_by_role("heading", name="Safety numbers")).to_be_visible()
+    found |= await violations_at_sizes(page, "safety numbers")
+    await page.get_by_role("button", name="Back to the conversation").click()
+    await page.get_by_role("button", name="All conversations").click()
+    await expect(page.locator(".w-thread-row", has_text=PRACTITIONER_NAME)).to_be_visible()
+    found |= await violations_at_sizes(page, "conversations")
+    await open_widget_menu(page, "Settings")
+    await expect(page.get_by_role("heading", name="Settings")).to_be_visible()
+    found |= await violations_at_sizes(page, "settings")
+
+    # Leaving with this browser's keys removed: signing in again asks to unlock.
+    await page.get_by_role("button", name="Sign out and remove my keys").click()
+    await sign_in(page, email)
+    await expect(page.get_by_role("heading", name="Unlock your messages")).to_be_visible()
+    found |= await violations_at_sizes(page, "unlock")
+    assert found == {}, found

@@ -22,6 +22,7 @@ from carechat_demo.cast import (
     PASSWORD,
     PATIENTS,
     PRACTICE_NAME,
+    PRACTITIONERS,
     person,
 )
 from carechat_demo.seed import next_totp_step
@@ -82,10 +83,13 @@ async def test_demo_on_a_configured_mongodb_seeds_once_and_a_patient_restores_he
     mongo_uri = external_env["CARECHAT_MONGODB_URI"]
     first = _demo(external_env)
     assert "Created this run: operator, account admin" in first.stdout
-    for who in PATIENTS:
+    # Every browser login needs its recovery passphrase: patients' and practitioners'.
+    for who in (*PATIENTS, *PRACTITIONERS):
         assert who.email in first.stdout
         assert who.passphrase in first.stdout
     assert f"password: {PASSWORD}" in first.stdout
+    # Where a new sign-up finds the verification link (the embedded default's mailbox).
+    assert f"the verification e-mail is a file in {data_dir / 'outbox'}" in first.stdout
     assert "/moderation" in first.stdout
     assert f"Moderator (moderator console): {MODERATOR_EMAIL}" in first.stdout
     [created] = [line for line in first.stdout.splitlines() if "Created this run:" in line]

@@ -108,6 +108,11 @@ async def test_a_link_request_is_accepted_or_declined_by_the_provider(
     request = {"provider": {"kind": "practitioner", "id": doctor.account_id}}
     link = await ann.call("POST", "/api/v1/care-links", request, expect=201)
     assert link["status"] == "requested"
+    # The provider decides knowing who asks: the patient's name is in their list.
+    [listed] = (await doctor.call("GET", "/api/v1/care-links"))["care_links"]
+    assert (listed["care_link_id"], listed["patient_name"]) == (link["care_link_id"], "ann")
+    [own] = (await ann.call("GET", "/api/v1/care-links"))["care_links"]
+    assert "patient_name" not in own
     # One live link per pair.
     twice = await ann.call("POST", "/api/v1/care-links", request, expect=409)
     assert twice["code"] == "care_link_exists"

@@ -20,6 +20,11 @@
   frame.className = "carechat-widget";
   frame.width = "400";
   frame.height = "600";
+  // Never wider than the page holding it: on a phone the frame shrinks to fit, border
+  // included, instead of making the practice's page scroll sideways. Set through the
+  // CSSOM, which a host page's CSP does not block as it would a style attribute.
+  frame.style.maxWidth = "100%";
+  frame.style.boxSizing = "border-box";
   frame.setAttribute("data-practice", practice);
   script.after(frame);
 })();

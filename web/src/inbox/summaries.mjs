@@ -46,3 +46,8 @@ export const linkIdOf = (l) => pick(l, "careLinkId", "care_link_id") ?? pick(l, 
 export const linkStatusOf = (l) => pick(l, "status", "status");
 export const linkPatientOf = (l) => pick(l, "patientId", "patient_id");
 export const linkCreatedAtOf = (l) => pick(l, "createdAt", "created_at");
+
+/** Who asks for a care link: the name the server gives providers, else a short id. */
+export function linkPatientNameOf(l) {
+  return pick(l, "patientName", "patient_name") || shortId(linkPatientOf(l));
+}

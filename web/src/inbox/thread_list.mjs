@@ -8,9 +8,8 @@ import {
   lastMessageAtOf,
   linkCreatedAtOf,
   linkIdOf,
-  linkPatientOf,
+  linkPatientNameOf,
   patientNameOf,
-  shortId,
   stateOf,
   threadIdOf,
   unreadOf,
@@ -75,7 +74,7 @@ function linkEntry(link, onAnswer) {
     h(
       "div",
       { class: "entry-body" },
-      h("span", { class: "entry-name" }, t("links.request_from", { patient: shortId(linkPatientOf(link)) })),
+      h("span", { class: "entry-name" }, t("links.request_from", { patient: linkPatientNameOf(link) })),
       at ? h("time", { class: "entry-time", datetime: at }, formatTime(at)) : null,
     ),
     h(

@@ -74,6 +74,11 @@ export function registerMessages(lang, messages) {
   Object.assign(catalogs[lang], messages);
 }
 
+/** The keys `lang`'s catalog holds, sorted (a test checks fr, nl and en hold the same). */
+export function catalogKeys(lang) {
+  return Object.keys(catalogs[lang]).sort();
+}
+
 /**
  * The text of `key` in the current language with `{name}` placeholders filled from
  * `vars`. The result is plain text: put it in the DOM with h()/textContent only.

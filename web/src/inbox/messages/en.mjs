@@ -32,7 +32,7 @@ export default {
   "group.requested": "Waiting for your answer",
   "group.open": "Open",
   "group.closed": "Finished",
-  "links.request_from": "Patient {patient} asks to be your patient",
+  "links.request_from": "{patient} asks to be your patient",
   "links.accept": "Accept",
   "links.decline": "Decline",
   "links.accepted": "Care request accepted.",

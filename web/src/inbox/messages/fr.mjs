@@ -31,7 +31,7 @@ export default {
   "group.requested": "En attente de votre réponse",
   "group.open": "Ouvertes",
   "group.closed": "Terminées",
-  "links.request_from": "Le patient {patient} demande à être suivi par vous",
+  "links.request_from": "{patient} demande à être suivi·e par vous",
   "links.accept": "Accepter",
   "links.decline": "Refuser",
   "links.accepted": "Demande de suivi acceptée.",

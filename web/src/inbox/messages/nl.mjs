@@ -31,7 +31,7 @@ export default {
   "group.requested": "Wachten op uw antwoord",
   "group.open": "Open",
   "group.closed": "Afgerond",
-  "links.request_from": "Patiënt {patient} vraagt om uw patiënt te worden",
+  "links.request_from": "{patient} vraagt om uw patiënt te worden",
   "links.accept": "Aanvaarden",
   "links.decline": "Weigeren",
   "links.accepted": "Zorgaanvraag aanvaard.",
