@@ -23,6 +23,15 @@ longer each write takes. ``linger_seconds`` (``write_batch_ms``, 0 by default) a
 fixed wait before each batch for deployments that prefer fewer, larger writes.
 Ordered, because a failed document then stops the batch: nothing after it is
 inserted, so no gap can appear behind a failure; the rest is retried.
+
+**Counting.** Each thread's ``last_seq`` is raised (``$max``, majority) for what the
+insert stored, and only then is anyone answered: an acked message is counted, and
+``last_seq`` never names a message that is not stored (a device starting a thread at
+``last_seq``, or a receipt capped at it, would skip the message that later takes that
+seq). So the counters follow the insert, never beside it, and a lone send waits for
+two majority writes in a row; docs/benchmarks.md has the measurements of writing them
+side by side (unsafe) and in one transaction (an orphaned transaction of a killed
+process blocks the other processes' writes for a minute).
 """
 
 from __future__ import annotations

@@ -111,3 +111,52 @@ async def test_what_follows_a_batch_is_written_with_it_before_anyone_is_answered
         assert len(calls) == 1
     finally:
         await store.close()
+
+
+async def test_a_batch_stopped_by_a_resend_counts_only_what_it_stored(
+    batches: tuple[MessageStore, list[int]], db: Database
+) -> None:
+    """The thread's ``last_seq`` never names a message that is not stored: a device
+    that starts a thread at ``last_seq`` (history "new"), or a receipt capped at it,
+    would skip the message that later takes that seq. So the counter is raised only
+    for what the ordered insert stored (the reason it is not written beside it)."""
+    store, _ = batches
+    first = await asyncio.wait_for(store.append(_message("first")), 10)
+    # One batch: seqs 2, 3, 4 handed out; the resend stops the insert after seq 2.
+    new, resent, after = await asyncio.wait_for(
+        asyncio.gather(
+            store.append(_message("new")),
+            store.append(_message("first")),
+            store.append(_message("after")),
+        ),
+        10,
+    )
+    assert (first.seq, new.seq, resent.seq, resent.duplicate, after.seq) == (1, 2, 1, True, 3)
+    thread = await ThreadStore(db).get("thread-1")
+    assert thread is not None
+    stored = sorted([doc["seq"] async for doc in db["messages"].find({"thread": "thread-1"})])
+    assert (stored, thread.last_seq) == ([1, 2, 3], 3)
+
+
+async def test_two_processes_writing_one_thread_keep_its_seqs_contiguous_and_counted(
+    batches: tuple[MessageStore, list[int]], db: Database
+) -> None:
+    """Another process took the seq this one had cached: the insert hits the unique
+    index, nothing after it is written, and the rest is retried with fresh seqs."""
+    store, _ = batches
+    other = MessageStore(db, ManualClock(), _stamp)
+    other.start()
+    try:
+        assert (await asyncio.wait_for(store.append(_message("a1")), 10)).seq == 1
+        assert (await asyncio.wait_for(other.append(_message("b1")), 10)).seq == 2
+        # ``store`` still believes seq 2 is next.
+        a2, a3 = await asyncio.wait_for(
+            asyncio.gather(store.append(_message("a2")), store.append(_message("a3"))), 10
+        )
+        assert (a2.seq, a3.seq) == (3, 4)
+    finally:
+        await other.close()
+    thread = await ThreadStore(db).get("thread-1")
+    assert thread is not None
+    stored = sorted([doc["seq"] async for doc in db["messages"].find({"thread": "thread-1"})])
+    assert (stored, thread.last_seq) == ([1, 2, 3, 4], 4)
