@@ -4,8 +4,12 @@ A :class:`Connection` owns one WebSocket and a bounded send queue drained by its
 writer task: a slow reader fills its queue and is disconnected (close 4008, it
 resumes later from its cursors) instead of growing server memory. The queue is for
 backpressure only: a frame that finds it empty and the socket's buffer with room is
-written at once (an ``asyncio.Queue`` put and get and a task switch cost about 3 µs
-per frame in a micro-benchmark, for a message's ack and its ``msg`` each). The :class:`Hub`
+written without it (an ``asyncio.Queue`` put and get and a task switch cost about 3 µs
+per frame in a micro-benchmark, for a message's ack and its ``msg`` each). Such frames
+are held until the end of the event loop's turn and go out together, in one write
+system call per socket and turn: under load a socket is often sent several frames in
+one turn (the acks of the sends one batch wrote, its peer's messages, a ``delivered``
+notice), and each write was a system call of its own. The :class:`Hub`
 routes an event to every local socket of the named accounts and hands it to the
 broker for the other processes; events from the broker come back in through
 :meth:`Hub.on_remote_event`.
@@ -105,6 +109,11 @@ class Connection:
         # The socket's own transport, for frames written at once (``_write_now``);
         # without one every frame goes through the queue.
         self._transport = transport
+        # Frames written without the queue in this turn of the event loop, framed, and
+        # their size: they go out in one write when the turn ends (``_flush_held``).
+        self._held: list[bytes] = []
+        self._held_bytes = 0
+        self._loop = asyncio.get_running_loop()
         self._writer = asyncio.create_task(self._write_loop(), name="ws-writer")
         self.closing = False
 
@@ -118,6 +127,8 @@ class Connection:
             return False
         if self._write_now(text):
             return True
+        # What is held was pushed first: it goes out before the queue's frames.
+        self._flush_held()
         try:
             self._queue.put_nowait(text)
         except asyncio.QueueFull:
@@ -133,6 +144,7 @@ class Connection:
             return False
         text = frame_text(frame)
         if not self._write_now(text):
+            self._flush_held()
             await self._queue.put(text)
         return not self.closing
 
@@ -141,27 +153,56 @@ class Connection:
         """Frames waiting for the writer task: none while the peer keeps up."""
         return self._queue.qsize()
 
+    @property
+    def held(self) -> int:
+        """Frames waiting for the end of this event-loop turn, to go out in one write."""
+        return len(self._held)
+
     def _write_now(self, text: str) -> bool:
-        """Writes ``text`` straight to the socket if that keeps the order and the
-        backpressure: nothing is queued before it (the writer takes a frame off the
-        queue and writes it without awaiting in between, so an empty queue means every
-        earlier frame is in the transport) and the transport's buffer has room. False:
-        queue it."""
+        """Writes ``text`` to the socket without the queue, at the end of this turn,
+        if that keeps the order and the backpressure: nothing is queued before it (the
+        writer takes a frame off the queue and writes it without awaiting in between,
+        so an empty queue means every earlier frame is in the transport or held) and
+        the transport's buffer, with what is held, has room. False: queue it (after
+        flushing what is held)."""
         transport = self._transport
         if (
             transport is None
             or not self._queue.empty()
             or transport.is_closing()
             or self.ws.closed
-            or transport.get_write_buffer_size() >= DIRECT_WRITE_BELOW
+            or transport.get_write_buffer_size() + self._held_bytes >= DIRECT_WRITE_BELOW
         ):
             return False
-        transport.write(text_frame(text))
+        frame = text_frame(text)
+        if not self._held:
+            # Once per socket and turn: callbacks scheduled now run after everything
+            # already due in this turn, so the frames it pushes share the write.
+            self._loop.call_soon(self._flush_held)
+        self._held.append(frame)
+        self._held_bytes += len(frame)
         return True
+
+    def _flush_held(self) -> None:
+        """Writes the frames held in this turn, in the order pushed, in one write."""
+        held = self._held
+        if not held:
+            return
+        self._held = []
+        self._held_bytes = 0
+        transport = self._transport
+        assert transport is not None
+        if transport.is_closing() or self.ws.closed:
+            # The socket is going (after a close frame nothing more may be sent): its
+            # device resumes from its cursors, as for frames still queued.
+            return
+        transport.write(held[0] if len(held) == 1 else b"".join(held))
 
     def close_soon(self, code: int, reason: str) -> None:
         if self.closing:
             return
+        # Held frames count as written (they left the queue's order): out before the close.
+        self._flush_held()
         self.closing = True
         # Drop whatever is still queued: the client resumes from its cursors.
         while not self._queue.empty():
@@ -174,6 +215,7 @@ class Connection:
         (a flooder's acks and refusals) are not dropped, as a slow reader's are."""
         if self.closing:
             return
+        self._flush_held()
         try:
             self._queue.put_nowait(None)
         except asyncio.QueueFull:
