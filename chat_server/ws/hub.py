@@ -17,7 +17,10 @@ broker for the other processes; events from the broker come back in through
 Event kinds are handled by sinks registered with :meth:`Hub.add_sink` (the table is
 ``SINKS`` in ``chat_server/ws/frames.py``); a sink turns an event into frames for one
 connection (for example by loading the message it names
-from MongoDB), so events themselves stay ids-only.
+from MongoDB), so events themselves stay ids-only. A kind sent once per message may
+also have a sink that pushes at once (``SINKS_AT_ONCE``), when what it needs is
+already in memory: no coroutine per socket and event then; it declines (returns
+False) whenever it would have to wait, and the awaiting sink takes the event.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ from e2e_crypto.frames import ServerFrame
 log = logging.getLogger(__name__)
 
 Sink = Callable[["Connection", Event], Awaitable[None]]
+# Pushes without awaiting if it can; False: it did nothing, the awaiting sink must.
+SinkAtOnce = Callable[["Connection", Event], bool]
 
 # One encoder for every frame: json.dumps with separators builds a new JSONEncoder per
 # call, which cost more than encoding a small frame (an ack: 6.5 -> 3.2 µs here), and
@@ -260,7 +265,7 @@ class Hub:
         self._metrics = metrics
         self._broker: Broker | None = None
         self._by_account: dict[str, set[Connection]] = {}
-        self._sinks: dict[str, Sink] = {}
+        self._sinks: dict[str, tuple[Sink, SinkAtOnce | None]] = {}
         self.connections: WeakSet[Connection] = WeakSet()
 
     def bind_broker(self, broker: Broker) -> None:
@@ -271,8 +276,8 @@ class Hub:
         assert self._broker is not None, "the broker context runs before any socket opens"
         return self._broker
 
-    def add_sink(self, kind: str, sink: Sink) -> None:
-        self._sinks[kind] = sink
+    def add_sink(self, kind: str, sink: Sink, at_once: SinkAtOnce | None = None) -> None:
+        self._sinks[kind] = (sink, at_once)
 
     def register(self, conn: Connection) -> None:
         self.connections.add(conn)
@@ -308,20 +313,53 @@ class Hub:
     async def deliver(self, account_ids: Iterable[str], event: Event) -> None:
         """Sends ``event`` to every device of these accounts, here and elsewhere."""
         accounts = list(dict.fromkeys(account_ids))
-        for account_id in accounts:
-            await self._dispatch(account_id, event)
+        sinks = self._sinks_of(event)
+        if sinks is not None:
+            for account_id in accounts:
+                waiting = self._dispatch_at_once(account_id, event, sinks[1])
+                if waiting:
+                    await self._dispatch_waiting(waiting, event, sinks[0])
         await self.broker.publish(accounts, event)
 
     def on_remote_event(self, account_id: str, event: Event) -> None:
-        task = asyncio.create_task(self._dispatch(account_id, event))
-        task.add_done_callback(_log_failure)
-
-    async def _dispatch(self, account_id: str, event: Event) -> None:
-        sink = self._sinks.get(str(event.get("t")))
-        if sink is None:
-            log.warning("no sink for event", extra={"fields": {"event": str(event.get("t"))}})
+        sinks = self._sinks_of(event)
+        if sinks is None:
             return
-        for conn in self.local(account_id):
+        waiting = self._dispatch_at_once(account_id, event, sinks[1])
+        if waiting:
+            task = asyncio.create_task(self._dispatch_waiting(waiting, event, sinks[0]))
+            task.add_done_callback(_log_failure)
+
+    def _sinks_of(self, event: Event) -> tuple[Sink, SinkAtOnce | None] | None:
+        sinks = self._sinks.get(str(event.get("t")))
+        if sinks is None:
+            log.warning("no sink for event", extra={"fields": {"event": str(event.get("t"))}})
+        return sinks
+
+    def _dispatch_at_once(
+        self, account_id: str, event: Event, at_once: SinkAtOnce | None
+    ) -> list[Connection]:
+        """Pushes ``event`` to the account's sockets that its sink can serve without
+        awaiting; returns the other open ones, for the awaiting sink."""
+        conns = self._by_account.get(account_id)
+        if not conns:
+            return []
+        if at_once is None:
+            return [conn for conn in conns if not conn.closing]
+        waiting = []
+        # A copy: pushing never attaches or detaches a socket, but a sink is not ours to trust.
+        for conn in tuple(conns):
+            if conn.closing:
+                continue
+            try:
+                if not at_once(conn, event):
+                    waiting.append(conn)
+            except Exception as exc:
+                _fan_out_failed(conn, event, exc)
+        return waiting
+
+    async def _dispatch_waiting(self, conns: list[Connection], event: Event, sink: Sink) -> None:
+        for conn in conns:
             if conn.closing:
                 continue
             try:
@@ -329,15 +367,7 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                # The event is lost for this socket, never the message: MongoDB has
-                # it. Told to resync, the device fetches what it missed (and if
-                # MongoDB is down too, that sync fails and the device reconnects).
-                # The other sockets still get the event.
-                log.warning(
-                    "fan-out to a socket failed; it is told to resync",
-                    extra={"fields": {"event": str(event.get("t")), "error": type(exc).__name__}},
-                )
-                conn.push({"type": "resync"})
+                _fan_out_failed(conn, event, exc)
 
     async def resync_all(self) -> None:
         """Tells every local socket that live events may have been missed."""
@@ -348,6 +378,17 @@ class Hub:
     async def close_all(self, code: int = WS_GOING_AWAY, reason: str = "server shutdown") -> None:
         conns = list(self.connections)
         await asyncio.gather(*(c.close(code, reason) for c in conns), return_exceptions=True)
+
+
+def _fan_out_failed(conn: Connection, event: Event, exc: Exception) -> None:
+    # The event is lost for this socket, never the message: MongoDB has it. Told to
+    # resync, the device fetches what it missed (and if MongoDB is down too, that sync
+    # fails and the device reconnects). The other sockets still get the event.
+    log.warning(
+        "fan-out to a socket failed; it is told to resync",
+        extra={"fields": {"event": str(event.get("t")), "error": type(exc).__name__}},
+    )
+    conn.push({"type": "resync"})
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
