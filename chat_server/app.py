@@ -206,7 +206,7 @@ from chat_server.ws import session as ws_session
 from chat_server.ws.admission import PendingSockets
 from chat_server.ws.context import FrameContext
 from chat_server.ws.endpoint import websocket_handler
-from chat_server.ws.frames import FRAMES, SINKS
+from chat_server.ws.frames import FRAMES, SINKS, SINKS_AT_ONCE
 from chat_server.ws.hub import Hub
 from chat_server.ws.router import FrameRouter
 from moderation.floods import FloodPolicy
@@ -957,7 +957,12 @@ def _bind_frames(app: web.Application) -> None:
         announcements=app[ANNOUNCEMENTS],
     )
     for kind, sink in SINKS.items():
-        hub.add_sink(kind, partial(sink, frame_context))
+        at_once = SINKS_AT_ONCE.get(kind)
+        hub.add_sink(
+            kind,
+            partial(sink, frame_context),
+            None if at_once is None else partial(at_once, frame_context),
+        )
 
 
 def server_secret(settings: Settings) -> bytes:

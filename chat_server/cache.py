@@ -136,6 +136,14 @@ class CountedCache(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._entries)
 
+    def peek(self, key: K) -> tuple[float, V] | None:
+        """The live entry (expiry, value) if it can be trusted without asking the
+        count now (asked less than ``poll`` ago, unchanged); None: ask :meth:`get`."""
+        counted = self._count.peek(None)
+        if counted is None or counted[1] != self._seen:
+            return None
+        return self._entries.peek(key)
+
     async def get(self, key: K, *, fresh: bool = False) -> V:
         # The common case (the count asked less than ``poll`` ago, the entry kept)
         # answers without creating a coroutine: a few µs per message.

@@ -171,6 +171,16 @@ class ThreadGate:
             raise NotFound()
         return thread
 
+    def open_thread_at_once(self, who: Principal, thread_id: str) -> Thread | None:
+        """:meth:`open_thread` without awaiting, when the cache can answer it now and
+        ``who`` takes part: for the fan-out sinks, once per socket and message. None
+        says nothing (not cached, the count due, or not ``who``'s): ask
+        :meth:`open_thread`, which decides."""
+        entry = self._open_threads.peek(thread_id)
+        if entry is None or entry[1] is None or who.account_id not in entry[1].participants:
+            return None
+        return entry[1]
+
     def forget(self, thread_id: str) -> None:
         self._open_threads.forget(thread_id)
 

@@ -150,6 +150,11 @@ class ThreadSync:
         sink only serves sockets of the thread's participants)."""
         return await self._messages.get(thread_id, seq)
 
+    def recent_message(self, thread_id: str, seq: int) -> StoredMessage | None:
+        """:meth:`message` if this process stored it lately, without awaiting; None:
+        ask :meth:`message`."""
+        return self._messages.recent(thread_id, seq)
+
 
 def device_key(who: Principal) -> str:
     """Whose cursors these are. Cursors are per device; a socket without a device

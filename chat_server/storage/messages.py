@@ -338,6 +338,10 @@ class MessageStore:
         pointing at it names a real message, without a query."""
         return (thread_id, seq) in self._recent
 
+    def recent(self, thread_id: str, seq: int) -> StoredMessage | None:
+        """The message if this process stored it lately (no query); None: ask :meth:`get`."""
+        return self._recent.get((thread_id, seq))
+
     async def get(self, thread_id: str, seq: int) -> StoredMessage | None:
         cached = self._recent.get((thread_id, seq))
         if cached is not None:

@@ -3,8 +3,10 @@
 A reader follows a frame from its ``type`` to its handler in one hop: ``FRAMES`` maps
 each client frame type to its marshmallow schema (the validation source), its handler
 and, for the frames sent about once per message, its fast loader; ``SINKS`` maps each
-fan-out event kind (``t``) to the sink that turns it into frames for one socket. The
-shapes are the TypedDicts of :mod:`e2e_crypto.frames` (shared with the SDK) and
+fan-out event kind (``t``) to the sink that turns it into frames for one socket, and
+``SINKS_AT_ONCE`` the kinds sent once per message to a sink that does so without
+awaiting when it can. The shapes are the TypedDicts of :mod:`e2e_crypto.frames`
+(shared with the SDK) and
 :mod:`chat_server.events`. Handlers and sinks are module-level functions taking a
 :class:`~chat_server.ws.context.FrameContext`; ``chat_server/app.py`` builds that
 context and binds the sinks to the hub. docs/protocol.md lists the same frame types
@@ -50,4 +52,13 @@ SINKS: dict[str, EventSink] = {
     "revoke": session.on_revoke,
     "queue": panels.on_queue,
     "announcement": announcements.on_announcement,
+}
+
+# Each sends one frame per message and socket: these push at once when they need not
+# wait for anything (the hub's ``SinkAtOnce``), and leave the event to SINKS otherwise.
+EventSinkAtOnce = Callable[[FrameContext, Connection, Any], bool]
+
+SINKS_AT_ONCE: dict[str, EventSinkAtOnce] = {
+    "msg": messaging.on_msg_at_once,
+    "delivered": messaging.on_delivered_at_once,
 }

@@ -4,8 +4,12 @@ A :class:`Connection` owns one WebSocket and a bounded send queue drained by its
 writer task: a slow reader fills its queue and is disconnected (close 4008, it
 resumes later from its cursors) instead of growing server memory. The queue is for
 backpressure only: a frame that finds it empty and the socket's buffer with room is
-written at once (an ``asyncio.Queue`` put and get and a task switch cost about 3 µs
-per frame in a micro-benchmark, for a message's ack and its ``msg`` each). The :class:`Hub`
+written without it (an ``asyncio.Queue`` put and get and a task switch cost about 3 µs
+per frame in a micro-benchmark, for a message's ack and its ``msg`` each). Such frames
+are held until the end of the event loop's turn and go out together, in one write
+system call per socket and turn: under load a socket is often sent several frames in
+one turn (the acks of the sends one batch wrote, its peer's messages, a ``delivered``
+notice), and each write was a system call of its own. The :class:`Hub`
 routes an event to every local socket of the named accounts and hands it to the
 broker for the other processes; events from the broker come back in through
 :meth:`Hub.on_remote_event`.
@@ -13,7 +17,10 @@ broker for the other processes; events from the broker come back in through
 Event kinds are handled by sinks registered with :meth:`Hub.add_sink` (the table is
 ``SINKS`` in ``chat_server/ws/frames.py``); a sink turns an event into frames for one
 connection (for example by loading the message it names
-from MongoDB), so events themselves stay ids-only.
+from MongoDB), so events themselves stay ids-only. A kind sent once per message may
+also have a sink that pushes at once (``SINKS_AT_ONCE``), when what it needs is
+already in memory: no coroutine per socket and event then; it declines (returns
+False) whenever it would have to wait, and the awaiting sink takes the event.
 """
 
 from __future__ import annotations
@@ -39,6 +46,8 @@ from e2e_crypto.frames import ServerFrame
 log = logging.getLogger(__name__)
 
 Sink = Callable[["Connection", Event], Awaitable[None]]
+# Pushes without awaiting if it can; False: it did nothing, the awaiting sink must.
+SinkAtOnce = Callable[["Connection", Event], bool]
 
 # One encoder for every frame: json.dumps with separators builds a new JSONEncoder per
 # call, which cost more than encoding a small frame (an ack: 6.5 -> 3.2 µs here), and
@@ -105,6 +114,11 @@ class Connection:
         # The socket's own transport, for frames written at once (``_write_now``);
         # without one every frame goes through the queue.
         self._transport = transport
+        # Frames written without the queue in this turn of the event loop, framed, and
+        # their size: they go out in one write when the turn ends (``_flush_held``).
+        self._held: list[bytes] = []
+        self._held_bytes = 0
+        self._loop = asyncio.get_running_loop()
         self._writer = asyncio.create_task(self._write_loop(), name="ws-writer")
         self.closing = False
 
@@ -118,6 +132,8 @@ class Connection:
             return False
         if self._write_now(text):
             return True
+        # What is held was pushed first: it goes out before the queue's frames.
+        self._flush_held()
         try:
             self._queue.put_nowait(text)
         except asyncio.QueueFull:
@@ -133,6 +149,7 @@ class Connection:
             return False
         text = frame_text(frame)
         if not self._write_now(text):
+            self._flush_held()
             await self._queue.put(text)
         return not self.closing
 
@@ -141,27 +158,56 @@ class Connection:
         """Frames waiting for the writer task: none while the peer keeps up."""
         return self._queue.qsize()
 
+    @property
+    def held(self) -> int:
+        """Frames waiting for the end of this event-loop turn, to go out in one write."""
+        return len(self._held)
+
     def _write_now(self, text: str) -> bool:
-        """Writes ``text`` straight to the socket if that keeps the order and the
-        backpressure: nothing is queued before it (the writer takes a frame off the
-        queue and writes it without awaiting in between, so an empty queue means every
-        earlier frame is in the transport) and the transport's buffer has room. False:
-        queue it."""
+        """Writes ``text`` to the socket without the queue, at the end of this turn,
+        if that keeps the order and the backpressure: nothing is queued before it (the
+        writer takes a frame off the queue and writes it without awaiting in between,
+        so an empty queue means every earlier frame is in the transport or held) and
+        the transport's buffer, with what is held, has room. False: queue it (after
+        flushing what is held)."""
         transport = self._transport
         if (
             transport is None
             or not self._queue.empty()
             or transport.is_closing()
             or self.ws.closed
-            or transport.get_write_buffer_size() >= DIRECT_WRITE_BELOW
+            or transport.get_write_buffer_size() + self._held_bytes >= DIRECT_WRITE_BELOW
         ):
             return False
-        transport.write(text_frame(text))
+        frame = text_frame(text)
+        if not self._held:
+            # Once per socket and turn: callbacks scheduled now run after everything
+            # already due in this turn, so the frames it pushes share the write.
+            self._loop.call_soon(self._flush_held)
+        self._held.append(frame)
+        self._held_bytes += len(frame)
         return True
+
+    def _flush_held(self) -> None:
+        """Writes the frames held in this turn, in the order pushed, in one write."""
+        held = self._held
+        if not held:
+            return
+        self._held = []
+        self._held_bytes = 0
+        transport = self._transport
+        assert transport is not None
+        if transport.is_closing() or self.ws.closed:
+            # The socket is going (after a close frame nothing more may be sent): its
+            # device resumes from its cursors, as for frames still queued.
+            return
+        transport.write(held[0] if len(held) == 1 else b"".join(held))
 
     def close_soon(self, code: int, reason: str) -> None:
         if self.closing:
             return
+        # Held frames count as written (they left the queue's order): out before the close.
+        self._flush_held()
         self.closing = True
         # Drop whatever is still queued: the client resumes from its cursors.
         while not self._queue.empty():
@@ -174,6 +220,7 @@ class Connection:
         (a flooder's acks and refusals) are not dropped, as a slow reader's are."""
         if self.closing:
             return
+        self._flush_held()
         try:
             self._queue.put_nowait(None)
         except asyncio.QueueFull:
@@ -218,7 +265,7 @@ class Hub:
         self._metrics = metrics
         self._broker: Broker | None = None
         self._by_account: dict[str, set[Connection]] = {}
-        self._sinks: dict[str, Sink] = {}
+        self._sinks: dict[str, tuple[Sink, SinkAtOnce | None]] = {}
         self.connections: WeakSet[Connection] = WeakSet()
 
     def bind_broker(self, broker: Broker) -> None:
@@ -229,8 +276,8 @@ class Hub:
         assert self._broker is not None, "the broker context runs before any socket opens"
         return self._broker
 
-    def add_sink(self, kind: str, sink: Sink) -> None:
-        self._sinks[kind] = sink
+    def add_sink(self, kind: str, sink: Sink, at_once: SinkAtOnce | None = None) -> None:
+        self._sinks[kind] = (sink, at_once)
 
     def register(self, conn: Connection) -> None:
         self.connections.add(conn)
@@ -266,20 +313,53 @@ class Hub:
     async def deliver(self, account_ids: Iterable[str], event: Event) -> None:
         """Sends ``event`` to every device of these accounts, here and elsewhere."""
         accounts = list(dict.fromkeys(account_ids))
-        for account_id in accounts:
-            await self._dispatch(account_id, event)
+        sinks = self._sinks_of(event)
+        if sinks is not None:
+            for account_id in accounts:
+                waiting = self._dispatch_at_once(account_id, event, sinks[1])
+                if waiting:
+                    await self._dispatch_waiting(waiting, event, sinks[0])
         await self.broker.publish(accounts, event)
 
     def on_remote_event(self, account_id: str, event: Event) -> None:
-        task = asyncio.create_task(self._dispatch(account_id, event))
-        task.add_done_callback(_log_failure)
-
-    async def _dispatch(self, account_id: str, event: Event) -> None:
-        sink = self._sinks.get(str(event.get("t")))
-        if sink is None:
-            log.warning("no sink for event", extra={"fields": {"event": str(event.get("t"))}})
+        sinks = self._sinks_of(event)
+        if sinks is None:
             return
-        for conn in self.local(account_id):
+        waiting = self._dispatch_at_once(account_id, event, sinks[1])
+        if waiting:
+            task = asyncio.create_task(self._dispatch_waiting(waiting, event, sinks[0]))
+            task.add_done_callback(_log_failure)
+
+    def _sinks_of(self, event: Event) -> tuple[Sink, SinkAtOnce | None] | None:
+        sinks = self._sinks.get(str(event.get("t")))
+        if sinks is None:
+            log.warning("no sink for event", extra={"fields": {"event": str(event.get("t"))}})
+        return sinks
+
+    def _dispatch_at_once(
+        self, account_id: str, event: Event, at_once: SinkAtOnce | None
+    ) -> list[Connection]:
+        """Pushes ``event`` to the account's sockets that its sink can serve without
+        awaiting; returns the other open ones, for the awaiting sink."""
+        conns = self._by_account.get(account_id)
+        if not conns:
+            return []
+        if at_once is None:
+            return [conn for conn in conns if not conn.closing]
+        waiting = []
+        # A copy: pushing never attaches or detaches a socket, but a sink is not ours to trust.
+        for conn in tuple(conns):
+            if conn.closing:
+                continue
+            try:
+                if not at_once(conn, event):
+                    waiting.append(conn)
+            except Exception as exc:
+                _fan_out_failed(conn, event, exc)
+        return waiting
+
+    async def _dispatch_waiting(self, conns: list[Connection], event: Event, sink: Sink) -> None:
+        for conn in conns:
             if conn.closing:
                 continue
             try:
@@ -287,15 +367,7 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                # The event is lost for this socket, never the message: MongoDB has
-                # it. Told to resync, the device fetches what it missed (and if
-                # MongoDB is down too, that sync fails and the device reconnects).
-                # The other sockets still get the event.
-                log.warning(
-                    "fan-out to a socket failed; it is told to resync",
-                    extra={"fields": {"event": str(event.get("t")), "error": type(exc).__name__}},
-                )
-                conn.push({"type": "resync"})
+                _fan_out_failed(conn, event, exc)
 
     async def resync_all(self) -> None:
         """Tells every local socket that live events may have been missed."""
@@ -306,6 +378,17 @@ class Hub:
     async def close_all(self, code: int = WS_GOING_AWAY, reason: str = "server shutdown") -> None:
         conns = list(self.connections)
         await asyncio.gather(*(c.close(code, reason) for c in conns), return_exceptions=True)
+
+
+def _fan_out_failed(conn: Connection, event: Event, exc: Exception) -> None:
+    # The event is lost for this socket, never the message: MongoDB has it. Told to
+    # resync, the device fetches what it missed (and if MongoDB is down too, that sync
+    # fails and the device reconnects). The other sockets still get the event.
+    log.warning(
+        "fan-out to a socket failed; it is told to resync",
+        extra={"fields": {"event": str(event.get("t")), "error": type(exc).__name__}},
+    )
+    conn.push({"type": "resync"})
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -197,19 +197,47 @@ async def on_msg(ctx: FrameContext, conn: Connection, event: MsgEvent) -> None:
         # the socket to resync, which reads MongoDB with the socket's own access.
         raise ValueError("msg event without a valid seq")
     key = (thread.id, int(seq))
-    frames = ctx.message_texts
-    text = frames.get(key)
+    text = ctx.message_texts.get(key)
     if text is None:
         # By position in this thread: only a message stored there can be pushed.
         message = await ctx.sync.message(*key)
         if message is None:
             _refused(event)
             return
-        text = msg_text(message)
-        frames[key] = text
-        if len(frames) > MESSAGE_TEXTS:
-            frames.popitem(last=False)
+        text = _kept_text(ctx, key, message)
     conn.push_text(text)
+
+
+def on_msg_at_once(ctx: FrameContext, conn: Connection, event: MsgEvent) -> bool:
+    """:func:`on_msg` without awaiting, in the common case (the thread in the gate's
+    cache, the message stored by this process lately); the same checks. False: it
+    pushed nothing, and :func:`on_msg` takes the event."""
+    if conn.device_id is not None and conn.device_id == event.get("from"):
+        return True
+    thread_id, seq = event.get("thread"), event.get("seq")
+    if type(thread_id) is not str or not _is_seq(seq):
+        return False
+    thread = ctx.gate.open_thread_at_once(principal(conn), thread_id)
+    if thread is None:
+        return False
+    key = (thread.id, int(seq))
+    text = ctx.message_texts.get(key)
+    if text is None:
+        message = ctx.sync.recent_message(*key)
+        if message is None:
+            return False
+        text = _kept_text(ctx, key, message)
+    conn.push_text(text)
+    return True
+
+
+def _kept_text(ctx: FrameContext, key: tuple[str, int], message: StoredMessage) -> str:
+    """The message's ``msg`` frame text, kept for the process's other sockets."""
+    frames = ctx.message_texts
+    text = frames[key] = msg_text(message)
+    if len(frames) > MESSAGE_TEXTS:
+        frames.popitem(last=False)
+    return text
 
 
 def msg_text(message: StoredMessage) -> str:
@@ -243,6 +271,19 @@ async def on_delivered(ctx: FrameContext, conn: Connection, event: events.Delive
     if position is not None:
         thread, account, seq = position
         conn.push({"type": "delivered", "thread": thread, "account": account, "seq": seq})
+
+
+def on_delivered_at_once(ctx: FrameContext, conn: Connection, event: events.DeliveredEvent) -> bool:
+    """:func:`on_delivered` without awaiting, when the thread is in the gate's cache;
+    the same checks. False: it pushed nothing, and :func:`on_delivered` decides."""
+    thread_id, account, seq = event.get("thread"), event.get("account"), event.get("seq")
+    if type(thread_id) is not str or not _is_seq(seq):
+        return False
+    thread = ctx.gate.open_thread_at_once(principal(conn), thread_id)
+    if thread is None or account not in thread.participants:
+        return False
+    conn.push({"type": "delivered", "thread": thread.id, "account": str(account), "seq": int(seq)})
+    return True
 
 
 async def on_typing(ctx: FrameContext, conn: Connection, event: TypingEvent) -> None:

@@ -1,6 +1,7 @@
-"""A socket's frames are written at once while nothing is queued and its buffer has
-room; the queue takes over only when the peer falls behind, and order holds across
-both (chat_server/ws/hub.py)."""
+"""A socket's frames are written without its queue while nothing is queued and its
+buffer has room, those of one event-loop turn together in one write; the queue takes
+over only when the peer falls behind, and order holds across both
+(chat_server/ws/hub.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import asyncio
 import socket
 from typing import Any
 
+import pytest
 from aiohttp import WSMsgType, web
 
+from chat_server.errors import WS_TOO_SLOW
 from chat_server.metrics import Metrics
 from chat_server.ws.hub import Connection
 
@@ -54,7 +57,7 @@ async def test_frames_are_written_at_once_and_read_back_whole(aiohttp_client: An
     texts = [f"{n}:" + "é" * n for n in (0, 1, 40, 60)] + ["x" * size for size in SIZES]
     for text in texts[:4]:
         assert conn.push_text(text)
-        # Written before this coroutine gave the writer task a turn: nothing queued.
+        # Not for the writer task: nothing queued.
         assert conn.queued == 0
     for text in texts[4:]:
         assert conn.push_text(text)
@@ -84,4 +87,68 @@ async def test_a_reader_that_falls_behind_is_queued_in_order(aiohttp_client: Any
     assert conn.push_text("after")
     assert conn.queued == 0
     assert await _read_texts(ws, 1) == ["after"]
+    done.set()
+
+
+async def test_the_frames_of_one_turn_go_out_together_whole_and_in_order(
+    aiohttp_client: Any,
+) -> None:
+    connections: asyncio.Queue[Connection] = asyncio.Queue()
+    done = asyncio.Event()
+    client = await aiohttp_client(_app(connections, done))
+    ws = await client.ws_connect("/ws")
+    conn = await asyncio.wait_for(connections.get(), 10)
+    turns = [[f"{t}.{n}:" + "z" * (n * 37) for n in range(t + 1)] for t in range(5)]
+    for texts in turns:
+        for count, text in enumerate(texts, 1):
+            assert conn.push_text(text)
+            # Held for the end of the turn, neither written nor queued yet.
+            assert (conn.held, conn.queued) == (count, 0)
+        await asyncio.sleep(0)  # the turn ends: one write for all of them
+        assert conn.held == 0
+    sent = [text for texts in turns for text in texts]
+    assert await _read_texts(ws, len(sent)) == sent
+    done.set()
+
+
+async def test_a_frame_that_must_queue_goes_after_those_held_before_it(
+    aiohttp_client: Any,
+) -> None:
+    connections: asyncio.Queue[Connection] = asyncio.Queue()
+    done = asyncio.Event()
+    client = await aiohttp_client(_app(connections, done))
+    ws = await client.ws_connect("/ws")
+    conn = await asyncio.wait_for(connections.get(), 10)
+    # Held: two small frames and one past the buffer's room (64 KiB) with them.
+    held = ["first", "second", "b" * 70_000]
+    for text in held:
+        assert conn.push_text(text)
+    assert (conn.held, conn.queued) == (3, 0)
+    # No room left: what is held is written first, then this one queued behind it.
+    assert conn.push_text("queued")
+    assert (conn.held, conn.queued) == (0, 1)
+    assert conn.push_text("queued too")
+    assert await _read_texts(ws, 5) == [*held, "queued", "queued too"]
+    done.set()
+
+
+@pytest.mark.parametrize("closing", ["too slow", "after its answers"])
+async def test_frames_held_when_a_socket_is_closed_go_out_before_its_close(
+    aiohttp_client: Any, closing: str
+) -> None:
+    connections: asyncio.Queue[Connection] = asyncio.Queue()
+    done = asyncio.Event()
+    client = await aiohttp_client(_app(connections, done))
+    ws = await client.ws_connect("/ws")
+    conn = await asyncio.wait_for(connections.get(), 10)
+    assert conn.push_text("ack 1")
+    assert conn.push_text("ack 2")
+    if closing == "too slow":
+        conn.close_soon(WS_TOO_SLOW, "too slow")
+    else:
+        conn.close_after_queued(WS_TOO_SLOW, "too slow")
+    assert not conn.push_text("after the close")
+    assert await _read_texts(ws, 2) == ["ack 1", "ack 2"]
+    closed = await asyncio.wait_for(ws.receive(), 10)
+    assert (closed.type, closed.data) == (WSMsgType.CLOSE, WS_TOO_SLOW)
     done.set()

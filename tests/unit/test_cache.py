@@ -273,3 +273,22 @@ async def test_peek_answers_a_live_entry_without_loading() -> None:
     clock.t += 30.0
     assert cache.peek("a") is None
     assert source.loads == ["a"]
+
+
+async def test_a_counted_cache_peeks_only_while_its_count_needs_no_asking() -> None:
+    source, counter, clock = Source(), Counter(), Clock()
+    cache = counted_of(source, counter, clock)
+    assert cache.peek("a") is None  # the count never asked: nothing can be trusted yet
+    assert await cache.get("a") == "a@0"
+    entry = cache.peek("a")
+    assert entry is not None
+    assert entry[1] == "a@0"
+    assert cache.peek("b") is None  # not loaded, and peeking never loads
+    assert source.loads == ["a"]
+    clock.t += 5.0
+    assert cache.peek("a") is None  # the count is due: only get asks it
+    assert counter.reads == 1
+    counter.n = 1
+    assert await cache.get("a") == "a@0"  # it moved: everything dropped, "a" loaded again
+    assert source.loads == ["a", "a"]
+    assert cache.peek("a") is not None

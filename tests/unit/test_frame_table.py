@@ -18,7 +18,7 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 import pytest
 
 from chat_server import events
-from chat_server.ws.frames import FRAMES, SINKS
+from chat_server.ws.frames import FRAMES, SINKS, SINKS_AT_ONCE
 from e2e_crypto import frames
 
 DOCS = Path(__file__).parents[2] / "docs"
@@ -79,6 +79,13 @@ def test_every_event_kind_has_a_sink_and_nothing_else() -> None:
 @pytest.mark.parametrize("kind", sorted(SINKS))
 def test_a_sink_takes_the_typed_dict_of_its_kind(kind: str) -> None:
     assert _takes(SINKS[kind], "event") is EVENT_TYPES[kind]
+
+
+@pytest.mark.parametrize("kind", sorted(SINKS_AT_ONCE))
+def test_an_at_once_sink_backs_a_sink_of_its_kind_and_takes_the_same_event(kind: str) -> None:
+    assert kind in SINKS
+    assert _takes(SINKS_AT_ONCE[kind], "event") is EVENT_TYPES[kind]
+    assert _takes(SINKS_AT_ONCE[kind], "return") is bool
 
 
 def _rows(doc: Path, heading: str) -> list[list[str]]:
