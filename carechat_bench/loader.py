@@ -33,7 +33,7 @@ import uvloop
 from aiohttp import WSMsgType
 
 from carechat_bench.seed import Person, Roster
-from carechat_bench.stats import latency_summary
+from carechat_bench.stats import latency_summary, timeline
 from e2e_crypto.client import CareChatClient
 from e2e_crypto.client.connection import ACK_DELAY
 from e2e_crypto.client.envelopes import Envelopes
@@ -77,6 +77,9 @@ class Phase:
 
     sent_at: dict[str, float] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
+    # When each latency's message was sent (perf_counter, the same clock in every
+    # process of the machine): a timeline of the phase, to align with a flooder's.
+    sent_times: list[float] = field(default_factory=list)
     delivered: int = 0
     acked: int = 0
     errors: dict[str, int] = field(default_factory=dict)
@@ -95,6 +98,8 @@ class Phase:
     not_sent: int = 0
     reconnects: int = 0
     reconnects_refused: int = 0
+    # (perf_counter, what) for a flooder's socket: closed, refused, reconnected.
+    events: list[tuple[float, str]] = field(default_factory=list)
     over: bool = False
 
     def answered(self, count: int = 1) -> None:
@@ -121,6 +126,9 @@ class Phase:
             "not_sent": self.not_sent,
             "reconnects": self.reconnects,
             "reconnects_refused": self.reconnects_refused,
+            "started_at": self.first_send,
+            "timeline": timeline(self.first_send, self.sent_times, self.latencies),
+            "events": self.events,
             **latency_summary([x * 1000 for x in self.latencies]),
         }
 
@@ -350,6 +358,7 @@ class Loader:
                 sent = phase.sent_at.get(frame["client_msg_id"])
                 if sent is not None:
                     phase.latencies.append(now - sent)
+                    phase.sent_times.append(sent)
                     phase.delivered += 1
                     phase.last_delivery = now
                     phase.check_done()
@@ -377,6 +386,7 @@ class Loader:
         phase = self.phase
         code = f"closed {ws.close_code}"
         phase.errors[code] = phase.errors.get(code, 0) + 1
+        phase.events.append((time.perf_counter(), code))
         if device.reconnect and device.ws is ws and not phase.over:
             # Never answered, so never acknowledged: lost to the flooder, not to anyone.
             lost, device.in_flight = device.in_flight, 0
@@ -407,8 +417,10 @@ class Loader:
                 )
             except (CareChatError, TypeError, RuntimeError, aiohttp.ClientError):
                 phase.reconnects_refused += 1  # ticket 429, or hello closed 4029
+                phase.events.append((time.perf_counter(), "refused"))
                 continue
             phase.reconnects += 1
+            phase.events.append((time.perf_counter(), "reconnected"))
             device.ws = ws
             device.reader = asyncio.create_task(self._read(device, ws))
             return
