@@ -56,6 +56,9 @@ class FloodOptions:
     load: float = 0.3  # the chat workload, as a share of the measured peak
     factor: float = 10.0  # the flooder's offered rate, times the chat workload's
     window: int = 4
+    # The flooder's niceness: it shares the cores with the server it floods, and its
+    # own CPU must not pass for the server's (19: it runs on what the others leave).
+    flooder_nice: int = 19
     write_docs: Path | None = None
     # A py-spy profile of the server during the first flood (SVG, or collapsed stacks
     # if the name ends in .txt).
@@ -79,7 +82,7 @@ def flood(options: FloodOptions) -> str:
             flood_path.write_text(json.dumps(flood_roster.to_json()))
             server = stack.enter_context(CareChatServer(workdir / "server", env))
             chat = stack.enter_context(LoaderProcess(workdir))
-            flooder = stack.enter_context(LoaderProcess(workdir))
+            flooder = stack.enter_context(LoaderProcess(workdir, nice=options.flooder_nice))
             for loader, path in ((chat, chat_path), (flooder, flood_path)):
                 loader.call("start", base_url=server.url, roster=str(path))
                 # The team's keys are published once.
@@ -116,17 +119,10 @@ def flood(options: FloodOptions) -> str:
                 figures.setdefault("alone_p50_ms", []).append(alone["p50_ms"])
                 figures.setdefault("alone_p99_ms", []).append(alone["p99_ms"])
                 # Sealed before either clock starts; only the patient sends.
-                flooder.call("seal", group="pairs", per_device=flood_frames, senders=1)
+                flooder.call("seal", group="pairs", per_device=flood_frames, senders=1, raw=True)
                 chat.call("seal", group="pairs", per_device=per_device)
                 started = Busy.start(pids)
-                flooder.send(
-                    "open",
-                    group="pairs",
-                    rate=flood_rate,
-                    patience=120.0,
-                    deliveries=False,
-                    reconnect=True,
-                )
+                flooder.send("flood", group="pairs", rate=flood_rate, patience=120.0)
                 with profiled(server.pid, options.profile if run == 0 else None):
                     during = chat.call("open", group="pairs", rate=rate, patience=60.0)
                     flooded = flooder.answer()

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
 import sys
 import time
 from collections import deque
@@ -32,6 +31,7 @@ import aiohttp
 import uvloop
 from aiohttp import WSMsgType
 
+from carechat_bench.rawframes import seal_raw_batch, sealed_send
 from carechat_bench.seed import Person, Roster
 from carechat_bench.stats import latency_summary, timeline
 from e2e_crypto.client import CareChatClient
@@ -40,7 +40,6 @@ from e2e_crypto.client.envelopes import Envelopes
 from e2e_crypto.client.errors import CareChatError
 from e2e_crypto.client.keystore import Keystore
 from e2e_crypto.client.payloads import Text, encode_payload
-from e2e_crypto.envelope import seal_message
 from e2e_crypto.keys import DeviceKeys
 from e2e_crypto.public import VerifiedDevice
 from e2e_crypto.socket_proof import sign_socket_proof
@@ -48,27 +47,19 @@ from e2e_crypto.wire import to_base64url
 
 BODY_TEXT = "Goedemorgen dokter, de koorts is gezakt maar de hoest blijft. Moet ik langskomen?"
 CONNECT_CONCURRENCY = 64
+SEAL_CHUNK = 2_000
+# A flooder writes every frame due each tick in one write (``Loader.flood``), and waits
+# while this much is still unsent in its socket's buffer (asyncio's default high-water
+# mark, where aiohttp's own writer would wait to drain).
+FLOOD_TICK = 0.005
+FLOOD_BUFFER_BYTES = 64 * 1024
 
 
 def _seal_batch(
     device: DeviceKeys, thread_id: str, to: Sequence[VerifiedDevice], body: bytes, count: int
 ) -> list[tuple[str, str]]:
     """``count`` send frames (client_msg_id, frame text), in a pool worker."""
-    frames = []
-    for _ in range(count):
-        cmid = secrets.token_urlsafe(12)
-        envelope = seal_message(
-            device, thread_id=thread_id, client_msg_id=cmid, body=body, to_devices=to
-        )
-        frame = {
-            "type": "send",
-            "id": cmid,
-            "thread": thread_id,
-            "client_msg_id": cmid,
-            "envelope": to_base64url(envelope),
-        }
-        frames.append((cmid, json.dumps(frame, separators=(",", ":"))))
-    return frames
+    return [sealed_send(device, thread_id, to, body) for _ in range(count)]
 
 
 @dataclass
@@ -143,6 +134,9 @@ class Device:
     ws: aiohttp.ClientWebSocketResponse | None = None
     reader: asyncio.Task[None] | None = None
     frames: deque[tuple[str, str]] = field(default_factory=deque)
+    # A flooder's frames, already on the wire's format (``rawframes.py``).
+    raw: list[bytes] = field(default_factory=list)
+    raw_next: int = 0  # the first of ``raw`` not yet written or dropped
     in_flight: int = 0
     window: int = 0
     seen: dict[str, int] = field(default_factory=dict)
@@ -205,30 +199,42 @@ class Loader:
         keystore = await sdk.create_keys()
         return Device(person, sdk, keystore, thread_id, participants)
 
-    async def seal(self, group: str, per_device: int, senders: int | None = None) -> dict[str, Any]:
-        """Seals ``per_device`` messages for each sender of ``group`` (all by default)."""
+    async def seal(
+        self, group: str, per_device: int, senders: int | None = None, raw: bool = False
+    ) -> dict[str, Any]:
+        """Seals ``per_device`` messages for each sender of ``group`` (all by default);
+        with ``raw``, as masked frames for :meth:`flood`."""
         started = time.perf_counter()
         body = encode_payload(Text(BODY_TEXT))
         loop = asyncio.get_running_loop()
         chosen = self.devices[group][: senders or None]
-        jobs: list[Awaitable[list[tuple[str, str]]]] = []
+        batch = seal_raw_batch if raw else _seal_batch
+        # A flooder's tens of thousands of frames are sealed in chunks across the pool.
+        chunks = [min(SEAL_CHUNK, per_device - n) for n in range(0, per_device, SEAL_CHUNK)]
+        jobs: list[Awaitable[list[Any]]] = []
         for device in chosen:
             to = await Envelopes(device.keystore, device.sdk.directory).recipients(
                 device.participants
             )
-            jobs.append(
-                loop.run_in_executor(
-                    self._pool,
-                    _seal_batch,
-                    device.keystore.device,
-                    device.thread_id,
-                    to,
-                    body,
-                    per_device,
+            for count in chunks:
+                jobs.append(
+                    loop.run_in_executor(
+                        self._pool,
+                        batch,
+                        device.keystore.device,
+                        device.thread_id,
+                        to,
+                        body,
+                        count,
+                    )
                 )
-            )
-        for device, frames in zip(chosen, await asyncio.gather(*jobs), strict=True):
-            device.frames.extend(frames)
+        sealed = iter(await asyncio.gather(*jobs))
+        for device in chosen:
+            for _ in chunks:
+                if raw:
+                    device.raw.extend(next(sealed))
+                else:
+                    device.frames.extend(next(sealed))
         return {"seconds": time.perf_counter() - started, "sealed": per_device * len(chosen)}
 
     async def connect(self, group: str, first: int | None = None) -> dict[str, Any]:
@@ -260,24 +266,12 @@ class Loader:
         return await self._finish(phase, patience)
 
     async def open(
-        self,
-        group: str,
-        rate: float,
-        patience: float,
-        deliveries: bool = True,
-        reconnect: bool = False,
+        self, group: str, rate: float, patience: float, deliveries: bool = True
     ) -> dict[str, Any]:
         """Sends every sealed frame of ``group`` at ``rate`` per second, whatever the acks
         (the phase ends at the last answer instead of the last delivery without
-        ``deliveries``: for senders whose recipients are not connected). With
-        ``reconnect``, a socket the server closes reconnects at once (a flooder that
-        ignores retry_after); frames due meanwhile are counted as not sent."""
+        ``deliveries``: for senders whose recipients are not connected)."""
         devices = [d for d in self.devices[group] if d.frames]
-        if reconnect:
-            # Shut out at the end of a previous phase: in again before the clock starts.
-            for device in devices:
-                if device.ws is None or device.ws.closed:
-                    await self._reopen(device)
         # Round robin over the senders, so the load is spread as people would spread it.
         longest = max((len(d.frames) for d in devices), default=0)
         schedule = [d for k in range(longest) for d in devices if k < len(d.frames)]
@@ -285,7 +279,6 @@ class Loader:
         phase = self.phase = Phase(expected=expected, sends=len(schedule))
         for device in devices:
             device.window = 0
-            device.reconnect = reconnect
         start = phase.first_send = time.perf_counter()
         sent = 0
         while sent < len(schedule):
@@ -300,32 +293,70 @@ class Loader:
         result["sent_per_s"] = phase.sent / elapsed
         return result
 
+    async def flood(
+        self, group: str, rate: float, patience: float, tick: float = FLOOD_TICK
+    ) -> dict[str, Any]:
+        """What an abusive client does, as cheaply as a client can: the first device of
+        ``group`` with raw frames (``seal(raw=True)``) writes them at ``rate`` per
+        second, every ``tick`` all those due in one write, ignoring every answer.
+        When the server closes the socket, it asks for a new one at once and again
+        after each refusal (ignoring retry_after); the frames due meanwhile are
+        counted as not sent. Its acks and refusals are counted, not timed."""
+        device = next(d for d in self.devices[group] if d.raw)
+        if device.ws is None or device.ws.closed:
+            # Shut out at the end of a previous phase: in again before the clock starts.
+            await self._reopen(device)
+        frames, total = device.raw, len(device.raw)
+        phase = self.phase = Phase(sends=total)
+        device.window, device.reconnect, device.raw_next = 0, True, 0
+        start = phase.first_send = time.perf_counter()
+        while device.raw_next < total:
+            due = min(total, int((time.perf_counter() - start) * rate) + 1)
+            self._write_due(device, frames, due)
+            await asyncio.sleep(tick)
+        result = await self._finish(phase, patience)
+        device.raw, device.raw_next = [], 0
+        elapsed = max(time.perf_counter() - start, 1e-9)
+        result["offered_per_s"] = total / elapsed
+        result["sent_per_s"] = phase.sent / elapsed
+        return result
+
+    def _write_due(self, device: Device, frames: list[bytes], due: int) -> None:
+        phase, first = self.phase, device.raw_next
+        if first >= due:
+            return
+        ws = device.ws
+        # aiohttp's client has no public transport: its writer's is the socket's own,
+        # which aiohttp's pongs and our ``delivered`` frames also go to, whole frames
+        # each, written without an await in between, so frames never interleave.
+        transport = None if ws is None or ws.closed else ws._writer.transport
+        if transport is None or transport.is_closing():
+            # Shut out (the reader is reconnecting): what falls due now is not sent.
+            phase.not_sent += due - first
+            device.raw_next = due
+            phase.answered(due - first)
+            return
+        if transport.get_write_buffer_size() >= FLOOD_BUFFER_BYTES:
+            # The socket is full (the server reads no faster than it answers): any
+            # client must wait here; the frames stay due and go in the next write.
+            return
+        device.in_flight += due - first
+        phase.sent += due - first
+        device.raw_next = due
+        # One system call for every frame due (uvloop writes at once when it can).
+        transport.write(b"".join(frames[first:due]))
+
     def _fanout(self, group: str) -> int:
         return len(self.devices[group][0].participants) - 1
 
     async def _send_next(self, device: Device) -> None:
-        if not device.frames or device.ws is None:
-            return
-        phase = self.phase
-        if device.ws.closed:
-            # The reader has counted the close as an error. A reconnecting flooder's
-            # frames due while it is shut out are dropped and counted; anyone else's
-            # are left unsent.
-            if device.reconnect:
-                device.frames.popleft()
-                phase.not_sent += 1
-                phase.answered()
+        if not device.frames or device.ws is None or device.ws.closed:
             return
         cmid, frame = device.frames.popleft()
         device.in_flight += 1
-        phase.sent += 1
-        phase.sent_at[cmid] = time.perf_counter()
-        try:
-            await device.ws.send_str(frame)
-        except (ConnectionError, aiohttp.ClientError):
-            if not device.reconnect:
-                raise
-            # Closed under our feet: the reader counts it as lost at the close.
+        self.phase.sent += 1
+        self.phase.sent_at[cmid] = time.perf_counter()
+        await device.ws.send_str(frame)
 
     async def _finish(self, phase: Phase, patience: float) -> dict[str, Any]:
         try:
@@ -406,7 +437,7 @@ class Loader:
     async def _reconnect_at_once(self, device: Device, phase: Phase) -> None:
         """What an abusive client does: ask for a socket again and again, ignoring
         retry_after, until one is granted or the phase is over."""
-        while not phase.over and device.frames:
+        while not phase.over and device.raw_next < len(device.raw):
             try:
                 ws = await _authenticated(
                     self._http,
@@ -601,6 +632,7 @@ async def serve_commands() -> None:
                 "connect": loader.connect,
                 "closed": loader.closed,
                 "open": loader.open,
+                "flood": loader.flood,
             }
             result: dict[str, Any] = {"ok": True}
         elif name == "echo":
