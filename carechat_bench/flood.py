@@ -118,6 +118,8 @@ def flood(options: FloodOptions) -> str:
                 check_phase(alone, "chat alone")
                 figures.setdefault("alone_p50_ms", []).append(alone["p50_ms"])
                 figures.setdefault("alone_p99_ms", []).append(alone["p99_ms"])
+                figures.setdefault("alone_p99_first_ms", []).append(alone["p99_first_s_ms"])
+                figures.setdefault("alone_p99_after_ms", []).append(alone["p99_after_first_s_ms"])
                 # Sealed before either clock starts; only the patient sends.
                 flooder.call("seal", group="pairs", per_device=flood_frames, senders=1, raw=True)
                 chat.call("seal", group="pairs", per_device=per_device)
@@ -132,6 +134,8 @@ def flood(options: FloodOptions) -> str:
                 check_flood(flooded)
                 figures.setdefault("during_p50_ms", []).append(during["p50_ms"])
                 figures.setdefault("during_p99_ms", []).append(during["p99_ms"])
+                figures.setdefault("during_p99_first_ms", []).append(during["p99_first_s_ms"])
+                figures.setdefault("during_p99_after_ms", []).append(during["p99_after_first_s_ms"])
                 for key, value in (
                     ("flood_offered_per_s", flooded["offered_per_s"]),
                     ("flood_sent_per_s", flooded["sent_per_s"]),
@@ -225,6 +229,10 @@ ROWS = (
     ("alone_p99_ms", "chat p99, no flood", "ms", 1),
     ("during_p50_ms", "chat p50 during the flood", "ms", 1),
     ("during_p99_ms", "chat p99 during the flood", "ms", 1),
+    ("alone_p99_first_ms", "chat p99, no flood: messages sent in the first second", "ms", 1),
+    ("during_p99_first_ms", "chat p99 during the flood: sent in its first second", "ms", 1),
+    ("alone_p99_after_ms", "chat p99, no flood: sent after the first second", "ms", 1),
+    ("during_p99_after_ms", "chat p99 during the flood: sent after its first second", "ms", 1),
     ("alone_server_cpu_pct", "server CPU, chat alone (100 = one core)", "%", 0),
     ("during_server_cpu_pct", "server CPU during the flood", "%", 0),
     ("alone_mongo_cpu_pct", "MongoDB CPU, chat alone", "%", 0),

@@ -17,6 +17,7 @@ cumulative ``delivered`` per thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -33,7 +34,7 @@ from aiohttp import WSMsgType
 
 from carechat_bench.rawframes import seal_raw_batch, sealed_send
 from carechat_bench.seed import Person, Roster
-from carechat_bench.stats import latency_summary, timeline
+from carechat_bench.stats import latency_summary, split_p99, timeline
 from e2e_crypto.client import CareChatClient
 from e2e_crypto.client.connection import ACK_DELAY
 from e2e_crypto.client.envelopes import Envelopes
@@ -105,6 +106,7 @@ class Phase:
 
     def result(self) -> dict[str, Any]:
         seconds = max(self.last_delivery - self.first_send, 1e-9)
+        early, late = split_p99(self.first_send, self.sent_times, self.latencies)
         return {
             "delivered": self.delivered,
             "expected": self.expected,
@@ -119,6 +121,8 @@ class Phase:
             "reconnects_refused": self.reconnects_refused,
             "started_at": self.first_send,
             "timeline": timeline(self.first_send, self.sent_times, self.latencies),
+            "p99_first_s_ms": early,
+            "p99_after_first_s_ms": late,
             "events": self.events,
             **latency_summary([x * 1000 for x in self.latencies]),
         }
@@ -137,6 +141,7 @@ class Device:
     # A flooder's frames, already on the wire's format (``rawframes.py``).
     raw: list[bytes] = field(default_factory=list)
     raw_next: int = 0  # the first of ``raw`` not yet written or dropped
+    reopened: asyncio.Event = field(default_factory=asyncio.Event)  # a flooder let in again
     in_flight: int = 0
     window: int = 0
     seen: dict[str, int] = field(default_factory=dict)
@@ -312,8 +317,16 @@ class Loader:
         start = phase.first_send = time.perf_counter()
         while device.raw_next < total:
             due = min(total, int((time.perf_counter() - start) * rate) + 1)
-            self._write_due(device, frames, due)
-            await asyncio.sleep(tick)
+            if self._write_due(device, frames, due):
+                await asyncio.sleep(tick)
+                continue
+            # Shut out: nothing to do until the reader is let in again (its tries are
+            # a second apart, each held by the server) or the last frame falls due;
+            # what falls due meanwhile is counted in one step.
+            device.reopened.clear()
+            left = start + total / rate - time.perf_counter()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(device.reopened.wait(), max(left, tick))
         result = await self._finish(phase, patience)
         device.raw, device.raw_next = [], 0
         elapsed = max(time.perf_counter() - start, 1e-9)
@@ -321,10 +334,9 @@ class Loader:
         result["sent_per_s"] = phase.sent / elapsed
         return result
 
-    def _write_due(self, device: Device, frames: list[bytes], due: int) -> None:
+    def _write_due(self, device: Device, frames: list[bytes], due: int) -> bool:
+        """Writes (or, shut out, drops) the frames due; False while shut out."""
         phase, first = self.phase, device.raw_next
-        if first >= due:
-            return
         ws = device.ws
         # aiohttp's client has no public transport: its writer's is the socket's own,
         # which aiohttp's pongs and our ``delivered`` frames also go to, whole frames
@@ -335,16 +347,17 @@ class Loader:
             phase.not_sent += due - first
             device.raw_next = due
             phase.answered(due - first)
-            return
-        if transport.get_write_buffer_size() >= FLOOD_BUFFER_BYTES:
-            # The socket is full (the server reads no faster than it answers): any
-            # client must wait here; the frames stay due and go in the next write.
-            return
+            return False
+        if first >= due or transport.get_write_buffer_size() >= FLOOD_BUFFER_BYTES:
+            # Nothing due, or the socket is full (the server reads no faster than it
+            # answers): any client must wait here; the frames go in the next write.
+            return True
         device.in_flight += due - first
         phase.sent += due - first
         device.raw_next = due
         # One system call for every frame due (uvloop writes at once when it can).
         transport.write(b"".join(frames[first:due]))
+        return True
 
     def _fanout(self, group: str) -> int:
         return len(self.devices[group][0].participants) - 1
@@ -454,6 +467,7 @@ class Loader:
             phase.events.append((time.perf_counter(), "reconnected"))
             device.ws = ws
             device.reader = asyncio.create_task(self._read(device, ws))
+            device.reopened.set()
             return
 
     async def _flush_delivered(self) -> None:

@@ -55,6 +55,18 @@ def timeline(
     return rows
 
 
+def split_p99(
+    start: float, sent_times: Sequence[float], latencies: Sequence[float], first: float = 1.0
+) -> tuple[float, float]:
+    """p99 (ms) of the messages sent in the ``first`` seconds from ``start``, and of
+    the rest: whether a phase's tail comes from its start."""
+    early: list[float] = []
+    late: list[float] = []
+    for sent, latency in zip(sent_times, latencies, strict=True):
+        (early if sent - start < first else late).append(latency * 1000)
+    return percentile(sorted(early), 0.99), percentile(sorted(late), 0.99)
+
+
 @dataclass(frozen=True, slots=True)
 class Figure:
     """The median of several runs, with their range."""

@@ -14,7 +14,7 @@ from carechat_bench.rawframes import masked_text_frame
 from carechat_bench.report import replace_section
 from carechat_bench.runner import base_env
 from carechat_bench.seed import Pair, Person, Roster, Team
-from carechat_bench.stats import timeline
+from carechat_bench.stats import split_p99, timeline
 
 
 def _person(name: str) -> Person:
@@ -92,3 +92,11 @@ def test_the_timeline_groups_latencies_by_when_their_message_was_sent() -> None:
     assert rows[1][1:] == [500.0, 500.0, 500.0]
     assert all(math.isnan(v) for v in rows[2][1:])
     assert rows[3][2] == 4.0
+
+
+def test_the_p99_is_split_between_a_phases_first_second_and_the_rest() -> None:
+    sent = [10.0 + n / 100 for n in range(300)]  # 100 messages a second for 3 s
+    latencies = [0.5 if n < 50 else 0.01 for n in range(300)]  # a slow first half second
+    early, late = split_p99(10.0, sent, latencies)
+    assert early == 500.0
+    assert late == 10.0
