@@ -82,7 +82,7 @@ def flood(options: FloodOptions) -> str:
             flood_path.write_text(json.dumps(flood_roster.to_json()))
             server = stack.enter_context(CareChatServer(workdir / "server", env))
             chat = stack.enter_context(LoaderProcess(workdir))
-            flooder = stack.enter_context(LoaderProcess(workdir, nice=options.flooder_nice))
+            flooder = stack.enter_context(LoaderProcess(workdir))
             for loader, path in ((chat, chat_path), (flooder, flood_path)):
                 loader.call("start", base_url=server.url, roster=str(path))
                 # The team's keys are published once.
@@ -124,7 +124,13 @@ def flood(options: FloodOptions) -> str:
                 flooder.call("seal", group="pairs", per_device=flood_frames, senders=1, raw=True)
                 chat.call("seal", group="pairs", per_device=per_device)
                 started = Busy.start(pids)
-                flooder.send("flood", group="pairs", rate=flood_rate, patience=120.0)
+                flooder.send(
+                    "flood",
+                    group="pairs",
+                    rate=flood_rate,
+                    patience=120.0,
+                    nice=options.flooder_nice,
+                )
                 with profiled(server.pid, options.profile if run == 0 else None):
                     during = chat.call("open", group="pairs", rate=rate, patience=60.0)
                     flooded = flooder.answer()

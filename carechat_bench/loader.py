@@ -299,14 +299,21 @@ class Loader:
         return result
 
     async def flood(
-        self, group: str, rate: float, patience: float, tick: float = FLOOD_TICK
+        self, group: str, rate: float, patience: float, tick: float = FLOOD_TICK, nice: int = 0
     ) -> dict[str, Any]:
         """What an abusive client does, as cheaply as a client can: the first device of
         ``group`` with raw frames (``seal(raw=True)``) writes them at ``rate`` per
         second, every ``tick`` all those due in one write, ignoring every answer.
         When the server closes the socket, it asks for a new one at once and again
         after each refusal (ignoring retry_after); the frames due meanwhile are
-        counted as not sent. Its acks and refusals are counted, not timed."""
+        counted as not sent. Its acks and refusals are counted, not timed.
+
+        With ``nice``, this process's event loop runs at that scheduling niceness from
+        now on (19: the lowest priority, the cores' leftovers), so that it does not take
+        CPU from what it floods; its sealing workers, forked before, keep theirs."""
+        if nice:
+            # Linux: PRIO_PROCESS 0 is the calling thread, the one running the loop.
+            os.setpriority(os.PRIO_PROCESS, 0, max(nice, os.getpriority(os.PRIO_PROCESS, 0)))
         device = next(d for d in self.devices[group] if d.raw)
         if device.ws is None or device.ws.closed:
             # Shut out at the end of a previous phase: in again before the clock starts.

@@ -160,11 +160,8 @@ class EchoServer(Served):
 class LoaderProcess(LocalService):
     """The load generator, driven one JSON command per line."""
 
-    def __init__(self, workdir: Path, *, nice: int = 0) -> None:
+    def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        # Added to its scheduling niceness (19: the lowest priority, the cores' leftovers)
-        # for a load generator that must not take CPU from what it measures.
-        self.nice = nice
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
@@ -175,10 +172,6 @@ class LoaderProcess(LocalService):
             stderr=(self.workdir / "loader.log").open("ab"),
             text=True,
         )
-        if self.nice:
-            # Before its first command, so its pool workers (forked later) inherit it.
-            current = os.getpriority(os.PRIO_PROCESS, self.proc.pid)
-            os.setpriority(os.PRIO_PROCESS, self.proc.pid, min(19, current + self.nice))
 
     @property
     def pid(self) -> int:
