@@ -13,8 +13,13 @@ limit stays raised, since every simulated person connects from 127.0.0.1):
             frame (``rate_limited``, with ``retry_after``): the chat p50/p99 meanwhile,
             and the flooder's accepted and limited sends
 
-The flooder has its own process so that its sending, and reading thousands of error
-frames, is not done by the loop that times everyone else's messages.
+The flooder has its own process so that its sending is not done by the loop that
+times everyone else's messages, and it is lean (frames built before the clock starts
+and written raw, ``rawframes.py``; nothing done while it is shut out but its
+reconnects) and runs at the lowest CPU priority during the flood: it shares the two
+cores with the server it floods, and its own CPU must not pass for the server's. The
+CPU of every process is reported with and without the flood, and the chat's p99 per
+250 ms of sending beside the flooder's close, refusals and reconnects.
 """
 
 from __future__ import annotations
@@ -30,10 +35,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from carechat_bench.processes import CareChatServer, LoaderProcess, cpu_seconds
+from carechat_bench.processes import (
+    CareChatServer,
+    LoaderProcess,
+    cpu_seconds,
+    machine_busy_ticks,
+)
 from carechat_bench.report import phase_table, replace_section
 from carechat_bench.runner import base_env, check_phase, profiled, seed_roster
 from carechat_bench.seed import Roster
+from carechat_bench.stats import TIMELINE_BIN_SECONDS
 from chat_server.embedded.mongod import EmbeddedMongo
 
 START = "<!-- bench:flood:start -->"
@@ -50,6 +61,9 @@ class FloodOptions:
     load: float = 0.3  # the chat workload, as a share of the measured peak
     factor: float = 10.0  # the flooder's offered rate, times the chat workload's
     window: int = 4
+    # The flooder's niceness: it shares the cores with the server it floods, and its
+    # own CPU must not pass for the server's (19: it runs on what the others leave).
+    flooder_nice: int = 19
     write_docs: Path | None = None
     # A py-spy profile of the server during the first flood (SVG, or collapsed stacks
     # if the name ends in .txt).
@@ -92,34 +106,47 @@ def flood(options: FloodOptions) -> str:
             figures.setdefault("chat_rate", []).append(rate)
             per_device = max(1, math.ceil(rate * options.chat_seconds / (options.pairs * 2)))
             flood_frames = max(1, math.ceil(flood_rate * options.chat_seconds))
+            # Every process on the two cores: what the flood costs each, the flooder's own
+            # load generator included.
+            pids = {
+                "server": server.pid,
+                "mongo": mongo.pid,
+                "chat": chat.pid,
+                "flooder": flooder.pid,
+            }
             for run in range(options.runs):
                 chat.call("seal", group="pairs", per_device=per_device)
-                started = Busy.start(server.pid)
+                started = Busy.start(pids)
                 alone = chat.call("open", group="pairs", rate=rate, patience=60.0)
-                figures.setdefault("alone_cpu_pct", []).append(started.percent())
+                for name, share in started.percent().items():
+                    figures.setdefault(f"alone_{name}_cpu_pct", []).append(share)
                 check_phase(alone, "chat alone")
                 figures.setdefault("alone_p50_ms", []).append(alone["p50_ms"])
                 figures.setdefault("alone_p99_ms", []).append(alone["p99_ms"])
+                figures.setdefault("alone_p99_first_ms", []).append(alone["p99_first_s_ms"])
+                figures.setdefault("alone_p99_after_ms", []).append(alone["p99_after_first_s_ms"])
                 # Sealed before either clock starts; only the patient sends.
-                flooder.call("seal", group="pairs", per_device=flood_frames, senders=1)
+                flooder.call("seal", group="pairs", per_device=flood_frames, senders=1, raw=True)
                 chat.call("seal", group="pairs", per_device=per_device)
-                started = Busy.start(server.pid)
+                started = Busy.start(pids)
                 flooder.send(
-                    "open",
+                    "flood",
                     group="pairs",
                     rate=flood_rate,
                     patience=120.0,
-                    deliveries=False,
-                    reconnect=True,
+                    nice=options.flooder_nice,
                 )
                 with profiled(server.pid, options.profile if run == 0 else None):
                     during = chat.call("open", group="pairs", rate=rate, patience=60.0)
                     flooded = flooder.answer()
-                figures.setdefault("during_cpu_pct", []).append(started.percent())
+                for name, share in started.percent().items():
+                    figures.setdefault(f"during_{name}_cpu_pct", []).append(share)
                 check_phase(during, "chat during the flood")
                 check_flood(flooded)
                 figures.setdefault("during_p50_ms", []).append(during["p50_ms"])
                 figures.setdefault("during_p99_ms", []).append(during["p99_ms"])
+                figures.setdefault("during_p99_first_ms", []).append(during["p99_first_s_ms"])
+                figures.setdefault("during_p99_after_ms", []).append(during["p99_after_first_s_ms"])
                 for key, value in (
                     ("flood_offered_per_s", flooded["offered_per_s"]),
                     ("flood_sent_per_s", flooded["sent_per_s"]),
@@ -141,6 +168,8 @@ def flood(options: FloodOptions) -> str:
                     f"{flooded['lost_at_close']}, not sent while shut out {flooded['not_sent']}",
                     flush=True,
                 )
+                print(describe_timeline("alone", alone, None), flush=True)
+                print(describe_timeline("during the flood", during, flooded), flush=True)
     table = render(figures, options)
     if options.write_docs is not None:
         replace_section(options.write_docs, START, END, table)
@@ -149,20 +178,31 @@ def flood(options: FloodOptions) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Busy:
-    """The server's CPU time from a start: what a phase cost it, on any machine load."""
+    """CPU time of the benchmark's processes and of the whole machine from a start:
+    what a phase cost each of them, in % of one core (the machine's: every process on
+    it, ours or not, out of ``os.cpu_count()`` cores)."""
 
-    pid: int
+    pids: dict[str, int]
     wall: float
-    cpu: float
+    cpu: dict[str, float]
+    machine: tuple[int, int]
 
     @classmethod
-    def start(cls, pid: int) -> Busy:
-        return cls(pid, time.perf_counter(), cpu_seconds(pid))
+    def start(cls, pids: dict[str, int]) -> Busy:
+        cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        return cls(pids, time.perf_counter(), cpu, machine_busy_ticks())
 
-    def percent(self) -> float:
+    def percent(self) -> dict[str, float]:
         """CPU seconds per wall second since the start, in % of one core."""
         wall = max(time.perf_counter() - self.wall, 1e-9)
-        return (cpu_seconds(self.pid) - self.cpu) / wall * 100
+        shares = {
+            name: (cpu_seconds(pid) - self.cpu[name]) / wall * 100
+            for name, pid in self.pids.items()
+        }
+        busy, total = machine_busy_ticks()
+        cores = os.cpu_count() or 1
+        shares["machine"] = (busy - self.machine[0]) / max(total - self.machine[1], 1) * cores * 100
+        return shares
 
 
 def production_limits(env: dict[str, str]) -> dict[str, str]:
@@ -200,8 +240,20 @@ ROWS = (
     ("alone_p99_ms", "chat p99, no flood", "ms", 1),
     ("during_p50_ms", "chat p50 during the flood", "ms", 1),
     ("during_p99_ms", "chat p99 during the flood", "ms", 1),
-    ("alone_cpu_pct", "server CPU, chat alone (100 = one core)", "%", 0),
-    ("during_cpu_pct", "server CPU during the flood", "%", 0),
+    ("alone_p99_first_ms", "chat p99, no flood: messages sent in the first second", "ms", 1),
+    ("during_p99_first_ms", "chat p99 during the flood: sent in its first second", "ms", 1),
+    ("alone_p99_after_ms", "chat p99, no flood: sent after the first second", "ms", 1),
+    ("during_p99_after_ms", "chat p99 during the flood: sent after its first second", "ms", 1),
+    ("alone_server_cpu_pct", "server CPU, chat alone (100 = one core)", "%", 0),
+    ("during_server_cpu_pct", "server CPU during the flood", "%", 0),
+    ("alone_mongo_cpu_pct", "MongoDB CPU, chat alone", "%", 0),
+    ("during_mongo_cpu_pct", "MongoDB CPU during the flood", "%", 0),
+    ("alone_chat_cpu_pct", "chat load generator CPU, chat alone", "%", 0),
+    ("during_chat_cpu_pct", "chat load generator CPU during the flood", "%", 0),
+    ("alone_flooder_cpu_pct", "flooder process CPU, chat alone (idle)", "%", 0),
+    ("during_flooder_cpu_pct", "flooder process CPU during the flood", "%", 0),
+    ("alone_machine_cpu_pct", "whole machine CPU, chat alone (200 = both cores)", "%", 0),
+    ("during_machine_cpu_pct", "whole machine CPU during the flood", "%", 0),
     (
         "flood_offered_per_s",
         "flooder's offered sends, one account (goal: 10x the chat load)",
@@ -216,6 +268,23 @@ ROWS = (
     ("flood_reconnects_refused", "flooder's reconnects refused (429 / 4029), at once", "tries", 0),
     ("flood_not_sent", "flooder's sends due while shut out", "sends", 0),
 )
+
+
+def describe_timeline(what: str, phase: dict[str, Any], flooded: dict[str, Any] | None) -> str:
+    """Two lines: the chat's p99 per bin of sending, and when the flooder's socket was
+    closed, refused and let in again (seconds from the chat's first send)."""
+    start = phase["started_at"]
+    p99s = " ".join("-" if math.isnan(b[2]) else f"{b[2]:.0f}" for b in phase["timeline"])
+    counts = " ".join(f"{b[0]:.0f}" for b in phase["timeline"])
+    lines = [
+        f"    {what}: p99 ms per {TIMELINE_BIN_SECONDS * 1000:.0f} ms of sending: {p99s}",
+        f"    {what}: messages per bin: {counts}",
+    ]
+    if flooded is not None:
+        events = ", ".join(f"{kind} {at - start:.2f}" for at, kind in flooded["events"])
+        began = flooded["started_at"] - start
+        lines.append(f"    flooder (s from the chat's first send; began {began:+.2f}): {events}")
+    return "\n".join(lines)
 
 
 def render(figures: dict[str, list[float]], options: FloodOptions) -> str:

@@ -17,9 +17,9 @@ cumulative ``delivered`` per thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
-import secrets
 import sys
 import time
 from collections import deque
@@ -32,15 +32,15 @@ import aiohttp
 import uvloop
 from aiohttp import WSMsgType
 
+from carechat_bench.rawframes import seal_raw_batch, sealed_send
 from carechat_bench.seed import Person, Roster
-from carechat_bench.stats import latency_summary
+from carechat_bench.stats import latency_summary, split_p99, timeline
 from e2e_crypto.client import CareChatClient
 from e2e_crypto.client.connection import ACK_DELAY
 from e2e_crypto.client.envelopes import Envelopes
 from e2e_crypto.client.errors import CareChatError
 from e2e_crypto.client.keystore import Keystore
 from e2e_crypto.client.payloads import Text, encode_payload
-from e2e_crypto.envelope import seal_message
 from e2e_crypto.keys import DeviceKeys
 from e2e_crypto.public import VerifiedDevice
 from e2e_crypto.socket_proof import sign_socket_proof
@@ -48,27 +48,19 @@ from e2e_crypto.wire import to_base64url
 
 BODY_TEXT = "Goedemorgen dokter, de koorts is gezakt maar de hoest blijft. Moet ik langskomen?"
 CONNECT_CONCURRENCY = 64
+SEAL_CHUNK = 2_000
+# A flooder writes every frame due each tick in one write (``Loader.flood``), and waits
+# while this much is still unsent in its socket's buffer (asyncio's default high-water
+# mark, where aiohttp's own writer would wait to drain).
+FLOOD_TICK = 0.005
+FLOOD_BUFFER_BYTES = 64 * 1024
 
 
 def _seal_batch(
     device: DeviceKeys, thread_id: str, to: Sequence[VerifiedDevice], body: bytes, count: int
 ) -> list[tuple[str, str]]:
     """``count`` send frames (client_msg_id, frame text), in a pool worker."""
-    frames = []
-    for _ in range(count):
-        cmid = secrets.token_urlsafe(12)
-        envelope = seal_message(
-            device, thread_id=thread_id, client_msg_id=cmid, body=body, to_devices=to
-        )
-        frame = {
-            "type": "send",
-            "id": cmid,
-            "thread": thread_id,
-            "client_msg_id": cmid,
-            "envelope": to_base64url(envelope),
-        }
-        frames.append((cmid, json.dumps(frame, separators=(",", ":"))))
-    return frames
+    return [sealed_send(device, thread_id, to, body) for _ in range(count)]
 
 
 @dataclass
@@ -77,6 +69,9 @@ class Phase:
 
     sent_at: dict[str, float] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
+    # When each latency's message was sent (perf_counter, the same clock in every
+    # process of the machine): a timeline of the phase, to align with a flooder's.
+    sent_times: list[float] = field(default_factory=list)
     delivered: int = 0
     acked: int = 0
     errors: dict[str, int] = field(default_factory=dict)
@@ -95,6 +90,8 @@ class Phase:
     not_sent: int = 0
     reconnects: int = 0
     reconnects_refused: int = 0
+    # (perf_counter, what) for a flooder's socket: closed, refused, reconnected.
+    events: list[tuple[float, str]] = field(default_factory=list)
     over: bool = False
 
     def answered(self, count: int = 1) -> None:
@@ -109,6 +106,7 @@ class Phase:
 
     def result(self) -> dict[str, Any]:
         seconds = max(self.last_delivery - self.first_send, 1e-9)
+        early, late = split_p99(self.first_send, self.sent_times, self.latencies)
         return {
             "delivered": self.delivered,
             "expected": self.expected,
@@ -121,6 +119,11 @@ class Phase:
             "not_sent": self.not_sent,
             "reconnects": self.reconnects,
             "reconnects_refused": self.reconnects_refused,
+            "started_at": self.first_send,
+            "timeline": timeline(self.first_send, self.sent_times, self.latencies),
+            "p99_first_s_ms": early,
+            "p99_after_first_s_ms": late,
+            "events": self.events,
             **latency_summary([x * 1000 for x in self.latencies]),
         }
 
@@ -135,6 +138,10 @@ class Device:
     ws: aiohttp.ClientWebSocketResponse | None = None
     reader: asyncio.Task[None] | None = None
     frames: deque[tuple[str, str]] = field(default_factory=deque)
+    # A flooder's frames, already on the wire's format (``rawframes.py``).
+    raw: list[bytes] = field(default_factory=list)
+    raw_next: int = 0  # the first of ``raw`` not yet written or dropped
+    reopened: asyncio.Event = field(default_factory=asyncio.Event)  # a flooder let in again
     in_flight: int = 0
     window: int = 0
     seen: dict[str, int] = field(default_factory=dict)
@@ -197,30 +204,42 @@ class Loader:
         keystore = await sdk.create_keys()
         return Device(person, sdk, keystore, thread_id, participants)
 
-    async def seal(self, group: str, per_device: int, senders: int | None = None) -> dict[str, Any]:
-        """Seals ``per_device`` messages for each sender of ``group`` (all by default)."""
+    async def seal(
+        self, group: str, per_device: int, senders: int | None = None, raw: bool = False
+    ) -> dict[str, Any]:
+        """Seals ``per_device`` messages for each sender of ``group`` (all by default);
+        with ``raw``, as masked frames for :meth:`flood`."""
         started = time.perf_counter()
         body = encode_payload(Text(BODY_TEXT))
         loop = asyncio.get_running_loop()
         chosen = self.devices[group][: senders or None]
-        jobs: list[Awaitable[list[tuple[str, str]]]] = []
+        batch = seal_raw_batch if raw else _seal_batch
+        # A flooder's tens of thousands of frames are sealed in chunks across the pool.
+        chunks = [min(SEAL_CHUNK, per_device - n) for n in range(0, per_device, SEAL_CHUNK)]
+        jobs: list[Awaitable[list[Any]]] = []
         for device in chosen:
             to = await Envelopes(device.keystore, device.sdk.directory).recipients(
                 device.participants
             )
-            jobs.append(
-                loop.run_in_executor(
-                    self._pool,
-                    _seal_batch,
-                    device.keystore.device,
-                    device.thread_id,
-                    to,
-                    body,
-                    per_device,
+            for count in chunks:
+                jobs.append(
+                    loop.run_in_executor(
+                        self._pool,
+                        batch,
+                        device.keystore.device,
+                        device.thread_id,
+                        to,
+                        body,
+                        count,
+                    )
                 )
-            )
-        for device, frames in zip(chosen, await asyncio.gather(*jobs), strict=True):
-            device.frames.extend(frames)
+        sealed = iter(await asyncio.gather(*jobs))
+        for device in chosen:
+            for _ in chunks:
+                if raw:
+                    device.raw.extend(next(sealed))
+                else:
+                    device.frames.extend(next(sealed))
         return {"seconds": time.perf_counter() - started, "sealed": per_device * len(chosen)}
 
     async def connect(self, group: str, first: int | None = None) -> dict[str, Any]:
@@ -252,24 +271,12 @@ class Loader:
         return await self._finish(phase, patience)
 
     async def open(
-        self,
-        group: str,
-        rate: float,
-        patience: float,
-        deliveries: bool = True,
-        reconnect: bool = False,
+        self, group: str, rate: float, patience: float, deliveries: bool = True
     ) -> dict[str, Any]:
         """Sends every sealed frame of ``group`` at ``rate`` per second, whatever the acks
         (the phase ends at the last answer instead of the last delivery without
-        ``deliveries``: for senders whose recipients are not connected). With
-        ``reconnect``, a socket the server closes reconnects at once (a flooder that
-        ignores retry_after); frames due meanwhile are counted as not sent."""
+        ``deliveries``: for senders whose recipients are not connected)."""
         devices = [d for d in self.devices[group] if d.frames]
-        if reconnect:
-            # Shut out at the end of a previous phase: in again before the clock starts.
-            for device in devices:
-                if device.ws is None or device.ws.closed:
-                    await self._reopen(device)
         # Round robin over the senders, so the load is spread as people would spread it.
         longest = max((len(d.frames) for d in devices), default=0)
         schedule = [d for k in range(longest) for d in devices if k < len(d.frames)]
@@ -277,7 +284,6 @@ class Loader:
         phase = self.phase = Phase(expected=expected, sends=len(schedule))
         for device in devices:
             device.window = 0
-            device.reconnect = reconnect
         start = phase.first_send = time.perf_counter()
         sent = 0
         while sent < len(schedule):
@@ -292,32 +298,85 @@ class Loader:
         result["sent_per_s"] = phase.sent / elapsed
         return result
 
+    async def flood(
+        self, group: str, rate: float, patience: float, tick: float = FLOOD_TICK, nice: int = 0
+    ) -> dict[str, Any]:
+        """What an abusive client does, as cheaply as a client can: the first device of
+        ``group`` with raw frames (``seal(raw=True)``) writes them at ``rate`` per
+        second, every ``tick`` all those due in one write, ignoring every answer.
+        When the server closes the socket, it asks for a new one at once and again
+        after each refusal (ignoring retry_after); the frames due meanwhile are
+        counted as not sent. Its acks and refusals are counted, not timed.
+
+        With ``nice``, this process's event loop runs at that scheduling niceness from
+        now on (19: the lowest priority, the cores' leftovers), so that it does not take
+        CPU from what it floods; its sealing workers, forked before, keep theirs."""
+        if nice:
+            # Linux: PRIO_PROCESS 0 is the calling thread, the one running the loop.
+            os.setpriority(os.PRIO_PROCESS, 0, max(nice, os.getpriority(os.PRIO_PROCESS, 0)))
+        device = next(d for d in self.devices[group] if d.raw)
+        if device.ws is None or device.ws.closed:
+            # Shut out at the end of a previous phase: in again before the clock starts.
+            await self._reopen(device)
+        frames, total = device.raw, len(device.raw)
+        phase = self.phase = Phase(sends=total)
+        device.window, device.reconnect, device.raw_next = 0, True, 0
+        start = phase.first_send = time.perf_counter()
+        while device.raw_next < total:
+            due = min(total, int((time.perf_counter() - start) * rate) + 1)
+            if self._write_due(device, frames, due):
+                await asyncio.sleep(tick)
+                continue
+            # Shut out: nothing to do until the reader is let in again (its tries are
+            # a second apart, each held by the server) or the last frame falls due;
+            # what falls due meanwhile is counted in one step.
+            device.reopened.clear()
+            left = start + total / rate - time.perf_counter()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(device.reopened.wait(), max(left, tick))
+        result = await self._finish(phase, patience)
+        device.raw, device.raw_next = [], 0
+        elapsed = max(time.perf_counter() - start, 1e-9)
+        result["offered_per_s"] = total / elapsed
+        result["sent_per_s"] = phase.sent / elapsed
+        return result
+
+    def _write_due(self, device: Device, frames: list[bytes], due: int) -> bool:
+        """Writes (or, shut out, drops) the frames due; False while shut out."""
+        phase, first = self.phase, device.raw_next
+        ws = device.ws
+        # aiohttp's client has no public transport: its writer's is the socket's own,
+        # which aiohttp's pongs and our ``delivered`` frames also go to, whole frames
+        # each, written without an await in between, so frames never interleave.
+        transport = None if ws is None or ws.closed else ws._writer.transport
+        if transport is None or transport.is_closing():
+            # Shut out (the reader is reconnecting): what falls due now is not sent.
+            phase.not_sent += due - first
+            device.raw_next = due
+            phase.answered(due - first)
+            return False
+        if first >= due or transport.get_write_buffer_size() >= FLOOD_BUFFER_BYTES:
+            # Nothing due, or the socket is full (the server reads no faster than it
+            # answers): any client must wait here; the frames go in the next write.
+            return True
+        device.in_flight += due - first
+        phase.sent += due - first
+        device.raw_next = due
+        # One system call for every frame due (uvloop writes at once when it can).
+        transport.write(b"".join(frames[first:due]))
+        return True
+
     def _fanout(self, group: str) -> int:
         return len(self.devices[group][0].participants) - 1
 
     async def _send_next(self, device: Device) -> None:
-        if not device.frames or device.ws is None:
-            return
-        phase = self.phase
-        if device.ws.closed:
-            # The reader has counted the close as an error. A reconnecting flooder's
-            # frames due while it is shut out are dropped and counted; anyone else's
-            # are left unsent.
-            if device.reconnect:
-                device.frames.popleft()
-                phase.not_sent += 1
-                phase.answered()
+        if not device.frames or device.ws is None or device.ws.closed:
             return
         cmid, frame = device.frames.popleft()
         device.in_flight += 1
-        phase.sent += 1
-        phase.sent_at[cmid] = time.perf_counter()
-        try:
-            await device.ws.send_str(frame)
-        except (ConnectionError, aiohttp.ClientError):
-            if not device.reconnect:
-                raise
-            # Closed under our feet: the reader counts it as lost at the close.
+        self.phase.sent += 1
+        self.phase.sent_at[cmid] = time.perf_counter()
+        await device.ws.send_str(frame)
 
     async def _finish(self, phase: Phase, patience: float) -> dict[str, Any]:
         try:
@@ -350,6 +409,7 @@ class Loader:
                 sent = phase.sent_at.get(frame["client_msg_id"])
                 if sent is not None:
                     phase.latencies.append(now - sent)
+                    phase.sent_times.append(sent)
                     phase.delivered += 1
                     phase.last_delivery = now
                     phase.check_done()
@@ -382,6 +442,7 @@ class Loader:
         phase = self.phase
         code = f"closed {ws.close_code}"
         phase.errors[code] = phase.errors.get(code, 0) + 1
+        phase.events.append((time.perf_counter(), code))
         if device.reconnect and device.ws is ws and not phase.over:
             # Never answered, so never acknowledged: lost to the flooder, not to anyone.
             lost, device.in_flight = device.in_flight, 0
@@ -401,7 +462,7 @@ class Loader:
     async def _reconnect_at_once(self, device: Device, phase: Phase) -> None:
         """What an abusive client does: ask for a socket again and again, ignoring
         retry_after, until one is granted or the phase is over."""
-        while not phase.over and device.frames:
+        while not phase.over and device.raw_next < len(device.raw):
             try:
                 ws = await _authenticated(
                     self._http,
@@ -412,10 +473,13 @@ class Loader:
                 )
             except (CareChatError, TypeError, RuntimeError, aiohttp.ClientError):
                 phase.reconnects_refused += 1  # ticket 429, or hello closed 4029
+                phase.events.append((time.perf_counter(), "refused"))
                 continue
             phase.reconnects += 1
+            phase.events.append((time.perf_counter(), "reconnected"))
             device.ws = ws
             device.reader = asyncio.create_task(self._read(device, ws))
+            device.reopened.set()
             return
 
     async def _flush_delivered(self) -> None:
@@ -594,6 +658,7 @@ async def serve_commands() -> None:
                 "connect": loader.connect,
                 "closed": loader.closed,
                 "open": loader.open,
+                "flood": loader.flood,
             }
             result: dict[str, Any] = {"ok": True}
         elif name == "echo":

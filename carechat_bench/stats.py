@@ -25,6 +25,48 @@ def latency_summary(latencies_ms: list[float]) -> dict[str, float]:
     }
 
 
+# A phase's timeline: its latencies grouped by when the message was sent.
+TIMELINE_BIN_SECONDS = 0.25
+
+
+def timeline(
+    start: float, sent_times: Sequence[float], latencies: Sequence[float]
+) -> list[list[float]]:
+    """Per ``TIMELINE_BIN_SECONDS`` of sending from ``start`` (seconds, any one
+    clock): ``[count, p50_ms, p99_ms, max_ms]`` of the latencies (seconds) of the
+    messages sent then; an empty bin is ``[0, nan, nan, nan]``."""
+    bins: list[list[float]] = []
+    for sent, latency in zip(sent_times, latencies, strict=True):
+        index = max(0, int((sent - start) / TIMELINE_BIN_SECONDS))
+        while len(bins) <= index:
+            bins.append([])
+        bins[index].append(latency * 1000)
+    rows = []
+    for values in bins:
+        ordered = sorted(values)
+        rows.append(
+            [
+                float(len(ordered)),
+                percentile(ordered, 0.50),
+                percentile(ordered, 0.99),
+                ordered[-1] if ordered else float("nan"),
+            ]
+        )
+    return rows
+
+
+def split_p99(
+    start: float, sent_times: Sequence[float], latencies: Sequence[float], first: float = 1.0
+) -> tuple[float, float]:
+    """p99 (ms) of the messages sent in the ``first`` seconds from ``start``, and of
+    the rest: whether a phase's tail comes from its start."""
+    early: list[float] = []
+    late: list[float] = []
+    for sent, latency in zip(sent_times, latencies, strict=True):
+        (early if sent - start < first else late).append(latency * 1000)
+    return percentile(sorted(early), 0.99), percentile(sorted(late), 0.99)
+
+
 @dataclass(frozen=True, slots=True)
 class Figure:
     """The median of several runs, with their range."""

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient
 
+from carechat_bench.rawframes import masked_text_frame
 from chat_server.clock import ManualClock
 from chat_server.mail import MemoryOutbox
 from chat_server.rest.accounts import BARRED_TICKET_HOLD_SECONDS
@@ -136,6 +137,24 @@ async def test_a_sustained_flood_is_closed_with_4029_and_its_reconnects_refused(
     assert resent["type"] == "ack"
     assert resent["duplicate"] is False
     await mallory.close()
+
+
+async def test_a_flood_written_as_the_benchmarks_flooder_writes_it_is_read_frame_by_frame(
+    aiohttp_client: Any, settings: Settings, clock: ManualClock, outbox: MemoryOutbox
+) -> None:
+    # ``carechat bench --flood`` masks its frames ahead of time and writes every frame
+    # due in one write (carechat_bench/rawframes.py): the server must see each of them,
+    # answer and close as for any other client, or the benchmark measures nothing.
+    _client, mallory, thread, to_doctor = await _flooder(aiohttp_client, settings, clock, outbox)
+    assert mallory.ws is not None
+    frames = _sends(mallory, thread, to_doctor, 20)
+    wire = b"".join(masked_text_frame(json.dumps(frame)) for frame in frames)
+    mallory.ws._writer.transport.write(wire)
+    answers, code, reason = await _answers_until_closed(mallory)
+    assert [a["type"] for a in answers] == ["ack"] * 2 + ["error"] * (REFUSALS - 1)
+    assert [a["re"] for a in answers] == [f["id"] for f in frames[: len(answers)]]
+    assert code == 4029
+    assert reason == {"code": "socket_rate_limited", "retry_after": BAR}
 
 
 async def test_a_client_that_waits_as_told_is_never_closed(
