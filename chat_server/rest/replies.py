@@ -498,6 +498,7 @@ class QueueItemReply(ma.Schema):
 class PanelQueue(ma.Schema):
     queued = ma.fields.List(ma.fields.Nested(QueueItemReply), required=True)
     mine = ma.fields.List(ma.fields.Nested(QueueItemReply), required=True)
+    paid_chat_price = ma.fields.Nested(PaidOfferReply, required=True)
 
 
 class QuestionStatusReply(QueueItemReply):

@@ -208,7 +208,7 @@ async def _open(db: Db, person: Actor) -> str:
 
 
 async def test_capacity_parking_hand_over_and_conversion(
-    client: Client, outbox: MemoryOutbox, db: Db, clock: ManualClock
+    client: Client, outbox: MemoryOutbox, db: Db, clock: ManualClock, settings: Settings
 ) -> None:
     panel, (dr_a, dr_b) = await _setup(client, outbox, db, clock, capacity=1)
     patients = [await patient(client, outbox, f"p{i}@example.org") for i in range(3)]
@@ -261,18 +261,25 @@ async def test_capacity_parking_hand_over_and_conversion(
     assert offline["code"] == "colleague_not_available"
 
     # Converted into a paid-chat offer or a booking invitation: the free question ends.
-    offer = await dr_a.call(
+    # The offer quotes the configured paid-chat price (what Checkout would ask), which
+    # the GPs read with their queue; another price is refused.
+    assert queue_a["paid_chat_price"] == {
+        "price_cents": settings.payments_price_cents,
+        "currency": "EUR",
+    }
+    other_price = await dr_b.call(
         "POST",
-        f"/api/v1/panel-questions/{ids[0]}/convert",
-        {"outcome": "paid_offer", "price_cents": 600},
+        f"/api/v1/panel-questions/{ids[2]}/convert",
+        {"outcome": "paid_offer", "price_cents": settings.payments_price_cents + 1},
+        expect=422,
+    )
+    assert other_price["code"] == "offer_price_not_configured"
+    offer = await dr_a.call(
+        "POST", f"/api/v1/panel-questions/{ids[0]}/convert", {"outcome": "paid_offer"}
     )
     assert offer["state"] == "closed"
     assert offer["outcome"] == "paid_offer"
-    assert offer["offer"] == {"price_cents": 600, "currency": "EUR"}
-    no_price = await dr_b.call(
-        "POST", f"/api/v1/panel-questions/{ids[2]}/convert", {"outcome": "paid_offer"}, expect=422
-    )
-    assert no_price["fields"] == {"price_cents": ["required for a paid offer"]}
+    assert offer["offer"] == {"price_cents": settings.payments_price_cents, "currency": "EUR"}
     # The one handed back to dr_a becomes an invitation to book a consultation.
     handed_back = await dr_a.call("POST", "/api/v1/panels/covid/claims", {}, expect=201)
     assert handed_back["question_id"] == ids[1]
