@@ -786,7 +786,11 @@ def _panel_services(
         panels=panels,
         jobs=jobs,
         clock=clock,
-        paid_price=PaidOffer(settings.payments_price_cents, settings.payments_currency.upper()),
+        paid_price=PaidOffer(
+            settings.payments_price_cents,
+            settings.payments_currency.upper(),
+            settings.payments_panel_id or None,
+        ),
     )
     app[PANEL_QUESTIONS] = questions = PanelQuestions(
         gate=gate,

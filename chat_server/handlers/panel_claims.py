@@ -177,7 +177,11 @@ class PanelClaims:
             price = self.paid_price
             if price_cents is not None and price_cents != price.price_cents:
                 raise OfferPriceNotConfigured()
-            fields["offer"] = {"price_cents": price.price_cents, "currency": price.currency}
+            fields["offer"] = {
+                "price_cents": price.price_cents,
+                "currency": price.currency,
+                "panel_id": price.panel_id,
+            }
         elif outcome is not Outcome.BOOKING:
             raise BadRequest(fields={"outcome": ["booking or paid_offer"]})
         return await self._move(

@@ -474,6 +474,7 @@ class PanelRatings(ma.Schema):
 class PaidOfferReply(ma.Schema):
     price_cents = _Int(required=True)
     currency = _Str(required=True)
+    panel_id = _Str()  # an offer's: the panel its paid chat goes to, when configured
 
 
 class QueueItemReply(ma.Schema):
