@@ -16,6 +16,7 @@
      │                             envelope that does not hold
      ├── InvalidThreadOpening      a patient's thread opening that does not hold
      ├── InvalidBroadcast          a mailing body or slip that does not hold
+     ├── OfferPriceNotConfigured   a paid-chat offer at another than the set price
      ├── RecipientsChanged, ThreadClosed                   409s of sending
      ├── MemberRoleNotAllowed      a practice role this account can never hold
      ├── Forbidden                 authenticated but not allowed (never used for
