@@ -157,7 +157,7 @@ from chat_server.mailing_mail import (
     SmtpNoticeMailer,
 )
 from chat_server.metrics import GcWatch, Metrics, watch_loop_lag
-from chat_server.model.queue import PanelSettings
+from chat_server.model.queue import PaidOffer, PanelSettings
 from chat_server.passwords import PasswordHasher
 from chat_server.redis_client import make_redis_client
 from chat_server.resources import mongo_ctx
@@ -770,7 +770,18 @@ def _panel_services(
     app[PANEL_MEMBERS] = PanelMembers(
         gate=gate, panels=panels, accounts=shared.accounts, clock=clock, throttle=shared.throttle
     )
-    app[PANEL_CLAIMS] = PanelClaims(gate=gate, queue=queue, panels=panels, jobs=jobs, clock=clock)
+    app[PANEL_CLAIMS] = PanelClaims(
+        gate=gate,
+        queue=queue,
+        panels=panels,
+        jobs=jobs,
+        clock=clock,
+        paid_price=PaidOffer(
+            settings.payments_price_cents,
+            settings.payments_currency.upper(),
+            settings.payments_panel_id or None,
+        ),
+    )
     app[PANEL_QUESTIONS] = questions = PanelQuestions(
         gate=gate,
         queue=queue,

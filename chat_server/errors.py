@@ -16,6 +16,7 @@
      │                             envelope that does not hold
      ├── InvalidThreadOpening      a patient's thread opening that does not hold
      ├── InvalidBroadcast          a mailing body or slip that does not hold
+     ├── OfferPriceNotConfigured   a paid-chat offer at another than the set price
      ├── RecipientsChanged, ThreadClosed                   409s of sending
      ├── MemberRoleNotAllowed      a practice role this account can never hold
      ├── Forbidden                 authenticated but not allowed (never used for
@@ -149,6 +150,7 @@ class ErrorCode(StrEnum):
     NOTHING_TO_CLAIM = "nothing_to_claim"
     QUESTION_NOT_HELD = "question_not_held"
     COLLEAGUE_NOT_AVAILABLE = "colleague_not_available"
+    OFFER_PRICE_NOT_CONFIGURED = "offer_price_not_configured"
     DAILY_QUESTION_CAP_REACHED = "daily_question_cap_reached"
     ALREADY_RATED = "already_rated"
     # Paid chats (issue 16).
@@ -606,6 +608,14 @@ class QuestionNotHeld(Conflict):
 class ColleagueNotAvailable(Conflict):
     code = ErrorCode.COLLEAGUE_NOT_AVAILABLE
     title = "That colleague is not an online member of this panel"
+
+
+class OfferPriceNotConfigured(ChatError):
+    """A paid-chat offer quotes what the patient would pay: the configured price."""
+
+    code = ErrorCode.OFFER_PRICE_NOT_CONFIGURED
+    http_status = HTTPStatus.UNPROCESSABLE_ENTITY
+    title = "A paid-chat offer's price is the configured paid-chat price"
 
 
 class DailyQuestionCapReached(Conflict):

@@ -128,6 +128,8 @@ def queue_item_reply(item: QueueItem) -> dict[str, Any]:
             reply[name] = at.isoformat()
     if item.offer is not None:
         reply["offer"] = {"price_cents": item.offer.price_cents, "currency": item.offer.currency}
+        if item.offer.panel_id is not None:
+            reply["offer"]["panel_id"] = item.offer.panel_id
     return reply
 
 

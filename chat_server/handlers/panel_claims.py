@@ -20,11 +20,12 @@ from chat_server.errors import (
     ColleagueNotAvailable,
     NothingToClaim,
     NotOnline,
+    OfferPriceNotConfigured,
     QuestionNotHeld,
 )
 from chat_server.handlers.panel_access import PanelGate, QuestionView
 from chat_server.jobs.runner import JobRunner
-from chat_server.model.queue import Outcome, QueueItem
+from chat_server.model.queue import Outcome, PaidOffer, QueueItem
 from chat_server.model.threads import PanelEvent, PanelState
 from chat_server.principal import Principal
 from chat_server.storage.panel_queue import NoSeat, NothingQueued, QueueStore
@@ -50,7 +51,11 @@ class PanelClaims:
         panels: PanelStore,
         jobs: JobRunner,
         clock: Clock,
+        paid_price: PaidOffer,
     ) -> None:
+        # What a paid chat costs the patient (settings payments_*): an offer quotes it,
+        # so the card she sees shows what Checkout will ask.
+        self.paid_price = paid_price
         self._gate = gate
         self._queue = queue
         self._panels = panels
@@ -169,9 +174,14 @@ class PanelClaims:
             "closed_at": self._clock.now(),
         }
         if outcome is Outcome.PAID_OFFER:
-            if price_cents is None:
-                raise BadRequest(fields={"price_cents": ["required for a paid offer"]})
-            fields["offer"] = {"price_cents": price_cents, "currency": "EUR"}
+            price = self.paid_price
+            if price_cents is not None and price_cents != price.price_cents:
+                raise OfferPriceNotConfigured()
+            fields["offer"] = {
+                "price_cents": price.price_cents,
+                "currency": price.currency,
+                "panel_id": price.panel_id,
+            }
         elif outcome is not Outcome.BOOKING:
             raise BadRequest(fields={"outcome": ["booking or paid_offer"]})
         return await self._move(

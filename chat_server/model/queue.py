@@ -31,11 +31,13 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class PaidOffer:
-    """A paid chat offered instead of a free answer (payments come later: the offer
-    is recorded, nothing is charged)."""
+    """A paid chat offered instead of a free answer: the configured paid-chat price
+    (what Checkout asks) and the panel paid chats go to (settings payments_panel_id;
+    None while paid chats have none), where the patient's widget starts it."""
 
     price_cents: int
     currency: str = "EUR"
+    panel_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

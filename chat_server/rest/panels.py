@@ -239,6 +239,11 @@ async def panel_queue(request: web.Request) -> web.Response:
         {
             "queued": [queue_item_reply(q) for q in view.queued],
             "mine": [queue_item_reply(q) for q in view.mine],
+            # The GP console quotes this price in a paid-chat offer (convert).
+            "paid_chat_price": {
+                "price_cents": request.app[PANEL_CLAIMS].paid_price.price_cents,
+                "currency": request.app[PANEL_CLAIMS].paid_price.currency,
+            },
         }
     )
 

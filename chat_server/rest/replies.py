@@ -476,6 +476,7 @@ class PanelRatings(ma.Schema):
 class PaidOfferReply(ma.Schema):
     price_cents = _Int(required=True)
     currency = _Str(required=True)
+    panel_id = _Str()  # an offer's: the panel its paid chat goes to, when configured
 
 
 class QueueItemReply(ma.Schema):
@@ -502,6 +503,7 @@ class QueueItemReply(ma.Schema):
 class PanelQueue(ma.Schema):
     queued = ma.fields.List(ma.fields.Nested(QueueItemReply), required=True)
     mine = ma.fields.List(ma.fields.Nested(QueueItemReply), required=True)
+    paid_chat_price = ma.fields.Nested(PaidOfferReply, required=True)
 
 
 class QuestionStatusReply(QueueItemReply):

@@ -84,7 +84,11 @@ def item_from_doc(doc: dict[str, Any]) -> QueueItem:
         answered_by=doc.get("answered_by"),
         closes_at=doc.get("closes_at"),
         outcome=Outcome(doc["outcome"]) if doc.get("outcome") else None,
-        offer=PaidOffer(offer["price_cents"], offer["currency"]) if offer else None,
+        offer=(
+            PaidOffer(offer["price_cents"], offer["currency"], offer.get("panel_id"))
+            if offer
+            else None
+        ),
         claims=doc.get("claims", 0),
         paid=doc.get("day") == "paid",
     )

@@ -147,6 +147,7 @@ _BY_CODE: dict[str, type[CareChatError]] = {
     "invalid_signature": BadRequestError,
     "invalid_thread_opening": BadRequestError,
     "invalid_broadcast": BadRequestError,
+    "offer_price_not_configured": BadRequestError,
     "invalid_code": BadRequestError,
     "weak_password": BadRequestError,
     "phone_code_required": BadRequestError,

@@ -376,7 +376,8 @@ class PanelClient:
     ) -> Mapping[str, Any]:
         """End the free question as a booking invitation or a paid-chat offer; send
         the invitation itself first (``reply`` with a BookingInvitation or
-        PaidChatOffer payload)."""
+        PaidChatOffer payload). An offer records the configured paid-chat price (the
+        queue's ``paid_chat_price``); ``price_cents``, if given, must be that price."""
         result: Mapping[str, Any] = await self._api.request(
             "POST",
             endpoints.panel_question_part(question_id, "convert"),

@@ -29,6 +29,7 @@ from pymongo import AsyncMongoClient
 
 from chat_server.embedded.processes import free_port
 from e2e_crypto.client.payloads import Text
+from tests.browser.axe import install_axe, violations_at_sizes
 from tests.browser.care_team import PASSPHRASE, PASSWORD, People, unique_email
 from tests.browser.conftest import Watched
 from tests.browser.moderators import MODERATOR_PASSWORD, create_moderator
@@ -40,6 +41,7 @@ from tests.browser.test_panel import (
     fill_intake,
     fits,
     gp_in_console,
+    patient_at_intake,
 )
 from tests.browser.widget_menu import open_widget_menu
 from tests.functional.command import Server, carechat_env
@@ -447,3 +449,51 @@ async def test_a_red_flag_intake_ends_on_the_emergency_screen_and_nothing_is_cha
         assert await mongo[world.db_name]["paid_chats"].count_documents({}) == 0
     finally:
         await mongo.close()
+
+
+async def test_a_gps_paid_offer_takes_the_patient_from_her_free_question_to_the_paid_chat(
+    watched: Watched, second: Watched, world: PaidWorld
+) -> None:
+    patient, gp = watched.page, second.page
+    await install_axe(patient.context)
+    await gp_in_console(gp, world.url, world.panel)
+    await patient_at_intake(patient, world.url, world.people, world.panel.panel_id)
+    await fill_intake(patient, "Fever", QUESTION)
+    await expect(patient.get_by_text("Your place in the queue: 1")).to_be_visible(
+        timeout=LIVE_TIMEOUT
+    )
+
+    # The GP turns the free question into a paid-chat offer at the configured price.
+    await gp.get_by_role("button", name="Go online").click()
+    await expect(gp.locator("ol.queue-list > li")).to_have_count(1, timeout=LIVE_TIMEOUT)
+    await gp.get_by_role("button", name="Claim the oldest").click()
+    await expect(gp.locator("article.intake")).to_contain_text(QUESTION)
+    await gp.get_by_text("Convert").click()
+    await expect(gp.get_by_text("The patient pays the paid-chat price: €6.00")).to_be_visible()
+    await gp.get_by_label("Note (optional)").fill(GP_NOTE)
+    await gp.get_by_role("button", name="Send the offer").click()
+
+    # Her card: the price her paid chat costs, the note, and the way to take it up.
+    card = patient.locator("li[data-kind=paid_chat_offer]")
+    await expect(card).to_contain_text("Paid chat offer: €6.00", timeout=LIVE_TIMEOUT)
+    await expect(card).to_contain_text(GP_NOTE)
+    start = card.get_by_role("button", name="Start a paid chat")
+    await expect(start).to_be_visible(timeout=LIVE_TIMEOUT)
+    inaccessible = await violations_at_sizes(patient, "widget paid offer")
+    await fits(patient)
+    await watched.screenshots("paid-offer-card")
+    await patient.locator("#w-language").select_option("fr")
+    await expect(card.get_by_role("button")).to_have_text("Commencer une consultation payante")
+    await patient.locator("#w-language").select_option("nl")
+    await expect(card.get_by_role("button")).to_have_text("Een betaald gesprek starten")
+    await patient.locator("#w-language").select_option("en")
+    address = patient.url
+
+    # The button opens the paid chat's first step (its terms); nothing in the address.
+    await card.get_by_role("button", name="Start a paid chat").click()
+    await expect(patient.get_by_role("heading", name="A paid chat with a GP")).to_be_visible()
+    await expect(patient.get_by_label("I accept the terms of the paid chat")).to_be_visible()
+    assert patient.url == address
+    inaccessible |= await violations_at_sizes(patient, "widget paid terms")
+    await fits(patient)
+    assert inaccessible == {}, inaccessible

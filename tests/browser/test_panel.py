@@ -333,7 +333,9 @@ async def test_the_console_parks_resumes_releases_hands_over_and_converts(
     await expect(gp.locator("article.intake")).to_contain_text("Tired for weeks")
     await gp.get_by_label("Your answer").fill(DRAFT)
     await gp.get_by_text("Convert").click()
-    await gp.get_by_label("Price in euros").fill("6")
+    # The price is not the GP's to type: the configured paid-chat price, read-only.
+    await expect(gp.get_by_text("The patient pays the paid-chat price: €6.00")).to_be_visible()
+    await expect(gp.get_by_role("spinbutton")).to_have_count(0)
     await gp.get_by_label("Note (optional)").fill("A longer talk")
     # The patient writes meanwhile: her message repaints the question at the console's
     # next refresh, and what the GP typed there, and the opened "Convert", stay.
@@ -342,7 +344,6 @@ async def test_the_console_parks_resumes_releases_hands_over_and_converts(
         FOLLOW_UP, timeout=CONSOLE_REFRESH_TIMEOUT
     )
     await expect(gp.get_by_label("Note (optional)")).to_be_visible()
-    await expect(gp.get_by_label("Price in euros")).to_have_value("6")
     await expect(gp.get_by_label("Note (optional)")).to_have_value("A longer talk")
     await expect(gp.get_by_label("Your answer")).to_have_value(DRAFT)
     await gp.get_by_role("button", name="Send the offer").click()

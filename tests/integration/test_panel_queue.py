@@ -18,7 +18,7 @@ from chat_server.settings import Settings
 from e2e_crypto.envelope import open_message
 from e2e_crypto.groups import open_epoch_key
 from e2e_crypto.wire import GroupRef, from_base64url
-from tests.actors import Actor, actor, login
+from tests.actors import Actor, actor, app_client, login
 from tests.integration.test_privacy_and_files import (
     CANARY,
     _all_documents_text,
@@ -208,7 +208,7 @@ async def _open(db: Db, person: Actor) -> str:
 
 
 async def test_capacity_parking_hand_over_and_conversion(
-    client: Client, outbox: MemoryOutbox, db: Db, clock: ManualClock
+    client: Client, outbox: MemoryOutbox, db: Db, clock: ManualClock, settings: Settings
 ) -> None:
     panel, (dr_a, dr_b) = await _setup(client, outbox, db, clock, capacity=1)
     patients = [await patient(client, outbox, f"p{i}@example.org") for i in range(3)]
@@ -261,18 +261,25 @@ async def test_capacity_parking_hand_over_and_conversion(
     assert offline["code"] == "colleague_not_available"
 
     # Converted into a paid-chat offer or a booking invitation: the free question ends.
-    offer = await dr_a.call(
+    # The offer quotes the configured paid-chat price (what Checkout would ask), which
+    # the GPs read with their queue; another price is refused.
+    assert queue_a["paid_chat_price"] == {
+        "price_cents": settings.payments_price_cents,
+        "currency": "EUR",
+    }
+    other_price = await dr_b.call(
         "POST",
-        f"/api/v1/panel-questions/{ids[0]}/convert",
-        {"outcome": "paid_offer", "price_cents": 600},
+        f"/api/v1/panel-questions/{ids[2]}/convert",
+        {"outcome": "paid_offer", "price_cents": settings.payments_price_cents + 1},
+        expect=422,
+    )
+    assert other_price["code"] == "offer_price_not_configured"
+    offer = await dr_a.call(
+        "POST", f"/api/v1/panel-questions/{ids[0]}/convert", {"outcome": "paid_offer"}
     )
     assert offer["state"] == "closed"
     assert offer["outcome"] == "paid_offer"
-    assert offer["offer"] == {"price_cents": 600, "currency": "EUR"}
-    no_price = await dr_b.call(
-        "POST", f"/api/v1/panel-questions/{ids[2]}/convert", {"outcome": "paid_offer"}, expect=422
-    )
-    assert no_price["fields"] == {"price_cents": ["required for a paid offer"]}
+    assert offer["offer"] == {"price_cents": settings.payments_price_cents, "currency": "EUR"}
     # The one handed back to dr_a becomes an invitation to book a consultation.
     handed_back = await dr_a.call("POST", "/api/v1/panels/covid/claims", {}, expect=201)
     assert handed_back["question_id"] == ids[1]
@@ -282,6 +289,47 @@ async def test_capacity_parking_hand_over_and_conversion(
     assert (booking["state"], booking["outcome"]) == ("closed", "booking")
     seats = {d["_id"]: d["open"] async for d in db["panel_seats"].find()}
     assert seats == {f"covid/{dr_a.account_id}": 0, f"covid/{dr_b.account_id}": 0}
+
+
+async def test_a_paid_offer_quotes_the_paid_chat_price_and_names_its_panel(
+    aiohttp_client: Any,
+    settings: Settings,
+    outbox: MemoryOutbox,
+    db: Db,
+    clock: ManualClock,
+) -> None:
+    # Paid chats configured (price 9 EUR, panel "general"): the patient's question
+    # status carries the offer she can act on, her widget starts the paid chat there.
+    paid = await app_client(
+        aiohttp_client,
+        settings,
+        clock,
+        outbox,
+        payments_panel_id="general",
+        payments_price_cents=900,
+    )
+    panel, (dr_a,) = await _setup(paid, outbox, db, clock, gps=1)
+    alice = await patient(paid, outbox, "alice@example.org")
+    qid = (await ask(alice, panel))["question_id"]
+    await online(dr_a)
+    queue = await dr_a.call("GET", "/api/v1/panels/covid/queue")
+    assert queue["paid_chat_price"] == {"price_cents": 900, "currency": "EUR"}
+    await dr_a.call("POST", "/api/v1/panels/covid/claims", {}, expect=201)
+    six = await dr_a.call(
+        "POST",
+        f"/api/v1/panel-questions/{qid}/convert",
+        {"outcome": "paid_offer", "price_cents": 600},
+        expect=422,
+    )
+    assert six["code"] == "offer_price_not_configured"
+    await dr_a.call(
+        "POST",
+        f"/api/v1/panel-questions/{qid}/convert",
+        {"outcome": "paid_offer", "price_cents": 900},
+    )
+    status = await alice.call("GET", f"/api/v1/panel-questions/{qid}")
+    assert status["outcome"] == "paid_offer"
+    assert status["offer"] == {"price_cents": 900, "currency": "EUR", "panel_id": "general"}
 
 
 async def test_group_rules_refuse_a_stale_epoch_and_a_non_member_sender(

@@ -318,8 +318,8 @@ export class PanelClient {
 
   /** End the free question as "booking" or "paid_offer"; send the invitation itself
    * first (reply with a booking_invitation or paid_chat_offer payload). */
-  convert(questionId, outcome, priceCents = null) {
-    return this._request("POST", `/panel-questions/${enc(questionId)}/convert`, { outcome, price_cents: priceCents });
+  convert(questionId, outcome) {
+    return this._request("POST", `/panel-questions/${enc(questionId)}/convert`, { outcome });
   }
 
   /**

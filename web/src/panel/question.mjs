@@ -6,7 +6,7 @@
 
 import { h } from "../ui/dom.mjs";
 import { formatTime, language, t } from "../ui/i18n.mjs";
-import { PageError, button, choice, errorLine, field, form, kept } from "./forms.mjs";
+import { button, choice, errorLine, field, form, kept } from "./forms.mjs";
 import { paidBox } from "./paid.mjs";
 
 const option = (group, value) => {
@@ -125,17 +125,17 @@ function convertForms(console_, q) {
       await console_.open(id);
     },
   });
-  const amount = kept(drafts, `${id}/price`, field({ label: t("convert.offer.price"), name: "price", type: "number", min: 1, max: 10000, step: "0.01" }));
+  // The price is not the GP's to choose: the offer quotes the configured paid-chat
+  // price (the queue names it), the one Checkout asks if the patient takes it.
+  const quoted = console_.queue?.paid_chat_price ?? null;
   const note = kept(drafts, `${id}/note`, field({ label: t("convert.offer.note"), name: "note", maxlength: 2000 }));
   const offer = form({
-    fields: [amount, note],
+    fields: [note],
     submit: t("convert.offer.send"),
-    check: (v) => (Number(v.price) >= 0.01 && Number(v.price) <= 10000 ? null : t("convert.invalid")),
+    check: () => (quoted ? null : t("convert.invalid")),
     action: async (v) => {
-      const cents = Math.round(Number(v.price) * 100);
-      if (!Number.isSafeInteger(cents)) throw new PageError(t("convert.invalid"));
-      await console_.panel.reply(id, { t: "paid_chat_offer", price_cents: cents, currency: "EUR", note: v.note.trim() || null });
-      await console_.panel.convert(id, "paid_offer", cents);
+      await console_.panel.reply(id, { t: "paid_chat_offer", price_cents: quoted.price_cents, currency: quoted.currency, note: v.note.trim() || null });
+      await console_.panel.convert(id, "paid_offer");
       console_.forget(id);
       await console_.open(id);
     },
@@ -148,6 +148,7 @@ function convertForms(console_, q) {
     h("h3", {}, t("convert.booking")),
     booking,
     h("h3", {}, t("convert.offer")),
+    quoted ? h("p", { class: "offer-price" }, t("convert.offer.price", { price: price(quoted.price_cents) })) : null,
     offer,
   );
   details.addEventListener("toggle", () => drafts.set(`${id}/convert`, details.open));

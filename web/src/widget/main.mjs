@@ -131,6 +131,13 @@ class PatientWidget extends Widget {
     ].filter(Boolean);
   }
 
+  /** A GP's paid-chat offer was taken up (question/flow.mjs): the paid chat's own
+   * flow, from its terms, with the panel the offer named. */
+  startPaidChat(panelId) {
+    if (!this.paid || this.paid.panelId !== panelId) this.paid = new PaidFlow(this, panelId);
+    this.paid.start();
+  }
+
   /** After a login: keys on this browser, or make them, or restore them. */
   async signedIn() {
     if (this.client.hasKeys) {

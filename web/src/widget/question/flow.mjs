@@ -164,14 +164,22 @@ function panelItem(flow, message) {
     );
   }
   if (message.verified && p?.t === "paid_chat_offer") {
+    // Once converted, the offer the server recorded is the one to act on: its price
+    // is what the paid chat costs (the configured price, not a figure in the
+    // message), and it names the panel the paid chat goes to. Nothing rides in the URL.
+    const recorded = flow.status?.outcome === "paid_offer" ? flow.status.offer : null;
+    const cents = recorded?.price_cents ?? p.price_cents;
     return h(
       "li",
       { class: ["w-msg", "theirs"], dataset: { kind: "paid_chat_offer", seq: message.seq } },
       h(
         "article",
         { class: ["w-bubble", "w-card"] },
-        h("h3", { class: "w-card-title" }, t("question.offer", { price: price(p.price_cents) })),
+        h("h3", { class: "w-card-title" }, t("question.offer", { price: price(cents) })),
         p.note ? h("p", { class: "w-text" }, p.note) : null,
+        recorded?.panel_id
+          ? h("div", { class: "w-actions" }, action(t("question.offer.start"), () => flow.widget.startPaidChat(recorded.panel_id), "primary"))
+          : null,
       ),
     );
   }
