@@ -301,12 +301,112 @@ async def test_a_retried_start_makes_one_checkout_session(
 ) -> None:
     qid = question_id()
     double.fail("checkout/sessions", status=0)  # made at Stripe, the answer lost
-    refused = await world.start(qid=qid, expect=503)
-    assert refused["code"] == "payment_provider_unavailable"
+    preparing = await world.start(qid=qid)
+    assert "checkout_url" not in preparing
     first = await world.start(qid=qid)
     again = await world.start(qid=qid)
     assert first["checkout_url"] == again["checkout_url"]
+    await world.advance(6)  # the checkout job too gets the same session back
+    await until(lambda: _job_done(world, qid), WAIT_S, "the checkout job done")
     assert len(double.sessions) == 1
+
+
+async def _job_done(world: World, qid: str) -> bool:
+    job = await world.db["jobs"].find_one(
+        {"kind": "stripe_checkout", "dedupe_key": f"{qid}/checkout"}
+    )
+    return job is not None and bool(job["state"] == "done")
+
+
+async def _status(world: World, qid: str) -> dict[str, Any]:
+    reply: dict[str, Any] = await world.patient.call("GET", f"/api/v1/paid-chats/{qid}")
+    return reply
+
+
+async def _advancing_until(world: World, qid: str, done: Any, what: str) -> dict[str, Any]:
+    """Polls the chat's status as the widget does, the clock running 6 s a poll
+    (through the checkout job's back-off)."""
+    for _ in range(400):
+        status = await _status(world, qid)
+        if done(status):
+            return status
+        await world.advance(6)
+    raise AssertionError(f"never {what}")
+
+
+@pytest.mark.parametrize("fault", [500, 0], ids=["stripe 500", "timeout"])
+async def test_stripe_failing_the_start_defers_the_checkout_to_a_job_that_makes_one_session(
+    world: World, double: StripeDouble, fault: int
+) -> None:
+    qid = question_id()
+    # The start's own try and the job's first; a timeout is made at Stripe, unanswered.
+    double.fail("checkout/sessions", status=fault, times=2)
+    preparing = await world.start(qid=qid)
+    assert preparing["state"] == "pending_payment"
+    assert "checkout_url" not in preparing  # "preparing payment"
+    status = await _advancing_until(world, qid, lambda s: "checkout_url" in s, "a checkout URL")
+    assert status["state"] == "pending_payment"
+    assert len(double.sessions) == 1
+    session = world.session_of(status)
+    creates = [r for r in double.requests if r[1] == "/v1/checkout/sessions"]
+    assert len(creates) >= 2
+    assert {key for _, _, key, _ in creates} == {f"carechat/checkout/{qid}"}
+    assert len({str(params) for _, _, _, params in creates}) == 1  # the same request
+    assert double.sessions[session]["metadata"]["thread_id"] == qid
+    # And the chat goes on as any other.
+    await double.deliver_all(double.pay(session, "card"))
+    await world.reaches(qid, "queued", "held")
+
+
+async def test_a_checkout_job_that_keeps_failing_ends_the_chat_with_nothing_charged(
+    world: World, double: StripeDouble
+) -> None:
+    qid = question_id()
+    double.fail("checkout/sessions", status=500, times=1000)
+    await world.start(qid=qid)
+    status = await _advancing_until(world, qid, lambda s: s["state"] == "closed", "the chat closed")
+    assert status["closed_reason"] == "checkout_failed"
+    assert status["charged_cents"] == 0
+    assert "checkout_url" not in status
+    assert double.sessions == {}
+    assert double.calls("checkout/sessions") == 1 + 8  # the start's try, the job's eight
+    job = await world.db["jobs"].find_one({"kind": "stripe_checkout"})
+    assert job is not None
+    assert job["state"] == "done"  # it ended the chat: not left failed
+    assert await world.db["panel_questions"].find_one({"_id": qid}) is None
+    # A retried start does not revive it.
+    again = await world.start(qid=qid)
+    assert again["state"] == "closed"
+    assert double.calls("checkout/sessions") == 9
+
+
+async def test_a_patient_may_cancel_while_the_payment_is_prepared_and_not_after(
+    world: World, double: StripeDouble, paid_client: Client, outbox: MemoryOutbox
+) -> None:
+    qid = question_id()
+    double.fail("checkout/sessions", status=500, times=1000)
+    await world.start(qid=qid)
+    stranger = await patient(paid_client, outbox, "other@example.org")
+    refused = await stranger.call("POST", f"/api/v1/paid-chats/{qid}/cancel", {}, expect=404)
+    assert refused["code"] == "not_found"
+    cancelled = await world.patient.call("POST", f"/api/v1/paid-chats/{qid}/cancel", {})
+    assert cancelled["state"] == "closed"
+    assert cancelled["closed_reason"] == "cancelled"
+    assert cancelled["charged_cents"] == 0
+    again = await world.patient.call("POST", f"/api/v1/paid-chats/{qid}/cancel", {}, expect=409)
+    assert again["code"] == "paid_chat_not_cancellable"
+    calls = double.calls("checkout/sessions")
+    double.faults.clear()  # Stripe is back: the job must still make nothing
+    await world.advance(60)
+    await until(lambda: _job_done(world, qid), WAIT_S, "the checkout job done")
+    assert double.calls("checkout/sessions") == calls
+    assert double.sessions == {}
+    # With its session made, the chat is paid or left on the hosted page, not here.
+    reply = await world.start()
+    refused = await world.patient.call(
+        "POST", f"/api/v1/paid-chats/{reply['thread_id']}/cancel", {}, expect=409
+    )
+    assert refused["code"] == "paid_chat_not_cancellable"
 
 
 @pytest.mark.parametrize("forgery", ["unknown secret", "altered", "replayed late", "unsigned"])
