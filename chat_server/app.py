@@ -122,6 +122,8 @@ from chat_server.handlers.panel_questions import PanelQuestions
 from chat_server.handlers.panels import PanelService
 from chat_server.handlers.passwords import PasswordService, ResetMail
 from chat_server.handlers.payment_flow import (
+    CHECKOUT_ATTEMPTS,
+    CHECKOUT_BACKOFF,
     PAID_CHAT_TIMER,
     STRIPE_CALL,
     STRIPE_CHECKOUT,
@@ -864,7 +866,10 @@ def _payment_services(
     # Stripe down during a start: about ten minutes of tries (5 s doubling), then the
     # chat ends "nothing charged" rather than leave the patient waiting.
     kinds.register(
-        STRIPE_CHECKOUT, flow.make_checkout, max_attempts=8, backoff=timedelta(seconds=5)
+        STRIPE_CHECKOUT,
+        flow.make_checkout,
+        max_attempts=CHECKOUT_ATTEMPTS,
+        backoff=CHECKOUT_BACKOFF,
     )
     return http
 

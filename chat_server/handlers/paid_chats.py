@@ -89,7 +89,7 @@ class PaidChats:
             amount_cents=self._terms.price_cents,
             currency=self._terms.currency,
             created_at=now,
-            checkout_expires_at=now + self._terms.checkout_expiry,
+            checkout_expires_at=self._flow.checkout_expiry(now),
         )
         try:
             await self._chats.create(chat)

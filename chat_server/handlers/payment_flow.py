@@ -12,7 +12,7 @@
   start (5xx, timeout): the same parameters and idempotency key as the start's own
   try, so Stripe holds one session for the chat however many tries it took; the
   status the client polls then carries its URL. Stripe refusing (4xx), the last
-  attempt failing, or the stored expiry passing closes the chat ``checkout_failed``
+  attempt failing, or the stored expiry too near closes the chat ``checkout_failed``
   (nothing charged). A patient who gave up while waiting (``cancelled``) gets a
   session made meanwhile expired.
 - ``stripe_call`` jobs make the outbound calls with deterministic idempotency keys
@@ -40,7 +40,7 @@ from chat_server.storage.paid_chats import PaidChatStore
 from payments.facts import Fact, PaymentFact, fact_of
 from payments.gateway import StripeGateway, StripeRefused, StripeUnavailable
 from payments.signatures import InvalidSignature, verify_signature
-from payments.terms import PaymentTerms
+from payments.terms import CHECKOUT_EXPIRY_MAX, CHECKOUT_EXPIRY_MIN, PaymentTerms
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,13 @@ STRIPE_EVENT: Final = "stripe_event"
 STRIPE_CALL: Final = "stripe_call"
 STRIPE_CHECKOUT: Final = "stripe_checkout"
 PAID_CHAT_TIMER: Final = "paid_chat_timer"
+# The checkout job: 8 tries, 5 s doubling (about 11 minutes in all; app.py).
+CHECKOUT_ATTEMPTS: Final = 8
+CHECKOUT_BACKOFF: Final = timedelta(seconds=5)
+# A session's expires_at is chosen once, at the start, for every try under its key
+# (Stripe compares a retry's parameters); Stripe wants it 30 minutes to 24 hours
+# after the session is made, so it gets this margin for the tries of the job.
+CHECKOUT_MARGIN: Final = timedelta(minutes=15)
 # A pending (Bancontact) refund is looked at again this often until it is final.
 REFUND_FOLLOW: Final = timedelta(hours=1)
 
@@ -83,10 +90,16 @@ class PaymentFlow:
 
     # -- the Checkout Session ----------------------------------------------------------------
 
+    def checkout_expiry(self, now: datetime) -> datetime:
+        """The expires_at of a chat started now: the setting, plus the margin the
+        checkout job may need, within Stripe's 24 hours."""
+        return now + min(self._terms.checkout_expiry + CHECKOUT_MARGIN, CHECKOUT_EXPIRY_MAX)
+
     async def create_checkout(self, chat: PaidChat) -> PaidChat:
         """Makes (or, under the same key, gets back) the chat's Checkout Session and
         records it. Raises StripeUnavailable (try again later) or StripeRefused."""
-        assert chat.checkout_expires_at is not None  # stored when the chat was created
+        # Stored when the chat was created (chats from before that: chosen now).
+        expires_at = chat.checkout_expires_at or self.checkout_expiry(self._clock.now())
         # The price travels from the stored chat, not the settings of the moment.
         terms = replace(self._terms, price_cents=chat.amount_cents, currency=chat.currency)
         back = f"{self._return_url}?paid_chat={chat.thread_id}&checkout="
@@ -95,11 +108,9 @@ class PaymentFlow:
             terms,
             success_url=f"{back}success",
             cancel_url=f"{back}cancel",
-            expires_at=chat.checkout_expires_at,
+            expires_at=expires_at,
         )
-        stored = await self._chats.set_checkout(
-            chat.thread_id, session.id, session.url, chat.checkout_expires_at
-        )
+        stored = await self._chats.set_checkout(chat.thread_id, session.id, session.url, expires_at)
         assert stored is not None  # one session per key: the same id every time
         return stored
 
@@ -118,9 +129,10 @@ class PaymentFlow:
         if chat.session_id is None:
             if chat.state is not PaidState.PENDING_PAYMENT:
                 return None  # cancelled before any session was made
-            assert chat.checkout_expires_at is not None
-            if self._clock.now() >= chat.checkout_expires_at:
-                await self._give_up(chat, "expired")
+            expires_at = chat.checkout_expires_at
+            if expires_at is not None and self._clock.now() + CHECKOUT_EXPIRY_MIN > expires_at:
+                # Too late: Stripe refuses a session expiring in under 30 minutes.
+                await self._give_up(chat, "expiry")
                 return None
             try:
                 chat = await self.create_checkout(chat)
