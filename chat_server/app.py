@@ -121,8 +121,11 @@ from chat_server.handlers.panel_questions import PanelQuestions
 from chat_server.handlers.panels import PanelService
 from chat_server.handlers.passwords import PasswordService, ResetMail
 from chat_server.handlers.payment_flow import (
+    CHECKOUT_ATTEMPTS,
+    CHECKOUT_BACKOFF,
     PAID_CHAT_TIMER,
     STRIPE_CALL,
+    STRIPE_CHECKOUT,
     STRIPE_EVENT,
     PaymentConfig,
     PaymentFlow,
@@ -866,6 +869,14 @@ def _payment_services(
     # Stripe down: retried with the same key, for up to about a day.
     kinds.register(STRIPE_CALL, flow.call_stripe, max_attempts=30, backoff=timedelta(seconds=5))
     kinds.register(PAID_CHAT_TIMER, flow.timer, backoff=timedelta(seconds=5))
+    # Stripe down during a start: about ten minutes of tries (5 s doubling), then the
+    # chat ends "nothing charged" rather than leave the patient waiting.
+    kinds.register(
+        STRIPE_CHECKOUT,
+        flow.make_checkout,
+        max_attempts=CHECKOUT_ATTEMPTS,
+        backoff=CHECKOUT_BACKOFF,
+    )
     return http
 
 

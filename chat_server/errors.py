@@ -45,6 +45,7 @@
      │    │   NothingToClaim, QuestionNotHeld, ColleagueNotAvailable,
      │    │   DailyQuestionCapReached, AlreadyRated        the GP panel
      │    ├── PaidChatNotClosable                          paid chats
+     │    ├── PaidChatNotCancellable                       paid chats
      │    └── HelloAlreadySent
      ├── TooLarge                  body or frame over its limit
      │    └── UploadQuotaExceeded  an account's attachment storage is full
@@ -156,6 +157,7 @@ class ErrorCode(StrEnum):
     # Paid chats (issue 16).
     WEBHOOK_SIGNATURE_INVALID = "webhook_signature_invalid"
     PAID_CHAT_NOT_CLOSABLE = "paid_chat_not_closable"
+    PAID_CHAT_NOT_CANCELLABLE = "paid_chat_not_cancellable"
     PAYMENTS_NOT_CONFIGURED = "payments_not_configured"
     PAYMENT_PROVIDER_UNAVAILABLE = "payment_provider_unavailable"
     # Moderation (issue 18).
@@ -631,6 +633,11 @@ class AlreadyRated(Conflict):
 class PaidChatNotClosable(Conflict):
     code = ErrorCode.PAID_CHAT_NOT_CLOSABLE
     title = "Only the answering practitioner closes a paid chat, while its window is open"
+
+
+class PaidChatNotCancellable(Conflict):
+    code = ErrorCode.PAID_CHAT_NOT_CANCELLABLE
+    title = "A paid chat is cancelled only while its payment is being prepared"
 
 
 class CampaignIdTaken(Conflict):

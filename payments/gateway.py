@@ -22,11 +22,12 @@ API_VERSION = stripe.api_version
 
 
 class StripeUnavailable(Exception):
-    """Stripe did not answer, or answered with a 5xx or 429: try again later, same key."""
+    """Stripe did not answer, or answered with a 5xx, 429 or 409 (the key in use by a
+    concurrent request): try again later, same key."""
 
 
 class StripeRefused(Exception):
-    """Stripe answered with a 4xx other than 429: trying again will not help. The
+    """Stripe answered with a 4xx other than 409 and 429: trying again will not help. The
     code is Stripe's error code (for the log), never its message."""
 
     def __init__(self, code: str | None) -> None:
@@ -72,6 +73,10 @@ def _translate(exc: stripe.StripeError) -> Exception:
         return StripeUnavailable(type(exc).__name__)
     if status == 429:
         return StripeUnavailable("rate limited")
+    if status == 409:
+        # Stripe's conflict: another request runs with the same key right now (a
+        # retried start beside the checkout job); its answer will be there later.
+        return StripeUnavailable("conflict")
     return StripeRefused(exc.code)
 
 

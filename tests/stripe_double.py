@@ -151,10 +151,15 @@ def _hints(typed: type) -> dict[str, Any]:
     return hints
 
 
+# A fault's status: carried out, then answered only after ``hang_seconds``.
+SLOW = -2
+
+
 @dataclass
 class Fault:
     status: int = 500  # 0: carry the call out, then drop the connection (a timeout)
     times: int = 1
+    code: str | None = None  # Stripe's error code in the answer (a 4xx), if any
 
 
 @dataclass
@@ -223,11 +228,14 @@ class StripeDouble:
             max_network_retries=0,
         )
 
-    def fail(self, route: str, *, status: int = 500, times: int = 1) -> None:
+    def fail(
+        self, route: str, *, status: int = 500, times: int = 1, code: str | None = None
+    ) -> None:
         """The next ``times`` calls of ``route`` (e.g. ``"capture"``) fail: with
         ``status``; with status 0, carried out and then their connection dropped; with
-        -1, carried out and left hanging for ``hang_seconds`` before being dropped."""
-        self.faults[route] = Fault(status, times)
+        -1, carried out and left hanging for ``hang_seconds`` before being dropped; with
+        ``SLOW`` (-2), carried out and answered after ``hang_seconds``."""
+        self.faults[route] = Fault(status, times, code)
 
     def calls(self, route: str) -> int:
         return sum(1 for _, path, _, _ in self.requests if path.endswith(route))
@@ -361,7 +369,8 @@ class StripeDouble:
         fault = self.faults.get(route)
         if fault is not None and fault.times > 0 and fault.status > 0:
             fault.times -= 1
-            return _error(fault.status, "api_error", "the double was told to fail")
+            kind = fault.code or "api_error"
+            return _error(fault.status, kind, "the double was told to fail")
         if hint is not None:
             try:
                 check_params(params, hint, "")
@@ -370,6 +379,10 @@ class StripeDouble:
         status, answer = act(params)
         if key is not None and status < 500:
             self._idempotent[key] = (params, status, answer)
+        if fault is not None and fault.times > 0 and fault.status == SLOW:
+            fault.times -= 1
+            await asyncio.sleep(self.hang_seconds)  # done here, answered late
+            return web.json_response(answer, status=status)
         if fault is not None and fault.times > 0 and fault.status < 0:
             fault.times -= 1
             # Done here, answered only after ``hang_seconds``, then not at all: the
@@ -393,6 +406,15 @@ class StripeDouble:
                 # Real Stripe would accept it and hide Bancontact; CareChat must not send it.
                 return 400, _body(
                     "invalid_request_error", "top-level capture_method hides bancontact"
+                )
+            # Stripe's rule: 30 minutes to 24 hours after the session is made (a
+            # retry long after the first try, with the same expires_at, can break it).
+            ahead = int(params["expires_at"]) - self.now()
+            if not 30 * 60 - 60 <= ahead <= 24 * 3600 + 60:
+                return 400, _body(
+                    "invalid_request_error",
+                    "expires_at must be 30 minutes to 24 hours from now",
+                    param="expires_at",
                 )
             item = params["line_items"][0]["price_data"]
             session_id = self._id("cs")

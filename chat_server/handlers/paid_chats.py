@@ -5,19 +5,21 @@ question to her devices and the general-practice panel, as for a free question.
 ``start`` stores the chat ``pending_payment`` with the price copied from the terms
 (a later change of price never alters it), stores the sealed question (not yet
 queued: handlers/paid_queue.py) and makes a Checkout Session whose idempotency key
-derives from the thread, so a retry makes no second session. The first reply opens
-the window and asks for the capture; the answering GP may close early. Everything
-the money does afterwards is handlers/payment_flow.py.
+derives from the thread, so a retry makes no second session. When Stripe fails
+(5xx, timeout) the start still succeeds, without a checkout URL yet, and a durable
+job makes the session (payment_flow.py); the patient may cancel while she waits.
+The first reply opens the window and asks for the capture; the answering GP may
+close early. Everything the money does afterwards is handlers/payment_flow.py.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 
 from chat_server.errors import (
     BadRequest,
     NotFound,
+    PaidChatNotCancellable,
     PaidChatNotClosable,
     PatientsOnly,
     PaymentProviderUnavailable,
@@ -36,6 +38,7 @@ from chat_server.principal import Principal, Role
 from chat_server.storage.paid_chats import PaidChatExists, PaidChatStore
 from moderation.consents import Purpose
 from moderation.limits import Action
+from payments.gateway import StripeRefused, StripeUnavailable
 from payments.terms import PaymentTerms
 
 log = logging.getLogger(__name__)
@@ -62,7 +65,6 @@ class PaidChats:
         self._clock = config.clock
         self._terms = config.terms
         self._panel_id = config.panel_id
-        self._return_url = config.return_url
 
     # -- the patient -------------------------------------------------------------------------
 
@@ -73,7 +75,7 @@ class PaidChats:
             raise PatientsOnly()
         if QUESTION_ID.fullmatch(thread_id) is None:
             raise BadRequest(fields={"thread_id": ["22 base64url characters"]})
-        gateway = self._flow.gateway()
+        self._flow.gateway()  # PaymentsNotConfigured when paid chats are off
         # The current paid-chat terms accepted (moderation/consents.py), and the
         # paid-chat-start budget (moderation/limits.py), before Stripe is called.
         await self._consents.require(who.account_id, Purpose.PAID_CHAT_TERMS)
@@ -87,6 +89,7 @@ class PaidChats:
             amount_cents=self._terms.price_cents,
             currency=self._terms.currency,
             created_at=now,
+            checkout_expires_at=self._flow.checkout_expiry(now),
         )
         try:
             await self._chats.create(chat)
@@ -94,29 +97,46 @@ class PaidChats:
             earlier = await self._chats.get(thread_id)
             if earlier is None or earlier.patient_id != who.account_id:
                 raise ThreadIdTaken() from None
-            if earlier.session_id is not None:
-                return earlier  # a retry after the session was made
+            if earlier.session_id is not None or earlier.state is not PaidState.PENDING_PAYMENT:
+                return earlier  # a retry after the session was made, or the chat ended
             chat = earlier
         await self._questions.prepare_paid(who, chat.panel_id, thread_id, client_msg_id, envelope)
-        # The price travels from the stored chat, not the settings of the moment.
-        terms = replace(self._terms, price_cents=chat.amount_cents, currency=chat.currency)
-        expires_at = now + self._terms.checkout_expiry
         try:
-            session = await gateway.create_checkout(
-                thread_id,
-                terms,
-                success_url=f"{self._return_url}?paid_chat={thread_id}&checkout=success",
-                cancel_url=f"{self._return_url}?paid_chat={thread_id}&checkout=cancel",
-                expires_at=expires_at,
-            )
-        except Exception as exc:  # StripeUnavailable or StripeRefused: retry is safe
-            log.warning(
-                "payments: checkout not created", extra={"fields": {"error": type(exc).__name__}}
-            )
+            return await self._flow.create_checkout(chat)
+        except StripeUnavailable as exc:
+            # Stripe down or slow: the start still succeeds, without a checkout URL
+            # yet ("preparing payment"); a durable job makes the session with the same
+            # key and the status the client polls then carries its URL.
+            log.warning("payments: checkout deferred", extra={"fields": {"error": str(exc)}})
+            await self._flow.checkout_later(chat)
+            return chat
+        except StripeRefused as exc:
+            # Trying again will not help (a configuration error): the start is refused.
+            log.warning("payments: checkout refused", extra={"fields": {"code": exc.code or ""}})
             raise PaymentProviderUnavailable() from None
-        stored = await self._chats.set_checkout(thread_id, session.id, session.url, expires_at)
-        assert stored is not None
-        return stored
+
+    async def cancel(self, who: Principal, thread_id: str) -> PaidChat:
+        """The patient gives up while the payment is being prepared (no Checkout
+        Session yet): the chat closes ``cancelled``, nothing charged. Once the session
+        exists the hosted page is where she pays or leaves; it expires unpaid."""
+        chat = await self._chats.get(thread_id)
+        if chat is None or chat.patient_id != who.account_id:
+            raise NotFound()
+        moved = await self._chats.move(
+            thread_id,
+            [PaidState.PENDING_PAYMENT],
+            {
+                "state": str(PaidState.CLOSED),
+                "closed_at": self._clock.now(),
+                "closed_reason": "cancelled",
+            },
+            event=PaidEvent.CANCEL,
+            actor=who.account_id,
+            without_session=True,
+        )
+        if moved is None:
+            raise PaidChatNotCancellable()
+        return moved
 
     def terms(self, who: Principal) -> PaymentTerms:
         """The terms a chat started now gets, shown before the patient writes; the

@@ -8,6 +8,13 @@
   facts, what must happen next (queue it, close it, capture, cancel, refund). Every
   job ends by calling it, so any order of events, a redelivery, or a crash between
   a Stripe call and its record ends in the same place.
+- ``stripe_checkout`` jobs make the Checkout Session when Stripe failed during the
+  start (5xx, timeout): the same parameters and idempotency key as the start's own
+  try, so Stripe holds one session for the chat however many tries it took; the
+  status the client polls then carries its URL. Stripe refusing (4xx), the last
+  attempt failing, or the stored expiry too near closes the chat ``checkout_failed``
+  (nothing charged). A patient who gave up while waiting (``cancelled``) gets a
+  session made meanwhile expired.
 - ``stripe_call`` jobs make the outbound calls with deterministic idempotency keys
   (payments/keys.py) and record what Stripe answered as facts; a 5xx or a timeout
   raises, and the job runs again with the same key, so Stripe acts once.
@@ -19,7 +26,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -31,15 +38,23 @@ from chat_server.model.paid_chats import PaidChat
 from chat_server.model.threads import PaidEvent, PaidState, PanelState
 from chat_server.storage.paid_chats import PaidChatStore
 from payments.facts import Fact, PaymentFact, fact_of
-from payments.gateway import StripeGateway, StripeRefused
+from payments.gateway import StripeGateway, StripeRefused, StripeUnavailable
 from payments.signatures import InvalidSignature, verify_signature
-from payments.terms import PaymentTerms
+from payments.terms import CHECKOUT_EXPIRY_MAX, CHECKOUT_EXPIRY_MIN, PaymentTerms
 
 log = logging.getLogger(__name__)
 
 STRIPE_EVENT: Final = "stripe_event"
 STRIPE_CALL: Final = "stripe_call"
+STRIPE_CHECKOUT: Final = "stripe_checkout"
 PAID_CHAT_TIMER: Final = "paid_chat_timer"
+# The checkout job: 8 tries, 5 s doubling (about 11 minutes in all; app.py).
+CHECKOUT_ATTEMPTS: Final = 8
+CHECKOUT_BACKOFF: Final = timedelta(seconds=5)
+# A session's expires_at is chosen once, at the start, for every try under its key
+# (Stripe compares a retry's parameters); Stripe wants it 30 minutes to 24 hours
+# after the session is made, so it gets this margin for the tries of the job.
+CHECKOUT_MARGIN: Final = timedelta(minutes=15)
 # A pending (Bancontact) refund is looked at again this often until it is final.
 REFUND_FOLLOW: Final = timedelta(hours=1)
 
@@ -71,6 +86,86 @@ class PaymentFlow:
         self._terms = config.terms
         self._panel_id = config.panel_id
         self._secrets = config.webhook_secrets
+        self._return_url = config.return_url
+
+    # -- the Checkout Session ----------------------------------------------------------------
+
+    def checkout_expiry(self, now: datetime) -> datetime:
+        """The expires_at of a chat started now: the setting, plus the margin the
+        checkout job may need, within Stripe's 24 hours."""
+        return now + min(self._terms.checkout_expiry + CHECKOUT_MARGIN, CHECKOUT_EXPIRY_MAX)
+
+    async def create_checkout(self, chat: PaidChat) -> PaidChat:
+        """Makes (or, under the same key, gets back) the chat's Checkout Session and
+        records it. Raises StripeUnavailable (try again later) or StripeRefused."""
+        # Stored when the chat was created (chats from before that: chosen now).
+        expires_at = chat.checkout_expires_at or self.checkout_expiry(self._clock.now())
+        # The price travels from the stored chat, not the settings of the moment.
+        terms = replace(self._terms, price_cents=chat.amount_cents, currency=chat.currency)
+        back = f"{self._return_url}?paid_chat={chat.thread_id}&checkout="
+        session = await self.gateway().create_checkout(
+            chat.thread_id,
+            terms,
+            success_url=f"{back}success",
+            cancel_url=f"{back}cancel",
+            expires_at=expires_at,
+        )
+        stored = await self._chats.set_checkout(chat.thread_id, session.id, session.url, expires_at)
+        assert stored is not None  # one session per key: the same id every time
+        return stored
+
+    async def checkout_later(self, chat: PaidChat) -> None:
+        """Stripe failed during the start: a durable job makes the session."""
+        await self._jobs.enqueue(
+            STRIPE_CHECKOUT, {"thread": chat.thread_id}, dedupe_key=f"{chat.thread_id}/checkout"
+        )
+
+    async def make_checkout(self, ctx: JobContext) -> datetime | None:
+        """The ``stripe_checkout`` job; a StripeUnavailable raised here is retried with
+        back-off by the runner, except on the last attempt, which gives up."""
+        chat = await self._chats.get(str(ctx.payload["thread"]))
+        if chat is None:
+            return None
+        if chat.session_id is None:
+            if chat.state is not PaidState.PENDING_PAYMENT:
+                return None  # cancelled before any session was made
+            expires_at = chat.checkout_expires_at
+            if expires_at is not None and self._clock.now() + CHECKOUT_EXPIRY_MIN > expires_at:
+                # Too late: Stripe refuses a session expiring in under 30 minutes.
+                await self._give_up(chat, "expiry")
+                return None
+            try:
+                chat = await self.create_checkout(chat)
+            except StripeUnavailable as exc:
+                if ctx.job.attempts < ctx.job.max_attempts:
+                    raise
+                await self._give_up(chat, str(exc))
+                return None
+            except StripeRefused as exc:
+                await self._give_up(chat, exc.code or "refused")
+                return None
+        if chat.closed_reason == "cancelled" and chat.session_id is not None:
+            # The patient gave up while Stripe was being retried, and the session got
+            # made just then: nobody may pay it now.
+            try:
+                await self.gateway().expire_checkout(chat.thread_id, chat.session_id)
+            except StripeRefused:
+                pass  # already expired or completed: the webhooks tell which
+        return None
+
+    async def _give_up(self, chat: PaidChat, reason: str) -> None:
+        log.warning("payments: checkout abandoned", extra={"fields": {"reason": reason}})
+        await self._chats.move(
+            chat.thread_id,
+            [PaidState.PENDING_PAYMENT],
+            {
+                "state": str(PaidState.CLOSED),
+                "closed_at": self._clock.now(),
+                "closed_reason": "checkout_failed",
+            },
+            event=PaidEvent.CHECKOUT_FAILED,
+            without_session=True,
+        )
 
     # -- Stripe's webhook --------------------------------------------------------------------
 

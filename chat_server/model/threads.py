@@ -120,6 +120,9 @@ class PaidState(StrEnum):
 class PaidEvent(StrEnum):
     PAID = "paid"
     CHECKOUT_EXPIRED = "checkout_expired"
+    # The Checkout Session could not be made (the durable job gave up): nothing charged.
+    CHECKOUT_FAILED = "checkout_failed"
+    CANCEL = "cancel"  # the patient gave up while the payment was being prepared
     CLAIM = "claim"
     RELEASE = "release"
     LEASE_EXPIRED = "lease_expired"
@@ -134,6 +137,8 @@ PAID_THREAD: StateMachine[PaidState, PaidEvent] = StateMachine(
     {
         (PaidState.PENDING_PAYMENT, PaidEvent.PAID): PaidState.QUEUED,
         (PaidState.PENDING_PAYMENT, PaidEvent.CHECKOUT_EXPIRED): PaidState.CLOSED,
+        (PaidState.PENDING_PAYMENT, PaidEvent.CHECKOUT_FAILED): PaidState.CLOSED,
+        (PaidState.PENDING_PAYMENT, PaidEvent.CANCEL): PaidState.CLOSED,
         (PaidState.QUEUED, PaidEvent.CLAIM): PaidState.CLAIMED,
         (PaidState.QUEUED, PaidEvent.SLA_MISSED): PaidState.REFUNDED,
         (PaidState.CLAIMED, PaidEvent.RELEASE): PaidState.QUEUED,

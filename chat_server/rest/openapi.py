@@ -456,7 +456,8 @@ OPERATIONS: Final[dict[str, Operation]] = {
     ),
     "start_paid_chat": Operation(
         "Start a paid general chat: its sealed question, then a Stripe Checkout Session "
-        "(pending_payment until the payment holds)", 201, replies.PaidChatReply,
+        "(pending_payment until the payment holds; no checkout_url yet while Stripe is "
+        "retried by a job: poll the chat)", 201, replies.PaidChatReply,
         paid_chats.StartSchema, errors=(403, 409, 503),
     ),
     "paid_chat": Operation(
@@ -470,6 +471,10 @@ OPERATIONS: Final[dict[str, Operation]] = {
     "close_paid_chat": Operation(
         "The answering GP closes the window early (after a closing summary)", 200,
         replies.PaidChatReply, errors=(409,),
+    ),
+    "cancel_paid_chat": Operation(
+        "The patient gives up while the payment is being prepared (no checkout_url yet): "
+        "closed, nothing charged", 200, replies.PaidChatReply, errors=(409,),
     ),
     "list_payments": Operation(
         "The patient's paid chats and what each finally cost", 200, replies.Payments,

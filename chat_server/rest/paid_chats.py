@@ -54,6 +54,12 @@ async def close_paid_chat(request: web.Request) -> web.Response:
     return web.json_response(paid_chat_reply(chat))
 
 
+async def cancel_paid_chat(request: web.Request) -> web.Response:
+    who = await principal(request)
+    chat = await request.app[PAID_CHATS].cancel(who, request.match_info["thread_id"])
+    return web.json_response(paid_chat_reply(chat))
+
+
 async def list_payments(request: web.Request) -> web.Response:
     who = await principal(request)
     chats = await request.app[PAID_CHATS].payments(who)
@@ -89,6 +95,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/v1/paid-chats/terms", paid_chat_terms, name="paid_chat_terms")
     r.add_get(chat, paid_chat_status, name="paid_chat")
     r.add_post(f"{chat}/close", close_paid_chat, name="close_paid_chat")
+    r.add_post(f"{chat}/cancel", cancel_paid_chat, name="cancel_paid_chat")
     r.add_get("/api/v1/payments", list_payments, name="list_payments")
     r.add_get("/api/v1/payouts", list_payouts, name="list_payouts")
     r.add_post("/api/v1/stripe/webhook", stripe_webhook, name="stripe_webhook")

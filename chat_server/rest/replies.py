@@ -548,7 +548,16 @@ class PaidChatReply(ma.Schema):
     checkout_url = _Str()
     answered_by = _Str()
     closed_reason = _Str(
-        validate=ma.validate.OneOf(["unpaid", "unanswered", "window_ended", "closed_early"])
+        validate=ma.validate.OneOf(
+            [
+                "unpaid",
+                "unanswered",
+                "window_ended",
+                "closed_early",
+                "checkout_failed",
+                "cancelled",
+            ]
+        )
     )
     checkout_expires_at = _Time()
     queued_at = _Time()

@@ -82,6 +82,9 @@ class PaidChatStore:
                     "currency": chat.currency,
                     "created_at": chat.created_at,
                     "facts": [],
+                    # Chosen once: the Checkout Session's parameters (this included)
+                    # are the same on every try under the same idempotency key.
+                    "checkout_expires_at": chat.checkout_expires_at,
                 }
             )
         except DuplicateKeyError:
@@ -134,12 +137,17 @@ class PaidChatStore:
         *,
         event: StrEnum,
         actor: str | None = None,
+        without_session: bool = False,
     ) -> PaidChat | None:
-        """One conditional move; None if the chat is no longer in ``sources``.
-        ``event`` and ``actor`` (None: a payment fact or time moved it) are what the
-        audit log records of a change of state."""
+        """One conditional move; None if the chat is no longer in ``sources`` (or, with
+        ``without_session``, already has its Checkout Session). ``event`` and ``actor``
+        (None: a payment fact or time moved it) are what the audit log records of a
+        change of state."""
+        query: dict[str, Any] = {"_id": thread_id, "state": {"$in": [str(s) for s in sources]}}
+        if without_session:
+            query["session_id"] = None
         before = await self._chats.find_one_and_update(
-            {"_id": thread_id, "state": {"$in": [str(s) for s in sources]}},
+            query,
             {"$set": dict(fields)},
         )
         if before is None:

@@ -44,6 +44,7 @@ __all__ = [
     "account_devices",
     "account_key_log",
     "attachment",
+    "cancel_paid_chat",
     "care_link_answer",
     "device",
     "paid_chat",
@@ -197,3 +198,7 @@ PAYMENTS: Final = f"{API}/payments"
 
 def paid_chat(thread_id: str) -> str:
     return f"{PAID_CHATS}/{_id(thread_id, 'thread id')}"
+
+
+def cancel_paid_chat(thread_id: str) -> str:
+    return f"{paid_chat(thread_id)}/cancel"

@@ -236,6 +236,7 @@ _BY_CODE: dict[str, type[CareChatError]] = {
     # Paid chats.
     "webhook_signature_invalid": BadRequestError,
     "paid_chat_not_closable": ConflictError,
+    "paid_chat_not_cancellable": ConflictError,
     "payments_not_configured": ServerError,
     "payment_provider_unavailable": ServerError,
 }

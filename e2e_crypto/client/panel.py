@@ -22,6 +22,7 @@ or the question's patient) before it is opened.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import secrets
 from collections.abc import Mapping, Sequence
@@ -70,14 +71,23 @@ class Asked:
 @dataclass(frozen=True, slots=True)
 class PaidStarted:
     """What ``start_paid_chat`` did: ``triage.stop`` means nothing was sent and nothing
-    is to be paid; otherwise ``chat`` is the pending chat with its ``checkout_url``."""
+    is to be paid; otherwise ``chat`` is the pending chat with its ``checkout_url`` —
+    or, while Stripe is retried by the server, without one yet (``preparing``:
+    ``wait_for_checkout`` then gives it, or ``cancel_paid_chat`` gives up)."""
 
     triage: TriageResult
     chat: Mapping[str, Any] | None = None
 
     @property
     def checkout_url(self) -> str | None:
-        return None if self.chat is None else str(self.chat["checkout_url"])
+        if self.chat is None or "checkout_url" not in self.chat:
+            return None
+        return str(self.chat["checkout_url"])
+
+    @property
+    def preparing(self) -> bool:
+        """Started, and the Checkout Session not made yet (Stripe failed at first)."""
+        return self.chat is not None and self.checkout_url is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +210,8 @@ class PanelClient:
         """As ``ask``, to the general-practice panel that answers paid chats: triage
         first (a red flag sends nothing and charges nothing), then the question sealed
         to this account's devices and the panel's epoch; the answer holds the Stripe
-        Checkout address to send the patient to. It reaches GPs once paid."""
+        Checkout address to send the patient to (or is ``preparing`` while the server
+        retries Stripe: ``wait_for_checkout``). It reaches GPs once paid."""
         triage = (rules or load_rules()).evaluate(intake, country=country)
         if triage.stop:
             return PaidStarted(triage)
@@ -226,6 +237,30 @@ class PanelClient:
     async def paid_chat(self, thread_id: str) -> Mapping[str, Any]:
         """State, amount and charge in integer cents, SLA and window times."""
         result: Mapping[str, Any] = await self._api.request("GET", endpoints.paid_chat(thread_id))
+        return result
+
+    async def wait_for_checkout(
+        self, thread_id: str, *, within: float = 600.0, every: float = 2.0
+    ) -> Mapping[str, Any]:
+        """Polls a ``preparing`` chat until it has its ``checkout_url`` or has ended
+        (``closed_reason`` ``checkout_failed``: the server gave up, nothing charged);
+        the chat as it stands after ``within`` seconds otherwise (still preparing)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            chat = await self.paid_chat(thread_id)
+            if "checkout_url" in chat or chat["state"] != "pending_payment":
+                return chat
+            if loop.time() >= deadline:
+                return chat
+            await asyncio.sleep(every)
+
+    async def cancel_paid_chat(self, thread_id: str) -> Mapping[str, Any]:
+        """The patient gives up while the payment is prepared: closed, nothing charged.
+        ConflictError (``paid_chat_not_cancellable``) once the checkout URL exists."""
+        result: Mapping[str, Any] = await self._api.request(
+            "POST", endpoints.cancel_paid_chat(thread_id)
+        )
         return result
 
     async def payments(self) -> list[Mapping[str, Any]]:

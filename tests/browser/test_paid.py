@@ -497,3 +497,52 @@ async def test_a_gps_paid_offer_takes_the_patient_from_her_free_question_to_the_
     inaccessible |= await violations_at_sizes(patient, "widget paid terms")
     await fits(patient)
     assert inaccessible == {}, inaccessible
+
+
+async def patient_sends_paid_question(watched: Watched, world: PaidWorld) -> None:
+    """A new patient through the terms and the intake, up to "Check and send"."""
+    page = watched.page
+    await patient_at_paid_intake(watched, world, window="24 hours")
+    await page.get_by_label("Age", exact=True).select_option(label="16 to 64 years")
+    await page.get_by_label("Main symptom").select_option(label="Something else")
+    await page.get_by_label("Since when").select_option(label="2 to 3 days")
+    await page.get_by_label("Your question").fill(QUESTION)
+    await page.get_by_role("button", name="Check and send").click()
+
+
+async def test_stripe_failing_the_start_shows_preparing_then_reaches_the_checkout_page(
+    watched: Watched, world: PaidWorld
+) -> None:
+    page = watched.page
+    watched.expect_error(r"favicon\.ico")  # the double's hosted page has none
+    # The start's own try and the job's first fail; its retry (5 s later) succeeds.
+    world.double.fail("checkout/sessions", status=500, times=2)
+    await patient_sends_paid_question(watched, world)
+    await expect(page.get_by_role("heading", name="Preparing your payment…")).to_be_visible(
+        timeout=LIVE_TIMEOUT
+    )
+    await expect(page.get_by_role("button", name="Cancel the chat")).to_be_visible()
+    await page.screenshot(path="test-output/paid-preparing.png")
+    await expect(page.get_by_role("link", name="Pay with Stripe")).to_be_visible(
+        timeout=LIVE_TIMEOUT
+    )
+    await page.get_by_role("link", name="Pay with Stripe").click()
+    await expect(page.get_by_role("heading", name="Test double of Stripe Checkout")).to_be_visible()
+    await expect(page.locator("#amount")).to_have_text("6.00 EUR")
+    assert len(world.double.sessions) == 1
+    assert world.double.calls("/v1/checkout/sessions") == 3
+
+
+async def test_a_patient_gives_up_while_the_payment_is_prepared_and_nothing_is_charged(
+    watched: Watched, world: PaidWorld
+) -> None:
+    page = watched.page
+    world.double.fail("checkout/sessions", status=500, times=1000)
+    await patient_sends_paid_question(watched, world)
+    await expect(page.get_by_role("heading", name="Preparing your payment…")).to_be_visible(
+        timeout=LIVE_TIMEOUT
+    )
+    await page.get_by_role("button", name="Cancel the chat").click()
+    await expect(page.get_by_role("heading", name="This chat is closed")).to_be_visible()
+    await expect(page.get_by_text("You cancelled the chat: nothing was charged.")).to_be_visible()
+    assert world.double.sessions == {}

@@ -38,7 +38,7 @@ from tests.panels import (
     verified,
 )
 from tests.practices import platform_admin
-from tests.stripe_double import StripeDouble
+from tests.stripe_double import SLOW, StripeDouble
 
 Client = TestClient[web.Request, web.Application]
 Db = AsyncDatabase[dict[str, Any]]
@@ -301,11 +301,166 @@ async def test_a_retried_start_makes_one_checkout_session(
 ) -> None:
     qid = question_id()
     double.fail("checkout/sessions", status=0)  # made at Stripe, the answer lost
-    refused = await world.start(qid=qid, expect=503)
-    assert refused["code"] == "payment_provider_unavailable"
+    preparing = await world.start(qid=qid)
+    assert "checkout_url" not in preparing
     first = await world.start(qid=qid)
     again = await world.start(qid=qid)
     assert first["checkout_url"] == again["checkout_url"]
+    await world.advance(6)  # the checkout job too gets the same session back
+    await until(lambda: _job_done(world, qid), WAIT_S, "the checkout job done")
+    assert len(double.sessions) == 1
+
+
+async def _job_done(world: World, qid: str) -> bool:
+    job = await world.db["jobs"].find_one(
+        {"kind": "stripe_checkout", "dedupe_key": f"{qid}/checkout"}
+    )
+    return job is not None and bool(job["state"] == "done")
+
+
+async def _first_try_failed(world: World) -> bool:
+    job = await world.db["jobs"].find_one({"kind": "stripe_checkout"})
+    return job is not None and job["state"] == "due" and job["attempts"] == 1
+
+
+async def _status(world: World, qid: str) -> dict[str, Any]:
+    reply: dict[str, Any] = await world.patient.call("GET", f"/api/v1/paid-chats/{qid}")
+    return reply
+
+
+async def _advancing_until(world: World, qid: str, done: Any, what: str) -> dict[str, Any]:
+    """Polls the chat's status as the widget does, the clock running 6 s a poll
+    (through the checkout job's back-off)."""
+    for _ in range(400):
+        status = await _status(world, qid)
+        if done(status):
+            return status
+        await world.advance(6)
+    raise AssertionError(f"never {what}")
+
+
+@pytest.mark.parametrize(
+    ("fault", "times"),
+    [(500, 2), (0, 2), (500, 6)],
+    ids=["stripe 500", "timeout", "stripe back after minutes"],
+)
+async def test_stripe_failing_the_start_defers_the_checkout_to_a_job_that_makes_one_session(
+    world: World, double: StripeDouble, fault: int, times: int
+) -> None:
+    qid = question_id()
+    # The start's own try and the job's first ones; a timeout is made at Stripe,
+    # unanswered. After minutes, the expires_at chosen at the start still suits Stripe.
+    double.fail("checkout/sessions", status=fault, times=times)
+    preparing = await world.start(qid=qid)
+    assert preparing["state"] == "pending_payment"
+    assert "checkout_url" not in preparing  # "preparing payment"
+    status = await _advancing_until(world, qid, lambda s: "checkout_url" in s, "a checkout URL")
+    assert status["state"] == "pending_payment"
+    assert len(double.sessions) == 1
+    session = world.session_of(status)
+    creates = [r for r in double.requests if r[1] == "/v1/checkout/sessions"]
+    assert len(creates) >= 2
+    assert {key for _, _, key, _ in creates} == {f"carechat/checkout/{qid}"}
+    assert len({str(params) for _, _, _, params in creates}) == 1  # the same request
+    assert double.sessions[session]["metadata"]["thread_id"] == qid
+    # And the chat goes on as any other.
+    await double.deliver_all(double.pay(session, "card"))
+    await world.reaches(qid, "queued", "held")
+
+
+async def test_a_checkout_job_that_keeps_failing_ends_the_chat_with_nothing_charged(
+    world: World, double: StripeDouble
+) -> None:
+    qid = question_id()
+    double.fail("checkout/sessions", status=500, times=1000)
+    await world.start(qid=qid)
+    status = await _advancing_until(world, qid, lambda s: s["state"] == "closed", "the chat closed")
+    assert status["closed_reason"] == "checkout_failed"
+    assert status["charged_cents"] == 0
+    assert "checkout_url" not in status
+    assert double.sessions == {}
+    assert double.calls("checkout/sessions") == 1 + 8  # the start's try, the job's eight
+    job = await world.db["jobs"].find_one({"kind": "stripe_checkout"})
+    assert job is not None
+    assert job["state"] == "done"  # it ended the chat: not left failed
+    assert await world.db["panel_questions"].find_one({"_id": qid}) is None
+    # A retried start does not revive it.
+    again = await world.start(qid=qid)
+    assert again["state"] == "closed"
+    assert double.calls("checkout/sessions") == 9
+
+
+async def test_a_checkout_job_too_late_for_stripes_expiry_rules_gives_up_without_calling(
+    world: World, double: StripeDouble
+) -> None:
+    qid = question_id()
+    double.fail("checkout/sessions", status=500, times=2)
+    await world.start(qid=qid)
+    await until(lambda: _first_try_failed(world), WAIT_S, "the job's first try failed")
+    # The job's runner was held up (every process down for a while): the session
+    # would now expire in under Stripe's 30 minutes.
+    await world.db["paid_chats"].update_one(
+        {"_id": qid}, {"$set": {"checkout_expires_at": world.clock.now() + timedelta(minutes=29)}}
+    )
+    calls = double.calls("checkout/sessions")
+    status = await _advancing_until(world, qid, lambda s: s["state"] == "closed", "the chat closed")
+    assert status["closed_reason"] == "checkout_failed"
+    assert double.calls("checkout/sessions") == calls  # not a doomed call
+    assert double.sessions == {}
+
+
+async def test_a_patient_may_cancel_while_the_payment_is_prepared_and_not_after(
+    world: World, double: StripeDouble, paid_client: Client, outbox: MemoryOutbox
+) -> None:
+    qid = question_id()
+    double.fail("checkout/sessions", status=500, times=1000)
+    await world.start(qid=qid)
+    stranger = await patient(paid_client, outbox, "other@example.org")
+    refused = await stranger.call("POST", f"/api/v1/paid-chats/{qid}/cancel", {}, expect=404)
+    assert refused["code"] == "not_found"
+    cancelled = await world.patient.call("POST", f"/api/v1/paid-chats/{qid}/cancel", {})
+    assert cancelled["state"] == "closed"
+    assert cancelled["closed_reason"] == "cancelled"
+    assert cancelled["charged_cents"] == 0
+    again = await world.patient.call("POST", f"/api/v1/paid-chats/{qid}/cancel", {}, expect=409)
+    assert again["code"] == "paid_chat_not_cancellable"
+    calls = double.calls("checkout/sessions")
+    double.faults.clear()  # Stripe is back: the job must still make nothing
+    await world.advance(60)
+    await until(lambda: _job_done(world, qid), WAIT_S, "the checkout job done")
+    assert double.calls("checkout/sessions") == calls
+    assert double.sessions == {}
+    # With its session made, the chat is paid or left on the hosted page, not here.
+    reply = await world.start()
+    refused = await world.patient.call(
+        "POST", f"/api/v1/paid-chats/{reply['thread_id']}/cancel", {}, expect=409
+    )
+    assert refused["code"] == "paid_chat_not_cancellable"
+
+
+async def test_a_session_made_while_the_patient_cancelled_is_expired_not_offered(
+    world: World, double: StripeDouble
+) -> None:
+    qid = question_id()
+    double.fail("checkout/sessions", status=500, times=2)  # the start's try, the job's first
+    await world.start(qid=qid)
+
+    await until(lambda: _first_try_failed(world), WAIT_S, "the job's first try failed")
+    # The job's next try is carried out at Stripe and answered late...
+    double.fail("checkout/sessions", status=SLOW)
+    await world.advance(6)
+    await until(lambda: bool(double.sessions), WAIT_S, "a session made at Stripe")
+    # ... while the patient gives up: she never saw a URL.
+    cancelled = await world.patient.call("POST", f"/api/v1/paid-chats/{qid}/cancel", {})
+    assert cancelled["closed_reason"] == "cancelled"
+    [session_id] = double.sessions
+    await until(
+        lambda: double.sessions[session_id]["status"] == "expired", WAIT_S, "the session expired"
+    )
+    assert double.calls("/expire") == 1
+    status = await world.patient.call("GET", f"/api/v1/paid-chats/{qid}")
+    assert (status["state"], status["closed_reason"]) == ("closed", "cancelled")
+    assert "checkout_url" not in status
     assert len(double.sessions) == 1
 
 

@@ -20,6 +20,7 @@ THREAD = "T" * 22
 @pytest.fixture
 async def double() -> AsyncIterator[StripeDouble]:
     async with StripeDouble() as running:
+        running.now = NOW.timestamp  # the time the sessions' expires_at are made at
         yield running
 
 
@@ -82,6 +83,21 @@ async def test_a_failed_call_surfaces_as_retryable_and_a_retry_acts_once(
     assert await gateway.capture(THREAD, intent) == "succeeded"
     captures = [e for e in double.events if e["type"] == "payment_intent.succeeded"]
     assert len(captures) == 1
+
+
+async def test_a_key_in_use_by_a_concurrent_request_is_retryable_not_final(
+    double: StripeDouble, gateway: StripeGateway
+) -> None:
+    # Stripe's 409 while another request runs with the same key (the checkout job
+    # beside a retried start): try again later, never give up.
+    double.fail("checkout/sessions", status=409, code="idempotency_key_in_use")
+    with pytest.raises(StripeUnavailable):
+        await _checkout(gateway)
+    double.fail("checkout/sessions", status=400, code="resource_missing")
+    with pytest.raises(StripeRefused):
+        await _checkout(gateway)
+    await _checkout(gateway)
+    assert len(double.sessions) == 1
 
 
 async def test_refund_once_and_a_refused_call_is_final(

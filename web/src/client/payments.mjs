@@ -7,7 +7,11 @@
 //     ├── start(panelId, intake)     triage first (a red flag sends and charges
 //     │                              nothing), the paid-chat terms accepted, the intake
 //     │                              sealed like a panel question: {triage, chat}
-//     ├── status(threadId)           the chat: state, integer cents, facts, times
+//     ├── status(threadId)           the chat: state, integer cents, facts, times;
+//     │                              checkout_url once the Checkout Session exists
+//     ├── cancel(threadId)           the patient gives up while the payment is being
+//     │                              prepared (no checkout_url yet): closed, nothing
+//     │                              charged; 409 paid_chat_not_cancellable after
 //     ├── close(threadId)            the answering GP ends the window early
 //     ├── payments()                 the patient's paid chats, newest first
 //     ├── payouts()                  the chats a practitioner answered
@@ -57,7 +61,9 @@ export class PaymentsClient {
   /**
    * intake: {ageBand, mainSymptom, since, riskFactors, text}. A red flag returns
    * {triage, chat: null} with `triage.stop`. Otherwise {triage, chat}: the chat is
-   * `pending_payment` with its `checkout_url` (send the patient there). ApiError
+   * `pending_payment` with its `checkout_url` (send the patient there) — or without
+   * one while Stripe is retried by the server ("preparing payment": poll status()
+   * until it has one, or cancel()). ApiError
    * consent_required until acceptTerms().
    */
   async start(panelId, intake, { country = "BE", rules = TRIAGE_RULES } = {}) {
@@ -88,6 +94,10 @@ export class PaymentsClient {
 
   status(threadId) {
     return this._request("GET", `/paid-chats/${enc(threadId)}`);
+  }
+
+  cancel(threadId) {
+    return this._request("POST", `/paid-chats/${enc(threadId)}/cancel`);
   }
 
   close(threadId) {

@@ -4,7 +4,10 @@
 //                answers), the terms to accept -> the intake (question/intake.mjs; a
 //                red flag ends on the emergency screen, nothing sent or charged)
 //   ask()     -> checkoutView: the price the server fixed for this chat, and the
-//                button to Stripe Checkout (the URL the server returned)
+//                button to Stripe Checkout (the URL the server returned); with no URL
+//                yet (Stripe failed, a server job retries it) "Preparing your
+//                payment…", polled until the URL comes, with a way to give up
+//                (cancel(): the chat closes, nothing charged)
 //   resume()  <- back from Checkout (?paid_chat=…&checkout=success|cancel): the
 //                webhook may come before or after the patient, so the chat's state is
 //                polled until the payment holds (queued) or the session ends
@@ -79,6 +82,18 @@ export class PaidFlow {
     await this.show();
   }
 
+  /** Gives up while the payment is being prepared: the chat closes, nothing charged.
+   * A 409 means the payment page came just then: the view shows it instead. */
+  async cancel() {
+    try {
+      this.chat = await this.payments.cancel(this.chat.thread_id);
+    } catch (error) {
+      if (error?.code !== "paid_chat_not_cancellable") throw error;
+      this.chat = await this.payments.status(this.chat.thread_id);
+    }
+    await this.show();
+  }
+
   async open(threadId) {
     this.returned = null;
     this.chat = await this.payments.status(threadId);
@@ -107,7 +122,7 @@ export class PaidFlow {
       try {
         const chat = await this.payments.status(this.chat.thread_id);
         // The payment's facts too: a refund reaching its end changes what she is told.
-        const shown = (c) => [c.state, this.messages.length, (c.payment ?? []).join("+")].join();
+        const shown = (c) => [c.state, this.messages.length, (c.payment ?? []).join("+"), Boolean(c.checkout_url)].join();
         const before = shown(this.chat);
         this.chat = chat;
         await this.refreshMessages();
@@ -183,8 +198,35 @@ function termsView(widget, flow) {
   return [...heading(t("paid.terms.title"), t("paid.terms.lead", { duration })), form];
 }
 
+/** No checkout URL yet: the server's job is still trying Stripe. Polled (follow())
+ * until the URL comes (checkoutView again, with the button) or the chat ends. */
+function preparingView(widget, flow) {
+  const c = flow.chat;
+  flow.follow();
+  const errors = errorLine();
+  return [
+    ...heading(t("paid.preparing.title")),
+    h("p", { class: "w-loading", role: "status" }, t("paid.preparing.lead")),
+    h("p", { class: "w-price" }, t("paid.price", { price: price(c.amount_cents, c.currency) })),
+    errors,
+    h(
+      "div",
+      { class: "w-actions" },
+      action(t("paid.preparing.cancel"), async () => {
+        try {
+          await flow.cancel();
+        } catch (error) {
+          showError(errors, errorText(error));
+        }
+      }),
+    ),
+  ];
+}
+
 function checkoutView(widget, flow) {
   const c = flow.chat;
+  if (c.state !== "pending_payment") return chatView(widget, flow);
+  if (!c.checkout_url) return preparingView(widget, flow);
   return [
     ...heading(t("paid.checkout.title"), t("paid.checkout.lead")),
     h("p", { class: "w-price" }, t("paid.price", { price: price(c.amount_cents, c.currency) })),
@@ -266,12 +308,15 @@ function closedText(c) {
     return t("paid.closed.nothing_charged");
   }
   if (c.closed_reason === "unpaid") return t("paid.closed.unpaid");
+  if (c.closed_reason === "checkout_failed") return t("paid.closed.checkout_failed");
+  if (c.closed_reason === "cancelled") return t("paid.closed.cancelled");
   return c.closed_reason === "closed_early" ? t("paid.closed.by_gp") : t("paid.closed.window");
 }
 
 /** The chat as it stands. */
 export function chatView(widget, flow) {
   const c = flow.chat;
+  if (c.state === "pending_payment" && !c.checkout_url) return preparingView(widget, flow);
   flow.follow();
   const errors = errorLine();
   const nodes = [];

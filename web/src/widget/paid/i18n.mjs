@@ -54,6 +54,11 @@ registerMessages("en", {
   "paid.payments.open": "Open",
   "paid.payments.none": "No paid chats yet.",
   "paid.new": "New paid chat",
+  "paid.preparing.title": "Preparing your payment…",
+  "paid.preparing.lead": "Our payment provider is slow to answer. The payment page opens here as soon as it is ready; nothing is charged until you pay.",
+  "paid.preparing.cancel": "Cancel the chat",
+  "paid.closed.checkout_failed": "The payment could not be prepared: nothing was charged. Please try again later.",
+  "paid.closed.cancelled": "You cancelled the chat: nothing was charged.",
 });
 
 registerMessages("fr", {
@@ -109,6 +114,11 @@ registerMessages("fr", {
   "paid.payments.open": "Ouvrir",
   "paid.payments.none": "Aucun chat payant pour l'instant.",
   "paid.new": "Nouveau chat payant",
+  "paid.preparing.title": "Préparation de votre paiement…",
+  "paid.preparing.lead": "Notre prestataire de paiement tarde à répondre. La page de paiement s'ouvre ici dès qu'elle est prête ; rien n'est débité avant votre paiement.",
+  "paid.preparing.cancel": "Annuler le chat",
+  "paid.closed.checkout_failed": "Le paiement n'a pas pu être préparé : rien n'a été débité. Veuillez réessayer plus tard.",
+  "paid.closed.cancelled": "Vous avez annulé le chat : rien n'a été débité.",
 });
 
 registerMessages("nl", {
@@ -164,4 +174,9 @@ registerMessages("nl", {
   "paid.payments.open": "Openen",
   "paid.payments.none": "Nog geen betaalde gesprekken.",
   "paid.new": "Nieuw betaald gesprek",
+  "paid.preparing.title": "Uw betaling wordt voorbereid…",
+  "paid.preparing.lead": "Onze betaaldienst antwoordt traag. De betaalpagina opent hier zodra ze klaar is; er wordt niets aangerekend voordat u betaalt.",
+  "paid.preparing.cancel": "Gesprek annuleren",
+  "paid.closed.checkout_failed": "De betaling kon niet worden voorbereid: er werd niets aangerekend. Probeer het later opnieuw.",
+  "paid.closed.cancelled": "U hebt het gesprek geannuleerd: er werd niets aangerekend.",
 });
