@@ -178,6 +178,7 @@ from chat_server.rest import threads as threads_routes
 from chat_server.rest.headers import SecurityHeaders
 from chat_server.rest.problems import problems_middleware
 from chat_server.rest.proxies import TrustedProxies
+from chat_server.rest.queries import query_middleware
 from chat_server.settings import Settings
 from chat_server.storage.accounts import AccountStore
 from chat_server.storage.attachments import AttachmentStore, KeyBackupStore
@@ -237,7 +238,11 @@ def create_app(
 ) -> web.Application:
     app = web.Application(
         # The client's address first: everything after it reads request.remote.
-        middlewares=[TrustedProxies(settings.trusted_proxies).middleware(), problems_middleware],
+        middlewares=[
+            TrustedProxies(settings.trusted_proxies).middleware(),
+            problems_middleware,
+            query_middleware,
+        ],
         client_max_size=settings.http_max_body_bytes,
     )
     app[SETTINGS] = settings

@@ -21,6 +21,7 @@ from chat_server.mail import MemoryOutbox
 from chat_server.rest.runner import CareChatRunner
 from chat_server.secret import Secret
 from chat_server.settings import Settings
+from tests.actors import actor
 
 Client = TestClient[web.Request, web.Application]
 Db = AsyncDatabase[dict[str, Any]]
@@ -48,6 +49,31 @@ async def _problem(response: Any, status: int, code: str) -> dict[str, Any]:
     assert body["type"].endswith("/" + code)
     assert body["request_id"] == response.headers["X-Request-Id"]
     return body
+
+
+async def test_an_api_route_refuses_query_parameters_it_does_not_document(
+    client: Client, outbox: MemoryOutbox
+) -> None:
+    ann = await actor(client, outbox, "ann@example.org")
+    auth = {"Authorization": f"Bearer {ann.token}"}
+    # A mistyped parameter used to be ignored (the default limit silently applied).
+    body = await _problem(
+        await client.get("/api/v1/threads", params={"limt": "10"}, headers=auth),
+        422,
+        "validation_failed",
+    )
+    assert body["fields"] == {"query": ["unknown parameter; this route takes: none"]}
+    body = await _problem(
+        await client.get("/api/v1/panels", params={"mine": "1", "min": "1"}, headers=auth),
+        422,
+        "validation_failed",
+    )
+    assert body["fields"] == {"query": ["unknown parameter; this route takes: mine"]}
+    assert "limt" not in json.dumps(body)
+    await _problem(await client.get("/healthz?probe=1"), 422, "validation_failed")
+    # What a route documents still works; pages are not API operations.
+    assert (await client.get("/api/v1/panels", params={"mine": "1"}, headers=auth)).status == 200
+    assert (await client.get("/api/v1/threads", headers=auth)).status == 200
 
 
 async def test_unknown_route_is_a_404_problem(client: Client) -> None:
