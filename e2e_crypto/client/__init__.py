@@ -13,6 +13,7 @@
       ├── payloads.py     typed content inside the encryption (text, renewal, ...)
       ├── panel.py        the GP panel: ask (after triage.py's red-flag rules),
       │                   claim, answer, rate; epochs verified, group rules checked
+      │   paid_chats.py   and paid chats' terms and printable receipts
       ├── messages.py     SealedMessage (server's view) → ReceivedMessage (app's view)
       ├── connection.py   WebSocket: hello, sync, send/ack, reconnect, resend
       │   cursors.py      per-thread contiguous seqs: no gap, no duplicate

@@ -23,6 +23,7 @@ from yarl import URL
 from e2e_crypto.client import endpoints
 from e2e_crypto.client.errors import error_from_problem
 from e2e_crypto.client.messages import SealedMessage
+from e2e_crypto.client.paid_chats import PaymentReceipt
 from e2e_crypto.wire import to_base64url
 
 __all__ = ["Api", "MessagePage", "Participant", "Provider", "SessionGrant", "ThreadSummary"]
@@ -507,6 +508,17 @@ class Api:
             await self._raise_for(response)
             body: dict[str, Any] = await response.json(content_type=None)
             return body
+
+    # -- paid chats (docs/payments.md; the JSON calls are PanelClient's) ---------------
+
+    async def payment_receipt(self, thread_id: str) -> PaymentReceipt:
+        """The printable HTML receipt of the patient's charged paid chat."""
+        async with self.session.get(
+            self.base_url.join(URL(endpoints.payment_receipt(thread_id))),
+            headers=self._headers(),
+        ) as response:
+            await self._raise_for(response)
+            return PaymentReceipt(thread_id, response.content_type, await response.text())
 
     # -- GDPR (docs/gdpr.md) ------------------------------------------------------------
 

@@ -25,6 +25,7 @@ __all__ = [
     "KEY_BACKUP",
     "ME",
     "PAID_CHATS",
+    "PAID_CHAT_TERMS",
     "PANELS",
     "PANEL_QUESTIONS",
     "PASSWORD",
@@ -54,6 +55,7 @@ __all__ = [
     "panel_question",
     "panel_question_part",
     "panel_questions",
+    "payment_receipt",
     "practice",
     "practice_members",
     "practice_membership",
@@ -193,6 +195,7 @@ def panel_question_part(question_id: str, part: str) -> str:
 # -- paid chats ---------------------------------------------------------------------------
 
 PAID_CHATS: Final = f"{API}/paid-chats"
+PAID_CHAT_TERMS: Final = f"{PAID_CHATS}/terms"
 PAYMENTS: Final = f"{API}/payments"
 
 
@@ -202,3 +205,7 @@ def paid_chat(thread_id: str) -> str:
 
 def cancel_paid_chat(thread_id: str) -> str:
     return f"{paid_chat(thread_id)}/cancel"
+
+
+def payment_receipt(thread_id: str) -> str:
+    return f"{PAYMENTS}/{_id(thread_id, 'thread id')}/receipt"

@@ -9,6 +9,8 @@
       ├── patient: ask (triage first: a red flag returns the emergency numbers and
       │            sends nothing), status, messages, follow_up, withdraw,
       │            keep_waiting, rate
+      ├── paid:    terms, start_paid_chat, wait_for_checkout, cancel_paid_chat,
+      │            paid_chat, payments, receipt (docs/payments.md)
       ├── GP:      online/offline, queue, stats, claim, renew, release, hand_over,
       │            park, resume, reply/answer, convert (booking or paid offer)
       └── admin:   create, commit_members (a new signed epoch)
@@ -34,6 +36,7 @@ from e2e_crypto.client.api import Api
 from e2e_crypto.client.directory import Directory
 from e2e_crypto.client.errors import NotFoundError, TrustError, UnreadableMessage
 from e2e_crypto.client.keystore import Keystore
+from e2e_crypto.client.paid_chats import PaidChatTerms, PaymentReceipt
 from e2e_crypto.client.payloads import (
     PanelQuestion,
     Payload,
@@ -234,6 +237,12 @@ class PanelClient:
         )
         return PaidStarted(triage, chat)
 
+    async def terms(self) -> PaidChatTerms:
+        """What a paid chat started now costs and how long it lasts, to show before
+        the intake. Patients only (ForbiddenError ``patients_only``); ServerError
+        ``payments_not_configured`` when this server has paid chats off."""
+        return PaidChatTerms.from_json(await self._api.request("GET", endpoints.PAID_CHAT_TERMS))
+
     async def paid_chat(self, thread_id: str) -> Mapping[str, Any]:
         """State, amount and charge in integer cents, SLA and window times."""
         result: Mapping[str, Any] = await self._api.request("GET", endpoints.paid_chat(thread_id))
@@ -267,6 +276,13 @@ class PanelClient:
         """The patient's paid chats, newest first, with what each finally cost."""
         result = await self._api.request("GET", endpoints.PAYMENTS)
         return list(result["payments"])
+
+    async def receipt(self, thread_id: str) -> PaymentReceipt:
+        """The printable HTML receipt of this patient's chat once it cost her something
+        (captured at the first reply, or Bancontact paid and answered). NotFoundError
+        before that, after a refund, and for anyone else's chat or none at all: the
+        same answer, so it tells a stranger nothing."""
+        return await self._api.payment_receipt(thread_id)
 
     async def withdraw(self, question_id: str) -> Mapping[str, Any]:
         return await self._action(question_id, "withdraw")
