@@ -125,9 +125,7 @@ async def test_mongodb_connections_in_use_return_to_zero(
     for _ in range(100):
         text = await (await listener.get("/metrics")).text()
         gauges = dict(
-            line.split(" ", 1)
-            for line in text.splitlines()
-            if line.startswith("carechat_mongodb_")
+            line.split(" ", 1) for line in text.splitlines() if line.startswith("carechat_mongodb_")
         )
         assert float(gauges["carechat_mongodb_connections"]) >= 1
         in_use.append(float(gauges["carechat_mongodb_connections_in_use"]))
