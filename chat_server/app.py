@@ -716,6 +716,7 @@ def _care_services(
         gate=shared.gate,
         clock=shared.clock,
         auditor=shared.auditor,
+        throttle=shared.throttle,
         membership_changed=membership_changed,
     )
     app[INVITATIONS] = InvitationService(

@@ -14,6 +14,7 @@ encrypt to an account outside the latest verified list (docs/protocol.md).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from chat_server.clock import Clock
@@ -29,9 +30,10 @@ from chat_server.errors import (
 )
 from chat_server.handlers.access import AccessGate
 from chat_server.handlers.audit import Auditor
+from chat_server.handlers.throttle import Throttle, subject_of
 from chat_server.principal import AccountStatus, Principal, Role
 from chat_server.storage.accounts import Account, AccountStore
-from chat_server.storage.practices import EpochTaken, Practice, PracticeStore
+from chat_server.storage.practices import EpochTaken, Invitation, Practice, PracticeStore
 from chat_server.tokens import new_id
 from e2e_crypto.errors import CryptoError
 from e2e_crypto.membership_public import (
@@ -43,6 +45,30 @@ from e2e_crypto.membership_public import (
 from e2e_crypto.public import PublicSigningKey
 from e2e_crypto.wire import from_base64url
 from moderation.audit import AuditAction
+from moderation.limits import Action
+
+
+@dataclass(frozen=True, slots=True)
+class PracticePerson:
+    """Someone the practice's admin deals with, by name: an admin, a member of the
+    latest signed list (``role``), or an account it proposed a role to."""
+
+    account_id: str
+    display_name: str | None  # None: the account was erased
+    role: str | None  # "admin", or the role on the latest signed list; None: not on it
+    invitation: Invitation | None
+
+    def to_public(self) -> dict[str, Any]:
+        return {
+            "account_id": self.account_id,
+            "display_name": self.display_name,
+            "role": self.role,
+            "invitation": (
+                {"role": self.invitation.role, "accepted": self.invitation.accepted}
+                if self.invitation
+                else None
+            ),
+        }
 
 
 class PracticeService:
@@ -54,6 +80,7 @@ class PracticeService:
         gate: AccessGate,
         clock: Clock,
         auditor: Auditor,
+        throttle: Throttle,
         membership_changed: Callable[[Practice], Awaitable[None]],
     ) -> None:
         self._accounts = accounts
@@ -61,6 +88,7 @@ class PracticeService:
         self._gate = gate
         self._clock = clock
         self._audit = auditor
+        self._throttle = throttle
         self._membership_changed = membership_changed
 
     async def create_practice(self, who: Principal, name: str) -> Practice:
@@ -84,6 +112,29 @@ class PracticeService:
         account = await self._accounts.get(account_id)
         if account is None or account.status is not AccountStatus.ACTIVE:
             raise NotFound()
+        return await self._propose(who, practice_id, account, role)
+
+    async def invite_member_by_email(
+        self, who: Principal, practice_id: str, email: str, role: str
+    ) -> Practice:
+        """``invite_member`` for the account using ``email`` (the console's form).
+        Patients and platform admins are not found, as an unused address: an
+        admin learns nothing about who uses the product as a patient."""
+        await self._gate.practice(who, practice_id, admin=True)
+        await self._throttle.action(Action.KEY_LOOKUP, subject_of(who))
+        account = await self._accounts.by_email(email.lower())
+        if (
+            account is None
+            or account.status is not AccountStatus.ACTIVE
+            or account.role in (Role.PATIENT, Role.ADMIN)
+        ):
+            raise NotFound()
+        return await self._propose(who, practice_id, account, role)
+
+    async def _propose(
+        self, who: Principal, practice_id: str, account: Account, role: str
+    ) -> Practice:
+        account_id = account.id
         _require_eligible(account, role)
         practice = await self._practices.invite(practice_id, account_id, role)
         if practice is None:
@@ -213,6 +264,29 @@ class PracticeService:
 
     async def get_practice(self, who: Principal, practice_id: str) -> Practice:
         return await self._gate.practice_view(who, practice_id)
+
+    async def people(self, who: Principal, practice_id: str) -> list[PracticePerson]:
+        """The practice's admins, its listed members and the accounts it proposed a
+        role to, with their display names: for its admins only (the console names
+        them), so no name of an account the practice has nothing to do with."""
+        practice = await self._gate.practice(who, practice_id, admin=True)
+        roles: dict[str, str | None] = dict.fromkeys(practice.admins, "admin")
+        for account_id in practice.practitioners:
+            roles.setdefault(account_id, "practitioner")
+        for account_id in practice.staff:
+            roles.setdefault(account_id, "staff")
+        for account_id in sorted(practice.invitations):
+            roles.setdefault(account_id, None)
+        accounts = await self._accounts.many(list(roles))
+        return [
+            PracticePerson(
+                account_id,
+                accounts[account_id].display_name if account_id in accounts else None,
+                role,
+                practice.invitations.get(account_id),
+            )
+            for account_id, role in roles.items()
+        ]
 
 
 def _require_eligible(account: Account, role: str) -> None:

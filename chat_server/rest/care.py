@@ -24,8 +24,15 @@ class PracticeSchema(ma.Schema):
 
 
 class MemberSchema(ma.Schema):
-    account_id = id_field(required=True)
+    # One of the two: the account's id, or the address it signs in with (the console).
+    account_id = id_field(load_default=None)
+    email = ma.fields.Email(load_default=None, validate=ma.validate.Length(max=254))
     role = ma.fields.String(required=True, validate=ma.validate.OneOf(["practitioner", "staff"]))
+
+    @ma.validates_schema
+    def _one_account(self, data: dict[str, str | None], **kwargs: object) -> None:
+        if (data.get("account_id") is None) == (data.get("email") is None):
+            raise ma.ValidationError("either account_id or email", "account_id")
 
 
 class MembershipSchema(ma.Schema):
@@ -87,10 +94,20 @@ async def add_member(request: web.Request) -> web.Response:
     """Proposes a role: the account must accept, then the admin's client signs it in."""
     who = await principal(request)
     body = await read_json(request, MemberSchema())
-    practice = await request.app[PRACTICES].invite_member(
-        who, request.match_info["practice_id"], body["account_id"], body["role"]
-    )
+    practices, practice_id = request.app[PRACTICES], request.match_info["practice_id"]
+    if body["email"] is not None:
+        practice = await practices.invite_member_by_email(
+            who, practice_id, body["email"], body["role"]
+        )
+    else:
+        practice = await practices.invite_member(who, practice_id, body["account_id"], body["role"])
     return web.json_response(practice.to_public(with_invitations=True))
+
+
+async def practice_people(request: web.Request) -> web.Response:
+    who = await principal(request)
+    people = await request.app[PRACTICES].people(who, request.match_info["practice_id"])
+    return web.json_response({"people": [p.to_public() for p in people]})
 
 
 async def membership_invitations(request: web.Request) -> web.Response:
@@ -200,6 +217,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/v1/practices", create_practice, name="create_practice")
     r.add_get(practice, get_practice, name="get_practice")
     r.add_post(f"{practice}/members", add_member, name="add_member")
+    r.add_get(f"{practice}/people", practice_people, name="practice_people")
     r.add_get(f"{practice}/membership", get_membership, name="get_membership")
     r.add_put(f"{practice}/membership", publish_membership, name="publish_membership")
     r.add_post(f"{practice}/membership/accept", accept_membership, name="accept_membership")

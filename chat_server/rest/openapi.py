@@ -250,9 +250,14 @@ OPERATIONS: Final[dict[str, Operation]] = {
         replies.PracticeReply,
     ),
     "add_member": Operation(
-        "Propose a practitioner or staff role (the practice's admins); the account "
+        "Propose a practitioner or staff role (the practice's admins) to an account "
+        "by its id or its e-mail address (patients' are not found); the account "
         "must accept it before a signed membership list may name it", 200,
-        replies.PracticeReply, care.MemberSchema, errors=(409,),
+        replies.PracticeReply, care.MemberSchema, errors=(409, 429),
+    ),
+    "practice_people": Operation(
+        "The practice's admins, listed members and invitees with their display names "
+        "(the practice's admins)", 200, replies.PracticePeople,
     ),
     "get_membership": Operation(
         "The practice's latest membership list, signed by its admin's root key", 200,

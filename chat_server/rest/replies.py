@@ -288,6 +288,22 @@ class MemberInvitationReply(ma.Schema):
     accepted = ma.fields.Boolean(required=True)
 
 
+class OfferedRoleReply(ma.Schema):
+    role = _Str(required=True)
+    accepted = ma.fields.Boolean(required=True)
+
+
+class PracticePersonReply(ma.Schema):
+    account_id = _Str(required=True)
+    display_name = _Str(required=True, allow_none=True)
+    role = _Str(required=True, allow_none=True)
+    invitation = ma.fields.Nested(OfferedRoleReply, required=True, allow_none=True)
+
+
+class PracticePeople(ma.Schema):
+    people = ma.fields.List(ma.fields.Nested(PracticePersonReply), required=True)
+
+
 class PracticeReply(ma.Schema):
     practice_id = _Str(required=True)
     name = _Str(required=True)

@@ -381,6 +381,22 @@ class Api:
         )
         return body
 
+    async def propose_member_by_email(
+        self, practice_id: str, email: str, role: Literal["practitioner", "staff"]
+    ) -> dict[str, Any]:
+        """``propose_member`` for the account using ``email``; ``ApiError`` 404 when
+        no account may be found by it (patients' addresses alike)."""
+        body: dict[str, Any] = await self.request(
+            "POST", endpoints.practice_members(practice_id), {"email": email, "role": role}
+        )
+        return body
+
+    async def practice_people(self, practice_id: str) -> list[dict[str, Any]]:
+        """The practice's admins only: its admins, listed members and invitees,
+        ``[{"account_id", "display_name", "role", "invitation"}]``."""
+        body = await self.request("GET", endpoints.practice_people(practice_id))
+        return list(body["people"])
+
     async def membership_invitations(self) -> list[dict[str, Any]]:
         body = await self.request("GET", endpoints.PRACTICE_INVITATIONS)
         return list(body["invitations"])

@@ -61,6 +61,7 @@ __all__ = [
     "practice_membership",
     "practice_membership_accept",
     "practice_membership_consent",
+    "practice_people",
     "thread",
     "thread_action",
     "thread_attachments",
@@ -119,6 +120,10 @@ def practice(practice_id: str) -> str:
 
 def practice_members(practice_id: str) -> str:
     return f"{practice(practice_id)}/members"
+
+
+def practice_people(practice_id: str) -> str:
+    return f"{practice(practice_id)}/people"
 
 
 def practice_membership(practice_id: str) -> str:

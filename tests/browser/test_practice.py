@@ -52,7 +52,7 @@ async def test_a_practice_imports_its_roster_and_its_campaign_reaches_the_widget
     await expect(console.get_by_label("E-mail address")).to_be_visible()
     inaccessible = await violations_at_sizes(console, "practice sign-in")
     await sign_in_and_create_keys(console, admin_email)
-    await expect(console.get_by_role("heading", name=f"Practice {practice_id}")).to_be_visible(
+    await expect(console.get_by_role("heading", name="Cabinet du Parc", exact=True)).to_be_visible(
         timeout=KEY_DERIVATION_MS
     )
     inaccessible |= await violations_at_sizes(console, "practice console")
@@ -237,7 +237,7 @@ async def test_a_sending_campaign_is_paused_resumed_and_cancelled_from_the_conso
     watched.expect_error(r"404 .*/api/v1/groups/staff-[^/]+/epochs/latest")
     await console.goto(f"{carechat}/practice?practice={practice_id}")
     await sign_in_and_create_keys(console, admin_email)
-    await expect(console.get_by_role("heading", name=f"Practice {practice_id}")).to_be_visible(
+    await expect(console.get_by_role("heading", name="Praktijk Noord", exact=True)).to_be_visible(
         timeout=KEY_DERIVATION_MS
     )
     await admin.api.request("POST", f"/api/v1/campaigns/{campaign_id}/schedule", {})

@@ -57,9 +57,9 @@ async def test_the_console_shows_a_failed_job_pause_and_resumes_it(
         watched.expect_error(r"404 .*/api/v1/groups/staff-[^/]+/epochs/latest")
         await console.goto(f"{carechat}/practice?practice={practice_id}")
         await sign_in_and_create_keys(console, admin_email)
-        await expect(console.get_by_role("heading", name=f"Practice {practice_id}")).to_be_visible(
-            timeout=KEY_DERIVATION_MS
-        )
+        await expect(
+            console.get_by_role("heading", name="Cabinet du Lac", exact=True)
+        ).to_be_visible(timeout=KEY_DERIVATION_MS)
         shown = console.locator(f'.campaign[data-campaign="{campaign_id}"]')
         # The console reads a campaign under way again every few seconds.
         await expect(shown).to_have_attribute("data-state", "paused", timeout=LIVE_MS)

@@ -332,3 +332,55 @@ async def test_a_withdrawal_racing_a_publication_wins(db: Db, clock: ManualClock
     await store.invite("practice-1", "nurse-1", "staff")
     await store.accept("practice-1", "nurse-1", "staff")
     assert (await publish_list()).staff == ("nurse-1",)
+
+
+async def test_the_admin_names_its_people_and_nobody_else_does(
+    client: Client, outbox: MemoryOutbox, db: Db, clock: ManualClock
+) -> None:
+    admin, doctor, _, practice_id, ann = await _team(client, outbox, db, clock)
+    nurse = await actor(client, outbox, "nurse@practice.example", "practice_admin")
+    await _propose(admin, practice_id, nurse, "staff", expect=200)
+    people = (await admin.call("GET", f"/api/v1/practices/{practice_id}/people"))["people"]
+    assert people == [
+        {"account_id": admin.account_id, "display_name": "admin", "role": "admin",
+         "invitation": None},
+        {"account_id": doctor.account_id, "display_name": "doc", "role": "practitioner",
+         "invitation": {"role": "practitioner", "accepted": True}},
+        {"account_id": nurse.account_id, "display_name": "nurse", "role": None,
+         "invitation": {"role": "staff", "accepted": False}},
+    ]  # fmt: skip
+    # Not the members, invitees or linked patients: the same 404 as no practice.
+    missing = await ann.call("GET", f"/api/v1/practices/{'A' * 22}/people", expect=404)
+    for who in (doctor, nurse, ann):
+        hidden = await who.call("GET", f"/api/v1/practices/{practice_id}/people", expect=404)
+        assert hidden["code"] == missing["code"] == "not_found"
+
+
+async def test_the_admin_proposes_a_role_by_email_but_finds_no_patient(
+    client: Client, outbox: MemoryOutbox, db: Db, clock: ManualClock
+) -> None:
+    admin, _, _, practice_id, ann = await _team(client, outbox, db, clock)
+    nurse = await actor(client, outbox, "nurse@practice.example", "practice_admin")
+    members = f"/api/v1/practices/{practice_id}/members"
+    proposed = await admin.call(
+        "POST", members, {"email": "Nurse@Practice.example", "role": "staff"}
+    )
+    assert {"account_id": nurse.account_id, "role": "staff", "accepted": False} in proposed[
+        "invitations"
+    ]
+    # A patient's address answers as an unused one: no directory of patients.
+    as_patient = await admin.call("POST", members, {"email": ann.email, "role": "staff"}, 404)
+    unused = await admin.call(
+        "POST", members, {"email": "nobody@example.org", "role": "staff"}, 404
+    )
+    assert as_patient["code"] == unused["code"] == "not_found"
+    # Only the practice's admins look addresses up.
+    await nurse.call("POST", f"/api/v1/practices/{practice_id}/membership/accept")
+    await ann.call("POST", members, {"email": nurse.email, "role": "staff"}, 404)
+    # Exactly one of the two names the account.
+    for body in (
+        {"role": "staff"},
+        {"account_id": nurse.account_id, "email": nurse.email, "role": "staff"},
+    ):
+        refused = await admin.call("POST", members, body, 422)
+        assert refused["code"] == "validation_failed"

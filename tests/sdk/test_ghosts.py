@@ -26,6 +26,7 @@ from e2e_crypto.client import (
     Event,
     GhostRecipient,
     Keystore,
+    NotFoundError,
     Participant,
     Provider,
     RecipientsNotice,
@@ -97,6 +98,15 @@ async def test_the_admin_cannot_make_a_patient_staff(
     with pytest.raises(BadRequestError) as refused:
         await p.admin.api.propose_member(p.practice_id, p.bob.account_id, "staff")
     assert refused.value.code == "member_role_not_allowed"
+    # By her e-mail address (the console's form), a patient is not even found.
+    with pytest.raises(NotFoundError):
+        await p.admin.api.propose_member_by_email(p.practice_id, "bob@example.org", "staff")
+    # The admin names its people: the doctor, never the patient.
+    people_named = await p.admin.api.practice_people(p.practice_id)
+    assert [(x["display_name"], x["role"]) for x in people_named] == [
+        ("admin", "admin"),
+        ("doc", "practitioner"),
+    ]
     assert await p.ann.participants(p.thread_id) == (
         Participant(p.ann.account_id, "ann", "patient"),
         Participant(p.doctor.account_id, "doc", "practitioner"),

@@ -20,6 +20,7 @@ export { PayloadError, decodePayload, encodePayload, normalizePayload } from "./
 export { NoDevices, PanelClient, StaleEpoch, checkGroupEnvelope } from "./panel.mjs";
 export { RuleSet, TRIAGE_RULES, normalise } from "./triage.mjs";
 export { MailingsClient, campaignSummary, staffGroupId } from "./mailings.mjs";
+export { PracticesClient } from "./practices.mjs";
 export { LANGUAGES as ROSTER_LANGUAGES, RosterFormatError, decodeRoster, parseRosterCsv } from "./roster.mjs";
 export { PAID_CHAT_TERMS, PaymentsClient } from "./payments.mjs";
 export { ModerationClient, revealedText } from "./moderation.mjs";

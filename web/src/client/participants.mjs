@@ -32,6 +32,12 @@ export class Memberships {
     return this._lists.get(practiceId);
   }
 
+  /** The verified list, fetched again (the practice console after a change). */
+  async refresh(practiceId) {
+    this._lists.set(practiceId, await this._fetch(practiceId));
+    return this._lists.get(practiceId);
+  }
+
   async _fetch(practiceId) {
     const body = await this.api.membership(practiceId);
     const admin = String(body.admin);

@@ -10,13 +10,16 @@
 //   campaigns.mjs  the campaigns, their progress counts, pause / resume / cancel
 //   staff.mjs      (the staff group's admin) members and devices, add to / remove
 //                  from the staff group
+//   membership.mjs (the practice's admin) the signed membership list: offer a role
+//                  by e-mail, add to / remove from the list, signed in this browser
 //   i18n.mjs       fr/nl/en
 //
 // Sign-in and keys are the GP console's (../panel/account.mjs): same client library,
-// same TOTP step, same backup passphrase. No label and no text leaves the page in
+// same TOTP step, same backup passphrase. People and the practice are named (the
+// admin reads its people's display names: PracticesClient.people), never by id. No label and no text leaves the page in
 // the clear: the labels are sealed to the staff group, the text as one broadcast.
 
-import { MailingsClient, NotReady } from "../client/index.mjs";
+import { ApiError, MailingsClient, NotReady, PracticesClient } from "../client/index.mjs";
 import { focus, h } from "../ui/dom.mjs";
 import { t } from "../ui/i18n.mjs";
 import { keysView, signInView, suspendedView } from "../panel/account.mjs";
@@ -25,6 +28,7 @@ import { ConsoleShell, startConsole } from "../panel/shell.mjs";
 import { campaignsBox, updateCounts } from "./campaigns.mjs";
 import { composerBox } from "./composer.mjs";
 import "./i18n.mjs";
+import { membershipBox } from "./membership.mjs";
 import { rosterBox } from "./roster.mjs";
 import { staffBox } from "./staff.mjs";
 
@@ -36,7 +40,12 @@ class Console extends ConsoleShell {
   constructor(client) {
     super(client, { mainClass: "practice-main", languageId: "pr-language" });
     this.mailings = new MailingsClient(client);
+    this.practices = new PracticesClient(client);
     this.practiceId = null;
+    this.practiceAdmin = null; // its admin account (signs its membership list)
+    this.practiceName = null; // the server's word, once this account may see the practice
+    this.people = []; // the practice's admin's view: its people by display name
+    this.membership = { epoch: 0, members: [] }; // the verified signed list (the admin)
     this.rows = [];
     this.campaigns = [];
     this.staff = []; // the admin's view of the members and the staff group
@@ -74,6 +83,7 @@ class Console extends ConsoleShell {
     const url = new URL(location.href);
     url.searchParams.set("practice", practiceId);
     history.replaceState(null, "", url);
+    this.practiceName = await this.nameOfPractice(practiceId);
     try {
       await this.mailings.staffKey(practiceId);
     } catch (error) {
@@ -93,10 +103,52 @@ class Console extends ConsoleShell {
     this.rows = rows;
     this.campaigns = campaigns;
     this.staff = this.mailings.isStaffAdmin(this.practiceId) ? await this.mailings.staffMembers(this.practiceId) : [];
+    if (this.isPracticeAdmin()) await this.loadMembership();
+  }
+
+  /** The practice's name; null where the server shows this account no practice. */
+  async nameOfPractice(practiceId) {
+    try {
+      const practice = await this.practices.practice(practiceId);
+      this.practiceAdmin = String(practice.admin);
+      return String(practice.name);
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 404) throw error;
+      this.practiceAdmin = null;
+      return null;
+    }
+  }
+
+  isPracticeAdmin() {
+    return this.practiceAdmin !== null && this.practiceAdmin === this.client.accountId;
+  }
+
+  /** A person's display name (the admin's view), never their id. */
+  nameOf(accountId) {
+    if (accountId === this.client.accountId) return this.client.me?.display_name ?? t("person.you");
+    return this.people.find((p) => p.accountId === accountId)?.displayName ?? t("person.unnamed");
+  }
+
+  async loadMembership() {
+    [this.people, this.membership] = await Promise.all([
+      this.practices.people(this.practiceId),
+      this.practices.membership(this.practiceId),
+    ]);
+  }
+
+  /** After a role offered or a list published: the people, the list and the staff. */
+  async reloadMembership() {
+    await this.loadMembership();
+    this.paint("membership");
+    if (this.mailings.isStaffAdmin(this.practiceId)) {
+      this.staff = await this.mailings.staffMembers(this.practiceId);
+      this.paint("staff");
+    }
   }
 
   /** After a membership change: the members, and the roster sealed to the new epoch. */
   async reloadStaff() {
+    if (this.isPracticeAdmin()) this.people = await this.practices.people(this.practiceId);
     this.staff = await this.mailings.staffMembers(this.practiceId);
     this.rows = await this.mailings.roster(this.practiceId);
     this.paint("staff");
@@ -114,7 +166,7 @@ class Console extends ConsoleShell {
     const box = this.main.querySelector(`[data-box="${name}"]`);
     if (!box) return;
     const focused = box.contains(document.activeElement) ? document.activeElement.dataset?.key : null;
-    const fresh = { roster: rosterBox, composer: composerBox, campaigns: campaignsBox, staff: staffBox }[name](this);
+    const fresh = { roster: rosterBox, composer: composerBox, campaigns: campaignsBox, staff: staffBox, membership: membershipBox }[name](this);
     box.replaceWith(fresh);
     if (focused) fresh.querySelector(`[data-key="${focused}"]`)?.focus();
   }
@@ -177,7 +229,7 @@ function notMemberView(console_) {
   return h(
     "section",
     { class: "card narrow" },
-    h("h1", {}, t("practice.heading", { id: console_.practiceId })),
+    h("h1", {}, console_.practiceName ?? t("practice.unnamed")),
     h("p", { class: "alert", role: "alert" }, t("practice.not_member")),
     errors,
     h("div", { class: "actions" }, button(t("panel.check_again"), () => console_.openPractice(console_.practiceId), errors, "primary")),
@@ -192,10 +244,11 @@ function workspaceView(console_) {
   return h(
     "div",
     { class: "practice-workspace" },
-    h("h1", { class: "practice-name", tabindex: "-1" }, t("practice.heading", { id: console_.practiceId })),
+    h("h1", { class: "practice-name", tabindex: "-1" }, console_.practiceName ?? t("practice.unnamed")),
     rosterBox(console_),
     composerBox(console_),
     campaignsBox(console_),
+    console_.isPracticeAdmin() ? membershipBox(console_) : null,
     console_.mailings.isStaffAdmin(console_.practiceId) ? staffBox(console_) : null,
   );
 }

@@ -29,7 +29,7 @@ export function staffBox(console_) {
         h(
           "li",
           { class: "staff-member", dataset: { account: m.accountId, inGroup: String(m.inGroup) } },
-          h("p", {}, h("strong", {}, m.accountId), " ", t(`staff.role.${m.role}`)),
+          h("p", {}, h("strong", {}, console_.nameOf(m.accountId)), " ", t(`staff.role.${m.role}`)),
           h("p", { class: "hint" }, m.devices.length ? t("staff.devices", { n: m.devices.length, ids: m.devices.join(", ") }) : t("staff.no_devices")),
           h("p", { class: "staff-state" }, t(m.inGroup ? "staff.in_group" : "staff.not_in_group")),
           m.role === "admin"
