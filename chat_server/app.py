@@ -445,6 +445,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
     app[RECEIPTS] = Receipts(
         gate=thread_gate,
         threads=threads,
+        messages=messages,
         cursors=cursors,
         throttle=throttle,
         deliver=hub.deliver,

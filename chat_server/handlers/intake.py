@@ -120,6 +120,8 @@ class MessageIntake:
             raise DeviceRequired("sending needs a registered device (ticket with device_id)")
         thread = await self._gate.open_thread(who, thread_id)
         _check_can_write(thread, who)
+        if thread.state is ThreadState.REQUESTED:
+            await self._check_request_room(thread)
         # One limiter call (one Redis script) for the device, account and address,
         # given LIMIT_TIMEOUT_SECONDS before the send goes on without it.
         await self._throttle.action(
@@ -192,6 +194,14 @@ class MessageIntake:
         )
         return stored
 
+    async def _check_request_room(self, thread: Thread) -> None:
+        """A request holds at most ``REQUEST_MESSAGES``, counted on the messages'
+        index: the thread's counter may not count the last ones yet."""
+        if thread.last_seq >= REQUEST_MESSAGES or (
+            await self._messages.last_seq(thread.id) >= REQUEST_MESSAGES
+        ):
+            raise ThreadClosed("wait for the practitioner to accept the request")
+
     async def _check_recipients(
         self, thread: Thread, offered: frozenset[tuple[str, str, bytes]]
     ) -> None:
@@ -210,9 +220,7 @@ def _check_can_write(thread: Thread, who: Principal) -> None:
     if thread.state is ThreadState.OPEN:
         return
     if thread.state is ThreadState.REQUESTED and who.account_id == thread.patient_id:
-        if thread.last_seq >= REQUEST_MESSAGES:
-            raise ThreadClosed("wait for the practitioner to accept the request")
-        return
+        return  # up to REQUEST_MESSAGES (_check_request_room)
     if thread.state is ThreadState.REQUESTED:
         raise ThreadClosed("accept the request before replying")
     raise ThreadClosed(f"the thread is {thread.state}")

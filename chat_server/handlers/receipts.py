@@ -17,6 +17,7 @@ from chat_server.handlers.sync import device_key
 from chat_server.handlers.throttle import Throttle
 from chat_server.model.threads import LIVE_CARE_STATES
 from chat_server.principal import Principal
+from chat_server.storage.messages import MessageStore
 from chat_server.storage.threads import CursorBuffer, ThreadStore
 from moderation.limits import Action, Subject
 
@@ -27,6 +28,7 @@ class Receipts:
         *,
         gate: ThreadGate,
         threads: ThreadStore,
+        messages: MessageStore,
         cursors: CursorBuffer,
         throttle: Throttle,
         deliver: Deliver,
@@ -36,6 +38,7 @@ class Receipts:
         self._gate = gate
         self._notices = notices
         self._threads = threads
+        self._messages = messages
         self._cursors = cursors
         self._throttle = throttle
         self._deliver = deliver
@@ -59,7 +62,10 @@ class Receipts:
 
     async def read(self, who: Principal, thread_id: str, seq: int) -> None:
         thread = await self._gate.thread(who, thread_id)
-        seq = min(seq, thread.last_seq)
+        if seq > thread.last_seq:
+            # Never past the last stored message (a mark ahead would hide the next
+            # ones), which the thread's counter may not count yet (storage/messages.py).
+            seq = min(seq, await self._messages.last_seq(thread.id))
         await self._threads.mark_read(who.account_id, thread.id, seq)
         others = [p for p in thread.participants if p != who.account_id]
         await self._deliver(

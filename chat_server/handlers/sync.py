@@ -8,6 +8,7 @@ it), up to ``SYNC_PAGE`` messages, oldest thread first.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from chat_server.handlers.access import ThreadGate
@@ -71,21 +72,21 @@ class ThreadSync:
     async def list_threads(self, who: Principal) -> list[ThreadSummary]:
         threads = await self._threads.for_account(who.account_id)
         marks = await self._threads.read_marks(who.account_id, [t.id for t in threads])
-        return await self.summarise(
-            threads, {t.id: max(0, t.last_seq - marks.get(t.id, 0)) for t in threads}
-        )
+        return await self.summarise(threads, marks)
 
     async def summarise(
-        self, threads: list[Thread], unread: dict[str, int] | None = None
+        self, threads: list[Thread], marks: Mapping[str, int] | None = None
     ) -> list[ThreadSummary]:
-        """Each thread with every participant named with its role: a patient sees
-        everyone its messages are encrypted to, staff included."""
+        """Each thread at its exact position, with every participant named with its
+        role (a patient sees everyone its messages are encrypted to, staff included)
+        and, given the reader's read ``marks``, its unread count."""
+        threads = await self.positioned(threads)
         ids = sorted({account for thread in threads for account in thread.participants})
         accounts = await self._accounts.many(ids)
         return [
             ThreadSummary(
                 thread,
-                (unread or {}).get(thread.id),
+                None if marks is None else max(0, thread.last_seq - marks.get(thread.id, 0)),
                 members=tuple(
                     Member(
                         account_id,
@@ -101,9 +102,7 @@ class ThreadSync:
     async def summary(self, who: Principal, thread_id: str) -> ThreadSummary:
         thread = await self._gate.thread(who, thread_id)
         marks = await self._threads.read_marks(who.account_id, [thread.id])
-        [summary] = await self.summarise(
-            [thread], {thread.id: max(0, thread.last_seq - marks.get(thread.id, 0))}
-        )
+        [summary] = await self.summarise([thread], marks)
         if thread.provider_kind != ProviderKind.PRACTITIONER:
             return summary
         provider = await self._accounts.get(thread.provider_id)
@@ -125,7 +124,7 @@ class ThreadSync:
 
     async def sync(self, who: Principal, cursors: dict[str, int]) -> SyncPage:
         """What this device missed, up to SYNC_PAGE messages, oldest thread first."""
-        threads = await self._threads.for_account(who.account_id, limit=1000)
+        threads = await self.positioned(await self._threads.for_account(who.account_id, limit=1000))
         stored = await self._cursors.device_cursors(device_key(who), [t.id for t in threads])
         messages: list[StoredMessage] = []
         last: dict[str, int] = {}
@@ -144,6 +143,18 @@ class ThreadSync:
             if page and page[-1].seq < thread.last_seq:
                 more = True
         return SyncPage(messages, last, more)
+
+    async def positioned(self, threads: list[Thread]) -> list[Thread]:
+        """``threads`` with their exact ``last_seq`` and ``last_message_at``: a thread's
+        stored counters may lag its acked messages (written after the ack,
+        storage/messages.py), the messages' index never does."""
+        positions = await self._messages.last_positions([t.id for t in threads])
+        return [
+            replace(thread, last_seq=position[0], last_message_at=position[1])
+            if (position := positions.get(thread.id)) and position[0] > thread.last_seq
+            else thread
+            for thread in threads
+        ]
 
     async def message(self, thread_id: str, seq: int) -> StoredMessage | None:
         """For the fan-out sink: a stored message by position (no access check; the

@@ -42,7 +42,7 @@ async def create_thread(request: web.Request) -> web.Response:
     thread = await request.app[CARE_THREADS].request(
         who, provider["kind"], provider["id"], body["opening"]
     )
-    [summary] = await request.app[THREAD_SYNC].summarise([thread], {thread.id: 0})
+    [summary] = await request.app[THREAD_SYNC].summarise([thread], marks={})
     return web.json_response(thread_summary(summary), status=201)
 
 

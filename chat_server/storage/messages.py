@@ -24,14 +24,17 @@ fixed wait before each batch for deployments that prefer fewer, larger writes.
 Ordered, because a failed document then stops the batch: nothing after it is
 inserted, so no gap can appear behind a failure; the rest is retried.
 
-**Counting.** Each thread's ``last_seq`` is raised (``$max``, majority) for what the
-insert stored, and only then is anyone answered: an acked message is counted, and
-``last_seq`` never names a message that is not stored (a device starting a thread at
-``last_seq``, or a receipt capped at it, would skip the message that later takes that
-seq). So the counters follow the insert, never beside it, and a lone send waits for
-two majority writes in a row; docs/benchmarks.md has the measurements of writing them
-side by side (unsafe) and in one transaction (an orphaned transaction of a killed
-process blocks the other processes' writes for a minute).
+**One majority wait.** A sender is answered once the insert is majority-acknowledged:
+the offline-notification checks (``after_write``) are written beside it, in the same
+round trip, and the thread's ``last_seq``/``last_message_at`` counters after it, off
+the ack's path. Where a reader needs the exact position of a thread (``sync``, unread
+counts, the cap on read marks, the request limit) it asks the messages' own
+``(thread, seq)`` index (:meth:`MessageStore.last_positions`), which names only stored
+messages and every acked one. The counters are a hint that lags by a write at most
+(or, if the process died between the ack and the write, until the thread's next
+message); they never name a message that is not stored, because they are written
+only after the insert. Writing them beside the insert could (docs/benchmarks.md, ADR
+0003), and waiting for them doubled a send's latency.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ import asyncio
 import hashlib
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -55,9 +58,9 @@ from chat_server.clock import Clock
 log = logging.getLogger(__name__)
 
 Stamper = Callable[["StoredMessage"], bytes]
-# Called with a batch's new messages once they are durable and before any sender is
-# answered, alongside the thread counters: what must be as durable as the message
-# (the offline-notification checks) is written in the same group commit.
+# Called with a batch's new messages beside their insert, and awaited before any sender
+# is answered: what must be as durable as the message (the offline-notification checks)
+# is written in the same round trip. It may see messages the insert then refuses.
 AfterWrite = Callable[[list[tuple["NewMessage", "StoredMessage"]]], Awaitable[None]]
 
 
@@ -154,6 +157,10 @@ class MessageStore:
         self._recent: OrderedDict[tuple[str, int], StoredMessage] = OrderedDict()
         self._cache_size = cache_size
         self._writer: asyncio.Task[None] | None = None
+        # Thread counters still to write (highest seq and its time per thread), and the
+        # task writing them: batches stored while it writes share its next write.
+        self._uncounted: dict[str, tuple[int, datetime]] = {}
+        self._counting: asyncio.Task[None] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -161,12 +168,13 @@ class MessageStore:
         self._writer = asyncio.create_task(self._write_loop(), name="message-writer")
 
     async def close(self) -> None:
-        if self._writer is not None:
-            self._writer.cancel()
-            try:
-                await self._writer
-            except asyncio.CancelledError:
-                pass
+        for task in (self._writer, self._counting):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
         for pending in self._pending:
             if not pending.future.done():
                 pending.future.set_exception(ConnectionError("server shutting down"))
@@ -239,6 +247,9 @@ class MessageStore:
             stored.append(record)
             docs.append(_to_doc(record))
         failed_at, error = len(docs), None
+        # What follows the messages is written beside them, in the same round trip: a
+        # check for a message the insert did not store finds nothing and ends.
+        following = asyncio.ensure_future(self._follow(batch, stored))
         try:
             await self._writes.insert_many(docs, ordered=True)
         except BulkWriteError as exc:
@@ -248,17 +259,13 @@ class MessageStore:
                 # is unknown, so nobody is acked; the senders resend.
                 raise
             failed_at, error = errors[0]["index"], errors[0]
-        if failed_at:
-            # Before anyone is answered: an acked message is counted in its thread,
-            # and what follows it is stored (both at once: one round trip of latency).
-            await asyncio.gather(
-                self._bump_threads(stored[:failed_at]),
-                self._follow(batch[:failed_at], stored[:failed_at]),
-            )
+        finally:
+            await following  # before anyone is answered: an acked message has its check
         for pending, record in zip(batch[:failed_at], stored[:failed_at], strict=True):
             self._remember(record)
             if not pending.future.done():  # its sender may have gone (socket closed)
                 pending.future.set_result(record)
+        self._count_later(stored[:failed_at])
         if error is None:
             return failed_at, []
         # Nothing at or after ``failed_at`` was inserted: forget the seqs handed out.
@@ -311,6 +318,38 @@ class MessageStore:
         if len(self._next_seq) > 100_000:
             self._next_seq = {t: self._next_seq[t] for t in thread_ids}
 
+    def _count_later(self, records: list[StoredMessage]) -> None:
+        for record in records:
+            counted = self._uncounted.get(record.thread_id)
+            if counted is None or counted[0] < record.seq:
+                self._uncounted[record.thread_id] = (record.seq, record.at)
+        if self._uncounted and (self._counting is None or self._counting.done()):
+            self._counting = asyncio.create_task(self._write_counts(), name="thread-counters")
+
+    async def _write_counts(self) -> None:
+        while self._uncounted:
+            counts, self._uncounted = self._uncounted, {}
+            try:
+                await self._threads.bulk_write(
+                    [
+                        UpdateOne({"_id": t}, {"$max": {"last_seq": seq, "last_message_at": at}})
+                        for t, (seq, at) in counts.items()
+                    ],
+                    ordered=False,
+                )
+            except PyMongoError as exc:
+                # A hint only (the readers that need the position ask the index): the
+                # thread's next message writes it again.
+                log.warning(
+                    "thread counters not written", extra={"fields": {"error": type(exc).__name__}}
+                )
+
+    async def counted(self) -> None:
+        """Waits until the thread counters of every answered send are written (tests,
+        and whoever wants the hint exact)."""
+        while self._counting is not None and not self._counting.done():
+            await asyncio.shield(self._counting)
+
     async def _bump_threads(self, records: list[StoredMessage]) -> None:
         last: dict[str, StoredMessage] = {}
         for record in records:
@@ -332,6 +371,31 @@ class MessageStore:
             self._recent.popitem(last=False)
 
     # -- reading ------------------------------------------------------------------------
+
+    async def last_positions(self, thread_ids: Sequence[str]) -> dict[str, tuple[int, datetime]]:
+        """The highest stored seq of each thread and when it was stored (threads without
+        messages are absent): one walk down the ``(thread, seq)`` index per thread,
+        exact where the threads' counters may lag."""
+        if not thread_ids:
+            return {}
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"thread": {"$in": list(thread_ids)}}},
+            # The index read backwards: $first per thread is a DISTINCT_SCAN, one key
+            # per thread, however long the thread.
+            {"$sort": {"thread": DESCENDING, "seq": DESCENDING}},
+            {"$group": {"_id": "$thread", "seq": {"$first": "$seq"}, "at": {"$first": "$at"}}},
+        ]
+        return {
+            doc["_id"]: (doc["seq"], doc["at"])
+            async for doc in await self._messages.aggregate(pipeline)
+        }
+
+    async def last_seq(self, thread_id: str) -> int:
+        """The highest stored seq of the thread (0: none): :meth:`last_positions` for one."""
+        doc = await self._messages.find_one(
+            {"thread": thread_id}, projection={"_id": 0, "seq": 1}, sort=[("seq", DESCENDING)]
+        )
+        return int(doc["seq"]) if doc else 0
 
     def remembers(self, thread_id: str, seq: int) -> bool:
         """Whether this process stored (durably) the message at ``seq`` lately: a cursor

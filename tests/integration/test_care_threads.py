@@ -1,5 +1,6 @@
 """Care threads end to end: requests, encrypted messages, delivery, resume, receipts."""
 
+import asyncio
 import json
 from dataclasses import replace
 from typing import Any
@@ -383,6 +384,46 @@ async def test_read_receipts_typing_unread_counts_and_history(
     assert [m["seq"] for m in back["messages"]] == [4, 3, 2]
     await doctor.call("GET", f"/api/v1/threads/{thread_id}/messages?limit=x", expect=422)
     await doctor.call("GET", f"/api/v1/threads/{thread_id}/messages?after=1&before=3", expect=422)
+
+
+async def test_every_reader_counts_acked_messages_the_thread_counter_missed(
+    client: Client, outbox: MemoryOutbox, db: Db
+) -> None:
+    """A send is acked once its message is stored; the thread's ``last_seq`` counter is
+    written after the ack. A process killed in between leaves the counter behind for
+    good, so whatever needs a thread's position counts on the messages themselves:
+    the request limit, unread counts, summaries, read marks and sync."""
+    doctor, _ann, _doc_pc, ann_phone, thread_id, everyone = await _setup(client, outbox)
+    for i in range(5):
+        assert (await ann_phone.send_text(thread_id, f"m{i}", everyone))["seq"] == i + 1
+    # Wait for the counter (written after the acks), then lose it, as that kill would.
+    for _ in range(500):
+        thread = await db["threads"].find_one({"_id": thread_id})
+        if thread is not None and thread.get("last_seq") == 5:
+            break
+        await asyncio.sleep(0.01)
+    reset = await db["threads"].update_one(
+        {"_id": thread_id, "last_seq": 5}, {"$set": {"last_seq": 0, "last_message_at": None}}
+    )
+    assert reset.modified_count == 1
+
+    assert (await ann_phone.send_text(thread_id, "m5", everyone))["code"] == "thread_closed"
+    await doctor.call("POST", f"/api/v1/threads/{thread_id}/accept")
+    listed = await doctor.call("GET", "/api/v1/threads")
+    assert [(t["last_seq"], t["unread"]) for t in listed["threads"]] == [(5, 5)]
+    summary = await doctor.call("GET", f"/api/v1/threads/{thread_id}")
+    assert summary["last_seq"] == 5
+    assert summary["last_message_at"] is not None
+    doc_tablet = await device(doctor, "doc-tablet")
+    await doc_tablet.connect()
+    synced = await doc_tablet.request({"type": "sync"})
+    assert [f["seq"] for f in doc_tablet.backlog if f["type"] == "msg"] == [1, 2, 3, 4, 5]
+    assert synced["threads"][thread_id] == 5
+    await doc_tablet.request({"type": "read", "thread": thread_id, "seq": 5})
+    receipt = await ann_phone.next_of("receipt")
+    assert receipt["seq"] == 5  # not held back at the counter's 0
+    assert (await doctor.call("GET", "/api/v1/threads"))["threads"][0]["unread"] == 0
+    await doc_tablet.close()
 
 
 async def test_stored_messages_and_frames_are_counted(client: Client, outbox: MemoryOutbox) -> None:

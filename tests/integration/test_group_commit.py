@@ -85,7 +85,9 @@ async def test_what_follows_a_batch_is_written_with_it_before_anyone_is_answered
     db: Database,
 ) -> None:
     """``after_write`` (the offline-notification checks) gets each batch's new
-    messages once, before any of its senders is answered; a resend gets nothing."""
+    messages once, beside their insert and before any of its senders is answered. It
+    may see a message the insert then refuses (a resend): a check for a seq that is
+    not stored finds nothing to tell."""
     await ThreadStore(db).create(
         "thread-1", patient_id="ann", provider_kind="practitioner", provider_id="doc",
         participants=["ann", "doc"], now=ManualClock().now(),
@@ -94,7 +96,8 @@ async def test_what_follows_a_batch_is_written_with_it_before_anyone_is_answered
     appends: list[asyncio.Task[StoredMessage]] = []
 
     async def after_write(batch: list[tuple[NewMessage, StoredMessage]]) -> None:
-        assert not any(task.done() for task in appends)
+        if not calls:  # the first batch: none of its senders answered yet
+            assert not any(task.done() for task in appends)
         calls.append([(new.client_msg_id, new.participants, s.seq) for new, s in batch])
 
     store = MessageStore(db, ManualClock(), _stamp, after_write=after_write)
@@ -107,8 +110,35 @@ async def test_what_follows_a_batch_is_written_with_it_before_anyone_is_answered
         await asyncio.wait_for(asyncio.gather(*appends), 10)
         assert calls == [[(f"m{i}", ("ann", "doc"), i + 1) for i in range(5)]]
         resent = await asyncio.wait_for(store.append(messages[0]), 10)
-        assert resent.duplicate
-        assert len(calls) == 1
+        assert (resent.duplicate, resent.seq) == (True, 1)
+        assert calls[1:] == [[("m0", ("ann", "doc"), 6)]]
+        assert await db["messages"].count_documents({"thread": "thread-1"}) == 5
+    finally:
+        await store.close()
+
+
+async def test_an_acked_message_is_at_its_threads_position_before_the_counter_is_written(
+    db: Database,
+) -> None:
+    """The ack waits for the insert alone; the thread's counter follows it. Readers
+    that need the position ask the index, which has every acked message."""
+    await ThreadStore(db).create(
+        "thread-1", patient_id="ann", provider_kind="practitioner", provider_id="doc",
+        participants=["ann", "doc"], now=ManualClock().now(),
+    )  # fmt: skip
+    store = MessageStore(db, ManualClock(), _stamp)
+    store.start()
+    try:
+        for i in range(1, 4):
+            stored = await asyncio.wait_for(store.append(_message(f"m{i}")), 10)
+            # At once, whether or not the counter's write has run yet.
+            assert await store.last_seq("thread-1") == i
+            assert (await store.last_positions(["thread-1"]))["thread-1"] == (i, stored.at)
+        await store.counted()
+        thread = await ThreadStore(db).get("thread-1")
+        assert thread is not None
+        assert (thread.last_seq, thread.last_message_at) == (3, stored.at)
+        assert await store.last_seq("no-such-thread") == 0
     finally:
         await store.close()
 
@@ -132,6 +162,8 @@ async def test_a_batch_stopped_by_a_resend_counts_only_what_it_stored(
         10,
     )
     assert (first.seq, new.seq, resent.seq, resent.duplicate, after.seq) == (1, 2, 1, True, 3)
+    assert await store.last_positions(["thread-1", "no-such-thread"]) == {"thread-1": (3, after.at)}
+    await store.counted()  # the counter is written after the acks
     thread = await ThreadStore(db).get("thread-1")
     assert thread is not None
     stored = sorted([doc["seq"] async for doc in db["messages"].find({"thread": "thread-1"})])
@@ -154,6 +186,7 @@ async def test_two_processes_writing_one_thread_keep_its_seqs_contiguous_and_cou
             asyncio.gather(store.append(_message("a2")), store.append(_message("a3"))), 10
         )
         assert (a2.seq, a3.seq) == (3, 4)
+        await asyncio.gather(store.counted(), other.counted())
     finally:
         await other.close()
     thread = await ThreadStore(db).get("thread-1")
