@@ -164,7 +164,8 @@ class ThreadGate:
         ``thread`` event, on every process holding a participant's socket
         (``forget``); on any other process within ``OPEN_THREAD_POLL_SECONDS``,
         because every such change also moves the threads' change count. Other states
-        are always read afresh: a request counts its messages on ``last_seq``.
+        are always read afresh (a request's messages are counted on the messages'
+        index, ``MessageIntake._check_request_room``).
         """
         thread = await self._open_threads.get(thread_id)
         if thread is None or who.account_id not in thread.participants:

@@ -13,9 +13,10 @@ The send path stays fast: one job is enqueued per (recipient, thread) per delay
 window, remembered in memory, not one per message (a busy thread would otherwise
 insert a job per message; the job sees every message stored before it runs). The
 jobs are written in the message's own group commit (``MessageStore``'s
-``after_write``), one ``insert_many`` per batch beside the thread counters, before
+``after_write``), one ``insert_many`` per batch beside the messages' insert, before
 the senders are answered: an acked message has its check stored, and the ack waits
-for no round trip of its own. A send never fails for a notification: a job that
+for no round trip of its own. A check written for a message the insert refused (a
+resend, a seq another process took) finds nothing unseen and ends. A send never fails for a notification: a job that
 cannot be stored is logged.
 
 Exactly once, as far as SMTP allows: before sending, the job records the e-mail
