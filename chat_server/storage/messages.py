@@ -27,10 +27,10 @@ inserted, so no gap can appear behind a failure; the rest is retried.
 **One majority wait.** A sender is answered once the insert is majority-acknowledged:
 the offline-notification checks (``after_write``) are written beside it, in the same
 round trip, and the thread's ``last_seq``/``last_message_at`` counters after it, off
-the ack's path. Where a reader needs the exact position of a thread (``sync``, unread
+the ack's path, every ``COUNT_EVERY`` (all the batches stored meanwhile in one write). Where a reader needs the exact position of a thread (``sync``, unread
 counts, the cap on read marks, the request limit) it asks the messages' own
 ``(thread, seq)`` index (:meth:`MessageStore.last_positions`), which names only stored
-messages and every acked one. The counters are a hint that lags by a write at most
+messages and every acked one. The counters are a hint that lags by ``COUNT_EVERY`` and a write
 (or, if the process died between the ack and the write, until the thread's next
 message); they never name a message that is not stored, because they are written
 only after the insert. Writing them beside the insert could (docs/benchmarks.md, ADR
@@ -56,6 +56,9 @@ from pymongo.errors import BulkWriteError, PyMongoError
 from chat_server.clock import Clock
 
 log = logging.getLogger(__name__)
+
+# How long the thread counters (a hint, see above) wait for more batches to count.
+COUNT_EVERY = 0.1
 
 Stamper = Callable[["StoredMessage"], bytes]
 # Called with a batch's new messages beside their insert, and awaited before any sender
@@ -328,6 +331,10 @@ class MessageStore:
 
     async def _write_counts(self) -> None:
         while self._uncounted:
+            # The batches stored meanwhile join this write: under load one counters'
+            # write per ``COUNT_EVERY`` rather than one per batch (a round trip each,
+            # which with the ack no longer waiting for them made batches cost more).
+            await asyncio.sleep(COUNT_EVERY)
             counts, self._uncounted = self._uncounted, {}
             try:
                 await self._threads.bulk_write(
