@@ -16,8 +16,8 @@ jobs are written in the message's own group commit (``MessageStore``'s
 ``after_write``), one ``insert_many`` per batch beside the messages' insert, before
 the senders are answered: an acked message has its check stored, and the ack waits
 for no round trip of its own. A check written for a message the insert refused (a
-resend, a seq another process took) finds nothing unseen and ends. A send never fails for a notification: a job that
-cannot be stored is logged.
+resend, a seq another process took) finds nothing unseen and ends. A send never
+fails for a notification: a job that cannot be stored is logged.
 
 Exactly once, as far as SMTP allows: before sending, the job records the e-mail
 under (recipient, thread, first unseen seq) in ``notifications_sent`` (unique), so

@@ -24,17 +24,18 @@ fixed wait before each batch for deployments that prefer fewer, larger writes.
 Ordered, because a failed document then stops the batch: nothing after it is
 inserted, so no gap can appear behind a failure; the rest is retried.
 
-**One majority wait.** A sender is answered once the insert is majority-acknowledged:
-the offline-notification checks (``after_write``) are written beside it, in the same
-round trip, and the thread's ``last_seq``/``last_message_at`` counters after it, off
-the ack's path, every ``COUNT_EVERY`` (all the batches stored meanwhile in one write). Where a reader needs the exact position of a thread (``sync``, unread
-counts, the cap on read marks, the request limit) it asks the messages' own
-``(thread, seq)`` index (:meth:`MessageStore.last_positions`), which names only stored
-messages and every acked one. The counters are a hint that lags by ``COUNT_EVERY`` and a write
-(or, if the process died between the ack and the write, until the thread's next
-message); they never name a message that is not stored, because they are written
-only after the insert. Writing them beside the insert could (docs/benchmarks.md, ADR
-0003), and waiting for them doubled a send's latency.
+**One majority wait.** A sender is answered once the insert is
+majority-acknowledged: the offline-notification checks (``after_write``) are written
+beside it, in the same round trip, and the thread's ``last_seq``/``last_message_at``
+counters after it, off the ack's path, every ``COUNT_EVERY`` (all the batches stored
+meanwhile in one write). Where a reader needs the exact position of a thread
+(``sync``, unread counts, the cap on read marks, the request limit) it asks the
+messages' own ``(thread, seq)`` index (:meth:`MessageStore.last_positions`), which
+names only stored messages and every acked one. The counters are a hint that lags by
+``COUNT_EVERY`` and a write (or, if the process died between the ack and the write,
+until the thread's next message); they never name a message that is not stored,
+because they are written only after the insert. Writing them beside the insert could
+(docs/benchmarks.md, ADR 0003), and waiting for them doubled a send's latency.
 """
 
 from __future__ import annotations
