@@ -41,6 +41,7 @@ because they are written only after the insert. Writing them beside the insert c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from collections import OrderedDict
@@ -58,8 +59,10 @@ from chat_server.clock import Clock
 
 log = logging.getLogger(__name__)
 
-# How long the thread counters (a hint, see above) wait for more batches to count.
+# How long the thread counters (a hint, see above) wait for more batches to count, and
+# at most how long a closing store waits to write those still pending.
 COUNT_EVERY = 0.1
+COUNT_ON_CLOSE = 2.0
 
 Stamper = Callable[["StoredMessage"], bytes]
 # Called with a batch's new messages beside their insert, and awaited before any sender
@@ -172,13 +175,13 @@ class MessageStore:
         self._writer = asyncio.create_task(self._write_loop(), name="message-writer")
 
     async def close(self) -> None:
-        for task in (self._writer, self._counting):
-            if task is not None:
-                task.cancel()
-                try:
-                    await task
-                except asyncio.CancelledError:
-                    pass
+        await _stop(self._writer)
+        # The counters of what was acked are written before the process goes: a hint,
+        # but a restart should not leave every busy thread behind. Bounded, as a
+        # stalled MongoDB must not hold up the shutdown.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.counted(), COUNT_ON_CLOSE)
+        await _stop(self._counting)
         for pending in self._pending:
             if not pending.future.done():
                 pending.future.set_exception(ConnectionError("server shutting down"))
@@ -454,6 +457,13 @@ class MessageStore:
             .limit(limit)
         )
         return [StoredMessage.from_doc(doc) async for doc in cursor]
+
+
+async def _stop(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _to_doc(record: StoredMessage) -> dict[str, Any]:

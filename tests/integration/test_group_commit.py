@@ -143,6 +143,22 @@ async def test_an_acked_message_is_at_its_threads_position_before_the_counter_is
         await store.close()
 
 
+async def test_a_closing_store_writes_the_counters_it_still_owes(db: Database) -> None:
+    """The counters follow the acks by up to ``COUNT_EVERY``: a graceful shutdown in
+    that window writes them rather than leaving the thread behind."""
+    await ThreadStore(db).create(
+        "thread-1", patient_id="ann", provider_kind="practitioner", provider_id="doc",
+        participants=["ann", "doc"], now=ManualClock().now(),
+    )  # fmt: skip
+    store = MessageStore(db, ManualClock(), _stamp)
+    store.start()
+    stored = await asyncio.wait_for(store.append(_message("last words")), 10)
+    await store.close()
+    thread = await ThreadStore(db).get("thread-1")
+    assert thread is not None
+    assert thread.last_seq == stored.seq == 1
+
+
 async def test_a_batch_stopped_by_a_resend_counts_only_what_it_stored(
     batches: tuple[MessageStore, list[int]], db: Database
 ) -> None:
