@@ -27,11 +27,12 @@ inserted, so no gap can appear behind a failure; the rest is retried.
 **One majority wait.** A sender is answered once the insert is
 majority-acknowledged: the offline-notification checks (``after_write``) are written
 beside it, in the same round trip, and the thread's ``last_seq``/``last_message_at``
-counters after it, off the ack's path, every ``COUNT_EVERY`` (all the batches stored
-meanwhile in one write). Where a reader needs the exact position of a thread
-(``sync``, unread counts, the cap on read marks, the request limit) it asks the
-messages' own ``(thread, seq)`` index (:meth:`MessageStore.last_positions`), which
-names only stored messages and every acked one. The counters are a hint that lags by
+counters after it, off the ack's path, every ``COUNT_EVERY`` (one update per thread
+for all the batches stored meanwhile, paced: ``storage/paced.py``). Where a reader
+needs the exact position of a thread (``sync``, unread counts, the cap on read marks,
+the request limit) it asks the messages' own ``(thread, seq)`` index
+(:meth:`MessageStore.last_positions`), which names only stored messages and every
+acked one. The counters are a hint that lags by
 ``COUNT_EVERY`` and a write (or, if the process died between the ack and the write,
 until the thread's next message); they never name a message that is not stored,
 because they are written only after the insert. Writing them beside the insert could
@@ -56,12 +57,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from chat_server.clock import Clock
+from chat_server.storage.paced import write_paced
 
 log = logging.getLogger(__name__)
 
 # How long the thread counters (a hint, see above) wait for more batches to count, and
 # at most how long a closing store waits to write those still pending.
-COUNT_EVERY = 0.1
+COUNT_EVERY = 1.0
 COUNT_ON_CLOSE = 2.0
 
 Stamper = Callable[["StoredMessage"], bytes]
@@ -167,6 +169,7 @@ class MessageStore:
         # Thread counters still to write (highest seq and its time per thread), and the
         # task writing them: batches stored while it writes share its next write.
         self._uncounted: dict[str, tuple[int, datetime]] = {}
+        self._counts_in_flight: dict[str, tuple[int, datetime]] = {}
         self._counting: asyncio.Task[None] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -176,12 +179,16 @@ class MessageStore:
 
     async def close(self) -> None:
         await _stop(self._writer)
-        # The counters of what was acked are written before the process goes: a hint,
-        # but a restart should not leave every busy thread behind. Bounded, as a
-        # stalled MongoDB must not hold up the shutdown.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.counted(), COUNT_ON_CLOSE)
+        # The counters of what was acked are written before the process goes, at once
+        # rather than at the next ``COUNT_EVERY``: a hint, but a restart should not
+        # leave every busy thread behind. What a stopped write had taken is written
+        # again ($max: harmless twice). Bounded, as a stalled MongoDB must not hold up
+        # the shutdown.
         await _stop(self._counting)
+        for thread_id, (seq, at) in self._counts_in_flight.items():
+            self._owe_count(thread_id, seq, at)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._write_owed_counts(within=0.0), COUNT_ON_CLOSE)
         for pending in self._pending:
             if not pending.future.done():
                 pending.future.set_exception(ConnectionError("server shutting down"))
@@ -327,33 +334,44 @@ class MessageStore:
 
     def _count_later(self, records: list[StoredMessage]) -> None:
         for record in records:
-            counted = self._uncounted.get(record.thread_id)
-            if counted is None or counted[0] < record.seq:
-                self._uncounted[record.thread_id] = (record.seq, record.at)
+            self._owe_count(record.thread_id, record.seq, record.at)
         if self._uncounted and (self._counting is None or self._counting.done()):
             self._counting = asyncio.create_task(self._write_counts(), name="thread-counters")
 
+    def _owe_count(self, thread_id: str, seq: int, at: datetime) -> None:
+        owed = self._uncounted.get(thread_id)
+        if owed is None or owed[0] < seq:
+            self._uncounted[thread_id] = (seq, at)
+
     async def _write_counts(self) -> None:
         while self._uncounted:
-            # The batches stored meanwhile join this write: under load one counters'
-            # write per ``COUNT_EVERY`` rather than one per batch (a round trip each,
-            # which with the ack no longer waiting for them made batches cost more).
+            # The batches stored meanwhile join this write: under load one counter
+            # update per thread and ``COUNT_EVERY`` rather than one per batch, paced
+            # (storage/paced.py): written every 100 ms, they were a write per message
+            # at the benchmark's rates, and their bulks held up the inserts.
             await asyncio.sleep(COUNT_EVERY)
-            counts, self._uncounted = self._uncounted, {}
-            try:
-                await self._threads.bulk_write(
-                    [
-                        UpdateOne({"_id": t}, {"$max": {"last_seq": seq, "last_message_at": at}})
-                        for t, (seq, at) in counts.items()
-                    ],
-                    ordered=False,
-                )
-            except PyMongoError as exc:
-                # A hint only (the readers that need the position ask the index): the
-                # thread's next message writes it again.
-                log.warning(
-                    "thread counters not written", extra={"fields": {"error": type(exc).__name__}}
-                )
+            await self._write_owed_counts(within=COUNT_EVERY / 2)
+
+    async def _write_owed_counts(self, *, within: float) -> None:
+        counts, self._uncounted = self._uncounted, {}
+        self._counts_in_flight = counts
+        try:
+            await write_paced(
+                self._threads,
+                [
+                    UpdateOne({"_id": t}, {"$max": {"last_seq": seq, "last_message_at": at}})
+                    for t, (seq, at) in counts.items()
+                ],
+                within=within,
+            )
+        except PyMongoError as exc:
+            # A hint only (the readers that need the position ask the index): the
+            # thread's next message writes it again.
+            log.warning(
+                "thread counters not written", extra={"fields": {"error": type(exc).__name__}}
+            )
+        # Not on cancellation: a closing store writes them again.
+        self._counts_in_flight = {}
 
     async def counted(self) -> None:
         """Waits until the thread counters of every answered send are written (tests,

@@ -38,6 +38,7 @@ from chat_server.model.threads import (
     ThreadState,
 )
 from chat_server.storage.change_counts import ChangeCount
+from chat_server.storage.paced import write_paced
 
 log = logging.getLogger(__name__)
 
@@ -231,16 +232,16 @@ class ThreadStore:
         cursor = self._cursors.find({"device": device_key, "thread": {"$in": thread_ids}})
         return {doc["thread"]: doc["seq"] async for doc in cursor}
 
-    async def advance_many(self, seqs: dict[tuple[str, str], int]) -> None:
-        """Cumulative and monotonic: a late, smaller ack never moves a cursor back."""
-        if not seqs:
-            return
-        await self._cursors.bulk_write(
+    async def advance_many(self, seqs: dict[tuple[str, str], int], *, within: float = 0.0) -> None:
+        """Cumulative and monotonic: a late, smaller ack never moves a cursor back.
+        Paced over ``within`` seconds (``storage/paced.py``)."""
+        await write_paced(
+            self._cursors,
             [
                 UpdateOne({"device": device, "thread": thread}, {"$max": {"seq": seq}}, upsert=True)
                 for (device, thread), seq in seqs.items()
             ],
-            ordered=False,
+            within=within,
         )
 
     async def any_device_has(self, account_id: str, thread_id: str, seq: int) -> bool:
@@ -261,8 +262,8 @@ class ThreadStore:
 
 
 class CursorBuffer:
-    """Delivery cursors, kept in memory per (device, thread) and written in one
-    unordered bulk every ``interval`` seconds.
+    """Delivery cursors, kept in memory per (device, thread) and written every
+    ``interval`` seconds, in small unordered bulks spread over half of it.
 
     Cursors are cumulative and ``$max``-merged, and one that lags costs nothing but a
     few messages a reconnecting device already has (it drops them by seq). So a busy
@@ -329,7 +330,9 @@ class CursorBuffer:
         with contextlib.suppress(PyMongoError):
             await self.flush()
 
-    async def flush(self) -> None:
+    async def flush(self, *, within: float = 0.0) -> None:
+        """Writes what is buffered, paced over ``within`` seconds (the periodic flush:
+        ``storage/paced.py``); at once by default (shutdown, tests)."""
         if not self._pending:
             return
         batch, self._pending = self._pending, {}
@@ -337,7 +340,7 @@ class CursorBuffer:
         self._writing, self._writing_reached = batch, reached
         started = self._clock.monotonic()
         try:
-            await self._writer.advance_many(batch)
+            await self._writer.advance_many(batch, within=within)
             self._on_flush(self._clock.monotonic() - started)
         except PyMongoError:
             # Put them back (unless newer ones arrived) and try again next interval.
@@ -353,7 +356,9 @@ class CursorBuffer:
         while True:
             await asyncio.sleep(self._interval)
             try:
-                await self.flush()
+                # Spread over half the interval: a thousand cursors in one bulk held
+                # mongod for 100-170 ms, and every send meanwhile waited.
+                await self.flush(within=self._interval / 2)
             except PyMongoError as exc:
                 log.warning(
                     "cursor write failed; retrying", extra={"fields": {"error": type(exc).__name__}}

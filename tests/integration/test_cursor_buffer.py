@@ -83,6 +83,28 @@ async def test_a_cursor_being_written_stays_visible(
     assert await store.device_cursors("ann:phone", ["t1"]) == {"t1": 7}
 
 
+async def test_many_cursors_are_written_in_small_bulks_and_stay_visible_meanwhile(
+    db: Db,
+) -> None:
+    """The periodic flush spreads its writes (storage/paced.py): a thousand upserts in
+    one bulk held mongod long enough to delay every send. MongoDB gets them in parts,
+    and readers on the process see every cursor throughout."""
+    store = ThreadStore(db)
+    buffer = CursorBuffer(store, interval=600, clock=ManualClock())
+    for i in range(150):
+        buffer.note(f"acct{i}", f"acct{i}:phone", "t1", 3)
+    flushing = asyncio.create_task(buffer.flush(within=0.6))
+    stored_counts = set()
+    while not flushing.done():
+        stored_counts.add(await db["cursors"].count_documents({"thread": "t1"}))
+        assert await buffer.any_device_has("acct149", "t1", 3)
+        await asyncio.sleep(0.01)
+    await flushing
+    assert {64, 128} <= stored_counts  # bulks of 64, one every 0.2 s
+    assert await db["cursors"].count_documents({"thread": "t1", "seq": 3}) == 150
+    assert await buffer.device_cursors("acct0:phone", ["t1"]) == {"t1": 3}
+
+
 async def test_the_writer_flushes_every_interval_and_a_smaller_cursor_never_wins(db: Db) -> None:
     store = ThreadStore(db)
     buffer = CursorBuffer(store, interval=0.05, clock=ManualClock())

@@ -159,6 +159,33 @@ async def test_a_closing_store_writes_the_counters_it_still_owes(db: Database) -
     assert thread.last_seq == stored.seq == 1
 
 
+async def test_a_store_closed_while_its_counters_are_written_still_writes_them_all(
+    db: Database,
+) -> None:
+    """The counters of many threads are written in small bulks spread over a while
+    (storage/paced.py). A shutdown that stops that write half-way writes the rest at
+    once, the part already taken included."""
+    threads = [f"thread-{i}" for i in range(200)]
+    await db["threads"].insert_many([{"_id": t, "last_seq": 0} for t in threads])
+    store = MessageStore(db, ManualClock(), _stamp)
+    store.start()
+    await asyncio.wait_for(
+        asyncio.gather(
+            *(store.append(dataclasses.replace(_message(f"m-{t}"), thread_id=t)) for t in threads)
+        ),
+        10,
+    )
+    # Until the paced write has written part of them, and not all.
+    for _ in range(1000):
+        written = await db["threads"].count_documents({"last_seq": 1})
+        if 0 < written < len(threads):
+            break
+        await asyncio.sleep(0.005)
+    assert 0 < written < len(threads)
+    await store.close()
+    assert await db["threads"].count_documents({"last_seq": 1}) == len(threads)
+
+
 async def test_a_batch_stopped_by_a_resend_counts_only_what_it_stored(
     batches: tuple[MessageStore, list[int]], db: Database
 ) -> None:
