@@ -3,6 +3,7 @@
 // (docs/protocol.md "Practice membership").
 //
 //   PracticesClient(client)
+//     ├── mine: the practices this account works in, by name, with its roles there
 //     ├── practice / people: the practice (its name) and, for its admins, everyone it
 //     │   deals with by display name (admins, listed members, accounts offered a role)
 //     ├── membership: the current list, verified against the admin's pinned root key
@@ -34,6 +35,16 @@ export class PracticesClient {
   _keystore() {
     if (this.client.keystore === null) throw new NotReady("create or restore keys first");
     return this.client.keystore;
+  }
+
+  /** The practices this account administers or is listed in, by name: [{practiceId, name, roles}] (roles ⊆ admin, practitioner, staff). */
+  async mine() {
+    const body = await this._request("GET", "/practices");
+    return body.practices.map((p) => ({
+      practiceId: String(p.practice_id),
+      name: String(p.name),
+      roles: p.roles.map(String),
+    }));
   }
 
   /** The server's practice JSON: {practice_id, name, admin, practitioners, staff, membership_epoch}. */
