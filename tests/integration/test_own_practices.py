@@ -32,6 +32,8 @@ async def test_each_account_sees_its_own_practices_with_its_roles(
     await join(admin, zuid, doctor)
     # The other admin works as staff in the first practice (its own is not shown).
     await join(admin, zuid, other_admin, "staff")
+    # An admin may also work as staff in its own practice: both roles, in order.
+    await join(admin, annex, admin, "staff")
     # An offer not yet accepted is an invitation, not a practice of the account.
     await other_admin.call(
         "POST",
@@ -42,7 +44,7 @@ async def test_each_account_sees_its_own_practices_with_its_roles(
     mine = await admin.call("GET", "/api/v1/practices")
     assert mine == {
         "practices": [
-            {"practice_id": annex, "name": "Annexe du Parc", "roles": ["admin"]},
+            {"practice_id": annex, "name": "Annexe du Parc", "roles": ["admin", "staff"]},
             {"practice_id": zuid, "name": "Praktijk Zuid", "roles": ["admin"]},
         ]
     }
