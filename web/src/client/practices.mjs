@@ -9,6 +9,8 @@
 //     ├── membership: the current list, verified against the admin's pinned root key
 //     │   (the thread code's Memberships: no rollback, one list per epoch)
 //     ├── propose: offer a role to the account using an e-mail address
+//     ├── offers / acceptOffer / declineOffer: the roles offered to this account, by
+//     │   practice name; its consent, or its refusal (also withdraws a consent)
 //     └── publishMembership: the next list, signed here with this account's root key
 //
 // The list is signed in the page like the GP panel's and the staff group's epochs:
@@ -77,6 +79,27 @@ export class PracticesClient {
   /** Offers `role` ("practitioner" | "staff") to the account using `email`; 404 for none. */
   propose(practiceId, email, role) {
     return this._request("POST", `/practices/${enc(practiceId)}/members`, { email, role });
+  }
+
+  /** The roles offered to this account: [{practiceId, name, role, accepted}] (accepted: consented, not necessarily listed yet). */
+  async offers() {
+    const body = await this._request("GET", "/practice-invitations");
+    return body.invitations.map((i) => ({
+      practiceId: String(i.practice_id),
+      name: String(i.name),
+      role: String(i.role),
+      accepted: Boolean(i.accepted),
+    }));
+  }
+
+  /** This account consents to the role `practiceId` offered it; its admin then lists it. */
+  acceptOffer(practiceId) {
+    return this._request("POST", `/practices/${enc(practiceId)}/membership/accept`);
+  }
+
+  /** Declines the offer (or withdraws the consent): the offer is gone, no later list may name this account. */
+  declineOffer(practiceId) {
+    return this._request("DELETE", `/practices/${enc(practiceId)}/membership/consent`);
   }
 
   /**

@@ -5,6 +5,12 @@ import "../panel/i18n.mjs";
 import { registerMessages } from "../ui/i18n.mjs";
 
 registerMessages("en", {
+  "offers.title": "Roles offered to you",
+  "offers.role": "Role offered: {role}",
+  "offers.accepted": "Accepted: {role}",
+  "offers.next": "What happens next: the administrator of {practice} adds you to the practice's signed list. The practice then appears in your list here: check again later.",
+  "offers.accept": "Accept",
+  "offers.decline": "Decline",
   "campaigns.refresh": "Refresh the campaigns",
   "roster.refresh": "Refresh the roster",
   "pause.staff": "paused at the practice",
@@ -136,6 +142,12 @@ registerMessages("en", {
 });
 
 registerMessages("fr", {
+  "offers.title": "Rôles qui vous sont proposés",
+  "offers.role": "Rôle proposé : {role}",
+  "offers.accepted": "Accepté : {role}",
+  "offers.next": "Et ensuite : l'administrateur de {practice} vous ajoute à la liste signée du cabinet. Le cabinet apparaît alors dans votre liste ici : vérifiez à nouveau plus tard.",
+  "offers.accept": "Accepter",
+  "offers.decline": "Refuser",
   "campaigns.refresh": "Actualiser les campagnes",
   "roster.refresh": "Actualiser la liste",
   "pause.staff": "mise en pause par le cabinet",
@@ -267,6 +279,12 @@ registerMessages("fr", {
 });
 
 registerMessages("nl", {
+  "offers.title": "Rollen die u worden aangeboden",
+  "offers.role": "Aangeboden rol: {role}",
+  "offers.accepted": "Aanvaard: {role}",
+  "offers.next": "Wat nu volgt: de beheerder van {practice} zet u op de ondertekende lijst van de praktijk. De praktijk verschijnt dan hier in uw lijst: kijk later opnieuw.",
+  "offers.accept": "Aanvaarden",
+  "offers.decline": "Weigeren",
   "campaigns.refresh": "Campagnes vernieuwen",
   "roster.refresh": "Lijst vernieuwen",
   "pause.staff": "gepauzeerd door de praktijk",

@@ -12,6 +12,8 @@
 //   campaigns.mjs  the campaigns, their progress counts, pause / resume / cancel
 //   staff.mjs      (the staff group's admin) members and devices, add to / remove
 //                  from the staff group
+//   offers.mjs     the roles offered to this account: accept / decline, and what
+//                  happens after accepting (shown with the list or the "no practice")
 //   membership.mjs (the practice's admin) the signed membership list: offer a role
 //                  by e-mail, add to / remove from the list, signed in this browser
 //   i18n.mjs       fr/nl/en
@@ -31,6 +33,7 @@ import { campaignsBox, updateCounts } from "./campaigns.mjs";
 import { composerBox } from "./composer.mjs";
 import "./i18n.mjs";
 import { membershipBox } from "./membership.mjs";
+import { awaitingList, offersBox, openOffers } from "./offers.mjs";
 import { rosterBox } from "./roster.mjs";
 import { staffBox } from "./staff.mjs";
 
@@ -44,6 +47,7 @@ class Console extends ConsoleShell {
     this.mailings = new MailingsClient(client);
     this.practices = new PracticesClient(client);
     this.mine = []; // the practices this account works in: [{practiceId, name, roles}]
+    this.offers = []; // the roles offered to it: [{practiceId, name, role, accepted}]
     this.practiceId = null;
     this.practiceAdmin = null; // its admin account (signs its membership list)
     this.practiceName = null; // the server's word, once this account may see the practice
@@ -74,13 +78,14 @@ class Console extends ConsoleShell {
   async ready() {
     this.show(() => h("p", { class: "status", role: "status" }, t("loading")));
     // Nobody types an identifier: the server lists this account's practices by name.
-    this.mine = await this.practices.mine();
+    [this.mine, this.offers] = await Promise.all([this.practices.mine(), this.practices.offers()]);
     const asked = new URL(location.href).searchParams.get("practice");
     if (asked && ID.test(asked)) {
       await this.openPractice(asked);
       return;
     }
-    if (this.mine.length === 1) {
+    // An offer to answer keeps the list on screen rather than opening the one practice.
+    if (this.mine.length === 1 && !openOffers(this).length) {
       await this.openPractice(this.mine[0].practiceId);
       return;
     }
@@ -240,6 +245,8 @@ function practicesView(console_) {
     "section",
     { class: "card narrow" },
     h("h1", { tabindex: "-1" }, t("practice.list.title")),
+    offersBox(console_),
+    awaitingList(console_) ? h("div", { class: "actions" }, button(t("panel.check_again"), () => console_.ready(), errors)) : null,
     h("p", { class: "lead" }, t("practice.list.lead")),
     errors,
     h(
@@ -269,6 +276,7 @@ function noPracticeView(console_) {
     h("h1", {}, t("practice.none.title")),
     h("p", { class: "lead" }, t("practice.none.lead")),
     h("p", {}, t("practice.none.who")),
+    offersBox(console_),
     errors,
     h("div", { class: "actions" }, button(t("panel.check_again"), () => console_.ready(), errors, "primary")),
   );
