@@ -88,3 +88,40 @@ async def test_a_colleague_declines_one_offer_and_accepts_the_other(
     assert parse_qs(urlsplit(page.url).query).get("practice") == [parc]
     await expect(page.locator(".offer")).to_have_count(0)
     assert inaccessible == {}, inaccessible
+
+
+async def test_an_offer_shows_beside_the_accounts_own_practice(
+    watched: Watched, carechat: str, people: People
+) -> None:
+    """With one practice of its own the console would open it at once; an offer to
+    answer keeps the list on screen, and once listed both practices are in it."""
+    admin = await people.person(
+        unique_email("practice-admin"), "practice_admin", "Dr. Anne Peeters"
+    )
+    await admin.create_keys()
+    parc = str((await admin.api.create_practice(PARC))["practice_id"])
+    colleague_email = unique_email("colleague")
+    colleague = await people.person(colleague_email, "practice_admin", "Claire Dubois")
+    await colleague.api.create_practice(TILLEULS)
+    await admin.api.propose_member_by_email(parc, colleague_email, "staff")
+
+    page = watched.page
+    await install_axe(page.context)
+    await page.goto(f"{carechat}/practice")
+    await sign_in_and_create_keys(page, colleague_email)
+    title = page.get_by_role("heading", name="Your practices", exact=True)
+    await expect(title).to_be_visible(timeout=KEY_DERIVATION_MS)
+    await expect(page.locator(".practice-choice-name")).to_have_text([TILLEULS])
+    await expect(page.locator(".offer-name")).to_have_text([PARC])
+    await expect(page.get_by_role("button", name="Check again")).to_have_count(0)
+    inaccessible = await violations_at_sizes(page, "practice list with an offer")
+    await watched.screenshots("practice-list-offer")
+    await page.set_viewport_size({"width": 1280, "height": 800})
+
+    await page.get_by_role("button", name="Accept").click()
+    await expect(page.locator(".offer.accepted")).to_contain_text("Accepted: Staff")
+    await admin.publish_membership(parc, {colleague.account_id: "staff"})
+    await page.get_by_role("button", name="Check again").click()
+    await expect(page.locator(".practice-choice-name")).to_have_text([PARC, TILLEULS])
+    await expect(page.locator(".offer")).to_have_count(0)
+    assert inaccessible == {}, inaccessible
