@@ -71,6 +71,19 @@ class PracticePerson:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class OwnPractice:
+    """A practice the caller works in, as the console's list names it: its roles there
+    and nothing about anyone else."""
+
+    practice_id: str
+    name: str
+    roles: tuple[str, ...]  # "admin", "practitioner", "staff": in that order
+
+    def to_public(self) -> dict[str, Any]:
+        return {"practice_id": self.practice_id, "name": self.name, "roles": list(self.roles)}
+
+
 class PracticeService:
     def __init__(
         self,
@@ -146,6 +159,28 @@ class PracticeService:
             details={"what": "member_invited", "member": account_id, "role": role},
         )
         return practice
+
+    async def own_practices(self, who: Principal) -> list[OwnPractice]:
+        """The practices naming ``who`` as an admin or on their signed list, by name.
+        Pending offers are ``membership_invitations``; patients and platform admins
+        hold no practice role (``_require_eligible``), so their list is empty."""
+        own = [
+            OwnPractice(
+                p.id,
+                p.name,
+                tuple(
+                    role
+                    for role, accounts in (
+                        ("admin", p.admins),
+                        ("practitioner", p.practitioners),
+                        ("staff", p.staff),
+                    )
+                    if who.account_id in accounts
+                ),
+            )
+            for p in await self._practices.of_member(who.account_id)
+        ]
+        return sorted(own, key=lambda p: (p.name.casefold(), p.practice_id))
 
     async def membership_invitations(self, who: Principal) -> list[dict[str, Any]]:
         """The practices that proposed a role to ``who``, and whether it accepted."""

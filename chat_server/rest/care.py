@@ -84,6 +84,12 @@ async def create_practice(request: web.Request) -> web.Response:
     return web.json_response(practice.to_public(), status=201)
 
 
+async def own_practices(request: web.Request) -> web.Response:
+    who = await principal(request)
+    own = await request.app[PRACTICES].own_practices(who)
+    return web.json_response({"practices": [p.to_public() for p in own]})
+
+
 async def get_practice(request: web.Request) -> web.Response:
     who = await principal(request)
     practice = await request.app[PRACTICES].get_practice(who, request.match_info["practice_id"])
@@ -215,6 +221,7 @@ def add_routes(app: web.Application) -> None:
     practice = f"/api/v1/practices/{ID % 'practice_id'}"
     link = f"/api/v1/care-links/{ID % 'link_id'}"
     r.add_post("/api/v1/practices", create_practice, name="create_practice")
+    r.add_get("/api/v1/practices", own_practices, name="own_practices")
     r.add_get(practice, get_practice, name="get_practice")
     r.add_post(f"{practice}/members", add_member, name="add_member")
     r.add_get(f"{practice}/people", practice_people, name="practice_people")

@@ -245,6 +245,11 @@ OPERATIONS: Final[dict[str, Operation]] = {
         "Create a practice (practice admins)", 201, replies.PracticeReply,
         care.PracticeSchema, errors=(403,),
     ),
+    "own_practices": Operation(
+        "The practices the caller administers or is listed in (practitioner, staff), "
+        "by name, with its roles there; offers are membership_invitations", 200,
+        replies.OwnPractices,
+    ),
     "get_practice": Operation(
         "A practice the caller belongs to, is invited by or is linked to", 200,
         replies.PracticeReply,

@@ -314,6 +314,18 @@ class PracticeReply(ma.Schema):
     invitations = ma.fields.List(ma.fields.Nested(MemberInvitationReply))
 
 
+class OwnPracticeReply(ma.Schema):
+    practice_id = _Str(required=True)
+    name = _Str(required=True)
+    roles = ma.fields.List(
+        _Str(validate=ma.validate.OneOf(["admin", "practitioner", "staff"])), required=True
+    )
+
+
+class OwnPractices(ma.Schema):
+    practices = ma.fields.List(ma.fields.Nested(OwnPracticeReply), required=True)
+
+
 class MembershipReply(ma.Schema):
     practice_id = _Str(required=True)
     admin = _Str(required=True)

@@ -397,6 +397,12 @@ class Api:
         body = await self.request("GET", endpoints.practice_people(practice_id))
         return list(body["people"])
 
+    async def own_practices(self) -> list[dict[str, Any]]:
+        """The practices naming this account as an admin or on their signed list, by
+        name: ``[{"practice_id", "name", "roles"}]``."""
+        body = await self.request("GET", endpoints.PRACTICES)
+        return list(body["practices"])
+
     async def membership_invitations(self) -> list[dict[str, Any]]:
         body = await self.request("GET", endpoints.PRACTICE_INVITATIONS)
         return list(body["invitations"])

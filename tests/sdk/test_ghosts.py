@@ -179,12 +179,17 @@ async def test_a_consented_signed_member_joins_visibly(
     offered = await nurse.api.membership_invitations()
     assert [(o["practice_id"], o["role"]) for o in offered] == [(p.practice_id, "staff")]
     await nurse.api.accept_membership(p.practice_id)
+    # Accepted is not yet working there: only a signed list makes her a member.
+    assert await nurse.api.own_practices() == []
     first_list = (await p.ann.api.membership(p.practice_id))["membership"]
     members: dict[str, Literal["practitioner", "staff"]] = {
         p.doctor.account_id: "practitioner",
         nurse.account_id: "staff",
     }
     assert await p.admin.publish_membership(p.practice_id, members) == 2
+    assert [(o["practice_id"], o["roles"]) for o in await nurse.api.own_practices()] == [
+        (p.practice_id, ["staff"])
+    ]
 
     # The patient's thread now includes the nurse: never silently.
     notice = await _next_notice(p.ann)

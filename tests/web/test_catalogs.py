@@ -62,3 +62,35 @@ def test_the_widgets_own_texts_are_in_french_dutch_and_english() -> None:
     assert "menu.label" in found["en"]  # the header's "Menu" button (widget/menu.mjs)
     assert found["fr"] == found["en"], found["en"] ^ found["fr"]
     assert found["nl"] == found["en"], found["en"] ^ found["nl"]
+
+
+def test_the_practice_consoles_list_of_practices_is_worded_in_every_language() -> None:
+    """The list of the account's practices, its roles there (named by the server's
+    ``roles``: practice.role.<role>), the way back and the "no practice" page."""
+    found = keys_by_language(ROOT / "web" / "src" / "practice" / "i18n.mjs")
+    wanted = {
+        "practice.list.title",
+        "practice.list.lead",
+        "practice.all",
+        "practice.none.title",
+        "practice.none.lead",
+        "practice.none.who",
+        *(f"practice.role.{role}" for role in ("admin", "practitioner", "staff")),
+    }
+    for lang in ("en", "fr", "nl"):
+        assert wanted <= found[lang], (lang, wanted - found[lang])
+    # Nobody types a practice's identifier any more.
+    assert "practice.id" not in found["en"]
+
+
+def test_the_practice_consoles_offers_are_worded_in_every_language() -> None:
+    """The roles offered to the account (offers.mjs): accept, decline, what comes next
+    (its {practice} and {role} filled in by the page)."""
+    catalog = ROOT / "web" / "src" / "practice" / "i18n.mjs"
+    found = keys_by_language(catalog)
+    wanted = {f"offers.{key}" for key in ("title", "role", "accepted", "next", "accept", "decline")}
+    for lang in ("en", "fr", "nl"):
+        assert wanted <= found[lang], (lang, wanted - found[lang])
+    for lang, body in _BLOCK.findall(catalog.read_text(encoding="utf-8")):
+        assert re.search(r'"offers\.next": "[^"]*\{practice\}', body), lang
+        assert re.search(r'"offers\.role": "[^"]*\{role\}', body), lang

@@ -3,11 +3,14 @@
 // (docs/protocol.md "Practice membership").
 //
 //   PracticesClient(client)
+//     ├── mine: the practices this account works in, by name, with its roles there
 //     ├── practice / people: the practice (its name) and, for its admins, everyone it
 //     │   deals with by display name (admins, listed members, accounts offered a role)
 //     ├── membership: the current list, verified against the admin's pinned root key
 //     │   (the thread code's Memberships: no rollback, one list per epoch)
 //     ├── propose: offer a role to the account using an e-mail address
+//     ├── offers / acceptOffer / declineOffer: the roles offered to this account, by
+//     │   practice name; its consent, or its refusal (also withdraws a consent)
 //     └── publishMembership: the next list, signed here with this account's root key
 //
 // The list is signed in the page like the GP panel's and the staff group's epochs:
@@ -34,6 +37,16 @@ export class PracticesClient {
   _keystore() {
     if (this.client.keystore === null) throw new NotReady("create or restore keys first");
     return this.client.keystore;
+  }
+
+  /** The practices this account administers or is listed in, by name: [{practiceId, name, roles}] (roles ⊆ admin, practitioner, staff). */
+  async mine() {
+    const body = await this._request("GET", "/practices");
+    return body.practices.map((p) => ({
+      practiceId: String(p.practice_id),
+      name: String(p.name),
+      roles: p.roles.map(String),
+    }));
   }
 
   /** The server's practice JSON: {practice_id, name, admin, practitioners, staff, membership_epoch}. */
@@ -66,6 +79,27 @@ export class PracticesClient {
   /** Offers `role` ("practitioner" | "staff") to the account using `email`; 404 for none. */
   propose(practiceId, email, role) {
     return this._request("POST", `/practices/${enc(practiceId)}/members`, { email, role });
+  }
+
+  /** The roles offered to this account: [{practiceId, name, role, accepted}] (accepted: consented, not necessarily listed yet). */
+  async offers() {
+    const body = await this._request("GET", "/practice-invitations");
+    return body.invitations.map((i) => ({
+      practiceId: String(i.practice_id),
+      name: String(i.name),
+      role: String(i.role),
+      accepted: Boolean(i.accepted),
+    }));
+  }
+
+  /** This account consents to the role `practiceId` offered it; its admin then lists it. */
+  acceptOffer(practiceId) {
+    return this._request("POST", `/practices/${enc(practiceId)}/membership/accept`);
+  }
+
+  /** Declines the offer (or withdraws the consent): the offer is gone, no later list may name this account. */
+  declineOffer(practiceId) {
+    return this._request("DELETE", `/practices/${enc(practiceId)}/membership/consent`);
   }
 
   /**

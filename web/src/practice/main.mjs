@@ -2,7 +2,9 @@
 // label it, and send prevention mailings (docs/mailings.md).
 //
 //   main.mjs       the Console (its frame and boot: ../panel/shell.mjs): sign-in ->
-//                  keys -> the practice (its staff group key opened in this browser)
+//                  keys -> the practice (the account's own, by name: opened at once
+//                  if it has one, chosen from a list if several; `?practice=` keeps
+//                  it across reloads) (its staff group key opened in this browser)
 //                  -> the workspace; the campaigns' progress is read again every few
 //                  seconds while one is under way
 //   roster.mjs     the CSV import with its rejected-rows report, the roster table
@@ -10,6 +12,8 @@
 //   campaigns.mjs  the campaigns, their progress counts, pause / resume / cancel
 //   staff.mjs      (the staff group's admin) members and devices, add to / remove
 //                  from the staff group
+//   offers.mjs     the roles offered to this account: accept / decline, and what
+//                  happens after accepting (shown with the list or the "no practice")
 //   membership.mjs (the practice's admin) the signed membership list: offer a role
 //                  by e-mail, add to / remove from the list, signed in this browser
 //   i18n.mjs       fr/nl/en
@@ -23,12 +27,13 @@ import { ApiError, MailingsClient, NotReady, PracticesClient } from "../client/i
 import { focus, h } from "../ui/dom.mjs";
 import { t } from "../ui/i18n.mjs";
 import { keysView, signInView, suspendedView } from "../panel/account.mjs";
-import { button, errorLine, field, form } from "../panel/forms.mjs";
+import { button, errorLine } from "../panel/forms.mjs";
 import { ConsoleShell, startConsole } from "../panel/shell.mjs";
 import { campaignsBox, updateCounts } from "./campaigns.mjs";
 import { composerBox } from "./composer.mjs";
 import "./i18n.mjs";
 import { membershipBox } from "./membership.mjs";
+import { awaitingList, offersBox, openOffers } from "./offers.mjs";
 import { rosterBox } from "./roster.mjs";
 import { staffBox } from "./staff.mjs";
 
@@ -41,6 +46,8 @@ class Console extends ConsoleShell {
     super(client, { mainClass: "practice-main", languageId: "pr-language" });
     this.mailings = new MailingsClient(client);
     this.practices = new PracticesClient(client);
+    this.mine = []; // the practices this account works in: [{practiceId, name, roles}]
+    this.offers = []; // the roles offered to it: [{practiceId, name, role, accepted}]
     this.practiceId = null;
     this.practiceAdmin = null; // its admin account (signs its membership list)
     this.practiceName = null; // the server's word, once this account may see the practice
@@ -69,12 +76,30 @@ class Console extends ConsoleShell {
   }
 
   async ready() {
+    this.show(() => h("p", { class: "status", role: "status" }, t("loading")));
+    // Nobody types an identifier: the server lists this account's practices by name.
+    [this.mine, this.offers] = await Promise.all([this.practices.mine(), this.practices.offers()]);
     const asked = new URL(location.href).searchParams.get("practice");
     if (asked && ID.test(asked)) {
       await this.openPractice(asked);
       return;
     }
-    this.show(choosePracticeView);
+    // An offer to answer keeps the list on screen rather than opening the one practice.
+    if (this.mine.length === 1 && !openOffers(this).length) {
+      await this.openPractice(this.mine[0].practiceId);
+      return;
+    }
+    this.show(this.mine.length ? practicesView : noPracticeView);
+  }
+
+  /** Back from an open practice to the list of this account's practices. */
+  showPractices() {
+    this.stopWatching();
+    this.practiceId = null;
+    const url = new URL(location.href);
+    url.searchParams.delete("practice");
+    history.replaceState(null, "", url);
+    this.show(practicesView);
   }
 
   async openPractice(practiceId) {
@@ -208,20 +233,59 @@ class Console extends ConsoleShell {
   }
 }
 
-function choosePracticeView(console_) {
-  const id = field({ label: t("practice.id"), name: "practice", required: true, autocomplete: "off", pattern: "[A-Za-z0-9_-]{1,64}" });
+/** The roles this account holds in a practice, in words: "Administrator, Staff". */
+function rolesText(roles) {
+  return roles.map((role) => t(`practice.role.${role}`)).join(", ");
+}
+
+function practicesView(console_) {
+  const errors = errorLine();
+  queueMicrotask(() => focus(console_.main.querySelector("h1")));
   return h(
     "section",
     { class: "card narrow" },
-    h("h1", {}, t("practice.choose.title")),
-    h("p", { class: "lead" }, t("practice.choose.lead")),
-    form({
-      fields: [id],
-      submit: t("practice.open"),
-      check: (values) => (ID.test(values.practice.trim()) ? null : t("error.not_found")),
-      action: (values) => console_.openPractice(values.practice.trim()),
-    }),
+    h("h1", { tabindex: "-1" }, t("practice.list.title")),
+    offersBox(console_),
+    awaitingList(console_) ? h("div", { class: "actions" }, button(t("panel.check_again"), () => console_.ready(), errors)) : null,
+    h("p", { class: "lead" }, t("practice.list.lead")),
+    errors,
+    h(
+      "ul",
+      { class: "practice-list" },
+      console_.mine.map((practice) =>
+        h(
+          "li",
+          {},
+          button(
+            [h("span", { class: "practice-choice-name" }, practice.name), h("span", { class: "practice-choice-roles" }, rolesText(practice.roles))],
+            () => console_.openPractice(practice.practiceId),
+            errors,
+            "practice-choice",
+          ),
+        ),
+      ),
+    ),
   );
+}
+
+function noPracticeView(console_) {
+  const errors = errorLine();
+  return h(
+    "section",
+    { class: "card narrow" },
+    h("h1", {}, t("practice.none.title")),
+    h("p", { class: "lead" }, t("practice.none.lead")),
+    h("p", {}, t("practice.none.who")),
+    offersBox(console_),
+    errors,
+    h("div", { class: "actions" }, button(t("panel.check_again"), () => console_.ready(), errors, "primary")),
+  );
+}
+
+/** The way back to the list, where the account has several practices. */
+function allPractices(console_) {
+  if (console_.mine.length < 2) return null;
+  return h("div", { class: "practice-back" }, h("button", { type: "button", class: "quiet small", onclick: () => console_.showPractices() }, t("practice.all")));
 }
 
 function notMemberView(console_) {
@@ -233,6 +297,7 @@ function notMemberView(console_) {
     h("p", { class: "alert", role: "alert" }, t("practice.not_member")),
     errors,
     h("div", { class: "actions" }, button(t("panel.check_again"), () => console_.openPractice(console_.practiceId), errors, "primary")),
+    allPractices(console_),
   );
 }
 
@@ -244,6 +309,7 @@ function workspaceView(console_) {
   return h(
     "div",
     { class: "practice-workspace" },
+    allPractices(console_),
     h("h1", { class: "practice-name", tabindex: "-1" }, console_.practiceName ?? t("practice.unnamed")),
     rosterBox(console_),
     composerBox(console_),
