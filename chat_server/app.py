@@ -412,6 +412,7 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         throttle=throttle,
         outlets=Outlets(deliver=hub.deliver),
         rules=SendRules(blocks=blocks, consents=consents),
+        limit_wait=settings.send_limit_wait_ms / 1000,
     )
     app[THREAD_SYNC] = ThreadSync(
         gate=thread_gate,

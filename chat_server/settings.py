@@ -138,6 +138,9 @@ class Settings:
     # look-ups. Generous: many people share an address (a practice, a carrier's NAT).
     send_limit_per_ip: int = 3000
     key_lookups_per_ip: int = 6000
+    # How long a send waits for a shared (Redis) limiter before going on without it
+    # (handlers/intake.py): an ack is never held up by a slow or stopped Redis.
+    send_limit_wait_ms: float = 50.0
     # How long a message may wait unseen before its recipient gets an e-mail.
     notify_delay_seconds: float = 120.0
     # Durable jobs (chat_server/jobs): a job whose process died is taken over after
@@ -478,6 +481,9 @@ class _SettingsSchema(ma.Schema):
         validate=ma.validate.Range(min=0, max=10_000, error="milliseconds from 0 to 10000")
     )
     send_limit_per_device = ma.fields.Integer(validate=_positive("a positive integer"))
+    send_limit_wait_ms = ma.fields.Float(
+        validate=ma.validate.Range(min=1, max=10_000, error="milliseconds from 1 to 10000")
+    )
     send_limit_per_account = ma.fields.Integer(validate=_positive("a positive integer"))
     send_limit_per_ip = ma.fields.Integer(validate=_positive("a positive integer"))
     key_lookups_per_ip = ma.fields.Integer(validate=_positive("a positive integer"))

@@ -54,7 +54,8 @@ REQUEST_MESSAGES = 5
 
 # A send's limiter call must not hold up its ack: a limiter that has not answered by
 # then (Redis slow or stopped) counts as unavailable, and the send fails open. Only
-# the send: every other action keeps its own choice (logins fail closed).
+# the send: every other action keeps its own choice (logins fail closed). The
+# default of ``send_limit_wait_ms``.
 LIMIT_TIMEOUT_SECONDS = 0.05
 
 
@@ -96,8 +97,10 @@ class MessageIntake:
         throttle: Throttle,
         outlets: Outlets,
         rules: SendRules,
+        limit_wait: float = LIMIT_TIMEOUT_SECONDS,
     ) -> None:
         self._gate = gate
+        self._limit_wait = limit_wait
         self._messages = messages
         self._attachments = attachments
         self._directory = directory
@@ -123,10 +126,8 @@ class MessageIntake:
         if thread.state is ThreadState.REQUESTED:
             await self._check_request_room(thread)
         # One limiter call (one Redis script) for the device, account and address,
-        # given LIMIT_TIMEOUT_SECONDS before the send goes on without it.
-        await self._throttle.action(
-            Action.MESSAGE, subject_of(who), wait_at_most=LIMIT_TIMEOUT_SECONDS
-        )
+        # given ``limit_wait`` seconds before the send goes on without it.
+        await self._throttle.action(Action.MESSAGE, subject_of(who), wait_at_most=self._limit_wait)
         # Blocks: one in-memory look-up (handlers/blocks.py caches them per account).
         if await self._rules.blocks.separated_from(who.account_id, list(thread.participants)):
             raise AccountBlocked()

@@ -43,6 +43,9 @@ async def _flooder(
         send_limit_per_device=2,
         ws_flood_refusals=REFUSALS,
         ws_flood_bar_seconds=BAR,
+        # Refusals come from the Redis limiter: on a loaded machine it can answer
+        # after the default 50 ms, and the send would then go on without it.
+        send_limit_wait_ms=10_000.0,
         **changes,
     )
     doctor = await actor(client, outbox, "doc@example.org", "practitioner")

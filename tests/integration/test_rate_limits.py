@@ -55,6 +55,9 @@ async def test_a_flood_from_one_account_is_refused_while_another_is_served(
         outbox,
         send_limit_per_device=budget,
         send_limit_per_account=100,
+        # Refusals come from the Redis limiter: on a loaded machine it can answer
+        # after the default 50 ms, and the send would then go on without it.
+        send_limit_wait_ms=10_000.0,
     )
     doctor = await actor(client, outbox, "doc@example.org", "practitioner")
     await device(doctor, "doc-pc")
