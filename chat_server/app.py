@@ -411,8 +411,9 @@ async def domain_ctx(app: web.Application) -> AsyncIterator[None]:
         clock=clock,
         throttle=throttle,
         outlets=Outlets(deliver=hub.deliver),
-        rules=SendRules(blocks=blocks, consents=consents),
-        limit_wait=settings.send_limit_wait_ms / 1000,
+        rules=SendRules(
+            blocks=blocks, consents=consents, limit_wait=settings.send_limit_wait_ms / 1000
+        ),
     )
     app[THREAD_SYNC] = ThreadSync(
         gate=thread_gate,

@@ -68,11 +68,13 @@ _PUBLIC_KINDS = {
 
 @dataclass(frozen=True, slots=True)
 class SendRules:
-    """Moderation's rules on a send: blocks between accounts, and the patient's
-    consent for what the envelope's public kind says it is."""
+    """Moderation's rules on a send: blocks between accounts, the patient's consent
+    for what the envelope's public kind says it is, and how long the send waits for
+    the rate limiter (``send_limit_wait_ms``) before going on without it."""
 
     blocks: Blocks
     consents: Consents
+    limit_wait: float = LIMIT_TIMEOUT_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +99,8 @@ class MessageIntake:
         throttle: Throttle,
         outlets: Outlets,
         rules: SendRules,
-        limit_wait: float = LIMIT_TIMEOUT_SECONDS,
     ) -> None:
         self._gate = gate
-        self._limit_wait = limit_wait
         self._messages = messages
         self._attachments = attachments
         self._directory = directory
@@ -126,8 +126,10 @@ class MessageIntake:
         if thread.state is ThreadState.REQUESTED:
             await self._check_request_room(thread)
         # One limiter call (one Redis script) for the device, account and address,
-        # given ``limit_wait`` seconds before the send goes on without it.
-        await self._throttle.action(Action.MESSAGE, subject_of(who), wait_at_most=self._limit_wait)
+        # given ``rules.limit_wait`` seconds before the send goes on without it.
+        await self._throttle.action(
+            Action.MESSAGE, subject_of(who), wait_at_most=self._rules.limit_wait
+        )
         # Blocks: one in-memory look-up (handlers/blocks.py caches them per account).
         if await self._rules.blocks.separated_from(who.account_id, list(thread.participants)):
             raise AccountBlocked()
