@@ -40,7 +40,8 @@
      │    ├── AccountAlreadySuspended, AccountNotSuspended, ReportAlreadyFiled,
      │    │   ConsentTextOutdated, ReportAlreadyDecided, JobNotFailed
      │    ├── ErasureAlreadyRequested, ErasureNotRequested  GDPR erasure
-     │    ├── RegistrationNotVerified, MemberNotConsented, MembershipEpochTaken
+     │    ├── RegistrationNotVerified, MemberNotConsented, MembershipEpochTaken,
+     │    │   MemberOnSignedList
      │    ├── PanelIdTaken, PanelEpochRoute, StaleGroupEpoch, NotOnline, AtCapacity,
      │    │   NothingToClaim, QuestionNotHeld, ColleagueNotAvailable,
      │    │   DailyQuestionCapReached, AlreadyRated        the GP panel
@@ -102,6 +103,7 @@ class ErrorCode(StrEnum):
     REGISTRATION_NOT_VERIFIED = "registration_not_verified"
     MEMBER_NOT_CONSENTED = "member_not_consented"
     MEMBERSHIP_EPOCH_TAKEN = "membership_epoch_taken"
+    MEMBER_ON_SIGNED_LIST = "member_on_signed_list"
     FORBIDDEN = "forbidden"
     PATIENTS_ONLY = "patients_only"
     ORIGIN_NOT_ALLOWED = "origin_not_allowed"
@@ -691,6 +693,14 @@ class MemberNotConsented(Conflict):
 class MembershipEpochTaken(Conflict):
     code = ErrorCode.MEMBERSHIP_EPOCH_TAKEN
     title = "That membership epoch is already published; fetch the latest and sign again"
+
+
+class MemberOnSignedList(Conflict):
+    """The admin withdraws an offer from someone the latest signed list names: only
+    the next list, signed by the admin's root key, takes them off it."""
+
+    code = ErrorCode.MEMBER_ON_SIGNED_LIST
+    title = "This account is on the signed membership list; publish the next list without it"
 
 
 class HelloAlreadySent(Conflict):

@@ -3,7 +3,8 @@
 Practice membership is consented and signed, because practitioners and staff of a
 practice become participants of its patients' threads (and so recipients of their
 messages). The admin proposes a role (``invite_member``); the account accepts it
-itself (``accept_membership``) and may withdraw at any time; only then may the
+itself (``accept_membership``) and may withdraw at any time (the admin may take an
+offer back while no list names the account: ``withdraw_offer``); only then may the
 admin's client publish a membership list naming it (``publish_membership``), signed
 by the admin's root key and numbered. The server refuses a list that names anyone
 who has not accepted that role, a patient, or a practitioner whose registration no
@@ -22,6 +23,7 @@ from chat_server.errors import (
     Forbidden,
     InvalidSignature,
     MemberNotConsented,
+    MemberOnSignedList,
     MemberRoleNotAllowed,
     MembershipEpochTaken,
     NotFound,
@@ -227,6 +229,25 @@ class PracticeService:
             actor=who.account_id,
             subject=practice_id,
             details={"what": "membership_withdrawn"},
+        )
+
+    async def withdraw_offer(self, who: Principal, practice_id: str, account_id: str) -> None:
+        """The admin takes back a role it offered (a mistake): offered, or accepted but
+        not on the signed list. Someone on the list leaves it only by the next list,
+        which the admin's root key signs (``publish_membership``)."""
+        practice = await self._gate.practice(who, practice_id, admin=True)
+        if await self._practices.withdraw_offer(practice_id, account_id) is None:
+            # Read again: a list published meanwhile may have named the account. A
+            # listed account whose consent is gone is still listed: the same answer.
+            now = await self._practices.get(practice_id) or practice
+            if now.role_of(account_id) is not None:
+                raise MemberOnSignedList()
+            raise NotFound()
+        await self._audit.record(
+            AuditAction.ADMIN_ACTION,
+            actor=who.account_id,
+            subject=practice_id,
+            details={"what": "member_offer_withdrawn", "member": account_id},
         )
 
     async def publish_membership(

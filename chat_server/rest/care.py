@@ -110,6 +110,15 @@ async def add_member(request: web.Request) -> web.Response:
     return web.json_response(practice.to_public(with_invitations=True))
 
 
+async def withdraw_offer(request: web.Request) -> web.Response:
+    """The admin takes back an offered role (not yet on the signed list)."""
+    who = await principal(request)
+    await request.app[PRACTICES].withdraw_offer(
+        who, request.match_info["practice_id"], request.match_info["account_id"]
+    )
+    return web.Response(status=204)
+
+
 async def practice_people(request: web.Request) -> web.Response:
     who = await principal(request)
     people = await request.app[PRACTICES].people(who, request.match_info["practice_id"])
@@ -219,11 +228,13 @@ async def list_links(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     r = app.router
     practice = f"/api/v1/practices/{ID % 'practice_id'}"
+    member = f"{practice}/members/{ID % 'account_id'}"
     link = f"/api/v1/care-links/{ID % 'link_id'}"
     r.add_post("/api/v1/practices", create_practice, name="create_practice")
     r.add_get("/api/v1/practices", own_practices, name="own_practices")
     r.add_get(practice, get_practice, name="get_practice")
     r.add_post(f"{practice}/members", add_member, name="add_member")
+    r.add_delete(member, withdraw_offer, name="withdraw_offer")
     r.add_get(f"{practice}/people", practice_people, name="practice_people")
     r.add_get(f"{practice}/membership", get_membership, name="get_membership")
     r.add_put(f"{practice}/membership", publish_membership, name="publish_membership")

@@ -260,6 +260,10 @@ OPERATIONS: Final[dict[str, Operation]] = {
         "must accept it before a signed membership list may name it", 200,
         replies.PracticeReply, care.MemberSchema, errors=(409, 429),
     ),
+    "withdraw_offer": Operation(
+        "Take back a role offered to an account (the practice's admins), accepted or "
+        "not, while no signed membership list names it", 204, None, errors=(409,),
+    ),
     "practice_people": Operation(
         "The practice's admins, listed members and invitees with their display names "
         "(the practice's admins)", 200, replies.PracticePeople,

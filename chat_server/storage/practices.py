@@ -202,6 +202,23 @@ class PracticeStore:
         )
         return Practice.from_doc(doc) if doc else None
 
+    async def withdraw_offer(self, practice_id: str, account_id: str) -> Practice | None:
+        """The admin takes back its offer to an account the latest list does not name;
+        None if there is no such offer. Conditional on the list, so a publication
+        naming the account and this withdrawal cannot both land (the publication
+        requires the accepted invitation this removes)."""
+        doc = await self._practices.find_one_and_update(
+            {
+                "_id": practice_id,
+                f"invitations.{account_id}": {"$exists": True},
+                "practitioners": {"$ne": account_id},
+                "staff": {"$ne": account_id},
+            },
+            {"$unset": {f"invitations.{account_id}": ""}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return Practice.from_doc(doc) if doc else None
+
     async def publish_membership(
         self,
         practice_id: str,

@@ -214,6 +214,7 @@ _BY_CODE: dict[str, type[CareChatError]] = {
     "registration_not_verified": ConflictError,
     "member_not_consented": ConflictError,
     "membership_epoch_taken": ConflictError,
+    "member_on_signed_list": ConflictError,
     "malformed_http": BadRequestError,
     "octet_stream_expected": BadRequestError,
     "totp_enrolment_overdue": AuthenticationError,

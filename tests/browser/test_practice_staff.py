@@ -3,7 +3,9 @@ role by e-mail and, once accepted, signs the practice's membership list in the p
 (named, never by id); then adds the colleague's devices to the staff group (the
 group's next epoch, signed in the admin's browser; the roster sealed again to it), and
 the colleague's console then opens the roster's labels; removed again, the colleague's
-console no longer opens the group; removed from the list, they are no member at all."""
+console no longer opens the group; removed from the list, they are no member at all,
+and the admin withdraws the offer. The staff box names a colleague's devices by the
+day each was added, never by id."""
 
 from __future__ import annotations
 
@@ -67,8 +69,13 @@ async def test_the_admin_adds_a_colleague_to_the_staff_group_who_then_opens_the_
     person = membership.locator(f'.membership-person[data-account="{colleague.account_id}"]')
     await expect(person).to_contain_text("Claire Dubois (staff)")
     await expect(person).to_contain_text("waiting for them to accept")
-    await expect(person.get_by_role("button")).to_have_count(0)
+    # An offer can be taken back (below, once accepted); nothing to add to the list yet.
+    await expect(person.get_by_role("button")).to_have_text(["Withdraw the offer"])
     await expect(membership).not_to_contain_text(colleague.account_id)
+    inaccessible = await violations_at_sizes(console, "practice membership offered")
+    assert inaccessible == {}, inaccessible
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await membership.screenshot(path=str(SCREENSHOTS / "practice-membership-offered.png"))
     # She accepts in her own account; the admin signs her into the list in the page.
     await colleague.api.accept_membership(practice_id)
     await membership.get_by_role("button", name="Refresh the list").click()
@@ -130,7 +137,21 @@ async def test_the_admin_adds_a_colleague_to_the_staff_group_who_then_opens_the_
     # The admin sees the colleague's verified device and adds it.
     await staff.get_by_role("button", name="Refresh the staff").click()
     await expect(member).to_have_attribute("data-in-group", "false", timeout=LIVE_MS)
-    await expect(member).to_contain_text("Verified devices (1)", timeout=LIVE_MS)
+    await expect(member).to_contain_text("Verified devices (1), added ", timeout=LIVE_MS)
+    # Her device by the day it was added (in the page's language), never by its id.
+    listing = await admin.api.account_devices(colleague.account_id)
+    [device] = listing["devices"]
+    added = await console.evaluate(
+        "at => new Intl.DateTimeFormat('en', {dateStyle: 'medium'}).format(new Date(at))",
+        device["created_at"],
+    )
+    await expect(member.locator(".staff-devices")).to_have_text(
+        f"Verified devices (1), added {added}."
+    )
+    await expect(staff).not_to_contain_text(str(device["device_id"]))
+    inaccessible = await violations_at_sizes(console, "practice staff devices")
+    assert inaccessible == {}, inaccessible
+    await staff.screenshot(path=str(SCREENSHOTS / "practice-staff-devices.png"))
     await member.get_by_role("button", name="Add to the staff group").click()
     await expect(member).to_have_attribute("data-in-group", "true", timeout=LIVE_MS)
     await expect(member).to_contain_text("In the staff group.")
@@ -169,3 +190,9 @@ async def test_the_admin_adds_a_colleague_to_the_staff_group_who_then_opens_the_
     await expect(person).to_contain_text("Accepted the role; not on the list yet.")
     await expect(member).to_have_count(0)
     assert (await admin.api.practice(practice_id))["staff"] == []
+
+    # Not on the list any more, her offer can be taken back: she no longer sees it.
+    await person.get_by_role("button", name="Withdraw the offer").click()
+    await expect(person).to_have_count(0)
+    await expect(membership).to_contain_text("Nobody offered a role yet.")
+    assert await colleague.api.membership_invitations() == []

@@ -94,3 +94,19 @@ def test_the_practice_consoles_offers_are_worded_in_every_language() -> None:
     for lang, body in _BLOCK.findall(catalog.read_text(encoding="utf-8")):
         assert re.search(r'"offers\.next": "[^"]*\{practice\}', body), lang
         assert re.search(r'"offers\.role": "[^"]*\{role\}', body), lang
+
+
+def test_the_practice_consoles_admin_views_name_no_device_and_withdraw_offers() -> None:
+    """The membership box's "withdraw the offer" (and why it cannot once listed), and
+    the staff box's devices by count and date added ({n}, {dates}), never by id."""
+    catalog = ROOT / "web" / "src" / "practice" / "i18n.mjs"
+    found = keys_by_language(catalog)
+    wanted = {"membership.withdraw", "membership.withdraw_listed", "staff.device_date_unknown"}
+    for lang in ("en", "fr", "nl"):
+        assert wanted <= found[lang], (lang, wanted - found[lang])
+    for lang, body in _BLOCK.findall(catalog.read_text(encoding="utf-8")):
+        devices = re.search(r'"staff\.devices": "([^"]*)"', body)
+        assert devices is not None, lang
+        assert "{n}" in devices[1], lang
+        assert "{dates}" in devices[1], lang
+        assert "{ids}" not in devices[1], lang

@@ -74,6 +74,7 @@ export class Directory {
     this._devices = new Map();
     this._retired = new Map();
     this._inflight = new Map();
+    this._addedAt = new Map(); // "account/device" -> the listing's created_at
   }
 
   /** The account's active, verified devices (cached unless `refresh`). */
@@ -85,12 +86,22 @@ export class Directory {
       const run = (async () => {
         const listing = await this.api.accountDevices(accountId);
         const verified = verifyListing(this.keystore, accountId, listing);
+        for (const entry of listing.devices ?? []) this._addedAt.set(`${accountId}/${entry.device_id}`, entry.created_at ?? null);
         this._devices.set(accountId, verified);
         return verified;
       })().finally(() => this._inflight.delete(key));
       this._inflight.set(key, run);
     }
     return this._inflight.get(key);
+  }
+
+  /**
+   * When a listed device was added, as the server's listing says (ISO string; null if
+   * not known): shown to people instead of the device's id. Not part of the
+   * certificate, so only for display, never for a decision.
+   */
+  addedAt(accountId, deviceId) {
+    return this._addedAt.get(`${accountId}/${deviceId}`) ?? null;
   }
 
   /** A sender's device: cache, then a fresh listing, then the key log (retired). */

@@ -157,7 +157,8 @@ export class MailingsClient {
   /**
    * The practice's members (those who accepted a role, and its admin) with their
    * verified devices and whether all of them are in the staff group's current epoch:
-   * [{accountId, role, devices: [deviceId], inGroup}].
+   * [{accountId, role, devices: [{deviceId, addedAt}], inGroup}] (addedAt: when the
+   * directory listed it, an ISO string or null; people are shown that, not the id).
    */
   async staffMembers(practiceId) {
     await this.staffKey(practiceId);
@@ -171,7 +172,7 @@ export class MailingsClient {
       const devices = await this.client.directory.devices(accountId, { refresh: true });
       members.push({
         accountId, role,
-        devices: devices.map((d) => d.deviceId),
+        devices: devices.map((d) => ({ deviceId: d.deviceId, addedAt: this.client.directory.addedAt(accountId, d.deviceId) })),
         inGroup: devices.length > 0 && devices.every((d) => current.has(`${accountId}/${d.deviceId}`)),
       });
     }

@@ -8,7 +8,8 @@
 //     │   deals with by display name (admins, listed members, accounts offered a role)
 //     ├── membership: the current list, verified against the admin's pinned root key
 //     │   (the thread code's Memberships: no rollback, one list per epoch)
-//     ├── propose: offer a role to the account using an e-mail address
+//     ├── propose / withdrawOffer: offer a role to the account using an e-mail
+//     │   address; take it back (the admin) while no signed list names the account
 //     ├── offers / acceptOffer / declineOffer: the roles offered to this account, by
 //     │   practice name; its consent, or its refusal (also withdraws a consent)
 //     └── publishMembership: the next list, signed here with this account's root key
@@ -79,6 +80,14 @@ export class PracticesClient {
   /** Offers `role` ("practitioner" | "staff") to the account using `email`; 404 for none. */
   propose(practiceId, email, role) {
     return this._request("POST", `/practices/${enc(practiceId)}/members`, { email, role });
+  }
+
+  /**
+   * The admin takes back the role offered to `accountId` (accepted or not); ApiError
+   * member_on_signed_list once a signed list names it (publish the next one without it).
+   */
+  withdrawOffer(practiceId, accountId) {
+    return this._request("DELETE", `/practices/${enc(practiceId)}/members/${enc(accountId)}`);
   }
 
   /** The roles offered to this account: [{practiceId, name, role, accepted}] (accepted: consented, not necessarily listed yet). */

@@ -1,7 +1,8 @@
 // The membership box (the practice's admin only): who the practice's practitioners
 // and staff are on its signed membership list (docs/protocol.md). The admin offers a
-// role to a colleague by e-mail; once the colleague accepted it (in their own
-// account), the admin adds them to the list or removes them from it: each change is
+// role to a colleague by e-mail (and may take an offer back until the colleague is
+// on the list); once the colleague accepted it (in their own account), the admin
+// adds them to the list or removes them from it: each change is
 // the list's next version, signed in this browser with the admin's root key
 // (PracticesClient.publishMembership) — who is on it is whom patients' messages to
 // the practice are encrypted to.
@@ -18,6 +19,18 @@ export function membershipBox(console_) {
   const listed = new Map(list.members.map((m) => [m.accountId, m.role]));
   const publish = (members) => async () => {
     await console_.practices.publishMembership(console_.practiceId, members);
+    await console_.reloadMembership();
+  };
+  // An offer made by mistake: taken back while no signed list names the person (a
+  // listed one leaves by the next list, above). Gone already (declined meanwhile):
+  // the list read again says so.
+  const withdraw = (accountId) => async () => {
+    try {
+      await console_.practices.withdrawOffer(console_.practiceId, accountId);
+    } catch (error) {
+      if (error?.code === "member_on_signed_list") throw new PageError(t("membership.withdraw_listed"));
+      if (error?.code !== "not_found") throw error;
+    }
     await console_.reloadMembership();
   };
   const rows = membershipRows(console_, listed);
@@ -48,8 +61,15 @@ export function membershipBox(console_) {
               h("p", { class: "staff-state" }, t(stateKey(role, p.invitation))),
               role !== null
                 ? button(t("membership.remove"), publish(others), errors, "danger", `membership-remove-${p.accountId}`)
-                : p.invitation?.accepted
-                  ? button(t("membership.add"), publish([...list.members, { accountId: p.accountId, role: p.invitation.role }]), errors, "primary", `membership-add-${p.accountId}`)
+                : p.invitation
+                  ? h(
+                      "div",
+                      { class: "actions" },
+                      p.invitation.accepted
+                        ? button(t("membership.add"), publish([...list.members, { accountId: p.accountId, role: p.invitation.role }]), errors, "primary", `membership-add-${p.accountId}`)
+                        : null,
+                      button(t("membership.withdraw"), withdraw(p.accountId), errors, "quiet", `membership-withdraw-${p.accountId}`),
+                    )
                   : null,
             );
           }),

@@ -127,9 +127,10 @@ function rosterTable(rows) {
   const linked = rows.filter((r) => r.accountId).length;
   return [
     h("p", { class: "roster-count" }, t("roster.count", { n: rows.length, linked })),
+    // Scrolls sideways on a phone: a named region keyboard users can reach and scroll.
     h(
       "div",
-      { class: "table-scroll" },
+      { class: "table-scroll", role: "region", "aria-label": t("roster.title"), tabindex: "0" },
       h(
         "table",
         { class: "roster" },

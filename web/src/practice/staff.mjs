@@ -1,10 +1,11 @@
 // The staff box (the staff group's admin only): the practice's members, their
-// verified devices, and whether those are in the staff group that opens the labels.
+// verified devices (how many, and when each was added: a device id means nothing to
+// a person), and whether those are in the staff group that opens the labels.
 // Adding or removing a member is the group's next epoch, signed in this browser; the
 // roster is then sealed again to it (MailingsClient.setStaffAccounts).
 
 import { h } from "../ui/dom.mjs";
-import { t } from "../ui/i18n.mjs";
+import { formatTime, language, t } from "../ui/i18n.mjs";
 import { button, errorLine } from "../panel/forms.mjs";
 
 export function staffBox(console_) {
@@ -30,7 +31,7 @@ export function staffBox(console_) {
           "li",
           { class: "staff-member", dataset: { account: m.accountId, inGroup: String(m.inGroup) } },
           h("p", {}, h("strong", {}, console_.nameOf(m.accountId)), " ", t(`staff.role.${m.role}`)),
-          h("p", { class: "hint" }, m.devices.length ? t("staff.devices", { n: m.devices.length, ids: m.devices.join(", ") }) : t("staff.no_devices")),
+          h("p", { class: "hint staff-devices" }, m.devices.length ? t("staff.devices", { n: m.devices.length, dates: addedDates(m.devices) }) : t("staff.no_devices")),
           h("p", { class: "staff-state" }, t(m.inGroup ? "staff.in_group" : "staff.not_in_group")),
           m.role === "admin"
             ? null
@@ -43,4 +44,13 @@ export function staffBox(console_) {
       ),
     ),
   );
+}
+
+/** "28 Nov 2026 and 30 Nov 2026": when each device was added, oldest first, localized. */
+function addedDates(devices) {
+  const dates = devices
+    .map((d) => d.addedAt)
+    .sort((a, b) => (a === null) - (b === null) || String(a).localeCompare(String(b)))
+    .map((at) => (at === null ? t("staff.device_date_unknown") : formatTime(at, { dateStyle: "medium" })));
+  return new Intl.ListFormat(language(), { type: "conjunction" }).format(dates);
 }
