@@ -53,3 +53,15 @@ async def violations_at_sizes(page: Page, name: str) -> dict[str, list[str]]:
     if original is not None:
         await page.set_viewport_size(original)
     return found
+
+
+async def overflows_a_phone(page: Page) -> bool:
+    """Whether ``page``, laid out at the phone size, is wider than the phone (it would
+    scroll sideways); the page is left at its original size."""
+    original = page.viewport_size
+    width, height = SIZES["phone"]
+    await page.set_viewport_size({"width": width, "height": height})
+    laid_out = await page.evaluate("document.documentElement.scrollWidth")
+    if original is not None:
+        await page.set_viewport_size(original)
+    return bool(laid_out > width)
