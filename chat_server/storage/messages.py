@@ -32,10 +32,10 @@ for all the batches stored meanwhile, paced: ``storage/paced.py``). Where a read
 needs the exact position of a thread (``sync``, unread counts, the cap on read marks,
 the request limit) it asks the messages' own ``(thread, seq)`` index
 (:meth:`MessageStore.last_positions`), which names only stored messages and every
-acked one. The counters are a hint that lags by
-``COUNT_EVERY`` and a write (or, if the process died between the ack and the write,
-until the thread's next message); they never name a message that is not stored,
-because they are written only after the insert. Writing them beside the insert could
+acked one. The counters are a hint that lags by ``COUNT_EVERY`` and a write (or, if
+the process died between the ack and the write, until the thread's next message);
+they never name a message that is not stored, because they are written only after
+the insert. Writing them beside the insert could
 (docs/benchmarks.md, ADR 0003), and waiting for them doubled a send's latency.
 """
 
@@ -356,14 +356,7 @@ class MessageStore:
         counts, self._uncounted = self._uncounted, {}
         self._counts_in_flight = counts
         try:
-            await write_paced(
-                self._threads,
-                [
-                    UpdateOne({"_id": t}, {"$max": {"last_seq": seq, "last_message_at": at}})
-                    for t, (seq, at) in counts.items()
-                ],
-                within=within,
-            )
+            await write_paced(self._threads, _counter_updates(counts), within=within)
         except PyMongoError as exc:
             # A hint only (the readers that need the position ask the index): the
             # thread's next message writes it again.
@@ -380,18 +373,11 @@ class MessageStore:
             await asyncio.shield(self._counting)
 
     async def _bump_threads(self, records: list[StoredMessage]) -> None:
-        last: dict[str, StoredMessage] = {}
-        for record in records:
-            last[record.thread_id] = record
-        await self._threads.bulk_write(
-            [
-                UpdateOne(
-                    {"_id": t},
-                    {"$max": {"last_seq": r.seq, "last_message_at": r.at}},
-                )
-                for t, r in last.items()
-            ],
-            ordered=False,
+        """Counts ``records`` in their threads now (majority: not a hint here)."""
+        await write_paced(
+            self._threads,
+            _counter_updates({r.thread_id: (r.seq, r.at) for r in records}),
+            within=0.0,
         )
 
     def _remember(self, record: StoredMessage) -> None:
@@ -482,6 +468,15 @@ async def _stop(task: asyncio.Task[None] | None) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def _counter_updates(counts: dict[str, tuple[int, datetime]]) -> list[UpdateOne]:
+    """Each thread's ``last_seq``/``last_message_at`` raised to (seq, at): ``$max``, so
+    a late or repeated write never moves a counter back."""
+    return [
+        UpdateOne({"_id": t}, {"$max": {"last_seq": seq, "last_message_at": at}})
+        for t, (seq, at) in counts.items()
+    ]
 
 
 def _to_doc(record: StoredMessage) -> dict[str, Any]:

@@ -3,9 +3,14 @@ a password, then a recovery passphrase that seals this browser's new keys."""
 
 from __future__ import annotations
 
-from playwright.async_api import Page
+from typing import Final
 
+from playwright.async_api import Locator, Page
+
+from tests.browser.axe import install_axe
 from tests.browser.care_team import PASSPHRASE, PASSWORD
+
+KEY_DERIVATION_MS: Final = 30_000  # Argon2id in the page on a busy machine
 
 
 async def sign_in_and_create_keys(page: Page, email: str) -> None:
@@ -18,3 +23,12 @@ async def sign_in_and_create_keys(page: Page, email: str) -> None:
     await page.get_by_label("Recovery passphrase", exact=True).fill(PASSPHRASE)
     await page.get_by_label("Type the passphrase again").fill(PASSPHRASE)
     await page.get_by_role("button", name="Create my keys").click()
+
+
+async def open_signed_in(page: Page, url: str, email: str, first: Locator) -> None:
+    """Opens ``url`` with axe installed, signs in with new keys, and waits until
+    ``first`` (what the page shows once signed in) is visible."""
+    await install_axe(page.context)
+    await page.goto(url)
+    await sign_in_and_create_keys(page, email)
+    await first.wait_for(timeout=KEY_DERIVATION_MS)

@@ -13,12 +13,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from playwright.async_api import expect
 
-from tests.browser.axe import install_axe, overflows_a_phone, violations_at_sizes
+from tests.browser.axe import overflows_a_phone, violations_at_sizes
 from tests.browser.care_team import People, unique_email
 from tests.browser.conftest import Watched
-from tests.browser.signin import sign_in_and_create_keys
+from tests.browser.signin import open_signed_in
 
-KEY_DERIVATION_MS: Final = 30_000  # Argon2id in the page on a busy machine
 HIDDEN_GROUP: Final = r"404 .*/api/v1/groups/staff-[^/]+/epochs/latest"
 
 
@@ -35,11 +34,8 @@ async def test_an_admin_of_two_practices_picks_one_by_name(
     await admin.api.create_practice("Maison médicale des Tilleuls")
 
     console = watched.page
-    await install_axe(console.context)
-    await console.goto(f"{carechat}/practice")
-    await sign_in_and_create_keys(console, admin_email)
     title = console.get_by_role("heading", name="Your practices", exact=True)
-    await expect(title).to_be_visible(timeout=KEY_DERIVATION_MS)
+    await open_signed_in(console, f"{carechat}/practice", admin_email, title)
     await expect(console.locator(".practice-choice-name")).to_have_text(
         ["Cabinet du Parc", "Maison médicale des Tilleuls"]
     )
@@ -70,11 +66,8 @@ async def test_an_admin_of_two_practices_picks_one_by_name(
     colleague_email = unique_email("assistant")
     colleague = await people.person(colleague_email, "practice_admin", "Claire Dubois")
     other = second.page
-    await install_axe(other.context)
-    await other.goto(f"{carechat}/practice")
-    await sign_in_and_create_keys(other, colleague_email)
     none = other.get_by_role("heading", name="No practice yet", exact=True)
-    await expect(none).to_be_visible(timeout=KEY_DERIVATION_MS)
+    await open_signed_in(other, f"{carechat}/practice", colleague_email, none)
     await expect(other.locator(".card")).to_contain_text(
         "Ask the administrator of your practice to add you."
     )

@@ -13,12 +13,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from playwright.async_api import expect
 
-from tests.browser.axe import install_axe, overflows_a_phone, violations_at_sizes
+from tests.browser.axe import overflows_a_phone, violations_at_sizes
 from tests.browser.care_team import People, unique_email
 from tests.browser.conftest import Watched
-from tests.browser.signin import sign_in_and_create_keys
+from tests.browser.signin import open_signed_in
 
-KEY_DERIVATION_MS: Final = 30_000  # Argon2id in the page on a busy machine
 HIDDEN_GROUP: Final = r"404 .*/api/v1/groups/staff-[^/]+/epochs/latest"
 PARC: Final = "Cabinet du Parc"
 TILLEULS: Final = "Maison médicale des Tilleuls"
@@ -39,11 +38,8 @@ async def test_a_colleague_declines_one_offer_and_accepts_the_other(
         await admin.api.propose_member_by_email(practice_id, colleague_email, "staff")
 
     page = watched.page
-    await install_axe(page.context)
-    await page.goto(f"{carechat}/practice")
-    await sign_in_and_create_keys(page, colleague_email)
     offers = page.get_by_role("heading", name="Roles offered to you", exact=True)
-    await expect(offers).to_be_visible(timeout=KEY_DERIVATION_MS)
+    await open_signed_in(page, f"{carechat}/practice", colleague_email, offers)
     await expect(page.get_by_role("heading", name="No practice yet")).to_be_visible()
     await expect(page.locator(".offer-name")).to_have_text([PARC, TILLEULS])
     await expect(page.locator(".offer-role")).to_have_text(
@@ -103,11 +99,8 @@ async def test_an_offer_shows_beside_the_accounts_own_practice(
     await admin.api.propose_member_by_email(parc, colleague_email, "staff")
 
     page = watched.page
-    await install_axe(page.context)
-    await page.goto(f"{carechat}/practice")
-    await sign_in_and_create_keys(page, colleague_email)
     title = page.get_by_role("heading", name="Your practices", exact=True)
-    await expect(title).to_be_visible(timeout=KEY_DERIVATION_MS)
+    await open_signed_in(page, f"{carechat}/practice", colleague_email, title)
     await expect(page.locator(".practice-choice-name")).to_have_text([TILLEULS])
     await expect(page.locator(".offer-name")).to_have_text([PARC])
     await expect(page.get_by_role("button", name="Check again")).to_have_count(0)
