@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol, cast
 
+import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
@@ -175,7 +175,7 @@ class RedisBroker:
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 for accounts, event in batch:
-                    data = json.dumps({"o": self._origin, "e": event}, separators=(",", ":"))
+                    data = orjson.dumps({"o": self._origin, "e": event})
                     for account_id in accounts:
                         pipe.publish(self.channel(account_id), data)
                 await pipe.execute()
@@ -253,7 +253,7 @@ class RedisBroker:
 
     def _dispatch(self, channel: bytes | str, data: bytes | str) -> None:
         try:
-            decoded = json.loads(data)
+            decoded = orjson.loads(data)
             origin, event = decoded["o"], decoded["e"]
         except (ValueError, KeyError, TypeError):
             log.warning("ignored malformed fan-out message")
