@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import orjson
 import uvloop
 from aiohttp import WSMsgType
 
@@ -395,7 +396,8 @@ class Loader:
         async for message in ws:
             if message.type is not WSMsgType.TEXT:
                 continue
-            frame = json.loads(message.data)
+            # orjson, as the server: three frames read per message (ack, msg, delivered).
+            frame = orjson.loads(message.data)
             kind = frame.get("type")
             phase = self.phase
             if kind == "msg":
@@ -497,7 +499,7 @@ class Loader:
                                 "thread": thread,
                                 "seq": device.seen[thread],
                             }
-                            await device.ws.send_str(json.dumps(frame, separators=(",", ":")))
+                            await device.ws.send_str(orjson.dumps(frame).decode())
                     except (ConnectionError, aiohttp.ClientError):
                         continue  # closed meanwhile (a flooder shut out): after reconnecting
                     device.unacked.clear()
