@@ -22,7 +22,7 @@ import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from e2e_crypto.codec import Reader, Writer, check_id
 from e2e_crypto.domains import (
@@ -322,10 +322,11 @@ def parse_envelope(data: bytes, *, max_bytes: int = MAX_ENVELOPE_BYTES) -> Parse
     return ParsedEnvelope(header, header_bytes, nonce, ciphertext, wraps, signature)
 
 
-@dataclass(frozen=True, slots=True)
-class EnvelopeRoute:
+class EnvelopeRoute(NamedTuple):
     """What the server routes and polices a message by: the header's names, who it is
-    wrapped to and the franking commitment, read by :func:`route_envelope`."""
+    wrapped to and the franking commitment, read by :func:`route_envelope`. A
+    NamedTuple rather than a frozen dataclass, as the other records built once per
+    message: 0.25 µs to build instead of 1 µs."""
 
     kind: Kind
     thread_id: str

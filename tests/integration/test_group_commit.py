@@ -5,7 +5,6 @@ itself at once, and sends that arrive while a batch is being written share the n
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -103,9 +102,7 @@ async def test_what_follows_a_batch_is_written_with_it_before_anyone_is_answered
     store = MessageStore(db, ManualClock(), _stamp, after_write=after_write)
     store.start()
     try:
-        messages = [
-            dataclasses.replace(_message(f"m{i}"), participants=("ann", "doc")) for i in range(5)
-        ]
+        messages = [_message(f"m{i}")._replace(participants=("ann", "doc")) for i in range(5)]
         appends.extend(asyncio.create_task(store.append(m)) for m in messages)
         await asyncio.wait_for(asyncio.gather(*appends), 10)
         assert calls == [[(f"m{i}", ("ann", "doc"), i + 1) for i in range(5)]]
@@ -170,9 +167,7 @@ async def test_a_store_closed_while_its_counters_are_written_still_writes_them_a
     store = MessageStore(db, ManualClock(), _stamp)
     store.start()
     await asyncio.wait_for(
-        asyncio.gather(
-            *(store.append(dataclasses.replace(_message(f"m-{t}"), thread_id=t)) for t in threads)
-        ),
+        asyncio.gather(*(store.append(_message(f"m-{t}")._replace(thread_id=t)) for t in threads)),
         10,
     )
     # Until the paced write has written part of them, and not all.
