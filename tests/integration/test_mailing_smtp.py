@@ -145,12 +145,13 @@ async def test_notices_are_content_free_localised_and_unsubscribe_in_one_click(
         # No medical content: not in the subject, the body or any header with text.
         body = message.get_body()
         assert body is not None
+        token = unsubscribe.rsplit("/", 1)[1].rstrip(">")
         readable = [body.get_content(), message["Subject"], message["From"], message["To"]]
         readable += [message.get("Precedence", ""), message.get("Content-Language", "")]
         for word in MEDICAL_WORDS:
             for text in readable:
-                assert word.lower() not in text.lower()
-        token = unsubscribe.rsplit("/", 1)[1].rstrip(">")
+                # Without the random unsubscribe token, which may spell "65" by chance.
+                assert word.lower() not in text.replace(token, "").lower()
         # The token says nothing: not the patient, not the practice.
         for who in (ann.account_id, bob.account_id, desk.practice_id):
             assert who not in token
