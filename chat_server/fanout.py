@@ -39,6 +39,7 @@ from redis.exceptions import RedisError
 
 from chat_server.events import Event
 from chat_server.metrics import Metrics
+from chat_server.schemas import json_bytes
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +176,7 @@ class RedisBroker:
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 for accounts, event in batch:
-                    data = orjson.dumps({"o": self._origin, "e": event})
+                    data = json_bytes({"o": self._origin, "e": event})
                     for account_id in accounts:
                         pipe.publish(self.channel(account_id), data)
                 await pipe.execute()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import marshmallow as ma
 import orjson
@@ -92,3 +92,27 @@ def json_object(data: str | bytes) -> dict[str, Any] | None:
     except orjson.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def json_bytes(value: object) -> bytes:
+    """``value`` as compact JSON, for every frame and fan-out event (orjson: an ack in
+    about 0.3 µs where the standard library's best took 1.2, docs/benchmarks.md).
+
+    Text is written as UTF-8 rather than ``\\u``-escaped, keys that are not strings as
+    strings (as ``json.dumps`` would), ``NaN`` and the infinities as ``null`` (valid
+    JSON, where ``json.dumps`` wrote ``NaN``). What the standard library refused still
+    raises ``TypeError``, dataclasses and datetimes included, which orjson would
+    otherwise write: a model record put in a frame by mistake must fail, not send every
+    field it holds.
+    """
+    return orjson.dumps(value, default=_refuse, option=_WRITE_OPTIONS)
+
+
+# Dataclasses and datetimes go to ``_refuse`` instead of being written.
+_WRITE_OPTIONS = (
+    orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+)
+
+
+def _refuse(value: object) -> NoReturn:
+    raise TypeError(f"{type(value).__name__} is not a JSON value here")

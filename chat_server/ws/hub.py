@@ -33,13 +33,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from weakref import WeakSet
 
-import orjson
 from aiohttp import web
 
 from chat_server.errors import WS_GOING_AWAY, WS_TOO_SLOW
 from chat_server.events import Event
 from chat_server.fanout import Broker
 from chat_server.metrics import Metrics
+from chat_server.schemas import json_bytes
 from e2e_crypto.frames import ServerFrame
 
 log = logging.getLogger(__name__)
@@ -50,13 +50,8 @@ SinkAtOnce = Callable[["Connection", Event], bool]
 
 
 def frame_text(frame: object) -> str:
-    """A frame's compact JSON (orjson: an ack in 0.26 µs where the standard library's
-    best took 1.1, docs/benchmarks.md). Text is written as UTF-8 rather than
-    ``\\u``-escaped, keys that are not strings as strings (as ``json.dumps`` would),
-    ``NaN`` and the infinities as ``null`` (valid JSON, where ``json.dumps`` wrote
-    ``NaN``). What JSON cannot hold (an integer beyond 64 bits, an object) raises
-    ``TypeError`` (orjson's ``JSONEncodeError``): frames are trees of plain values."""
-    return orjson.dumps(frame, option=orjson.OPT_NON_STR_KEYS).decode()
+    """A frame's compact JSON (:func:`~chat_server.schemas.json_bytes`)."""
+    return json_bytes(frame).decode()
 
 
 # A server's text frame header (RFC 6455 5.2: FIN and opcode 1, unmasked), by length.

@@ -1,13 +1,17 @@
-"""``frame_text`` (the one encoder every frame goes through) writes compact JSON that
-reads back as the frame, text as UTF-8, and refuses what JSON cannot hold."""
+"""``frame_text`` (``json_bytes``, the one encoder every frame and fan-out event goes
+through) writes compact JSON that reads back as the frame, text as UTF-8, and refuses
+what JSON cannot hold and what is not a plain value."""
 
 from __future__ import annotations
 
 import json
 import random
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 import pytest
 
+from chat_server.schemas import json_bytes
 from chat_server.ws.hub import frame_text
 
 FRAMES: list[object] = [
@@ -75,9 +79,29 @@ def test_nan_and_infinity_are_written_as_null() -> None:
     assert frame_text({"nan": float("nan"), "inf": float("-inf")}) == '{"nan":null,"inf":null}'
 
 
-@pytest.mark.parametrize("value", [object(), 2**64, -(2**63) - 1, {1, 2}])
+@dataclass
+class _Record:
+    account_id: str
+    password_hash: str
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        object(),
+        2**64,
+        -(2**63) - 1,
+        {1, 2},
+        # orjson would write these; a model record in a frame by mistake must fail.
+        _Record("acc", "$argon2id$..."),
+        datetime.now(UTC),
+        date(2026, 11, 30),
+    ],
+)
 def test_what_json_cannot_hold_is_refused(value: object) -> None:
     with pytest.raises(TypeError):
         frame_text({"type": "x", "value": value})
+    with pytest.raises(TypeError):
+        json_bytes({"o": "origin", "e": {"t": "msg", "value": value}})  # a fan-out event
     # The refusal left nothing behind: the next frame encodes as usual.
     assert frame_text({"type": "pong"}) == '{"type":"pong"}'
