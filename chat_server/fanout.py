@@ -33,13 +33,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol, cast
 
-import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from chat_server.events import Event
 from chat_server.metrics import Metrics
-from chat_server.schemas import json_bytes
+from chat_server.schemas import json_bytes, json_object
 
 log = logging.getLogger(__name__)
 
@@ -253,12 +252,11 @@ class RedisBroker:
         return True
 
     def _dispatch(self, channel: bytes | str, data: bytes | str) -> None:
-        try:
-            decoded = orjson.loads(data)
-            origin, event = decoded["o"], decoded["e"]
-        except (ValueError, KeyError, TypeError):
+        decoded = json_object(data)
+        if decoded is None or "o" not in decoded or "e" not in decoded:
             log.warning("ignored malformed fan-out message")
             return
+        origin, event = decoded["o"], decoded["e"]
         if origin == self._origin or not isinstance(event, dict):
             return
         name = channel.decode() if isinstance(channel, bytes) else channel

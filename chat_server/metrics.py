@@ -118,8 +118,8 @@ class FrameTally(Collector):
     scrape time, as a counter and a histogram. Twice per message: prometheus_client's
     own took 1.8 µs a frame (a lock and a walk over the buckets per observation), this
     0.5 µs; the exposition is the same but for the ``_created`` series, which nothing
-    here reads. Plain integers are safe because the event
-    loop's thread is the only one that counts and scrapes (``rest/health.py``)."""
+    here reads. Plain integers are safe because the event loop's thread is the only one
+    that counts and scrapes (``rest/health.py``)."""
 
     def __init__(self, buckets: tuple[float, ...]) -> None:
         self._bounds = buckets

@@ -116,3 +116,16 @@ async def test_a_forged_event_reaches_no_socket_of_a_non_participant(
     await forger.publish(doctor.account_id, {"t": "msg", **victim_thread, "seq": 1, "from": None})
     pushed = await doc_pc.frame()
     assert (pushed["type"], pushed["thread"], pushed["seq"]) == ("msg", thread_id, 1)
+
+
+async def test_malformed_fan_out_messages_are_ignored_and_the_channel_goes_on(
+    client: Client, outbox: MemoryOutbox, forger: Forger
+) -> None:
+    eve = await actor(client, outbox, "eve@example.org")
+    eve_pc = await device(eve, "eve-pc")
+    await eve_pc.connect()
+    await forger.listened(eve.account_id)
+    channel = forger.channel(eve.account_id)
+    for data in (b"not json", b"[1, 2]", b'{"o": "x"}', b'{"e": {"t": "resync"}}', b"\xff{}"):
+        await forger.redis.publish(channel, data)
+    await _nothing_before_resync(forger, eve_pc)
