@@ -23,6 +23,7 @@ import platform
 import resource
 import shutil
 import signal
+import statistics
 import subprocess
 import tempfile
 import time
@@ -105,6 +106,7 @@ def run(options: Options) -> Report:
                 _idle(workdir, env, roster_path, options, results)
         if options.processes == 1:
             _ready(workdir, options, results)
+    machine["CPU check at the end"] = f"{cpu_check_ms():.0f} ms"
     report = Report(
         options.command,
         results.figures,
@@ -357,11 +359,32 @@ def _machine() -> dict[str, str]:
         "cpu": f"{os.cpu_count()} x {model}",
         # Other work on the machine skews latency (CPU per message much less).
         "load average at the start": f"{os.getloadavg()[0]:.1f}",
+        "CPU check at the start": f"{cpu_check_ms():.0f} ms",
         "memory": f"{memory} GiB",
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "date": time.strftime("%Y-%m-%d"),
     }
+
+
+def cpu_check_ms() -> float:
+    """How long this machine takes for a fixed piece of pure Python, the median of 5
+    (milliseconds). A VM's host can slow its guest by half without any steal or load
+    showing inside it, and every figure of a run moves with it: taken before and after
+    a run, this says whether the machine was itself (docs/benchmarks.md, "Reading the
+    figures")."""
+    times = []
+    for _ in range(5):
+        started = time.process_time()
+        total = 0
+        for i in range(_CPU_CHECK_LOOPS):
+            total += i * i
+        times.append(time.process_time() - started)
+    return statistics.median(times) * 1000
+
+
+# About 130 ms on this 2-vCPU VM when its host is quiet.
+_CPU_CHECK_LOOPS = 3_000_000
 
 
 def _open_files_limit() -> int:

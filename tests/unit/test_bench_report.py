@@ -6,6 +6,7 @@ from pathlib import Path
 
 from carechat_bench.proxy import haproxy_config
 from carechat_bench.report import END, PROCESSES_END, PROCESSES_START, START, Report
+from carechat_bench.runner import _machine
 
 MACHINE = {"cpu": "2 x test"}
 
@@ -41,3 +42,12 @@ def test_the_proxy_config_listens_on_loopback_and_passes_websockets() -> None:
     assert "server s1 127.0.0.1:8002\n" in config
     assert "timeout tunnel" in config
     assert "mode http" in config
+
+
+def test_the_machine_line_says_how_fast_the_machine_was_at_the_start() -> None:
+    # A quiet host runs the check in about 130 ms here; a slowed one in 200 or more.
+    machine = _machine()
+    value, unit = machine["CPU check at the start"].split()
+    assert unit == "ms"
+    assert float(value) > 0
+    assert list(machine).index("CPU check at the start") == 2  # beside the load average
