@@ -597,6 +597,7 @@ async def echo(
     payload = json.dumps({"type": "send", "envelope": "x" * size})
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         sockets = await _gather_limited([http.ws_connect(url) for _ in range(connections)])
+        _settle_gc()  # its own sockets, before its clock starts
         total = connections * per_connection
         received = 0
         done = asyncio.Event()
