@@ -371,8 +371,8 @@ def cpu_check_ms() -> float:
     """How long this machine takes for a fixed piece of pure Python, the median of 5
     (milliseconds). A VM's host can slow its guest by half without any steal or load
     showing inside it, and every figure of a run moves with it: taken before and after
-    a run, this says whether the machine was itself (docs/benchmarks.md, "Reading the
-    figures")."""
+    a run, this says whether the machine was itself (docs/benchmarks.md: its opening,
+    and "Eleventh step")."""
     times = []
     for _ in range(5):
         started = time.process_time()
