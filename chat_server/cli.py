@@ -148,8 +148,9 @@ def _parser() -> argparse.ArgumentParser:
         "--profile",
         type=Path,
         metavar="FILE",
-        help="py-spy profile of the first maximum-rate run, or with --flood of the first "
-        "flood (collapsed stacks for .txt)",
+        help="py-spy profile of the first counted maximum-rate run (the one after the "
+        "first since the start), or with --flood of the first flood (collapsed stacks "
+        "for .txt)",
     )
     bench.add_argument(
         "--soak", type=float, metavar="MINUTES", help="steady load for this long instead"
