@@ -89,15 +89,21 @@ class Watched:
         return [p.pattern for p in self.expected if not any(p.search(e) for e in self.errors)]
 
     async def screenshots(self, name: str) -> list[Path]:
-        """The page at desktop and phone sizes, in test-output/screenshots/."""
+        """The page at desktop and phone sizes, in test-output/screenshots/; the page
+        is left at the size it had, so a test can go on after taking them."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        viewport = self.page.viewport_size
         taken = []
-        for size, (width, height) in SIZES.items():
-            await self.page.set_viewport_size({"width": width, "height": height})
-            path = SCREENSHOTS / f"{name}-{size}.png"
-            path.unlink(missing_ok=True)
-            await self.page.screenshot(path=str(path), full_page=True)
-            taken.append(path)
+        try:
+            for size, (width, height) in SIZES.items():
+                await self.page.set_viewport_size({"width": width, "height": height})
+                path = SCREENSHOTS / f"{name}-{size}.png"
+                path.unlink(missing_ok=True)
+                await self.page.screenshot(path=str(path), full_page=True)
+                taken.append(path)
+        finally:
+            if viewport is not None:
+                await self.page.set_viewport_size(viewport)
         return taken
 
 

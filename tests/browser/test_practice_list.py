@@ -56,7 +56,6 @@ async def test_an_admin_of_two_practices_picks_one_by_name(
     assert practice_in(console.url) == [parc]
     inaccessible |= await violations_at_sizes(console, "practice opened from the list")
     await watched.screenshots("practice-opened-from-list")
-    await console.set_viewport_size({"width": 1280, "height": 800})
     await console.get_by_role("button", name="All my practices").click()
     await expect(title).to_be_visible()
     assert practice_in(console.url) == []
@@ -73,7 +72,6 @@ async def test_an_admin_of_two_practices_picks_one_by_name(
     )
     inaccessible |= await violations_at_sizes(other, "practice none")
     await second.screenshots("practice-none")
-    await other.set_viewport_size({"width": 1280, "height": 800})
 
     # With exactly one practice the console opens it at once: no list, no way back.
     noord = str((await colleague.api.create_practice("Praktijk Noord"))["practice_id"])

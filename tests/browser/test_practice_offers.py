@@ -67,7 +67,6 @@ async def test_a_colleague_declines_one_offer_and_accepts_the_other(
     await expect(page.get_by_role("button", name="Accept")).to_have_count(0)
     inaccessible |= await violations_at_sizes(page, "practice offer accepted")
     await watched.screenshots("practice-offer-accepted")
-    await page.set_viewport_size({"width": 1280, "height": 800})
 
     # Until the admin's list names them, checking again changes nothing.
     await page.get_by_role("button", name="Check again").click()
@@ -106,7 +105,6 @@ async def test_an_offer_shows_beside_the_accounts_own_practice(
     await expect(page.get_by_role("button", name="Check again")).to_have_count(0)
     inaccessible = await violations_at_sizes(page, "practice list with an offer")
     await watched.screenshots("practice-list-offer")
-    await page.set_viewport_size({"width": 1280, "height": 800})
 
     await page.get_by_role("button", name="Accept").click()
     await expect(page.locator(".offer.accepted")).to_contain_text("Accepted: Staff")
