@@ -203,6 +203,8 @@ def _messaging(
                 size=600,
             )
             results.add("echo_per_s", baseline["delivered_per_s"])
+            # The host's speed right before this run: a slowed host shows here, run by run.
+            results.add("cpu_check_ms", cpu_check_ms())
             top, per_msg = _max_run(
                 loader, options, pids, (servers[0].pid, options.profile) if i == 0 else None
             )
