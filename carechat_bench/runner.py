@@ -188,7 +188,7 @@ def _messaging(
         # blocks from MongoDB once (about 2 ms of server CPU per thread): the cost of a
         # start, not of a message. It is reported on its own rows, and the runs the
         # medians come from are the ones after it, as a server that has been up a while.
-        top, per_msg = _max_run(loader, options, pids, None)
+        top, per_msg = _max_run(loader, options, pids, profile=None)
         results.add("cold_max_per_s", top["delivered_per_s"])
         results.add("cold_cpu_us_per_msg", sum(per_msg[f"server{n}"] for n in range(len(servers))))
         _say("first run after the start: max", top)
@@ -206,7 +206,7 @@ def _messaging(
             # The host's speed right before this run: a slowed host shows here, run by run.
             results.add("cpu_check_ms", cpu_check_ms())
             top, per_msg = _max_run(
-                loader, options, pids, (servers[0].pid, options.profile) if i == 0 else None
+                loader, options, pids, profile=options.profile if i == 0 else None
             )
             results.add("max_per_s", top["delivered_per_s"])
             results.add("ratio_to_echo", top["delivered_per_s"] / baseline["delivered_per_s"])
@@ -250,14 +250,14 @@ def _max_run(
     loader: LoaderProcess,
     options: Options,
     pids: dict[str, int],
-    profile: tuple[int, Path | None] | None,
+    *,
+    profile: Path | None,
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """One maximum-rate run: the loader's answer, and each process's CPU per accepted
-    message (µs) over it."""
+    message (µs) over it; ``profile``: a py-spy profile of the first server process."""
     loader.call("seal", group="pairs", per_device=options.per_device)
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    pid, output = profile if profile is not None else (0, None)
-    with profiled(pid, output):
+    with profiled(pids["server0"], profile):
         top = loader.call("closed", group="pairs", window=options.window, patience=120.0)
     check_phase(top, "max")
     acked = max(top["acked"], 1)
@@ -394,8 +394,8 @@ def cpu_check_ms() -> float:
     """How long this machine takes for a fixed piece of pure Python, the median of 5
     (milliseconds). A VM's host can slow its guest by half without any steal or load
     showing inside it, and every figure of a run moves with it: taken before and after
-    a run, this says whether the machine was itself (docs/benchmarks.md: its opening,
-    and "Eleventh step")."""
+    a run and before each counted maximum-rate run, this says whether the machine was
+    itself (docs/benchmarks.md: its opening, and "Eleventh step")."""
     times = []
     for _ in range(5):
         started = time.process_time()
