@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from chat_server.errors import RateLimited, Unavailable
 from chat_server.principal import Principal
@@ -129,12 +129,14 @@ class OutageLog:
     Redis fails every send's check, and a warning per send would flood the log (and
     spend the CPU the server is short of)."""
 
-    def __init__(self, every: float = 10.0) -> None:
+    def __init__(self, every: float = 10.0, monotonic: Callable[[], float] | None = None) -> None:
         self._every = every
+        self._monotonic = monotonic  # the event loop's clock unless given (tests)
         self._since: dict[str, tuple[float, int]] = {}  # budget -> (last said, unsaid)
 
     def happened(self, budget: str) -> None:
-        now = asyncio.get_running_loop().time()  # monotonic; only paces a log line
+        # Monotonic; it only paces a log line.
+        now = self._monotonic() if self._monotonic else asyncio.get_running_loop().time()
         said, unsaid = self._since.get(budget, (now - self._every, 0))
         if now - said < self._every:
             self._since[budget] = (said, unsaid + 1)

@@ -83,11 +83,13 @@ async def test_a_silent_limiter_is_logged_once_per_interval_with_a_count(
 async def test_the_outage_log_counts_what_it_did_not_say(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    outage = OutageLog(every=0.05)
+    now = [100.0]
+    outage = OutageLog(every=10.0, monotonic=lambda: now[0])
     with caplog.at_level("WARNING", logger="chat_server.handlers.throttle"):
         for _ in range(5):
             outage.happened("login")  # said once, then four unsaid
-        await asyncio.sleep(0.06)
+            now[0] += 1.0
+        now[0] += 6.0  # 10 s after the first line
         outage.happened("login")
     times = [r.fields["times"] for r in caplog.records]  # type: ignore[attr-defined]
     assert times == [1, 5]
