@@ -7,7 +7,9 @@ Phases, each repeated ``runs`` times (figures are medians with the min-max range
               flight: delivered messages/s (every one majority-written before its
               ack), server CPU per accepted message; one run first, on its own
               rows: it fills the server's caches after its start
-3. load 70/30 open loop at 70 % and 30 % of that maximum: send-to-delivery latency
+3. load 70/30 open loop at 70 % and 30 % of that maximum: send-to-delivery latency,
+              and the server's means over the phase (server_view.py): its writes,
+              messages per write, and a send from its frame read to its ack
 4. fan-out    one patient to a 49-member practice team (50 members)
 5. idle       authenticated sockets held through heartbeats: server memory per socket
 6. ready      ``carechat serve`` on the embedded default, first start and restart
@@ -43,6 +45,7 @@ from carechat_bench.processes import (
 from carechat_bench.proxy import Haproxy
 from carechat_bench.report import Report
 from carechat_bench.seed import Roster, Seeder
+from carechat_bench.server_view import phase_view, totals
 from chat_server.clock import SystemClock
 from chat_server.embedded.mongod import EmbeddedMongo
 from chat_server.embedded.redis_server import LocalRedis
@@ -222,18 +225,23 @@ def _messaging(
                 )
             _say(f"run {i + 1}: echo", baseline)
             _say(f"run {i + 1}: max", top)
+        metrics = [s.metrics_url for s in servers]
         peak = sorted(results.figures["max_per_s"])[len(results.figures["max_per_s"]) // 2]
         for load in (0.7, 0.3):
             rate = peak * load
             per_device = max(1, math.ceil(rate * options.load_seconds / devices))
             for i in range(options.runs):
                 loader.call("seal", group="pairs", per_device=per_device)
+                before = totals(metrics)
                 phase = loader.call("open", group="pairs", rate=rate, patience=60.0)
                 check_phase(phase, f"load {load}")
                 tag = f"load{round(load * 100)}"
                 results.add(f"{tag}_rate", phase["offered_per_s"])
                 for p in ("p50_ms", "p99_ms", "p999_ms"):
                     results.add(f"{tag}_{p}", phase[p])
+                # The server's part of those latencies: its writes and its sends.
+                for name, value in phase_view(before, totals(metrics)).items():
+                    results.add(f"{tag}_{name}", value)
                 _say(f"run {i + 1}: {tag}", phase)
         for i in range(options.runs):
             loader.call("seal", group="team", per_device=options.fanout_messages, senders=1)
