@@ -47,8 +47,9 @@ ROWS: tuple[tuple[str, str, str, int, str], ...] = (
     ("loader_cpu_us_per_msg", "(e) load generator CPU per message, same runs", "µs", 0, ""),
     ("mongo_cpu_us_per_msg", "(e) MongoDB CPU per message, same runs", "µs", 0, ""),
     ("proxy_cpu_us_per_msg", "(e) HAProxy CPU per message, same runs", "µs", 0, ""),
-    # Not a goal: the host's speed (runner.cpu_check_ms), about 130 ms when quiet.
-    ("cpu_check_ms", "CPU check right before each of those runs (quiet: about 130)", "ms", 0, ""),
+    # Not a goal: the host's speed (runner.cpu_check_ms); quiet, about 130 ms on an AMD
+    # EPYC VM and 165 on an Intel Xeon one (the machine line names the CPU).
+    ("cpu_check_ms", "CPU check right before each of those runs (quiet: 130-165)", "ms", 0, ""),
     # One run, before those above: the server's caches fill after its start.
     ("cold_max_per_s", "(a) delivered 1:1, first run after the start", "msg/s", 0, ""),
     ("cold_cpu_us_per_msg", "(e) server CPU per message, first run after the start", "µs", 0, ""),

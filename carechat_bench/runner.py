@@ -414,7 +414,8 @@ def cpu_check_ms() -> float:
     return statistics.median(times) * 1000
 
 
-# About 130 ms on this 2-vCPU VM when its host is quiet.
+# About 130 ms on the 2-vCPU AMD EPYC VM of the tenth step when its host was quiet,
+# about 165 on the Intel Xeon one it was moved to (docs/benchmarks.md, "Thirteenth step").
 _CPU_CHECK_LOOPS = 3_000_000
 
 
