@@ -157,6 +157,12 @@ class EchoServer(Served):
         return self.workdir / f"echo-{self.port}.log"
 
 
+def metrics_text(metrics_url: str) -> str:
+    """A server's Prometheus exposition (``CareChatServer.metrics_url``)."""
+    with urllib.request.urlopen(metrics_url + "/metrics", timeout=5) as response:  # noqa: S310 (loopback)
+        return str(response.read().decode())
+
+
 class LoaderProcess(LocalService):
     """The load generator, driven one JSON command per line."""
 

@@ -12,10 +12,11 @@ on both sides).
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Sequence
 
 from prometheus_client.parser import text_string_to_metric_families
+
+from carechat_bench.processes import metrics_text
 
 _SEND = (("type", "send"),)
 # (sample name, labels it must have) -> key
@@ -30,11 +31,7 @@ _TOTALS = {
 
 def totals(metrics_urls: Sequence[str]) -> dict[str, float]:
     """The counters above, summed over the servers (one /metrics each)."""
-    texts = []
-    for url in metrics_urls:
-        with urllib.request.urlopen(url + "/metrics", timeout=5) as response:  # noqa: S310 (loopback)
-            texts.append(response.read().decode())
-    return totals_of(texts)
+    return totals_of([metrics_text(url) for url in metrics_urls])
 
 
 def totals_of(expositions: Sequence[str]) -> dict[str, float]:

@@ -22,7 +22,6 @@ import os
 import statistics
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from carechat_bench.processes import (
     CareChatServer,
     LoaderProcess,
     machine_cpu_ticks,
+    metrics_text,
     open_files,
     rss_bytes,
 )
@@ -151,8 +151,7 @@ def soak(options: SoakOptions) -> int:
 
 
 def _scrape(url: str) -> dict[str, float]:
-    with urllib.request.urlopen(url + "/metrics", timeout=5) as response:  # noqa: S310 (loopback)
-        text = response.read().decode()
+    text = metrics_text(url)
     found: dict[str, float] = {}
     for line in text.splitlines():
         name, _, value = line.partition(" ")
@@ -166,8 +165,7 @@ Buckets = dict[str, list[tuple[float, float]]]
 
 def _buckets(url: str) -> Buckets:
     """Each watched histogram's cumulative (upper bound, count) pairs."""
-    with urllib.request.urlopen(url + "/metrics", timeout=5) as response:  # noqa: S310 (loopback)
-        text = response.read().decode()
+    text = metrics_text(url)
     found: Buckets = {key: [] for key in STAGES}
     by_name = {name: (key, labels) for key, (name, labels) in STAGES.items()}
     for family in text_string_to_metric_families(text):
